@@ -1,0 +1,29 @@
+/* String slices: comparisons without copying or NUL terminators. */
+#include "mcp/base.h"
+
+#include <string.h>
+
+mcp_str mcp_str_from(const char *cstr) {
+    return (mcp_str){cstr, cstr ? strlen(cstr) : 0};
+}
+
+bool mcp_str_eq(mcp_str a, mcp_str b) {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool mcp_str_eq_cstr(mcp_str a, const char *cstr) {
+    size_t n = strlen(cstr);
+    return a.len == n && (n == 0 || memcmp(a.ptr, cstr, n) == 0);
+}
+
+static unsigned char ascii_lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+bool mcp_str_case_eq_cstr(mcp_str a, const char *cstr) {
+    size_t n = strlen(cstr);
+    if (a.len != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower((unsigned char)a.ptr[i]) != ascii_lower((unsigned char)cstr[i])) return false;
+    return true;
+}
