@@ -168,6 +168,28 @@ const char *mcp_log_level_name(mcp_log_level level);
 int mcp_log_level_parse(const char *name, mcp_log_level *out); /* 0 or MCP_EINVAL */
 void mcp_log(mcp_log_level level, const char *fmt, ...) MCP_PRINTF(2, 3);
 
+/* ---- Request queue ----------------------------------------------------------
+ * Bounded lock-free queue of pointers for handing requests between threads:
+ * any number of producers and consumers (MPMC, so MPSC and SPSC too). The
+ * capacity is fixed at creation and rounded up to a power of two; a full
+ * queue refuses a push with MCP_EAGAIN instead of growing, which is the
+ * back-pressure signal for the caller. Push and pop never block or allocate.
+ *
+ *     mcp_queue *q; mcp_queue_new(1024, &q);
+ *     if (mcp_queue_push(q, req) == MCP_EAGAIN) reject_busy(req);
+ *     void *item; while (mcp_queue_pop(q, &item) == 0) handle(item);
+ *     mcp_queue_free(q);   (only when no thread uses it any more)
+ */
+typedef struct mcp_queue mcp_queue;
+
+int mcp_queue_new(size_t capacity, mcp_queue **out); /* capacity 1 .. 2^30 */
+void mcp_queue_free(mcp_queue *q);
+int mcp_queue_push(mcp_queue *q, void *item);  /* 0, or MCP_EAGAIN when full */
+int mcp_queue_pop(mcp_queue *q, void **item);  /* 0, or MCP_EAGAIN when empty */
+size_t mcp_queue_capacity(const mcp_queue *q);
+size_t mcp_queue_size(const mcp_queue *q);     /* a snapshot; exact only when quiet */
+/* ---- end of Request queue ---- */
+
 #ifdef __cplusplus
 }
 #endif
