@@ -1,0 +1,80 @@
+/*
+ * The compiled form of a JSON Schema, shared by the compiler
+ * (schema_compile.c) and the validator (schema.c) and by nobody else.
+ *
+ * Every keyword becomes a field so that validation never looks anything up
+ * by name; values the validator only compares (enum, const) stay as DOM
+ * nodes parsed from the arena's copy of the schema text. Numbers keep their
+ * source text so that error messages quote the schema exactly.
+ */
+#ifndef MCP_SCHEMA_INTERNAL_H
+#define MCP_SCHEMA_INTERNAL_H
+
+#include "mcp/schema.h"
+
+/* Bits of mcp_schema.types. */
+enum {
+    MCP_SCHEMA_T_NULL = 1u << 0,
+    MCP_SCHEMA_T_BOOLEAN = 1u << 1,
+    MCP_SCHEMA_T_OBJECT = 1u << 2,
+    MCP_SCHEMA_T_ARRAY = 1u << 3,
+    MCP_SCHEMA_T_NUMBER = 1u << 4,
+    MCP_SCHEMA_T_STRING = 1u << 5,
+    MCP_SCHEMA_T_INTEGER = 1u << 6
+};
+
+typedef struct mcp_schema_limit {
+    bool set;
+    double value;
+    mcp_str text; /* as written in the schema */
+} mcp_schema_limit;
+
+typedef struct mcp_schema_prop {
+    mcp_str name;
+    mcp_schema *schema;
+} mcp_schema_prop;
+
+typedef struct mcp_schema_list {
+    mcp_schema **items;
+    size_t count;
+} mcp_schema_list;
+
+struct mcp_schema {
+    /* A boolean schema (true accepts everything, false nothing) has only
+     * this set; -1 for object schemas. */
+    int boolean;
+    unsigned types; /* 0: any type */
+
+    const mcp_json *enum_values; /* array, or NULL */
+    const mcp_json *const_value;
+    bool has_const;
+
+    /* objects */
+    mcp_schema_prop *props;
+    size_t prop_count;
+    mcp_str *required;
+    size_t required_count;
+    mcp_schema *additional; /* NULL: any additional property is fine */
+    size_t min_props, max_props;
+
+    /* arrays */
+    mcp_schema_list prefix;
+    mcp_schema *items; /* items after the prefix; NULL: anything */
+    mcp_schema *contains;
+    size_t min_items, max_items;
+    bool unique_items;
+
+    /* numbers */
+    mcp_schema_limit minimum, maximum, exclusive_minimum, exclusive_maximum, multiple_of;
+
+    /* strings, counted in code points */
+    size_t min_length, max_length;
+
+    /* combinators */
+    mcp_schema_list all_of, any_of, one_of;
+    mcp_schema *not_schema;
+    mcp_schema *if_schema, *then_schema, *else_schema;
+    mcp_schema *ref;
+};
+
+#endif

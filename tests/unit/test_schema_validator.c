@@ -1,0 +1,481 @@
+/* JSON Schema compiler and validator (src/mcp/schema.c): every keyword on
+ * valid and invalid instances, the error path and message, $ref cycles,
+ * lazily parsed instances and malformed schemas. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/json.h"
+#include "mcp/schema.h"
+
+typedef struct fixture {
+    mcp_arena arena;
+    mcp_buf err;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    mcp_arena_init(&f->arena, 0);
+    mcp_buf_init(&f->err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    mcp_arena_free(&f->arena);
+    mcp_buf_free(&f->err);
+    free(f);
+    return 0;
+}
+
+static mcp_schema *compile_ok(fixture *f, const char *schema) {
+    mcp_schema *s = NULL;
+    char err[256];
+    int rc = mcp_schema_compile(&f->arena, schema, strlen(schema), &s, err, sizeof err);
+    if (rc != 0) fail_msg("schema %s did not compile: %s", schema, err);
+    assert_non_null(s);
+    return s;
+}
+
+/* Validate instance text against a compiled schema; returns the result code,
+ * leaving the message in f->err. */
+static int run(fixture *f, const mcp_schema *s, const char *instance) {
+    mcp_json *doc = NULL;
+    mcp_json_error jerr;
+    if (mcp_json_parse(&f->arena, instance, strlen(instance), NULL, &doc, &jerr) != 0)
+        fail_msg("test instance %s is not JSON: %s", instance, jerr.message);
+    return mcp_schema_validate(s, doc, &f->err);
+}
+
+#define ACCEPTS(f, s, inst)                                                                                  \
+    do {                                                                                                     \
+        int rc_ = run((f), (s), (inst));                                                                     \
+        if (rc_ != 0) fail_msg("expected %s to be valid, got %d: %s", (inst), rc_, (f)->err.data);          \
+    } while (0)
+
+#define REJECTS(f, s, inst, message)                                                                         \
+    do {                                                                                                     \
+        int rc_ = run((f), (s), (inst));                                                                     \
+        if (rc_ != MCP_EINVAL) fail_msg("expected %s to be invalid, got %d", (inst), rc_);                  \
+        if (strcmp((f)->err.data ? (f)->err.data : "", (message)) != 0)                                      \
+            fail_msg("instance %s: expected message \"%s\", got \"%s\"", (inst), (message), (f)->err.data); \
+    } while (0)
+
+static void test_type_single(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"type\":\"string\"}");
+    ACCEPTS(f, s, "\"hi\"");
+    REJECTS(f, s, "5", "(root): expected string, got integer");
+    REJECTS(f, s, "5.5", "(root): expected string, got number");
+    REJECTS(f, s, "null", "(root): expected string, got null");
+    REJECTS(f, s, "true", "(root): expected string, got boolean");
+    REJECTS(f, s, "[]", "(root): expected string, got array");
+    REJECTS(f, s, "{}", "(root): expected string, got object");
+
+    s = compile_ok(f, "{\"type\":\"number\"}");
+    ACCEPTS(f, s, "1");
+    ACCEPTS(f, s, "-1.5e3");
+    REJECTS(f, s, "\"1\"", "(root): expected number, got string");
+
+    s = compile_ok(f, "{\"type\":\"null\"}");
+    ACCEPTS(f, s, "null");
+    REJECTS(f, s, "false", "(root): expected null, got boolean");
+
+    s = compile_ok(f, "{\"type\":\"boolean\"}");
+    ACCEPTS(f, s, "false");
+    ACCEPTS(f, s, "true");
+    REJECTS(f, s, "0", "(root): expected boolean, got integer");
+}
+
+static void test_type_integer(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"type\":\"integer\"}");
+    ACCEPTS(f, s, "0");
+    ACCEPTS(f, s, "-42");
+    ACCEPTS(f, s, "1.0");   /* zero fraction is an integer */
+    ACCEPTS(f, s, "1e3");
+    ACCEPTS(f, s, "12345678901234567890"); /* beyond int64, still integral */
+    REJECTS(f, s, "1.5", "(root): expected integer, got number");
+    REJECTS(f, s, "1e-3", "(root): expected integer, got number");
+    REJECTS(f, s, "\"3\"", "(root): expected integer, got string");
+}
+
+static void test_type_array_of_types(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"type\":[\"string\",\"null\"]}");
+    ACCEPTS(f, s, "\"x\"");
+    ACCEPTS(f, s, "null");
+    REJECTS(f, s, "3", "(root): expected null or string, got integer");
+
+    s = compile_ok(f, "{\"type\":[\"integer\",\"boolean\"]}");
+    ACCEPTS(f, s, "7");
+    ACCEPTS(f, s, "true");
+    REJECTS(f, s, "7.25", "(root): expected boolean or integer, got number");
+}
+
+static void test_properties_required_nested(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f,
+        "{\"type\":\"object\",\"required\":[\"name\",\"items\"],"
+        "\"properties\":{\"name\":{\"type\":\"string\"},"
+        "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}},"
+        "\"owner\":{\"type\":\"object\",\"required\":[\"id\"],"
+        "  \"properties\":{\"id\":{\"type\":\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}");
+    ACCEPTS(f, s, "{\"name\":\"a\",\"items\":[1,2,3]}");
+    ACCEPTS(f, s, "{\"name\":\"a\",\"items\":[],\"extra\":{\"anything\":true}}");
+    REJECTS(f, s, "{\"name\":\"a\",\"items\":[1,2,\"x\"]}", "/items/2: expected integer, got string");
+    REJECTS(f, s, "{\"items\":[]}", "(root): missing required property \"name\"");
+    REJECTS(f, s, "{\"name\":\"a\"}", "(root): missing required property \"items\"");
+    REJECTS(f, s, "{\"name\":5,\"items\":[]}", "/name: expected string, got integer");
+    REJECTS(f, s, "{\"name\":\"a\",\"items\":[],\"owner\":{}}", "/owner: missing required property \"id\"");
+    REJECTS(f, s, "{\"name\":\"a\",\"items\":[],\"owner\":{\"id\":1,\"tags\":[\"ok\",false]}}",
+            "/owner/tags/1: expected string, got boolean");
+    REJECTS(f, s, "[]", "(root): expected object, got array");
+}
+
+static void test_path_escaping(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"properties\":{\"a/b\":{\"properties\":{\"c~d\":{\"type\":\"string\"}}}}}");
+    REJECTS(f, s, "{\"a/b\":{\"c~d\":1}}", "/a~1b/c~0d: expected string, got integer");
+}
+
+static void test_additional_properties(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":false}");
+    ACCEPTS(f, s, "{}");
+    ACCEPTS(f, s, "{\"a\":[1]}");
+    REJECTS(f, s, "{\"a\":1,\"b\":2}", "(root): property \"b\" is not allowed");
+    REJECTS(f, s, "{\"q\\\"x\":2}", "(root): property \"q\\\"x\" is not allowed");
+
+    s = compile_ok(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":{\"type\":\"number\"}}");
+    ACCEPTS(f, s, "{\"a\":\"s\",\"b\":2,\"c\":3.5}");
+    REJECTS(f, s, "{\"a\":\"s\",\"b\":\"2\"}", "/b: expected number, got string");
+
+    s = compile_ok(f, "{\"additionalProperties\":true}");
+    ACCEPTS(f, s, "{\"x\":1}");
+
+    s = compile_ok(f, "{\"minProperties\":1,\"maxProperties\":2}");
+    REJECTS(f, s, "{}", "(root): expected at least 1 properties, got 0");
+    ACCEPTS(f, s, "{\"a\":1,\"b\":2}");
+    REJECTS(f, s, "{\"a\":1,\"b\":2,\"c\":3}", "(root): expected at most 2 properties, got 3");
+}
+
+static void test_enum_const(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"enum\":[\"red\",\"green\",1,null,{\"a\":[1,2]},[true]]}");
+    ACCEPTS(f, s, "\"red\"");
+    ACCEPTS(f, s, "1.0"); /* numbers compare by value */
+    ACCEPTS(f, s, "null");
+    ACCEPTS(f, s, "{\"a\":[1,2]}");
+    ACCEPTS(f, s, "[true]");
+    REJECTS(f, s, "\"blue\"", "(root): string is not one of the allowed values");
+    REJECTS(f, s, "{\"a\":[2,1]}", "(root): object is not one of the allowed values");
+    REJECTS(f, s, "[true,true]", "(root): array is not one of the allowed values");
+    REJECTS(f, s, "2", "(root): integer is not one of the allowed values");
+
+    s = compile_ok(f, "{\"const\":{\"x\":1,\"y\":\"z\"}}");
+    ACCEPTS(f, s, "{\"y\":\"z\",\"x\":1}"); /* member order does not matter */
+    REJECTS(f, s, "{\"x\":1}", "(root): object does not equal the expected constant");
+    REJECTS(f, s, "{\"x\":1,\"y\":\"z\",\"w\":0}", "(root): object does not equal the expected constant");
+
+    s = compile_ok(f, "{\"const\":null}");
+    ACCEPTS(f, s, "null");
+    REJECTS(f, s, "false", "(root): boolean does not equal the expected constant");
+}
+
+static void test_array_keywords(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"type\":\"array\",\"minItems\":1,\"maxItems\":3,\"items\":{\"type\":\"string\"}}");
+    ACCEPTS(f, s, "[\"a\"]");
+    ACCEPTS(f, s, "[\"a\",\"b\",\"c\"]");
+    REJECTS(f, s, "[]", "(root): expected at least 1 items, got 0");
+    REJECTS(f, s, "[\"a\",\"b\",\"c\",\"d\"]", "(root): expected at most 3 items, got 4");
+
+    s = compile_ok(f, "{\"prefixItems\":[{\"type\":\"integer\"},{\"type\":\"string\"}],\"items\":false}");
+    ACCEPTS(f, s, "[1,\"a\"]");
+    ACCEPTS(f, s, "[1]");
+    REJECTS(f, s, "[\"a\"]", "/0: expected integer, got string");
+    REJECTS(f, s, "[1,\"a\",null]", "/2: no value is allowed here");
+
+    /* draft-04 tuple form */
+    s = compile_ok(f, "{\"items\":[{\"type\":\"integer\"}]}");
+    ACCEPTS(f, s, "[1,\"anything\"]");
+    REJECTS(f, s, "[true]", "/0: expected integer, got boolean");
+
+    s = compile_ok(f, "{\"contains\":{\"type\":\"integer\",\"minimum\":10}}");
+    ACCEPTS(f, s, "[1,\"a\",12]");
+    REJECTS(f, s, "[1,2,3]", "(root): no item matches the \"contains\" schema");
+
+    s = compile_ok(f, "{\"uniqueItems\":true}");
+    ACCEPTS(f, s, "[1,2,{\"a\":1},{\"a\":2}]");
+    REJECTS(f, s, "[1,{\"a\":1},2,{\"a\":1}]", "(root): items 1 and 3 are equal, expected unique items");
+    REJECTS(f, s, "[1,1.0]", "(root): items 0 and 1 are equal, expected unique items");
+}
+
+static void test_numeric_limits(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"minimum\":1,\"maximum\":100}");
+    ACCEPTS(f, s, "1");
+    ACCEPTS(f, s, "100");
+    ACCEPTS(f, s, "\"not a number\""); /* limits only apply to numbers */
+    REJECTS(f, s, "0.5", "(root): 0.5 is less than the minimum 1");
+    REJECTS(f, s, "101", "(root): 101 is greater than the maximum 100");
+
+    s = compile_ok(f, "{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1.5}");
+    ACCEPTS(f, s, "0.001");
+    ACCEPTS(f, s, "1.4999");
+    REJECTS(f, s, "0", "(root): 0 must be greater than 0");
+    REJECTS(f, s, "1.5", "(root): 1.5 must be less than 1.5");
+
+    /* draft-04 boolean form */
+    s = compile_ok(f, "{\"minimum\":5,\"exclusiveMinimum\":true,\"maximum\":9,\"exclusiveMaximum\":false}");
+    ACCEPTS(f, s, "9");
+    REJECTS(f, s, "5", "(root): 5 must be greater than 5");
+
+    s = compile_ok(f, "{\"multipleOf\":0.1}");
+    ACCEPTS(f, s, "0.3");
+    ACCEPTS(f, s, "12");
+    REJECTS(f, s, "0.35", "(root): 0.35 is not a multiple of 0.1");
+}
+
+static void test_string_length_code_points(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"minLength\":2,\"maxLength\":3}");
+    ACCEPTS(f, s, "\"ab\"");
+    ACCEPTS(f, s, "\"\xc3\xa9\xc3\xa9\xc3\xa9\"");      /* 3 code points, 6 bytes */
+    ACCEPTS(f, s, "\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\""); /* 2 emoji, 8 bytes */
+    ACCEPTS(f, s, "\"\\ud83d\\ude00x\"");              /* escaped surrogate pair counts once */
+    REJECTS(f, s, "\"\xc3\xa9\"", "(root): string is shorter than 2 characters (has 1)");
+    REJECTS(f, s, "\"abcd\"", "(root): string is longer than 3 characters (has 4)");
+    ACCEPTS(f, s, "7"); /* length only applies to strings */
+}
+
+static void test_combinators(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":0}]}");
+    ACCEPTS(f, s, "\"x\"");
+    ACCEPTS(f, s, "3");
+    REJECTS(f, s, "-3", "(root): integer does not match any of the anyOf schemas");
+    REJECTS(f, s, "null", "(root): null does not match any of the anyOf schemas");
+
+    s = compile_ok(f, "{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":2}]}");
+    ACCEPTS(f, s, "1");   /* integer only */
+    ACCEPTS(f, s, "2.5"); /* minimum only */
+    REJECTS(f, s, "3", "(root): integer matches 2 of the oneOf schemas, expected exactly one");
+    REJECTS(f, s, "0.5", "(root): number does not match any of the oneOf schemas");
+
+    s = compile_ok(f, "{\"allOf\":[{\"type\":\"object\"},{\"required\":[\"a\"]},"
+                      "{\"properties\":{\"a\":{\"type\":\"boolean\"}}}]}");
+    ACCEPTS(f, s, "{\"a\":true}");
+    REJECTS(f, s, "{}", "(root): missing required property \"a\"");
+    REJECTS(f, s, "{\"a\":1}", "/a: expected boolean, got integer");
+
+    s = compile_ok(f, "{\"not\":{\"type\":\"string\"}}");
+    ACCEPTS(f, s, "1");
+    REJECTS(f, s, "\"s\"", "(root): string matches the \"not\" schema");
+
+    s = compile_ok(f, "{\"if\":{\"properties\":{\"kind\":{\"const\":\"num\"}}},"
+                      "\"then\":{\"properties\":{\"v\":{\"type\":\"number\"}}},"
+                      "\"else\":{\"properties\":{\"v\":{\"type\":\"string\"}}}}");
+    ACCEPTS(f, s, "{\"kind\":\"num\",\"v\":1}");
+    ACCEPTS(f, s, "{\"kind\":\"str\",\"v\":\"1\"}");
+    REJECTS(f, s, "{\"kind\":\"num\",\"v\":\"1\"}", "/v: expected number, got string");
+    REJECTS(f, s, "{\"kind\":\"str\",\"v\":1}", "/v: expected string, got integer");
+
+    /* A quiet branch must not leave its message behind. */
+    s = compile_ok(f, "{\"properties\":{\"x\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
+                      "\"y\":{\"type\":\"integer\"}}}");
+    REJECTS(f, s, "{\"x\":null,\"y\":\"no\"}", "/y: expected integer, got string");
+}
+
+static void test_boolean_schemas(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "true");
+    ACCEPTS(f, s, "{\"anything\":[1,2]}");
+    s = compile_ok(f, "false");
+    REJECTS(f, s, "1", "(root): no value is allowed here");
+    s = compile_ok(f, "{}");
+    ACCEPTS(f, s, "null");
+    s = compile_ok(f, "{\"properties\":{\"gone\":false}}");
+    ACCEPTS(f, s, "{}");
+    REJECTS(f, s, "{\"gone\":1}", "/gone: no value is allowed here");
+}
+
+static void test_refs(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f,
+        "{\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}},"
+        "\"definitions\":{\"name\":{\"type\":\"string\",\"minLength\":1}},"
+        "\"properties\":{\"n\":{\"$ref\":\"#/$defs/pos\"},\"s\":{\"$ref\":\"#/definitions/name\"}}}");
+    ACCEPTS(f, s, "{\"n\":3,\"s\":\"x\"}");
+    REJECTS(f, s, "{\"n\":0}", "/n: 0 is less than the minimum 1");
+    REJECTS(f, s, "{\"s\":\"\"}", "/s: string is shorter than 1 characters (has 0)");
+
+    /* Recursive: a tree whose children are trees. */
+    s = compile_ok(f,
+        "{\"$defs\":{\"node\":{\"type\":\"object\",\"required\":[\"v\"],"
+        "\"properties\":{\"v\":{\"type\":\"integer\"},\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}}}},"
+        "\"$ref\":\"#/$defs/node\"}");
+    ACCEPTS(f, s, "{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":4}]}]}");
+    REJECTS(f, s, "{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":\"4\"}]}]}",
+            "/kids/1/kids/0/v: expected integer, got string");
+
+    /* Root reference and escaped pointer tokens. */
+    s = compile_ok(f, "{\"properties\":{\"next\":{\"$ref\":\"#\"},\"v\":{\"type\":\"string\"}}}");
+    REJECTS(f, s, "{\"next\":{\"next\":{\"v\":1}}}", "/next/next/v: expected string, got integer");
+    s = compile_ok(f, "{\"$defs\":{\"a/b\":{\"type\":\"null\"},\"c d\":{\"type\":\"boolean\"}},"
+                      "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a~1b\"},\"y\":{\"$ref\":\"#/$defs/c%20d\"}}}");
+    ACCEPTS(f, s, "{\"x\":null,\"y\":true}");
+    REJECTS(f, s, "{\"y\":null}", "/y: expected boolean, got null");
+
+    /* A reference cycle that never consumes the instance ends, with an error. */
+    s = compile_ok(f, "{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},\"$ref\":\"#/$defs/a\"}");
+    assert_int_equal(run(f, s, "1"), MCP_EINVAL);
+    assert_non_null(strstr(f->err.data, "too deep"));
+}
+
+static void test_unknown_keywords_and_ignored(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
+                                  "\"title\":\"t\",\"description\":\"d\",\"x-vendor\":{\"type\":5},"
+                                  "\"format\":\"email\",\"pattern\":\"^a+$\",\"default\":3,\"type\":\"string\"}");
+    ACCEPTS(f, s, "\"not-an-email-and-no-a\""); /* format and pattern are not enforced */
+    REJECTS(f, s, "1", "(root): expected string, got integer");
+}
+
+static void test_compile_errors(void **state) {
+    fixture *f = *state;
+    static const struct {
+        const char *schema;
+        int code;
+        const char *message;
+    } cases[] = {
+        {"{\"type\":", MCP_EPARSE, "schema is not valid JSON"},
+        {"[1]", MCP_EINVAL, "schema (root): a schema must be an object or a boolean"},
+        {"{\"type\":\"str\"}", MCP_EINVAL, "schema /type: unknown type \"str\""},
+        {"{\"type\":5}", MCP_EINVAL, "schema /type: type must be a type name"},
+        {"{\"type\":[]}", MCP_EINVAL, "schema /type: type must be"},
+        {"{\"type\":[\"string\",1]}", MCP_EINVAL, "schema /type: type array must hold only type names"},
+        {"{\"properties\":[]}", MCP_EINVAL, "schema /properties: properties must be an object"},
+        {"{\"properties\":{\"a\":{\"type\":\"x\"}}}", MCP_EINVAL, "schema /properties/a/type: unknown type"},
+        {"{\"properties\":{\"a\":3}}", MCP_EINVAL, "schema /properties/a: a schema must be"},
+        {"{\"required\":\"a\"}", MCP_EINVAL, "schema /required: required must be an array of strings"},
+        {"{\"required\":[1]}", MCP_EINVAL, "schema /required: required must be an array of strings"},
+        {"{\"minLength\":-1}", MCP_EINVAL, "schema /minLength: minLength must be a non-negative integer"},
+        {"{\"maxItems\":1.5}", MCP_EINVAL, "schema /maxItems: maxItems must be a non-negative integer"},
+        {"{\"minimum\":\"1\"}", MCP_EINVAL, "schema /minimum: minimum must be a number"},
+        {"{\"multipleOf\":0}", MCP_EINVAL, "schema /multipleOf: multipleOf must be greater than 0"},
+        {"{\"enum\":1}", MCP_EINVAL, "schema /enum: enum must be an array"},
+        {"{\"anyOf\":[]}", MCP_EINVAL, "schema /anyOf: anyOf must be a non-empty array of schemas"},
+        {"{\"oneOf\":{}}", MCP_EINVAL, "schema /oneOf: oneOf must be a non-empty array"},
+        {"{\"allOf\":[{\"type\":1}]}", MCP_EINVAL, "schema /allOf/0/type:"},
+        {"{\"not\":1}", MCP_EINVAL, "schema /not: a schema must be"},
+        {"{\"uniqueItems\":1}", MCP_EINVAL, "schema /uniqueItems: uniqueItems must be a boolean"},
+        {"{\"pattern\":1}", MCP_EINVAL, "schema /pattern: pattern must be a string"},
+        {"{\"$ref\":\"#/$defs/missing\"}", MCP_EINVAL, "schema /$ref: $ref \"#/$defs/missing\" does not resolve"},
+        {"{\"$ref\":\"other.json#/a\"}", MCP_EINVAL, "schema /$ref: only local $ref"},
+        {"{\"$ref\":\"#/$defs/a~2\",\"$defs\":{}}", MCP_EINVAL, "schema /$ref: $ref \"#/$defs/a~2\" does not resolve"},
+        {"{\"$ref\":\"#/$defs/x\",\"$defs\":{\"x\":{\"minItems\":\"1\"}}}", MCP_EINVAL,
+         "schema /$defs/x/minItems: minItems must be"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mcp_schema *s = (mcp_schema *)1;
+        char err[256];
+        int rc = mcp_schema_compile(&f->arena, cases[i].schema, strlen(cases[i].schema), &s, err, sizeof err);
+        if (rc != cases[i].code) fail_msg("%s: expected %d, got %d (%s)", cases[i].schema, cases[i].code, rc, err);
+        assert_null(s);
+        if (strncmp(err, cases[i].message, strlen(cases[i].message)) != 0)
+            fail_msg("%s: expected message starting \"%s\", got \"%s\"", cases[i].schema, cases[i].message, err);
+    }
+    /* Nesting beyond the compiler's limit is refused, not overflowed. */
+    mcp_buf deep;
+    mcp_buf_init(&deep);
+    for (int i = 0; i < 120; i++) mcp_buf_append_cstr(&deep, "{\"not\":{\"items\":");
+    mcp_buf_append_cstr(&deep, "{}");
+    for (int i = 0; i < 120; i++) mcp_buf_append_cstr(&deep, "}}");
+    mcp_schema *s = NULL;
+    char err[256];
+    int rc = mcp_schema_compile(&f->arena, deep.data, deep.len, &s, err, sizeof err);
+    assert_true(rc != 0);
+    assert_null(s);
+    mcp_buf_free(&deep);
+}
+
+static void test_lazy_instance(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"properties\":{\"args\":{\"properties\":{\"n\":{\"type\":\"integer\"}},"
+                                  "\"required\":[\"n\"]},\"list\":{\"items\":{\"enum\":[[1],[2]]}}}}");
+    const char *text = "{\"args\":{\"n\":\"seven\"},\"list\":[[1],[2]]}";
+    mcp_json *doc = NULL;
+    mcp_json_opts opts = {.lazy_depth = 1};
+    assert_int_equal(mcp_json_parse(&f->arena, text, strlen(text), &opts, &doc, NULL), 0);
+    assert_int_equal(mcp_json_type_of(mcp_json_get(doc, "args")), MCP_JSON_RAW);
+    assert_int_equal(mcp_schema_validate(s, doc, &f->err), MCP_EINVAL);
+    assert_string_equal(f->err.data, "/args/n: expected integer, got string");
+
+    const char *good = "{\"args\":{\"n\":7},\"list\":[[2],[1]]}";
+    assert_int_equal(mcp_json_parse(&f->arena, good, strlen(good), &opts, &doc, NULL), 0);
+    assert_int_equal(mcp_schema_validate(s, doc, &f->err), 0);
+}
+
+static void test_error_buffer_reuse_and_null(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"type\":\"object\"}");
+    REJECTS(f, s, "1", "(root): expected object, got integer");
+    ACCEPTS(f, s, "{}");
+    assert_int_equal(f->err.len, 0); /* cleared on success too */
+    REJECTS(f, s, "[]", "(root): expected object, got array");
+
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&f->arena, "2", 1, NULL, &doc, NULL), 0);
+    assert_int_equal(mcp_schema_validate(s, doc, NULL), MCP_EINVAL);
+}
+
+/* The MCP tool shape the server core validates against: a realistic case. */
+static void test_tool_input_schema(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f,
+        "{\"type\":\"object\",\"properties\":{"
+        "\"steps\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
+        "\"delay_ms\":{\"type\":\"integer\",\"minimum\":0},"
+        "\"mode\":{\"type\":\"string\",\"enum\":[\"fast\",\"slow\"]}},"
+        "\"required\":[\"steps\"],\"additionalProperties\":false}");
+    ACCEPTS(f, s, "{\"steps\":3}");
+    ACCEPTS(f, s, "{\"steps\":3,\"delay_ms\":0,\"mode\":\"fast\"}");
+    REJECTS(f, s, "{\"steps\":0}", "/steps: 0 is less than the minimum 1");
+    REJECTS(f, s, "{\"steps\":1000}", "/steps: 1000 is greater than the maximum 100");
+    REJECTS(f, s, "{\"steps\":2.5}", "/steps: expected integer, got number");
+    REJECTS(f, s, "{\"steps\":2,\"mode\":\"medium\"}", "/mode: string is not one of the allowed values");
+    REJECTS(f, s, "{\"steps\":2,\"verbose\":true}", "(root): property \"verbose\" is not allowed");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_type_single, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_integer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_array_of_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_properties_required_nested, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_additional_properties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enum_const, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_array_keywords, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numeric_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_string_length_code_points, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_combinators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_boolean_schemas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_keywords_and_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_instance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_buffer_reuse_and_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tool_input_schema, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
