@@ -1,0 +1,206 @@
+/*
+ * envelope.c — reading JSON-RPC 2.0 envelopes.
+ *
+ * The text is parsed lazily: only the envelope object (or, for a batch, the
+ * array and its member objects) is built; "params", "result" and "error"
+ * remain RAW slices that the json layer has already validated. Routing a
+ * message therefore costs one validating pass over the text plus a handful
+ * of small nodes, whatever the size of its params.
+ */
+#include "mcp/rpc.h"
+
+#include <string.h>
+
+static const char *first_byte(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return text + i;
+    }
+    return NULL;
+}
+
+static bool raw_starts_with(const mcp_json *node, char c)
+{
+    mcp_str raw = mcp_json_raw(node);
+    return raw.len > 0 && raw.ptr[0] == c;
+}
+
+bool mcp_rpc_json_is_object(const mcp_json *node)
+{
+    if (mcp_json_type_of(node) == MCP_JSON_RAW)
+        return raw_starts_with(node, '{');
+    return mcp_json_is_object(node);
+}
+
+bool mcp_rpc_json_is_array(const mcp_json *node)
+{
+    if (mcp_json_type_of(node) == MCP_JSON_RAW)
+        return raw_starts_with(node, '[');
+    return mcp_json_is_array(node);
+}
+
+int mcp_rpc_id_from_json(const mcp_json *node, mcp_rpc_id *out)
+{
+    memset(out, 0, sizeof *out);
+    if (mcp_json_is_string(node)) {
+        out->type = MCP_RPC_ID_STRING;
+        out->text = mcp_json_raw(node);
+        return 0;
+    }
+    if (mcp_json_is_integer(node)) {
+        out->type = MCP_RPC_ID_INT;
+        out->num = mcp_json_int(node, 0);
+        out->text = mcp_json_raw(node);
+        return 0;
+    }
+    return MCP_EINVAL;
+}
+
+bool mcp_rpc_id_eq(const mcp_rpc_id *a, const mcp_rpc_id *b)
+{
+    if (a->type != b->type)
+        return false;
+    if (a->type == MCP_RPC_ID_INT)
+        return a->num == b->num;
+    /* Strings compare by source text: peers echo ids byte for byte, and an
+     * id spelled with different escapes is rare enough to treat as distinct. */
+    return mcp_str_eq(a->text, b->text);
+}
+
+int mcp_rpc_id_copy(mcp_arena *arena, const mcp_rpc_id *from, mcp_rpc_id *to)
+{
+    *to = *from;
+    if (from->text.len == 0)
+        return 0;
+    char *copy = mcp_arena_strndup(arena, from->text.ptr, from->text.len);
+    if (!copy)
+        return MCP_ENOMEM;
+    to->text.ptr = copy;
+    return 0;
+}
+
+static void set_invalid(mcp_rpc_message *out, const char *message)
+{
+    out->kind = MCP_RPC_INVALID;
+    out->error_code = MCP_RPC_INVALID_REQUEST;
+    out->error_message = message;
+}
+
+void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!mcp_json_is_object(node)) {
+        set_invalid(out, "Invalid Request: a message must be a JSON object");
+        return;
+    }
+    const mcp_json *id = mcp_json_get(node, "id");
+    bool id_ok = id == NULL || mcp_rpc_id_from_json(id, &out->id) == 0;
+    const mcp_json *version = mcp_json_get(node, "jsonrpc");
+    bool version_ok = mcp_json_str_len(version) == 3 && mcp_json_is_string(version) &&
+                      memcmp(mcp_json_str(version, ""), "2.0", 3) == 0;
+    const mcp_json *method = mcp_json_get(node, "method");
+
+    if (method) {
+        if (!id_ok) {
+            set_invalid(out, "Invalid Request: id must be a string or an integer");
+            return;
+        }
+        if (!version_ok) {
+            set_invalid(out, "Invalid Request: jsonrpc must be \"2.0\"");
+            return;
+        }
+        if (!mcp_json_is_string(method)) {
+            set_invalid(out, "Invalid Request: method must be a string");
+            return;
+        }
+        const mcp_json *params = mcp_json_get(node, "params");
+        if (params && !mcp_rpc_json_is_object(params) && !mcp_rpc_json_is_array(params)) {
+            set_invalid(out, "Invalid Request: params must be an object or an array");
+            return;
+        }
+        out->kind = id ? MCP_RPC_REQUEST : MCP_RPC_NOTIFICATION;
+        out->method = mcp_json_str(method, "");
+        out->method_len = mcp_json_str_len(method);
+        out->params = (mcp_json *)params;
+        return;
+    }
+
+    const mcp_json *result = mcp_json_get(node, "result");
+    const mcp_json *error = mcp_json_get(node, "error");
+    /* Error responses about undeterminable ids carry "id": null. */
+    bool response_id_ok = id_ok || (error && mcp_json_type_of(id) == MCP_JSON_NULL);
+    if (version_ok && response_id_ok && (result != NULL) != (error != NULL)) {
+        /* An error response may carry "id": null; keep it as NONE. */
+        if (result && id) {
+            out->kind = MCP_RPC_RESPONSE;
+            out->result = (mcp_json *)result;
+            return;
+        }
+        if (error && mcp_rpc_json_is_object(error)) {
+            if (!id_ok)
+                memset(&out->id, 0, sizeof out->id);
+            out->kind = MCP_RPC_ERROR_RESPONSE;
+            out->error = (mcp_json *)error;
+            return;
+        }
+    }
+    if (!id_ok)
+        memset(&out->id, 0, sizeof out->id);
+    set_invalid(out, version_ok ? "Invalid Request: missing method"
+                                : "Invalid Request: jsonrpc must be \"2.0\"");
+}
+
+int mcp_rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                  mcp_rpc_batch *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *start = first_byte(text, len);
+    bool array = start && *start == '[';
+
+    mcp_json_opts o = opts ? *opts : (mcp_json_opts){0};
+    /* Build the envelope objects only; a batch needs one level more. */
+    o.lazy_depth = array ? 2 : 1;
+
+    mcp_json *doc = NULL;
+    mcp_json_error err;
+    int rc = mcp_json_parse(arena, text, len, &o, &doc, &err);
+    if (rc == MCP_ENOMEM)
+        return MCP_ENOMEM;
+    if (rc == MCP_ELIMIT) {
+        out->error_code = MCP_RPC_INVALID_REQUEST;
+        out->error_message = "Invalid Request: message exceeds the size or nesting limit";
+        return 0;
+    }
+    if (rc != 0) {
+        out->error_code = MCP_RPC_PARSE_ERROR;
+        out->error_message = "Parse error: invalid JSON";
+        return 0;
+    }
+
+    if (!mcp_json_is_array(doc)) {
+        out->items = mcp_arena_alloc(arena, sizeof *out->items);
+        if (!out->items)
+            return MCP_ENOMEM;
+        out->count = 1;
+        mcp_rpc_classify(doc, &out->items[0]);
+        return 0;
+    }
+
+    out->is_batch = true;
+    size_t n = mcp_json_len(doc);
+    if (n == 0) {
+        out->error_code = MCP_RPC_INVALID_REQUEST;
+        out->error_message = "Invalid Request: empty batch";
+        return 0;
+    }
+    out->items = mcp_arena_alloc(arena, n * sizeof *out->items);
+    if (!out->items)
+        return MCP_ENOMEM;
+    size_t i = 0;
+    for (const mcp_json *item = mcp_json_first(doc); item && i < n; item = mcp_json_next(item))
+        mcp_rpc_classify(item, &out->items[i++]);
+    out->count = i;
+    return 0;
+}

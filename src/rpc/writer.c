@@ -1,0 +1,81 @@
+/*
+ * writer.c — writing JSON-RPC 2.0 responses, errors and notifications.
+ *
+ * Everything goes through the json streaming writer so that escaping has one
+ * implementation. Ids are echoed from their source text.
+ */
+#include "mcp/rpc.h"
+
+#include <string.h>
+
+void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
+{
+    mcp_json_write_key(w, "id");
+    if (!id || id->type == MCP_RPC_ID_NONE || id->text.len == 0)
+        mcp_json_write_null(w);
+    else
+        mcp_json_write_raw(w, id->text.ptr, id->text.len);
+}
+
+void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id)
+{
+    mcp_json_begin_object(w);
+    mcp_json_write_key(w, "jsonrpc");
+    mcp_json_write_string(w, "2.0", 3);
+    mcp_rpc_write_id(w, id);
+    mcp_json_write_key(w, "result");
+}
+
+void mcp_rpc_end_result(mcp_json_writer *w)
+{
+    mcp_json_end_object(w);
+}
+
+int mcp_rpc_write_result(mcp_buf *out, const mcp_rpc_id *id, const char *result_json, size_t len)
+{
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, out);
+    mcp_rpc_begin_result(&w, id);
+    mcp_json_write_raw(&w, result_json, len);
+    mcp_rpc_end_result(&w);
+    return mcp_json_writer_status(&w);
+}
+
+int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char *message,
+                        const char *data_json)
+{
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, out);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "jsonrpc");
+    mcp_json_write_string(&w, "2.0", 3);
+    mcp_rpc_write_id(&w, id);
+    mcp_json_write_key(&w, "error");
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "code");
+    mcp_json_write_int(&w, code);
+    mcp_json_write_key(&w, "message");
+    mcp_json_write_cstr(&w, message ? message : "");
+    if (data_json) {
+        mcp_json_write_key(&w, "data");
+        mcp_json_write_raw(&w, data_json, strlen(data_json));
+    }
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    return mcp_json_writer_status(&w);
+}
+
+void mcp_rpc_begin_notification(mcp_json_writer *w, const char *method)
+{
+    mcp_json_begin_object(w);
+    mcp_json_write_key(w, "jsonrpc");
+    mcp_json_write_string(w, "2.0", 3);
+    mcp_json_write_key(w, "method");
+    mcp_json_write_cstr(w, method);
+    mcp_json_write_key(w, "params");
+}
+
+void mcp_rpc_end_notification(mcp_json_writer *w)
+{
+    mcp_json_end_object(w);
+}
