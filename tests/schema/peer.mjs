@@ -1,0 +1,92 @@
+// A scripted peer for `mcpd serve --stdio`: writes raw lines to the server,
+// keeps every line the server writes (in order, unparsed, so a stray log
+// line on stdout is caught), and matches responses to requests by id.
+import { spawn } from 'node:child_process';
+
+const REPLY_TIMEOUT_MS = 5000;
+
+export class Peer {
+  constructor(bin, args) {
+    this.child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.lines = [];          // { raw, message | undefined, parseError | undefined }
+    this.stderr = '';
+    this.waiters = new Map(); // id (JSON text) -> resolve
+    this.listeners = [];
+    this.exit = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    this.child.stdin.on('error', () => {}); // the server closing early shows up in the checks
+    let pending = '';
+    this.child.stdout.on('data', (chunk) => {
+      pending += chunk.toString('utf8');
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        this.onLine(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    this.child.stdout.on('end', () => { if (pending.length) this.onLine(pending); });
+    this.child.stderr.on('data', (chunk) => { this.stderr += chunk.toString('utf8'); });
+  }
+
+  onLine(raw) {
+    const entry = { raw };
+    try {
+      entry.message = JSON.parse(raw);
+    } catch (err) {
+      entry.parseError = err.message;
+    }
+    this.lines.push(entry);
+    const m = entry.message;
+    for (const listener of this.listeners) listener(m);
+    if (m && typeof m === 'object' && !Array.isArray(m) && !('method' in m) && 'id' in m) {
+      const key = JSON.stringify(m.id);
+      const resolve = this.waiters.get(key);
+      if (resolve) {
+        this.waiters.delete(key);
+        resolve(m);
+      }
+    }
+  }
+
+  writeRaw(text) {
+    this.child.stdin.write(text + '\n');
+  }
+
+  send(message) {
+    this.writeRaw(JSON.stringify(message));
+  }
+
+  // Resolves with the response whose id equals `id`, or undefined on timeout.
+  reply(id, timeoutMs = REPLY_TIMEOUT_MS) {
+    return new Promise((resolve) => {
+      const key = JSON.stringify(id);
+      const timer = setTimeout(() => { this.waiters.delete(key); resolve(undefined); }, timeoutMs);
+      this.waiters.set(key, (m) => { clearTimeout(timer); resolve(m); });
+    });
+  }
+
+  // Resolves with the next parsed message that satisfies `match`.
+  next(match, timeoutMs = REPLY_TIMEOUT_MS) {
+    return new Promise((resolve) => {
+      const listener = (m) => {
+        if (!match(m)) return;
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        clearTimeout(timer);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        resolve(undefined);
+      }, timeoutMs);
+      this.listeners.push(listener);
+    });
+  }
+
+  // Closes stdin and waits for the server to exit; kills it after the grace.
+  async close(graceMs = 5000) {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const result = await this.exit;
+    clearTimeout(timer);
+    return result;
+  }
+}

@@ -1,0 +1,415 @@
+// The scripted conversations and the checks run on what mcpd wrote back.
+// Every request records what it expects (a result of the method's type, an
+// error with a given code, or either); after the server exits, every stdout
+// line is validated against the schema of the version the conversation
+// speaks, and matched back to the request it answers.
+import { Peer } from './peer.mjs';
+
+const EXTRA_TOOLS = 60;
+const DEMO_TOOLS = ['echo', 'add', 'slow'];
+const MODERN_META = {
+  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
+  clientInfo: 'io.modelcontextprotocol/clientInfo',
+  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
+};
+
+const PARSE_ERROR = -32700;
+const INVALID_REQUEST = -32600;
+const METHOD_NOT_FOUND = -32601;
+const INVALID_PARAMS = -32602;
+const RESOURCE_NOT_FOUND = -32002;
+const UNSUPPORTED_VERSION = -32022;
+
+// The result type each method's response must satisfy.
+const RESULT_TYPES = {
+  'initialize': 'InitializeResult',
+  'server/discover': 'DiscoverResult',
+  'ping': 'EmptyResult',
+  'tools/list': 'ListToolsResult',
+  'tools/call': 'CallToolResult',
+  'resources/list': 'ListResourcesResult',
+  'resources/templates/list': 'ListResourceTemplatesResult',
+  'resources/read': 'ReadResourceResult',
+  'resources/subscribe': 'EmptyResult',
+  'resources/unsubscribe': 'EmptyResult',
+  'prompts/list': 'ListPromptsResult',
+  'prompts/get': 'GetPromptResult',
+  'completion/complete': 'CompleteResult',
+  'logging/setLevel': 'EmptyResult',
+};
+
+const NOTIFICATION_TYPES = {
+  'notifications/progress': 'ProgressNotification',
+  'notifications/cancelled': 'CancelledNotification',
+  'notifications/message': 'LoggingMessageNotification',
+  'notifications/resources/updated': 'ResourceUpdatedNotification',
+  'notifications/resources/list_changed': 'ResourceListChangedNotification',
+  'notifications/tools/list_changed': 'ToolListChangedNotification',
+  'notifications/prompts/list_changed': 'PromptListChangedNotification',
+};
+
+// 2026-07-28 names error objects by code; some are whole messages.
+const MODERN_ERROR_OBJECTS = {
+  [PARSE_ERROR]: 'ParseError',
+  [INVALID_REQUEST]: 'InvalidRequestError',
+  [METHOD_NOT_FOUND]: 'MethodNotFoundError',
+  [INVALID_PARAMS]: 'InvalidParamsError',
+  [-32603]: 'InternalError',
+};
+const MODERN_ERROR_MESSAGES = {
+  [UNSUPPORTED_VERSION]: 'UnsupportedProtocolVersionError',
+  [-32021]: 'MissingRequiredClientCapabilityError',
+};
+
+class Conversation {
+  constructor({ bin, version, schema, modern }) {
+    this.version = version;
+    this.schema = schema;
+    this.modern = modern;
+    this.peer = new Peer(bin, ['serve', '--stdio', '--extra-tools', String(EXTRA_TOOLS)]);
+    this.nextId = 1;
+    this.expectations = new Map(); // reply object -> expectation
+    this.problems = [];
+    this.progressTokens = new Set();
+  }
+
+  problem(text) {
+    this.problems.push(text);
+  }
+
+  envelope(extra) {
+    const meta = { ...extra };
+    if (this.modern) {
+      meta[MODERN_META.protocolVersion] = this.version;
+      meta[MODERN_META.clientInfo] = { name: 'mcpd-schema-test', version: '1.0.0' };
+      meta[MODERN_META.clientCapabilities] = {};
+      Object.assign(meta, extra);
+    }
+    return meta;
+  }
+
+  // Sends a request and waits for its reply. expect: { error: code | [codes] | true,
+  // either: codes accepted besides a result, optional: may go unanswered,
+  // meta: extra _meta keys, bare: send params exactly as given }.
+  async request(method, params, expect = {}) {
+    if (params === undefined && !expect.bare) params = {};
+    // Alternate integer and string ids: both are RequestIds.
+    const n = this.nextId++;
+    const id = n % 2 ? n : `req-${n}`;
+    let sent = params;
+    if (!expect.bare) {
+      const meta = this.envelope(expect.meta);
+      if (Object.keys(meta).length) sent = { ...params, _meta: { ...meta, ...params._meta } };
+    }
+    const message = { jsonrpc: '2.0', id, method };
+    if (sent !== undefined) message.params = sent;
+    const reply = this.peer.reply(id, expect.timeoutMs);
+    this.peer.send(message);
+    return this.settle(await reply, { method, id, ...expect });
+  }
+
+  // Sends a raw line that is not a well-formed request; the answer may carry
+  // the id (when one could be read) or null.
+  async raw(text, id, expect) {
+    const reply = this.peer.next((m) => m && !Array.isArray(m) && !('method' in m) &&
+      (m.id === null || m.id === undefined || (id !== undefined && m.id === id)));
+    this.peer.writeRaw(text);
+    return this.settle(await reply, { method: `(raw ${JSON.stringify(text).slice(0, 40)})`, id, ...expect });
+  }
+
+  settle(reply, expectation) {
+    if (reply) this.expectations.set(reply, expectation);
+    else if (!expectation.optional) this.problem(`${expectation.method} (id ${expectation.id}): no reply within 5 s`);
+    return reply;
+  }
+
+  notify(method, params = {}) {
+    this.peer.send({ jsonrpc: '2.0', method, params: this.modern ? { ...params, _meta: this.envelope() } : params });
+  }
+
+  // ---- validation of everything the server wrote ----------------------------
+  validateAll() {
+    const counts = { responses: 0, errors: 0, notifications: 0, batches: 0 };
+    const answered = new Set();
+    this.peer.lines.forEach((line, index) => {
+      const where = `stdout line ${index + 1}`;
+      if (line.parseError) {
+        this.problem(`${where} is not JSON (${line.parseError}): ${line.raw.slice(0, 160)}`);
+        return;
+      }
+      const m = line.message;
+      if (Array.isArray(m)) {
+        counts.batches++;
+        this.validateBatch(m, where, answered, counts);
+        return;
+      }
+      if (m && typeof m === 'object' && 'method' in m) {
+        if ('id' in m) {
+          this.problem(`${where}: server sent a request (${m.method}) to a client that declared no capabilities`);
+          this.check('JSONRPCRequest', m, where);
+          if (this.schema.has('ServerRequest')) this.check('ServerRequest', m, where);
+          return;
+        }
+        counts.notifications++;
+        this.validateNotification(m, where);
+        return;
+      }
+      this.validateResponse(m, where, this.expectations.get(m), answered, counts);
+    });
+    return counts;
+  }
+
+  validateBatch(batch, where, answered, counts) {
+    if (!this.schema.has('JSONRPCBatchResponse')) {
+      this.problem(`${where}: a JSON array, but ${this.version} has no batches`);
+      return;
+    }
+    this.check('JSONRPCBatchResponse', batch, where);
+    const expectation = this.expectations.get(batch);
+    if (!expectation) this.problem(`${where}: batch response nobody asked for`);
+    for (const [i, m] of batch.entries()) {
+      this.validateResponse(m, `${where}[${i}]`, expectation?.members?.get(JSON.stringify(m.id)), answered, counts);
+    }
+  }
+
+  validateNotification(m, where) {
+    this.check('JSONRPCNotification', m, where);
+    // The specific type first: ajv's report for a failed anyOf lists every
+    // branch, which hides the one that matters.
+    const type = NOTIFICATION_TYPES[m.method];
+    if (type && this.schema.has(type)) {
+      if (!this.check(type, m, where)) return;
+    }
+    this.check('ServerNotification', m, where);
+    if (m.method === 'notifications/progress' && !this.progressTokens.has(JSON.stringify(m.params?.progressToken))) {
+      this.problem(`${where}: progress for token ${JSON.stringify(m.params?.progressToken)}, which no request carried`);
+    }
+  }
+
+  validateResponse(m, where, expectation, answered, counts) {
+    const isError = m && typeof m === 'object' && 'error' in m;
+    if (isError) counts.errors++;
+    else counts.responses++;
+    if (!expectation) {
+      this.problem(`${where}: response ${JSON.stringify(m).slice(0, 160)} answers no request`);
+      return;
+    }
+    const label = `${where} (${expectation.method}, id ${JSON.stringify(expectation.id)})`;
+    if (answered.has(expectation)) this.problem(`${label}: answered twice`);
+    answered.add(expectation);
+
+    if (isError) {
+      this.validateError(m, label, expectation);
+      return;
+    }
+    this.check(this.schema.has('JSONRPCResultResponse') ? 'JSONRPCResultResponse' : 'JSONRPCResponse', m, label);
+    if (expectation.error) {
+      this.problem(`${label}: expected error ${expectation.error}, got result ${JSON.stringify(m.result).slice(0, 200)}`);
+      return;
+    }
+    const type = RESULT_TYPES[expectation.method];
+    if (type) {
+      this.check(type, m.result, `${label} result`);
+      if (this.schema.has(`${type}Response`)) this.check(`${type}Response`, m, label);
+    }
+    if (expectation.isError !== undefined && m.result?.isError !== expectation.isError) {
+      this.problem(`${label}: isError ${m.result?.isError}, expected ${expectation.isError}`);
+    }
+  }
+
+  validateError(m, label, expectation) {
+    const envelope = this.schema.has('JSONRPCErrorResponse') ? 'JSONRPCErrorResponse' : 'JSONRPCError';
+    const errorObject = this.schema.has('Error') ? 'Error' : 'JSONRPCError/properties/error';
+    if (m.id === null) {
+      // JSON-RPC 2.0 answers a request whose id could not be read with
+      // "id": null; the MCP schemas type RequestId as string|integer, so
+      // such a reply is checked without its id.
+      const { id, ...rest } = m;
+      if (this.schema.validator(envelope).schema.required?.includes('id')) {
+        this.check(errorObject, m.error, `${label} error`);
+        if (rest.jsonrpc !== '2.0') this.problem(`${label}: jsonrpc is ${JSON.stringify(rest.jsonrpc)}`);
+      } else {
+        this.check(envelope, rest, label);
+      }
+    } else {
+      this.check(envelope, m, label);
+    }
+    const code = m.error?.code;
+    if (this.modern && MODERN_ERROR_OBJECTS[code]) this.check(MODERN_ERROR_OBJECTS[code], m.error, `${label} error`);
+    if (this.modern && MODERN_ERROR_MESSAGES[code] && m.id !== null) this.check(MODERN_ERROR_MESSAGES[code], m, label);
+
+    // error / either: a code, a list of codes, or true for any code.
+    const allowed = expectation.error ?? expectation.either;
+    if (allowed === undefined) {
+      this.problem(`${label}: expected a result, got error ${code} ${JSON.stringify(m.error?.message)}`);
+    } else if (allowed !== true && ![].concat(allowed).includes(code)) {
+      this.problem(`${label}: error code ${code} (${JSON.stringify(m.error?.message)}), expected ${[].concat(allowed).join(' or ')}`);
+    }
+    if (typeof m.error?.message !== 'string' || m.error.message.length === 0) {
+      this.problem(`${label}: error without a message`);
+    }
+  }
+
+  // Records a problem unless `value` is a valid `path`; returns whether it was.
+  check(path, value, where) {
+    const problem = this.schema.check(path, value);
+    if (problem) this.problem(`${where}: not a valid ${path}: ${problem} -- ${JSON.stringify(value).slice(0, 240)}`);
+    return !problem;
+  }
+
+  async finish() {
+    const exit = await this.peer.close();
+    if (exit.code !== 0) {
+      this.problem(`mcpd did not exit cleanly at end of input: ${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`}`);
+    }
+    const counts = this.validateAll();
+    return { problems: this.problems, counts, lines: this.peer.lines.length, stderr: this.peer.stderr };
+  }
+}
+
+// ---- the conversations ------------------------------------------------------
+
+// Methods every version has, after the era's own opening.
+async function commonMethods(c, caps) {
+  const unknownResourceCodes = c.modern ? [RESOURCE_NOT_FOUND, INVALID_PARAMS] : [RESOURCE_NOT_FOUND];
+
+  // tools/list, every page.
+  const names = [];
+  let cursor;
+  for (let page = 0; page < 20; page++) {
+    const reply = await c.request('tools/list', cursor === undefined ? {} : { cursor });
+    if (!reply?.result) break;
+    names.push(...(reply.result.tools ?? []).map((t) => t.name));
+    cursor = reply.result.nextCursor;
+    if (cursor === undefined) break;
+  }
+  if (names.length !== DEMO_TOOLS.length + EXTRA_TOOLS) {
+    c.problem(`tools/list pages held ${names.length} tools, expected ${DEMO_TOOLS.length + EXTRA_TOOLS}`);
+  }
+  await c.request('tools/list', { cursor: 'never-issued' }, { error: INVALID_PARAMS });
+
+  // tools/call: results, tool-level errors and protocol errors.
+  await c.request('tools/call', { name: 'echo', arguments: { text: 'schema ✓' } });
+  await c.request('tools/call', { name: 'add', arguments: { a: 1.25, b: 2 } });
+  await c.request('tools/call', { name: 'echo', arguments: { text: 7 } }, { either: [INVALID_PARAMS], isError: true });
+  await c.request('tools/call', { name: 'add', arguments: { a: 1 } }, { either: [INVALID_PARAMS], isError: true });
+  await c.request('tools/call', { name: 'no-such-tool', arguments: {} }, { error: INVALID_PARAMS });
+  await c.request('tools/call', { arguments: {} }, { error: INVALID_PARAMS });
+
+  // Progress: every notification must carry the token of this request.
+  c.progressTokens.add(JSON.stringify('progress-1'));
+  await c.request('tools/call', { name: 'slow', arguments: { steps: 3, delay_ms: 10 } }, { meta: { progressToken: 'progress-1' } });
+
+  // Cancellation: after two progress notifications, cancel. The spec says
+  // the server SHOULD NOT answer; if it does, the answer is still validated.
+  c.progressTokens.add(JSON.stringify(42));
+  const twoProgress = waitProgress(c.peer, 42, 2);
+  const id = c.nextId;
+  const cancelled = c.request('tools/call', { name: 'slow', arguments: { steps: 40, delay_ms: 25 } },
+    { meta: { progressToken: 42 }, optional: true, either: true, timeoutMs: 1500 });
+  await twoProgress;
+  c.notify('notifications/cancelled', { requestId: id % 2 ? id : `req-${id}`, reason: 'schema test cancels' });
+  await cancelled;
+
+  // Resources and templates.
+  await c.request('resources/list');
+  await c.request('resources/templates/list');
+  await c.request('resources/read', { uri: 'mcpd://demo/readme' });
+  await c.request('resources/read', { uri: 'mcpd://demo/greeting/Schema' });
+  await c.request('resources/read', { uri: 'mcpd://demo/absent' }, { error: unknownResourceCodes });
+  await c.request('resources/read', {}, { error: INVALID_PARAMS });
+
+  // Prompts.
+  await c.request('prompts/list');
+  await c.request('prompts/get', { name: 'review', arguments: { code: 'x = 1' } });
+  await c.request('prompts/get', { name: 'review', arguments: {} }, { error: INVALID_PARAMS });
+  await c.request('prompts/get', { name: 'no-such-prompt' }, { error: INVALID_PARAMS });
+
+  // Optional capabilities, exercised when advertised.
+  if (caps?.completions) {
+    await c.request('completion/complete', { ref: { type: 'ref/prompt', name: 'review' }, argument: { name: 'code', value: 'x' } });
+    await c.request('completion/complete', { ref: { type: 'ref/resource', uri: 'mcpd://demo/greeting/{name}' }, argument: { name: 'name', value: 'A' } });
+  }
+  if (caps?.logging && !c.modern) await c.request('logging/setLevel', { level: 'warning' });
+  if (caps?.resources?.subscribe && !c.modern) {
+    await c.request('resources/subscribe', { uri: 'mcpd://demo/readme' });
+    await c.request('resources/unsubscribe', { uri: 'mcpd://demo/readme' });
+  }
+
+  // Requests that must fail.
+  await c.request('mcpd/no-such-method', {}, { error: METHOD_NOT_FOUND });
+  await c.request('tools/call', 'not-an-object', { error: [INVALID_PARAMS, INVALID_REQUEST], bare: true });
+  await c.raw('{"jsonrpc":"2.0","id":1,', undefined, { error: PARSE_ERROR });
+  await c.raw('[}', undefined, { error: PARSE_ERROR });
+  await c.raw('{"jsonrpc":"1.0","id":"old-jsonrpc","method":"tools/list"}', 'old-jsonrpc', { error: INVALID_REQUEST });
+  await c.raw('{"jsonrpc":"2.0","id":"numeric-method","method":5}', 'numeric-method', { error: INVALID_REQUEST });
+  await c.raw('"just a string"', undefined, { error: INVALID_REQUEST });
+  await c.raw('{"jsonrpc":"2.0","id":{"an":"object"},"method":"tools/list"}', undefined, { error: INVALID_REQUEST });
+}
+
+function waitProgress(peer, token, count) {
+  let seen = 0;
+  return peer.next((m) => m?.method === 'notifications/progress' && m.params?.progressToken === token && ++seen >= count, 3000);
+}
+
+export async function runHandshake({ bin, version, schema }) {
+  const c = new Conversation({ bin, version, schema, modern: false });
+  const init = await c.request('initialize', {
+    protocolVersion: version,
+    capabilities: {},
+    clientInfo: { name: 'mcpd-schema-test', version: '1.0.0' },
+  });
+  if (init?.result && init.result.protocolVersion !== version) {
+    c.problem(`initialize asked for ${version}, server answered ${init.result.protocolVersion}`);
+  }
+  c.notify('notifications/initialized');
+  await c.request('ping');
+  await c.request('ping', undefined, { bare: true });
+  await commonMethods(c, init?.result?.capabilities);
+  await c.request('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'again', version: '1' } },
+    { error: true });
+
+  if (schema.has('JSONRPCBatchRequest')) {
+    // 2025-03-26 is the one version with batches: one array in, one out.
+    const batch = [
+      { jsonrpc: '2.0', id: 'batch-a', method: 'ping' },
+      { jsonrpc: '2.0', id: 'batch-b', method: 'tools/list' },
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'never-sent' } },
+    ];
+    const reply = c.peer.next((m) => Array.isArray(m));
+    c.peer.send(batch);
+    const got = await reply;
+    if (!got) c.problem('batch of 2 requests: no array reply');
+    else {
+      if (got.length !== 2) c.problem(`batch of 2 requests answered with ${got.length} responses`);
+      c.expectations.set(got, {
+        method: 'batch',
+        members: new Map([
+          [JSON.stringify('batch-a'), { method: 'ping', id: 'batch-a' }],
+          [JSON.stringify('batch-b'), { method: 'tools/list', id: 'batch-b' }],
+        ]),
+      });
+    }
+  } else {
+    await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"ping"}]', undefined, { error: INVALID_REQUEST });
+  }
+  return c.finish();
+}
+
+export async function runModern({ bin, version, schema }) {
+  const c = new Conversation({ bin, version, schema, modern: true });
+  const discover = await c.request('server/discover');
+  const result = discover?.result;
+  if (result && !result.supportedVersions?.includes(version)) {
+    c.problem(`server/discover supportedVersions ${JSON.stringify(result.supportedVersions)} lacks ${version}`);
+  }
+  await commonMethods(c, result?.capabilities);
+
+  // What the modern era removed or requires.
+  await c.request('ping', {}, { error: METHOD_NOT_FOUND });
+  await c.request('tools/list', {}, { meta: { [MODERN_META.protocolVersion]: '2099-01-01' }, error: UNSUPPORTED_VERSION });
+  await c.request('tools/list', { _meta: { [MODERN_META.protocolVersion]: version } },
+    { bare: true, error: [INVALID_PARAMS, INVALID_REQUEST] });
+  await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"tools/list"}]', undefined, { error: INVALID_REQUEST });
+  return c.finish();
+}
