@@ -1,0 +1,106 @@
+/*
+ * Private to the json layer: the node layout and the helpers that the
+ * parser, the writer and the canonical form share.
+ *
+ * A node is 56 bytes (64 once the arena rounds it up). Every node keeps the
+ * slice of source text it came from, so mcp_json_raw and mcp_json_write_value
+ * can copy numbers and RAW nodes verbatim instead of re-formatting them.
+ */
+#ifndef MCP_JSON_INTERNAL_H
+#define MCP_JSON_INTERNAL_H
+
+#include "mcp/json.h"
+
+#include <string.h>
+
+enum {
+    /* Number: no fraction or exponent and the value fits int64, so n.i is exact. */
+    MCP_JSON_F_INT = 1u << 0,
+};
+
+struct mcp_json {
+    uint8_t type;      /* mcp_json_type */
+    uint8_t flags;     /* MCP_JSON_F_* */
+    uint32_t key_len;  /* member values: decoded key length */
+    const char *key;   /* member values: decoded key (into source when it had no escapes) */
+    mcp_json *next;    /* next element or member */
+    const char *src;   /* source text of the value, no surrounding whitespace */
+    size_t src_len;
+    union {
+        struct {
+            const char *ptr; /* decoded, NUL-terminated, in the arena */
+            size_t len;
+        } s;
+        struct {
+            mcp_json *first;
+            size_t count;
+        } c;
+        struct {
+            double d;
+            int64_t i; /* valid when MCP_JSON_F_INT */
+        } n;
+    } u;
+};
+
+/* Loads 8 bytes without alignment requirements; compilers turn this into
+ * one load. */
+static inline uint64_t mcp_json_load64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+#define MCP_JSON_ONES 0x0101010101010101ull
+#define MCP_JSON_HIGHS 0x8080808080808080ull
+
+/* Sets the high bit of every byte of v that is zero. Borrows can flag bytes
+ * above a true hit, never below, so the lowest flagged byte is exact. */
+static inline uint64_t mcp_json_zero_bytes(uint64_t v) {
+    return (v - MCP_JSON_ONES) & ~v & MCP_JSON_HIGHS;
+}
+
+/* High bit set in each byte that is '"', '\\', a control character (< 0x20)
+ * or non-ASCII (>= 0x80): the bytes a string scanner or escaper must stop at.
+ * Only the lowest flagged byte is guaranteed exact. */
+static inline uint64_t mcp_json_special_bytes(uint64_t v) {
+    uint64_t quote = mcp_json_zero_bytes(v ^ (MCP_JSON_ONES * '"'));
+    uint64_t bslash = mcp_json_zero_bytes(v ^ (MCP_JSON_ONES * '\\'));
+    uint64_t ctrl = (v - MCP_JSON_ONES * 0x20) & ~v & MCP_JSON_HIGHS;
+    return quote | bslash | ctrl | (v & MCP_JSON_HIGHS);
+}
+
+/* Index (0-7) of the lowest flagged byte of a non-zero mask (little endian). */
+static inline unsigned mcp_json_first_byte(uint64_t mask) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (unsigned)__builtin_clzll(mask) >> 3;
+#else
+    return (unsigned)__builtin_ctzll(mask) >> 3;
+#endif
+}
+
+/* Length (2-4) of the valid UTF-8 sequence starting at p (whose first byte is
+ * >= 0x80), or 0 if it is invalid: overlong forms, UTF-16 surrogates and
+ * code points above U+10FFFF are all rejected. */
+size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
+
+/* Number text -> value, independent of the C locale. Sets *is_int and *i when
+ * the text is an integer that fits int64. text must be a valid JSON number. */
+double mcp_json_number_value(const char *text, size_t len, bool *is_int, int64_t *i);
+
+/* Shortest text that reads back as exactly d (d finite). Returns the length
+ * written to out, which needs 32 bytes. */
+size_t mcp_json_format_double(double d, char out[32]);
+
+/* Decimal text of v into out (needs 21 bytes); returns the length. */
+size_t mcp_json_format_int(int64_t v, char *out);
+size_t mcp_json_format_uint(uint64_t v, char *out);
+
+/* Appends the escaped, quoted form of s to out. Invalid UTF-8 becomes U+FFFD
+ * so the output is always valid JSON. */
+int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len);
+
+/* Parses text as a full DOM with no depth limit (used by expand and the
+ * canonical form on RAW nodes, whose text was validated already). */
+mcp_json *mcp_json_parse_validated(mcp_arena *arena, const char *text, size_t len);
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * The strict RFC 8259 parser, the validator and lazy RAW nodes.
+ *
+ * One iterative pass with an explicit stack, so nesting depth is bounded by
+ * max_depth and never by the C stack. The same loop validates without
+ * building: mcp_json_validate runs it with no arena, and in lazy mode the
+ * builder switches building off when it enters a container deeper than
+ * lazy_depth and on again when that container closes, leaving one RAW node
+ * that holds the container's source slice. Everything the builder rejects,
+ * the skipping mode rejects too, so a RAW node can later be expanded without
+ * any further checks.
+ *
+ * Strings are scanned eight bytes at a time for the bytes that need a look
+ * ('"', '\\', control characters, non-ASCII); values are copied into the
+ * arena with one memcpy when they hold no escapes (so mcp_json_str can hand
+ * out a NUL-terminated string) and keys without escapes point straight into
+ * the source.
+ */
+#include "json/json_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DEFAULT_MAX_DEPTH 128
+#define DEFAULT_MAX_SIZE ((size_t)64 << 20)
+#define LOCAL_FRAMES 32
+
+typedef struct frame {
+    mcp_json *node; /* NULL while skipping */
+    mcp_json *last; /* last child, for O(1) append */
+    bool is_obj;
+} frame;
+
+typedef struct parser {
+    const char *base;
+    const char *end;
+    mcp_arena *arena; /* NULL: validate only */
+    size_t max_depth;
+    size_t lazy_depth;
+    mcp_json_error *err;
+    frame *stack;
+    size_t stack_cap;
+    frame local[LOCAL_FRAMES];
+} parser;
+
+static int fail(parser *ps, int code, const char *at, const char *message) {
+    if (ps->err) {
+        ps->err->code = code;
+        ps->err->offset = (size_t)(at - ps->base);
+        snprintf(ps->err->message, sizeof ps->err->message, "%s", message);
+    }
+    return code;
+}
+
+static inline const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    return p;
+}
+
+static inline int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p (p + 4 <= end checked by the caller), or -1. */
+static inline long hex4(const char *p) {
+    int a = hex_value(p[0]), b = hex_value(p[1]), c = hex_value(p[2]), d = hex_value(p[3]);
+    if ((a | b | c | d) < 0) return -1;
+    return (long)((a << 12) | (b << 8) | (c << 4) | d);
+}
+
+/* Scans a string body starting just after the opening quote. Returns the
+ * closing quote, or NULL after recording the error. *escaped tells whether a
+ * backslash was seen (so the value needs decoding). */
+static const char *scan_string(parser *ps, const char *p, bool *escaped) {
+    const char *end = ps->end;
+    bool esc = false;
+    for (;;) {
+        for (;;) {
+            if (end - p >= 8) {
+                uint64_t mask = mcp_json_special_bytes(mcp_json_load64(p));
+                if (mask) {
+                    p += mcp_json_first_byte(mask);
+                    break;
+                }
+                p += 8;
+                continue;
+            }
+            if (p >= end) {
+                fail(ps, MCP_EPARSE, p, "unterminated string");
+                return NULL;
+            }
+            unsigned char c = (unsigned char)*p;
+            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+            p++;
+        }
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *escaped = esc;
+            return p;
+        }
+        if (c == '\\') {
+            esc = true;
+            if (end - p < 2) {
+                fail(ps, MCP_EPARSE, p, "unterminated string");
+                return NULL;
+            }
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                continue;
+            case 'u': break;
+            default:
+                fail(ps, MCP_EPARSE, p, "invalid escape in string");
+                return NULL;
+            }
+            long cp = end - p >= 6 ? hex4(p + 2) : -1;
+            if (cp < 0) {
+                fail(ps, MCP_EPARSE, p, "invalid \\u escape in string");
+                return NULL;
+            }
+            if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                fail(ps, MCP_EPARSE, p, "unpaired low surrogate in \\u escape");
+                return NULL;
+            }
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                long lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? hex4(p + 8) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) {
+                    fail(ps, MCP_EPARSE, p, "unpaired high surrogate in \\u escape");
+                    return NULL;
+                }
+                p += 12;
+            } else {
+                p += 6;
+            }
+            continue;
+        }
+        if (c < 0x20) {
+            fail(ps, MCP_EPARSE, p, "control character in string");
+            return NULL;
+        }
+        size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+        if (!n) {
+            fail(ps, MCP_EPARSE, p, "invalid UTF-8 in string");
+            return NULL;
+        }
+        p += n;
+    }
+}
+
+static size_t utf8_encode(char *out, unsigned long cp) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes a scanned (so known valid) string body into the arena. The
+ * decoded form is never longer than the source. */
+static char *decode_string(mcp_arena *arena, const char *s, size_t len, size_t *out_len) {
+    char *dst = mcp_arena_alloc(arena, len + 1);
+    if (!dst) return NULL;
+    char *d = dst;
+    const char *end = s + len;
+    while (s < end) {
+        const char *bs = memchr(s, '\\', (size_t)(end - s));
+        if (!bs) bs = end;
+        memcpy(d, s, (size_t)(bs - s));
+        d += bs - s;
+        s = bs;
+        if (s >= end) break;
+        char e = s[1];
+        s += 2;
+        switch (e) {
+        case 'b': *d++ = '\b'; break;
+        case 'f': *d++ = '\f'; break;
+        case 'n': *d++ = '\n'; break;
+        case 'r': *d++ = '\r'; break;
+        case 't': *d++ = '\t'; break;
+        case 'u': {
+            unsigned long cp = (unsigned long)hex4(s);
+            s += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned long lo = (unsigned long)hex4(s + 2);
+                s += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            d += utf8_encode(d, cp);
+            break;
+        }
+        default: *d++ = e; break; /* '"', '\\', '/' */
+        }
+    }
+    *d = '\0';
+    *out_len = (size_t)(d - dst);
+    return dst;
+}
+
+/* Checks the number grammar at p; returns its end or NULL. For plain
+ * integers of up to 18 digits also computes the value, the common case. */
+static inline const char *scan_number(const char *p, const char *end, bool *simple, int64_t *value) {
+    const char *start = p;
+    bool neg = false;
+    if (*p == '-') {
+        neg = true;
+        if (++p >= end) return NULL;
+    }
+    uint64_t v = 0;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        const char *d0 = p;
+        while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+        if (p - d0 > 18) start = NULL; /* may have overflowed: not simple */
+    } else {
+        return NULL;
+    }
+    bool plain = true;
+    if (p < end && *p == '.') {
+        plain = false;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        plain = false;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    *simple = plain && start != NULL;
+    if (*simple) *value = neg ? -(int64_t)v : (int64_t)v;
+    return p;
+}
+
+static inline mcp_json *node_new(mcp_arena *arena, uint8_t type, const char *src) {
+    mcp_json *n = mcp_arena_alloc(arena, sizeof *n);
+    if (!n) return NULL;
+    n->type = type;
+    n->flags = 0;
+    n->key_len = 0;
+    n->key = NULL;
+    n->next = NULL;
+    n->src = src;
+    n->src_len = 0;
+    return n;
+}
+
+/* Links node under the open container (or makes it the root), giving it
+ * the pending key. */
+static inline void attach(parser *ps, size_t depth, mcp_json *node, const char *key, size_t key_len,
+                          mcp_json **root) {
+    if (depth == 0) {
+        *root = node;
+        return;
+    }
+    frame *f = &ps->stack[depth - 1];
+    if (f->is_obj) {
+        node->key = key;
+        node->key_len = (uint32_t)key_len;
+    }
+    if (f->last) f->last->next = node;
+    else f->node->u.c.first = node;
+    f->last = node;
+    f->node->u.c.count++;
+}
+
+static bool stack_grow(parser *ps) {
+    size_t cap = ps->stack_cap * 2;
+    frame *s;
+    if (ps->stack == ps->local) {
+        s = malloc(cap * sizeof *s);
+        if (s) memcpy(s, ps->local, sizeof ps->local);
+    } else {
+        s = realloc(ps->stack, cap * sizeof *s);
+    }
+    if (!s) return false;
+    ps->stack = s;
+    ps->stack_cap = cap;
+    return true;
+}
+
+static int run(parser *ps, const char *text, mcp_json **out) {
+    const char *p = text, *end = ps->end;
+    size_t depth = 0;
+    bool building = ps->arena != NULL;
+    size_t raw_depth = 0; /* depth of the container a RAW node is skipping */
+    mcp_json *raw_node = NULL;
+    mcp_json *root = NULL;
+    const char *key = NULL;
+    size_t key_len = 0;
+    frame *top;
+
+value:
+    p = skip_ws(p, end);
+    if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
+    {
+        const char *start = p;
+        mcp_json *node = NULL;
+        switch (*p) {
+        case '{':
+        case '[': {
+            bool is_obj = *p == '{';
+            if (depth + 1 > ps->max_depth) return fail(ps, MCP_ELIMIT, p, "nesting deeper than max_depth");
+            if (depth + 1 > ps->stack_cap && !stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
+            mcp_json *container = NULL;
+            if (building) {
+                if (ps->lazy_depth && depth + 1 > ps->lazy_depth) {
+                    node = node_new(ps->arena, MCP_JSON_RAW, start);
+                    raw_node = node;
+                    raw_depth = depth + 1;
+                } else {
+                    node = container = node_new(ps->arena, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
+                    if (node) {
+                        node->u.c.first = NULL;
+                        node->u.c.count = 0;
+                    }
+                }
+                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                attach(ps, depth, node, key, key_len, &root);
+                if (node == raw_node) building = false;
+            }
+            top = &ps->stack[depth++];
+            top->node = container;
+            top->last = NULL;
+            top->is_obj = is_obj;
+            p = skip_ws(p + 1, end);
+            if (p < end && *p == (is_obj ? '}' : ']')) goto close;
+            if (is_obj) goto key;
+            goto value;
+        }
+        case '"': {
+            bool escaped;
+            const char *close = scan_string(ps, p + 1, &escaped);
+            if (!close) return ps->err ? ps->err->code : MCP_EPARSE;
+            if (building) {
+                node = node_new(ps->arena, MCP_JSON_STRING, start);
+                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                size_t len = (size_t)(close - (p + 1));
+                if (escaped) {
+                    node->u.s.ptr = decode_string(ps->arena, p + 1, len, &node->u.s.len);
+                } else {
+                    node->u.s.ptr = mcp_arena_strndup(ps->arena, p + 1, len);
+                    node->u.s.len = len;
+                }
+                if (!node->u.s.ptr) return fail(ps, MCP_ENOMEM, p, "out of memory");
+            }
+            p = close + 1;
+            break;
+        }
+        case 't':
+        case 'f':
+        case 'n': {
+            static const char *const words[] = {"true", "false", "null"};
+            static const uint8_t types[] = {MCP_JSON_TRUE, MCP_JSON_FALSE, MCP_JSON_NULL};
+            int w = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
+            size_t n = w == 1 ? 5 : 4;
+            if ((size_t)(end - p) < n || memcmp(p, words[w], n) != 0)
+                return fail(ps, MCP_EPARSE, p, "invalid literal");
+            if (building) {
+                node = node_new(ps->arena, types[w], start);
+                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
+            }
+            p += n;
+            break;
+        }
+        default: {
+            if (*p != '-' && (*p < '0' || *p > '9')) return fail(ps, MCP_EPARSE, p, "unexpected character");
+            bool simple;
+            int64_t value;
+            const char *num_end = scan_number(p, end, &simple, &value);
+            if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
+            if (building) {
+                node = node_new(ps->arena, MCP_JSON_NUMBER, start);
+                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                if (simple) {
+                    node->flags = MCP_JSON_F_INT;
+                    node->u.n.i = value;
+                    node->u.n.d = (double)value;
+                    if (value == 0 && *p == '-') node->u.n.d = -0.0;
+                } else {
+                    bool is_int;
+                    node->u.n.d = mcp_json_number_value(p, (size_t)(num_end - p), &is_int, &node->u.n.i);
+                    if (is_int) node->flags = MCP_JSON_F_INT;
+                }
+            }
+            p = num_end;
+            break;
+        }
+        }
+        if (building) {
+            node->src_len = (size_t)(p - start);
+            attach(ps, depth, node, key, key_len, &root);
+        }
+    }
+
+after_value:
+    if (depth == 0) goto done;
+    p = skip_ws(p, end);
+    if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
+    top = &ps->stack[depth - 1];
+    if (*p == ',') {
+        p++;
+        if (top->is_obj) goto key;
+        goto value;
+    }
+    if (*p == (top->is_obj ? '}' : ']')) goto close;
+    return fail(ps, MCP_EPARSE, p,
+                top->is_obj ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element");
+
+close: /* p is at the closing bracket of ps->stack[depth - 1] */
+    p++;
+    top = &ps->stack[depth - 1];
+    if (top->node) top->node->src_len = (size_t)(p - top->node->src);
+    if (raw_depth == depth) {
+        raw_node->src_len = (size_t)(p - raw_node->src);
+        raw_depth = 0;
+        building = true;
+    }
+    depth--;
+    goto after_value;
+
+key:
+    p = skip_ws(p, end);
+    if (p >= end || *p != '"') return fail(ps, MCP_EPARSE, p, "expected string key");
+    {
+        bool escaped;
+        const char *close = scan_string(ps, p + 1, &escaped);
+        if (!close) return ps->err ? ps->err->code : MCP_EPARSE;
+        if (building) {
+            key_len = (size_t)(close - (p + 1));
+            if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
+            if (escaped) {
+                key = decode_string(ps->arena, p + 1, key_len, &key_len);
+                if (!key) return fail(ps, MCP_ENOMEM, p, "out of memory");
+            } else {
+                key = p + 1;
+            }
+        }
+        p = skip_ws(close + 1, end);
+        if (p >= end || *p != ':') return fail(ps, MCP_EPARSE, p, "expected ':' after object key");
+        p++;
+    }
+    goto value;
+
+done:
+    p = skip_ws(p, end);
+    if (p != end) return fail(ps, MCP_EPARSE, p, "unexpected data after the JSON value");
+    if (out) *out = root;
+    return MCP_OK;
+}
+
+static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                    mcp_json **out, mcp_json_error *err) {
+    parser ps;
+    ps.base = text;
+    ps.end = text + len;
+    ps.arena = arena;
+    ps.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+    ps.lazy_depth = opts ? opts->lazy_depth : 0;
+    ps.err = err;
+    ps.stack = ps.local;
+    ps.stack_cap = LOCAL_FRAMES;
+    if (err) {
+        err->code = 0;
+        err->offset = 0;
+        err->message[0] = '\0';
+    }
+    size_t max_size = opts && opts->max_size ? opts->max_size : DEFAULT_MAX_SIZE;
+    if (len > max_size) {
+        ps.end = text + max_size;
+        return fail(&ps, MCP_ELIMIT, text + max_size, "input larger than max_size");
+    }
+    if (!text) {
+        ps.base = ps.end = "";
+        text = ps.base;
+    }
+    int rc = run(&ps, text, out);
+    if (ps.stack != ps.local) free(ps.stack);
+    return rc;
+}
+
+int mcp_json_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                   mcp_json **out, mcp_json_error *err) {
+    if (out) *out = NULL;
+    if (!arena || !out) return MCP_EINVAL;
+    return run_with(arena, text, len, opts, out, err);
+}
+
+int mcp_json_validate(const char *text, size_t len, const mcp_json_opts *opts, mcp_json_error *err) {
+    return run_with(NULL, text, len, opts, NULL, err);
+}
+
+mcp_json *mcp_json_parse_validated(mcp_arena *arena, const char *text, size_t len) {
+    mcp_json *out = NULL;
+    mcp_json_opts opts = {.max_depth = UINT_MAX, .max_size = SIZE_MAX};
+    if (run_with(arena, text, len, &opts, &out, NULL) != 0) return NULL;
+    return out;
+}
+
+mcp_json *mcp_json_expand(mcp_arena *arena, mcp_json *node) {
+    if (!node || node->type != MCP_JSON_RAW) return node;
+    mcp_json *built = mcp_json_parse_validated(arena, node->src, node->src_len);
+    if (!built) return NULL;
+    /* Keep the node's identity (key, sibling link) and take the content. */
+    node->type = built->type;
+    node->flags = built->flags;
+    node->u = built->u;
+    return node;
+}

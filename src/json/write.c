@@ -1,0 +1,287 @@
+/*
+ * The streaming writer: compact JSON appended to an mcp_buf.
+ *
+ * The writer tracks just enough state (open containers, whether a comma or a
+ * key is due) to put separators in the right places and to refuse misuse (a
+ * value in an object without a key, a second top-level value, unbalanced
+ * ends) with MCP_EINVAL instead of producing broken JSON. Errors are sticky.
+ *
+ * String escaping scans eight bytes at a time and copies each clean run,
+ * valid multi-byte UTF-8 included, with one memcpy; only '"', '\\' and
+ * control characters are escaped. Bytes that are not valid UTF-8 become
+ * U+FFFD, because a handler may write bytes from anywhere (a file, a
+ * subprocess) and the peer must still receive valid JSON.
+ */
+#include "json/json_internal.h"
+
+#include <math.h>
+
+enum { FRAME_OBJECT = 1, FRAME_ARRAY = 2 };
+
+static const char hex_digits[] = "0123456789abcdef";
+
+int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
+    int rc = mcp_buf_reserve(out, len + 2);
+    if (rc) return rc;
+    out->data[out->len++] = '"';
+    const char *p = s, *end = s + len, *run = s;
+    for (;;) {
+        /* Find the next byte that needs a look. */
+        for (;;) {
+            if (end - p >= 8) {
+                uint64_t mask = mcp_json_special_bytes(mcp_json_load64(p));
+                if (mask) {
+                    p += mcp_json_first_byte(mask);
+                    break;
+                }
+                p += 8;
+                continue;
+            }
+            while (p < end) {
+                unsigned char c = (unsigned char)*p;
+                if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+                p++;
+            }
+            break;
+        }
+        if (p >= end) break;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x80) {
+            size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+            if (n) {
+                p += n; /* valid: stays part of the clean run */
+                continue;
+            }
+        }
+        if ((rc = mcp_buf_append(out, run, (size_t)(p - run)))) return rc;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t esc_len = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            if (c >= 0x80) { /* invalid UTF-8: U+FFFD */
+                esc[0] = (char)0xEF;
+                esc[1] = (char)0xBF;
+                esc[2] = (char)0xBD;
+                esc_len = 3;
+            } else {
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex_digits[c >> 4];
+                esc[5] = hex_digits[c & 15];
+                esc_len = 6;
+            }
+        }
+        if ((rc = mcp_buf_append(out, esc, esc_len))) return rc;
+        p++;
+        run = p;
+    }
+    if ((rc = mcp_buf_append(out, run, (size_t)(end - run)))) return rc;
+    return mcp_buf_append(out, "\"", 1);
+}
+
+int mcp_json_escape(mcp_buf *out, const char *s, size_t len) {
+    if (!out || (!s && len)) return MCP_EINVAL;
+    return mcp_json_escape_into(out, s ? s : "", len);
+}
+
+void mcp_json_writer_init(mcp_json_writer *w, mcp_buf *out) {
+    w->out = out;
+    w->status = out ? MCP_OK : MCP_EINVAL;
+    w->depth = 0;
+    w->need_comma = false;
+    w->after_key = false;
+}
+
+int mcp_json_writer_status(const mcp_json_writer *w) {
+    return w->status;
+}
+
+static inline void emit(mcp_json_writer *w, const char *s, size_t len) {
+    if (w->status) return;
+    int rc = mcp_buf_append(w->out, s, len);
+    if (rc) w->status = rc;
+}
+
+/* Separator before a value; false when the value must not be written. */
+static inline bool value_prefix(mcp_json_writer *w) {
+    if (w->status) return false;
+    if (w->after_key) {
+        w->after_key = false;
+        return true;
+    }
+    if (w->depth && w->stack[w->depth - 1] == FRAME_OBJECT) {
+        w->status = MCP_EINVAL; /* a member value needs a key first */
+        return false;
+    }
+    if (w->need_comma) {
+        if (w->depth == 0) {
+            w->status = MCP_EINVAL; /* only one top-level value */
+            return false;
+        }
+        emit(w, ",", 1);
+    }
+    return w->status == MCP_OK;
+}
+
+static void begin(mcp_json_writer *w, unsigned char kind) {
+    if (!value_prefix(w)) return;
+    if (w->depth >= MCP_JSON_WRITER_MAX_DEPTH) {
+        w->status = MCP_ELIMIT;
+        return;
+    }
+    emit(w, kind == FRAME_OBJECT ? "{" : "[", 1);
+    w->stack[w->depth++] = kind;
+    w->need_comma = false;
+}
+
+static void end(mcp_json_writer *w, unsigned char kind) {
+    if (w->status) return;
+    if (w->depth == 0 || w->stack[w->depth - 1] != kind || w->after_key) {
+        w->status = MCP_EINVAL;
+        return;
+    }
+    emit(w, kind == FRAME_OBJECT ? "}" : "]", 1);
+    w->depth--;
+    w->need_comma = true;
+}
+
+void mcp_json_begin_object(mcp_json_writer *w) { begin(w, FRAME_OBJECT); }
+void mcp_json_end_object(mcp_json_writer *w) { end(w, FRAME_OBJECT); }
+void mcp_json_begin_array(mcp_json_writer *w) { begin(w, FRAME_ARRAY); }
+void mcp_json_end_array(mcp_json_writer *w) { end(w, FRAME_ARRAY); }
+
+void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len) {
+    if (w->status) return;
+    if (w->depth == 0 || w->stack[w->depth - 1] != FRAME_OBJECT || w->after_key || (!key && len)) {
+        w->status = MCP_EINVAL;
+        return;
+    }
+    if (w->need_comma) emit(w, ",", 1);
+    if (w->status) return;
+    int rc = mcp_json_escape_into(w->out, key ? key : "", len);
+    if (rc) {
+        w->status = rc;
+        return;
+    }
+    emit(w, ":", 1);
+    w->after_key = true;
+    w->need_comma = true;
+}
+
+void mcp_json_write_key(mcp_json_writer *w, const char *key) {
+    if (!key) {
+        if (!w->status) w->status = MCP_EINVAL;
+        return;
+    }
+    mcp_json_write_key_n(w, key, strlen(key));
+}
+
+/* A complete scalar (or pre-formatted value) at the current position. */
+static void scalar(mcp_json_writer *w, const char *text, size_t len) {
+    if (!value_prefix(w)) return;
+    emit(w, text, len);
+    w->need_comma = true;
+}
+
+void mcp_json_write_string(mcp_json_writer *w, const char *s, size_t len) {
+    if (!value_prefix(w)) return;
+    if (!s && len) {
+        w->status = MCP_EINVAL;
+        return;
+    }
+    int rc = mcp_json_escape_into(w->out, s ? s : "", len);
+    if (rc) w->status = rc;
+    w->need_comma = true;
+}
+
+void mcp_json_write_cstr(mcp_json_writer *w, const char *s) {
+    if (!s) scalar(w, "null", 4);
+    else mcp_json_write_string(w, s, strlen(s));
+}
+
+void mcp_json_write_int(mcp_json_writer *w, int64_t v) {
+    char tmp[21];
+    scalar(w, tmp, mcp_json_format_int(v, tmp));
+}
+
+void mcp_json_write_uint(mcp_json_writer *w, uint64_t v) {
+    char tmp[21];
+    scalar(w, tmp, mcp_json_format_uint(v, tmp));
+}
+
+void mcp_json_write_double(mcp_json_writer *w, double v) {
+    if (!isfinite(v)) {
+        scalar(w, "null", 4);
+        return;
+    }
+    char tmp[32];
+    scalar(w, tmp, mcp_json_format_double(v, tmp));
+}
+
+void mcp_json_write_bool(mcp_json_writer *w, bool v) {
+    if (v) scalar(w, "true", 4);
+    else scalar(w, "false", 5);
+}
+
+void mcp_json_write_null(mcp_json_writer *w) { scalar(w, "null", 4); }
+
+void mcp_json_write_raw(mcp_json_writer *w, const char *json, size_t len) {
+    if (!json) len = 0;
+    scalar(w, json, len);
+}
+
+/* DOM serialisation bypasses the per-call state machine: the tree is known
+ * to be well formed, so only depth needs watching. Numbers and RAW nodes are
+ * copied from their source text, which is valid JSON by construction. */
+static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
+    mcp_buf *out = w->out;
+    int rc = 0;
+    switch (v->type) {
+    case MCP_JSON_NULL: rc = mcp_buf_append(out, "null", 4); break;
+    case MCP_JSON_TRUE: rc = mcp_buf_append(out, "true", 4); break;
+    case MCP_JSON_FALSE: rc = mcp_buf_append(out, "false", 5); break;
+    case MCP_JSON_NUMBER:
+    case MCP_JSON_RAW: rc = mcp_buf_append(out, v->src, v->src_len); break;
+    case MCP_JSON_STRING: rc = mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len); break;
+    case MCP_JSON_ARRAY:
+    case MCP_JSON_OBJECT: {
+        if (depth >= MCP_JSON_WRITER_MAX_DEPTH) {
+            w->status = MCP_ELIMIT;
+            return;
+        }
+        bool obj = v->type == MCP_JSON_OBJECT;
+        if ((rc = mcp_buf_append_char(out, obj ? '{' : '['))) break;
+        for (const mcp_json *c = v->u.c.first; c; c = c->next) {
+            if (c != v->u.c.first && (rc = mcp_buf_append_char(out, ','))) break;
+            if (obj) {
+                if ((rc = mcp_json_escape_into(out, c->key, c->key_len))) break;
+                if ((rc = mcp_buf_append_char(out, ':'))) break;
+            }
+            write_node(w, c, depth + 1);
+            if (w->status) return;
+        }
+        if (!rc) rc = mcp_buf_append_char(out, obj ? '}' : ']');
+        break;
+    }
+    default: rc = MCP_EINVAL; break;
+    }
+    if (rc && !w->status) w->status = rc;
+}
+
+void mcp_json_write_value(mcp_json_writer *w, const mcp_json *v) {
+    if (!v) {
+        scalar(w, "null", 4);
+        return;
+    }
+    if (!value_prefix(w)) return;
+    write_node(w, v, w->depth);
+    w->need_comma = true;
+}
