@@ -32,8 +32,30 @@ typedef struct mcp_listen {
 
 int mcp_serve(mcp_server *server, const mcp_listen *listen);
 
-/* stdio transport on explicit descriptors (tests use pipes). */
+/* stdio transport on explicit descriptors (tests use pipes). Reads
+ * newline-delimited JSON from in_fd ("\r\n" accepted, blank lines skipped)
+ * and writes one message per line to out_fd; a line over the size limit is
+ * answered with a -32600 error (id null) and skipped without being buffered.
+ * Returns 0 at end of input once in-flight asynchronous calls have
+ * completed, MCP_ECLOSED if the output side was closed by the peer (serving
+ * stops), MCP_EIO if reading failed. If SIGPIPE has its default
+ * disposition it is set to ignored, so a vanished peer is an EPIPE, not a
+ * dead process. Logs go to stderr only. */
 int mcp_serve_stdio_fds(mcp_server *server, int in_fd, int out_fd, const mcp_listen *listen);
+
+/* What one stdio serving run saw, for tests and for the command's exit log. */
+typedef struct mcp_stdio_counters {
+    uint64_t messages_in;    /* lines handed to the session */
+    uint64_t oversized;      /* lines over max_message_size, answered with an error */
+    uint64_t messages_out;   /* messages written */
+    uint64_t output_dropped; /* messages not written because the output had failed */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+} mcp_stdio_counters;
+
+/* mcp_serve_stdio_fds that also reports its counters (counters may be NULL). */
+int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp_listen *listen,
+                            mcp_stdio_counters *counters);
 
 #ifdef __cplusplus
 }
