@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requirePackages, serverParams, tapTransport, responsesTo, rejection, waitFor, EXTRA_TOOLS, DEMO_TOOLS } from './harness.mjs';
-import { interopSuite, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND } from './suite.mjs';
+import { interopSuite, INVALID_PARAMS, METHOD_NOT_FOUND } from './suite.mjs';
 
 const MODERN = '2026-07-28';
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
@@ -28,9 +28,8 @@ const adapter = {
   // checked on its own below.
   listToolsPage: (client, cursor) =>
     client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }),
-  // The 2026-07-28 schema lists unknown resources under neither code
-  // explicitly; -32002 (the handshake-era code) and -32602 are both taken.
-  resourceNotFoundCodes: [RESOURCE_NOT_FOUND, INVALID_PARAMS],
+  // 2026-07-28 moved resource-not-found from -32002 to -32602 (a MUST).
+  resourceNotFoundCodes: [INVALID_PARAMS],
 };
 
 const ctx = interopSuite(adapter);

@@ -271,7 +271,13 @@ class Conversation {
 
 // Methods every version has, after the era's own opening.
 async function commonMethods(c, caps) {
-  const unknownResourceCodes = c.modern ? [RESOURCE_NOT_FOUND, INVALID_PARAMS] : [RESOURCE_NOT_FOUND];
+  // Resource not found: -32002 until 2025-11-25; 2026-07-28 moved it to
+  // -32602 (a MUST).
+  const unknownResource = c.modern ? INVALID_PARAMS : RESOURCE_NOT_FOUND;
+  // Arguments that break the inputSchema: 2025-11-25 and later want a tool
+  // result with isError (so a model can correct itself); the earlier
+  // revisions list "invalid arguments" among protocol errors (-32602).
+  const badArguments = c.version >= '2025-11-25' ? { isError: true } : { either: [INVALID_PARAMS], isError: true };
 
   // tools/list, every page.
   const names = [];
@@ -291,8 +297,8 @@ async function commonMethods(c, caps) {
   // tools/call: results, tool-level errors and protocol errors.
   await c.request('tools/call', { name: 'echo', arguments: { text: 'schema ✓' } });
   await c.request('tools/call', { name: 'add', arguments: { a: 1.25, b: 2 } });
-  await c.request('tools/call', { name: 'echo', arguments: { text: 7 } }, { either: [INVALID_PARAMS], isError: true });
-  await c.request('tools/call', { name: 'add', arguments: { a: 1 } }, { either: [INVALID_PARAMS], isError: true });
+  await c.request('tools/call', { name: 'echo', arguments: { text: 7 } }, badArguments);
+  await c.request('tools/call', { name: 'add', arguments: { a: 1 } }, badArguments);
   await c.request('tools/call', { name: 'no-such-tool', arguments: {} }, { error: INVALID_PARAMS });
   await c.request('tools/call', { arguments: {} }, { error: INVALID_PARAMS });
 
@@ -316,7 +322,7 @@ async function commonMethods(c, caps) {
   await c.request('resources/templates/list');
   await c.request('resources/read', { uri: 'mcpd://demo/readme' });
   await c.request('resources/read', { uri: 'mcpd://demo/greeting/Schema' });
-  await c.request('resources/read', { uri: 'mcpd://demo/absent' }, { error: unknownResourceCodes });
+  await c.request('resources/read', { uri: 'mcpd://demo/absent' }, { error: unknownResource });
   await c.request('resources/read', {}, { error: INVALID_PARAMS });
 
   // Prompts.
