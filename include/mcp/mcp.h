@@ -48,6 +48,14 @@ extern const char *const mcp_protocol_versions[]; /* NULL-terminated */
 bool mcp_protocol_is_supported(const char *version);
 bool mcp_protocol_is_modern(const char *version);
 
+/* MCP-specific JSON-RPC error codes (the standard ones are in mcp/rpc.h). */
+enum {
+    MCP_ERROR_RESOURCE_NOT_FOUND = -32002,           /* handshake era resources/read */
+    MCP_ERROR_HEADER_MISMATCH = -32020,              /* 2026-07-28 */
+    MCP_ERROR_MISSING_CLIENT_CAPABILITY = -32021,    /* 2026-07-28 */
+    MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION = -32022  /* 2026-07-28 */
+};
+
 typedef struct mcp_server_opts {
     const char *name;          /* serverInfo.name, required */
     const char *version;       /* serverInfo.version, required */

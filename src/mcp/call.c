@@ -1,0 +1,535 @@
+/*
+ * call.c — the mcp_call handle: what a handler uses to build its reply, and
+ * how a call completes (now, or later from another thread).
+ *
+ * Each call owns an arena and three buffers; calls are pooled per session,
+ * so a warmed-up session answers requests without calling malloc. A call
+ * that goes asynchronous keeps everything it needs (id, params, registry
+ * snapshot) in its own memory, independent of the message text.
+ */
+#include "internal.h"
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MCP_CALL_POOL_MAX 16
+
+mcp_call *mcp_call_acquire(mcp_session *session)
+{
+    pthread_mutex_lock(&session->lock);
+    mcp_call *call = session->pool;
+    if (call) {
+        session->pool = call->next;
+        session->pool_size--;
+    }
+    pthread_mutex_unlock(&session->lock);
+    if (!call) {
+        call = calloc(1, sizeof *call);
+        if (!call)
+            return NULL;
+        mcp_arena_init(&call->arena, 4096);
+        mcp_buf_init(&call->items);
+        mcp_buf_init(&call->structured);
+        mcp_buf_init(&call->out);
+    }
+    call->session = session;
+    call->next = NULL;
+    call->snap = session->snap;
+    mcp_registry_snapshot_retain(call->snap);
+    atomic_store(&call->cancelled, false);
+    return call;
+}
+
+static void call_reset(mcp_call *call)
+{
+    mcp_registry_snapshot_release(call->snap);
+    mcp_arena_reset(&call->arena);
+    mcp_buf_reset(&call->items);
+    mcp_buf_reset(&call->structured);
+    mcp_buf_reset(&call->out);
+    mcp_arena arena = call->arena;
+    mcp_buf items = call->items, structured = call->structured, out = call->out;
+    memset(call, 0, sizeof *call);
+    call->arena = arena;
+    call->items = items;
+    call->structured = structured;
+    call->out = out;
+}
+
+static void call_destroy(mcp_call *call)
+{
+    mcp_arena_free(&call->arena);
+    mcp_buf_free(&call->items);
+    mcp_buf_free(&call->structured);
+    mcp_buf_free(&call->out);
+    free(call);
+}
+
+/* Under the session lock: unlink from the in-flight list, back to the pool. */
+static void call_recycle_locked(mcp_session *session, mcp_call *call)
+{
+    for (mcp_call **p = &session->inflight; *p; p = &(*p)->next) {
+        if (*p == call) {
+            *p = call->next;
+            break;
+        }
+    }
+    call_reset(call);
+    if (session->pool_size < MCP_CALL_POOL_MAX) {
+        call->next = session->pool;
+        session->pool = call;
+        session->pool_size++;
+    } else {
+        call_destroy(call);
+    }
+}
+
+int mcp_call_set_error(mcp_call *call, int code, const char *message)
+{
+    if (call->fail_code)
+        return 0; /* the first error wins */
+    call->fail_code = code;
+    call->fail_message = mcp_arena_strdup(&call->arena, message ? message : "");
+    return call->fail_message ? 0 : MCP_ENOMEM;
+}
+
+void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
+{
+    mcp_buf_reset(&call->out);
+    mcp_json_writer_init(w, &call->out);
+    mcp_rpc_begin_result(w, &call->id);
+    mcp_json_begin_object(w);
+    if (call->modern) {
+        mcp_json_write_key(w, "resultType");
+        mcp_json_write_cstr(w, "complete");
+    }
+}
+
+void mcp_call_result_end(mcp_call *call, mcp_json_writer *w)
+{
+    if (call->modern) {
+        /* Servers SHOULD identify themselves on every modern response. */
+        mcp_json_write_key(w, "_meta");
+        mcp_json_begin_object(w);
+        mcp_json_write_key(w, "io.modelcontextprotocol/serverInfo");
+        mcp_server_write_info(call->session->server, call->version, w);
+        mcp_json_end_object(w);
+    }
+    mcp_json_end_object(w);
+    mcp_rpc_end_result(w);
+}
+
+void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w)
+{
+    if (!call->modern)
+        return;
+    /* Registries can change at any moment and may be filtered per caller
+     * in the future: no freshness promise, no sharing across callers. */
+    mcp_json_write_key(w, "ttlMs");
+    mcp_json_write_int(w, 0);
+    mcp_json_write_key(w, "cacheScope");
+    mcp_json_write_cstr(w, "private");
+}
+
+static void write_items(mcp_json_writer *w, const char *key, const mcp_buf *items)
+{
+    mcp_json_write_key(w, key);
+    mcp_json_begin_array(w);
+    if (items->len)
+        mcp_json_write_raw(w, items->data, items->len);
+    mcp_json_end_array(w);
+}
+
+/* Check structuredContent against the tool's outputSchema. A mismatch is the
+ * server's own fault, so it becomes -32603, not a result. */
+static int check_structured(mcp_call *call)
+{
+    const mcp_registry_entry *e = call->entry;
+    if (call->is_error || !e || !e->has_output_schema)
+        return 0;
+    if (call->structured.len == 0)
+        return mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR,
+                                  "Tool has an output schema but returned no structuredContent");
+    mcp_json *doc = NULL;
+    if (mcp_json_parse(&call->arena, call->structured.data, call->structured.len, NULL, &doc, NULL) != 0)
+        return mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Tool returned invalid structuredContent");
+    mcp_buf why;
+    mcp_buf_init(&why);
+    int rc = mcp_schema_validate(e->output_schema, doc, &why);
+    if (rc == MCP_EINVAL) {
+        char *msg = mcp_arena_sprintf(&call->arena, "structuredContent does not match the tool's outputSchema: %s",
+                                      why.data ? why.data : "");
+        rc = mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, msg ? msg : "structuredContent does not match");
+    }
+    mcp_buf_free(&why);
+    return rc;
+}
+
+static void assemble(mcp_call *call)
+{
+    mcp_json_writer w;
+    mcp_call_result_begin(call, &w);
+    switch (call->kind) {
+    case MCP_CALL_TOOL:
+        if (call->items.len == 0 && call->structured.len) {
+            /* Older clients read content only: mirror the structured result
+             * as text, as the specification recommends. */
+            mcp_json_write_key(&w, "content");
+            mcp_json_begin_array(&w);
+            mcp_json_begin_object(&w);
+            mcp_json_write_key(&w, "type");
+            mcp_json_write_cstr(&w, "text");
+            mcp_json_write_key(&w, "text");
+            mcp_json_write_string(&w, call->structured.data, call->structured.len);
+            mcp_json_end_object(&w);
+            mcp_json_end_array(&w);
+        } else {
+            write_items(&w, "content", &call->items);
+        }
+        if (call->structured.len) {
+            mcp_json_write_key(&w, "structuredContent");
+            mcp_json_write_raw(&w, call->structured.data, call->structured.len);
+        }
+        if (call->is_error) {
+            mcp_json_write_key(&w, "isError");
+            mcp_json_write_bool(&w, true);
+        }
+        break;
+    case MCP_CALL_RESOURCE:
+        write_items(&w, "contents", &call->items);
+        mcp_call_write_cache_hints(call, &w);
+        break;
+    case MCP_CALL_PROMPT:
+        if (call->description) {
+            mcp_json_write_key(&w, "description");
+            mcp_json_write_cstr(&w, call->description);
+        }
+        write_items(&w, "messages", &call->items);
+        break;
+    case MCP_CALL_DIRECT:
+        break;
+    }
+    mcp_call_result_end(call, &w);
+    if (mcp_json_writer_status(&w) != 0)
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+}
+
+void mcp_call_complete(mcp_call *call, int rc)
+{
+    mcp_session *session = call->session;
+    if (rc < 0 && !call->fail_code) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Internal error: %s", mcp_strerror(rc));
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, msg);
+    }
+    if (!call->fail_code && call->kind == MCP_CALL_RESOURCE && call->item_count == 0)
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Resource handler produced no contents");
+    if (!call->fail_code && call->kind == MCP_CALL_TOOL)
+        check_structured(call);
+    if (!call->fail_code && call->kind != MCP_CALL_DIRECT)
+        assemble(call);
+    if (call->fail_code) {
+        mcp_buf_reset(&call->out);
+        if (mcp_rpc_write_error(&call->out, &call->id, call->fail_code, call->fail_message, call->fail_data) != 0)
+            mcp_buf_reset(&call->out);
+    }
+    /* A cancelled request gets no response (the peer has stopped waiting);
+     * a batch still counts it as answered. */
+    if (atomic_load(&call->cancelled))
+        mcp_session_emit(session, call->batch, NULL, 0);
+    else
+        mcp_session_emit(session, call->batch, call->out.data, call->out.len);
+
+    pthread_mutex_lock(&session->lock);
+    bool was_async = call->state == MCP_CALL_ASYNC;
+    call_recycle_locked(session, call);
+    if (was_async && --session->pending == 0)
+        pthread_cond_broadcast(&session->idle);
+    pthread_mutex_unlock(&session->lock);
+}
+
+int mcp_call_finish(mcp_call *call)
+{
+    if (!call)
+        return MCP_EINVAL;
+    mcp_session *session = call->session;
+    pthread_mutex_lock(&session->lock);
+    if (call->state == MCP_CALL_IN_HANDLER) {
+        /* Finished before its handler even returned MCP_PENDING: the
+         * dispatcher completes it when the handler returns. */
+        call->finish_requested = true;
+        pthread_mutex_unlock(&session->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&session->lock);
+    mcp_call_complete(call, 0);
+    return 0;
+}
+
+int mcp_call_fail(mcp_call *call, int rpc_code, const char *message)
+{
+    if (!call)
+        return MCP_EINVAL;
+    return mcp_call_set_error(call, rpc_code, message);
+}
+
+/* ---- Content ---------------------------------------------------------- */
+
+static void item_begin(mcp_call *call, mcp_json_writer *w)
+{
+    if (call->items.len)
+        mcp_buf_append_char(&call->items, ',');
+    mcp_json_writer_init(w, &call->items);
+    mcp_json_begin_object(w);
+}
+
+static int item_end(mcp_call *call, mcp_json_writer *w)
+{
+    mcp_json_end_object(w);
+    call->item_count++;
+    return mcp_json_writer_status(w);
+}
+
+int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
+{
+    if (!call || (!text && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "type");
+    mcp_json_write_cstr(&w, "text");
+    mcp_json_write_key(&w, "text");
+    mcp_json_write_string(&w, text ? text : "", len);
+    return item_end(call, &w);
+}
+
+static int text_v(mcp_call *call, const char *fmt, va_list ap)
+{
+    mcp_buf tmp;
+    mcp_buf_init(&tmp);
+    int rc = mcp_buf_vappendf(&tmp, fmt, ap);
+    if (rc == 0)
+        rc = mcp_call_text_n(call, tmp.data ? tmp.data : "", tmp.len);
+    mcp_buf_free(&tmp);
+    return rc;
+}
+
+int mcp_call_text(mcp_call *call, const char *fmt, ...)
+{
+    if (!call || !fmt)
+        return MCP_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = text_v(call, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mcp_call_tool_error(mcp_call *call, const char *fmt, ...)
+{
+    if (!call || !fmt)
+        return MCP_EINVAL;
+    call->is_error = true;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = text_v(call, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int media(mcp_call *call, const char *type, const char *data, const char *mime)
+{
+    if (!call || !data || !mime)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "type");
+    mcp_json_write_cstr(&w, type);
+    mcp_json_write_key(&w, "data");
+    mcp_json_write_cstr(&w, data);
+    mcp_json_write_key(&w, "mimeType");
+    mcp_json_write_cstr(&w, mime);
+    return item_end(call, &w);
+}
+
+int mcp_call_image(mcp_call *call, const char *base64_data, const char *mime_type)
+{
+    return media(call, "image", base64_data, mime_type);
+}
+
+int mcp_call_audio(mcp_call *call, const char *base64_data, const char *mime_type)
+{
+    return media(call, "audio", base64_data, mime_type);
+}
+
+int mcp_call_resource_link(mcp_call *call, const char *uri, const char *name, const char *mime_type)
+{
+    if (!call || !uri || !name)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "type");
+    mcp_json_write_cstr(&w, "resource_link");
+    mcp_json_write_key(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    mcp_json_write_key(&w, "name");
+    mcp_json_write_cstr(&w, name);
+    if (mime_type) {
+        mcp_json_write_key(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime_type);
+    }
+    return item_end(call, &w);
+}
+
+static bool is_object_text(const char *json, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t' || json[i] == '\r'))
+        i++;
+    return i < len && json[i] == '{' && mcp_json_validate(json, len, NULL, NULL) == 0;
+}
+
+int mcp_call_content_json(mcp_call *call, const char *content_block_json)
+{
+    if (!call || !content_block_json)
+        return MCP_EINVAL;
+    size_t len = strlen(content_block_json);
+    if (!is_object_text(content_block_json, len))
+        return MCP_EINVAL;
+    if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
+        return MCP_ENOMEM;
+    call->item_count++;
+    return mcp_buf_append(&call->items, content_block_json, len);
+}
+
+int mcp_call_structured(mcp_call *call, const char *json_object)
+{
+    if (!call || !json_object)
+        return MCP_EINVAL;
+    size_t len = strlen(json_object);
+    if (!is_object_text(json_object, len))
+        return MCP_EINVAL;
+    mcp_buf_reset(&call->structured);
+    return mcp_buf_append(&call->structured, json_object, len);
+}
+
+static int resource_contents(mcp_call *call, const char *uri, const char *mime, const char *key,
+                             const char *value, size_t len)
+{
+    if (!call || !uri || (!value && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    if (mime) {
+        mcp_json_write_key(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime);
+    }
+    mcp_json_write_key(&w, key);
+    mcp_json_write_string(&w, value ? value : "", len);
+    return item_end(call, &w);
+}
+
+int mcp_call_resource_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
+{
+    return resource_contents(call, uri, mime_type, "text", text, len);
+}
+
+int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
+{
+    if (!base64_data)
+        return MCP_EINVAL;
+    return resource_contents(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+}
+
+int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
+{
+    if (!call || !role || !text || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "role");
+    mcp_json_write_cstr(&w, role);
+    mcp_json_write_key(&w, "content");
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "type");
+    mcp_json_write_cstr(&w, "text");
+    mcp_json_write_key(&w, "text");
+    mcp_json_write_cstr(&w, text);
+    mcp_json_end_object(&w);
+    return item_end(call, &w);
+}
+
+int mcp_call_prompt_description(mcp_call *call, const char *description)
+{
+    if (!call || !description)
+        return MCP_EINVAL;
+    call->description = mcp_arena_strdup(&call->arena, description);
+    return call->description ? 0 : MCP_ENOMEM;
+}
+
+int mcp_call_progress(mcp_call *call, double progress, double total, const char *message)
+{
+    if (!call)
+        return MCP_EINVAL;
+    if (call->progress_token.type == MCP_RPC_ID_NONE)
+        return 0; /* the caller did not ask for progress */
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &buf);
+    mcp_rpc_begin_notification(&w, "notifications/progress");
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "progressToken");
+    mcp_json_write_raw(&w, call->progress_token.text.ptr, call->progress_token.text.len);
+    mcp_json_write_key(&w, "progress");
+    mcp_json_write_double(&w, progress);
+    if (total > 0) {
+        mcp_json_write_key(&w, "total");
+        mcp_json_write_double(&w, total);
+    }
+    /* ProgressNotification.message appeared in 2025-03-26. */
+    if (message && mcp_protocol_compare(call->version, "2025-03-26") >= 0) {
+        mcp_json_write_key(&w, "message");
+        mcp_json_write_cstr(&w, message);
+    }
+    mcp_json_end_object(&w);
+    mcp_rpc_end_notification(&w);
+    int rc = mcp_json_writer_status(&w);
+    if (rc == 0)
+        mcp_session_emit(call->session, NULL, buf.data, buf.len);
+    mcp_buf_free(&buf);
+    return rc;
+}
+
+bool mcp_call_is_cancelled(const mcp_call *call)
+{
+    return call && atomic_load_explicit(&((mcp_call *)call)->cancelled, memory_order_acquire);
+}
+
+const char *mcp_call_method(const mcp_call *call)
+{
+    return call ? call->method : NULL;
+}
+
+const char *mcp_call_protocol_version(const mcp_call *call)
+{
+    return call ? call->version : NULL;
+}
+
+mcp_arena *mcp_call_arena(mcp_call *call)
+{
+    return call ? &call->arena : NULL;
+}
+
+void mcp_call_pool_free(mcp_call *pool)
+{
+    while (pool) {
+        mcp_call *next = pool->next;
+        call_destroy(pool);
+        pool = next;
+    }
+}

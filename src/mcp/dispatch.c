@@ -1,0 +1,214 @@
+/*
+ * dispatch.c — from a classified request to a method: era, version and
+ * session-state checks, then one dispatch table for both protocol eras.
+ *
+ * Era selection, per request: params._meta carrying
+ * "io.modelcontextprotocol/protocolVersion" = 2026-07-28 makes the request
+ * a modern, stateless one (no initialize needed; clientCapabilities must be
+ * present). An unknown version there is answered with -32022 and the list
+ * of versions we speak. Anything else belongs to the handshake era and
+ * needs a completed initialize first.
+ *
+ * Requests before initialize: the specification says clients SHOULD NOT
+ * send requests other than pings before initialization, and names no error
+ * code. We answer -32600 (Invalid Request, with the request's id): the
+ * request is well formed but not valid in the session's state. We do not
+ * use -32002, which MCP already gives to "resource not found", nor the
+ * implementation-defined -32000 that the TypeScript SDK's HTTP transport
+ * sends with an HTTP 400.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+enum {
+    ERA_HANDSHAKE = 1,
+    ERA_MODERN = 2,
+    BEFORE_INIT = 4, /* allowed before initialize */
+};
+
+typedef struct method_entry {
+    const char *name;
+    unsigned flags;
+    int kind; /* for list methods */
+    int (*fn)(mcp_call *call);
+} method_entry;
+
+static int list_tools(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_TOOLS); }
+static int list_resources(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_RESOURCES); }
+static int list_templates(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_TEMPLATES); }
+static int list_prompts(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_PROMPTS); }
+
+static const method_entry METHODS[] = {
+    {"tools/call", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_tools_call},
+    {"tools/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_tools},
+    {"resources/read", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_resources_read},
+    {"resources/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_resources},
+    {"resources/templates/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_templates},
+    {"prompts/get", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_prompts_get},
+    {"prompts/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_prompts},
+    {"initialize", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
+    {"ping", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
+    /* server/discover is modern, but answering it without _meta costs
+     * nothing and lets a client probe what we speak. */
+    {"server/discover", ERA_HANDSHAKE | ERA_MODERN | BEFORE_INIT, 0, mcp_method_discover},
+};
+
+static const method_entry *method_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strlen(METHODS[i].name) == len && memcmp(METHODS[i].name, name, len) == 0)
+            return &METHODS[i];
+    return NULL;
+}
+
+static void fail_now(mcp_call *call, int code, const char *message)
+{
+    mcp_call_set_error(call, code, message);
+    mcp_call_complete(call, 0);
+}
+
+static void fail_unsupported_version(mcp_call *call, const char *requested)
+{
+    mcp_buf data;
+    mcp_buf_init(&data);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &data);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "supported");
+    mcp_json_begin_array(&w);
+    for (size_t i = 0; mcp_protocol_versions[i]; i++)
+        mcp_json_write_cstr(&w, mcp_protocol_versions[i]);
+    mcp_json_end_array(&w);
+    mcp_json_write_key(&w, "requested");
+    mcp_json_write_cstr(&w, requested);
+    mcp_json_end_object(&w);
+    if (mcp_json_writer_status(&w) == 0)
+        call->fail_data = mcp_arena_strndup(&call->arena, data.data, data.len);
+    mcp_buf_free(&data);
+    fail_now(call, MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version");
+}
+
+/* Copy the params text into the call's arena and build it there, so that
+ * the call does not depend on the message text (it may outlive it). */
+static int load_params(mcp_call *call, const mcp_json *params, unsigned max_depth)
+{
+    mcp_str raw = mcp_json_raw(params);
+    char *copy = mcp_arena_strndup(&call->arena, raw.ptr, raw.len);
+    if (!copy)
+        return MCP_ENOMEM;
+    mcp_json_opts opts = {.max_depth = max_depth, .max_size = raw.len + 1};
+    return mcp_json_parse(&call->arena, copy, raw.len, &opts, &call->params, NULL);
+}
+
+void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch)
+{
+    mcp_call *call = mcp_call_acquire(s);
+    if (!call) {
+        mcp_session_emit_error(s, batch, &msg->id, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory", NULL);
+        return;
+    }
+    call->batch = batch;
+    call->method = mcp_arena_strndup(&call->arena, msg->method, msg->method_len);
+    if (mcp_rpc_id_copy(&call->arena, &msg->id, &call->id) != 0 || !call->method) {
+        call->id = msg->id; /* still valid: the message text lives until we return */
+        fail_now(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+        return;
+    }
+
+    if (msg->params) {
+        if (!mcp_rpc_json_is_object(msg->params)) {
+            fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: params must be an object");
+            return;
+        }
+        int rc = load_params(call, msg->params, s->server->opts.max_json_depth);
+        if (rc != 0) {
+            fail_now(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+            return;
+        }
+    }
+    const mcp_json *meta = mcp_json_get(call->params, "_meta");
+    if (meta && !mcp_json_is_object(meta)) {
+        fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: _meta must be an object");
+        return;
+    }
+    call->meta = (mcp_json *)meta;
+    const mcp_json *pv = mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion");
+    if (pv) {
+        if (!mcp_json_is_string(pv)) {
+            fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: protocolVersion must be a string");
+            return;
+        }
+        const char *v = mcp_json_str(pv, "");
+        if (!mcp_protocol_is_supported(v) || strlen(v) != mcp_json_str_len(pv)) {
+            fail_unsupported_version(call, v);
+            return;
+        }
+        if (mcp_protocol_is_modern(v)) {
+            call->modern = true;
+            call->version = MCP_PROTOCOL_MODERN;
+            if (!mcp_json_is_object(mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities"))) {
+                fail_now(call, MCP_RPC_INVALID_PARAMS,
+                         "Invalid params: _meta must carry io.modelcontextprotocol/clientCapabilities");
+                return;
+            }
+        }
+    }
+    const mcp_json *token = mcp_json_get(meta, "progressToken");
+    if (token && mcp_rpc_id_from_json(token, &call->progress_token) != 0) {
+        fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: progressToken must be a string or an integer");
+        return;
+    }
+
+    const method_entry *m = method_find(msg->method, msg->method_len);
+    if (!m || !(m->flags & (call->modern ? ERA_MODERN : ERA_HANDSHAKE))) {
+        char *text = mcp_arena_sprintf(&call->arena, "Method not found: %s", call->method);
+        fail_now(call, MCP_RPC_METHOD_NOT_FOUND, text ? text : "Method not found");
+        return;
+    }
+    if (!call->modern) {
+        if (s->state == MCP_SESSION_READY) {
+            call->version = s->version;
+        } else if (!(m->flags & BEFORE_INIT)) {
+            fail_now(call, MCP_RPC_INVALID_REQUEST, "Server not initialized: send initialize first");
+            return;
+        } else {
+            call->version = MCP_PROTOCOL_LATEST_HANDSHAKE;
+        }
+    }
+
+    pthread_mutex_lock(&s->lock);
+    call->next = s->inflight;
+    s->inflight = call;
+    call->state = MCP_CALL_IN_HANDLER;
+    pthread_mutex_unlock(&s->lock);
+
+    int rc = m->fn(call);
+
+    pthread_mutex_lock(&s->lock);
+    if (rc == MCP_PENDING && !call->finish_requested) {
+        call->state = MCP_CALL_ASYNC;
+        s->pending++;
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    call->state = MCP_CALL_IDLE;
+    pthread_mutex_unlock(&s->lock);
+    mcp_call_complete(call, rc == MCP_PENDING ? 0 : rc);
+}
+
+void mcp_dispatch_notification(mcp_session *s, const mcp_rpc_message *msg)
+{
+    /* Notifications are never answered, not even when malformed. */
+    if (strcmp(msg->method, "notifications/cancelled") != 0)
+        return; /* initialized, progress, roots/list_changed: nothing to do */
+    mcp_json *params = mcp_json_expand(&s->arena, msg->params);
+    mcp_rpc_id id;
+    if (mcp_rpc_id_from_json(mcp_json_get(params, "requestId"), &id) != 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (mcp_call *c = s->inflight; c; c = c->next)
+        if (mcp_rpc_id_eq(&c->id, &id))
+            atomic_store_explicit(&c->cancelled, true, memory_order_release);
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,146 @@
+/*
+ * internal.h — the server core's private structures, shared by the files of
+ * src/mcp (server, session, dispatch, methods, call). Nothing outside
+ * src/mcp includes this.
+ */
+#ifndef MCP_MCP_INTERNAL_H
+#define MCP_MCP_INTERNAL_H
+
+#include "mcp/mcp.h"
+#include "mcp/rpc.h"
+#include "mcp/registry.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct mcp_server {
+    mcp_server_opts opts;          /* strings point into arena */
+    mcp_arena arena;
+    pthread_mutex_t lock;          /* writers, and snapshot acquisition */
+    _Atomic(mcp_registry_snapshot *) current;
+    atomic_uint_fast64_t generation;
+    uint64_t seed;                 /* hash seed and cursor authentication key */
+};
+
+/* A batch answered as one array once every request in it has completed
+ * (some may complete asynchronously). Guarded by the session lock. */
+typedef struct mcp_batch_reply {
+    mcp_buf buf;
+    size_t outstanding;   /* requests not yet answered, plus one while dispatching */
+    size_t written;
+} mcp_batch_reply;
+
+typedef enum mcp_call_kind {
+    MCP_CALL_DIRECT = 0,  /* the method wrote its whole response into out */
+    MCP_CALL_TOOL,
+    MCP_CALL_RESOURCE,
+    MCP_CALL_PROMPT
+} mcp_call_kind;
+
+typedef enum mcp_call_state {
+    MCP_CALL_IDLE = 0,
+    MCP_CALL_IN_HANDLER,
+    MCP_CALL_ASYNC
+} mcp_call_state;
+
+struct mcp_call {
+    mcp_session *session;
+    mcp_call *next;               /* in-flight list or free pool */
+    mcp_arena arena;              /* everything of this request; reset on reuse */
+    mcp_buf items;                /* content blocks / contents / messages, comma separated */
+    mcp_buf structured;           /* structuredContent JSON text */
+    mcp_buf out;                  /* the response being written */
+    mcp_rpc_id id;
+    const char *method;
+    const char *version;          /* protocol version this request speaks */
+    bool modern;
+    mcp_json *params;             /* fully parsed, in arena; NULL when absent */
+    mcp_json *meta;
+    mcp_rpc_id progress_token;
+    mcp_call_kind kind;
+    mcp_call_state state;
+    bool finish_requested;        /* mcp_call_finish came while still in the handler */
+    bool is_error;
+    size_t item_count;
+    const char *description;      /* prompts */
+    int fail_code;
+    const char *fail_message;
+    const char *fail_data;        /* JSON text for error.data, or NULL */
+    const mcp_registry_entry *entry;
+    mcp_registry_snapshot *snap;  /* referenced while the call lives */
+    mcp_batch_reply *batch;
+    atomic_bool cancelled;
+};
+
+typedef enum mcp_session_state {
+    MCP_SESSION_NEW = 0,
+    MCP_SESSION_READY            /* initialize answered */
+} mcp_session_state;
+
+struct mcp_session {
+    mcp_server *server;
+    mcp_sink sink;
+    pthread_mutex_t lock;        /* sink writes, in-flight list, pool, pending */
+    pthread_cond_t idle;
+    size_t pending;              /* asynchronous calls not yet finished */
+    mcp_call *inflight;
+    mcp_call *pool;
+    size_t pool_size;
+    mcp_arena arena;             /* per message; reset at each mcp_session_handle */
+    mcp_buf scratch;             /* errors written by the session itself */
+    mcp_session_state state;
+    char version[16];            /* negotiated by initialize */
+    mcp_registry_snapshot *snap;
+    uint64_t snap_generation;
+};
+
+/* Versions. */
+int mcp_protocol_compare(const char *a, const char *b); /* by date */
+
+/* Session: write one complete message (to the sink, or into a batch). */
+void mcp_session_emit(mcp_session *session, mcp_batch_reply *batch, const char *text, size_t len);
+/* Error response written and emitted for a request id. */
+void mcp_session_emit_error(mcp_session *session, mcp_batch_reply *batch, const mcp_rpc_id *id,
+                            int code, const char *message, const char *data_json);
+
+/* Dispatch of one request (dispatch.c). */
+void mcp_dispatch_request(mcp_session *session, const mcp_rpc_message *msg, mcp_batch_reply *batch);
+void mcp_dispatch_notification(mcp_session *session, const mcp_rpc_message *msg);
+
+/* Calls (call.c). */
+mcp_call *mcp_call_acquire(mcp_session *session);
+void mcp_call_complete(mcp_call *call, int rc);
+void mcp_call_pool_free(mcp_call *pool);
+/* Results: begin writes the envelope and opens the result object (with
+ * resultType for the modern era); end adds _meta.serverInfo where the
+ * version asks for it and closes both. */
+void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w);
+void mcp_call_result_end(mcp_call *call, mcp_json_writer *w);
+/* Modern-era cache hints: ttlMs and cacheScope, required on list and read results. */
+void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w);
+int mcp_call_set_error(mcp_call *call, int code, const char *message);
+void mcp_server_write_info(const mcp_server *server, const char *version, mcp_json_writer *w);
+void mcp_server_write_capabilities(const mcp_server *server, mcp_json_writer *w);
+
+/* Methods (lifecycle.c, lists.c, tools.c, resources.c, prompts.c). Each
+ * returns what a handler returns: 0 done (response in call), MCP_PENDING,
+ * or a negative code. Errors to the peer are set with mcp_call_set_error. */
+int mcp_method_initialize(mcp_call *call);
+int mcp_method_ping(mcp_call *call);
+int mcp_method_discover(mcp_call *call);
+int mcp_method_list(mcp_call *call, mcp_registry_kind kind);
+int mcp_method_tools_call(mcp_call *call);
+int mcp_method_resources_read(mcp_call *call);
+int mcp_method_prompts_get(mcp_call *call);
+
+/* Cursors (cursor.c): opaque, authenticated page positions. */
+#define MCP_CURSOR_LEN 27
+void mcp_cursor_encode(const mcp_server *server, uint64_t offset, uint64_t generation,
+                       char out[MCP_CURSOR_LEN + 1]);
+int mcp_cursor_decode(const mcp_server *server, const char *text, size_t len, uint64_t *offset);
+
+/* RFC 6570 level 1 templates (uri_template.c). */
+int mcp_uri_template_check(const char *tmpl);
+bool mcp_uri_template_match(const char *tmpl, const char *uri);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * session.c — one conversation with one peer: framing-free message intake,
+ * envelope errors, batches, notifications, and serialized output.
+ *
+ * mcp_session_handle is called by one transport thread at a time; replies
+ * of asynchronous handlers may arrive from other threads, so every sink
+ * write happens under the session lock, one complete message at a time.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
+{
+    if (!server || !sink || !sink->write)
+        return NULL;
+    mcp_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->server = server;
+    s->sink = *sink;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    mcp_arena_init(&s->arena, 8192);
+    mcp_buf_init(&s->scratch);
+    s->snap = mcp_server_snapshot_acquire(server);
+    s->snap_generation = s->snap->generation;
+    return s;
+}
+
+void mcp_session_free(mcp_session *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (mcp_call *c = s->inflight; c; c = c->next)
+        atomic_store(&c->cancelled, true);
+    while (s->pending > 0)
+        pthread_cond_wait(&s->idle, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    mcp_call_pool_free(s->pool);
+    mcp_registry_snapshot_release(s->snap);
+    mcp_arena_free(&s->arena);
+    mcp_buf_free(&s->scratch);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+const char *mcp_session_protocol_version(const mcp_session *s)
+{
+    return s && s->state == MCP_SESSION_READY ? s->version : NULL;
+}
+
+void mcp_session_emit(mcp_session *s, mcp_batch_reply *batch, const char *text, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!batch) {
+        if (len)
+            s->sink.write(s->sink.user, text, len);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    if (len) {
+        mcp_buf_append_char(&batch->buf, batch->written ? ',' : '[');
+        mcp_buf_append(&batch->buf, text, len);
+        batch->written++;
+    }
+    if (--batch->outstanding == 0) {
+        /* A batch of notifications only gets no reply at all. */
+        if (batch->written && mcp_buf_append_char(&batch->buf, ']') == 0)
+            s->sink.write(s->sink.user, batch->buf.data, batch->buf.len);
+        mcp_buf_free(&batch->buf);
+        free(batch);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void mcp_session_emit_error(mcp_session *s, mcp_batch_reply *batch, const mcp_rpc_id *id, int code,
+                            const char *message, const char *data_json)
+{
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    if (mcp_rpc_write_error(&buf, id, code, message, data_json) == 0)
+        mcp_session_emit(s, batch, buf.data, buf.len);
+    else
+        mcp_session_emit(s, batch, NULL, 0);
+    mcp_buf_free(&buf);
+}
+
+static void handle_one(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch)
+{
+    switch (msg->kind) {
+    case MCP_RPC_INVALID:
+        mcp_session_emit_error(s, batch, &msg->id, msg->error_code, msg->error_message, NULL);
+        return;
+    case MCP_RPC_REQUEST:
+        mcp_dispatch_request(s, msg, batch);
+        return;
+    case MCP_RPC_NOTIFICATION:
+        mcp_dispatch_notification(s, msg);
+        return;
+    case MCP_RPC_RESPONSE:
+    case MCP_RPC_ERROR_RESPONSE:
+        /* This server sends no requests, so there is nothing to match a
+         * response to; JSON-RPC forbids answering it. */
+        return;
+    }
+}
+
+static bool batch_allowed(const mcp_session *s)
+{
+    /* JSON-RPC batches exist only in 2025-03-26 (added then, removed in
+     * 2025-06-18), and initialize itself may not be batched. */
+    return s->state == MCP_SESSION_READY && strcmp(s->version, "2025-03-26") == 0;
+}
+
+int mcp_session_handle(mcp_session *s, const char *message, size_t len)
+{
+    if (!s || (!message && len))
+        return MCP_EINVAL;
+    mcp_arena_reset(&s->arena);
+
+    uint64_t gen = mcp_server_generation(s->server);
+    if (gen != s->snap_generation) {
+        mcp_registry_snapshot_release(s->snap);
+        s->snap = mcp_server_snapshot_acquire(s->server);
+        s->snap_generation = s->snap->generation;
+    }
+
+    const mcp_server_opts *opts = &s->server->opts;
+    if (len > opts->max_message_size) {
+        mcp_session_emit_error(s, NULL, NULL, MCP_RPC_INVALID_REQUEST,
+                               "Invalid Request: message exceeds the size limit", NULL);
+        return 0;
+    }
+    mcp_json_opts jopts = {.max_depth = opts->max_json_depth, .max_size = opts->max_message_size};
+    mcp_rpc_batch parsed;
+    int rc = mcp_rpc_parse(&s->arena, message ? message : "", len, &jopts, &parsed);
+    if (rc != 0)
+        return rc;
+    if (parsed.error_code) {
+        mcp_session_emit_error(s, NULL, NULL, parsed.error_code, parsed.error_message, NULL);
+        return 0;
+    }
+    if (!parsed.is_batch) {
+        handle_one(s, &parsed.items[0], NULL);
+        return 0;
+    }
+    if (!batch_allowed(s)) {
+        mcp_session_emit_error(s, NULL, NULL, MCP_RPC_INVALID_REQUEST,
+                               "Invalid Request: batches are not supported by the negotiated protocol version",
+                               NULL);
+        return 0;
+    }
+    mcp_batch_reply *batch = calloc(1, sizeof *batch);
+    if (!batch)
+        return MCP_ENOMEM;
+    mcp_buf_init(&batch->buf);
+    /* One extra count keeps the batch open until every item is dispatched. */
+    batch->outstanding = 1;
+    for (size_t i = 0; i < parsed.count; i++)
+        if (parsed.items[i].kind == MCP_RPC_REQUEST || parsed.items[i].kind == MCP_RPC_INVALID)
+            batch->outstanding++;
+    for (size_t i = 0; i < parsed.count; i++)
+        handle_one(s, &parsed.items[i], batch);
+    mcp_session_emit(s, batch, NULL, 0);
+    return 0;
+}
