@@ -13,7 +13,7 @@ foreach(pair "interop_sdk1:sdk1.test.mjs" "interop_client2:client2.test.mjs")
   list(GET pair 0 name)
   list(GET pair 1 file)
   add_test(NAME ${name}
-    COMMAND ${MCP_NODE} --test --test-reporter=spec ${file}
+    COMMAND ${MCP_NODE} --test --test-reporter=spec --test-timeout=30000 ${file}
     WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
   set_tests_properties(${name} PROPERTIES LABELS interop TIMEOUT 180
     ENVIRONMENT "MCPD_BIN=$<TARGET_FILE:mcpd>")
