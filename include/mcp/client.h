@@ -1,0 +1,209 @@
+/*
+ * mcp/client.h — the Model Context Protocol client.
+ *
+ * Two parts. The mcp_client state machine does no I/O: a transport feeds it
+ * every complete JSON text that arrives (mcp_client_handle), it emits every
+ * outgoing message through an mcp_sink (the same struct the server uses),
+ * and a clock tick (mcp_client_tick) drives request timeouts. It speaks both
+ * protocol eras: the handshake era (initialize, notifications/initialized,
+ * then requests) and the modern stateless era (2026-07-28: optional
+ * server/discover, and every request carries _meta with the protocol
+ * version, client info and client capabilities).
+ *
+ *     mcp_client *c = mcp_client_new(&(mcp_client_opts){ .sink = { my_write, conn } });
+ *     mcp_client_tick(c, mcp_now_ns());
+ *     mcp_client_start(c, on_ready, NULL);            ... feed replies with mcp_client_handle
+ *     mcp_client_request(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}",
+ *                        NULL, on_done, NULL, &id);
+ *
+ * On top sits a blocking API for commands and tests: give the client an
+ * mcp_client_transport (a spawned child over stdio, a TCP connection, see
+ * the connectors at the end) and call mcp_client_connect and
+ * mcp_client_call_sync. They run a poll loop on the calling thread.
+ *
+ * A client is not thread safe: drive one from one thread at a time.
+ * Callbacks run inside the call that caused them (handle, tick, cancel,
+ * close, free) and may issue new requests or cancel others.
+ */
+#ifndef MCP_CLIENT_H
+#define MCP_CLIENT_H
+
+#include "mcp/base.h"
+#include "mcp/json.h"
+#include "mcp/mcp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mcp_client mcp_client;
+typedef struct mcp_client_transport mcp_client_transport;
+
+/* Outcomes of a request besides 0 (a complete result) and the negative
+ * MCP_E* codes (MCP_ETIMEDOUT, MCP_ECANCELED, MCP_ECLOSED, MCP_EPROTO for a
+ * reply we cannot use, MCP_EUNSUPPORTED for a failed version negotiation). */
+enum {
+    MCP_CLIENT_RPC_ERROR = 2,      /* the server answered with a JSON-RPC error object */
+    MCP_CLIENT_INPUT_REQUIRED = 3  /* resultType "input_required": the server needs input first */
+};
+
+/* Completion of a request. value is the result object (status 0 or
+ * MCP_CLIENT_INPUT_REQUIRED), the error object (MCP_CLIENT_RPC_ERROR), or
+ * NULL (negative status). It lives only until the callback returns. */
+typedef void (*mcp_client_done_fn)(void *user, int status, const mcp_json *value, int64_t request_id);
+
+/* A notification from the server (progress, logging message, list_changed,
+ * resources/updated, cancelled ...). params may be NULL. */
+typedef void (*mcp_client_notify_fn)(void *user, const char *method, const mcp_json *params);
+
+/* The answer to a server-to-client request (handshake era: sampling,
+ * elicitation, roots/list). Put a result object's JSON text into result,
+ * or set error_code (a JSON-RPC code) and error_message. */
+typedef struct mcp_client_answer {
+    mcp_buf result;
+    int error_code;
+    char error_message[128];
+} mcp_client_answer;
+typedef void (*mcp_client_request_fn)(void *user, const char *method, const mcp_json *params,
+                                      mcp_client_answer *answer);
+
+typedef struct mcp_client_opts {
+    const char *name;             /* clientInfo.name; NULL means "mcpd" */
+    const char *version;          /* clientInfo.version; NULL means MCP_VERSION_STRING */
+    const char *capabilities;     /* client capabilities object (JSON text); NULL means {} */
+    /* Protocol version to speak. NULL: try server/discover and use the modern
+     * era when the server lists it, else the handshake with
+     * MCP_PROTOCOL_LATEST_HANDSHAKE. A modern version: no discovery. A
+     * handshake version: initialize proposing it. */
+    const char *protocol_version;
+    const char *log_level;        /* modern era: _meta logLevel on every request; NULL: none */
+    unsigned timeout_ms;          /* default per-request timeout; 0 means 60000 */
+    size_t max_message_size;      /* incoming; 0 means 16 MiB */
+    mcp_sink sink;                /* outgoing messages; ignored when transport is set */
+    mcp_client_transport *transport; /* for the blocking API; the client owns it and closes it */
+    mcp_client_notify_fn on_notification;
+    mcp_client_request_fn on_request; /* NULL: server requests get -32601 (ping is always answered) */
+    void *user;                   /* passed to on_notification and on_request */
+} mcp_client_opts;
+
+typedef struct mcp_client_request_opts {
+    unsigned timeout_ms;          /* 0: the client's default; the clock restarts on each progress */
+    bool progress;                /* ask for progress (adds _meta.progressToken) */
+    void (*on_progress)(void *user, double progress, double total, const char *message);
+    void *progress_user;
+} mcp_client_request_opts;
+
+/* What the client saw; malformed counts texts that were not JSON or broke
+ * the envelope rules, unmatched counts responses whose id we did not send
+ * (or already gave up on). */
+typedef struct mcp_client_counters {
+    uint64_t messages_in;
+    uint64_t messages_out;
+    uint64_t malformed;
+    uint64_t unmatched;
+    uint64_t notifications;
+    uint64_t server_requests;
+    uint64_t timeouts;
+} mcp_client_counters;
+
+mcp_client *mcp_client_new(const mcp_client_opts *opts);
+/* Completes every pending request with MCP_ECLOSED, closes the transport
+ * if the client owns one, and frees. */
+void mcp_client_free(mcp_client *client);
+
+/* Negotiate: server/discover and/or initialize, as opts.protocol_version
+ * says. done gets 0 when requests may be sent, or the failure. */
+int mcp_client_start(mcp_client *client, mcp_client_done_fn done, void *user);
+bool mcp_client_is_ready(const mcp_client *client);
+/* Negotiated version, NULL until ready. */
+const char *mcp_client_protocol_version(const mcp_client *client);
+/* Server facts as JSON text (NULL when the server did not say). */
+const char *mcp_client_server_info(const mcp_client *client);
+const char *mcp_client_server_capabilities(const mcp_client *client);
+const char *mcp_client_instructions(const mcp_client *client);
+
+/* Send a request. params_json is an object's JSON text or NULL; in the
+ * modern era the client adds _meta (merged with any _meta given). The id is
+ * stored in *id_out when not NULL. MCP_EAGAIN before the client is ready. */
+int mcp_client_request(mcp_client *client, const char *method, const char *params_json,
+                       const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user,
+                       int64_t *id_out);
+/* Send a notification (params_json may be NULL). */
+int mcp_client_notify(mcp_client *client, const char *method, const char *params_json);
+/* Give up on a request: sends notifications/cancelled with the id and reason,
+ * then completes it with MCP_ECANCELED. MCP_ENOTFOUND if it is not pending. */
+int mcp_client_cancel(mcp_client *client, int64_t request_id, const char *reason);
+bool mcp_client_is_pending(const mcp_client *client, int64_t request_id);
+size_t mcp_client_pending_count(const mcp_client *client);
+
+/* One complete incoming JSON text. Bad input is counted and ignored. */
+int mcp_client_handle(mcp_client *client, const char *message, size_t len);
+/* Advance the client's clock (CLOCK_MONOTONIC nanoseconds, mcp_now_ns);
+ * requests whose deadline has passed complete with MCP_ETIMEDOUT after a
+ * notifications/cancelled is sent. Deadlines are measured from the last tick
+ * before the request was sent (or its last progress). */
+void mcp_client_tick(mcp_client *client, uint64_t now_ns);
+/* The transport is gone: pending requests complete with MCP_ECLOSED. */
+void mcp_client_close(mcp_client *client);
+void mcp_client_get_counters(const mcp_client *client, mcp_client_counters *out);
+
+/* ---- Blocking API ------------------------------------------------------------
+ * Needs opts.transport. Each call runs a poll loop (receive, handle, tick)
+ * on the calling thread until its own outcome is known. */
+
+/* A completed request's outcome, owned by the caller. */
+typedef struct mcp_client_result {
+    int status;    /* as in mcp_client_done_fn */
+    char *json;    /* result or error object text (malloc'd), NULL for negative status */
+    size_t len;
+    int64_t id;
+} mcp_client_result;
+void mcp_client_result_free(mcp_client_result *result);
+
+/* mcp_client_start and wait for its outcome (timeout_ms 0: the default).
+ * result (may be NULL) receives the discover or initialize result, or the
+ * server's error object when it refused; free it with mcp_client_result_free. */
+int mcp_client_connect(mcp_client *client, unsigned timeout_ms, mcp_client_result *result);
+/* Send one request and wait for its outcome; returns result->status. */
+int mcp_client_call_sync(mcp_client *client, const char *method, const char *params_json,
+                         const mcp_client_request_opts *ropts, mcp_client_result *result);
+/* Wait up to timeout_ms for one incoming message, handle it, tick. Returns
+ * 0 when a message was handled, MCP_ETIMEDOUT when none came, MCP_ECLOSED
+ * when the transport is closed (pending requests are then completed). */
+int mcp_client_pump(mcp_client *client, unsigned timeout_ms);
+
+/* ---- Transports --------------------------------------------------------------
+ * A message channel for the blocking API. send takes one complete JSON text
+ * (framing is the transport's job); recv stores the next complete incoming
+ * text in msg (replacing its contents) within timeout_ms and returns 0,
+ * MCP_ETIMEDOUT, MCP_ECLOSED at end of stream, MCP_ELIMIT for a message over
+ * the size limit (skipped) or MCP_EIO; close shuts down and frees. */
+struct mcp_client_transport {
+    int (*send)(mcp_client_transport *t, const char *message, size_t len);
+    int (*recv)(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_ms);
+    void (*close)(mcp_client_transport *t);
+};
+
+/* ---- Connectors (net layer: src/net/client_stdio.c, client_tcp.c) ---------
+ * Newline-delimited JSON transports. */
+typedef struct mcp_connect_opts {
+    size_t max_message_size;   /* 0 means 16 MiB */
+    unsigned connect_timeout_ms; /* TCP; 0 means 10000 */
+    unsigned grace_ms;         /* stdio shutdown: wait this long after closing the child's stdin,
+                                  then again after SIGTERM, before SIGKILL; 0 means 2000 */
+} mcp_connect_opts;
+
+/* Spawn argv[0] (searched in PATH) with its stdin and stdout as the channel;
+ * its stderr is ours. Closing closes its stdin, waits, then sends SIGTERM
+ * and finally SIGKILL. opts may be NULL. */
+int mcp_connect_stdio(char *const argv[], const mcp_connect_opts *opts, mcp_client_transport **out);
+/* Connect to "HOST:PORT" ("[::1]:PORT" for IPv6). */
+int mcp_connect_tcp(const char *host_port, const mcp_connect_opts *opts, mcp_client_transport **out);
+/* A channel over descriptors we already have (a socket: in_fd == out_fd).
+ * The transport owns and closes them. */
+int mcp_connect_fds(int in_fd, int out_fd, const mcp_connect_opts *opts, mcp_client_transport **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,466 @@
+/*
+ * client.c — the MCP client state machine, sans I/O: pending requests,
+ * correlation of responses, timeouts, cancellation and the routing of what
+ * the server sends (responses, notifications, server-to-client requests).
+ *
+ * Pending requests sit in a small array searched linearly: a client has a
+ * handful in flight, and an array beats a hash table until dozens. A request
+ * is taken out of the array before its callback runs, so callbacks may send,
+ * cancel or complete other requests freely.
+ */
+#include "mcp/client_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TIMEOUT_MS 60000u
+#define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+
+char *mcp_client_strndup(const char *s, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+char *mcp_client_strdup(const char *s)
+{
+    return s ? mcp_client_strndup(s, strlen(s)) : NULL;
+}
+
+static int transport_write(void *user, const char *message, size_t len)
+{
+    mcp_client_transport *t = user;
+    return t->send(t, message, len);
+}
+
+mcp_client *mcp_client_new(const mcp_client_opts *opts)
+{
+    mcp_client_opts o = opts ? *opts : (mcp_client_opts){0};
+    if (!o.transport && !o.sink.write)
+        return NULL;
+    if (o.capabilities && (mcp_json_validate(o.capabilities, strlen(o.capabilities), NULL, NULL) != 0 ||
+                           o.capabilities[strspn(o.capabilities, " \t\r\n")] != '{'))
+        return NULL;
+    mcp_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->name = mcp_client_strdup(o.name ? o.name : "mcpd");
+    c->version = mcp_client_strdup(o.version ? o.version : MCP_VERSION_STRING);
+    c->capabilities = mcp_client_strdup(o.capabilities ? o.capabilities : "{}");
+    c->requested_version = mcp_client_strdup(o.protocol_version);
+    c->log_level = mcp_client_strdup(o.log_level);
+    if (!c->name || !c->version || !c->capabilities || (o.protocol_version && !c->requested_version) ||
+        (o.log_level && !c->log_level)) {
+        mcp_client_free(c);
+        return NULL;
+    }
+    c->default_timeout_ns = (uint64_t)(o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS) * 1000000u;
+    c->max_message_size = o.max_message_size ? o.max_message_size : DEFAULT_MAX_MESSAGE;
+    c->transport = o.transport;
+    c->sink = o.transport ? (mcp_sink){transport_write, o.transport} : o.sink;
+    c->on_notification = o.on_notification;
+    c->on_request = o.on_request;
+    c->user = o.user;
+    c->next_id = 1;
+    mcp_buf_init(&c->inbox);
+    return c;
+}
+
+static bool take_pending(mcp_client *c, int64_t id, mcp_client_pending *out)
+{
+    for (size_t i = 0; i < c->pending_count; i++) {
+        if (c->pending[i].id == id) {
+            *out = c->pending[i];
+            c->pending[i] = c->pending[--c->pending_count];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void complete(mcp_client *c, const mcp_client_pending *p, int status, const mcp_json *value)
+{
+    if (p->purpose != MCP_CLIENT_FOR_CALLER) {
+        mcp_client_negotiate_done(c, p->purpose, status, value);
+        return;
+    }
+    if (p->done)
+        p->done(p->user, status, value, p->id);
+}
+
+/* Fail every pending request, one at a time, because each callback may
+ * change the array. */
+static void fail_all(mcp_client *c, int status)
+{
+    mcp_client_pending p;
+    while (c->pending_count > 0) {
+        p = c->pending[c->pending_count - 1];
+        c->pending_count--;
+        complete(c, &p, status, NULL);
+    }
+}
+
+void mcp_client_free(mcp_client *client)
+{
+    if (!client)
+        return;
+    fail_all(client, MCP_ECLOSED);
+    if (client->transport)
+        client->transport->close(client->transport);
+    free(client->pending);
+    free(client->name);
+    free(client->version);
+    free(client->capabilities);
+    free(client->requested_version);
+    free(client->log_level);
+    free(client->protocol_version);
+    free(client->server_info);
+    free(client->server_capabilities);
+    free(client->instructions);
+    mcp_buf_free(&client->inbox);
+    free(client);
+}
+
+void mcp_client_close(mcp_client *client)
+{
+    if (client->state != MCP_CLIENT_READY && client->state != MCP_CLIENT_IDLE)
+        client->state = MCP_CLIENT_FAILED;
+    fail_all(client, MCP_ECLOSED);
+}
+
+bool mcp_client_is_ready(const mcp_client *client)
+{
+    return client->state == MCP_CLIENT_READY;
+}
+
+const char *mcp_client_protocol_version(const mcp_client *client)
+{
+    return client->state == MCP_CLIENT_READY ? client->protocol_version : NULL;
+}
+
+const char *mcp_client_server_info(const mcp_client *client) { return client->server_info; }
+const char *mcp_client_server_capabilities(const mcp_client *client) { return client->server_capabilities; }
+const char *mcp_client_instructions(const mcp_client *client) { return client->instructions; }
+
+void mcp_client_get_counters(const mcp_client *client, mcp_client_counters *out)
+{
+    *out = client->counters;
+}
+
+int mcp_client_send_text(mcp_client *client, const char *text, size_t len)
+{
+    int rc = client->sink.write(client->sink.user, text, len);
+    if (rc == 0)
+        client->counters.messages_out++;
+    return rc < 0 ? rc : (rc > 0 ? MCP_EIO : 0);
+}
+
+int mcp_client_send_request(mcp_client *client, const char *method, const char *params_json,
+                            const mcp_client_request_opts *ropts, mcp_client_purpose purpose,
+                            mcp_client_done_fn done, void *user, int64_t *id_out)
+{
+    if (!method)
+        return MCP_EINVAL;
+    mcp_client_request_opts r = ropts ? *ropts : (mcp_client_request_opts){0};
+    if (client->pending_count == client->pending_cap) {
+        size_t cap = client->pending_cap ? client->pending_cap * 2 : 8;
+        mcp_client_pending *grown = realloc(client->pending, cap * sizeof *grown);
+        if (!grown)
+            return MCP_ENOMEM;
+        client->pending = grown;
+        client->pending_cap = cap;
+    }
+    int64_t id = client->next_id++;
+    mcp_buf out;
+    mcp_buf_init(&out);
+    int rc = mcp_client_write_request(client, &out, id, method, params_json, r.progress);
+    if (rc == 0)
+        rc = mcp_client_send_text(client, out.data, out.len);
+    mcp_buf_free(&out);
+    if (rc != 0)
+        return rc;
+    uint64_t timeout_ns = r.timeout_ms ? (uint64_t)r.timeout_ms * 1000000u : client->default_timeout_ns;
+    client->pending[client->pending_count++] = (mcp_client_pending){
+        .id = id,
+        .purpose = purpose,
+        .timeout_ns = timeout_ns,
+        .deadline_ns = client->now_ns + timeout_ns,
+        .progress = r.progress,
+        .done = done,
+        .user = user,
+        .on_progress = r.on_progress,
+        .progress_user = r.progress_user,
+    };
+    if (id_out)
+        *id_out = id;
+    return 0;
+}
+
+int mcp_client_request(mcp_client *client, const char *method, const char *params_json,
+                       const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user,
+                       int64_t *id_out)
+{
+    if (client->state != MCP_CLIENT_READY)
+        return MCP_EAGAIN;
+    return mcp_client_send_request(client, method, params_json, ropts, MCP_CLIENT_FOR_CALLER, done,
+                                   user, id_out);
+}
+
+int mcp_client_notify(mcp_client *client, const char *method, const char *params_json)
+{
+    if (!method)
+        return MCP_EINVAL;
+    mcp_buf out;
+    mcp_buf_init(&out);
+    int rc = mcp_client_write_notification(&out, method, params_json);
+    if (rc == 0)
+        rc = mcp_client_send_text(client, out.data, out.len);
+    mcp_buf_free(&out);
+    return rc;
+}
+
+static int send_cancelled(mcp_client *client, int64_t id, const char *reason)
+{
+    mcp_buf params;
+    mcp_buf_init(&params);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &params);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "requestId");
+    mcp_json_write_int(&w, id);
+    if (reason) {
+        mcp_json_write_key(&w, "reason");
+        mcp_json_write_cstr(&w, reason);
+    }
+    mcp_json_end_object(&w);
+    int rc = mcp_json_writer_status(&w);
+    if (rc == 0)
+        rc = mcp_client_notify(client, "notifications/cancelled", params.data);
+    mcp_buf_free(&params);
+    return rc;
+}
+
+int mcp_client_cancel(mcp_client *client, int64_t request_id, const char *reason)
+{
+    mcp_client_pending p;
+    if (!take_pending(client, request_id, &p))
+        return MCP_ENOTFOUND;
+    /* The spec forbids cancelling initialize; the request is dropped all the same. */
+    int rc = p.purpose == MCP_CLIENT_FOR_INITIALIZE ? 0 : send_cancelled(client, request_id, reason);
+    complete(client, &p, MCP_ECANCELED, NULL);
+    return rc;
+}
+
+bool mcp_client_is_pending(const mcp_client *client, int64_t request_id)
+{
+    for (size_t i = 0; i < client->pending_count; i++)
+        if (client->pending[i].id == request_id)
+            return true;
+    return false;
+}
+
+size_t mcp_client_pending_count(const mcp_client *client)
+{
+    return client->pending_count;
+}
+
+void mcp_client_tick(mcp_client *client, uint64_t now_ns)
+{
+    if (now_ns > client->now_ns)
+        client->now_ns = now_ns;
+    for (;;) {
+        size_t i = 0;
+        while (i < client->pending_count && client->pending[i].deadline_ns > client->now_ns)
+            i++;
+        if (i == client->pending_count)
+            return;
+        mcp_client_pending p = client->pending[i];
+        client->pending[i] = client->pending[--client->pending_count];
+        client->counters.timeouts++;
+        if (p.purpose != MCP_CLIENT_FOR_INITIALIZE)
+            send_cancelled(client, p.id, "timeout");
+        complete(client, &p, MCP_ETIMEDOUT, NULL);
+    }
+}
+
+bool mcp_client_int_from_json(const mcp_json *node, int64_t *out)
+{
+    if (mcp_json_is_integer(node)) {
+        *out = mcp_json_int(node, 0);
+        return true;
+    }
+    /* Some servers stringify ids and tokens; accept a plain decimal. */
+    if (!mcp_json_is_string(node))
+        return false;
+    const char *s = mcp_json_str(node, "");
+    size_t len = mcp_json_str_len(node);
+    if (len == 0 || len > 18)
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* ---- Incoming ------------------------------------------------------------- */
+
+static void on_response(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *m)
+{
+    int64_t id = 0;
+    bool have_id = false;
+    if (m->id.type == MCP_RPC_ID_INT) {
+        id = m->id.num;
+        have_id = true;
+    } else if (m->id.type == MCP_RPC_ID_STRING) {
+        mcp_json *node = NULL;
+        if (mcp_json_parse(arena, m->id.text.ptr, m->id.text.len, NULL, &node, NULL) == 0)
+            have_id = mcp_client_int_from_json(node, &id);
+    }
+    mcp_client_pending p;
+    if (!have_id || !take_pending(c, id, &p)) {
+        c->counters.unmatched++;
+        return;
+    }
+    if (m->kind == MCP_RPC_ERROR_RESPONSE) {
+        mcp_json *error = mcp_json_expand(arena, m->error);
+        complete(c, &p, error ? MCP_CLIENT_RPC_ERROR : MCP_ENOMEM, error);
+        return;
+    }
+    mcp_json *result = mcp_json_expand(arena, m->result);
+    if (!result) {
+        complete(c, &p, MCP_ENOMEM, NULL);
+        return;
+    }
+    if (!mcp_json_is_object(result)) {
+        c->counters.malformed++;
+        complete(c, &p, MCP_EPROTO, NULL);
+        return;
+    }
+    /* An absent resultType means "complete": earlier versions lack it. */
+    const mcp_json *type = mcp_json_get(result, "resultType");
+    const char *t = mcp_json_str(type, "complete");
+    int status = 0;
+    if (!strcmp(t, "input_required"))
+        status = MCP_CLIENT_INPUT_REQUIRED;
+    else if (strcmp(t, "complete") != 0)
+        status = MCP_EPROTO;
+    complete(c, &p, status, result);
+}
+
+static void on_progress(mcp_client *c, const mcp_json *params)
+{
+    int64_t token;
+    if (!mcp_client_int_from_json(mcp_json_get(params, "progressToken"), &token))
+        return;
+    for (size_t i = 0; i < c->pending_count; i++) {
+        mcp_client_pending *p = &c->pending[i];
+        if (p->id != token || !p->progress)
+            continue;
+        /* Progress proves the server is working: restart the clock. */
+        p->deadline_ns = c->now_ns + p->timeout_ns;
+        if (p->on_progress) {
+            const mcp_json *msg = mcp_json_get(params, "message");
+            p->on_progress(p->progress_user, mcp_json_num(mcp_json_get(params, "progress"), 0),
+                           mcp_json_num(mcp_json_get(params, "total"), 0),
+                           mcp_json_str(msg, NULL));
+        }
+        return;
+    }
+}
+
+static void on_notification(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *m)
+{
+    c->counters.notifications++;
+    mcp_json *params = m->params ? mcp_json_expand(arena, m->params) : NULL;
+    if (m->params && !params)
+        return;
+    if (!strcmp(m->method, "notifications/progress"))
+        on_progress(c, params);
+    if (c->on_notification)
+        c->on_notification(c->user, m->method, params);
+}
+
+static void answer_request(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *m)
+{
+    c->counters.server_requests++;
+    mcp_client_answer answer;
+    memset(&answer, 0, sizeof answer);
+    mcp_buf_init(&answer.result);
+    mcp_json *params = m->params ? mcp_json_expand(arena, m->params) : NULL;
+    if (!strcmp(m->method, "ping")) {
+        mcp_buf_append_cstr(&answer.result, "{}");
+    } else if (c->on_request) {
+        c->on_request(c->user, m->method, params, &answer);
+    } else {
+        answer.error_code = MCP_RPC_METHOD_NOT_FOUND;
+        snprintf(answer.error_message, sizeof answer.error_message, "Method not found");
+    }
+    mcp_buf out;
+    mcp_buf_init(&out);
+    int rc;
+    if (answer.error_code != 0) {
+        rc = mcp_rpc_write_error(&out, &m->id, answer.error_code, answer.error_message, NULL);
+    } else if (answer.result.len == 0 ||
+               mcp_json_validate(answer.result.data, answer.result.len, NULL, NULL) != 0) {
+        rc = mcp_rpc_write_error(&out, &m->id, MCP_RPC_INTERNAL_ERROR,
+                                 "client produced no valid result", NULL);
+    } else {
+        rc = mcp_rpc_write_result(&out, &m->id, answer.result.data, answer.result.len);
+    }
+    if (rc == 0)
+        mcp_client_send_text(c, out.data, out.len);
+    mcp_buf_free(&out);
+    mcp_buf_free(&answer.result);
+}
+
+int mcp_client_handle(mcp_client *client, const char *message, size_t len)
+{
+    client->counters.messages_in++;
+    if (len > client->max_message_size) {
+        client->counters.malformed++;
+        return 0;
+    }
+    /* A fresh arena per message: callbacks may re-enter the client. */
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_rpc_batch batch;
+    int rc = mcp_rpc_parse(&arena, message, len, NULL, &batch);
+    if (rc != 0) {
+        mcp_arena_free(&arena);
+        return rc;
+    }
+    if (batch.error_code) {
+        client->counters.malformed++;
+        mcp_arena_free(&arena);
+        return 0;
+    }
+    for (size_t i = 0; i < batch.count; i++) {
+        const mcp_rpc_message *m = &batch.items[i];
+        switch (m->kind) {
+        case MCP_RPC_RESPONSE:
+        case MCP_RPC_ERROR_RESPONSE:
+            on_response(client, &arena, m);
+            break;
+        case MCP_RPC_NOTIFICATION:
+            on_notification(client, &arena, m);
+            break;
+        case MCP_RPC_REQUEST:
+            answer_request(client, &arena, m);
+            break;
+        default:
+            client->counters.malformed++;
+            break;
+        }
+    }
+    mcp_arena_free(&arena);
+    return 0;
+}
