@@ -78,6 +78,54 @@ static inline unsigned mcp_json_first_byte(uint64_t mask) {
 #endif
 }
 
+/* First byte in [p, end) that a string scanner or escaper must look at
+ * ('"', '\\', control, non-ASCII), or end. SSE2 (always there on x86-64)
+ * checks 16 bytes per step: a signed compare against 0x20 catches control
+ * characters and, being signed, every byte >= 0x80 as well. Elsewhere the
+ * portable eight-byte SWAR test does the same job. */
+static inline bool mcp_json_is_special(unsigned char c) {
+    return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline unsigned mcp_json_special16(__m128i v) {
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i c = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), c));
+}
+#endif
+
+static inline const char *mcp_json_find_special(const char *p, const char *end) {
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t mask = mcp_json_special_bytes(mcp_json_load64(p));
+        if (mask) return p + mcp_json_first_byte(mask);
+        p += 8;
+    }
+    while (p < end && !mcp_json_is_special((unsigned char)*p)) p++;
+    return p;
+}
+
+/* Appends n bytes; the inline twin of mcp_buf_append for hot paths. */
+static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
+    if (MCP_UNLIKELY(b->cap - b->len <= n)) {
+        int rc = mcp_buf_reserve(b, n);
+        if (rc) return rc;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MCP_OK;
+}
+
 /* Length (2-4) of the valid UTF-8 sequence starting at p (whose first byte is
  * >= 0x80), or 0 if it is invalid: overlong forms, UTF-16 surrogates and
  * code points above U+10FFFF are all rejected. */

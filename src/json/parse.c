@@ -39,12 +39,16 @@ typedef struct parser {
     size_t max_depth;
     size_t lazy_depth;
     mcp_json_error *err;
+    int code; /* of the first failure, also when err is NULL */
     frame *stack;
     size_t stack_cap;
+    mcp_json *nodes, *nodes_end; /* nodes are carved from arena chunks */
+    char *pool, *pool_end;       /* and string values from a shared pool */
     frame local[LOCAL_FRAMES];
 } parser;
 
 static int fail(parser *ps, int code, const char *at, const char *message) {
+    ps->code = code;
     if (ps->err) {
         ps->err->code = code;
         ps->err->offset = (size_t)(at - ps->base);
@@ -79,23 +83,10 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
     const char *end = ps->end;
     bool esc = false;
     for (;;) {
-        for (;;) {
-            if (end - p >= 8) {
-                uint64_t mask = mcp_json_special_bytes(mcp_json_load64(p));
-                if (mask) {
-                    p += mcp_json_first_byte(mask);
-                    break;
-                }
-                p += 8;
-                continue;
-            }
-            if (p >= end) {
-                fail(ps, MCP_EPARSE, p, "unterminated string");
-                return NULL;
-            }
-            unsigned char c = (unsigned char)*p;
-            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-            p++;
+        p = mcp_json_find_special(p, end);
+        if (p >= end) {
+            fail(ps, MCP_EPARSE, p, "unterminated string");
+            return NULL;
         }
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
@@ -174,45 +165,61 @@ static size_t utf8_encode(char *out, unsigned long cp) {
     return 4;
 }
 
-/* Decodes a scanned (so known valid) string body into the arena. The
- * decoded form is never longer than the source. */
-static char *decode_string(mcp_arena *arena, const char *s, size_t len, size_t *out_len) {
-    char *dst = mcp_arena_alloc(arena, len + 1);
-    if (!dst) return NULL;
+/* Decodes a scanned (so known valid) string body into dst, which has room
+ * for len + 1 bytes: the decoded form is never longer than the source.
+ * Returns the decoded length. */
+static size_t decode_string(char *dst, const char *s, size_t len) {
     char *d = dst;
     const char *end = s + len;
-    while (s < end) {
-        const char *bs = memchr(s, '\\', (size_t)(end - s));
-        if (!bs) bs = end;
-        memcpy(d, s, (size_t)(bs - s));
-        d += bs - s;
-        s = bs;
-        if (s >= end) break;
-        char e = s[1];
-        s += 2;
-        switch (e) {
-        case 'b': *d++ = '\b'; break;
-        case 'f': *d++ = '\f'; break;
-        case 'n': *d++ = '\n'; break;
-        case 'r': *d++ = '\r'; break;
-        case 't': *d++ = '\t'; break;
-        case 'u': {
-            unsigned long cp = (unsigned long)hex4(s);
-            s += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned long lo = (unsigned long)hex4(s + 2);
-                s += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    for (;;) {
+#if defined(__SSE2__)
+        /* Copy 16 bytes at a time and stop at a backslash; d never runs
+         * ahead of s, so the store stays inside dst. */
+        while (end - s >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+            _mm_storeu_si128((__m128i *)(void *)d, v);
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                s += k;
+                d += k;
+                goto escape;
             }
-            d += utf8_encode(d, cp);
-            break;
+            s += 16;
+            d += 16;
         }
-        default: *d++ = e; break; /* '"', '\\', '/' */
+#endif
+        while (s < end && *s != '\\') *d++ = *s++;
+        if (s >= end) break;
+#if defined(__SSE2__)
+    escape:
+#endif
+        {
+            char e = s[1];
+            s += 2;
+            switch (e) {
+            case 'b': *d++ = '\b'; break;
+            case 'f': *d++ = '\f'; break;
+            case 'n': *d++ = '\n'; break;
+            case 'r': *d++ = '\r'; break;
+            case 't': *d++ = '\t'; break;
+            case 'u': {
+                unsigned long cp = (unsigned long)hex4(s);
+                s += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned long lo = (unsigned long)hex4(s + 2);
+                    s += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                d += utf8_encode(d, cp);
+                break;
+            }
+            default: *d++ = e; break; /* '"', '\\', '/' */
+            }
         }
     }
     *d = '\0';
-    *out_len = (size_t)(d - dst);
-    return dst;
+    return (size_t)(d - dst);
 }
 
 /* Checks the number grammar at p; returns its end or NULL. For plain
@@ -253,9 +260,26 @@ static inline const char *scan_number(const char *p, const char *end, bool *simp
     return p;
 }
 
-static inline mcp_json *node_new(mcp_arena *arena, uint8_t type, const char *src) {
-    mcp_json *n = mcp_arena_alloc(arena, sizeof *n);
-    if (!n) return NULL;
+/* One arena call per chunk of nodes instead of one per node. The chunk is
+ * sized from the input left (a node takes at least two bytes of it), so a
+ * small message does not reserve a big chunk. */
+#define NODE_CHUNK_MAX 64
+#define POOL_PIECE 4096
+
+static mcp_json *node_chunk(parser *ps, const char *p) {
+    size_t n = (size_t)(ps->end - p) / 8 + 2;
+    if (n > NODE_CHUNK_MAX) n = NODE_CHUNK_MAX;
+    mcp_json *chunk = mcp_arena_alloc(ps->arena, n * sizeof *chunk);
+    if (!chunk) return NULL;
+    ps->nodes = chunk + 1;
+    ps->nodes_end = chunk + n;
+    return chunk;
+}
+
+static inline mcp_json *node_new(parser *ps, uint8_t type, const char *src) {
+    mcp_json *n = ps->nodes;
+    if (MCP_LIKELY(n != ps->nodes_end)) ps->nodes = n + 1;
+    else if (!(n = node_chunk(ps, src))) return NULL;
     n->type = type;
     n->flags = 0;
     n->key_len = 0;
@@ -264,6 +288,146 @@ static inline mcp_json *node_new(mcp_arena *arena, uint8_t type, const char *src
     n->src = src;
     n->src_len = 0;
     return n;
+}
+
+/* Room for need bytes from the pool shared by all strings of the document.
+ * Decoded text is never longer than its source, so the input left from the
+ * opening quote (plus slack) bounds what the strings still to come can need:
+ * a new piece is never larger than that, or than POOL_PIECE unless one
+ * string needs more. */
+static char *pool_reserve(parser *ps, const char *p, size_t need) {
+    if (MCP_LIKELY((size_t)(ps->pool_end - ps->pool) >= need)) return ps->pool;
+    size_t left = (size_t)(ps->end - p) + need;
+    size_t piece = left < POOL_PIECE ? left : POOL_PIECE;
+    if (piece < need) piece = need;
+    char *s = mcp_arena_alloc(ps->arena, piece);
+    if (!s) return NULL;
+    ps->pool = s;
+    ps->pool_end = s + piece;
+    return s;
+}
+
+static char *string_space(parser *ps, const char *open_quote, size_t need) {
+    char *s = pool_reserve(ps, open_quote, need);
+    if (s) ps->pool += need;
+    return s;
+}
+
+static const char *scan_string(parser *ps, const char *p, bool *escaped);
+static size_t utf8_encode(char *out, unsigned long cp);
+
+#define TAKE_ROOM 32 /* a 16-byte store, an escape and the NUL always fit */
+
+/* Scans and decodes a string value in one pass, straight into the pool:
+ * the builder's path for values (the validator uses scan_string). Clean
+ * 16-byte blocks are stored before they are checked, which is why the pool
+ * keeps TAKE_ROOM bytes ahead of the write position. Returns the closing
+ * quote, or NULL after recording the error. */
+static const char *take_string(parser *ps, const char *p, mcp_json *node) {
+    const char *end = ps->end;
+    char *start = pool_reserve(ps, p, TAKE_ROOM);
+    if (!start) goto oom;
+    char *d = start;
+    for (;;) {
+        if (MCP_UNLIKELY(ps->pool_end - d < TAKE_ROOM)) {
+            /* Grow: move what is decoded so far to a piece twice as big. */
+            size_t done = (size_t)(d - start);
+            size_t need = done * 2 + TAKE_ROOM;
+            size_t cap = done + (size_t)(end - p) + TAKE_ROOM;
+            if (need > cap) need = cap;
+            char *bigger = mcp_arena_alloc(ps->arena, need);
+            if (!bigger) goto oom;
+            memcpy(bigger, start, done);
+            start = bigger;
+            d = bigger + done;
+            ps->pool = bigger;
+            ps->pool_end = bigger + need;
+        }
+#if defined(__SSE2__)
+        if (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)d, v);
+            unsigned m = mcp_json_special16(v);
+            if (!m) {
+                p += 16;
+                d += 16;
+                continue;
+            }
+            unsigned k = (unsigned)__builtin_ctz(m);
+            p += k;
+            d += k;
+        } else
+#endif
+        {
+            const char *stop = end - p > 16 ? p + 16 : end;
+            while (p < stop && !mcp_json_is_special((unsigned char)*p)) *d++ = *p++;
+            if (p == stop && p < end) continue;
+            if (p >= end) {
+                fail(ps, MCP_EPARSE, p, "unterminated string");
+                return NULL;
+            }
+        }
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *d = '\0';
+            node->u.s.ptr = start;
+            node->u.s.len = (size_t)(d - start);
+            ps->pool = d + 1;
+            return p;
+        }
+        if (c == '\\') {
+            if (end - p >= 2) {
+                switch (p[1]) {
+                case '"': *d++ = '"'; p += 2; continue;
+                case '\\': *d++ = '\\'; p += 2; continue;
+                case '/': *d++ = '/'; p += 2; continue;
+                case 'b': *d++ = '\b'; p += 2; continue;
+                case 'f': *d++ = '\f'; p += 2; continue;
+                case 'n': *d++ = '\n'; p += 2; continue;
+                case 'r': *d++ = '\r'; p += 2; continue;
+                case 't': *d++ = '\t'; p += 2; continue;
+                default: break;
+                }
+            }
+            /* \u escapes and every error: let the validating scanner judge
+             * this one escape, then decode it. */
+            bool escaped;
+            if (end - p >= 2 && p[1] == 'u') {
+                long cp = end - p >= 6 ? hex4(p + 2) : -1;
+                if (cp >= 0 && (cp < 0xD800 || cp > 0xDFFF)) {
+                    d += utf8_encode(d, (unsigned long)cp);
+                    p += 6;
+                    continue;
+                }
+                if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u') {
+                    long lo = hex4(p + 8);
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                        d += utf8_encode(d, 0x10000 + (((unsigned long)cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00));
+                        p += 12;
+                        continue;
+                    }
+                }
+            }
+            /* Not a valid escape: the scanner reports it with its message. */
+            scan_string(ps, p, &escaped);
+            return NULL;
+        }
+        if (c < 0x20) {
+            fail(ps, MCP_EPARSE, p, "control character in string");
+            return NULL;
+        }
+        size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+        if (!n) {
+            fail(ps, MCP_EPARSE, p, "invalid UTF-8 in string");
+            return NULL;
+        }
+        memcpy(d, p, n);
+        d += n;
+        p += n;
+    }
+oom:
+    fail(ps, MCP_ENOMEM, p, "out of memory");
+    return NULL;
 }
 
 /* Links node under the open container (or makes it the root), giving it
@@ -326,11 +490,11 @@ value:
             mcp_json *container = NULL;
             if (building) {
                 if (ps->lazy_depth && depth + 1 > ps->lazy_depth) {
-                    node = node_new(ps->arena, MCP_JSON_RAW, start);
+                    node = node_new(ps, MCP_JSON_RAW, start);
                     raw_node = node;
                     raw_depth = depth + 1;
                 } else {
-                    node = container = node_new(ps->arena, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
+                    node = container = node_new(ps, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
                     if (node) {
                         node->u.c.first = NULL;
                         node->u.c.count = 0;
@@ -350,21 +514,16 @@ value:
             goto value;
         }
         case '"': {
-            bool escaped;
-            const char *close = scan_string(ps, p + 1, &escaped);
-            if (!close) return ps->err ? ps->err->code : MCP_EPARSE;
+            const char *close;
             if (building) {
-                node = node_new(ps->arena, MCP_JSON_STRING, start);
+                node = node_new(ps, MCP_JSON_STRING, start);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                size_t len = (size_t)(close - (p + 1));
-                if (escaped) {
-                    node->u.s.ptr = decode_string(ps->arena, p + 1, len, &node->u.s.len);
-                } else {
-                    node->u.s.ptr = mcp_arena_strndup(ps->arena, p + 1, len);
-                    node->u.s.len = len;
-                }
-                if (!node->u.s.ptr) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                close = take_string(ps, p + 1, node);
+            } else {
+                bool escaped;
+                close = scan_string(ps, p + 1, &escaped);
             }
+            if (!close) return ps->code;
             p = close + 1;
             break;
         }
@@ -378,7 +537,7 @@ value:
             if ((size_t)(end - p) < n || memcmp(p, words[w], n) != 0)
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
             if (building) {
-                node = node_new(ps->arena, types[w], start);
+                node = node_new(ps, types[w], start);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
             }
             p += n;
@@ -391,7 +550,7 @@ value:
             const char *num_end = scan_number(p, end, &simple, &value);
             if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
             if (building) {
-                node = node_new(ps->arena, MCP_JSON_NUMBER, start);
+                node = node_new(ps, MCP_JSON_NUMBER, start);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 if (simple) {
                     node->flags = MCP_JSON_F_INT;
@@ -446,13 +605,15 @@ key:
     {
         bool escaped;
         const char *close = scan_string(ps, p + 1, &escaped);
-        if (!close) return ps->err ? ps->err->code : MCP_EPARSE;
+        if (!close) return ps->code;
         if (building) {
             key_len = (size_t)(close - (p + 1));
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
             if (escaped) {
-                key = decode_string(ps->arena, p + 1, key_len, &key_len);
-                if (!key) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                char *dst = string_space(ps, p, key_len + 1);
+                if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                key_len = decode_string(dst, p + 1, key_len);
+                key = dst;
             } else {
                 key = p + 1;
             }
@@ -479,8 +640,11 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     ps.lazy_depth = opts ? opts->lazy_depth : 0;
     ps.err = err;
+    ps.code = MCP_OK;
     ps.stack = ps.local;
     ps.stack_cap = LOCAL_FRAMES;
+    ps.nodes = ps.nodes_end = NULL;
+    ps.pool = ps.pool_end = NULL;
     if (err) {
         err->code = 0;
         err->offset = 0;

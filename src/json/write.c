@@ -20,71 +20,95 @@ enum { FRAME_OBJECT = 1, FRAME_ARRAY = 2 };
 
 static const char hex_digits[] = "0123456789abcdef";
 
-int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
-    int rc = mcp_buf_reserve(out, len + 2);
-    if (rc) return rc;
-    out->data[out->len++] = '"';
-    const char *p = s, *end = s + len, *run = s;
-    for (;;) {
-        /* Find the next byte that needs a look. */
-        for (;;) {
-            if (end - p >= 8) {
-                uint64_t mask = mcp_json_special_bytes(mcp_json_load64(p));
-                if (mask) {
-                    p += mcp_json_first_byte(mask);
-                    break;
-                }
-                p += 8;
-                continue;
-            }
-            while (p < end) {
-                unsigned char c = (unsigned char)*p;
-                if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-                p++;
-            }
-            break;
+/* Writes the escape for byte c (not part of valid UTF-8) at d; returns its
+ * length (at most 6). */
+static inline size_t escape_byte(char *d, unsigned char c) {
+    d[0] = '\\';
+    switch (c) {
+    case '"': d[1] = '"'; return 2;
+    case '\\': d[1] = '\\'; return 2;
+    case '\b': d[1] = 'b'; return 2;
+    case '\f': d[1] = 'f'; return 2;
+    case '\n': d[1] = 'n'; return 2;
+    case '\r': d[1] = 'r'; return 2;
+    case '\t': d[1] = 't'; return 2;
+    default:
+        if (c >= 0x80) { /* invalid UTF-8: U+FFFD */
+            d[0] = (char)0xEF;
+            d[1] = (char)0xBF;
+            d[2] = (char)0xBD;
+            return 3;
         }
-        if (p >= end) break;
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x80) {
-            size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-            if (n) {
-                p += n; /* valid: stays part of the clean run */
-                continue;
-            }
-        }
-        if ((rc = mcp_buf_append(out, run, (size_t)(p - run)))) return rc;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t esc_len = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            if (c >= 0x80) { /* invalid UTF-8: U+FFFD */
-                esc[0] = (char)0xEF;
-                esc[1] = (char)0xBF;
-                esc[2] = (char)0xBD;
-                esc_len = 3;
-            } else {
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex_digits[c >> 4];
-                esc[5] = hex_digits[c & 15];
-                esc_len = 6;
-            }
-        }
-        if ((rc = mcp_buf_append(out, esc, esc_len))) return rc;
-        p++;
-        run = p;
+        d[1] = 'u';
+        d[2] = '0';
+        d[3] = '0';
+        d[4] = hex_digits[c >> 4];
+        d[5] = hex_digits[c & 15];
+        return 6;
     }
-    if ((rc = mcp_buf_append(out, run, (size_t)(end - run)))) return rc;
-    return mcp_buf_append(out, "\"", 1);
+}
+
+/* Output is written straight into the buffer. The invariant is that the
+ * room left covers the input left plus SLACK, which pays for the closing
+ * quote, the NUL and the 16-byte stores of the copy loop; each escape grows
+ * the output, so room is checked (and the buffer grown) before one. */
+#define SLACK 32
+
+int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
+    int rc = mcp_buf_reserve(out, len + SLACK + len / 16);
+    if (rc) return rc;
+    char *d = out->data + out->len;
+    char *limit = out->data + out->cap;
+    const char *p = s, *end = s + len;
+    *d++ = '"';
+    for (;;) {
+#if defined(__SSE2__)
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)d, v);
+            unsigned m = mcp_json_special16(v);
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                p += k;
+                d += k;
+                goto special;
+            }
+            p += 16;
+            d += 16;
+        }
+#endif
+        while (p < end && !mcp_json_is_special((unsigned char)*p)) *d++ = *p++;
+        if (p >= end) break;
+#if defined(__SSE2__)
+    special:
+#endif
+        {
+            unsigned char c = (unsigned char)*p;
+            if (c >= 0x80) {
+                size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+                if (n) { /* valid: copied as is, one byte out per byte in */
+                    memcpy(d, p, n);
+                    d += n;
+                    p += n;
+                    continue;
+                }
+            }
+            size_t left = (size_t)(end - p);
+            if ((size_t)(limit - d) < left + 6 + SLACK) {
+                size_t used = (size_t)(d - out->data);
+                out->len = used;
+                if ((rc = mcp_buf_reserve(out, left + 6 + SLACK + len / 8))) return rc;
+                d = out->data + used;
+                limit = out->data + out->cap;
+            }
+            d += escape_byte(d, c);
+            p++;
+        }
+    }
+    *d++ = '"';
+    *d = '\0';
+    out->len = (size_t)(d - out->data);
+    return MCP_OK;
 }
 
 int mcp_json_escape(mcp_buf *out, const char *s, size_t len) {
@@ -106,7 +130,7 @@ int mcp_json_writer_status(const mcp_json_writer *w) {
 
 static inline void emit(mcp_json_writer *w, const char *s, size_t len) {
     if (w->status) return;
-    int rc = mcp_buf_append(w->out, s, len);
+    int rc = mcp_json_buf_put(w->out, s, len);
     if (rc) w->status = rc;
 }
 
@@ -245,11 +269,11 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
     mcp_buf *out = w->out;
     int rc = 0;
     switch (v->type) {
-    case MCP_JSON_NULL: rc = mcp_buf_append(out, "null", 4); break;
-    case MCP_JSON_TRUE: rc = mcp_buf_append(out, "true", 4); break;
-    case MCP_JSON_FALSE: rc = mcp_buf_append(out, "false", 5); break;
+    case MCP_JSON_NULL: rc = mcp_json_buf_put(out, "null", 4); break;
+    case MCP_JSON_TRUE: rc = mcp_json_buf_put(out, "true", 4); break;
+    case MCP_JSON_FALSE: rc = mcp_json_buf_put(out, "false", 5); break;
     case MCP_JSON_NUMBER:
-    case MCP_JSON_RAW: rc = mcp_buf_append(out, v->src, v->src_len); break;
+    case MCP_JSON_RAW: rc = mcp_json_buf_put(out, v->src, v->src_len); break;
     case MCP_JSON_STRING: rc = mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len); break;
     case MCP_JSON_ARRAY:
     case MCP_JSON_OBJECT: {
@@ -258,17 +282,17 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
             return;
         }
         bool obj = v->type == MCP_JSON_OBJECT;
-        if ((rc = mcp_buf_append_char(out, obj ? '{' : '['))) break;
+        if ((rc = mcp_json_buf_put(out, obj ? "{" : "[", 1))) break;
         for (const mcp_json *c = v->u.c.first; c; c = c->next) {
-            if (c != v->u.c.first && (rc = mcp_buf_append_char(out, ','))) break;
+            if (c != v->u.c.first && (rc = mcp_json_buf_put(out, ",", 1))) break;
             if (obj) {
                 if ((rc = mcp_json_escape_into(out, c->key, c->key_len))) break;
-                if ((rc = mcp_buf_append_char(out, ':'))) break;
+                if ((rc = mcp_json_buf_put(out, ":", 1))) break;
             }
             write_node(w, c, depth + 1);
             if (w->status) return;
         }
-        if (!rc) rc = mcp_buf_append_char(out, obj ? '}' : ']');
+        if (!rc) rc = mcp_json_buf_put(out, obj ? "}" : "]", 1);
         break;
     }
     default: rc = MCP_EINVAL; break;
