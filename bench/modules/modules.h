@@ -1,0 +1,6 @@
+/* The registration table of benchmark modules: one line per module. Each
+ * line names a `const bench_module bench_module_<name>` defined in
+ * bench/modules/<name>.c. The order here is the order of `bench list` and
+ * of a full run. */
+BENCH_MODULE(core_ops)
+BENCH_MODULE(json)
