@@ -240,11 +240,21 @@ static size_t utf8_code_points(mcp_str s) {
 }
 
 static int check_string(validator *v, const mcp_schema *s, const mcp_json *inst) {
-    if (s->min_length == 0 && s->max_length == SIZE_MAX) return 0;
-    size_t n = utf8_code_points(mcp_json_str_slice(inst));
-    if (n < s->min_length)
-        return fail(v, "string is shorter than %zu characters (has %zu)", s->min_length, n);
-    if (n > s->max_length) return fail(v, "string is longer than %zu characters (has %zu)", s->max_length, n);
+    mcp_str text = mcp_json_str_slice(inst);
+    if (s->min_length != 0 || s->max_length != SIZE_MAX) {
+        size_t n = utf8_code_points(text);
+        if (n < s->min_length)
+            return fail(v, "string is shorter than %zu characters (has %zu)", s->min_length, n);
+        if (n > s->max_length) return fail(v, "string is longer than %zu characters (has %zu)", s->max_length, n);
+    }
+    if (s->pattern) {
+        int m = mcp_schema_regex_match(s->pattern, text.ptr, text.len);
+        if (m == 0)
+            return fail(v, "string does not match the pattern \"%.*s\"", (int)s->pattern_text.len, s->pattern_text.ptr);
+        if (m < 0)
+            return fail(v, "string is too long to check against the pattern \"%.*s\"", (int)s->pattern_text.len,
+                        s->pattern_text.ptr);
+    }
     return 0;
 }
 
@@ -288,6 +298,13 @@ static const mcp_schema *find_property(const mcp_schema *s, mcp_str key) {
     return NULL;
 }
 
+static int check_member(validator *v, const mcp_schema *sub, mcp_str key, const mcp_json *value) {
+    if (!push_key(v, key)) return fail(v, "value is nested too deeply");
+    int rc = check(v, sub, value);
+    v->path_len--;
+    return rc;
+}
+
 static int check_object(validator *v, const mcp_schema *s, const mcp_json *inst) {
     size_t n = mcp_json_len(inst);
     if (n < s->min_props) return fail(v, "expected at least %zu properties, got %zu", s->min_props, n);
@@ -297,18 +314,28 @@ static int check_object(validator *v, const mcp_schema *s, const mcp_json *inst)
         if (!mcp_json_get_n(inst, name.ptr, name.len))
             return fail_key(v, "missing required property ", name, "");
     }
-    if (!s->prop_count && !s->additional) return 0;
+    if (!s->prop_count && !s->pattern_prop_count && !s->additional) return 0;
     for (const mcp_json *m = mcp_json_first(inst); m; m = mcp_json_next(m)) {
         mcp_str key = mcp_json_key(m);
         const mcp_schema *sub = find_property(s, key);
-        if (!sub) {
-            sub = s->additional;
-            if (!sub) continue;
-            if (sub->boolean == 0) return fail_key(v, "property ", key, " is not allowed");
+        bool matched = sub != NULL;
+        if (sub) {
+            int rc = check_member(v, sub, key, m);
+            if (rc) return rc;
         }
-        if (!push_key(v, key)) return fail(v, "value is nested too deeply");
-        int rc = check(v, sub, m);
-        v->path_len--;
+        for (size_t i = 0; i < s->pattern_prop_count; i++) {
+            int hit = mcp_schema_regex_match(s->pattern_props[i].regex, key.ptr, key.len);
+            if (hit < 0) return fail_key(v, "property name ", key, " is too long to check against patternProperties");
+            if (!hit) continue;
+            matched = true;
+            int rc = check_member(v, s->pattern_props[i].schema, key, m);
+            if (rc) return rc;
+        }
+        /* With a pattern we could not run, we cannot tell which properties
+         * are "additional", so we do not guess. */
+        if (matched || !s->additional || s->pattern_props_partial) continue;
+        if (s->additional->boolean == 0) return fail_key(v, "property ", key, " is not allowed");
+        int rc = check_member(v, s->additional, key, m);
         if (rc) return rc;
     }
     return 0;

@@ -22,14 +22,19 @@
  * contains, minItems, maxItems, uniqueItems, minimum, maximum,
  * exclusiveMinimum, exclusiveMaximum (number, or draft-04 boolean),
  * multipleOf, minLength, maxLength (Unicode code points), allOf, anyOf,
- * oneOf, not, if/then/else, and $ref to a JSON pointer inside the same
- * document ("#", "#/$defs/x", "#/definitions/x", any "#/..." path).
+ * oneOf, not, if/then/else, $ref to a JSON pointer inside the same
+ * document ("#", "#/$defs/x", "#/definitions/x", any "#/..." path), and
+ * pattern / patternProperties with the regular-expression subset described
+ * in schema_regex.c (classes, groups, alternation, quantifiers, anchors).
  *
- * Not enforced: "pattern", "patternProperties" and "format" are checked for
- * their type at compile time and otherwise ignored (a regex engine is not
- * worth its weight for tool arguments; servers that rely on patterns check
- * them in the handler). Keywords this module does not know are ignored, as
- * the JSON Schema specification requires. Remote $ref is a compile error.
+ * Not enforced: "format" (type-checked only), and patterns that use
+ * lookaround, backreferences, \b or \p{...}: such a pattern is skipped,
+ * and when it is a patternProperties key, additionalProperties is not
+ * applied to that object (we cannot tell which names it would cover).
+ * A match that exceeds its step budget (a pathological pattern) fails
+ * validation with a message saying so. Keywords this module does not know
+ * are ignored, as the JSON Schema specification requires. Remote $ref is a
+ * compile error.
  */
 #ifndef MCP_SCHEMA_H
 #define MCP_SCHEMA_H

@@ -321,6 +321,51 @@ static int compile_exclusive(compiler *c, const mcp_json *v, mcp_schema_limit *l
     return compile_limit(c, v, limit, keyword);
 }
 
+/* A pattern our matcher cannot run is dropped (*out stays NULL) rather
+ * than refused: the schema is still valid JSON Schema. */
+static int compile_regex(compiler *c, const mcp_json *v, mcp_schema_regex **out) {
+    if (!mcp_json_is_string(v)) return compile_fail(c, MCP_EINVAL, "a pattern must be a string");
+    mcp_str text = mcp_json_str_slice(v);
+    int rc = mcp_schema_regex_compile(c->arena, text.ptr, text.len, out);
+    if (rc == MCP_EUNSUPPORTED) {
+        *out = NULL;
+        return 0;
+    }
+    if (rc == MCP_EINVAL)
+        return compile_fail(c, rc, "\"%.*s\" is not a valid regular expression", (int)text.len, text.ptr);
+    if (rc) return compile_fail(c, rc, "out of memory");
+    return 0;
+}
+
+static int compile_pattern(compiler *c, const mcp_json *v, mcp_schema *s) {
+    int rc = compile_regex(c, v, &s->pattern);
+    if (!rc) s->pattern_text = mcp_json_str_slice(v);
+    return rc;
+}
+
+static int compile_pattern_properties(compiler *c, const mcp_json *v, mcp_schema *s) {
+    if (!mcp_json_is_object(v)) return compile_fail(c, MCP_EINVAL, "patternProperties must be an object");
+    size_t n = mcp_json_len(v);
+    if (!n) return 0;
+    s->pattern_props = mcp_arena_calloc(c->arena, n * sizeof *s->pattern_props);
+    if (!s->pattern_props) return compile_fail(c, MCP_ENOMEM, "out of memory");
+    for (const mcp_json *m = mcp_json_first(v); m; m = mcp_json_next(m)) {
+        mcp_str key = mcp_json_key(m);
+        size_t saved = path_push(c, key.ptr, key.len);
+        mcp_schema_pattern_prop *pp = &s->pattern_props[s->pattern_prop_count];
+        int rc = mcp_schema_regex_compile(c->arena, key.ptr, key.len, &pp->regex);
+        if (rc == MCP_EINVAL)
+            return compile_fail(c, rc, "\"%.*s\" is not a valid regular expression", (int)key.len, key.ptr);
+        if (rc && rc != MCP_EUNSUPPORTED) return compile_fail(c, rc, "out of memory");
+        rc = compile_schema(c, m, &pp->schema); /* checked even when its pattern is not */
+        if (rc) return rc;
+        path_pop(c, saved);
+        if (pp->regex) s->pattern_prop_count++;
+        else s->pattern_props_partial = true;
+    }
+    return 0;
+}
+
 static int compile_keyword(compiler *c, mcp_str key, const mcp_json *v, mcp_schema *s, bool *excl_min_flag,
                            bool *excl_max_flag) {
     if (key_is(key, "type")) return compile_type(c, v, s);
@@ -374,13 +419,15 @@ static int compile_keyword(compiler *c, mcp_str key, const mcp_json *v, mcp_sche
     if (key_is(key, "then")) return compile_schema(c, v, &s->then_schema);
     if (key_is(key, "else")) return compile_schema(c, v, &s->else_schema);
     if (key_is(key, "$ref")) return compile_ref(c, v, s);
+    if (key_is(key, "pattern")) return compile_pattern(c, v, s);
+    if (key_is(key, "patternProperties")) return compile_pattern_properties(c, v, s);
     /* Recognised but not enforced (see schema.h): still type-checked so that
      * a typo in the schema is caught. */
-    if (key_is(key, "pattern") || key_is(key, "format")) {
-        if (!mcp_json_is_string(v)) return compile_fail(c, MCP_EINVAL, "%.*s must be a string", (int)key.len, key.ptr);
+    if (key_is(key, "format")) {
+        if (!mcp_json_is_string(v)) return compile_fail(c, MCP_EINVAL, "format must be a string");
         return 0;
     }
-    if (key_is(key, "patternProperties") || key_is(key, "$defs") || key_is(key, "definitions")) {
+    if (key_is(key, "$defs") || key_is(key, "definitions")) {
         if (!mcp_json_is_object(v)) return compile_fail(c, MCP_EINVAL, "%.*s must be an object", (int)key.len, key.ptr);
         return 0;
     }

@@ -34,6 +34,20 @@ typedef struct mcp_schema_prop {
     mcp_schema *schema;
 } mcp_schema_prop;
 
+/* Regular expressions (schema_regex.c), for pattern and patternProperties. */
+typedef struct mcp_schema_regex mcp_schema_regex;
+/* 0; MCP_EINVAL for a malformed pattern; MCP_EUNSUPPORTED for syntax this
+ * matcher does not implement (the caller then ignores the pattern). */
+int mcp_schema_regex_compile(mcp_arena *arena, const char *pattern, size_t len, mcp_schema_regex **out);
+/* 1 if the pattern matches anywhere in s, 0 if not, MCP_ELIMIT if the match
+ * ran out of its step budget. */
+int mcp_schema_regex_match(const mcp_schema_regex *re, const char *s, size_t len);
+
+typedef struct mcp_schema_pattern_prop {
+    mcp_schema_regex *regex;
+    mcp_schema *schema;
+} mcp_schema_pattern_prop;
+
 typedef struct mcp_schema_list {
     mcp_schema **items;
     size_t count;
@@ -54,6 +68,9 @@ struct mcp_schema {
     size_t prop_count;
     mcp_str *required;
     size_t required_count;
+    mcp_schema_pattern_prop *pattern_props;
+    size_t pattern_prop_count;
+    bool pattern_props_partial; /* some pattern was unsupported: additionalProperties is not applied */
     mcp_schema *additional; /* NULL: any additional property is fine */
     size_t min_props, max_props;
 
@@ -69,6 +86,8 @@ struct mcp_schema {
 
     /* strings, counted in code points */
     size_t min_length, max_length;
+    mcp_schema_regex *pattern; /* NULL when absent or unsupported */
+    mcp_str pattern_text;
 
     /* combinators */
     mcp_schema_list all_of, any_of, one_of;

@@ -345,8 +345,9 @@ static void test_unknown_keywords_and_ignored(void **state) {
     fixture *f = *state;
     mcp_schema *s = compile_ok(f, "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
                                   "\"title\":\"t\",\"description\":\"d\",\"x-vendor\":{\"type\":5},"
-                                  "\"format\":\"email\",\"pattern\":\"^a+$\",\"default\":3,\"type\":\"string\"}");
-    ACCEPTS(f, s, "\"not-an-email-and-no-a\""); /* format and pattern are not enforced */
+                                  "\"format\":\"email\",\"pattern\":\"^(?!x)\",\"default\":3,\"type\":\"string\"}");
+    ACCEPTS(f, s, "\"not-an-email\""); /* format is not enforced */
+    ACCEPTS(f, s, "\"x\"");            /* a lookahead pattern is beyond our matcher: skipped */
     REJECTS(f, s, "1", "(root): expected string, got integer");
 }
 
@@ -378,7 +379,16 @@ static void test_compile_errors(void **state) {
         {"{\"allOf\":[{\"type\":1}]}", MCP_EINVAL, "schema /allOf/0/type:"},
         {"{\"not\":1}", MCP_EINVAL, "schema /not: a schema must be"},
         {"{\"uniqueItems\":1}", MCP_EINVAL, "schema /uniqueItems: uniqueItems must be a boolean"},
-        {"{\"pattern\":1}", MCP_EINVAL, "schema /pattern: pattern must be a string"},
+        {"{\"pattern\":1}", MCP_EINVAL, "schema /pattern: a pattern must be a string"},
+        {"{\"pattern\":\"(ab\"}", MCP_EINVAL, "schema /pattern: \"(ab\" is not a valid regular expression"},
+        {"{\"pattern\":\"ab)\"}", MCP_EINVAL, "schema /pattern: \"ab)\" is not a valid"},
+        {"{\"pattern\":\"[a-\"}", MCP_EINVAL, "schema /pattern: \"[a-\" is not a valid"},
+        {"{\"pattern\":\"[z-a]\"}", MCP_EINVAL, "schema /pattern: \"[z-a]\" is not a valid"},
+        {"{\"pattern\":\"*a\"}", MCP_EINVAL, "schema /pattern: \"*a\" is not a valid"},
+        {"{\"pattern\":\"a**\"}", MCP_EINVAL, "schema /pattern: \"a**\" is not a valid"},
+        {"{\"pattern\":\"a{3,1}\"}", MCP_EINVAL, "schema /pattern: \"a{3,1}\" is not a valid"},
+        {"{\"patternProperties\":{\"(\":{}}}", MCP_EINVAL, "schema /patternProperties/(: \"(\" is not a valid"},
+        {"{\"patternProperties\":{\"^a\":{\"type\":0}}}", MCP_EINVAL, "schema /patternProperties/^a/type:"},
         {"{\"$ref\":\"#/$defs/missing\"}", MCP_EINVAL, "schema /$ref: $ref \"#/$defs/missing\" does not resolve"},
         {"{\"$ref\":\"other.json#/a\"}", MCP_EINVAL, "schema /$ref: only local $ref"},
         {"{\"$ref\":\"#/$defs/a~2\",\"$defs\":{}}", MCP_EINVAL, "schema /$ref: $ref \"#/$defs/a~2\" does not resolve"},
@@ -456,6 +466,89 @@ static void test_tool_input_schema(void **state) {
     REJECTS(f, s, "{\"steps\":2,\"verbose\":true}", "(root): property \"verbose\" is not allowed");
 }
 
+static void test_pattern(void **state) {
+    fixture *f = *state;
+    static const struct {
+        const char *pattern; /* as JSON string content */
+        const char *yes[4];
+        const char *no[4];
+    } cases[] = {
+        {"^[a-z][a-z0-9_-]{2,15}$", {"abc", "a_b-9", "abcdefghijklmnop"}, {"ab", "Abc", "abcdefghijklmnopq", "a c"}},
+        {"b+c", {"aabbbcx", "bc"}, {"ac", "cb", ""}},
+        {"^(foo|bar)+$", {"foobarfoo", "bar"}, {"foobaz", "", "foo bar"}},
+        {"^\\\\d{3}-\\\\d{4}$", {"555-1234"}, {"5555-123", "555-12345", "abc-defg"}},
+        {"^[^\\\\s]+$", {"no-spaces"}, {"has space", "tab\\there", ""}},
+        {"^.$", {"\xc3\xa9", "\xf0\x9f\x98\x80", "a"}, {"ab", ""}},
+        {"^\\\\u00e9+$", {"\xc3\xa9\xc3\xa9"}, {"e"}},
+        {"^a{2,}$", {"aa", "aaaaa"}, {"a", "aab"}},
+        {"^(a*){2}$", {"", "aaa"}, {"b"}},
+        {"^[\\\\w.+-]+@[\\\\w-]+\\\\.[\\\\w.]+$", {"a.b+c@x-y.org"}, {"a@b", "@x.org"}},
+        {"colou?r", {"color", "my colour"}, {"colr"}},
+        {"^a+?b$", {"aaab"}, {"b", "aaa"}},
+        {"(?:ab|cd)e", {"xcde", "abe"}, {"ace"}},
+        {"[.]", {"a.b"}, {"ab"}},
+        {"x{", {"x{"}, {"x"}},
+        {"^(?<year>\\\\d{4})-(0[1-9]|1[0-2])$", {"2026-11"}, {"2026-13", "26-11"}},
+        {"^[\\\\x41-\\\\x43]$", {"A", "C"}, {"D"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char schema[256];
+        snprintf(schema, sizeof schema, "{\"pattern\":\"%s\"}", cases[i].pattern);
+        mcp_schema *s = compile_ok(f, schema);
+        char inst[128];
+        for (size_t k = 0; k < 4 && cases[i].yes[k]; k++) {
+            snprintf(inst, sizeof inst, "\"%s\"", cases[i].yes[k]);
+            ACCEPTS(f, s, inst);
+        }
+        for (size_t k = 0; k < 4 && cases[i].no[k]; k++) {
+            snprintf(inst, sizeof inst, "\"%s\"", cases[i].no[k]);
+            if (run(f, s, inst) != MCP_EINVAL) fail_msg("pattern %s should reject %s", cases[i].pattern, inst);
+            assert_non_null(strstr(f->err.data, "does not match the pattern"));
+        }
+    }
+    mcp_schema *s = compile_ok(f, "{\"properties\":{\"id\":{\"pattern\":\"^a+$\"}}}");
+    REJECTS(f, s, "{\"id\":\"aab\"}", "/id: string does not match the pattern \"^a+$\"");
+    ACCEPTS(f, s, "{\"id\":7}"); /* pattern applies to strings only */
+}
+
+static void test_pattern_limits(void **state) {
+    fixture *f = *state;
+    /* Exponential backtracking is cut off by the step budget, quickly. */
+    mcp_schema *s = compile_ok(f, "{\"pattern\":\"^(a+)+$\"}");
+    uint64_t t0 = mcp_now_ns();
+    REJECTS(f, s, "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"",
+            "(root): string is too long to check against the pattern \"^(a+)+$\"");
+    assert_true(mcp_now_ns() - t0 < 2000000000ull);
+    ACCEPTS(f, s, "\"aaaa\"");
+
+    /* Long strings with simple patterns are matched without recursion. */
+    mcp_buf big;
+    mcp_buf_init(&big);
+    mcp_buf_append_char(&big, '"');
+    for (int i = 0; i < 1000000; i++) mcp_buf_append_char(&big, 'a');
+    mcp_buf_append_char(&big, '"');
+    s = compile_ok(f, "{\"pattern\":\"^[a-z]+$\"}");
+    ACCEPTS(f, s, big.data);
+    s = compile_ok(f, "{\"pattern\":\"b\"}");
+    assert_int_equal(run(f, s, big.data), MCP_EINVAL);
+    assert_non_null(strstr(f->err.data, "does not match"));
+    mcp_buf_free(&big);
+}
+
+static void test_pattern_properties(void **state) {
+    fixture *f = *state;
+    mcp_schema *s = compile_ok(f, "{\"properties\":{\"id\":{}},\"patternProperties\":{\"^x-\":{\"type\":\"string\"},"
+                                  "\"^n_\":{\"type\":\"integer\"},\"_\":{\"minimum\":0}},\"additionalProperties\":false}");
+    ACCEPTS(f, s, "{\"id\":1,\"x-a\":\"s\",\"n_1\":2}");
+    REJECTS(f, s, "{\"x-a\":1}", "/x-a: expected string, got integer");
+    REJECTS(f, s, "{\"n_1\":-1}", "/n_1: -1 is less than the minimum 0"); /* both patterns apply */
+    REJECTS(f, s, "{\"other\":1}", "(root): property \"other\" is not allowed");
+
+    /* A pattern beyond our matcher: additionalProperties is not applied. */
+    s = compile_ok(f, "{\"patternProperties\":{\"^(?=a)\":{\"type\":\"string\"}},\"additionalProperties\":false}");
+    ACCEPTS(f, s, "{\"anything\":1}");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_type_single, setup, teardown),
@@ -476,6 +569,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lazy_instance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_buffer_reuse_and_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tool_input_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern_properties, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
