@@ -10,6 +10,7 @@
  */
 #include "commands.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char PAGE_HEAD[] =
@@ -53,18 +54,17 @@ static const char PAGE_TAIL[] =
     "if(a>=10)return v.toFixed(1);if(a>=1)return v.toFixed(2);return v.toFixed(3);}\n"
     "var labels=data.baselines.map(function(b){return b.created.slice(5,10);});labels.push('latest');\n"
     "function chart(parent,title,lines,unit){\n"
-    " var W=205,H=130,L=40,R=6,T=16,B=22;var svg=sv('svg',{width:W,height:H,viewBox:'0 0 '+W+' '+H,role:'img'},parent);\n"
+    " var W=205,H=130,L=46,R=8,T=16,B=22;var svg=sv('svg',{width:W,height:H,viewBox:'0 0 '+W+' '+H,role:'img'},parent);\n"
     " sv('text',{x:L,y:11,'font-weight':'600'},svg,title+' ('+unit+')');\n"
     " var vals=[];lines.forEach(function(l){l.values.forEach(function(v){if(v!==null)vals.push(v);});});\n"
     " if(!vals.length){sv('text',{x:L,y:H/2},svg,'no data');return svg;}\n"
-    " var lo=Math.min.apply(null,vals),hi=Math.max.apply(null,vals);if(hi===lo){hi=hi*1.1+1e-9;lo=lo*0.9;}\n"
-    " var pad=(hi-lo)*0.1;lo=Math.max(0,lo-pad);hi=hi+pad;var n=labels.length;\n"
+    " var lo=0,hi=Math.max.apply(null,vals)*1.15;if(!(hi>0))hi=1;var n=labels.length;\n"
     " function X(i){return n===1?L+(W-L-R)/2:L+i*(W-L-R)/(n-1);}function Y(v){return T+(H-T-B)*(1-(v-lo)/(hi-lo));}\n"
     " sv('line',{x1:L,y1:T,x2:L,y2:H-B,stroke:'#999'},svg);sv('line',{x1:L,y1:H-B,x2:W-R,y2:H-B,stroke:'#999'},svg);\n"
     " [lo,(lo+hi)/2,hi].forEach(function(v){sv('text',{x:L-3,y:Y(v)+3,'text-anchor':'end'},svg,fmt(v));"
     "sv('line',{x1:L,y1:Y(v),x2:W-R,y2:Y(v),stroke:'#eee'},svg);});\n"
     " var step=Math.max(1,Math.ceil(n/4));labels.forEach(function(s,i){if(i%step===0||i===n-1)"
-    "sv('text',{x:X(i),y:H-8,'text-anchor':'middle'},svg,s);});\n"
+    "sv('text',{x:X(i),y:H-8,'text-anchor':i===n-1&&n>1?'end':'middle'},svg,s);});\n"
     " lines.forEach(function(l){var d='';l.values.forEach(function(v,i){if(v===null)return;d+=(d?'L':'M')+X(i).toFixed(1)+' '+Y(v).toFixed(1);});\n"
     "  if(d)sv('path',{d:d,fill:'none',stroke:l.color,'stroke-width':1.6},svg);\n"
     "  l.values.forEach(function(v,i){if(v===null)return;var c=sv('circle',{cx:X(i),cy:Y(v),r:i===n-1?3.5:2.5,fill:l.color},svg);"
@@ -111,6 +111,26 @@ static void write_series_values(mcp_json_writer *w, const bench_baseline *bases,
     mcp_json_end_array(w);
 }
 
+/* Position of a workload in `bench list` order; unknown ones go last. */
+static size_t workload_rank(const char *id) {
+    size_t rank = 0;
+    for (size_t i = 0; i < bench_module_count(); i++) {
+        const bench_module *m = bench_module_at(i);
+        for (size_t j = 0; j < m->workload_count; j++, rank++)
+            if (!strcmp(m->workloads[j].id, id)) return rank;
+    }
+    return rank;
+}
+
+static int cmp_key(const void *a, const void *b) {
+    const bench_record *x = a, *y = b;
+    size_t rx = workload_rank(x->workload_id), ry = workload_rank(y->workload_id);
+    if (rx != ry) return rx < ry ? -1 : 1;
+    int c = strcmp(x->workload_id, y->workload_id);
+    /* Same workload: keep the module's task order, which the run recorded. */
+    return c ? c : (x->operations > y->operations) - (x->operations < y->operations);
+}
+
 /* Every (workload, benchmark) seen in the baselines or the latest run. */
 static int collect_keys(const bench_baseline *bases, size_t nb, const bench_record_list *cur,
                         bench_record_list *keys) {
@@ -124,6 +144,10 @@ static int collect_keys(const bench_baseline *bases, size_t nb, const bench_reco
                 if (bench_record_list_push(keys, r)) return MCP_ENOMEM;
         }
     }
+    /* qsort is not stable: remember the first-seen order in operations,
+     * which the key copies do not otherwise need. */
+    for (size_t i = 0; i < keys->count; i++) keys->items[i].operations = i;
+    qsort(keys->items, keys->count, sizeof keys->items[0], cmp_key);
     return MCP_OK;
 }
 
