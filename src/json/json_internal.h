@@ -16,6 +16,11 @@
 enum {
     /* Number: no fraction or exponent and the value fits int64, so n.i is exact. */
     MCP_JSON_F_INT = 1u << 0,
+    /* String had no escapes: its source text is already its escaped form. */
+    MCP_JSON_F_STR_CLEAN = 1u << 1,
+    /* Member key had no escapes: it points into the source, between quotes,
+     * so key - 1 .. key + key_len + 1 is its escaped form. */
+    MCP_JSON_F_KEY_CLEAN = 1u << 2,
 };
 
 struct mcp_json {

@@ -328,6 +328,7 @@ static const char *take_string(parser *ps, const char *p, mcp_json *node) {
     char *start = pool_reserve(ps, p, TAKE_ROOM);
     if (!start) goto oom;
     char *d = start;
+    bool clean = true;
     for (;;) {
         if (MCP_UNLIKELY(ps->pool_end - d < TAKE_ROOM)) {
             /* Grow: move what is decoded so far to a piece twice as big. */
@@ -372,10 +373,12 @@ static const char *take_string(parser *ps, const char *p, mcp_json *node) {
             *d = '\0';
             node->u.s.ptr = start;
             node->u.s.len = (size_t)(d - start);
+            if (clean) node->flags |= MCP_JSON_F_STR_CLEAN;
             ps->pool = d + 1;
             return p;
         }
         if (c == '\\') {
+            clean = false;
             if (end - p >= 2) {
                 switch (p[1]) {
                 case '"': *d++ = '"'; p += 2; continue;
@@ -433,7 +436,7 @@ oom:
 /* Links node under the open container (or makes it the root), giving it
  * the pending key. */
 static inline void attach(parser *ps, size_t depth, mcp_json *node, const char *key, size_t key_len,
-                          mcp_json **root) {
+                          bool key_clean, mcp_json **root) {
     if (depth == 0) {
         *root = node;
         return;
@@ -442,6 +445,7 @@ static inline void attach(parser *ps, size_t depth, mcp_json *node, const char *
     if (f->is_obj) {
         node->key = key;
         node->key_len = (uint32_t)key_len;
+        if (key_clean) node->flags |= MCP_JSON_F_KEY_CLEAN;
     }
     if (f->last) f->last->next = node;
     else f->node->u.c.first = node;
@@ -473,6 +477,7 @@ static int run(parser *ps, const char *text, mcp_json **out) {
     mcp_json *root = NULL;
     const char *key = NULL;
     size_t key_len = 0;
+    bool key_clean = false;
     frame *top;
 
 value:
@@ -501,7 +506,7 @@ value:
                     }
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                attach(ps, depth, node, key, key_len, &root);
+                attach(ps, depth, node, key, key_len, key_clean, &root);
                 if (node == raw_node) building = false;
             }
             top = &ps->stack[depth++];
@@ -569,7 +574,7 @@ value:
         }
         if (building) {
             node->src_len = (size_t)(p - start);
-            attach(ps, depth, node, key, key_len, &root);
+            attach(ps, depth, node, key, key_len, key_clean, &root);
         }
     }
 
@@ -609,6 +614,7 @@ key:
         if (building) {
             key_len = (size_t)(close - (p + 1));
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
+            key_clean = !escaped;
             if (escaped) {
                 char *dst = string_space(ps, p, key_len + 1);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
@@ -688,7 +694,7 @@ mcp_json *mcp_json_expand(mcp_arena *arena, mcp_json *node) {
     if (!built) return NULL;
     /* Keep the node's identity (key, sibling link) and take the content. */
     node->type = built->type;
-    node->flags = built->flags;
+    node->flags = (uint8_t)((built->flags & ~MCP_JSON_F_KEY_CLEAN) | (node->flags & MCP_JSON_F_KEY_CLEAN));
     node->u = built->u;
     return node;
 }

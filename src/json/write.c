@@ -55,8 +55,9 @@ static inline size_t escape_byte(char *d, unsigned char c) {
 #define SLACK 32
 
 int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
-    int rc = mcp_buf_reserve(out, len + SLACK + len / 16);
-    if (rc) return rc;
+    int rc;
+    size_t want = len + SLACK + len / 16;
+    if (MCP_UNLIKELY(out->cap - out->len <= want) && (rc = mcp_buf_reserve(out, want))) return rc;
     char *d = out->data + out->len;
     char *limit = out->data + out->cap;
     const char *p = s, *end = s + len;
@@ -274,7 +275,10 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
     case MCP_JSON_FALSE: rc = mcp_json_buf_put(out, "false", 5); break;
     case MCP_JSON_NUMBER:
     case MCP_JSON_RAW: rc = mcp_json_buf_put(out, v->src, v->src_len); break;
-    case MCP_JSON_STRING: rc = mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len); break;
+    case MCP_JSON_STRING:
+        if (v->flags & MCP_JSON_F_STR_CLEAN) rc = mcp_json_buf_put(out, v->src, v->src_len);
+        else rc = mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len);
+        break;
     case MCP_JSON_ARRAY:
     case MCP_JSON_OBJECT: {
         if (depth >= MCP_JSON_WRITER_MAX_DEPTH) {
@@ -286,8 +290,9 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
         for (const mcp_json *c = v->u.c.first; c; c = c->next) {
             if (c != v->u.c.first && (rc = mcp_json_buf_put(out, ",", 1))) break;
             if (obj) {
-                if ((rc = mcp_json_escape_into(out, c->key, c->key_len))) break;
-                if ((rc = mcp_json_buf_put(out, ":", 1))) break;
+                if (c->flags & MCP_JSON_F_KEY_CLEAN) rc = mcp_json_buf_put(out, c->key - 1, (size_t)c->key_len + 2);
+                else rc = mcp_json_escape_into(out, c->key, c->key_len);
+                if (rc || (rc = mcp_json_buf_put(out, ":", 1))) break;
             }
             write_node(w, c, depth + 1);
             if (w->status) return;

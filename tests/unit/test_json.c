@@ -296,6 +296,53 @@ static void test_lazy_raw_and_expand(void **state) {
     assert_int_equal(err.offset, 8);
 }
 
+/* Long strings and many strings: the one-pass decoder grows its pool and
+ * must give back exactly the bytes that were escaped. */
+static void test_long_and_many_strings(void **state) {
+    (void)state;
+    size_t n = 100000;
+    char *orig = malloc(n);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned r = (x >> 16) % 64;
+        orig[i] = r == 0 ? '\n' : r == 1 ? '"' : r == 2 ? '\\' : r == 3 ? '\x01' : (char)('a' + r % 26);
+    }
+    memcpy(orig + 500, "\xf0\x9f\x98\x80\xc3\xa9", 6);
+    mcp_buf text;
+    mcp_buf_init(&text);
+    mcp_buf_append_char(&text, '[');
+    for (size_t len = 0; len < 3000; len += 7) { /* many strings of growing size */
+        mcp_json_escape(&text, orig, len);
+        mcp_buf_append_char(&text, ',');
+    }
+    mcp_json_escape(&text, orig, n);
+    mcp_buf_append_char(&text, ']');
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, text.data, text.len, NULL, &doc, NULL), 0);
+    size_t len = 0;
+    mcp_json *e = mcp_json_first(doc);
+    for (; mcp_json_next(e); e = mcp_json_next(e), len += 7) {
+        assert_int_equal(mcp_json_str_len(e), len);
+        assert_memory_equal(mcp_json_str(e, NULL), orig, len);
+    }
+    assert_int_equal(mcp_json_str_len(e), n);
+    assert_memory_equal(mcp_json_str(e, NULL), orig, n);
+    assert_int_equal(mcp_json_str(e, NULL)[n], '\0');
+
+    /* Written back, the document is byte for byte what was parsed. */
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    mcp_json_write_value(&w, doc);
+    assert_int_equal(out.len, text.len);
+    assert_memory_equal(out.data, text.data, text.len);
+    mcp_buf_free(&out);
+    mcp_buf_free(&text);
+    free(orig);
+}
+
 static void test_invalid_arguments(void **state) {
     (void)state;
     mcp_json *doc = NULL;
@@ -324,6 +371,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_rejections_with_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_and_size_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_raw_and_expand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_and_many_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbers_ignore_locale, setup, teardown),
     };

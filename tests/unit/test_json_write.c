@@ -212,6 +212,15 @@ static void test_write_value(void **state) {
     mcp_json_write_value(&w, mcp_json_get(lazy, "c"));
     mcp_json_end_array(&w);
     assert_string_equal(out.data, "[{ },null,[ true,false,null ]]");
+
+    /* Expanded RAW nodes keep their key: write the lazy object after expanding. */
+    const char *msg = "{\"k\\u0041\":{\"x\":\"a\\tb\",\"y\":\"plain\"},\"z\":[1]}";
+    assert_int_equal(mcp_json_parse(&arena, msg, strlen(msg), &(mcp_json_opts){.lazy_depth = 1}, &lazy, NULL), 0);
+    for (mcp_json *m = mcp_json_first(lazy); m; m = mcp_json_next(m)) assert_non_null(mcp_json_expand(&arena, m));
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_write_value(&w, lazy);
+    assert_string_equal(out.data, "{\"kA\":{\"x\":\"a\\tb\",\"y\":\"plain\"},\"z\":[1]}");
 }
 
 static void canonical_is(const char *text, const char *want) {
