@@ -69,15 +69,21 @@ typedef struct mcp_json_error {
 
 /* Parse len bytes of text into a DOM allocated from arena. The whole input
  * must be exactly one JSON value with optional surrounding whitespace.
- * Invalid UTF-8 is rejected. err may be NULL. */
+ * Invalid UTF-8, unpaired surrogate escapes, control characters in strings,
+ * leading zeros, trailing commas, NaN/Infinity and a byte order mark are all
+ * rejected (MCP_EPARSE); nesting past max_depth or input past max_size give
+ * MCP_ELIMIT. err may be NULL; *out is NULL on failure. The top-level value
+ * is at depth 1: with lazy_depth = 1 the members of a top-level object are
+ * built and every object or array inside them is RAW. */
 int mcp_json_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
                    mcp_json **out, mcp_json_error *err);
 
 /* Check that text is valid JSON without building anything. */
 int mcp_json_validate(const char *text, size_t len, const mcp_json_opts *opts, mcp_json_error *err);
 
-/* Build the DOM of a RAW node in place (the node becomes its real type).
- * A non-RAW node is returned unchanged. Returns the node, NULL on OOM. */
+/* Build the DOM of a RAW node in place (the node becomes its real type,
+ * fully built, keeping its key and its place among its siblings). A non-RAW
+ * node is returned unchanged. Returns the node, NULL on OOM. */
 mcp_json *mcp_json_expand(mcp_arena *arena, mcp_json *node);
 
 /* ---- Reading ------------------------------------------------------------
@@ -122,8 +128,13 @@ mcp_str mcp_json_key(const mcp_json *member_value);
  * A streaming writer that appends compact JSON to an mcp_buf, inserting
  * commas and colons itself. Strings are escaped per RFC 8259 (control
  * characters as \u00XX, '"' and '\\' escaped, '/' left alone, valid UTF-8
- * passed through). Errors are sticky: after the first failure every call is a
- * no-op and mcp_json_writer_status returns the error. */
+ * passed through, each byte that is not valid UTF-8 replaced by U+FFFD so the
+ * output is always valid JSON). Errors are sticky: after the first failure
+ * every call is a no-op and mcp_json_writer_status returns the error. Misuse
+ * (a value in an object without a key, a key outside an object, a wrong or
+ * missing end, a second top-level value) fails with MCP_EINVAL; nesting past
+ * MCP_JSON_WRITER_MAX_DEPTH with MCP_ELIMIT. To write several documents into
+ * one buffer, init the writer again for each. */
 #define MCP_JSON_WRITER_MAX_DEPTH 256
 typedef struct mcp_json_writer {
     mcp_buf *out;
