@@ -345,6 +345,13 @@ static void on_response(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *
         complete(c, &p, MCP_EPROTO, NULL);
         return;
     }
+    /* Without discovery, the server introduces itself in results' _meta. */
+    if (c->modern && !c->server_info) {
+        const mcp_json *info = mcp_json_get(mcp_json_get(result, "_meta"), "io.modelcontextprotocol/serverInfo");
+        mcp_str raw = mcp_json_raw(info);
+        if (mcp_json_is_object(info) && raw.len > 0)
+            c->server_info = mcp_client_strndup(raw.ptr, raw.len);
+    }
     /* An absent resultType means "complete": earlier versions lack it. */
     const mcp_json *type = mcp_json_get(result, "resultType");
     const char *t = mcp_json_str(type, "complete");
