@@ -2,9 +2,11 @@
  * mcp/net.h — transports that carry MCP messages to an mcp_server.
  *
  * mcp_serve runs the listeners named in an mcp_listen and returns when they
- * are all closed (stdin reached EOF, or a shutdown was requested with
- * mcp_serve_stop / SIGTERM). Every transport frames messages and hands each
- * complete JSON text to an mcp_session (see mcp/mcp.h).
+ * are all closed: with stdio, when stdin reaches end of input (network
+ * listeners started beside it are then drained); with TCP alone, on SIGTERM
+ * or SIGINT, after a graceful drain. HTTP and WebSocket are not implemented
+ * yet and give MCP_EUNSUPPORTED. Every transport frames messages and hands
+ * each complete JSON text to an mcp_session (see mcp/mcp.h).
  *
  *     return mcp_serve(server, &(mcp_listen){ .stdio = true });
  */
