@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define MAX_STDIO_ARGS 256
 
 static void print_usage(FILE *out)
@@ -42,6 +43,8 @@ static void print_usage(FILE *out)
           "                       2024-11-05) forces the handshake; 2026-07-28 skips discovery.\n"
           "  --timeout MS         per-request timeout in milliseconds, restarted by each\n"
           "                       progress notification (default 30000)\n"
+          "  --connect-timeout MS budget for starting or reaching the server and agreeing on\n"
+          "                       the version, apart from --timeout (default 10000)\n"
           "  --progress           ask for progress and print each notification on stderr\n"
           "  --compact            print the result as one line of compact JSON\n"
           "                       (default: indented with two spaces)\n"
@@ -181,6 +184,7 @@ typedef struct call_args {
     const char *params;
     const char *protocol;
     unsigned timeout_ms;
+    unsigned connect_timeout_ms;
     bool compact;
     bool progress;
 } call_args;
@@ -191,6 +195,7 @@ static int parse_args(int argc, char **argv, call_args *a)
     int npos = 0;
     bool options_done = false;
     a->timeout_ms = DEFAULT_TIMEOUT_MS;
+    a->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!options_done && arg[0] == '-' && arg[1] == '-' && arg[2] == '\0') {
@@ -215,14 +220,17 @@ static int parse_args(int argc, char **argv, call_args *a)
                 fputs(")\n", stderr);
                 return 2;
             }
-        } else if (!options_done && !strcmp(arg, "--timeout")) {
+        } else if (!options_done && (!strcmp(arg, "--timeout") || !strcmp(arg, "--connect-timeout"))) {
             char *end = NULL;
             unsigned long ms = ++i < argc ? strtoul(argv[i], &end, 10) : 0;
             if (i >= argc || !end || *end || ms == 0 || ms > 86400000ul || argv[i][0] == '-') {
-                fputs("mcpd call: --timeout needs a number of milliseconds (1 .. 86400000)\n", stderr);
+                fprintf(stderr, "mcpd call: %s needs a number of milliseconds (1 .. 86400000)\n", arg);
                 return 2;
             }
-            a->timeout_ms = (unsigned)ms;
+            if (!strcmp(arg, "--timeout"))
+                a->timeout_ms = (unsigned)ms;
+            else
+                a->connect_timeout_ms = (unsigned)ms;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "mcpd call: unknown option '%s' (see mcpd call --help)\n", arg);
             return 2;
@@ -256,7 +264,7 @@ static int parse_args(int argc, char **argv, call_args *a)
     return -1;
 }
 
-static int open_target(const char *target, mcp_client_transport **t)
+static int open_target(const char *target, unsigned connect_timeout_ms, mcp_client_transport **t)
 {
     if (!strncmp(target, "stdio:", 6)) {
         const char *cmd = target + 6;
@@ -278,7 +286,7 @@ static int open_target(const char *target, mcp_client_transport **t)
         return rc == 0 ? 0 : 2;
     }
     if (!strncmp(target, "tcp://", 6)) {
-        int rc = mcp_connect_tcp(target + 6, NULL, t);
+        int rc = mcp_connect_tcp(target + 6, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t);
         if (rc != 0)
             fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target + 6,
                     rc == MCP_EINVAL ? "expected tcp://HOST:PORT" : mcp_strerror(rc));
@@ -311,7 +319,7 @@ int app_call(int argc, char **argv)
     if (rc >= 0)
         return rc;
     mcp_client_transport *t = NULL;
-    if ((rc = open_target(a.target, &t)) != 0)
+    if ((rc = open_target(a.target, a.connect_timeout_ms, &t)) != 0)
         return rc;
     mcp_client *client = mcp_client_new(&(mcp_client_opts){
         .protocol_version = a.protocol,
@@ -324,7 +332,7 @@ int app_call(int argc, char **argv)
         return 2;
     }
     mcp_client_result r = {0};
-    int status = mcp_client_connect(client, a.timeout_ms, &r);
+    int status = mcp_client_connect(client, a.connect_timeout_ms, &r);
     if (status != 0) {
         if (status == MCP_EUNSUPPORTED) {
             const char *v = NULL;
@@ -338,7 +346,7 @@ int app_call(int argc, char **argv)
             mcp_arena_free(&arena);
             rc = 2;
         } else {
-            rc = report_failure("negotiating the protocol version", status, &r, a.timeout_ms);
+            rc = report_failure("negotiating the protocol version", status, &r, a.connect_timeout_ms);
             rc = 2; /* a refused negotiation is a connection failure, not the method's error */
         }
         mcp_client_result_free(&r);

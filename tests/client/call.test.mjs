@@ -68,14 +68,14 @@ test('progress notifications are shown with --progress', () => {
 
 test('progress keeps a request alive past its timeout; without it the call times out', () => {
   const params = JSON.stringify({ name: 'countdown', arguments: { n: 20 } });
-  // 20 steps of 10 ms: 200 ms in all, against a 100 ms budget.
-  const alive = call(['--timeout', '100', '--progress', target, 'tools/call', params]);
+  // 20 steps of 10 ms: at least 200 ms in all, against a 150 ms budget.
+  const alive = call(['--timeout', '150', '--progress', target, 'tools/call', params]);
   assert.equal(alive.status, 0, alive.stderr);
   assert.equal(JSON.parse(alive.stdout).content[0].text, 'liftoff');
-  const dead = call(['--timeout', '100', target, 'tools/call', params]);
+  const dead = call(['--timeout', '150', target, 'tools/call', params]);
   assert.equal(dead.status, 2);
   assert.equal(dead.stdout, '');
-  assert.match(dead.stderr, /no answer within 100 ms/);
+  assert.match(dead.stderr, /tools\/call: no answer within 150 ms/);
 });
 
 test('resources/read of a fixed resource and of a template', () => {
@@ -111,6 +111,7 @@ test('usage and connection errors exit 2', () => {
   assert.equal(call([target, 'tools/call', '[1]']).status, 2);
   assert.equal(call(['--protocol', '1999-01-01', target, 'tools/list']).status, 2);
   assert.equal(call(['--timeout', 'soon', target, 'tools/list']).status, 2);
+  assert.equal(call(['--connect-timeout', '0', target, 'tools/list']).status, 2);
   assert.equal(call(['stdio:/nonexistent/server', 'tools/list']).status, 2);
   assert.equal(call(["stdio:node 'unterminated", 'tools/list']).status, 2);
   assert.equal(call(['ftp://example', 'tools/list']).status, 2);
