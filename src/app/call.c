@@ -8,6 +8,7 @@
  */
 #include "app/app.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,7 +290,9 @@ static int open_target(const char *target, unsigned connect_timeout_ms, mcp_clie
         int rc = mcp_connect_tcp(target + 6, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t);
         if (rc != 0)
             fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target + 6,
-                    rc == MCP_EINVAL ? "expected tcp://HOST:PORT" : mcp_strerror(rc));
+                    rc == MCP_EINVAL ? "expected tcp://HOST:PORT"
+                    : rc == MCP_EIO  ? strerror(errno)
+                                     : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
     fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND or tcp://HOST:PORT)\n", target);

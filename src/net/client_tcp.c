@@ -69,10 +69,13 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_ms, int *out)
         socklen_t len = sizeof err;
         if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
             close(fd);
+            errno = err ? err : errno; /* callers may report why */
             return MCP_EIO;
         }
     } else if (rc != 0) {
+        int saved = errno;
         close(fd);
+        errno = saved;
         return MCP_EIO;
     }
     /* Back to blocking: the channel polls before it reads. */
