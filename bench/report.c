@@ -27,7 +27,7 @@ static const char PAGE_HEAD[] =
     ".card h3{font-size:14px;margin:0 0 2px;display:flex;justify-content:space-between;align-items:center}\n"
     ".scope{color:#666;font-size:11.5px;margin:0 0 6px;min-height:30px}\n"
     ".badge{font-size:11px;font-weight:600;border-radius:10px;padding:1px 8px;color:#fff}\n"
-    ".pass{background:#2f855a}.noise{background:#718096}.new{background:#3182ce}.WARN{background:#c05621}"
+    ".pass{background:#2f855a}.noise{background:#718096}.absent{background:#a0aec0}.new{background:#3182ce}.WARN{background:#c05621}"
     ".FAIL{background:#c53030}\n"
     ".detail{font-size:11.5px;color:#444;margin:4px 0 0}.charts{display:flex;gap:8px}\n"
     "svg text{font-size:10px;fill:#444}.legend{font-size:11px;color:#444}\n"
@@ -74,6 +74,8 @@ static const char PAGE_TAIL[] =
     "meta.textContent='Generated '+data.generated+'. Latest run: '+(data.latest.timestamp||'none')+', commit '+"
     "(data.latest.commit||'unknown').slice(0,12)+', '+data.latest.environment+'. Baselines: '+data.baselines.length+"
     "'. Verdict vs newest baseline: '+data.verdict+'.';\n"
+    "if(data.note){var nt=el('p',{'class':'meta',style:'font-weight:600;color:#9c4221'},null,data.note);"
+    "meta.parentNode.insertBefore(nt,meta.nextSibling);}\n"
     "var hist=document.getElementById('history');\n"
     "if(data.baselines.length){var hr=el('tr',{},hist);['baseline','created','commit','profile','reason'].forEach("
     "function(h){el('th',{},hr,h);});\n"
@@ -174,6 +176,18 @@ static void write_data(mcp_json_writer *w, const bench_baseline *bases, size_t n
     mcp_json_write_key(w, "environment");
     mcp_json_write_cstr(w, envtext);
     mcp_json_end_object(w);
+    /* Numbers from different machines or builds differ for reasons that are
+     * not the code: say so above the charts. */
+    char note[sizeof(bench_env) * 2] = "";
+    if (first && nb &&
+        (strcmp(bases[nb - 1].env.cpu_model, first->env.cpu_model) ||
+         strcmp(bases[nb - 1].env.build_type, first->env.build_type)))
+        snprintf(note, sizeof note, "Note: the newest baseline was measured on %s (%s build), the latest run on "
+                 "%s (%s build); differences may come from that, not from the code.",
+                 bases[nb - 1].env.cpu_model, bases[nb - 1].env.build_type, first->env.cpu_model,
+                 first->env.build_type);
+    mcp_json_write_key(w, "note");
+    mcp_json_write_cstr(w, note);
     mcp_json_write_key(w, "baselines");
     mcp_json_begin_array(w);
     for (size_t i = 0; i < nb; i++) {
@@ -206,7 +220,7 @@ static void write_data(mcp_json_writer *w, const bench_baseline *bases, size_t n
             if (v == BENCH_FAIL) worst = 2;
             else if (v == BENCH_WARN && worst < 1) worst = 1;
         } else {
-            verdict = "noise";
+            verdict = "absent";
             snprintf(detail, sizeof detail, "not in the latest run");
         }
         mcp_json_begin_object(w);
