@@ -478,7 +478,7 @@ int bench_results_load_dir(const char *dir, bench_record_list *list, bench_error
     struct dirent *de;
     while ((de = readdir(d)) && n < COUNT(names)) {
         size_t len = strlen(de->d_name);
-        if (len > 5 && !strcmp(de->d_name + len - 5, ".json")) names[n++] = strdup(de->d_name);
+        if (len > 5 && !strcmp(de->d_name + len - 5, ".json") && (names[n] = strdup(de->d_name)) != NULL) n++;
     }
     closedir(d);
     qsort(names, n, sizeof names[0], cmp_str);
