@@ -620,6 +620,45 @@ static void test_callbacks_may_reenter(void **state)
     assert_int_equal(r.next.status, MCP_ECLOSED);
 }
 
+/* Mutated server messages (deterministic byte flips of valid ones): the
+ * client must neither crash nor leak, and whatever it counts adds up. */
+static void test_mutated_messages(void **state)
+{
+    (void)state;
+    static const char *seeds[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":2,\"progress\":1}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"q\",\"method\":\"ping\"}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-1,\"message\":\"m\"}},{\"jsonrpc\":\"2.0\",\"method\":\"x\"}]",
+    };
+    fixture *f = modern_ready();
+    outcome o = {0};
+    uint32_t rng = 12345;
+    char text[256];
+    for (int round = 0; round < 4000; round++) {
+        if (mcp_client_pending_count(f->client) < 4)
+            mcp_client_request(f->client, "tools/list", NULL, &(mcp_client_request_opts){.progress = true},
+                               on_done, &o, NULL);
+        const char *seed = seeds[round % 4];
+        size_t len = strlen(seed);
+        memcpy(text, seed, len);
+        for (int flips = 0; flips < 1 + round % 3; flips++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % len;
+            rng = rng * 1103515245u + 12345u;
+            text[at] = (char)(rng >> 16);
+        }
+        assert_int_equal(mcp_client_handle(f->client, text, len), 0);
+        if (round % 500 == 0)
+            mcp_client_tick(f->client, (2000 + (uint64_t)round) * MS);
+    }
+    mcp_client_counters k;
+    mcp_client_get_counters(f->client, &k);
+    assert_int_equal(k.messages_in, 4001); /* plus the discover answer */
+    assert_true(k.malformed > 1000);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_malformed_ignored_and_counted),
         cmocka_unit_test(test_close_and_free_complete_pending),
         cmocka_unit_test(test_callbacks_may_reenter),
+        cmocka_unit_test(test_mutated_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
