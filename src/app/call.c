@@ -7,6 +7,7 @@
  * server (1) from a failure to reach it at all (2).
  */
 #include "app/app.h"
+#include "mcp/client.h"
 
 #include <errno.h>
 #include <stdio.h>
