@@ -1,0 +1,469 @@
+/*
+ * TCP connections carrying newline-delimited JSON, one mcp_session each.
+ *
+ * A read is framed into lines and every line goes to the session in order of
+ * arrival. What the session emits while a read is being handled collects in
+ * the connection's output buffer, and the whole batch leaves in one uv_write
+ * when the read is done: a client that pipelines a hundred requests gets its
+ * hundred responses in one write, not a hundred.
+ *
+ * Output has two buffers: "out" collects, "wbuf" is being written. When a
+ * write completes they swap, so at most one write is in flight and both
+ * buffers are reused; after warm-up a request costs no allocation here.
+ *
+ * Limits, each counted when it fires: max_connections (refuse at accept),
+ * max_message_size (error line, skip the line), idle_timeout_ms (close),
+ * max_output_queue (pause reading until writes drain) and stall_timeout_ms
+ * (a reader whose queue stays full that long is evicted).
+ *
+ * Closing is careful about in-flight work. A connection that is retired
+ * (peer sent EOF, or the runtime drains) stops reading and gives its session
+ * to the reaper; the responses of calls still running keep flowing out, and
+ * only when the reaper says the session is gone and the output is written do
+ * we send FIN. We then read and discard until the peer's FIN so that unread
+ * input cannot turn our close into a reset that destroys delivered output.
+ */
+#include "net/net_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Asynchronous calls of a session not yet finished. Proposed for mcp/mcp.h;
+ * until the mcp layer provides it, the reference is weak and NULL, and a
+ * retiring connection frees its session at once, which cancels the calls it
+ * still runs (their replies are then not sent). */
+extern size_t mcp_session_pending(const mcp_session *session) __attribute__((weak));
+
+/* Buffers that grew beyond this for one burst are returned afterwards. */
+#define MCP_TCP_KEEP_BYTES (256 * 1024)
+/* Longest wait for the peer's FIN after ours. */
+#define MCP_TCP_LINGER_MS 2000u
+
+struct mcp_net_conn {
+    uv_tcp_t tcp;
+    mcp_net_worker *worker;
+    mcp_net_conn *prev;
+    mcp_net_conn *next;
+    mcp_session *session;   /* NULL once handed to the reaper */
+    mcp_sink sink;
+    mcp_ndjson framer;
+    mcp_buf out;            /* output collecting */
+    mcp_buf wbuf;           /* output being written */
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    mcp_net_note *release;  /* travels to the reaper and back */
+    uint64_t last_active_ms;
+    uint64_t full_since_ms; /* when the output queue went over the limit; 0 if under */
+    bool writing;           /* a write of wbuf is in flight */
+    bool in_batch;          /* inside a read: session output waits for the batch write */
+    bool reading;
+    bool paused;            /* reading stopped for back-pressure */
+    bool winding_down;      /* no more input; waiting for pending calls before retiring */
+    bool retired;           /* session handed to the reaper */
+    bool released;          /* the reaper has freed the session */
+    bool peer_eof;
+    bool shutting;
+    bool lingering;         /* FIN sent; discarding input until the peer's FIN */
+    bool closing;
+    bool closed;
+};
+
+static void conn_close(mcp_net_conn *conn);
+static void conn_progress(mcp_net_conn *conn);
+
+static const mcp_net_limits *conn_limits(const mcp_net_conn *conn) {
+    return mcp_net_limits_of(conn->worker->net);
+}
+
+static uint64_t conn_now(const mcp_net_conn *conn) {
+    return uv_now(&conn->worker->loop);
+}
+
+static void buf_recycle(mcp_buf *buf) {
+    if (buf->cap > MCP_TCP_KEEP_BYTES) mcp_buf_free(buf);
+    else mcp_buf_reset(buf);
+}
+
+static size_t conn_queued(const mcp_net_conn *conn) {
+    return conn->out.len + conn->wbuf.len;
+}
+
+/* ---- Output ----------------------------------------------------------------------- */
+static void on_write(uv_write_t *req, int status);
+
+static void conn_flush(mcp_net_conn *conn) {
+    if (conn->writing || !conn->out.len || conn->closing) return;
+    mcp_buf swap = conn->wbuf;
+    conn->wbuf = conn->out;
+    conn->out = swap;
+    uv_buf_t chunk = uv_buf_init(conn->wbuf.data, (unsigned)conn->wbuf.len);
+    conn->writing = true;
+    mcp_net_count(&conn->worker->counters.writes, 1);
+    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &chunk, 1, on_write);
+    if (rc) {
+        conn->writing = false;
+        conn_close(conn);
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+
+static void conn_read_start(mcp_net_conn *conn) {
+    if (conn->reading || conn->closing) return;
+    if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read)) {
+        conn_close(conn);
+        return;
+    }
+    conn->reading = true;
+}
+
+static void conn_read_stop(mcp_net_conn *conn) {
+    if (!conn->reading) return;
+    uv_read_stop((uv_stream_t *)&conn->tcp);
+    conn->reading = false;
+}
+
+/* Back-pressure: a client that does not read its responses stops being read
+ * from, so it cannot make us buffer without bound. */
+static void conn_check_queue(mcp_net_conn *conn) {
+    if (conn->closing) return;
+    if (conn_queued(conn) > conn_limits(conn)->max_output_queue) {
+        if (!conn->full_since_ms) conn->full_since_ms = conn_now(conn) ? conn_now(conn) : 1;
+        if (!conn->paused && conn->reading && !conn->lingering) {
+            conn_read_stop(conn);
+            conn->paused = true;
+            mcp_net_count(&conn->worker->counters.read_paused, 1);
+        }
+        return;
+    }
+    conn->full_since_ms = 0;
+    if (conn->paused) {
+        conn->paused = false;
+        if (!conn->winding_down) conn_read_start(conn);
+    }
+}
+
+static void on_write(uv_write_t *req, int status) {
+    mcp_net_conn *conn = req->data;
+    conn->writing = false;
+    if (status < 0) {
+        conn_close(conn);
+        return;
+    }
+    mcp_net_count(&conn->worker->counters.bytes_out, conn->wbuf.len);
+    buf_recycle(&conn->wbuf);
+    conn->last_active_ms = conn_now(conn);
+    conn_flush(conn);
+    conn_check_queue(conn);
+    conn_progress(conn);
+}
+
+/* Appends one message and its newline. Called on the owning loop. */
+static int conn_emit(mcp_net_conn *conn, const char *message, size_t len) {
+    if (conn->closing) {
+        mcp_net_count(&conn->worker->counters.output_dropped, 1);
+        return MCP_ECLOSED;
+    }
+    if (mcp_buf_reserve(&conn->out, len + 1)) return MCP_ENOMEM;
+    memcpy(conn->out.data + conn->out.len, message, len);
+    conn->out.len += len;
+    conn->out.data[conn->out.len++] = '\n';
+    conn->out.data[conn->out.len] = '\0';
+    if (!conn->in_batch) {
+        conn_flush(conn);
+        conn_check_queue(conn);
+    }
+    return MCP_OK;
+}
+
+/* The session's sink. On the owning loop the message joins the current
+ * batch; from any other thread (an asynchronous handler finishing) it is
+ * copied into a note and posted to the owning loop. */
+static int conn_sink_write(void *user, const char *message, size_t len) {
+    mcp_net_conn *conn = user;
+    if (mcp_net_worker_current() == conn->worker) return conn_emit(conn, message, len);
+    mcp_net_note *note = malloc(sizeof *note + len + 1);
+    if (!note) return MCP_ENOMEM;
+    note->kind = MCP_NET_NOTE_OUTPUT;
+    note->conn = conn;
+    note->worker = conn->worker;
+    note->session = NULL;
+    memcpy(note->data, message, len);
+    note->len = len;
+    mcp_net_worker_post(conn->worker, note);
+    return MCP_OK;
+}
+
+/* ---- Lifecycle ------------------------------------------------------------------------ */
+static void conn_free(mcp_net_conn *conn) {
+    mcp_net_worker *worker = conn->worker;
+    if (conn->prev) conn->prev->next = conn->next;
+    else worker->conns = conn->next;
+    if (conn->next) conn->next->prev = conn->prev;
+    worker->conn_count--;
+    mcp_ndjson_free(&conn->framer);
+    mcp_buf_free(&conn->out);
+    mcp_buf_free(&conn->wbuf);
+    free(conn->release);
+    free(conn);
+    mcp_net_worker_maybe_finish(worker);
+}
+
+/* No more input will be handled: the session goes to the reaper, which
+ * waits for its pending calls without blocking this loop. */
+static void conn_retire(mcp_net_conn *conn) {
+    if (conn->retired) return;
+    conn->retired = true;
+    if (!conn->lingering) conn_read_stop(conn);
+    conn->release->session = conn->session;
+    conn->session = NULL;
+    mcp_net_reap(conn->worker->net, conn->release);
+}
+
+/* Retire once no asynchronous call is left, so that draining delivers
+ * their replies instead of cancelling them. */
+static void conn_try_retire(mcp_net_conn *conn) {
+    if (conn->retired) return;
+    if (conn->session && mcp_session_pending && mcp_session_pending(conn->session) > 0) return;
+    conn_retire(conn);
+}
+
+/* Stop taking input and let what was received finish. */
+static void conn_wind_down(mcp_net_conn *conn) {
+    conn->winding_down = true;
+    conn->paused = false;
+    conn_read_stop(conn);
+    conn_try_retire(conn);
+}
+
+static void on_closed(uv_handle_t *handle) {
+    mcp_net_conn *conn = handle->data;
+    conn->closed = true;
+    if (conn->released) conn_free(conn);
+}
+
+static void conn_close(mcp_net_conn *conn) {
+    if (conn->closing) return;
+    conn->closing = true;
+    conn->reading = false;
+    mcp_net_count(&conn->worker->counters.closed, 1);
+    mcp_net_conn_release(conn->worker->net);
+    uv_close((uv_handle_t *)&conn->tcp, on_closed);
+    conn_retire(conn);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    mcp_net_conn *conn = req->data;
+    if (conn->closing) return;
+    if (status < 0 || conn->peer_eof) {
+        conn_close(conn);
+        return;
+    }
+    conn->lingering = true;
+    conn->last_active_ms = conn_now(conn);
+    conn_read_start(conn);
+}
+
+/* After retirement: once the session is gone and its output written, FIN. */
+static void conn_progress(mcp_net_conn *conn) {
+    if (conn->closing || !conn->released || conn->writing || conn->out.len || conn->shutting) return;
+    conn->shutting = true;
+    if (uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp, on_shutdown)) conn_close(conn);
+}
+
+/* ---- Input ------------------------------------------------------------------------------ */
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+    mcp_net_conn *conn = handle->data;
+    (void)suggested;
+    /* One buffer per loop is enough: each read is fully handled (complete
+     * lines consumed, a partial tail copied into the framer) before the
+     * loop asks for the next. */
+    buf->base = conn->worker->read_buf;
+    buf->len = conn->worker->read_buf_size;
+}
+
+static void conn_handle_line(mcp_net_conn *conn, mcp_str line) {
+    mcp_net_count(&conn->worker->counters.messages_in, 1);
+    if (mcp_session_handle(conn->session, line.ptr, line.len) < 0) {
+        mcp_log(MCP_LOG_ERROR, "tcp: session failed, closing the connection");
+        conn_close(conn);
+    }
+}
+
+static void conn_handle_oversized(mcp_net_conn *conn) {
+    mcp_net_count(&conn->worker->counters.oversized, 1);
+    if (mcp_ndjson_oversized_error(&conn->out, conn_limits(conn)->max_message_size)) conn_close(conn);
+}
+
+static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) {
+    mcp_str input = {data, len};
+    mcp_str line;
+    conn->in_batch = true;
+    while (!conn->closing) {
+        int kind = mcp_ndjson_next(&conn->framer, &input, &line);
+        if (kind == MCP_NDJSON_MORE) break;
+        if (kind == MCP_NDJSON_LINE) conn_handle_line(conn, line);
+        else if (kind == MCP_NDJSON_OVERSIZED) conn_handle_oversized(conn);
+        else conn_close(conn);
+    }
+    conn->in_batch = false;
+    conn_flush(conn);
+    conn_check_queue(conn);
+}
+
+static void conn_handle_eof(mcp_net_conn *conn) {
+    conn->peer_eof = true;
+    conn_read_stop(conn);
+    /* A last message without its newline is still a message. */
+    mcp_str line;
+    conn->in_batch = true;
+    int kind = mcp_ndjson_finish(&conn->framer, &line);
+    if (kind == MCP_NDJSON_LINE) conn_handle_line(conn, line);
+    else if (kind == MCP_NDJSON_OVERSIZED) conn_handle_oversized(conn);
+    conn->in_batch = false;
+    conn_flush(conn);
+    conn_wind_down(conn);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    mcp_net_conn *conn = stream->data;
+    if (nread > 0) {
+        conn->last_active_ms = conn_now(conn);
+        if (conn->lingering || conn->winding_down) return; /* input after the end is dropped */
+        mcp_net_count(&conn->worker->counters.reads, 1);
+        mcp_net_count(&conn->worker->counters.bytes_in, (uint64_t)nread);
+        conn_handle_input(conn, buf->base, (size_t)nread);
+    } else if (nread == UV_EOF && !conn->lingering && !conn->winding_down) {
+        conn_handle_eof(conn);
+    } else if (nread < 0) {
+        conn_close(conn);
+    }
+}
+
+/* ---- Accept ------------------------------------------------------------------------------ */
+static void on_refused_closed(uv_handle_t *handle) {
+    free(handle);
+}
+
+static void conn_refuse(mcp_net_worker *worker, uv_tcp_t *tcp) {
+    static const char busy[] =
+        "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"server is at its connection limit\"}}\n";
+    mcp_net_count(&worker->counters.refused, 1);
+    uv_buf_t chunk = uv_buf_init((char *)busy, sizeof busy - 1);
+    uv_try_write((uv_stream_t *)tcp, &chunk, 1); /* best effort: the answer is the close */
+    uv_close((uv_handle_t *)tcp, on_refused_closed);
+}
+
+void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
+    mcp_net_worker *worker = listener->data;
+    if (status < 0) {
+        mcp_log(MCP_LOG_WARNING, "tcp accept: %s", uv_strerror(status));
+        return;
+    }
+    mcp_net_conn *conn = calloc(1, sizeof *conn);
+    mcp_net_note *release = calloc(1, sizeof *release);
+    if (!conn || !release) {
+        free(conn);
+        free(release);
+        /* Take the connection off the queue anyway, or it would be offered
+         * again at once; closing it is the only answer we can afford. */
+        uv_tcp_t *tcp = malloc(sizeof *tcp);
+        if (tcp && uv_tcp_init(&worker->loop, tcp) == 0) {
+            if (uv_accept(listener, (uv_stream_t *)tcp) == 0) mcp_net_count(&worker->counters.refused, 1);
+            uv_close((uv_handle_t *)tcp, on_refused_closed);
+        } else {
+            free(tcp);
+        }
+        return;
+    }
+    uv_tcp_init(&worker->loop, &conn->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp)) {
+        free(release);
+        conn->tcp.data = conn;
+        uv_close((uv_handle_t *)&conn->tcp, on_refused_closed);
+        return;
+    }
+    if (!mcp_net_conn_admit(worker->net)) {
+        free(release);
+        conn_refuse(worker, &conn->tcp); /* conn starts with its uv_tcp_t, freed on close */
+        return;
+    }
+    mcp_net_count(&worker->counters.accepted, 1);
+    conn->tcp.data = conn;
+    conn->write_req.data = conn;
+    conn->shutdown_req.data = conn;
+    conn->worker = worker;
+    conn->release = release;
+    release->kind = MCP_NET_NOTE_RELEASED;
+    release->conn = conn;
+    release->worker = worker;
+    mcp_ndjson_init(&conn->framer, mcp_net_limits_of(worker->net)->max_message_size);
+    mcp_buf_init(&conn->out);
+    mcp_buf_init(&conn->wbuf);
+    conn->last_active_ms = uv_now(&worker->loop);
+    conn->next = worker->conns;
+    if (worker->conns) worker->conns->prev = conn;
+    worker->conns = conn;
+    worker->conn_count++;
+
+    conn->sink = (mcp_sink){.write = conn_sink_write, .user = conn};
+    conn->session = mcp_session_new(mcp_net_server(worker->net), &conn->sink);
+    if (!conn->session) {
+        mcp_log(MCP_LOG_ERROR, "tcp: no memory for a session");
+        conn_close(conn);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn_read_start(conn);
+}
+
+/* ---- Notes from other threads ------------------------------------------------------------- */
+void mcp_tcp_on_note(mcp_net_worker *worker, mcp_net_note *note) {
+    (void)worker;
+    mcp_net_conn *conn = note->conn;
+    if (note->kind == MCP_NET_NOTE_RELEASED) {
+        conn->released = true; /* the note belongs to conn and goes with it */
+        if (conn->closed) conn_free(conn);
+        else conn_progress(conn);
+        return;
+    }
+    conn_emit(conn, note->data, note->len);
+    free(note);
+    if (conn->winding_down) conn_try_retire(conn);
+}
+
+/* ---- Timers and drain ----------------------------------------------------------------------- */
+void mcp_tcp_sweep(mcp_net_worker *worker, uint64_t now_ms) {
+    const mcp_net_limits *limits = mcp_net_limits_of(worker->net);
+    for (mcp_net_conn *conn = worker->conns; conn; conn = conn->next) {
+        if (conn->closing) continue;
+        if (conn->winding_down) conn_try_retire(conn);
+        uint64_t quiet = now_ms - conn->last_active_ms;
+        if (conn->full_since_ms && now_ms - conn->full_since_ms >= limits->stall_timeout_ms) {
+            mcp_net_count(&worker->counters.slow_evicted, 1);
+            conn_close(conn);
+        } else if (conn->lingering) {
+            uint64_t linger = limits->idle_timeout_ms < MCP_TCP_LINGER_MS ? limits->idle_timeout_ms
+                                                                          : MCP_TCP_LINGER_MS;
+            if (quiet >= linger) conn_close(conn);
+        } else if (!conn->full_since_ms && !conn->winding_down && quiet >= limits->idle_timeout_ms) {
+            mcp_net_count(&worker->counters.idle_closed, 1);
+            conn_close(conn);
+        }
+    }
+}
+
+void mcp_tcp_drain(mcp_net_worker *worker) {
+    for (mcp_net_conn *conn = worker->conns; conn; conn = conn->next) {
+        if (!conn->closing) conn_wind_down(conn);
+    }
+}
+
+void mcp_tcp_drain_force(mcp_net_worker *worker) {
+    for (mcp_net_conn *conn = worker->conns; conn; conn = conn->next) {
+        if (conn->closing) continue;
+        mcp_net_count(&worker->counters.drain_forced, 1);
+        conn_close(conn);
+    }
+}
