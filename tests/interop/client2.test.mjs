@@ -50,6 +50,20 @@ test('connect negotiated the modern era through server/discover, without initial
   assert.equal(typeof discover.result._meta?.['io.modelcontextprotocol/serverInfo']?.name, 'string', 'serverInfo in _meta');
 });
 
+test('a client in auto negotiation mode also lands on the modern era', async () => {
+  const transport = new StdioClientTransport(serverParams());
+  const client = new Client({ name: 'mcpd-interop-client2-auto', version: '2.0.0' },
+    { capabilities: {}, versionNegotiation: { mode: 'auto' } });
+  await client.connect(transport);
+  try {
+    assert.equal(client.getProtocolEra(), 'modern');
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'auto' } });
+    assert.equal(result.content[0].text, 'auto');
+  } finally {
+    await client.close();
+  }
+});
+
 test('every request carried the per-request _meta envelope and every result a resultType', () => {
   const requests = ctx.wire.sent.filter((m) => 'id' in m && 'method' in m);
   assert.ok(requests.length > 10);

@@ -89,6 +89,17 @@ export function interopSuite(adapter) {
     assert.deepEqual(negative.structuredContent, { sum: -999 });
   });
 
+  test('add whose sum overflows a double reports a tool error, not a protocol error', async () => {
+    // 1e308 + 1e308 is Infinity, which JSON cannot carry. The failure
+    // originates in the tool, so the spec asks for a result with isError
+    // (CallToolResult.isError: "Any errors that originate from the tool
+    // SHOULD be reported inside the result object").
+    const outcome = await adapter.callTool(ctx.client, { name: 'add', arguments: { a: 1e308, b: 1e308 } })
+      .catch((err) => err);
+    assert.ok(!(outcome instanceof Error), `protocol error instead of a tool error: ${outcome}`);
+    assert.equal(outcome.isError, true, JSON.stringify(outcome));
+  });
+
   test('a call whose arguments break the inputSchema is a tool result with isError', async () => {
     // Both peers speak 2025-11-25 or later, where input validation failures
     // are tool execution errors (isError: true, so a model can correct

@@ -36,7 +36,7 @@ export class Peer {
     }
     this.lines.push(entry);
     const m = entry.message;
-    for (const listener of this.listeners) listener(m);
+    for (const listener of this.listeners) listener(m, raw);
     if (m && typeof m === 'object' && !Array.isArray(m) && !('method' in m) && 'id' in m) {
       const key = JSON.stringify(m.id);
       const resolve = this.waiters.get(key);
@@ -49,6 +49,11 @@ export class Peer {
 
   writeRaw(text) {
     this.child.stdin.write(text + '\n');
+  }
+
+  // Bytes exactly as given: no newline added, for framing tests.
+  writeBytes(bytes) {
+    this.child.stdin.write(bytes);
   }
 
   send(message) {
@@ -64,11 +69,11 @@ export class Peer {
     });
   }
 
-  // Resolves with the next parsed message that satisfies `match`.
+  // Resolves with the next parsed message that satisfies `match(message, rawLine)`.
   next(match, timeoutMs = REPLY_TIMEOUT_MS) {
     return new Promise((resolve) => {
-      const listener = (m) => {
-        if (!match(m)) return;
+      const listener = (m, raw) => {
+        if (!match(m, raw)) return;
         this.listeners = this.listeners.filter((l) => l !== listener);
         clearTimeout(timer);
         resolve(m);

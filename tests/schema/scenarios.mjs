@@ -71,6 +71,7 @@ class Conversation {
     this.expectations = new Map(); // reply object -> expectation
     this.problems = [];
     this.progressTokens = new Set();
+    this.inflight = [];
   }
 
   problem(text) {
@@ -105,7 +106,23 @@ class Conversation {
     if (sent !== undefined) message.params = sent;
     const reply = this.peer.reply(id, expect.timeoutMs);
     this.peer.send(message);
-    return this.settle(await reply, { method, id, ...expect });
+    const settled = reply.then((m) => this.settle(m, { method, id, ...expect }));
+    this.inflight.push(settled);
+    return settled;
+  }
+
+  // A request with the era's envelope, for tests that write it themselves.
+  message(id, method, params = {}) {
+    const meta = this.envelope();
+    return { jsonrpc: '2.0', id, method, params: Object.keys(meta).length ? { ...params, _meta: meta } : params };
+  }
+
+  // Waits for the reply whose raw line carries `"id":<idText>` (ids too
+  // large for a double must come back byte for byte).
+  async expectRaw(idText, method, expect = {}) {
+    const reply = await this.peer.next((m, raw) => m && !('method' in m) &&
+      raw.replace(/\s/g, '').includes(`"id":${idText}`), expect.timeoutMs);
+    return this.settle(reply, { method, id: idText, ...expect });
   }
 
   // Sends a raw line that is not a well-formed request; the answer may carry
@@ -164,11 +181,20 @@ class Conversation {
       this.problem(`${where}: a JSON array, but ${this.version} has no batches`);
       return;
     }
-    this.check('JSONRPCBatchResponse', batch, where);
+    // Members answering an unreadable request carry "id": null, which the
+    // schema's RequestId does not allow (see validateError); those are
+    // checked one by one instead of through JSONRPCBatchResponse.
+    if (!batch.some((m) => m?.id === null)) this.check('JSONRPCBatchResponse', batch, where);
     const expectation = this.expectations.get(batch);
     if (!expectation) this.problem(`${where}: batch response nobody asked for`);
     for (const [i, m] of batch.entries()) {
-      this.validateResponse(m, `${where}[${i}]`, expectation?.members?.get(JSON.stringify(m.id)), answered, counts);
+      const member = m?.id === null
+        ? { method: '(unreadable batch member)', id: null, error: INVALID_REQUEST }
+        : expectation?.members?.get(JSON.stringify(m?.id));
+      this.validateResponse(m, `${where}[${i}]`, member, answered, counts);
+    }
+    if (expectation && batch.length !== expectation.size) {
+      this.problem(`${where}: batch of ${expectation.size} requests answered with ${batch.length} responses`);
     }
   }
 
@@ -259,6 +285,7 @@ class Conversation {
 
   async finish() {
     const exit = await this.peer.close();
+    await Promise.all(this.inflight);
     if (exit.code !== 0) {
       this.problem(`mcpd did not exit cleanly at end of input: ${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`}`);
     }
@@ -353,6 +380,130 @@ async function commonMethods(c, caps) {
   await c.raw('{"jsonrpc":"2.0","id":{"an":"object"},"method":"tools/list"}', undefined, { error: INVALID_REQUEST });
 }
 
+// Framing and envelope edges: every one must get exactly the answer JSON-RPC
+// names, and nothing at all where it names none.
+async function edgeCases(c) {
+  const probe = c.modern ? 'tools/list' : 'ping';
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // One message split over three writes, with pauses between them.
+  const split = JSON.stringify(c.message('split-write', probe));
+  let reply = c.peer.reply('split-write');
+  c.peer.writeBytes(split.slice(0, 7));
+  await sleep(30);
+  c.peer.writeBytes(split.slice(7, 20));
+  await sleep(30);
+  c.peer.writeBytes(split.slice(20) + '\n');
+  c.settle(await reply, { method: probe, id: 'split-write' });
+
+  // Two messages in one write; CRLF line ending; blank lines between.
+  const both = [c.peer.reply('pair-1'), c.peer.reply('pair-2')];
+  c.peer.writeBytes(`${JSON.stringify(c.message('pair-1', probe))}\n\n  \n${JSON.stringify(c.message('pair-2', probe))}\r\n`);
+  const [p1, p2] = await Promise.all(both);
+  c.settle(p1, { method: probe, id: 'pair-1' });
+  c.settle(p2, { method: probe, id: 'pair-2' });
+
+  // Notifications never get a reply: unknown method, cancel for an id never
+  // sent, progress from the client for a token nobody issued.
+  c.notify('notifications/mcpd-unknown', { x: 1 });
+  c.notify('notifications/cancelled', { requestId: 'never-sent' });
+  c.notify('notifications/cancelled', { requestId: 'not-an-id', reason: 5 });
+
+  // Ids at the edges of what JSON-RPC allows come back unchanged.
+  for (const [text, label] of [['0', 'zero'], ['-7', 'negative'], ['""', 'empty string'], ['9007199254740993', '2^53+1']]) {
+    const wire = JSON.stringify(c.message('__ID__', probe)).replace('"__ID__"', text);
+    const got = c.expectRaw(text, `${probe} with id ${label}`);
+    c.peer.writeRaw(wire);
+    await got;
+  }
+
+  // Nesting deeper than the parser's limit, and a line over the message
+  // size limit: each is answered with an error, and the session goes on.
+  const deep = '['.repeat(5000) + ']'.repeat(5000);
+  await c.raw(`{"jsonrpc":"2.0","id":"deep","method":"${probe}","params":{"x":${deep}}}`, 'deep', { error: true });
+  const huge = 'x'.repeat(5 * 1024 * 1024);
+  await c.raw(`{"jsonrpc":"2.0","id":"huge","method":"tools/call","params":{"name":"echo","arguments":{"text":"${huge}"}}}`,
+    'huge', { error: true });
+  // Bytes that are not UTF-8 are not JSON text (RFC 8259 section 8.1).
+  reply = c.peer.next((m) => m && !('method' in m) && (m.id === null || m.id === 'latin1'));
+  c.peer.writeBytes(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":"latin1","method":"tools/call","params":{"name":"echo","arguments":{"text":"caf'),
+    Buffer.from([0xe9]), Buffer.from('"}}}\n')]));
+  c.settle(await reply, { method: '(invalid UTF-8)', id: 'latin1', error: [PARSE_ERROR, INVALID_REQUEST] });
+  // Escaped astral characters survive the round trip.
+  const astral = await c.request('tools/call', { name: 'echo', arguments: { text: 'emoji \ud83d\ude00 and \u00e9' } });
+  const echoed = astral?.result?.content?.[0]?.text;
+  if (astral?.result && echoed !== 'emoji \ud83d\ude00 and \u00e9') c.problem(`echo of astral text came back as ${JSON.stringify(echoed)}`);
+
+  // 100 requests in one write: each answered once, with its own text.
+  const pipelined = [];
+  let batchText = '';
+  for (let i = 0; i < 100; i++) {
+    const id = `pipe-${i}`;
+    pipelined.push(c.peer.reply(id).then((m) => {
+      c.settle(m, { method: 'tools/call', id });
+      if (m?.result && m.result.content?.[0]?.text !== `line ${i}`) c.problem(`${id} answered with ${JSON.stringify(m.result)}`);
+    }));
+    batchText += JSON.stringify(c.message(id, 'tools/call', { name: 'echo', arguments: { text: `line ${i}` } })) + '\n';
+  }
+  c.peer.writeBytes(batchText);
+  await Promise.all(pipelined);
+
+  // Two slow calls at once; cancelling one leaves the other to finish, and
+  // every progress notification names the token of its own call.
+  for (const token of ['left', 'right']) c.progressTokens.add(JSON.stringify(token));
+  const leftId = c.nextId;
+  const left = c.request('tools/call', { name: 'slow', arguments: { steps: 30, delay_ms: 20 } },
+    { meta: { progressToken: 'left' }, optional: true, either: true, timeoutMs: 1500 });
+  const right = c.request('tools/call', { name: 'slow', arguments: { steps: 6, delay_ms: 20 } },
+    { meta: { progressToken: 'right' } });
+  await waitProgress(c.peer, 'left', 2);
+  c.notify('notifications/cancelled', { requestId: leftId % 2 ? leftId : `req-${leftId}` });
+  const rightReply = await right;
+  if (rightReply && !rightReply.result) c.problem(`the uncancelled slow call failed: ${JSON.stringify(rightReply)}`);
+  await left;
+
+  // Still serving after all of the above.
+  await c.request(probe);
+}
+
+// 2025-03-26 is the one version with JSON-RPC batches: one array in, one
+// array out, holding a response per request and none per notification.
+async function batches(c) {
+  // members may carry `expect` (stripped before sending); `unreadable`
+  // counts members that are not objects, each answered with id null.
+  const send = async (label, members, unreadable = 0) => {
+    const wire = members.map((m) => {
+      if (!m || typeof m !== 'object') return m;
+      const { expect, ...rest } = m;
+      return rest;
+    });
+    const reply = c.peer.next((m) => Array.isArray(m));
+    c.peer.writeRaw(JSON.stringify(wire));
+    const got = await reply;
+    if (!got) {
+      c.problem(`batch ${label}: no array reply`);
+      return;
+    }
+    const requests = members.filter((m) => m && typeof m === 'object' && 'id' in m);
+    c.expectations.set(got, {
+      method: `batch ${label}`,
+      size: requests.length + unreadable,
+      members: new Map(requests.map((m) => [JSON.stringify(m.id), { method: m.method, id: m.id, ...m.expect }])),
+    });
+  };
+  await send('of requests and a notification', [
+    { jsonrpc: '2.0', id: 'batch-a', method: 'ping' },
+    { jsonrpc: '2.0', id: 'batch-b', method: 'tools/list' },
+    { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'never-sent' } },
+    { jsonrpc: '2.0', id: 'batch-c', method: 'tools/call', params: { name: 'echo', arguments: { text: 'in a batch' } } },
+    { jsonrpc: '2.0', id: 'batch-d', method: 'mcpd/nope', expect: { error: METHOD_NOT_FOUND } },
+  ]);
+  await send('of two non-objects', [1, 2], 2);
+  // Only notifications: JSON-RPC returns nothing at all.
+  c.peer.writeRaw(JSON.stringify([{ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'x' } }]));
+  await c.raw('[]', undefined, { error: INVALID_REQUEST });
+}
+
 function waitProgress(peer, token, count) {
   let seen = 0;
   return peer.next((m) => m?.method === 'notifications/progress' && m.params?.progressToken === token && ++seen >= count, 3000);
@@ -372,34 +523,23 @@ export async function runHandshake({ bin, version, schema }) {
   await c.request('ping');
   await c.request('ping', undefined, { bare: true });
   await commonMethods(c, init?.result?.capabilities);
+  await edgeCases(c);
   await c.request('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'again', version: '1' } },
     { error: true });
 
   if (schema.has('JSONRPCBatchRequest')) {
-    // 2025-03-26 is the one version with batches: one array in, one out.
-    const batch = [
-      { jsonrpc: '2.0', id: 'batch-a', method: 'ping' },
-      { jsonrpc: '2.0', id: 'batch-b', method: 'tools/list' },
-      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'never-sent' } },
-    ];
-    const reply = c.peer.next((m) => Array.isArray(m));
-    c.peer.send(batch);
-    const got = await reply;
-    if (!got) c.problem('batch of 2 requests: no array reply');
-    else {
-      if (got.length !== 2) c.problem(`batch of 2 requests answered with ${got.length} responses`);
-      c.expectations.set(got, {
-        method: 'batch',
-        members: new Map([
-          [JSON.stringify('batch-a'), { method: 'ping', id: 'batch-a' }],
-          [JSON.stringify('batch-b'), { method: 'tools/list', id: 'batch-b' }],
-        ]),
-      });
-    }
+    await batches(c);
   } else {
     await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"ping"}]', undefined, { error: INVALID_REQUEST });
   }
+  inputEndsMidCall(c);
   return c.finish();
+}
+
+// The last request is still running when stdin closes: the server may finish
+// it or drop it, but must then exit cleanly (finish() checks the exit).
+function inputEndsMidCall(c) {
+  c.request('tools/call', { name: 'slow', arguments: { steps: 20, delay_ms: 20 } }, { optional: true, either: true, timeoutMs: 3000 });
 }
 
 export async function runModern({ bin, version, schema }) {
@@ -410,6 +550,7 @@ export async function runModern({ bin, version, schema }) {
     c.problem(`server/discover supportedVersions ${JSON.stringify(result.supportedVersions)} lacks ${version}`);
   }
   await commonMethods(c, result?.capabilities);
+  await edgeCases(c);
 
   // What the modern era removed or requires.
   await c.request('ping', {}, { error: METHOD_NOT_FOUND });
@@ -417,5 +558,6 @@ export async function runModern({ bin, version, schema }) {
   await c.request('tools/list', { _meta: { [MODERN_META.protocolVersion]: version } },
     { bare: true, error: [INVALID_PARAMS, INVALID_REQUEST] });
   await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"tools/list"}]', undefined, { error: INVALID_REQUEST });
+  inputEndsMidCall(c);
   return c.finish();
 }
