@@ -156,7 +156,7 @@ struct mcp_net_worker {
     uv_timer_t grace;        /* drain deadline */
     bool stopping;           /* drain has begun on this loop */
     bool handles_closed;
-    bool wake_closed;        /* guarded by the runtime's lock; see mcp_net_stop */
+    bool wake_closed;        /* guarded by inbox_lock; see mcp_net_worker_post */
     int stop_requested;      /* atomic */
     char *read_buf;          /* one per loop: reads are handled before the next one */
     size_t read_buf_size;

@@ -96,7 +96,7 @@ static void conn_flush(mcp_net_conn *conn) {
     mcp_buf swap = conn->wbuf;
     conn->wbuf = conn->out;
     conn->out = swap;
-    uv_buf_t chunk = uv_buf_init(conn->wbuf.data, (unsigned)conn->wbuf.len);
+    uv_buf_t chunk = {.base = conn->wbuf.data, .len = conn->wbuf.len};
     conn->writing = true;
     mcp_net_count(&conn->worker->counters.writes, 1);
     int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &chunk, 1, on_write);

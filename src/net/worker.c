@@ -44,7 +44,6 @@ struct mcp_net {
     unsigned live_conns;   /* atomic: open connections across workers */
     unsigned workers_done; /* atomic */
     bool waited;
-    uv_mutex_t lock;       /* stop versus a worker closing its wake handle */
     uv_async_t *done;      /* mcp_net_run's main loop, told when all workers end; set before threads start */
     uv_thread_t reaper;
     uv_mutex_t reap_lock;
@@ -54,7 +53,9 @@ struct mcp_net {
     bool reaper_quit;
 };
 
-static __thread mcp_net_worker *mcp_net_tls_worker;
+static _Thread_local mcp_net_worker *mcp_net_tls_worker;
+
+_Static_assert(sizeof(mcp_net_counters) % sizeof(uint64_t) == 0, "counters are summed as an array of uint64_t");
 
 /* ---- Accessors used by tcp.c ---------------------------------------------------- */
 mcp_server *mcp_net_server(const mcp_net *net) { return net->server; }
@@ -92,8 +93,11 @@ void mcp_net_worker_post(mcp_net_worker *worker, mcp_net_note *note) {
     if (worker->inbox_tail) worker->inbox_tail->next = note;
     else worker->inbox_head = note;
     worker->inbox_tail = note;
-    uv_mutex_unlock(&worker->inbox_lock);
+    /* Sent under the lock: the worker closes its wake handle under the same
+     * lock, and only after the note that lets it finish has been handled, so
+     * a send can never reach a closed handle. */
     uv_async_send(&worker->wake);
+    uv_mutex_unlock(&worker->inbox_lock);
 }
 
 static void worker_inbox_drain(mcp_net_worker *worker) {
@@ -146,10 +150,10 @@ void mcp_net_worker_maybe_finish(mcp_net_worker *worker) {
     worker->handles_closed = true;
     uv_close((uv_handle_t *)&worker->sweep, on_handle_closed);
     uv_close((uv_handle_t *)&worker->grace, on_handle_closed);
-    uv_mutex_lock(&worker->net->lock);
+    uv_mutex_lock(&worker->inbox_lock);
     worker->wake_closed = true;
     uv_close((uv_handle_t *)&worker->wake, on_handle_closed);
-    uv_mutex_unlock(&worker->net->lock);
+    uv_mutex_unlock(&worker->inbox_lock);
 }
 
 static void on_sweep(uv_timer_t *timer) {
@@ -184,7 +188,8 @@ static void worker_main(void *arg) {
     mcp_net_worker *worker = arg;
     mcp_net_tls_worker = worker;
     uv_run(&worker->loop, UV_RUN_DEFAULT);
-    worker_inbox_drain(worker); /* nothing should be left; be sure nothing leaks */
+    /* The inbox is empty here: every note concerns a connection, and the loop
+     * ends only after the last connection's final note was handled. */
     uv_loop_close(&worker->loop);
     mcp_net *net = worker->net;
     unsigned done = __atomic_add_fetch(&net->workers_done, 1, __ATOMIC_ACQ_REL);
@@ -372,7 +377,6 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     }
     net->port = sockaddr_port(&addr);
     ignore_sigpipe();
-    uv_mutex_init(&net->lock);
     uv_mutex_init(&net->reap_lock);
     uv_cond_init(&net->reap_cond);
     uv_thread_create(&net->reaper, reaper_main, net);
@@ -391,15 +395,14 @@ int mcp_net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen,
 
 void mcp_net_stop(mcp_net *net) {
     if (__atomic_exchange_n(&net->stopping, 1, __ATOMIC_ACQ_REL)) return;
-    /* Under net->lock so that no worker closes its wake handle while we send. */
-    uv_mutex_lock(&net->lock);
     for (unsigned i = 0; i < net->worker_count; i++) {
         mcp_net_worker *worker = &net->workers[i];
-        if (worker->wake_closed) continue;
+        /* Under the inbox lock, for the reason given in mcp_net_worker_post. */
+        uv_mutex_lock(&worker->inbox_lock);
         __atomic_store_n(&worker->stop_requested, 1, __ATOMIC_RELEASE);
-        uv_async_send(&worker->wake);
+        if (!worker->wake_closed) uv_async_send(&worker->wake);
+        uv_mutex_unlock(&worker->inbox_lock);
     }
-    uv_mutex_unlock(&net->lock);
 }
 
 int mcp_net_wait(mcp_net *net) {
@@ -424,7 +427,6 @@ void mcp_net_free(mcp_net *net) {
     }
     uv_cond_destroy(&net->reap_cond);
     uv_mutex_destroy(&net->reap_lock);
-    uv_mutex_destroy(&net->lock);
     free(net->workers);
     free(net);
 }
