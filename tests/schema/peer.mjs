@@ -23,7 +23,13 @@ export class Peer {
         pending = pending.slice(nl + 1);
       }
     });
-    this.child.stdout.on('end', () => { if (pending.length) this.onLine(pending); });
+    this.child.stdout.on('end', () => {
+      if (pending.length) this.onLine(pending);
+      // Nothing more can arrive: settle whoever still waits.
+      for (const resolve of this.waiters.values()) resolve(undefined);
+      this.waiters.clear();
+      for (const listener of this.listeners) listener.abandon();
+    });
     this.child.stderr.on('data', (chunk) => { this.stderr += chunk.toString('utf8'); });
   }
 
@@ -78,10 +84,12 @@ export class Peer {
         clearTimeout(timer);
         resolve(m);
       };
-      const timer = setTimeout(() => {
+      listener.abandon = () => {
         this.listeners = this.listeners.filter((l) => l !== listener);
+        clearTimeout(timer);
         resolve(undefined);
-      }, timeoutMs);
+      };
+      const timer = setTimeout(listener.abandon, timeoutMs);
       this.listeners.push(listener);
     });
   }

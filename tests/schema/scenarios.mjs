@@ -338,8 +338,8 @@ async function commonMethods(c, caps) {
   c.progressTokens.add(JSON.stringify(42));
   const twoProgress = waitProgress(c.peer, 42, 2);
   const id = c.nextId;
-  const cancelled = c.request('tools/call', { name: 'slow', arguments: { steps: 40, delay_ms: 25 } },
-    { meta: { progressToken: 42 }, optional: true, either: true, timeoutMs: 1500 });
+  const cancelled = c.request('tools/call', { name: 'slow', arguments: { steps: 40, delay_ms: 10 } },
+    { meta: { progressToken: 42 }, optional: true, either: true, timeoutMs: 800 });
   await twoProgress;
   c.notify('notifications/cancelled', { requestId: id % 2 ? id : `req-${id}`, reason: 'schema test cancels' });
   await cancelled;
@@ -453,7 +453,7 @@ async function edgeCases(c) {
   for (const token of ['left', 'right']) c.progressTokens.add(JSON.stringify(token));
   const leftId = c.nextId;
   const left = c.request('tools/call', { name: 'slow', arguments: { steps: 30, delay_ms: 20 } },
-    { meta: { progressToken: 'left' }, optional: true, either: true, timeoutMs: 1500 });
+    { meta: { progressToken: 'left' }, optional: true, either: true, timeoutMs: 900 });
   const right = c.request('tools/call', { name: 'slow', arguments: { steps: 6, delay_ms: 20 } },
     { meta: { progressToken: 'right' } });
   await waitProgress(c.peer, 'left', 2);
