@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build test sanitize fuzz bench clean
+.PHONY: all deps build test sanitize fuzz bench bench-gate clean
 
 all: build
 
@@ -38,6 +38,13 @@ bench: deps
 	@build-release/mcpd bench run --quick --out bench/results
 	@build-release/mcpd bench report --out bench/results/report.html
 	@build-release/mcpd bench compare
+
+# Instruction counts of the core_ops and json workloads against the newest
+# baseline: deterministic, so CI can fail on a small change.
+bench-gate: deps
+	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMCP_TESTS=OFF >/dev/null
+	@cmake --build build-release -j $(JOBS) --target mcpd
+	@build-release/mcpd bench compare --deterministic
 
 clean:
 	rm -rf build build-sanitize build-fuzz build-release

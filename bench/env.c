@@ -17,11 +17,6 @@
 #ifndef MCP_BUILD_FLAGS
 #define MCP_BUILD_FLAGS "unknown"
 #endif
-/* bench/build_info.cmake resolves the build type's own flags. */
-#ifdef MCP_BENCH_BUILD_FLAGS
-#undef MCP_BUILD_FLAGS
-#define MCP_BUILD_FLAGS MCP_BENCH_BUILD_FLAGS
-#endif
 #ifndef MCP_COMPILER
 #define MCP_COMPILER "unknown"
 #endif

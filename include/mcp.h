@@ -9,6 +9,7 @@
 #include "mcp/json.h"
 #include "mcp/rpc.h"
 #include "mcp/mcp.h"
+#include "mcp/client.h"
 #include "mcp/net.h"
 
 #endif

@@ -144,6 +144,12 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink);
 /* Waits for this session's pending asynchronous calls to complete or be
  * cancelled, then frees it. */
 void mcp_session_free(mcp_session *session);
+/* Waits, without cancelling anything, until the session's asynchronous calls
+ * have completed or timeout_ms has passed (0 waits without limit). Their
+ * replies reach the sink as usual. Transports call this at end of input and
+ * during a graceful shutdown, so that no computed response is lost. Returns 0
+ * when idle, MCP_ETIMEDOUT otherwise. */
+int mcp_session_drain(mcp_session *session, unsigned timeout_ms);
 /* Handle one complete JSON text (a message, or a batch array where the
  * negotiated version allows it). Replies go to the sink before this returns,
  * except for handlers that completed asynchronously. Returns 0, or a negative

@@ -8,7 +8,9 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
@@ -46,6 +48,32 @@ void mcp_session_free(mcp_session *s)
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+int mcp_session_drain(mcp_session *s, unsigned timeout_ms)
+{
+    if (!s)
+        return MCP_EINVAL;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline); /* pthread_cond_timedwait's clock */
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    while (s->pending > 0 && rc == 0) {
+        if (timeout_ms == 0)
+            pthread_cond_wait(&s->idle, &s->lock);
+        else if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)
+            rc = MCP_ETIMEDOUT;
+    }
+    if (s->pending == 0)
+        rc = 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 const char *mcp_session_protocol_version(const mcp_session *s)

@@ -190,8 +190,11 @@ int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp
         rc = stdio_dispatch(session, &framer, &out, &input, false);
     }
 
-    /* Waits for asynchronous calls still running; their replies go out
-     * through the sink, which is alive until here. */
+    /* At end of input, calls still running are answered, not cancelled: a
+     * client may write its requests and close stdin at once. Their replies
+     * go out through the sink, which is alive until here. If the output
+     * broke, nobody can read an answer, so free cancels them instead. */
+    if (session && rc == 0 && !stdio_out_broken(&out)) mcp_session_drain(session, 0);
     if (session) mcp_session_free(session);
     if (rc == 0 && out.broken) rc = MCP_ECLOSED; /* already logged when it broke */
     else if (rc) mcp_log(MCP_LOG_ERROR, "stdio: serving stopped: %s", mcp_strerror(rc));
