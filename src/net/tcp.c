@@ -448,6 +448,8 @@ void mcp_tcp_sweep(mcp_net_worker *worker, uint64_t now_ms) {
                                                                           : MCP_TCP_LINGER_MS;
             if (quiet >= linger) conn_close(conn);
         } else if (!conn->full_since_ms && !conn->winding_down && quiet >= limits->idle_timeout_ms) {
+            /* A long tool call is silence, not idleness. */
+            if (mcp_session_pending && conn->session && mcp_session_pending(conn->session) > 0) continue;
             mcp_net_count(&worker->counters.idle_closed, 1);
             conn_close(conn);
         }

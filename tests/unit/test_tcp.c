@@ -569,6 +569,25 @@ static void half_closed_client_still_gets_async_replies(void **state) {
     fixture_stop(&f);
 }
 
+static void a_long_call_is_not_idleness(void **state) {
+    (void)state;
+    skip_without_pending_count();
+    fixture f;
+    fixture_start(&f, (mcp_listen){.idle_timeout_ms = 100}, 0);
+    int fd = client_connect(f.port);
+    char req[512];
+    send_cstr(fd, slow_call(21, 400, req, sizeof req));
+    mcp_buf got;
+    mcp_buf_init(&got);
+    assert_int_equal(read_lines(fd, &got, 1, 3000, NULL, NULL), 1);
+    assert_non_null(strstr(got.data, "slept 400 ms"));
+    assert_true(wait_closed(fd, 3000)); /* idle again after the reply */
+    assert_int_equal(counters(&f).idle_closed, 1);
+    close(fd);
+    mcp_buf_free(&got);
+    fixture_stop(&f);
+}
+
 static void bad_addresses_are_rejected(void **state) {
     (void)state;
     mcp_server *server = server_new();
@@ -592,6 +611,7 @@ int main(void) {
         cmocka_unit_test(stop_drains_an_async_call_in_flight),
         cmocka_unit_test(drain_grace_cuts_calls_that_run_too_long),
         cmocka_unit_test(half_closed_client_still_gets_async_replies),
+        cmocka_unit_test(a_long_call_is_not_idleness),
         cmocka_unit_test(bad_addresses_are_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
