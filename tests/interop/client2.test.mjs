@@ -72,7 +72,11 @@ test('every request carried the per-request _meta envelope and every result a re
     assert.ok(r.params._meta['io.modelcontextprotocol/clientCapabilities'], `${r.method} carries client capabilities`);
   }
   const results = ctx.wire.received.filter((m) => 'result' in m);
-  for (const r of results) assert.equal(r.result.resultType, 'complete', `result ${r.id} has resultType`);
+  for (const r of results) {
+    assert.equal(r.result.resultType, 'complete', `result ${r.id} has resultType`);
+    assert.equal(typeof r.result._meta?.['io.modelcontextprotocol/serverInfo']?.name, 'string',
+      `result ${r.id} names the server in _meta (a SHOULD on every response)`);
+  }
 });
 
 test('the 2.x aggregate tools/list equals the catalog', async () => {

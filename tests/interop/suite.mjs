@@ -29,9 +29,10 @@ export function interopSuite(adapter) {
     ctx.transport = conn.transport;
   });
 
-  after(async (t) => {
+  after(async () => {
     if (conn) await conn.close();
-    if (conn?.wire.stderr && process.exitCode) process.stderr.write(`--- mcpd stderr ---\n${conn.wire.stderr}\n`);
+    // mcpd logs to stderr only when something is off; show it beside the results.
+    if (conn?.wire.stderr) process.stderr.write(`--- mcpd stderr ---\n${conn.wire.stderr}\n`);
   });
 
   test('tools/list walks every page by cursor and the count matches the catalog', async () => {
