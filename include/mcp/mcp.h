@@ -150,6 +150,9 @@ void mcp_session_free(mcp_session *session);
  * during a graceful shutdown, so that no computed response is lost. Returns 0
  * when idle, MCP_ETIMEDOUT otherwise. */
 int mcp_session_drain(mcp_session *session, unsigned timeout_ms);
+/* Number of asynchronous calls not yet completed; thread safe. An event loop
+ * that must not block polls this instead of calling mcp_session_drain. */
+size_t mcp_session_pending(const mcp_session *session);
 /* Handle one complete JSON text (a message, or a batch array where the
  * negotiated version allows it). Replies go to the sink before this returns,
  * except for handlers that completed asynchronously. Returns 0, or a negative

@@ -76,6 +76,18 @@ int mcp_session_drain(mcp_session *s, unsigned timeout_ms)
     return rc;
 }
 
+size_t mcp_session_pending(const mcp_session *s)
+{
+    if (!s)
+        return 0;
+    /* The lock is not const, but reading under it changes nothing visible. */
+    mcp_session *m = (mcp_session *)s;
+    pthread_mutex_lock(&m->lock);
+    size_t n = (size_t)m->pending;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
 const char *mcp_session_protocol_version(const mcp_session *s)
 {
     return s && s->state == MCP_SESSION_READY ? s->version : NULL;

@@ -28,12 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Asynchronous calls of a session not yet finished. Proposed for mcp/mcp.h;
- * until the mcp layer provides it, the reference is weak and NULL, and a
- * retiring connection frees its session at once, which cancels the calls it
- * still runs (their replies are then not sent). */
-extern size_t mcp_session_pending(const mcp_session *session) __attribute__((weak));
-
 /* Buffers that grew beyond this for one burst are returned afterwards. */
 #define MCP_TCP_KEEP_BYTES (256 * 1024)
 /* Longest wait for the peer's FIN after ours. */
@@ -225,7 +219,7 @@ static void conn_retire(mcp_net_conn *conn) {
  * their replies instead of cancelling them. */
 static void conn_try_retire(mcp_net_conn *conn) {
     if (conn->retired) return;
-    if (conn->session && mcp_session_pending && mcp_session_pending(conn->session) > 0) return;
+    if (conn->session && mcp_session_pending(conn->session) > 0) return;
     conn_retire(conn);
 }
 
@@ -449,7 +443,7 @@ void mcp_tcp_sweep(mcp_net_worker *worker, uint64_t now_ms) {
             if (quiet >= linger) conn_close(conn);
         } else if (!conn->full_since_ms && !conn->winding_down && quiet >= limits->idle_timeout_ms) {
             /* A long tool call is silence, not idleness. */
-            if (mcp_session_pending && conn->session && mcp_session_pending(conn->session) > 0) continue;
+            if (conn->session && mcp_session_pending(conn->session) > 0) continue;
             mcp_net_count(&worker->counters.idle_closed, 1);
             conn_close(conn);
         }

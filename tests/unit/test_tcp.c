@@ -25,16 +25,6 @@
 
 #include "net/net_internal.h"
 
-/* See src/net/tcp.c: without it a drain cancels calls still running. */
-extern size_t mcp_session_pending(const mcp_session *session) __attribute__((weak));
-
-static void skip_without_pending_count(void) {
-    if (!mcp_session_pending) {
-        printf("# skipped: the mcp layer has no mcp_session_pending yet, so draining cancels async calls\n");
-        skip();
-    }
-}
-
 #define MODERN_META                                                                                \
     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
     "\"io.modelcontextprotocol/clientCapabilities\":{}}"
@@ -491,7 +481,6 @@ static const char *slow_call(int id, unsigned ms, char *buf, size_t size) {
 static void stop_drains_an_async_call_in_flight(void **state) {
     (void)state;
     fixture f;
-    skip_without_pending_count();
     fixture_start(&f, (mcp_listen){.drain_grace_ms = 5000}, 0);
     int fd = client_connect(f.port);
     char req[512];
@@ -551,7 +540,6 @@ static void drain_grace_cuts_calls_that_run_too_long(void **state) {
 
 static void half_closed_client_still_gets_async_replies(void **state) {
     (void)state;
-    skip_without_pending_count();
     fixture f;
     fixture_start(&f, (mcp_listen){0}, 0);
     int fd = client_connect(f.port);
@@ -571,7 +559,6 @@ static void half_closed_client_still_gets_async_replies(void **state) {
 
 static void a_long_call_is_not_idleness(void **state) {
     (void)state;
-    skip_without_pending_count();
     fixture f;
     fixture_start(&f, (mcp_listen){.idle_timeout_ms = 100}, 0);
     int fd = client_connect(f.port);
