@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,9 @@ static int demo_add(mcp_call *call, const mcp_json *args, void *user) {
     (void)user;
     const mcp_json *a = mcp_json_get(args, "a"), *b = mcp_json_get(args, "b");
     double sum = mcp_json_num(a, 0) + mcp_json_num(b, 0);
+    /* JSON has no infinity: a sum beyond the double range is the caller's
+     * problem to see (a tool error), not a malformed result. */
+    if (!isfinite(sum)) return mcp_call_tool_error(call, "the sum is out of range for a JSON number");
     /* The JSON writer gives the shortest text that reads back as the same
      * double: 5.5, not 5.5000000000000000. */
     mcp_buf num;
