@@ -13,6 +13,8 @@ PACKAGES=(
   libcmocka-dev clang libclang-rt-14-dev valgrind redis-server openssl
   # benchmark comparison libraries and report check
   libcjson-dev libjansson-dev libjson-c-dev chromium
+  # metrics checks (promtool) and a real scraper
+  prometheus
   # interop and conformance peers
   nodejs npm
 )
