@@ -64,12 +64,28 @@ typedef struct mcp_server_opts {
     size_t page_size;          /* list page size; 0 means 50 */
     size_t max_message_size;   /* bytes; 0 means 4 MiB */
     unsigned max_json_depth;   /* 0 means 64 */
+    /* Modern-era cache hints on list results, server/discover and (unless
+     * the resource says otherwise) resources/read: ttlMs and cacheScope.
+     * Defaults: 0 (immediately stale) and "private". */
+    uint32_t ttl_ms;
+    const char *cache_scope;   /* "private" or "public" */
+    const char *icons;         /* optional Icon array JSON text for serverInfo */
+    const char *website_url;   /* optional serverInfo.websiteUrl */
 } mcp_server_opts;
+
+/* Returned by a handler that asked for input (see "Input from the client"
+ * below); like MCP_PENDING it is not an error. */
+#define MCP_INPUT_REQUIRED 2
 
 /* ---- Handlers ------------------------------------------------------------ */
 typedef int (*mcp_tool_fn)(mcp_call *call, const mcp_json *args, void *user);
 typedef int (*mcp_resource_fn)(mcp_call *call, const char *uri, void *user);
 typedef int (*mcp_prompt_fn)(mcp_call *call, const mcp_json *args, void *user);
+/* completion/complete for a prompt argument or a template variable: append
+ * up to 100 suggestions for value with mcp_call_completion. context holds
+ * the other arguments already resolved (an object, or NULL). */
+typedef int (*mcp_complete_fn)(mcp_call *call, const char *argument, const char *value,
+                               const mcp_json *context, void *user);
 
 typedef struct mcp_tool {
     const char *name;          /* required, unique */
@@ -80,6 +96,8 @@ typedef struct mcp_tool {
     const char *annotations;   /* optional ToolAnnotations JSON text */
     mcp_tool_fn fn;            /* required */
     void *user;
+    const char *icons;         /* optional Icon array JSON text */
+    const char *meta;          /* optional _meta object JSON text, passed through */
 } mcp_tool;
 
 typedef struct mcp_resource {
@@ -90,6 +108,14 @@ typedef struct mcp_resource {
     const char *mime_type;
     mcp_resource_fn fn;        /* required: writes contents with mcp_call_resource_* */
     void *user;
+    const char *icons;         /* optional Icon array JSON text */
+    const char *annotations;   /* optional Annotations JSON text */
+    const char *meta;          /* optional _meta object JSON text */
+    int64_t size;              /* bytes, when known; 0 leaves it out */
+    /* Modern-era cache hints of resources/read; ttl_ms 0 or cache_scope
+     * NULL take the server's (mcp_server_opts). */
+    int64_t ttl_ms;
+    const char *cache_scope;
 } mcp_resource;
 
 typedef struct mcp_resource_template {
@@ -100,6 +126,10 @@ typedef struct mcp_resource_template {
     const char *mime_type;
     mcp_resource_fn fn;        /* called with the concrete URI */
     void *user;
+    mcp_complete_fn complete;  /* optional: completes the template's variables */
+    const char *icons;
+    const char *annotations;
+    const char *meta;
 } mcp_resource_template;
 
 typedef struct mcp_prompt_argument {
@@ -116,6 +146,9 @@ typedef struct mcp_prompt {
     size_t argument_count;
     mcp_prompt_fn fn;          /* writes messages with mcp_call_prompt_message */
     void *user;
+    mcp_complete_fn complete;  /* optional: completes argument values */
+    const char *icons;
+    const char *meta;
 } mcp_prompt;
 
 /* ---- Server -------------------------------------------------------------- */
@@ -129,6 +162,18 @@ int mcp_server_remove_resource(mcp_server *server, const char *uri);
 int mcp_server_add_resource_template(mcp_server *server, const mcp_resource_template *tmpl);
 int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *prompt);
 int mcp_server_remove_prompt(mcp_server *server, const char *name);
+/* Every change above sends notifications/{tools,resources,prompts}/list_changed
+ * to each initialized handshake-era session and to each modern listen that
+ * asked for it. */
+
+/* Tell every session subscribed to uri (resources/subscribe, or a modern
+ * subscriptions/listen naming it) that the resource changed. A subscription
+ * to "a/b" also hears of "a/b/c". Returns how many sessions were told. */
+int mcp_server_notify_resource_updated(mcp_server *server, const char *uri);
+/* A log message to every handshake-era session whose level (logging/setLevel)
+ * admits it; sessions that set no level get every message. */
+int mcp_server_log(mcp_server *server, mcp_log_level level, const char *logger, const char *fmt, ...)
+    MCP_PRINTF(4, 5);
 
 /* ---- Sessions: how a transport talks to the server -------------------------
  * One session per connection (or per stdio pair). The sink receives each
@@ -162,6 +207,23 @@ int mcp_session_handle(mcp_session *session, const char *message, size_t len);
 /* Negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *session);
 
+/* Server-to-client requests (handshake era). The callback runs once: with
+ * status 0 and the response's result or error (the other NULL), or with
+ * MCP_ECLOSED and both NULL when the session ends first. It runs on the
+ * thread that handles the response message (inside mcp_session_handle) or
+ * frees the session. */
+typedef void (*mcp_response_fn)(int status, const mcp_json *result, const mcp_json *error, void *user);
+/* Send method with params (a JSON object text, or NULL). sampling/createMessage,
+ * roots/list and elicitation/create are refused with MCP_EUNSUPPORTED unless
+ * the client declared the capability; MCP_EINVAL before initialize or on a
+ * modern-era session, which has no server-to-client requests. */
+int mcp_session_request(mcp_session *session, const char *method, const char *params_json,
+                        mcp_response_fn fn, void *user);
+int mcp_session_ping(mcp_session *session, mcp_response_fn fn, void *user);
+/* End every open subscriptions/listen with its final (empty) result, as a
+ * graceful shutdown should. Returns how many were ended. */
+int mcp_session_end_listens(mcp_session *session);
+
 /* ---- Inside a handler ------------------------------------------------------ */
 /* Tool results: append content blocks. */
 int mcp_call_text(mcp_call *call, const char *fmt, ...) MCP_PRINTF(2, 3);
@@ -175,6 +237,13 @@ int mcp_call_structured(mcp_call *call, const char *json_object);
 /* Mark the tool result as failed (isError: true) with a text explanation. */
 int mcp_call_tool_error(mcp_call *call, const char *fmt, ...) MCP_PRINTF(2, 3);
 
+/* Embedded resources (EmbeddedResource content blocks). */
+int mcp_call_embedded_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len);
+int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data);
+/* Attach annotations (an Annotations object JSON text) to the content block
+ * appended last (tool content, resource contents or prompt message). */
+int mcp_call_annotate(mcp_call *call, const char *annotations_json);
+
 /* Resource contents (resources/read). */
 int mcp_call_resource_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len);
 int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data);
@@ -186,6 +255,53 @@ int mcp_call_prompt_description(mcp_call *call, const char *description);
 /* Progress, sent only when the request carried a progressToken. */
 int mcp_call_progress(mcp_call *call, double progress, double total, const char *message);
 bool mcp_call_is_cancelled(const mcp_call *call);
+
+/* Log messages (notifications/message) about this request. Sent when the
+ * client asked for the level: logging/setLevel for the session (handshake
+ * era; until then every level is sent), or _meta
+ * "io.modelcontextprotocol/logLevel" on this request (modern era; absent
+ * means none). logger may be NULL. */
+int mcp_call_log(mcp_call *call, mcp_log_level level, const char *logger, const char *fmt, ...) MCP_PRINTF(4, 5);
+int mcp_call_log_json(mcp_call *call, mcp_log_level level, const char *logger, const char *data_json);
+
+/* completion/complete, inside an mcp_complete_fn. */
+int mcp_call_completion(mcp_call *call, const char *value);
+int mcp_call_completion_total(mcp_call *call, size_t total, bool has_more);
+
+/* ---- Input from the client ---------------------------------------------------
+ * A handler that needs the client (sampling, elicitation, roots) asks and
+ * returns; it runs again, with the same arguments, once the answers are in:
+ *
+ *     const mcp_json *ok = mcp_call_input(call, "confirm");
+ *     if (!ok)
+ *         return mcp_call_request_elicitation(call, "confirm", "Delete it?", SCHEMA);
+ *     if (strcmp(mcp_json_str(mcp_json_get(ok, "action"), ""), "accept") != 0) ...
+ *
+ * Handshake era: each request goes to the client as a JSON-RPC request with
+ * an id of ours; the call waits, and runs again when every answer arrived.
+ * Modern era: the call ends with resultType "input_required" and the
+ * requests under inputRequests; the client retries with inputResponses, and
+ * that retry runs the handler. Answers of earlier rounds stay visible in the
+ * handshake era only; in the modern era keep what a later round needs in
+ * the request state, which the client echoes back (treat it as untrusted).
+ *
+ * Requests return MCP_INPUT_REQUIRED (return it from the handler), or a
+ * negative code, with the call failed with -32021, when the client did not
+ * declare the capability. Only while the handler runs (not after
+ * MCP_PENDING). key: a short name of the handler's choosing. */
+int mcp_call_request_input(mcp_call *call, const char *key, const char *method, const char *params_json);
+int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *message,
+                                 const char *requested_schema_json);
+int mcp_call_request_sampling(mcp_call *call, const char *key, const char *params_json);
+int mcp_call_request_roots(mcp_call *call, const char *key);
+/* The client's answer (a result object) for key, or NULL. */
+const mcp_json *mcp_call_input(const mcp_call *call, const char *key);
+/* Does the client take this server-to-client request? method is
+ * "sampling/createMessage", "roots/list" or "elicitation/create". */
+bool mcp_call_client_supports(const mcp_call *call, const char *method);
+/* State carried across rounds: set it for the next round, read the last. */
+int mcp_call_set_request_state(mcp_call *call, const char *state);
+const char *mcp_call_request_state(const mcp_call *call);
 
 /* Fail the request with a JSON-RPC error instead of a result. */
 int mcp_call_fail(mcp_call *call, int rpc_code, const char *message);

@@ -125,12 +125,15 @@ void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w)
 {
     if (!call->modern)
         return;
-    /* Registries can change at any moment and may be filtered per caller
-     * in the future: no freshness promise, no sharing across callers. */
+    /* By default registries can change at any moment and may be filtered
+     * per caller in the future: no freshness promise, no sharing across
+     * callers. Servers and resources that know better say so. */
+    const mcp_server_opts *opts = &call->session->server->opts;
+    const mcp_registry_entry *e = call->kind == MCP_CALL_RESOURCE ? call->entry : NULL;
     mcp_json_write_key(w, "ttlMs");
-    mcp_json_write_int(w, 0);
+    mcp_json_write_int(w, e && e->ttl_ms > 0 ? e->ttl_ms : (int64_t)opts->ttl_ms);
     mcp_json_write_key(w, "cacheScope");
-    mcp_json_write_cstr(w, "private");
+    mcp_json_write_cstr(w, e && e->cache_scope ? e->cache_scope : opts->cache_scope ? opts->cache_scope : "private");
 }
 
 static void write_items(mcp_json_writer *w, const char *key, const mcp_buf *items)
@@ -167,8 +170,47 @@ static int check_structured(mcp_call *call)
     return rc;
 }
 
+/* Modern era: the handler needs the client first. */
+static void assemble_input_required(mcp_call *call)
+{
+    mcp_json_writer w;
+    mcp_buf_reset(&call->out);
+    mcp_json_writer_init(&w, &call->out);
+    mcp_rpc_begin_result(&w, &call->id);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "resultType");
+    mcp_json_write_cstr(&w, "input_required");
+    if (call->requests) {
+        mcp_json_write_key(&w, "inputRequests");
+        mcp_json_begin_object(&w);
+        for (const mcp_input_entry *in = call->requests; in; in = in->next) {
+            mcp_json_write_key(&w, in->key);
+            mcp_json_begin_object(&w);
+            mcp_json_write_key(&w, "method");
+            mcp_json_write_cstr(&w, in->method);
+            if (in->params) {
+                mcp_json_write_key(&w, "params");
+                mcp_json_write_raw(&w, in->params, strlen(in->params));
+            }
+            mcp_json_end_object(&w);
+        }
+        mcp_json_end_object(&w);
+    }
+    if (call->next_state) {
+        mcp_json_write_key(&w, "requestState");
+        mcp_json_write_cstr(&w, call->next_state);
+    }
+    mcp_call_result_end(call, &w);
+    if (mcp_json_writer_status(&w) != 0)
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+}
+
 static void assemble(mcp_call *call)
 {
+    if (call->input_required) {
+        assemble_input_required(call);
+        return;
+    }
     mcp_json_writer w;
     mcp_call_result_begin(call, &w);
     switch (call->kind) {
@@ -208,6 +250,18 @@ static void assemble(mcp_call *call)
         }
         write_items(&w, "messages", &call->items);
         break;
+    case MCP_CALL_COMPLETION:
+        mcp_json_write_key(&w, "completion");
+        mcp_json_begin_object(&w);
+        write_items(&w, "values", &call->items);
+        if (call->completion_total_set) {
+            mcp_json_write_key(&w, "total");
+            mcp_json_write_uint(&w, call->completion_total);
+        }
+        mcp_json_write_key(&w, "hasMore");
+        mcp_json_write_bool(&w, call->completion_has_more);
+        mcp_json_end_object(&w);
+        break;
     case MCP_CALL_DIRECT:
         break;
     }
@@ -224,9 +278,9 @@ void mcp_call_complete(mcp_call *call, int rc)
         snprintf(msg, sizeof msg, "Internal error: %s", mcp_strerror(rc));
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, msg);
     }
-    if (!call->fail_code && call->kind == MCP_CALL_RESOURCE && call->item_count == 0)
+    if (!call->fail_code && call->kind == MCP_CALL_RESOURCE && call->item_count == 0 && !call->input_required)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Resource handler produced no contents");
-    if (!call->fail_code && call->kind == MCP_CALL_TOOL)
+    if (!call->fail_code && call->kind == MCP_CALL_TOOL && !call->input_required)
         check_structured(call);
     if (!call->fail_code && call->kind != MCP_CALL_DIRECT)
         assemble(call);
@@ -237,7 +291,8 @@ void mcp_call_complete(mcp_call *call, int rc)
     }
     /* A cancelled request gets no response (the peer has stopped waiting);
      * a batch still counts it as answered. */
-    if (atomic_load(&call->cancelled))
+    if (atomic_load(&call->cancelled) || (call->listen && !call->fail_code))
+        /* (An open listen is answered only when it ends: notify.c.) */
         mcp_session_emit(session, call->batch, NULL, 0);
     else
         mcp_session_emit(session, call->batch, call->out.data, call->out.len);
@@ -281,6 +336,7 @@ static void item_begin(mcp_call *call, mcp_json_writer *w)
 {
     if (call->items.len)
         mcp_buf_append_char(&call->items, ',');
+    call->last_item = call->items.len;
     mcp_json_writer_init(w, &call->items);
     mcp_json_begin_object(w);
 }
@@ -400,6 +456,7 @@ int mcp_call_content_json(mcp_call *call, const char *content_block_json)
         return MCP_EINVAL;
     if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
         return MCP_ENOMEM;
+    call->last_item = call->items.len;
     call->item_count++;
     return mcp_buf_append(&call->items, content_block_json, len);
 }
@@ -443,6 +500,106 @@ int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_typ
     if (!base64_data)
         return MCP_EINVAL;
     return resource_contents(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+}
+
+static int embedded(mcp_call *call, const char *uri, const char *mime, const char *key, const char *value,
+                    size_t len)
+{
+    if (!call || !uri || (!value && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    mcp_json_write_key(&w, "type");
+    mcp_json_write_cstr(&w, "resource");
+    mcp_json_write_key(&w, "resource");
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    if (mime) {
+        mcp_json_write_key(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime);
+    }
+    mcp_json_write_key(&w, key);
+    mcp_json_write_string(&w, value ? value : "", len);
+    mcp_json_end_object(&w);
+    return item_end(call, &w);
+}
+
+int mcp_call_embedded_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
+{
+    return embedded(call, uri, mime_type, "text", text, len);
+}
+
+int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
+{
+    if (!base64_data)
+        return MCP_EINVAL;
+    return embedded(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+}
+
+/* Insert "annotations" before the closing brace of the last item: every
+ * item is an object that already has members. */
+int mcp_call_annotate(mcp_call *call, const char *annotations_json)
+{
+    if (!call || !annotations_json || call->item_count == 0 || call->kind == MCP_CALL_COMPLETION)
+        return MCP_EINVAL;
+    size_t len = strlen(annotations_json);
+    if (!is_object_text(annotations_json, len))
+        return MCP_EINVAL;
+    mcp_buf *items = &call->items;
+    size_t end = items->len;
+    while (end > call->last_item && items->data[end - 1] != '}')
+        end--;
+    /* A prompt message is {"role":…,"content":{…}}: annotate the content. */
+    if (call->kind == MCP_CALL_PROMPT && end > call->last_item) {
+        end--;
+        while (end > call->last_item && items->data[end - 1] != '}')
+            end--;
+    }
+    if (end <= call->last_item + 1)
+        return MCP_EINVAL;
+    static const char KEY[] = ",\"annotations\":";
+    size_t tail = items->len - (end - 1);
+    char *moved = malloc(tail);
+    if (!moved)
+        return MCP_ENOMEM;
+    memcpy(moved, items->data + end - 1, tail);
+    items->len = end - 1;
+    int rc = mcp_buf_append(items, KEY, sizeof KEY - 1);
+    if (rc == 0)
+        rc = mcp_buf_append(items, annotations_json, len);
+    if (rc == 0)
+        rc = mcp_buf_append(items, moved, tail);
+    free(moved);
+    return rc;
+}
+
+int mcp_call_completion(mcp_call *call, const char *value)
+{
+    if (!call || !value || call->kind != MCP_CALL_COMPLETION)
+        return MCP_EINVAL;
+    /* The protocol caps a completion at 100 values. */
+    if (call->item_count >= 100) {
+        call->completion_has_more = true;
+        return MCP_ELIMIT;
+    }
+    if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
+        return MCP_ENOMEM;
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &call->items);
+    mcp_json_write_cstr(&w, value);
+    call->item_count++;
+    return mcp_json_writer_status(&w);
+}
+
+int mcp_call_completion_total(mcp_call *call, size_t total, bool has_more)
+{
+    if (!call || call->kind != MCP_CALL_COMPLETION)
+        return MCP_EINVAL;
+    call->completion_total = total;
+    call->completion_total_set = true;
+    call->completion_has_more = call->completion_has_more || has_more;
+    return 0;
 }
 
 int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)

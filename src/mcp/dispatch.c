@@ -47,6 +47,11 @@ static const method_entry METHODS[] = {
     {"resources/templates/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_templates},
     {"prompts/get", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_prompts_get},
     {"prompts/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_prompts},
+    {"completion/complete", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_complete},
+    {"resources/subscribe", ERA_HANDSHAKE, 0, mcp_method_subscribe},
+    {"resources/unsubscribe", ERA_HANDSHAKE, 0, mcp_method_unsubscribe},
+    {"logging/setLevel", ERA_HANDSHAKE, 0, mcp_method_set_level},
+    {"subscriptions/listen", ERA_MODERN, 0, mcp_method_listen},
     {"initialize", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
     {"ping", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
     /* server/discover is modern, but answering it without _meta costs
@@ -87,6 +92,31 @@ static void fail_unsupported_version(mcp_call *call, const char *requested)
         call->fail_data = mcp_arena_strndup(&call->arena, data.data, data.len);
     mcp_buf_free(&data);
     fail_now(call, MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version");
+}
+
+/* The modern era's per-request parts: log level, and the answers and
+ * state of an input_required round. False when the call has failed. */
+static bool modern_params(mcp_call *call)
+{
+    const mcp_json *level = mcp_json_get(call->meta, "io.modelcontextprotocol/logLevel");
+    if (level && (call->log_level = mcp_log_level_of(level)) < 0) {
+        fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: io.modelcontextprotocol/logLevel is not a log level");
+        return false;
+    }
+    const mcp_json *responses = mcp_json_get(call->params, "inputResponses");
+    if (responses && !mcp_json_is_object(responses)) {
+        fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: inputResponses must be an object");
+        return false;
+    }
+    const mcp_json *state = mcp_json_get(call->params, "requestState");
+    if (state) {
+        if (!mcp_json_is_string(state) || strlen(mcp_json_str(state, "")) != mcp_json_str_len(state)) {
+            fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: requestState must be a string");
+            return false;
+        }
+        call->request_state = mcp_json_str(state, "");
+    }
+    return true;
 }
 
 /* Copy the params text into the call's arena and build it there, so that
@@ -133,6 +163,7 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
         return;
     }
     call->meta = (mcp_json *)meta;
+    call->log_level = -1;
     const mcp_json *pv = mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion");
     if (pv) {
         if (!mcp_json_is_string(pv)) {
@@ -147,12 +178,20 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
         if (mcp_protocol_is_modern(v)) {
             call->modern = true;
             call->version = MCP_PROTOCOL_MODERN;
-            if (!mcp_json_is_object(mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities"))) {
+            call->client_caps = mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities");
+            if (!mcp_json_is_object(call->client_caps)) {
                 fail_now(call, MCP_RPC_INVALID_PARAMS,
                          "Invalid params: _meta must carry io.modelcontextprotocol/clientCapabilities");
                 return;
             }
+            if (!modern_params(call))
+                return;
         }
+    }
+    if (!call->modern) {
+        pthread_mutex_lock(&s->lock);
+        call->client_caps = s->client_caps; /* lives as long as the session */
+        pthread_mutex_unlock(&s->lock);
     }
     const mcp_json *token = mcp_json_get(meta, "progressToken");
     if (token && mcp_rpc_id_from_json(token, &call->progress_token) != 0) {
@@ -177,13 +216,56 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
         }
     }
 
+    call->run = m->fn;
     pthread_mutex_lock(&s->lock);
     call->next = s->inflight;
     s->inflight = call;
+    pthread_mutex_unlock(&s->lock);
+    mcp_dispatch_run(call);
+}
+
+/* A handler answered MCP_INPUT_REQUIRED: settle it for the era. */
+static void input_required(mcp_call *call)
+{
+    mcp_session *s = call->session;
+    if (call->fail_code) {
+        mcp_call_complete(call, 0);
+        return;
+    }
+    if (call->modern) {
+        if (!call->requests && !call->next_state) {
+            mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: input required, but none requested");
+        } else {
+            call->input_required = true;
+        }
+        mcp_call_complete(call, 0);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    int sent = atomic_load(&call->cancelled) ? 0 : mcp_call_send_inputs(call);
+    if (sent > 0) {
+        call->state = MCP_CALL_AWAIT_INPUT;
+        s->pending++;
+        s->awaiting_input++;
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    mcp_session_outbound_drop_call(s, call);
+    pthread_mutex_unlock(&s->lock);
+    if (sent == 0 && !atomic_load(&call->cancelled))
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: input required, but none requested");
+    mcp_call_complete(call, sent < 0 ? sent : 0);
+}
+
+void mcp_dispatch_run(mcp_call *call)
+{
+    mcp_session *s = call->session;
+    pthread_mutex_lock(&s->lock);
     call->state = MCP_CALL_IN_HANDLER;
+    call->finish_requested = false;
     pthread_mutex_unlock(&s->lock);
 
-    int rc = m->fn(call);
+    int rc = call->run(call);
 
     pthread_mutex_lock(&s->lock);
     if (rc == MCP_PENDING && !call->finish_requested) {
@@ -194,21 +276,44 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     }
     call->state = MCP_CALL_IDLE;
     pthread_mutex_unlock(&s->lock);
-    mcp_call_complete(call, rc == MCP_PENDING ? 0 : rc);
+    if (rc == MCP_INPUT_REQUIRED)
+        input_required(call);
+    else
+        mcp_call_complete(call, rc == MCP_PENDING ? 0 : rc);
 }
 
 void mcp_dispatch_notification(mcp_session *s, const mcp_rpc_message *msg)
 {
     /* Notifications are never answered, not even when malformed. */
+    if (strcmp(msg->method, "notifications/initialized") == 0) {
+        pthread_mutex_lock(&s->lock);
+        s->initialized = s->state == MCP_SESSION_READY;
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     if (strcmp(msg->method, "notifications/cancelled") != 0)
-        return; /* initialized, progress, roots/list_changed: nothing to do */
+        return; /* progress, roots/list_changed: nothing to do */
     mcp_json *params = mcp_json_expand(&s->arena, msg->params);
     mcp_rpc_id id;
     if (mcp_rpc_id_from_json(mcp_json_get(params, "requestId"), &id) != 0)
         return;
+    if (mcp_session_listen_cancel(s, &id))
+        return;
+    mcp_call *waiting = NULL;
     pthread_mutex_lock(&s->lock);
-    for (mcp_call *c = s->inflight; c; c = c->next)
-        if (mcp_rpc_id_eq(&c->id, &id))
-            atomic_store_explicit(&c->cancelled, true, memory_order_release);
+    for (mcp_call *c = s->inflight; c; c = c->next) {
+        if (!mcp_rpc_id_eq(&c->id, &id))
+            continue;
+        atomic_store_explicit(&c->cancelled, true, memory_order_release);
+        if (c->state == MCP_CALL_AWAIT_INPUT && !waiting) {
+            /* Nothing runs for it that could notice: end it here. */
+            mcp_session_outbound_drop_call(s, c);
+            c->state = MCP_CALL_ASYNC; /* completing it counts it off pending */
+            s->awaiting_input--;
+            waiting = c;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
+    if (waiting)
+        mcp_call_complete(waiting, 0);
 }

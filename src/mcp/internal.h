@@ -20,6 +20,11 @@ struct mcp_server {
     _Atomic(mcp_registry_snapshot *) current;
     atomic_uint_fast64_t generation;
     uint64_t seed;                 /* hash seed and cursor authentication key */
+    /* Live sessions, for notifications that concern all of them
+     * (list_changed, resources/updated, server-wide log messages). Lock
+     * order: sessions_lock before any session's lock. */
+    pthread_mutex_t sessions_lock;
+    mcp_session *sessions;
 };
 
 /* A batch answered as one array once every request in it has completed
@@ -34,14 +39,28 @@ typedef enum mcp_call_kind {
     MCP_CALL_DIRECT = 0,  /* the method wrote its whole response into out */
     MCP_CALL_TOOL,
     MCP_CALL_RESOURCE,
-    MCP_CALL_PROMPT
+    MCP_CALL_PROMPT,
+    MCP_CALL_COMPLETION
 } mcp_call_kind;
 
 typedef enum mcp_call_state {
     MCP_CALL_IDLE = 0,
     MCP_CALL_IN_HANDLER,
-    MCP_CALL_ASYNC
+    MCP_CALL_ASYNC,
+    MCP_CALL_AWAIT_INPUT          /* handshake era: waiting for the client's answers */
 } mcp_call_state;
+
+/* One input a handler asked for (mcp_call_request_input), or one answer the
+ * client gave (handshake era: stored in the call; modern era: read from
+ * params.inputResponses). Strings live in the call's arena. */
+typedef struct mcp_input_entry {
+    struct mcp_input_entry *next;
+    const char *key;
+    const char *method;           /* requests */
+    const char *params;           /* requests: JSON text */
+    mcp_json *response;           /* answers */
+    int64_t request_id;           /* handshake era: id of the request sent */
+} mcp_input_entry;
 
 struct mcp_call {
     mcp_session *session;
@@ -62,6 +81,7 @@ struct mcp_call {
     bool finish_requested;        /* mcp_call_finish came while still in the handler */
     bool is_error;
     size_t item_count;
+    size_t last_item;             /* offset of the last item in items (mcp_call_annotate) */
     const char *description;      /* prompts */
     int fail_code;
     const char *fail_message;
@@ -70,7 +90,38 @@ struct mcp_call {
     mcp_registry_snapshot *snap;  /* referenced while the call lives */
     mcp_batch_reply *batch;
     atomic_bool cancelled;
+    int (*run)(mcp_call *call);   /* the method, run again when input arrives */
+    mcp_json *client_caps;        /* what the client can do (modern: per request) */
+    int log_level;                /* modern: from _meta; -1 sends no log messages */
+    mcp_input_entry *requests;     /* asked for in this invocation */
+    size_t awaiting;              /* requests still unanswered */
+    const char *request_state;    /* what the handler reads */
+    const char *next_state;       /* what it set for the next round */
+    bool input_required;          /* modern: answer with an InputRequiredResult */
+    bool listen;                  /* an open subscriptions/listen: answered when it ends */
+    size_t completion_total;      /* completion/complete */
+    bool completion_has_more, completion_total_set;
 };
+
+/* A server-to-client request awaiting its response: either one of
+ * mcp_session_request (fn set) or an input of a call (call set). */
+typedef struct mcp_outbound {
+    struct mcp_outbound *next;
+    int64_t id;
+    mcp_response_fn fn;
+    void *user;
+    mcp_call *call;
+    mcp_input_entry *input;
+} mcp_outbound;
+
+/* An open subscriptions/listen request (modern era). */
+typedef struct mcp_listen {
+    struct mcp_listen *next;
+    mcp_rpc_id id;                /* text malloc'd with the listen */
+    bool tools, resources, prompts;
+    char **uris;
+    size_t uri_count;
+} mcp_listen;
 
 typedef enum mcp_session_state {
     MCP_SESSION_NEW = 0,
@@ -92,6 +143,18 @@ struct mcp_session {
     char version[16];            /* negotiated by initialize */
     mcp_registry_snapshot *snap;
     uint64_t snap_generation;
+    mcp_session *srv_next, *srv_prev; /* the server's list, under its sessions_lock */
+    /* The rest is guarded by lock. */
+    bool initialized;            /* notifications/initialized received */
+    int log_level;               /* logging/setLevel; -1 until set */
+    mcp_arena caps_arena;        /* the client's capabilities from initialize */
+    mcp_json *client_caps;
+    char **subscriptions;        /* resources/subscribe URIs, malloc'd */
+    size_t subscription_count;
+    mcp_outbound *outbound;
+    int64_t next_request_id;
+    size_t awaiting_input;       /* calls in MCP_CALL_AWAIT_INPUT (part of pending) */
+    mcp_listen *listens;
 };
 
 /* Versions. */
@@ -106,6 +169,37 @@ void mcp_session_emit_error(mcp_session *session, mcp_batch_reply *batch, const 
 /* Dispatch of one request (dispatch.c). */
 void mcp_dispatch_request(mcp_session *session, const mcp_rpc_message *msg, mcp_batch_reply *batch);
 void mcp_dispatch_notification(mcp_session *session, const mcp_rpc_message *msg);
+/* Run call->run and settle the outcome: complete, go asynchronous, or wait
+ * for input (handshake) / answer input_required (modern). */
+void mcp_dispatch_run(mcp_call *call);
+
+/* Notifications to sessions (notify.c). */
+void mcp_server_sessions_add(mcp_server *server, mcp_session *session);
+void mcp_server_sessions_remove(mcp_server *server, mcp_session *session);
+void mcp_server_notify_list_changed(mcp_server *server, mcp_registry_kind kind);
+void mcp_session_subscriptions_free(mcp_session *session);
+int mcp_method_subscribe(mcp_call *call);
+int mcp_method_unsubscribe(mcp_call *call);
+int mcp_method_listen(mcp_call *call);
+/* Cancels the listen with this id, if any; true when one was found. */
+bool mcp_session_listen_cancel(mcp_session *session, const mcp_rpc_id *id);
+void mcp_session_listens_free(mcp_session *session);
+
+/* Logging (logging.c). */
+int mcp_method_set_level(mcp_call *call);
+int mcp_log_level_of(const mcp_json *name); /* -1 when not a LoggingLevel */
+
+/* Server-to-client requests and input (outbound.c). */
+void mcp_session_response(mcp_session *session, const mcp_rpc_message *msg);
+/* Send the call's input requests to the client (handshake era). */
+int mcp_call_send_inputs(mcp_call *call);
+/* Forget a waiting call's outstanding requests (it was cancelled). */
+void mcp_session_outbound_drop_call(mcp_session *session, mcp_call *call);
+void mcp_session_outbound_close(mcp_session *session);
+bool mcp_caps_allow(const mcp_json *caps, const char *method, const char *mode);
+
+/* Completion (completion.c). */
+int mcp_method_complete(mcp_call *call);
 
 /* Calls (call.c). */
 mcp_call *mcp_call_acquire(mcp_session *session);
@@ -120,7 +214,7 @@ void mcp_call_result_end(mcp_call *call, mcp_json_writer *w);
 void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w);
 int mcp_call_set_error(mcp_call *call, int code, const char *message);
 void mcp_server_write_info(const mcp_server *server, const char *version, mcp_json_writer *w);
-void mcp_server_write_capabilities(const mcp_server *server, mcp_json_writer *w);
+void mcp_server_write_capabilities(const mcp_server *server, const char *version, mcp_json_writer *w);
 
 /* Methods (lifecycle.c, lists.c, tools.c, resources.c, prompts.c). Each
  * returns what a handler returns: 0 done (response in call), MCP_PENDING,

@@ -34,8 +34,18 @@ int mcp_method_initialize(mcp_call *call)
     const char *chosen = MCP_PROTOCOL_LATEST_HANDSHAKE;
     if (mcp_protocol_is_supported(v) && !mcp_protocol_is_modern(v) && strlen(v) == mcp_json_str_len(requested))
         chosen = v;
+    /* Keep what the client can do for the life of the session: it decides
+     * which server-to-client requests we may send. */
+    mcp_str raw = mcp_json_raw(mcp_json_get(params, "capabilities"));
+    char *caps_text = mcp_arena_strndup(&s->caps_arena, raw.ptr, raw.len);
+    mcp_json *caps = NULL;
+    if (!caps_text || mcp_json_parse(&s->caps_arena, caps_text, raw.len, NULL, &caps, NULL) != 0)
+        return MCP_ENOMEM;
+    pthread_mutex_lock(&s->lock);
+    s->client_caps = caps;
     snprintf(s->version, sizeof s->version, "%s", chosen);
     s->state = MCP_SESSION_READY;
+    pthread_mutex_unlock(&s->lock);
     call->version = s->version;
 
     mcp_json_writer w;
@@ -43,7 +53,7 @@ int mcp_method_initialize(mcp_call *call)
     mcp_json_write_key(&w, "protocolVersion");
     mcp_json_write_cstr(&w, chosen);
     mcp_json_write_key(&w, "capabilities");
-    mcp_server_write_capabilities(s->server, &w);
+    mcp_server_write_capabilities(s->server, chosen, &w);
     mcp_json_write_key(&w, "serverInfo");
     mcp_server_write_info(s->server, chosen, &w);
     if (s->server->opts.instructions) {
@@ -77,7 +87,7 @@ int mcp_method_discover(mcp_call *call)
         mcp_json_write_cstr(&w, mcp_protocol_versions[i]);
     mcp_json_end_array(&w);
     mcp_json_write_key(&w, "capabilities");
-    mcp_server_write_capabilities(server, &w);
+    mcp_server_write_capabilities(server, MCP_PROTOCOL_MODERN, &w);
     if (server->opts.instructions) {
         mcp_json_write_key(&w, "instructions");
         mcp_json_write_cstr(&w, server->opts.instructions);

@@ -57,6 +57,9 @@ typedef struct mcp_registry_entry {
     bool has_output_schema;
     mcp_prompt_argument *arguments;  /* prompts */
     size_t argument_count;
+    mcp_complete_fn complete;        /* prompts and templates: completion/complete */
+    int64_t ttl_ms;                  /* resources: cache hints of reads; 0 the server's */
+    const char *cache_scope;         /* resources: NULL the server's */
     mcp_arena arena;
 } mcp_registry_entry;
 

@@ -36,6 +36,9 @@ int mcp_protocol_compare(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "");
 }
 
+static bool json_kind_ok(const char *text, char open);
+static void write_raw_opt(mcp_json_writer *w, const char *key, const char *json);
+
 static const char *copy_opt(mcp_arena *arena, const char *s)
 {
     return s ? mcp_arena_strdup(arena, s) : NULL;
@@ -54,6 +57,15 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
     s->opts.version = copy_opt(&s->arena, opts->version);
     s->opts.title = copy_opt(&s->arena, opts->title);
     s->opts.instructions = copy_opt(&s->arena, opts->instructions);
+    s->opts.icons = copy_opt(&s->arena, opts->icons);
+    s->opts.website_url = copy_opt(&s->arena, opts->website_url);
+    s->opts.cache_scope = opts->cache_scope && strcmp(opts->cache_scope, "public") == 0 ? "public" : "private";
+    if ((opts->cache_scope && strcmp(opts->cache_scope, "public") != 0 && strcmp(opts->cache_scope, "private") != 0) ||
+        !json_kind_ok(opts->icons, '[')) {
+        mcp_arena_free(&s->arena);
+        free(s);
+        return NULL;
+    }
     if (!s->opts.page_size)
         s->opts.page_size = 50;
     if (!s->opts.max_message_size)
@@ -62,12 +74,14 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
         s->opts.max_json_depth = 64;
     s->seed = mcp_hash64(&s, sizeof s, mcp_now_ns() ^ (uint64_t)mcp_wall_ms() << 20);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->sessions_lock, NULL);
     atomic_init(&s->generation, 1);
     mcp_registry_snapshot *snap = mcp_registry_snapshot_new(s->seed, 1);
     if (!s->opts.name || !s->opts.version || !snap) {
         mcp_registry_snapshot_release(snap);
         mcp_arena_free(&s->arena);
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->sessions_lock);
         free(s);
         return NULL;
     }
@@ -81,6 +95,7 @@ void mcp_server_free(mcp_server *server)
         return;
     mcp_registry_snapshot_release(atomic_load(&server->current));
     pthread_mutex_destroy(&server->lock);
+    pthread_mutex_destroy(&server->sessions_lock);
     mcp_arena_free(&server->arena);
     free(server);
 }
@@ -113,8 +128,10 @@ static int publish(mcp_server *server, mcp_registry_kind kind, mcp_registry_entr
         atomic_store_explicit(&server->generation, gen, memory_order_release);
     }
     pthread_mutex_unlock(&server->lock);
-    if (rc == 0)
+    if (rc == 0) {
         mcp_registry_snapshot_release(old);
+        mcp_server_notify_list_changed(server, kind);
+    }
     /* The snapshot took its own reference to the entry. */
     mcp_registry_entry_release(add);
     return rc;
@@ -190,11 +207,31 @@ static bool is_json(const char *text)
     return text && mcp_json_validate(text, strlen(text), NULL, NULL) == 0;
 }
 
+/* NULL, or valid JSON text that is an array ('[') or an object ('{'). */
+static bool json_kind_ok(const char *text, char open)
+{
+    if (!text)
+        return true;
+    const char *p = text;
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    return *p == open && is_json(text);
+}
+
+static void write_raw_opt(mcp_json_writer *w, const char *key, const char *json)
+{
+    if (json) {
+        mcp_json_write_key(w, key);
+        mcp_json_write_raw(w, json, strlen(json));
+    }
+}
+
 int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
 {
     if (!server || !tool || !tool->name || !*tool->name || !tool->fn)
         return MCP_EINVAL;
-    if (tool->annotations && !is_json(tool->annotations))
+    if ((tool->annotations && !is_json(tool->annotations)) || !json_kind_ok(tool->icons, '[') ||
+        !json_kind_ok(tool->meta, '{'))
         return MCP_EINVAL;
     const char *input = tool->input_schema ? tool->input_schema : "{\"type\":\"object\"}";
     mcp_registry_entry *e = entry_new(server, MCP_REGISTRY_TOOLS, tool->name);
@@ -226,10 +263,9 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
         mcp_json_write_key(&w, "outputSchema");
         mcp_json_write_raw(&w, tool->output_schema, strlen(tool->output_schema));
     }
-    if (tool->annotations) {
-        mcp_json_write_key(&w, "annotations");
-        mcp_json_write_raw(&w, tool->annotations, strlen(tool->annotations));
-    }
+    write_raw_opt(&w, "annotations", tool->annotations);
+    write_raw_opt(&w, "icons", tool->icons);
+    write_raw_opt(&w, "_meta", tool->meta);
     mcp_json_end_object(&w);
     rc = entry_set_json(e, &buf, &w);
     if (rc != 0) {
@@ -246,25 +282,49 @@ int mcp_server_remove_tool(mcp_server *server, const char *name)
     return publish(server, MCP_REGISTRY_TOOLS, NULL, name);
 }
 
-static int add_resource_like(mcp_server *server, mcp_registry_kind kind, const char *key,
-                             const char *name, const char *title, const char *description,
-                             const char *mime_type, mcp_resource_fn fn, void *user)
+typedef struct resource_like {
+    mcp_registry_kind kind;
+    const char *key, *name, *title, *description, *mime_type;
+    const char *icons, *annotations, *meta, *cache_scope;
+    int64_t size, ttl_ms;
+    mcp_resource_fn fn;
+    mcp_complete_fn complete;
+    void *user;
+} resource_like;
+
+static int add_resource_like(mcp_server *server, const resource_like *r)
 {
+    if (!json_kind_ok(r->icons, '[') || !json_kind_ok(r->annotations, '{') || !json_kind_ok(r->meta, '{') ||
+        (r->cache_scope && strcmp(r->cache_scope, "private") != 0 && strcmp(r->cache_scope, "public") != 0) ||
+        r->size < 0)
+        return MCP_EINVAL;
+    mcp_registry_kind kind = r->kind;
+    const char *key = r->key;
     mcp_registry_entry *e = entry_new(server, kind, key);
     if (!e)
         return MCP_ENOMEM;
-    e->fn.resource = fn;
-    e->user = user;
+    e->fn.resource = r->fn;
+    e->user = r->user;
+    e->complete = r->complete;
+    e->ttl_ms = r->ttl_ms;
+    e->cache_scope = r->cache_scope ? (strcmp(r->cache_scope, "public") == 0 ? "public" : "private") : NULL;
     mcp_buf buf;
     mcp_buf_init(&buf);
     mcp_json_writer w;
     mcp_json_writer_init(&w, &buf);
     mcp_json_begin_object(&w);
     write_opt(&w, kind == MCP_REGISTRY_TEMPLATES ? "uriTemplate" : "uri", key);
-    write_opt(&w, "name", name);
-    write_opt(&w, "title", title);
-    write_opt(&w, "description", description);
-    write_opt(&w, "mimeType", mime_type);
+    write_opt(&w, "name", r->name);
+    write_opt(&w, "title", r->title);
+    write_opt(&w, "description", r->description);
+    write_opt(&w, "mimeType", r->mime_type);
+    if (r->size > 0) {
+        mcp_json_write_key(&w, "size");
+        mcp_json_write_int(&w, r->size);
+    }
+    write_raw_opt(&w, "annotations", r->annotations);
+    write_raw_opt(&w, "icons", r->icons);
+    write_raw_opt(&w, "_meta", r->meta);
     mcp_json_end_object(&w);
     int rc = entry_set_json(e, &buf, &w);
     if (rc != 0) {
@@ -278,8 +338,11 @@ int mcp_server_add_resource(mcp_server *server, const mcp_resource *r)
 {
     if (!server || !r || !r->uri || !*r->uri || !r->name || !r->fn)
         return MCP_EINVAL;
-    return add_resource_like(server, MCP_REGISTRY_RESOURCES, r->uri, r->name, r->title,
-                             r->description, r->mime_type, r->fn, r->user);
+    return add_resource_like(server, &(resource_like){
+        .kind = MCP_REGISTRY_RESOURCES, .key = r->uri, .name = r->name, .title = r->title,
+        .description = r->description, .mime_type = r->mime_type, .icons = r->icons,
+        .annotations = r->annotations, .meta = r->meta, .size = r->size, .ttl_ms = r->ttl_ms,
+        .cache_scope = r->cache_scope, .fn = r->fn, .user = r->user});
 }
 
 int mcp_server_remove_resource(mcp_server *server, const char *uri)
@@ -295,13 +358,17 @@ int mcp_server_add_resource_template(mcp_server *server, const mcp_resource_temp
         return MCP_EINVAL;
     if (mcp_uri_template_check(t->uri_template) != 0)
         return MCP_EINVAL;
-    return add_resource_like(server, MCP_REGISTRY_TEMPLATES, t->uri_template, t->name, t->title,
-                             t->description, t->mime_type, t->fn, t->user);
+    return add_resource_like(server, &(resource_like){
+        .kind = MCP_REGISTRY_TEMPLATES, .key = t->uri_template, .name = t->name, .title = t->title,
+        .description = t->description, .mime_type = t->mime_type, .icons = t->icons,
+        .annotations = t->annotations, .meta = t->meta, .fn = t->fn,
+        .complete = t->complete, .user = t->user});
 }
 
 int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *p)
 {
-    if (!server || !p || !p->name || !*p->name || (p->argument_count && !p->arguments))
+    if (!server || !p || !p->name || !*p->name || (p->argument_count && !p->arguments) ||
+        !json_kind_ok(p->icons, '[') || !json_kind_ok(p->meta, '{'))
         return MCP_EINVAL;
     for (size_t i = 0; i < p->argument_count; i++)
         if (!p->arguments[i].name)
@@ -311,6 +378,7 @@ int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *p)
         return MCP_ENOMEM;
     e->fn.prompt = p->fn;
     e->user = p->user;
+    e->complete = p->complete;
     int rc = 0;
     if (p->argument_count) {
         e->arguments = mcp_arena_calloc(&e->arena, p->argument_count * sizeof *e->arguments);
@@ -346,6 +414,8 @@ int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *p)
         }
         mcp_json_end_array(&w);
     }
+    write_raw_opt(&w, "icons", p->icons);
+    write_raw_opt(&w, "_meta", p->meta);
     mcp_json_end_object(&w);
     if (rc == 0)
         rc = entry_set_json(e, &buf, &w);
@@ -373,24 +443,46 @@ void mcp_server_write_info(const mcp_server *server, const char *version, mcp_js
     /* Implementation.title appeared in 2025-06-18. */
     if (server->opts.title && mcp_protocol_compare(version, "2025-06-18") >= 0)
         write_opt(w, "title", server->opts.title);
+    /* icons and websiteUrl appeared in 2025-11-25. */
+    if (mcp_protocol_compare(version, "2025-11-25") >= 0) {
+        write_raw_opt(w, "icons", server->opts.icons);
+        write_opt(w, "websiteUrl", server->opts.website_url);
+    }
     mcp_json_end_object(w);
 }
 
-void mcp_server_write_capabilities(const mcp_server *server, mcp_json_writer *w)
+void mcp_server_write_capabilities(const mcp_server *server, const char *version, mcp_json_writer *w)
 {
     (void)server;
     /* Registration may happen at any time, so every feature is declared
-     * even while its registry is empty. No list_changed notifications are
-     * sent, hence no listChanged. */
+     * even while its registry is empty, and every registry change is
+     * announced (list_changed). */
     mcp_json_begin_object(w);
+    /* completions appeared in 2025-03-26; logging is in every revision. */
+    if (mcp_protocol_compare(version, "2025-03-26") >= 0) {
+        mcp_json_write_key(w, "completions");
+        mcp_json_begin_object(w);
+        mcp_json_end_object(w);
+    }
+    mcp_json_write_key(w, "logging");
+    mcp_json_begin_object(w);
+    mcp_json_end_object(w);
     mcp_json_write_key(w, "tools");
     mcp_json_begin_object(w);
+    mcp_json_write_key(w, "listChanged");
+    mcp_json_write_bool(w, true);
     mcp_json_end_object(w);
     mcp_json_write_key(w, "resources");
     mcp_json_begin_object(w);
+    mcp_json_write_key(w, "subscribe");
+    mcp_json_write_bool(w, true);
+    mcp_json_write_key(w, "listChanged");
+    mcp_json_write_bool(w, true);
     mcp_json_end_object(w);
     mcp_json_write_key(w, "prompts");
     mcp_json_begin_object(w);
+    mcp_json_write_key(w, "listChanged");
+    mcp_json_write_bool(w, true);
     mcp_json_end_object(w);
     mcp_json_end_object(w);
 }

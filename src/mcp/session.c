@@ -28,6 +28,9 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
     mcp_buf_init(&s->scratch);
     s->snap = mcp_server_snapshot_acquire(server);
     s->snap_generation = s->snap->generation;
+    s->log_level = -1;
+    mcp_arena_init(&s->caps_arena, 512);
+    mcp_server_sessions_add(server, s);
     return s;
 }
 
@@ -35,12 +38,40 @@ void mcp_session_free(mcp_session *s)
 {
     if (!s)
         return;
+    mcp_server_sessions_remove(s->server, s);
     pthread_mutex_lock(&s->lock);
     for (mcp_call *c = s->inflight; c; c = c->next)
         atomic_store(&c->cancelled, true);
+    /* Calls waiting for the client's input would wait forever: end them. */
+    for (;;) {
+        mcp_call *waiting = NULL;
+        for (mcp_call *c = s->inflight; c && !waiting; c = c->next)
+            if (c->state == MCP_CALL_AWAIT_INPUT)
+                waiting = c;
+        if (!waiting)
+            break;
+        for (mcp_outbound **p = &s->outbound; *p;) {
+            mcp_outbound *o = *p;
+            if (o->call == waiting) {
+                *p = o->next;
+                free(o);
+            } else {
+                p = &o->next;
+            }
+        }
+        waiting->state = MCP_CALL_ASYNC;
+        s->awaiting_input--;
+        pthread_mutex_unlock(&s->lock);
+        mcp_call_complete(waiting, 0);
+        pthread_mutex_lock(&s->lock);
+    }
     while (s->pending > 0)
         pthread_cond_wait(&s->idle, &s->lock);
     pthread_mutex_unlock(&s->lock);
+    mcp_session_outbound_close(s);
+    mcp_session_listens_free(s);
+    mcp_session_subscriptions_free(s);
+    mcp_arena_free(&s->caps_arena);
     mcp_call_pool_free(s->pool);
     mcp_registry_snapshot_release(s->snap);
     mcp_arena_free(&s->arena);
@@ -64,13 +95,14 @@ int mcp_session_drain(mcp_session *s, unsigned timeout_ms)
     }
     int rc = 0;
     pthread_mutex_lock(&s->lock);
-    while (s->pending > 0 && rc == 0) {
+    /* Calls waiting for the client's input are not ours to finish. */
+    while (s->pending > s->awaiting_input && rc == 0) {
         if (timeout_ms == 0)
             pthread_cond_wait(&s->idle, &s->lock);
         else if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)
             rc = MCP_ETIMEDOUT;
     }
-    if (s->pending == 0)
+    if (s->pending <= s->awaiting_input)
         rc = 0;
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -143,8 +175,8 @@ static void handle_one(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_rep
         return;
     case MCP_RPC_RESPONSE:
     case MCP_RPC_ERROR_RESPONSE:
-        /* This server sends no requests, so there is nothing to match a
-         * response to; JSON-RPC forbids answering it. */
+        /* The answer to one of our requests; never answered itself. */
+        mcp_session_response(s, msg);
         return;
     }
 }
