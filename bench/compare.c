@@ -271,10 +271,20 @@ int bench_cmd_compare(int argc, char **argv) {
             printf("%-42s %10s %9s %9s %9s  %s\n", "workload/benchmark", "throughput", "p95", "p99", "memory",
                    "verdict");
             int n[BENCH_FAIL + 1] = {0};
+            int n_reference = 0;
             for (size_t i = 0; i < cur.count; i++) {
                 const bench_record *r = &cur.items[i];
                 const bench_record *b = base ? bench_record_list_find(&base->records, r->workload_id, r->benchmark) : NULL;
                 char detail[320];
+                if (r->reference) {
+                    /* A peer library or a null server: its speed is context for
+                     * our ratios, and its changes are not ours to gate on. */
+                    char ref_name[sizeof r->workload_id + sizeof r->benchmark + 1];
+                    snprintf(ref_name, sizeof ref_name, "%s/%s", r->workload_id, r->benchmark);
+                    printf("%-42s %10s %9s %9s %9s  %s\n", ref_name, "-", "-", "-", "-", "reference");
+                    n_reference++;
+                    continue;
+                }
                 bench_verdict v = bench_compare_record(&t, b, r, detail, sizeof detail);
                 n[v]++;
                 char name[sizeof r->workload_id + sizeof r->benchmark + 1];
@@ -289,9 +299,9 @@ int bench_cmd_compare(int argc, char **argv) {
                 if (v == BENCH_WARN || v == BENCH_FAIL || v == BENCH_NOISE) printf("    %s\n", detail);
             }
             exit_code = n[BENCH_FAIL] ? 2 : n[BENCH_WARN] ? 1 : 0;
-            printf("verdict: %s (%d fail, %d warn, %d within noise, %d pass, %d new)\n",
+            printf("verdict: %s (%d fail, %d warn, %d within noise, %d pass, %d new; %d reference not judged)\n",
                    exit_code == 2 ? "FAIL" : exit_code == 1 ? "WARN" : "PASS", n[BENCH_FAIL], n[BENCH_WARN],
-                   n[BENCH_NOISE], n[BENCH_PASS], n[BENCH_NEW]);
+                   n[BENCH_NOISE], n[BENCH_PASS], n[BENCH_NEW], n_reference);
             if (problems > 0) {
                 printf("note: %d result file(s) broke the format and were skipped\n", problems);
                 if (exit_code < 1) exit_code = 1;

@@ -170,6 +170,7 @@ int bench_workload_run(const bench_module *m, const bench_workload *w, bench_pro
         bench_copy_str(r->profile, sizeof r->profile, profile == BENCH_FULL ? "full" : "quick");
         bench_copy_str(r->timestamp, sizeof r->timestamp, timestamp);
         bench_copy_str(r->scope, sizeof r->scope, tasks[i].scope);
+        r->reference = tasks[i].reference;
         r->env = *env;
         r->hist_rel_error = 1.0 / MCP_HISTOGRAM_SUB_BUCKETS;
         r->timer_overhead_ns = timer_ns;

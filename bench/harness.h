@@ -64,6 +64,7 @@ typedef struct bench_record {
     char profile[8];
     char timestamp[32];
     char scope[256];
+    bool reference;              /* see bench_task.reference */
     bench_env env;
     uint64_t operations;         /* per repetition */
     unsigned repetitions, warmup;
@@ -92,6 +93,9 @@ typedef struct bench_task {
     bool single_pass;
     int (*run)(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns);
     void *ctx;
+    /* A measurement of something that is not libmcp (a peer library, a null
+     * server) kept for ratios: reported, never judged as a regression. */
+    bool reference;
 } bench_task;
 
 typedef struct bench_workload {

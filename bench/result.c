@@ -70,7 +70,7 @@ static const field_spec RECORD_FIELDS[] = {
 };
 /* Object-valued members handled by hand. */
 static const char *const RECORD_OBJECTS[] = {"schema_version", "environment", "precision",
-                                             "repetition_values", "metrics"};
+                                             "repetition_values", "metrics", "reference"};
 
 static const field_spec ENV_FIELDS[] = {
     STR("cpu_model", ENV, cpu_model, bench_env),
@@ -128,6 +128,8 @@ void bench_record_write(mcp_json_writer *w, const bench_record *r) {
     mcp_json_write_key(w, "schema_version");
     mcp_json_write_int(w, BENCH_SCHEMA_VERSION);
     write_fields(w, RECORD_FIELDS, COUNT(RECORD_FIELDS), r);
+    mcp_json_write_key(w, "reference");
+    mcp_json_write_bool(w, r->reference);
     mcp_json_write_key(w, "environment");
     bench_env_write(w, &r->env);
     mcp_json_write_key(w, "precision");
@@ -303,6 +305,9 @@ int bench_record_read(const mcp_json *obj, const char *where, bench_record *r, b
     if (!mcp_json_is_integer(ver) || mcp_json_int(ver, 0) != BENCH_SCHEMA_VERSION)
         bench_error(errs, where, "schema_version must be %d", BENCH_SCHEMA_VERSION);
     read_fields(obj, where, RECORD_FIELDS, COUNT(RECORD_FIELDS), r, errs);
+    const mcp_json *reference = mcp_json_get(obj, "reference");
+    if (reference && !mcp_json_is_bool(reference)) bench_error(errs, where, "\"reference\" must be a boolean");
+    r->reference = mcp_json_bool(reference, false);
 
     char sub[160];
     snprintf(sub, sizeof sub, "%s.environment", where);

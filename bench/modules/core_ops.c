@@ -247,14 +247,14 @@ static int core_setup(const bench_workload *w, void **state, bench_task *tasks, 
         return rc;
     }
     bench_task t[] = {
-        {"registry_lookup", "mcp_registry_find_tool by name on a snapshot of 100 tools, one thread; "
-                            "latency includes one clock-read pair", false, run_registry_lookup, s},
-        {"queue_push_pop", "mcp_queue handoff of N items, this thread -> one consumer thread, capacity 1024; "
-                           "latency: each successful push and pop call", false, run_queue_push_pop, s},
-        {"session_create", "mcp_session_table_create of N sessions into an empty 64-shard table "
-                           "(kernel-random 128-bit ids)", false, run_session_create, s},
-        {"session_lookup", "mcp_session_table_lookup by 32-hex id in a table of N sessions, scrambled order, "
-                           "one thread", false, run_session_lookup, s},
+        {.name = "registry_lookup", .scope = "mcp_registry_find_tool by name on a snapshot of 100 tools, one thread; "
+                            "latency includes one clock-read pair", .run = run_registry_lookup, .ctx = s},
+        {.name = "queue_push_pop", .scope = "mcp_queue handoff of N items, this thread -> one consumer thread, capacity 1024; "
+                           "latency: each successful push and pop call", .run = run_queue_push_pop, .ctx = s},
+        {.name = "session_create", .scope = "mcp_session_table_create of N sessions into an empty 64-shard table "
+                           "(kernel-random 128-bit ids)", .run = run_session_create, .ctx = s},
+        {.name = "session_lookup", .scope = "mcp_session_table_lookup by 32-hex id in a table of N sessions, scrambled order, "
+                           "one thread", .run = run_session_lookup, .ctx = s},
     };
     *count = sizeof t / sizeof t[0];
     memcpy(tasks, t, sizeof t);

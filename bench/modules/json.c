@@ -260,6 +260,7 @@ static int json_setup(const bench_workload *w, void **state, bench_task *tasks, 
         q->run = run_serialize;
         q->ctx = &s->serialize[i];
         p->single_pass = q->single_pass = big;
+        p->reference = q->reference = peer != &MCP_PEER;
     }
     if (rc) {
         json_teardown(s);
