@@ -21,6 +21,21 @@
  * the connectors at the end) and call mcp_client_connect and
  * mcp_client_call_sync. They run a poll loop on the calling thread.
  *
+ * Beyond plain requests the client carries what a full MCP client needs:
+ *  - server-to-client requests (sampling/createMessage, elicitation/create,
+ *    roots/list) go to a handler per kind; the capabilities sent to the
+ *    server are derived from the handlers given unless set explicitly;
+ *  - modern-era results with resultType "input_required" are answered by
+ *    the same handlers and the request is retried with inputResponses and
+ *    the echoed requestState, for a bounded number of rounds;
+ *  - results that carry ttlMs (tools/list, resources/list,
+ *    resources/templates/list, prompts/list, resources/read) are kept in a
+ *    small per-client cache and served from it while fresh; list_changed
+ *    and resources/updated notifications drop the entries they concern
+ *    (and re-fetch them when opts.refresh_on_change is set);
+ *  - tools called as tasks (handshake era, 2025-11-25) are polled to their
+ *    end by mcp_client_call_task_sync.
+ *
  * A client is not thread safe: drive one from one thread at a time.
  * Callbacks run inside the call that caused them (handle, tick, cancel,
  * close, free) and may issue new requests or cancel others.
@@ -67,10 +82,16 @@ typedef struct mcp_client_answer {
 typedef void (*mcp_client_request_fn)(void *user, const char *method, const mcp_json *params,
                                       mcp_client_answer *answer);
 
+/* timeout_ms for a request that may stay open indefinitely
+ * (subscriptions/listen): it ends by its result, cancellation or close. */
+#define MCP_CLIENT_NO_TIMEOUT 0xffffffffu
+
 typedef struct mcp_client_opts {
     const char *name;             /* clientInfo.name; NULL means "mcpd" */
     const char *version;          /* clientInfo.version; NULL means MCP_VERSION_STRING */
-    const char *capabilities;     /* client capabilities object (JSON text); NULL means {} */
+    /* Client capabilities object (JSON text). NULL: derived from the
+     * handlers below (sampling, elicitation {form}, roots), {} without any. */
+    const char *capabilities;
     /* Protocol version to speak. NULL: try server/discover and use the modern
      * era when the server lists it, else the handshake with
      * MCP_PROTOCOL_LATEST_HANDSHAKE. A modern version: no discovery. A
@@ -82,12 +103,28 @@ typedef struct mcp_client_opts {
     mcp_sink sink;                /* outgoing messages; ignored when transport is set */
     mcp_client_transport *transport; /* for the blocking API; the client owns it and closes it */
     mcp_client_notify_fn on_notification;
-    mcp_client_request_fn on_request; /* NULL: server requests get -32601 (ping is always answered) */
-    void *user;                   /* passed to on_notification and on_request */
+    /* Server-to-client requests, by kind; they also answer the inputRequests
+     * of an input_required result. A kind without its handler goes to
+     * on_request; without that either, it gets -32601 (ping is always
+     * answered). */
+    mcp_client_request_fn on_sampling;    /* sampling/createMessage */
+    mcp_client_request_fn on_elicitation; /* elicitation/create */
+    mcp_client_request_fn on_roots;       /* roots/list */
+    mcp_client_request_fn on_request;     /* anything else */
+    void *user;                   /* passed to on_notification and the request handlers */
+    /* input_required results answered and retried automatically before the
+     * caller sees one; 0 means 8. */
+    unsigned max_input_rounds;
+    size_t cache_entries;         /* result cache size; 0 means 128 */
+    bool no_cache;                /* never cache results, whatever their ttlMs */
+    bool refresh_on_change;       /* re-fetch cached lists/resources a notification made stale */
 } mcp_client_opts;
 
 typedef struct mcp_client_request_opts {
-    unsigned timeout_ms;          /* 0: the client's default; the clock restarts on each progress */
+    /* 0: the client's default; MCP_CLIENT_NO_TIMEOUT: none. The clock
+     * restarts on each progress. */
+    unsigned timeout_ms;
+    bool no_cache;                /* bypass the result cache for this request (the answer is still stored) */
     bool progress;                /* ask for progress (adds _meta.progressToken) */
     void (*on_progress)(void *user, double progress, double total, const char *message);
     void *progress_user;
@@ -104,6 +141,9 @@ typedef struct mcp_client_counters {
     uint64_t notifications;
     uint64_t server_requests;
     uint64_t timeouts;
+    uint64_t cache_hits;          /* requests answered from the cache, sending nothing */
+    uint64_t cache_stores;
+    uint64_t input_rounds;        /* input_required results answered and retried */
 } mcp_client_counters;
 
 mcp_client *mcp_client_new(const mcp_client_opts *opts);
@@ -124,7 +164,10 @@ const char *mcp_client_instructions(const mcp_client *client);
 
 /* Send a request. params_json is an object's JSON text or NULL; in the
  * modern era the client adds _meta (merged with any _meta given). The id is
- * stored in *id_out when not NULL. MCP_EAGAIN before the client is ready. */
+ * stored in *id_out when not NULL. MCP_EAGAIN before the client is ready.
+ * A fresh cached result completes the request inside this call, with an id
+ * that was never sent. After input_required rounds, done receives the id
+ * of the last retry. */
 int mcp_client_request(mcp_client *client, const char *method, const char *params_json,
                        const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user,
                        int64_t *id_out);
@@ -146,6 +189,9 @@ void mcp_client_tick(mcp_client *client, uint64_t now_ns);
 /* The transport is gone: pending requests complete with MCP_ECLOSED. */
 void mcp_client_close(mcp_client *client);
 void mcp_client_get_counters(const mcp_client *client, mcp_client_counters *out);
+/* Forget every cached result (e.g. when the authorization context changes:
+ * entries with cacheScope "private" must not outlive it). */
+void mcp_client_cache_clear(mcp_client *client);
 
 /* ---- Blocking API ------------------------------------------------------------
  * Needs opts.transport. Each call runs a poll loop (receive, handle, tick)
@@ -167,6 +213,15 @@ int mcp_client_connect(mcp_client *client, unsigned timeout_ms, mcp_client_resul
 /* Send one request and wait for its outcome; returns result->status. */
 int mcp_client_call_sync(mcp_client *client, const char *method, const char *params_json,
                          const mcp_client_request_opts *ropts, mcp_client_result *result);
+/* Call a tool as a task (2025-11-25: params get "task": {"ttl": ttl_ms},
+ * ttl_ms 0 leaving the ttl to the server), then poll tasks/get at the
+ * server's pollInterval (or on notifications/tasks/status) until the task
+ * leaves "working", and fetch tasks/result: result then holds that final
+ * result (or error) just as mcp_client_call_sync would. A server that
+ * answers tools/call directly (no task) gives that answer. The whole wait
+ * is bounded by timeout_ms (0: the client's default). */
+int mcp_client_call_task_sync(mcp_client *client, const char *params_json, unsigned ttl_ms,
+                              unsigned timeout_ms, mcp_client_result *result);
 /* Wait up to timeout_ms for one incoming message, handle it, tick. Returns
  * 0 when a message was handled, MCP_ETIMEDOUT when none came, MCP_ECLOSED
  * when the transport is closed (pending requests are then completed). */

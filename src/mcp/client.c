@@ -16,6 +16,8 @@
 
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+#define DEFAULT_INPUT_ROUNDS 8u
+#define DEFAULT_CACHE_ENTRIES 128u
 
 char *mcp_client_strndup(const char *s, size_t len)
 {
@@ -30,6 +32,28 @@ char *mcp_client_strndup(const char *s, size_t len)
 char *mcp_client_strdup(const char *s)
 {
     return s ? mcp_client_strndup(s, strlen(s)) : NULL;
+}
+
+char *mcp_client_default_capabilities(const mcp_client_opts *opts)
+{
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_buf_append_char(&out, '{');
+    bool first = true;
+    if (opts->on_sampling) {
+        mcp_buf_append_cstr(&out, "\"sampling\":{}");
+        first = false;
+    }
+    if (opts->on_elicitation) {
+        mcp_buf_append_cstr(&out, first ? "\"elicitation\":{\"form\":{}}" : ",\"elicitation\":{\"form\":{}}");
+        first = false;
+    }
+    if (opts->on_roots)
+        mcp_buf_append_cstr(&out, first ? "\"roots\":{}" : ",\"roots\":{}");
+    mcp_buf_append_char(&out, '}');
+    char *caps = out.data ? mcp_client_strndup(out.data, out.len) : NULL;
+    mcp_buf_free(&out);
+    return caps;
 }
 
 static int transport_write(void *user, const char *message, size_t len)
@@ -51,7 +75,7 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
         return NULL;
     c->name = mcp_client_strdup(o.name ? o.name : "mcpd");
     c->version = mcp_client_strdup(o.version ? o.version : MCP_VERSION_STRING);
-    c->capabilities = mcp_client_strdup(o.capabilities ? o.capabilities : "{}");
+    c->capabilities = o.capabilities ? mcp_client_strdup(o.capabilities) : mcp_client_default_capabilities(&o);
     c->requested_version = mcp_client_strdup(o.protocol_version);
     c->log_level = mcp_client_strdup(o.log_level);
     if (!c->name || !c->version || !c->capabilities || (o.protocol_version && !c->requested_version) ||
@@ -64,8 +88,15 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
     c->transport = o.transport;
     c->sink = o.transport ? (mcp_sink){transport_write, o.transport} : o.sink;
     c->on_notification = o.on_notification;
+    c->on_sampling = o.on_sampling;
+    c->on_elicitation = o.on_elicitation;
+    c->on_roots = o.on_roots;
     c->on_request = o.on_request;
     c->user = o.user;
+    c->max_input_rounds = o.max_input_rounds ? o.max_input_rounds : DEFAULT_INPUT_ROUNDS;
+    c->no_cache = o.no_cache;
+    c->refresh_on_change = o.refresh_on_change;
+    c->cache.max = o.cache_entries ? o.cache_entries : DEFAULT_CACHE_ENTRIES;
     c->next_id = 1;
     mcp_buf_init(&c->inbox);
     return c;
@@ -83,14 +114,24 @@ static bool take_pending(mcp_client *c, int64_t id, mcp_client_pending *out)
     return false;
 }
 
-static void complete(mcp_client *c, const mcp_client_pending *p, int status, const mcp_json *value)
+mcp_client_pending *mcp_client_find_pending(mcp_client *client, int64_t id)
 {
-    if (p->purpose != MCP_CLIENT_FOR_CALLER) {
+    for (size_t i = 0; i < client->pending_count; i++)
+        if (client->pending[i].id == id)
+            return &client->pending[i];
+    return NULL;
+}
+
+/* p is a copy already out of the array; its strings die here. */
+static void complete(mcp_client *c, mcp_client_pending *p, int status, const mcp_json *value)
+{
+    if (p->purpose == MCP_CLIENT_FOR_DISCOVER || p->purpose == MCP_CLIENT_FOR_INITIALIZE)
         mcp_client_negotiate_done(c, p->purpose, status, value);
-        return;
-    }
-    if (p->done)
+    else if (p->purpose == MCP_CLIENT_FOR_CALLER && p->done)
         p->done(p->user, status, value, p->id);
+    free(p->method);
+    free(p->params);
+    p->method = p->params = NULL;
 }
 
 /* Fail every pending request, one at a time, because each callback may
@@ -122,6 +163,8 @@ void mcp_client_free(mcp_client *client)
     free(client->server_info);
     free(client->server_capabilities);
     free(client->instructions);
+    free(client->watched_task);
+    mcp_client_cache_free(client);
     mcp_buf_free(&client->inbox);
     free(client);
 }
@@ -175,6 +218,17 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
         client->pending = grown;
         client->pending_cap = cap;
     }
+    /* Keep what was sent when a retry or the cache will need it again. */
+    char *kept_method = NULL, *kept_params = NULL;
+    if (purpose == MCP_CLIENT_FOR_CALLER || purpose == MCP_CLIENT_FOR_REFRESH) {
+        kept_method = mcp_client_strdup(method);
+        kept_params = mcp_client_strdup(params_json);
+        if (!kept_method || (params_json && !kept_params)) {
+            free(kept_method);
+            free(kept_params);
+            return MCP_ENOMEM;
+        }
+    }
     int64_t id = client->next_id++;
     mcp_buf out;
     mcp_buf_init(&out);
@@ -182,19 +236,26 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
     if (rc == 0)
         rc = mcp_client_send_text(client, out.data, out.len);
     mcp_buf_free(&out);
-    if (rc != 0)
+    if (rc != 0) {
+        free(kept_method);
+        free(kept_params);
         return rc;
-    uint64_t timeout_ns = r.timeout_ms ? (uint64_t)r.timeout_ms * 1000000u : client->default_timeout_ns;
+    }
+    uint64_t timeout_ns = r.timeout_ms == MCP_CLIENT_NO_TIMEOUT ? UINT64_MAX
+                          : r.timeout_ms                        ? (uint64_t)r.timeout_ms * 1000000u
+                                                                : client->default_timeout_ns;
     client->pending[client->pending_count++] = (mcp_client_pending){
         .id = id,
         .purpose = purpose,
         .timeout_ns = timeout_ns,
-        .deadline_ns = client->now_ns + timeout_ns,
+        .deadline_ns = timeout_ns == UINT64_MAX ? UINT64_MAX : client->now_ns + timeout_ns,
         .progress = r.progress,
         .done = done,
         .user = user,
         .on_progress = r.on_progress,
         .progress_user = r.progress_user,
+        .method = kept_method,
+        .params = kept_params,
     };
     if (id_out)
         *id_out = id;
@@ -207,6 +268,31 @@ int mcp_client_request(mcp_client *client, const char *method, const char *param
 {
     if (client->state != MCP_CLIENT_READY)
         return MCP_EAGAIN;
+    if (!method)
+        return MCP_EINVAL;
+    bool bypass = client->no_cache || (ropts && ropts->no_cache);
+    mcp_buf key;
+    mcp_buf_init(&key);
+    const mcp_client_cache_entry *hit = NULL;
+    if (!bypass && mcp_client_cache_key(method, params_json, &key))
+        hit = mcp_client_cache_lookup(client, key.data);
+    mcp_buf_free(&key);
+    if (hit) {
+        mcp_arena arena;
+        mcp_arena_init(&arena, 0);
+        mcp_json *value = NULL;
+        if (mcp_json_parse(&arena, hit->json, hit->len, NULL, &value, NULL) == 0) {
+            int64_t id = client->next_id++;
+            client->counters.cache_hits++;
+            if (id_out)
+                *id_out = id;
+            if (done)
+                done(user, 0, value, id);
+            mcp_arena_free(&arena);
+            return 0;
+        }
+        mcp_arena_free(&arena);
+    }
     return mcp_client_send_request(client, method, params_json, ropts, MCP_CLIENT_FOR_CALLER, done,
                                    user, id_out);
 }
@@ -360,6 +446,11 @@ static void on_response(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *
         status = MCP_CLIENT_INPUT_REQUIRED;
     else if (strcmp(t, "complete") != 0)
         status = MCP_EPROTO;
+    if (status == 0 && p.method && !c->no_cache)
+        mcp_client_cache_store(c, p.method, p.params, result);
+    if (status == MCP_CLIENT_INPUT_REQUIRED && p.purpose == MCP_CLIENT_FOR_CALLER &&
+        mcp_client_input_retry(c, &p, result))
+        return;
     complete(c, &p, status, result);
 }
 
@@ -373,7 +464,8 @@ static void on_progress(mcp_client *c, const mcp_json *params)
         if (p->id != token || !p->progress)
             continue;
         /* Progress proves the server is working: restart the clock. */
-        p->deadline_ns = c->now_ns + p->timeout_ns;
+        if (p->timeout_ns != UINT64_MAX)
+            p->deadline_ns = c->now_ns + p->timeout_ns;
         if (p->on_progress) {
             const mcp_json *msg = mcp_json_get(params, "message");
             p->on_progress(p->progress_user, mcp_json_num(mcp_json_get(params, "progress"), 0),
@@ -392,8 +484,33 @@ static void on_notification(mcp_client *c, mcp_arena *arena, const mcp_rpc_messa
         return;
     if (!strcmp(m->method, "notifications/progress"))
         on_progress(c, params);
+    else if (!strcmp(m->method, "notifications/tasks/status") && c->watched_task &&
+             !strcmp(mcp_json_str(mcp_json_get(params, "taskId"), ""), c->watched_task))
+        c->watched_task_changed = true;
+    else
+        mcp_client_cache_on_notification(c, m->method, params);
     if (c->on_notification)
         c->on_notification(c->user, m->method, params);
+}
+
+void mcp_client_run_handler(mcp_client *client, const char *method, const mcp_json *params,
+                            mcp_client_answer *answer)
+{
+    mcp_client_request_fn fn = NULL;
+    if (!strcmp(method, "sampling/createMessage"))
+        fn = client->on_sampling;
+    else if (!strcmp(method, "elicitation/create"))
+        fn = client->on_elicitation;
+    else if (!strcmp(method, "roots/list"))
+        fn = client->on_roots;
+    if (!fn)
+        fn = client->on_request;
+    if (fn) {
+        fn(client->user, method, params, answer);
+        return;
+    }
+    answer->error_code = MCP_RPC_METHOD_NOT_FOUND;
+    snprintf(answer->error_message, sizeof answer->error_message, "Method not found: %s", method);
 }
 
 static void answer_request(mcp_client *c, mcp_arena *arena, const mcp_rpc_message *m)
@@ -403,14 +520,10 @@ static void answer_request(mcp_client *c, mcp_arena *arena, const mcp_rpc_messag
     memset(&answer, 0, sizeof answer);
     mcp_buf_init(&answer.result);
     mcp_json *params = m->params ? mcp_json_expand(arena, m->params) : NULL;
-    if (!strcmp(m->method, "ping")) {
+    if (!strcmp(m->method, "ping"))
         mcp_buf_append_cstr(&answer.result, "{}");
-    } else if (c->on_request) {
-        c->on_request(c->user, m->method, params, &answer);
-    } else {
-        answer.error_code = MCP_RPC_METHOD_NOT_FOUND;
-        snprintf(answer.error_message, sizeof answer.error_message, "Method not found");
-    }
+    else
+        mcp_client_run_handler(c, m->method, params, &answer);
     mcp_buf out;
     mcp_buf_init(&out);
     int rc;

@@ -322,7 +322,8 @@ static void test_result_types(void **state)
     mcp_client_request(f->client, "tools/call", "{\"name\":\"x\"}", NULL, on_done, &c, &ic);
     char text[256];
     snprintf(text, sizeof text,
-             "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"resultType\":\"input_required\",\"requestState\":\"s\"}}",
+             "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"resultType\":\"input_required\",\"inputRequests\":"
+             "{\"q\":{\"method\":\"elicitation/create\",\"params\":{}}},\"requestState\":\"s\"}}",
              (long long)ia);
     feed(f->client, text);
     snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"resultType\":\"mystery\"}}",
@@ -330,6 +331,8 @@ static void test_result_types(void **state)
     feed(f->client, text);
     snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":42}", (long long)ic);
     feed(f->client, text);
+    /* This client has no elicitation handler, so it cannot answer: the
+     * caller gets the input_required result as it came. */
     assert_int_equal(a.status, MCP_CLIENT_INPUT_REQUIRED);
     assert_non_null(strstr(a.json, "requestState"));
     assert_int_equal(b.status, MCP_EPROTO);
