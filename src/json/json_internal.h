@@ -84,28 +84,62 @@ static inline unsigned mcp_json_first_byte(uint64_t mask) {
 }
 
 /* First byte in [p, end) that a string scanner or escaper must look at
- * ('"', '\\', control, non-ASCII), or end. SSE2 (always there on x86-64)
- * checks 16 bytes per step: a signed compare against 0x20 catches control
- * characters and, being signed, every byte >= 0x80 as well. Elsewhere the
- * portable eight-byte SWAR test does the same job. */
+ * ('"', '\\', control, non-ASCII), or end. With SSE2 (always there on
+ * x86-64) 16 bytes per step, passing over two-byte UTF-8 sequences that
+ * mcp_json_stop16 vouches for; elsewhere the portable eight-byte SWAR test
+ * stops at every non-ASCII byte. Either way the caller judges what it stops
+ * at, so both give the same answers. */
 static inline bool mcp_json_is_special(unsigned char c) {
     return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+/* Positions in the 16 bytes v of '"', '\\', control characters and every
+ * non-ASCII byte: cheaper than mcp_json_stop16, enough for ASCII text. */
 static inline unsigned mcp_json_special16(__m128i v) {
     __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
     __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
     __m128i c = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
     return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), c));
 }
+
+/* Positions in the 16 bytes v where a clean run of string text ends: '"',
+ * '\\', control characters, and every non-ASCII byte except those of a
+ * two-byte UTF-8 sequence (lead C2..DF, then a continuation 80..BF) that
+ * lies wholly inside the window. Such pairs, the accents of Latin scripts,
+ * are vouched for here with a few vector operations instead of a stop and a
+ * call each; longer sequences, sequences cut by the window's end and
+ * invalid bytes stop the run, and mcp_json_utf8_seq judges them one at a
+ * time. A window starts on a sequence boundary (callers only advance past
+ * whole sequences), so a continuation byte at position 0 is rightly a stop.
+ * Every byte before the first stop is valid: a vouched lead is followed by
+ * a continuation, which is vouched too, and a continuation is vouched only
+ * right after a lead, never as the first byte after a whole sequence. */
+static inline unsigned mcp_json_stop16(__m128i v) {
+    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    /* Signed compares: bytes >= 0x80 are negative. "Below 0x20" is thus the
+     * control characters and every non-ASCII byte; "below 0xC0" is exactly
+     * the continuation bytes 80..BF. */
+    __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    __m128i cont = _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xC0));
+    __m128i lead = _mm_andnot_si128(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xC2)),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xE0)));
+    __m128i vouched = _mm_or_si128(_mm_and_si128(lead, _mm_srli_si128(cont, 1)),
+                                   _mm_and_si128(cont, _mm_slli_si128(lead, 1)));
+    __m128i stop = _mm_or_si128(_mm_or_si128(quote, bslash), _mm_andnot_si128(vouched, low_or_high));
+    return (unsigned)_mm_movemask_epi8(stop);
+}
 #endif
 
 static inline const char *mcp_json_find_special(const char *p, const char *end) {
 #if defined(__SSE2__)
     while (end - p >= 16) {
-        unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = mcp_json_special16(v);
+        /* The full mask only where text has non-ASCII: keys rarely do. */
+        if (m && (signed char)p[__builtin_ctz(m)] < 0) m = mcp_json_stop16(v);
         if (m) return p + __builtin_ctz(m);
         p += 16;
     }

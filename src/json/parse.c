@@ -10,11 +10,11 @@
  * the skipping mode rejects too, so a RAW node can later be expanded without
  * any further checks.
  *
- * Strings are scanned eight bytes at a time for the bytes that need a look
- * ('"', '\\', control characters, non-ASCII); values are copied into the
- * arena with one memcpy when they hold no escapes (so mcp_json_str can hand
- * out a NUL-terminated string) and keys without escapes point straight into
- * the source.
+ * Strings are scanned 16 bytes at a time (eight without SSE2) for the bytes
+ * that need a look ('"', '\\', control characters, and non-ASCII bytes
+ * other than whole two-byte sequences); values are decoded into the arena as
+ * they are scanned (so mcp_json_str can hand out a NUL-terminated string)
+ * and keys without escapes point straight into the source.
  */
 #include "json/json_internal.h"
 
@@ -317,12 +317,24 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped);
 static size_t utf8_encode(char *out, unsigned long cp);
 
 #define TAKE_ROOM 32 /* a 16-byte store, an escape and the NUL always fit */
+#define TAKE_DOUBLING_MAX ((size_t)64 << 10)
+
+/* The byte a two-character escape stands for, by the character after the
+ * backslash; 0 for 'u' and for everything that is no escape. A lookup, not
+ * a switch, because in escaped text the kinds alternate unpredictably. */
+static const char unescape_char[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
 
 /* Scans and decodes a string value in one pass, straight into the pool:
  * the builder's path for values (the validator uses scan_string). Clean
  * 16-byte blocks are stored before they are checked, which is why the pool
- * keeps TAKE_ROOM bytes ahead of the write position. Returns the closing
- * quote, or NULL after recording the error. */
+ * keeps TAKE_ROOM bytes ahead of the write position. A string that outgrows
+ * its piece moves to one twice as big, and past TAKE_DOUBLING_MAX straight
+ * to one that holds the rest of the input: a megabyte of text then costs
+ * one big allocation and one copy of 64 KiB instead of a chain of doublings,
+ * and whatever it leaves over serves the strings after it. Returns the
+ * closing quote, or NULL after recording the error. */
 static const char *take_string(parser *ps, const char *p, mcp_json *node) {
     const char *end = ps->end;
     char *start = pool_reserve(ps, p, TAKE_ROOM);
@@ -331,10 +343,9 @@ static const char *take_string(parser *ps, const char *p, mcp_json *node) {
     bool clean = true;
     for (;;) {
         if (MCP_UNLIKELY(ps->pool_end - d < TAKE_ROOM)) {
-            /* Grow: move what is decoded so far to a piece twice as big. */
             size_t done = (size_t)(d - start);
-            size_t need = done * 2 + TAKE_ROOM;
             size_t cap = done + (size_t)(end - p) + TAKE_ROOM;
+            size_t need = done < TAKE_DOUBLING_MAX ? done * 2 + TAKE_ROOM : cap;
             if (need > cap) need = cap;
             char *bigger = mcp_arena_alloc(ps->arena, need);
             if (!bigger) goto oom;
@@ -348,15 +359,10 @@ static const char *take_string(parser *ps, const char *p, mcp_json *node) {
         if (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             _mm_storeu_si128((__m128i *)(void *)d, v);
-            unsigned m = mcp_json_special16(v);
-            if (!m) {
-                p += 16;
-                d += 16;
-                continue;
-            }
-            unsigned k = (unsigned)__builtin_ctz(m);
+            unsigned k = (unsigned)__builtin_ctz(mcp_json_stop16(v) | 0x10000u);
             p += k;
             d += k;
+            if (k == 16) continue;
         } else
 #endif
         {
@@ -379,18 +385,11 @@ static const char *take_string(parser *ps, const char *p, mcp_json *node) {
         }
         if (c == '\\') {
             clean = false;
-            if (end - p >= 2) {
-                switch (p[1]) {
-                case '"': *d++ = '"'; p += 2; continue;
-                case '\\': *d++ = '\\'; p += 2; continue;
-                case '/': *d++ = '/'; p += 2; continue;
-                case 'b': *d++ = '\b'; p += 2; continue;
-                case 'f': *d++ = '\f'; p += 2; continue;
-                case 'n': *d++ = '\n'; p += 2; continue;
-                case 'r': *d++ = '\r'; p += 2; continue;
-                case 't': *d++ = '\t'; p += 2; continue;
-                default: break;
-                }
+            char e = end - p >= 2 ? unescape_char[(unsigned char)p[1]] : 0;
+            if (MCP_LIKELY(e)) {
+                *d++ = e;
+                p += 2;
+                continue;
             }
             /* \u escapes and every error: let the validating scanner judge
              * this one escape, then decode it. */

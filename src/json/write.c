@@ -6,9 +6,10 @@
  * value in an object without a key, a second top-level value, unbalanced
  * ends) with MCP_EINVAL instead of producing broken JSON. Errors are sticky.
  *
- * String escaping scans eight bytes at a time and copies each clean run,
- * valid multi-byte UTF-8 included, with one memcpy; only '"', '\\' and
- * control characters are escaped. Bytes that are not valid UTF-8 become
+ * String escaping copies clean text 16 bytes at a time, valid two-byte
+ * UTF-8 included, and looks byte by byte only at '"', '\\', control
+ * characters and longer or invalid UTF-8; only '"', '\\' and control
+ * characters are escaped. Bytes that are not valid UTF-8 become
  * U+FFFD, because a handler may write bytes from anywhere (a file, a
  * subprocess) and the peer must still receive valid JSON.
  */
@@ -20,38 +21,23 @@ enum { FRAME_OBJECT = 1, FRAME_ARRAY = 2 };
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Writes the escape for byte c (not part of valid UTF-8) at d; returns its
- * length (at most 6). */
-static inline size_t escape_byte(char *d, unsigned char c) {
-    d[0] = '\\';
-    switch (c) {
-    case '"': d[1] = '"'; return 2;
-    case '\\': d[1] = '\\'; return 2;
-    case '\b': d[1] = 'b'; return 2;
-    case '\f': d[1] = 'f'; return 2;
-    case '\n': d[1] = 'n'; return 2;
-    case '\r': d[1] = 'r'; return 2;
-    case '\t': d[1] = 't'; return 2;
-    default:
-        if (c >= 0x80) { /* invalid UTF-8: U+FFFD */
-            d[0] = (char)0xEF;
-            d[1] = (char)0xBF;
-            d[2] = (char)0xBD;
-            return 3;
-        }
-        d[1] = 'u';
-        d[2] = '0';
-        d[3] = '0';
-        d[4] = hex_digits[c >> 4];
-        d[5] = hex_digits[c & 15];
-        return 6;
-    }
-}
+/* For each byte below 0x80: 0 when it is copied as is, otherwise the
+ * character that follows the backslash ('u' for the \u00XX form). A table
+ * instead of a switch: escapes in long text are frequent and varied, and a
+ * lookup costs no mispredicted branch. */
+static const char escape_char[128] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    ['"'] = '"', ['\\'] = '\\',
+};
 
 /* Output is written straight into the buffer. The invariant is that the
  * room left covers the input left plus SLACK, which pays for the closing
- * quote, the NUL and the 16-byte stores of the copy loop; each escape grows
- * the output, so room is checked (and the buffer grown) before one. */
+ * quote, the NUL and the 16-byte stores of the copy loop; an escape or a
+ * U+FFFD grows the output, so room is checked (and the buffer grown) before
+ * one. Clean runs, two-byte UTF-8 sequences included (mcp_json_stop16),
+ * cost one 16-byte store per 16 bytes; other non-ASCII sequences go through
+ * mcp_json_utf8_seq one at a time. */
 #define SLACK 32
 
 int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
@@ -67,15 +53,10 @@ int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
         while (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             _mm_storeu_si128((__m128i *)(void *)d, v);
-            unsigned m = mcp_json_special16(v);
-            if (m) {
-                unsigned k = (unsigned)__builtin_ctz(m);
-                p += k;
-                d += k;
-                goto special;
-            }
-            p += 16;
-            d += 16;
+            unsigned k = (unsigned)__builtin_ctz(mcp_json_stop16(v) | 0x10000u);
+            p += k;
+            d += k;
+            if (k < 16) goto special;
         }
 #endif
         while (p < end && !mcp_json_is_special((unsigned char)*p)) *d++ = *p++;
@@ -95,15 +76,31 @@ int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
                 }
             }
             size_t left = (size_t)(end - p);
-            if ((size_t)(limit - d) < left + 6 + SLACK) {
+            if (MCP_UNLIKELY((size_t)(limit - d) < left + 6 + SLACK)) {
                 size_t used = (size_t)(d - out->data);
                 out->len = used;
                 if ((rc = mcp_buf_reserve(out, left + 6 + SLACK + len / 8))) return rc;
                 d = out->data + used;
                 limit = out->data + out->cap;
             }
-            d += escape_byte(d, c);
             p++;
+            if (c >= 0x80) { /* not valid UTF-8: U+FFFD */
+                memcpy(d, "\xEF\xBF\xBD", 3);
+                d += 3;
+                continue;
+            }
+            char e = escape_char[c];
+            d[0] = '\\';
+            d[1] = e;
+            if (MCP_LIKELY(e != 'u')) {
+                d += 2;
+                continue;
+            }
+            d[2] = '0';
+            d[3] = '0';
+            d[4] = hex_digits[c >> 4];
+            d[5] = hex_digits[c & 15];
+            d += 6;
         }
     }
     *d++ = '"';
