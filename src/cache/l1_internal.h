@@ -1,0 +1,140 @@
+/*
+ * L1 internals shared by its files: l1.c (table, LRU, timer wheel, get and
+ * put), l1_index.c (tag and dependency indexes, invalidation) and
+ * l1_flight.c (single-flight compute).
+ *
+ * An entry is one allocation: the header, then one index reference per tag
+ * and per dependency, then the key, value and encoded metadata bytes. The
+ * header is what the cache costs beyond the caller's bytes, so its fields
+ * are packed and counted (see the bench's memory-per-entry workload).
+ */
+#ifndef MCP_CACHE_L1_INTERNAL_H
+#define MCP_CACHE_L1_INTERNAL_H
+
+#include "cache/cache_internal.h"
+
+#include <pthread.h>
+
+#define L1_WHEEL_SLOTS 512
+
+typedef struct l1_entry l1_entry;
+typedef struct l1_index_head l1_index_head;
+
+/* Membership of an entry in one tag's or one dependency's list. */
+typedef struct l1_ref {
+    struct l1_ref *prev, *next;
+    l1_entry *owner;
+    l1_index_head *head;
+} l1_ref;
+
+struct l1_entry {
+    l1_entry *chain;                 /* next in the hash bucket */
+    l1_entry *lru_prev, *lru_next;   /* lru_prev toward most recent */
+    l1_entry **wheel_pprev, *wheel_next;
+    uint64_t hash;
+    uint64_t expires_ms;             /* 0: never */
+    uint32_t key_len, value_len, meta_len;
+    uint16_t tag_count, dep_count;
+    /* l1_ref refs[tag_count + dep_count]; then key, value, meta bytes */
+};
+
+static inline l1_ref *l1_entry_refs(l1_entry *e) {
+    return (l1_ref *)(e + 1);
+}
+static inline char *l1_entry_key(l1_entry *e) {
+    return (char *)(l1_entry_refs(e) + e->tag_count + e->dep_count);
+}
+static inline char *l1_entry_value(l1_entry *e) {
+    return l1_entry_key(e) + e->key_len;
+}
+static inline char *l1_entry_meta(l1_entry *e) {
+    return l1_entry_value(e) + e->value_len;
+}
+static inline size_t l1_entry_size(const l1_entry *e) {
+    return sizeof *e + (size_t)(e->tag_count + e->dep_count) * sizeof(l1_ref) + e->key_len + e->value_len +
+           e->meta_len;
+}
+
+/* A tag, or a key that entries depend on, and the list of its entries. */
+struct l1_index_head {
+    l1_index_head *chain;
+    uint64_t hash;
+    l1_ref *first;
+    uint32_t len;
+    char name[];
+};
+
+typedef struct l1_index {
+    l1_index_head **buckets;
+    size_t mask;
+    size_t count;
+} l1_index;
+
+typedef struct l1_flight l1_flight;
+
+typedef struct l1_shard {
+    alignas(64) pthread_mutex_t lock;
+    pthread_cond_t flight_done;      /* broadcast when any flight of the shard lands */
+    l1_entry **buckets;
+    size_t mask;
+    size_t count, bytes;
+    size_t max_entries, max_bytes;
+    l1_entry *lru_head, *lru_tail;
+    l1_entry *wheel[L1_WHEEL_SLOTS];
+    uint64_t wheel_tick;             /* first tick the next sweep looks at */
+    l1_index tags, deps;
+    atomic_size_t dep_refs;          /* read without the lock to skip shards nobody depends on */
+    l1_flight *flights;
+} l1_shard;
+
+struct mcp_cache_l1 {
+    l1_shard *shards;
+    unsigned shard_count;
+    unsigned shard_shift;
+    uint64_t default_ttl_ms;
+    uint64_t tick_ms;
+    mcp_cache_clock_fn clock;
+    void *clock_user;
+    cache_counters counters;
+    pthread_t sweeper;
+    bool sweeper_running;
+    uint64_t sweep_interval_ms;
+    pthread_mutex_t sweeper_lock;
+    pthread_cond_t sweeper_wake;
+    bool stopping;
+};
+
+static inline uint64_t l1_now(mcp_cache_l1 *l1) {
+    return l1->clock(l1->clock_user);
+}
+static inline uint64_t l1_hash(mcp_str key) {
+    return mcp_hash64(key.ptr, key.len, CACHE_HASH_SEED);
+}
+static inline l1_shard *l1_shard_of(mcp_cache_l1 *l1, uint64_t hash) {
+    return &l1->shards[l1->shard_count == 1 ? 0 : hash >> l1->shard_shift];
+}
+static inline bool l1_expired(const l1_entry *e, uint64_t now) {
+    return e->expires_ms && e->expires_ms <= now;
+}
+
+/* Table primitives; the shard lock is held. Unlinked entries are put on
+ * *garbage (through their chain pointer) and freed after unlocking. */
+l1_entry *l1_find(l1_shard *sh, mcp_str key, uint64_t hash);
+void l1_unlink(l1_shard *sh, l1_entry *e, l1_entry **garbage);
+void l1_free_garbage(l1_entry *garbage);
+/* Stores a prepared entry, replacing one with the same key and evicting
+ * least recently used ones beyond the bounds. */
+int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage);
+l1_entry *l1_entry_build(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t expires_ms, const mcp_str *tags,
+                         size_t tag_count, const mcp_str *deps, size_t dep_count);
+uint64_t l1_expiry_for(mcp_cache_l1 *l1, uint64_t now, const mcp_cache_entry_opts *opts);
+
+/* Indexes (l1_index.c); the shard lock is held. */
+int l1_index_link(l1_shard *sh, l1_entry *e);
+void l1_index_unlink(l1_shard *sh, l1_entry *e);
+void l1_index_free(l1_index *ix);
+
+/* Single-flight (l1_flight.c). */
+void l1_flights_free(l1_shard *sh);
+
+#endif
