@@ -4,3 +4,4 @@
  * of a full run. */
 BENCH_MODULE(core_ops)
 BENCH_MODULE(json)
+BENCH_MODULE(network)

@@ -1,0 +1,383 @@
+/*
+ * network: libmcp's transports under load, each beside a null server.
+ *
+ *   tcp_burst_100_1kib     one connection; bursts of 100 pipelined tools/call
+ *                          (echo, 1 KiB of text), the next burst once every
+ *                          answer of the last one is in
+ *   tcp_sustained_1k_1kib  10 connections x 100 in flight = 1,000 tools/call
+ *                          in flight, closed loop
+ *   tcp_pipelined_ping     8 connections x 512 pipelined pings: the NDJSON
+ *                          message rate of the runtime
+ *   stdio_sequential_1k    1,000 sequential tools/call round trips over the
+ *                          pipes of `mcpd serve --stdio` (this binary)
+ *
+ * The MCP server is the demo catalog of `mcpd serve`. Over TCP it runs in
+ * this process on one mcp_net worker; over stdio it is a child process. The
+ * null server beside it (network_null.c) frames the same way on the same
+ * threading model and answers with a response captured from the real server
+ * for the same request, so both put the same bytes on the wire. Both run in
+ * the same workload, under the same load generator (network_load.c), and
+ * each MCP record gets ratio_to_null_baseline: its throughput over the null
+ * server's, measured minutes apart at most, on the same machine.
+ *
+ * With two CPUs or more, the servers run on the first CPU this process may
+ * use and the load generator (this thread) on the second; the records say
+ * which (metrics server_cpu, loadgen_cpu).
+ *
+ * Tools/call requests use the modern era (2026-07-28: per-request _meta, no
+ * initialize), so a connection needs no handshake; ping needs none either.
+ */
+#include "app/demo.h"
+#include "net/net_internal.h"
+#include "network.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { NET_TCP_BURST = 1, NET_TCP_SUSTAINED = 2, NET_TCP_PING = 3, NET_STDIO_SEQUENTIAL = 4 };
+
+#define NET_TEXT_BYTES 1024
+/* An id no pass uses (they run from 1 to ops): the probe that captures the
+ * real server's response for the null server. */
+#define NET_PROBE_ID 987654321u
+
+typedef struct net_plan {
+    uint64_t kind;
+    size_t connections;
+    unsigned window;
+    bench_net_mode mode;
+    bool ping;
+} net_plan;
+
+static const net_plan PLANS[] = {
+    {NET_TCP_BURST, 1, 100, BENCH_NET_BURSTS, false},
+    {NET_TCP_SUSTAINED, 10, 100, BENCH_NET_CLOSED_LOOP, false},
+    {NET_TCP_PING, 8, 512, BENCH_NET_CLOSED_LOOP, true},
+    {NET_STDIO_SEQUENTIAL, 1, 1, BENCH_NET_CLOSED_LOOP, false},
+};
+
+typedef struct net_state {
+    const net_plan *plan;
+    mcp_buf prefix, suffix;
+    bench_net_request request;
+    bench_net_reply reply;
+    size_t response_bytes;
+    /* TCP */
+    mcp_server *server;
+    mcp_net *net;
+    bench_null_tcp *null_tcp;
+    bench_net_load *mcp_load, *null_load;
+    /* stdio */
+    pid_t mcp_pid, null_pid;
+    bench_stdio_peer mcp_stdio, null_stdio;
+    /* pinning */
+    cpu_set_t saved_affinity;
+    bool affinity_saved;
+    int server_cpu, loadgen_cpu; /* -1: not pinned */
+} net_state;
+
+/* ---- Requests -------------------------------------------------------------------- */
+
+static int build_request(net_state *s) {
+    int rc = mcp_buf_append_cstr(&s->prefix, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (s->plan->ping) {
+        if (!rc) rc = mcp_buf_append_cstr(&s->suffix, ",\"method\":\"ping\"}");
+    } else {
+        /* 1 KiB of plain words: a realistic small tool argument. */
+        static const char *const words[] = {"request", "latency", "server", "cache", "tool",
+                                            "session", "stream", "budget", "queue", "echo"};
+        if (!rc) rc = mcp_buf_append_cstr(&s->suffix, ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                                                      "\"arguments\":{\"text\":\"");
+        size_t start = s->suffix.len;
+        for (unsigned i = 0; !rc && s->suffix.len - start < NET_TEXT_BYTES; i++) {
+            const char *w = words[(i * 7u) % 10];
+            size_t room = NET_TEXT_BYTES - (s->suffix.len - start);
+            size_t n = strlen(w) + 1 < room ? strlen(w) : room - 1;
+            rc = mcp_buf_append(&s->suffix, w, n);
+            if (!rc && s->suffix.len - start < NET_TEXT_BYTES) rc = mcp_buf_append_char(&s->suffix, ' ');
+        }
+        if (!rc)
+            rc = mcp_buf_append_cstr(&s->suffix, "\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\""
+                                     MCP_PROTOCOL_MODERN "\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    }
+    s->request = (bench_net_request){s->prefix.data, s->prefix.len, s->suffix.data, s->suffix.len};
+    return rc;
+}
+
+/* A tool that failed still answers with a result; the benchmark would time
+ * the error path. Refuse to. */
+static int check_response(const net_state *s, const mcp_buf *line) {
+    uint64_t id;
+    if (bench_net_response_id(line->data, line->len, &id) || id != NET_PROBE_ID ||
+        (!s->plan->ping && !memmem(line->data, line->len, "\"text\":\"request", 15)) ||
+        memmem(line->data, line->len, "\"isError\":true", 14)) {
+        fprintf(stderr, "bench network: the server's answer to the probe is not the expected result: %.*s\n",
+                (int)(line->len < 300 ? line->len : 300), line->data);
+        return MCP_EPROTO;
+    }
+    return MCP_OK;
+}
+
+/* One blocking round trip on a fresh connection: the real server's
+ * response to the workload's request, for the null server to repeat. */
+static int probe_tcp(const net_state *s, int port, mcp_buf *line) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return MCP_EIO;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    mcp_buf req;
+    mcp_buf_init(&req);
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr) ? MCP_EIO : MCP_OK;
+    if (!rc) rc = mcp_buf_append(&req, s->request.prefix, s->request.prefix_len);
+    if (!rc) rc = mcp_buf_appendf(&req, "%u", NET_PROBE_ID);
+    if (!rc) rc = mcp_buf_append(&req, s->request.suffix, s->request.suffix_len);
+    if (!rc) rc = mcp_buf_append_char(&req, '\n');
+    if (!rc && send(fd, req.data, req.len, MSG_NOSIGNAL) != (ssize_t)req.len) rc = MCP_EIO;
+    while (!rc) {
+        char chunk[4096];
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            rc = MCP_ECLOSED;
+            break;
+        }
+        const char *nl = memchr(chunk, '\n', (size_t)n);
+        rc = mcp_buf_append(line, chunk, nl ? (size_t)(nl - chunk) : (size_t)n);
+        if (nl) break;
+    }
+    mcp_buf_free(&req);
+    close(fd);
+    return rc;
+}
+
+/* ---- Pinning ---------------------------------------------------------------------- */
+
+/* The first two CPUs this thread may run on: servers on the first, the
+ * load generator on the second. */
+static void choose_cpus(net_state *s) {
+    s->server_cpu = s->loadgen_cpu = -1;
+    if (pthread_getaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity)) return;
+    s->affinity_saved = true;
+    for (int cpu = 0; cpu < CPU_SETSIZE && s->loadgen_cpu < 0; cpu++) {
+        if (!CPU_ISSET(cpu, &s->saved_affinity)) continue;
+        if (s->server_cpu < 0) s->server_cpu = cpu;
+        else s->loadgen_cpu = cpu;
+    }
+    if (s->loadgen_cpu < 0) s->server_cpu = -1; /* one CPU: nothing to separate */
+}
+
+static void pin_self(int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void restore_affinity(net_state *s) {
+    if (s->affinity_saved) pthread_setaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity);
+}
+
+/* ---- Tasks --------------------------------------------------------------------------- */
+
+static int run_tcp(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    return bench_net_load_run(ctx, ops, lat, elapsed_ns);
+}
+
+static int run_stdio(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    return bench_stdio_run(ctx, ops, lat, elapsed_ns);
+}
+
+static void net_teardown(void *p) {
+    net_state *s = p;
+    if (!s) return;
+    /* Clients go first, so the server's drain finds every peer gone. */
+    bench_net_load_free(s->mcp_load);
+    bench_net_load_free(s->null_load);
+    if (s->net) mcp_net_free(s->net);
+    bench_null_tcp_stop(s->null_tcp);
+    mcp_server_free(s->server);
+    if (s->mcp_pid > 0 && bench_stdio_reap(s->mcp_pid, s->mcp_stdio.in_fd, s->mcp_stdio.out_fd))
+        fprintf(stderr, "bench network: mcpd serve --stdio did not exit cleanly\n");
+    if (s->null_pid > 0) bench_stdio_reap(s->null_pid, s->null_stdio.in_fd, s->null_stdio.out_fd);
+    mcp_buf_free(&s->mcp_stdio.carry);
+    mcp_buf_free(&s->mcp_stdio.line);
+    mcp_buf_free(&s->null_stdio.carry);
+    mcp_buf_free(&s->null_stdio.line);
+    bench_net_reply_free(&s->reply);
+    mcp_buf_free(&s->prefix);
+    mcp_buf_free(&s->suffix);
+    restore_affinity(s);
+    free(s);
+}
+
+static int setup_tcp(net_state *s) {
+    const net_plan *plan = s->plan;
+    /* Threads inherit the affinity of the thread that creates them: the
+     * server's worker (and reaper) and the null server's loop are started
+     * while this thread sits on the server CPU. */
+    pin_self(s->server_cpu);
+    s->server = mcp_server_new(&(mcp_server_opts){.name = "mcpd", .version = MCP_VERSION_STRING});
+    if (!s->server) return MCP_ENOMEM;
+    int rc = app_demo_register(s->server, 0);
+    if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
+    mcp_buf line;
+    mcp_buf_init(&line);
+    if (!rc) rc = probe_tcp(s, mcp_net_port(s->net), &line);
+    if (!rc) rc = check_response(s, &line);
+    if (!rc) rc = bench_net_reply_from(line.data, line.len, NET_PROBE_ID, &s->reply);
+    s->response_bytes = line.len + 1;
+    mcp_buf_free(&line);
+    if (!rc) rc = bench_null_tcp_start(&s->reply, &s->null_tcp);
+    pin_self(s->loadgen_cpu);
+    if (!rc) rc = bench_net_load_new(mcp_net_port(s->net), plan->connections, plan->window, plan->mode,
+                                     &s->request, &s->mcp_load);
+    if (!rc) rc = bench_net_load_new(bench_null_tcp_port(s->null_tcp), plan->connections, plan->window,
+                                     plan->mode, &s->request, &s->null_load);
+    return rc;
+}
+
+static void peer_init(bench_stdio_peer *peer, const bench_net_request *request, int in_fd, int out_fd) {
+    peer->in_fd = in_fd;
+    peer->out_fd = out_fd;
+    peer->request = request;
+    mcp_buf_init(&peer->carry);
+    mcp_buf_init(&peer->line);
+}
+
+static int setup_stdio(net_state *s) {
+    /* A server that went away must be an error of the run, not a SIGPIPE
+     * that ends mcpd. */
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+        sigaction(SIGPIPE, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
+    pin_self(s->loadgen_cpu);
+    int in_fd, out_fd;
+    int rc = bench_stdio_spawn_mcpd("/proc/self/exe", &s->mcp_pid, &in_fd, &out_fd);
+    if (rc) return rc;
+    peer_init(&s->mcp_stdio, &s->request, in_fd, out_fd);
+    bench_net_pin_pid(s->mcp_pid, s->server_cpu);
+    mcp_buf line;
+    mcp_buf_init(&line);
+    rc = bench_stdio_round_trip(&s->mcp_stdio, NET_PROBE_ID, &line);
+    if (!rc) rc = check_response(s, &line);
+    if (!rc) rc = bench_net_reply_from(line.data, line.len, NET_PROBE_ID, &s->reply);
+    s->response_bytes = line.len + 1;
+    mcp_buf_free(&line);
+    if (!rc) rc = bench_null_stdio_spawn(&s->reply, &s->null_pid, &in_fd, &out_fd);
+    if (rc) return rc;
+    peer_init(&s->null_stdio, &s->request, in_fd, out_fd);
+    bench_net_pin_pid(s->null_pid, s->server_cpu);
+    return MCP_OK;
+}
+
+static void describe(const net_state *s, bench_task *t, const char *who, const char *what) {
+    char pinning[64] = "not pinned (one CPU)";
+    if (s->server_cpu >= 0)
+        snprintf(pinning, sizeof pinning, "server on CPU %d, load generator on CPU %d", s->server_cpu,
+                 s->loadgen_cpu);
+    const net_plan *p = s->plan;
+    if (p->kind == NET_STDIO_SEQUENTIAL)
+        snprintf(t->scope, sizeof t->scope, "%s: %s, one in flight, pipes; round trip from write to response "
+                 "read; %s", who, what, pinning);
+    else
+        snprintf(t->scope, sizeof t->scope, "%s: %s, %zu conn x %u %s, 127.0.0.1; round trip at the client "
+                 "from send to response (by id); %s", who, what, p->connections, p->window,
+                 p->mode == BENCH_NET_BURSTS ? "per burst" : "in flight", pinning);
+}
+
+static int net_setup(const bench_workload *w, void **state, bench_task *tasks, size_t *count) {
+    net_state *s = calloc(1, sizeof *s);
+    if (!s) return MCP_ENOMEM;
+    *state = s;
+    for (size_t i = 0; i < sizeof PLANS / sizeof PLANS[0]; i++)
+        if (PLANS[i].kind == w->size) s->plan = &PLANS[i];
+    s->mcp_pid = s->null_pid = -1;
+    mcp_buf_init(&s->prefix);
+    mcp_buf_init(&s->suffix);
+    choose_cpus(s);
+    int rc = s->plan ? build_request(s) : MCP_EINVAL;
+    bool stdio = s->plan && s->plan->kind == NET_STDIO_SEQUENTIAL;
+    if (!rc) rc = stdio ? setup_stdio(s) : setup_tcp(s);
+    if (rc) {
+        fprintf(stderr, "bench network: %s: setup failed: %s\n", w->id, mcp_strerror(rc));
+        net_teardown(s);
+        *state = NULL;
+        return rc;
+    }
+    const char *op = s->plan->ping ? "ping" : "tools_call";
+    const char *what = s->plan->ping ? "ping" : "tools/call echo (1 KiB text)";
+    bench_task *m = &tasks[0], *n = &tasks[1];
+    snprintf(m->name, sizeof m->name, "mcp_%s", op);
+    snprintf(n->name, sizeof n->name, "null_%s", op);
+    describe(s, m, stdio ? "mcpd serve --stdio" : "mcp_net, 1 worker", what);
+    describe(s, n, stdio ? "null stdio server" : "null libuv server, 1 loop", what);
+    m->single_pass = n->single_pass = true; /* a clock read per batch, not per message */
+    m->run = n->run = stdio ? run_stdio : run_tcp;
+    m->ctx = stdio ? (void *)&s->mcp_stdio : (void *)s->mcp_load;
+    n->ctx = stdio ? (void *)&s->null_stdio : (void *)s->null_load;
+    *count = 2;
+    return MCP_OK;
+}
+
+static void net_finish(void *p, bench_record *records, size_t count) {
+    net_state *s = p;
+    for (size_t i = 0; i < count; i++) {
+        bench_record *r = &records[i];
+        bench_record_add_metric(r, "connections", (double)s->plan->connections);
+        bench_record_add_metric(r, "in_flight_per_connection", (double)s->plan->window);
+        /* With the id of the middle operation and the newline. */
+        char id[24];
+        int id_len = snprintf(id, sizeof id, "%llu", (unsigned long long)(r->operations / 2 + 1));
+        bench_record_add_metric(r, "request_bytes",
+                                (double)(s->request.prefix_len + (size_t)id_len + s->request.suffix_len + 1));
+        bench_record_add_metric(r, "response_bytes", (double)s->response_bytes);
+        if (s->server_cpu >= 0) {
+            bench_record_add_metric(r, "server_cpu", s->server_cpu);
+            bench_record_add_metric(r, "loadgen_cpu", s->loadgen_cpu);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        bench_record *ours = &records[i];
+        if (strncmp(ours->benchmark, "mcp_", 4)) continue;
+        for (size_t j = 0; j < count; j++) {
+            const bench_record *null = &records[j];
+            if (strncmp(null->benchmark, "null_", 5) || strcmp(null->benchmark + 5, ours->benchmark + 4)) continue;
+            if (null->throughput > 0)
+                bench_record_add_metric(ours, "ratio_to_null_baseline", ours->throughput / null->throughput);
+            if (null->p50_us > 0) bench_record_add_metric(ours, "p50_ratio_to_null_baseline", ours->p50_us / null->p50_us);
+        }
+    }
+}
+
+static const bench_workload NET_WORKLOADS[] = {
+    {"tcp_burst_100_1kib", "bursts of 100 pipelined tools/call (1 KiB echo) on one TCP connection", NET_TCP_BURST,
+     {50000, 200000}, {5, 15}},
+    {"tcp_sustained_1k_1kib", "1,000 tools/call (1 KiB echo) in flight over 10 TCP connections", NET_TCP_SUSTAINED,
+     {200000, 1000000}, {5, 9}},
+    {"tcp_pipelined_ping", "pings pipelined 512 deep on 8 TCP connections: NDJSON message rate", NET_TCP_PING,
+     {1000000, 5000000}, {5, 9}},
+    {"stdio_sequential_1k", "1,000 sequential tools/call (1 KiB echo) over mcpd serve --stdio", NET_STDIO_SEQUENTIAL,
+     {1000, 1000}, {5, 15}},
+};
+
+const bench_module bench_module_network = {
+    .name = "network",
+    .description = "TCP and stdio transports under load, each against a null server in the same run",
+    .notes = "Streamable HTTP, SSE and WebSocket workloads are not measured yet: those transports are not built; "
+             "timings are not instruction-counted (sockets, threads and the scheduler are not deterministic)",
+    .workloads = NET_WORKLOADS,
+    .workload_count = sizeof NET_WORKLOADS / sizeof NET_WORKLOADS[0],
+    .setup = net_setup,
+    .finish = net_finish,
+    .teardown = net_teardown,
+};

@@ -1,0 +1,373 @@
+/*
+ * The null servers of the network module: what a transport costs when the
+ * MCP layer costs nothing.
+ *
+ * Each answers every request line with a response captured from the real
+ * server for the same workload, the request's id spliced in, so both send
+ * the same bytes. The TCP one mirrors one mcp_net worker: a libuv loop on
+ * its own thread, a 64 KiB read buffer shared by the loop, the same NDJSON
+ * framer (mcp_ndjson), and every response produced by one read leaving in
+ * one write, with a second buffer collecting while a write is in flight.
+ * The stdio one mirrors `mcpd serve --stdio`: a process with one blocking
+ * loop that reads, frames and writes.
+ */
+#include "network.h"
+#include "net/net_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NULL_READ_SIZE (64 * 1024)       /* as MCP_NET_READ_BUF_SIZE and stdio's read size */
+#define NULL_STDIO_OUT_SIZE (512 * 1024)
+#define NULL_STDIO_LINE_MAX (64 * 1024)
+
+/* ---- The reply ---------------------------------------------------------------- */
+
+int bench_net_reply_from(const char *line, size_t len, uint64_t id, bench_net_reply *out) {
+    memset(out, 0, sizeof *out);
+    char digits[24];
+    int dl = snprintf(digits, sizeof digits, "\"id\":%llu", (unsigned long long)id);
+    const char *at = memmem(line, len, digits, (size_t)dl);
+    if (!at) return MCP_EPROTO;
+    size_t head = (size_t)(at - line) + 5; /* through "id": */
+    size_t tail_off = (size_t)(at - line) + (size_t)dl;
+    out->prefix = malloc(head + 1);
+    out->suffix = malloc(len - tail_off + 1);
+    if (!out->prefix || !out->suffix) {
+        bench_net_reply_free(out);
+        return MCP_ENOMEM;
+    }
+    memcpy(out->prefix, line, head);
+    out->prefix[head] = '\0';
+    out->prefix_len = head;
+    memcpy(out->suffix, line + tail_off, len - tail_off);
+    out->suffix[len - tail_off] = '\0';
+    out->suffix_len = len - tail_off;
+    return MCP_OK;
+}
+
+void bench_net_reply_free(bench_net_reply *reply) {
+    free(reply->prefix);
+    free(reply->suffix);
+    memset(reply, 0, sizeof *reply);
+}
+
+/* The raw id token of a request: what follows its first "id": near the
+ * start, up to the next ',' or '}'. No JSON parsing: that is the point. */
+static mcp_str request_id(const char *request, size_t len) {
+    static const char key[] = "\"id\":";
+    size_t span = len < 48 ? len : 48;
+    const char *at = memmem(request, span, key, sizeof key - 1);
+    if (!at) return (mcp_str){"null", 4};
+    const char *p = at + sizeof key - 1, *end = request + len, *q = p;
+    while (q < end && *q != ',' && *q != '}') q++;
+    return q > p ? (mcp_str){p, (size_t)(q - p)} : (mcp_str){"null", 4};
+}
+
+int bench_net_reply_append(const bench_net_reply *reply, const char *request, size_t len, mcp_buf *out) {
+    mcp_str id = request_id(request, len);
+    if (mcp_buf_reserve(out, reply->prefix_len + id.len + reply->suffix_len + 1)) return MCP_ENOMEM;
+    char *w = out->data + out->len;
+    memcpy(w, reply->prefix, reply->prefix_len);
+    w += reply->prefix_len;
+    memcpy(w, id.ptr, id.len);
+    w += id.len;
+    memcpy(w, reply->suffix, reply->suffix_len);
+    w += reply->suffix_len;
+    *w++ = '\n';
+    out->len = (size_t)(w - out->data);
+    return MCP_OK;
+}
+
+/* ---- Null TCP server ---------------------------------------------------------------- */
+
+typedef struct null_conn {
+    uv_tcp_t tcp;
+    bench_null_tcp *server;
+    struct null_conn *prev, *next;
+    mcp_ndjson framer;
+    mcp_buf out;  /* collecting */
+    mcp_buf wbuf; /* being written */
+    uv_write_t write_req;
+    bool writing;
+    bool closing;
+} null_conn;
+
+struct bench_null_tcp {
+    const bench_net_reply *reply;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t stop;
+    uv_thread_t thread;
+    char *read_buf;
+    null_conn *conns;
+    int port;
+};
+
+static void null_conn_freed(uv_handle_t *handle) {
+    null_conn *c = handle->data;
+    mcp_ndjson_free(&c->framer);
+    mcp_buf_free(&c->out);
+    mcp_buf_free(&c->wbuf);
+    free(c);
+}
+
+static void null_conn_close(null_conn *c) {
+    if (c->closing) return;
+    c->closing = true;
+    bench_null_tcp *s = c->server;
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->tcp, null_conn_freed);
+}
+
+static void null_on_write(uv_write_t *req, int status);
+
+static void null_flush(null_conn *c) {
+    if (c->writing || !c->out.len || c->closing) return;
+    mcp_buf swap = c->wbuf;
+    c->wbuf = c->out;
+    c->out = swap;
+    uv_buf_t chunk = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    c->writing = true;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, null_on_write)) {
+        c->writing = false;
+        null_conn_close(c);
+    }
+}
+
+static void null_on_write(uv_write_t *req, int status) {
+    null_conn *c = req->data;
+    c->writing = false;
+    if (status < 0) {
+        null_conn_close(c);
+        return;
+    }
+    mcp_buf_reset(&c->wbuf);
+    null_flush(c);
+}
+
+static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+    null_conn *c = handle->data;
+    (void)suggested;
+    *buf = uv_buf_init(c->server->read_buf, NULL_READ_SIZE);
+}
+
+static void null_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    null_conn *c = stream->data;
+    if (nread < 0) {
+        null_conn_close(c);
+        return;
+    }
+    mcp_str input = {buf->base, (size_t)nread}, line;
+    for (;;) {
+        int kind = mcp_ndjson_next(&c->framer, &input, &line);
+        if (kind == MCP_NDJSON_MORE) break;
+        if (kind != MCP_NDJSON_LINE || bench_net_reply_append(c->server->reply, line.ptr, line.len, &c->out)) {
+            null_conn_close(c);
+            return;
+        }
+    }
+    null_flush(c);
+}
+
+static void null_on_connection(uv_stream_t *listener, int status) {
+    bench_null_tcp *s = listener->data;
+    if (status < 0) return;
+    null_conn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    uv_tcp_init(&s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->write_req.data = c;
+    c->server = s;
+    mcp_ndjson_init(&c->framer, 0);
+    mcp_buf_init(&c->out);
+    mcp_buf_init(&c->wbuf);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    /* As mcp_net does: responses must not wait for Nagle. */
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) || uv_tcp_nodelay(&c->tcp, 1) ||
+        uv_read_start((uv_stream_t *)&c->tcp, null_on_alloc, null_on_read))
+        null_conn_close(c);
+}
+
+static void null_on_stop(uv_async_t *async) {
+    bench_null_tcp *s = async->data;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->stop, NULL);
+    while (s->conns) null_conn_close(s->conns);
+}
+
+static void null_thread(void *arg) {
+    bench_null_tcp *s = arg;
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out) {
+    *out = NULL;
+    bench_null_tcp *s = calloc(1, sizeof *s);
+    if (!s) return MCP_ENOMEM;
+    s->reply = reply;
+    s->read_buf = malloc(NULL_READ_SIZE);
+    if (!s->read_buf || uv_loop_init(&s->loop)) {
+        free(s->read_buf);
+        free(s);
+        return MCP_ENOMEM;
+    }
+    struct sockaddr_in addr;
+    struct sockaddr_storage bound;
+    int bound_len = sizeof bound;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_tcp_init(&s->loop, &s->listener);
+    uv_async_init(&s->loop, &s->stop, null_on_stop);
+    s->listener.data = s;
+    s->stop.data = s;
+    int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, null_on_connection);
+    if (!rc) rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bound_len);
+    if (!rc) s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    if (!rc) rc = uv_thread_create(&s->thread, null_thread, s);
+    if (rc) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_close((uv_handle_t *)&s->stop, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        free(s->read_buf);
+        free(s);
+        return MCP_EIO;
+    }
+    *out = s;
+    return MCP_OK;
+}
+
+int bench_null_tcp_port(const bench_null_tcp *server) {
+    return server->port;
+}
+
+void bench_null_tcp_stop(bench_null_tcp *s) {
+    if (!s) return;
+    uv_async_send(&s->stop);
+    uv_thread_join(&s->thread);
+    uv_loop_close(&s->loop);
+    free(s->read_buf);
+    free(s);
+}
+
+/* ---- Null stdio server ------------------------------------------------------------------ */
+
+/* The forked child's memory is allocated before the fork: a child of a
+ * threaded process must not call malloc (another thread may have held its
+ * lock at the moment of the fork). */
+typedef struct null_stdio_mem {
+    char in[NULL_READ_SIZE];
+    char line[NULL_STDIO_LINE_MAX];
+    char out[NULL_STDIO_OUT_SIZE];
+} null_stdio_mem;
+
+static bool write_all(int fd, const char *p, size_t len) {
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Answer one line into out; flush first when it would not fit. */
+static bool null_stdio_answer(const bench_net_reply *reply, null_stdio_mem *m, size_t *out_len, const char *line,
+                              size_t len) {
+    if (len && line[len - 1] == '\r') len--;
+    if (!len) return true; /* blank lines are skipped, as mcp_ndjson does */
+    mcp_str id = request_id(line, len);
+    size_t need = reply->prefix_len + id.len + reply->suffix_len + 1;
+    if (need > sizeof m->out) return false;
+    if (*out_len + need > sizeof m->out) {
+        if (!write_all(1, m->out, *out_len)) return false;
+        *out_len = 0;
+    }
+    char *w = m->out + *out_len;
+    memcpy(w, reply->prefix, reply->prefix_len);
+    w += reply->prefix_len;
+    memcpy(w, id.ptr, id.len);
+    w += id.len;
+    memcpy(w, reply->suffix, reply->suffix_len);
+    w += reply->suffix_len;
+    *w++ = '\n';
+    *out_len = (size_t)(w - m->out);
+    return true;
+}
+
+static void null_stdio_main(const bench_net_reply *reply, null_stdio_mem *m) {
+    size_t carry = 0;
+    bool discarding = false; /* inside a line longer than the line buffer */
+    for (;;) {
+        ssize_t n = read(0, m->in, sizeof m->in);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        const char *p = m->in, *end = m->in + n;
+        size_t out_len = 0;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t part = (size_t)((nl ? nl : end) - p);
+            if (!discarding && carry + part > sizeof m->line) {
+                discarding = true;
+                carry = 0;
+            }
+            if (!discarding) {
+                memcpy(m->line + carry, p, part);
+                carry += part;
+            }
+            if (!nl) break;
+            if (!discarding && !null_stdio_answer(reply, m, &out_len, m->line, carry)) return;
+            discarding = false;
+            carry = 0;
+            p = nl + 1;
+        }
+        if (out_len && !write_all(1, m->out, out_len)) return;
+    }
+}
+
+int bench_null_stdio_spawn(const bench_net_reply *reply, pid_t *pid, int *in_fd, int *out_fd) {
+    int to_child[2], from_child[2];
+    null_stdio_mem *mem = malloc(sizeof *mem);
+    if (!mem) return MCP_ENOMEM;
+    if (pipe2(to_child, O_CLOEXEC)) {
+        free(mem);
+        return MCP_EIO;
+    }
+    if (pipe2(from_child, O_CLOEXEC)) {
+        close(to_child[0]);
+        close(to_child[1]);
+        free(mem);
+        return MCP_EIO;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        /* Only the two pipe ends survive: an inherited descriptor (another
+         * child's pipe) would keep that child from seeing end of input. */
+        if (dup2(to_child[0], 0) < 0 || dup2(from_child[1], 1) < 0) _exit(1);
+        close_range(3, ~0u, 0);
+        null_stdio_main(reply, mem);
+        _exit(0);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    free(mem);
+    if (child < 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        return MCP_EIO;
+    }
+    *pid = child;
+    *in_fd = to_child[1];
+    *out_fd = from_child[0];
+    return MCP_OK;
+}
