@@ -1,0 +1,304 @@
+/*
+ * mcp/obs.h — tracing, metrics and structured logs for libmcp.
+ *
+ * Three parts that work alone or together:
+ *
+ *   Tracing. An mcp_tracer makes spans (W3C trace context, OpenTelemetry
+ *   semantic conventions for MCP) and ships them over OTLP/HTTP with JSON
+ *   encoding. Ending a span only moves it into a bounded per-thread buffer;
+ *   one exporter thread drains the buffers, batches, posts and retries. The
+ *   request path never waits for the network and never takes a lock: when a
+ *   buffer is full the span is dropped and counted.
+ *
+ *   Metrics. An mcp_metrics registry holds counters, gauges and histograms
+ *   whose hot-path updates go to per-thread shards (summed when read), plus
+ *   collector callbacks that report counters kept elsewhere (net, cache,
+ *   pools). mcp_metrics_render writes the Prometheus text format 0.0.4.
+ *
+ *   Logs. mcp_obs_log_record formats one JSON log record carrying the
+ *   current span's trace and span ids; the stderr sink and MCP logging
+ *   notifications use the same record.
+ *
+ * An mcp_obs ties them to the request path: its request hooks start a span
+ * per request (parented on params._meta traceparent, else the transport's
+ * traceparent header), count requests by method and outcome and time them.
+ *
+ *     mcp_tracer *t; mcp_tracer_new(&(mcp_tracer_opts){ .service_name = "mcpd",
+ *         .exporter = { .endpoint = "http://127.0.0.1:4318/v1/traces" } }, &t);
+ *     mcp_metrics *m; mcp_metrics_new(&m);
+ *     mcp_obs *o; mcp_obs_new(t, m, &o);
+ *     void *h = mcp_obs_request_start(o, &(mcp_obs_request){ .method = "tools/call",
+ *                                     .target = "greet", .request_id = "1", .transport = "tcp" });
+ *     ... handle the request ...
+ *     mcp_obs_request_end(o, h, &(mcp_obs_outcome){ .rpc_code = 0 });
+ *     mcp_buf text; mcp_buf_init(&text); mcp_metrics_render(m, &text);
+ *
+ * Free in reverse order: mcp_obs_free, mcp_metrics_free, mcp_tracer_free
+ * (which exports what is still buffered, within the exporter timeout).
+ */
+#ifndef MCP_OBS_H
+#define MCP_OBS_H
+
+#include "mcp/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Trace context (W3C) ---------------------------------------------------- */
+#define MCP_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+#define MCP_TRACESTATE_MAX 256
+
+typedef struct mcp_trace_context {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t flags;            /* bit 0: sampled */
+    char tracestate[MCP_TRACESTATE_MAX + 1]; /* passed through, "" when none */
+} mcp_trace_context;
+
+/* Parse a traceparent header value (version 00, or a later version read as
+ * 00 per the spec). MCP_EPARSE for anything malformed, an all-zero trace or
+ * span id, or version ff. tracestate may be NULL; over-long ones are dropped. */
+int mcp_traceparent_parse(const char *traceparent, size_t len, const char *tracestate,
+                          mcp_trace_context *out);
+/* Write the 55-character traceparent of ctx plus a NUL. */
+void mcp_traceparent_format(const mcp_trace_context *ctx, char out[MCP_TRACEPARENT_LEN + 1]);
+void mcp_hex_encode(const uint8_t *bytes, size_t n, char *out); /* 2n lowercase hex digits, then NUL */
+
+/* ---- Sampling -------------------------------------------------------------------- */
+typedef enum mcp_sampler_kind {
+    MCP_SAMPLE_ALWAYS_ON = 0,
+    MCP_SAMPLE_ALWAYS_OFF,
+    MCP_SAMPLE_RATIO,          /* trace-id based: the same trace gives the same answer everywhere */
+} mcp_sampler_kind;
+
+typedef struct mcp_sampler {
+    mcp_sampler_kind root;     /* decision for spans without a parent */
+    double ratio;              /* for MCP_SAMPLE_RATIO, in [0, 1] */
+    /* When true (the usual choice), a span with a parent follows the
+     * parent's sampled flag and the root sampler decides only for roots. */
+    bool parent_based;
+} mcp_sampler;
+
+/* The decision the sampler makes for a new span in trace trace_id. */
+bool mcp_sampler_should_sample(const mcp_sampler *s, const uint8_t trace_id[16], const mcp_trace_context *parent);
+
+/* ---- Tracer and exporter ------------------------------------------------------------ */
+typedef struct mcp_tracer mcp_tracer;
+typedef struct mcp_span mcp_span;
+
+typedef struct mcp_header {
+    const char *name;
+    const char *value;
+} mcp_header;
+
+typedef struct mcp_exporter_opts {
+    /* OTLP/HTTP traces URL, http:// only; NULL means the default
+     * http://127.0.0.1:4318/v1/traces. An empty string disables exporting
+     * (spans are still made, for context propagation and logs). */
+    const char *endpoint;
+    const mcp_header *headers; /* extra request headers, e.g. authorization */
+    size_t header_count;
+    unsigned timeout_ms;       /* per POST attempt; 0 means 10000 */
+    unsigned max_retries;      /* on 429/502/503/504 and connection errors; 0 means 5 */
+    unsigned initial_backoff_ms; /* 0 means 100; doubles per retry, with jitter */
+    unsigned max_backoff_ms;   /* 0 means 5000; also caps Retry-After */
+    unsigned flush_interval_ms;/* export at least this often; 0 means 500 */
+    unsigned max_batch;        /* spans per POST; 0 means 512 */
+} mcp_exporter_opts;
+
+typedef struct mcp_tracer_opts {
+    const char *service_name;  /* resource service.name; NULL means "mcpd" */
+    const char *service_version; /* NULL means the library version */
+    const char *service_instance_id; /* optional */
+    mcp_sampler sampler;       /* zero value: always on */
+    mcp_exporter_opts exporter;
+    unsigned buffer_spans;     /* per-thread buffer of ended spans; 0 means 2048 */
+} mcp_tracer_opts;
+
+int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out);
+/* Stops the exporter after one last export of what is buffered. Every span
+ * must have ended before. */
+void mcp_tracer_free(mcp_tracer *t);
+/* Ask the exporter to drain the buffers now and wait until it has (or
+ * timeout_ms passed; 0 waits without limit). MCP_ETIMEDOUT otherwise. */
+int mcp_tracer_flush(mcp_tracer *t, unsigned timeout_ms);
+
+typedef struct mcp_tracer_stats {
+    uint64_t spans_started;    /* recording spans */
+    uint64_t spans_unsampled;  /* non-recording spans (sampler said no) */
+    uint64_t spans_exported;   /* accepted by the collector */
+    uint64_t dropped_buffer_full;  /* ended while the thread's buffer was full */
+    uint64_t dropped_pool_exhausted; /* could not start: too many spans in flight on a thread */
+    uint64_t dropped_export_failed;  /* in batches the collector refused or never got */
+    uint64_t export_requests;  /* POST attempts */
+    uint64_t export_retries;   /* attempts after the first of a batch */
+    uint64_t export_failures;  /* batches given up */
+    uint64_t attributes_dropped; /* over the per-span attribute or text room */
+} mcp_tracer_stats;
+
+void mcp_tracer_stats_get(mcp_tracer *t, mcp_tracer_stats *out);
+
+/* ---- Spans ------------------------------------------------------------------------------
+ * mcp_span_start never blocks and never allocates once a thread is warm.
+ * It returns NULL only when the thread has too many spans in flight
+ * (counted); every span function accepts NULL and does nothing. A span the
+ * sampler rejected is non-recording: it carries context (its traceparent
+ * has the sampled flag off) but keeps no attributes and is not exported.
+ * Attribute keys must be string literals or otherwise outlive the export;
+ * string values are copied. A span may end on another thread than the one
+ * that started it. */
+#define MCP_SPAN_MAX_ATTRIBUTES 128
+#define MCP_SPAN_TEXT_ROOM 2048 /* bytes for name, string values and status message */
+
+typedef enum mcp_span_kind {
+    MCP_SPAN_INTERNAL = 1,
+    MCP_SPAN_SERVER = 2,
+    MCP_SPAN_CLIENT = 3,
+    MCP_SPAN_PRODUCER = 4,
+    MCP_SPAN_CONSUMER = 5
+} mcp_span_kind;
+
+/* parent NULL: a root span (a new trace). */
+mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, const mcp_trace_context *parent);
+void mcp_span_set_str(mcp_span *s, const char *key, const char *value);
+void mcp_span_set_strn(mcp_span *s, const char *key, const char *value, size_t len);
+void mcp_span_set_int(mcp_span *s, const char *key, int64_t value);
+void mcp_span_set_double(mcp_span *s, const char *key, double value);
+void mcp_span_set_bool(mcp_span *s, const char *key, bool value);
+/* Status ERROR with error.type = error_type and an optional description. */
+void mcp_span_set_error(mcp_span *s, const char *error_type, const char *message);
+void mcp_span_end(mcp_span *s);
+bool mcp_span_is_recording(const mcp_span *s);
+/* The span's context, to parent children or to propagate. 0 or MCP_EINVAL for NULL. */
+int mcp_span_context(const mcp_span *s, mcp_trace_context *out);
+/* The traceparent to put in an outgoing request (params._meta.traceparent
+ * or the HTTP traceparent header). 0 or MCP_EINVAL for NULL. */
+int mcp_span_traceparent(const mcp_span *s, char out[MCP_TRACEPARENT_LEN + 1]);
+
+/* The span this thread works under (set by the request hooks), or NULL. */
+mcp_span *mcp_span_current(void);
+/* Make s current on this thread; returns the previous one to restore. */
+mcp_span *mcp_span_make_current(mcp_span *s);
+
+/* ---- Metrics ----------------------------------------------------------------------------- */
+typedef struct mcp_metrics mcp_metrics;
+typedef uint32_t mcp_metric_id;
+
+typedef enum mcp_metric_type { MCP_METRIC_COUNTER = 0, MCP_METRIC_GAUGE, MCP_METRIC_HISTOGRAM } mcp_metric_type;
+
+typedef struct mcp_label {
+    const char *name;          /* [a-zA-Z_][a-zA-Z0-9_]*, not starting with __ */
+    const char *value;         /* any UTF-8; escaped on output */
+} mcp_label;
+
+int mcp_metrics_new(mcp_metrics **out);
+void mcp_metrics_free(mcp_metrics *m);
+
+/* Register one series (a name plus label values); series of one name must
+ * share type, help and (histograms) bounds. Names follow the Prometheus
+ * rules ([a-zA-Z_:][a-zA-Z0-9_:]*); counters should end in _total.
+ * Registration takes a lock; updates never do. MCP_EINVAL for a bad name or
+ * label, MCP_EEXIST for a series already registered, MCP_ELIMIT when the
+ * registry is full (MCP_METRICS_MAX_SLOTS slots: one per counter or gauge,
+ * bounds + 2 per histogram). */
+#define MCP_METRICS_MAX_SLOTS 8192
+#define MCP_METRICS_MAX_BOUNDS 32
+int mcp_metrics_counter(mcp_metrics *m, const char *name, const char *help, const mcp_label *labels,
+                        size_t label_count, mcp_metric_id *out);
+int mcp_metrics_gauge(mcp_metrics *m, const char *name, const char *help, const mcp_label *labels,
+                      size_t label_count, mcp_metric_id *out);
+/* bounds: strictly increasing upper bounds (le), without +Inf. NULL means
+ * the latency buckets from 50 µs to 10 s in seconds. */
+int mcp_metrics_histogram(mcp_metrics *m, const char *name, const char *help, const mcp_label *labels,
+                          size_t label_count, const double *bounds, size_t bound_count, mcp_metric_id *out);
+
+/* Hot path: per-thread, lock-free, no allocation once the thread is warm. */
+void mcp_metrics_add(mcp_metrics *m, mcp_metric_id counter, uint64_t n);
+void mcp_metrics_observe(mcp_metrics *m, mcp_metric_id histogram, double value);
+/* Gauges are one shared value: set or add atomically. */
+void mcp_metrics_gauge_set(mcp_metrics *m, mcp_metric_id gauge, double value);
+void mcp_metrics_gauge_add(mcp_metrics *m, mcp_metric_id gauge, double delta);
+/* The current value, summed over threads (counter: total; gauge: value;
+ * histogram: count). */
+double mcp_metrics_value(mcp_metrics *m, mcp_metric_id id);
+
+/* Collectors report values kept elsewhere at render time. Within one
+ * collector, the samples of one metric name must be written one after the
+ * other; a name already written by the registry or another collector is
+ * refused (and counted in mcp_metrics_render_errors_total). */
+typedef struct mcp_metrics_writer mcp_metrics_writer;
+typedef void (*mcp_metrics_collect_fn)(mcp_metrics_writer *w, void *user);
+int mcp_metrics_add_collector(mcp_metrics *m, mcp_metrics_collect_fn fn, void *user);
+void mcp_metrics_write(mcp_metrics_writer *w, const char *name, const char *help, mcp_metric_type type,
+                       const mcp_label *labels, size_t label_count, double value);
+
+/* Append the whole registry and every collector's samples to out in the
+ * Prometheus text exposition format 0.0.4 (Content-Type:
+ * MCP_METRICS_CONTENT_TYPE). 0 or MCP_ENOMEM. */
+#define MCP_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+int mcp_metrics_render(mcp_metrics *m, mcp_buf *out);
+
+/* Ready-made collectors. */
+void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *tracer); /* user: an mcp_tracer */
+typedef struct mcp_net mcp_net;
+void mcp_metrics_collect_net(mcp_metrics_writer *w, void *net);       /* user: a running mcp_net */
+
+/* ---- Request hooks ---------------------------------------------------------------------------
+ * What the server core (and the client) report about each request; the
+ * strings need to live only during the call. */
+typedef struct mcp_obs_request {
+    const char *method;          /* required: the JSON-RPC method */
+    const char *target;          /* tools/call: tool name; prompts/get: prompt name */
+    const char *resource_uri;    /* resources/read, subscribe, unsubscribe */
+    const char *request_id;      /* the id as text; NULL for notifications */
+    const char *session_id;      /* handshake-era session, or NULL */
+    const char *protocol_version;/* negotiated MCP version, or NULL */
+    const char *transport;       /* network.transport: "pipe" (stdio), "tcp", "quic"; or NULL */
+    const char *network_protocol;/* network.protocol.name: "http", "websocket", or NULL */
+    const char *traceparent;     /* params._meta.traceparent, or NULL */
+    const char *tracestate;      /* params._meta.tracestate, or NULL */
+    const char *http_traceparent;/* the transport's traceparent header, used when _meta has none */
+    const char *http_tracestate;
+    bool client;                 /* true when we are the client sending the request */
+} mcp_obs_request;
+
+typedef struct mcp_obs_outcome {
+    int rpc_code;                /* JSON-RPC error code; 0 for a result */
+    bool tool_error;             /* a result with isError: true */
+    const char *message;         /* the error message, or NULL */
+} mcp_obs_outcome;
+
+typedef struct mcp_obs mcp_obs;
+
+/* tracer and metrics may each be NULL; the hooks then skip that part. */
+int mcp_obs_new(mcp_tracer *tracer, mcp_metrics *metrics, mcp_obs **out);
+void mcp_obs_free(mcp_obs *o);
+
+/* Start of a request: returns the handle to pass to mcp_obs_request_end
+ * (NULL when nothing is recorded; end accepts NULL). The span becomes
+ * current on this thread. Signatures take void * so that they plug into
+ * callback tables directly. */
+void *mcp_obs_request_start(void *obs, const mcp_obs_request *req);
+/* End of a request (on any thread): records outcome and latency, ends the span. */
+void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome);
+/* The traceparent for the outgoing request of a client handle. */
+int mcp_obs_request_traceparent(void *obs, void *handle, char out[MCP_TRACEPARENT_LEN + 1]);
+/* The span behind a handle, to add attributes. */
+mcp_span *mcp_obs_request_span(void *handle);
+
+/* ---- Structured logs --------------------------------------------------------------------------
+ * One JSON object per record: {"ts":"2026-...Z","level":"info","logger":..,
+ * "msg":..,"trace_id":..,"span_id":..} (logger, trace_id and span_id only
+ * when known). mcp_obs_log_record appends it to out without a newline;
+ * MCP logging notifications put the same object in params.data. */
+int mcp_obs_log_record(mcp_buf *out, mcp_log_level level, const char *logger, const char *msg,
+                       const mcp_span *span);
+/* Write a record for the current span to stderr, one line, when level
+ * passes mcp_log_get_level(). */
+void mcp_obs_log(mcp_log_level level, const char *logger, const char *fmt, ...) MCP_PRINTF(3, 4);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

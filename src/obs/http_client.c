@@ -1,0 +1,217 @@
+/*
+ * A small blocking HTTP/1.1 client for the exporter thread: one request
+ * per connection (Connection: close), a deadline over the whole exchange
+ * (connect, send, receive) enforced with poll, and the response parsed by
+ * llhttp. Only http:// URLs: the collector is expected on loopback or
+ * behind a local agent. This sits behind obs_http_request so that a shared
+ * client of the net layer can replace it without touching the exporter.
+ */
+#include "obs_internal.h"
+
+#include <llhttp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_RESPONSE_BODY (1u << 20)
+
+int obs_url_parse(const char *url, obs_url *out) {
+    memset(out, 0, sizeof *out);
+    if (!url || strncmp(url, "http://", 7) != 0) return MCP_EINVAL;
+    const char *p = url + 7, *host_end, *port = NULL;
+    if (*p == '[') {
+        host_end = strchr(p, ']');
+        if (!host_end) return MCP_EINVAL;
+        p++;
+        if (host_end[1] == ':') port = host_end + 2;
+        else if (host_end[1] != '/' && host_end[1] != '\0') return MCP_EINVAL;
+    } else {
+        host_end = p + strcspn(p, ":/");
+        if (*host_end == ':') port = host_end + 1;
+    }
+    size_t hl = (size_t)(host_end - p);
+    if (!hl || hl >= sizeof out->host) return MCP_EINVAL;
+    memcpy(out->host, p, hl);
+    const char *path = strchr(port ? port : host_end, '/');
+    if (port) {
+        size_t pl = path ? (size_t)(path - port) : strlen(port);
+        if (!pl || pl >= sizeof out->port || strspn(port, "0123456789") != pl) return MCP_EINVAL;
+        memcpy(out->port, port, pl);
+    } else {
+        strcpy(out->port, "80");
+    }
+    if (!path) path = "/";
+    if (strlen(path) >= sizeof out->path || strpbrk(path, " \r\n")) return MCP_EINVAL;
+    strcpy(out->path, path);
+    return MCP_OK;
+}
+
+static int remaining_ms(uint64_t deadline) {
+    uint64_t now = mcp_now_ns();
+    return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+static int connect_deadline(const obs_url *url, uint64_t deadline, int *fd_out) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(url->host, url->port, &hints, &res) != 0 || !res) return MCP_EIO;
+    int rc = MCP_EIO;
+    for (struct addrinfo *ai = res; ai && rc != 0; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            rc = MCP_OK;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            int ms = remaining_ms(deadline);
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (ms > 0 && poll(&p, 1, ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && !err)
+                rc = MCP_OK;
+            else if (remaining_ms(deadline) == 0)
+                rc = MCP_ETIMEDOUT;
+        }
+        if (rc == MCP_OK) *fd_out = fd;
+        else close(fd);
+        if (rc == MCP_ETIMEDOUT) break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+static int send_all(int fd, const char *data, size_t len, uint64_t deadline) {
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return MCP_EIO;
+        struct pollfd p = {fd, POLLOUT, 0};
+        int ms = remaining_ms(deadline);
+        if (ms == 0 || poll(&p, 1, ms) == 0) return MCP_ETIMEDOUT;
+    }
+    return MCP_OK;
+}
+
+typedef struct parse_state {
+    obs_http_response *resp;
+    char field[32];
+    size_t field_len;
+    bool field_overflow;
+    bool in_retry_after;
+    char value[32];
+    size_t value_len;
+    bool done;
+    bool too_big;
+} parse_state;
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+    parse_state *s = p->data;
+    if (s->in_retry_after) s->in_retry_after = false;
+    if (s->field_len + len >= sizeof s->field) s->field_overflow = true;
+    else {
+        memcpy(s->field + s->field_len, at, len);
+        s->field_len += len;
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+    parse_state *s = p->data;
+    if (s->field_len) {
+        s->field[s->field_len] = '\0';
+        s->in_retry_after = !s->field_overflow && strcasecmp(s->field, "retry-after") == 0;
+        s->field_len = 0;
+        s->field_overflow = false;
+        s->value_len = 0;
+    }
+    if (s->in_retry_after && s->value_len + len < sizeof s->value) {
+        memcpy(s->value + s->value_len, at, len);
+        s->value_len += len;
+        s->value[s->value_len] = '\0';
+        /* delta-seconds only; an HTTP date falls back to our own backoff */
+        char *end;
+        long secs = strtol(s->value, &end, 10);
+        if (end != s->value && *end == '\0' && secs >= 0 && secs < 86400)
+            s->resp->retry_after_ms = secs * 1000;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+    parse_state *s = p->data;
+    if (s->resp->body.len + len > MAX_RESPONSE_BODY) {
+        s->too_big = true;
+        return 0;
+    }
+    return mcp_buf_append(&s->resp->body, at, len) == 0 ? 0 : -1;
+}
+
+static int on_message_complete(llhttp_t *p) {
+    ((parse_state *)p->data)->done = true;
+    return HPE_PAUSED;
+}
+
+static int read_response(int fd, uint64_t deadline, obs_http_response *out) {
+    llhttp_settings_t settings;
+    llhttp_settings_init(&settings);
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    llhttp_t parser;
+    llhttp_init(&parser, HTTP_RESPONSE, &settings);
+    parse_state st = {.resp = out};
+    parser.data = &st;
+    char buf[4096];
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int ms = remaining_ms(deadline);
+        if (ms == 0 || poll(&p, 1, ms) == 0) return MCP_ETIMEDOUT;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+            return MCP_EIO;
+        }
+        llhttp_errno_t e = n == 0 ? llhttp_finish(&parser) : llhttp_execute(&parser, buf, (size_t)n);
+        if (st.done || (e == HPE_PAUSED && st.done)) break;
+        if (e != HPE_OK) return MCP_EPROTO;
+        if (n == 0) return st.done ? MCP_OK : MCP_EPROTO;
+    }
+    out->status = llhttp_get_status_code(&parser);
+    return MCP_OK;
+}
+
+int obs_http_request(const obs_url *url, const char *method, const mcp_header *headers, size_t header_count,
+                     const char *content_type, const char *body, size_t body_len, unsigned timeout_ms,
+                     obs_http_response *out) {
+    out->status = 0;
+    out->retry_after_ms = -1;
+    uint64_t deadline = mcp_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : 10000) * 1000000ull;
+    mcp_buf req;
+    mcp_buf_init(&req);
+    bool v6 = strchr(url->host, ':') != NULL;
+    int rc = mcp_buf_appendf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: mcpd/" MCP_VERSION_STRING
+                                   "\r\nConnection: close\r\n",
+                             method, url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
+    if (!rc && body) rc = mcp_buf_appendf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, body_len);
+    for (size_t i = 0; !rc && i < header_count; i++)
+        rc = mcp_buf_appendf(&req, "%s: %s\r\n", headers[i].name, headers[i].value);
+    if (!rc) rc = mcp_buf_append(&req, "\r\n", 2);
+    int fd = -1;
+    if (!rc) rc = connect_deadline(url, deadline, &fd);
+    if (!rc) rc = send_all(fd, req.data, req.len, deadline);
+    if (!rc && body_len) rc = send_all(fd, body, body_len, deadline);
+    if (!rc) rc = read_response(fd, deadline, out);
+    if (fd >= 0) close(fd);
+    mcp_buf_free(&req);
+    return rc;
+}

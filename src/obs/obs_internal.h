@@ -1,0 +1,130 @@
+/*
+ * obs_internal.h — what the files of the obs layer share: the span record,
+ * the per-thread state of a tracer, the exporter's HTTP client and the OTLP
+ * JSON encoder.
+ */
+#ifndef MCP_OBS_INTERNAL_H
+#define MCP_OBS_INTERNAL_H
+
+#include "mcp/obs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef enum obs_attr_type { OBS_ATTR_STR = 0, OBS_ATTR_INT, OBS_ATTR_DOUBLE, OBS_ATTR_BOOL } obs_attr_type;
+
+typedef struct obs_attr {
+    const char *key;
+    uint16_t type;
+    uint16_t len;        /* string length */
+    union {
+        int64_t i;
+        double d;
+        bool b;
+        uint32_t off;    /* string offset into mcp_span.text */
+    } v;
+} obs_attr;
+
+typedef struct obs_thread obs_thread;
+
+struct mcp_span {
+    mcp_span *next;              /* free list, return stack */
+    obs_thread *owner;           /* whose pool it came from */
+    mcp_tracer *tracer;
+    mcp_trace_context ctx;       /* trace id, span id, flags, tracestate */
+    uint8_t parent_span_id[8];
+    bool has_parent;
+    bool recording;
+    uint8_t kind;
+    uint8_t status;              /* 0 unset, 1 ok, 2 error */
+    uint16_t attr_count;
+    uint16_t name_len;
+    uint32_t status_off, status_len;
+    uint32_t text_used;
+    uint32_t dropped_attrs;
+    uint64_t start_unix_ns, end_unix_ns;
+    uint64_t start_mono_ns;      /* for latency metrics */
+    void *user;                  /* the request hooks keep their handle data here */
+    uint32_t user_index;
+    obs_attr attrs[MCP_SPAN_MAX_ATTRIBUTES];
+    char text[MCP_SPAN_TEXT_ROOM]; /* name first, then string values */
+};
+
+/* Single-producer (the thread that ends spans), single-consumer (the
+ * exporter) ring of ended spans. */
+struct obs_thread {
+    obs_thread *next_thread;
+    const void *token;           /* the owning thread's identity */
+    mcp_tracer *tracer;
+    /* pool of span records: free list used only by the owner, and a stack
+     * on which other threads (the exporter) give records back */
+    mcp_span *free_list;
+    _Atomic(mcp_span *) returned;
+    unsigned live;               /* records allocated by this thread */
+    void *chunks;                /* the allocations behind them, freed with the tracer */
+    uint64_t rng[2];             /* id generator state */
+    /* ring */
+    _Atomic uint64_t head;       /* written by the producer */
+    _Atomic uint64_t tail;       /* written by the consumer */
+    uint32_t mask;
+    mcp_span **ring;
+    /* counters written by this thread only, summed when read */
+    _Atomic uint64_t started, unsampled, dropped_full, dropped_pool, attrs_dropped;
+};
+
+typedef struct obs_url {
+    char host[256];
+    char port[8];
+    char path[512];
+} obs_url;
+
+int obs_url_parse(const char *url, obs_url *out);
+
+/* Minimal HTTP/1.1 client for the exporter (blocking sockets with a
+ * deadline, responses parsed by llhttp). It is the seam behind which a
+ * shared client of the net layer can later take its place. status is the
+ * HTTP status, retry_after_ms the Retry-After header in ms (or -1). */
+typedef struct obs_http_response {
+    int status;
+    long retry_after_ms;
+    mcp_buf body;                /* caller frees */
+} obs_http_response;
+
+int obs_http_request(const obs_url *url, const char *method, const mcp_header *headers, size_t header_count,
+                     const char *content_type, const char *body, size_t body_len, unsigned timeout_ms,
+                     obs_http_response *out);
+
+/* Append the OTLP/JSON ExportTraceServiceRequest for spans. */
+int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *spans, size_t n);
+
+/* The tracer: options, the registered thread states, and the exporter
+ * thread with its counters. */
+struct mcp_tracer {
+    mcp_tracer_opts opts;
+    char *endpoint;              /* owned copies of the option strings */
+    char *service_name, *service_version, *service_instance_id;
+    mcp_header *headers;
+    obs_url url;
+    bool export_enabled;
+    uint64_t id;                 /* distinguishes tracers for the thread-local cache */
+    unsigned buffer_spans;
+    unsigned max_live;
+    pthread_mutex_t lock;        /* thread list, exporter wake-ups */
+    pthread_cond_t wake, flushed;
+    obs_thread *threads;
+    pthread_t exporter;
+    bool exporter_running, stopping;
+    uint64_t flush_requested, flush_done;
+    uint64_t rng;                /* jitter, exporter thread only */
+    _Atomic uint64_t exported, dropped_export, export_requests, export_retries, export_failures;
+};
+
+/* span.c: give a record back to its owner's pool (any thread). */
+void obs_span_release(mcp_span *s);
+/* Move up to max ended spans from the per-thread rings into out. */
+size_t obs_spans_collect(mcp_tracer *t, mcp_span **out, size_t max);
+/* Free every thread state and span record (tracer teardown). */
+void obs_threads_free(mcp_tracer *t);
+void obs_thread_stats_add(mcp_tracer *t, mcp_tracer_stats *out);
+
+#endif

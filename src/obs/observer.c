@@ -1,0 +1,176 @@
+/*
+ * The request hooks: one span and one count per MCP request.
+ *
+ * Attributes follow the OpenTelemetry semantic conventions for MCP
+ * (gen-ai/mcp): span name "{mcp.method.name} {target}" with the tool or
+ * prompt name as target, kind SERVER (or CLIENT), mcp.method.name,
+ * jsonrpc.request.id, gen_ai.tool.name / gen_ai.prompt.name,
+ * gen_ai.operation.name = execute_tool for tools/call, mcp.resource.uri,
+ * mcp.session.id, mcp.protocol.version, network.transport,
+ * network.protocol.name; on failure error.type (the JSON-RPC code, or
+ * tool_error for isError results), rpc.response.status_code and status
+ * ERROR with the error message. The parent comes from params._meta
+ * (traceparent, tracestate), else from the transport's traceparent header;
+ * a client request without either is a child of the thread's current span.
+ *
+ * Metrics are labelled by method from a fixed list (anything else counts as
+ * "other"): method names come from the peer, and a label per distinct name
+ * would let a client grow the registry without bound.
+ */
+#include "obs_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const METHODS[] = {
+    "tools/call", "tools/list", "resources/read", "resources/list", "resources/templates/list",
+    "prompts/get", "prompts/list", "initialize", "ping", "server/discover", "subscriptions/listen",
+    "completion/complete", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
+    "sampling/createMessage", "roots/list", "elicitation/create", "notifications/initialized",
+    "notifications/cancelled", "notifications/progress", "notifications/message",
+    "notifications/roots/list_changed", "other"};
+#define METHOD_COUNT (sizeof METHODS / sizeof METHODS[0])
+static const char *const OUTCOMES[] = {"ok", "error", "tool_error"};
+
+struct mcp_obs {
+    mcp_tracer *tracer;
+    mcp_tracer *own_tracer;      /* made when none was given: spans carry the timing */
+    mcp_metrics *metrics;
+    mcp_metric_id requests[2][METHOD_COUNT][3];
+    mcp_metric_id duration[2][METHOD_COUNT];
+};
+
+static unsigned method_index(const char *method) {
+    if (method)
+        for (unsigned i = 0; i + 1 < METHOD_COUNT; i++)
+            if (method[0] == METHODS[i][0] && strcmp(method, METHODS[i]) == 0) return i;
+    return METHOD_COUNT - 1;
+}
+
+static int register_metrics(mcp_obs *o) {
+    static const char *const names[2][2] = {
+        {"mcp_server_requests_total", "mcp_server_request_duration_seconds"},
+        {"mcp_client_requests_total", "mcp_client_request_duration_seconds"}};
+    static const char *const helps[2][2] = {
+        {"MCP requests and notifications received, by method and outcome.",
+         "Time from receiving an MCP request to its response, by method."},
+        {"MCP requests sent, by method and outcome.", "Time from sending an MCP request to its response, by method."}};
+    int rc = MCP_OK;
+    for (int side = 0; side < 2 && !rc; side++) {
+        for (unsigned mi = 0; mi < METHOD_COUNT && !rc; mi++) {
+            for (int oi = 0; oi < 3 && !rc; oi++) {
+                mcp_label l[] = {{"method", METHODS[mi]}, {"outcome", OUTCOMES[oi]}};
+                rc = mcp_metrics_counter(o->metrics, names[side][0], helps[side][0], l, 2, &o->requests[side][mi][oi]);
+            }
+            mcp_label l[] = {{"method", METHODS[mi]}};
+            if (!rc)
+                rc = mcp_metrics_histogram(o->metrics, names[side][1], helps[side][1], l, 1, NULL, 0,
+                                           &o->duration[side][mi]);
+        }
+    }
+    return rc;
+}
+
+int mcp_obs_new(mcp_tracer *tracer, mcp_metrics *metrics, mcp_obs **out) {
+    if (!out) return MCP_EINVAL;
+    *out = NULL;
+    mcp_obs *o = calloc(1, sizeof *o);
+    if (!o) return MCP_ENOMEM;
+    o->tracer = tracer;
+    o->metrics = metrics;
+    int rc = MCP_OK;
+    if (!tracer) {
+        rc = mcp_tracer_new(&(mcp_tracer_opts){.sampler = {.root = MCP_SAMPLE_ALWAYS_OFF},
+                                               .exporter = {.endpoint = ""}},
+                            &o->own_tracer);
+        o->tracer = o->own_tracer;
+    }
+    if (!rc && metrics) rc = register_metrics(o);
+    if (rc) {
+        mcp_obs_free(o);
+        return rc;
+    }
+    *out = o;
+    return MCP_OK;
+}
+
+void mcp_obs_free(mcp_obs *o) {
+    if (!o) return;
+    mcp_tracer_free(o->own_tracer);
+    free(o);
+}
+
+static bool parent_from(const char *tp, const char *ts, mcp_trace_context *ctx) {
+    return tp && mcp_traceparent_parse(tp, strlen(tp), ts, ctx) == 0;
+}
+
+void *mcp_obs_request_start(void *obs, const mcp_obs_request *req) {
+    mcp_obs *o = obs;
+    if (!o || !req || !req->method) return NULL;
+    mcp_trace_context parent;
+    bool has_parent = parent_from(req->traceparent, req->tracestate, &parent) ||
+                      parent_from(req->http_traceparent, req->http_tracestate, &parent);
+    /* A request we send from inside the handling of another is its child. */
+    if (!has_parent && req->client && mcp_span_current()) has_parent = mcp_span_context(mcp_span_current(), &parent) == 0;
+    bool is_tool = strcmp(req->method, "tools/call") == 0;
+    bool is_prompt = !is_tool && strcmp(req->method, "prompts/get") == 0;
+    const char *target = (is_tool || is_prompt) ? req->target : NULL;
+    char name[192];
+    if (target) snprintf(name, sizeof name, "%s %s", req->method, target);
+    else snprintf(name, sizeof name, "%s", req->method);
+    mcp_span *s = mcp_span_start(o->tracer, name, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
+                                 has_parent ? &parent : NULL);
+    if (!s) return NULL;
+    s->user_index = method_index(req->method) | (req->client ? 0x100u : 0);
+    if (s->recording) {
+        mcp_span_set_str(s, "mcp.method.name", req->method);
+        if (req->request_id) mcp_span_set_str(s, "jsonrpc.request.id", req->request_id);
+        if (is_tool && target) {
+            mcp_span_set_str(s, "gen_ai.tool.name", target);
+            mcp_span_set_str(s, "gen_ai.operation.name", "execute_tool");
+        } else if (is_prompt && target) {
+            mcp_span_set_str(s, "gen_ai.prompt.name", target);
+        }
+        if (req->resource_uri) mcp_span_set_str(s, "mcp.resource.uri", req->resource_uri);
+        if (req->session_id) mcp_span_set_str(s, "mcp.session.id", req->session_id);
+        if (req->protocol_version) mcp_span_set_str(s, "mcp.protocol.version", req->protocol_version);
+        if (req->transport) mcp_span_set_str(s, "network.transport", req->transport);
+        if (req->network_protocol) mcp_span_set_str(s, "network.protocol.name", req->network_protocol);
+    }
+    s->user = mcp_span_make_current(s);
+    return s;
+}
+
+void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome) {
+    mcp_obs *o = obs;
+    mcp_span *s = handle;
+    if (!o || !s) return;
+    int code = outcome ? outcome->rpc_code : 0;
+    bool tool_error = outcome && outcome->tool_error;
+    unsigned mi = s->user_index & 0xff, side = s->user_index >> 8 ? 1 : 0;
+    if (o->metrics) {
+        int oi = code ? 1 : tool_error ? 2 : 0;
+        mcp_metrics_add(o->metrics, o->requests[side][mi][oi], 1);
+        mcp_metrics_observe(o->metrics, o->duration[side][mi], (double)(mcp_now_ns() - s->start_mono_ns) / 1e9);
+    }
+    if (s->recording && (code || tool_error)) {
+        char tmp[16];
+        if (code) {
+            snprintf(tmp, sizeof tmp, "%d", code);
+            mcp_span_set_str(s, "rpc.response.status_code", tmp);
+        }
+        mcp_span_set_error(s, code ? tmp : "tool_error", outcome->message);
+    }
+    if (mcp_span_current() == s) mcp_span_make_current(s->user);
+    mcp_span_end(s);
+}
+
+int mcp_obs_request_traceparent(void *obs, void *handle, char out[MCP_TRACEPARENT_LEN + 1]) {
+    (void)obs;
+    return mcp_span_traceparent(handle, out);
+}
+
+mcp_span *mcp_obs_request_span(void *handle) {
+    return handle;
+}

@@ -1,0 +1,97 @@
+/*
+ * W3C trace context (traceparent / tracestate) and the samplers.
+ *
+ * The ratio sampler looks at the low 8 bytes of the trace id, as the
+ * OpenTelemetry TraceIdRatioBased sampler does, so every service that
+ * samples one trace at the same ratio makes the same decision without
+ * talking to the others.
+ */
+#include "obs_internal.h"
+
+#include <string.h>
+
+static const char HEX[] = "0123456789abcdef";
+
+void mcp_hex_encode(const uint8_t *bytes, size_t n, char *out) {
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = HEX[bytes[i] >> 4];
+        out[2 * i + 1] = HEX[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Lowercase hex only: the spec forbids upper case in traceparent. */
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static bool hex_decode(const char *s, size_t n_bytes, uint8_t *out) {
+    for (size_t i = 0; i < n_bytes; i++) {
+        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static bool all_zero(const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (b[i]) return false;
+    return true;
+}
+
+int mcp_traceparent_parse(const char *tp, size_t len, const char *tracestate, mcp_trace_context *out) {
+    if (!tp || !out) return MCP_EINVAL;
+    memset(out, 0, sizeof *out);
+    /* Trim the optional whitespace a header value may carry. */
+    while (len && (*tp == ' ' || *tp == '\t')) tp++, len--;
+    while (len && (tp[len - 1] == ' ' || tp[len - 1] == '\t')) len--;
+    if (len < MCP_TRACEPARENT_LEN) return MCP_EPARSE;
+    uint8_t version;
+    if (!hex_decode(tp, 1, &version) || version == 0xff) return MCP_EPARSE;
+    /* Version 00 is exactly 55 characters; a later version may append
+     * fields after a dash, which we ignore. */
+    if (version == 0 && len != MCP_TRACEPARENT_LEN) return MCP_EPARSE;
+    if (len > MCP_TRACEPARENT_LEN && tp[MCP_TRACEPARENT_LEN] != '-') return MCP_EPARSE;
+    if (tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return MCP_EPARSE;
+    if (!hex_decode(tp + 3, 16, out->trace_id) || !hex_decode(tp + 36, 8, out->span_id) ||
+        !hex_decode(tp + 53, 1, &out->flags))
+        return MCP_EPARSE;
+    if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8)) return MCP_EPARSE;
+    if (tracestate) {
+        size_t n = strlen(tracestate);
+        if (n <= MCP_TRACESTATE_MAX) memcpy(out->tracestate, tracestate, n + 1);
+    }
+    return MCP_OK;
+}
+
+void mcp_traceparent_format(const mcp_trace_context *ctx, char out[MCP_TRACEPARENT_LEN + 1]) {
+    memcpy(out, "00-", 3);
+    mcp_hex_encode(ctx->trace_id, 16, out + 3);
+    out[35] = '-';
+    mcp_hex_encode(ctx->span_id, 8, out + 36);
+    out[52] = '-';
+    mcp_hex_encode(&ctx->flags, 1, out + 53);
+}
+
+bool mcp_sampler_should_sample(const mcp_sampler *s, const uint8_t trace_id[16], const mcp_trace_context *parent) {
+    if (parent && s->parent_based) return (parent->flags & 1) != 0;
+    switch (s->root) {
+    case MCP_SAMPLE_ALWAYS_ON:
+        return true;
+    case MCP_SAMPLE_ALWAYS_OFF:
+        return false;
+    case MCP_SAMPLE_RATIO: {
+        if (s->ratio >= 1.0) return true;
+        if (!(s->ratio > 0.0)) return false;
+        uint64_t low = 0;
+        for (int i = 8; i < 16; i++) low = low << 8 | trace_id[i];
+        /* Compare in 63 bits so the bound fits a double exactly enough. */
+        uint64_t bound = (uint64_t)(s->ratio * 9223372036854775808.0);
+        return (low >> 1) < bound;
+    }
+    }
+    return false;
+}

@@ -1,0 +1,267 @@
+/*
+ * The tracer and its exporter thread: the batch span processor.
+ *
+ * The exporter wakes every flush_interval_ms (or when asked to flush),
+ * drains the per-thread rings into batches of at most max_batch spans and
+ * posts each batch as OTLP/JSON. Throttling and gateway answers (429, 502,
+ * 503, 504) and connection failures are retried with exponential backoff
+ * and full jitter, honouring Retry-After, at most max_retries times; then
+ * the batch is dropped and counted. While it waits, the rings keep filling
+ * and overflow into the dropped counters: the request path never waits.
+ */
+#include "obs_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Atomic uint64_t next_tracer_id = 1;
+
+static char *dup_or_null(const char *s) {
+    return s ? strdup(s) : NULL;
+}
+
+static void deadline_after(struct timespec *ts, unsigned ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Sleep up to ms unless the tracer is stopping; true when it is. Called
+ * with t->lock held. */
+static bool wait_or_stop(mcp_tracer *t, unsigned ms) {
+    struct timespec ts;
+    deadline_after(&ts, ms);
+    while (!t->stopping) {
+        if (pthread_cond_timedwait(&t->wake, &t->lock, &ts) == ETIMEDOUT) break;
+    }
+    return t->stopping;
+}
+
+static bool retryable(int status) {
+    return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static unsigned backoff_ms(mcp_tracer *t, unsigned attempt, long retry_after_ms) {
+    unsigned max = t->opts.exporter.max_backoff_ms;
+    if (retry_after_ms >= 0) return retry_after_ms > (long)max ? max : (unsigned)retry_after_ms;
+    uint64_t base = (uint64_t)t->opts.exporter.initial_backoff_ms << (attempt < 20 ? attempt : 20);
+    if (base > max) base = max;
+    /* Full jitter: spread retries of many exporters over the whole window. */
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    return (unsigned)(base / 2 + t->rng % (base / 2 + 1));
+}
+
+/* Post one batch, retrying; returns true when the collector took it. */
+static bool export_batch(mcp_tracer *t, mcp_span **spans, size_t n, mcp_buf *body) {
+    mcp_buf_reset(body);
+    if (obs_otlp_encode(body, &t->opts, spans, n) != 0) return false;
+    const mcp_exporter_opts *e = &t->opts.exporter;
+    for (unsigned attempt = 0;; attempt++) {
+        obs_http_response r = {0};
+        mcp_buf_init(&r.body);
+        atomic_fetch_add_explicit(&t->export_requests, 1, memory_order_relaxed);
+        if (attempt) atomic_fetch_add_explicit(&t->export_retries, 1, memory_order_relaxed);
+        int rc = obs_http_request(&t->url, "POST", t->headers, e->header_count, "application/json", body->data,
+                                  body->len, e->timeout_ms, &r);
+        mcp_buf_free(&r.body);
+        if (rc == 0 && r.status >= 200 && r.status < 300) return true;
+        bool again = rc != 0 || retryable(r.status);
+        if (rc == 0 && !again) {
+            mcp_log(MCP_LOG_WARNING, "otlp export: collector answered %d, %zu spans dropped", r.status, n);
+            return false;
+        }
+        if (attempt >= e->max_retries) {
+            mcp_log(MCP_LOG_WARNING, "otlp export: %s after %u attempts, %zu spans dropped",
+                    rc ? mcp_strerror(rc) : "collector kept refusing", attempt + 1, n);
+            return false;
+        }
+        pthread_mutex_lock(&t->lock);
+        bool stop = wait_or_stop(t, backoff_ms(t, attempt, rc == 0 ? r.retry_after_ms : -1));
+        pthread_mutex_unlock(&t->lock);
+        /* Shutting down: one more attempt was all we promised. */
+        if (stop && attempt >= 1) return false;
+    }
+}
+
+static void release_all(mcp_span **spans, size_t n) {
+    for (size_t i = 0; i < n; i++) obs_span_release(spans[i]);
+}
+
+static void *exporter_main(void *arg) {
+    mcp_tracer *t = arg;
+    size_t cap = t->opts.exporter.max_batch;
+    mcp_span **batch = malloc(cap * sizeof *batch);
+    mcp_buf body;
+    mcp_buf_init(&body);
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        uint64_t want = t->flush_requested;
+        bool stopping = t->stopping;
+        pthread_mutex_unlock(&t->lock);
+        size_t n;
+        while (batch && (n = obs_spans_collect(t, batch, cap)) > 0) {
+            if (export_batch(t, batch, n, &body)) {
+                atomic_fetch_add_explicit(&t->exported, n, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
+                atomic_fetch_add_explicit(&t->export_failures, 1, memory_order_relaxed);
+            }
+            release_all(batch, n);
+        }
+        pthread_mutex_lock(&t->lock);
+        if (t->flush_done < want) t->flush_done = want;
+        pthread_cond_broadcast(&t->flushed);
+        if (stopping) break;
+        if (t->flush_requested == t->flush_done && !t->stopping) {
+            struct timespec ts;
+            deadline_after(&ts, t->opts.exporter.flush_interval_ms);
+            pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    mcp_buf_free(&body);
+    free(batch);
+    return NULL;
+}
+
+int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
+    if (!out) return MCP_EINVAL;
+    *out = NULL;
+    mcp_tracer_opts o = opts ? *opts : (mcp_tracer_opts){0};
+    if (o.sampler.root > MCP_SAMPLE_RATIO || (o.sampler.root == MCP_SAMPLE_RATIO && !(o.sampler.ratio >= 0.0 && o.sampler.ratio <= 1.0)))
+        return MCP_EINVAL;
+    mcp_tracer *t = calloc(1, sizeof *t);
+    if (!t) return MCP_ENOMEM;
+    mcp_exporter_opts *e = &o.exporter;
+    if (!e->timeout_ms) e->timeout_ms = 10000;
+    if (!e->max_retries) e->max_retries = 5;
+    if (!e->initial_backoff_ms) e->initial_backoff_ms = 100;
+    if (!e->max_backoff_ms) e->max_backoff_ms = 5000;
+    if (!e->flush_interval_ms) e->flush_interval_ms = 500;
+    if (!e->max_batch) e->max_batch = 512;
+    t->buffer_spans = o.buffer_spans ? o.buffer_spans : 2048;
+    if (t->buffer_spans > (1u << 20)) t->buffer_spans = 1u << 20;
+    /* In flight (started, not ended) plus waiting in the ring. */
+    t->max_live = t->buffer_spans * 2 + 64;
+    const char *endpoint = e->endpoint ? e->endpoint : "http://127.0.0.1:4318/v1/traces";
+    t->export_enabled = endpoint[0] != '\0';
+    int rc = MCP_OK;
+    if (t->export_enabled && (rc = obs_url_parse(endpoint, &t->url)) != 0) {
+        mcp_log(MCP_LOG_ERROR, "otlp exporter: endpoint \"%s\" is not an http://host:port/path URL", endpoint);
+        free(t);
+        return rc;
+    }
+    t->endpoint = strdup(endpoint);
+    t->service_name = strdup(o.service_name ? o.service_name : "mcpd");
+    t->service_version = strdup(o.service_version ? o.service_version : MCP_VERSION_STRING);
+    t->service_instance_id = dup_or_null(o.service_instance_id);
+    bool oom = !t->endpoint || !t->service_name || !t->service_version ||
+               (o.service_instance_id && !t->service_instance_id);
+    if (e->header_count) {
+        t->headers = calloc(e->header_count, sizeof *t->headers);
+        oom |= !t->headers;
+        for (size_t i = 0; !oom && i < e->header_count; i++) {
+            const char *name = e->headers[i].name, *value = e->headers[i].value;
+            if (!name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) {
+                rc = MCP_EINVAL; /* header injection */
+                break;
+            }
+            t->headers[i].name = strdup(name);
+            t->headers[i].value = strdup(value);
+            oom |= !t->headers[i].name || !t->headers[i].value;
+        }
+    }
+    o.service_name = t->service_name;
+    o.service_version = t->service_version;
+    o.service_instance_id = t->service_instance_id;
+    e->endpoint = t->endpoint;
+    e->headers = t->headers;
+    t->opts = o;
+    t->id = atomic_fetch_add(&next_tracer_id, 1);
+    t->rng = mcp_now_ns() | 1;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->wake, &ca);
+    pthread_cond_init(&t->flushed, &ca);
+    pthread_condattr_destroy(&ca);
+    if (oom) rc = MCP_ENOMEM;
+    if (!rc && t->export_enabled) {
+        if (pthread_create(&t->exporter, NULL, exporter_main, t) != 0) rc = MCP_ENOMEM;
+        else t->exporter_running = true;
+    }
+    if (rc) {
+        mcp_tracer_free(t);
+        return rc;
+    }
+    *out = t;
+    return MCP_OK;
+}
+
+void mcp_tracer_free(mcp_tracer *t) {
+    if (!t) return;
+    if (t->exporter_running) {
+        pthread_mutex_lock(&t->lock);
+        t->stopping = true;
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->exporter, NULL);
+    }
+    obs_threads_free(t);
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->wake);
+    pthread_cond_destroy(&t->flushed);
+    if (t->headers) {
+        for (size_t i = 0; i < t->opts.exporter.header_count; i++) {
+            free((char *)t->headers[i].name);
+            free((char *)t->headers[i].value);
+        }
+        free(t->headers);
+    }
+    free(t->endpoint);
+    free(t->service_name);
+    free(t->service_version);
+    free(t->service_instance_id);
+    free(t);
+}
+
+int mcp_tracer_flush(mcp_tracer *t, unsigned timeout_ms) {
+    if (!t) return MCP_EINVAL;
+    if (!t->exporter_running) return MCP_OK;
+    struct timespec ts;
+    deadline_after(&ts, timeout_ms);
+    int rc = MCP_OK;
+    pthread_mutex_lock(&t->lock);
+    uint64_t ticket = ++t->flush_requested;
+    pthread_cond_broadcast(&t->wake);
+    while (t->flush_done < ticket && !t->stopping) {
+        if (!timeout_ms) {
+            pthread_cond_wait(&t->flushed, &t->lock);
+        } else if (pthread_cond_timedwait(&t->flushed, &t->lock, &ts) == ETIMEDOUT) {
+            rc = MCP_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void mcp_tracer_stats_get(mcp_tracer *t, mcp_tracer_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (!t) return;
+    obs_thread_stats_add(t, out);
+    out->spans_exported = atomic_load(&t->exported);
+    out->dropped_export_failed = atomic_load(&t->dropped_export);
+    out->export_requests = atomic_load(&t->export_requests);
+    out->export_retries = atomic_load(&t->export_retries);
+    out->export_failures = atomic_load(&t->export_failures);
+}
