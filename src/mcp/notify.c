@@ -39,6 +39,12 @@ void mcp_server_sessions_remove(mcp_server *server, mcp_session *s)
     pthread_mutex_unlock(&server->sessions_lock);
 }
 
+/* An id as a value (mcp_rpc_write_id writes the "id" key too). */
+static void write_id_value(mcp_json_writer *w, const mcp_rpc_id *id)
+{
+    mcp_json_write_raw(w, id->text.ptr, id->text.len);
+}
+
 /* {"jsonrpc":"2.0","method":M,"params":{["_meta":{subscriptionId}],[uri]}} */
 static int write_notification(mcp_buf *buf, const char *method, const mcp_rpc_id *subscription,
                               const char *uri)
@@ -52,7 +58,7 @@ static int write_notification(mcp_buf *buf, const char *method, const mcp_rpc_id
         mcp_json_write_key(&w, "_meta");
         mcp_json_begin_object(&w);
         mcp_json_write_key(&w, "io.modelcontextprotocol/subscriptionId");
-        mcp_rpc_write_id(&w, subscription);
+        write_id_value(&w, subscription);
         mcp_json_end_object(&w);
     }
     if (uri) {
@@ -343,7 +349,7 @@ int mcp_method_listen(mcp_call *call)
     mcp_json_write_key(&w, "_meta");
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "io.modelcontextprotocol/subscriptionId");
-    mcp_rpc_write_id(&w, &l->id);
+    write_id_value(&w, &l->id);
     mcp_json_end_object(&w);
     mcp_json_write_key(&w, "notifications");
     write_filter(&w, l);
@@ -407,7 +413,7 @@ int mcp_session_end_listens(mcp_session *s)
         mcp_json_write_key(&w, "_meta");
         mcp_json_begin_object(&w);
         mcp_json_write_key(&w, "io.modelcontextprotocol/subscriptionId");
-        mcp_rpc_write_id(&w, &l->id);
+        write_id_value(&w, &l->id);
         mcp_json_write_key(&w, "io.modelcontextprotocol/serverInfo");
         mcp_server_write_info(s->server, MCP_PROTOCOL_MODERN, &w);
         mcp_json_end_object(&w);
