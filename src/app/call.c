@@ -5,6 +5,12 @@
  * protocol version, sends the request and prints the result object. Exit
  * codes are part of the interface, so scripts can tell a refusal by the
  * server (1) from a failure to reach it at all (2).
+ *
+ * A server may ask the client things (sampling, elicitation, roots) as
+ * server requests or, in the modern era, as input_required results; the
+ * answers are given up front on the command line, since the command has
+ * nobody to ask. Notifications (logging, subscriptions) can be watched for
+ * a while after the result with --listen.
  */
 #include "app/app.h"
 #include "mcp/client.h"
@@ -50,6 +56,30 @@ static void print_usage(FILE *out)
           "  --progress           ask for progress and print each notification on stderr\n"
           "  --compact            print the result as one line of compact JSON\n"
           "                       (default: indented with two spaces)\n"
+          "\n"
+          "answering the server (each also declares the client capability to the server;\n"
+          "the same answer is given to every such request, server-to-client requests and\n"
+          "2026-07-28 input_required results alike):\n"
+          "  --sampling-response JSON  result for sampling/createMessage, e.g.\n"
+          "                       '{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"hi\"},\"model\":\"m\"}'\n"
+          "  --elicit-response JSON    result for elicitation/create, e.g.\n"
+          "                       '{\"action\":\"accept\",\"content\":{\"name\":\"octocat\"}}'\n"
+          "  --roots URI[,URI...]  the roots to list for roots/list\n"
+          "\n"
+          "notifications and logging:\n"
+          "  --log-level LEVEL    ask for log messages at LEVEL and above (debug, info, notice,\n"
+          "                       warning, error, critical, alert, emergency): logging/setLevel\n"
+          "                       before the request in the handshake era, _meta logLevel in\n"
+          "                       2026-07-28. Log messages are printed on stderr.\n"
+          "  --listen MS          after the result, keep printing every notification from the\n"
+          "                       server on stdout, one JSON object {\"method\",\"params\"} a\n"
+          "                       line, for MS milliseconds (e.g. after resources/subscribe).\n"
+          "                       METHOD subscriptions/listen (2026-07-28) stays open that long\n"
+          "                       (default: --timeout) and is then cancelled; exit status 0.\n"
+          "  --task               call the tool (METHOD tools/call) as a task (2025-11-25): poll\n"
+          "                       tasks/get until it ends and print its tasks/result. --timeout\n"
+          "                       bounds the whole wait.\n"
+          "  --task-ttl MS        the task's requested ttl (default: the server's choice)\n"
           "  -h, --help           show this help\n"
           "\n"
           "exit status:\n"
@@ -189,7 +219,136 @@ typedef struct call_args {
     unsigned connect_timeout_ms;
     bool compact;
     bool progress;
+    const char *sampling_response;
+    const char *elicit_response;
+    const char *roots;
+    const char *log_level;
+    unsigned listen_ms;
+    bool task;
+    unsigned task_ttl_ms;
 } call_args;
+
+/* ---- Answers and notifications ---------------------------------------------- */
+
+typedef struct call_state {
+    const call_args *args;
+    mcp_buf roots;            /* the roots/list result, built once */
+    bool listening;           /* print every notification on stdout */
+    bool listen_done;         /* the listen request ended */
+    int listen_status;
+    char *listen_result;
+} call_state;
+
+static void answer_with(const char *json, mcp_client_answer *answer)
+{
+    mcp_buf_append_cstr(&answer->result, json);
+}
+
+static void answer_sampling(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer)
+{
+    (void)method;
+    (void)params;
+    answer_with(((call_state *)user)->args->sampling_response, answer);
+}
+
+static void answer_elicitation(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer)
+{
+    (void)method;
+    (void)params;
+    answer_with(((call_state *)user)->args->elicit_response, answer);
+}
+
+static void answer_roots(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer)
+{
+    (void)method;
+    (void)params;
+    call_state *st = user;
+    mcp_buf_append(&answer->result, st->roots.data, st->roots.len);
+}
+
+static int build_roots(const char *list, mcp_buf *out)
+{
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, out);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "roots");
+    mcp_json_begin_array(&w);
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0)
+            return -1;
+        mcp_json_begin_object(&w);
+        mcp_json_write_key(&w, "uri");
+        mcp_json_write_string(&w, p, len);
+        mcp_json_end_object(&w);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    mcp_json_end_array(&w);
+    mcp_json_end_object(&w);
+    return mcp_json_writer_status(&w);
+}
+
+static void on_notification(void *user, const char *method, const mcp_json *params)
+{
+    call_state *st = user;
+    if (st->listening) {
+        mcp_buf out;
+        mcp_buf_init(&out);
+        mcp_json_writer w;
+        mcp_json_writer_init(&w, &out);
+        mcp_json_begin_object(&w);
+        mcp_json_write_key(&w, "method");
+        mcp_json_write_cstr(&w, method);
+        if (params) {
+            mcp_json_write_key(&w, "params");
+            mcp_json_write_value(&w, params);
+        }
+        mcp_json_end_object(&w);
+        if (mcp_json_writer_status(&w) == 0) {
+            fwrite(out.data, 1, out.len, stdout);
+            fputc('\n', stdout);
+            fflush(stdout);
+        }
+        mcp_buf_free(&out);
+    }
+    if (!strcmp(method, "notifications/message")) {
+        const mcp_json *data = mcp_json_get(params, "data");
+        const char *logger = mcp_json_str(mcp_json_get(params, "logger"), NULL);
+        mcp_str raw = mcp_json_raw(data);
+        fprintf(stderr, "log %s%s%s: %.*s\n", mcp_json_str(mcp_json_get(params, "level"), "?"),
+                logger ? " " : "", logger ? logger : "", mcp_json_is_string(data) ? (int)mcp_json_str_len(data) : (int)raw.len,
+                mcp_json_is_string(data) ? mcp_json_str(data, "") : raw.ptr ? raw.ptr : "");
+    }
+}
+
+static bool is_log_level(const char *s)
+{
+    static const char *const levels[] = {"debug", "info", "notice", "warning", "error",
+                                         "critical", "alert", "emergency", NULL};
+    for (size_t i = 0; levels[i]; i++)
+        if (!strcmp(s, levels[i]))
+            return true;
+    return false;
+}
+
+/* An option whose value must be a JSON object. */
+static bool check_object(const char *option, const char *text)
+{
+    mcp_json_error err;
+    if (mcp_json_validate(text, strlen(text), NULL, &err) != 0) {
+        fprintf(stderr, "mcpd call: %s is not valid JSON at offset %zu: %s\n", option, err.offset, err.message);
+        return false;
+    }
+    if (text[strspn(text, " \t\r\n")] != '{') {
+        fprintf(stderr, "mcpd call: %s must be a JSON object\n", option);
+        return false;
+    }
+    return true;
+}
 
 static int parse_args(int argc, char **argv, call_args *a)
 {
@@ -209,6 +368,41 @@ static int parse_args(int argc, char **argv, call_args *a)
             a->compact = true;
         } else if (!options_done && !strcmp(arg, "--progress")) {
             a->progress = true;
+        } else if (!options_done && !strcmp(arg, "--task")) {
+            a->task = true;
+        } else if (!options_done && (!strcmp(arg, "--sampling-response") || !strcmp(arg, "--elicit-response") ||
+                                     !strcmp(arg, "--roots") || !strcmp(arg, "--log-level"))) {
+            if (++i == argc) {
+                fprintf(stderr, "mcpd call: %s needs a value (see mcpd call --help)\n", arg);
+                return 2;
+            }
+            const char *v = argv[i];
+            if (!strcmp(arg, "--sampling-response")) {
+                if (!check_object(arg, v))
+                    return 2;
+                a->sampling_response = v;
+            } else if (!strcmp(arg, "--elicit-response")) {
+                if (!check_object(arg, v))
+                    return 2;
+                a->elicit_response = v;
+            } else if (!strcmp(arg, "--roots")) {
+                mcp_buf probe;
+                mcp_buf_init(&probe);
+                int bad = build_roots(v, &probe);
+                mcp_buf_free(&probe);
+                if (bad) {
+                    fprintf(stderr, "mcpd call: --roots needs URIs separated by commas, none empty: '%s'\n", v);
+                    return 2;
+                }
+                a->roots = v;
+            } else {
+                if (!is_log_level(v)) {
+                    fprintf(stderr, "mcpd call: unknown log level '%s' (debug, info, notice, warning, error, "
+                                    "critical, alert, emergency)\n", v);
+                    return 2;
+                }
+                a->log_level = v;
+            }
         } else if (!options_done && !strcmp(arg, "--protocol")) {
             if (++i == argc) {
                 fputs("mcpd call: --protocol needs a version\n", stderr);
@@ -222,7 +416,8 @@ static int parse_args(int argc, char **argv, call_args *a)
                 fputs(")\n", stderr);
                 return 2;
             }
-        } else if (!options_done && (!strcmp(arg, "--timeout") || !strcmp(arg, "--connect-timeout"))) {
+        } else if (!options_done && (!strcmp(arg, "--timeout") || !strcmp(arg, "--connect-timeout") ||
+                                     !strcmp(arg, "--listen") || !strcmp(arg, "--task-ttl"))) {
             char *end = NULL;
             unsigned long ms = ++i < argc ? strtoul(argv[i], &end, 10) : 0;
             if (i >= argc || !end || *end || ms == 0 || ms > 86400000ul || argv[i][0] == '-') {
@@ -231,6 +426,10 @@ static int parse_args(int argc, char **argv, call_args *a)
             }
             if (!strcmp(arg, "--timeout"))
                 a->timeout_ms = (unsigned)ms;
+            else if (!strcmp(arg, "--listen"))
+                a->listen_ms = (unsigned)ms;
+            else if (!strcmp(arg, "--task-ttl"))
+                a->task_ttl_ms = (unsigned)ms;
             else
                 a->connect_timeout_ms = (unsigned)ms;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
@@ -250,6 +449,10 @@ static int parse_args(int argc, char **argv, call_args *a)
     a->target = positional[0];
     a->method = positional[1];
     a->params = npos == 3 ? positional[2] : NULL;
+    if ((a->task || a->task_ttl_ms) && strcmp(a->method, "tools/call") != 0) {
+        fputs("mcpd call: --task and --task-ttl apply to tools/call only\n", stderr);
+        return 2;
+    }
     if (a->params) {
         mcp_json_error err;
         size_t len = strlen(a->params);
@@ -316,22 +519,148 @@ static int report_failure(const char *what, int status, const mcp_client_result 
     return 2;
 }
 
+static void listen_done(void *user, int status, const mcp_json *value, int64_t id)
+{
+    (void)id;
+    call_state *st = user;
+    st->listen_done = true;
+    st->listen_status = status;
+    if (value) {
+        mcp_str raw = mcp_json_raw(value);
+        st->listen_result = malloc(raw.len + 1);
+        if (st->listen_result) {
+            memcpy(st->listen_result, raw.ptr, raw.len);
+            st->listen_result[raw.len] = '\0';
+        }
+    }
+}
+
+/* Pump messages (printing notifications) for ms, or until *stop. */
+static int pump_for(mcp_client *client, unsigned ms, const bool *stop)
+{
+    uint64_t until = mcp_now_ns() + (uint64_t)ms * 1000000u;
+    while (!(stop && *stop)) {
+        uint64_t now = mcp_now_ns();
+        if (now >= until)
+            return 0;
+        if (mcp_client_pump(client, (unsigned)((until - now) / 1000000u) + 1) == MCP_ECLOSED)
+            return MCP_ECLOSED;
+    }
+    return 0;
+}
+
+/* subscriptions/listen: open, print what it carries, cancel at the end. */
+static int run_listen(mcp_client *client, const call_args *a, call_state *st)
+{
+    int64_t id = 0;
+    int rc = mcp_client_request(client, a->method, a->params,
+                                &(mcp_client_request_opts){.timeout_ms = MCP_CLIENT_NO_TIMEOUT}, listen_done,
+                                st, &id);
+    if (rc != 0) {
+        fprintf(stderr, "mcpd call: %s: %s\n", a->method, mcp_strerror(rc));
+        return 2;
+    }
+    rc = pump_for(client, a->listen_ms ? a->listen_ms : a->timeout_ms, &st->listen_done);
+    if (!st->listen_done) {
+        if (rc == MCP_ECLOSED) {
+            fprintf(stderr, "mcpd call: %s: the server closed the connection\n", a->method);
+            return 2;
+        }
+        mcp_client_cancel(client, id, "mcpd call: listening time is over");
+        return 0;
+    }
+    /* The server ended the stream (or refused it). */
+    mcp_client_result r = {.status = st->listen_status, .json = st->listen_result,
+                           .len = st->listen_result ? strlen(st->listen_result) : 0};
+    if (r.status == 0) {
+        print_json(stdout, r.json, r.len, a->compact);
+        return 0;
+    }
+    return report_failure(a->method, r.status, &r, a->timeout_ms);
+}
+
+/* Handshake era: ask for log messages before the request itself. */
+static int set_log_level(mcp_client *client, const call_args *a)
+{
+    char params[64];
+    snprintf(params, sizeof params, "{\"level\":\"%s\"}", a->log_level);
+    mcp_client_result r = {0};
+    int status = mcp_client_call_sync(client, "logging/setLevel", params,
+                                      &(mcp_client_request_opts){.timeout_ms = a->timeout_ms}, &r);
+    int rc = status == 0 ? 0 : report_failure("logging/setLevel", status, &r, a->timeout_ms);
+    mcp_client_result_free(&r);
+    return rc;
+}
+
+static int run(mcp_client *client, const call_args *a, call_state *st)
+{
+    const char *version = mcp_client_protocol_version(client);
+    if (a->log_level && !mcp_protocol_is_modern(version)) {
+        int rc = set_log_level(client, a);
+        if (rc != 0)
+            return rc;
+    }
+    if (!strcmp(a->method, "subscriptions/listen"))
+        return run_listen(client, a, st);
+
+    mcp_client_request_opts ropts = {.timeout_ms = a->timeout_ms};
+    if (a->progress) {
+        ropts.progress = true;
+        ropts.on_progress = show_progress;
+    }
+    mcp_client_result r = {0};
+    int status = a->task ? mcp_client_call_task_sync(client, a->params, a->task_ttl_ms, a->timeout_ms, &r)
+                         : mcp_client_call_sync(client, a->method, a->params, &ropts, &r);
+    int rc;
+    if (status == 0 || status == MCP_CLIENT_INPUT_REQUIRED) {
+        print_json(stdout, r.json, r.len, a->compact);
+        fflush(stdout);
+        if (status == MCP_CLIENT_INPUT_REQUIRED)
+            fprintf(stderr, "mcpd call: %s needs input first (resultType input_required) that the "
+                            "--sampling-response/--elicit-response/--roots given cannot provide\n", a->method);
+        rc = status == 0 ? 0 : 3;
+    } else {
+        rc = report_failure(a->method, status, &r, a->timeout_ms);
+    }
+    mcp_client_result_free(&r);
+    if (rc == 0 && a->listen_ms && pump_for(client, a->listen_ms, NULL) == MCP_ECLOSED)
+        fputs("mcpd call: the server closed the connection while listening\n", stderr);
+    return rc;
+}
+
 int app_call(int argc, char **argv)
 {
     call_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
+    call_state st = {.args = &a};
+    mcp_buf_init(&st.roots);
+    st.listening = a.listen_ms > 0 || !strcmp(a.method, "subscriptions/listen");
+    if (a.roots && build_roots(a.roots, &st.roots) != 0) {
+        mcp_buf_free(&st.roots);
+        fputs("mcpd call: out of memory\n", stderr);
+        return 2;
+    }
     mcp_client_transport *t = NULL;
-    if ((rc = open_target(a.target, a.connect_timeout_ms, &t)) != 0)
+    if ((rc = open_target(a.target, a.connect_timeout_ms, &t)) != 0) {
+        mcp_buf_free(&st.roots);
         return rc;
+    }
     mcp_client *client = mcp_client_new(&(mcp_client_opts){
         .protocol_version = a.protocol,
         .timeout_ms = a.timeout_ms,
+        .log_level = a.log_level,
         .transport = t,
+        .on_notification = on_notification,
+        .on_sampling = a.sampling_response ? answer_sampling : NULL,
+        .on_elicitation = a.elicit_response ? answer_elicitation : NULL,
+        .on_roots = a.roots ? answer_roots : NULL,
+        .user = &st,
     });
     if (!client) {
         t->close(t);
+        mcp_buf_free(&st.roots);
         fputs("mcpd call: out of memory\n", stderr);
         return 2;
     }
@@ -348,33 +677,17 @@ int app_call(int argc, char **argv)
             fprintf(stderr, "mcpd call: the server chose protocol version '%s', which mcpd does not speak\n",
                     v ? v : "?");
             mcp_arena_free(&arena);
-            rc = 2;
         } else {
-            rc = report_failure("negotiating the protocol version", status, &r, a.connect_timeout_ms);
-            rc = 2; /* a refused negotiation is a connection failure, not the method's error */
+            report_failure("negotiating the protocol version", status, &r, a.connect_timeout_ms);
         }
-        mcp_client_result_free(&r);
-        mcp_client_free(client);
-        return rc;
-    }
-    mcp_client_result_free(&r);
-
-    mcp_client_request_opts ropts = {.timeout_ms = a.timeout_ms};
-    if (a.progress) {
-        ropts.progress = true;
-        ropts.on_progress = show_progress;
-    }
-    status = mcp_client_call_sync(client, a.method, a.params, &ropts, &r);
-    if (status == 0 || status == MCP_CLIENT_INPUT_REQUIRED) {
-        print_json(stdout, r.json, r.len, a.compact);
-        fflush(stdout);
-        if (status == MCP_CLIENT_INPUT_REQUIRED)
-            fprintf(stderr, "mcpd call: %s needs input first (resultType input_required)\n", a.method);
-        rc = status == 0 ? 0 : 3;
+        /* A refused negotiation is a connection failure, not the method's error. */
+        rc = 2;
     } else {
-        rc = report_failure(a.method, status, &r, a.timeout_ms);
+        rc = run(client, &a, &st);
     }
     mcp_client_result_free(&r);
     mcp_client_free(client);
+    free(st.listen_result);
+    mcp_buf_free(&st.roots);
     return rc;
 }

@@ -35,7 +35,8 @@ function callOk(method, params, extra = []) {
 
 test('tools/list through the negotiated handshake', () => {
   const { result } = callOk('tools/list');
-  assert.deepEqual(result.tools.map((t) => t.name).sort(), ['countdown', 'fail', 'greet', 'multiply']);
+  assert.deepEqual(result.tools.map((t) => t.name).sort(),
+    ['ask_model', 'ask_user', 'brew', 'chatter', 'countdown', 'fail', 'greet', 'grow', 'multiply', 'show_roots']);
 });
 
 test('tools/call returns text content', () => {
@@ -118,4 +119,95 @@ test('usage and connection errors exit 2', () => {
   const help = call(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /stdio:COMMAND/);
+});
+
+// ---- The server asks the client: sampling, elicitation, roots ----------------
+
+test('sampling/createMessage is answered with --sampling-response', () => {
+  const reply = { role: 'assistant', content: { type: 'text', text: 'Paris' }, model: 'test-model', stopReason: 'endTurn' };
+  const { result } = callOk('tools/call', { name: 'ask_model', arguments: { question: 'Capital of France?' } },
+    ['--sampling-response', JSON.stringify(reply)]);
+  assert.equal(result.content[0].text, 'model test-model said: Paris');
+  // Without the option the client declares no sampling capability, and the
+  // SDK server refuses to ask.
+  const { result: refused } = callOk('tools/call', { name: 'ask_model', arguments: { question: '?' } });
+  assert.equal(refused.isError, true);
+});
+
+test('elicitation/create is answered with --elicit-response (accept and decline)', () => {
+  let { result } = callOk('tools/call', { name: 'ask_user', arguments: {} },
+    ['--elicit-response', '{"action":"accept","content":{"name":"octocat"}}']);
+  assert.equal(result.content[0].text, 'hello octocat');
+  ({ result } = callOk('tools/call', { name: 'ask_user', arguments: {} },
+    ['--elicit-response', '{"action":"decline"}']));
+  assert.equal(result.content[0].text, 'hello (decline)');
+});
+
+test('roots/list is answered with --roots', () => {
+  const { result } = callOk('tools/call', { name: 'show_roots', arguments: {} },
+    ['--roots', 'file:///work/a,file:///work/b']);
+  assert.equal(result.content[0].text, 'file:///work/a file:///work/b');
+});
+
+// ---- Logging, subscriptions, list changes, completion, tasks ------------------
+
+test('--log-level sets the level; messages at or above it are printed on stderr', () => {
+  let { result, stderr } = callOk('tools/call', { name: 'chatter', arguments: {} }, ['--log-level', 'info']);
+  assert.equal(result.content[0].text, 'logged');
+  assert.deepEqual(stderr.trim().split('\n'),
+    ['log info chatter: a info message', 'log warning chatter: a warning message']);
+  ({ stderr } = callOk('tools/call', { name: 'chatter', arguments: {} }, ['--log-level', 'debug']));
+  assert.equal(stderr.trim().split('\n').length, 3);
+  assert.match(stderr, /log debug chatter: a debug message/);
+});
+
+test('resources/subscribe then --listen prints notifications/resources/updated', () => {
+  const r = call(['--compact', '--listen', '500', target, 'resources/subscribe', '{"uri":"sdk://notes"}']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines[0], {});
+  assert.deepEqual(lines.slice(1), [{ method: 'notifications/resources/updated', params: { uri: 'sdk://notes' } }]);
+});
+
+test('--listen shows notifications/tools/list_changed after the tool list grows', () => {
+  const r = call(['--compact', '--listen', '300', target, 'tools/call', '{"name":"grow","arguments":{}}']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.method === 'notifications/tools/list_changed'), r.stdout);
+  assert.ok(lines.some((l) => l.content && /^grown_/.test(l.content[0].text)), r.stdout);
+});
+
+test('completion/complete returns the completions', () => {
+  const { result } = callOk('completion/complete',
+    { ref: { type: 'ref/prompt', name: 'translate' }, argument: { name: 'language', value: 'es' } });
+  assert.deepEqual(result.completion.values, ['esperanto', 'estonian']);
+});
+
+test('--task calls a tool as a task, polls it and prints its result', () => {
+  const { result } = callOk('tools/call', { name: 'brew', arguments: { ms: 150 } }, ['--task', '--task-ttl', '60000']);
+  assert.equal(result.content[0].text, 'brewed for 150 ms');
+  assert.ok(result._meta['io.modelcontextprotocol/related-task'].taskId);
+  // tasks/list then knows nothing of another connection's tasks; it answers.
+  const { result: list } = callOk('tasks/list');
+  assert.ok(Array.isArray(list.tasks));
+});
+
+test('bad values for the new options exit 2 and say why', () => {
+  const cases = [
+    [['--log-level', 'loud'], /unknown log level 'loud'/],
+    [['--sampling-response', '[1]'], /--sampling-response must be a JSON object/],
+    [['--elicit-response', '{"action":'], /--elicit-response is not valid JSON/],
+    [['--roots', 'file:///a,,file:///b'], /--roots needs URIs/],
+    [['--listen', 'forever'], /--listen needs a number/],
+    [['--task'], /--task and --task-ttl apply to tools\/call only/],
+  ];
+  for (const [opts, message] of cases) {
+    const r = call([...opts, target, 'tools/list']);
+    assert.equal(r.status, 2, opts.join(' '));
+    assert.match(r.stderr, message);
+  }
+  const help = call(['--help']).stdout;
+  for (const option of ['--sampling-response', '--elicit-response', '--roots', '--log-level', '--listen', '--task']) {
+    assert.ok(help.includes(option), option);
+  }
 });
