@@ -1,0 +1,396 @@
+/*
+ * The request batcher against a real mcpd server on 127.0.0.1 (the TCP
+ * runtime, in process): every request gets its own, correct completion
+ * under each strategy; groups travel as batch arrays with 2025-03-26 and as
+ * pipelined writes otherwise; the adaptive size moves; the strategy changes
+ * at run time; a server restarted on the same port is reconnected to.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch/batch_internal.h"
+#include "net/net_internal.h"
+
+/* ---- Server ------------------------------------------------------------------- */
+/* Echoes its "n" back as text, so each completion can be matched to its request. */
+static int tool_echo_n(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    return mcp_call_text(call, "n=%lld", (long long)mcp_json_int(mcp_json_get(args, "n"), -1));
+}
+
+typedef struct server_fixture {
+    mcp_server *server;
+    mcp_net *net;
+    int port;
+    char addr[32];
+} server_fixture;
+
+static void server_start(server_fixture *f, int port) {
+    if (!f->server) {
+        f->server = mcp_server_new(&(mcp_server_opts){.name = "batch-test", .version = "1.0"});
+        assert_non_null(f->server);
+        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo_n", .fn = tool_echo_n}), 0);
+    }
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    assert_int_equal(mcp_net_start(&f->net, f->server, &(mcp_listen){.tcp = listen, .workers = 1}, NULL), 0);
+    f->port = mcp_net_port(f->net);
+    snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", f->port);
+}
+
+static void server_stop(server_fixture *f) {
+    mcp_net_stop(f->net);
+    mcp_net_wait(f->net);
+    mcp_net_free(f->net);
+    f->net = NULL;
+}
+
+static void server_free(server_fixture *f) {
+    if (f->net) server_stop(f);
+    mcp_server_free(f->server);
+}
+
+/* ---- Completions ----------------------------------------------------------------- */
+#define MAX_ITEMS 4000
+
+typedef struct outcome {
+    atomic_int calls; /* must end at exactly 1 */
+    int status;
+    bool matched;     /* the reply's text names this request's n */
+} outcome;
+
+typedef struct run {
+    outcome items[MAX_ITEMS];
+    int index[MAX_ITEMS];
+} run;
+
+static void on_done(void *user, int status, const mcp_json *value, int64_t id) {
+    (void)id;
+    int *slot = user;
+    run *r = (run *)((char *)(slot - *slot) - offsetof(run, index));
+    outcome *o = &r->items[*slot];
+    o->status = status;
+    if (status == 0) {
+        const mcp_json *text = mcp_json_get(mcp_json_first(mcp_json_get(value, "content")), "text");
+        char want[32];
+        snprintf(want, sizeof want, "n=%d", *slot);
+        o->matched = text && strcmp(mcp_json_str(text, ""), want) == 0;
+    }
+    atomic_fetch_add(&o->calls, 1);
+}
+
+static run *run_new(void) {
+    run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    for (int i = 0; i < MAX_ITEMS; i++) r->index[i] = i;
+    return r;
+}
+
+static void add_calls(mcp_batcher *b, run *r, int from, int to) {
+    char params[96];
+    for (int i = from; i < to; i++) {
+        snprintf(params, sizeof params, "{\"name\":\"echo_n\",\"arguments\":{\"n\":%d}}", i);
+        assert_int_equal(mcp_batcher_add(b, "tools/call", params, on_done, &r->index[i]), 0);
+    }
+}
+
+static void assert_all_ok(run *r, int from, int to) {
+    for (int i = from; i < to; i++) {
+        if (atomic_load(&r->items[i].calls) != 1 || r->items[i].status != 0 || !r->items[i].matched)
+            fail_msg("request %d: %d completions, status %d, matched %d", i, atomic_load(&r->items[i].calls),
+                     r->items[i].status, r->items[i].matched);
+    }
+}
+
+static mcp_batcher *batcher_new(const server_fixture *f, const char *version, unsigned workers,
+                                mcp_batch_strategy s) {
+    mcp_batcher *b = NULL;
+    int rc = mcp_batcher_new(&(mcp_batcher_opts){.connect = f->addr, .protocol_version = version,
+                                                 .workers = workers, .strategy = s, .timeout_ms = 5000},
+                             &b);
+    assert_int_equal(rc, 0);
+    return b;
+}
+
+/* ---- Tests ------------------------------------------------------------------------- */
+static void size_strategy_sends_arrays_with_2025_03_26(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 2, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 50});
+    assert_string_equal(mcp_batcher_protocol_version(b), "2025-03-26");
+    add_calls(b, r, 0, 2000);
+    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    assert_all_ok(r, 0, 2000);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.added, 2000);
+    assert_int_equal(st.completed, 2000);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.groups, st.arrays);
+    assert_int_equal(st.groups, 40); /* 1000 per worker, 50 per group: no window ever fired */
+    assert_true(st.mean_group_size == 50.0);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.inflight, 0);
+    mcp_net_counters c;
+    mcp_net_counters_get(f.net, &c);
+    /* 40 array texts plus the two handshakes (initialize, initialized) per connection */
+    assert_int_equal(c.messages_in, 40 + 4);
+    printf("# size(50), 2000 calls: groups %llu, writes %llu, server reads %llu, server writes %llu\n",
+           (unsigned long long)st.groups, (unsigned long long)st.writes, (unsigned long long)c.reads,
+           (unsigned long long)c.writes);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void modern_era_pipelines_groups_in_one_write(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, NULL, 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 100});
+    assert_string_equal(mcp_batcher_protocol_version(b), MCP_PROTOCOL_MODERN);
+    add_calls(b, r, 0, 1000);
+    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    assert_all_ok(r, 0, 1000);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.groups, 10);
+    assert_int_equal(st.arrays, 0);
+    /* One write per group (a partial write would add some; loopback takes 100 small requests whole). */
+    assert_true(st.writes <= st.groups + 2);
+    mcp_net_counters c;
+    mcp_net_counters_get(f.net, &c);
+    assert_int_equal(c.messages_in, 1000 + 1); /* + server/discover */
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void handshake_versions_without_arrays_are_pipelined(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-06-18", 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 20});
+    add_calls(b, r, 0, 200);
+    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    assert_all_ok(r, 0, 200);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.arrays, 0);
+    assert_int_equal(st.groups, 10);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void time_window_sends_a_trickle_without_flush(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_TIME, .window_us = 20000});
+    uint64_t t0 = mcp_now_ns();
+    add_calls(b, r, 0, 5);
+    while (atomic_load(&r->items[4].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    uint64_t waited_us = (mcp_now_ns() - t0) / 1000u;
+    assert_all_ok(r, 0, 5);
+    assert_true(waited_us >= 20000); /* held for the window ... */
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.groups, 1); /* ... and sent as one group */
+    /* A size strategy with a window does not strand a short group either. */
+    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
+                                                                        .window_us = 5000}), 0);
+    add_calls(b, r, 5, 8);
+    t0 = mcp_now_ns();
+    while (atomic_load(&r->items[7].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    assert_all_ok(r, 5, 8);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void adaptive_size_grows_while_fast_and_shrinks_on_failure(void **state) {
+    (void)state;
+    mcp_batch_strategy s = {.kind = MCP_BATCH_ADAPTIVE, .min_size = 4, .max_size = 64, .target_latency_us = 1000};
+    assert_int_equal(mcp_batch_strategy_normalize(&s), 0);
+    size_t t = 4;
+    for (int i = 0; i < 40; i++) t = mcp_batch_adapt(&s, t, t, 100, 0);
+    assert_int_equal(t, 64);                                   /* capped at max */
+    assert_int_equal(mcp_batch_adapt(&s, 64, 10, 100, 0), 64);  /* a short group proves nothing */
+    assert_int_equal(mcp_batch_adapt(&s, 64, 64, 5000, 0), 48); /* slow: a quarter off */
+    assert_int_equal(mcp_batch_adapt(&s, 48, 48, 100, 3), 24);  /* failures: half */
+    assert_int_equal(mcp_batch_adapt(&s, 5, 5, 100, 1), 4);     /* never below min */
+    mcp_batch_strategy bad = {.kind = MCP_BATCH_ADAPTIVE, .min_size = 10, .max_size = 5};
+    assert_int_equal(mcp_batch_strategy_normalize(&bad), MCP_EINVAL);
+
+    /* Against the server: a fast local server lets the size climb from min. */
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_ADAPTIVE, .min_size = 2, .max_size = 256,
+                                                      .target_latency_us = 200000});
+    add_calls(b, r, 0, 4000);
+    assert_int_equal(mcp_batcher_flush(b, 20000), 0);
+    assert_all_ok(r, 0, 4000);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    printf("# adaptive 2..256: target now %zu, mean group %.1f, group latency %.0f us\n", st.target_size,
+           st.mean_group_size, st.group_latency_us);
+    assert_true(st.target_size > 2);
+    assert_true(st.group_latency_us > 0);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void strategy_changes_at_run_time(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    /* A size nothing will reach and a window of a minute: requests wait ... */
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
+                                                      .window_us = 60000000});
+    add_calls(b, r, 0, 10);
+    usleep(50000);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.queued, 10);
+    assert_int_equal(st.completed, 0);
+    /* ... until the strategy says otherwise. */
+    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = MCP_BATCH_NONE}), 0);
+    uint64_t t0 = mcp_now_ns();
+    while (atomic_load(&r->items[9].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    assert_all_ok(r, 0, 10);
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.target_size, 1);
+    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = 99}), MCP_EINVAL);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void server_restart_is_survived(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    int port = f.port;
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 10});
+    add_calls(b, r, 0, 100);
+    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    assert_all_ok(r, 0, 100);
+
+    server_stop(&f);
+    /* While the server is down, requests wait in the queue (or fail after their timeout). */
+    add_calls(b, r, 100, 110);
+    usleep(100000);
+    server_start(&f, port);
+    assert_int_equal(f.port, port);
+    add_calls(b, r, 110, 200);
+    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    int ok = 0;
+    for (int i = 100; i < 200; i++) {
+        assert_int_equal(atomic_load(&r->items[i].calls), 1);
+        if (r->items[i].status == 0) {
+            assert_true(r->items[i].matched);
+            ok++;
+        } else {
+            /* In flight on the dead link, or queued past its timeout while a
+             * reconnection attempt hung in a listener that was going away. */
+            printf("# request %d: %s\n", i, mcp_strerror(r->items[i].status));
+            assert_true(r->items[i].status == MCP_ECLOSED || (i < 110 && r->items[i].status == MCP_ETIMEDOUT));
+        }
+    }
+    assert_true(ok >= 90);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_true(st.reconnects >= 1);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+static void free_completes_queued_requests_with_closed(void **state) {
+    (void)state;
+    server_fixture f = {0};
+    server_start(&f, 0);
+    run *r = run_new();
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
+                                                      .window_us = 60000000});
+    add_calls(b, r, 0, 7);
+    mcp_batcher_free(b);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(atomic_load(&r->items[i].calls), 1);
+        assert_int_equal(r->items[i].status, MCP_ECLOSED);
+    }
+    free(r);
+    server_free(&f);
+}
+
+static void bad_arguments_are_refused(void **state) {
+    (void)state;
+    mcp_batcher *b = NULL;
+    assert_int_equal(mcp_batcher_new(NULL, &b), MCP_EINVAL);
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){0}, &b), MCP_EINVAL);
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){.connect = "no-port"}, &b), MCP_EINVAL);
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){.connect = "127.0.0.1:1", .protocol_version = "1999-01-01"}, &b),
+                     MCP_EUNSUPPORTED);
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){.connect = "127.0.0.1:1",
+                                                         .strategy = {.kind = MCP_BATCH_SIZE, .size = 10, .max_size = 5}},
+                                     &b),
+                     MCP_EINVAL);
+    /* Nobody listens on port 1 of loopback: refused at once. */
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){.connect = "127.0.0.1:1"}, &b), MCP_EIO);
+    assert_null(b);
+
+    server_fixture f = {0};
+    server_start(&f, 0);
+    b = batcher_new(&f, "2025-03-26", 1, (mcp_batch_strategy){.kind = MCP_BATCH_NONE});
+    assert_int_equal(mcp_batcher_add(b, NULL, NULL, NULL, NULL), MCP_EINVAL);
+    /* An unknown method is the server's to refuse: an RPC error, not a failure. */
+    run *r = run_new();
+    assert_int_equal(mcp_batcher_add(b, "no/such", NULL, on_done, &r->index[0]), 0);
+    assert_int_equal(mcp_batcher_flush(b, 5000), 0);
+    assert_int_equal(r->items[0].status, MCP_CLIENT_RPC_ERROR);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    assert_int_equal(st.rpc_errors, 1);
+    mcp_batcher_free(b);
+    free(r);
+    server_free(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(size_strategy_sends_arrays_with_2025_03_26),
+        cmocka_unit_test(modern_era_pipelines_groups_in_one_write),
+        cmocka_unit_test(handshake_versions_without_arrays_are_pipelined),
+        cmocka_unit_test(time_window_sends_a_trickle_without_flush),
+        cmocka_unit_test(adaptive_size_grows_while_fast_and_shrinks_on_failure),
+        cmocka_unit_test(strategy_changes_at_run_time),
+        cmocka_unit_test(server_restart_is_survived),
+        cmocka_unit_test(free_completes_queued_requests_with_closed),
+        cmocka_unit_test(bad_arguments_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
