@@ -93,6 +93,7 @@ static int render_labels(const mcp_label *labels, size_t n, char **out) {
         mcp_buf_free(&b);
         return rc;
     }
+    b.data[b.len] = '\0'; /* reserve alone leaves the text unterminated */
     *out = mcp_buf_detach(&b);
     return *out ? MCP_OK : MCP_ENOMEM;
 }

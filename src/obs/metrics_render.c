@@ -141,7 +141,7 @@ void mcp_metrics_write(mcp_metrics_writer *w, const char *name, const char *help
         if (!rc) rc = family_header(w->out, name, help, type);
         if (!rc) w->open_family = w->names[w->name_count - 1];
     }
-    if (!rc) rc = sample_line(w->out, name, "", lb.data, NULL, value);
+    if (!rc) rc = sample_line(w->out, name, "", lb.len ? lb.data : "", NULL, value);
     mcp_buf_free(&lb);
     w->rc = rc;
 }
