@@ -5,3 +5,4 @@
 BENCH_MODULE(core_ops)
 BENCH_MODULE(json)
 BENCH_MODULE(network)
+BENCH_MODULE(otel)

@@ -1,0 +1,396 @@
+/*
+ * otel: what tracing and metrics cost on the request path, timed on the
+ * real code.
+ *
+ *   otel_baseline_1k / otel_overhead_1k   mcp_session_handle of a modern-era
+ *       tools/call, without and with the request hooks (span with the MCP
+ *       semantic-convention attributes, parented on a _meta traceparent,
+ *       request counter and latency histogram), every request sampled and
+ *       exported to a loopback OTLP receiver running in this process. The
+ *       overhead record gets overhead_pct (throughput lost, same run).
+ *   otel_span_creation                   mcp_span_start + mcp_span_end, no attributes
+ *   otel_attribute_overhead_{1,10,100}   a span with that many attributes
+ *   otel_exporter_batch_{100,1k,10k}     N spans ended, then a flush: each
+ *       sample is the time from a span's end to the collector's 200
+ *   otel_collector_up / otel_collector_down   traced tools/call with the
+ *       collector answering and with nothing listening (exports failing and
+ *       retrying): down_vs_up_p99 and down_vs_up_throughput
+ *
+ * The hooks are called here as the server core will call them once it
+ * carries the observer interface (see mcp/obs.h "Request hooks"): the
+ * fields are what the core has already parsed, so nothing is parsed twice.
+ */
+#include "harness.h"
+#include "mcp/mcp.h"
+#include "mcp/obs.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define META "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
+             "\"io.modelcontextprotocol/clientCapabilities\":{}," \
+             "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}," \
+             "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}"
+static const char REQUEST[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                              "\"arguments\":{\"text\":\"hello\"}," META "}}";
+static const char TRACEPARENT[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE };
+
+/* ---- a loopback OTLP receiver: reads each POST, answers 200 -------------------------- */
+
+typedef struct sink_server {
+    int fd, port;
+    pthread_t thread;
+    atomic_bool stop;
+} sink_server;
+
+static void sink_serve(int fd) {
+    char buf[65536];
+    size_t have = 0, need = 0;
+    char head[4096];
+    size_t head_len = 0;
+    bool in_body = false;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 2000) != 1) break;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        if (!in_body) {
+            size_t take = (size_t)n < sizeof head - 1 - head_len ? (size_t)n : sizeof head - 1 - head_len;
+            memcpy(head + head_len, buf, take);
+            head_len += take;
+            head[head_len] = '\0';
+            char *e = strstr(head, "\r\n\r\n");
+            if (!e) continue;
+            char *cl = strcasestr(head, "content-length:");
+            need = cl ? strtoul(cl + 15, NULL, 10) : 0;
+            have = (size_t)n - ((size_t)(e + 4 - head) - (head_len - take));
+            in_body = true;
+        } else {
+            have += (size_t)n;
+        }
+        if (have >= need) {
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                                     "Connection: close\r\n\r\n{}";
+            send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL);
+            break;
+        }
+    }
+    close(fd);
+}
+
+static void *sink_main(void *arg) {
+    sink_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {s->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) != 1) continue;
+        int c = accept(s->fd, NULL, NULL);
+        if (c >= 0) sink_serve(c);
+    }
+    return NULL;
+}
+
+static int sink_start(sink_server *s) {
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof a) || listen(s->fd, 64) ||
+        getsockname(s->fd, (struct sockaddr *)&a, &len))
+        return MCP_EIO;
+    s->port = ntohs(a.sin_port);
+    atomic_store(&s->stop, false);
+    return pthread_create(&s->thread, NULL, sink_main, s) ? MCP_ENOMEM : MCP_OK;
+}
+
+static void sink_stop(sink_server *s) {
+    if (s->fd <= 0) return;
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    s->fd = 0;
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+typedef struct otel_state {
+    uint64_t size;
+    sink_server sink;
+    mcp_tracer *tracer, *tracer_down;
+    mcp_metrics *metrics;
+    mcp_obs *obs, *obs_down;
+    mcp_server *server;
+    mcp_session *session;
+    uint64_t replies;
+    unsigned attrs[3];
+} otel_state;
+
+static int echo_tool(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
+}
+
+static int count_reply(void *user, const char *message, size_t len) {
+    (void)message;
+    (void)len;
+    ((otel_state *)user)->replies++;
+    return 0;
+}
+
+static int tracer_at(int port, mcp_tracer **out) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", port);
+    return mcp_tracer_new(&(mcp_tracer_opts){.service_name = "mcpd-bench",
+                                             .buffer_spans = 16384,
+                                             .exporter = {.endpoint = url, .flush_interval_ms = 100,
+                                                          .timeout_ms = 1000, .max_retries = 2,
+                                                          .initial_backoff_ms = 50, .max_backoff_ms = 200}},
+                         out);
+}
+
+/* ---- request path ------------------------------------------------------------------------- */
+
+static inline int one_request(otel_state *s, mcp_obs *obs) {
+    void *h = NULL;
+    if (obs)
+        h = mcp_obs_request_start(obs, &(mcp_obs_request){.method = "tools/call", .target = "echo",
+                                                          .request_id = "1", .protocol_version = "2026-07-28",
+                                                          .transport = "tcp", .traceparent = TRACEPARENT});
+    int rc = mcp_session_handle(s->session, REQUEST, sizeof REQUEST - 1);
+    if (obs) mcp_obs_request_end(obs, h, &(mcp_obs_outcome){0});
+    return rc;
+}
+
+static int run_requests(otel_state *s, mcp_obs *obs, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    uint64_t before = s->replies;
+    int rc = 0;
+    uint64_t t0 = mcp_now_ns();
+    for (uint64_t i = 0; i < ops && rc == 0; i++) {
+        if (lat) {
+            uint64_t a = mcp_now_ns();
+            rc = one_request(s, obs);
+            mcp_histogram_record(lat, mcp_now_ns() - a);
+        } else {
+            rc = one_request(s, obs);
+        }
+    }
+    *elapsed_ns = mcp_now_ns() - t0;
+    if (!rc && s->replies - before != ops) rc = MCP_EPROTO;
+    return rc;
+}
+
+static int run_baseline(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    return run_requests(ctx, NULL, ops, lat, ns);
+}
+
+static int run_traced(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    otel_state *s = ctx;
+    return run_requests(s, s->obs, ops, lat, ns);
+}
+
+static int run_traced_down(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    otel_state *s = ctx;
+    return run_requests(s, s->obs_down, ops, lat, ns);
+}
+
+/* ---- spans ------------------------------------------------------------------------------- */
+
+static int run_spans(otel_state *s, unsigned attrs, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    static const char *const keys[] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"};
+    uint64_t t0 = mcp_now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        uint64_t a = lat ? mcp_now_ns() : 0;
+        mcp_span *sp = mcp_span_start(s->tracer, "tools/call echo", MCP_SPAN_SERVER, NULL);
+        for (unsigned k = 0; k < attrs; k++) {
+            if (k & 1) mcp_span_set_int(sp, keys[k % 10], (int64_t)k);
+            else mcp_span_set_str(sp, keys[k % 10], "value");
+        }
+        mcp_span_end(sp);
+        if (lat) mcp_histogram_record(lat, mcp_now_ns() - a);
+    }
+    *elapsed_ns = mcp_now_ns() - t0;
+    /* Let the exporter keep up between repetitions instead of measuring drops. */
+    return mcp_tracer_flush(s->tracer, 30000);
+}
+
+static int run_span_creation(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    return run_spans(ctx, 0, ops, lat, ns);
+}
+static int run_attr_1(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    return run_spans(ctx, 1, ops, lat, ns);
+}
+static int run_attr_10(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    return run_spans(ctx, 10, ops, lat, ns);
+}
+static int run_attr_100(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    return run_spans(ctx, 100, ops, lat, ns);
+}
+
+/* ---- exporter batch -------------------------------------------------------------------------- */
+
+static int run_batch(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    otel_state *s = ctx;
+    mcp_tracer_stats before, after;
+    mcp_tracer_stats_get(s->tracer, &before);
+    uint64_t *ended = lat ? malloc(ops * sizeof *ended) : NULL;
+    if (lat && !ended) return MCP_ENOMEM;
+    uint64_t t0 = mcp_now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        mcp_span *sp = mcp_span_start(s->tracer, "tools/call echo", MCP_SPAN_SERVER, NULL);
+        mcp_span_set_str(sp, "mcp.method.name", "tools/call");
+        mcp_span_set_str(sp, "gen_ai.tool.name", "echo");
+        mcp_span_set_str(sp, "jsonrpc.request.id", "1");
+        mcp_span_end(sp);
+        if (ended) ended[i] = mcp_now_ns();
+    }
+    int rc = mcp_tracer_flush(s->tracer, 60000);
+    uint64_t done = mcp_now_ns();
+    *elapsed_ns = done - t0;
+    if (ended)
+        for (uint64_t i = 0; i < ops; i++) mcp_histogram_record(lat, done - ended[i]);
+    free(ended);
+    mcp_tracer_stats_get(s->tracer, &after);
+    if (!rc && after.spans_exported - before.spans_exported != ops) rc = MCP_EIO;
+    return rc;
+}
+
+/* ---- setup ----------------------------------------------------------------------------------- */
+
+static void otel_teardown(void *p) {
+    otel_state *s = p;
+    if (!s) return;
+    mcp_session_free(s->session);
+    mcp_server_free(s->server);
+    mcp_obs_free(s->obs);
+    mcp_obs_free(s->obs_down);
+    mcp_metrics_free(s->metrics);
+    mcp_tracer_free(s->tracer);
+    mcp_tracer_free(s->tracer_down);
+    sink_stop(&s->sink);
+    free(s);
+}
+
+static int dead_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void add_task(bench_task *tasks, size_t *n, const char *name, const char *scope, bool single_pass,
+                     int (*run)(void *, uint64_t, mcp_histogram *, uint64_t *), void *ctx) {
+    bench_task *t = &tasks[(*n)++];
+    memset(t, 0, sizeof *t);
+    bench_copy_str(t->name, sizeof t->name, name);
+    bench_copy_str(t->scope, sizeof t->scope, scope);
+    t->single_pass = single_pass;
+    t->run = run;
+    t->ctx = ctx;
+}
+
+static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, size_t *count) {
+    otel_state *s = calloc(1, sizeof *s);
+    if (!s) return MCP_ENOMEM;
+    *state = s;
+    s->size = w->size;
+    unsigned kind = (unsigned)(w->size / 1000000);
+    int rc = sink_start(&s->sink);
+    if (!rc) rc = tracer_at(s->sink.port, &s->tracer);
+    if (!rc) rc = mcp_metrics_new(&s->metrics);
+    if (!rc) rc = mcp_obs_new(s->tracer, s->metrics, &s->obs);
+    if (!rc && kind == W_RESILIENCE) rc = tracer_at(dead_port(), &s->tracer_down);
+    if (!rc && kind == W_RESILIENCE) rc = mcp_obs_new(s->tracer_down, NULL, &s->obs_down);
+    if (!rc && (kind == W_REQUEST || kind == W_RESILIENCE)) {
+        s->server = mcp_server_new(&(mcp_server_opts){.name = "bench", .version = MCP_VERSION_STRING});
+        if (!s->server) rc = MCP_ENOMEM;
+        if (!rc) rc = mcp_server_add_tool(s->server, &(mcp_tool){.name = "echo", .fn = echo_tool});
+        if (!rc) s->session = mcp_session_new(s->server, &(mcp_sink){count_reply, s});
+        if (!rc && !s->session) rc = MCP_ENOMEM;
+    }
+    if (rc) {
+        otel_teardown(s);
+        *state = NULL;
+        return rc;
+    }
+    size_t n = 0;
+    switch (kind) {
+    case W_REQUEST:
+        add_task(tasks, &n, "otel_baseline_1k", "mcp_session_handle of a modern tools/call (echo tool), no hooks", false, run_baseline, s);
+        add_task(tasks, &n, "otel_overhead_1k", "the same with request hooks: span (9 attributes, _meta parent), counter, histogram; "
+                                  "every request sampled and exported to a loopback receiver", false, run_traced, s);
+        break;
+    case W_SPAN:
+        add_task(tasks, &n, "otel_span_creation", "mcp_span_start + mcp_span_end, root span, exported", false, run_span_creation, s);
+        add_task(tasks, &n, "otel_attribute_overhead_1", "span with 1 attribute", false, run_attr_1, s);
+        add_task(tasks, &n, "otel_attribute_overhead_10", "span with 10 attributes (string and int)", false, run_attr_10, s);
+        add_task(tasks, &n, "otel_attribute_overhead_100", "span with 100 attributes (string and int)", false, run_attr_100, s);
+        break;
+    case W_BATCH:
+        add_task(tasks, &n, "otel_exporter_batch", "N spans ended then flushed to a loopback OTLP receiver; "
+                                  "latency: span end -> collector 200", true, run_batch, s);
+        break;
+    default:
+        add_task(tasks, &n, "otel_collector_up", "traced tools/call, collector answering", false, run_traced, s);
+        add_task(tasks, &n, "otel_collector_down", "traced tools/call, nothing listening on the OTLP port "
+                                  "(exports fail, retry, spans dropped)", false, run_traced_down, s);
+        break;
+    }
+    *count = n;
+    return MCP_OK;
+}
+
+static bench_record *find(bench_record *r, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(r[i].benchmark, name) == 0) return &r[i];
+    return NULL;
+}
+
+static void otel_finish(void *state, bench_record *records, size_t count) {
+    (void)state;
+    bench_record *base = find(records, count, "otel_baseline_1k"), *traced = find(records, count, "otel_overhead_1k");
+    if (base && traced && base->throughput > 0) {
+        bench_record_add_metric(traced, "overhead_pct", (base->throughput - traced->throughput) / base->throughput * 100);
+        bench_record_add_metric(traced, "added_ns_per_request", 1e9 / traced->throughput - 1e9 / base->throughput);
+    }
+    bench_record *up = find(records, count, "otel_collector_up"), *down = find(records, count, "otel_collector_down");
+    if (up && down && up->p99_us > 0 && up->throughput > 0) {
+        bench_record_add_metric(down, "down_vs_up_p99", down->p99_us / up->p99_us);
+        bench_record_add_metric(down, "down_vs_up_throughput", down->throughput / up->throughput);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (records[i].throughput > 0) bench_record_add_metric(&records[i], "ns_per_op", 1e9 / records[i].throughput);
+}
+
+/* size: kind * 1e6 + parameter */
+static const bench_workload OTEL_WORKLOADS[] = {
+    {"otel_request_1k", "1,000 tools/call requests, untraced and traced", W_REQUEST * 1000000 + 1000, {1000, 1000}, {31, 101}},
+    {"otel_span", "span start/end with 0, 1, 10, 100 attributes", W_SPAN * 1000000 + 10000, {10000, 10000}, {11, 31}},
+    {"otel_exporter_batch_100", "100 spans exported", W_BATCH * 1000000 + 100, {100, 100}, {11, 31}},
+    {"otel_exporter_batch_1k", "1,000 spans exported", W_BATCH * 1000000 + 1000, {1000, 1000}, {11, 31}},
+    {"otel_exporter_batch_10k", "10,000 spans exported", W_BATCH * 1000000 + 10000, {10000, 10000}, {5, 15}},
+    {"otel_failure_resilience_1k", "traced requests with the collector up and down", W_RESILIENCE * 1000000 + 1000,
+     {1000, 1000}, {31, 101}},
+};
+
+const bench_module bench_module_otel = {
+    .name = "otel",
+    .description = "tracing and metrics overhead on the request path, span cost, OTLP export, collector outage",
+    .notes = "the request hooks are called by the benchmark around mcp_session_handle, as the server core will call "
+             "them; the loopback receiver runs in this process and shares the two cores",
+    .workloads = OTEL_WORKLOADS,
+    .workload_count = sizeof OTEL_WORKLOADS / sizeof OTEL_WORKLOADS[0],
+    .setup = otel_setup,
+    .finish = otel_finish,
+    .teardown = otel_teardown,
+};
