@@ -2,7 +2,8 @@
  * test_client_stdio.c — the client and its stdio connector against the real
  * server: spawns `$MCPD_BIN serve --stdio` and drives the demo catalog in
  * both protocol eras (list, call, read, get prompt, progress, timeouts that
- * progress keeps alive, cancellation), plus the connector's own edges.
+ * progress keeps alive, cancellation, logging, subscriptions, completion,
+ * subscriptions/listen, ttlMs), plus the connector's own edges.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +293,106 @@ static void test_oversized_line_skipped(void **state)
     t->close(t);
 }
 
+typedef struct notes {
+    int count;
+    char first_method[64];
+    char first_params[512];
+} notes;
+
+static void keep_note(void *user, const char *method, const mcp_json *params)
+{
+    notes *n = user;
+    if (n->count++ == 0) {
+        snprintf(n->first_method, sizeof n->first_method, "%s", method);
+        mcp_str raw = mcp_json_raw(params);
+        snprintf(n->first_params, sizeof n->first_params, "%.*s", (int)raw.len, raw.ptr ? raw.ptr : "");
+    }
+}
+
+static mcp_client *spawn_noted(const char *version, notes *n)
+{
+    char *argv[] = {(char *)mcpd_bin(), "serve", "--stdio", NULL};
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_stdio(argv, NULL, &t), 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .timeout_ms = 10000,
+                                                      .transport = t, .on_notification = keep_note, .user = n});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 10000, NULL), 0);
+    return c;
+}
+
+static void test_surface_handshake(void **state)
+{
+    (void)state;
+    if (!mcpd_bin()) {
+        skip();
+        return;
+    }
+    notes n = {0};
+    mcp_client *c = spawn_noted("2025-11-25", &n);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    call_ok(c, &arena, "logging/setLevel", "{\"level\":\"debug\"}");
+    call_ok(c, &arena, "resources/subscribe", "{\"uri\":\"mcpd://demo/readme\"}");
+    call_ok(c, &arena, "resources/unsubscribe", "{\"uri\":\"mcpd://demo/readme\"}");
+    const mcp_json *r = call_ok(c, &arena, "completion/complete",
+                                "{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"review\"},"
+                                "\"argument\":{\"name\":\"language\",\"value\":\"p\"}}");
+    assert_true(mcp_json_is_array(mcp_json_get(mcp_json_get(r, "completion"), "values")));
+    r = call_ok(c, &arena, "ping", NULL);
+    assert_int_equal(mcp_json_len(r), 0);
+    /* A bad log level is the server's -32602, not a crash of either side. */
+    mcp_client_result bad;
+    assert_int_equal(mcp_client_call_sync(c, "logging/setLevel", "{\"level\":\"loud\"}", NULL, &bad),
+                     MCP_CLIENT_RPC_ERROR);
+    assert_non_null(strstr(bad.json, "-32602"));
+    mcp_client_result_free(&bad);
+    mcp_arena_free(&arena);
+    mcp_client_free(c);
+}
+
+static void test_surface_modern(void **state)
+{
+    (void)state;
+    if (!mcpd_bin()) {
+        skip();
+        return;
+    }
+    notes n = {0};
+    mcp_client *c = spawn_noted(NULL, &n);
+    assert_string_equal(mcp_client_protocol_version(c), "2026-07-28");
+    int64_t id = 0;
+    assert_int_equal(mcp_client_request(c, "subscriptions/listen",
+                                        "{\"notifications\":{\"toolsListChanged\":true,"
+                                        "\"resourceSubscriptions\":[\"mcpd://demo/readme\"]}}",
+                                        &(mcp_client_request_opts){.timeout_ms = MCP_CLIENT_NO_TIMEOUT}, NULL, NULL,
+                                        &id),
+                     0);
+    uint64_t until = mcp_now_ns() + 5000000000ull;
+    while (n.count == 0 && mcp_now_ns() < until)
+        mcp_client_pump(c, 100);
+    assert_string_equal(n.first_method, "notifications/subscriptions/acknowledged");
+    char want[96];
+    snprintf(want, sizeof want, "\"io.modelcontextprotocol/subscriptionId\":%lld", (long long)id);
+    assert_non_null(strstr(n.first_params, want));
+    assert_true(mcp_client_is_pending(c, id));
+    assert_int_equal(mcp_client_cancel(c, id, "done"), 0);
+
+    /* The demo's lists say ttlMs 0 (stale at once): never served from the cache. */
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_client_counters before, after;
+    call_ok(c, &arena, "tools/list", NULL);
+    mcp_client_get_counters(c, &before);
+    const mcp_json *r = call_ok(c, &arena, "tools/list", NULL);
+    mcp_client_get_counters(c, &after);
+    assert_int_equal(mcp_json_int(mcp_json_get(r, "ttlMs"), -1), 0);
+    assert_int_equal(after.cache_hits, 0);
+    assert_int_equal(after.messages_out, before.messages_out + 1);
+    mcp_arena_free(&arena);
+    mcp_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_child_exits),
         cmocka_unit_test(test_stubborn_child_killed),
         cmocka_unit_test(test_oversized_line_skipped),
+        cmocka_unit_test(test_surface_handshake),
+        cmocka_unit_test(test_surface_modern),
     };
     if (!mcpd_bin())
         fprintf(stderr, "test_client_stdio: MCPD_BIN is not set to an executable; the server tests skip\n");
