@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,6 +27,7 @@ extern char **environ;
 
 #define STDIO_READ_SIZE (64 * 1024)
 #define STDIO_REAP_WAIT_MS 5000
+#define STDIO_SILENCE_MS 10000
 
 int bench_stdio_spawn_mcpd(const char *exe, pid_t *pid, int *in_fd, int *out_fd) {
     int to_child[2], from_child[2];
@@ -107,6 +109,14 @@ static int read_line(bench_stdio_peer *peer, size_t *line_len) {
         }
         scanned = peer->carry.len;
         if (mcp_buf_reserve(&peer->carry, STDIO_READ_SIZE)) return MCP_ENOMEM;
+        /* A server that stops answering fails the run instead of hanging it. */
+        struct pollfd p = {.fd = peer->out_fd, .events = POLLIN};
+        int ready = poll(&p, 1, STDIO_SILENCE_MS);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) {
+            fprintf(stderr, "bench network: no stdio response within %d ms\n", STDIO_SILENCE_MS);
+            return MCP_ETIMEDOUT;
+        }
         ssize_t n = read(peer->out_fd, peer->carry.data + peer->carry.len, STDIO_READ_SIZE);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return MCP_ECLOSED;
