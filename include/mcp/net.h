@@ -4,11 +4,16 @@
  * mcp_serve runs the listeners named in an mcp_listen and returns when they
  * are all closed: with stdio, when stdin reaches end of input (network
  * listeners started beside it are then drained); with TCP alone, on SIGTERM
- * or SIGINT, after a graceful drain. HTTP and WebSocket are not implemented
- * yet and give MCP_EUNSUPPORTED. Every transport frames messages and hands
- * each complete JSON text to an mcp_session (see mcp/mcp.h).
+ * or SIGINT, after a graceful drain. WebSocket is not implemented yet and
+ * gives MCP_EUNSUPPORTED. Every transport frames messages and hands each
+ * complete JSON text to an mcp_session (see mcp/mcp.h).
  *
  *     return mcp_serve(server, &(mcp_listen){ .stdio = true });
+ *
+ * Streamable HTTP (listen.http, options in listen.http_opts) serves both
+ * protocol eras on one endpoint: the handshake era with Mcp-Session-Id,
+ * GET streams and Last-Event-ID resumption, and the stateless 2026-07-28
+ * era (POST only, request metadata headers checked against the body).
  */
 #ifndef MCP_NET_H
 #define MCP_NET_H
@@ -19,10 +24,62 @@
 extern "C" {
 #endif
 
+/* ---- SSE event store --------------------------------------------------------
+ * Keeps the events sent on SSE streams so that a client that lost its
+ * connection can resume with Last-Event-ID (handshake era). A stream is
+ * named by the transport (unique per session and stream); the store makes
+ * the event ids and must be able to find the stream from an id alone.
+ * Implementations must be thread safe: every worker loop calls them. The
+ * transport uses a bounded in-memory store unless given another one. */
+#define MCP_EVENT_ID_MAX 96    /* bytes of an event id, NUL included */
+#define MCP_STREAM_NAME_MAX 64 /* bytes of a stream name, NUL included */
+
+typedef struct mcp_event_store mcp_event_store;
+/* One stored event: return nonzero to stop the replay. */
+typedef int (*mcp_event_replay_fn)(void *user, const char *id, const char *data, size_t len);
+
+struct mcp_event_store {
+    /* Store data as the next event of stream; write its id. */
+    int (*append)(mcp_event_store *store, const char *stream, const char *data, size_t len,
+                  char id[MCP_EVENT_ID_MAX]);
+    /* Find the stream of event last_id, write its name to stream, and call
+     * fn for each of its events after last_id, oldest first. MCP_ENOTFOUND
+     * when the id is unknown or its event no longer stored (then nothing is
+     * replayed: the client cannot be told what it missed). */
+    int (*replay_after)(mcp_event_store *store, const char *last_id, char stream[MCP_STREAM_NAME_MAX],
+                        mcp_event_replay_fn fn, void *user);
+    /* The stream ended for good (its session was deleted): forget it. */
+    void (*forget)(mcp_event_store *store, const char *stream);
+    void (*free)(mcp_event_store *store);
+};
+
+/* ---- Streamable HTTP options ------------------------------------------------ */
+typedef struct mcp_http_opts {
+    const char *path;             /* the MCP endpoint; NULL means "/mcp" */
+    /* Answer requests with an SSE stream even when the client also accepts
+     * JSON. Otherwise JSON is chosen, and a request whose handler sends
+     * notifications (progress, logs) before its reply switches to SSE. */
+    bool prefer_sse;
+    bool disable_get_stream;      /* GET answers 405 */
+    unsigned keepalive_ms;        /* ": keep-alive" comment on quiet SSE streams; 0 means 15000 */
+    size_t max_header_size;       /* request line and headers; 0 means 16 KiB (431 beyond) */
+    size_t max_body_size;         /* 0 means the message size limit (413 beyond) */
+    unsigned request_timeout_ms;  /* a started request must arrive within; 0 means 30000 (408) */
+    unsigned max_pipeline;        /* requests queued per connection before reading pauses; 0 means 32 */
+    /* DNS-rebinding protection: Host must be localhost, 127.0.0.1 or [::1]
+     * (any port) or one of allowed_hosts ("name" or "name:port"), and an
+     * Origin, when present, must be http(s)://one of those or one of
+     * allowed_origins (exact). Both lists are NULL-terminated; 403 otherwise. */
+    const char *const *allowed_hosts;
+    const char *const *allowed_origins;
+    bool disable_host_check;      /* only behind a proxy that checks for us */
+    mcp_event_store *event_store; /* NULL means a bounded in-memory store; not freed by us */
+} mcp_http_opts;
+
 typedef struct mcp_listen {
     bool stdio;                /* newline-delimited JSON on stdin/stdout */
     const char *tcp;           /* "HOST:PORT": newline-delimited JSON over TCP */
-    const char *http;          /* "HOST:PORT": Streamable HTTP (not yet) */
+    const char *http;          /* "HOST:PORT": Streamable HTTP (bind 127.0.0.1 unless exposed on purpose) */
     const char *ws;            /* "HOST:PORT": WebSocket (not yet) */
     unsigned workers;          /* worker loops for network listeners; 0 means one per core */
     size_t max_message_size;   /* bytes per message; 0 means the server's limit */
@@ -30,6 +87,7 @@ typedef struct mcp_listen {
     unsigned idle_timeout_ms;  /* close a connection idle this long; 0 means 300000 */
     size_t max_output_queue;   /* queued output bytes per connection before reading pauses; 0 means 1 MiB */
     unsigned drain_grace_ms;   /* on SIGTERM, time allowed for in-flight requests; 0 means 10000 */
+    const mcp_http_opts *http_opts; /* NULL means the defaults */
 } mcp_listen;
 
 int mcp_serve(mcp_server *server, const mcp_listen *listen);

@@ -92,10 +92,14 @@ typedef struct mcp_net mcp_net;
 /* Knobs that mcp_listen does not carry (yet). */
 typedef struct mcp_net_tuning {
     unsigned stall_timeout_ms; /* evict a reader whose queue stays full this long; 0 means 30000 */
+    bool http;                 /* serve Streamable HTTP on listen->http instead of NDJSON on listen->tcp */
 } mcp_net_tuning;
 
 /* Bind listen->tcp ("HOST:PORT", "[v6]:PORT"; port 0 picks one) once per
  * worker with SO_REUSEPORT, start the workers and return. tuning may be NULL.
+ * With tuning->http, listen->http is bound and the connections speak
+ * Streamable HTTP (net/http.h); mcp_net_run does the same when listen has
+ * http but no tcp.
  * Ignores SIGPIPE for the process (a peer that vanishes must not kill us). */
 int mcp_net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen,
                   const mcp_net_tuning *tuning);
@@ -131,6 +135,7 @@ typedef struct mcp_net_note {
     mcp_net_conn *conn;
     mcp_net_worker *worker;  /* RELEASED: where to send the note back */
     mcp_session *session;    /* RELEASED: what the reaper frees */
+    void *target;            /* transports other than TCP: what the note is for */
     size_t len;
     char data[];
 } mcp_net_note;
@@ -186,6 +191,25 @@ void mcp_net_worker_post(mcp_net_worker *worker, mcp_net_note *note);
 mcp_net_worker *mcp_net_worker_current(void);
 /* Called by tcp.c when the last connection of a stopping worker is gone. */
 void mcp_net_worker_maybe_finish(mcp_net_worker *worker);
+
+/* What a kind of connection provides to the worker loops: TCP NDJSON
+ * (tcp.c) or Streamable HTTP (http_tcp.c). state_new makes the transport's
+ * shared state once per runtime (may be NULL). */
+typedef struct mcp_net_transport {
+    const char *name;
+    int (*state_new)(void **state, mcp_net *net, mcp_server *server, const mcp_listen *listen,
+                     const mcp_net_limits *limits, unsigned workers);
+    void (*state_free)(void *state);
+    void (*on_connection)(uv_stream_t *listener, int status);
+    void (*on_note)(mcp_net_worker *worker, mcp_net_note *note);
+    void (*sweep)(mcp_net_worker *worker, uint64_t now_ms);
+    void (*drain)(mcp_net_worker *worker);
+    void (*drain_force)(mcp_net_worker *worker);
+} mcp_net_transport;
+
+extern const mcp_net_transport mcp_http_transport; /* http_tcp.c */
+/* The transport's shared state (NULL for TCP). */
+void *mcp_net_transport_state(const mcp_net *net);
 
 /* tcp.c: connections. */
 void mcp_tcp_on_connection(uv_stream_t *listener, int status);

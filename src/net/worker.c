@@ -36,6 +36,8 @@
 
 struct mcp_net {
     mcp_server *server;
+    const mcp_net_transport *transport;
+    void *transport_state;
     mcp_net_limits limits;
     mcp_net_worker *workers;
     unsigned worker_count;
@@ -55,6 +57,15 @@ struct mcp_net {
 
 static _Thread_local mcp_net_worker *mcp_net_tls_worker;
 
+static const mcp_net_transport mcp_tcp_transport = {
+    .name = "tcp",
+    .on_connection = mcp_tcp_on_connection,
+    .on_note = mcp_tcp_on_note,
+    .sweep = mcp_tcp_sweep,
+    .drain = mcp_tcp_drain,
+    .drain_force = mcp_tcp_drain_force,
+};
+
 _Static_assert(sizeof(mcp_net_counters) % sizeof(uint64_t) == 0, "counters are summed as an array of uint64_t");
 
 /* ---- Accessors used by tcp.c ---------------------------------------------------- */
@@ -64,6 +75,7 @@ bool mcp_net_stopping(const mcp_net *net) { return __atomic_load_n(&net->stoppin
 mcp_net_worker *mcp_net_worker_current(void) { return mcp_net_tls_worker; }
 int mcp_net_port(const mcp_net *net) { return net->port; }
 unsigned mcp_net_workers(const mcp_net *net) { return net->worker_count; }
+void *mcp_net_transport_state(const mcp_net *net) { return net->transport_state; }
 
 bool mcp_net_conn_admit(mcp_net *net) {
     unsigned now = __atomic_add_fetch(&net->live_conns, 1, __ATOMIC_RELAXED);
@@ -107,7 +119,7 @@ static void worker_inbox_drain(mcp_net_worker *worker) {
     uv_mutex_unlock(&worker->inbox_lock);
     while (note) {
         mcp_net_note *next = note->next;
-        mcp_tcp_on_note(worker, note);
+        worker->net->transport->on_note(worker, note);
         note = next;
     }
 }
@@ -158,12 +170,12 @@ void mcp_net_worker_maybe_finish(mcp_net_worker *worker) {
 
 static void on_sweep(uv_timer_t *timer) {
     mcp_net_worker *worker = timer->data;
-    mcp_tcp_sweep(worker, uv_now(&worker->loop));
+    worker->net->transport->sweep(worker, uv_now(&worker->loop));
 }
 
 static void on_grace_over(uv_timer_t *timer) {
     mcp_net_worker *worker = timer->data;
-    mcp_tcp_drain_force(worker);
+    worker->net->transport->drain_force(worker);
 }
 
 static void worker_begin_drain(mcp_net_worker *worker) {
@@ -172,7 +184,7 @@ static void worker_begin_drain(mcp_net_worker *worker) {
     /* Check often for connections whose last calls have finished: a call's
      * reply reaches us a moment before the session counts it as done. */
     uv_timer_start(&worker->sweep, on_sweep, MCP_NET_DRAIN_POLL_MS, MCP_NET_DRAIN_POLL_MS);
-    mcp_tcp_drain(worker);
+    worker->net->transport->drain(worker);
     uv_timer_start(&worker->grace, on_grace_over, worker->net->limits.drain_grace_ms, 0);
     mcp_net_worker_maybe_finish(worker);
 }
@@ -315,7 +327,7 @@ static int worker_init(mcp_net *net, mcp_net_worker *worker, unsigned index) {
     int rc = uv_tcp_open(&worker->listener, worker->listen_fd);
     if (rc == 0) {
         worker->listen_fd = -1; /* the handle owns it now */
-        rc = uv_listen((uv_stream_t *)&worker->listener, MCP_NET_BACKLOG, mcp_tcp_on_connection);
+        rc = uv_listen((uv_stream_t *)&worker->listener, MCP_NET_BACKLOG, net->transport->on_connection);
     }
     if (rc) {
         mcp_log(MCP_LOG_ERROR, "tcp worker %u: %s", index, uv_strerror(rc));
@@ -342,17 +354,21 @@ static void worker_abandon(mcp_net_worker *worker) {
 static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen,
                      const mcp_net_tuning *tuning, uv_async_t *done) {
     *out = NULL;
-    if (!server || !listen || !listen->tcp) return MCP_EINVAL;
+    bool http = tuning && tuning->http;
+    const char *address = listen ? (http ? listen->http : listen->tcp) : NULL;
+    if (!server || !address) return MCP_EINVAL;
+    const mcp_net_transport *transport = http ? &mcp_http_transport : &mcp_tcp_transport;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    int rc = parse_address(listen->tcp, &addr, &addr_len);
+    int rc = parse_address(address, &addr, &addr_len);
     if (rc) {
-        mcp_log(MCP_LOG_ERROR, "tcp listen: bad address \"%s\" (want HOST:PORT)", listen->tcp);
+        mcp_log(MCP_LOG_ERROR, "%s listen: bad address \"%s\" (want HOST:PORT)", transport->name, address);
         return rc;
     }
     mcp_net *net = calloc(1, sizeof *net);
     if (!net) return MCP_ENOMEM;
     net->server = server;
+    net->transport = transport;
     net->done = done;
     limits_from(&net->limits, listen, tuning);
     net->worker_count = listen->workers ? listen->workers : uv_available_parallelism();
@@ -363,14 +379,23 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
         return MCP_ENOMEM;
     }
     for (unsigned i = 0; i < net->worker_count; i++) net->workers[i].listen_fd = -1;
+    if (transport->state_new) {
+        rc = transport->state_new(&net->transport_state, net, server, listen, &net->limits, net->worker_count);
+        if (rc) {
+            free(net->workers);
+            free(net);
+            return rc;
+        }
+    }
 
     /* All sockets first: a bad address or a port in use fails before any
      * thread exists. */
     for (unsigned i = 0; i < net->worker_count && !rc; i++)
-        rc = open_listener(listen->tcp, &addr, addr_len, &net->workers[i].listen_fd);
+        rc = open_listener(address, &addr, addr_len, &net->workers[i].listen_fd);
     for (unsigned i = 0; i < net->worker_count && !rc; i++) rc = worker_init(net, &net->workers[i], i);
     if (rc) {
         for (unsigned i = 0; i < net->worker_count; i++) worker_abandon(&net->workers[i]);
+        if (transport->state_free) transport->state_free(net->transport_state);
         free(net->workers);
         free(net);
         return rc;
@@ -382,7 +407,7 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     uv_thread_create(&net->reaper, reaper_main, net);
     for (unsigned i = 0; i < net->worker_count; i++)
         uv_thread_create(&net->workers[i].thread, worker_main, &net->workers[i]);
-    mcp_log(MCP_LOG_INFO, "tcp listening on %s (port %d, %u workers)", listen->tcp, net->port,
+    mcp_log(MCP_LOG_INFO, "%s listening on %s (port %d, %u workers)", transport->name, address, net->port,
             net->worker_count);
     *out = net;
     return MCP_OK;
@@ -427,6 +452,7 @@ void mcp_net_free(mcp_net *net) {
     }
     uv_cond_destroy(&net->reap_cond);
     uv_mutex_destroy(&net->reap_lock);
+    if (net->transport->state_free) net->transport->state_free(net->transport_state);
     free(net->workers);
     free(net);
 }
@@ -474,7 +500,11 @@ int mcp_net_run(mcp_server *server, const mcp_listen *listen) {
     uv_signal_start(&state.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&state.sigint, on_stop_signal, SIGINT);
 
-    int rc = net_start(&state.net, server, listen, NULL, &state.done);
+    /* HTTP alone runs the HTTP transport; with tcp too, the caller starts
+     * HTTP beside us with mcp_net_start (tuning.http). */
+    mcp_net_tuning http_tuning = {.http = true};
+    bool http_only = listen && !listen->tcp && listen->http;
+    int rc = net_start(&state.net, server, listen, http_only ? &http_tuning : NULL, &state.done);
     if (rc) {
         on_workers_done(&state.done);
         uv_run(&loop, UV_RUN_DEFAULT);
