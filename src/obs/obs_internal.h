@@ -121,6 +121,8 @@ struct mcp_tracer {
 
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);
+/* mcp_span_end with the monotonic time already read by the caller. */
+void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns);
 /* Move up to max ended spans from the per-thread rings into out. */
 size_t obs_spans_collect(mcp_tracer *t, mcp_span **out, size_t max);
 /* Free every thread state and span record (tracer teardown). */

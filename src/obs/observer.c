@@ -116,9 +116,16 @@ void *mcp_obs_request_start(void *obs, const mcp_obs_request *req) {
     bool is_tool = strcmp(req->method, "tools/call") == 0;
     bool is_prompt = !is_tool && strcmp(req->method, "prompts/get") == 0;
     const char *target = (is_tool || is_prompt) ? req->target : NULL;
+    /* "{method} {target}", built without printf: this runs per request. */
     char name[192];
-    if (target) snprintf(name, sizeof name, "%s %s", req->method, target);
-    else snprintf(name, sizeof name, "%s", req->method);
+    size_t ml = strnlen(req->method, 64), tl = target ? strnlen(target, sizeof name - 66) : 0;
+    memcpy(name, req->method, ml);
+    if (target) {
+        name[ml] = ' ';
+        memcpy(name + ml + 1, target, tl);
+        ml += 1 + tl;
+    }
+    name[ml] = '\0';
     mcp_span *s = mcp_span_start(o->tracer, name, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
                                  has_parent ? &parent : NULL);
     if (!s) return NULL;
@@ -149,10 +156,11 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
     int code = outcome ? outcome->rpc_code : 0;
     bool tool_error = outcome && outcome->tool_error;
     unsigned mi = s->user_index & 0xff, side = s->user_index >> 8 ? 1 : 0;
+    uint64_t now = mcp_now_ns();
     if (o->metrics) {
         int oi = code ? 1 : tool_error ? 2 : 0;
         mcp_metrics_add(o->metrics, o->requests[side][mi][oi], 1);
-        mcp_metrics_observe(o->metrics, o->duration[side][mi], (double)(mcp_now_ns() - s->start_mono_ns) / 1e9);
+        mcp_metrics_observe(o->metrics, o->duration[side][mi], (double)(now - s->start_mono_ns) / 1e9);
     }
     if (s->recording && (code || tool_error)) {
         char tmp[16];
@@ -163,7 +171,7 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
         mcp_span_set_error(s, code ? tmp : "tool_error", outcome->message);
     }
     if (mcp_span_current() == s) mcp_span_make_current(s->user);
-    mcp_span_end(s);
+    obs_span_end_at(s, now);
 }
 
 int mcp_obs_request_traceparent(void *obs, void *handle, char out[MCP_TRACEPARENT_LEN + 1]) {

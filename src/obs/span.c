@@ -263,14 +263,17 @@ mcp_span *mcp_span_make_current(mcp_span *s) {
 }
 
 void mcp_span_end(mcp_span *s) {
-    if (!s) return;
+    if (s) obs_span_end_at(s, mcp_now_ns());
+}
+
+void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns) {
     if (tls_current == s) tls_current = NULL;
     if (!s->recording) {
         obs_span_release(s);
         return;
     }
     mcp_tracer *t = s->tracer;
-    s->end_unix_ns = s->start_unix_ns + (mcp_now_ns() - s->start_mono_ns);
+    s->end_unix_ns = s->start_unix_ns + (now_mono_ns - s->start_mono_ns);
     obs_thread *th = thread_state(t);
     if (MCP_UNLIKELY(!th)) {
         obs_span_release(s);
