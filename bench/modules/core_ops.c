@@ -8,13 +8,16 @@
  *                    consumer thread (latency: each successful push and pop)
  *   session_create   N sessions into an empty session table
  *   session_lookup   N lookups by id in a table of N sessions, scrambled order
- *
- * Connection pool checkout/checkin is not measured: the pools do not exist
- * yet (src/pool). It joins this module when they land.
+ *   pool_checkout    mcp_pool_checkout + mcp_pool_checkin of an idle connection
+ *                    from a static pool of 10 real TCP connections to this
+ *                    process's own server (the pool module measures the
+ *                    pools under load)
  */
 #include "harness.h"
 #include "mcp/registry.h"
+#include "mcp/pool.h"
 #include "mcp/session_table.h"
+#include "net/net_internal.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -39,6 +42,9 @@ typedef struct core_state {
     mcp_session_table *lookup_table;
     char (*ids)[MCP_SESSION_ID_LEN + 1];
     mcp_session_table *create_table;
+    mcp_net *net;
+    char addr[32];
+    mcp_pool *pool;
 } core_state;
 
 static int noop_tool(mcp_call *call, const mcp_json *args, void *user) {
@@ -195,12 +201,55 @@ static int run_session_lookup(void *ctx, uint64_t ops, mcp_histogram *lat, uint6
     return misses ? MCP_ENOTFOUND : MCP_OK;
 }
 
+/* ---- pool_checkout --------------------------------------------------------------------- */
+
+static int run_pool_checkout(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+    core_state *s = ctx;
+    mcp_pool_conn *conn;
+    int rc = 0;
+    uint64_t t0 = mcp_now_ns();
+    for (uint64_t i = 0; i < ops && rc == 0; i++) {
+        if (lat) {
+            uint64_t a = mcp_now_ns();
+            rc = mcp_pool_checkout(s->pool, 1000, &conn);
+            if (rc == 0) mcp_pool_checkin(s->pool, conn, 0);
+            mcp_histogram_record(lat, mcp_now_ns() - a);
+        } else {
+            rc = mcp_pool_checkout(s->pool, 1000, &conn);
+            if (rc == 0) mcp_pool_checkin(s->pool, conn, 0);
+        }
+    }
+    *elapsed_ns = mcp_now_ns() - t0;
+    return rc;
+}
+
+/* The pool needs a server to hold connections to: this process's own, on
+ * loopback, serving the registry's tools. */
+static int start_pool(core_state *s) {
+    int rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
+    if (rc) return rc;
+    snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", mcp_net_port(s->net));
+    rc = mcp_pool_new(&(mcp_pool_opts){.connect = mcp_pool_connect_tcp, .connect_user = s->addr,
+                                       .protocol_version = "2025-06-18", .kind = MCP_POOL_STATIC, .size = 10},
+                      &s->pool);
+    if (rc) return rc;
+    mcp_pool_stats st;
+    mcp_pool_get_stats(s->pool, &st);
+    return st.idle == 10 ? MCP_OK : MCP_EIO;
+}
+
 /* ---- setup ----------------------------------------------------------------------------- */
 
 static void core_teardown(void *p) {
     core_state *s = p;
     if (!s) return;
     if (s->snap) mcp_registry_snapshot_release(s->snap);
+    mcp_pool_free(s->pool);
+    if (s->net) {
+        mcp_net_stop(s->net);
+        mcp_net_wait(s->net);
+        mcp_net_free(s->net);
+    }
     mcp_server_free(s->server);
     mcp_queue_free(s->queue);
     mcp_session_table_free(s->lookup_table);
@@ -241,6 +290,7 @@ static int core_setup(const bench_workload *w, void **state, bench_task *tasks, 
     int rc = build_registry(s);
     if (!rc) rc = mcp_queue_new(QUEUE_CAPACITY, &s->queue);
     if (!rc) rc = fill_lookup_table(s, s->size, 0);
+    if (!rc) rc = start_pool(s);
     if (rc) {
         core_teardown(s);
         *state = NULL;
@@ -255,6 +305,9 @@ static int core_setup(const bench_workload *w, void **state, bench_task *tasks, 
                            "(kernel-random 128-bit ids)", .run = run_session_create, .ctx = s},
         {.name = "session_lookup", .scope = "mcp_session_table_lookup by 32-hex id in a table of N sessions, scrambled order, "
                            "one thread", .run = run_session_lookup, .ctx = s},
+        {.name = "pool_checkout", .scope = "mcp_pool_checkout + mcp_pool_checkin of an idle connection, static pool "
+                                           "of 10 loopback TCP connections, one thread; latency includes one "
+                                           "clock-read pair", .run = run_pool_checkout, .ctx = s},
     };
     *count = sizeof t / sizeof t[0];
     memcpy(tasks, t, sizeof t);
@@ -292,8 +345,7 @@ static const bench_workload CORE_WORKLOADS[] = {
 
 const bench_module bench_module_core_ops = {
     .name = "core_ops",
-    .description = "registry lookup, request queue handoff, session create and lookup",
-    .notes = "connection pool checkout/checkin is not measured: connection pools are not built yet",
+    .description = "registry lookup, request queue handoff, session create and lookup, pool checkout and checkin",
     .workloads = CORE_WORKLOADS,
     .workload_count = sizeof CORE_WORKLOADS / sizeof CORE_WORKLOADS[0],
     .setup = core_setup,

@@ -68,10 +68,13 @@ typedef struct mcp_batcher_opts {
     const char *protocol_version;
     unsigned workers;             /* connections, one thread each; 0 means 1 */
     mcp_batch_strategy strategy;
-    unsigned timeout_ms;          /* per request, from when it is added; 0 means 60000 */
+    unsigned timeout_ms;          /* per request, from when it is sent (and for waiting in the queue); 0 means 60000 */
     unsigned connect_timeout_ms;  /* 0 means 5000 */
     size_t max_queued;            /* per worker; add fails with MCP_EAGAIN beyond it; 0 means 65536 */
-    size_t max_inflight;          /* per connection, requests sent and not answered; 0 means 4096 */
+    /* Per connection, requests sent and not answered; 0 means 1024. More
+     * buys nothing once the pipe is full, and the client matches replies
+     * by a linear search of its pending requests. */
+    size_t max_inflight;
 } mcp_batcher_opts;
 
 typedef struct mcp_batcher_stats {
