@@ -11,5 +11,9 @@
 #include "mcp/mcp.h"
 #include "mcp/client.h"
 #include "mcp/net.h"
+#include "mcp/cache.h"
+#include "mcp/batch.h"
+#include "mcp/pool.h"
+#include "mcp/obs.h"
 
 #endif
