@@ -306,12 +306,12 @@ void mcp_cache_l1_free(mcp_cache_l1 *l1) {
 
 /* ---- get and put -------------------------------------------------------------------- */
 
-/* Looks key up with the shard locked; drops it when expired. */
-static l1_entry *lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, uint64_t now,
-                             l1_entry **garbage) {
+/* Looks key up with the shard locked; drops it when expired. The clock is
+ * read only for entries that can expire: a hit on one that cannot skips it. */
+static l1_entry *lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, l1_entry **garbage) {
     l1_entry *e = l1_find(sh, key, hash);
     if (!e) return NULL;
-    if (l1_expired(e, now)) {
+    if (e->expires_ms && l1_expired(e, l1_now(l1))) {
         l1_unlink(sh, e, garbage);
         cache_count(&l1->counters, CACHE_STAT_EXPIRATIONS, 1);
         return NULL;
@@ -325,12 +325,12 @@ static l1_entry *lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64
 
 int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
     if (!l1 || !out || !key.ptr || !key.len) return MCP_EINVAL;
-    uint64_t now = l1_now(l1), hash = l1_hash(key);
+    uint64_t hash = l1_hash(key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
     pthread_mutex_lock(&sh->lock);
-    l1_entry *e = lookup_live(l1, sh, key, hash, now, &garbage);
+    l1_entry *e = lookup_live(l1, sh, key, hash, &garbage);
     if (e) rc = mcp_buf_append(out, l1_entry_value(e), e->value_len);
     pthread_mutex_unlock(&sh->lock);
     l1_free_garbage(garbage);
@@ -340,12 +340,12 @@ int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
 
 int mcp_cache_l1_get_item(mcp_cache_l1 *l1, mcp_str key, mcp_arena *arena, mcp_cache_item *item) {
     if (!l1 || !arena || !item || !key.ptr || !key.len) return MCP_EINVAL;
-    uint64_t now = l1_now(l1), hash = l1_hash(key);
+    uint64_t hash = l1_hash(key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
     pthread_mutex_lock(&sh->lock);
-    l1_entry *e = lookup_live(l1, sh, key, hash, now, &garbage);
+    l1_entry *e = lookup_live(l1, sh, key, hash, &garbage);
     if (e) {
         size_t bytes = e->key_len + e->value_len + e->meta_len;
         char *copy = mcp_arena_alloc(arena, bytes ? bytes : 1);

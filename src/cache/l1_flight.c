@@ -75,13 +75,13 @@ static int lead(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute_fn compute, voi
 int mcp_cache_l1_get_or_compute(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute_fn compute, void *user,
                                 mcp_buf *out) {
     if (!l1 || !compute || !out || !key.ptr || !key.len || key.len > MCP_CACHE_KEY_MAX) return MCP_EINVAL;
-    uint64_t now = l1_now(l1), hash = l1_hash(key);
+    uint64_t hash = l1_hash(key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc;
     pthread_mutex_lock(&sh->lock);
     l1_entry *e = l1_find(sh, key, hash);
-    if (e && l1_expired(e, now)) {
+    if (e && e->expires_ms && l1_expired(e, l1_now(l1))) {
         l1_unlink(sh, e, &garbage);
         cache_count(&l1->counters, CACHE_STAT_EXPIRATIONS, 1);
         e = NULL;
