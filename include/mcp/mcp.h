@@ -98,6 +98,11 @@ typedef struct mcp_tool {
     void *user;
     const char *icons;         /* optional Icon array JSON text */
     const char *meta;          /* optional _meta object JSON text, passed through */
+    /* Task-augmented execution (2025-11-25 tasks): NULL or "forbidden",
+     * "optional", "required". A task call runs the same handler; its reply
+     * is kept for tasks/result and cancellation arrives as
+     * mcp_call_is_cancelled. */
+    const char *task_support;
 } mcp_tool;
 
 typedef struct mcp_resource {

@@ -291,7 +291,9 @@ void mcp_call_complete(mcp_call *call, int rc)
     }
     /* A cancelled request gets no response (the peer has stopped waiting);
      * a batch still counts it as answered. */
-    if (atomic_load(&call->cancelled) || (call->listen && !call->fail_code))
+    if (call->task)
+        mcp_task_settle(call); /* answered already: the reply is the task's */
+    else if (atomic_load(&call->cancelled) || (call->listen && !call->fail_code))
         /* (An open listen is answered only when it ends: notify.c.) */
         mcp_session_emit(session, call->batch, NULL, 0);
     else

@@ -25,6 +25,7 @@ enum {
     ERA_HANDSHAKE = 1,
     ERA_MODERN = 2,
     BEFORE_INIT = 4, /* allowed before initialize */
+    TASKS = 8,       /* 2025-11-25 and later handshake versions only */
 };
 
 typedef struct method_entry {
@@ -52,6 +53,10 @@ static const method_entry METHODS[] = {
     {"resources/unsubscribe", ERA_HANDSHAKE, 0, mcp_method_unsubscribe},
     {"logging/setLevel", ERA_HANDSHAKE, 0, mcp_method_set_level},
     {"subscriptions/listen", ERA_MODERN, 0, mcp_method_listen},
+    {"tasks/get", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_get},
+    {"tasks/result", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_result},
+    {"tasks/list", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_list},
+    {"tasks/cancel", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_cancel},
     {"initialize", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
     {"ping", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
     /* server/discover is modern, but answering it without _meta costs
@@ -215,6 +220,11 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
             call->version = MCP_PROTOCOL_LATEST_HANDSHAKE;
         }
     }
+    if ((m->flags & TASKS) && !mcp_tasks_enabled(call)) {
+        char *text = mcp_arena_sprintf(&call->arena, "Method not found: %s", call->method);
+        fail_now(call, MCP_RPC_METHOD_NOT_FOUND, text ? text : "Method not found");
+        return;
+    }
 
     call->run = m->fn;
     pthread_mutex_lock(&s->lock);
@@ -248,6 +258,8 @@ static void input_required(mcp_call *call)
         s->pending++;
         s->awaiting_input++;
         pthread_mutex_unlock(&s->lock);
+        if (call->task)
+            mcp_task_awaiting_input(call, true);
         return;
     }
     mcp_session_outbound_drop_call(s, call);
@@ -302,7 +314,9 @@ void mcp_dispatch_notification(mcp_session *s, const mcp_rpc_message *msg)
     mcp_call *waiting = NULL;
     pthread_mutex_lock(&s->lock);
     for (mcp_call *c = s->inflight; c; c = c->next) {
-        if (!mcp_rpc_id_eq(&c->id, &id))
+        /* A task-augmented request was answered with its task: it is
+         * stopped with tasks/cancel, not by cancelling the request. */
+        if (!mcp_rpc_id_eq(&c->id, &id) || c->task)
             continue;
         atomic_store_explicit(&c->cancelled, true, memory_order_release);
         if (c->state == MCP_CALL_AWAIT_INPUT && !waiting) {

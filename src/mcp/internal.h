@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+typedef struct mcp_task mcp_task;
+
 struct mcp_server {
     mcp_server_opts opts;          /* strings point into arena */
     mcp_arena arena;
@@ -99,6 +101,7 @@ struct mcp_call {
     const char *next_state;       /* what it set for the next round */
     bool input_required;          /* modern: answer with an InputRequiredResult */
     bool listen;                  /* an open subscriptions/listen: answered when it ends */
+    mcp_task *task;               /* task-augmented: the reply goes into this task */
     size_t completion_total;      /* completion/complete */
     bool completion_has_more, completion_total_set;
 };
@@ -155,6 +158,7 @@ struct mcp_session {
     int64_t next_request_id;
     size_t awaiting_input;       /* calls in MCP_CALL_AWAIT_INPUT (part of pending) */
     mcp_listen *listens;
+    mcp_task *tasks;             /* tasks.c */
 };
 
 /* Versions. */
@@ -197,6 +201,19 @@ int mcp_call_send_inputs(mcp_call *call);
 void mcp_session_outbound_drop_call(mcp_session *session, mcp_call *call);
 void mcp_session_outbound_close(mcp_session *session);
 bool mcp_caps_allow(const mcp_json *caps, const char *method, const char *mode);
+
+/* Tasks (tasks.c, 2025-11-25 handshake sessions only). */
+bool mcp_tasks_enabled(const mcp_call *call);
+const char *mcp_task_id(const mcp_task *task);
+int mcp_task_begin(mcp_call *call, const mcp_json *task_param);
+void mcp_task_settle(mcp_call *call);
+void mcp_task_awaiting_input(mcp_call *call, bool waiting);
+void mcp_session_tasks_free(mcp_session *session);
+int mcp_method_tasks_get(mcp_call *call);
+int mcp_method_tasks_result(mcp_call *call);
+int mcp_method_tasks_list(mcp_call *call);
+int mcp_method_tasks_cancel(mcp_call *call);
+void mcp_server_write_task_capability(mcp_json_writer *w);
 
 /* Completion (completion.c). */
 int mcp_method_complete(mcp_call *call);

@@ -98,6 +98,18 @@ int mcp_method_tools_call(mcp_call *call)
         return invalid_params(call, "Invalid params: arguments must be an object");
     call->kind = MCP_CALL_TOOL;
     call->entry = e;
+    if (mcp_tasks_enabled(call) && !call->task) {
+        const mcp_json *task = mcp_json_get(call->params, "task");
+        if (task && e->task_support == 0)
+            return mcp_call_set_error(call, MCP_RPC_METHOD_NOT_FOUND, "Tool does not support task-augmented execution");
+        if (!task && e->task_support == 2)
+            return mcp_call_set_error(call, MCP_RPC_METHOD_NOT_FOUND, "Tool requires task-augmented execution");
+        if (task) {
+            int rc = mcp_task_begin(call, task);
+            if (rc != 0 || call->fail_code)
+                return rc;
+        }
+    }
 
     mcp_buf why;
     mcp_buf_init(&why);

@@ -234,6 +234,25 @@ const char *mcp_call_request_state(const mcp_call *call)
     return call ? call->request_state : NULL;
 }
 
+/* Requests made for a task carry its id in _meta (related-task). */
+static const char *task_params(mcp_call *call, const char *params)
+{
+    if (!call->task)
+        return params;
+    const char *body = "}";
+    if (params) {
+        mcp_json *doc = NULL;
+        if (mcp_json_parse(&call->arena, params, strlen(params), NULL, &doc, NULL) != 0 || mcp_json_get(doc, "_meta"))
+            return params; /* the handler wrote its own _meta: leave it */
+        body = strchr(params, '{') + 1;
+        while (*body == ' ' || *body == '\n' || *body == '\t' || *body == '\r')
+            body++;
+    }
+    char *text = mcp_arena_sprintf(&call->arena, "{\"_meta\":{\"io.modelcontextprotocol/related-task\":{\"taskId\":\"%s\"}}%s%s",
+                                   mcp_task_id(call->task), *body == '}' ? "" : ",", body);
+    return text ? text : params;
+}
+
 /* Handshake era, under the session lock: send every unanswered request of
  * the call. Returns how many went out, or a negative code. */
 int mcp_call_send_inputs(mcp_call *call)
@@ -248,7 +267,7 @@ int mcp_call_send_inputs(mcp_call *call)
             return MCP_ENOMEM;
         o->call = call;
         o->input = in;
-        int rc = send_locked(s, o, in->method, in->params);
+        int rc = send_locked(s, o, in->method, task_params(call, in->params));
         if (rc != 0) {
             free(o);
             return rc;
@@ -362,6 +381,8 @@ void mcp_session_response(mcp_session *s, const mcp_rpc_message *msg)
             call->item_count = 0;
             call->is_error = false;
             call->request_state = call->next_state;
+            if (call->task)
+                mcp_task_awaiting_input(call, false);
             mcp_dispatch_run(call);
         }
     }

@@ -58,6 +58,7 @@ typedef struct mcp_registry_entry {
     mcp_prompt_argument *arguments;  /* prompts */
     size_t argument_count;
     mcp_complete_fn complete;        /* prompts and templates: completion/complete */
+    int task_support;                /* tools: 0 forbidden, 1 optional, 2 required */
     int64_t ttl_ms;                  /* resources: cache hints of reads; 0 the server's */
     const char *cache_scope;         /* resources: NULL the server's */
     mcp_arena arena;

@@ -233,6 +233,13 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
     if ((tool->annotations && !is_json(tool->annotations)) || !json_kind_ok(tool->icons, '[') ||
         !json_kind_ok(tool->meta, '{'))
         return MCP_EINVAL;
+    static const char *const SUPPORT[] = {"forbidden", "optional", "required"};
+    int task_support = -1;
+    for (int i = 0; i < 3; i++)
+        if (tool->task_support && strcmp(tool->task_support, SUPPORT[i]) == 0)
+            task_support = i;
+    if (tool->task_support && task_support < 0)
+        return MCP_EINVAL;
     const char *input = tool->input_schema ? tool->input_schema : "{\"type\":\"object\"}";
     mcp_registry_entry *e = entry_new(server, MCP_REGISTRY_TOOLS, tool->name);
     if (!e)
@@ -248,6 +255,7 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
     }
     e->fn.tool = tool->fn;
     e->user = tool->user;
+    e->task_support = task_support < 0 ? 0 : task_support;
 
     mcp_buf buf;
     mcp_buf_init(&buf);
@@ -264,6 +272,13 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
         mcp_json_write_raw(&w, tool->output_schema, strlen(tool->output_schema));
     }
     write_raw_opt(&w, "annotations", tool->annotations);
+    if (task_support > 0) {
+        mcp_json_write_key(&w, "execution");
+        mcp_json_begin_object(&w);
+        mcp_json_write_key(&w, "taskSupport");
+        mcp_json_write_cstr(&w, SUPPORT[task_support]);
+        mcp_json_end_object(&w);
+    }
     write_raw_opt(&w, "icons", tool->icons);
     write_raw_opt(&w, "_meta", tool->meta);
     mcp_json_end_object(&w);
@@ -467,6 +482,9 @@ void mcp_server_write_capabilities(const mcp_server *server, const char *version
     mcp_json_write_key(w, "logging");
     mcp_json_begin_object(w);
     mcp_json_end_object(w);
+    /* Tasks are a 2025-11-25 feature (an extension in the modern era). */
+    if (mcp_protocol_compare(version, "2025-11-25") >= 0 && !mcp_protocol_is_modern(version))
+        mcp_server_write_task_capability(w);
     mcp_json_write_key(w, "tools");
     mcp_json_begin_object(w);
     mcp_json_write_key(w, "listChanged");

@@ -71,6 +71,7 @@ void mcp_session_free(mcp_session *s)
     mcp_session_outbound_close(s);
     mcp_session_listens_free(s);
     mcp_session_subscriptions_free(s);
+    mcp_session_tasks_free(s);
     mcp_arena_free(&s->caps_arena);
     mcp_call_pool_free(s->pool);
     mcp_registry_snapshot_release(s->snap);
