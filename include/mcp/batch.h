@@ -102,8 +102,10 @@ int mcp_batcher_new(const mcp_batcher_opts *opts, mcp_batcher **out);
  * MCP_ECLOSED after free began. */
 int mcp_batcher_add(mcp_batcher *b, const char *method, const char *params_json,
                     mcp_client_done_fn done, void *user);
-/* Send everything queued now, whatever the strategy, and wait until every
- * request added before this call has completed. 0, or MCP_ETIMEDOUT. */
+/* Send everything queued now, whatever the strategy, and wait until as
+ * many requests have completed as had been added before this call (when
+ * other threads keep adding meanwhile, their completions count too).
+ * 0, or MCP_ETIMEDOUT. */
 int mcp_batcher_flush(mcp_batcher *b, unsigned timeout_ms);
 /* Change the strategy while running; groups already sent are unaffected. */
 int mcp_batcher_set_strategy(mcp_batcher *b, const mcp_batch_strategy *strategy);
