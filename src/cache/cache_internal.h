@@ -23,6 +23,7 @@ typedef struct cache_keyset {
     size_t count, cap;
     uint32_t *slots;   /* open addressing: index + 1, 0 = empty */
     size_t slot_mask;
+    uint64_t seed;     /* cache_hash_seed(): hashes double as L1 hashes */
 } cache_keyset;
 
 void cache_keyset_init(cache_keyset *s);
@@ -31,9 +32,10 @@ void cache_keyset_free(cache_keyset *s);
 int cache_keyset_add(cache_keyset *s, mcp_str key);
 bool cache_keyset_has(const cache_keyset *s, mcp_str key);
 
-/* Seed of every key hash in the cache: fixed so that shards and on-disk
- * hashes of long keys do not change across restarts. */
-#define CACHE_HASH_SEED 0x6d637064u
+/* Seed of the in-memory tables' hashes: random per process, so that keys
+ * chosen by clients cannot be made to collide on purpose (nothing stored
+ * on disk depends on it). */
+uint64_t cache_hash_seed(void);
 
 /* ---- counters -------------------------------------------------------------
  * Each thread adds into one stripe chosen by a per-thread number, so

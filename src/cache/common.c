@@ -4,8 +4,10 @@
  */
 #include "cache/cache_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define MAX_TAGS 64
 #define MAX_DEPS 64
@@ -15,11 +17,25 @@ uint64_t cache_clock_default(void *user) {
     return mcp_wall_ms();
 }
 
+static uint64_t process_seed;
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void seed_init(void) {
+    if (getrandom(&process_seed, sizeof process_seed, 0) != sizeof process_seed)
+        process_seed = mcp_now_ns() ^ (uint64_t)(uintptr_t)&process_seed;
+}
+
+uint64_t cache_hash_seed(void) {
+    pthread_once(&seed_once, seed_init);
+    return process_seed;
+}
+
 /* ---- key set ----------------------------------------------------------------- */
 
 void cache_keyset_init(cache_keyset *s) {
     memset(s, 0, sizeof *s);
     mcp_arena_init(&s->arena, 4096);
+    s->seed = cache_hash_seed();
 }
 
 void cache_keyset_free(cache_keyset *s) {
@@ -61,7 +77,7 @@ static int keyset_grow(cache_keyset *s) {
 
 int cache_keyset_add(cache_keyset *s, mcp_str key) {
     if (s->count == s->cap && keyset_grow(s) != 0) return MCP_ENOMEM;
-    uint64_t h = mcp_hash64(key.ptr, key.len, CACHE_HASH_SEED);
+    uint64_t h = mcp_hash64(key.ptr, key.len, s->seed);
     size_t i = keyset_find(s, key, h);
     if (s->slots[i]) return 0;
     char *copy = mcp_arena_alloc(&s->arena, key.len ? key.len : 1);
@@ -75,7 +91,7 @@ int cache_keyset_add(cache_keyset *s, mcp_str key) {
 
 bool cache_keyset_has(const cache_keyset *s, mcp_str key) {
     if (!s->count) return false;
-    uint64_t h = mcp_hash64(key.ptr, key.len, CACHE_HASH_SEED);
+    uint64_t h = mcp_hash64(key.ptr, key.len, s->seed);
     return s->slots[keyset_find(s, key, h)] != 0;
 }
 

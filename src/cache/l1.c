@@ -160,7 +160,7 @@ l1_entry *l1_entry_build(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t 
     size_t size = sizeof(l1_entry) + (tag_count + dep_count) * sizeof(l1_ref) + key.len + value.len + meta;
     l1_entry *e = malloc(size);
     if (!e) return NULL;
-    e->hash = l1_hash(key);
+    e->hash = l1_hash(l1, key);
     e->expires_ms = expires_ms;
     e->key_len = (uint32_t)key.len;
     e->value_len = (uint32_t)value.len;
@@ -240,6 +240,7 @@ int mcp_cache_l1_new(const mcp_cache_l1_opts *opts, mcp_cache_l1 **out) {
     unsigned bits = 0;
     while ((1u << bits) < o.shards) bits++;
     l1->shard_shift = 64 - bits;
+    l1->seed = cache_hash_seed();
     l1->default_ttl_ms = o.default_ttl_ms;
     l1->tick_ms = o.wheel_tick_ms;
     l1->clock = o.clock ? o.clock : cache_clock_default;
@@ -254,6 +255,7 @@ int mcp_cache_l1_new(const mcp_cache_l1_opts *opts, mcp_cache_l1 **out) {
         sh->max_entries = o.max_entries / o.shards + (i < o.max_entries % o.shards);
         sh->max_bytes = o.max_bytes / o.shards;
         sh->wheel_tick = now / l1->tick_ms;
+        sh->tags.seed = sh->deps.seed = l1->seed;
         sh->buckets = calloc(INITIAL_BUCKETS, sizeof *sh->buckets);
         sh->mask = INITIAL_BUCKETS - 1;
         if (!sh->buckets) {
@@ -325,7 +327,7 @@ static l1_entry *lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64
 
 int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
     if (!l1 || !out || !key.ptr || !key.len) return MCP_EINVAL;
-    uint64_t hash = l1_hash(key);
+    uint64_t hash = l1_hash(l1, key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
@@ -340,7 +342,7 @@ int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
 
 int mcp_cache_l1_get_item(mcp_cache_l1 *l1, mcp_str key, mcp_arena *arena, mcp_cache_item *item) {
     if (!l1 || !arena || !item || !key.ptr || !key.len) return MCP_EINVAL;
-    uint64_t hash = l1_hash(key);
+    uint64_t hash = l1_hash(l1, key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
@@ -411,7 +413,7 @@ int mcp_cache_l1_put_item(mcp_cache_l1 *l1, const mcp_cache_item *item) {
 
 int mcp_cache_l1_remove(mcp_cache_l1 *l1, mcp_str key) {
     if (!l1 || !key.ptr || !key.len) return MCP_EINVAL;
-    uint64_t hash = l1_hash(key);
+    uint64_t hash = l1_hash(l1, key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     pthread_mutex_lock(&sh->lock);

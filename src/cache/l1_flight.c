@@ -75,7 +75,7 @@ static int lead(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute_fn compute, voi
 int mcp_cache_l1_get_or_compute(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute_fn compute, void *user,
                                 mcp_buf *out) {
     if (!l1 || !compute || !out || !key.ptr || !key.len || key.len > MCP_CACHE_KEY_MAX) return MCP_EINVAL;
-    uint64_t hash = l1_hash(key);
+    uint64_t hash = l1_hash(l1, key);
     l1_shard *sh = l1_shard_of(l1, hash);
     l1_entry *garbage = NULL;
     int rc;

@@ -47,7 +47,7 @@ static int index_grow(l1_index *ix) {
 }
 
 static l1_index_head *index_get_or_add(l1_index *ix, const char *name, size_t len) {
-    uint64_t hash = mcp_hash64(name, len, CACHE_HASH_SEED);
+    uint64_t hash = mcp_hash64(name, len, ix->seed);
     l1_index_head *h = index_find(ix, name, len, hash);
     if (h) return h;
     if ((!ix->buckets || ix->count >= ix->mask + 1) && index_grow(ix) != 0 && !ix->buckets) return NULL;
@@ -72,6 +72,7 @@ static void index_drop(l1_index *ix, l1_index_head *h) {
 }
 
 void l1_index_free(l1_index *ix) {
+    uint64_t seed = ix->seed;
     if (ix->buckets) {
         for (size_t i = 0; i <= ix->mask; i++) {
             l1_index_head *h = ix->buckets[i];
@@ -84,6 +85,7 @@ void l1_index_free(l1_index *ix) {
     }
     free(ix->buckets);
     memset(ix, 0, sizeof *ix);
+    ix->seed = seed;
 }
 
 static void ref_unlink(l1_index *ix, l1_ref *r) {
@@ -136,7 +138,7 @@ int l1_index_link(l1_shard *sh, l1_entry *e) {
 /* ---- invalidation ------------------------------------------------------------------ */
 
 int cache_l1_collect_tag(mcp_cache_l1 *l1, mcp_str tag, cache_keyset *set, size_t *removed) {
-    uint64_t hash = mcp_hash64(tag.ptr, tag.len, CACHE_HASH_SEED);
+    uint64_t hash = mcp_hash64(tag.ptr, tag.len, l1->seed);
     size_t total = 0;
     int rc = MCP_OK;
     for (unsigned i = 0; i < l1->shard_count && rc >= 0; i++) {

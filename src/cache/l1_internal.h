@@ -68,6 +68,7 @@ typedef struct l1_index {
     l1_index_head **buckets;
     size_t mask;
     size_t count;
+    uint64_t seed;
 } l1_index;
 
 typedef struct l1_flight l1_flight;
@@ -91,6 +92,7 @@ struct mcp_cache_l1 {
     l1_shard *shards;
     unsigned shard_count;
     unsigned shard_shift;
+    uint64_t seed;                   /* cache_hash_seed() */
     uint64_t default_ttl_ms;
     uint64_t tick_ms;
     mcp_cache_clock_fn clock;
@@ -107,8 +109,8 @@ struct mcp_cache_l1 {
 static inline uint64_t l1_now(mcp_cache_l1 *l1) {
     return l1->clock(l1->clock_user);
 }
-static inline uint64_t l1_hash(mcp_str key) {
-    return mcp_hash64(key.ptr, key.len, CACHE_HASH_SEED);
+static inline uint64_t l1_hash(const mcp_cache_l1 *l1, mcp_str key) {
+    return mcp_hash64(key.ptr, key.len, l1->seed);
 }
 static inline l1_shard *l1_shard_of(mcp_cache_l1 *l1, uint64_t hash) {
     return &l1->shards[l1->shard_count == 1 ? 0 : hash >> l1->shard_shift];

@@ -433,19 +433,15 @@ int mcp_cache_l2_get_item(mcp_cache_l2 *l2, mcp_str key, mcp_arena *arena, mcp_c
 
 /* ---- invalidation -------------------------------------------------------------------- */
 
-/* Adds every duplicate of name in dbi to set. */
-static int collect_dups(MDB_txn *txn, MDB_dbi dbi, mcp_str name, cache_keyset *set) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc) return map_err(rc, "cursor");
+/* Adds every duplicate of name to set, through an open cursor. */
+static int collect_dups(MDB_cursor *cur, mcp_str name, cache_keyset *set) {
     MDB_val k = {name.len, (void *)name.ptr}, v;
-    int out = MCP_OK;
+    int rc, out = MCP_OK;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
         out = cache_keyset_add(set, (mcp_str){v.mv_data, v.mv_size});
         if (out < 0) break;
         out = MCP_OK;
     }
-    mdb_cursor_close(cur);
     if (out == MCP_OK && rc != 0 && rc != MDB_NOTFOUND) out = map_err(rc, "scan");
     return out;
 }
@@ -455,7 +451,19 @@ int cache_l2_collect_tag(mcp_cache_l2 *l2, mcp_str tag, cache_keyset *set, size_
     int rc = map_err(mdb_txn_begin(l2->env, NULL, 0, &txn), "begin");
     if (rc) return rc;
     size_t first = set->count, n = 0;
-    rc = collect_dups(txn, l2->tags, tag, set);
+    MDB_cursor *cur;
+    rc = map_err(mdb_cursor_open(txn, l2->tags, &cur), "cursor");
+    if (rc == MCP_OK) {
+        rc = collect_dups(cur, tag, set);
+        mdb_cursor_close(cur);
+    }
+    /* The tag's whole row list goes in one delete; del_entry then finds
+     * those rows gone, which it accepts. */
+    MDB_val tk = {tag.len, (void *)tag.ptr};
+    if (rc == MCP_OK && set->count > first) {
+        int d = mdb_del(txn, l2->tags, &tk, NULL);
+        if (d && d != MDB_NOTFOUND) rc = map_err(d, "delete tag");
+    }
     for (size_t i = first; i < set->count && rc == MCP_OK; i++) {
         int d = del_entry(l2, txn, set->keys[i]);
         if (d == MCP_OK) n++;
@@ -475,14 +483,23 @@ int cache_l2_invalidate_set(mcp_cache_l2 *l2, cache_keyset *set, size_t *cursor,
     MDB_txn *txn;
     int rc = map_err(mdb_txn_begin(l2->env, NULL, 0, &txn), "begin");
     if (rc) return rc;
+    MDB_cursor *deps;
+    rc = map_err(mdb_cursor_open(txn, l2->deps, &deps), "cursor");
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     size_t n = 0;
     while (*cursor < set->count && rc == MCP_OK) {
         mcp_str key = set->keys[(*cursor)++];
         int d = del_entry(l2, txn, key);
         if (d == MCP_OK) n++;
         else if (d != MCP_ENOTFOUND) rc = d;
-        if (rc == MCP_OK) rc = collect_dups(txn, l2->deps, key, set);
+        /* The cursor stays valid across the deletes: LMDB fixes up open
+         * cursors of the same transaction. */
+        if (rc == MCP_OK) rc = collect_dups(deps, key, set);
     }
+    mdb_cursor_close(deps);
     if (rc == MCP_OK) rc = map_err(mdb_txn_commit(txn), "commit");
     else mdb_txn_abort(txn);
     if (rc == MCP_OK) {
