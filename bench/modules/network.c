@@ -380,7 +380,7 @@ static const bench_workload NET_WORKLOADS[] = {
     {"tcp_pipelined_ping", "pings pipelined 512 deep on 8 TCP connections: NDJSON message rate", NET_TCP_PING,
      {500000, 5000000}, {5, 9}},
     {"stdio_sequential_1k", "1,000 sequential tools/call (1 KiB echo) over mcpd serve --stdio", NET_STDIO_SEQUENTIAL,
-     {1000, 1000}, {5, 15}},
+     {1000, 1000}, {11, 25}},
 };
 
 const bench_module bench_module_network = {

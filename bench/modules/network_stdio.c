@@ -102,7 +102,9 @@ static int write_all(int fd, const char *p, size_t len) {
 static int read_line(bench_stdio_peer *peer, size_t *line_len) {
     size_t scanned = 0;
     for (;;) {
-        const char *nl = memchr(peer->carry.data + scanned, '\n', peer->carry.len - scanned);
+        const char *nl = peer->carry.len > scanned
+                             ? memchr(peer->carry.data + scanned, '\n', peer->carry.len - scanned)
+                             : NULL;
         if (nl) {
             *line_len = (size_t)(nl - peer->carry.data);
             return MCP_OK;
