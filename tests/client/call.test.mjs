@@ -211,3 +211,21 @@ test('bad values for the new options exit 2 and say why', () => {
     assert.ok(help.includes(option), option);
   }
 });
+
+// ---- Against mcpd's own server, in the 2026-07-28 era --------------------------
+
+test('subscriptions/listen against mcpd serve: acknowledged, held open, cancelled at the end', () => {
+  const own = `stdio:${mcpd} serve --stdio`;
+  const started = Date.now();
+  const r = call(['--compact', '--listen', '400', own, 'subscriptions/listen',
+    '{"notifications":{"toolsListChanged":true,"resourceSubscriptions":["mcpd://demo/readme"]}}']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - started >= 400);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].method, 'notifications/subscriptions/acknowledged');
+  assert.equal(lines[0].params.notifications.toolsListChanged, true);
+  assert.ok('io.modelcontextprotocol/subscriptionId' in lines[0].params._meta);
+  // The handshake era has no subscriptions/listen: the server's -32601, exit 1.
+  const old = call(['--protocol', '2025-11-25', '--listen', '100', own, 'subscriptions/listen', '{"notifications":{}}']);
+  assert.equal(old.status, 1, old.stderr);
+});
