@@ -27,6 +27,10 @@
  * and dependencies in fill->opts. Concurrent misses on one key run it once.
  * Every function returns 0 or a negative MCP_E* code; a miss is
  * MCP_ENOTFOUND.
+ *
+ * Known limit: a compute that read its sources before an invalidation and
+ * stores its value after it leaves that value cached (there is no
+ * generation check between invalidation and a compute in flight yet).
  */
 #ifndef MCP_CACHE_H
 #define MCP_CACHE_H

@@ -272,6 +272,68 @@ static void test_get_or_compute(void **state) {
     mcp_buf_free(&b);
 }
 
+/* Many threads miss one key through the facade: one compute, one disk write. */
+typedef struct flight_ctx {
+    mcp_cache *c;
+    atomic_int computes;
+    atomic_int arrived;
+    int rc[8];
+    char value[8][32];
+} flight_ctx;
+
+static int slow_compute(mcp_str key, mcp_cache_fill *fill, void *user) {
+    flight_ctx *x = user;
+    atomic_fetch_add(&x->computes, 1);
+    /* Wait (bounded) until every thread has asked, so they overlap. */
+    for (int i = 0; i < 2000 && atomic_load(&x->arrived) < 8; i++) usleep(1000);
+    usleep(20000);
+    return mcp_buf_appendf(fill->value, "shared %.*s", (int)key.len, key.ptr);
+}
+
+typedef struct flight_arg {
+    flight_ctx *x;
+    int i;
+} flight_arg;
+
+static void *flight_thread(void *p) {
+    flight_arg *a = p;
+    mcp_buf b;
+    mcp_buf_init(&b);
+    atomic_fetch_add(&a->x->arrived, 1);
+    a->x->rc[a->i] = mcp_cache_get_or_compute(a->x->c, S("hot"), slow_compute, a->x, &b);
+    snprintf(a->x->value[a->i], sizeof a->x->value[0], "%s", b.data ? b.data : "");
+    mcp_buf_free(&b);
+    return NULL;
+}
+
+static void test_single_flight_through_tiers(void **state) {
+    fixture *f = *state;
+    flight_ctx *x = calloc(1, sizeof *x);
+    x->c = f->c;
+    pthread_t th[8];
+    flight_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (flight_arg){x, i};
+        assert_int_equal(pthread_create(&th[i], NULL, flight_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&x->computes), 1);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(x->rc[i], 0);
+        assert_string_equal(x->value[i], "shared hot");
+    }
+    mcp_cache_stats st;
+    mcp_cache_l2_stats(mcp_cache_get_l2(f->c), &st);
+    assert_int_equal(st.puts, 1);
+    assert_int_equal(st.misses, 1); /* only the leader looked on disk */
+    assert_true(l2_has(f->c, "hot"));
+    /* The other seven waited for the leader or, arriving after it, hit L1. */
+    mcp_cache_l1_stats(mcp_cache_get_l1(f->c), &st);
+    assert_int_equal(st.computes, 1);
+    assert_int_equal(st.coalesced + st.hits, 7);
+    free(x);
+}
+
 /* ---- L3 slot: a second real L2 that answers from another thread ---------- */
 
 typedef struct async_tier {
@@ -462,6 +524,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_write_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dependencies_across_tiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_or_compute, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_flight_through_tiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_l3_slot, setup, teardown),
         cmocka_unit_test(test_key_for_call),
     };
