@@ -170,7 +170,6 @@ l1_entry *l1_entry_build(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t 
     memcpy(l1_entry_key(e), key.ptr, key.len);
     if (value.len) memcpy(l1_entry_value(e), value.ptr, value.len);
     cache_meta_encode(l1_entry_meta(e), tags, tag_count, deps, dep_count);
-    (void)l1;
     return e;
 }
 
