@@ -58,6 +58,11 @@ void bench_net_load_free(bench_net_load *load);
  * MCP_ECLOSED when the server closes, MCP_ETIMEDOUT after 10 s of silence. */
 int bench_net_load_run(bench_net_load *load, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns);
 
+/* Where the value of the envelope's "id" member starts, or NULL: the
+ * common shape {"jsonrpc":"2.0","id":... is checked first, then the first
+ * 48 bytes are searched (far enough for any envelope that puts the id near
+ * the front, short enough that a payload saying "id": is never taken). */
+const char *bench_net_find_id(const char *text, size_t len);
 /* The id of a response line, when it is a result: 0 and *id, or MCP_EPROTO. */
 int bench_net_response_id(const char *line, size_t len, uint64_t *id);
 

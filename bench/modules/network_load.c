@@ -55,15 +55,17 @@ struct bench_net_load {
     mcp_histogram *lat;
 };
 
-int bench_net_response_id(const char *line, size_t len, uint64_t *id) {
-    /* Our writer and the null server both put the id right after
-     * "jsonrpc"; look for it near the start only, so a payload that
-     * happens to contain "id": cannot be mistaken for it. */
-    size_t span = len < 48 ? len : 48;
+const char *bench_net_find_id(const char *text, size_t len) {
+    static const char common[] = "{\"jsonrpc\":\"2.0\",\"id\":";
     static const char key[] = "\"id\":";
-    const char *at = memmem(line, span, key, sizeof key - 1);
-    if (!at) return MCP_EPROTO;
-    const char *p = at + sizeof key - 1, *end = line + len;
+    if (len >= sizeof common - 1 && !memcmp(text, common, sizeof common - 1)) return text + sizeof common - 1;
+    const char *at = memmem(text, len < 48 ? len : 48, key, sizeof key - 1);
+    return at ? at + sizeof key - 1 : NULL;
+}
+
+int bench_net_response_id(const char *line, size_t len, uint64_t *id) {
+    const char *p = bench_net_find_id(line, len), *end = line + len;
+    if (!p) return MCP_EPROTO;
     uint64_t v = 0;
     const char *digits = p;
     while (p < end && *p >= '0' && *p <= '9' && p - digits < 19) v = v * 10 + (uint64_t)(*p++ - '0');
@@ -72,6 +74,19 @@ int bench_net_response_id(const char *line, size_t len, uint64_t *id) {
     if ((size_t)(end - p) < sizeof result - 1 || memcmp(p, result, sizeof result - 1)) return MCP_EPROTO;
     *id = v;
     return MCP_OK;
+}
+
+/* Decimal digits of id into out (at least 20 bytes); returns the length.
+ * printf would cost more than the rest of building a ping. */
+static size_t format_id(char *out, uint64_t id) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
 }
 
 static int conn_connect(int port, int *out) {
@@ -184,13 +199,10 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
     uint64_t now = mcp_now_ns();
     for (uint64_t k = 0; k < n; k++) {
         uint64_t id = load->next_id++;
-        char digits[24];
-        int dl = snprintf(digits, sizeof digits, "%llu", (unsigned long long)id);
         char *w = c->out.data + c->out.len;
         memcpy(w, rq->prefix, rq->prefix_len);
         w += rq->prefix_len;
-        memcpy(w, digits, (size_t)dl);
-        w += dl;
+        w += format_id(w, id);
         memcpy(w, rq->suffix, rq->suffix_len);
         w += rq->suffix_len;
         *w++ = '\n';

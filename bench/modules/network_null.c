@@ -59,11 +59,9 @@ void bench_net_reply_free(bench_net_reply *reply) {
 /* The raw id token of a request: what follows its first "id": near the
  * start, up to the next ',' or '}'. No JSON parsing: that is the point. */
 static mcp_str request_id(const char *request, size_t len) {
-    static const char key[] = "\"id\":";
-    size_t span = len < 48 ? len : 48;
-    const char *at = memmem(request, span, key, sizeof key - 1);
-    if (!at) return (mcp_str){"null", 4};
-    const char *p = at + sizeof key - 1, *end = request + len, *q = p;
+    const char *p = bench_net_find_id(request, len), *end = request + len;
+    if (!p) return (mcp_str){"null", 4};
+    const char *q = p;
     while (q < end && *q != ',' && *q != '}') q++;
     return q > p ? (mcp_str){p, (size_t)(q - p)} : (mcp_str){"null", 4};
 }
