@@ -180,6 +180,25 @@ int mcp_server_notify_resource_updated(mcp_server *server, const char *uri);
 int mcp_server_log(mcp_server *server, mcp_log_level level, const char *logger, const char *fmt, ...)
     MCP_PRINTF(4, 5);
 
+/* Mcp-Param-* headers (2026-07-28 Streamable HTTP). A property of a tool's
+ * inputSchema that carries "x-mcp-header": "Name" (string, integer or
+ * boolean; an HTTP token unique in the schema, else registration fails with
+ * MCP_EINVAL) is mirrored by clients into the header Mcp-Param-Name. The
+ * HTTP transport passes the request's headers (any of them; names compare
+ * ignoring case) and the tools/call arguments: 0 when every mirrored value
+ * matches the body (base64 "=?base64?…?=" values decoded, integers compared
+ * as numbers), MCP_EINVAL otherwise with why set; answer that with HTTP 400
+ * and JSON-RPC error MCP_ERROR_HEADER_MISMATCH. An unknown tool passes (the
+ * call itself will fail). */
+typedef struct mcp_header_field {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} mcp_header_field;
+int mcp_server_check_param_headers(mcp_server *server, const char *tool, const mcp_json *arguments,
+                                   const mcp_header_field *headers, size_t count, mcp_buf *why);
+
 /* ---- Sessions: how a transport talks to the server -------------------------
  * One session per connection (or per stdio pair). The sink receives each
  * outgoing message as one complete JSON text without a trailing newline;

@@ -215,6 +215,9 @@ int mcp_method_tasks_list(mcp_call *call);
 int mcp_method_tasks_cancel(mcp_call *call);
 void mcp_server_write_task_capability(mcp_json_writer *w);
 
+/* x-mcp-header annotations of a tool's input schema (param_headers.c). */
+int mcp_param_headers_compile(mcp_registry_entry *entry, const char *input_schema);
+
 /* Completion (completion.c). */
 int mcp_method_complete(mcp_call *call);
 

@@ -144,6 +144,12 @@ int mcp_call_request_input(mcp_call *call, const char *key, const char *method, 
     if (!mcp_caps_allow(call->client_caps, method, mode)) {
         char *msg = mcp_arena_sprintf(&call->arena, "Client does not support %s", method);
         mcp_call_set_error(call, MCP_ERROR_MISSING_CLIENT_CAPABILITY, msg ? msg : "Missing client capability");
+        /* The error names what would have been needed. */
+        const char *need = strcmp(method, "sampling/createMessage") == 0 ? "{\"sampling\":{}}"
+                           : strcmp(method, "roots/list") == 0           ? "{\"roots\":{}}"
+                           : mode && strcmp(mode, "url") == 0            ? "{\"elicitation\":{\"url\":{}}}"
+                                                                         : "{\"elicitation\":{\"form\":{}}}";
+        call->fail_data = mcp_arena_sprintf(&call->arena, "{\"requiredCapabilities\":%s}", need);
         return MCP_EUNSUPPORTED;
     }
     mcp_input_entry *in = input_find(call, key);

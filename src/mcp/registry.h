@@ -25,6 +25,8 @@
 #include <stdatomic.h>
 
 typedef struct mcp_schema mcp_schema;
+typedef struct mcp_param_header mcp_param_header; /* param_headers.c */
+#define MCP_PARAM_HEADERS_MAX 32
 
 typedef enum mcp_registry_kind {
     MCP_REGISTRY_TOOLS = 0,
@@ -59,6 +61,8 @@ typedef struct mcp_registry_entry {
     size_t argument_count;
     mcp_complete_fn complete;        /* prompts and templates: completion/complete */
     int task_support;                /* tools: 0 forbidden, 1 optional, 2 required */
+    mcp_param_header *param_headers; /* tools: x-mcp-header properties */
+    size_t param_header_count;
     int64_t ttl_ms;                  /* resources: cache hints of reads; 0 the server's */
     const char *cache_scope;         /* resources: NULL the server's */
     mcp_arena arena;

@@ -245,6 +245,8 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
     if (!e)
         return MCP_ENOMEM;
     int rc = tool_schema(e, input, &e->input_schema);
+    if (rc == 0)
+        rc = mcp_param_headers_compile(e, input);
     if (rc == 0 && tool->output_schema) {
         rc = tool_schema(e, tool->output_schema, &e->output_schema);
         e->has_output_schema = true;

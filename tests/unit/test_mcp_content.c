@@ -1,0 +1,167 @@
+/* Content and metadata: icons, _meta and annotations on definitions passed
+ * through unchanged, typed content blocks (embedded resources, annotated
+ * blocks), serverInfo icons and websiteUrl, and the modern cache hints per
+ * server and per resource. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_mcp_util.h"
+
+#define ICONS "[{\"src\":\"https://example.com/i.png\",\"mimeType\":\"image/png\",\"sizes\":[\"48x48\"]}]"
+
+static int blocks(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    assert_int_equal(mcp_call_annotate(call, "{\"priority\":1}"), MCP_EINVAL); /* nothing to annotate yet */
+    mcp_call_text(call, "hello");
+    assert_int_equal(mcp_call_annotate(call, "{\"audience\":[\"user\"],\"priority\":0.5}"), 0);
+    mcp_call_image(call, "aGk=", "image/png");
+    mcp_call_audio(call, "aGk=", "audio/wav");
+    mcp_call_resource_link(call, "file:///a.txt", "a", "text/plain");
+    mcp_call_embedded_text(call, "file:///b.txt", "text/plain", "bee", 3);
+    assert_int_equal(mcp_call_annotate(call, "{\"lastModified\":\"2025-01-01T00:00:00Z\"}"), 0);
+    mcp_call_embedded_blob(call, "file:///c.bin", "application/octet-stream", "AAE=");
+    assert_int_equal(mcp_call_annotate(call, "[1]"), MCP_EINVAL);
+    assert_int_equal(mcp_call_annotate(call, "{bad"), MCP_EINVAL);
+    return mcp_call_content_json(call, "{\"type\":\"text\",\"text\":\"raw\",\"_meta\":{\"x\":1}}");
+}
+
+static int read_it(mcp_call *call, const char *uri, void *user)
+{
+    (void)user;
+    return mcp_call_resource_text(call, uri, "text/plain", "x", 1);
+}
+
+static int prompt(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    mcp_call_prompt_message(call, "user", "look");
+    return mcp_call_annotate(call, "{\"priority\":0.9}");
+}
+
+static fixture *setup_server(void)
+{
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .icons = ICONS,
+                                                .website_url = "https://example.com", .ttl_ms = 5000,
+                                                .cache_scope = "public"});
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "blocks", .fn = blocks, .icons = ICONS,
+                                                                 .meta = "{\"vendor/x\":true}"}), 0);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){
+        .uri = "x://cached", .name = "cached", .fn = read_it, .icons = ICONS, .size = 1,
+        .annotations = "{\"audience\":[\"assistant\"]}", .meta = "{\"k\":\"v\"}", .ttl_ms = 60000,
+        .cache_scope = "private"}), 0);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://default", .name = "d", .fn = read_it}), 0);
+    assert_int_equal(mcp_server_add_resource_template(f->server, &(mcp_resource_template){
+        .uri_template = "x://t/{id}", .name = "t", .fn = read_it, .icons = ICONS, .annotations = "{\"priority\":1}"}), 0);
+    assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p", .fn = prompt, .icons = ICONS,
+                                                                     .meta = "{\"m\":1}"}), 0);
+    return f;
+}
+
+static void test_definitions_carry_icons_meta_annotations(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    handshake(f, "2025-11-25", "{}");
+    const mcp_json *tool = mcp_json_at(mcp_json_get(result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}")), "tools"), 0);
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(tool, "icons"), 0), "src"), "https://example.com/i.png");
+    assert_true(mcp_json_bool(mcp_json_get(mcp_json_get(tool, "_meta"), "vendor/x"), false));
+    const mcp_json *res = mcp_json_at(mcp_json_get(result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/list\"}")), "resources"), 0);
+    assert_int_equal(mcp_json_int(mcp_json_get(res, "size"), -1), 1);
+    assert_string_equal(mcp_json_str(mcp_json_at(mcp_json_get(mcp_json_get(res, "annotations"), "audience"), 0), ""), "assistant");
+    assert_string_equal(str_at(mcp_json_get(res, "_meta"), "k"), "v");
+    assert_non_null(mcp_json_get(res, "icons"));
+    const mcp_json *tmpl = mcp_json_at(mcp_json_get(result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/templates/list\"}")), "resourceTemplates"), 0);
+    assert_non_null(mcp_json_get(tmpl, "icons"));
+    assert_non_null(mcp_json_get(tmpl, "annotations"));
+    const mcp_json *p = mcp_json_at(mcp_json_get(result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/list\"}")), "prompts"), 0);
+    assert_non_null(mcp_json_get(p, "icons"));
+    assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(p, "_meta"), "m"), 0), 1);
+    fixture_free(f);
+}
+
+static void test_content_blocks(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    handshake(f, "2025-11-25", "{}");
+    const mcp_json *content = mcp_json_get(result_of(roundtrip(f,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"blocks\"}}")), "content");
+    assert_int_equal(mcp_json_len(content), 7);
+    const mcp_json *text = mcp_json_at(content, 0);
+    assert_string_equal(str_at(text, "text"), "hello");
+    assert_true(mcp_json_num(mcp_json_get(mcp_json_get(text, "annotations"), "priority"), 0) == 0.5);
+    assert_string_equal(str_at(mcp_json_at(content, 1), "type"), "image");
+    assert_string_equal(str_at(mcp_json_at(content, 2), "type"), "audio");
+    assert_string_equal(str_at(mcp_json_at(content, 3), "type"), "resource_link");
+    const mcp_json *embedded = mcp_json_at(content, 4);
+    assert_string_equal(str_at(embedded, "type"), "resource");
+    assert_string_equal(str_at(mcp_json_get(embedded, "resource"), "text"), "bee");
+    assert_string_equal(str_at(mcp_json_get(embedded, "annotations"), "lastModified"), "2025-01-01T00:00:00Z");
+    assert_string_equal(str_at(mcp_json_get(mcp_json_at(content, 5), "resource"), "blob"), "AAE=");
+    assert_null(mcp_json_get(mcp_json_at(content, 5), "annotations"));
+    assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(mcp_json_at(content, 6), "_meta"), "x"), 0), 1);
+
+    const mcp_json *msg = mcp_json_at(mcp_json_get(result_of(roundtrip(f,
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\",\"params\":{\"name\":\"p\"}}")), "messages"), 0);
+    assert_true(mcp_json_num(mcp_json_get(mcp_json_get(mcp_json_get(msg, "content"), "annotations"), "priority"), 0) == 0.9);
+    assert_null(mcp_json_get(msg, "annotations"));
+    fixture_free(f);
+}
+
+static void test_server_info_and_cache_hints(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://cached\"," MODERN_META "}}");
+    assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 60000);
+    assert_string_equal(str_at(result_of(doc), "cacheScope"), "private");
+    const mcp_json *info = mcp_json_get(mcp_json_get(result_of(doc), "_meta"), "io.modelcontextprotocol/serverInfo");
+    assert_string_equal(str_at(info, "websiteUrl"), "https://example.com");
+    assert_non_null(mcp_json_get(info, "icons"));
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://default\"," MODERN_META "}}");
+    assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 5000);
+    assert_string_equal(str_at(result_of(doc), "cacheScope"), "public");
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{" MODERN_META "}}");
+    assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 5000);
+    assert_string_equal(str_at(result_of(doc), "cacheScope"), "public");
+
+    /* Older revisions have neither icons nor websiteUrl in serverInfo. */
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                       "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}");
+    info = mcp_json_get(result_of(doc), "serverInfo");
+    assert_null(mcp_json_get(info, "icons"));
+    assert_null(mcp_json_get(info, "websiteUrl"));
+    fixture_free(f);
+}
+
+static void test_bad_definitions_are_refused(void **state)
+{
+    (void)state;
+    assert_null(mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1", .cache_scope = "shared"}));
+    assert_null(mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1", .icons = "{}"}));
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1"});
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "a", .fn = blocks, .icons = "{\"src\":1}"}), MCP_EINVAL);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "a", .fn = blocks, .meta = "[]"}), MCP_EINVAL);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://a", .name = "a", .fn = read_it,
+                                                                         .cache_scope = "everyone"}), MCP_EINVAL);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://a", .name = "a", .fn = read_it,
+                                                                         .annotations = "[1"}), MCP_EINVAL);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://a", .name = "a", .fn = read_it,
+                                                                         .size = -1}), MCP_EINVAL);
+    assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p", .icons = "null"}), MCP_EINVAL);
+    fixture_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_definitions_carry_icons_meta_annotations),
+        cmocka_unit_test(test_content_blocks),
+        cmocka_unit_test(test_server_info_and_cache_hints),
+        cmocka_unit_test(test_bad_definitions_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
