@@ -335,6 +335,10 @@ static void *worker_main(void *arg)
         size_t take = 0;
         batch_item *list = NULL, *expired = NULL;
         pthread_mutex_lock(&w->lock);
+        /* Read the clock under the lock: a request added after an earlier
+         * reading would look older than time itself (unsigned underflow)
+         * and be expired at once. */
+        now = mcp_now_ns();
         if (w->head && now - w->head->added_ns >= (uint64_t)b->timeout_ms * 1000000u)
             expire_queued(w, now, &expired);
         if (w->connected) {

@@ -118,7 +118,9 @@ static void shrink(mcp_pool *pool)
     uint64_t limit = (uint64_t)pool->opts.idle_timeout_ms * 1000000u;
     for (size_t i = 0; i < pool->idle_count && pool->open > pool->keep_open;) {
         mcp_pool_conn *conn = pool->idle[i];
-        if (now - conn->last_used_ns < limit) {
+        /* The lock is dropped around each close: a connection checked in
+         * meanwhile may carry a time later than now. */
+        if (conn->last_used_ns > now || now - conn->last_used_ns < limit) {
             i++;
             continue;
         }
