@@ -30,8 +30,16 @@
  * (accessors on a RAW node expand it first when given an arena via
  * mcp_json_expand; plain accessors treat it as absent).
  *
- * Nodes point into the source text where they can (unescaped strings, raw
- * slices), so the text must outlive the DOM.
+ * Nodes point into the source text where they can (unescaped keys, raw
+ * slices, the text of every string value), so the text must outlive the DOM.
+ *
+ * String values are validated when parsed and decoded when first read
+ * (mcp_json_str, mcp_json_str_slice, mcp_json_str_len of a string with
+ * escapes, mcp_json_canonical), into room the parser reserved in the arena:
+ * reading allocates nothing. A DOM is read-only to its users, and several
+ * threads may read one DOM at the same time (the first reader of a string
+ * decodes it under an atomic flag, the others wait for it); nothing may
+ * write to the arena while they do.
  */
 #ifndef MCP_JSON_H
 #define MCP_JSON_H
@@ -162,7 +170,10 @@ void mcp_json_write_bool(mcp_json_writer *w, bool v);
 void mcp_json_write_null(mcp_json_writer *w);
 /* Insert text that is already valid JSON (not checked). */
 void mcp_json_write_raw(mcp_json_writer *w, const char *json, size_t len);
-/* Serialize a DOM node (RAW nodes are copied as their source text). */
+/* Serialize a DOM node compactly. Numbers, strings and RAW nodes are copied
+ * as their validated source text: a string keeps the escapes it was written
+ * with (the same value, valid JSON), so a large text is forwarded without
+ * being decoded. Use mcp_json_canonical for a normalised form. */
 void mcp_json_write_value(mcp_json_writer *w, const mcp_json *v);
 
 /* Append the escaped form of s, with quotes, to out. */

@@ -26,15 +26,20 @@ mcp_str mcp_json_raw(const mcp_json *v) {
 }
 
 const char *mcp_json_str(const mcp_json *v, const char *fallback) {
-    return v && v->type == MCP_JSON_STRING ? v->u.s.ptr : fallback;
+    if (!v || v->type != MCP_JSON_STRING) return fallback;
+    return mcp_json_string_ready(v)->u.s.ptr;
 }
 
 size_t mcp_json_str_len(const mcp_json *v) {
-    return v && v->type == MCP_JSON_STRING ? v->u.s.len : 0;
+    if (!v || v->type != MCP_JSON_STRING) return 0;
+    /* Without escapes the length is the source body's: no decoding. */
+    if (v->flags & MCP_JSON_F_STR_CLEAN) return v->src_len - 2;
+    return mcp_json_string_ready(v)->u.s.len;
 }
 
 mcp_str mcp_json_str_slice(const mcp_json *v) {
     if (!v || v->type != MCP_JSON_STRING) return (mcp_str){NULL, 0};
+    v = mcp_json_string_ready(v);
     return (mcp_str){v->u.s.ptr, v->u.s.len};
 }
 

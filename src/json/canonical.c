@@ -79,6 +79,7 @@ static int canon(mcp_arena *scratch, const mcp_json *v, mcp_buf *out, unsigned d
     case MCP_JSON_STRING:
         /* Source text without escapes is byte for byte what the escaper makes. */
         if (v->flags & MCP_JSON_F_STR_CLEAN) return mcp_buf_append(out, v->src, v->src_len);
+        v = mcp_json_string_ready(v);
         return mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len);
     case MCP_JSON_RAW: {
         const mcp_json *built = mcp_json_parse_validated(scratch, v->src, v->src_len);

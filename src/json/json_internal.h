@@ -4,7 +4,18 @@
  *
  * A node is 56 bytes (64 once the arena rounds it up). Every node keeps the
  * slice of source text it came from, so mcp_json_raw and mcp_json_write_value
- * can copy numbers and RAW nodes verbatim instead of re-formatting them.
+ * can copy numbers, strings and RAW nodes verbatim instead of re-formatting
+ * them.
+ *
+ * String values are validated by the parser but decoded only when a reader
+ * asks for them (mcp_json_string_ready). The parser reserves the room for
+ * the decoded text (never longer than the source body, plus the NUL) in the
+ * document's arena, so decoding later allocates nothing: that is what lets
+ * a DOM that several threads only read (a compiled schema's enum values)
+ * stay safe to read concurrently. The first reader claims the node with an
+ * atomic flag, decodes, and publishes READY; a concurrent reader waits for
+ * it. The parser's own writes to a node happen before the DOM is handed to
+ * anyone, so only flags needs atomic access afterwards.
  */
 #ifndef MCP_JSON_INTERNAL_H
 #define MCP_JSON_INTERNAL_H
@@ -21,6 +32,11 @@ enum {
     /* Member key had no escapes: it points into the source, between quotes,
      * so key - 1 .. key + key_len + 1 is its escaped form. */
     MCP_JSON_F_KEY_CLEAN = 1u << 2,
+    /* String value decoded: u.s.ptr holds it, NUL-terminated, u.s.len long.
+     * Set (with release order) only after the text is in place. */
+    MCP_JSON_F_STR_READY = 1u << 3,
+    /* String value being decoded by one reader; others wait for READY. */
+    MCP_JSON_F_STR_BUSY = 1u << 4,
 };
 
 struct mcp_json {
@@ -33,8 +49,8 @@ struct mcp_json {
     size_t src_len;
     union {
         struct {
-            const char *ptr; /* decoded, NUL-terminated, in the arena */
-            size_t len;
+            char *ptr;  /* room for the decoded text, in the arena; valid once READY */
+            size_t len; /* decoded length; for STR_CLEAN strings known from the start */
         } s;
         struct {
             mcp_json *first;
@@ -46,6 +62,28 @@ struct mcp_json {
         } n;
     } u;
 };
+
+/* The decoded text of a string node, decoding it on first use. */
+const mcp_json *mcp_json_string_ready(const mcp_json *v);
+
+/* Decodes a validated string body (the text between the quotes) into dst,
+ * which has room for len + 1 bytes; returns the decoded length. */
+size_t mcp_json_decode_string(char *dst, const char *s, size_t len);
+
+static inline int mcp_json_hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p (the caller checked that they are there), or -1. */
+static inline long mcp_json_hex4(const char *p) {
+    int a = mcp_json_hex_value(p[0]), b = mcp_json_hex_value(p[1]), c = mcp_json_hex_value(p[2]),
+        d = mcp_json_hex_value(p[3]);
+    if ((a | b | c | d) < 0) return -1;
+    return (long)((a << 12) | (b << 8) | (c << 4) | d);
+}
 
 /* Loads 8 bytes without alignment requirements; compilers turn this into
  * one load. */

@@ -12,9 +12,11 @@
  *
  * Strings are scanned 16 bytes at a time (eight without SSE2) for the bytes
  * that need a look ('"', '\\', control characters, and non-ASCII bytes
- * other than whole two-byte sequences); values are decoded into the arena as
- * they are scanned (so mcp_json_str can hand out a NUL-terminated string)
- * and keys without escapes point straight into the source.
+ * other than whole two-byte sequences). String values are only validated
+ * here: the node keeps its source slice and room reserved for the decoded
+ * text, which string.c fills on first read. Keys without escapes point
+ * straight into the source; keys with escapes (rare) are decoded at once,
+ * because lookups compare keys all the time.
  */
 #include "json/json_internal.h"
 
@@ -62,20 +64,6 @@ static inline const char *skip_ws(const char *p, const char *end) {
     return p;
 }
 
-static inline int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Four hex digits at p (p + 4 <= end checked by the caller), or -1. */
-static inline long hex4(const char *p) {
-    int a = hex_value(p[0]), b = hex_value(p[1]), c = hex_value(p[2]), d = hex_value(p[3]);
-    if ((a | b | c | d) < 0) return -1;
-    return (long)((a << 12) | (b << 8) | (c << 4) | d);
-}
-
 /* Scans a string body starting just after the opening quote. Returns the
  * closing quote, or NULL after recording the error. *escaped tells whether a
  * backslash was seen (so the value needs decoding). */
@@ -108,7 +96,7 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
                 fail(ps, MCP_EPARSE, p, "invalid escape in string");
                 return NULL;
             }
-            long cp = end - p >= 6 ? hex4(p + 2) : -1;
+            long cp = end - p >= 6 ? mcp_json_hex4(p + 2) : -1;
             if (cp < 0) {
                 fail(ps, MCP_EPARSE, p, "invalid \\u escape in string");
                 return NULL;
@@ -118,7 +106,7 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
                 return NULL;
             }
             if (cp >= 0xD800 && cp <= 0xDBFF) {
-                long lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? hex4(p + 8) : -1;
+                long lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? mcp_json_hex4(p + 8) : -1;
                 if (lo < 0xDC00 || lo > 0xDFFF) {
                     fail(ps, MCP_EPARSE, p, "unpaired high surrogate in \\u escape");
                     return NULL;
@@ -140,86 +128,6 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
         }
         p += n;
     }
-}
-
-static size_t utf8_encode(char *out, unsigned long cp) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes a scanned (so known valid) string body into dst, which has room
- * for len + 1 bytes: the decoded form is never longer than the source.
- * Returns the decoded length. */
-static size_t decode_string(char *dst, const char *s, size_t len) {
-    char *d = dst;
-    const char *end = s + len;
-    for (;;) {
-#if defined(__SSE2__)
-        /* Copy 16 bytes at a time and stop at a backslash; d never runs
-         * ahead of s, so the store stays inside dst. */
-        while (end - s >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-            _mm_storeu_si128((__m128i *)(void *)d, v);
-            unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-            if (m) {
-                unsigned k = (unsigned)__builtin_ctz(m);
-                s += k;
-                d += k;
-                goto escape;
-            }
-            s += 16;
-            d += 16;
-        }
-#endif
-        while (s < end && *s != '\\') *d++ = *s++;
-        if (s >= end) break;
-#if defined(__SSE2__)
-    escape:
-#endif
-        {
-            char e = s[1];
-            s += 2;
-            switch (e) {
-            case 'b': *d++ = '\b'; break;
-            case 'f': *d++ = '\f'; break;
-            case 'n': *d++ = '\n'; break;
-            case 'r': *d++ = '\r'; break;
-            case 't': *d++ = '\t'; break;
-            case 'u': {
-                unsigned long cp = (unsigned long)hex4(s);
-                s += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned long lo = (unsigned long)hex4(s + 2);
-                    s += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                d += utf8_encode(d, cp);
-                break;
-            }
-            default: *d++ = e; break; /* '"', '\\', '/' */
-            }
-        }
-    }
-    *d = '\0';
-    return (size_t)(d - dst);
 }
 
 /* Checks the number grammar at p; returns its end or NULL. For plain
@@ -313,125 +221,6 @@ static char *string_space(parser *ps, const char *open_quote, size_t need) {
     return s;
 }
 
-static const char *scan_string(parser *ps, const char *p, bool *escaped);
-static size_t utf8_encode(char *out, unsigned long cp);
-
-#define TAKE_ROOM 32 /* a 16-byte store, an escape and the NUL always fit */
-#define TAKE_DOUBLING_MAX ((size_t)64 << 10)
-
-/* The byte a two-character escape stands for, by the character after the
- * backslash; 0 for 'u' and for everything that is no escape. A lookup, not
- * a switch, because in escaped text the kinds alternate unpredictably. */
-static const char unescape_char[256] = {
-    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
-};
-
-/* Scans and decodes a string value in one pass, straight into the pool:
- * the builder's path for values (the validator uses scan_string). Clean
- * 16-byte blocks are stored before they are checked, which is why the pool
- * keeps TAKE_ROOM bytes ahead of the write position. A string that outgrows
- * its piece moves to one twice as big, and past TAKE_DOUBLING_MAX straight
- * to one that holds the rest of the input: a megabyte of text then costs
- * one big allocation and one copy of 64 KiB instead of a chain of doublings,
- * and whatever it leaves over serves the strings after it. Returns the
- * closing quote, or NULL after recording the error. */
-static const char *take_string(parser *ps, const char *p, mcp_json *node) {
-    const char *end = ps->end;
-    char *start = pool_reserve(ps, p, TAKE_ROOM);
-    if (!start) goto oom;
-    char *d = start;
-    bool clean = true;
-    for (;;) {
-        if (MCP_UNLIKELY(ps->pool_end - d < TAKE_ROOM)) {
-            size_t done = (size_t)(d - start);
-            size_t cap = done + (size_t)(end - p) + TAKE_ROOM;
-            size_t need = done < TAKE_DOUBLING_MAX ? done * 2 + TAKE_ROOM : cap;
-            if (need > cap) need = cap;
-            char *bigger = mcp_arena_alloc(ps->arena, need);
-            if (!bigger) goto oom;
-            memcpy(bigger, start, done);
-            start = bigger;
-            d = bigger + done;
-            ps->pool = bigger;
-            ps->pool_end = bigger + need;
-        }
-#if defined(__SSE2__)
-        if (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-            _mm_storeu_si128((__m128i *)(void *)d, v);
-            unsigned k = (unsigned)__builtin_ctz(mcp_json_stop16(v) | 0x10000u);
-            p += k;
-            d += k;
-            if (k == 16) continue;
-        } else
-#endif
-        {
-            const char *stop = end - p > 16 ? p + 16 : end;
-            while (p < stop && !mcp_json_is_special((unsigned char)*p)) *d++ = *p++;
-            if (p == stop && p < end) continue;
-            if (p >= end) {
-                fail(ps, MCP_EPARSE, p, "unterminated string");
-                return NULL;
-            }
-        }
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            *d = '\0';
-            node->u.s.ptr = start;
-            node->u.s.len = (size_t)(d - start);
-            if (clean) node->flags |= MCP_JSON_F_STR_CLEAN;
-            ps->pool = d + 1;
-            return p;
-        }
-        if (c == '\\') {
-            clean = false;
-            char e = end - p >= 2 ? unescape_char[(unsigned char)p[1]] : 0;
-            if (MCP_LIKELY(e)) {
-                *d++ = e;
-                p += 2;
-                continue;
-            }
-            /* \u escapes and every error: let the validating scanner judge
-             * this one escape, then decode it. */
-            bool escaped;
-            if (end - p >= 2 && p[1] == 'u') {
-                long cp = end - p >= 6 ? hex4(p + 2) : -1;
-                if (cp >= 0 && (cp < 0xD800 || cp > 0xDFFF)) {
-                    d += utf8_encode(d, (unsigned long)cp);
-                    p += 6;
-                    continue;
-                }
-                if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u') {
-                    long lo = hex4(p + 8);
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        d += utf8_encode(d, 0x10000 + (((unsigned long)cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00));
-                        p += 12;
-                        continue;
-                    }
-                }
-            }
-            /* Not a valid escape: the scanner reports it with its message. */
-            scan_string(ps, p, &escaped);
-            return NULL;
-        }
-        if (c < 0x20) {
-            fail(ps, MCP_EPARSE, p, "control character in string");
-            return NULL;
-        }
-        size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-        if (!n) {
-            fail(ps, MCP_EPARSE, p, "invalid UTF-8 in string");
-            return NULL;
-        }
-        memcpy(d, p, n);
-        d += n;
-        p += n;
-    }
-oom:
-    fail(ps, MCP_ENOMEM, p, "out of memory");
-    return NULL;
-}
-
 /* Links node under the open container (or makes it the root), giving it
  * the pending key. */
 static inline void attach(parser *ps, size_t depth, mcp_json *node, const char *key, size_t key_len,
@@ -518,16 +307,19 @@ value:
             goto value;
         }
         case '"': {
-            const char *close;
-            if (building) {
-                node = node_new(ps, MCP_JSON_STRING, start);
-                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                close = take_string(ps, p + 1, node);
-            } else {
-                bool escaped;
-                close = scan_string(ps, p + 1, &escaped);
-            }
+            bool escaped;
+            const char *close = scan_string(ps, p + 1, &escaped);
             if (!close) return ps->code;
+            if (building) {
+                /* Validated now, decoded when read: reserve its room. */
+                size_t body = (size_t)(close - (p + 1));
+                node = node_new(ps, MCP_JSON_STRING, start);
+                char *room = node ? string_space(ps, p, body + 1) : NULL;
+                if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
+                node->u.s.ptr = room;
+                node->u.s.len = body;
+            }
             p = close + 1;
             break;
         }
@@ -617,7 +409,7 @@ key:
             if (escaped) {
                 char *dst = string_space(ps, p, key_len + 1);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                key_len = decode_string(dst, p + 1, key_len);
+                key_len = mcp_json_decode_string(dst, p + 1, key_len);
                 key = dst;
             } else {
                 key = p + 1;

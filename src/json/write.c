@@ -261,8 +261,11 @@ void mcp_json_write_raw(mcp_json_writer *w, const char *json, size_t len) {
 }
 
 /* DOM serialisation bypasses the per-call state machine: the tree is known
- * to be well formed, so only depth needs watching. Numbers and RAW nodes are
- * copied from their source text, which is valid JSON by construction. */
+ * to be well formed, so only depth needs watching. Numbers, strings and RAW
+ * nodes are copied from their source text, which the parser validated: a
+ * string keeps the escapes it came with (\u00e9 stays \u00e9), the same
+ * value in valid JSON, and a proxy forwards a megabyte of text without
+ * decoding or re-escaping it. mcp_json_canonical is the normalising form. */
 static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
     mcp_buf *out = w->out;
     int rc = 0;
@@ -271,11 +274,8 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
     case MCP_JSON_TRUE: rc = mcp_json_buf_put(out, "true", 4); break;
     case MCP_JSON_FALSE: rc = mcp_json_buf_put(out, "false", 5); break;
     case MCP_JSON_NUMBER:
-    case MCP_JSON_RAW: rc = mcp_json_buf_put(out, v->src, v->src_len); break;
     case MCP_JSON_STRING:
-        if (v->flags & MCP_JSON_F_STR_CLEAN) rc = mcp_json_buf_put(out, v->src, v->src_len);
-        else rc = mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len);
-        break;
+    case MCP_JSON_RAW: rc = mcp_json_buf_put(out, v->src, v->src_len); break;
     case MCP_JSON_ARRAY:
     case MCP_JSON_OBJECT: {
         if (depth >= MCP_JSON_WRITER_MAX_DEPTH) {

@@ -198,8 +198,14 @@ static void test_write_value(void **state) {
     mcp_json_writer_init(&w, &out);
     mcp_json_write_value(&w, doc);
     assert_int_equal(mcp_json_writer_status(&w), 0);
-    /* Compact; numbers keep their source text. */
-    assert_string_equal(out.data, "{\"a\":[1,2.50,-0,1e400,\"s\xc3\xa9\\n\"],\"b\":{},\"c\":[true,false,null]}");
+    /* Compact; numbers and strings keep their source text, escapes included. */
+    assert_string_equal(out.data, "{\"a\":[1,2.50,-0,1e400,\"s\\u00e9\\n\"],\"b\":{},\"c\":[true,false,null]}");
+    /* Reading the string first changes nothing in what is written. */
+    assert_string_equal(mcp_json_str(mcp_json_at(mcp_json_get(doc, "a"), 4), NULL), "s\xc3\xa9\n");
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_write_value(&w, doc);
+    assert_string_equal(out.data, "{\"a\":[1,2.50,-0,1e400,\"s\\u00e9\\n\"],\"b\":{},\"c\":[true,false,null]}");
 
     /* RAW nodes are copied as their source text, and mixing with the writer works. */
     mcp_json *lazy = NULL;
