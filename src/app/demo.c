@@ -181,6 +181,96 @@ static int demo_review(mcp_call *call, const mcp_json *args, void *user) {
     return rc ? rc : mcp_call_prompt_message(call, "user", text);
 }
 
+/* ---- completion -------------------------------------------------------------------------- */
+
+static const char *const LANGUAGES[] = {"bash", "c", "cpp", "go", "java", "javascript", "python", "ruby", "rust", "typescript"};
+static const char *const NAMES[] = {"Ada", "Alan", "Barbara", "Dennis", "Grace", "Ken", "Linus", "Margaret"};
+
+/* Prefix matches from a fixed list: review's language, greeting's name. */
+static int demo_complete(mcp_call *call, const char *argument, const char *value, const mcp_json *context,
+                         void *user) {
+    (void)context, (void)user;
+    const char *const *list = NULL;
+    size_t count = 0;
+    if (!strcmp(argument, "language")) list = LANGUAGES, count = sizeof LANGUAGES / sizeof LANGUAGES[0];
+    else if (!strcmp(argument, "name")) list = NAMES, count = sizeof NAMES / sizeof NAMES[0];
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strncmp(list[i], value, strlen(value)) != 0) continue;
+        int rc = mcp_call_completion(call, list[i]);
+        if (rc) return rc;
+        n++;
+    }
+    return mcp_call_completion_total(call, n, false);
+}
+
+/* ---- features (--all-features) --------------------------------------------------------------
+ * Tools that need a capable client, kept out of the default catalog so
+ * that its shape stays fixed for the tests and benchmarks that count it. */
+
+static const char CONFIRM_INPUT[] =
+    "{\"type\":\"object\",\"properties\":{\"action\":{\"type\":\"string\"}},\"required\":[\"action\"]}";
+static const char CONFIRM_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"confirm\":{\"type\":\"boolean\",\"title\":\"Go ahead?\"}},"
+    "\"required\":[\"confirm\"]}";
+
+/* Asks the user through elicitation; the same code serves both eras. */
+static int demo_confirm(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    const char *action = mcp_json_str(mcp_json_get(args, "action"), "");
+    const mcp_json *answer = mcp_call_input(call, "confirm");
+    if (!answer) {
+        char *message = mcp_arena_sprintf(mcp_call_arena(call), "Do you want to %s?", action);
+        if (!message) return MCP_ENOMEM;
+        return mcp_call_request_elicitation(call, "confirm", message, CONFIRM_SCHEMA);
+    }
+    const char *what = mcp_json_str(mcp_json_get(answer, "action"), "");
+    bool yes = !strcmp(what, "accept") && mcp_json_bool(mcp_json_get(mcp_json_get(answer, "content"), "confirm"), false);
+    return yes ? mcp_call_text(call, "confirmed: %s", action) : mcp_call_text(call, "not confirmed (%s)", what);
+}
+
+static int demo_log(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    const char *text = mcp_json_str(mcp_json_get(args, "text"), "");
+    mcp_log_level level = MCP_LOG_INFO;
+    mcp_log_level_parse(mcp_json_str(mcp_json_get(args, "level"), "info"), &level);
+    int rc = mcp_call_log(call, level, "demo", "%s", text);
+    return rc ? rc : mcp_call_text(call, "logged at %s", mcp_log_level_name(level));
+}
+
+static const char LOG_INPUT[] =
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"},"
+    "\"level\":{\"enum\":[\"debug\",\"info\",\"notice\",\"warning\",\"error\",\"critical\",\"alert\",\"emergency\"]}},"
+    "\"required\":[\"text\"]}";
+
+int app_demo_register_features(mcp_server *server) {
+    int rc = mcp_server_add_tool(server, &(mcp_tool){
+        .name = "confirm",
+        .title = "Confirm",
+        .description = "Asks the user to confirm an action (elicitation) and reports the answer.",
+        .input_schema = CONFIRM_INPUT,
+        .fn = demo_confirm,
+    });
+    if (!rc)
+        rc = mcp_server_add_tool(server, &(mcp_tool){
+            .name = "job",
+            .title = "Job",
+            .description = "Like slow, but may also run as a task (tasks/get, tasks/result, tasks/cancel).",
+            .input_schema = SLOW_INPUT,
+            .task_support = "optional",
+            .fn = demo_slow,
+        });
+    if (!rc)
+        rc = mcp_server_add_tool(server, &(mcp_tool){
+            .name = "log",
+            .title = "Log",
+            .description = "Sends its text to the client as a log message at the given level.",
+            .input_schema = LOG_INPUT,
+            .fn = demo_log,
+        });
+    return rc;
+}
+
 /* ---- registration ---------------------------------------------------------------------- */
 
 int app_demo_register(mcp_server *server, size_t extra_tools) {
@@ -238,6 +328,7 @@ int app_demo_register(mcp_server *server, size_t extra_tools) {
             .description = "A greeting for {name}.",
             .mime_type = "text/plain",
             .fn = demo_greeting,
+            .complete = demo_complete,
         });
     if (!rc)
         rc = mcp_server_add_prompt(server, &(mcp_prompt){
@@ -247,6 +338,7 @@ int app_demo_register(mcp_server *server, size_t extra_tools) {
             .arguments = REVIEW_ARGS,
             .argument_count = sizeof REVIEW_ARGS / sizeof REVIEW_ARGS[0],
             .fn = demo_review,
+            .complete = demo_complete,
         });
     return rc;
 }

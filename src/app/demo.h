@@ -13,6 +13,13 @@
  *   resource   mcpd://demo/readme  (text/markdown)
  *   template   mcpd://demo/greeting/{name}  (text/plain, "Hello, <name>!")
  *   prompt     review {code (required)}
+ *   completion review's language and greeting's name, from fixed lists
+ *
+ * With app_demo_register_features (mcpd serve --all-features), also:
+ *   tools      confirm {action}    -> asks the user (elicitation; a server
+ *                                     request, or input_required in 2026-07-28)
+ *              job {steps, delay_ms} -> slow that may run as a task
+ *              log {text, level}   -> a notifications/message at that level
  */
 #ifndef MCP_APP_DEMO_H
 #define MCP_APP_DEMO_H
@@ -25,5 +32,7 @@
 /* Register the catalog, plus extra_tools filler tools named extra_0001,
  * extra_0002 ... Returns 0 or the first registration error. */
 int app_demo_register(mcp_server *server, size_t extra_tools);
+/* The feature tools listed above (confirm, job, log). */
+int app_demo_register_features(mcp_server *server);
 
 #endif

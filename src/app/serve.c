@@ -27,6 +27,8 @@ static void serve_usage(FILE *out) {
           "  --ws HOST:PORT             (not implemented yet)\n"
           "\n"
           "options:\n"
+          "  --all-features             also register the tools confirm (elicitation),\n"
+          "                             job (may run as a task) and log (log messages)\n"
           "  --extra-tools N            also register N filler tools (extra_0001 ...), to\n"
           "                             exercise pagination (default 0)\n"
           "  --page-size N              items per list page (default 50)\n"
@@ -57,6 +59,7 @@ static int parse_size(const char *option, const char *text, size_t min, size_t m
 
 typedef struct serve_options {
     bool stdio;
+    bool all_features;
     size_t extra_tools;
     size_t page_size;
     size_t max_message_size;
@@ -75,6 +78,8 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
         } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http") || !strcmp(arg, "--ws")) {
             fprintf(stderr, "mcpd serve: the %s transport is not implemented yet; use --stdio\n", arg + 2);
             return 2;
+        } else if (!strcmp(arg, "--all-features")) {
+            opts->all_features = true;
         } else if (!strcmp(arg, "--extra-tools")) {
             if (parse_size(arg, value, 0, 100000, &opts->extra_tools)) return 2;
             i++;
@@ -125,12 +130,14 @@ int app_serve(int argc, char **argv) {
         return 1;
     }
     int rc = app_demo_register(server, opts.extra_tools);
+    if (!rc && opts.all_features) rc = app_demo_register_features(server);
     if (rc) {
         fprintf(stderr, "mcpd serve: could not register the demo catalog: %s\n", mcp_strerror(rc));
         mcp_server_free(server);
         return 1;
     }
-    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on stdio (%zu tools)", MCP_VERSION_STRING, 3 + opts.extra_tools);
+    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on stdio (%zu tools)", MCP_VERSION_STRING,
+            3 + opts.extra_tools + (opts.all_features ? 3 : 0));
     rc = mcp_serve(server, &(mcp_listen){.stdio = true, .max_message_size = opts.max_message_size});
     mcp_server_free(server);
     if (rc && rc != MCP_ECLOSED) {
