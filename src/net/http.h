@@ -66,6 +66,9 @@ typedef enum mcp_http_header {
     MCP_HTTP_H_COUNT
 } mcp_http_header;
 
+/* Mcp-Param-* headers kept per request (more is a 400). */
+#define MCP_HTTP_MAX_PARAM_HEADERS 16
+
 typedef struct mcp_http_request {
     mcp_http_method method;
     mcp_str target;                      /* request target as sent, query included */
@@ -74,6 +77,9 @@ typedef struct mcp_http_request {
     mcp_str body;
     bool keep_alive;                     /* the connection may carry another request */
     bool duplicate_header;               /* a header that must be single came twice */
+    bool too_many_params;                /* more than MCP_HTTP_MAX_PARAM_HEADERS Mcp-Param-* */
+    mcp_header_field params[MCP_HTTP_MAX_PARAM_HEADERS]; /* Mcp-Param-* names and values */
+    size_t param_count;
 } mcp_http_request;
 
 enum { MCP_HTTP_MORE = 0, MCP_HTTP_REQUEST = 1, MCP_HTTP_BAD = 2 };
@@ -87,9 +93,14 @@ typedef struct mcp_http_parser {
     size_t header_bytes;
     size_t max_header;
     size_t max_body;
-    char field[24];        /* the header name being read (longer names are not ours) */
+    char field[96];        /* the header name being read (longer names are not ours) */
     size_t field_len;
     int current;           /* known header whose value is being read, or -1 */
+    int current_param;     /* Mcp-Param-* header whose value is being read, or -1 */
+    size_t param_count;
+    bool too_many_params;
+    size_t param_name_off[MCP_HTTP_MAX_PARAM_HEADERS], param_name_len[MCP_HTTP_MAX_PARAM_HEADERS];
+    size_t param_value_off[MCP_HTTP_MAX_PARAM_HEADERS], param_value_len[MCP_HTTP_MAX_PARAM_HEADERS];
     size_t offsets[MCP_HTTP_H_COUNT];
     size_t lengths[MCP_HTTP_H_COUNT];
     bool present[MCP_HTTP_H_COUNT];

@@ -261,6 +261,8 @@ out:
 
 void mcp_http_exchange_end(mcp_http_exchange *x) { mcp_http_exchange_deliver(x, NULL, 0); }
 
+/* An orphaned GET stream keeps collecting events for the client's return
+ * (Last-Event-ID), like an orphaned POST stream. */
 bool mcp_http_exchange_orphan_deliver(mcp_http_exchange *x, const char *message, size_t len) {
     mcp_http_session *hs = x->hs;
     mcp_event_store *store = hs->http->store;
@@ -507,11 +509,15 @@ void mcp_http_conn_drain(mcp_http_conn *conn) {
     conn->no_more_requests = true;
     mcp_buf_free(&conn->stash);
     conn->paused = false;
+    /* Ending a stream may pop it off the queue: advance after the walk. */
+    bool was_in_feed = conn->in_feed;
+    conn->in_feed = true;
     for (mcp_http_exchange *x = conn->head; x; x = x->next)
         if (x->is_get && x->state == MCP_HTTP_X_STREAMING) {
             exchange_leave_session(x);
             x_end_stream(x);
         }
+    conn->in_feed = was_in_feed;
     if (!conn->in_feed) conn_advance(conn);
 }
 
@@ -529,7 +535,8 @@ mcp_session *mcp_http_conn_detach(mcp_http_conn *conn) {
             /* Handshake era: disconnection is not cancellation. A request
              * on a resumable stream keeps running and its events keep
              * going to the store; one answered as JSON has nowhere to go. */
-            bool keep = x->stream[0] && x->state == MCP_HTTP_X_STREAMING && x->in_session_list;
+            bool keep = x->stream[0] && x->state == MCP_HTTP_X_STREAMING &&
+                        (x->in_session_list || x->hs->get == x);
             pthread_mutex_lock(&x->hs->lock);
             x->conn = NULL;
             x->worker = NULL;

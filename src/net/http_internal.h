@@ -74,6 +74,7 @@ typedef enum mcp_http_xstate {
 struct mcp_http_exchange {
     mcp_http_exchange *next;         /* the connection's queue, in request order */
     mcp_http_exchange *s_prev, *s_next; /* the session's waiting list (under its lock) */
+    mcp_http_exchange *ending_next;  /* a list of exchanges to end, local to one function */
     mcp_http_conn *conn;             /* NULL once orphaned (under the session's lock when hs) */
     mcp_net_worker *worker;          /* the loop of conn */
     mcp_http_session *hs;            /* handshake era */

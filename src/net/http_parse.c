@@ -64,6 +64,9 @@ static int on_message_begin(llhttp_t *p) {
     parser->current = -1;
     parser->target_len = 0;
     parser->duplicate = false;
+    parser->current_param = -1;
+    parser->param_count = 0;
+    parser->too_many_params = false;
     parser->started = true;
     memset(parser->present, 0, sizeof parser->present);
     return 0;
@@ -107,6 +110,23 @@ static int on_header_field_complete(llhttp_t *p) {
             }
         }
     }
+    parser->current_param = -1;
+    if (parser->current < 0 && parser->field_len < sizeof parser->field && parser->field_len > 10 &&
+        strncasecmp(parser->field, "mcp-param-", 10) == 0) {
+        /* Tool parameters mirrored into headers (2026-07-28): kept by name
+         * for the server's check against the body. */
+        if (parser->param_count == MCP_HTTP_MAX_PARAM_HEADERS) {
+            parser->too_many_params = true;
+        } else {
+            size_t i = parser->param_count++;
+            parser->param_name_off[i] = parser->head.len;
+            parser->param_name_len[i] = parser->field_len;
+            if (mcp_buf_append(&parser->head, parser->field, parser->field_len)) return fail(parser, 500, "out of memory");
+            parser->param_value_off[i] = parser->head.len;
+            parser->param_value_len[i] = 0;
+            parser->current_param = (int)i;
+        }
+    }
     parser->field_len = 0;
     if (parser->current < 0) return 0;
     int h = parser->current;
@@ -140,6 +160,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
+    if (parser->current_param >= 0) {
+        if (mcp_buf_append(&parser->head, at, len)) return fail(parser, 500, "out of memory");
+        parser->param_value_len[parser->current_param] += len;
+        return 0;
+    }
     if (parser->current < 0) return 0;
     int h = parser->current;
     /* Values of a repeated Accept are appended after the first; every
@@ -151,6 +176,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *p) {
     parser_of(p)->current = -1;
+    parser_of(p)->current_param = -1;
     return 0;
 }
 
@@ -211,6 +237,7 @@ int mcp_http_parser_init(mcp_http_parser *parser, size_t max_header, size_t max_
     parser->max_header = max_header ? max_header : MCP_HTTP_DEFAULT_MAX_HEADER;
     parser->max_body = max_body ? max_body : MCP_NET_DEFAULT_MAX_MESSAGE;
     parser->current = -1;
+    parser->current_param = -1;
     mcp_buf_init(&parser->head);
     mcp_buf_init(&parser->body);
     return MCP_OK;
@@ -253,6 +280,16 @@ static void fill_request(mcp_http_parser *parser, llhttp_t *p, mcp_http_request 
                                  : (mcp_str){parser->body.data ? parser->body.data : "", parser->body.len};
     req->keep_alive = llhttp_should_keep_alive(p) != 0;
     req->duplicate_header = parser->duplicate;
+    req->too_many_params = parser->too_many_params;
+    req->param_count = parser->param_count;
+    for (size_t i = 0; i < parser->param_count; i++) {
+        mcp_str v = {parser->head.data + parser->param_value_off[i], parser->param_value_len[i]};
+        while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) v.ptr++, v.len--;
+        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t')) v.len--;
+        req->params[i] = (mcp_header_field){.name = parser->head.data + parser->param_name_off[i],
+                                            .name_len = parser->param_name_len[i], .value = v.ptr,
+                                            .value_len = v.len};
+    }
 }
 
 int mcp_http_parser_next(mcp_http_parser *parser, mcp_str *input, mcp_http_request *req) {

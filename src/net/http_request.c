@@ -243,6 +243,19 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
             return;
         }
     }
+    if (m->kind == MCP_RPC_REQUEST && mcp_str_eq_cstr(method, "tools/call")) {
+        const mcp_json *tool = mcp_json_get(params, "name");
+        if (mcp_json_is_string(tool)) {
+            mcp_buf why;
+            mcp_buf_init(&why);
+            int rc = mcp_server_check_param_headers(conn->http->server, mcp_json_str(tool, ""),
+                                                    mcp_json_get(params, "arguments"), req->params,
+                                                    req->param_count, &why);
+            if (rc != 0) header_mismatch(conn, x, id, "%s", why.len ? why.data : "Header mismatch: Mcp-Param-*");
+            mcp_buf_free(&why);
+            if (rc != 0) return;
+        }
+    }
     mcp_session *session = mcp_http_conn_modern(conn);
     if (!session) {
         mcp_http_x_error(x, 500, id, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory", NULL, NULL);
@@ -457,9 +470,13 @@ static void get_resume(mcp_http_conn *conn, mcp_http_exchange *x, mcp_http_sessi
         mcp_http_x_done(x);
     }
     if (replaced) {
-        mcp_http_exchange_ref(replaced);
-        /* hs->get already points at x; end the old stream on its loop. */
-        mcp_http_exchange_route(replaced, NULL, 0);
+        /* hs->get already points at x; a live old stream ends on its loop
+         * (x->conn is read under the lock that guards it). */
+        pthread_mutex_lock(&hs->lock);
+        bool live = replaced->conn != NULL;
+        if (live) mcp_http_exchange_ref(replaced);
+        pthread_mutex_unlock(&hs->lock);
+        if (live) mcp_http_exchange_route(replaced, NULL, 0);
         mcp_http_exchange_unref(replaced); /* hs->get's reference */
     }
 }
@@ -493,6 +510,9 @@ static void handle_get(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http
         return;
     }
     pthread_mutex_lock(&hs->lock);
+    /* A stream whose connection is gone is replaced; a live one is not. */
+    mcp_http_exchange *orphan = hs->get && !hs->get->conn ? hs->get : NULL;
+    if (orphan) hs->get = NULL;
     bool busy = hs->get != NULL;
     if (!busy) {
         hs->get = x;
@@ -501,6 +521,7 @@ static void handle_get(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http
         mcp_http_exchange_ref(x);
     }
     pthread_mutex_unlock(&hs->lock);
+    if (orphan) mcp_http_exchange_unref(orphan); /* hs->get's reference */
     if (busy) {
         mcp_http_x_error(x, 409, NO_ID, -32000, "Conflict: only one GET stream is allowed per session", NULL, NULL);
         return;
@@ -524,6 +545,11 @@ static void handle_delete(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_h
 
 void mcp_http_handle_request(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {
     mcp_http_server *http = conn->http;
+    if (req->too_many_params) {
+        mcp_http_x_error(x, 400, NO_ID, MCP_ERROR_HEADER_MISMATCH, "Header mismatch: too many Mcp-Param headers",
+                         NULL, NULL);
+        return;
+    }
     if (req->duplicate_header) {
         mcp_http_x_error(x, 400, NO_ID, -32000, "Bad Request: a header that must appear once came twice", NULL, NULL);
         return;

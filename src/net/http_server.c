@@ -395,18 +395,53 @@ void mcp_http_session_unref(mcp_http_session *hs) {
     mcp_http_session_destroy(hs);
 }
 
+/* Under hs->lock: sort one exchange of a deleted session. */
+static void end_locked(mcp_http_exchange *x, mcp_net_worker *self, mcp_http_exchange **local,
+                       mcp_http_exchange **orphans) {
+    if (!x->conn) {
+        x->ending_next = *orphans;
+        *orphans = x;
+    } else if (!x->worker || x->worker == self) {
+        mcp_http_exchange_ref(x);
+        x->ending_next = *local;
+        *local = x;
+    } else {
+        mcp_http_exchange_ref(x);
+        mcp_http_exchange_route(x, NULL, 0);
+    }
+}
+
 int mcp_http_session_delete(mcp_http_server *http, mcp_str id) {
     void *data = NULL;
     if (mcp_session_table_remove(http->sessions, id.ptr, id.len, &data) != 0) return MCP_ENOTFOUND;
     mcp_http_session *hs = data;
+    /* Every stream and every request still waiting ends now: live ones on
+     * their own loops (posted under the lock, as in the sink; those of this
+     * loop after it, since ending one takes the lock), orphans at once. */
+    mcp_http_exchange *local = NULL, *orphans = NULL;
+    mcp_net_worker *self = mcp_net_worker_current();
     pthread_mutex_lock(&hs->lock);
     hs->closed = true;
-    mcp_http_exchange *get = hs->get;
-    if (get) mcp_http_exchange_ref(get);
+    for (mcp_http_exchange *x = hs->waiting; x; x = x->s_next) end_locked(x, self, &local, &orphans);
+    if (hs->get) end_locked(hs->get, self, &local, &orphans);
+    for (mcp_http_exchange *e = orphans; e; e = e->ending_next) {
+        if (e->in_session_list) {
+            if (e->s_prev) e->s_prev->s_next = e->s_next;
+            else hs->waiting = e->s_next;
+            if (e->s_next) e->s_next->s_prev = e->s_prev;
+            e->s_prev = e->s_next = NULL;
+            e->in_session_list = false;
+        }
+        if (hs->get == e) hs->get = NULL;
+    }
     pthread_mutex_unlock(&hs->lock);
-    if (get) {
-        /* The stream ends on its own loop. */
-        mcp_http_exchange_route(get, NULL, 0);
+    for (mcp_http_exchange *e = orphans, *next; e; e = next) {
+        next = e->ending_next;
+        mcp_http_exchange_unref(e);
+    }
+    for (mcp_http_exchange *e = local, *next; e; e = next) {
+        next = e->ending_next;
+        mcp_http_exchange_route(e, NULL, 0);
     }
     if (http->store) {
         char stream[MCP_STREAM_NAME_MAX];

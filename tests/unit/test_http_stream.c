@@ -1,0 +1,295 @@
+/*
+ * Streamable HTTP streams against real sockets: the GET stream receiving
+ * notifications not tied to a request, Last-Event-ID resumption of a GET
+ * stream and of a POST stream whose request outlived its connection,
+ * DELETE ending a stream, keep-alive comments, cancellation by closing a
+ * modern response stream, asynchronous replies crossing threads, and a
+ * graceful stop with a call in flight.
+ */
+#include "test_http_harness.h"
+
+static uint64_t net_closed(const fixture *f) {
+    mcp_net_counters c;
+    mcp_net_counters_get(f->net, &c);
+    return c.closed;
+}
+
+static bool wait_closed(const fixture *f, uint64_t want) {
+    for (int i = 0; i < 400; i++) {
+        if (net_closed(f) >= want) return true;
+        sleep_ms(5);
+    }
+    return false;
+}
+
+static void open_get(client *c, const char *sid, const char *last_event_id) {
+    char raw[512];
+    snprintf(raw, sizeof raw, "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n%s%s%s%s\r\n", sid,
+             last_event_id ? "Last-Event-ID: " : "", last_event_id ? last_event_id : "", last_event_id ? "\r\n" : "");
+    client_send_str(c, raw);
+    assert_true(client_wait_for(c, "\r\n\r\n", 5000));
+    assert_int_equal(strncmp(c->buf, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n", 78), 0);
+}
+
+static void add_tool(const fixture *f, const char *name) {
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = name, .fn = tool_echo}), 0);
+}
+
+static void get_stream_gets_notifications_and_resumes(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, NULL);
+    client c, d;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    char id[40];
+    snprintf(id, sizeof id, "%.32s", sid + 16);
+
+    client_open(&d, f.port);
+    open_get(&d, sid, NULL);
+    /* A second live GET stream for the same session is refused. */
+    client e;
+    client_open(&e, f.port);
+    char raw[512];
+    snprintf(raw, sizeof raw, "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n%s\r\n", sid);
+    client_send_str(&e, raw);
+    char *r = client_response(&e, 5000);
+    assert_int_equal(response_status(r), 409);
+    free(r);
+    client_close(&e);
+
+    /* A registry change reaches the session on its GET stream. */
+    add_tool(&f, "extra1");
+    char want[256];
+    snprintf(want, sizeof want,
+             "id: %s/0#1\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"", id);
+    assert_true(client_wait_for(&d, want, 5000));
+
+    /* The client goes away; what happens meanwhile is kept. */
+    uint64_t closed = net_closed(&f);
+    client_close(&d);
+    assert_true(wait_closed(&f, closed + 1));
+    add_tool(&f, "extra2");
+
+    char last[64];
+    snprintf(last, sizeof last, "%s/0#1", id);
+    client_open(&e, f.port);
+    open_get(&e, sid, last);
+    snprintf(want, sizeof want, "id: %s/0#2\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"",
+             id);
+    assert_true(client_wait_for(&e, want, 5000));
+    /* And the resumed stream is live again. */
+    add_tool(&f, "extra3");
+    snprintf(want, sizeof want, "id: %s/0#3\n", id);
+    assert_true(client_wait_for(&e, want, 5000));
+    assert_true(http_counters(&f).events_replayed >= 1);
+
+    /* A Last-Event-ID we never issued. */
+    client g;
+    client_open(&g, f.port);
+    snprintf(raw, sizeof raw, "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n%sLast-Event-ID: %s/0#99\r\n\r\n",
+             sid, id);
+    client_send_str(&g, raw);
+    r = client_response(&g, 5000);
+    assert_int_equal(response_status(r), 400);
+    free(r);
+    client_close(&g);
+
+    /* DELETE ends the session's stream: the last chunk arrives. */
+    char del[256];
+    snprintf(del, sizeof del, "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", sid);
+    client_send_str(&c, del);
+    r = client_response(&c, 5000);
+    assert_string_equal(r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    free(r);
+    assert_true(client_wait_for(&e, "\r\n0\r\n\r\n", 5000));
+    client_close(&e);
+    client_close(&c);
+    fixture_stop(&f);
+}
+
+static void post_stream_resumes_after_its_connection_died(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, NULL);
+    client c;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    char id[40];
+    snprintf(id, sizeof id, "%.32s", sid + 16);
+
+    /* A slow call with a progress token: progress opens an SSE stream. */
+    client_post(&c, sid,
+                "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                "\"arguments\":{\"ms\":300},\"_meta\":{\"progressToken\":7}}}");
+    char want[128];
+    snprintf(want, sizeof want, "id: %s/1#1\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"", id);
+    assert_true(client_wait_for(&c, want, 5000));
+    uint64_t closed = net_closed(&f);
+    client_close(&c); /* handshake era: not a cancellation */
+    assert_true(wait_closed(&f, closed + 1));
+    sleep_ms(400);    /* the reply is produced while nobody listens */
+
+    client d;
+    client_open(&d, f.port);
+    char last[64];
+    snprintf(last, sizeof last, "%s/1#1", id);
+    open_get(&d, sid, last);
+    snprintf(want, sizeof want, "id: %s/1#2\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\"", id);
+    assert_true(client_wait_for(&d, want, 5000));
+    assert_true(client_wait_for(&d, "\r\n0\r\n\r\n", 5000));
+    client_close(&d);
+    fixture_stop(&f);
+}
+
+static void async_replies_cross_threads(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, &(mcp_listen){.workers = 2});
+    client c;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    /* JSON: the reply comes from the tool's thread. */
+    char *r = client_exchange(&c, sid,
+                              "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                              "\"arguments\":{\"ms\":50}}}");
+    assert_string_equal(response_body(r),
+                        "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"slept\"}]}}");
+    free(r);
+    /* SSE: progress and reply both from the tool's thread, routed by token. */
+    r = client_exchange(&c, sid,
+                        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                        "\"arguments\":{\"ms\":50},\"_meta\":{\"progressToken\":\"p3\"}}}");
+    assert_non_null(strstr(r, "\"progressToken\":\"p3\""));
+    assert_non_null(strstr(r, "data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\""));
+    free(r);
+    /* A request pipelined behind a slow one waits for it: order holds. */
+    client_post(&c, sid,
+                "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                "\"arguments\":{\"ms\":100}}}");
+    client_post(&c, sid,
+                "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                "\"arguments\":{\"text\":\"fast\"}}}");
+    r = client_response(&c, 5000);
+    assert_non_null(strstr(response_body(r), "\"id\":4"));
+    free(r);
+    r = client_response(&c, 5000);
+    assert_non_null(strstr(response_body(r), "\"id\":5"));
+    free(r);
+
+    /* Modern era, asynchronous. */
+    client m;
+    client_open(&m, f.port);
+    r = client_exchange(&m, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\n",
+                        "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                        "\"arguments\":{\"ms\":30}," MODERN_META "}}");
+    assert_int_equal(response_status(r), 200);
+    assert_non_null(strstr(response_body(r), "\"id\":6,\"result\":{\"resultType\":\"complete\""));
+    free(r);
+    client_close(&m);
+    client_close(&c);
+    fixture_stop(&f);
+}
+
+static void closing_a_modern_stream_cancels_the_call(void **state) {
+    (void)state;
+    __atomic_store_n(&cancel_observed, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&cancel_started, 0, __ATOMIC_RELEASE);
+    fixture f;
+    fixture_start(&f, NULL, NULL);
+    client c;
+    client_open(&c, f.port);
+    client_post(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: cancellable\r\n",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"cancellable\","
+                "\"arguments\":{\"ms\":10000}," MODERN_META "}}");
+    for (int i = 0; i < 400 && !__atomic_load_n(&cancel_started, __ATOMIC_ACQUIRE); i++) sleep_ms(5);
+    assert_true(__atomic_load_n(&cancel_started, __ATOMIC_ACQUIRE));
+    uint64_t t0 = mcp_now_ns();
+    client_close(&c);
+    while (!__atomic_load_n(&cancel_observed, __ATOMIC_ACQUIRE) && mcp_now_ns() - t0 < 3000000000ull) sleep_ms(5);
+    assert_true(__atomic_load_n(&cancel_observed, __ATOMIC_ACQUIRE));
+    assert_int_equal(http_counters(&f).cancelled_by_close, 1);
+    fixture_stop(&f);
+}
+
+static void quiet_streams_get_keep_alive_comments(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, &(mcp_http_opts){.keepalive_ms = 100}, NULL);
+    client c;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    client d;
+    client_open(&d, f.port);
+    open_get(&d, sid, NULL);
+    /* The comment is its own chunk: "e\r\n: keep-alive\n\n\r\n". */
+    assert_true(client_wait_for(&d, "\r\ne\r\n: keep-alive\n\n\r\n", 4000));
+    assert_true(http_counters(&f).keepalives >= 1);
+    client_close(&d);
+    client_close(&c);
+    fixture_stop(&f);
+}
+
+typedef struct stopper {
+    mcp_net *net;
+    unsigned delay_ms;
+} stopper;
+
+static void *stop_main(void *p) {
+    stopper *s = p;
+    sleep_ms(s->delay_ms);
+    mcp_net_stop(s->net);
+    return NULL;
+}
+
+static void graceful_stop_answers_the_call_in_flight(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, NULL);
+    client c;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    client d;
+    client_open(&d, f.port);
+    open_get(&d, sid, NULL);
+    client_post(&c, sid,
+                "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                "\"arguments\":{\"ms\":300}}}");
+    stopper s = {f.net, 50};
+    pthread_t t;
+    pthread_create(&t, NULL, stop_main, &s);
+    char *r = client_response(&c, 5000);
+    assert_non_null(r);
+    assert_string_equal(response_body(r),
+                        "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"slept\"}]}}");
+    free(r);
+    assert_true(client_wait_eof(&c, 5000));
+    /* The GET stream was ended properly, then closed. */
+    assert_true(client_wait_for(&d, "\r\n0\r\n\r\n", 5000));
+    assert_true(client_wait_eof(&d, 5000));
+    pthread_join(t, NULL);
+    assert_int_equal(mcp_net_wait(f.net), 0);
+    mcp_net_counters nc;
+    mcp_net_counters_get(f.net, &nc);
+    assert_int_equal(nc.drain_forced, 0);
+    client_close(&c);
+    client_close(&d);
+    fixture_stop(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(get_stream_gets_notifications_and_resumes),
+        cmocka_unit_test(post_stream_resumes_after_its_connection_died),
+        cmocka_unit_test(async_replies_cross_threads),
+        cmocka_unit_test(closing_a_modern_stream_cancels_the_call),
+        cmocka_unit_test(quiet_streams_get_keep_alive_comments),
+        cmocka_unit_test(graceful_stop_answers_the_call_in_flight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
