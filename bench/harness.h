@@ -119,6 +119,9 @@ typedef struct bench_module {
     void (*teardown)(void *state);
     /* Optional: a small fixed piece of work for instruction counting. */
     int (*deterministic)(void);
+    /* Run the tasks of a workload repetition by repetition in turn, so that
+     * tasks compared by a ratio see the same machine load. */
+    bool interleave;
 } bench_module;
 
 /* Registered modules (bench/registry.c). */
