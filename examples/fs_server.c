@@ -15,7 +15,8 @@
  * Polling rather than inotify keeps the example short and portable; a
  * change is seen within one interval.
  */
-#include "mcp.h"
+#include "mcp/mcp.h"
+#include "mcp/net.h"
 
 #include <dirent.h>
 #include <errno.h>
