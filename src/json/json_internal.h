@@ -208,6 +208,22 @@ static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
  * code points above U+10FFFF are all rejected. */
 size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
 
+/* Long string bodies, 64 bytes at a time (scan_blocks.c), when the CPU has
+ * AVX2 (mcp_json_have_blocks). From p, a point inside a body where nothing
+ * is open (no escape, UTF-8 sequence or surrogate pair), judges whole
+ * blocks while 64 bytes of input are left. Sets *closed and returns the
+ * closing quote when the body is valid up to it. Otherwise returns a point
+ * at or after p, with nothing open there, up to which the body is valid,
+ * and the exact scanner goes on from it; it should not call again before
+ * *retry_after (where a block was given up, or the input's last 63 bytes).
+ * *escaped tells whether a backslash was seen. */
+const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped, bool *closed,
+                                 const char **retry_after);
+bool mcp_json_have_blocks(void);
+/* For tests: false makes every scan byte by byte, true goes back to what
+ * the CPU offers, so the two paths can be compared on the same input. */
+void mcp_json_use_blocks(bool on);
+
 /* Number text -> value, independent of the C locale. Sets *is_int and *i when
  * the text is an integer that fits int64. text must be a valid JSON number. */
 double mcp_json_number_value(const char *text, size_t len, bool *is_int, int64_t *i);

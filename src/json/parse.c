@@ -29,8 +29,8 @@
 #define LOCAL_FRAMES 32
 
 typedef struct frame {
-    mcp_json *node; /* NULL while skipping */
-    mcp_json *last; /* last child, for O(1) append */
+    mcp_json *node;  /* NULL while skipping */
+    mcp_json **tail; /* where the next child is linked: O(1) append, no branch */
     bool is_obj;
 } frame;
 
@@ -46,6 +46,7 @@ typedef struct parser {
     size_t stack_cap;
     mcp_json *nodes, *nodes_end; /* nodes are carved from arena chunks */
     char *pool, *pool_end;       /* and string values from a shared pool */
+    bool blocks; /* mcp_json_scan_blocks is available */
     frame local[LOCAL_FRAMES];
 } parser;
 
@@ -59,16 +60,19 @@ static int fail(parser *ps, int code, const char *at, const char *message) {
     return code;
 }
 
+/* Compact JSON, what machines send each other, has no whitespace at all:
+ * one compare answers for it. */
 static inline const char *skip_ws(const char *p, const char *end) {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
 }
 
 /* Scans a string body starting just after the opening quote. Returns the
  * closing quote, or NULL after recording the error. *escaped tells whether a
  * backslash was seen (so the value needs decoding). */
-static const char *scan_string(parser *ps, const char *p, bool *escaped) {
+static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const char *p, bool *escaped) {
     const char *end = ps->end;
+    const char *blocks_from = ps->blocks ? p : end; /* where the block scanner may be tried */
     bool esc = false;
     for (;;) {
         p = mcp_json_find_special(p, end);
@@ -80,6 +84,17 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
         if (c == '"') {
             *escaped = esc;
             return p;
+        }
+        /* Not the end of a short string: a long one goes block by block. */
+        if (p >= blocks_from && end - p >= 64) {
+            bool closed, block_esc;
+            p = mcp_json_scan_blocks(p, end, &block_esc, &closed, &blocks_from);
+            esc |= block_esc;
+            if (closed) {
+                *escaped = esc;
+                return p;
+            }
+            continue;
         }
         if (c == '\\') {
             esc = true;
@@ -128,6 +143,28 @@ static const char *scan_string(parser *ps, const char *p, bool *escaped) {
         }
         p += n;
     }
+}
+
+/* Most strings are keys and short values of plain ASCII: judged here, in
+ * line, 16 bytes at a time; anything else (an escape, non-ASCII, a control
+ * character, the input's last 15 bytes) goes to scan_string_rest from the
+ * byte that needs a look, with nothing open before it. */
+static inline const char *scan_string(parser *ps, const char *p, bool *escaped) {
+#if defined(__SSE2__)
+    while (MCP_LIKELY(ps->end - p >= 16)) {
+        unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
+        if (m) {
+            p += __builtin_ctz(m);
+            if (MCP_LIKELY(*p == '"')) {
+                *escaped = false;
+                return p;
+            }
+            break;
+        }
+        p += 16;
+    }
+#endif
+    return scan_string_rest(ps, p, escaped);
 }
 
 /* Checks the number grammar at p; returns its end or NULL. For plain
@@ -221,24 +258,29 @@ static char *string_space(parser *ps, const char *open_quote, size_t need) {
     return s;
 }
 
-/* Links node under the open container (or makes it the root), giving it
- * the pending key. */
-static inline void attach(parser *ps, size_t depth, mcp_json *node, const char *key, size_t key_len,
-                          bool key_clean, mcp_json **root) {
-    if (depth == 0) {
+/* Links node under the open container f (or makes it the root when f is
+ * NULL), giving it the pending key. */
+static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, bool key_clean,
+                          mcp_json **root) {
+    if (MCP_UNLIKELY(!f)) {
         *root = node;
         return;
     }
-    frame *f = &ps->stack[depth - 1];
     if (f->is_obj) {
         node->key = key;
         node->key_len = (uint32_t)key_len;
         if (key_clean) node->flags |= MCP_JSON_F_KEY_CLEAN;
     }
-    if (f->last) f->last->next = node;
-    else f->node->u.c.first = node;
-    f->last = node;
+    *f->tail = node;
+    f->tail = &node->next;
     f->node->u.c.count++;
+}
+
+/* The four-byte words of the literals, for one compare each. */
+static inline uint32_t load32(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
 }
 
 static bool stack_grow(parser *ps) {
@@ -256,21 +298,27 @@ static bool stack_grow(parser *ps) {
     return true;
 }
 
-static int run(parser *ps, const char *text, mcp_json **out) {
+/* The modes of run: it is compiled once per mode, so that the eager parse
+ * (the common one) and the validator carry no test of a mode they are not. */
+enum { RUN_VALIDATE, RUN_EAGER, RUN_LAZY };
+
+static inline __attribute__((always_inline)) int run(parser *ps, const char *text, mcp_json **out, const int mode) {
     const char *p = text, *end = ps->end;
     size_t depth = 0;
-    bool building = ps->arena != NULL;
+    bool building = mode != RUN_VALIDATE;
     size_t raw_depth = 0; /* depth of the container a RAW node is skipping */
     mcp_json *raw_node = NULL;
     mcp_json *root = NULL;
     const char *key = NULL;
     size_t key_len = 0;
     bool key_clean = false;
-    frame *top;
+    frame *top = NULL; /* the open container, NULL at the top level */
 
 value:
-    p = skip_ws(p, end);
-    if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
+    if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
+        p = skip_ws(p, end);
+        if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
+    }
     {
         const char *start = p;
         mcp_json *node = NULL;
@@ -279,10 +327,13 @@ value:
         case '[': {
             bool is_obj = *p == '{';
             if (depth + 1 > ps->max_depth) return fail(ps, MCP_ELIMIT, p, "nesting deeper than max_depth");
-            if (depth + 1 > ps->stack_cap && !stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
+            if (MCP_UNLIKELY(depth + 1 > ps->stack_cap)) {
+                if (!stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                top = depth ? &ps->stack[depth - 1] : NULL; /* the stack moved */
+            }
             mcp_json *container = NULL;
             if (building) {
-                if (ps->lazy_depth && depth + 1 > ps->lazy_depth) {
+                if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
                     node = node_new(ps, MCP_JSON_RAW, start);
                     raw_node = node;
                     raw_depth = depth + 1;
@@ -294,14 +345,15 @@ value:
                     }
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                attach(ps, depth, node, key, key_len, key_clean, &root);
-                if (node == raw_node) building = false;
+                attach(top, node, key, key_len, key_clean, &root);
+                if (mode == RUN_LAZY && node == raw_node) building = false;
             }
             top = &ps->stack[depth++];
             top->node = container;
-            top->last = NULL;
+            top->tail = container ? &container->u.c.first : NULL;
             top->is_obj = is_obj;
-            p = skip_ws(p + 1, end);
+            p++;
+            if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) p = skip_ws(p, end);
             if (p < end && *p == (is_obj ? '}' : ']')) goto close;
             if (is_obj) goto key;
             goto value;
@@ -330,7 +382,8 @@ value:
             static const uint8_t types[] = {MCP_JSON_TRUE, MCP_JSON_FALSE, MCP_JSON_NULL};
             int w = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
             size_t n = w == 1 ? 5 : 4;
-            if ((size_t)(end - p) < n || memcmp(p, words[w], n) != 0)
+            /* "false" is checked as its last four letters. */
+            if ((size_t)(end - p) < n || load32(p + n - 4) != load32(words[w] + n - 4))
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
             if (building) {
                 node = node_new(ps, types[w], start);
@@ -365,15 +418,16 @@ value:
         }
         if (building) {
             node->src_len = (size_t)(p - start);
-            attach(ps, depth, node, key, key_len, key_clean, &root);
+            attach(top, node, key, key_len, key_clean, &root);
         }
     }
 
 after_value:
-    if (depth == 0) goto done;
-    p = skip_ws(p, end);
-    if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
-    top = &ps->stack[depth - 1];
+    if (MCP_UNLIKELY(depth == 0)) goto done;
+    if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
+        p = skip_ws(p, end);
+        if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
+    }
     if (*p == ',') {
         p++;
         if (top->is_obj) goto key;
@@ -383,21 +437,23 @@ after_value:
     return fail(ps, MCP_EPARSE, p,
                 top->is_obj ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element");
 
-close: /* p is at the closing bracket of ps->stack[depth - 1] */
+close: /* p is at the closing bracket of top */
     p++;
-    top = &ps->stack[depth - 1];
-    if (top->node) top->node->src_len = (size_t)(p - top->node->src);
-    if (raw_depth == depth) {
+    if (mode != RUN_VALIDATE && top->node) top->node->src_len = (size_t)(p - top->node->src);
+    if (mode == RUN_LAZY && raw_depth == depth) {
         raw_node->src_len = (size_t)(p - raw_node->src);
         raw_depth = 0;
         building = true;
     }
     depth--;
+    top = depth ? &ps->stack[depth - 1] : NULL;
     goto after_value;
 
 key:
-    p = skip_ws(p, end);
-    if (p >= end || *p != '"') return fail(ps, MCP_EPARSE, p, "expected string key");
+    if (MCP_UNLIKELY(p >= end || *p != '"')) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != '"') return fail(ps, MCP_EPARSE, p, "expected string key");
+    }
     {
         bool escaped;
         const char *close = scan_string(ps, p + 1, &escaped);
@@ -415,8 +471,11 @@ key:
                 key = p + 1;
             }
         }
-        p = skip_ws(close + 1, end);
-        if (p >= end || *p != ':') return fail(ps, MCP_EPARSE, p, "expected ':' after object key");
+        p = close + 1;
+        if (MCP_UNLIKELY(p >= end || *p != ':')) {
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':') return fail(ps, MCP_EPARSE, p, "expected ':' after object key");
+        }
         p++;
     }
     goto value;
@@ -442,6 +501,7 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.stack_cap = LOCAL_FRAMES;
     ps.nodes = ps.nodes_end = NULL;
     ps.pool = ps.pool_end = NULL;
+    ps.blocks = mcp_json_have_blocks();
     if (err) {
         err->code = 0;
         err->offset = 0;
@@ -456,7 +516,9 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
         ps.base = ps.end = "";
         text = ps.base;
     }
-    int rc = run(&ps, text, out);
+    int rc = !arena ? run(&ps, text, out, RUN_VALIDATE)
+             : ps.lazy_depth ? run(&ps, text, out, RUN_LAZY)
+                             : run(&ps, text, out, RUN_EAGER);
     if (ps.stack != ps.local) free(ps.stack);
     return rc;
 }

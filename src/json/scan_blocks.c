@@ -1,0 +1,182 @@
+/*
+ * String bodies judged 64 bytes at a time with AVX2, for long strings.
+ *
+ * The byte-at-a-time scanner in parse.c stops at every escape and at every
+ * non-ASCII byte it cannot vouch for; in prose with an escape every few
+ * dozen bytes that is a stop, a branch and often a mispredict per escape.
+ * Here a 64-byte block becomes bitmasks (quote, backslash, control,
+ * non-ASCII) and the rules become arithmetic on them:
+ *
+ *  - which bytes a backslash escapes: a run of backslashes escapes the byte
+ *    after it when the run is odd. Adding the run's first bit to the run
+ *    carries to the bit just past it; runs that start on even and on odd
+ *    positions are added separately, so the parity of the run is the parity
+ *    of where the carry lands. A carry out of bit 63 hands an escape to the
+ *    next block.
+ *  - the string ends at the first quote that is not escaped;
+ *  - before it there must be no control character, every escaped byte must
+ *    be one of "\/bfnrtu (a nibble lookup with two byte shuffles), each \u
+ *    is checked on its own (they are rare);
+ *  - non-ASCII bytes must form two-byte sequences: a lead C2..DF followed by
+ *    a continuation 80..BF, every continuation right after a lead. That is
+ *    the accents of Latin-script text. Longer sequences (and all invalid
+ *    bytes) leave this path.
+ *
+ * The block path only ever says "valid up to this quote" or "look here
+ * byte by byte": whenever a block holds anything it does not vouch for, it
+ * returns the last point where the state between bytes was plain (no
+ * escape or sequence open across it) and parse.c's exact scanner takes over
+ * from there, so error messages and offsets are the exact scanner's.
+ */
+#include "json/json_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define EVEN_BITS 0x5555555555555555ull
+
+__attribute__((target("avx2"))) static inline uint64_t mask64(__m256i lo, __m256i hi) {
+    return (uint32_t)_mm256_movemask_epi8(lo) | ((uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32);
+}
+
+/* Bytes that may follow a backslash: '"' 22, '/' 2F, '\\' 5C, 'b' 62,
+ * 'f' 66, 'n' 6E, 'r' 72, 't' 74, 'u' 75. One bit per high nibble (2, 5,
+ * 6, 7); a byte is allowed when the bit of its high nibble is among those
+ * its low nibble allows. Bytes >= 0x80 look up high nibbles 8..F: zero. */
+__attribute__((target("avx2"))) static inline __m256i escape_ok(__m256i v) {
+    const __m256i by_low = _mm256_setr_epi8(0, 0, 1 | 4 | 8, 0, 8, 8, 4, 0, 0, 0, 0, 0, 2, 0, 4, 1,
+                                            0, 0, 1 | 4 | 8, 0, 8, 8, 4, 0, 0, 0, 0, 0, 2, 0, 4, 1);
+    const __m256i by_high = _mm256_setr_epi8(0, 0, 1, 0, 0, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 1, 0, 0, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    __m256i lo = _mm256_shuffle_epi8(by_low, _mm256_and_si256(v, nibble));
+    __m256i hi = _mm256_shuffle_epi8(by_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256()); /* 0xFF where NOT allowed */
+}
+
+/* Checks the \u escape whose 'u' is at q (inside [.., end)). Sets *pair_u
+ * to the 'u' of the low surrogate a high one pairs with, which is then not
+ * judged on its own. */
+static bool u_escape_ok(const char *q, const char *end, const char **pair_u) {
+    if (end - q < 5) return false;
+    long cp = mcp_json_hex4(q + 1);
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return false;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - q < 11 || q[5] != '\\' || q[6] != 'u') return false;
+        long lo = mcp_json_hex4(q + 7);
+        if (lo < 0xDC00 || lo > 0xDFFF) return false;
+        *pair_u = q + 6;
+    }
+    return true;
+}
+
+__attribute__((target("avx2"))) const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped,
+                                                                   bool *closed, const char **retry_after) {
+    const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\'), space = _mm256_set1_epi8(0x20);
+    const __m256i cont_top = _mm256_set1_epi8((char)0xC0), lead_low = _mm256_set1_epi8((char)0xC1),
+                  lead_top = _mm256_set1_epi8((char)0xE0), letter_u = _mm256_set1_epi8('u');
+    uint64_t esc_carry = 0;  /* 1: the first byte of this block is escaped */
+    uint64_t lead_carry = 0; /* 1: the first byte of this block must be a continuation */
+    const char *resume = p;  /* last block start with nothing open across it */
+    const char *pair_u = NULL;
+    bool esc = false;
+    *closed = false;
+    while (end - p >= 64) {
+        /* Plain between bytes: no escape, sequence or surrogate pair open. */
+        if (!esc_carry && !lead_carry && pair_u < p) resume = p;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        uint64_t q = mask64(_mm256_cmpeq_epi8(v0, quote), _mm256_cmpeq_epi8(v1, quote));
+        uint64_t b = mask64(_mm256_cmpeq_epi8(v0, bslash), _mm256_cmpeq_epi8(v1, bslash));
+        uint64_t high = mask64(v0, v1);
+        /* Signed: "below 0x20" is the controls and every byte >= 0x80. */
+        uint64_t ctrl = mask64(_mm256_cmpgt_epi8(space, v0), _mm256_cmpgt_epi8(space, v1)) & ~high;
+
+        /* Escaped bytes. A backslash escaped from the previous block
+         * starts no run. */
+        uint64_t runs = b & ~esc_carry;
+        uint64_t starts = runs & ~(runs << 1);
+        uint64_t even_starts = starts & EVEN_BITS, odd_starts = starts & ~EVEN_BITS;
+        uint64_t after_even = (runs + even_starts) & ~runs;
+        uint64_t sum_odd;
+        bool carry_out = __builtin_add_overflow(runs, odd_starts, &sum_odd);
+        uint64_t after_odd = sum_odd & ~runs;
+        uint64_t escd = (after_even & ~EVEN_BITS) | (after_odd & EVEN_BITS) | esc_carry;
+
+        uint64_t live = q & ~escd; /* quotes that end the string */
+        uint64_t end_bit = live & (0 - live);
+        uint64_t in = live ? end_bit - 1 : ~0ull; /* bytes of the body in this block */
+
+        uint64_t judged = in | end_bit; /* the body and the quote that closes it */
+        uint64_t bad = ctrl & in;
+        bad |= escd & in & mask64(escape_ok(v0), escape_ok(v1));
+        if (high & (in | end_bit)) {
+            /* Signed compares again: 80..BF are the bytes below (char)0xC0,
+             * C2..DF those above (char)0xC1 and below (char)0xE0. */
+            uint64_t cont = mask64(_mm256_cmpgt_epi8(cont_top, v0), _mm256_cmpgt_epi8(cont_top, v1));
+            uint64_t lead = mask64(_mm256_and_si256(_mm256_cmpgt_epi8(v0, lead_low), _mm256_cmpgt_epi8(lead_top, v0)),
+                                   _mm256_and_si256(_mm256_cmpgt_epi8(v1, lead_low), _mm256_cmpgt_epi8(lead_top, v1)));
+            bad |= (high & in) & ~(lead | cont);
+            bad |= (cont ^ ((lead << 1) | lead_carry)) & judged;
+            lead_carry = live ? 0 : lead >> 63;
+        } else {
+            bad |= lead_carry & judged; /* a lead at the end of the last block */
+            lead_carry = 0;
+        }
+        if (MCP_UNLIKELY(bad)) goto give_up;
+
+        uint64_t us = escd & in & mask64(_mm256_cmpeq_epi8(v0, letter_u), _mm256_cmpeq_epi8(v1, letter_u));
+        while (us) {
+            const char *u = p + __builtin_ctzll(us);
+            us &= us - 1;
+            if (u == pair_u) continue;
+            if (!u_escape_ok(u, end, &pair_u)) goto give_up;
+        }
+        esc |= (b & in) != 0;
+        if (live) {
+            *escaped = esc;
+            *closed = true;
+            return p + __builtin_ctzll(live);
+        }
+        esc_carry = carry_out;
+        p += 64;
+    }
+    *escaped = esc;
+    *retry_after = p;
+    return !esc_carry && !lead_carry && pair_u < p ? p : resume;
+give_up:
+    *escaped = esc;
+    *retry_after = p + 64;
+    return resume;
+}
+
+static int have = -1; /* not asked yet */
+
+void mcp_json_use_blocks(bool on) {
+    __atomic_store_n(&have, on ? -1 : 0, __ATOMIC_RELAXED);
+}
+
+bool mcp_json_have_blocks(void) {
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h == 1;
+}
+
+#else
+
+const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped, bool *closed,
+                                 const char **retry_after) {
+    *escaped = false;
+    *closed = false;
+    *retry_after = end;
+    return p;
+}
+
+bool mcp_json_have_blocks(void) { return false; }
+void mcp_json_use_blocks(bool on) { (void)on; }
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * The 64-byte block scanner for long strings against the byte-by-byte
+ * scanner, on the same inputs: same verdict, same error offset and message,
+ * same decoded value. The generated bodies are what the block path is made
+ * for (escapes of every kind, runs of backslashes, \u pairs, two-byte
+ * UTF-8) with, now and then, one thing it must hand back (a longer
+ * sequence, an invalid byte, a bad escape, a control character, a missing
+ * quote), at every offset of a block and across block edges. On a CPU
+ * without AVX2 both runs are byte by byte and the test still checks that.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json_internal.h"
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static unsigned rnd(unsigned n) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static const char *const COMMON[] = {
+    "plain text ", "x", "\xC3\xA9", "\xC2\x80", "\xDF\xBF", "\\n", "\\t", "\\\"", "\\\\", "\\\\\\\\", "\\\\\\\"",
+    "\\/", "\\b", "\\f", "\\r", "\\u00e9", "\\u0000", "\\uD83D\\uDE00", "\\udbff\\udfff", "\\u20AC", "\\\\\\n",
+};
+static const char *const RARE[] = {
+    "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3", "\xC0\x80", "\xFF", "\x01", "\x1F", "\\x", "\\u12G4",
+    "\\uDC00", "\\uD800x", "\\uD800\\u0041", "\\", "\xED\xA0\x80",
+};
+
+typedef struct outcome {
+    int rc;
+    size_t offset;
+    char message[96];
+    mcp_buf value;
+} outcome;
+
+static void run(mcp_arena *arena, const char *doc, size_t len, outcome *o) {
+    mcp_json *v = NULL;
+    mcp_json_error err;
+    o->rc = mcp_json_parse(arena, doc, len, NULL, &v, &err);
+    o->offset = o->rc ? err.offset : 0;
+    snprintf(o->message, sizeof o->message, "%s", o->rc ? err.message : "");
+    mcp_buf_reset(&o->value);
+    if (o->rc == 0) {
+        const mcp_json *s = mcp_json_first(v); /* the string inside the array */
+        assert_int_equal(mcp_buf_append(&o->value, mcp_json_str(s, ""), mcp_json_str_len(s)), 0);
+    }
+    /* The validator takes the same path and must say the same. */
+    mcp_json_error verr;
+    assert_int_equal(mcp_json_validate(doc, len, NULL, &verr), o->rc);
+    if (o->rc) assert_int_equal(verr.offset, o->offset);
+}
+
+static void test_blocks_match_bytes(void **state) {
+    (void)state;
+    static char doc[4096];
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    outcome fast = {0}, exact = {0};
+    mcp_buf_init(&fast.value);
+    mcp_buf_init(&exact.value);
+    unsigned accepted = 0, rejected = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = 0;
+        doc[len++] = '[';
+        doc[len++] = '"';
+        size_t lead = rnd(64);
+        for (size_t i = 0; i < lead; i++) doc[len++] = 'p';
+        size_t target = 64 + rnd(600);
+        bool spoil = iter % 3 == 0;
+        size_t spoil_at = spoil ? rnd((unsigned)target) : SIZE_MAX;
+        while (len < target) {
+            const char *piece = COMMON[rnd(sizeof COMMON / sizeof *COMMON)];
+            if (len >= spoil_at) {
+                piece = RARE[rnd(sizeof RARE / sizeof *RARE)];
+                spoil_at = SIZE_MAX;
+            }
+            size_t k = strlen(piece);
+            memcpy(doc + len, piece, k);
+            len += k;
+        }
+        if (rnd(40) != 0) doc[len++] = '"';
+        /* A short or long tail after the string, so the input ends inside,
+         * at, or well after the last block. */
+        size_t tail = rnd(3) == 0 ? 100 : rnd(4);
+        for (size_t i = 0; i < tail; i++) doc[len++] = ' ';
+        doc[len++] = ']';
+
+        mcp_json_use_blocks(true);
+        run(&arena, doc, len, &fast);
+        mcp_json_use_blocks(false);
+        run(&arena, doc, len, &exact);
+        mcp_json_use_blocks(true);
+        if (fast.rc != exact.rc || fast.offset != exact.offset || strcmp(fast.message, exact.message) != 0)
+            fail_msg("iteration %d: blocks say %d at %zu (%s), bytes say %d at %zu (%s)", iter, fast.rc,
+                     fast.offset, fast.message, exact.rc, exact.offset, exact.message);
+        assert_int_equal(fast.value.len, exact.value.len);
+        if (fast.value.len) assert_memory_equal(fast.value.data, exact.value.data, fast.value.len);
+        if (fast.rc == 0) accepted++;
+        else rejected++;
+        mcp_arena_reset(&arena);
+    }
+    assert_true(accepted > 5000 && rejected > 3000);
+    mcp_buf_free(&fast.value);
+    mcp_buf_free(&exact.value);
+    mcp_arena_free(&arena);
+}
+
+/* A megabyte string of the benchmark's kind, spoiled once near its end:
+ * the block path must find the one bad byte after thousands of blocks. */
+static void test_long_string_spoiled_late(void **state) {
+    (void)state;
+    size_t cap = (1u << 20) + 64;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    size_t len = 0;
+    doc[len++] = '"';
+    while (len < (1u << 20)) {
+        const char *piece = COMMON[rnd(sizeof COMMON / sizeof *COMMON)];
+        size_t k = strlen(piece);
+        memcpy(doc + len, piece, k);
+        len += k;
+    }
+    doc[len++] = '"';
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *v = NULL;
+    assert_int_equal(mcp_json_parse(&arena, doc, len, NULL, &v, NULL), 0);
+    /* Inside the last "plain text " piece: no escape or sequence around. */
+    size_t bad = len - 12;
+    while (memcmp(doc + bad, "plain text ", 11) != 0) bad--;
+    bad += 2;
+    char saved = doc[bad];
+    doc[bad] = '\x01';
+    mcp_json_error err;
+    assert_int_equal(mcp_json_parse(&arena, doc, len, NULL, &v, &err), MCP_EPARSE);
+    assert_int_equal(err.offset, bad);
+    assert_string_equal(err.message, "control character in string");
+    doc[bad] = saved;
+    mcp_arena_free(&arena);
+    free(doc);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blocks_match_bytes),
+        cmocka_unit_test(test_long_string_spoiled_late),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
