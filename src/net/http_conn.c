@@ -46,17 +46,36 @@ void mcp_http_count_status(mcp_http_conn *conn, int status) {
 }
 
 /* ---- Exchanges ----------------------------------------------------------------------- */
+#define MCP_HTTP_MAX_SPARES 8
+
 mcp_http_exchange *mcp_http_exchange_new(mcp_http_conn *conn) {
-    mcp_http_exchange *x = calloc(1, sizeof *x);
-    if (!x) return NULL;
+    mcp_http_exchange *x = conn->spares;
+    if (x) {
+        /* Keep the buffers' memory, forget everything else. */
+        conn->spares = x->next;
+        conn->spare_count--;
+        mcp_buf id = x->id, token = x->token, pending = x->pending;
+        memset(x, 0, sizeof *x);
+        x->id = id;
+        x->token = token;
+        x->pending = pending;
+        mcp_buf_reset(&x->id);
+        mcp_buf_reset(&x->token);
+        mcp_buf_reset(&x->pending);
+    } else {
+        x = calloc(1, sizeof *x);
+        if (!x) return NULL;
+        mcp_buf_init(&x->id);
+        mcp_buf_init(&x->token);
+        mcp_buf_init(&x->pending);
+    }
+    x->pool_home = conn;
+    x->pool_worker = conn->io.worker;
     x->conn = conn;
     x->worker = conn->io.worker;
     x->refs = 1; /* the connection's queue */
     x->json_ok = x->sse_ok = true;
     x->keep_alive = true;
-    mcp_buf_init(&x->id);
-    mcp_buf_init(&x->token);
-    mcp_buf_init(&x->pending);
     if (conn->tail) conn->tail->next = x;
     else conn->head = x;
     conn->tail = x;
@@ -69,6 +88,15 @@ void mcp_http_exchange_ref(mcp_http_exchange *x) { __atomic_add_fetch(&x->refs, 
 void mcp_http_exchange_unref(mcp_http_exchange *x) {
     if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (x->hs) mcp_http_session_unref(x->hs);
+    x->hs = NULL;
+    mcp_http_conn *home = x->pool_home;
+    if (home && x->pool_worker == mcp_net_worker_current() && home->spare_count < MCP_HTTP_MAX_SPARES &&
+        x->pending.cap <= 64 * 1024) {
+        x->next = home->spares;
+        home->spares = x;
+        home->spare_count++;
+        return;
+    }
     mcp_buf_free(&x->id);
     mcp_buf_free(&x->token);
     mcp_buf_free(&x->pending);
@@ -107,20 +135,51 @@ void mcp_http_x_write(mcp_http_exchange *x, const char *data, size_t len) {
     x->last_write_ms = conn->now_ms;
 }
 
+/* Decimal digits of v into out (no NUL); returns the length. */
+static size_t format_uint(char *out, uint64_t v) {
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type, long content_length,
                      const char *extra_headers) {
     mcp_http_conn *conn = x->conn;
     if (!conn) return;
+    /* Built by hand: this runs once per response and printf showed up in
+     * profiles. */
     char head[512];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, mcp_http_reason(status));
-    if (content_type) n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", content_type);
-    if (content_length >= 0)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %ld\r\n", content_length);
-    else
-        n += snprintf(head + n, sizeof head - (size_t)n,
-                      "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
-    if (!x->keep_alive) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
-    mcp_http_x_write(x, head, (size_t)n);
+    size_t n = 0;
+#define HEAD_PUT(s, len) (memcpy(head + n, (s), (len)), n += (len))
+#define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
+    char num[24];
+    HEAD_LIT("HTTP/1.1 ");
+    HEAD_PUT(num, format_uint(num, (uint64_t)status));
+    head[n++] = ' ';
+    const char *reason = mcp_http_reason(status);
+    HEAD_PUT(reason, strlen(reason));
+    HEAD_LIT("\r\n");
+    if (content_type) {
+        HEAD_LIT("Content-Type: ");
+        HEAD_PUT(content_type, strlen(content_type));
+        HEAD_LIT("\r\n");
+    }
+    if (content_length >= 0) {
+        HEAD_LIT("Content-Length: ");
+        HEAD_PUT(num, format_uint(num, (uint64_t)content_length));
+        HEAD_LIT("\r\n");
+    } else {
+        HEAD_LIT("Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    }
+    if (!x->keep_alive) HEAD_LIT("Connection: close\r\n");
+#undef HEAD_PUT
+#undef HEAD_LIT
+    mcp_http_x_write(x, head, n);
     if (extra_headers) mcp_http_x_write(x, extra_headers, strlen(extra_headers));
     mcp_http_x_write(x, "\r\n", 2);
     mcp_http_count_status(conn, status);
@@ -530,6 +589,7 @@ mcp_session *mcp_http_conn_detach(mcp_http_conn *conn) {
     while (x) {
         mcp_http_exchange *next = x->next;
         x->next = NULL;
+        x->pool_home = NULL; /* it may outlive the connection */
         if (x->modern && x->state != MCP_HTTP_X_DONE) mcp_net_count(&conn->counters->cancelled_by_close, 1);
         if (x->hs) {
             /* Handshake era: disconnection is not cancellation. A request
@@ -557,6 +617,14 @@ void mcp_http_conn_free(mcp_http_conn *conn) {
     if (!conn) return;
     mcp_session *modern = mcp_http_conn_detach(conn);
     if (modern) mcp_session_free(modern);
+    while (conn->spares) {
+        mcp_http_exchange *x = conn->spares;
+        conn->spares = x->next;
+        mcp_buf_free(&x->id);
+        mcp_buf_free(&x->token);
+        mcp_buf_free(&x->pending);
+        free(x);
+    }
     mcp_http_parser_free(&conn->parser);
     mcp_buf_free(&conn->out);
     mcp_buf_free(&conn->scratch);

@@ -24,17 +24,18 @@
 
 static const struct {
     const char *name;
+    size_t len;
     mcp_http_header index;
 } KNOWN_HEADERS[] = {
-    {"host", MCP_HTTP_H_HOST},
-    {"origin", MCP_HTTP_H_ORIGIN},
-    {"accept", MCP_HTTP_H_ACCEPT},
-    {"content-type", MCP_HTTP_H_CONTENT_TYPE},
-    {"mcp-session-id", MCP_HTTP_H_SESSION_ID},
-    {"mcp-protocol-version", MCP_HTTP_H_PROTOCOL_VERSION},
-    {"mcp-method", MCP_HTTP_H_MCP_METHOD},
-    {"mcp-name", MCP_HTTP_H_MCP_NAME},
-    {"last-event-id", MCP_HTTP_H_LAST_EVENT_ID},
+    {"host", 4, MCP_HTTP_H_HOST},
+    {"origin", 6, MCP_HTTP_H_ORIGIN},
+    {"accept", 6, MCP_HTTP_H_ACCEPT},
+    {"content-type", 12, MCP_HTTP_H_CONTENT_TYPE},
+    {"mcp-session-id", 14, MCP_HTTP_H_SESSION_ID},
+    {"mcp-protocol-version", 20, MCP_HTTP_H_PROTOCOL_VERSION},
+    {"mcp-method", 10, MCP_HTTP_H_MCP_METHOD},
+    {"mcp-name", 8, MCP_HTTP_H_MCP_NAME},
+    {"last-event-id", 13, MCP_HTTP_H_LAST_EVENT_ID},
 };
 
 static mcp_http_parser *parser_of(llhttp_t *p) { return p->data; }
@@ -91,7 +92,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
-    size_t room = sizeof parser->field - parser->field_len;
+    size_t room = parser->field_len < sizeof parser->field ? sizeof parser->field - parser->field_len : 0;
     size_t take = len < room ? len : room;
     memcpy(parser->field + parser->field_len, at, take);
     parser->field_len += len; /* may pass the array: then the name is not one of ours */
@@ -102,9 +103,11 @@ static int on_header_field_complete(llhttp_t *p) {
     mcp_http_parser *parser = parser_of(p);
     parser->current = -1;
     if (parser->field_len < sizeof parser->field) {
+        /* Lengths first: most headers are ruled out without a compare. */
         for (size_t i = 0; i < sizeof KNOWN_HEADERS / sizeof KNOWN_HEADERS[0]; i++) {
-            const char *name = KNOWN_HEADERS[i].name;
-            if (strlen(name) == parser->field_len && strncasecmp(name, parser->field, parser->field_len) == 0) {
+            if (KNOWN_HEADERS[i].len != parser->field_len) continue;
+            if ((parser->field[0] | 0x20) == KNOWN_HEADERS[i].name[0] &&
+                strncasecmp(KNOWN_HEADERS[i].name, parser->field, parser->field_len) == 0) {
                 parser->current = (int)KNOWN_HEADERS[i].index;
                 break;
             }

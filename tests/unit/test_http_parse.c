@@ -125,11 +125,33 @@ static void limits_and_errors_have_their_status(void **state) {
     mcp_http_parser_free(&p);
 }
 
+/* A header name longer than the parser keeps, arriving in pieces, must not
+ * write past the name buffer (found by fuzz_http). */
+static void long_header_names_split_across_reads(void **state) {
+    (void)state;
+    char raw[1024];
+    snprintf(raw, sizeof raw, "GET /mcp HTTP/1.1\r\nHost: a\r\nX-%0300d: 1\r\nMcp-Param-%0200d: v\r\n\r\n", 0, 0);
+    mcp_http_parser p;
+    mcp_http_parser_init(&p, 0, 0);
+    mcp_http_request req;
+    int rc = MCP_HTTP_MORE;
+    for (size_t at = 0, len = strlen(raw); at < len && rc == MCP_HTTP_MORE; at += 7) {
+        mcp_str in = {raw + at, len - at < 7 ? len - at : 7};
+        rc = mcp_http_parser_next(&p, &in, &req);
+    }
+    assert_int_equal(rc, MCP_HTTP_REQUEST);
+    assert_true(mcp_str_eq_cstr(req.headers[MCP_HTTP_H_HOST], "a"));
+    assert_int_equal(req.param_count, 0); /* too long to be a parameter we know */
+    assert_int_equal(p.current, -1);
+    mcp_http_parser_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(requests_come_out_whole_whatever_the_reads),
         cmocka_unit_test(chunked_bodies_are_gathered),
         cmocka_unit_test(limits_and_errors_have_their_status),
+        cmocka_unit_test(long_header_names_split_across_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
