@@ -100,6 +100,11 @@ static void free_remaining_sessions(mcp_http_server *http) {
     while (http->all) {
         mcp_http_session *hs = http->all;
         http->all = hs->all_next;
+        /* An orphaned GET stream is held by hs->get alone. */
+        if (hs->get) {
+            hs->get->s_next = hs->waiting;
+            hs->waiting = hs->get;
+        }
         for (mcp_http_exchange *x = hs->waiting, *next; x; x = next) {
             next = x->s_next;
             mcp_buf_free(&x->id);
