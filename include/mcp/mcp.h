@@ -71,6 +71,8 @@ typedef struct mcp_server_opts {
     const char *cache_scope;   /* "private" or "public" */
     const char *icons;         /* optional Icon array JSON text for serverInfo */
     const char *website_url;   /* optional serverInfo.websiteUrl */
+    /* How long a modern-era requestState stays valid; 0 means 10 minutes. */
+    uint32_t request_state_ttl_ms;
 } mcp_server_opts;
 
 /* Returned by a handler that asked for input (see "Input from the client"
@@ -307,7 +309,10 @@ int mcp_call_completion_total(mcp_call *call, size_t total, bool has_more);
  * requests under inputRequests; the client retries with inputResponses, and
  * that retry runs the handler. Answers of earlier rounds stay visible in the
  * handshake era only; in the modern era keep what a later round needs in
- * the request state, which the client echoes back (treat it as untrusted).
+ * the request state. On the wire the state is sealed (HMAC-SHA256 under a
+ * per-server key, bound to the method and tool/prompt/resource, with an
+ * expiry): a forged, stale or transplanted state is refused with -32602
+ * before the handler runs. It is readable by the client: no secrets in it.
  *
  * Requests return MCP_INPUT_REQUIRED (return it from the handler), or a
  * negative code, with the call failed with -32021, when the client did not

@@ -197,8 +197,13 @@ static void assemble_input_required(mcp_call *call)
         mcp_json_end_object(&w);
     }
     if (call->next_state) {
+        const char *sealed = mcp_request_state_seal(call, call->next_state);
+        if (!sealed) {
+            mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+            return;
+        }
         mcp_json_write_key(&w, "requestState");
-        mcp_json_write_cstr(&w, call->next_state);
+        mcp_json_write_cstr(&w, sealed);
     }
     mcp_call_result_end(call, &w);
     if (mcp_json_writer_status(&w) != 0)

@@ -119,7 +119,14 @@ static bool modern_params(mcp_call *call)
             fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: requestState must be a string");
             return false;
         }
-        call->request_state = mcp_json_str(state, "");
+        int rc = mcp_request_state_open(call, mcp_json_str(state, ""), mcp_json_str_len(state), &call->request_state);
+        if (rc != 0) {
+            fail_now(call, rc == MCP_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS,
+                     rc == MCP_ETIMEDOUT ? "Invalid params: requestState has expired; start the request again"
+                     : rc == MCP_ENOMEM  ? "Internal error: out of memory"
+                                         : "Invalid params: requestState failed verification");
+            return false;
+        }
     }
     return true;
 }

@@ -27,6 +27,7 @@ struct mcp_server {
      * order: sessions_lock before any session's lock. */
     pthread_mutex_t sessions_lock;
     mcp_session *sessions;
+    unsigned char state_key[32];   /* HMAC key of modern-era requestState */
 };
 
 /* A batch answered as one array once every request in it has completed
@@ -217,6 +218,12 @@ void mcp_server_write_task_capability(mcp_json_writer *w);
 
 /* x-mcp-header annotations of a tool's input schema (param_headers.c). */
 int mcp_param_headers_compile(mcp_registry_entry *entry, const char *input_schema);
+
+/* requestState on the wire (request_state.c). */
+int mcp_server_state_key_init(mcp_server *server);
+const char *mcp_request_state_seal(mcp_call *call, const char *state);
+/* 0 with *state set; MCP_EINVAL when forged or not ours, MCP_ETIMEDOUT when expired. */
+int mcp_request_state_open(mcp_call *call, const char *wire, size_t len, const char **state);
 
 /* Completion (completion.c). */
 int mcp_method_complete(mcp_call *call);

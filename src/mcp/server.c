@@ -77,7 +77,7 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
     pthread_mutex_init(&s->sessions_lock, NULL);
     atomic_init(&s->generation, 1);
     mcp_registry_snapshot *snap = mcp_registry_snapshot_new(s->seed, 1);
-    if (!s->opts.name || !s->opts.version || !snap) {
+    if (!s->opts.name || !s->opts.version || !snap || mcp_server_state_key_init(s) != 0) {
         mcp_registry_snapshot_release(snap);
         mcp_arena_free(&s->arena);
         pthread_mutex_destroy(&s->lock);

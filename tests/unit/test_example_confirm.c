@@ -65,12 +65,19 @@ static void test_modern_era_and_incapable_client(void **state)
                                  "\"arguments\":{\"name\":\"groceries\"}," MODERN_META_CAPS(ELICIT_CAPS) "}}");
     const mcp_json *r = result_of(doc);
     assert_string_equal(str_at(r, "resultType"), "input_required");
-    assert_string_equal(str_at(r, "requestState"), "v1");
     assert_string_equal(str_at(mcp_json_get(mcp_json_get(r, "inputRequests"), "confirm"), "method"), "elicitation/create");
-    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
-                       "\"arguments\":{\"name\":\"groceries\"},\"requestState\":\"v1\",\"inputResponses\":{\"confirm\":"
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
+             "\"arguments\":{\"name\":\"groceries\"},\"requestState\":\"%s\",\"inputResponses\":{\"confirm\":"
+             "{\"action\":\"accept\",\"content\":{\"confirm\":true}}}," MODERN_META_CAPS(ELICIT_CAPS) "}}",
+             str_at(r, "requestState"));
+    assert_string_equal(first_text(roundtrip(f, text)), "deleted groceries");
+    /* A state the server never sealed does not reach the handler. */
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
+                       "\"arguments\":{\"name\":\"todo\"},\"requestState\":\"v1\",\"inputResponses\":{\"confirm\":"
                        "{\"action\":\"accept\",\"content\":{\"confirm\":true}}}," MODERN_META_CAPS(ELICIT_CAPS) "}}");
-    assert_string_equal(first_text(doc), "deleted groceries");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
     /* A retry whose state we never issued is refused. */
     doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
                        "\"arguments\":{\"name\":\"todo\"},\"inputResponses\":{\"confirm\":"
@@ -98,11 +105,19 @@ static void test_binary_modern_round_trip(void **state)
     char *line = child_wait_for(&c, "\"id\":1", 5000);
     assert_non_null(line);
     assert_non_null(strstr(line, "\"resultType\":\"input_required\""));
-    assert_non_null(strstr(line, "\"requestState\":\"v1\""));
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, line, strlen(line), NULL, &doc, NULL), 0);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
+             "\"arguments\":{\"name\":\"ideas\"},\"requestState\":\"%s\",\"inputResponses\":{\"confirm\":"
+             "{\"action\":\"accept\",\"content\":{\"confirm\":true}}}," MODERN_META_CAPS(ELICIT_CAPS) "}}",
+             str_at(mcp_json_get(doc, "result"), "requestState"));
+    mcp_arena_free(&arena);
     free(line);
-    child_send(&c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\","
-                   "\"arguments\":{\"name\":\"ideas\"},\"requestState\":\"v1\",\"inputResponses\":{\"confirm\":"
-                   "{\"action\":\"accept\",\"content\":{\"confirm\":true}}}," MODERN_META_CAPS(ELICIT_CAPS) "}}");
+    child_send(&c, text);
     line = child_wait_for(&c, "\"id\":2", 5000);
     assert_non_null(line);
     assert_non_null(strstr(line, "deleted ideas"));

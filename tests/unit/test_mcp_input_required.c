@@ -9,6 +9,8 @@
 
 #include "test_mcp_util.h"
 
+#include <unistd.h>
+
 #define CAPS_ALL "{\"elicitation\":{\"form\":{}},\"sampling\":{},\"roots\":{}}"
 
 static int confirm(mcp_call *call, const mcp_json *args, void *user)
@@ -62,7 +64,11 @@ static void test_input_required_then_retry(void **state)
                                  MODERN_META_CAPS(CAPS_ALL) "}}");
     const mcp_json *r = result_of(doc);
     assert_string_equal(str_at(r, "resultType"), "input_required");
-    assert_string_equal(str_at(r, "requestState"), "step-1");
+    /* Sealed on the wire: the text is in it, but so is a tag. */
+    char state_text[256];
+    snprintf(state_text, sizeof state_text, "%s", str_at(r, "requestState"));
+    assert_non_null(strchr(state_text, '.'));
+    assert_string_not_equal(state_text, "step-1");
     assert_null(mcp_json_get(r, "content"));
     const mcp_json *reqs = mcp_json_get(r, "inputRequests");
     assert_int_equal(mcp_json_len(reqs), 2);
@@ -74,9 +80,12 @@ static void test_input_required_then_retry(void **state)
     assert_null(mcp_json_get(mcp_json_get(reqs, "roots"), "params"));
     assert_non_null(mcp_json_get(mcp_json_get(r, "_meta"), "io.modelcontextprotocol/serverInfo"));
 
-    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"confirm\","
-                       "\"inputResponses\":{\"confirm\":{\"action\":\"decline\"},\"roots\":{\"roots\":[]}},"
-                       "\"requestState\":\"step-1\"," MODERN_META_CAPS(CAPS_ALL) "}}");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"confirm\","
+             "\"inputResponses\":{\"confirm\":{\"action\":\"decline\"},\"roots\":{\"roots\":[]}},"
+             "\"requestState\":\"%s\"," MODERN_META_CAPS(CAPS_ALL) "}}", state_text);
+    doc = roundtrip(f, text);
     r = result_of(doc);
     assert_string_equal(str_at(r, "resultType"), "complete");
     assert_string_equal(str_at(mcp_json_at(mcp_json_get(r, "content"), 0), "text"), "decline after step-1");
@@ -92,10 +101,37 @@ static void test_state_only_round(void **state)
     const mcp_json *r = result_of(doc);
     assert_string_equal(str_at(r, "resultType"), "input_required");
     assert_null(mcp_json_get(r, "inputRequests"));
-    assert_string_equal(str_at(r, "requestState"), "half");
-    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
-                       "\"requestState\":\"half\"," MODERN_META "}}");
+    char wire[256], text[1024];
+    snprintf(wire, sizeof wire, "%s", str_at(r, "requestState"));
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
+                                "\"requestState\":\"%s\"," MODERN_META "}}", wire);
+    doc = roundtrip(f, text);
     assert_string_equal(str_at(mcp_json_at(mcp_json_get(result_of(doc), "content"), 0), "text"), "resumed from half");
+
+    /* The same state for another tool, a forged one, an edited one: refused. */
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"confirm\","
+                                "\"requestState\":\"%s\"," MODERN_META "}}", wire);
+    assert_int_equal(error_code(roundtrip(f, text)), MCP_RPC_INVALID_PARAMS);
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
+                       "\"requestState\":\"half\"," MODERN_META "}}");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
+    assert_non_null(strstr(str_at(mcp_json_get(doc, "error"), "message"), "verification"));
+    wire[0] = wire[0] == 'A' ? 'B' : 'A'; /* the state text changes, the tag does not */
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
+                                "\"requestState\":\"%s\"," MODERN_META "}}", wire);
+    assert_int_equal(error_code(roundtrip(f, text)), MCP_RPC_INVALID_PARAMS);
+    fixture_free(f);
+
+    /* Expired. */
+    f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .request_state_ttl_ms = 1});
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "state", .fn = state_only}), 0);
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"state\"," MODERN_META "}}");
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
+                                "\"requestState\":\"%s\"," MODERN_META "}}", str_at(result_of(doc), "requestState"));
+    usleep(5000);
+    doc = roundtrip(f, text);
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
+    assert_non_null(strstr(str_at(mcp_json_get(doc, "error"), "message"), "expired"));
     fixture_free(f);
 }
 

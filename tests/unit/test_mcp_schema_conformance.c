@@ -318,9 +318,13 @@ static void test_modern_messages(void **state)
                    "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{},"
                    "\"io.modelcontextprotocol/logLevel\":\"debug\",\"progressToken\":\"p\"}}}", "4", "CallToolResult");
     exchange(f, v, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"asks\"," CAPS "}}", "5", "InputRequiredResult");
-    exchange(f, v, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"asks\",\"requestState\":\"st\","
-                   "\"inputResponses\":{\"e\":{\"action\":\"decline\"},\"r\":{\"roots\":[]},\"s\":{\"role\":\"assistant\","
-                   "\"content\":{\"type\":\"text\",\"text\":\"x\"},\"model\":\"m\"}}," CAPS "}}", "6", "CallToolResult");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"asks\",\"requestState\":\"%s\","
+             "\"inputResponses\":{\"e\":{\"action\":\"decline\"},\"r\":{\"roots\":[]},\"s\":{\"role\":\"assistant\","
+             "\"content\":{\"type\":\"text\",\"text\":\"x\"},\"model\":\"m\"}}," CAPS "}}",
+             str_at(mcp_json_get(capture_json(&f->cap, 0), "result"), "requestState"));
+    exchange(f, v, text, "6", "CallToolResult");
     exchange(f, v, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"asks\"," MODERN_META "}}", "7", NULL);
     check(v, "MissingRequiredClientCapabilityError", capture_json(&f->cap, 0), f->cap.messages[0]);
     exchange(f, v, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"p\"},"
