@@ -1,7 +1,8 @@
 /*
  * mcp/cache.h — the response cache: an in-memory tier (L1), an on-disk
- * LMDB tier (L2), a slot for a remote tier (L3, e.g. Redis) and the tiered
- * facade that walks them.
+ * LMDB tier (L2), a slot for a remote tier (L3) with its Redis
+ * implementation, the tiered facade that walks them, and cross-node
+ * coherence of invalidations through Redis pub/sub.
  *
  * An entry is a key, a value (bytes), an expiry, tags and dependencies.
  * Tags name groups ("user:42", "tools") that are dropped together;
@@ -190,6 +191,15 @@ struct mcp_cache_tier {
     int (*put)(mcp_cache_tier *tier, const mcp_cache_item *item, mcp_cache_done_fn done, void *done_user);
     int (*invalidate_tag)(mcp_cache_tier *tier, mcp_str tag, mcp_cache_done_fn done, void *done_user);
     int (*invalidate_key)(mcp_cache_tier *tier, mcp_str key, mcp_cache_done_fn done, void *done_user);
+    /* Optional; when set the facade uses it instead of the two above.
+     * Invalidates tag (when its len is non-zero) and keys, following the
+     * dependencies the tier holds itself, and hands done every key it
+     * reached (valid only during the call), so that the facade can drop
+     * them from the tiers above and tell other nodes. Same completion rule
+     * as the others; returning at once means no key beyond those given. */
+    int (*invalidate_set)(mcp_cache_tier *tier, mcp_str tag, const mcp_str *keys, size_t key_count,
+                          void (*done)(void *done_user, int rc, const mcp_str *reached, size_t reached_count),
+                          void *done_user);
 };
 
 /* ---- The tiered facade -------------------------------------------------------
@@ -221,6 +231,110 @@ int mcp_cache_flush(mcp_cache *c);
 size_t mcp_cache_pending_writes(mcp_cache *c);
 mcp_cache_l1 *mcp_cache_get_l1(mcp_cache *c);
 mcp_cache_l2 *mcp_cache_get_l2(mcp_cache *c); /* NULL when disabled */
+
+/* L3 is a shared tier: when it fails or is slower than its timeout, get
+ * falls back to a miss below L2 and put stores in L1 and L2 only; the tier
+ * counts the failures. Invalidation still clears L1 and L2 and then returns
+ * the L3 error, since other nodes may keep the stale copy.
+ *
+ * Cross-node coherence hooks (mcp_cache_coherence uses them):
+ * the listener is told, after every invalidation made through this facade,
+ * the tag (len 0 if none) and every key removed or reached in any tier;
+ * invalidate_local applies another node's invalidation to L1 and L2 only
+ * (it flushes write-back first), without calling L3 or the listener. Set
+ * the listener before other threads use the cache. */
+typedef void (*mcp_cache_invalidated_fn)(void *user, mcp_str tag, const mcp_str *keys, size_t key_count);
+void mcp_cache_set_invalidation_listener(mcp_cache *c, mcp_cache_invalidated_fn fn, void *user);
+int mcp_cache_invalidate_local(mcp_cache *c, mcp_str tag, const mcp_str *keys, size_t key_count,
+                               size_t *removed);
+
+/* ---- L3: Redis --------------------------------------------------------------
+ * The remote tier, shared by every node, through hiredis' asynchronous
+ * client on a libuv loop. An entry is one Redis string (expiry, tags, deps
+ * and value) written with PX; tag and dependency sets (SADD, expiry only
+ * ever extended) let invalidation reach entries that exist only in Redis:
+ * a server-side script walks them transitively in one round trip.
+ * Writes go out as one MULTI/EXEC, pipelined with whatever else is queued.
+ *
+ * Operations may be started from any thread; they complete on the loop
+ * thread. The tier either runs its own loop thread (opts.loop NULL) or
+ * attaches to a caller's loop (one per network worker): then create and
+ * free it on that loop's thread, and never block that thread waiting for
+ * one of its operations (the synchronous facade must run elsewhere).
+ *
+ * Each operation ends within timeout_ms: on timeout, on a lost connection
+ * and at once while disconnected it fails (counted). The connection comes
+ * back by itself, retrying with doubling delays; several timeouts in a row
+ * drop a connection that stopped answering. */
+typedef struct mcp_cache_l3 mcp_cache_l3;
+struct uv_loop_s;
+
+typedef struct mcp_cache_l3_opts {
+    const char *host;              /* NULL: "127.0.0.1" */
+    int port;                      /* 0: 6379 */
+    const char *prefix;            /* before every Redis key; NULL: "mcpd:cache:" */
+    uint64_t timeout_ms;           /* per operation; 0: 100 */
+    uint64_t connect_timeout_ms;   /* 0: 500 */
+    uint64_t backoff_min_ms;       /* first reconnect delay; 0: 25 */
+    uint64_t backoff_max_ms;       /* 0: 2000 */
+    unsigned timeouts_to_drop;     /* consecutive timeouts that drop the connection; 0: 3 */
+    size_t max_queued;             /* operations started but not finished; 0: 65536 */
+    struct uv_loop_s *loop;        /* NULL: run an own loop thread */
+    mcp_cache_clock_fn clock;      /* turns absolute expiries into PX; NULL: mcp_wall_ms */
+    void *clock_user;
+} mcp_cache_l3_opts;
+
+typedef struct mcp_cache_l3_counts {
+    uint64_t gets, hits, misses, puts, invalidations;
+    uint64_t failures;             /* operations that ended in an error, all causes */
+    uint64_t timeouts;             /* of which: no answer within timeout_ms */
+    uint64_t unavailable;          /* of which: refused at once, not connected */
+    uint64_t malformed;            /* of which: a stored value we could not decode */
+    uint64_t connects, disconnects;
+    bool connected;
+} mcp_cache_l3_counts;
+
+/* Starts connecting at once; a server that is not up yet is fine. */
+int mcp_cache_l3_new(const mcp_cache_l3_opts *opts, mcp_cache_l3 **out);
+/* Fails what is still in flight (MCP_ECANCELED) and closes. */
+void mcp_cache_l3_free(mcp_cache_l3 *l3);
+/* The tier to put in mcp_cache_opts.l3; lives as long as l3. */
+mcp_cache_tier *mcp_cache_l3_tier(mcp_cache_l3 *l3);
+void mcp_cache_l3_stats(mcp_cache_l3 *l3, mcp_cache_l3_counts *out);
+/* Waits up to timeout_ms for a live connection: 0 or MCP_ETIMEDOUT. */
+int mcp_cache_l3_wait_connected(mcp_cache_l3 *l3, uint64_t timeout_ms);
+
+/* ---- Cross-node coherence -------------------------------------------------------
+ * Every invalidation made through cache is published on a Redis channel
+ * (the L3 connection) as this node's id and the tag and keys removed;
+ * every other node, subscribed on its own connection, drops them from its
+ * L1 and L2 (from a helper thread, so the loop never waits on the cache).
+ * A node ignores its own messages. Delivery is at most once: a message sent
+ * while a node is disconnected is lost to it (its L1 may keep a stale
+ * copy until the entry's TTL); stats count what was sent and applied.
+ * Free the coherence before its cache and its L3. */
+typedef struct mcp_cache_coherence mcp_cache_coherence;
+
+typedef struct mcp_cache_coherence_opts {
+    mcp_cache *cache;              /* required */
+    mcp_cache_l3 *l3;              /* required: its loop, its connection publishes */
+    const char *channel;           /* NULL: "mcpd:cache:invalidate" */
+    const char *node_id;           /* up to 64 bytes, no spaces; NULL: random */
+} mcp_cache_coherence_opts;
+
+typedef struct mcp_cache_coherence_counts {
+    uint64_t published, publish_failures;
+    uint64_t received, applied, own_ignored, malformed;
+    uint64_t last_applied_ns;      /* mcp_now_ns() right after the last foreign message was applied */
+    bool subscribed;
+} mcp_cache_coherence_counts;
+
+int mcp_cache_coherence_new(const mcp_cache_coherence_opts *opts, mcp_cache_coherence **out);
+void mcp_cache_coherence_free(mcp_cache_coherence *coh);
+const char *mcp_cache_coherence_node_id(const mcp_cache_coherence *coh);
+void mcp_cache_coherence_stats(mcp_cache_coherence *coh, mcp_cache_coherence_counts *out);
+/* Waits up to timeout_ms until subscribed: 0 or MCP_ETIMEDOUT. */
+int mcp_cache_coherence_wait_subscribed(mcp_cache_coherence *coh, uint64_t timeout_ms);
 
 /* ---- Keys -------------------------------------------------------------------
  * The key of a tools/call: the tool name, a NUL byte, then the canonical

@@ -16,6 +16,9 @@
  *
  * L3 calls that return MCP_PENDING are waited for here: the facade's API is
  * synchronous; the L1 and L2 path never waits on anything but their locks.
+ * L3 is shared and may be down: a failed L3 read is a miss and a failed L3
+ * write leaves the entry in the tiers above (the tier counts both), so
+ * serving goes on; a failed L3 invalidation is returned to the caller.
  */
 #include "cache/cache_internal.h"
 #include "cache/l1_internal.h"
@@ -39,6 +42,8 @@ struct mcp_cache {
     pthread_mutex_t pending_lock;
     pending_write **pending;
     size_t pending_count, pending_cap;
+    mcp_cache_invalidated_fn listener;
+    void *listener_user;
 };
 
 /* ---- waiting for an L3 completion ------------------------------------------- */
@@ -234,7 +239,7 @@ int mcp_cache_flush(mcp_cache *c) {
     if (!items) rc = MCP_ENOMEM;
     for (size_t i = 0; i < n && items; i++) items[i] = list[i]->item;
     if (!rc && c->l2) rc = mcp_cache_l2_put_items(c->l2, items, n);
-    for (size_t i = 0; i < n && !rc && c->l3; i++) rc = l3_put(c, &items[i]);
+    for (size_t i = 0; i < n && !rc && c->l3; i++) l3_put(c, &items[i]); /* failures: see the top */
     if (rc) mcp_log(MCP_LOG_WARNING, "cache: %zu write-back entries not stored below L1: %s", n, mcp_strerror(rc));
     free(items);
     for (size_t i = 0; i < n; i++) free(list[i]);
@@ -256,7 +261,10 @@ static int write_below(mcp_cache *c, const mcp_cache_item *it, mcp_cache_write_p
     if (policy == MCP_CACHE_WRITE_L1_ONLY || (!c->l2 && !c->l3)) return MCP_OK;
     if (policy == MCP_CACHE_WRITE_BACK) return pending_add(c, it);
     int rc = c->l2 ? mcp_cache_l2_put_item(c->l2, it) : MCP_OK;
-    if (!rc && c->l3) rc = l3_put(c, it);
+    if (!rc && c->l3) {
+        int r3 = l3_put(c, it);
+        if (r3) mcp_log(MCP_LOG_DEBUG, "cache: write to %s failed: %s", c->l3->name, mcp_strerror(r3));
+    }
     return rc;
 }
 
@@ -289,6 +297,10 @@ static int get_below(mcp_cache *c, mcp_str key, mcp_arena *arena, mcp_cache_item
     }
     if (c->l3) {
         rc = l3_get(c, key, arena, item);
+        if (rc != MCP_OK && rc != MCP_ENOTFOUND) {
+            mcp_log(MCP_LOG_DEBUG, "cache: read from %s failed: %s", c->l3->name, mcp_strerror(rc));
+            rc = MCP_ENOTFOUND;
+        }
         if (rc == MCP_OK && c->l2) {
             int up = mcp_cache_l2_put_item(c->l2, item);
             if (up) mcp_log(MCP_LOG_DEBUG, "cache: promotion into L2 failed: %s", mcp_strerror(up));
@@ -362,14 +374,37 @@ int mcp_cache_get_or_compute(mcp_cache *c, mcp_str key, mcp_cache_compute_fn com
 
 /* ---- invalidation ------------------------------------------------------------------------------ */
 
-static int l3_invalidate(mcp_cache *c, mcp_str tag, const cache_keyset *set) {
+typedef struct l3_set_wait {
+    l3_wait w;
+    cache_keyset *set;
+} l3_set_wait;
+
+static void l3_set_done(void *user, int rc, const mcp_str *reached, size_t count) {
+    l3_set_wait *sw = user;
+    /* Grows the set from the loop thread while the caller sleeps on w. */
+    for (size_t i = 0; i < count && rc == MCP_OK; i++)
+        if (cache_keyset_add(sw->set, reached[i]) < 0) rc = MCP_ENOMEM;
+    l3_done(&sw->w, rc, NULL);
+}
+
+/* Invalidates tag and set[*cursor ..] in L3; the keys L3 reached through
+ * its own dependency sets join set, for the tiers above. */
+static int l3_invalidate(mcp_cache *c, mcp_str tag, cache_keyset *set, size_t *cursor) {
+    size_t from = *cursor, to = set->count;
+    *cursor = to;
+    if (c->l3->invalidate_set) {
+        l3_set_wait sw = {.set = set};
+        l3_wait_init(&sw.w, NULL, NULL);
+        int rc = l3_finish(&sw.w, c->l3->invalidate_set(c->l3, tag, set->keys + from, to - from, l3_set_done, &sw));
+        return rc == MCP_ENOTFOUND ? MCP_OK : rc;
+    }
     int rc = MCP_OK;
     if (tag.len) {
         l3_wait w;
         l3_wait_init(&w, NULL, NULL);
         rc = l3_finish(&w, c->l3->invalidate_tag(c->l3, tag, l3_done, &w));
     }
-    for (size_t i = 0; i < set->count && (rc == MCP_OK || rc == MCP_ENOTFOUND); i++) {
+    for (size_t i = from; i < to && (rc == MCP_OK || rc == MCP_ENOTFOUND); i++) {
         l3_wait w;
         l3_wait_init(&w, NULL, NULL);
         rc = l3_finish(&w, c->l3->invalidate_key(c->l3, set->keys[i], l3_done, &w));
@@ -377,8 +412,10 @@ static int l3_invalidate(mcp_cache *c, mcp_str tag, const cache_keyset *set) {
     return rc == MCP_ENOTFOUND ? MCP_OK : rc;
 }
 
-/* Follows dependencies through L1 and L2 until neither finds a new key. */
-static int invalidate(mcp_cache *c, mcp_str tag, mcp_str key, size_t *removed) {
+/* Follows dependencies through L1, L2 and (unless local) L3 until no tier
+ * finds a new key; then tells the listener. */
+static int invalidate(mcp_cache *c, mcp_str tag, const mcp_str *keys, size_t key_count, bool local,
+                      size_t *removed) {
     size_t n = 0;
     int rc = mcp_cache_flush(c);
     if (rc) return rc;
@@ -387,28 +424,50 @@ static int invalidate(mcp_cache *c, mcp_str tag, mcp_str key, size_t *removed) {
     if (tag.len) {
         rc = cache_l1_collect_tag(c->l1, tag, &set, &n);
         if (!rc && c->l2) rc = cache_l2_collect_tag(c->l2, tag, &set, &n);
-    } else {
-        rc = cache_keyset_add(&set, key) < 0 ? MCP_ENOMEM : MCP_OK;
     }
-    size_t cur1 = 0, cur2 = 0;
-    while (!rc && (cur1 < set.count || (c->l2 && cur2 < set.count))) {
-        rc = cache_l1_invalidate_set(c->l1, &set, &cur1, &n);
-        if (!rc && c->l2) rc = cache_l2_invalidate_set(c->l2, &set, &cur2, &n);
+    for (size_t i = 0; i < key_count && !rc; i++) rc = cache_keyset_add(&set, keys[i]) < 0 ? MCP_ENOMEM : MCP_OK;
+    bool use_l3 = c->l3 && !local;
+    int l3_rc = MCP_OK;
+    size_t cur1 = 0, cur2 = 0, cur3 = 0;
+    for (bool first = true; !rc; first = false) {
+        while (!rc && (cur1 < set.count || (c->l2 && cur2 < set.count))) {
+            rc = cache_l1_invalidate_set(c->l1, &set, &cur1, &n);
+            if (!rc && c->l2) rc = cache_l2_invalidate_set(c->l2, &set, &cur2, &n);
+        }
+        /* After an L3 failure the local walk still completes. */
+        if (rc || !use_l3 || l3_rc || (!first && cur3 == set.count)) break;
+        l3_rc = l3_invalidate(c, first ? tag : (mcp_str){NULL, 0}, &set, &cur3);
+        if (l3_rc) mcp_log(MCP_LOG_WARNING, "cache: invalidation in %s failed: %s", c->l3->name, mcp_strerror(l3_rc));
     }
-    if (!rc && c->l3) rc = l3_invalidate(c, tag, &set);
+    if (!rc && !local && c->listener) c->listener(c->listener_user, tag, set.keys, set.count);
     cache_keyset_free(&set);
     if (removed) *removed = n;
-    return rc;
+    return rc ? rc : l3_rc;
+}
+
+void mcp_cache_set_invalidation_listener(mcp_cache *c, mcp_cache_invalidated_fn fn, void *user) {
+    if (!c) return;
+    c->listener = fn;
+    c->listener_user = user;
+}
+
+int mcp_cache_invalidate_local(mcp_cache *c, mcp_str tag, const mcp_str *keys, size_t key_count,
+                               size_t *removed) {
+    if (removed) *removed = 0;
+    if (!c || (tag.len && (!tag.ptr || tag.len > MCP_CACHE_KEY_MAX)) || (key_count && !keys)) return MCP_EINVAL;
+    for (size_t i = 0; i < key_count; i++)
+        if (!keys[i].ptr || !keys[i].len || keys[i].len > MCP_CACHE_KEY_MAX) return MCP_EINVAL;
+    return invalidate(c, tag, keys, key_count, true, removed);
 }
 
 int mcp_cache_invalidate_tag(mcp_cache *c, mcp_str tag, size_t *removed) {
     if (removed) *removed = 0;
     if (!c || !tag.ptr || !tag.len || tag.len > MCP_CACHE_KEY_MAX) return MCP_EINVAL;
-    return invalidate(c, tag, (mcp_str){NULL, 0}, removed);
+    return invalidate(c, tag, NULL, 0, false, removed);
 }
 
 int mcp_cache_invalidate_key(mcp_cache *c, mcp_str key, size_t *removed) {
     if (removed) *removed = 0;
     if (!c || !key.ptr || !key.len || key.len > MCP_CACHE_KEY_MAX) return MCP_EINVAL;
-    return invalidate(c, (mcp_str){NULL, 0}, key, removed);
+    return invalidate(c, (mcp_str){NULL, 0}, &key, 1, false, removed);
 }
