@@ -45,7 +45,8 @@ typedef struct parser {
     frame *stack;
     size_t stack_cap;
     mcp_json *nodes, *nodes_end; /* nodes are carved from arena chunks */
-    char *pool, *pool_end;       /* and string values from a shared pool */
+    char *room;                  /* room for decoded strings: see string_room */
+    const char *room_from;       /* the source byte that room[0] stands for */
     bool blocks; /* mcp_json_scan_blocks is available */
     frame local[LOCAL_FRAMES];
 } parser;
@@ -72,7 +73,9 @@ static inline const char *skip_ws(const char *p, const char *end) {
  * backslash was seen (so the value needs decoding). */
 static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const char *p, bool *escaped) {
     const char *end = ps->end;
-    const char *blocks_from = ps->blocks ? p : end; /* where the block scanner may be tried */
+    /* Blocks pay off for long strings only: a short one with an escape or
+     * an accent is done byte by byte before a block would be set up. */
+    const char *blocks_from = ps->blocks ? p + 48 : end;
     bool esc = false;
     for (;;) {
         p = mcp_json_find_special(p, end);
@@ -209,7 +212,6 @@ static inline const char *scan_number(const char *p, const char *end, bool *simp
  * sized from the input left (a node takes at least two bytes of it), so a
  * small message does not reserve a big chunk. */
 #define NODE_CHUNK_MAX 64
-#define POOL_PIECE 4096
 
 static mcp_json *node_chunk(parser *ps, const char *p) {
     size_t n = (size_t)(ps->end - p) / 8 + 2;
@@ -225,37 +227,28 @@ static inline mcp_json *node_new(parser *ps, uint8_t type, const char *src) {
     mcp_json *n = ps->nodes;
     if (MCP_LIKELY(n != ps->nodes_end)) ps->nodes = n + 1;
     else if (!(n = node_chunk(ps, src))) return NULL;
+    /* key and key_len are set by attach, src_len when the value ends. */
     n->type = type;
     n->flags = 0;
-    n->key_len = 0;
-    n->key = NULL;
     n->next = NULL;
     n->src = src;
-    n->src_len = 0;
     return n;
 }
 
-/* Room for need bytes from the pool shared by all strings of the document.
- * Decoded text is never longer than its source, so the input left from the
- * opening quote (plus slack) bounds what the strings still to come can need:
- * a new piece is never larger than that, or than POOL_PIECE unless one
- * string needs more. */
-static char *pool_reserve(parser *ps, const char *p, size_t need) {
-    if (MCP_LIKELY((size_t)(ps->pool_end - ps->pool) >= need)) return ps->pool;
-    size_t left = (size_t)(ps->end - p) + need;
-    size_t piece = left < POOL_PIECE ? left : POOL_PIECE;
-    if (piece < need) piece = need;
-    char *s = mcp_arena_alloc(ps->arena, piece);
-    if (!s) return NULL;
-    ps->pool = s;
-    ps->pool_end = s + piece;
-    return s;
-}
-
-static char *string_space(parser *ps, const char *open_quote, size_t need) {
-    char *s = pool_reserve(ps, open_quote, need);
-    if (s) ps->pool += need;
-    return s;
+/* Where the decoded text of the string whose body starts at body goes.
+ * Decoded text is never longer than its source, and the bodies of two
+ * strings never overlap in the source, so one block as long as the input
+ * (from the first string on) holds every string at the offset of its body:
+ * one allocation per document, none per string, and the room of a string
+ * (body length plus the NUL, which lands where the closing quote was) is
+ * known from its position alone. */
+static inline char *string_room(parser *ps, const char *body) {
+    if (MCP_UNLIKELY(!ps->room)) {
+        ps->room = mcp_arena_alloc(ps->arena, (size_t)(ps->end - body) + 1);
+        if (!ps->room) return NULL;
+        ps->room_from = body;
+    }
+    return ps->room + (body - ps->room_from);
 }
 
 /* Links node under the open container f (or makes it the root when f is
@@ -263,6 +256,8 @@ static char *string_space(parser *ps, const char *open_quote, size_t need) {
 static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, bool key_clean,
                           mcp_json **root) {
     if (MCP_UNLIKELY(!f)) {
+        node->key = NULL;
+        node->key_len = 0;
         *root = node;
         return;
     }
@@ -270,6 +265,9 @@ static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_
         node->key = key;
         node->key_len = (uint32_t)key_len;
         if (key_clean) node->flags |= MCP_JSON_F_KEY_CLEAN;
+    } else {
+        node->key = NULL;
+        node->key_len = 0;
     }
     *f->tail = node;
     f->tail = &node->next;
@@ -366,7 +364,7 @@ value:
                 /* Validated now, decoded when read: reserve its room. */
                 size_t body = (size_t)(close - (p + 1));
                 node = node_new(ps, MCP_JSON_STRING, start);
-                char *room = node ? string_space(ps, p, body + 1) : NULL;
+                char *room = node ? string_room(ps, p + 1) : NULL;
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
                 node->u.s.ptr = room;
@@ -463,7 +461,7 @@ key:
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
             key_clean = !escaped;
             if (escaped) {
-                char *dst = string_space(ps, p, key_len + 1);
+                char *dst = string_room(ps, p + 1);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 key_len = mcp_json_decode_string(dst, p + 1, key_len);
                 key = dst;
@@ -500,7 +498,8 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.stack = ps.local;
     ps.stack_cap = LOCAL_FRAMES;
     ps.nodes = ps.nodes_end = NULL;
-    ps.pool = ps.pool_end = NULL;
+    ps.room = NULL;
+    ps.room_from = NULL;
     ps.blocks = mcp_json_have_blocks();
     if (err) {
         err->code = 0;
