@@ -295,7 +295,13 @@ static void post_handshake(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_
     }
     bool initialize = !parsed->is_batch && first && first->kind == MCP_RPC_REQUEST &&
                       first->method_len == 10 && memcmp(first->method, "initialize", 10) == 0;
-    mcp_json *params = first && first->kind == MCP_RPC_REQUEST ? params_of(conn, first) : NULL;
+    /* What this era needs from params sits under _meta (progress token, a
+     * misplaced modern version); without one, params stay unparsed here.
+     * A key spelled with escapes ("\u005fmeta") is caught by the second
+     * test. */
+    bool has_meta = memmem(req->body.ptr, req->body.len, "\"_meta\"", 7) != NULL ||
+                    memmem(req->body.ptr, req->body.len, "\\u", 2) != NULL;
+    mcp_json *params = has_meta && first && first->kind == MCP_RPC_REQUEST ? params_of(conn, first) : NULL;
     mcp_json *body_pv = mcp_json_get(mcp_json_get(params, "_meta"), "io.modelcontextprotocol/protocolVersion");
     if (body_pv && mcp_protocol_is_modern(mcp_json_str(body_pv, ""))) {
         header_mismatch(conn, x, first->id.text,

@@ -417,6 +417,14 @@ static void modern_era_headers_are_checked(void **state) {
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "\"code\":-32020"));
     free(r);
+    /* Also when the key is spelled with an escape. */
+    r = client_exchange(&c, "MCP-Protocol-Version: 2025-11-25\r\n",
+                        "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                        "\"\\u005fmeta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+                        "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    assert_int_equal(response_status(r), 400);
+    assert_non_null(strstr(response_body(r), "\"code\":-32020"));
+    free(r);
 
     /* Mcp-Param-* mirrors of x-mcp-header parameters. */
 #define REGIONAL(id)                                                                                          \
@@ -435,7 +443,7 @@ static void modern_era_headers_are_checked(void **state) {
     free(r);
 
     mcp_http_counters hc = http_counters(&f);
-    assert_int_equal(hc.header_mismatch, 8);
+    assert_int_equal(hc.header_mismatch, 9);
     client_close(&c);
     fixture_stop(&f);
 }
