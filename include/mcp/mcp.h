@@ -73,6 +73,11 @@ typedef struct mcp_server_opts {
     const char *website_url;   /* optional serverInfo.websiteUrl */
     /* How long a modern-era requestState stays valid; 0 means 10 minutes. */
     uint32_t request_state_ttl_ms;
+    /* Per-session limits on what a client can make the server keep:
+     * live tasks (0 means 1024), and resource subscriptions plus open
+     * listens (0 means 4096). Beyond them requests fail with -32600. */
+    unsigned max_tasks;
+    unsigned max_subscriptions;
 } mcp_server_opts;
 
 /* Returned by a handler that asked for input (see "Input from the client"

@@ -197,6 +197,10 @@ int mcp_method_subscribe(mcp_call *call)
     bool have = false;
     for (size_t i = 0; i < s->subscription_count && !have; i++)
         have = strcmp(s->subscriptions[i], uri) == 0;
+    if (!have && s->subscription_count >= s->server->opts.max_subscriptions) {
+        pthread_mutex_unlock(&s->lock);
+        return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many subscriptions on this session");
+    }
     if (!have) {
         char **grown = realloc(s->subscriptions, (s->subscription_count + 1) * sizeof *grown);
         char *copy = strdup(uri);
@@ -361,6 +365,15 @@ int mcp_method_listen(mcp_call *call)
         /* Acknowledge and register under one lock hold, so that no
          * notification of this stream can precede its acknowledgement. */
         pthread_mutex_lock(&s->lock);
+        size_t held = 0;
+        for (const mcp_listen *k = s->listens; k; k = k->next)
+            held += 1 + k->uri_count;
+        if (held + 1 + l->uri_count > s->server->opts.max_subscriptions) {
+            pthread_mutex_unlock(&s->lock);
+            listen_free(l);
+            mcp_buf_free(&buf);
+            return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many subscriptions on this session");
+        }
         s->sink.write(s->sink.user, buf.data, buf.len);
         l->next = s->listens;
         s->listens = l;

@@ -72,6 +72,10 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
         s->opts.max_message_size = 4u << 20;
     if (!s->opts.max_json_depth)
         s->opts.max_json_depth = 64;
+    if (!s->opts.max_tasks)
+        s->opts.max_tasks = 1024;
+    if (!s->opts.max_subscriptions)
+        s->opts.max_subscriptions = 4096;
     s->seed = mcp_hash64(&s, sizeof s, mcp_now_ns() ^ (uint64_t)mcp_wall_ms() << 20);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->sessions_lock, NULL);

@@ -197,6 +197,15 @@ int mcp_task_begin(mcp_call *call, const mcp_json *task_param)
     }
     pthread_mutex_lock(&s->lock);
     purge_locked(s);
+    size_t live = 0;
+    for (const mcp_task *k = s->tasks; k; k = k->next)
+        live++;
+    if (live >= s->server->opts.max_tasks) {
+        pthread_mutex_unlock(&s->lock);
+        task_free(t);
+        mcp_buf_reset(&call->out);
+        return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many tasks: wait for some to finish or expire");
+    }
     t->next = s->tasks;
     s->tasks = t;
     call->task = t;

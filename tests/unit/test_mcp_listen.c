@@ -97,9 +97,28 @@ static void test_listen_bad_params(void **state)
     fixture_free(f);
 }
 
+static void test_listen_limit(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_subscriptions = 3});
+    /* One listen with two URIs holds three. */
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+                                 "{\"resourceSubscriptions\":[\"a://1\",\"a://2\"]}," MODERN_META "}}");
+    assert_string_equal(method_of(doc), "notifications/subscriptions/acknowledged");
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+                       "{\"toolsListChanged\":true}," MODERN_META "}}");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_REQUEST);
+    send_text(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}");
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+                       "{\"toolsListChanged\":true}," MODERN_META "}}");
+    assert_string_equal(method_of(doc), "notifications/subscriptions/acknowledged");
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_listen_limit),
         cmocka_unit_test(test_listen_flow),
         cmocka_unit_test(test_listen_bad_params),
     };

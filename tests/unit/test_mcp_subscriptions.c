@@ -144,9 +144,26 @@ static void test_subscribe_and_updated(void **state)
     fixture_free(f);
 }
 
+static void test_subscription_limit(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_subscriptions = 2});
+    handshake(f, "2025-11-25", "{}");
+    result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x://1\"}}"));
+    result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x://2\"}}"));
+    /* Again the same: not a new one. */
+    result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x://2\"}}"));
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x://3\"}}");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_REQUEST);
+    result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"x://1\"}}"));
+    result_of(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"x://3\"}}"));
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_subscription_limit),
         cmocka_unit_test(test_capabilities_declare_notifications),
         cmocka_unit_test(test_list_changed_reaches_initialized_sessions_only),
         cmocka_unit_test(test_subscribe_and_updated),

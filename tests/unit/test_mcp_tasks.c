@@ -304,9 +304,26 @@ static void test_session_end_with_running_task(void **state)
     assert_true(the_gate.saw_cancel);
 }
 
+static void test_task_limit(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_tasks = 2});
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "q", .fn = quick, .task_support = "optional"}), 0);
+    handshake(f, "2025-11-25", "{}");
+    for (int i = 0; i < 2; i++) {
+        capture_clear(&f->cap);
+        send_text(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"q\",\"task\":{}}}");
+        free(task_id_of(capture_json(&f->cap, 0)));
+    }
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"q\",\"task\":{}}}");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_REQUEST);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_task_limit),
         cmocka_unit_test(test_task_lifecycle),
         cmocka_unit_test(test_cancel_reaches_handler),
         cmocka_unit_test(test_support_rules_list_and_failures),
