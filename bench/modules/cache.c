@@ -19,6 +19,8 @@
  *                             tree and as a chain: invalidate the source
  *   cache_memory_per_entry    100k puts into an empty L1; heap growth per entry
  *                             beyond key and value (glibc mallinfo2)
+ *   cache_l3_hits_10k,        L3 in Redis and coherence across two nodes: see
+ *   cache_cluster_coherence   modules/cache_redis.c (each starts a redis-server)
  *
  * Latencies are per operation and include one clock-read pair. The L2
  * environment lives in a fresh temporary directory (TMPDIR or /tmp) with
@@ -26,6 +28,7 @@
  */
 #include "harness.h"
 #include "mcp/cache.h"
+#include "modules/cache_redis.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -43,7 +46,7 @@
 #define MEM_KEY_BYTES 32
 #define MEM_VALUE_BYTES 100
 
-enum kind { K_L1_HITS = 1, K_L2_HITS, K_MIXED, K_TTL, K_LRU, K_TAGS, K_DEPS, K_MEMORY };
+enum kind { K_L1_HITS = 1, K_L2_HITS, K_MIXED, K_TTL, K_LRU, K_TAGS, K_DEPS, K_MEMORY, K_L3_HITS, K_COHERENCE };
 
 typedef struct cache_state {
     enum kind kind;
@@ -55,6 +58,7 @@ typedef struct cache_state {
     char value[VALUE_BYTES];
     uint64_t now_ms;        /* injected clock of the TTL workload */
     uint64_t run_counter;   /* makes the mixed workload's misses new in every run */
+    cache_redis *redis;     /* the Redis workloads' own state */
     mcp_buf out;
     /* Derived in the timed runs, attached by finish. */
     double mixed_hit_ratio;
@@ -488,6 +492,7 @@ static int run_memory(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ela
 static void cache_teardown(void *p) {
     cache_state *s = p;
     if (!s) return;
+    cache_redis_teardown(s->redis);
     mcp_cache_free(s->cache);
     mcp_cache_l1_free(s->l1);
     if (s->dir[0]) remove_dir(s->dir);
@@ -503,6 +508,7 @@ static const struct {
     {"cache_l1_hits_100k", K_L1_HITS}, {"cache_l2_hits_10k", K_L2_HITS}, {"cache_mixed_10k", K_MIXED},
     {"cache_ttl_expiration_1k", K_TTL}, {"cache_lru_eviction_10k", K_LRU}, {"cache_tag_invalidation", K_TAGS},
     {"cache_dependency_invalidation", K_DEPS}, {"cache_memory_per_entry", K_MEMORY},
+    {"cache_l3_hits_10k", K_L3_HITS}, {"cache_cluster_coherence", K_COHERENCE},
 };
 
 static int add_task(cache_state *s, bench_task *tasks, size_t *count, const char *name, const char *scope,
@@ -585,6 +591,8 @@ static int setup_kind(cache_state *s, bench_task *tasks, size_t *n) {
         add_task(s, tasks, n, "tiered_dep_tree_1k", "mcp_cache_invalidate_key: the tree in L1 and in L2",
                  run_tiered_dep_tree, true);
         break;
+    case K_L3_HITS:
+    case K_COHERENCE: rc = cache_redis_setup(s->kind == K_COHERENCE, s->size, tasks, n, &s->redis); break;
     case K_MEMORY:
         rc = make_keys(s, s->size, "memory-key-of-32-bytes-");
         add_task(s, tasks, n, "l1_fill_100k", "mcp_cache_l1_put of 100k new entries (32 B key, 100 B value) "
@@ -614,6 +622,7 @@ static int cache_setup(const bench_workload *w, void **state, bench_task *tasks,
 
 static void cache_finish(void *p, bench_record *records, size_t count) {
     cache_state *s = p;
+    cache_redis_finish(s->redis, records, count);
     for (size_t i = 0; i < count; i++) {
         bench_record *r = &records[i];
         if (!strcmp(r->benchmark, "mixed_get_or_compute")) bench_record_add_metric(r, "hit_ratio", s->mixed_hit_ratio);
@@ -678,12 +687,15 @@ static const bench_workload CACHE_WORKLOADS[] = {
     {"cache_tag_invalidation", "invalidate 100 or 1k of 1k tagged entries (10 group tags)", 1000, {20, 50}, {5, 15}},
     {"cache_dependency_invalidation", "invalidate a source 1k entries derive from (tree, chain)", 1000, {20, 50}, {5, 15}},
     {"cache_memory_per_entry", "heap per L1 entry beyond key and value, 100k entries", 100000, {100000, 100000}, {3, 9}},
+    {"cache_l3_hits_10k", "L3 (Redis) hits through the facade, pipelined tier gets, write-through puts on 10k entries", 10000, {5000, 10000}, {3, 9}},
+    {"cache_cluster_coherence", "two nodes through Redis: invalidation on A until B's L1 and L2 dropped the key", 10000, {300, 1000}, {3, 9}},
 };
 
 const bench_module bench_module_cache = {
     .name = "cache",
-    .description = "response cache: L1 memory tier, L2 LMDB tier, tiered facade",
-    .notes = "L3 (Redis) is not measured: the tier is not built yet; multi-thread L1 contention is not measured",
+    .description = "response cache: L1 memory tier, L2 LMDB tier, L3 Redis tier, tiered facade, cross-node coherence",
+    .notes = "the L3 and coherence workloads start a redis-server on loopback and fail, saying so, without one; "
+             "multi-thread L1 contention is not measured",
     .workloads = CACHE_WORKLOADS,
     .workload_count = sizeof CACHE_WORKLOADS / sizeof CACHE_WORKLOADS[0],
     .setup = cache_setup,

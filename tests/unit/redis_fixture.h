@@ -36,7 +36,7 @@ typedef struct redis_fixture {
     char error[512];
 } redis_fixture;
 
-static int redis_fixture_find_binary(redis_fixture *r) {
+static inline int redis_fixture_find_binary(redis_fixture *r) {
     const char *env = getenv("MCP_REDIS_SERVER");
     if (env && *env) {
         snprintf(r->binary, sizeof r->binary, "%s", env);
@@ -56,7 +56,7 @@ static int redis_fixture_find_binary(redis_fixture *r) {
 }
 
 /* A port nobody listens on now (the kernel's choice for an ephemeral bind). */
-static int redis_fixture_free_port(void) {
+static inline int redis_fixture_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -68,12 +68,12 @@ static int redis_fixture_free_port(void) {
     return port;
 }
 
-static void redis_fixture_sleep_ms(long ms) {
+static inline void redis_fixture_sleep_ms(long ms) {
     nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
 }
 
 /* 1 when the server answers PING. */
-static int redis_fixture_ping(int port) {
+static inline int redis_fixture_ping(int port) {
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, (struct timeval){0, 200000});
     int ok = 0;
     if (c && !c->err) {
@@ -86,7 +86,7 @@ static int redis_fixture_ping(int port) {
 }
 
 /* Starts the server on port (0: a free one) and waits until it answers. */
-static int redis_fixture_start(redis_fixture *r, int port) {
+static inline int redis_fixture_start(redis_fixture *r, int port) {
     r->error[0] = 0;
     r->pid = 0;
     if (!r->binary[0] && redis_fixture_find_binary(r) != 0) return -1;
@@ -134,7 +134,7 @@ static int redis_fixture_start(redis_fixture *r, int port) {
     return -1;
 }
 
-static void redis_fixture_kill(redis_fixture *r) {
+static inline void redis_fixture_kill(redis_fixture *r) {
     if (r->pid <= 0) return;
     kill(r->pid, SIGKILL);
     waitpid(r->pid, NULL, 0);
@@ -142,7 +142,7 @@ static void redis_fixture_kill(redis_fixture *r) {
 }
 
 /* A synchronous connection for checking what the server holds. */
-static redisContext *redis_fixture_connect(const redis_fixture *r) {
+static inline redisContext *redis_fixture_connect(const redis_fixture *r) {
     redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, (struct timeval){2, 0});
     if (c && c->err) {
         redisFree(c);
