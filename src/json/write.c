@@ -302,12 +302,94 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
     if (rc && !w->status) w->status = rc;
 }
 
+/* The compact form of a parsed value is never longer than its source text:
+ * whitespace goes, numbers, strings and RAW nodes are copied, and a key
+ * with escapes is written from its decoded form, which the escaper makes no
+ * longer than any valid escaped form of it. So after one reservation of
+ * src_len bytes the tree is written with plain stores, no capacity check
+ * per token. Returns the end of what was written, or NULL when the tree is
+ * nested too deeply (the caller then takes the checked path for the
+ * error). */
+#define TOKEN_SLACK 32
+
+/* Copies a token of n bytes. Keys and short values, most tokens, move as
+ * one or two 16-byte loads and stores instead of a call to memcpy: the
+ * stores may run past the token into the reserved slack (later output
+ * overwrites it), the loads only when src_end, the end of the text being
+ * written, leaves room for them. */
+static inline char *copy_token(char *d, const char *s, size_t n, const char *src_end) {
+    if (n <= 16 && src_end - s >= 16) {
+        memcpy(d, s, 16);
+    } else if (n <= 32 && src_end - s >= 32) {
+        memcpy(d, s, 32);
+    } else {
+        memcpy(d, s, n);
+    }
+    return d + n;
+}
+
+static char *write_reserved(mcp_buf *out, char *d, const mcp_json *v, unsigned depth, const char *src_end) {
+    switch (v->type) {
+    case MCP_JSON_NULL: memcpy(d, "null", 4); return d + 4;
+    case MCP_JSON_TRUE: memcpy(d, "true", 4); return d + 4;
+    case MCP_JSON_FALSE: memcpy(d, "false", 5); return d + 5;
+    case MCP_JSON_ARRAY:
+    case MCP_JSON_OBJECT: {
+        if (depth >= MCP_JSON_WRITER_MAX_DEPTH) return NULL;
+        bool obj = v->type == MCP_JSON_OBJECT;
+        *d++ = obj ? '{' : '[';
+        for (const mcp_json *c = v->u.c.first; c; c = c->next) {
+            if (c != v->u.c.first) *d++ = ',';
+            if (obj) {
+                if (MCP_LIKELY(c->flags & MCP_JSON_F_KEY_CLEAN)) {
+                    d = copy_token(d, c->key - 1, (size_t)c->key_len + 2, src_end);
+                } else {
+                    /* Room is there (see above); the escaper only needs
+                     * the buffer's length to know where to start. */
+                    out->len = (size_t)(d - out->data);
+                    if (mcp_json_escape_into(out, c->key, c->key_len)) return NULL;
+                    d = out->data + out->len;
+                }
+                *d++ = ':';
+            }
+            /* Scalars in line; only containers cost a call. */
+            if (c->type == MCP_JSON_ARRAY || c->type == MCP_JSON_OBJECT) {
+                if (!(d = write_reserved(out, d, c, depth + 1, src_end))) return NULL;
+            } else if (c->type <= MCP_JSON_TRUE) {
+                static const char literal[3][5] = {"null", "false", "true"};
+                memcpy(d, literal[c->type], 5); /* the slack takes the spare byte */
+                d += c->type == MCP_JSON_FALSE ? 5 : 4;
+            } else {
+                d = copy_token(d, c->src, c->src_len, src_end);
+            }
+        }
+        *d++ = obj ? '}' : ']';
+        return d;
+    }
+    default: /* numbers, strings, RAW: their source text */
+        return copy_token(d, v->src, v->src_len, src_end);
+    }
+}
+
 void mcp_json_write_value(mcp_json_writer *w, const mcp_json *v) {
     if (!v) {
         scalar(w, "null", 4);
         return;
     }
     if (!value_prefix(w)) return;
+    mcp_buf *out = w->out;
+    size_t mark = out->len;
+    if (mcp_buf_reserve(out, v->src_len + TOKEN_SLACK) == 0) {
+        char *d = write_reserved(out, out->data + out->len, v, w->depth, v->src + v->src_len);
+        if (d) {
+            out->len = (size_t)(d - out->data);
+            out->data[out->len] = '\0';
+            w->need_comma = true;
+            return;
+        }
+        out->len = mark; /* too deep: the checked path reports it */
+        out->data[mark] = '\0';
+    }
     write_node(w, v, w->depth);
     w->need_comma = true;
 }
