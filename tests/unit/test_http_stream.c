@@ -194,6 +194,42 @@ static void async_replies_cross_threads(void **state) {
     fixture_stop(&f);
 }
 
+/* More pipelined requests than max_pipeline behind a slow one: reading
+ * pauses, the rest waits unparsed, and every answer comes, in order. */
+static void pipeline_limit_holds_input_back(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, &(mcp_http_opts){.max_pipeline = 2}, NULL);
+    client c;
+    client_open(&c, f.port);
+    char sid[64];
+    client_initialize(&c, sid);
+    char raw[8192] = "";
+    for (int i = 0; i < 6; i++) {
+        char body[256];
+        if (i == 0)
+            snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                                        "{\"name\":\"slow\",\"arguments\":{\"ms\":100}}}", 10 + i);
+        else
+            snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                                        "{\"name\":\"echo\",\"arguments\":{\"text\":\"n%d\"}}}", 10 + i, i);
+        snprintf(raw + strlen(raw), sizeof raw - strlen(raw),
+                 "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
+                 sid, strlen(body), body);
+    }
+    client_send_str(&c, raw);
+    for (int i = 0; i < 6; i++) {
+        char *r = client_response(&c, 5000);
+        assert_non_null(r);
+        char want[32];
+        snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%d,", 10 + i);
+        assert_int_equal(strncmp(response_body(r), want, strlen(want)), 0);
+        free(r);
+    }
+    client_close(&c);
+    fixture_stop(&f);
+}
+
 static void closing_a_modern_stream_cancels_the_call(void **state) {
     (void)state;
     __atomic_store_n(&cancel_observed, 0, __ATOMIC_RELEASE);
@@ -287,6 +323,7 @@ int main(void) {
         cmocka_unit_test(get_stream_gets_notifications_and_resumes),
         cmocka_unit_test(post_stream_resumes_after_its_connection_died),
         cmocka_unit_test(async_replies_cross_threads),
+        cmocka_unit_test(pipeline_limit_holds_input_back),
         cmocka_unit_test(closing_a_modern_stream_cancels_the_call),
         cmocka_unit_test(quiet_streams_get_keep_alive_comments),
         cmocka_unit_test(graceful_stop_answers_the_call_in_flight),
