@@ -222,6 +222,34 @@ static void test_propagation_times(void **state) {
     mcp_buf_free(&key);
 }
 
+static void test_resubscribes_after_restart(void **state) {
+    fixture *f = *state;
+    redis_fixture_kill(&f->redis);
+    mcp_cache_coherence_counts st;
+    uint64_t t0 = mcp_now_ns();
+    do {
+        mcp_cache_coherence_stats(f->b.coh, &st);
+    } while (st.subscribed && mcp_now_ns() - t0 < 5000000000ull);
+    assert_false(st.subscribed);
+    /* While Redis is away the invalidation stays local and says so. */
+    assert_int_equal(mcp_cache_put(f->a.c, S("gone"), S("v"), NULL), 0);
+    assert_int_not_equal(mcp_cache_invalidate_key(f->a.c, S("gone"), NULL), 0);
+    mcp_cache_stats cs;
+    mcp_cache_l1_stats(mcp_cache_get_l1(f->a.c), &cs);
+    assert_int_equal(cs.entries, 0);
+
+    assert_int_equal(redis_fixture_start(&f->redis, f->redis.port), 0);
+    assert_int_equal(mcp_cache_l3_wait_connected(f->a.l3, 5000), 0);
+    assert_int_equal(mcp_cache_coherence_wait_subscribed(f->b.coh, 5000), 0);
+    assert_int_equal(mcp_cache_l1_put(mcp_cache_get_l1(f->b.c), S("back"), S("v"), NULL), 0);
+    mcp_cache_coherence_stats(f->b.coh, &st);
+    assert_int_equal(mcp_cache_invalidate_key(f->a.c, S("back"), NULL), 0);
+    wait_applied(&f->b, st.applied);
+    assert_false(l1_has(&f->b, S("back")));
+    mcp_cache_coherence_stats(f->a.coh, &st);
+    assert_true(st.publish_failures >= 1);
+}
+
 static void test_bad_options(void **state) {
     fixture *f = *state;
     mcp_cache_coherence *coh = (mcp_cache_coherence *)1;
@@ -242,6 +270,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tag_reaches_local_dependents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_propagation_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resubscribes_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "mcp/cache.h"
 #include "unit/redis_fixture.h"
 
+#include <pthread.h>
 #include <uv.h>
 
 #define S(lit) MCP_STR_LIT(lit)
@@ -337,6 +338,51 @@ static void test_stopped_server(void **state) {
     mcp_buf_free(&b);
 }
 
+/* ---- many threads at once -------------------------------------------------------- */
+
+typedef struct worker {
+    fixture *f;
+    int id, failures;
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    mcp_buf b;
+    mcp_buf_init(&b);
+    for (int i = 0; i < 300; i++) {
+        char key[32], value[32];
+        snprintf(key, sizeof key, "w%d:%d", w->id, i);
+        snprintf(value, sizeof value, "value %d/%d", w->id, i);
+        if (mcp_cache_put(w->f->c, mcp_str_from(key), mcp_str_from(value), NULL) != 0) w->failures++;
+        mcp_cache_l1_remove(mcp_cache_get_l1(w->f->c), mcp_str_from(key));
+        mcp_buf_reset(&b);
+        if (mcp_cache_get(w->f->c, mcp_str_from(key), &b) != 0 || strcmp(b.data, value) != 0) w->failures++;
+    }
+    mcp_buf_free(&b);
+    return NULL;
+}
+
+static void test_threads_share_the_tier(void **state) {
+    fixture *f = *state;
+    enum { THREADS = 4 };
+    pthread_t t[THREADS];
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){f, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    mcp_cache_l3_counts st;
+    mcp_cache_l3_stats(f->l3, &st);
+    assert_int_equal(st.puts, THREADS * 300);
+    assert_int_equal(st.hits, THREADS * 300);
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(redis_int(f, "DBSIZE"), THREADS * 300);
+}
+
 /* ---- attached to a caller's loop ------------------------------------------------ */
 
 typedef struct loop_wait {
@@ -431,6 +477,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_damaged_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stopped_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_share_the_tier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attached_loop, setup, teardown),
         cmocka_unit_test(test_bad_options),
     };
