@@ -312,6 +312,9 @@ int mcp_cache_l3_wait_connected(mcp_cache_l3 *l3, uint64_t timeout_ms);
  * A node ignores its own messages. Delivery is at most once: a message sent
  * while a node is disconnected is lost to it (its L1 may keep a stale
  * copy until the entry's TTL); stats count what was sent and applied.
+ * Known limit: a node that read an entry from Redis just before another
+ * node invalidated it, and stores it in L1 just after the message was
+ * applied, keeps that copy (no generation check yet, as for computes).
  * Free the coherence before its cache and its L3. */
 typedef struct mcp_cache_coherence mcp_cache_coherence;
 
