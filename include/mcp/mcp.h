@@ -25,7 +25,17 @@
  * Handlers build their reply through the mcp_call handle. A handler that
  * returns 0 has finished; one that returns MCP_PENDING keeps the handle and
  * completes it later, from any thread, with mcp_call_finish (or
- * mcp_call_fail). A negative return becomes a JSON-RPC internal error.
+ * mcp_call_fail). A negative return becomes a JSON-RPC internal error; a
+ * handler that needs the client (elicitation, sampling, roots) returns
+ * MCP_INPUT_REQUIRED and runs again with the answers, in either era.
+ *
+ * Beyond requests and replies the server also speaks first: registry
+ * changes become list_changed notifications, mcp_server_notify_resource_updated
+ * reaches subscribers (resources/subscribe, or a modern subscriptions/listen
+ * stream), mcp_call_log and mcp_server_log send log messages at the level
+ * the client chose, mcp_session_request and mcp_session_ping send requests
+ * to the client, and tools that declare task support run as 2025-11-25
+ * tasks when the client asks.
  */
 #ifndef MCP_MCP_H
 #define MCP_MCP_H
