@@ -44,7 +44,6 @@ typedef struct parser {
     int code; /* of the first failure, also when err is NULL */
     frame *stack;
     size_t stack_cap;
-    mcp_json *nodes, *nodes_end; /* nodes are carved from arena chunks */
     char *room;                  /* room for decoded strings: see string_room */
     const char *room_from;       /* the source byte that room[0] stands for */
     bool blocks; /* mcp_json_scan_blocks is available */
@@ -152,9 +151,9 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
  * line, 16 bytes at a time; anything else (an escape, non-ASCII, a control
  * character, the input's last 15 bytes) goes to scan_string_rest from the
  * byte that needs a look, with nothing open before it. */
-static inline const char *scan_string(parser *ps, const char *p, bool *escaped) {
+static inline const char *scan_string(parser *ps, const char *p, const char *end, bool *escaped) {
 #if defined(__SSE2__)
-    while (MCP_LIKELY(ps->end - p >= 16)) {
+    while (MCP_LIKELY(end - p >= 16)) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (m) {
             p += __builtin_ctz(m);
@@ -213,20 +212,25 @@ static inline const char *scan_number(const char *p, const char *end, bool *simp
  * small message does not reserve a big chunk. */
 #define NODE_CHUNK_MAX 64
 
-static mcp_json *node_chunk(parser *ps, const char *p) {
+static mcp_json *node_chunk(parser *ps, const char *p, mcp_json **chunk_end) {
     size_t n = (size_t)(ps->end - p) / 8 + 2;
     if (n > NODE_CHUNK_MAX) n = NODE_CHUNK_MAX;
     mcp_json *chunk = mcp_arena_alloc(ps->arena, n * sizeof *chunk);
-    if (!chunk) return NULL;
-    ps->nodes = chunk + 1;
-    ps->nodes_end = chunk + n;
+    if (chunk) *chunk_end = chunk + n;
     return chunk;
 }
 
-static inline mcp_json *node_new(parser *ps, uint8_t type, const char *src) {
-    mcp_json *n = ps->nodes;
-    if (MCP_LIKELY(n != ps->nodes_end)) ps->nodes = n + 1;
-    else if (!(n = node_chunk(ps, src))) return NULL;
+/* The free nodes of the current chunk live in run's locals, not in the
+ * parser: stores into nodes could alias parser fields, which would make
+ * the compiler reload them after every node. */
+typedef struct node_stock {
+    mcp_json *next, *end;
+} node_stock;
+
+static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, const char *src) {
+    mcp_json *n = stock->next;
+    if (MCP_UNLIKELY(n == stock->end) && !(n = node_chunk(ps, src, &stock->end))) return NULL;
+    stock->next = n + 1;
     /* key and key_len are set by attach, src_len when the value ends. */
     n->type = type;
     n->flags = 0;
@@ -311,6 +315,7 @@ static inline __attribute__((always_inline)) int run(parser *ps, const char *tex
     size_t key_len = 0;
     bool key_clean = false;
     frame *top = NULL; /* the open container, NULL at the top level */
+    node_stock stock = {NULL, NULL};
 
 value:
     if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
@@ -332,11 +337,11 @@ value:
             mcp_json *container = NULL;
             if (building) {
                 if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
-                    node = node_new(ps, MCP_JSON_RAW, start);
+                    node = node_new(ps, &stock, MCP_JSON_RAW, start);
                     raw_node = node;
                     raw_depth = depth + 1;
                 } else {
-                    node = container = node_new(ps, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
+                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
                     if (node) {
                         node->u.c.first = NULL;
                         node->u.c.count = 0;
@@ -358,12 +363,12 @@ value:
         }
         case '"': {
             bool escaped;
-            const char *close = scan_string(ps, p + 1, &escaped);
+            const char *close = scan_string(ps, p + 1, end, &escaped);
             if (!close) return ps->code;
             if (building) {
                 /* Validated now, decoded when read: reserve its room. */
                 size_t body = (size_t)(close - (p + 1));
-                node = node_new(ps, MCP_JSON_STRING, start);
+                node = node_new(ps, &stock, MCP_JSON_STRING, start);
                 char *room = node ? string_room(ps, p + 1) : NULL;
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
@@ -384,7 +389,7 @@ value:
             if ((size_t)(end - p) < n || load32(p + n - 4) != load32(words[w] + n - 4))
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
             if (building) {
-                node = node_new(ps, types[w], start);
+                node = node_new(ps, &stock, types[w], start);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
             }
             p += n;
@@ -397,7 +402,7 @@ value:
             const char *num_end = scan_number(p, end, &simple, &value);
             if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
             if (building) {
-                node = node_new(ps, MCP_JSON_NUMBER, start);
+                node = node_new(ps, &stock, MCP_JSON_NUMBER, start);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 if (simple) {
                     node->flags = MCP_JSON_F_INT;
@@ -454,7 +459,7 @@ key:
     }
     {
         bool escaped;
-        const char *close = scan_string(ps, p + 1, &escaped);
+        const char *close = scan_string(ps, p + 1, end, &escaped);
         if (!close) return ps->code;
         if (building) {
             key_len = (size_t)(close - (p + 1));
@@ -497,7 +502,6 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.code = MCP_OK;
     ps.stack = ps.local;
     ps.stack_cap = LOCAL_FRAMES;
-    ps.nodes = ps.nodes_end = NULL;
     ps.room = NULL;
     ps.room_from = NULL;
     ps.blocks = mcp_json_have_blocks();
