@@ -134,18 +134,6 @@ bool l3_on_loop_thread(const mcp_cache_l3 *l3) {
     return uv_thread_equal(&self, &l3->loop_thread);
 }
 
-uv_loop_t *l3_loop(mcp_cache_l3 *l3) {
-    return l3->loop;
-}
-
-const char *l3_host(const mcp_cache_l3 *l3) {
-    return l3->host;
-}
-
-int l3_port(const mcp_cache_l3 *l3) {
-    return l3->port;
-}
-
 void l3_link_defaults(const mcp_cache_l3 *l3, l3_link_opts *o) {
     *o = (l3_link_opts){.loop = l3->loop, .host = l3->host, .port = l3->port,
                         .connect_timeout_ms = l3->connect_timeout_ms, .backoff_min_ms = l3->backoff_min_ms,

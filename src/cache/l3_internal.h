@@ -72,9 +72,6 @@ void l3_cmd_end(l3_cmd_writer *w);
 typedef void (*l3_loop_fn)(mcp_cache_l3 *l3, void *arg);
 int l3_run_on_loop(mcp_cache_l3 *l3, l3_loop_fn fn, void *arg);
 bool l3_on_loop_thread(const mcp_cache_l3 *l3);
-uv_loop_t *l3_loop(mcp_cache_l3 *l3);
-const char *l3_host(const mcp_cache_l3 *l3);
-int l3_port(const mcp_cache_l3 *l3);
 void l3_link_defaults(const mcp_cache_l3 *l3, l3_link_opts *opts);
 /* PUBLISH channel message on the command connection; done(user, rc) runs
  * on the loop thread, or never when this returns an error. */
