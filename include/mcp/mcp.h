@@ -182,6 +182,7 @@ int mcp_server_remove_tool(mcp_server *server, const char *name);
 int mcp_server_add_resource(mcp_server *server, const mcp_resource *resource);
 int mcp_server_remove_resource(mcp_server *server, const char *uri);
 int mcp_server_add_resource_template(mcp_server *server, const mcp_resource_template *tmpl);
+int mcp_server_remove_resource_template(mcp_server *server, const char *uri_template);
 int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *prompt);
 int mcp_server_remove_prompt(mcp_server *server, const char *name);
 /* Every change above sends notifications/{tools,resources,prompts}/list_changed

@@ -386,6 +386,13 @@ int mcp_server_add_resource_template(mcp_server *server, const mcp_resource_temp
         .complete = t->complete, .user = t->user});
 }
 
+int mcp_server_remove_resource_template(mcp_server *server, const char *uri_template)
+{
+    if (!server || !uri_template)
+        return MCP_EINVAL;
+    return publish(server, MCP_REGISTRY_TEMPLATES, NULL, uri_template);
+}
+
 int mcp_server_add_prompt(mcp_server *server, const mcp_prompt *p)
 {
     if (!server || !p || !p->name || !*p->name || (p->argument_count && !p->arguments) ||

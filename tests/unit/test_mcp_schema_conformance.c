@@ -283,6 +283,12 @@ static void test_handshake_messages(void **state)
     send_text(f, text);
     snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"roots\":[]}}", (long long)ids[2]);
     exchange(f, v, text, "10", "CallToolResult");
+    /* A call cancelled while it waits: our requests are withdrawn. */
+    capture_clear(&f->cap);
+    send_text(f, "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"tools/call\",\"params\":{\"name\":\"asks\"}}");
+    send_text(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":16}}");
+    assert_true(find_message(f, "notifications/cancelled", 0) >= 0);
+    assert_int_equal(check_all(f, v, "16", NULL), 0);
     capture_clear(&f->cap);
     assert_int_equal(mcp_session_ping(f->session, ignore_answer, NULL), 0);
     assert_int_equal(capture_count(&f->cap), 1);

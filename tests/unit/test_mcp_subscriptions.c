@@ -75,10 +75,23 @@ static void test_list_changed_reaches_initialized_sessions_only(void **state)
     assert_string_equal(method_of(capture_json(&f->cap, 2)), "notifications/resources/list_changed");
     assert_string_equal(method_of(capture_json(&f->cap, 3)), "notifications/resources/list_changed");
     assert_string_equal(method_of(capture_json(&f->cap, 4)), "notifications/prompts/list_changed");
+    assert_int_equal(mcp_server_remove_resource_template(f->server, "x://t/{id}"), 0);
+    assert_int_equal(mcp_server_remove_resource_template(f->server, "x://t/{id}"), MCP_ENOTFOUND);
+    assert_int_equal(capture_count(&f->cap), 6);
+    assert_string_equal(method_of(capture_json(&f->cap, 5)), "notifications/resources/list_changed");
+    capture_clear(&f->cap);
+    assert_int_equal(mcp_server_add_resource_template(f->server, &(mcp_resource_template){
+        .uri_template = "x://t/{id}", .name = "t", .fn = read_it}), 0);
+    assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p2"}), 0);
+    assert_int_equal(capture_count(&f->cap), 2);
+    capture_clear(&f->cap);
+    assert_int_equal(mcp_server_remove_prompt(f->server, "p2"), 0);
+    assert_string_equal(method_of(capture_json(&f->cap, 0)), "notifications/prompts/list_changed");
+    capture_clear(&f->cap);
     /* A failed change changes nothing and says nothing. */
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "b", .fn = echo}), MCP_EEXIST);
     assert_int_equal(mcp_server_remove_prompt(f->server, "nope"), MCP_ENOTFOUND);
-    assert_int_equal(capture_count(&f->cap), 5);
+    assert_int_equal(capture_count(&f->cap), 0);
     assert_int_equal(capture_count(&other), 0);
 
     mcp_session_free(idle);
