@@ -19,6 +19,21 @@
  *     }
  *     mcp_pool_free(p);
  *
+ * A caller with many requests in flight does not need a thread per
+ * connection: mcp_pool_call_async queues the request, and the pool's I/O
+ * thread(s) take a free connection for it, send it, wait for the reply
+ * with epoll over every busy connection, call back, and give the
+ * connection to the next queued request. Each connection still carries one
+ * request at a time, so a pool of N connections means N requests at the
+ * server at once, exactly as with checkout:
+ *
+ *     static void on_done(void *user, int status, const mcp_json *value, int64_t id) { ... }
+ *     mcp_pool_call_async(p, "tools/call", params, NULL, on_done, ctx);
+ *
+ * The async path needs sockets the pool opens itself: a pool whose
+ * connector is mcp_pool_connect_tcp has it (its connections serve checkout
+ * and async calls alike); other connectors get MCP_EUNSUPPORTED.
+ *
  * Sizing strategies:
  *  - MCP_POOL_STATIC: `size` connections, opened at creation and kept.
  *  - MCP_POOL_DYNAMIC: `min` kept open; up to `max` opened on demand and
@@ -95,6 +110,7 @@ typedef struct mcp_pool_opts {
     unsigned backoff_max_ms;        /* 0 means 2000 */
     unsigned breaker_threshold;     /* consecutive failures that open the breaker; 0 means 5 */
     unsigned breaker_cooldown_ms;   /* open this long before half-opening; 0 means 1000 */
+    unsigned io_threads;            /* threads driving async calls (TCP connector only); 0 means 1 */
 } mcp_pool_opts;
 
 typedef struct mcp_pool_stats {
@@ -116,6 +132,7 @@ typedef struct mcp_pool_stats {
     uint64_t breaker_opens;
     mcp_pool_breaker breaker;
     double hold_us;                 /* smoothed checkout-to-checkin time */
+    size_t queued;                  /* async calls waiting for a connection now */
 } mcp_pool_stats;
 
 /* Create the pool and open what the strategy keeps open (a failed initial
@@ -135,9 +152,26 @@ void mcp_pool_checkin(mcp_pool *pool, mcp_pool_conn *conn, int status);
 /* Checkout, mcp_client_call_sync, checkin. Returns the call's status (or
  * the checkout's error, with result->status set to it). */
 int mcp_pool_call(mcp_pool *pool, const char *method, const char *params_json, mcp_client_result *result);
+/* Call method on a pooled connection without waiting: 0 when the call is
+ * accepted, and then done runs exactly once, with the reply (as
+ * mcp_client_request's callback: value lives only until done returns) or
+ * the failure: MCP_ETIMEDOUT when no connection came within the pool's
+ * checkout_timeout_ms or the reply not within the request's timeout
+ * (ropts->timeout_ms, else the pool's request_timeout_ms), MCP_EAGAIN when
+ * the breaker opened while it waited, MCP_ECLOSED when its connection broke
+ * or the pool was freed. Calls wait in FIFO order and are served before
+ * blocking checkouts that wait at the same time. Refusals at once, with done
+ * not called: MCP_EAGAIN (breaker open), MCP_ECLOSED (pool closing),
+ * MCP_EUNSUPPORTED (not a TCP pool), MCP_EINVAL, MCP_ENOMEM. done runs on an
+ * I/O thread (or in mcp_pool_free for calls it ends); it may call
+ * mcp_pool_call_async again but must not block or free the pool. ropts may
+ * be NULL; its progress callback too runs on an I/O thread. */
+int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_json,
+                        const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user);
 void mcp_pool_get_stats(mcp_pool *pool, mcp_pool_stats *out);
 /* Close every connection; connections still checked out are closed when
- * they come back, and free waits for them. */
+ * they come back, and free waits for them. Async calls still waiting or in
+ * flight complete with MCP_ECLOSED before it returns. */
 void mcp_pool_free(mcp_pool *pool);
 
 #ifdef __cplusplus

@@ -87,9 +87,7 @@ static void check_health(mcp_pool *pool)
         if (alive[i] && !pool->stopping && pool->breaker != MCP_POOL_BREAKER_OPEN) {
             checking[i]->last_checked_ns = now;
             /* At the bottom: it is the coldest, the first to shrink away. */
-            memmove(&pool->idle[1], &pool->idle[0], pool->idle_count * sizeof *pool->idle);
-            pool->idle[0] = checking[i];
-            pool->idle_count++;
+            mcp_pool_offer_locked(pool, checking[i], false);
             continue;
         }
         if (!alive[i]) {
@@ -135,15 +133,20 @@ static void shrink(mcp_pool *pool)
 }
 
 /* Reopen up to what the strategy keeps open; when the breaker is
- * half-open, one connection is the probe even if the pool keeps none. */
+ * half-open, one connection is the probe even if the pool keeps none.
+ * Async calls waiting for a connection open one each, up to the limit: a
+ * blocking checkout opens its own, an async call cannot. */
 static void refill(mcp_pool *pool)
 {
     while (!pool->stopping) {
+        bool room = pool->open < pool->max_open && pool->open < mcp_pool_current_limit(pool);
         bool wanted = pool->open < pool->keep_open ||
-                      (pool->breaker != MCP_POOL_BREAKER_CLOSED && pool->open < pool->max_open);
+                      (pool->breaker != MCP_POOL_BREAKER_CLOSED && pool->open < pool->max_open) ||
+                      (pool->queued > pool->idle_count && room);
         bool probe = false;
         if (!wanted || !mcp_pool_may_connect(pool, mcp_now_ns(), &probe))
             return;
+        bool overflow = pool->opts.kind == MCP_POOL_DYNAMIC && pool->open >= pool->max_regular;
         pool->open++;
         pthread_mutex_unlock(&pool->lock);
         mcp_pool_conn *conn = NULL;
@@ -159,10 +162,12 @@ static void refill(mcp_pool *pool)
             return;
         }
         pool->stats.connects++;
+        if (overflow)
+            pool->stats.overflow_opened++;
+        conn->overflow = overflow;
         mcp_pool_record_success(pool);
         conn->last_used_ns = conn->last_checked_ns = now;
-        pool->idle[pool->idle_count++] = conn;
-        pthread_cond_signal(&pool->available);
+        mcp_pool_offer_locked(pool, conn, true);
     }
 }
 

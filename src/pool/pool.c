@@ -35,7 +35,14 @@
 int mcp_pool_open_conn(mcp_pool *pool, mcp_pool_conn **out)
 {
     mcp_client_transport *t = NULL;
-    int rc = pool->opts.connect(pool->opts.connect_user, &t);
+    mcp_pool_stream *stream = NULL;
+    int rc;
+    if (pool->tcp_address) {
+        rc = mcp_pool_stream_open(pool->tcp_address, pool->opts.handshake_timeout_ms, &stream);
+        t = stream ? &stream->base : NULL;
+    } else {
+        rc = pool->opts.connect(pool->opts.connect_user, &t);
+    }
     if (rc != 0)
         return rc;
     if (!t)
@@ -62,6 +69,9 @@ int mcp_pool_open_conn(mcp_pool *pool, mcp_pool_conn **out)
     }
     conn->pool = pool;
     conn->client = client;
+    conn->stream = stream;
+    if (stream)
+        conn->io = mcp_pool_io_pick(pool);
     *out = conn;
     return 0;
 }
@@ -131,7 +141,7 @@ void mcp_pool_record_success(mcp_pool *pool)
 
 /* Open breaker: refuse. Cool-down over: half-open, and the caller becomes
  * the single probe. */
-static bool breaker_admits(mcp_pool *pool, uint64_t now, bool *probe)
+bool mcp_pool_breaker_admits(mcp_pool *pool, uint64_t now, bool *probe)
 {
     *probe = false;
     if (pool->breaker == MCP_POOL_BREAKER_OPEN) {
@@ -154,12 +164,12 @@ bool mcp_pool_may_connect(mcp_pool *pool, uint64_t now, bool *probe)
     *probe = false;
     if (now < pool->next_connect_ns && pool->breaker == MCP_POOL_BREAKER_CLOSED)
         return false;
-    return breaker_admits(pool, now, probe);
+    return mcp_pool_breaker_admits(pool, now, probe);
 }
 
 /* ---- Checkout and checkin ----------------------------------------------------------- */
 
-static size_t current_limit(const mcp_pool *pool)
+size_t mcp_pool_current_limit(const mcp_pool *pool)
 {
     if (pool->opts.kind != MCP_POOL_ADAPTIVE)
         return pool->max_open;
@@ -195,12 +205,12 @@ int mcp_pool_checkout(mcp_pool *pool, unsigned timeout_ms, mcp_pool_conn **out)
         }
         uint64_t now = mcp_now_ns();
         bool probe = false;
-        if (MCP_UNLIKELY(pool->breaker != MCP_POOL_BREAKER_CLOSED) && !breaker_admits(pool, now, &probe)) {
+        if (MCP_UNLIKELY(pool->breaker != MCP_POOL_BREAKER_CLOSED) && !mcp_pool_breaker_admits(pool, now, &probe)) {
             pool->stats.rejected++;
             pthread_mutex_unlock(&pool->lock);
             return MCP_EAGAIN;
         }
-        if (MCP_LIKELY(pool->busy < current_limit(pool))) {
+        if (MCP_LIKELY(pool->busy < mcp_pool_current_limit(pool))) {
             if (MCP_LIKELY(pool->idle_count > 0)) {
                 mcp_pool_conn *conn = pool->idle[--pool->idle_count];
                 pool->busy++;
@@ -271,15 +281,59 @@ static bool status_breaks(int status)
     return status == MCP_ECLOSED || status == MCP_EIO || status == MCP_EPROTO;
 }
 
-void mcp_pool_checkin(mcp_pool *pool, mcp_pool_conn *conn, int status)
+static mcp_pool_async *queue_pop(mcp_pool *pool)
 {
-    if (!pool || !conn)
+    mcp_pool_async *call = pool->queue_head;
+    pool->queue_head = call->next;
+    if (!pool->queue_head)
+        pool->queue_tail = NULL;
+    pool->queued--;
+    return call;
+}
+
+/* Lend idle connections to waiting async calls while the limit allows: an
+ * adaptive limit that grew leaves idle connections that only this puts to
+ * work. */
+static void serve_queue_locked(mcp_pool *pool)
+{
+    while (pool->queue_head && pool->idle_count > 0 && !pool->stopping &&
+           pool->busy < mcp_pool_current_limit(pool)) {
+        mcp_pool_conn *conn = pool->idle[--pool->idle_count];
+        pool->busy++;
+        pool->stats.checkouts++;
+        conn->checkout_ns = mcp_now_ns();
+        mcp_pool_async_dispatch_locked(conn, queue_pop(pool));
+    }
+}
+
+void mcp_pool_offer_locked(mcp_pool *pool, mcp_pool_conn *conn, bool on_top)
+{
+    if (pool->queue_head && conn->io && !pool->stopping && pool->busy < mcp_pool_current_limit(pool)) {
+        pool->busy++;
+        pool->stats.checkouts++;
+        conn->checkout_ns = mcp_now_ns();
+        mcp_pool_async_dispatch_locked(conn, queue_pop(pool));
         return;
+    }
+    if (on_top) {
+        pool->idle[pool->idle_count++] = conn;
+    } else {
+        memmove(&pool->idle[1], &pool->idle[0], pool->idle_count * sizeof *pool->idle);
+        pool->idle[0] = conn;
+        pool->idle_count++;
+    }
+    if (pool->waiting)
+        pthread_cond_signal(&pool->available);
+}
+
+mcp_pool_async *mcp_pool_release(mcp_pool *pool, mcp_pool_conn *conn, int status, bool direct)
+{
     uint64_t now = mcp_now_ns();
     double hold_us = (double)(now - conn->checkout_ns) / 1000.0;
     bool broken = status_breaks(status);
     mcp_pool_conn **suspects = NULL;
     size_t suspect_count = 0;
+    mcp_pool_async *next = NULL;
     bool close_it;
     pthread_mutex_lock(&pool->lock);
     pool->busy--;
@@ -302,12 +356,28 @@ void mcp_pool_checkin(mcp_pool *pool, mcp_pool_conn *conn, int status)
         pool->open--;
         if (broken)
             pool->stats.closed_broken++;
+        if (pool->waiting)
+            pthread_cond_signal(&pool->available);
+        /* A place to open a connection in: the maintenance thread serves
+         * the waiting async calls. */
+        if (pool->queue_head)
+            pthread_cond_signal(&pool->maintain_cond);
     } else {
         conn->last_used_ns = conn->last_checked_ns = now;
-        pool->idle[pool->idle_count++] = conn;
+        if (direct && pool->queue_head && pool->busy < mcp_pool_current_limit(pool)) {
+            /* Straight to the next waiting call, on this very thread: no
+             * trip through the idle stack or the thread's queue. */
+            next = queue_pop(pool);
+            pool->busy++;
+            pool->stats.checkouts++;
+            conn->checkout_ns = now;
+            next->conn = conn;
+        } else {
+            mcp_pool_offer_locked(pool, conn, true);
+        }
     }
-    if (pool->waiting)
-        pthread_cond_signal(&pool->available);
+    if (MCP_UNLIKELY(pool->queue_head != NULL))
+        serve_queue_locked(pool);
     if (pool->stopping)
         pthread_cond_broadcast(&pool->available);
     pthread_mutex_unlock(&pool->lock);
@@ -316,6 +386,14 @@ void mcp_pool_checkin(mcp_pool *pool, mcp_pool_conn *conn, int status)
     for (size_t i = 0; i < suspect_count; i++)
         mcp_pool_close_conn(suspects[i]);
     free(suspects);
+    return next;
+}
+
+void mcp_pool_checkin(mcp_pool *pool, mcp_pool_conn *conn, int status)
+{
+    if (!pool || !conn)
+        return;
+    mcp_pool_release(pool, conn, status, false);
 }
 
 int mcp_pool_call(mcp_pool *pool, const char *method, const char *params_json, mcp_client_result *result)
@@ -338,7 +416,8 @@ void mcp_pool_get_stats(mcp_pool *pool, mcp_pool_stats *out)
     out->idle = pool->idle_count;
     out->busy = pool->busy;
     out->waiting = pool->waiting;
-    out->limit = current_limit(pool);
+    out->queued = pool->queued;
+    out->limit = mcp_pool_current_limit(pool);
     out->breaker = pool->breaker;
     out->hold_us = pool->hold_us;
     pthread_mutex_unlock(&pool->lock);
@@ -423,6 +502,14 @@ int mcp_pool_new(const mcp_pool_opts *opts, mcp_pool **out)
     pthread_cond_init(&pool->available, NULL);
     pthread_cond_init(&pool->maintain_cond, NULL);
     mcp_pool_limit_init(&pool->limit, o.min ? (double)o.min : 1.0, (double)o.max);
+    /* Sockets the pool opens itself can also carry async calls. */
+    if (o.connect == mcp_pool_connect_tcp && o.connect_user) {
+        pool->tcp_address = o.connect_user;
+        if (mcp_pool_io_start(pool, o.io_threads ? o.io_threads : 1) != 0) {
+            mcp_pool_free(pool);
+            return MCP_ENOMEM;
+        }
+    }
     /* Open what the strategy keeps open now, so the first callers find it. */
     for (size_t i = 0; i < keep_open; i++) {
         mcp_pool_conn *conn = NULL;
@@ -458,6 +545,7 @@ void mcp_pool_free(mcp_pool *pool)
     pthread_mutex_unlock(&pool->lock);
     if (pool->maintainer_started)
         pthread_join(pool->maintainer, NULL);
+    mcp_pool_io_stop(pool);
     pthread_mutex_lock(&pool->lock);
     /* Borrowed connections are closed by their checkin. */
     while (pool->busy > 0 || pool->waiting > 0)
