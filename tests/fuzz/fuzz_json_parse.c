@@ -7,12 +7,16 @@
  *  - the lazy DOM, fully expanded, has the same canonical form as the eager
  *    one, and so does the lazy DOM left unexpanded;
  *  - mcp_json_raw of the root is the input without surrounding whitespace;
- *  - escaping the input bytes as a string always yields valid JSON.
+ *  - escaping the input bytes as a string always yields valid JSON;
+ *  - the 64-byte block scanner for long strings and the byte-by-byte one
+ *    give the same verdict, offset, message and value, on the input and on
+ *    the input as the body of a string followed by room for whole blocks.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/json_internal.h"
 #include "mcp/json.h"
 
 #define CHECK(cond)                                                                     \
@@ -35,6 +39,37 @@ static void canonical_of(const mcp_json *v, mcp_buf *out) {
 
 static bool same(const mcp_buf *a, const mcp_buf *b) {
     return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+typedef struct verdict {
+    int rc;
+    size_t offset;
+    char message[96];
+} verdict;
+
+static verdict parse_with(mcp_arena *arena, const char *text, size_t size, bool blocks, mcp_buf *canon) {
+    mcp_json_use_blocks(blocks);
+    verdict v = {0, 0, ""};
+    mcp_json *doc = NULL;
+    mcp_json_error err;
+    v.rc = mcp_json_parse(arena, text, size, &(mcp_json_opts){.max_size = SIZE_MAX}, &doc, &err);
+    if (v.rc) {
+        v.offset = err.offset;
+        memcpy(v.message, err.message, sizeof v.message);
+    } else {
+        canonical_of(doc, canon);
+    }
+    mcp_json_use_blocks(true);
+    return v;
+}
+
+static void blocks_agree(mcp_arena *arena, const char *text, size_t size, mcp_buf *a, mcp_buf *b) {
+    verdict fast = parse_with(arena, text, size, true, a);
+    verdict exact = parse_with(arena, text, size, false, b);
+    CHECK(fast.rc == exact.rc);
+    CHECK(fast.offset == exact.offset);
+    CHECK(strcmp(fast.message, exact.message) == 0);
+    if (fast.rc == 0) CHECK(same(a, b));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -79,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mcp_json_writer_init(&w, &out);
         mcp_json_write_value(&w, eager);
         CHECK(mcp_json_writer_status(&w) == 0);
+        /* The writer reserves the source length once and relies on this. */
+        CHECK(out.len <= raw.len);
         mcp_json *again = NULL;
         CHECK(mcp_json_parse(&arena, out.data, out.len, NULL, &again, &err) == 0);
         canonical_of(again, &b);
@@ -89,6 +126,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         canonical_of(again, &b);
         CHECK(same(&a, &b));
     }
+
+    blocks_agree(&arena, text, size, &a, &b);
+    /* ["<input>"  ...] : the input as a long string body, blocks to spare */
+    mcp_buf_reset(&out);
+    CHECK(mcp_buf_append(&out, "[\"", 2) == 0 && mcp_buf_append(&out, text, size) == 0);
+    static const char tail[] = "\"                                                                "
+                               "                                                                ]";
+    CHECK(mcp_buf_append(&out, tail, sizeof tail - 1) == 0);
+    blocks_agree(&arena, out.data, out.len, &a, &b);
 
     mcp_buf_reset(&out);
     CHECK(mcp_json_escape(&out, text, size) == 0);
