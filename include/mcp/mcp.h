@@ -248,6 +248,16 @@ size_t mcp_session_pending(const mcp_session *session);
 int mcp_session_handle(mcp_session *session, const char *message, size_t len);
 /* Negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *session);
+/* Optional, set before the first message. Messages that belong to one
+ * request — its response, its progress and log notifications, the requests
+ * sent to the client on its behalf, and everything a subscriptions/listen
+ * stream carries — then go to write_for (with the sink's user) along with
+ * that request's id as JSON text (7 or "abc"), instead of to sink.write, so
+ * that an HTTP transport can put them on that request's stream (or on its
+ * general stream once that one is gone). Batch replies still go to write. */
+typedef int (*mcp_sink_write_for_fn)(void *user, const char *request_id, size_t id_len, const char *message,
+                                     size_t len);
+int mcp_session_set_write_for(mcp_session *session, mcp_sink_write_for_fn write_for);
 
 /* Server-to-client requests (handshake era). The callback runs once: with
  * status 0 and the response's result or error (the other NULL), or with

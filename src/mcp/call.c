@@ -302,7 +302,7 @@ void mcp_call_complete(mcp_call *call, int rc)
         /* (An open listen is answered only when it ends: notify.c.) */
         mcp_session_emit(session, call->batch, NULL, 0);
     else
-        mcp_session_emit(session, call->batch, call->out.data, call->out.len);
+        mcp_session_emit_for(session, &call->id, call->batch, call->out.data, call->out.len);
 
     pthread_mutex_lock(&session->lock);
     bool was_async = call->state == MCP_CALL_ASYNC;
@@ -664,7 +664,7 @@ int mcp_call_progress(mcp_call *call, double progress, double total, const char 
     mcp_rpc_end_notification(&w);
     int rc = mcp_json_writer_status(&w);
     if (rc == 0)
-        mcp_session_emit(call->session, NULL, buf.data, buf.len);
+        mcp_session_emit_for(call->session, &call->id, NULL, buf.data, buf.len);
     mcp_buf_free(&buf);
     return rc;
 }

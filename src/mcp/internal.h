@@ -135,6 +135,7 @@ typedef enum mcp_session_state {
 struct mcp_session {
     mcp_server *server;
     mcp_sink sink;
+    mcp_sink_write_for_fn write_for; /* optional: messages of one request */
     pthread_mutex_t lock;        /* sink writes, in-flight list, pool, pending */
     pthread_cond_t idle;
     size_t pending;              /* asynchronous calls not yet finished */
@@ -167,6 +168,11 @@ int mcp_protocol_compare(const char *a, const char *b); /* by date */
 
 /* Session: write one complete message (to the sink, or into a batch). */
 void mcp_session_emit(mcp_session *session, mcp_batch_reply *batch, const char *text, size_t len);
+/* The same for a message that belongs to a request (sink.write_for). */
+void mcp_session_emit_for(mcp_session *session, const mcp_rpc_id *request, mcp_batch_reply *batch,
+                          const char *text, size_t len);
+/* Under the session lock: to the sink, for a request or not (request NULL). */
+void mcp_session_write_locked(mcp_session *session, const mcp_rpc_id *request, const char *text, size_t len);
 /* Error response written and emitted for a request id. */
 void mcp_session_emit_error(mcp_session *session, mcp_batch_reply *batch, const mcp_rpc_id *id,
                             int code, const char *message, const char *data_json);

@@ -85,7 +85,7 @@ static int call_log(mcp_call *call, mcp_log_level level, const char *logger, con
     mcp_buf_init(&buf);
     int rc = write_message(&buf, level, logger, data_json, text, len);
     if (rc == 0)
-        mcp_session_emit(call->session, NULL, buf.data, buf.len);
+        mcp_session_emit_for(call->session, &call->id, NULL, buf.data, buf.len);
     mcp_buf_free(&buf);
     return rc;
 }

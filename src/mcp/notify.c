@@ -70,9 +70,9 @@ static int write_notification(mcp_buf *buf, const char *method, const mcp_rpc_id
     return mcp_json_writer_status(&w);
 }
 
-static void sink_write(mcp_session *s, const mcp_buf *buf)
+static void sink_write(mcp_session *s, const mcp_rpc_id *request, const mcp_buf *buf)
 {
-    s->sink.write(s->sink.user, buf->data, buf->len);
+    mcp_session_write_locked(s, request, buf->data, buf->len);
 }
 
 static bool listen_wants_kind(const mcp_listen *l, mcp_registry_kind kind)
@@ -107,10 +107,10 @@ void mcp_server_notify_list_changed(mcp_server *server, mcp_registry_kind kind)
          * anything but pings and log messages. */
         if (s->state == MCP_SESSION_READY && s->initialized &&
             write_notification(&buf, METHODS[kind], NULL, NULL) == 0)
-            sink_write(s, &buf);
+            sink_write(s, NULL, &buf);
         for (mcp_listen *l = s->listens; l; l = l->next)
             if (listen_wants_kind(l, kind) && write_notification(&buf, METHODS[kind], &l->id, NULL) == 0)
-                sink_write(s, &buf);
+                sink_write(s, &l->id, &buf);
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&server->sessions_lock);
@@ -140,7 +140,7 @@ int mcp_server_notify_resource_updated(mcp_server *server, const char *uri)
         for (size_t i = 0; i < s->subscription_count; i++) {
             if (uri_covers(s->subscriptions[i], uri)) {
                 if (write_notification(&buf, "notifications/resources/updated", NULL, uri) == 0)
-                    sink_write(s, &buf);
+                    sink_write(s, NULL, &buf);
                 any = true;
                 break;
             }
@@ -149,7 +149,7 @@ int mcp_server_notify_resource_updated(mcp_server *server, const char *uri)
             for (size_t i = 0; i < l->uri_count; i++) {
                 if (uri_covers(l->uris[i], uri)) {
                     if (write_notification(&buf, "notifications/resources/updated", &l->id, uri) == 0)
-                        sink_write(s, &buf);
+                        sink_write(s, &l->id, &buf);
                     any = true;
                     break;
                 }
@@ -374,7 +374,7 @@ int mcp_method_listen(mcp_call *call)
             mcp_buf_free(&buf);
             return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many subscriptions on this session");
         }
-        s->sink.write(s->sink.user, buf.data, buf.len);
+        mcp_session_write_locked(s, &l->id, buf.data, buf.len);
         l->next = s->listens;
         s->listens = l;
         pthread_mutex_unlock(&s->lock);
@@ -433,7 +433,7 @@ int mcp_session_end_listens(mcp_session *s)
         mcp_json_end_object(&w);
         mcp_rpc_end_result(&w);
         if (mcp_json_writer_status(&w) == 0) {
-            s->sink.write(s->sink.user, buf.data, buf.len);
+            mcp_session_write_locked(s, &l->id, buf.data, buf.len);
             n++;
         }
         listen_free(l);

@@ -76,7 +76,7 @@ static int send_locked(mcp_session *s, mcp_outbound *o, const char *method, cons
     if (rc == 0) {
         o->next = s->outbound;
         s->outbound = o;
-        s->sink.write(s->sink.user, buf.data, buf.len);
+        mcp_session_write_locked(s, o->call ? &o->call->id : NULL, buf.data, buf.len);
     }
     mcp_buf_free(&buf);
     return rc;

@@ -121,17 +121,41 @@ size_t mcp_session_pending(const mcp_session *s)
     return n;
 }
 
+int mcp_session_set_write_for(mcp_session *s, mcp_sink_write_for_fn write_for)
+{
+    if (!s)
+        return MCP_EINVAL;
+    pthread_mutex_lock(&s->lock);
+    s->write_for = write_for;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
 const char *mcp_session_protocol_version(const mcp_session *s)
 {
     return s && s->state == MCP_SESSION_READY ? s->version : NULL;
 }
 
+void mcp_session_write_locked(mcp_session *s, const mcp_rpc_id *request, const char *text, size_t len)
+{
+    if (request && request->type != MCP_RPC_ID_NONE && s->write_for)
+        s->write_for(s->sink.user, request->text.ptr, request->text.len, text, len);
+    else
+        s->sink.write(s->sink.user, text, len);
+}
+
 void mcp_session_emit(mcp_session *s, mcp_batch_reply *batch, const char *text, size_t len)
+{
+    mcp_session_emit_for(s, NULL, batch, text, len);
+}
+
+void mcp_session_emit_for(mcp_session *s, const mcp_rpc_id *request, mcp_batch_reply *batch, const char *text,
+                          size_t len)
 {
     pthread_mutex_lock(&s->lock);
     if (!batch) {
         if (len)
-            s->sink.write(s->sink.user, text, len);
+            mcp_session_write_locked(s, request, text, len);
         pthread_mutex_unlock(&s->lock);
         return;
     }

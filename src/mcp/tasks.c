@@ -209,7 +209,7 @@ int mcp_task_begin(mcp_call *call, const mcp_json *task_param)
     t->next = s->tasks;
     s->tasks = t;
     call->task = t;
-    s->sink.write(s->sink.user, call->out.data, call->out.len);
+    mcp_session_write_locked(s, &call->id, call->out.data, call->out.len);
     pthread_mutex_unlock(&s->lock);
     mcp_buf_reset(&call->out);
     /* Tasks exist only from 2025-11-25, which has no batches. */
