@@ -375,6 +375,10 @@ static mcp_http_exchange *conn_find(mcp_http_conn *conn, const mcp_http_route *r
             return x;
         if (r->token.len && r->token.len == x->token.len && memcmp(r->token.ptr, x->token.data, x->token.len) == 0)
             return x;
+        /* A subscriptions/listen stream: its notifications name its id. */
+        if (r->subscription.len && r->subscription.len == x->id.len &&
+            memcmp(r->subscription.ptr, x->id.data, x->id.len) == 0)
+            return x;
     }
     return NULL;
 }
@@ -576,6 +580,8 @@ void mcp_http_conn_drain(mcp_http_conn *conn) {
             exchange_leave_session(x);
             x_end_stream(x);
         }
+    /* Open subscriptions/listen streams end with their final result. */
+    if (conn->modern) mcp_session_end_listens(conn->modern);
     conn->in_feed = was_in_feed;
     if (!conn->in_feed) conn_advance(conn);
 }

@@ -169,6 +169,7 @@ typedef struct mcp_http_route {
     int kind;
     mcp_str id;
     mcp_str token;
+    mcp_str subscription;  /* modern listen notifications: the listen request's id */
     mcp_str method;
     int error_code;
 } mcp_http_route;

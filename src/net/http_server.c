@@ -224,9 +224,12 @@ int mcp_http_classify(mcp_arena *arena, const char *message, size_t len, mcp_htt
     }
     if (m->kind == MCP_RPC_NOTIFICATION && m->params) {
         mcp_json *params = mcp_json_expand(arena, m->params);
+        mcp_json *meta = mcp_json_get(params, "_meta");
         mcp_json *token = mcp_json_get(params, "progressToken");
-        if (!token) token = mcp_json_get(mcp_json_get(params, "_meta"), "progressToken");
+        if (!token) token = mcp_json_get(meta, "progressToken");
         if (token) route->token = mcp_json_raw(token);
+        mcp_json *subscription = mcp_json_get(meta, "io.modelcontextprotocol/subscriptionId");
+        if (subscription) route->subscription = mcp_json_raw(subscription);
     }
     return MCP_OK;
 }

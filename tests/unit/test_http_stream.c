@@ -251,6 +251,37 @@ static void closing_a_modern_stream_cancels_the_call(void **state) {
     fixture_stop(&f);
 }
 
+/* Modern era: subscriptions/listen answers with a stream that stays open
+ * and carries the change notifications it asked for. */
+static void modern_listen_stream_carries_changes(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, NULL);
+    client c;
+    client_open(&c, f.port);
+    client_post(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n",
+                "{\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"method\":\"subscriptions/listen\",\"params\":{"
+                "\"notifications\":{\"toolsListChanged\":true}," MODERN_META "}}");
+    assert_true(client_wait_for(&c, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\"", 5000));
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n";
+    assert_int_equal(strncmp(c.buf, head, sizeof head - 1), 0);
+    add_tool(&f, "listened");
+    assert_true(client_wait_for(&c, "\"method\":\"notifications/tools/list_changed\"", 5000));
+    assert_non_null(memmem(c.buf, c.len, "\"io.modelcontextprotocol/subscriptionId\":\"L1\"", 42));
+    /* Modern streams are not resumable: no event ids. */
+    assert_null(memmem(c.buf, c.len, "\nid: ", 5));
+    /* A graceful stop ends the listen with its final result, then closes. */
+    mcp_net_stop(f.net);
+    assert_true(client_wait_for(&c, "data: {\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"result\"", 5000));
+    assert_true(client_wait_for(&c, "\r\n0\r\n\r\n", 5000));
+    assert_true(client_wait_eof(&c, 5000));
+    mcp_net_counters nc;
+    mcp_net_counters_get(f.net, &nc);
+    assert_int_equal(nc.drain_forced, 0);
+    client_close(&c);
+    fixture_stop(&f);
+}
+
 static void quiet_streams_get_keep_alive_comments(void **state) {
     (void)state;
     fixture f;
@@ -325,6 +356,7 @@ int main(void) {
         cmocka_unit_test(async_replies_cross_threads),
         cmocka_unit_test(pipeline_limit_holds_input_back),
         cmocka_unit_test(closing_a_modern_stream_cancels_the_call),
+        cmocka_unit_test(modern_listen_stream_carries_changes),
         cmocka_unit_test(quiet_streams_get_keep_alive_comments),
         cmocka_unit_test(graceful_stop_answers_the_call_in_flight),
     };
