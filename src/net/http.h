@@ -208,11 +208,10 @@ typedef struct mcp_http_conn_io {
     /* Output was appended to the connection's out buffer outside a feed:
      * write it soon. */
     void (*flush)(void *user);
-    /* Deliver message for exchange on the connection's own loop: called
-     * from another thread; returns MCP_ECLOSED when the loop is gone. */
-    int (*post)(void *user, mcp_http_exchange *exchange, const char *message, size_t len);
     void *user;
-    mcp_net_worker *worker;    /* NULL: everything runs on one thread (sans-I/O use) */
+    /* The loop the connection lives on: messages produced on other threads
+     * are posted to it. NULL: everything runs on one thread (sans-I/O use). */
+    mcp_net_worker *worker;
 } mcp_http_conn_io;
 
 mcp_http_conn *mcp_http_conn_new(mcp_http_server *http, unsigned worker_index, const mcp_http_conn_io *io);
@@ -243,8 +242,6 @@ uint64_t mcp_http_conn_last_active(const mcp_http_conn *conn);
 /* Per-worker counters of a server (the worker's own copy). */
 mcp_http_counters *mcp_http_worker_counters(mcp_http_server *http, unsigned worker_index);
 
-/* Notes to a worker loop carrying HTTP output (kind MCP_NET_NOTE_OUTPUT with
- * conn NULL and exchange set). */
-void mcp_http_exchange_release(mcp_http_exchange *exchange);
+
 
 #endif

@@ -103,8 +103,6 @@ void mcp_http_exchange_unref(mcp_http_exchange *x) {
     free(x);
 }
 
-void mcp_http_exchange_release(mcp_http_exchange *x) { mcp_http_exchange_unref(x); }
-
 /* Out of the session's waiting list (it has its answer, or never will). */
 static void exchange_leave_session(mcp_http_exchange *x) {
     mcp_http_session *hs = x->hs;
