@@ -225,7 +225,7 @@ bool mcp_http_conn_should_close(const mcp_http_conn *conn);
 bool mcp_http_conn_wants_pause(const mcp_http_conn *conn);
 /* Requests in flight (waiting for a reply, or open streams). */
 size_t mcp_http_conn_inflight(const mcp_http_conn *conn);
-/* A message posted with io.post arrived on the owning loop. */
+/* A message posted to the owning loop (note kind MCP_HTTP_NOTE_EXCHANGE) arrived. */
 void mcp_http_conn_deliver(mcp_http_exchange *exchange, const char *message, size_t len);
 /* Timers: keep-alive comments, read timeout, idle close. */
 void mcp_http_conn_tick(mcp_http_conn *conn, uint64_t now_ms);
