@@ -83,6 +83,11 @@ typedef struct mcp_server_opts {
     const char *website_url;   /* optional serverInfo.websiteUrl */
     /* How long a modern-era requestState stays valid; 0 means 10 minutes. */
     uint32_t request_state_ttl_ms;
+    /* The key that seals requestState (at least 16 bytes). NULL: a random
+     * key per server object; servers behind one load balancer share a key
+     * so that a retry may land on any of them. */
+    const unsigned char *request_state_key;
+    size_t request_state_key_len;
     /* Per-session limits on what a client can make the server keep:
      * live tasks (0 means 1024), and resource subscriptions plus open
      * listens (0 means 4096). Beyond them requests fail with -32600. */

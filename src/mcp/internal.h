@@ -226,7 +226,7 @@ void mcp_server_write_task_capability(mcp_json_writer *w);
 int mcp_param_headers_compile(mcp_registry_entry *entry, const char *input_schema);
 
 /* requestState on the wire (request_state.c). */
-int mcp_server_state_key_init(mcp_server *server);
+int mcp_server_state_key_init(mcp_server *server, const unsigned char *key, size_t len);
 const char *mcp_request_state_seal(mcp_call *call, const char *state);
 /* 0 with *state set; MCP_EINVAL when forged or not ours, MCP_ETIMEDOUT when expired. */
 int mcp_request_state_open(mcp_call *call, const char *wire, size_t len, const char **state);

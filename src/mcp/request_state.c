@@ -17,6 +17,7 @@
  */
 #include "internal.h"
 
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,13 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out)
     return (long)n;
 }
 
-int mcp_server_state_key_init(mcp_server *server)
+int mcp_server_state_key_init(mcp_server *server, const unsigned char *key, size_t len)
 {
+    if (key) {
+        /* Any length from 16 bytes on, reduced to the HMAC key size. */
+        unsigned int n = 0;
+        return EVP_Digest(key, len, server->state_key, &n, EVP_sha256(), NULL) == 1 ? 0 : MCP_EIO;
+    }
     return getrandom(server->state_key, sizeof server->state_key, 0) == (ssize_t)sizeof server->state_key
                ? 0
                : MCP_EIO;

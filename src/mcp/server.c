@@ -60,8 +60,9 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
     s->opts.icons = copy_opt(&s->arena, opts->icons);
     s->opts.website_url = copy_opt(&s->arena, opts->website_url);
     s->opts.cache_scope = opts->cache_scope && strcmp(opts->cache_scope, "public") == 0 ? "public" : "private";
+    s->opts.request_state_key = NULL; /* not kept: the key is copied (hashed) below */
     if ((opts->cache_scope && strcmp(opts->cache_scope, "public") != 0 && strcmp(opts->cache_scope, "private") != 0) ||
-        !json_kind_ok(opts->icons, '[')) {
+        !json_kind_ok(opts->icons, '[') || (opts->request_state_key && opts->request_state_key_len < 16)) {
         mcp_arena_free(&s->arena);
         free(s);
         return NULL;
@@ -81,7 +82,8 @@ mcp_server *mcp_server_new(const mcp_server_opts *opts)
     pthread_mutex_init(&s->sessions_lock, NULL);
     atomic_init(&s->generation, 1);
     mcp_registry_snapshot *snap = mcp_registry_snapshot_new(s->seed, 1);
-    if (!s->opts.name || !s->opts.version || !snap || mcp_server_state_key_init(s) != 0) {
+    if (!s->opts.name || !s->opts.version || !snap ||
+        mcp_server_state_key_init(s, opts->request_state_key, opts->request_state_key_len) != 0) {
         mcp_registry_snapshot_release(snap);
         mcp_arena_free(&s->arena);
         pthread_mutex_destroy(&s->lock);

@@ -122,6 +122,23 @@ static void test_state_only_round(void **state)
     assert_int_equal(error_code(roundtrip(f, text)), MCP_RPC_INVALID_PARAMS);
     fixture_free(f);
 
+    /* Servers that share a key accept each other's state; others do not. */
+    static const unsigned char KEY[] = "a key shared by the pool of servers";
+    fixture *a = fixture_new(&(mcp_server_opts){.name = "a", .version = "1", .request_state_key = KEY, .request_state_key_len = 32});
+    fixture *b = fixture_new(&(mcp_server_opts){.name = "b", .version = "1", .request_state_key = KEY, .request_state_key_len = 32});
+    fixture *c = fixture_new(&(mcp_server_opts){.name = "c", .version = "1"});
+    assert_null(mcp_server_new(&(mcp_server_opts){.name = "d", .version = "1", .request_state_key = KEY, .request_state_key_len = 8}));
+    fixture *all[] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mcp_server_add_tool(all[i]->server, &(mcp_tool){.name = "state", .fn = state_only}), 0);
+    doc = roundtrip(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"state\"," MODERN_META "}}");
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"state\","
+                                "\"requestState\":\"%s\"," MODERN_META "}}", str_at(result_of(doc), "requestState"));
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(result_of(roundtrip(b, text)), "content"), 0), "text"), "resumed from half");
+    assert_int_equal(error_code(roundtrip(c, text)), MCP_RPC_INVALID_PARAMS);
+    for (int i = 0; i < 3; i++)
+        fixture_free(all[i]);
+
     /* Expired. */
     f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .request_state_ttl_ms = 1});
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "state", .fn = state_only}), 0);
