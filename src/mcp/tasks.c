@@ -429,6 +429,7 @@ int mcp_method_tasks_cancel(mcp_call *call)
         return 0;
     mcp_session *s = call->session;
     mcp_call *ready[TASK_WAITERS_MAX];
+    mcp_call *waiting = NULL;
     size_t n = 0;
     int rc = 0;
     pthread_mutex_lock(&s->lock);
@@ -440,9 +441,16 @@ int mcp_method_tasks_cancel(mcp_call *call)
         rc = mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Cannot cancel a task in a terminal status");
     } else {
         /* The handler sees mcp_call_is_cancelled; whatever it still
-         * produces is dropped, the task stays cancelled. */
+         * produces is dropped, the task stays cancelled. A call that waits
+         * for the client's input has nothing running: it ends here. */
         if (t->call)
             atomic_store_explicit(&t->call->cancelled, true, memory_order_release);
+        if (t->call && t->call->state == MCP_CALL_AWAIT_INPUT) {
+            waiting = t->call;
+            mcp_session_outbound_drop_call(s, waiting);
+            waiting->state = MCP_CALL_ASYNC; /* completing it counts it off pending */
+            s->awaiting_input--;
+        }
         set_status(s, t, TASK_CANCELLED, "The task was cancelled by request.");
         n = t->waiter_count;
         memcpy(ready, t->waiters, n * sizeof *ready);
@@ -454,6 +462,8 @@ int mcp_method_tasks_cancel(mcp_call *call)
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++)
         mcp_call_finish(ready[i]);
+    if (waiting)
+        mcp_call_complete(waiting, 0);
     return rc;
 }
 

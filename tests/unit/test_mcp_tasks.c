@@ -265,6 +265,26 @@ static void test_task_needing_input(void **state)
     snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"%s\"}}", id);
     assert_string_equal(str_at(mcp_json_at(mcp_json_get(result_of(roundtrip(f, text)), "content"), 0), "text"), "answer: accept");
     free(id);
+
+    /* Cancelled while it waits for the client: ends at once, our request
+     * is withdrawn, and a late answer changes nothing. */
+    capture_clear(&f->cap);
+    send_text(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\",\"task\":{}}}");
+    id = task_id_of(capture_json(&f->cap, 0));
+    e = find_message(f, "elicitation/create", 0);
+    int64_t asked = mcp_json_int(mcp_json_get(capture_json(&f->cap, (size_t)e), "id"), -1);
+    capture_clear(&f->cap);
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tasks/cancel\",\"params\":{\"taskId\":\"%s\"}}", id);
+    send_text(f, text);
+    assert_true(find_message(f, "notifications/cancelled", 0) >= 0);
+    assert_int_equal(mcp_session_drain(f->session, 1000), 0);
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"action\":\"accept\"}}", (long long)asked);
+    capture_clear(&f->cap);
+    send_text(f, text);
+    assert_int_equal(capture_count(&f->cap), 0);
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"%s\"}}", id);
+    assert_string_equal(str_at(result_of(roundtrip(f, text)), "status"), "cancelled");
+    free(id);
     fixture_free(f);
 }
 
