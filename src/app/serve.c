@@ -1,6 +1,6 @@
 /*
  * mcpd serve: the demo catalog (demo.c) on the transports the options name.
- * Only stdio exists so far; the network transports are refused by name with
+ * A transport that does not exist yet (WebSocket) is refused by name with
  * exit code 2 rather than silently ignored, so a script that asks for one
  * learns at once that it did not get it.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static void serve_usage(FILE *out) {
-    fputs("usage: mcpd serve --stdio [options]\n"
+    fputs("usage: mcpd serve (--stdio | --tcp HOST:PORT | --http HOST:PORT)... [options]\n"
           "\n"
           "Serve the demo catalog over MCP: tools echo, add and slow, the resource\n"
           "mcpd://demo/readme, the template mcpd://demo/greeting/{name} and the prompt\n"
@@ -22,9 +22,24 @@ static void serve_usage(FILE *out) {
           "transports:\n"
           "  --stdio                    newline-delimited JSON on stdin/stdout; serving\n"
           "                             ends at end of input\n"
-          "  --tcp HOST:PORT            (not implemented yet)\n"
-          "  --http HOST:PORT           (not implemented yet)\n"
+          "  --tcp HOST:PORT            newline-delimited JSON over TCP, e.g. 127.0.0.1:7700\n"
+          "  --http HOST:PORT           Streamable HTTP (both eras) at /mcp, e.g.\n"
+          "                             127.0.0.1:7800; only localhost Host and Origin\n"
+          "                             headers are accepted unless allowed below\n"
           "  --ws HOST:PORT             (not implemented yet)\n"
+          "  Network transports run until SIGTERM or SIGINT, then finish the\n"
+          "  requests in flight; with --stdio too, serving ends with stdin.\n"
+          "\n"
+          "network options:\n"
+          "  --workers N                worker loops (default: one per core)\n"
+          "  --max-connections N        connections accepted at once (default 10000)\n"
+          "  --idle-timeout-ms MS       close idle connections (default 300000)\n"
+          "  --http-path PATH           the MCP endpoint (default /mcp)\n"
+          "  --http-prefer-sse          answer POSTs as SSE streams when the client\n"
+          "                             accepts both JSON and SSE\n"
+          "  --http-no-get              refuse GET streams (405)\n"
+          "  --http-allow-host HOST     accept this Host header too (repeatable)\n"
+          "  --http-allow-origin ORIGIN accept this Origin too (repeatable)\n"
           "\n"
           "options:\n"
           "  --all-features             also register the tools confirm (elicitation),\n"
@@ -57,8 +72,19 @@ static int parse_size(const char *option, const char *text, size_t min, size_t m
     return 0;
 }
 
+#define SERVE_MAX_ALLOWED 16
+
 typedef struct serve_options {
     bool stdio;
+    const char *tcp;
+    const char *http;
+    size_t workers;
+    size_t max_connections;
+    size_t idle_timeout_ms;
+    mcp_http_opts http_opts;
+    const char *allowed_hosts[SERVE_MAX_ALLOWED + 1];
+    const char *allowed_origins[SERVE_MAX_ALLOWED + 1];
+    size_t allowed_host_count, allowed_origin_count;
     bool all_features;
     size_t extra_tools;
     size_t page_size;
@@ -75,9 +101,46 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
             return 0;
         } else if (!strcmp(arg, "--stdio")) {
             opts->stdio = true;
-        } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http") || !strcmp(arg, "--ws")) {
-            fprintf(stderr, "mcpd serve: the %s transport is not implemented yet; use --stdio\n", arg + 2);
+        } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http")) {
+            if (!value || !*value || !strchr(value, ':')) {
+                fprintf(stderr, "mcpd serve: %s needs HOST:PORT, e.g. 127.0.0.1:7700\n", arg);
+                return 2;
+            }
+            if (arg[2] == 't') opts->tcp = value;
+            else opts->http = value;
+            i++;
+        } else if (!strcmp(arg, "--ws")) {
+            fprintf(stderr, "mcpd serve: the ws transport is not implemented yet\n");
             return 2;
+        } else if (!strcmp(arg, "--workers")) {
+            if (parse_size(arg, value, 1, 256, &opts->workers)) return 2;
+            i++;
+        } else if (!strcmp(arg, "--max-connections")) {
+            if (parse_size(arg, value, 1, 1000000, &opts->max_connections)) return 2;
+            i++;
+        } else if (!strcmp(arg, "--idle-timeout-ms")) {
+            if (parse_size(arg, value, 1, 86400000, &opts->idle_timeout_ms)) return 2;
+            i++;
+        } else if (!strcmp(arg, "--http-path")) {
+            if (!value || value[0] != '/') {
+                fputs("mcpd serve: --http-path needs a path starting with '/'\n", stderr);
+                return 2;
+            }
+            opts->http_opts.path = value;
+            i++;
+        } else if (!strcmp(arg, "--http-prefer-sse")) {
+            opts->http_opts.prefer_sse = true;
+        } else if (!strcmp(arg, "--http-no-get")) {
+            opts->http_opts.disable_get_stream = true;
+        } else if (!strcmp(arg, "--http-allow-host") || !strcmp(arg, "--http-allow-origin")) {
+            bool host = !strcmp(arg, "--http-allow-host");
+            size_t *n = host ? &opts->allowed_host_count : &opts->allowed_origin_count;
+            if (!value || !*value || *n == SERVE_MAX_ALLOWED) {
+                fprintf(stderr, "mcpd serve: %s needs a value (at most %d of them)\n", arg, SERVE_MAX_ALLOWED);
+                return 2;
+            }
+            (host ? opts->allowed_hosts : opts->allowed_origins)[(*n)++] = value;
+            i++;
         } else if (!strcmp(arg, "--all-features")) {
             opts->all_features = true;
         } else if (!strcmp(arg, "--extra-tools")) {
@@ -103,8 +166,8 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
             return 2;
         }
     }
-    if (!opts->stdio) {
-        fputs("mcpd serve: choose a transport (--stdio)\n\n", stderr);
+    if (!opts->stdio && !opts->tcp && !opts->http) {
+        fputs("mcpd serve: choose a transport (--stdio, --tcp or --http)\n\n", stderr);
         serve_usage(stderr);
         return 2;
     }
@@ -136,9 +199,22 @@ int app_serve(int argc, char **argv) {
         mcp_server_free(server);
         return 1;
     }
-    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on stdio (%zu tools)", MCP_VERSION_STRING,
+    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on%s%s%s%s%s (%zu tools)", MCP_VERSION_STRING,
+            opts.stdio ? " stdio" : "", opts.tcp ? " tcp " : "", opts.tcp ? opts.tcp : "",
+            opts.http ? " http " : "", opts.http ? opts.http : "",
             3 + opts.extra_tools + (opts.all_features ? 3 : 0));
-    rc = mcp_serve(server, &(mcp_listen){.stdio = true, .max_message_size = opts.max_message_size});
+    if (opts.allowed_host_count) opts.http_opts.allowed_hosts = opts.allowed_hosts;
+    if (opts.allowed_origin_count) opts.http_opts.allowed_origins = opts.allowed_origins;
+    rc = mcp_serve(server, &(mcp_listen){
+                               .stdio = opts.stdio,
+                               .tcp = opts.tcp,
+                               .http = opts.http,
+                               .workers = (unsigned)opts.workers,
+                               .max_connections = (unsigned)opts.max_connections,
+                               .idle_timeout_ms = (unsigned)opts.idle_timeout_ms,
+                               .max_message_size = opts.max_message_size,
+                               .http_opts = &opts.http_opts,
+                           });
     mcp_server_free(server);
     if (rc && rc != MCP_ECLOSED) {
         fprintf(stderr, "mcpd serve: %s\n", mcp_strerror(rc));

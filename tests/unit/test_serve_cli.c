@@ -232,11 +232,13 @@ static void test_serve_refuses_bad_invocations(void **state) {
     (void)state;
     REQUIRE_MCPD();
     static const struct {
-        const char *args[5];
+        const char *args[7];
         const char *want; /* on stderr */
     } cases[] = {
-        {{"serve", "--tcp", "127.0.0.1:0", NULL}, "tcp transport is not implemented yet"},
-        {{"serve", "--http", "127.0.0.1:0", NULL}, "http transport is not implemented yet"},
+        {{"serve", "--tcp", "7700", NULL}, "--tcp needs HOST:PORT"},
+        {{"serve", "--http", NULL}, "--http needs HOST:PORT"},
+        {{"serve", "--http", "127.0.0.1:0", "--http-path", "mcp", NULL}, "--http-path needs a path"},
+        {{"serve", "--tcp", "127.0.0.1:0", "--workers", "0", NULL}, "--workers must be a whole number"},
         {{"serve", "--ws", "127.0.0.1:0", NULL}, "ws transport is not implemented yet"},
         {{"serve", NULL}, "choose a transport"},
         {{"serve", "--stdio", "--extra-tools", "many", NULL}, "--extra-tools must be a whole number"},
