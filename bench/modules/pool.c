@@ -348,7 +348,7 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
     if (!rc) rc = s->server ? mcp_server_add_tool(s->server, &(mcp_tool){.name = "sleep_1ms", .fn = tool_sleep_1ms,
                                                                          .user = &s->delay})
                             : MCP_ENOMEM;
-    if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
+    if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 2}, NULL);
     if (!rc) snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", mcp_net_port(s->net));
     pool_run *pr = NULL, *ref = NULL;
     *count = 1;
