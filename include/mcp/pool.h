@@ -32,7 +32,11 @@
  *
  * The async path needs sockets the pool opens itself: a pool whose
  * connector is mcp_pool_connect_tcp has it (its connections serve checkout
- * and async calls alike); other connectors get MCP_EUNSUPPORTED.
+ * and async calls alike); other connectors get MCP_EUNSUPPORTED. An async
+ * call never connects on the caller's thread: while calls wait and the
+ * strategy allows more connections (DYNAMIC up to max + max_overflow,
+ * ADAPTIVE up to the current limit), the maintenance thread opens them,
+ * one at a time, and each goes straight to a waiting call.
  *
  * Sizing strategies:
  *  - MCP_POOL_STATIC: `size` connections, opened at creation and kept.
