@@ -75,6 +75,7 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
     /* Blocks pay off for long strings only: a short one with an escape or
      * an accent is done byte by byte before a block would be set up. */
     const char *blocks_from = ps->blocks ? p + 48 : end;
+    unsigned give_ups = 0;
     bool esc = false;
     for (;;) {
         p = mcp_json_find_special(p, end);
@@ -96,6 +97,11 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
                 *escaped = esc;
                 return p;
             }
+            /* Text the blocks keep handing back (CJK, emoji) is tried again
+             * at growing distances, so it costs little more than bytes. */
+            size_t wait = ((size_t)64 << (give_ups < 8 ? give_ups : 8)) - 64;
+            give_ups++;
+            blocks_from = (size_t)(end - blocks_from) > wait ? blocks_from + wait : end;
             continue;
         }
         if (c == '\\') {
