@@ -12,11 +12,10 @@
  * sending can never deadlock us against its own output limit.
  */
 #include "batch/batch_internal.h"
+#include "net/connect.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
@@ -62,75 +61,6 @@ void mcp_batch_link_end(mcp_batch_link *link)
     link->collected = 0;
 }
 
-/* Split "host:port" or "[v6]:port". */
-static int split_host_port(const char *s, char *host, size_t host_size, const char **port)
-{
-    const char *h = s;
-    const char *colon;
-    size_t hlen;
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return MCP_EINVAL;
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return MCP_EINVAL;
-        hlen = (size_t)(colon - s);
-    }
-    if (hlen == 0 || hlen >= host_size || colon[1] == '\0')
-        return MCP_EINVAL;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = colon + 1;
-    return 0;
-}
-
-static int connect_socket(const char *host_port, unsigned timeout_ms, int *out)
-{
-    char host[256];
-    const char *port;
-    if (!host_port || split_host_port(host_port, host, sizeof host, &port) != 0)
-        return MCP_EINVAL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *list = NULL;
-    if (getaddrinfo(host, port, &hints, &list) != 0)
-        return MCP_ENOTFOUND;
-    int rc = MCP_EIO;
-    for (const struct addrinfo *ai = list; ai && rc != 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            if (errno != EINPROGRESS) {
-                close(fd);
-                continue;
-            }
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int n;
-            do
-                n = poll(&p, 1, (int)timeout_ms);
-            while (n < 0 && errno == EINTR);
-            int err = 0;
-            socklen_t len = sizeof err;
-            if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-                rc = n == 0 ? MCP_ETIMEDOUT : MCP_EIO;
-                close(fd);
-                continue;
-            }
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *out = fd;
-        rc = 0;
-    }
-    freeaddrinfo(list);
-    return rc;
-}
-
 typedef struct start_wait {
     bool done;
     int status;
@@ -157,7 +87,7 @@ int mcp_batch_link_open(mcp_batch_link *link, const char *host_port, const mcp_c
         mcp_batch_link_close(link);
         return MCP_ENOMEM;
     }
-    int rc = connect_socket(host_port, timeout_ms, &link->fd);
+    int rc = mcp_net_connect_tcp(host_port, timeout_ms, &link->fd);
     if (rc != 0) {
         mcp_batch_link_close(link);
         return rc;

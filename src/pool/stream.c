@@ -13,10 +13,9 @@
  * sockets itself when its connector is mcp_pool_connect_tcp.
  */
 #include "pool/pool_internal.h"
+#include "net/connect.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -26,33 +25,6 @@
 
 #define READ_CHUNK (16u * 1024u)
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
-
-/* "host:port" or "[v6]:port" into its parts. */
-static int split_address(const char *s, char *host, size_t host_size, const char **port)
-{
-    const char *h = s;
-    const char *colon;
-    size_t hlen;
-    if (*s == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || end[1] != ':')
-            return MCP_EINVAL;
-        h = s + 1;
-        hlen = (size_t)(end - h);
-        colon = end + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return MCP_EINVAL;
-        hlen = (size_t)(colon - s);
-    }
-    if (hlen == 0 || hlen >= host_size || colon[1] == '\0')
-        return MCP_EINVAL;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = colon + 1;
-    return 0;
-}
 
 static int wait_fd(int fd, short events, int timeout_ms)
 {
@@ -64,41 +36,6 @@ static int wait_fd(int fd, short events, int timeout_ms)
     if (n < 0)
         return MCP_EIO;
     return n == 0 ? MCP_ETIMEDOUT : 0;
-}
-
-static int connect_socket(const char *address, unsigned timeout_ms, int *out)
-{
-    char host[256];
-    const char *port;
-    if (!address || split_address(address, host, sizeof host, &port) != 0)
-        return MCP_EINVAL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *list = NULL;
-    if (getaddrinfo(host, port, &hints, &list) != 0)
-        return MCP_ENOTFOUND;
-    int rc = MCP_EIO;
-    for (const struct addrinfo *ai = list; ai && rc != 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            int err = 0;
-            socklen_t len = sizeof err;
-            rc = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, (int)timeout_ms) : MCP_EIO;
-            if (rc == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0))
-                rc = MCP_EIO;
-            if (rc != 0) {
-                close(fd);
-                continue;
-            }
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *out = fd;
-        rc = 0;
-    }
-    freeaddrinfo(list);
-    return rc;
 }
 
 /* Write what the socket takes now. 0, or MCP_ECLOSED when the peer is gone. */
@@ -256,7 +193,7 @@ int mcp_pool_stream_open(const char *address, unsigned timeout_ms, mcp_pool_stre
     s->rbuf = rbuf;
     mcp_buf_init(&s->out);
     mcp_ndjson_init(&s->framer, DEFAULT_MAX_MESSAGE);
-    int rc = connect_socket(address, timeout_ms, &s->fd);
+    int rc = mcp_net_connect_tcp(address, timeout_ms, &s->fd);
     if (rc != 0) {
         stream_close(&s->base);
         return rc;
