@@ -10,6 +10,12 @@
  *                          message rate of the runtime
  *   stdio_sequential_1k    1,000 sequential tools/call round trips over the
  *                          pipes of `mcpd serve --stdio` (this binary)
+ *   http_keepalive_50      tools/call (echo, 1 KiB) as stateless modern-era
+ *                          POSTs over 50 keep-alive HTTP/1.1 connections, one
+ *                          request at a time on each; JSON responses
+ *   http_sse_1k            the same over 1,000 connections, each response an
+ *                          SSE stream (the server prefers SSE), timed to the
+ *                          event that carries the result
  *
  * The MCP server is the demo catalog of `mcpd serve`. Over TCP it runs in
  * this process on one mcp_net worker; over stdio it is a child process. The
@@ -26,9 +32,12 @@
  *
  * Tools/call requests use the modern era (2026-07-28: per-request _meta, no
  * initialize), so a connection needs no handshake; ping needs none either.
+ * Over HTTP they carry the headers that era requires (MCP-Protocol-Version,
+ * Mcp-Method, Mcp-Name) and the server checks them against the body.
  */
 #include "app/demo.h"
 #include "net/net_internal.h"
+#include "net/http.h"
 #include "network.h"
 
 #include <arpa/inet.h>
@@ -43,7 +52,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { NET_TCP_BURST = 1, NET_TCP_SUSTAINED = 2, NET_TCP_PING = 3, NET_STDIO_SEQUENTIAL = 4 };
+enum {
+    NET_TCP_BURST = 1,
+    NET_TCP_SUSTAINED = 2,
+    NET_TCP_PING = 3,
+    NET_STDIO_SEQUENTIAL = 4,
+    NET_HTTP_KEEPALIVE = 5,
+    NET_HTTP_SSE = 6
+};
 
 #define NET_TEXT_BYTES 1024
 /* An id no pass uses (they run from 1 to ops): the probe that captures the
@@ -56,20 +72,32 @@ typedef struct net_plan {
     unsigned window;
     bench_net_mode mode;
     bool ping;
+    bool http, sse; /* Streamable HTTP; answers as SSE streams */
 } net_plan;
 
 static const net_plan PLANS[] = {
-    {NET_TCP_BURST, 1, 100, BENCH_NET_BURSTS, false},
-    {NET_TCP_SUSTAINED, 10, 100, BENCH_NET_CLOSED_LOOP, false},
-    {NET_TCP_PING, 8, 512, BENCH_NET_CLOSED_LOOP, true},
-    {NET_STDIO_SEQUENTIAL, 1, 1, BENCH_NET_CLOSED_LOOP, false},
+    {NET_TCP_BURST, 1, 100, BENCH_NET_BURSTS, false, false, false},
+    {NET_TCP_SUSTAINED, 10, 100, BENCH_NET_CLOSED_LOOP, false, false, false},
+    {NET_TCP_PING, 8, 512, BENCH_NET_CLOSED_LOOP, true, false, false},
+    {NET_STDIO_SEQUENTIAL, 1, 1, BENCH_NET_CLOSED_LOOP, false, false, false},
+    {NET_HTTP_KEEPALIVE, 50, 1, BENCH_NET_CLOSED_LOOP, false, true, false},
+    {NET_HTTP_SSE, 1000, 1, BENCH_NET_CLOSED_LOOP, false, true, true},
 };
+
+/* The head of every HTTP request: a client of the stateless era that
+ * accepts both answer types (as the specification asks); Content-Length
+ * follows per request. */
+static const char HTTP_HEAD[] = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                "Accept: application/json, text/event-stream\r\n"
+                                "MCP-Protocol-Version: " MCP_PROTOCOL_MODERN "\r\n"
+                                "Mcp-Method: tools/call\r\nMcp-Name: echo\r\n";
 
 typedef struct net_state {
     const net_plan *plan;
     mcp_buf prefix, suffix;
     bench_net_request request;
     bench_net_reply reply;
+    bench_http_reply http_reply;
     size_t response_bytes;
     /* TCP */
     mcp_server *server;
@@ -109,7 +137,11 @@ static int build_request(net_state *s) {
             rc = mcp_buf_append_cstr(&s->suffix, "\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\""
                                      MCP_PROTOCOL_MODERN "\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
     }
-    s->request = (bench_net_request){s->prefix.data, s->prefix.len, s->suffix.data, s->suffix.len};
+    s->request = (bench_net_request){s->prefix.data, s->prefix.len, s->suffix.data, s->suffix.len, NULL, 0};
+    if (s->plan->http) {
+        s->request.http_head = HTTP_HEAD;
+        s->request.http_head_len = sizeof HTTP_HEAD - 1;
+    }
     return rc;
 }
 
@@ -154,6 +186,66 @@ static int probe_tcp(const net_state *s, int port, mcp_buf *line) {
         rc = mcp_buf_append(line, chunk, nl ? (size_t)(nl - chunk) : (size_t)n);
         if (nl) break;
     }
+    mcp_buf_free(&req);
+    close(fd);
+    return rc;
+}
+
+/* The HTTP probe: every message of the one response, and its end. */
+typedef struct http_probe {
+    mcp_buf *message;
+    unsigned messages;
+    bool ended;
+} http_probe;
+
+static int probe_on_message(void *user, const char *json, size_t len) {
+    http_probe *p = user;
+    p->messages++;
+    mcp_buf_reset(p->message);
+    return mcp_buf_append(p->message, json, len);
+}
+
+static int probe_on_end(void *user) {
+    ((http_probe *)user)->ended = true;
+    return MCP_OK;
+}
+
+/* One blocking HTTP exchange on a fresh connection: the whole response as
+ * sent (raw) and the JSON-RPC message it carried (line). */
+static int probe_http(const net_state *s, int port, mcp_buf *raw, mcp_buf *line) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return MCP_EIO;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    http_probe probe = {.message = line};
+    bench_http_reader reader;
+    bench_http_reader_init(&reader, probe_on_message, probe_on_end, &probe);
+    mcp_buf req;
+    mcp_buf_init(&req);
+    const bench_net_request *rq = &s->request;
+    char id[16];
+    int id_len = snprintf(id, sizeof id, "%u", NET_PROBE_ID);
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr) ? MCP_EIO : MCP_OK;
+    if (!rc) rc = mcp_buf_append(&req, rq->http_head, rq->http_head_len);
+    if (!rc) rc = mcp_buf_appendf(&req, "Content-Length: %zu\r\n\r\n", rq->prefix_len + (size_t)id_len + rq->suffix_len);
+    if (!rc) rc = mcp_buf_append(&req, rq->prefix, rq->prefix_len);
+    if (!rc) rc = mcp_buf_append(&req, id, (size_t)id_len);
+    if (!rc) rc = mcp_buf_append(&req, rq->suffix, rq->suffix_len);
+    if (!rc && send(fd, req.data, req.len, MSG_NOSIGNAL) != (ssize_t)req.len) rc = MCP_EIO;
+    while (!rc && !probe.ended) {
+        char chunk[4096];
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            rc = MCP_ECLOSED;
+            break;
+        }
+        rc = mcp_buf_append(raw, chunk, (size_t)n);
+        if (!rc) rc = bench_http_reader_feed(&reader, chunk, (size_t)n);
+    }
+    /* The null server must replay exactly one response carrying one message. */
+    if (!rc && probe.messages != 1) rc = MCP_EPROTO;
+    bench_http_reader_free(&reader);
     mcp_buf_free(&req);
     close(fd);
     return rc;
@@ -207,6 +299,17 @@ static void check_counters(const net_state *s) {
                 "evicted %llu, idle-closed %llu, output dropped %llu): treat these numbers with care\n",
                 (unsigned long long)c.refused, (unsigned long long)c.oversized, (unsigned long long)c.slow_evicted,
                 (unsigned long long)c.idle_closed, (unsigned long long)c.output_dropped);
+    mcp_http_server *http = mcp_net_http(s->net);
+    if (!http) return;
+    mcp_http_counters h;
+    mcp_http_counters_get(http, &h);
+    uint64_t errors = h.status_400 + h.status_403 + h.status_404 + h.status_405 + h.status_406 + h.status_408 +
+                      h.status_409 + h.status_413 + h.status_415 + h.status_431 + h.status_other_error;
+    if (errors || h.request_timeouts || h.idle_closed || h.output_dropped)
+        fprintf(stderr, "bench network: the HTTP server answered %llu requests with an error status (request "
+                "timeouts %llu, idle-closed %llu, output dropped %llu): treat these numbers with care\n",
+                (unsigned long long)errors, (unsigned long long)h.request_timeouts, (unsigned long long)h.idle_closed,
+                (unsigned long long)h.output_dropped);
 }
 
 static void net_teardown(void *p) {
@@ -227,6 +330,7 @@ static void net_teardown(void *p) {
     mcp_buf_free(&s->null_stdio.carry);
     mcp_buf_free(&s->null_stdio.line);
     bench_net_reply_free(&s->reply);
+    bench_http_reply_free(&s->http_reply);
     mcp_buf_free(&s->prefix);
     mcp_buf_free(&s->suffix);
     restore_affinity(s);
@@ -242,15 +346,37 @@ static int setup_tcp(net_state *s) {
     s->server = mcp_server_new(&(mcp_server_opts){.name = "mcpd", .version = MCP_VERSION_STRING});
     if (!s->server) return MCP_ENOMEM;
     int rc = app_demo_register(s->server, 0);
-    if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
-    mcp_buf line;
+    if (!rc && plan->http) {
+        /* Limits far above the load, so that none of them is what gets timed. */
+        mcp_http_opts opts = {.prefer_sse = plan->sse};
+        mcp_listen listen = {.http = "127.0.0.1:0", .workers = 1, .http_opts = &opts};
+        rc = mcp_net_start(&s->net, s->server, &listen, &(mcp_net_tuning){.http = true});
+    } else if (!rc) {
+        rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
+    }
+    mcp_buf line, raw;
     mcp_buf_init(&line);
-    if (!rc) rc = probe_tcp(s, mcp_net_port(s->net), &line);
+    mcp_buf_init(&raw);
+    if (!rc) rc = plan->http ? probe_http(s, mcp_net_port(s->net), &raw, &line)
+                             : probe_tcp(s, mcp_net_port(s->net), &line);
     if (!rc) rc = check_response(s, &line);
-    if (!rc) rc = bench_net_reply_from(line.data, line.len, NET_PROBE_ID, &s->reply);
-    s->response_bytes = line.len + 1;
+    if (!rc && plan->http) {
+        /* The answer type is what the workload is named after: make sure. */
+        const char *type = plan->sse ? "\r\nContent-Type: text/event-stream\r\n" : "\r\nContent-Type: application/json\r\n";
+        const char *head_end = memmem(raw.data, raw.len, "\r\n\r\n", 4);
+        if (!head_end || !memmem(raw.data, (size_t)(head_end + 2 - raw.data), type, strlen(type))) {
+            fprintf(stderr, "bench network: the server's HTTP answer to the probe is not of the expected type: %.*s\n",
+                    (int)(raw.len < 200 ? raw.len : 200), raw.data);
+            rc = MCP_EPROTO;
+        }
+    }
+    if (!rc && plan->http) rc = bench_http_reply_from(raw.data, raw.len, NET_PROBE_ID, &s->http_reply);
+    else if (!rc) rc = bench_net_reply_from(line.data, line.len, NET_PROBE_ID, &s->reply);
+    s->response_bytes = plan->http ? raw.len : line.len + 1;
     mcp_buf_free(&line);
-    if (!rc) rc = bench_null_tcp_start(&s->reply, &s->null_tcp);
+    mcp_buf_free(&raw);
+    if (!rc) rc = plan->http ? bench_null_http_start(&s->http_reply, &s->null_tcp)
+                             : bench_null_tcp_start(&s->reply, &s->null_tcp);
     pin_self(s->loadgen_cpu);
     if (!rc) rc = bench_net_load_new(mcp_net_port(s->net), plan->connections, plan->window, plan->mode,
                                      &s->request, &s->mcp_load);
@@ -302,6 +428,10 @@ static void describe(const net_state *s, bench_task *t, const char *who, const c
     if (p->kind == NET_STDIO_SEQUENTIAL)
         snprintf(t->scope, sizeof t->scope, "%s: %s, one in flight, pipes; round trip from write to response "
                  "read; %s", who, what, pinning);
+    else if (p->http)
+        snprintf(t->scope, sizeof t->scope, "%s: %s, %zu keep-alive conn x %u in flight, 127.0.0.1; round "
+                 "trip at the client from send to the read with the result %s; %s", who, what, p->connections,
+                 p->window, p->sse ? "event" : "body", pinning);
     else
         snprintf(t->scope, sizeof t->scope, "%s: %s, %zu conn x %u %s, 127.0.0.1; round trip at the client "
                  "from send to response (by id); %s", who, what, p->connections, p->window,
@@ -328,12 +458,17 @@ static int net_setup(const bench_workload *w, void **state, bench_task *tasks, s
         return rc;
     }
     const char *op = s->plan->ping ? "ping" : "tools_call";
-    const char *what = s->plan->ping ? "ping" : "tools/call echo (1 KiB text)";
+    const char *what = s->plan->ping ? "ping"
+                       : !s->plan->http ? "tools/call echo (1 KiB text)"
+                       : s->plan->sse ? "modern POST tools/call echo (1 KiB), SSE answer (prefer_sse)"
+                                      : "modern POST tools/call echo (1 KiB), JSON answer";
+    const char *ours = stdio ? "mcpd serve --stdio" : s->plan->http ? "mcp_net HTTP, 1 worker" : "mcp_net, 1 worker";
+    const char *null = stdio ? "null stdio server" : s->plan->http ? "null HTTP (llhttp) loop" : "null libuv server, 1 loop";
     bench_task *m = &tasks[0], *n = &tasks[1];
     snprintf(m->name, sizeof m->name, "mcp_%s", op);
     snprintf(n->name, sizeof n->name, "null_%s", op);
-    describe(s, m, stdio ? "mcpd serve --stdio" : "mcp_net, 1 worker", what);
-    describe(s, n, stdio ? "null stdio server" : "null libuv server, 1 loop", what);
+    describe(s, m, ours, what);
+    describe(s, n, null, what);
     m->single_pass = n->single_pass = true; /* a clock read per batch, not per message */
     n->reference = true;                    /* the null server is the yardstick, not ours to gate on */
     m->run = n->run = stdio ? run_stdio : run_tcp;
@@ -349,11 +484,17 @@ static void net_finish(void *p, bench_record *records, size_t count) {
         bench_record *r = &records[i];
         bench_record_add_metric(r, "connections", (double)s->plan->connections);
         bench_record_add_metric(r, "in_flight_per_connection", (double)s->plan->window);
-        /* With the id of the middle operation and the newline. */
+        /* With the id of the middle operation and the newline, or over
+         * HTTP with the head and its Content-Length. */
         char id[24];
         int id_len = snprintf(id, sizeof id, "%llu", (unsigned long long)(r->operations / 2 + 1));
-        bench_record_add_metric(r, "request_bytes",
-                                (double)(s->request.prefix_len + (size_t)id_len + s->request.suffix_len + 1));
+        size_t body = s->request.prefix_len + (size_t)id_len + s->request.suffix_len;
+        size_t bytes = body + 1;
+        if (s->request.http_head) {
+            char length[48];
+            bytes = s->request.http_head_len + (size_t)snprintf(length, sizeof length, "Content-Length: %zu\r\n\r\n", body) + body;
+        }
+        bench_record_add_metric(r, "request_bytes", (double)bytes);
         bench_record_add_metric(r, "response_bytes", (double)s->response_bytes);
         if (s->server_cpu >= 0) {
             bench_record_add_metric(r, "server_cpu", s->server_cpu);
@@ -382,13 +523,18 @@ static const bench_workload NET_WORKLOADS[] = {
      {500000, 5000000}, {5, 9}},
     {"stdio_sequential_1k", "1,000 sequential tools/call (1 KiB echo) over mcpd serve --stdio", NET_STDIO_SEQUENTIAL,
      {1000, 1000}, {11, 25}},
+    {"http_keepalive_50", "tools/call (1 KiB echo) as modern-era POSTs on 50 keep-alive HTTP/1.1 connections, JSON "
+     "answers", NET_HTTP_KEEPALIVE, {20000, 200000}, {5, 9}},
+    {"http_sse_1k", "tools/call (1 KiB echo) on 1,000 HTTP/1.1 connections, each answered as an SSE stream",
+     NET_HTTP_SSE, {20000, 200000}, {5, 9}},
 };
 
 const bench_module bench_module_network = {
     .name = "network",
-    .description = "TCP and stdio transports under load, each against a null server in the same run",
-    .notes = "Streamable HTTP, SSE and WebSocket workloads are not measured yet: those transports are not built; "
-             "timings are not instruction-counted (sockets, threads and the scheduler are not deterministic)",
+    .description = "TCP, stdio and Streamable HTTP transports under load, each against a null server in the same run",
+    .notes = "WebSocket workloads are not measured yet: that transport is not built; TLS and connection set-up are "
+             "not measured; timings are not instruction-counted (sockets, threads and the scheduler are not "
+             "deterministic)",
     .workloads = NET_WORKLOADS,
     .workload_count = sizeof NET_WORKLOADS / sizeof NET_WORKLOADS[0],
     .setup = net_setup,

@@ -15,10 +15,16 @@
  *                    like one mcp_net worker) and the null stdio server (a
  *                    forked process with a blocking loop, like mcpd serve)
  *   network_stdio.c  the stdio peers and the sequential round-trip driver
+ *   network_http.c   HTTP/1.1 on the wire: the load generator's response
+ *                    reader (JSON bodies, chunked SSE streams) and the
+ *                    captured HTTP response the null HTTP server replays
  *
  * A request line is prefix + decimal id + suffix + "\n"; ids run from 1 to
  * the number of operations of one pass. A response matches when its first
  * "id": member is such an id not yet answered and it carries a result.
+ * Over HTTP the JSON text is the body of a POST (the request's head, then
+ * Content-Length, then prefix + id + suffix) and the response is the body of
+ * the HTTP response or the data of one of its SSE events.
  */
 #ifndef MCP_BENCH_NETWORK_H
 #define MCP_BENCH_NETWORK_H
@@ -36,6 +42,11 @@ typedef struct bench_net_request {
     size_t prefix_len;
     const char *suffix;
     size_t suffix_len;
+    /* HTTP: the request line and headers, each ending in CRLF, without
+     * Content-Length (the generator adds it and the blank line). NULL for
+     * NDJSON. */
+    const char *http_head;
+    size_t http_head_len;
 } bench_net_request;
 
 /* ---- Load generator (network_load.c) ------------------------------------------ */
@@ -47,7 +58,11 @@ typedef enum bench_net_mode {
 typedef struct bench_net_load bench_net_load;
 
 /* Connect `connections` sockets to 127.0.0.1:port (made non-blocking,
- * TCP_NODELAY). The connections live until bench_net_load_free. */
+ * TCP_NODELAY). The connections live until bench_net_load_free. With
+ * request->http_head they speak HTTP/1.1 keep-alive: `window` requests in
+ * flight means that many pipelined POSTs, and a request is answered when
+ * its whole HTTP response has arrived (its latency ends with the read that
+ * carried its result: the body, or the SSE event). */
 int bench_net_load_new(int port, size_t connections, unsigned window, bench_net_mode mode,
                        const bench_net_request *request, bench_net_load **out);
 void bench_net_load_free(bench_net_load *load);
@@ -63,8 +78,55 @@ int bench_net_load_run(bench_net_load *load, uint64_t ops, mcp_histogram *lat, u
  * 48 bytes are searched (far enough for any envelope that puts the id near
  * the front, short enough that a payload saying "id": is never taken). */
 const char *bench_net_find_id(const char *text, size_t len);
+/* The raw id token of a request: what follows its first "id": near the
+ * start, up to the next ',' or '}'; "null" when there is none. */
+mcp_str bench_net_request_id(const char *request, size_t len);
 /* The id of a response line, when it is a result: 0 and *id, or MCP_EPROTO. */
 int bench_net_response_id(const char *line, size_t len, uint64_t *id);
+
+/* ---- HTTP on the wire (network_http.c) ------------------------------------------ */
+/* Incremental reader of HTTP/1.1 responses on one connection: status 200,
+ * a Content-Length body or a chunked one; a text/event-stream body is split
+ * into events. Every JSON-RPC message (a JSON body, or the data of an event)
+ * goes to on_message; the end of each response to on_end. Bytes are taken
+ * where they lie in the caller's buffer whenever a piece arrived whole. */
+typedef struct bench_http_reader {
+    int state;
+    bool chunked, sse;
+    size_t remaining;  /* body or chunk bytes still to come */
+    mcp_buf head;      /* a head split across reads */
+    mcp_buf body;      /* a JSON body split across reads; SSE: an event split across reads */
+    char line[32];     /* a chunk-size or trailer line split across reads */
+    size_t line_len;
+    int (*on_message)(void *user, const char *json, size_t len);
+    int (*on_end)(void *user);
+    void *user;
+} bench_http_reader;
+
+void bench_http_reader_init(bench_http_reader *r, int (*on_message)(void *, const char *, size_t),
+                            int (*on_end)(void *), void *user);
+void bench_http_reader_reset(bench_http_reader *r); /* between passes: drop a partial response */
+void bench_http_reader_free(bench_http_reader *r);
+/* 0, MCP_EPROTO for anything but a 200 response we can frame (the head is
+ * printed to stderr), or the first nonzero result of a callback. */
+int bench_http_reader_feed(bench_http_reader *r, const char *data, size_t len);
+
+/* A captured HTTP response to replay with another id: the bytes before and
+ * after the id, and the one length field (Content-Length, or the size of
+ * the chunk holding the id) that covers it, rewritten per reply. */
+typedef struct bench_http_reply {
+    mcp_buf before_length; /* up to the length digits */
+    mcp_buf before_id;     /* after the length digits, through "id": */
+    mcp_buf after_id;      /* the rest of the response */
+    size_t covered;        /* bytes under the length field, the id excluded */
+    bool hex;              /* a chunk size (hex) rather than Content-Length (decimal) */
+} bench_http_reply;
+
+/* Split a whole response (raw bytes) around the JSON-RPC id `id`. */
+int bench_http_reply_from(const char *raw, size_t len, uint64_t id, bench_http_reply *out);
+void bench_http_reply_free(bench_http_reply *reply);
+/* Append the reply for a request body (its raw id spliced in). */
+int bench_http_reply_append(const bench_http_reply *reply, const char *body, size_t len, mcp_buf *out);
 
 /* ---- Null servers (network_null.c) --------------------------------------------- */
 /* The null response: a real response line split around its id, so that the
@@ -87,6 +149,9 @@ typedef struct bench_null_tcp bench_null_tcp;
 /* Listen on 127.0.0.1 (port picked by the kernel) on a new thread that
  * inherits the caller's CPU affinity. reply is borrowed until stop. */
 int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out);
+/* The same loop speaking HTTP/1.1: requests framed by libmcp's HTTP parser
+ * (llhttp, as the real server frames them), each answered with reply. */
+int bench_null_http_start(const bench_http_reply *reply, bench_null_tcp **out);
 int bench_null_tcp_port(const bench_null_tcp *server);
 void bench_null_tcp_stop(bench_null_tcp *server); /* closes everything, joins, frees */
 

@@ -13,6 +13,13 @@
  * Closed loop: after each read, every connection is topped up to `window`
  * requests in flight. Bursts: a connection gets `window` requests at once
  * and its next burst only when every answer of the last one has arrived.
+ *
+ * HTTP (the request has an http_head): a request is a POST with its
+ * Content-Length written per id; responses go through bench_http_reader
+ * (network_http.c). A round trip ends with the read that carried the
+ * result (the JSON body, or the SSE event holding it); the request counts
+ * as answered, and its connection free for the next one, once the whole
+ * HTTP response (an SSE stream's last chunk) is in.
  */
 #include "network.h"
 
@@ -34,9 +41,12 @@
 
 typedef struct load_conn {
     int fd;
+    bench_net_load *load;
     mcp_buf out;        /* requests not yet accepted by the kernel */
     size_t out_off;
     mcp_buf carry;      /* the start of a response whose newline has not arrived */
+    bench_http_reader http; /* HTTP: the responses being read */
+    unsigned answered;  /* HTTP: results seen in the response being read */
     unsigned inflight;
     bool want_write;    /* EPOLLOUT is armed */
 } load_conn;
@@ -52,6 +62,7 @@ struct bench_net_load {
     /* One pass: */
     uint64_t *sent_ns; /* by id; 0 once answered */
     uint64_t ops, next_id, received;
+    uint64_t now_ns; /* when the read being handled returned */
     mcp_histogram *lat;
 };
 
@@ -61,6 +72,14 @@ const char *bench_net_find_id(const char *text, size_t len) {
     if (len >= sizeof common - 1 && !memcmp(text, common, sizeof common - 1)) return text + sizeof common - 1;
     const char *at = memmem(text, len < 48 ? len : 48, key, sizeof key - 1);
     return at ? at + sizeof key - 1 : NULL;
+}
+
+mcp_str bench_net_request_id(const char *request, size_t len) {
+    const char *p = bench_net_find_id(request, len), *end = request + len;
+    if (!p) return (mcp_str){"null", 4};
+    const char *q = p;
+    while (q < end && *q != ',' && *q != '}') q++;
+    return q > p ? (mcp_str){p, (size_t)(q - p)} : (mcp_str){"null", 4};
 }
 
 int bench_net_response_id(const char *line, size_t len, uint64_t *id) {
@@ -109,12 +128,16 @@ static int conn_connect(int port, int *out) {
     return MCP_OK;
 }
 
+static int http_message(void *user, const char *json, size_t len);
+static int http_end(void *user);
+
 void bench_net_load_free(bench_net_load *load) {
     if (!load) return;
     for (size_t i = 0; i < load->conn_count; i++) {
         if (load->conns[i].fd >= 0) close(load->conns[i].fd);
         mcp_buf_free(&load->conns[i].out);
         mcp_buf_free(&load->conns[i].carry);
+        bench_http_reader_free(&load->conns[i].http);
     }
     if (load->epoll_fd >= 0) close(load->epoll_fd);
     free(load->conns);
@@ -136,9 +159,12 @@ int bench_net_load_new(int port, size_t connections, unsigned window, bench_net_
         return MCP_ENOMEM;
     }
     for (size_t i = 0; i < connections; i++) {
-        load->conns[i].fd = -1;
-        mcp_buf_init(&load->conns[i].out);
-        mcp_buf_init(&load->conns[i].carry);
+        load_conn *c = &load->conns[i];
+        c->fd = -1;
+        c->load = load;
+        mcp_buf_init(&c->out);
+        mcp_buf_init(&c->carry);
+        bench_http_reader_init(&c->http, http_message, http_end, c);
     }
     load->conn_count = connections;
     load->window = window;
@@ -194,18 +220,32 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
     uint64_t n = room < left ? room : left;
     if (!n) return MCP_OK;
     const bench_net_request *rq = load->request;
+    static const char length_name[] = "Content-Length: ";
     size_t each = rq->prefix_len + 20 + rq->suffix_len + 1;
+    if (rq->http_head) each += rq->http_head_len + sizeof length_name + 20 + 4;
     if (mcp_buf_reserve(&c->out, (size_t)n * each)) return MCP_ENOMEM;
     uint64_t now = mcp_now_ns();
     for (uint64_t k = 0; k < n; k++) {
         uint64_t id = load->next_id++;
         char *w = c->out.data + c->out.len;
+        char digits[20];
+        size_t id_len = format_id(digits, id);
+        if (rq->http_head) {
+            memcpy(w, rq->http_head, rq->http_head_len);
+            w += rq->http_head_len;
+            memcpy(w, length_name, sizeof length_name - 1);
+            w += sizeof length_name - 1;
+            w += format_id(w, rq->prefix_len + id_len + rq->suffix_len);
+            memcpy(w, "\r\n\r\n", 4);
+            w += 4;
+        }
         memcpy(w, rq->prefix, rq->prefix_len);
         w += rq->prefix_len;
-        w += format_id(w, id);
+        memcpy(w, digits, id_len);
+        w += id_len;
         memcpy(w, rq->suffix, rq->suffix_len);
         w += rq->suffix_len;
-        *w++ = '\n';
+        if (!rq->http_head) *w++ = '\n';
         c->out.len = (size_t)(w - c->out.data);
         load->sent_ns[id] = now;
     }
@@ -213,9 +253,9 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
     return conn_flush(load, c);
 }
 
-static int take_response(bench_net_load *load, load_conn *c, const char *line, size_t len, uint64_t now) {
+/* A result for an outstanding id: its round trip ends now. */
+static int answer(bench_net_load *load, load_conn *c, const char *line, size_t len, uint64_t now) {
     uint64_t id;
-    if (len && line[len - 1] == '\r') len--;
     if (bench_net_response_id(line, len, &id) || id == 0 || id >= load->next_id || !load->sent_ns[id] ||
         !c->inflight) {
         fprintf(stderr, "bench network: unexpected response: %.*s\n", (int)(len < 200 ? len : 200), line);
@@ -223,8 +263,37 @@ static int take_response(bench_net_load *load, load_conn *c, const char *line, s
     }
     if (load->lat) mcp_histogram_record(load->lat, now - load->sent_ns[id]);
     load->sent_ns[id] = 0;
+    return MCP_OK;
+}
+
+static int take_response(bench_net_load *load, load_conn *c, const char *line, size_t len, uint64_t now) {
+    if (len && line[len - 1] == '\r') len--;
+    int rc = answer(load, c, line, len, now);
+    if (rc) return rc;
     c->inflight--;
     load->received++;
+    return MCP_OK;
+}
+
+/* HTTP: a message of the response being read. A notification on an SSE
+ * stream (no id) is not the answer. */
+static int http_message(void *user, const char *json, size_t len) {
+    load_conn *c = user;
+    if (!bench_net_find_id(json, len)) return MCP_OK;
+    c->answered++;
+    return answer(c->load, c, json, len, c->load->now_ns);
+}
+
+/* HTTP: the response is complete; it must have carried exactly one result. */
+static int http_end(void *user) {
+    load_conn *c = user;
+    if (c->answered != 1 || !c->inflight) {
+        fprintf(stderr, "bench network: an HTTP response carried %u results\n", c->answered);
+        return MCP_EPROTO;
+    }
+    c->answered = 0;
+    c->inflight--;
+    c->load->received++;
     return MCP_OK;
 }
 
@@ -254,7 +323,13 @@ static int conn_read(bench_net_load *load, load_conn *c) {
     for (;;) {
         ssize_t n = recv(c->fd, load->read_buf, LOAD_READ_SIZE, 0);
         if (n > 0) {
-            int rc = conn_take(load, c, load->read_buf, (size_t)n, mcp_now_ns());
+            int rc;
+            if (load->request->http_head) {
+                load->now_ns = mcp_now_ns();
+                rc = bench_http_reader_feed(&c->http, load->read_buf, (size_t)n);
+            } else {
+                rc = conn_take(load, c, load->read_buf, (size_t)n, mcp_now_ns());
+            }
             if (rc) return rc;
             if ((size_t)n < LOAD_READ_SIZE) return MCP_OK;
         } else if (n == 0) {
@@ -282,8 +357,9 @@ int bench_net_load_run(bench_net_load *load, uint64_t ops, mcp_histogram *lat, u
     load->lat = lat;
     for (size_t i = 0; i < load->conn_count; i++) {
         load_conn *c = &load->conns[i];
-        c->inflight = 0;
+        c->inflight = c->answered = 0;
         mcp_buf_reset(&c->carry);
+        bench_http_reader_reset(&c->http);
         mcp_buf_reset(&c->out);
         c->out_off = 0;
     }

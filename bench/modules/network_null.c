@@ -9,9 +9,13 @@
  * framer (mcp_ndjson), and every response produced by one read leaving in
  * one write, with a second buffer collecting while a write is in flight.
  * The stdio one mirrors `mcpd serve --stdio`: a process with one blocking
- * loop that reads, frames and writes.
+ * loop that reads, frames and writes. The HTTP one is the TCP one with
+ * libmcp's HTTP request parser (llhttp) as its framer, as http_tcp.c frames:
+ * each request's body gives the id, the captured HTTP response (JSON or an
+ * SSE stream) goes back with that id and its length fields rewritten.
  */
 #include "network.h"
+#include "net/http.h"
 #include "net/net_internal.h"
 
 #include <arpa/inet.h>
@@ -56,18 +60,8 @@ void bench_net_reply_free(bench_net_reply *reply) {
     memset(reply, 0, sizeof *reply);
 }
 
-/* The raw id token of a request: what follows its first "id": near the
- * start, up to the next ',' or '}'. No JSON parsing: that is the point. */
-static mcp_str request_id(const char *request, size_t len) {
-    const char *p = bench_net_find_id(request, len), *end = request + len;
-    if (!p) return (mcp_str){"null", 4};
-    const char *q = p;
-    while (q < end && *q != ',' && *q != '}') q++;
-    return q > p ? (mcp_str){p, (size_t)(q - p)} : (mcp_str){"null", 4};
-}
-
 int bench_net_reply_append(const bench_net_reply *reply, const char *request, size_t len, mcp_buf *out) {
-    mcp_str id = request_id(request, len);
+    mcp_str id = bench_net_request_id(request, len);
     if (mcp_buf_reserve(out, reply->prefix_len + id.len + reply->suffix_len + 1)) return MCP_ENOMEM;
     char *w = out->data + out->len;
     memcpy(w, reply->prefix, reply->prefix_len);
@@ -88,6 +82,7 @@ typedef struct null_conn {
     bench_null_tcp *server;
     struct null_conn *prev, *next;
     mcp_ndjson framer;
+    mcp_http_parser http; /* the framer of an HTTP server */
     mcp_buf out;  /* collecting */
     mcp_buf wbuf; /* being written */
     uv_write_t write_req;
@@ -97,6 +92,7 @@ typedef struct null_conn {
 
 struct bench_null_tcp {
     const bench_net_reply *reply;
+    const bench_http_reply *http_reply; /* non-NULL: speak HTTP */
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
@@ -109,6 +105,7 @@ struct bench_null_tcp {
 static void null_conn_freed(uv_handle_t *handle) {
     null_conn *c = handle->data;
     mcp_ndjson_free(&c->framer);
+    if (c->server->http_reply) mcp_http_parser_free(&c->http);
     mcp_buf_free(&c->out);
     mcp_buf_free(&c->wbuf);
     free(c);
@@ -163,6 +160,19 @@ static void null_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         return;
     }
     mcp_str input = {buf->base, (size_t)nread}, line;
+    while (c->server->http_reply) {
+        mcp_http_request request;
+        int kind = mcp_http_parser_next(&c->http, &input, &request);
+        if (kind == MCP_HTTP_MORE) {
+            null_flush(c);
+            return;
+        }
+        if (kind != MCP_HTTP_REQUEST ||
+            bench_http_reply_append(c->server->http_reply, request.body.ptr, request.body.len, &c->out)) {
+            null_conn_close(c);
+            return;
+        }
+    }
     for (;;) {
         int kind = mcp_ndjson_next(&c->framer, &input, &line);
         if (kind == MCP_NDJSON_MORE) break;
@@ -184,13 +194,15 @@ static void null_on_connection(uv_stream_t *listener, int status) {
     c->write_req.data = c;
     c->server = s;
     mcp_ndjson_init(&c->framer, 0);
+    /* A failed parser start leaves it zeroed, which the close frees safely. */
+    bool framer_ok = !s->http_reply || mcp_http_parser_init(&c->http, 0, 0) == 0;
     mcp_buf_init(&c->out);
     mcp_buf_init(&c->wbuf);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     /* As mcp_net does: responses must not wait for Nagle. */
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) || uv_tcp_nodelay(&c->tcp, 1) ||
+    if (!framer_ok || uv_accept(listener, (uv_stream_t *)&c->tcp) || uv_tcp_nodelay(&c->tcp, 1) ||
         uv_read_start((uv_stream_t *)&c->tcp, null_on_alloc, null_on_read))
         null_conn_close(c);
 }
@@ -207,11 +219,12 @@ static void null_thread(void *arg) {
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
-int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out) {
+static int null_start(const bench_net_reply *reply, const bench_http_reply *http_reply, bench_null_tcp **out) {
     *out = NULL;
     bench_null_tcp *s = calloc(1, sizeof *s);
     if (!s) return MCP_ENOMEM;
     s->reply = reply;
+    s->http_reply = http_reply;
     s->read_buf = malloc(NULL_READ_SIZE);
     if (!s->read_buf || uv_loop_init(&s->loop)) {
         free(s->read_buf);
@@ -242,6 +255,14 @@ int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out) {
     }
     *out = s;
     return MCP_OK;
+}
+
+int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out) {
+    return null_start(reply, NULL, out);
+}
+
+int bench_null_http_start(const bench_http_reply *reply, bench_null_tcp **out) {
+    return null_start(NULL, reply, out);
 }
 
 int bench_null_tcp_port(const bench_null_tcp *server) {
@@ -284,7 +305,7 @@ static bool null_stdio_answer(const bench_net_reply *reply, null_stdio_mem *m, s
                               size_t len) {
     if (len && line[len - 1] == '\r') len--;
     if (!len) return true; /* blank lines are skipped, as mcp_ndjson does */
-    mcp_str id = request_id(line, len);
+    mcp_str id = bench_net_request_id(line, len);
     size_t need = reply->prefix_len + id.len + reply->suffix_len + 1;
     if (need > sizeof m->out) return false;
     if (*out_len + need > sizeof m->out) {

@@ -1,10 +1,11 @@
 /* The network benchmark module, through the real mcpd binary (MCPD_BIN):
- * a quick run of a TCP and a stdio workload writes result files that
+ * a quick run of a TCP, a stdio and an HTTP workload writes result files that
  * `mcpd bench validate` accepts; each holds the MCP server's record and the
  * null server's; the ratio to the null baseline is the quotient of the two
  * throughputs written beside it; every operation's round trip was sampled;
  * the payload is really 1 KiB; with two CPUs the server and the load
- * generator were pinned apart, and the record says so. */
+ * generator were pinned apart, and the record says so. Over HTTP the
+ * request counts its head, and the 50 keep-alive connections are recorded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +44,7 @@ static int setup(void **state) {
     snprintf(dir, sizeof dir, "/tmp/mcpd-bench-net-XXXXXX");
     if (!mkdtemp(dir)) return -1;
     char cmd[512], out[16384];
-    snprintf(cmd, sizeof cmd, "'%s' bench run tcp_burst_100_1kib stdio_sequential_1k --quick --out %s", bin, dir);
+    snprintf(cmd, sizeof cmd, "'%s' bench run tcp_burst_100_1kib stdio_sequential_1k http_keepalive_50 --quick --out %s", bin, dir);
     if (run(cmd, out, sizeof out) != 0) {
         fprintf(stderr, "bench run failed:\n%s\n", out);
         return -1;
@@ -134,8 +135,9 @@ static void test_results_validate(void **state) {
     (void)state;
     if (!have_bin) skip();
     char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' bench validate %s/tcp_burst_100_1kib.json %s/stdio_sequential_1k.json",
-             getenv("MCPD_BIN"), dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' bench validate %s/tcp_burst_100_1kib.json %s/stdio_sequential_1k.json %s/http_keepalive_50.json",
+             getenv("MCPD_BIN"), dir, dir, dir);
     int code = run(cmd, out, sizeof out);
     if (code != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(code, 0);
@@ -153,6 +155,28 @@ static void test_stdio_records(void **state) {
     check_workload("stdio_sequential_1k", "mcp_tools_call", "null_tools_call", 1000);
 }
 
+/* HTTP/1.1 keep-alive: 50 connections, one request in flight on each; the
+ * request's bytes include its head (the body alone is ~1.2 KiB), and the
+ * scope names what the round trip ends with. */
+static void test_http_keepalive_records(void **state) {
+    (void)state;
+    if (!have_bin) skip();
+    check_workload("http_keepalive_50", "mcp_tools_call", "null_tools_call", 20000);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = load(&arena, "http_keepalive_50");
+    const mcp_json *ours = record(doc, "mcp_tools_call"), *null = record(doc, "null_tools_call");
+    assert_true(metric(ours, "connections") == 50 && metric(ours, "in_flight_per_connection") == 1);
+    assert_true(metric(ours, "request_bytes") > 1024 + 200);
+    /* Same bytes on the wire from both servers: the null one replays ours. */
+    assert_true(metric(ours, "response_bytes") == metric(null, "response_bytes"));
+    assert_non_null(strstr(mcp_json_str(mcp_json_get(ours, "scope"), ""), "keep-alive"));
+    assert_non_null(strstr(mcp_json_str(mcp_json_get(ours, "scope"), ""), "JSON answer"));
+    assert_true(mcp_json_bool(mcp_json_get(null, "reference"), false));
+    assert_false(mcp_json_bool(mcp_json_get(ours, "reference"), false));
+    mcp_arena_free(&arena);
+}
+
 /* The network module says what it does not measure yet. */
 static void test_list_names_missing_transports(void **state) {
     (void)state;
@@ -161,6 +185,7 @@ static void test_list_names_missing_transports(void **state) {
     snprintf(cmd, sizeof cmd, "'%s' bench list", getenv("MCPD_BIN"));
     assert_int_equal(run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "tcp_pipelined_ping"));
+    assert_non_null(strstr(out, "http_sse_1k"));
     assert_non_null(strstr(out, "WebSocket workloads are not measured yet"));
 }
 
@@ -170,6 +195,7 @@ int main(void) {
         cmocka_unit_test(test_results_validate),
         cmocka_unit_test(test_tcp_burst_records),
         cmocka_unit_test(test_stdio_records),
+        cmocka_unit_test(test_http_keepalive_records),
         cmocka_unit_test(test_list_names_missing_transports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
