@@ -240,12 +240,18 @@ struct mcp_client_transport {
 };
 
 /* ---- Connectors (net layer: src/net/client_stdio.c, client_tcp.c) ---------
- * Newline-delimited JSON transports. */
+ * Newline-delimited JSON transports (Streamable HTTP further below). */
 typedef struct mcp_connect_opts {
     size_t max_message_size;   /* 0 means 16 MiB */
     unsigned connect_timeout_ms; /* TCP; 0 means 10000 */
     unsigned grace_ms;         /* stdio shutdown: wait this long after closing the child's stdin,
-                                  then again after SIGTERM, before SIGKILL; 0 means 2000 */
+                                  then again after SIGTERM, before SIGKILL; 0 means 2000.
+                                  HTTP: how long closing waits for the session's DELETE. */
+    /* Streamable HTTP only. */
+    bool http_get_stream;      /* handshake era: open the GET stream for server-initiated
+                                  messages once the session is initialized */
+    unsigned http_max_resume;  /* attempts to resume a broken SSE stream with Last-Event-ID
+                                  before the request fails; 0 means 5 */
 } mcp_connect_opts;
 
 /* Spawn argv[0] (searched in PATH) with its stdin and stdout as the channel;
@@ -257,6 +263,42 @@ int mcp_connect_tcp(const char *host_port, const mcp_connect_opts *opts, mcp_cli
 /* A channel over descriptors we already have (a socket: in_fd == out_fd).
  * The transport owns and closes them. */
 int mcp_connect_fds(int in_fd, int out_fd, const mcp_connect_opts *opts, mcp_client_transport **out);
+
+/* ---- Streamable HTTP connector (src/net/client_http.c) ---------------------
+ * "http://HOST:PORT/PATH" (no TLS: MCP_EUNSUPPORTED for https). Each
+ * message is POSTed; replies come back as application/json or as an SSE
+ * stream that may carry notifications and server requests before the
+ * response. The era is read from the messages themselves:
+ *  - handshake era: the Mcp-Session-Id of the initialize response is sent
+ *    on every later request, MCP-Protocol-Version once negotiated; an SSE
+ *    stream that breaks before its response is resumed by GET with
+ *    Last-Event-ID (waiting the server's retry: or a backoff); closing
+ *    DELETEs the session;
+ *  - modern era (2026-07-28): stateless POSTs with MCP-Protocol-Version
+ *    (the _meta version), Mcp-Method and Mcp-Name; cancelling a request
+ *    closes its response stream instead of sending notifications/cancelled.
+ * HTTP failures of a request reach the client as a JSON-RPC error for that
+ * request whose message starts "HTTP <status>" (a 404 for a session the
+ * server no longer knows says so). Connecting dials once to check that the
+ * server is reachable; idle connections are kept for reuse. */
+int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_transport **out);
+
+typedef struct mcp_http_client_stats {
+    uint64_t posts;
+    uint64_t connections_opened;
+    uint64_t connections_reused;
+    uint64_t sse_responses;     /* POST answers that came as SSE streams */
+    uint64_t resumptions;       /* GETs with Last-Event-ID */
+    uint64_t get_streams;       /* standalone GET streams opened */
+    uint64_t streams_cancelled; /* response streams closed by a cancellation */
+    uint64_t http_errors;       /* responses with a status of 400 or more */
+    uint64_t deletes;           /* DELETE of the session answered 2xx */
+} mcp_http_client_stats;
+
+/* Stats and session of a transport made by mcp_connect_http (MCP_EINVAL
+ * for another kind). session_id is NULL without a session. */
+int mcp_http_client_stats_get(const mcp_client_transport *t, mcp_http_client_stats *out);
+const char *mcp_http_client_session_id(const mcp_client_transport *t);
 
 #ifdef __cplusplus
 }

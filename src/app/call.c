@@ -39,6 +39,8 @@ static void print_usage(FILE *out)
           "                            escapes the next character. No other shell syntax.\n"
           "                            Example: \"stdio:build/mcpd serve --stdio\"\n"
           "  tcp://HOST:PORT           newline-delimited JSON over TCP ([::1]:PORT for IPv6)\n"
+          "  http://HOST:PORT/PATH     Streamable HTTP, either era: POST per message, JSON or\n"
+          "                            SSE answers, the session kept and DELETEd at the end\n"
           "\n"
           "METHOD is the JSON-RPC method (tools/list, tools/call, resources/read, ...);\n"
           "PARAMS-JSON is its params object, e.g. '{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}'.\n"
@@ -470,7 +472,8 @@ static int parse_args(int argc, char **argv, call_args *a)
     return -1;
 }
 
-static int open_target(const char *target, unsigned connect_timeout_ms, mcp_client_transport **t)
+static int open_target(const char *target, unsigned connect_timeout_ms, bool http_get_stream,
+                       mcp_client_transport **t)
 {
     if (!strncmp(target, "stdio:", 6)) {
         const char *cmd = target + 6;
@@ -491,6 +494,19 @@ static int open_target(const char *target, unsigned connect_timeout_ms, mcp_clie
         free(storage);
         return rc == 0 ? 0 : 2;
     }
+    if (!strncmp(target, "http://", 7) || !strncmp(target, "https://", 8)) {
+        int rc = mcp_connect_http(target,
+                                  &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms,
+                                                      .http_get_stream = http_get_stream},
+                                  t);
+        if (rc != 0)
+            fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target,
+                    rc == MCP_EINVAL         ? "expected http://HOST:PORT/PATH"
+                    : rc == MCP_EUNSUPPORTED ? "https is not supported (no TLS in mcpd call yet)"
+                    : rc == MCP_EIO          ? strerror(errno)
+                                             : mcp_strerror(rc));
+        return rc == 0 ? 0 : 2;
+    }
     if (!strncmp(target, "tcp://", 6)) {
         int rc = mcp_connect_tcp(target + 6, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t);
         if (rc != 0)
@@ -500,7 +516,7 @@ static int open_target(const char *target, unsigned connect_timeout_ms, mcp_clie
                                      : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
-    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND or tcp://HOST:PORT)\n", target);
+    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND, tcp://HOST:PORT or http://HOST:PORT/PATH)\n", target);
     return 2;
 }
 
@@ -644,7 +660,7 @@ int app_call(int argc, char **argv)
         return 2;
     }
     mcp_client_transport *t = NULL;
-    if ((rc = open_target(a.target, a.connect_timeout_ms, &t)) != 0) {
+    if ((rc = open_target(a.target, a.connect_timeout_ms, a.listen_ms > 0, &t)) != 0) {
         mcp_buf_free(&st.roots);
         return rc;
     }

@@ -1,0 +1,365 @@
+/*
+ * client_http_wire.c — the HTTP/1.1 client underneath the Streamable HTTP
+ * connector: URL parsing, dialling, a small set of idle keep-alive
+ * connections, and response framing.
+ *
+ * Responses are framed by llhttp in response mode, the same parser the
+ * server side uses for requests, so Content-Length, chunked and
+ * close-delimited bodies all follow one grammar. A text/event-stream body
+ * is handed straight to the SSE parser of sse.c piece by piece; any other
+ * body is collected (bounded by the message size limit).
+ */
+#include "net/client_http_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <llhttp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- URLs ------------------------------------------------------------------------ */
+
+int mcp_http_url_parse(const char *url, mcp_http_url *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!url)
+        return MCP_EINVAL;
+    if (!strncasecmp(url, "https://", 8))
+        return MCP_EUNSUPPORTED;
+    if (strncasecmp(url, "http://", 7) != 0)
+        return MCP_EINVAL;
+    const char *auth = url + 7;
+    size_t auth_len = strcspn(auth, "/?#");
+    if (auth_len == 0 || auth_len >= sizeof out->authority || memchr(auth, '@', auth_len))
+        return MCP_EINVAL;
+    memcpy(out->authority, auth, auth_len);
+    const char *host = auth, *port = NULL;
+    size_t host_len;
+    if (*auth == '[') {
+        const char *close = memchr(auth, ']', auth_len);
+        if (!close)
+            return MCP_EINVAL;
+        host = auth + 1;
+        host_len = (size_t)(close - host);
+        if (close + 1 < auth + auth_len) {
+            if (close[1] != ':')
+                return MCP_EINVAL;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(auth, ':', auth_len);
+        host_len = colon ? (size_t)(colon - auth) : auth_len;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (host_len == 0 || host_len >= sizeof out->host)
+        return MCP_EINVAL;
+    memcpy(out->host, host, host_len);
+    if (port) {
+        size_t port_len = (size_t)(auth + auth_len - port);
+        if (port_len == 0 || port_len >= sizeof out->port)
+            return MCP_EINVAL;
+        for (size_t i = 0; i < port_len; i++)
+            if (port[i] < '0' || port[i] > '9')
+                return MCP_EINVAL;
+        memcpy(out->port, port, port_len);
+    } else {
+        strcpy(out->port, "80");
+    }
+    const char *path = auth + auth_len;
+    size_t path_len = strcspn(path, "#");
+    if (path_len + 2 > sizeof out->path)
+        return MCP_EINVAL;
+    if (path_len == 0 || path[0] != '/') {
+        out->path[0] = '/';
+        memcpy(out->path + 1, path, path_len);
+    } else {
+        memcpy(out->path, path, path_len);
+    }
+    return 0;
+}
+
+/* ---- Sockets ---------------------------------------------------------------------- */
+
+static int dial_one(const struct addrinfo *ai, unsigned timeout_ms, int *out)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return MCP_EIO;
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n;
+        do
+            n = poll(&p, 1, (int)timeout_ms);
+        while (n < 0 && errno == EINTR);
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (n == 0) {
+            close(fd);
+            return MCP_ETIMEDOUT;
+        }
+        if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            close(fd);
+            errno = err ? err : errno;
+            return MCP_EIO;
+        }
+    } else if (rc != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return MCP_EIO;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *out = fd;
+    return 0;
+}
+
+int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *list = NULL;
+    if (getaddrinfo(url->host, url->port, &hints, &list) != 0)
+        return MCP_ENOTFOUND;
+    int rc = MCP_EIO;
+    int saved = 0;
+    for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        rc = dial_one(ai, timeout_ms, fd_out);
+        if (rc == 0)
+            break;
+        saved = errno;
+    }
+    freeaddrinfo(list);
+    if (rc != 0)
+        errno = saved;
+    return rc;
+}
+
+int mcp_http_write_all(int fd, const char *data, size_t len, unsigned timeout_ms)
+{
+    uint64_t deadline = mcp_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                uint64_t now = mcp_now_ns();
+                if (now >= deadline)
+                    return MCP_ETIMEDOUT;
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+                continue;
+            }
+            return errno == EPIPE || errno == ECONNRESET ? MCP_ECLOSED : MCP_EIO;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- Idle connections ------------------------------------------------------------------ */
+
+int mcp_http_pool_take(mcp_http_pool *pool)
+{
+    while (pool->count > 0) {
+        int fd = pool->fds[--pool->count];
+        /* An idle connection has nothing to say: readable means the server
+         * closed it (or broke the protocol), either way it is done. */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 0)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+void mcp_http_pool_put(mcp_http_pool *pool, int fd)
+{
+    if (pool->count < MCP_HTTP_CLIENT_MAX_IDLE)
+        pool->fds[pool->count++] = fd;
+    else
+        close(fd);
+}
+
+void mcp_http_pool_close(mcp_http_pool *pool)
+{
+    while (pool->count > 0)
+        close(pool->fds[--pool->count]);
+}
+
+/* ---- Responses --------------------------------------------------------------------------- */
+
+enum { H_NONE = 0, H_CONTENT_TYPE, H_SESSION_ID };
+
+static mcp_http_response *response_of(llhttp_t *p) { return p->data; }
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    mcp_http_response *r = response_of(p);
+    size_t room = r->field_len < sizeof r->field ? sizeof r->field - r->field_len : 0;
+    memcpy(r->field + r->field_len, at, len < room ? len : room);
+    r->field_len += len;
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    mcp_http_response *r = response_of(p);
+    r->current = H_NONE;
+    if (r->field_len == 12 && !strncasecmp(r->field, "content-type", 12)) {
+        r->current = H_CONTENT_TYPE;
+        mcp_buf_reset(&r->content_type);
+    } else if (r->field_len == 14 && !strncasecmp(r->field, "mcp-session-id", 14)) {
+        r->current = H_SESSION_ID;
+        mcp_buf_reset(&r->session_id);
+    }
+    r->field_len = 0;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    mcp_http_response *r = response_of(p);
+    mcp_buf *to = r->current == H_CONTENT_TYPE ? &r->content_type
+                  : r->current == H_SESSION_ID ? &r->session_id
+                                               : NULL;
+    if (to && (to->len + len > 1024 || mcp_buf_append(to, at, len) != 0))
+        return HPE_USER;
+    return 0;
+}
+
+static bool media_type_is(const mcp_buf *ct, const char *want)
+{
+    size_t n = strlen(want);
+    if (ct->len < n || strncasecmp(ct->data, want, n) != 0)
+        return false;
+    return ct->len == n || ct->data[n] == ';' || ct->data[n] == ' ' || ct->data[n] == '\t';
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    mcp_http_response *r = response_of(p);
+    r->status = llhttp_get_status_code(p);
+    r->head_done = true;
+    r->is_sse = r->status >= 200 && r->status < 300 && media_type_is(&r->content_type, "text/event-stream");
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    mcp_http_response *r = response_of(p);
+    if (r->is_sse)
+        return mcp_sse_parser_feed(&r->sse, at, len) == 0 ? 0 : HPE_USER;
+    if (r->body.len + len > r->max_body || mcp_buf_append(&r->body, at, len) != 0)
+        return HPE_USER;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    mcp_http_response *r = response_of(p);
+    r->done = true;
+    r->keep_alive = llhttp_should_keep_alive(p) != 0;
+    if (r->is_sse)
+        mcp_sse_parser_feed(&r->sse, "\n\n", 2); /* an event cut short by the end is not dispatched twice */
+    return HPE_PAUSED;
+}
+
+static llhttp_settings_t response_settings(void)
+{
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_header_field = on_header_field;
+    s.on_header_field_complete = on_header_field_complete;
+    s.on_header_value = on_header_value;
+    s.on_headers_complete = on_headers_complete;
+    s.on_body = on_body;
+    s.on_message_complete = on_message_complete;
+    return s;
+}
+
+int mcp_http_response_init(mcp_http_response *r, size_t max_body, mcp_sse_event_fn on_event, void *user)
+{
+    memset(r, 0, sizeof *r);
+    /* llhttp keeps a pointer to its settings: give each parser its own copy,
+     * stored right after it. */
+    char *mem = calloc(1, sizeof(llhttp_t) + sizeof(llhttp_settings_t));
+    if (!mem)
+        return MCP_ENOMEM;
+    llhttp_t *p = (llhttp_t *)mem;
+    llhttp_settings_t *s = (llhttp_settings_t *)(mem + sizeof(llhttp_t));
+    *s = response_settings();
+    llhttp_init(p, HTTP_RESPONSE, s);
+    p->data = r;
+    r->llhttp = p;
+    r->max_body = max_body;
+    mcp_buf_init(&r->content_type);
+    mcp_buf_init(&r->session_id);
+    mcp_buf_init(&r->body);
+    mcp_sse_parser_init(&r->sse, max_body, on_event, user);
+    return 0;
+}
+
+void mcp_http_response_free(mcp_http_response *r)
+{
+    free(r->llhttp);
+    r->llhttp = NULL;
+    mcp_buf_free(&r->content_type);
+    mcp_buf_free(&r->session_id);
+    mcp_buf_free(&r->body);
+    mcp_sse_parser_free(&r->sse);
+}
+
+int mcp_http_response_feed(mcp_http_response *r, const char *data, size_t len)
+{
+    llhttp_t *p = r->llhttp;
+    if (r->done || r->failed)
+        return r->failed ? MCP_EPARSE : 0;
+    llhttp_errno_t err;
+    if (len == 0) {
+        /* A close-delimited body ends here (llhttp completes it); anything
+         * else still open was cut short. */
+        err = llhttp_finish(p);
+        if (r->done)
+            return 0;
+        if (r->head_done && r->is_sse)
+            return MCP_ECLOSED;
+        r->failed = true;
+        return err == HPE_OK ? MCP_ECLOSED : MCP_EPARSE;
+    }
+    r->bytes_seen = true;
+    err = llhttp_execute(p, data, len);
+    if (err == HPE_OK || err == HPE_PAUSED)
+        return 0;
+    r->failed = true;
+    return err == HPE_USER ? MCP_ELIMIT : MCP_EPARSE;
+}
+
+/* ---- Base64 ------------------------------------------------------------------------------- */
+
+int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int rc = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)data[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        char q[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
+                     i + 1 < len ? alphabet[(v >> 6) & 63] : '=', i + 2 < len ? alphabet[v & 63] : '='};
+        rc |= mcp_buf_append(out, q, 4);
+    }
+    return rc ? MCP_ENOMEM : 0;
+}
