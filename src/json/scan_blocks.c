@@ -17,10 +17,12 @@
  *  - before it there must be no control character, every escaped byte must
  *    be one of "\/bfnrtu (a nibble lookup with two byte shuffles), each \u
  *    is checked on its own (they are rare);
- *  - non-ASCII bytes must form two-byte sequences: a lead C2..DF followed by
- *    a continuation 80..BF, every continuation right after a lead. That is
- *    the accents of Latin-script text. Longer sequences (and all invalid
- *    bytes) leave this path.
+ *  - non-ASCII bytes must be valid UTF-8. First a cheap test with masks
+ *    for the common case, the accents of Latin-script text: two-byte
+ *    sequences only, a lead C2..DF followed by a continuation 80..BF, every
+ *    continuation right after a lead. A block with anything else (CJK,
+ *    emoji, or invalid bytes) gets the full check by table lookups
+ *    (utf8_errors), which also sees sequences that cross block edges.
  *
  * The block path only ever says "valid up to this quote" or "look here
  * byte by byte": whenever a block holds anything it does not vouch for, it
@@ -54,6 +56,81 @@ __attribute__((target("avx2"))) static inline __m256i escape_ok(__m256i v) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256()); /* 0xFF where NOT allowed */
 }
 
+/* UTF-8 validation of 32 bytes by table lookups, after the method of
+ * Keiser and Lemire ("Validating UTF-8 in less than one instruction per
+ * byte", 2021). Each byte is judged with the byte before it: the high
+ * nibble of the previous byte, its low nibble and the high nibble of this
+ * byte each look up a set of error kinds that are possible for them, and
+ * an error is real when all three agree. One bit per kind:
+ *   TOO_SHORT   a lead byte not followed by a continuation
+ *   TOO_LONG    an ASCII byte followed by a continuation
+ *   OVERLONG_3  E0 followed by 80..9F
+ *   TOO_LARGE   F4 followed by 90..BF, F5..FF followed by 90..BF
+ *   SURROGATE   ED followed by A0..BF
+ *   OVERLONG_2  C0 or C1 (followed by a continuation)
+ *   LARGE_LOW   F0 followed by 80..8F (overlong), F5..FF followed by 80..8F
+ *   TWO_CONTS   a continuation followed by a continuation
+ * TWO_CONTS is right exactly where the byte is the third or fourth of a
+ * sequence (the byte two back is E0..FF, or three back F0..FF): those
+ * positions flip it. What is left non-zero is an error at that byte; an
+ * error always shows at or before the first byte after the bad sequence. */
+enum {
+    TOO_SHORT = 1,
+    TOO_LONG = 2,
+    OVERLONG_3 = 4,
+    TOO_LARGE = 8,
+    SURROGATE = 16,
+    OVERLONG_2 = 32,
+    LARGE_LOW = 64,
+    TWO_CONTS = 128,
+};
+
+#define TABLE16(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
+#define K(bits) ((char)(bits)) /* table entries are bit sets; TWO_CONTS is the sign bit */
+#define LOW_ANY (TOO_SHORT | TOO_LONG | TWO_CONTS)
+
+__attribute__((target("avx2"))) static inline __m256i utf8_errors(__m256i input, __m256i before) {
+    /* by the high nibble of the byte before */
+    const __m256i by_prev_high = TABLE16(
+        K(TOO_LONG), K(TOO_LONG), K(TOO_LONG), K(TOO_LONG), K(TOO_LONG), K(TOO_LONG), K(TOO_LONG), K(TOO_LONG),
+        K(TWO_CONTS), K(TWO_CONTS), K(TWO_CONTS), K(TWO_CONTS),
+        K(TOO_SHORT | OVERLONG_2), K(TOO_SHORT), K(TOO_SHORT | OVERLONG_3 | SURROGATE),
+        K(TOO_SHORT | TOO_LARGE | LARGE_LOW));
+    /* by the low nibble of the byte before */
+    const __m256i by_prev_low = TABLE16(
+        K(LOW_ANY | OVERLONG_3 | OVERLONG_2 | LARGE_LOW), K(LOW_ANY | OVERLONG_2), K(LOW_ANY), K(LOW_ANY),
+        K(LOW_ANY | TOO_LARGE), K(LOW_ANY | TOO_LARGE | LARGE_LOW), K(LOW_ANY | TOO_LARGE | LARGE_LOW),
+        K(LOW_ANY | TOO_LARGE | LARGE_LOW), K(LOW_ANY | TOO_LARGE | LARGE_LOW), K(LOW_ANY | TOO_LARGE | LARGE_LOW),
+        K(LOW_ANY | TOO_LARGE | LARGE_LOW), K(LOW_ANY | TOO_LARGE | LARGE_LOW), K(LOW_ANY | TOO_LARGE | LARGE_LOW),
+        K(LOW_ANY | TOO_LARGE | LARGE_LOW | SURROGATE), K(LOW_ANY | TOO_LARGE | LARGE_LOW),
+        K(LOW_ANY | TOO_LARGE | LARGE_LOW));
+    /* by the high nibble of the byte itself */
+    const __m256i by_high = TABLE16(
+        K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT),
+        K(TOO_LONG | OVERLONG_3 | OVERLONG_2 | LARGE_LOW | TWO_CONTS),
+        K(TOO_LONG | OVERLONG_3 | TOO_LARGE | OVERLONG_2 | TWO_CONTS),
+        K(TOO_LONG | SURROGATE | TOO_LARGE | OVERLONG_2 | TWO_CONTS),
+        K(TOO_LONG | SURROGATE | TOO_LARGE | OVERLONG_2 | TWO_CONTS),
+        K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT), K(TOO_SHORT));
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    /* The input moved right by 1, 2 and 3 bytes, the bytes before it
+     * coming in from the left. */
+    __m256i joined = _mm256_permute2x128_si256(before, input, 0x21);
+    __m256i prev1 = _mm256_alignr_epi8(input, joined, 15);
+    __m256i prev2 = _mm256_alignr_epi8(input, joined, 14);
+    __m256i prev3 = _mm256_alignr_epi8(input, joined, 13);
+    __m256i kinds = _mm256_and_si256(
+        _mm256_and_si256(_mm256_shuffle_epi8(by_prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble)),
+                         _mm256_shuffle_epi8(by_prev_low, _mm256_and_si256(prev1, nibble))),
+        _mm256_shuffle_epi8(by_high, _mm256_and_si256(_mm256_srli_epi16(input, 4), nibble)));
+    /* Third or fourth byte of a sequence: unsigned prev2 >= E0, prev3 >= F0. */
+    __m256i later = _mm256_or_si256(_mm256_subs_epu8(prev2, _mm256_set1_epi8((char)0xDF)),
+                                    _mm256_subs_epu8(prev3, _mm256_set1_epi8((char)0xEF)));
+    __m256i expected = _mm256_and_si256(_mm256_cmpgt_epi8(later, _mm256_setzero_si256()),
+                                        _mm256_set1_epi8((char)TWO_CONTS));
+    return _mm256_xor_si256(kinds, expected);
+}
+
 /* Checks the \u escape whose 'u' is at q (inside [.., end)). Sets *pair_u
  * to the 'u' of the low surrogate a high one pairs with, which is then not
  * judged on its own. */
@@ -79,11 +156,13 @@ __attribute__((target("avx2"))) const char *mcp_json_scan_blocks(const char *p, 
     uint64_t lead_carry = 0; /* 1: the first byte of this block must be a continuation */
     const char *resume = p;  /* last block start with nothing open across it */
     const char *pair_u = NULL;
+    bool open_tail = false; /* a three- or four-byte sequence open across the block edge */
+    __m256i prev = _mm256_setzero_si256(); /* the 32 bytes before v0; zero (ASCII) at the start */
     bool esc = false;
     *closed = false;
     while (end - p >= 64) {
         /* Plain between bytes: no escape, sequence or surrogate pair open. */
-        if (!esc_carry && !lead_carry && pair_u < p) resume = p;
+        if (!esc_carry && !lead_carry && !open_tail && pair_u < p) resume = p;
         __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
         uint64_t q = mask64(_mm256_cmpeq_epi8(v0, quote), _mm256_cmpeq_epi8(v1, quote));
@@ -110,19 +189,32 @@ __attribute__((target("avx2"))) const char *mcp_json_scan_blocks(const char *p, 
         uint64_t judged = in | end_bit; /* the body and the quote that closes it */
         uint64_t bad = ctrl & in;
         bad |= escd & in & mask64(escape_ok(v0), escape_ok(v1));
-        if (high & (in | end_bit)) {
+        bool full_check = open_tail;
+        if (!full_check && (high & judged)) {
             /* Signed compares again: 80..BF are the bytes below (char)0xC0,
              * C2..DF those above (char)0xC1 and below (char)0xE0. */
             uint64_t cont = mask64(_mm256_cmpgt_epi8(cont_top, v0), _mm256_cmpgt_epi8(cont_top, v1));
             uint64_t lead = mask64(_mm256_and_si256(_mm256_cmpgt_epi8(v0, lead_low), _mm256_cmpgt_epi8(lead_top, v0)),
                                    _mm256_and_si256(_mm256_cmpgt_epi8(v1, lead_low), _mm256_cmpgt_epi8(lead_top, v1)));
-            bad |= (high & in) & ~(lead | cont);
-            bad |= (cont ^ ((lead << 1) | lead_carry)) & judged;
-            lead_carry = live ? 0 : lead >> 63;
-        } else {
+            if (((high & in) & ~(lead | cont)) | ((cont ^ ((lead << 1) | lead_carry)) & judged))
+                full_check = true; /* not only two-byte sequences, or invalid */
+            else
+                lead_carry = live ? 0 : lead >> 63;
+        } else if (!full_check) {
             bad |= lead_carry & judged; /* a lead at the end of the last block */
             lead_carry = 0;
         }
+        if (full_check) {
+            uint64_t fine = mask64(_mm256_cmpeq_epi8(utf8_errors(v0, prev), _mm256_setzero_si256()),
+                                   _mm256_cmpeq_epi8(utf8_errors(v1, v0), _mm256_setzero_si256()));
+            bad |= ~fine & judged;
+            lead_carry = 0;
+            /* A sequence still open at the block's end: the next block
+             * needs the full check to see its continuations. */
+            open_tail = !live && ((unsigned char)p[63] >= 0xC0 || (unsigned char)p[62] >= 0xE0 ||
+                                  (unsigned char)p[61] >= 0xF0);
+        }
+        prev = v1;
         if (MCP_UNLIKELY(bad)) goto give_up;
 
         uint64_t us = escd & in & mask64(_mm256_cmpeq_epi8(v0, letter_u), _mm256_cmpeq_epi8(v1, letter_u));
@@ -143,7 +235,7 @@ __attribute__((target("avx2"))) const char *mcp_json_scan_blocks(const char *p, 
     }
     *escaped = esc;
     *retry_after = p;
-    return !esc_carry && !lead_carry && pair_u < p ? p : resume;
+    return !esc_carry && !lead_carry && !open_tail && pair_u < p ? p : resume;
 give_up:
     *escaped = esc;
     *retry_after = p + 64;

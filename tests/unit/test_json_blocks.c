@@ -5,7 +5,8 @@
  * for (escapes of every kind, runs of backslashes, \u pairs, two-byte
  * UTF-8) with, now and then, one thing it must hand back (a longer
  * sequence, an invalid byte, a bad escape, a control character, a missing
- * quote), at every offset of a block and across block edges. On a CPU
+ * quote), at every offset of a block and across block edges; and text of
+ * other scripts, three- and four-byte sequences, for the full UTF-8 check. On a CPU
  * without AVX2 both runs are byte by byte and the test still checks that.
  */
 #include <setjmp.h>
@@ -31,9 +32,16 @@ static const char *const COMMON[] = {
     "plain text ", "x", "\xC3\xA9", "\xC2\x80", "\xDF\xBF", "\\n", "\\t", "\\\"", "\\\\", "\\\\\\\\", "\\\\\\\"",
     "\\/", "\\b", "\\f", "\\r", "\\u00e9", "\\u0000", "\\uD83D\\uDE00", "\\udbff\\udfff", "\\u20AC", "\\\\\\n",
 };
+/* Text of other scripts: three- and four-byte sequences at every edge. */
+static const char *const WIDE[] = {
+    "\xE4\xB8\xAD", "\xE6\x96\x87", "\xF0\x9F\x98\x80", "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "\xE0\xA0\x80",
+    "\xED\x9F\xBF", "\xF0\x90\x80\x80", "\xE1\x80\x80", "\xEE\x80\x80", "\xC3\xA9", "x", " ", "\\n", "\\\"",
+};
 static const char *const RARE[] = {
     "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3", "\xC0\x80", "\xFF", "\x01", "\x1F", "\\x", "\\u12G4",
-    "\\uDC00", "\\uD800x", "\\uD800\\u0041", "\\", "\xED\xA0\x80",
+    "\\uDC00", "\\uD800x", "\\uD800\\u0041", "\\", "\xED\xA0\x80", "\xE0\x9F\xBF", "\xF4\x90\x80\x80",
+    "\xF0\x8F\xBF\xBF", "\xE2\x82", "\xF0\x9F\x98", "\xC1\xBF", "\xF8\x88\x80\x80\x80", "\xBF\xBF",
+    "\xE2\x28\xA1", "\xF5\x80\x80\x80", "\xEF\xBF",
 };
 
 typedef struct outcome {
@@ -78,8 +86,10 @@ static void test_blocks_match_bytes(void **state) {
         size_t target = 64 + rnd(600);
         bool spoil = iter % 3 == 0;
         size_t spoil_at = spoil ? rnd((unsigned)target) : SIZE_MAX;
+        bool wide = iter % 2 == 1;
         while (len < target) {
-            const char *piece = COMMON[rnd(sizeof COMMON / sizeof *COMMON)];
+            const char *piece = wide ? WIDE[rnd(sizeof WIDE / sizeof *WIDE)]
+                                     : COMMON[rnd(sizeof COMMON / sizeof *COMMON)];
             if (len >= spoil_at) {
                 piece = RARE[rnd(sizeof RARE / sizeof *RARE)];
                 spoil_at = SIZE_MAX;
@@ -150,10 +160,59 @@ static void test_long_string_spoiled_late(void **state) {
     free(doc);
 }
 
+/* The block path itself must vouch for valid text of every script (not
+ * just hand it all back to the byte scanner, which would also give the
+ * right answers, slowly), and must never vouch for an invalid sequence. */
+static void test_blocks_vouch_for_valid_text(void **state) {
+    (void)state;
+    if (!mcp_json_have_blocks()) {
+        fprintf(stderr, "skipped: no AVX2, the block scanner is not used here\n");
+        skip();
+    }
+    static char body[2048];
+    for (int iter = 0; iter < 2000; iter++) {
+        size_t len = 0;
+        while (len < 1500) {
+            const char *piece = WIDE[rnd(sizeof WIDE / sizeof *WIDE)];
+            size_t k = strlen(piece);
+            memcpy(body + len, piece, k);
+            len += k;
+        }
+        size_t close = len;
+        body[len++] = '"';
+        while (len < sizeof body) body[len++] = ' ';
+        bool esc, closed;
+        const char *retry;
+        const char *at = mcp_json_scan_blocks(body, body + len, &esc, &closed, &retry);
+        assert_true(closed);
+        assert_ptr_equal(at, body + close);
+        /* One bad sequence: the blocks must hand back, never close. */
+        const char *bad = RARE[15 + rnd(11)];
+        size_t k = strlen(bad), where = rnd((unsigned)(close - k));
+        while (where > 0 && ((unsigned char)body[where] & 0xC0) == 0x80) where--;
+        if (body[where] == '\\' || (where > 0 && body[where - 1] == '\\')) continue;
+        memcpy(body + where, bad, k);
+        /* What it overwrote may join it into something valid again: the
+         * byte scanner says which. */
+        static char doc[sizeof body + 1];
+        doc[0] = '"';
+        memcpy(doc + 1, body, len);
+        mcp_json_use_blocks(false);
+        bool valid = mcp_json_validate(doc, len + 1, NULL, NULL) == 0;
+        mcp_json_use_blocks(true);
+        at = mcp_json_scan_blocks(body, body + len, &esc, &closed, &retry);
+        if (closed != valid)
+            fail_msg("iteration %d: blocks %s, bytes %s (bad piece at %zu)", iter, closed ? "close" : "hand back",
+                     valid ? "accept" : "reject", where);
+        if (!valid) assert_true(at <= body + where);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_match_bytes),
         cmocka_unit_test(test_long_string_spoiled_late),
+        cmocka_unit_test(test_blocks_vouch_for_valid_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
