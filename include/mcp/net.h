@@ -4,9 +4,8 @@
  * mcp_serve runs the listeners named in an mcp_listen and returns when they
  * are all closed: with stdio, when stdin reaches end of input (network
  * listeners started beside it are then drained); with TCP alone, on SIGTERM
- * or SIGINT, after a graceful drain. WebSocket is not implemented yet and
- * gives MCP_EUNSUPPORTED. Every transport frames messages and hands each
- * complete JSON text to an mcp_session (see mcp/mcp.h).
+ * or SIGINT, after a graceful drain. Every transport frames messages and
+ * hands each complete JSON text to an mcp_session (see mcp/mcp.h).
  *
  *     return mcp_serve(server, &(mcp_listen){ .stdio = true });
  *
@@ -14,6 +13,14 @@
  * protocol eras on one endpoint: the handshake era with Mcp-Session-Id,
  * GET streams and Last-Event-ID resumption, and the stateless 2026-07-28
  * era (POST only, request metadata headers checked against the body).
+ *
+ * WebSocket (listen.ws, options in listen.ws_opts) upgrades a GET on its
+ * path (RFC 6455); each text message is one JSON-RPC message, and the
+ * session decides the era by message, as on TCP. The subprotocol "mcp" is
+ * selected when the client offers it.
+ *
+ * TLS: with tls_cert and tls_key (PEM files) every network listener (tcp,
+ * http, ws) speaks TLS 1.2 or later; stdio is unaffected.
  */
 #ifndef MCP_NET_H
 #define MCP_NET_H
@@ -76,11 +83,22 @@ typedef struct mcp_http_opts {
     mcp_event_store *event_store; /* NULL means a bounded in-memory store; not freed by us */
 } mcp_http_opts;
 
+/* ---- WebSocket options ------------------------------------------------------------ */
+typedef struct mcp_ws_opts {
+    const char *path;             /* where the upgrade is accepted; NULL means "/mcp" */
+    size_t max_message_size;      /* bytes of a reassembled message; 0 means listen.max_message_size (1009 beyond) */
+    /* DNS-rebinding protection, as for HTTP: Host must be a loopback name or
+     * listed, an Origin (when sent) http(s)://such a host or listed; 403. */
+    const char *const *allowed_hosts;
+    const char *const *allowed_origins;
+    bool disable_host_check;
+} mcp_ws_opts;
+
 typedef struct mcp_listen {
     bool stdio;                /* newline-delimited JSON on stdin/stdout */
     const char *tcp;           /* "HOST:PORT": newline-delimited JSON over TCP */
     const char *http;          /* "HOST:PORT": Streamable HTTP (bind 127.0.0.1 unless exposed on purpose) */
-    const char *ws;            /* "HOST:PORT": WebSocket (not yet) */
+    const char *ws;            /* "HOST:PORT": WebSocket */
     unsigned workers;          /* worker loops for network listeners; 0 means one per core */
     size_t max_message_size;   /* bytes per message; 0 means the server's limit */
     unsigned max_connections;  /* per process; 0 means 10000 */
@@ -88,6 +106,11 @@ typedef struct mcp_listen {
     size_t max_output_queue;   /* queued output bytes per connection before reading pauses; 0 means 1 MiB */
     unsigned drain_grace_ms;   /* on SIGTERM, time allowed for in-flight requests; 0 means 10000 */
     const mcp_http_opts *http_opts; /* NULL means the defaults */
+    const mcp_ws_opts *ws_opts;     /* NULL means the defaults */
+    /* TLS for tcp, http and ws: PEM certificate (chain) and private key
+     * files, both or neither. A file that cannot be loaded fails the start. */
+    const char *tls_cert;
+    const char *tls_key;
 } mcp_listen;
 
 int mcp_serve(mcp_server *server, const mcp_listen *listen);

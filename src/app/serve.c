@@ -1,8 +1,8 @@
 /*
- * mcpd serve: the demo catalog (demo.c) on the transports the options name.
- * A transport that does not exist yet (WebSocket) is refused by name with
- * exit code 2 rather than silently ignored, so a script that asks for one
- * learns at once that it did not get it.
+ * mcpd serve: the demo catalog (demo.c) on the transports the options name:
+ * stdio, NDJSON over TCP, Streamable HTTP and WebSocket, the network ones
+ * optionally over TLS. Every bad option is refused by name with exit code
+ * 2 before anything listens.
  */
 #include "app/app.h"
 #include "app/demo.h"
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static void serve_usage(FILE *out) {
-    fputs("usage: mcpd serve (--stdio | --tcp HOST:PORT | --http HOST:PORT)... [options]\n"
+    fputs("usage: mcpd serve (--stdio | --tcp HOST:PORT | --http HOST:PORT | --ws HOST:PORT)... [options]\n"
           "\n"
           "Serve the demo catalog over MCP: tools echo, add and slow, the resource\n"
           "mcpd://demo/readme, the template mcpd://demo/greeting/{name} and the prompt\n"
@@ -26,7 +26,10 @@ static void serve_usage(FILE *out) {
           "  --http HOST:PORT           Streamable HTTP (both eras) at /mcp, e.g.\n"
           "                             127.0.0.1:7800; only localhost Host and Origin\n"
           "                             headers are accepted unless allowed below\n"
-          "  --ws HOST:PORT             (not implemented yet)\n"
+          "  --ws HOST:PORT             WebSocket (one JSON-RPC message per text\n"
+          "                             message) at /mcp, subprotocol \"mcp\", e.g.\n"
+          "                             127.0.0.1:7900; Host and Origin checked as for\n"
+          "                             --http (the --http-allow-* lists apply)\n"
           "  Network transports run until SIGTERM or SIGINT, then finish the\n"
           "  requests in flight; with --stdio too, serving ends with stdin.\n"
           "\n"
@@ -40,6 +43,9 @@ static void serve_usage(FILE *out) {
           "  --http-no-get              refuse GET streams (405)\n"
           "  --http-allow-host HOST     accept this Host header too (repeatable)\n"
           "  --http-allow-origin ORIGIN accept this Origin too (repeatable)\n"
+          "  --ws-path PATH             the WebSocket endpoint (default /mcp)\n"
+          "  --tls-cert FILE            serve --tcp, --http and --ws over TLS (1.2 or\n"
+          "  --tls-key FILE             later) with this PEM certificate chain and key\n"
           "\n"
           "options:\n"
           "  --all-features             also register the tools confirm (elicitation),\n"
@@ -78,6 +84,10 @@ typedef struct serve_options {
     bool stdio;
     const char *tcp;
     const char *http;
+    const char *ws;
+    const char *tls_cert;
+    const char *tls_key;
+    mcp_ws_opts ws_opts;
     size_t workers;
     size_t max_connections;
     size_t idle_timeout_ms;
@@ -101,17 +111,30 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
             return 0;
         } else if (!strcmp(arg, "--stdio")) {
             opts->stdio = true;
-        } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http")) {
+        } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http") || !strcmp(arg, "--ws")) {
             if (!value || !*value || !strchr(value, ':')) {
                 fprintf(stderr, "mcpd serve: %s needs HOST:PORT, e.g. 127.0.0.1:7700\n", arg);
                 return 2;
             }
             if (arg[2] == 't') opts->tcp = value;
-            else opts->http = value;
+            else if (arg[2] == 'h') opts->http = value;
+            else opts->ws = value;
             i++;
-        } else if (!strcmp(arg, "--ws")) {
-            fprintf(stderr, "mcpd serve: the ws transport is not implemented yet\n");
-            return 2;
+        } else if (!strcmp(arg, "--tls-cert") || !strcmp(arg, "--tls-key")) {
+            if (!value || !*value) {
+                fprintf(stderr, "mcpd serve: %s needs a file\n", arg);
+                return 2;
+            }
+            if (!strcmp(arg, "--tls-cert")) opts->tls_cert = value;
+            else opts->tls_key = value;
+            i++;
+        } else if (!strcmp(arg, "--ws-path")) {
+            if (!value || value[0] != '/') {
+                fputs("mcpd serve: --ws-path needs a path starting with '/'\n", stderr);
+                return 2;
+            }
+            opts->ws_opts.path = value;
+            i++;
         } else if (!strcmp(arg, "--workers")) {
             if (parse_size(arg, value, 1, 256, &opts->workers)) return 2;
             i++;
@@ -166,9 +189,17 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
             return 2;
         }
     }
-    if (!opts->stdio && !opts->tcp && !opts->http) {
-        fputs("mcpd serve: choose a transport (--stdio, --tcp or --http)\n\n", stderr);
+    if (!opts->stdio && !opts->tcp && !opts->http && !opts->ws) {
+        fputs("mcpd serve: choose a transport (--stdio, --tcp, --http or --ws)\n\n", stderr);
         serve_usage(stderr);
+        return 2;
+    }
+    if (!opts->tls_cert != !opts->tls_key) {
+        fputs("mcpd serve: --tls-cert and --tls-key go together\n", stderr);
+        return 2;
+    }
+    if (opts->tls_cert && !opts->tcp && !opts->http && !opts->ws) {
+        fputs("mcpd serve: --tls-cert applies to --tcp, --http or --ws; none was given\n", stderr);
         return 2;
     }
     return -1;
@@ -199,16 +230,21 @@ int app_serve(int argc, char **argv) {
         mcp_server_free(server);
         return 1;
     }
-    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on%s%s%s%s%s (%zu tools)", MCP_VERSION_STRING,
+    mcp_log(MCP_LOG_INFO, "serve: mcpd %s on%s%s%s%s%s%s%s%s (%zu tools)", MCP_VERSION_STRING,
             opts.stdio ? " stdio" : "", opts.tcp ? " tcp " : "", opts.tcp ? opts.tcp : "",
-            opts.http ? " http " : "", opts.http ? opts.http : "",
-            3 + opts.extra_tools + (opts.all_features ? 3 : 0));
-    if (opts.allowed_host_count) opts.http_opts.allowed_hosts = opts.allowed_hosts;
-    if (opts.allowed_origin_count) opts.http_opts.allowed_origins = opts.allowed_origins;
+            opts.http ? " http " : "", opts.http ? opts.http : "", opts.ws ? " ws " : "", opts.ws ? opts.ws : "",
+            opts.tls_cert ? " with TLS" : "", 3 + opts.extra_tools + (opts.all_features ? 3 : 0));
+    if (opts.allowed_host_count) opts.http_opts.allowed_hosts = opts.ws_opts.allowed_hosts = opts.allowed_hosts;
+    if (opts.allowed_origin_count)
+        opts.http_opts.allowed_origins = opts.ws_opts.allowed_origins = opts.allowed_origins;
     rc = mcp_serve(server, &(mcp_listen){
                                .stdio = opts.stdio,
                                .tcp = opts.tcp,
                                .http = opts.http,
+                               .ws = opts.ws,
+                               .tls_cert = opts.tls_cert,
+                               .tls_key = opts.tls_key,
+                               .ws_opts = &opts.ws_opts,
                                .workers = (unsigned)opts.workers,
                                .max_connections = (unsigned)opts.max_connections,
                                .idle_timeout_ms = (unsigned)opts.idle_timeout_ms,

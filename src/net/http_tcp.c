@@ -19,8 +19,12 @@
  * FIN, then reads and discards until the peer's FIN, so that unread input
  * (a rejected body) cannot turn our close into a reset that destroys the
  * answer.
+ *
+ * With TLS (net/tls.h) reads are decrypted before the HTTP layer sees them,
+ * output is sealed into wbuf, and close_notify precedes FIN.
  */
 #include "net/http_internal.h"
+#include "net/tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +38,13 @@ typedef struct http_tcp_conn {
     struct http_tcp_conn *prev, *next;
     mcp_http_conn *conn;
     mcp_buf wbuf;
+    mcp_tls_conn *tls; /* NULL: plaintext */
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     mcp_net_note *release;
     uint64_t full_since_ms;
     uint64_t last_io_ms;
-    bool writing, reading, paused, retired, released, shutting, lingering, closing, closed;
+    bool writing, reading, paused, retired, released, shutting, lingering, closing, closed, notified;
 } http_tcp_conn;
 
 typedef struct http_state {
@@ -68,6 +73,7 @@ static void conn_free(http_tcp_conn *c) {
     if (c->next) c->next->prev = c->prev;
     worker->conn_count--;
     mcp_http_conn_free(c->conn);
+    mcp_tls_conn_free(c->tls);
     mcp_buf_free(&c->wbuf);
     free(c->release);
     free(c);
@@ -139,6 +145,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* The connection has said its last word: FIN once it is written. */
 static void conn_finish(http_tcp_conn *c) {
     if (c->closing || c->shutting || c->writing || mcp_http_conn_out(c->conn)->len) return;
+    if (c->tls && !c->notified) {
+        c->notified = true;
+        mcp_tls_conn_close_notify(c->tls);
+        conn_flush(c); /* on_write comes back through conn_check */
+        if (c->writing || c->closing) return;
+    }
     c->shutting = true;
     conn_retire(c);
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown)) conn_close(c);
@@ -185,10 +197,23 @@ static void on_write(uv_write_t *req, int status) {
 
 static void conn_flush(http_tcp_conn *c) {
     mcp_buf *out = mcp_http_conn_out(c->conn);
-    if (c->writing || !out->len || c->closing) return;
-    mcp_buf swap = c->wbuf;
-    c->wbuf = *out;
-    *out = swap;
+    if (c->writing || c->closing) return;
+    if (c->tls) {
+        if (!out->len && !mcp_tls_conn_pending(c->tls)) return;
+        /* wbuf is empty while no write is in flight: seal into it. */
+        int rc = mcp_tls_conn_seal(c->tls, out->data, out->len, &c->wbuf);
+        mcp_buf_reset(out);
+        if (rc) {
+            conn_close(c);
+            return;
+        }
+        if (!c->wbuf.len) return;
+    } else {
+        if (!out->len) return;
+        mcp_buf swap = c->wbuf;
+        c->wbuf = *out;
+        *out = swap;
+    }
     uv_buf_t chunk = {.base = c->wbuf.data, .len = c->wbuf.len};
     c->writing = true;
     mcp_net_count(&c->worker->counters.writes, 1);
@@ -213,7 +238,22 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         if (c->lingering || c->shutting) return; /* after our last word, input is dropped */
         mcp_net_count(&c->worker->counters.reads, 1);
         mcp_net_count(&c->worker->counters.bytes_in, (uint64_t)nread);
-        mcp_http_conn_feed(c->conn, buf->base, (size_t)nread, c->last_io_ms);
+        if (c->tls) {
+            mcp_str plain;
+            int rc = mcp_tls_conn_feed(c->tls, buf->base, (size_t)nread, &plain);
+            if (mcp_tls_conn_just_established(c->tls)) mcp_net_count(&c->worker->counters.tls_handshakes, 1);
+            if (plain.len) mcp_http_conn_feed(c->conn, plain.ptr, plain.len, c->last_io_ms);
+            if (rc) {
+                /* A failed handshake or record, or close_notify: either
+                 * way the peer sends nothing more we can use. */
+                if (rc == MCP_EIO && !mcp_tls_conn_established(c->tls))
+                    mcp_net_count(&c->worker->counters.tls_failed, 1);
+                conn_close(c);
+                return;
+            }
+        } else {
+            mcp_http_conn_feed(c->conn, buf->base, (size_t)nread, c->last_io_ms);
+        }
         conn_flush(c);
         conn_check(c);
     } else if (nread < 0) {
@@ -241,8 +281,9 @@ static void http_on_connection(uv_stream_t *listener, int status) {
         return;
     }
     tcp->data = c;
+    mcp_tls_ctx *tls = mcp_net_tls(worker->net);
     if (uv_accept(listener, (uv_stream_t *)tcp) || !c || !release || !mcp_net_conn_admit(worker->net)) {
-        if (c && release) {
+        if (c && release && !tls) {
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
             uv_buf_t chunk = uv_buf_init((char *)busy, sizeof busy - 1);
             uv_try_write((uv_stream_t *)tcp, &chunk, 1);
@@ -255,7 +296,14 @@ static void http_on_connection(uv_stream_t *listener, int status) {
     http_state *st = state_of(worker);
     mcp_http_conn_io io = {.flush = io_flush, .user = c, .worker = worker};
     c->conn = mcp_http_conn_new(st->http, worker->index, &io);
-    if (!c->conn) {
+    c->tls = tls ? mcp_tls_conn_new(tls) : NULL;
+    if (!c->conn || (tls && !c->tls)) {
+        if (c->conn) {
+            mcp_session *modern = mcp_http_conn_detach(c->conn);
+            if (modern) mcp_session_free(modern);
+            mcp_http_conn_free(c->conn);
+        }
+        mcp_tls_conn_free(c->tls);
         mcp_net_conn_release(worker->net);
         free(release);
         uv_close((uv_handle_t *)tcp, on_refused_closed);

@@ -84,6 +84,11 @@ typedef struct mcp_net_counters {
     uint64_t writes;         /* write requests issued */
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t tls_handshakes; /* TLS handshakes completed */
+    uint64_t tls_failed;     /* connections closed for a failed TLS handshake or record */
+    uint64_t ws_upgraded;    /* WebSocket handshakes answered 101 */
+    uint64_t ws_rejected;    /* WebSocket handshakes refused (4xx) */
+    uint64_t ws_faults;      /* WebSocket closes we sent for a fault (1002, 1003, 1007, 1011) */
 } mcp_net_counters;
 
 /* ---- Runtime ------------------------------------------------------------------------ */
@@ -93,13 +98,15 @@ typedef struct mcp_net mcp_net;
 typedef struct mcp_net_tuning {
     unsigned stall_timeout_ms; /* evict a reader whose queue stays full this long; 0 means 30000 */
     bool http;                 /* serve Streamable HTTP on listen->http instead of NDJSON on listen->tcp */
+    bool ws;                   /* serve WebSocket on listen->ws (net/ws.h) */
 } mcp_net_tuning;
 
 /* Bind listen->tcp ("HOST:PORT", "[v6]:PORT"; port 0 picks one) once per
  * worker with SO_REUSEPORT, start the workers and return. tuning may be NULL.
  * With tuning->http, listen->http is bound and the connections speak
- * Streamable HTTP (net/http.h); mcp_net_run does the same when listen has
- * http but no tcp.
+ * Streamable HTTP (net/http.h); with tuning->ws, listen->ws and WebSocket
+ * (net/ws.h). mcp_net_run serves listen->tcp if set, else http, else ws.
+ * With listen->tls_cert and tls_key, connections speak TLS (net/tls.h).
  * Ignores SIGPIPE for the process (a peer that vanishes must not kill us). */
 int mcp_net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen,
                   const mcp_net_tuning *tuning);
@@ -210,6 +217,8 @@ typedef struct mcp_net_transport {
 extern const mcp_net_transport mcp_http_transport; /* http_tcp.c */
 /* The transport's shared state (NULL for TCP). */
 void *mcp_net_transport_state(const mcp_net *net);
+/* The runtime's TLS context, or NULL when it serves plaintext (net/tls.h). */
+struct mcp_tls_ctx *mcp_net_tls(const mcp_net *net);
 
 /* tcp.c: connections. */
 void mcp_tcp_on_connection(uv_stream_t *listener, int status);

@@ -22,8 +22,12 @@
  * only when the reaper says the session is gone and the output is written do
  * we send FIN. We then read and discard until the peer's FIN so that unread
  * input cannot turn our close into a reset that destroys delivered output.
+ *
+ * With TLS (net/tls.h) a read is decrypted before framing and the batch is
+ * sealed into wbuf instead of swapped into it; close_notify precedes FIN.
  */
 #include "net/net_internal.h"
+#include "net/tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,7 @@ struct mcp_net_conn {
     mcp_ndjson framer;
     mcp_buf out;            /* output collecting */
     mcp_buf wbuf;           /* output being written */
+    mcp_tls_conn *tls;      /* NULL: plaintext */
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     mcp_net_note *release;  /* travels to the reaper and back */
@@ -60,6 +65,7 @@ struct mcp_net_conn {
     bool lingering;         /* FIN sent; discarding input until the peer's FIN */
     bool closing;
     bool closed;
+    bool tls_notified;      /* close_notify queued */
 };
 
 static void conn_close(mcp_net_conn *conn);
@@ -86,10 +92,23 @@ static size_t conn_queued(const mcp_net_conn *conn) {
 static void on_write(uv_write_t *req, int status);
 
 static void conn_flush(mcp_net_conn *conn) {
-    if (conn->writing || !conn->out.len || conn->closing) return;
-    mcp_buf swap = conn->wbuf;
-    conn->wbuf = conn->out;
-    conn->out = swap;
+    if (conn->writing || conn->closing) return;
+    if (conn->tls) {
+        if (!conn->out.len && !mcp_tls_conn_pending(conn->tls)) return;
+        /* wbuf is empty while no write is in flight: seal into it. */
+        int rc = mcp_tls_conn_seal(conn->tls, conn->out.data, conn->out.len, &conn->wbuf);
+        buf_recycle(&conn->out);
+        if (rc) {
+            conn_close(conn);
+            return;
+        }
+        if (!conn->wbuf.len) return;
+    } else {
+        if (!conn->out.len) return;
+        mcp_buf swap = conn->wbuf;
+        conn->wbuf = conn->out;
+        conn->out = swap;
+    }
     uv_buf_t chunk = {.base = conn->wbuf.data, .len = conn->wbuf.len};
     conn->writing = true;
     mcp_net_count(&conn->worker->counters.writes, 1);
@@ -199,6 +218,7 @@ static void conn_free(mcp_net_conn *conn) {
     mcp_ndjson_free(&conn->framer);
     mcp_buf_free(&conn->out);
     mcp_buf_free(&conn->wbuf);
+    mcp_tls_conn_free(conn->tls);
     free(conn->release);
     free(conn);
     mcp_net_worker_maybe_finish(worker);
@@ -262,6 +282,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* After retirement: once the session is gone and its output written, FIN. */
 static void conn_progress(mcp_net_conn *conn) {
     if (conn->closing || !conn->released || conn->writing || conn->out.len || conn->shutting) return;
+    if (conn->tls && !conn->tls_notified) {
+        conn->tls_notified = true;
+        mcp_tls_conn_close_notify(conn->tls);
+        conn_flush(conn); /* on_write comes back here */
+        if (conn->writing || conn->closing) return;
+    }
     conn->shutting = true;
     if (uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp, on_shutdown)) conn_close(conn);
 }
@@ -320,6 +346,22 @@ static void conn_handle_eof(mcp_net_conn *conn) {
     conn_wind_down(conn);
 }
 
+/* Ciphertext in: what it decrypts to is framed as a plaintext read would be. */
+static void conn_handle_tls(mcp_net_conn *conn, const char *data, size_t len) {
+    mcp_str plain;
+    int rc = mcp_tls_conn_feed(conn->tls, data, len, &plain);
+    if (mcp_tls_conn_just_established(conn->tls)) mcp_net_count(&conn->worker->counters.tls_handshakes, 1);
+    if (plain.len) conn_handle_input(conn, plain.ptr, plain.len);
+    else conn_flush(conn); /* handshake bytes */
+    if (conn->closing) return;
+    if (rc == MCP_EIO) {
+        if (!mcp_tls_conn_established(conn->tls)) mcp_net_count(&conn->worker->counters.tls_failed, 1);
+        conn_close(conn);
+    } else if (rc == MCP_ECLOSED) {
+        conn_handle_eof(conn); /* close_notify: the peer's end of input */
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     mcp_net_conn *conn = stream->data;
     if (nread > 0) {
@@ -327,7 +369,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         if (conn->lingering || conn->winding_down) return; /* input after the end is dropped */
         mcp_net_count(&conn->worker->counters.reads, 1);
         mcp_net_count(&conn->worker->counters.bytes_in, (uint64_t)nread);
-        conn_handle_input(conn, buf->base, (size_t)nread);
+        if (conn->tls) conn_handle_tls(conn, buf->base, (size_t)nread);
+        else conn_handle_input(conn, buf->base, (size_t)nread);
     } else if (nread == UV_EOF && !conn->lingering && !conn->winding_down) {
         conn_handle_eof(conn);
     } else if (nread < 0) {
@@ -345,7 +388,8 @@ static void conn_refuse(mcp_net_worker *worker, uv_tcp_t *tcp) {
         "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"server is at its connection limit\"}}\n";
     mcp_net_count(&worker->counters.refused, 1);
     uv_buf_t chunk = uv_buf_init((char *)busy, sizeof busy - 1);
-    uv_try_write((uv_stream_t *)tcp, &chunk, 1); /* best effort: the answer is the close */
+    /* Best effort: the answer is the close. A TLS client could not read it. */
+    if (!mcp_net_tls(worker->net)) uv_try_write((uv_stream_t *)tcp, &chunk, 1);
     uv_close((uv_handle_t *)tcp, on_refused_closed);
 }
 
@@ -393,6 +437,8 @@ void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
     release->conn = conn;
     release->worker = worker;
     mcp_ndjson_init(&conn->framer, mcp_net_limits_of(worker->net)->max_message_size);
+    mcp_tls_ctx *tls = mcp_net_tls(worker->net);
+    if (tls) conn->tls = mcp_tls_conn_new(tls);
     mcp_buf_init(&conn->out);
     mcp_buf_init(&conn->wbuf);
     conn->last_active_ms = uv_now(&worker->loop);
@@ -403,7 +449,7 @@ void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
 
     conn->sink = (mcp_sink){.write = conn_sink_write, .user = conn};
     conn->session = mcp_session_new(mcp_net_server(worker->net), &conn->sink);
-    if (!conn->session) {
+    if (!conn->session || (tls && !conn->tls)) {
         mcp_log(MCP_LOG_ERROR, "tcp: no memory for a session");
         conn_close(conn);
         return;

@@ -17,6 +17,8 @@
  * the reaper reports back; the loops keep serving output meanwhile.
  */
 #include "net/net_internal.h"
+#include "net/tls.h"
+#include "net/ws.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +40,7 @@ struct mcp_net {
     mcp_server *server;
     const mcp_net_transport *transport;
     void *transport_state;
+    mcp_tls_ctx *tls;      /* NULL: plaintext */
     mcp_net_limits limits;
     mcp_net_worker *workers;
     unsigned worker_count;
@@ -76,6 +79,7 @@ mcp_net_worker *mcp_net_worker_current(void) { return mcp_net_tls_worker; }
 int mcp_net_port(const mcp_net *net) { return net->port; }
 unsigned mcp_net_workers(const mcp_net *net) { return net->worker_count; }
 void *mcp_net_transport_state(const mcp_net *net) { return net->transport_state; }
+mcp_tls_ctx *mcp_net_tls(const mcp_net *net) { return net->tls; }
 
 bool mcp_net_conn_admit(mcp_net *net) {
     unsigned now = __atomic_add_fetch(&net->live_conns, 1, __ATOMIC_RELAXED);
@@ -355,9 +359,14 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
                      const mcp_net_tuning *tuning, uv_async_t *done) {
     *out = NULL;
     bool http = tuning && tuning->http;
-    const char *address = listen ? (http ? listen->http : listen->tcp) : NULL;
+    bool ws = tuning && tuning->ws && !http;
+    const char *address = listen ? (http ? listen->http : ws ? listen->ws : listen->tcp) : NULL;
     if (!server || !address) return MCP_EINVAL;
-    const mcp_net_transport *transport = http ? &mcp_http_transport : &mcp_tcp_transport;
+    const mcp_net_transport *transport = http ? &mcp_http_transport : ws ? &mcp_ws_transport : &mcp_tcp_transport;
+    if (!listen->tls_cert != !listen->tls_key) {
+        mcp_log(MCP_LOG_ERROR, "%s listen: TLS needs both a certificate and a key file", transport->name);
+        return MCP_EINVAL;
+    }
     struct sockaddr_storage addr;
     socklen_t addr_len;
     int rc = parse_address(address, &addr, &addr_len);
@@ -370,11 +379,19 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     net->server = server;
     net->transport = transport;
     net->done = done;
+    if (listen->tls_cert) {
+        rc = mcp_tls_ctx_new(&net->tls, listen->tls_cert, listen->tls_key);
+        if (rc) {
+            free(net);
+            return rc;
+        }
+    }
     limits_from(&net->limits, listen, tuning);
     net->worker_count = listen->workers ? listen->workers : uv_available_parallelism();
     if (net->worker_count == 0) net->worker_count = 1;
     net->workers = calloc(net->worker_count, sizeof *net->workers);
     if (!net->workers) {
+        mcp_tls_ctx_free(net->tls);
         free(net);
         return MCP_ENOMEM;
     }
@@ -382,6 +399,7 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     if (transport->state_new) {
         rc = transport->state_new(&net->transport_state, net, server, listen, &net->limits, net->worker_count);
         if (rc) {
+            mcp_tls_ctx_free(net->tls);
             free(net->workers);
             free(net);
             return rc;
@@ -396,6 +414,7 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     if (rc) {
         for (unsigned i = 0; i < net->worker_count; i++) worker_abandon(&net->workers[i]);
         if (transport->state_free) transport->state_free(net->transport_state);
+        mcp_tls_ctx_free(net->tls);
         free(net->workers);
         free(net);
         return rc;
@@ -407,8 +426,8 @@ static int net_start(mcp_net **out, mcp_server *server, const mcp_listen *listen
     uv_thread_create(&net->reaper, reaper_main, net);
     for (unsigned i = 0; i < net->worker_count; i++)
         uv_thread_create(&net->workers[i].thread, worker_main, &net->workers[i]);
-    mcp_log(MCP_LOG_INFO, "%s listening on %s (port %d, %u workers)", transport->name, address, net->port,
-            net->worker_count);
+    mcp_log(MCP_LOG_INFO, "%s%s listening on %s (port %d, %u workers)", transport->name, net->tls ? "+tls" : "",
+            address, net->port, net->worker_count);
     *out = net;
     return MCP_OK;
 }
@@ -453,6 +472,7 @@ void mcp_net_free(mcp_net *net) {
     uv_cond_destroy(&net->reap_cond);
     uv_mutex_destroy(&net->reap_lock);
     if (net->transport->state_free) net->transport->state_free(net->transport_state);
+    mcp_tls_ctx_free(net->tls);
     free(net->workers);
     free(net);
 }
@@ -500,11 +520,11 @@ int mcp_net_run(mcp_server *server, const mcp_listen *listen) {
     uv_signal_start(&state.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&state.sigint, on_stop_signal, SIGINT);
 
-    /* HTTP alone runs the HTTP transport; with tcp too, the caller starts
-     * HTTP beside us with mcp_net_start (tuning.http). */
-    mcp_net_tuning http_tuning = {.http = true};
-    bool http_only = listen && !listen->tcp && listen->http;
-    int rc = net_start(&state.net, server, listen, http_only ? &http_tuning : NULL, &state.done);
+    /* One transport runs here: tcp if named, else http, else ws. Callers
+     * that want several start the others beside us with mcp_net_start. */
+    mcp_net_tuning tuning = {.http = listen && !listen->tcp && listen->http,
+                             .ws = listen && !listen->tcp && !listen->http && listen->ws};
+    int rc = net_start(&state.net, server, listen, &tuning, &state.done);
     if (rc) {
         on_workers_done(&state.done);
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -1,0 +1,418 @@
+/*
+ * The WebSocket transport against real sockets on 127.0.0.1: the opening
+ * handshake (accepted and refused), messages of both protocol eras, one
+ * write per read, fragments, the size limit, ping, close, binary and
+ * protocol faults, asynchronous replies from another thread, and drain.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <time.h>
+
+#include "net/ws.h"
+#include "test_ws_client.h"
+
+#define MODERN_META                                                                                \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#define INITIALIZE                                                                                 \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"      \
+    "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"
+#define MODERN_ECHO(id)                                                                            \
+    "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","  \
+    "\"arguments\":{\"text\":\"hi " #id "\"}," MODERN_META "}}"
+
+/* ---- A server with a few tools --------------------------------------------------- */
+static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
+}
+
+typedef struct slow_job {
+    mcp_call *call;
+    unsigned ms;
+} slow_job;
+
+static void *slow_job_main(void *arg) {
+    slow_job *job = arg;
+    struct timespec ts = {job->ms / 1000, (long)(job->ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    mcp_call_text(job->call, "slept %u ms", job->ms);
+    mcp_call_finish(job->call);
+    free(job);
+    return NULL;
+}
+
+/* Finishes on another thread: the reply crosses to the loop in a note. */
+static int tool_slow(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    slow_job *job = malloc(sizeof *job);
+    if (!job) return MCP_ENOMEM;
+    job->call = call;
+    job->ms = (unsigned)mcp_json_int(mcp_json_get(args, "ms"), 100);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, slow_job_main, job)) {
+        free(job);
+        return MCP_ENOMEM;
+    }
+    pthread_detach(thread);
+    return MCP_PENDING;
+}
+
+typedef struct fixture {
+    mcp_server *server;
+    mcp_net *net;
+    int port;
+} fixture;
+
+static void fixture_start(fixture *f, const mcp_ws_opts *opts) {
+    f->server = mcp_server_new(&(mcp_server_opts){.name = "ws-test", .version = "1.0"});
+    assert_non_null(f->server);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "slow", .fn = tool_slow}), 0);
+    mcp_listen listen = {.ws = "127.0.0.1:0", .workers = 2, .ws_opts = opts};
+    assert_int_equal(mcp_net_start(&f->net, f->server, &listen, &(mcp_net_tuning){.ws = true}), 0);
+    f->port = mcp_net_port(f->net);
+    assert_true(f->port > 0);
+}
+
+static void fixture_stop(fixture *f) {
+    mcp_net_stop(f->net);
+    assert_int_equal(mcp_net_wait(f->net), 0);
+    mcp_net_free(f->net);
+    mcp_server_free(f->server);
+}
+
+static mcp_net_counters counters(const fixture *f) {
+    mcp_net_counters c;
+    mcp_net_counters_get(f->net, &c);
+    return c;
+}
+
+/* Open and upgrade; fails the test unless 101. */
+static void ws_open(wsc *c, const fixture *f) {
+    wsc_open(c, f->port, false);
+    mcp_buf head;
+    mcp_buf_init(&head);
+    assert_int_equal(wsc_handshake(c, "/mcp", NULL, &head), 101);
+    mcp_buf_free(&head);
+}
+
+/* ---- Handshake ----------------------------------------------------------------------- */
+static void test_accept_key_matches_rfc_example(void **state) {
+    (void)state;
+    char accept[29];
+    assert_int_equal(mcp_ws_accept_key((mcp_str){"dGhlIHNhbXBsZSBub25jZQ==", 24}, accept), 0);
+    assert_string_equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+static void test_handshake_accepts_and_selects_mcp(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    wsc_open(&c, f.port, false);
+    mcp_buf head;
+    mcp_buf_init(&head);
+    int status = wsc_handshake(&c, "/mcp",
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                               "Sec-WebSocket-Protocol: chat, mcp\r\nOrigin: http://localhost:3000\r\n",
+                               &head);
+    assert_int_equal(status, 101);
+    assert_non_null(strstr(head.data, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert_non_null(strstr(head.data, "Sec-WebSocket-Protocol: mcp\r\n"));
+    wsc_close(&c);
+
+    /* Without the subprotocol offered, none is named. */
+    wsc_open(&c, f.port, false);
+    assert_int_equal(wsc_handshake(&c, "/mcp", NULL, &head), 101);
+    assert_null(strstr(head.data, "Sec-WebSocket-Protocol"));
+    wsc_close(&c);
+    mcp_buf_free(&head);
+    assert_int_equal(counters(&f).ws_upgraded, 2);
+    fixture_stop(&f);
+}
+
+static void test_handshake_refusals(void **state) {
+    (void)state;
+    static const char *const allowed[] = {"https://app.example", NULL};
+    mcp_ws_opts opts = {.allowed_origins = allowed};
+    fixture f;
+    fixture_start(&f, &opts);
+    static const struct {
+        const char *path;
+        const char *extra;
+        int status;
+        const char *header; /* must be in the answer */
+    } cases[] = {
+        {"/mcp", "Sec-WebSocket-Version: 13\r\n", 400, NULL}, /* no key */
+        {"/mcp", "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n", 400, NULL}, /* 5 bytes */
+        {"/mcp", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n", 426,
+         "Sec-WebSocket-Version: 13\r\n"},
+        {"/mcp", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 426, "Sec-WebSocket-Version: 13\r\n"},
+        {"/other", NULL, 404, NULL},
+        {"/mcp",
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n",
+         403, NULL},
+        {"/mcp",
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: null\r\n", 403,
+         NULL},
+    };
+    mcp_buf head;
+    mcp_buf_init(&head);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wsc c;
+        wsc_open(&c, f.port, false);
+        int status = wsc_handshake(&c, cases[i].path, cases[i].extra, &head);
+        if (status != cases[i].status) fail_msg("case %zu: status %d, want %d: %s", i, status, cases[i].status, head.data);
+        if (cases[i].header) assert_non_null(strstr(head.data, cases[i].header));
+        assert_true(wsc_wait_eof(&c, 3000)); /* a refusal closes */
+        wsc_close(&c);
+    }
+    /* Not an upgrade at all, a foreign Host, and a POST. */
+    const char *raw[] = {
+        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "GET /mcp HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}",
+        "NOT HTTP AT ALL\r\n\r\n",
+    };
+    const int want[] = {426, 403, 405, 400};
+    for (size_t i = 0; i < 4; i++) {
+        wsc c;
+        wsc_open(&c, f.port, false);
+        wsc_send_cstr(&c, raw[i]);
+        uint64_t deadline = wsc_now_ms() + 3000;
+        while (!c.eof && wsc_fill(&c, deadline)) {
+        }
+        int status = 0;
+        assert_true(c.in.len > 0);
+        sscanf(c.in.data, "HTTP/1.1 %d", &status);
+        if (status != want[i]) fail_msg("raw case %zu: status %d, want %d", i, status, want[i]);
+        assert_true(c.eof);
+        wsc_close(&c);
+    }
+    /* A listed Origin is welcome. */
+    wsc c;
+    wsc_open(&c, f.port, false);
+    assert_int_equal(wsc_handshake(&c, "/mcp",
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                                   "Origin: https://app.example\r\n",
+                                   &head),
+                     101);
+    wsc_close(&c);
+    mcp_buf_free(&head);
+    mcp_net_counters n = counters(&f);
+    assert_int_equal(n.ws_rejected, 11);
+    assert_int_equal(n.ws_upgraded, 1);
+    fixture_stop(&f);
+}
+
+/* ---- Messages ---------------------------------------------------------------------------- */
+static void test_handshake_era_round_trip(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    mcp_buf text;
+    mcp_buf_init(&text);
+    wsc_send_text(&c, INITIALIZE);
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "\"id\":1"));
+    assert_non_null(strstr(text.data, "\"protocolVersion\":\"2025-06-18\""));
+    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                      "\"arguments\":{\"text\":\"over ws\"}}}");
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "\"id\":2"));
+    assert_non_null(strstr(text.data, "over ws"));
+    /* Bad JSON is answered, not fatal. */
+    wsc_send_text(&c, "{not json");
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "-32700"));
+    mcp_buf_free(&text);
+    wsc_close(&c);
+    fixture_stop(&f);
+}
+
+static void test_modern_era_and_one_write_per_read(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    mcp_buf text;
+    mcp_buf_init(&text);
+    wsc_send_text(&c, MODERN_ECHO(1));
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "hi 1"));
+
+    /* Ten requests in one send: ten replies, in order, in one write. */
+    mcp_buf burst;
+    mcp_buf_init(&burst);
+    const char *const msgs[] = {MODERN_ECHO(10), MODERN_ECHO(11), MODERN_ECHO(12), MODERN_ECHO(13),
+                                MODERN_ECHO(14), MODERN_ECHO(15), MODERN_ECHO(16), MODERN_ECHO(17),
+                                MODERN_ECHO(18), MODERN_ECHO(19)};
+    for (int i = 0; i < 10; i++) wsc_frame_append(&burst, true, 1, msgs[i], strlen(msgs[i]), true);
+    uint64_t writes_before = counters(&f).writes, reads_before = counters(&f).reads;
+    wsc_send(&c, burst.data, burst.len);
+    for (int i = 0; i < 10; i++) {
+        wsc_read_text(&c, &text);
+        char want[32];
+        snprintf(want, sizeof want, "\"id\":%d", 10 + i);
+        assert_non_null(strstr(text.data, want));
+    }
+    mcp_net_counters n = counters(&f);
+    assert_true(n.writes - writes_before <= n.reads - reads_before); /* never more writes than reads */
+    mcp_buf_free(&burst);
+    mcp_buf_free(&text);
+    wsc_close(&c);
+    fixture_stop(&f);
+}
+
+static void test_fragments_and_ping(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    const char *msg = MODERN_ECHO(7);
+    size_t len = strlen(msg), third = len / 3;
+    mcp_buf text;
+    mcp_buf_init(&text);
+    /* Three fragments with a ping between them: pong first, then the reply. */
+    wsc_send_frame(&c, false, 1, msg, third);
+    wsc_send_frame(&c, false, 0, msg + third, third);
+    wsc_send_frame(&c, true, 9, "are you there", 13);
+    wsc_send_frame(&c, true, 0, msg + 2 * third, len - 2 * third);
+    bool fin = false;
+    assert_int_equal(wsc_read_frame(&c, &text, 3000, &fin), 10);
+    assert_int_equal(text.len, 13);
+    assert_memory_equal(text.data, "are you there", 13);
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "hi 7"));
+    assert_int_equal(counters(&f).messages_in, 1);
+    mcp_buf_free(&text);
+    wsc_close(&c);
+    fixture_stop(&f);
+}
+
+static void expect_close(wsc *c, unsigned code) {
+    mcp_buf payload;
+    mcp_buf_init(&payload);
+    int op;
+    while ((op = wsc_read_frame(c, &payload, 3000, NULL)) == 1) {
+    }
+    assert_int_equal(op, 8);
+    assert_int_equal(wsc_close_code(&payload), code);
+    mcp_buf_free(&payload);
+}
+
+static void test_oversized_message_closes_1009(void **state) {
+    (void)state;
+    mcp_ws_opts opts = {.max_message_size = 1024};
+    fixture f;
+    fixture_start(&f, &opts);
+    wsc c;
+    ws_open(&c, &f);
+    char big[1500];
+    memset(big, ' ', sizeof big);
+    /* Fragmented, so only the sum is over the limit. */
+    wsc_send_frame(&c, false, 1, big, 800);
+    wsc_send_frame(&c, true, 0, big, 700);
+    expect_close(&c, 1009);
+    assert_true(wsc_wait_eof(&c, 3000));
+    assert_int_equal(counters(&f).oversized, 1);
+    assert_int_equal(counters(&f).messages_in, 0);
+    wsc_close(&c);
+    fixture_stop(&f);
+}
+
+static void test_close_handshake(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    wsc_send_frame(&c, true, 8, "\x03\xe8" "bye", 5);
+    expect_close(&c, 1000);
+    assert_true(wsc_wait_eof(&c, 3000));
+    wsc_close(&c);
+    assert_int_equal(counters(&f).ws_faults, 0);
+    fixture_stop(&f);
+}
+
+static void test_binary_and_unmasked_frames_are_faults(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    wsc_send_frame(&c, true, 2, "\x01\x02", 2);
+    expect_close(&c, 1003);
+    assert_true(wsc_wait_eof(&c, 3000));
+    wsc_close(&c);
+
+    ws_open(&c, &f);
+    mcp_buf frame;
+    mcp_buf_init(&frame);
+    wsc_frame_append(&frame, true, 1, MODERN_ECHO(1), strlen(MODERN_ECHO(1)), false);
+    wsc_send(&c, frame.data, frame.len);
+    expect_close(&c, 1002);
+    assert_true(wsc_wait_eof(&c, 3000));
+    mcp_buf_free(&frame);
+    wsc_close(&c);
+    assert_int_equal(counters(&f).ws_faults, 2);
+    assert_int_equal(counters(&f).messages_in, 0);
+    fixture_stop(&f);
+}
+
+static void test_async_reply_and_drain(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL);
+    wsc c;
+    ws_open(&c, &f);
+    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                      "\"arguments\":{\"ms\":50}," MODERN_META "}}");
+    mcp_buf text;
+    mcp_buf_init(&text);
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "slept 50 ms"));
+
+    /* A call in flight when the drain starts is answered, then 1001. */
+    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+                      "\"arguments\":{\"ms\":200}," MODERN_META "}}");
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    mcp_net_stop(f.net);
+    wsc_read_text(&c, &text);
+    assert_non_null(strstr(text.data, "slept 200 ms"));
+    expect_close(&c, 1001);
+    wsc_send_frame(&c, true, 8, "\x03\xe8", 2);
+    assert_true(wsc_wait_eof(&c, 3000));
+    mcp_buf_free(&text);
+    wsc_close(&c);
+    fixture_stop(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accept_key_matches_rfc_example),
+        cmocka_unit_test(test_handshake_accepts_and_selects_mcp),
+        cmocka_unit_test(test_handshake_refusals),
+        cmocka_unit_test(test_handshake_era_round_trip),
+        cmocka_unit_test(test_modern_era_and_one_write_per_read),
+        cmocka_unit_test(test_fragments_and_ping),
+        cmocka_unit_test(test_oversized_message_closes_1009),
+        cmocka_unit_test(test_close_handshake),
+        cmocka_unit_test(test_binary_and_unmasked_frames_are_faults),
+        cmocka_unit_test(test_async_reply_and_drain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
