@@ -40,7 +40,8 @@ static void print_usage(FILE *out)
           "                            Example: \"stdio:build/mcpd serve --stdio\"\n"
           "  tcp://HOST:PORT           newline-delimited JSON over TCP ([::1]:PORT for IPv6)\n"
           "  http://HOST:PORT/PATH     Streamable HTTP, either era: POST per message, JSON or\n"
-          "                            SSE answers, the session kept and DELETEd at the end\n"
+          "                            SSE answers, the session kept and DELETEd at the end;\n"
+          "                            a GET stream carries what the server sends on its own\n"
           "\n"
           "METHOD is the JSON-RPC method (tools/list, tools/call, resources/read, ...);\n"
           "PARAMS-JSON is its params object, e.g. '{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}'.\n"
@@ -66,6 +67,9 @@ static void print_usage(FILE *out)
           "                       '{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"hi\"},\"model\":\"m\"}'\n"
           "  --elicit-response JSON    result for elicitation/create, e.g.\n"
           "                       '{\"action\":\"accept\",\"content\":{\"name\":\"octocat\"}}'\n"
+          "  --elicit-defaults    accept elicitation/create with the defaults its form's\n"
+          "                       schema gives (members of --elicit-response's content win,\n"
+          "                       and its action when given)\n"
           "  --roots URI[,URI...]  the roots to list for roots/list\n"
           "\n"
           "notifications and logging:\n"
@@ -224,6 +228,7 @@ typedef struct call_args {
     bool progress;
     const char *sampling_response;
     const char *elicit_response;
+    bool elicit_defaults;
     const char *roots;
     const char *log_level;
     unsigned listen_ms;
@@ -238,6 +243,8 @@ typedef struct call_state {
     mcp_buf roots;            /* the roots/list result, built once */
     bool listening;           /* print every notification on stdout */
     bool listen_done;         /* the listen request ended */
+    bool retried;             /* a refused version was replaced once already */
+    char retry_version[24];
     int listen_status;
     char *listen_result;
 } call_state;
@@ -254,11 +261,55 @@ static void answer_sampling(void *user, const char *method, const mcp_json *para
     answer_with(((call_state *)user)->args->sampling_response, answer);
 }
 
+/* The form's defaults (requestedSchema.properties.*.default), overridden by
+ * the members of --elicit-response's content; its action, else accept. */
+static void answer_with_defaults(const char *given, const mcp_json *params, mcp_client_answer *answer)
+{
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *response = NULL;
+    if (given)
+        mcp_json_parse(&arena, given, strlen(given), NULL, &response, NULL);
+    const mcp_json *content = mcp_json_get(response, "content");
+    const mcp_json *props = mcp_json_get(mcp_json_get(params, "requestedSchema"), "properties");
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &answer->result);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "action");
+    mcp_json_write_cstr(&w, mcp_json_str(mcp_json_get(response, "action"), "accept"));
+    mcp_json_write_key(&w, "content");
+    mcp_json_begin_object(&w);
+    for (const mcp_json *p = mcp_json_first(props); p; p = mcp_json_next(p)) {
+        mcp_str key = mcp_json_key(p);
+        const mcp_json *def = mcp_json_get(p, "default");
+        if (!def)
+            continue;
+        bool overridden = false;
+        for (const mcp_json *c = mcp_json_first(content); c && !overridden; c = mcp_json_next(c))
+            overridden = mcp_str_eq(mcp_json_key(c), key);
+        if (overridden)
+            continue;
+        mcp_json_write_key_n(&w, key.ptr, key.len);
+        mcp_json_write_value(&w, def);
+    }
+    for (const mcp_json *c = mcp_json_first(content); c; c = mcp_json_next(c)) {
+        mcp_str key = mcp_json_key(c);
+        mcp_json_write_key_n(&w, key.ptr, key.len);
+        mcp_json_write_value(&w, c);
+    }
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    mcp_arena_free(&arena);
+}
+
 static void answer_elicitation(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer)
 {
     (void)method;
-    (void)params;
-    answer_with(((call_state *)user)->args->elicit_response, answer);
+    const call_args *a = ((call_state *)user)->args;
+    if (a->elicit_defaults)
+        answer_with_defaults(a->elicit_response, params, answer);
+    else
+        answer_with(a->elicit_response, answer);
 }
 
 static void answer_roots(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer)
@@ -373,6 +424,8 @@ static int parse_args(int argc, char **argv, call_args *a)
             a->progress = true;
         } else if (!options_done && !strcmp(arg, "--task")) {
             a->task = true;
+        } else if (!options_done && !strcmp(arg, "--elicit-defaults")) {
+            a->elicit_defaults = true;
         } else if (!options_done && (!strcmp(arg, "--sampling-response") || !strcmp(arg, "--elicit-response") ||
                                      !strcmp(arg, "--roots") || !strcmp(arg, "--log-level"))) {
             if (++i == argc) {
@@ -520,6 +573,34 @@ static int open_target(const char *target, unsigned connect_timeout_ms, bool htt
     return 2;
 }
 
+/* The server refused our version (-32022, UnsupportedProtocolVersion) and
+ * listed those it speaks: pick one we speak too (the modern era first) for
+ * one more attempt. */
+#define CALL_RETRY (-100)
+static bool pick_retry_version(call_state *st, int status, const mcp_client_result *r)
+{
+    if (st->retried || status != MCP_CLIENT_RPC_ERROR || !r->json)
+        return false;
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *err = NULL;
+    bool found = false;
+    if (mcp_json_parse(&arena, r->json, r->len, NULL, &err, NULL) == 0 &&
+        mcp_json_int(mcp_json_get(err, "code"), 0) == MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION) {
+        const mcp_json *list = mcp_json_get(mcp_json_get(err, "data"), "supported");
+        for (const mcp_json *v = mcp_json_first(list); v; v = mcp_json_next(v)) {
+            const char *version = mcp_json_str(v, "");
+            if (!mcp_protocol_is_supported(version) || strlen(version) >= sizeof st->retry_version)
+                continue;
+            if (!found || mcp_protocol_is_modern(version))
+                snprintf(st->retry_version, sizeof st->retry_version, "%s", version);
+            found = true;
+        }
+    }
+    mcp_arena_free(&arena);
+    return found;
+}
+
 static int report_failure(const char *what, int status, const mcp_client_result *r, unsigned timeout_ms)
 {
     if (status == MCP_CLIENT_RPC_ERROR) {
@@ -636,12 +717,66 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
             fprintf(stderr, "mcpd call: %s needs input first (resultType input_required) that the "
                             "--sampling-response/--elicit-response/--roots given cannot provide\n", a->method);
         rc = status == 0 ? 0 : 3;
+    } else if (pick_retry_version(st, status, &r)) {
+        rc = CALL_RETRY;
     } else {
         rc = report_failure(a->method, status, &r, a->timeout_ms);
     }
     mcp_client_result_free(&r);
     if (rc == 0 && a->listen_ms && pump_for(client, a->listen_ms, NULL) == MCP_ECLOSED)
         fputs("mcpd call: the server closed the connection while listening\n", stderr);
+    return rc;
+}
+
+/* Connect with version (NULL: negotiate), run, disconnect. */
+static int attempt(const call_args *a, call_state *st, const char *version)
+{
+    mcp_client_transport *t = NULL;
+    int rc = open_target(a->target, a->connect_timeout_ms, true, &t);
+    if (rc != 0)
+        return rc;
+    mcp_client *client = mcp_client_new(&(mcp_client_opts){
+        .protocol_version = version,
+        .timeout_ms = a->timeout_ms,
+        .log_level = a->log_level,
+        .transport = t,
+        .on_notification = on_notification,
+        .on_sampling = a->sampling_response ? answer_sampling : NULL,
+        .on_elicitation = a->elicit_response || a->elicit_defaults ? answer_elicitation : NULL,
+        .on_roots = a->roots ? answer_roots : NULL,
+        .user = st,
+    });
+    if (!client) {
+        t->close(t);
+        fputs("mcpd call: out of memory\n", stderr);
+        return 2;
+    }
+    mcp_client_result r = {0};
+    int status = mcp_client_connect(client, a->connect_timeout_ms, &r);
+    if (status != 0) {
+        if (status == MCP_EUNSUPPORTED) {
+            const char *v = NULL;
+            mcp_arena arena;
+            mcp_arena_init(&arena, 0);
+            mcp_json *doc = NULL;
+            if (r.json && mcp_json_parse(&arena, r.json, r.len, NULL, &doc, NULL) == 0)
+                v = mcp_json_str(mcp_json_get(doc, "protocolVersion"), NULL);
+            fprintf(stderr, "mcpd call: the server chose protocol version '%s', which mcpd does not speak\n",
+                    v ? v : "?");
+            mcp_arena_free(&arena);
+            rc = 2;
+        } else if (pick_retry_version(st, status, &r)) {
+            rc = CALL_RETRY;
+        } else {
+            report_failure("negotiating the protocol version", status, &r, a->connect_timeout_ms);
+            /* A refused negotiation is a connection failure, not the method's error. */
+            rc = 2;
+        }
+    } else {
+        rc = run(client, a, st);
+    }
+    mcp_client_result_free(&r);
+    mcp_client_free(client);
     return rc;
 }
 
@@ -659,51 +794,17 @@ int app_call(int argc, char **argv)
         fputs("mcpd call: out of memory\n", stderr);
         return 2;
     }
-    mcp_client_transport *t = NULL;
-    if ((rc = open_target(a.target, a.connect_timeout_ms, a.listen_ms > 0, &t)) != 0) {
-        mcp_buf_free(&st.roots);
-        return rc;
+    rc = attempt(&a, &st, a.protocol);
+    if (rc == CALL_RETRY) {
+        fprintf(stderr, "mcpd call: the server refused protocol version %s; trying %s, which it lists\n",
+                a.protocol ? a.protocol : "(negotiated)", st.retry_version);
+        st.retried = true;
+        free(st.listen_result);
+        st.listen_result = NULL;
+        rc = attempt(&a, &st, st.retry_version);
+        if (rc == CALL_RETRY)
+            rc = 2;
     }
-    mcp_client *client = mcp_client_new(&(mcp_client_opts){
-        .protocol_version = a.protocol,
-        .timeout_ms = a.timeout_ms,
-        .log_level = a.log_level,
-        .transport = t,
-        .on_notification = on_notification,
-        .on_sampling = a.sampling_response ? answer_sampling : NULL,
-        .on_elicitation = a.elicit_response ? answer_elicitation : NULL,
-        .on_roots = a.roots ? answer_roots : NULL,
-        .user = &st,
-    });
-    if (!client) {
-        t->close(t);
-        mcp_buf_free(&st.roots);
-        fputs("mcpd call: out of memory\n", stderr);
-        return 2;
-    }
-    mcp_client_result r = {0};
-    int status = mcp_client_connect(client, a.connect_timeout_ms, &r);
-    if (status != 0) {
-        if (status == MCP_EUNSUPPORTED) {
-            const char *v = NULL;
-            mcp_arena arena;
-            mcp_arena_init(&arena, 0);
-            mcp_json *doc = NULL;
-            if (r.json && mcp_json_parse(&arena, r.json, r.len, NULL, &doc, NULL) == 0)
-                v = mcp_json_str(mcp_json_get(doc, "protocolVersion"), NULL);
-            fprintf(stderr, "mcpd call: the server chose protocol version '%s', which mcpd does not speak\n",
-                    v ? v : "?");
-            mcp_arena_free(&arena);
-        } else {
-            report_failure("negotiating the protocol version", status, &r, a.connect_timeout_ms);
-        }
-        /* A refused negotiation is a connection failure, not the method's error. */
-        rc = 2;
-    } else {
-        rc = run(client, &a, &st);
-    }
-    mcp_client_result_free(&r);
-    mcp_client_free(client);
     free(st.listen_result);
     mcp_buf_free(&st.roots);
     return rc;

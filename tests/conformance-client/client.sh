@@ -1,0 +1,47 @@
+#!/bin/sh
+# The client under test for the MCP conformance suite's client mode: the
+# suite starts a scenario server, then runs this script with the server's
+# URL as the last argument and the scenario's name in
+# MCP_CONFORMANCE_SCENARIO. Each scenario gets the mcpd call invocations
+# that do what it expects of a client. MCPD_BIN names the mcpd binary.
+set -eu
+url=$(eval "printf '%s' \"\${$#}\"")
+mcpd=${MCPD_BIN:?MCPD_BIN must name the mcpd binary}
+call() { "$mcpd" call --compact --timeout 10000 --connect-timeout 10000 "$@"; }
+
+case "${MCP_CONFORMANCE_SCENARIO:-}" in
+initialize)
+    call --protocol 2025-11-25 "$url" tools/list ;;
+tools_call)
+    # Auto negotiation: the modern era where the scenario server offers it.
+    call "$url" tools/list
+    call "$url" tools/call '{"name":"add_numbers","arguments":{"a":5,"b":3}}' ;;
+elicitation-sep1034-client-defaults)
+    call --protocol 2025-11-25 --elicit-defaults "$url" tools/call \
+        '{"name":"test_client_elicitation_defaults","arguments":{}}' ;;
+sse-retry)
+    # The tool's SSE stream closes before its result: the client must come
+    # back by GET with Last-Event-ID after the server's retry: delay.
+    call --protocol 2025-11-25 "$url" tools/call '{"name":"test_reconnection","arguments":{}}' ;;
+request-metadata)
+    # The first request is refused with -32022; mcpd call retries once with
+    # a version from the error's supported list.
+    call --protocol 2026-07-28 "$url" tools/list
+    call --protocol 2026-07-28 "$url" tools/call '{"name":"anything","arguments":{}}' ;;
+sep-2322-client-request-state)
+    # input_required rounds: the elicitation is answered and the request
+    # retried with the echoed requestState.
+    for tool in test_mrtr_echo_state test_mrtr_no_state test_mrtr_unrelated test_mrtr_no_result_type; do
+        call --elicit-response '{"action":"accept","content":{"confirmed":true}}' "$url" tools/call \
+            "{\"name\":\"$tool\",\"arguments\":{}}"
+    done ;;
+json-schema-ref-no-deref)
+    # Listing must not fetch the network $ref of an inputSchema.
+    call "$url" tools/list ;;
+auth/*)
+    # No OAuth in mcpd call: the request meets the 401 and fails.
+    call "$url" tools/list ;;
+*)
+    echo "client.sh: no handler for scenario '${MCP_CONFORMANCE_SCENARIO:-}'" >&2
+    exit 2 ;;
+esac
