@@ -33,12 +33,19 @@ typedef struct wsc {
 
 static inline uint64_t wsc_now_ms(void) { return mcp_now_ns() / 1000000u; }
 
+/* Retries for a few seconds: a server process may still be starting. */
 static inline int wsc_tcp_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    int fd = -1;
+    for (int attempt = 0;; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) break;
+        close(fd);
+        if (attempt == 200) fail_msg("nothing listens on 127.0.0.1:%d", port);
+        usleep(25 * 1000);
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
