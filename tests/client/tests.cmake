@@ -12,3 +12,11 @@ add_test(NAME client_sdk_server
   WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 set_tests_properties(client_sdk_server PROPERTIES LABELS interop TIMEOUT 300
   ENVIRONMENT "MCPD_BIN=$<TARGET_FILE:mcpd>")
+
+# The same catalog behind the SDK's StreamableHTTPServerTransport on a
+# loopback port (sdk_http_server.mjs): `mcpd call http://...`.
+add_test(NAME client_sdk_http_server
+  COMMAND ${MCP_NODE} --test --test-reporter=spec --test-timeout=60000 call_http.test.mjs
+  WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(client_sdk_http_server PROPERTIES LABELS interop TIMEOUT 300
+  ENVIRONMENT "MCPD_BIN=$<TARGET_FILE:mcpd>")
