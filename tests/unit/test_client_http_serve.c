@@ -1,0 +1,159 @@
+/*
+ * test_client_http_serve.c — the HTTP connector against the mcpd binary
+ * as a user runs it ($MCPD_BIN serve --http on a loopback port), in both
+ * eras: tools/list, tools/call, resources/read, prompts/get, progress of
+ * the demo's slow tool, and its cancellation stopping it early.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mcp/client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t server_pid;
+static int server_port;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    const char *bin = getenv("MCPD_BIN");
+    if (!bin || access(bin, X_OK) != 0)
+        return 0;
+    server_port = free_port();
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", server_port);
+    server_pid = fork();
+    if (server_pid == 0) {
+        execl(bin, bin, "serve", "--http", addr, "--workers", "1", "--log-level", "warning", (char *)NULL);
+        _exit(127);
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+    }
+    return 0;
+}
+
+static mcp_client *connect_era(const char *version)
+{
+    if (server_pid <= 0) {
+        skip();
+        return NULL;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", server_port);
+    mcp_client_transport *t = NULL;
+    int rc = MCP_EIO;
+    for (int i = 0; i < 200 && rc != 0; i++) { /* the server may still be starting */
+        rc = mcp_connect_http(url, NULL, &t);
+        if (rc != 0)
+            usleep(25 * 1000);
+    }
+    assert_int_equal(rc, 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
+                                                      .timeout_ms = 10000, .no_cache = true});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    return c;
+}
+
+static void expect(mcp_client *c, const char *method, const char *params, const char *needle)
+{
+    mcp_client_result r;
+    int status = mcp_client_call_sync(c, method, params, NULL, &r);
+    if (status != 0 || !r.json || !strstr(r.json, needle))
+        fail_msg("%s: status %d, '%s' not in %s", method, status, needle, r.json ? r.json : "(none)");
+    mcp_client_result_free(&r);
+}
+
+static int progress_count;
+static void count_progress(void *user, double progress, double total, const char *message)
+{
+    (void)user, (void)progress, (void)total, (void)message;
+    progress_count++;
+}
+
+static void run_era(const char *version, const char *want_version)
+{
+    mcp_client *c = connect_era(version);
+    assert_string_equal(mcp_client_protocol_version(c), want_version);
+    expect(c, "tools/list", NULL, "\"slow\"");
+    expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
+    expect(c, "resources/read", "{\"uri\":\"mcpd://demo/readme\"}", "mcpd demo server");
+    expect(c, "prompts/get", "{\"name\":\"review\",\"arguments\":{\"code\":\"int x;\"}}", "int x;");
+    progress_count = 0;
+    mcp_client_result r;
+    assert_int_equal(mcp_client_call_sync(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":3,\"delay_ms\":20}}",
+                                          &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
+                                          &r),
+                     0);
+    assert_non_null(strstr(r.json, "slow finished 3 steps"));
+    mcp_client_result_free(&r);
+    assert_int_equal(progress_count, 3);
+    /* Cancel a long slow call after its first progress; the client goes on. */
+    int64_t id;
+    progress_count = 0;
+    assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":100,\"delay_ms\":50}}",
+                                        &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
+                                        NULL, NULL, &id),
+                     0);
+    for (int i = 0; i < 200 && progress_count == 0; i++)
+        mcp_client_pump(c, 10);
+    assert_true(progress_count > 0);
+    assert_int_equal(mcp_client_cancel(c, id, "enough"), 0);
+    assert_false(mcp_client_is_pending(c, id));
+    expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still here\"}}", "still here");
+    mcp_client_free(c);
+}
+
+static void handshake_era(void **state)
+{
+    (void)state;
+    run_era("2025-11-25", "2025-11-25");
+}
+
+static void modern_era_by_discovery(void **state)
+{
+    (void)state;
+    run_era(NULL, "2026-07-28");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_era),
+        cmocka_unit_test(modern_era_by_discovery),
+    };
+    if (!getenv("MCPD_BIN"))
+        fprintf(stderr, "skipped: MCPD_BIN is not set to an executable mcpd binary\n");
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
