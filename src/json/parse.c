@@ -245,14 +245,20 @@ static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, co
     return n;
 }
 
-/* Where the decoded text of the string whose body starts at body goes.
- * Decoded text is never longer than its source, and the bodies of two
- * strings never overlap in the source, so one block as long as the input
- * (from the first string on) holds every string at the offset of its body:
- * one allocation per document, none per string, and the room of a string
- * (body length plus the NUL, which lands where the closing quote was) is
- * known from its position alone. */
-static inline char *string_room(parser *ps, const char *body) {
+/* The modes of run: it is compiled once per mode, so that the eager parse
+ * (the common one) and the validator carry no test of a mode they are not. */
+enum { RUN_VALIDATE, RUN_EAGER, RUN_LAZY };
+
+/* Where the decoded text of the string whose body (len bytes) starts at
+ * body goes. Decoded text is never longer than its source, and the bodies
+ * of two strings never overlap in the source, so when everything is built
+ * one block as long as the input (from the first string on) holds every
+ * string at the offset of its body: one allocation per document, none per
+ * string. A lazy parse builds only the few strings near the top (the
+ * envelope of a large message): those get their own room, so that a
+ * megabyte of unbuilt params does not reserve a megabyte. */
+static inline char *string_room(parser *ps, const char *body, size_t len, const int mode) {
+    if (mode == RUN_LAZY) return mcp_arena_alloc(ps->arena, len + 1);
     if (MCP_UNLIKELY(!ps->room)) {
         ps->room = mcp_arena_alloc(ps->arena, (size_t)(ps->end - body) + 1);
         if (!ps->room) return NULL;
@@ -306,9 +312,6 @@ static bool stack_grow(parser *ps) {
     return true;
 }
 
-/* The modes of run: it is compiled once per mode, so that the eager parse
- * (the common one) and the validator carry no test of a mode they are not. */
-enum { RUN_VALIDATE, RUN_EAGER, RUN_LAZY };
 
 static inline __attribute__((always_inline)) int run(parser *ps, const char *text, mcp_json **out, const int mode) {
     const char *p = text, *end = ps->end;
@@ -375,7 +378,7 @@ value:
                 /* Validated now, decoded when read: reserve its room. */
                 size_t body = (size_t)(close - (p + 1));
                 node = node_new(ps, &stock, MCP_JSON_STRING, start);
-                char *room = node ? string_room(ps, p + 1) : NULL;
+                char *room = node ? string_room(ps, p + 1, body, mode) : NULL;
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
                 node->u.s.ptr = room;
@@ -472,7 +475,7 @@ key:
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
             key_clean = !escaped;
             if (escaped) {
-                char *dst = string_room(ps, p + 1);
+                char *dst = string_room(ps, p + 1, key_len, mode);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 key_len = mcp_json_decode_string(dst, p + 1, key_len);
                 key = dst;

@@ -64,6 +64,29 @@ static void test_writer_forwards_source_text(void **state) {
     mcp_arena_free(&arena);
 }
 
+/* A lazy parse of a big message builds its envelope only; its memory must
+ * not grow with the params it leaves unbuilt. */
+static void test_lazy_parse_reserves_for_built_strings_only(void **state) {
+    (void)state;
+    mcp_buf text;
+    mcp_buf_init(&text);
+    assert_int_equal(mcp_buf_append_cstr(&text, "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"a\":\""), 0);
+    while (text.len < (1u << 20)) assert_int_equal(mcp_buf_append_cstr(&text, "text \\n more text "), 0);
+    assert_int_equal(mcp_buf_append_cstr(&text, "\"}}"), 0);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, text.data, text.len, &(mcp_json_opts){.lazy_depth = 1}, &doc, NULL), 0);
+    assert_string_equal(mcp_json_str(mcp_json_get(doc, "method"), NULL), "tools/call");
+    assert_true(arena.allocated < 64 * 1024);
+    /* Expanding params builds (and reserves for) its megabyte, as it must. */
+    mcp_json *params = mcp_json_expand(&arena, mcp_json_get(doc, "params"));
+    assert_non_null(params);
+    assert_true(mcp_json_str_len(mcp_json_get(params, "a")) > 0);
+    mcp_arena_free(&arena);
+    mcp_buf_free(&text);
+}
+
 #define SHARED_STRINGS 4000
 #define READERS 4
 
@@ -118,6 +141,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reading_allocates_nothing),
         cmocka_unit_test(test_writer_forwards_source_text),
+        cmocka_unit_test(test_lazy_parse_reserves_for_built_strings_only),
         cmocka_unit_test(test_concurrent_first_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
