@@ -10,13 +10,11 @@
  * body is collected (bounded by the message size limit).
  */
 #include "net/client_http_internal.h"
+#include "net/connect.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,60 +85,14 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out)
 
 /* ---- Sockets ---------------------------------------------------------------------- */
 
-static int dial_one(const struct addrinfo *ai, unsigned timeout_ms, int *out)
-{
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0)
-        return MCP_EIO;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int n;
-        do
-            n = poll(&p, 1, (int)timeout_ms);
-        while (n < 0 && errno == EINTR);
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (n == 0) {
-            close(fd);
-            return MCP_ETIMEDOUT;
-        }
-        if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            close(fd);
-            errno = err ? err : errno;
-            return MCP_EIO;
-        }
-    } else if (rc != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return MCP_EIO;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    *out = fd;
-    return 0;
-}
-
 int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *list = NULL;
-    if (getaddrinfo(url->host, url->port, &hints, &list) != 0)
-        return MCP_ENOTFOUND;
-    int rc = MCP_EIO;
-    int saved = 0;
-    for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
-        rc = dial_one(ai, timeout_ms, fd_out);
-        if (rc == 0)
-            break;
-        saved = errno;
-    }
-    freeaddrinfo(list);
+    int rc = mcp_net_connect_host(url->host, url->port, timeout_ms, fd_out);
     if (rc != 0)
-        errno = saved;
-    return rc;
+        return rc;
+    /* Blocking from here: every wait below polls with its own deadline. */
+    fcntl(*fd_out, F_SETFL, fcntl(*fd_out, F_GETFL) & ~O_NONBLOCK);
+    return 0;
 }
 
 int mcp_http_write_all(int fd, const char *data, size_t len, unsigned timeout_ms)

@@ -72,6 +72,11 @@ int mcp_net_connect_tcp(const char *host_port, unsigned timeout_ms, int *fd_out)
     char host[256];
     const char *port;
     if (!fd_out || mcp_net_split_host_port(host_port, host, sizeof host, &port) != 0) return MCP_EINVAL;
+    return mcp_net_connect_host(host, port, timeout_ms, fd_out);
+}
+
+int mcp_net_connect_host(const char *host, const char *port, unsigned timeout_ms, int *fd_out) {
+    if (!host || !port || !fd_out) return MCP_EINVAL;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *list = NULL;
     if (getaddrinfo(host, port, &hints, &list) != 0) return MCP_ENOTFOUND;

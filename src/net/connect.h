@@ -18,5 +18,7 @@ int mcp_net_split_host_port(const char *s, char *host, size_t host_size, const c
  * does not resolve), MCP_ETIMEDOUT, or MCP_EIO with errno saying why (for
  * example ECONNREFUSED). */
 int mcp_net_connect_tcp(const char *host_port, unsigned timeout_ms, int *fd_out);
+/* The same with host and port already apart (a URL's parts). */
+int mcp_net_connect_host(const char *host, const char *port, unsigned timeout_ms, int *fd_out);
 
 #endif
