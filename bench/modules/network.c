@@ -524,9 +524,9 @@ static const bench_workload NET_WORKLOADS[] = {
     {"stdio_sequential_1k", "1,000 sequential tools/call (1 KiB echo) over mcpd serve --stdio", NET_STDIO_SEQUENTIAL,
      {1000, 1000}, {11, 25}},
     {"http_keepalive_50", "tools/call (1 KiB echo) as modern-era POSTs on 50 keep-alive HTTP/1.1 connections, JSON "
-     "answers", NET_HTTP_KEEPALIVE, {20000, 200000}, {5, 9}},
+     "answers", NET_HTTP_KEEPALIVE, {10000, 200000}, {5, 9}},
     {"http_sse_1k", "tools/call (1 KiB echo) on 1,000 HTTP/1.1 connections, each answered as an SSE stream",
-     NET_HTTP_SSE, {20000, 200000}, {5, 9}},
+     NET_HTTP_SSE, {10000, 200000}, {5, 9}},
 };
 
 const bench_module bench_module_network = {
