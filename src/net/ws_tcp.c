@@ -236,7 +236,7 @@ static void conn_input(ws_tcp_conn *c, const char *data, size_t len) {
         conn_flush(c); /* the alert, if any, is worth a try */
         conn_close(c);
     } else if (rc == MCP_ECLOSED) {
-        mcp_ws_conn_close(c->conn, 1000, NULL);
+        conn_close(c); /* close_notify: the peer sends nothing more, as at EOF */
     }
 }
 
