@@ -14,6 +14,7 @@
  * the same read (a client may send its first frame at once) is left in the
  * input for the framing layer.
  */
+#include "net/rebinding.h"
 #include "net/ws.h"
 
 #include <llhttp.h>
@@ -92,52 +93,13 @@ void mcp_ws_server_free(mcp_ws_server *ws) {
     free(ws);
 }
 
-/* ---- DNS-rebinding protection (the rules of Streamable HTTP) ------------------------- */
-static mcp_str host_name(mcp_str host) {
-    if (host.len && host.ptr[0] == '[') {
-        const char *close = memchr(host.ptr, ']', host.len);
-        if (!close) return (mcp_str){NULL, 0};
-        return (mcp_str){host.ptr, (size_t)(close - host.ptr) + 1};
-    }
-    const char *colon = memchr(host.ptr, ':', host.len);
-    if (colon) host.len = (size_t)(colon - host.ptr);
-    return host;
-}
-
-static bool is_loopback_name(mcp_str name) {
-    return mcp_str_case_eq_cstr(name, "localhost") || mcp_str_eq_cstr(name, "127.0.0.1") ||
-           mcp_str_eq_cstr(name, "[::1]");
-}
-
-static bool host_listed(char *const *list, mcp_str host, mcp_str name) {
-    for (size_t i = 0; list && list[i]; i++)
-        if (mcp_str_case_eq_cstr(host, list[i]) || mcp_str_case_eq_cstr(name, list[i])) return true;
-    return false;
-}
-
+/* ---- DNS-rebinding protection (net/rebinding.c, as for Streamable HTTP) ---------------- */
 bool mcp_ws_host_allowed(const mcp_ws_server *ws, mcp_str host) {
-    if (ws->disable_host_check) return true;
-    if (!host.ptr || !host.len) return false;
-    mcp_str name = host_name(host);
-    if (!name.ptr || !name.len) return false;
-    return is_loopback_name(name) || host_listed(ws->allowed_hosts, host, name);
+    return ws->disable_host_check || mcp_net_host_allowed(ws->allowed_hosts, host);
 }
 
 bool mcp_ws_origin_allowed(const mcp_ws_server *ws, mcp_str origin) {
-    if (!origin.ptr || ws->disable_host_check) return true;
-    for (size_t i = 0; ws->allowed_origins[i]; i++)
-        if (mcp_str_case_eq_cstr(origin, ws->allowed_origins[i])) return true;
-    mcp_str rest;
-    if (origin.len > 7 && strncasecmp(origin.ptr, "http://", 7) == 0)
-        rest = (mcp_str){origin.ptr + 7, origin.len - 7};
-    else if (origin.len > 8 && strncasecmp(origin.ptr, "https://", 8) == 0)
-        rest = (mcp_str){origin.ptr + 8, origin.len - 8};
-    else
-        return false; /* "null", other schemes */
-    if (memchr(rest.ptr, '/', rest.len) || memchr(rest.ptr, '@', rest.len)) return false;
-    mcp_str name = host_name(rest);
-    if (!name.ptr || !name.len) return false;
-    return is_loopback_name(name) || host_listed(ws->allowed_hosts, rest, name);
+    return ws->disable_host_check || mcp_net_origin_allowed(ws->allowed_hosts, ws->allowed_origins, origin);
 }
 
 /* ---- Accept key ------------------------------------------------------------------------ */
