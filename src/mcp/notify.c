@@ -284,6 +284,14 @@ static void write_filter(mcp_json_writer *w, const mcp_listen *l)
     mcp_json_end_object(w);
 }
 
+/* 0 when the filter is good, 1 when it is not (the call's error is set),
+ * or a negative code. */
+static int filter_error(mcp_call *call, const char *message)
+{
+    int rc = mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, message);
+    return rc < 0 ? rc : 1;
+}
+
 static int listen_parse(mcp_call *call, const mcp_json *filter, mcp_listen *l)
 {
     static const char *const FLAGS[] = {"toolsListChanged", "resourcesListChanged", "promptsListChanged"};
@@ -291,15 +299,14 @@ static int listen_parse(mcp_call *call, const mcp_json *filter, mcp_listen *l)
     for (size_t i = 0; i < 3; i++) {
         const mcp_json *v = mcp_json_get(filter, FLAGS[i]);
         if (v && !mcp_json_is_bool(v))
-            return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Invalid params: notification flags must be booleans"), 1;
+            return filter_error(call, "Invalid params: notification flags must be booleans");
         *dest[i] = mcp_json_bool(v, false);
     }
     const mcp_json *uris = mcp_json_get(filter, "resourceSubscriptions");
     if (!uris)
         return 0;
     if (!mcp_json_is_array(uris))
-        return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS,
-                                  "Invalid params: resourceSubscriptions must be an array of strings"), 1;
+        return filter_error(call, "Invalid params: resourceSubscriptions must be an array of strings");
     size_t n = mcp_json_len(uris);
     if (n == 0)
         return 0;
@@ -309,8 +316,7 @@ static int listen_parse(mcp_call *call, const mcp_json *filter, mcp_listen *l)
     for (const mcp_json *u = mcp_json_first(uris); u; u = mcp_json_next(u)) {
         if (!mcp_json_is_string(u) || mcp_json_str_len(u) == 0 ||
             strlen(mcp_json_str(u, "")) != mcp_json_str_len(u))
-            return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS,
-                                      "Invalid params: resourceSubscriptions must be an array of non-empty strings"), 1;
+            return filter_error(call, "Invalid params: resourceSubscriptions must be an array of non-empty strings");
         if (!(l->uris[l->uri_count] = strdup(mcp_json_str(u, ""))))
             return MCP_ENOMEM;
         l->uri_count++;
