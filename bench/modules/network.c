@@ -16,6 +16,8 @@
  *   http_sse_1k            the same over 1,000 connections, each response an
  *                          SSE stream (the server prefers SSE), timed to the
  *                          event that carries the result
+ *   ws_1k                  10 WebSocket connections x 100 tools/call in
+ *                          flight, one text frame per message
  *
  * The MCP server is the demo catalog of `mcpd serve`. Over TCP it runs in
  * this process on one mcp_net worker; over stdio it is a child process. The
@@ -58,7 +60,8 @@ enum {
     NET_TCP_PING = 3,
     NET_STDIO_SEQUENTIAL = 4,
     NET_HTTP_KEEPALIVE = 5,
-    NET_HTTP_SSE = 6
+    NET_HTTP_SSE = 6,
+    NET_WS = 7
 };
 
 #define NET_TEXT_BYTES 1024
@@ -73,15 +76,17 @@ typedef struct net_plan {
     bench_net_mode mode;
     bool ping;
     bool http, sse; /* Streamable HTTP; answers as SSE streams */
+    bool ws;
 } net_plan;
 
 static const net_plan PLANS[] = {
-    {NET_TCP_BURST, 1, 100, BENCH_NET_BURSTS, false, false, false},
-    {NET_TCP_SUSTAINED, 10, 100, BENCH_NET_CLOSED_LOOP, false, false, false},
-    {NET_TCP_PING, 8, 512, BENCH_NET_CLOSED_LOOP, true, false, false},
-    {NET_STDIO_SEQUENTIAL, 1, 1, BENCH_NET_CLOSED_LOOP, false, false, false},
-    {NET_HTTP_KEEPALIVE, 50, 1, BENCH_NET_CLOSED_LOOP, false, true, false},
-    {NET_HTTP_SSE, 1000, 1, BENCH_NET_CLOSED_LOOP, false, true, true},
+    {NET_TCP_BURST, 1, 100, BENCH_NET_BURSTS, false, false, false, false},
+    {NET_TCP_SUSTAINED, 10, 100, BENCH_NET_CLOSED_LOOP, false, false, false, false},
+    {NET_TCP_PING, 8, 512, BENCH_NET_CLOSED_LOOP, true, false, false, false},
+    {NET_STDIO_SEQUENTIAL, 1, 1, BENCH_NET_CLOSED_LOOP, false, false, false, false},
+    {NET_HTTP_KEEPALIVE, 50, 1, BENCH_NET_CLOSED_LOOP, false, true, false, false},
+    {NET_HTTP_SSE, 1000, 1, BENCH_NET_CLOSED_LOOP, false, true, true, false},
+    {NET_WS, 10, 100, BENCH_NET_CLOSED_LOOP, false, false, false, true},
 };
 
 /* The head of every HTTP request: a client of the stateless era that
@@ -98,6 +103,7 @@ typedef struct net_state {
     bench_net_request request;
     bench_net_reply reply;
     bench_http_reply http_reply;
+    mcp_buf ws_upgrade; /* the real server's 101, for the null server */
     size_t response_bytes;
     /* TCP */
     mcp_server *server;
@@ -137,11 +143,13 @@ static int build_request(net_state *s) {
             rc = mcp_buf_append_cstr(&s->suffix, "\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\""
                                      MCP_PROTOCOL_MODERN "\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
     }
-    s->request = (bench_net_request){s->prefix.data, s->prefix.len, s->suffix.data, s->suffix.len, NULL, 0};
+    s->request = (bench_net_request){.prefix = s->prefix.data, .prefix_len = s->prefix.len,
+                                     .suffix = s->suffix.data, .suffix_len = s->suffix.len};
     if (s->plan->http) {
         s->request.http_head = HTTP_HEAD;
         s->request.http_head_len = sizeof HTTP_HEAD - 1;
     }
+    s->request.ws = s->plan->ws;
     return rc;
 }
 
@@ -251,6 +259,46 @@ static int probe_http(const net_state *s, int port, mcp_buf *raw, mcp_buf *line)
     return rc;
 }
 
+/* One WebSocket exchange on a fresh connection: the 101 answer to the
+ * upgrade (upgrade) and the text of the answer to the request (line). */
+static int probe_ws(const net_state *s, int port, mcp_buf *upgrade, mcp_buf *line) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return MCP_EIO;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bench_net_request *rq = &s->request;
+    char id[16];
+    int id_len = snprintf(id, sizeof id, "%u", NET_PROBE_ID);
+    mcp_buf req, in;
+    mcp_buf_init(&req);
+    mcp_buf_init(&in);
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr) ? MCP_EIO : MCP_OK;
+    if (!rc) rc = bench_ws_handshake(fd, upgrade);
+    if (!rc) rc = mcp_buf_reserve(&req, 14 + rq->prefix_len + (size_t)id_len + rq->suffix_len);
+    if (!rc) {
+        req.len = bench_ws_frame_header(req.data, rq->prefix_len + (size_t)id_len + rq->suffix_len, true);
+        rc = mcp_buf_append(&req, rq->prefix, rq->prefix_len);
+    }
+    if (!rc) rc = mcp_buf_append(&req, id, (size_t)id_len);
+    if (!rc) rc = mcp_buf_append(&req, rq->suffix, rq->suffix_len);
+    if (!rc && send(fd, req.data, req.len, MSG_NOSIGNAL) != (ssize_t)req.len) rc = MCP_EIO;
+    bench_ws_frame f;
+    int got = 0;
+    while (!rc && (got = bench_ws_frame_next(in.data, in.len, &f)) == 0) {
+        char chunk[4096];
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) rc = MCP_ECLOSED;
+        else rc = mcp_buf_append(&in, chunk, (size_t)n);
+    }
+    if (!rc && (got < 0 || f.opcode != 1 || !f.fin || f.masked)) rc = MCP_EPROTO;
+    if (!rc) rc = mcp_buf_append(line, f.payload, f.payload_len);
+    mcp_buf_free(&req);
+    mcp_buf_free(&in);
+    close(fd);
+    return rc;
+}
+
 /* ---- Pinning ---------------------------------------------------------------------- */
 
 /* The first two CPUs this thread may run on: servers on the first, the
@@ -299,7 +347,8 @@ static void check_counters(const net_state *s) {
                 "evicted %llu, idle-closed %llu, output dropped %llu): treat these numbers with care\n",
                 (unsigned long long)c.refused, (unsigned long long)c.oversized, (unsigned long long)c.slow_evicted,
                 (unsigned long long)c.idle_closed, (unsigned long long)c.output_dropped);
-    mcp_http_server *http = mcp_net_http(s->net);
+    /* mcp_net_http reads the transport's state as HTTP's: ask only then. */
+    mcp_http_server *http = s->plan->http ? mcp_net_http(s->net) : NULL;
     if (!http) return;
     mcp_http_counters h;
     mcp_http_counters_get(http, &h);
@@ -331,6 +380,7 @@ static void net_teardown(void *p) {
     mcp_buf_free(&s->null_stdio.line);
     bench_net_reply_free(&s->reply);
     bench_http_reply_free(&s->http_reply);
+    mcp_buf_free(&s->ws_upgrade);
     mcp_buf_free(&s->prefix);
     mcp_buf_free(&s->suffix);
     restore_affinity(s);
@@ -351,6 +401,9 @@ static int setup_tcp(net_state *s) {
         mcp_http_opts opts = {.prefer_sse = plan->sse};
         mcp_listen listen = {.http = "127.0.0.1:0", .workers = 1, .http_opts = &opts};
         rc = mcp_net_start(&s->net, s->server, &listen, &(mcp_net_tuning){.http = true});
+    } else if (!rc && plan->ws) {
+        rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.ws = "127.0.0.1:0", .workers = 1},
+                           &(mcp_net_tuning){.ws = true});
     } else if (!rc) {
         rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
     }
@@ -358,6 +411,7 @@ static int setup_tcp(net_state *s) {
     mcp_buf_init(&line);
     mcp_buf_init(&raw);
     if (!rc) rc = plan->http ? probe_http(s, mcp_net_port(s->net), &raw, &line)
+                  : plan->ws ? probe_ws(s, mcp_net_port(s->net), &s->ws_upgrade, &line)
                              : probe_tcp(s, mcp_net_port(s->net), &line);
     if (!rc) rc = check_response(s, &line);
     if (!rc && plan->http) {
@@ -372,10 +426,13 @@ static int setup_tcp(net_state *s) {
     }
     if (!rc && plan->http) rc = bench_http_reply_from(raw.data, raw.len, NET_PROBE_ID, &s->http_reply);
     else if (!rc) rc = bench_net_reply_from(line.data, line.len, NET_PROBE_ID, &s->reply);
-    s->response_bytes = plan->http ? raw.len : line.len + 1;
+    /* As sent: with the newline, the HTTP head, or the frame header. */
+    s->response_bytes = plan->http ? raw.len : plan->ws ? line.len + (line.len < 126 ? 2 : line.len <= 0xffff ? 4 : 10)
+                                                        : line.len + 1;
     mcp_buf_free(&line);
     mcp_buf_free(&raw);
     if (!rc) rc = plan->http ? bench_null_http_start(&s->http_reply, &s->null_tcp)
+                  : plan->ws ? bench_null_ws_start(&s->reply, &s->ws_upgrade, &s->null_tcp)
                              : bench_null_tcp_start(&s->reply, &s->null_tcp);
     pin_self(s->loadgen_cpu);
     if (!rc) rc = bench_net_load_new(mcp_net_port(s->net), plan->connections, plan->window, plan->mode,
@@ -447,6 +504,7 @@ static int net_setup(const bench_workload *w, void **state, bench_task *tasks, s
     s->mcp_pid = s->null_pid = -1;
     mcp_buf_init(&s->prefix);
     mcp_buf_init(&s->suffix);
+    mcp_buf_init(&s->ws_upgrade);
     choose_cpus(s);
     int rc = s->plan ? build_request(s) : MCP_EINVAL;
     bool stdio = s->plan && s->plan->kind == NET_STDIO_SEQUENTIAL;
@@ -459,11 +517,14 @@ static int net_setup(const bench_workload *w, void **state, bench_task *tasks, s
     }
     const char *op = s->plan->ping ? "ping" : "tools_call";
     const char *what = s->plan->ping ? "ping"
+                       : s->plan->ws ? "tools/call echo (1 KiB text), one text frame each way"
                        : !s->plan->http ? "tools/call echo (1 KiB text)"
                        : s->plan->sse ? "modern POST tools/call echo (1 KiB), SSE answer (prefer_sse)"
                                       : "modern POST tools/call echo (1 KiB), JSON answer";
-    const char *ours = stdio ? "mcpd serve --stdio" : s->plan->http ? "mcp_net HTTP, 1 worker" : "mcp_net, 1 worker";
-    const char *null = stdio ? "null stdio server" : s->plan->http ? "null HTTP (llhttp) loop" : "null libuv server, 1 loop";
+    const char *ours = stdio ? "mcpd serve --stdio" : s->plan->http ? "mcp_net HTTP, 1 worker"
+                       : s->plan->ws ? "mcp_net WebSocket, 1 worker" : "mcp_net, 1 worker";
+    const char *null = stdio ? "null stdio server" : s->plan->http ? "null HTTP (llhttp) loop"
+                       : s->plan->ws ? "null WebSocket loop" : "null libuv server, 1 loop";
     bench_task *m = &tasks[0], *n = &tasks[1];
     snprintf(m->name, sizeof m->name, "mcp_%s", op);
     snprintf(n->name, sizeof n->name, "null_%s", op);
@@ -490,6 +551,7 @@ static void net_finish(void *p, bench_record *records, size_t count) {
         int id_len = snprintf(id, sizeof id, "%llu", (unsigned long long)(r->operations / 2 + 1));
         size_t body = s->request.prefix_len + (size_t)id_len + s->request.suffix_len;
         size_t bytes = body + 1;
+        if (s->request.ws) bytes = body + (body < 126 ? 2 : body <= 0xffff ? 4 : 10) + 4;
         if (s->request.http_head) {
             char length[48];
             bytes = s->request.http_head_len + (size_t)snprintf(length, sizeof length, "Content-Length: %zu\r\n\r\n", body) + body;
@@ -527,14 +589,16 @@ static const bench_workload NET_WORKLOADS[] = {
      "answers", NET_HTTP_KEEPALIVE, {10000, 200000}, {5, 9}},
     {"http_sse_1k", "tools/call (1 KiB echo) on 1,000 HTTP/1.1 connections, each answered as an SSE stream",
      NET_HTTP_SSE, {10000, 200000}, {5, 9}},
+    {"ws_1k", "1,000 tools/call (1 KiB echo) in flight over 10 WebSocket connections", NET_WS, {50000, 1000000},
+     {5, 9}},
 };
 
 const bench_module bench_module_network = {
     .name = "network",
-    .description = "TCP, stdio and Streamable HTTP transports under load, each against a null server in the same run",
-    .notes = "WebSocket workloads are not measured yet: that transport is not built; TLS and connection set-up are "
-             "not measured; timings are not instruction-counted (sockets, threads and the scheduler are not "
-             "deterministic)",
+    .description = "TCP, stdio, Streamable HTTP and WebSocket transports under load, each against a null server in "
+                   "the same run",
+    .notes = "TLS and connection set-up are not measured; timings are not instruction-counted (sockets, threads "
+             "and the scheduler are not deterministic)",
     .workloads = NET_WORKLOADS,
     .workload_count = sizeof NET_WORKLOADS / sizeof NET_WORKLOADS[0],
     .setup = net_setup,

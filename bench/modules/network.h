@@ -18,13 +18,15 @@
  *   network_http.c   HTTP/1.1 on the wire: the load generator's response
  *                    reader (JSON bodies, chunked SSE streams) and the
  *                    captured HTTP response the null HTTP server replays
+ *   network_ws.c     WebSocket on the wire: the opening handshake and frames
  *
  * A request line is prefix + decimal id + suffix + "\n"; ids run from 1 to
  * the number of operations of one pass. A response matches when its first
  * "id": member is such an id not yet answered and it carries a result.
  * Over HTTP the JSON text is the body of a POST (the request's head, then
  * Content-Length, then prefix + id + suffix) and the response is the body of
- * the HTTP response or the data of one of its SSE events.
+ * the HTTP response or the data of one of its SSE events. Over WebSocket it
+ * is one text frame each way.
  */
 #ifndef MCP_BENCH_NETWORK_H
 #define MCP_BENCH_NETWORK_H
@@ -47,6 +49,7 @@ typedef struct bench_net_request {
      * NDJSON. */
     const char *http_head;
     size_t http_head_len;
+    bool ws; /* WebSocket: upgraded at connect, one text frame per message */
 } bench_net_request;
 
 /* ---- Load generator (network_load.c) ------------------------------------------ */
@@ -128,6 +131,30 @@ void bench_http_reply_free(bench_http_reply *reply);
 /* Append the reply for a request body (its raw id spliced in). */
 int bench_http_reply_append(const bench_http_reply *reply, const char *body, size_t len, mcp_buf *out);
 
+/* ---- WebSocket on the wire (network_ws.c) ---------------------------------------- */
+#define BENCH_WS_MAX_PAYLOAD (16u * 1024 * 1024)
+
+/* The upgrade request every benchmark connection sends (one fixed key). */
+extern const char bench_ws_upgrade[];
+/* Send the upgrade on a blocking socket and read the answer through its
+ * blank line into response: 0 on 101, MCP_EPROTO otherwise. */
+int bench_ws_handshake(int fd, mcp_buf *response);
+/* Write the header of a final text frame of payload_len bytes (at most 14
+ * bytes); masked frames get the zero mask key. Returns its length. */
+size_t bench_ws_frame_header(char *out, uint64_t payload_len, bool masked);
+
+typedef struct bench_ws_frame {
+    bool fin, masked;
+    int opcode;
+    unsigned char mask[4];
+    const char *payload; /* still masked when masked */
+    size_t payload_len;
+    size_t frame_len;    /* header and payload */
+} bench_ws_frame;
+/* The frame at the start of data: 1 when whole, 0 when more bytes are
+ * needed, MCP_EPROTO for a payload over BENCH_WS_MAX_PAYLOAD. */
+int bench_ws_frame_next(const char *data, size_t len, bench_ws_frame *frame);
+
 /* ---- Null servers (network_null.c) --------------------------------------------- */
 /* The null response: a real response line split around its id, so that the
  * null server sends exactly as many bytes as the server it stands beside. */
@@ -152,6 +179,10 @@ int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out);
 /* The same loop speaking HTTP/1.1: requests framed by libmcp's HTTP parser
  * (llhttp, as the real server frames them), each answered with reply. */
 int bench_null_http_start(const bench_http_reply *reply, bench_null_tcp **out);
+/* The same loop speaking WebSocket: the upgrade answered with upgrade_reply
+ * (the real server's 101, captured; borrowed until stop), then each text
+ * frame unmasked and answered with reply in one unmasked text frame. */
+int bench_null_ws_start(const bench_net_reply *reply, const mcp_buf *upgrade_reply, bench_null_tcp **out);
 int bench_null_tcp_port(const bench_null_tcp *server);
 void bench_null_tcp_stop(bench_null_tcp *server); /* closes everything, joins, frees */
 

@@ -108,7 +108,7 @@ static size_t format_id(char *out, uint64_t id) {
     return n;
 }
 
-static int conn_connect(int port, int *out) {
+static int conn_connect(int port, bool ws, int *out) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return MCP_EIO;
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -118,6 +118,16 @@ static int conn_connect(int port, int *out) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)) {
         close(fd);
         return MCP_EIO;
+    }
+    if (ws) { /* upgraded while the socket still blocks */
+        mcp_buf answer;
+        mcp_buf_init(&answer);
+        int rc = bench_ws_handshake(fd, &answer);
+        mcp_buf_free(&answer);
+        if (rc) {
+            close(fd);
+            return rc;
+        }
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK)) {
@@ -173,7 +183,7 @@ int bench_net_load_new(int port, size_t connections, unsigned window, bench_net_
     load->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     int rc = load->epoll_fd < 0 ? MCP_EIO : MCP_OK;
     for (size_t i = 0; i < connections && rc == 0; i++) {
-        rc = conn_connect(port, &load->conns[i].fd);
+        rc = conn_connect(port, request->ws, &load->conns[i].fd);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &load->conns[i]};
         if (rc == 0 && epoll_ctl(load->epoll_fd, EPOLL_CTL_ADD, load->conns[i].fd, &ev)) rc = MCP_EIO;
     }
@@ -223,6 +233,7 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
     static const char length_name[] = "Content-Length: ";
     size_t each = rq->prefix_len + 20 + rq->suffix_len + 1;
     if (rq->http_head) each += rq->http_head_len + sizeof length_name + 20 + 4;
+    if (rq->ws) each += 14;
     if (mcp_buf_reserve(&c->out, (size_t)n * each)) return MCP_ENOMEM;
     uint64_t now = mcp_now_ns();
     for (uint64_t k = 0; k < n; k++) {
@@ -230,7 +241,9 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
         char *w = c->out.data + c->out.len;
         char digits[20];
         size_t id_len = format_id(digits, id);
-        if (rq->http_head) {
+        if (rq->ws) {
+            w += bench_ws_frame_header(w, rq->prefix_len + id_len + rq->suffix_len, true);
+        } else if (rq->http_head) {
             memcpy(w, rq->http_head, rq->http_head_len);
             w += rq->http_head_len;
             memcpy(w, length_name, sizeof length_name - 1);
@@ -245,7 +258,7 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
         w += id_len;
         memcpy(w, rq->suffix, rq->suffix_len);
         w += rq->suffix_len;
-        if (!rq->http_head) *w++ = '\n';
+        if (!rq->http_head && !rq->ws) *w++ = '\n';
         c->out.len = (size_t)(w - c->out.data);
         load->sent_ns[id] = now;
     }
@@ -319,6 +332,45 @@ static int conn_take(bench_net_load *load, load_conn *c, const char *data, size_
     return rc;
 }
 
+/* A server frame must be a whole, unmasked text message: one response. */
+static int ws_response(bench_net_load *load, load_conn *c, const bench_ws_frame *f, uint64_t now) {
+    if (f->opcode != 1 || !f->fin || f->masked) {
+        fprintf(stderr, "bench network: unexpected WebSocket frame (opcode %d, fin %d, masked %d)\n", f->opcode,
+                f->fin, f->masked);
+        return MCP_EPROTO;
+    }
+    return take_response(load, c, f->payload, f->payload_len, now);
+}
+
+/* WebSocket: whole frames are taken where they lie, a partial last frame
+ * waits in carry. */
+static int conn_take_ws(bench_net_load *load, load_conn *c, const char *data, size_t len, uint64_t now) {
+    bench_ws_frame f;
+    int rc = MCP_OK, got = 0;
+    if (c->carry.len) {
+        if (mcp_buf_append(&c->carry, data, len)) return MCP_ENOMEM;
+        size_t off = 0;
+        while (rc == 0 && (got = bench_ws_frame_next(c->carry.data + off, c->carry.len - off, &f)) == 1) {
+            rc = ws_response(load, c, &f, now);
+            off += f.frame_len;
+        }
+        if (rc == 0 && got < 0) rc = got;
+        /* What is left is at most one partial frame: keep it at the front. */
+        memmove(c->carry.data, c->carry.data + off, c->carry.len - off);
+        c->carry.len -= off;
+        return rc;
+    }
+    const char *p = data, *end = data + len;
+    while (rc == 0 && p < end) {
+        got = bench_ws_frame_next(p, (size_t)(end - p), &f);
+        if (got < 0) return got;
+        if (got == 0) return mcp_buf_append(&c->carry, p, (size_t)(end - p));
+        rc = ws_response(load, c, &f, now);
+        p += f.frame_len;
+    }
+    return rc;
+}
+
 static int conn_read(bench_net_load *load, load_conn *c) {
     for (;;) {
         ssize_t n = recv(c->fd, load->read_buf, LOAD_READ_SIZE, 0);
@@ -327,6 +379,8 @@ static int conn_read(bench_net_load *load, load_conn *c) {
             if (load->request->http_head) {
                 load->now_ns = mcp_now_ns();
                 rc = bench_http_reader_feed(&c->http, load->read_buf, (size_t)n);
+            } else if (load->request->ws) {
+                rc = conn_take_ws(load, c, load->read_buf, (size_t)n, mcp_now_ns());
             } else {
                 rc = conn_take(load, c, load->read_buf, (size_t)n, mcp_now_ns());
             }

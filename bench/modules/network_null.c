@@ -12,7 +12,9 @@
  * loop that reads, frames and writes. The HTTP one is the TCP one with
  * libmcp's HTTP request parser (llhttp) as its framer, as http_tcp.c frames:
  * each request's body gives the id, the captured HTTP response (JSON or an
- * SSE stream) goes back with that id and its length fields rewritten.
+ * SSE stream) goes back with that id and its length fields rewritten. The
+ * WebSocket one answers the upgrade with the real server's captured 101,
+ * then unmasks each text frame and answers it in one text frame.
  */
 #include "network.h"
 #include "net/http.h"
@@ -83,6 +85,8 @@ typedef struct null_conn {
     struct null_conn *prev, *next;
     mcp_ndjson framer;
     mcp_http_parser http; /* the framer of an HTTP server */
+    mcp_buf pending;      /* WebSocket: an upgrade request or a frame split across reads */
+    bool upgraded;
     mcp_buf out;  /* collecting */
     mcp_buf wbuf; /* being written */
     uv_write_t write_req;
@@ -93,6 +97,8 @@ typedef struct null_conn {
 struct bench_null_tcp {
     const bench_net_reply *reply;
     const bench_http_reply *http_reply; /* non-NULL: speak HTTP */
+    const mcp_buf *ws_upgrade;          /* non-NULL: speak WebSocket */
+    mcp_buf unmasked;                   /* WebSocket: scratch of the loop thread */
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
@@ -106,6 +112,7 @@ static void null_conn_freed(uv_handle_t *handle) {
     null_conn *c = handle->data;
     mcp_ndjson_free(&c->framer);
     if (c->server->http_reply) mcp_http_parser_free(&c->http);
+    mcp_buf_free(&c->pending);
     mcp_buf_free(&c->out);
     mcp_buf_free(&c->wbuf);
     free(c);
@@ -153,10 +160,73 @@ static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) 
     *buf = uv_buf_init(c->server->read_buf, NULL_READ_SIZE);
 }
 
+/* One client frame: a text message gets the reply in one frame; a close
+ * (or anything else) ends the connection: 1 to say so. */
+static int null_ws_frame(null_conn *c, const bench_ws_frame *f) {
+    bench_null_tcp *s = c->server;
+    if (f->opcode != 1 || !f->fin || !f->masked) return 1;
+    /* Unmask as every server must, then find the id in the text. */
+    mcp_buf_reset(&s->unmasked);
+    if (mcp_buf_reserve(&s->unmasked, f->payload_len)) return 1;
+    for (size_t i = 0; i < f->payload_len; i++) s->unmasked.data[i] = (char)(f->payload[i] ^ f->mask[i & 3]);
+    mcp_str id = bench_net_request_id(s->unmasked.data, f->payload_len);
+    const bench_net_reply *r = s->reply;
+    size_t len = r->prefix_len + id.len + r->suffix_len;
+    if (mcp_buf_reserve(&c->out, 14 + len)) return 1;
+    char *w = c->out.data + c->out.len;
+    w += bench_ws_frame_header(w, len, false);
+    memcpy(w, r->prefix, r->prefix_len);
+    w += r->prefix_len;
+    memcpy(w, id.ptr, id.len);
+    w += id.len;
+    memcpy(w, r->suffix, r->suffix_len);
+    w += r->suffix_len;
+    c->out.len = (size_t)(w - c->out.data);
+    return 0;
+}
+
+/* The bytes of one read on a WebSocket connection: the upgrade first, then
+ * frames, taken where they lie unless a read boundary split one. */
+static int null_ws_read(null_conn *c, const char *data, size_t len) {
+    const mcp_buf *upgrade = c->server->ws_upgrade;
+    if (c->pending.len || !c->upgraded) {
+        if (mcp_buf_append(&c->pending, data, len)) return 1;
+        data = c->pending.data;
+        len = c->pending.len;
+    }
+    size_t off = 0;
+    if (!c->upgraded) {
+        const char *blank = memmem(data, len, "\r\n\r\n", 4);
+        if (!blank) return len > 16384;
+        if (mcp_buf_append(&c->out, upgrade->data, upgrade->len)) return 1;
+        c->upgraded = true;
+        off = (size_t)(blank + 4 - data);
+    }
+    bench_ws_frame f;
+    int got;
+    while ((got = bench_ws_frame_next(data + off, len - off, &f)) == 1) {
+        if (null_ws_frame(c, &f)) return 1;
+        off += f.frame_len;
+    }
+    if (got < 0) return 1;
+    if (data == c->pending.data) {
+        memmove(c->pending.data, c->pending.data + off, len - off);
+        c->pending.len = len - off;
+    } else if (off < len && mcp_buf_append(&c->pending, data + off, len - off)) {
+        return 1;
+    }
+    return 0;
+}
+
 static void null_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     null_conn *c = stream->data;
     if (nread < 0) {
         null_conn_close(c);
+        return;
+    }
+    if (c->server->ws_upgrade) {
+        if (null_ws_read(c, buf->base, (size_t)nread)) null_conn_close(c);
+        else null_flush(c);
         return;
     }
     mcp_str input = {buf->base, (size_t)nread}, line;
@@ -198,6 +268,7 @@ static void null_on_connection(uv_stream_t *listener, int status) {
     bool framer_ok = !s->http_reply || mcp_http_parser_init(&c->http, 0, 0) == 0;
     mcp_buf_init(&c->out);
     mcp_buf_init(&c->wbuf);
+    mcp_buf_init(&c->pending);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -219,12 +290,15 @@ static void null_thread(void *arg) {
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
-static int null_start(const bench_net_reply *reply, const bench_http_reply *http_reply, bench_null_tcp **out) {
+static int null_start(const bench_net_reply *reply, const bench_http_reply *http_reply, const mcp_buf *ws_upgrade,
+                      bench_null_tcp **out) {
     *out = NULL;
     bench_null_tcp *s = calloc(1, sizeof *s);
     if (!s) return MCP_ENOMEM;
     s->reply = reply;
     s->http_reply = http_reply;
+    s->ws_upgrade = ws_upgrade;
+    mcp_buf_init(&s->unmasked);
     s->read_buf = malloc(NULL_READ_SIZE);
     if (!s->read_buf || uv_loop_init(&s->loop)) {
         free(s->read_buf);
@@ -258,11 +332,15 @@ static int null_start(const bench_net_reply *reply, const bench_http_reply *http
 }
 
 int bench_null_tcp_start(const bench_net_reply *reply, bench_null_tcp **out) {
-    return null_start(reply, NULL, out);
+    return null_start(reply, NULL, NULL, out);
 }
 
 int bench_null_http_start(const bench_http_reply *reply, bench_null_tcp **out) {
-    return null_start(NULL, reply, out);
+    return null_start(NULL, reply, NULL, out);
+}
+
+int bench_null_ws_start(const bench_net_reply *reply, const mcp_buf *upgrade_reply, bench_null_tcp **out) {
+    return null_start(reply, NULL, upgrade_reply, out);
 }
 
 int bench_null_tcp_port(const bench_null_tcp *server) {
@@ -274,6 +352,7 @@ void bench_null_tcp_stop(bench_null_tcp *s) {
     uv_async_send(&s->stop);
     uv_thread_join(&s->thread);
     uv_loop_close(&s->loop);
+    mcp_buf_free(&s->unmasked);
     free(s->read_buf);
     free(s);
 }
