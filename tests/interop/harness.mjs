@@ -103,3 +103,111 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export function textOf(result) {
   return (result.content || []).filter((c) => c.type === 'text').map((c) => c.text).join('');
 }
+
+// ---- Streamable HTTP --------------------------------------------------------
+// Each HTTP test file starts its own `mcpd serve --http` on a free loopback
+// port and stops it with SIGTERM at the end, asserting a clean exit.
+
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((ok, fail) => server.listen(0, '127.0.0.1', ok).on('error', fail));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+export async function startMcpdHttp(extraArgs = []) {
+  const { spawn } = await import('node:child_process');
+  const { connect } = await import('node:net');
+  const port = await freePort();
+  const child = spawn(mcpdPath(), ['serve', '--http', `127.0.0.1:${port}`, ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = { url: new URL(`http://127.0.0.1:${port}/mcp`), stderr: '', child };
+  child.stderr.on('data', (chunk) => { server.stderr += chunk.toString(); });
+  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`mcpd exited with ${child.exitCode} before listening: ${server.stderr}`);
+    const up = await new Promise((done) => {
+      const s = connect(port, '127.0.0.1', () => { s.end(); done(true); });
+      s.on('error', () => done(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`mcpd not listening on ${port} within 5 s: ${server.stderr}`);
+    await sleep(25);
+  }
+  // SIGTERM, then the exit status: a graceful drain ends with 0.
+  server.stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+    const status = await exited;
+    clearTimeout(timer);
+    return status;
+  };
+  return server;
+}
+
+// A fetch that records every HTTP exchange (method, request headers, body,
+// status, response headers) for assertions on the wire, and lets a test
+// replace a response (to drop an SSE stream mid-way).
+export function recordingFetch() {
+  const log = [];
+  const rec = {
+    log,
+    // (entry, response) => Response | undefined
+    rewrite: undefined,
+    fetch: async (url, init = {}) => {
+      const headers = new Headers(init.headers);
+      const entry = {
+        method: init.method ?? 'GET',
+        headers: Object.fromEntries(headers),
+        body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+        signal: init.signal, // aborted once the client gave up on the exchange
+      };
+      log.push(entry);
+      const response = await fetch(url, init);
+      entry.status = response.status;
+      entry.responseHeaders = Object.fromEntries(response.headers);
+      return rec.rewrite?.(entry, response) ?? response;
+    },
+  };
+  return rec;
+}
+
+// Wraps an SSE response so that its body fails after `events` complete
+// events (as a dropped connection does); the rest is never read and the
+// connection is cancelled. onCut receives the ids of the events passed on.
+export function cutAfterEvents(response, events, onCut) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let passed = 0;
+  const ids = [];
+  const body = new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) { controller.close(); return; }
+      text += decoder.decode(value, { stream: true });
+      let end;
+      let out = '';
+      while ((end = text.search(/\r?\n\r?\n/)) !== -1 && passed < events) {
+        const match = text.slice(end).match(/^\r?\n\r?\n/);
+        const block = text.slice(0, end + match[0].length);
+        text = text.slice(block.length);
+        const id = block.match(/^id: ?(.*)$/m);
+        if (id) ids.push(id[1].trim());
+        if (/^data:/m.test(block)) passed++;
+        out += block;
+      }
+      if (out) controller.enqueue(new TextEncoder().encode(out));
+      if (passed >= events) {
+        await reader.cancel().catch(() => {});
+        onCut?.(ids);
+        controller.error(new TypeError('test dropped the SSE connection'));
+      }
+    },
+    cancel() { return reader.cancel(); },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}

@@ -17,6 +17,9 @@ export const RESOURCE_NOT_FOUND = -32002;
 //   callTool(client, params, options): Promise<CallToolResult>
 //   listToolsPage(client, cursor): Promise<ListToolsResult>   (one page, raw)
 //   resourceNotFoundCodes: codes accepted for an unknown resource URI
+//   cancelsByClosingStream: true where aborting a call closes its HTTP
+//     stream instead of sending notifications/cancelled (2026-07-28 HTTP),
+//     with streamClosed(request) telling whether that request's was closed
 // }
 export function interopSuite(adapter) {
   let conn;
@@ -198,7 +201,14 @@ export function interopSuite(adapter) {
 
     const request = ctx.wire.sent.filter((m) => m.method === 'tools/call' && m.params?.name === 'slow').at(-1);
     const cancelled = ctx.wire.sent.find((m) => m.method === 'notifications/cancelled' && m.params?.requestId === request.id);
-    assert.ok(cancelled, 'the client sent notifications/cancelled for the slow request');
+    if (adapter.cancelsByClosingStream) {
+      // 2026-07-28 over HTTP: closing the request's own stream is the
+      // cancellation; the client sends no notification.
+      assert.equal(cancelled, undefined, 'no notifications/cancelled where closing the stream cancels');
+      assert.ok(adapter.streamClosed(request), 'the client closed the slow request\'s stream');
+    } else {
+      assert.ok(cancelled, 'the client sent notifications/cancelled for the slow request');
+    }
 
     // 10 steps' worth of time: a server that honours cancellation stops
     // sending progress for this token and sends no response for the request

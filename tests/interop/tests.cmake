@@ -1,6 +1,7 @@
-# Interop: mcpd serve --stdio against the official MCP TypeScript clients,
+# Interop: mcpd serve --stdio and --http against the official MCP TypeScript clients,
 # pinned in tests/interop/package-lock.json and installed by
-# scripts/install-deps.sh. Each file is one CTest test under node's runner.
+# scripts/install-deps.sh. Each file is one CTest test under node's runner;
+# the HTTP ones start their own mcpd on a free loopback port.
 # Without node_modules the tests fail, saying to run scripts/install-deps.sh.
 find_program(MCP_NODE node)
 if(NOT MCP_NODE)
@@ -8,7 +9,8 @@ if(NOT MCP_NODE)
   set(MCP_NODE node)
 endif()
 
-foreach(pair "interop_sdk1:sdk1.test.mjs" "interop_client2:client2.test.mjs")
+foreach(pair "interop_sdk1:sdk1.test.mjs" "interop_client2:client2.test.mjs"
+             "interop_sdk1_http:sdk1-http.test.mjs" "interop_client2_http:client2-http.test.mjs")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 name)
   list(GET pair 1 file)
