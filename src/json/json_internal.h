@@ -50,7 +50,7 @@ struct mcp_json {
     union {
         struct {
             char *ptr;  /* room for the decoded text, in the arena; valid once READY */
-            size_t len; /* decoded length; for STR_CLEAN strings known from the start */
+            size_t len; /* decoded length, valid once READY (STR_CLEAN: src_len - 2) */
         } s;
         struct {
             mcp_json *first;

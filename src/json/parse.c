@@ -30,6 +30,7 @@
 
 typedef struct frame {
     mcp_json *node;  /* NULL while skipping */
+    size_t count;    /* children so far, stored in node when it closes */
     mcp_json **tail; /* where the next child is linked: O(1) append, no branch */
     bool is_obj;
 } frame;
@@ -287,7 +288,7 @@ static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_
     }
     *f->tail = node;
     f->tail = &node->next;
-    f->node->u.c.count++;
+    f->count++;
 }
 
 /* The four-byte words of the literals, for one compare each. */
@@ -351,10 +352,7 @@ value:
                     raw_depth = depth + 1;
                 } else {
                     node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
-                    if (node) {
-                        node->u.c.first = NULL;
-                        node->u.c.count = 0;
-                    }
+                    if (node) node->u.c.first = NULL;
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 attach(top, node, key, key_len, key_clean, &root);
@@ -363,6 +361,7 @@ value:
             top = &ps->stack[depth++];
             top->node = container;
             top->tail = container ? &container->u.c.first : NULL;
+            top->count = 0;
             top->is_obj = is_obj;
             p++;
             if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) p = skip_ws(p, end);
@@ -382,7 +381,6 @@ value:
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
                 node->u.s.ptr = room;
-                node->u.s.len = body;
             }
             p = close + 1;
             break;
@@ -451,7 +449,10 @@ after_value:
 
 close: /* p is at the closing bracket of top */
     p++;
-    if (mode != RUN_VALIDATE && top->node) top->node->src_len = (size_t)(p - top->node->src);
+    if (mode != RUN_VALIDATE && top->node) {
+        top->node->src_len = (size_t)(p - top->node->src);
+        top->node->u.c.count = top->count;
+    }
     if (mode == RUN_LAZY && raw_depth == depth) {
         raw_node->src_len = (size_t)(p - raw_node->src);
         raw_depth = 0;

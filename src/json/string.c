@@ -98,9 +98,10 @@ const mcp_json *mcp_json_string_ready(const mcp_json *v) {
     if (!(__atomic_fetch_or(&n->flags, MCP_JSON_F_STR_BUSY, __ATOMIC_ACQUIRE) & MCP_JSON_F_STR_BUSY)) {
         const char *body = n->src + 1;
         size_t body_len = n->src_len - 2;
-        if (f & MCP_JSON_F_STR_CLEAN) { /* u.s.len was set by the parser */
+        if (f & MCP_JSON_F_STR_CLEAN) {
             memcpy(n->u.s.ptr, body, body_len);
             n->u.s.ptr[body_len] = '\0';
+            n->u.s.len = body_len;
         } else {
             n->u.s.len = mcp_json_decode_string(n->u.s.ptr, body, body_len);
         }
