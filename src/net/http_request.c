@@ -214,7 +214,20 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     mcp_json *params = params_of(conn, m);
-    mcp_json *body_pv = mcp_json_get(mcp_json_get(params, "_meta"), "io.modelcontextprotocol/protocolVersion");
+    mcp_json *meta = mcp_json_get(params, "_meta");
+    mcp_json *body_pv = mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion");
+    /* A request whose _meta lacks what every modern request must carry is a
+     * malformed request (400, -32602), not a disagreement between headers and
+     * body: there is nothing in the body to disagree with. */
+    if (m->kind == MCP_RPC_REQUEST &&
+        (!mcp_json_is_string(body_pv) || !mcp_json_is_object(mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities")))) {
+        mcp_http_x_error(x, 400, id, MCP_RPC_INVALID_PARAMS,
+                         !mcp_json_is_string(body_pv)
+                             ? "Invalid params: _meta io.modelcontextprotocol/protocolVersion is required"
+                             : "Invalid params: _meta io.modelcontextprotocol/clientCapabilities is required",
+                         NULL, NULL);
+        return;
+    }
     if ((m->kind == MCP_RPC_REQUEST || body_pv) && !json_string_eq(body_pv, pv)) {
         header_mismatch(conn, x, id,
                         "Header mismatch: MCP-Protocol-Version header value '%.*s' does not match the body's "

@@ -385,9 +385,26 @@ static void modern_era_headers_are_checked(void **state) {
     assert_int_equal(response_status(r), 200);
     free(r);
 
-    /* The body's _meta version must be the header's. */
+    /* A body without the _meta every modern request carries is malformed:
+     * 400 with -32602, not a header mismatch (nothing to disagree with). */
     r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
                         "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
+    assert_int_equal(response_status(r), 400);
+    assert_non_null(strstr(response_body(r), "\"code\":-32602"));
+    assert_non_null(strstr(response_body(r), "protocolVersion is required"));
+    free(r);
+    r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
+                        "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
+    assert_int_equal(response_status(r), 400);
+    assert_non_null(strstr(response_body(r), "clientCapabilities is required"));
+    free(r);
+
+    /* The body's _meta version must be the header's. */
+    r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
+                        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2025-11-25\","
+                        "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "MCP-Protocol-Version header value '2026-07-28' does not match"));
     free(r);
