@@ -214,16 +214,35 @@ static inline const char *scan_number(const char *p, const char *end, bool *simp
     return p;
 }
 
-/* One arena call per chunk of nodes instead of one per node. The chunk is
- * sized from the input left (a node takes at least two bytes of it), so a
- * small message does not reserve a big chunk. */
-#define NODE_CHUNK_MAX 64
+/* The modes of run: it is compiled once per mode, so that the eager parse
+ * (the common one) and the validator carry no test of a mode they are not. */
+enum { RUN_VALIDATE, RUN_EAGER, RUN_LAZY };
 
-static mcp_json *node_chunk(parser *ps, const char *p, mcp_json **chunk_end) {
-    size_t n = (size_t)(ps->end - p) / 8 + 2;
-    if (n > NODE_CHUNK_MAX) n = NODE_CHUNK_MAX;
-    mcp_json *chunk = mcp_arena_alloc(ps->arena, n * sizeof *chunk);
-    if (chunk) *chunk_end = chunk + n;
+/* Nodes come in chunks, one arena call each, sized from the input left.
+ * An eager parse asks for one chunk big enough for typical JSON (a node per
+ * BYTES_PER_NODE bytes) together with the room for its decoded strings:
+ * an arena reset per message keeps its largest block, so from the second
+ * message of a size on, parsing calls malloc not at all, where a chain of
+ * small chunks would be freed and allocated again on every message (and,
+ * next to the heap's top, trimmed and faulted in again). A lazy parse
+ * builds a few nodes near the top only: small chunks. */
+#define BYTES_PER_NODE 10
+#define NODE_CHUNK_MAX 16384
+#define NODE_CHUNK_LAZY 64
+
+static mcp_json *node_chunk(parser *ps, const char *p, mcp_json **chunk_end, const int mode) {
+    size_t left = (size_t)(ps->end - p);
+    size_t n = mode == RUN_EAGER ? left / BYTES_PER_NODE + 8 : left / 8 + 2;
+    size_t cap = mode == RUN_EAGER ? NODE_CHUNK_MAX : NODE_CHUNK_LAZY;
+    if (n > cap) n = cap;
+    size_t room = mode == RUN_EAGER && !ps->room ? left + 1 : 0;
+    mcp_json *chunk = mcp_arena_alloc(ps->arena, n * sizeof *chunk + room);
+    if (!chunk) return NULL;
+    *chunk_end = chunk + n;
+    if (room) { /* see string_room: p is before every string still to come */
+        ps->room = (char *)(chunk + n);
+        ps->room_from = p;
+    }
     return chunk;
 }
 
@@ -234,9 +253,9 @@ typedef struct node_stock {
     mcp_json *next, *end;
 } node_stock;
 
-static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, const char *src) {
+static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, const char *src, const int mode) {
     mcp_json *n = stock->next;
-    if (MCP_UNLIKELY(n == stock->end) && !(n = node_chunk(ps, src, &stock->end))) return NULL;
+    if (MCP_UNLIKELY(n == stock->end) && !(n = node_chunk(ps, src, &stock->end, mode))) return NULL;
     stock->next = n + 1;
     /* key and key_len are set by attach, src_len when the value ends. */
     n->type = type;
@@ -245,10 +264,6 @@ static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, co
     n->src = src;
     return n;
 }
-
-/* The modes of run: it is compiled once per mode, so that the eager parse
- * (the common one) and the validator carry no test of a mode they are not. */
-enum { RUN_VALIDATE, RUN_EAGER, RUN_LAZY };
 
 /* Where the decoded text of the string whose body (len bytes) starts at
  * body goes. Decoded text is never longer than its source, and the bodies
@@ -347,11 +362,11 @@ value:
             mcp_json *container = NULL;
             if (building) {
                 if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
-                    node = node_new(ps, &stock, MCP_JSON_RAW, start);
+                    node = node_new(ps, &stock, MCP_JSON_RAW, start, mode);
                     raw_node = node;
                     raw_depth = depth + 1;
                 } else {
-                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start);
+                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start, mode);
                     if (node) node->u.c.first = NULL;
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
@@ -376,7 +391,7 @@ value:
             if (building) {
                 /* Validated now, decoded when read: reserve its room. */
                 size_t body = (size_t)(close - (p + 1));
-                node = node_new(ps, &stock, MCP_JSON_STRING, start);
+                node = node_new(ps, &stock, MCP_JSON_STRING, start, mode);
                 char *room = node ? string_room(ps, p + 1, body, mode) : NULL;
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
@@ -396,7 +411,7 @@ value:
             if ((size_t)(end - p) < n || load32(p + n - 4) != load32(words[w] + n - 4))
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
             if (building) {
-                node = node_new(ps, &stock, types[w], start);
+                node = node_new(ps, &stock, types[w], start, mode);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
             }
             p += n;
@@ -409,7 +424,7 @@ value:
             const char *num_end = scan_number(p, end, &simple, &value);
             if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
             if (building) {
-                node = node_new(ps, &stock, MCP_JSON_NUMBER, start);
+                node = node_new(ps, &stock, MCP_JSON_NUMBER, start, mode);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 if (simple) {
                     node->flags = MCP_JSON_F_INT;
