@@ -1,8 +1,10 @@
 /*
- * Bump arena. Blocks are chained newest first. On reset we keep only the
- * largest block: a connection whose requests fit in one block then never
- * touches malloc again, and one oversized request does not pin a chain of
- * small blocks forever.
+ * Bump arena. Blocks are chained newest first. A reset leaves one block: the
+ * only one when everything fitted, or else one new block sized to what the
+ * last round used (plus a quarter for slack). Keeping merely the largest
+ * block would make a request that needs 9 KiB with 8 KiB blocks allocate and
+ * free a second block on every round; sized to the high-water mark, the
+ * steady state calls malloc never, and a chain never outlives its round.
  */
 #include "mcp/base.h"
 
@@ -89,21 +91,20 @@ char *mcp_arena_sprintf(mcp_arena *arena, const char *fmt, ...) {
 }
 
 void mcp_arena_reset(mcp_arena *arena) {
-    mcp_arena_block *keep = NULL;
-    for (mcp_arena_block *b = arena->head; b;) {
-        mcp_arena_block *next = b->next;
-        if (!keep || b->size > keep->size) {
-            if (keep) free(keep);
-            keep = b;
-        } else {
-            free(b);
-        }
-        b = next;
+    mcp_arena_block *keep = arena->head;
+    if (keep && keep->next) {
+        size_t largest = 0;
+        for (mcp_arena_block *b = keep; b; b = b->next)
+            if (b->size > largest) largest = b->size;
+        size_t want = arena->allocated + arena->allocated / 4;
+        if (want < arena->allocated) want = arena->allocated; /* overflowed */
+        if (want < largest) want = largest;
+        want = (want + 1023) & ~(size_t)1023;
+        mcp_arena_free(arena);
+        /* Out of memory here is not an error: the next alloc retries. */
+        keep = arena_block_new(want);
     }
-    if (keep) {
-        keep->next = NULL;
-        keep->used = 0;
-    }
+    if (keep) keep->used = 0;
     arena->head = keep;
     arena->allocated = 0;
 }

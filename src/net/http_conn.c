@@ -246,8 +246,17 @@ static const char *session_header(mcp_http_exchange *x, char *buf, size_t size) 
     return buf;
 }
 
-/* The HTTP status of a modern-era reply (the transport page names them). */
-static int modern_status(const char *message, size_t len) {
+/* The HTTP status of a modern-era reply (the transport page names them).
+ * Our own writer starts every result with the envelope and the id the
+ * exchange already holds, so a result is known by its first bytes; only
+ * what does not look like one is searched and classified. */
+static int modern_status(const mcp_http_exchange *x, const char *message, size_t len) {
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    static const char result[] = ",\"result\"";
+    size_t h = sizeof head - 1, id = x->id.len, n = sizeof result - 1;
+    if (id && len > h + id + n && memcmp(message, head, h) == 0 && memcmp(message + h, x->id.data, id) == 0 &&
+        memcmp(message + h + id, result, n) == 0)
+        return 200;
     if (!memmem(message, len, "\"error\"", 7)) return 200;
     mcp_arena arena;
     mcp_arena_init(&arena, 1024);
@@ -290,7 +299,7 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
         bool use_json = final && x->json_ok && (!x->sse_ok || !x->prefer_sse);
         if (use_json) {
             char extra[96];
-            int status = x->modern ? modern_status(message, len) : 200;
+            int status = x->modern ? modern_status(x, message, len) : 200;
             mcp_http_x_head(x, status, "application/json", (long)len, session_header(x, extra, sizeof extra));
             mcp_http_x_write(x, message, len);
             mcp_net_count(&conn->counters->responses_json, 1);
