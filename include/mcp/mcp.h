@@ -79,6 +79,10 @@ typedef struct mcp_server_opts {
      * Defaults: 0 (immediately stale) and "private". */
     uint32_t ttl_ms;
     const char *cache_scope;   /* "private" or "public" */
+    /* Serve resources/read and cacheable tools/call from a cache (see
+     * "Result cache" below); NULL: every request runs its handler. Kept by
+     * pointer: it must outlive the server. */
+    struct mcp_result_cache *result_cache;
     const char *icons;         /* optional Icon array JSON text for serverInfo */
     const char *website_url;   /* optional serverInfo.websiteUrl */
     /* How long a modern-era requestState stays valid; 0 means 10 minutes. */
@@ -372,6 +376,84 @@ int mcp_call_finish(mcp_call *call);
 const char *mcp_call_method(const mcp_call *call);
 const char *mcp_call_protocol_version(const mcp_call *call);
 mcp_arena *mcp_call_arena(mcp_call *call); /* lives until the call completes */
+
+/* ---- Result cache: answering from stored results ------------------------------
+ * With opts.result_cache set, the server answers resources/read and the
+ * tools/call of cacheable tools from a store, and runs the handler only on
+ * a miss (once per key, however many sessions ask at the same moment).
+ * What is stored is the result body alone ({"contents":[...]} or
+ * {"content":[...],"structuredContent":...}); the id, resultType, _meta and
+ * cache hints are written around it for each request, so one entry serves
+ * every request id, session and protocol era.
+ *
+ * What is cached, and for how long:
+ *   resources  every resource and template match, for the resource's
+ *              ttl_ms, else the server's ttl_ms, else default_ttl_ms;
+ *              a resource with a negative ttl_ms is never cached
+ *   tools      those given a policy with mcp_result_cache_set_tool
+ *              (ttl_ms 0 there opts a tool out), and those whose annotations
+ *              say both readOnlyHint and idempotentHint (default_ttl_ms, the
+ *              server's scope, no tags); keyed by name and the canonical
+ *              JSON of the arguments, so member order does not matter
+ * Only complete results are stored: not isError, not errors, not a handler
+ * that went asynchronous (MCP_PENDING), asked the client for input, or ran
+ * as a task. In the modern era such results carry ttlMs (the time the entry
+ * has left) and cacheScope (the policy's, else the resource's or server's).
+ *
+ * The store is the application's (mcpd wires the tiered cache of
+ * mcp/cache.h, whose key helper it uses); this layer only decides what may
+ * be stored. Configure the cache before serving starts. */
+typedef struct mcp_result_cache mcp_result_cache;
+
+typedef struct mcp_result_policy {
+    uint64_t ttl_ms;              /* 0 (set_tool): never cache this tool */
+    const char *cache_scope;      /* "public" or "private"; NULL: the server's */
+    const char *const *tags;      /* dropped together by mcp_server_invalidate_tag */
+    size_t tag_count;
+    const char *const *deps;      /* resource URIs the result is derived from: */
+    size_t dep_count;             /* invalidating one of them drops it too */
+} mcp_result_policy;
+
+/* Runs the handler: appends the body to body and returns 0 when it may be
+ * stored, or a negative code (nothing is stored). */
+typedef int (*mcp_result_compute_fn)(void *compute_user, mcp_buf *body);
+
+typedef struct mcp_result_store {
+    /* name is a resource URI (arguments NULL) or a tool name with its
+     * arguments object; the store derives its key from both. On a hit
+     * append the stored body to out and set *ttl_left_ms to the time the
+     * entry has left; on a miss run compute (once for concurrent callers of
+     * one key), store its body under policy, append it to out and set
+     * *ttl_left_ms to policy->ttl_ms. Return 0, or compute's error (every
+     * caller that waited for that compute gets it too), or the store's. */
+    int (*get_or_compute)(void *user, const char *name, const mcp_json *arguments,
+                          const mcp_result_policy *policy, mcp_result_compute_fn compute,
+                          void *compute_user, mcp_buf *out, uint64_t *ttl_left_ms);
+    /* Drop the stored result of a resource, or every result tagged tag,
+     * with whatever was derived from them. *removed (may be NULL) counts. */
+    int (*invalidate_resource)(void *user, const char *uri, size_t *removed);
+    int (*invalidate_tag)(void *user, const char *tag, size_t *removed);
+    void *user;
+} mcp_result_store;
+
+typedef struct mcp_result_cache_opts {
+    mcp_result_store store;       /* required: all three functions */
+    uint64_t default_ttl_ms;      /* 0 means 60000 */
+    bool ignore_annotations;      /* cache only tools given a policy */
+} mcp_result_cache_opts;
+
+int mcp_result_cache_new(const mcp_result_cache_opts *opts, mcp_result_cache **out);
+void mcp_result_cache_free(mcp_result_cache *cache);
+/* Cache tool's results under policy (copied), replacing any earlier one. */
+int mcp_result_cache_set_tool(mcp_result_cache *cache, const char *tool, const mcp_result_policy *policy);
+
+/* A resource changed: drop its stored result (and those derived from it),
+ * then tell subscribers as mcp_server_notify_resource_updated does.
+ * Returns how many sessions were told. */
+int mcp_server_invalidate_resource(mcp_server *server, const char *uri);
+/* Drop every stored result tagged tag. Returns how many stored copies
+ * were dropped (a tiered store counts each tier's), or a negative code. */
+int mcp_server_invalidate_tag(mcp_server *server, const char *tag);
 
 #ifdef __cplusplus
 }

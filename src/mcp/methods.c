@@ -1,10 +1,12 @@
 /*
  * methods.c — the feature methods: the four paginated lists, tools/call,
  * resources/read and prompts/get. Each checks its params, finds its entry
- * in the call's registry snapshot and hands over to the user's handler;
+ * in the call's registry snapshot and hands over to the user's handler
+ * (through the result cache, result_cache.c, when the server has one);
  * call.c assembles the result when the handler is done.
  */
 #include "internal.h"
+#include "result_cache.h"
 #include "schema.h"
 
 #include <string.h>
@@ -132,7 +134,7 @@ int mcp_method_tools_call(mcp_call *call)
     mcp_buf_free(&why);
     if (rc != 0)
         return rc;
-    return e->fn.tool(call, args, e->user);
+    return mcp_result_cache_call_tool(call, args);
 }
 
 int mcp_method_resources_read(mcp_call *call)
@@ -169,7 +171,7 @@ int mcp_method_resources_read(mcp_call *call)
     }
     call->kind = MCP_CALL_RESOURCE;
     call->entry = e;
-    return e->fn.resource(call, text, e->user);
+    return mcp_result_cache_read_resource(call, text);
 }
 
 int mcp_method_prompts_get(mcp_call *call)
