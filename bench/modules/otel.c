@@ -3,11 +3,17 @@
  * real code.
  *
  *   otel_baseline_1k / otel_overhead_1k   mcp_session_handle of a modern-era
- *       tools/call, without and with the request hooks (span with the MCP
- *       semantic-convention attributes, parented on a _meta traceparent,
- *       request counter and latency histogram), every request sampled and
- *       exported to a loopback OTLP receiver running in this process. The
+ *       tools/call of an echo tool (about 1 µs of work in all), on a server
+ *       without an observer and on one with mcp_obs_observer installed
+ *       (mcp_server_opts.observer: the server core starts and ends a span
+ *       with the MCP semantic-convention attributes, parented on the _meta
+ *       traceparent, and counts and times the request), every request
+ *       sampled and exported to a loopback OTLP receiver running in this
+ *       process. The tasks run interleaved, repetition by repetition; the
  *       overhead record gets overhead_pct (throughput lost, same run).
+ *   otel_baseline_work_1k / otel_overhead_work_1k   the same with a tool
+ *       that does about 15 µs of work (hashing 16 KiB), a more realistic
+ *       handler than echo.
  *   otel_span_creation                   mcp_span_start + mcp_span_end, no attributes
  *   otel_attribute_overhead_{1,10,100}   a span with that many attributes
  *   otel_exporter_batch_{100,1k,10k}     N spans ended, then a flush: each
@@ -15,10 +21,6 @@
  *   otel_collector_up / otel_collector_down   traced tools/call with the
  *       collector answering and with nothing listening (exports failing and
  *       retrying): down_vs_up_p99 and down_vs_up_throughput
- *
- * The hooks are called here as the server core will call them once it
- * carries the observer interface (see mcp/obs.h "Request hooks"): the
- * fields are what the core has already parsed, so nothing is parsed twice.
  */
 #include "harness.h"
 #include "mcp/mcp.h"
@@ -41,9 +43,10 @@
              "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}"
 static const char REQUEST[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                               "\"arguments\":{\"text\":\"hello\"}," META "}}";
-static const char TRACEPARENT[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+static const char REQUEST_WORK[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"work\","
+                                   "\"arguments\":{\"text\":\"hello\"}," META "}}";
 
-enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE };
+enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE, W_WORK };
 
 /* ---- a loopback OTLP receiver: reads each POST, answers 200 -------------------------- */
 
@@ -121,20 +124,41 @@ static void sink_stop(sink_server *s) {
 
 /* ---- state ------------------------------------------------------------------------------ */
 
+/* A server and one session on it, with or without an observer. */
+typedef struct otel_target {
+    mcp_observer observer;
+    mcp_server *server;
+    mcp_session *session;
+} otel_target;
+
 typedef struct otel_state {
     uint64_t size;
     sink_server sink;
     mcp_tracer *tracer, *tracer_down;
     mcp_metrics *metrics;
     mcp_obs *obs, *obs_down;
-    mcp_server *server;
-    mcp_session *session;
+    otel_target plain, traced, traced_down;
+    const char *request;
+    size_t request_len;
     uint64_t replies;
+    uint64_t work_sink;
     unsigned attrs[3];
 } otel_state;
 
 static int echo_tool(mcp_call *call, const mcp_json *args, void *user) {
     (void)user;
+    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
+}
+
+#define ROUNDS_OF_WORK 10
+/* About 15 µs of work: hash 16 KiB, a stand-in for a handler that does
+ * something (parses a file, looks up an index). */
+static int work_tool(mcp_call *call, const mcp_json *args, void *user) {
+    static uint8_t block[16384];
+    otel_state *s = user;
+    uint64_t h = 0;
+    for (int round = 0; round < ROUNDS_OF_WORK; round++) h ^= mcp_hash64(block, sizeof block, s->work_sink + (uint64_t)round);
+    s->work_sink += h & 1;
     return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
 }
 
@@ -158,28 +182,17 @@ static int tracer_at(int port, mcp_tracer **out) {
 
 /* ---- request path ------------------------------------------------------------------------- */
 
-static inline int one_request(otel_state *s, mcp_obs *obs) {
-    void *h = NULL;
-    if (obs)
-        h = mcp_obs_request_start(obs, &(mcp_obs_request){.method = "tools/call", .target = "echo",
-                                                          .request_id = "1", .protocol_version = "2026-07-28",
-                                                          .transport = "tcp", .traceparent = TRACEPARENT});
-    int rc = mcp_session_handle(s->session, REQUEST, sizeof REQUEST - 1);
-    if (obs) mcp_obs_request_end(obs, h, &(mcp_obs_outcome){0});
-    return rc;
-}
-
-static int run_requests(otel_state *s, mcp_obs *obs, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
+static int run_requests(otel_state *s, otel_target *t, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
     uint64_t before = s->replies;
     int rc = 0;
     uint64_t t0 = mcp_now_ns();
     for (uint64_t i = 0; i < ops && rc == 0; i++) {
         if (lat) {
             uint64_t a = mcp_now_ns();
-            rc = one_request(s, obs);
+            rc = mcp_session_handle(t->session, s->request, s->request_len);
             mcp_histogram_record(lat, mcp_now_ns() - a);
         } else {
-            rc = one_request(s, obs);
+            rc = mcp_session_handle(t->session, s->request, s->request_len);
         }
     }
     *elapsed_ns = mcp_now_ns() - t0;
@@ -188,17 +201,18 @@ static int run_requests(otel_state *s, mcp_obs *obs, uint64_t ops, mcp_histogram
 }
 
 static int run_baseline(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
-    return run_requests(ctx, NULL, ops, lat, ns);
+    otel_state *s = ctx;
+    return run_requests(s, &s->plain, ops, lat, ns);
 }
 
 static int run_traced(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
     otel_state *s = ctx;
-    return run_requests(s, s->obs, ops, lat, ns);
+    return run_requests(s, &s->traced, ops, lat, ns);
 }
 
 static int run_traced_down(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
     otel_state *s = ctx;
-    return run_requests(s, s->obs_down, ops, lat, ns);
+    return run_requests(s, &s->traced_down, ops, lat, ns);
 }
 
 /* ---- spans ------------------------------------------------------------------------------- */
@@ -267,8 +281,11 @@ static int run_batch(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elap
 static void otel_teardown(void *p) {
     otel_state *s = p;
     if (!s) return;
-    mcp_session_free(s->session);
-    mcp_server_free(s->server);
+    otel_target *targets[] = {&s->plain, &s->traced, &s->traced_down};
+    for (size_t i = 0; i < 3; i++) {
+        mcp_session_free(targets[i]->session);
+        mcp_server_free(targets[i]->server);
+    }
     mcp_obs_free(s->obs);
     mcp_obs_free(s->obs_down);
     mcp_metrics_free(s->metrics);
@@ -276,6 +293,18 @@ static void otel_teardown(void *p) {
     mcp_tracer_free(s->tracer_down);
     sink_stop(&s->sink);
     free(s);
+}
+
+static int target_new(otel_state *s, otel_target *t, mcp_obs *obs) {
+    if (obs) mcp_obs_observer(obs, &t->observer);
+    t->server = mcp_server_new(&(mcp_server_opts){.name = "bench", .version = MCP_VERSION_STRING,
+                                                  .observer = obs ? &t->observer : NULL});
+    if (!t->server) return MCP_ENOMEM;
+    int rc = mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = echo_tool});
+    if (!rc) rc = mcp_server_add_tool(t->server, &(mcp_tool){.name = "work", .fn = work_tool, .user = s});
+    if (!rc) t->session = mcp_session_new(t->server, &(mcp_sink){count_reply, s});
+    if (!rc && !t->session) rc = MCP_ENOMEM;
+    return rc;
 }
 
 static int dead_port(void) {
@@ -311,12 +340,15 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     if (!rc) rc = mcp_obs_new(s->tracer, s->metrics, &s->obs);
     if (!rc && kind == W_RESILIENCE) rc = tracer_at(dead_port(), &s->tracer_down);
     if (!rc && kind == W_RESILIENCE) rc = mcp_obs_new(s->tracer_down, NULL, &s->obs_down);
-    if (!rc && (kind == W_REQUEST || kind == W_RESILIENCE)) {
-        s->server = mcp_server_new(&(mcp_server_opts){.name = "bench", .version = MCP_VERSION_STRING});
-        if (!s->server) rc = MCP_ENOMEM;
-        if (!rc) rc = mcp_server_add_tool(s->server, &(mcp_tool){.name = "echo", .fn = echo_tool});
-        if (!rc) s->session = mcp_session_new(s->server, &(mcp_sink){count_reply, s});
-        if (!rc && !s->session) rc = MCP_ENOMEM;
+    s->request = kind == W_WORK ? REQUEST_WORK : REQUEST;
+    s->request_len = strlen(s->request);
+    if (!rc && (kind == W_REQUEST || kind == W_WORK)) {
+        rc = target_new(s, &s->plain, NULL);
+        if (!rc) rc = target_new(s, &s->traced, s->obs);
+    }
+    if (!rc && kind == W_RESILIENCE) {
+        rc = target_new(s, &s->traced, s->obs);
+        if (!rc) rc = target_new(s, &s->traced_down, s->obs_down);
     }
     if (rc) {
         otel_teardown(s);
@@ -326,9 +358,17 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     size_t n = 0;
     switch (kind) {
     case W_REQUEST:
-        add_task(tasks, &n, "otel_baseline_1k", "mcp_session_handle of a modern tools/call (echo tool), no hooks", false, run_baseline, s);
-        add_task(tasks, &n, "otel_overhead_1k", "the same with request hooks: span (9 attributes, _meta parent), counter, histogram; "
-                                  "every request sampled and exported to a loopback receiver", false, run_traced, s);
+        add_task(tasks, &n, "otel_baseline_1k", "mcp_session_handle of a modern tools/call of an echo tool (~1 us of "
+                                  "work in all), server without an observer", false, run_baseline, s);
+        add_task(tasks, &n, "otel_overhead_1k", "the same on a server with mcp_obs_observer: span (8 attributes, _meta "
+                                  "parent), counter, histogram; every request sampled and exported to a loopback receiver",
+                 false, run_traced, s);
+        break;
+    case W_WORK:
+        add_task(tasks, &n, "otel_baseline_work_1k", "mcp_session_handle of a modern tools/call of a tool that hashes 16 KiB "
+                                  "(~15 us of work), server without an observer", false, run_baseline, s);
+        add_task(tasks, &n, "otel_overhead_work_1k", "the same on a server with mcp_obs_observer, every request sampled "
+                                  "and exported to a loopback receiver", false, run_traced, s);
         break;
     case W_SPAN:
         add_task(tasks, &n, "otel_span_creation", "mcp_span_start + mcp_span_end, root span, exported", false, run_span_creation, s);
@@ -357,11 +397,27 @@ static bench_record *find(bench_record *r, size_t n, const char *name) {
 }
 
 static void otel_finish(void *state, bench_record *records, size_t count) {
-    (void)state;
-    bench_record *base = find(records, count, "otel_baseline_1k"), *traced = find(records, count, "otel_overhead_1k");
-    if (base && traced && base->throughput > 0) {
-        bench_record_add_metric(traced, "overhead_pct", (base->throughput - traced->throughput) / base->throughput * 100);
-        bench_record_add_metric(traced, "added_ns_per_request", 1e9 / traced->throughput - 1e9 / base->throughput);
+    otel_state *st = state;
+    /* Whether the exporter kept up: spans it shipped and spans it lost. */
+    bench_record *traced_any = find(records, count, "otel_overhead_1k");
+    if (!traced_any) traced_any = find(records, count, "otel_overhead_work_1k");
+    if (st && st->tracer && traced_any) {
+        mcp_tracer_stats ts;
+        mcp_tracer_flush(st->tracer, 10000);
+        mcp_tracer_stats_get(st->tracer, &ts);
+        bench_record_add_metric(traced_any, "spans_exported", (double)ts.spans_exported);
+        bench_record_add_metric(traced_any, "spans_dropped",
+                                (double)(ts.dropped_buffer_full + ts.dropped_pool_exhausted + ts.dropped_export_failed));
+    }
+    static const char *const pairs[][2] = {{"otel_baseline_1k", "otel_overhead_1k"},
+                                           {"otel_baseline_work_1k", "otel_overhead_work_1k"}};
+    for (size_t i = 0; i < 2; i++) {
+        bench_record *base = find(records, count, pairs[i][0]), *traced = find(records, count, pairs[i][1]);
+        if (base && traced && base->throughput > 0 && traced->throughput > 0) {
+            bench_record_add_metric(traced, "overhead_pct",
+                                    (base->throughput - traced->throughput) / base->throughput * 100);
+            bench_record_add_metric(traced, "added_ns_per_request", 1e9 / traced->throughput - 1e9 / base->throughput);
+        }
     }
     bench_record *up = find(records, count, "otel_collector_up"), *down = find(records, count, "otel_collector_down");
     if (up && down && up->p99_us > 0 && up->throughput > 0) {
@@ -375,6 +431,8 @@ static void otel_finish(void *state, bench_record *records, size_t count) {
 /* size: kind * 1e6 + parameter */
 static const bench_workload OTEL_WORKLOADS[] = {
     {"otel_request_1k", "1,000 tools/call requests, untraced and traced", W_REQUEST * 1000000 + 1000, {1000, 1000}, {31, 101}},
+    {"otel_request_work_1k", "1,000 tools/call requests of a ~15 us tool, untraced and traced",
+     W_WORK * 1000000 + 1000, {1000, 1000}, {31, 101}},
     {"otel_span", "span start/end with 0, 1, 10, 100 attributes", W_SPAN * 1000000 + 10000, {10000, 10000}, {11, 31}},
     {"otel_exporter_batch_100", "100 spans exported", W_BATCH * 1000000 + 100, {100, 100}, {11, 31}},
     {"otel_exporter_batch_1k", "1,000 spans exported", W_BATCH * 1000000 + 1000, {1000, 1000}, {11, 31}},
@@ -386,11 +444,12 @@ static const bench_workload OTEL_WORKLOADS[] = {
 const bench_module bench_module_otel = {
     .name = "otel",
     .description = "tracing and metrics overhead on the request path, span cost, OTLP export, collector outage",
-    .notes = "the request hooks are called by the benchmark around mcp_session_handle, as the server core will call "
-             "them; the loopback receiver runs in this process and shares the two cores",
+    .notes = "the server core calls the observer (mcp_server_opts.observer) inside mcp_session_handle; the loopback "
+             "receiver and the exporter thread run in this process and share the machine's cores",
     .workloads = OTEL_WORKLOADS,
     .workload_count = sizeof OTEL_WORKLOADS / sizeof OTEL_WORKLOADS[0],
     .setup = otel_setup,
     .finish = otel_finish,
     .teardown = otel_teardown,
+    .interleave = true,
 };

@@ -97,6 +97,8 @@ typedef struct mcp_server_opts {
      * listens (0 means 4096). Beyond them requests fail with -32600. */
     unsigned max_tasks;
     unsigned max_subscriptions;
+    /* Tracing and metrics hooks (see "Observer" below); zero: none. */
+    const struct mcp_observer *observer; /* kept by pointer: must outlive the server */
 } mcp_server_opts;
 
 /* Returned by a handler that asked for input (see "Input from the client"
@@ -226,6 +228,68 @@ typedef struct mcp_header_field {
 int mcp_server_check_param_headers(mcp_server *server, const char *tool, const mcp_json *arguments,
                                    const mcp_header_field *headers, size_t count, mcp_buf *why);
 
+/* ---- Observer: tracing and metrics hooks -------------------------------------
+ * The server core reports every request it answers (all transports, also
+ * those that fail before a handler runs) to an observer, and the client
+ * every request it sends. mcp/obs.h provides one (mcp_obs_observer) that
+ * makes OpenTelemetry spans and Prometheus metrics; this layer knows
+ * nothing of them. on_request_start runs on the thread that handles the
+ * message, before the handler (so the handler runs under its span), and
+ * returns a handle (NULL: nothing to end); on_request_end runs once per
+ * started request, on the thread that completes it. Slices in
+ * mcp_request_info are valid only during on_request_start. */
+typedef struct mcp_request_info {
+    mcp_str method;
+    mcp_str target;               /* tools/call, prompts/get: the name */
+    mcp_str resource_uri;         /* resources/read, subscribe, unsubscribe */
+    mcp_str request_id;           /* the id as JSON text (7 or "abc") */
+    mcp_str session_id;           /* the transport's session (Mcp-Session-Id), if any */
+    const char *protocol_version; /* the version the request speaks, or NULL */
+    const char *transport;        /* network.transport: "pipe", "tcp", or NULL */
+    const char *network_protocol; /* network.protocol.name: "http", "websocket", or NULL */
+    mcp_str traceparent;          /* params._meta.traceparent */
+    mcp_str tracestate;
+    mcp_str http_traceparent;     /* the transport's traceparent header (used when _meta has none) */
+    mcp_str http_tracestate;
+    bool client;                  /* a request we send */
+} mcp_request_info;
+
+typedef struct mcp_request_outcome {
+    int rpc_code;                 /* the JSON-RPC error code; 0 for a result */
+    bool tool_error;              /* a tools/call result with isError: true */
+    const char *message;          /* the error message, or NULL */
+} mcp_request_outcome;
+
+#define MCP_TRACEPARENT_TEXT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+
+typedef struct mcp_observer {
+    void *(*on_request_start)(void *user, const mcp_request_info *info);
+    void (*on_request_end)(void *user, void *handle, const mcp_request_outcome *outcome);
+    /* Client side: the traceparent to send with the request of handle
+     * (written with its NUL); 0, or nonzero to send none. Optional. */
+    int (*traceparent)(void *user, void *handle, char out[MCP_TRACEPARENT_TEXT_LEN + 1]);
+    /* Optional: the handler of handle returned (the request may still go
+     * on asynchronously); whatever start made current on this thread stops
+     * being current. */
+    void (*on_handler_exit)(void *user, void *handle);
+    /* Optional: append the text served at GET /metrics on the HTTP
+     * listener (Prometheus text format). net is that listener's runtime (an
+     * mcp_net of mcp/net.h), for its counters. NULL: /metrics is 404. */
+    int (*metrics)(void *user, void *net, mcp_buf *out);
+    void *user;
+} mcp_observer;
+
+/* What a transport knows of a message that the session does not: which
+ * transport it came by, the transport's session id, the W3C trace headers.
+ * Slices need to live only during the call. */
+typedef struct mcp_transport_info {
+    const char *transport;        /* "pipe", "tcp" */
+    const char *network_protocol; /* "http", "websocket", or NULL */
+    mcp_str session_id;
+    mcp_str traceparent;
+    mcp_str tracestate;
+} mcp_transport_info;
+
 /* ---- Sessions: how a transport talks to the server -------------------------
  * One session per connection (or per stdio pair). The sink receives each
  * outgoing message as one complete JSON text without a trailing newline;
@@ -255,6 +319,10 @@ size_t mcp_session_pending(const mcp_session *session);
  * code only for failures of the session itself (out of memory); protocol
  * errors are answered on the sink, never returned. */
 int mcp_session_handle(mcp_session *session, const char *message, size_t len);
+/* mcp_session_handle, telling the observer what the transport knows (info
+ * may be NULL). */
+int mcp_session_handle_from(mcp_session *session, const char *message, size_t len,
+                            const mcp_transport_info *info);
 /* Negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *session);
 /* Optional, set before the first message. Messages that belong to one
@@ -267,6 +335,19 @@ const char *mcp_session_protocol_version(const mcp_session *session);
 typedef int (*mcp_sink_write_for_fn)(void *user, const char *request_id, size_t id_len, const char *message,
                                      size_t len);
 int mcp_session_set_write_for(mcp_session *session, mcp_sink_write_for_fn write_for);
+/* mcp_session_handle in two steps, for a transport that must look at a
+ * message before it runs (HTTP checks its headers against the body), so
+ * that the text is parsed once: mcp_session_parse copies the text into
+ * memory of the session and parses it there (params fully built, see
+ * mcp/rpc.h for what *out holds; the text may go away at once), and
+ * mcp_session_run then handles exactly that message. *out stays valid until
+ * mcp_session_run returns. A parsed message that is not run is dropped by
+ * the next mcp_session_parse or mcp_session_handle, or by mcp_session_free.
+ * Bad input is not an error of the call: *out describes it and run answers
+ * it. Both return 0, MCP_EINVAL (run: nothing parsed) or MCP_ENOMEM. */
+struct mcp_rpc_batch;
+int mcp_session_parse(mcp_session *session, const char *message, size_t len, const struct mcp_rpc_batch **out);
+int mcp_session_run(mcp_session *session);
 
 /* Server-to-client requests (handshake era). The callback runs once: with
  * status 0 and the response's result or error (the other NULL), or with

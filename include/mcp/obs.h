@@ -40,6 +40,7 @@
 #define MCP_OBS_H
 
 #include "mcp/base.h"
+#include "mcp/mcp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -263,11 +264,8 @@ typedef struct mcp_obs_request {
     bool client;                 /* true when we are the client sending the request */
 } mcp_obs_request;
 
-typedef struct mcp_obs_outcome {
-    int rpc_code;                /* JSON-RPC error code; 0 for a result */
-    bool tool_error;             /* a result with isError: true */
-    const char *message;         /* the error message, or NULL */
-} mcp_obs_outcome;
+/* rpc_code (0 for a result), tool_error (isError: true), message. */
+typedef mcp_request_outcome mcp_obs_outcome;
 
 typedef struct mcp_obs mcp_obs;
 
@@ -286,6 +284,12 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
 int mcp_obs_request_traceparent(void *obs, void *handle, char out[MCP_TRACEPARENT_LEN + 1]);
 /* The span behind a handle, to add attributes. */
 mcp_span *mcp_obs_request_span(void *handle);
+
+/* The same hooks as an mcp_observer (mcp/mcp.h) for mcp_server_opts and
+ * mcp_client_opts: spans per request, and (when o has metrics) the
+ * Prometheus text for GET /metrics, with the serving listener's net
+ * counters. o must outlive the server and clients it is given to. */
+void mcp_obs_observer(mcp_obs *o, mcp_observer *out);
 
 /* ---- Structured logs --------------------------------------------------------------------------
  * One JSON object per record: {"ts":"2026-...Z","level":"info","logger":..,

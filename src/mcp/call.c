@@ -8,6 +8,7 @@
  * snapshot) in its own memory, independent of the message text.
  */
 #include "internal.h"
+#include "observe.h"
 #include "schema.h"
 
 #include <stdio.h>
@@ -294,6 +295,8 @@ void mcp_call_complete(mcp_call *call, int rc)
         if (mcp_rpc_write_error(&call->out, &call->id, call->fail_code, call->fail_message, call->fail_data) != 0)
             mcp_buf_reset(&call->out);
     }
+    if (session->server->opts.observer)
+        mcp_observe_end(call);
     /* A cancelled request gets no response (the peer has stopped waiting);
      * a batch still counts it as answered. */
     if (call->task)

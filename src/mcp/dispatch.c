@@ -18,6 +18,7 @@
  * sends with an HTTP 400.
  */
 #include "internal.h"
+#include "observe.h"
 
 #include <string.h>
 
@@ -284,7 +285,7 @@ void mcp_dispatch_run(mcp_call *call)
     call->finish_requested = false;
     pthread_mutex_unlock(&s->lock);
 
-    int rc = call->run(call);
+    int rc = mcp_observe_run(call);
 
     pthread_mutex_lock(&s->lock);
     if (rc == MCP_PENDING && !call->finish_requested) {

@@ -105,6 +105,8 @@ struct mcp_call {
     mcp_task *task;               /* task-augmented: the reply goes into this task */
     size_t completion_total;      /* completion/complete */
     bool completion_has_more, completion_total_set;
+    void *obs_handle;             /* the observer's handle (observe.c) */
+    bool observed;                /* the observer was told of the start */
 };
 
 /* A server-to-client request awaiting its response: either one of

@@ -117,8 +117,25 @@ struct mcp_tracer {
     uint64_t flush_requested, flush_done;
     uint64_t rng;                /* jitter, exporter thread only */
     _Atomic uint64_t exported, dropped_export, export_requests, export_retries, export_failures;
+    /* Wall clock minus monotonic clock, refreshed by the exporter: a span
+     * reads one clock at start instead of two. */
+    _Atomic int64_t unix_offset_ns;
+    /* The exporter waits for its interval; a ring that fills to wake_at
+     * spans wakes it (one signal per batch, not per span). */
+    atomic_bool exporter_idle;
+    unsigned wake_at;
 };
 
+/* tracer.c: wake the exporter because a ring has a batch waiting. */
+void obs_exporter_nudge(mcp_tracer *t);
+/* tracer.c: measure the offset of the wall clock from mcp_now_ns. */
+void obs_clock_offset_refresh(mcp_tracer *t);
+
+/* trace_context.c: mcp_traceparent_parse with a tracestate slice. */
+int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, size_t ts_len, mcp_trace_context *out);
+/* span.c: mcp_span_start with the name given as two slices joined by a
+ * space (the second may be empty). */
+mcp_span *obs_span_start2(mcp_tracer *t, mcp_str a, mcp_str b, mcp_span_kind kind, const mcp_trace_context *parent);
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);
 /* mcp_span_end with the monotonic time already read by the caller. */

@@ -41,10 +41,12 @@ struct mcp_obs {
     mcp_metric_id duration[2][METHOD_COUNT];
 };
 
-static unsigned method_index(const char *method) {
-    if (method)
+static unsigned method_index(mcp_str method) {
+    if (method.ptr)
         for (unsigned i = 0; i + 1 < METHOD_COUNT; i++)
-            if (method[0] == METHODS[i][0] && strcmp(method, METHODS[i]) == 0) return i;
+            if (method.ptr[0] == METHODS[i][0] && strlen(METHODS[i]) == method.len &&
+                memcmp(method.ptr, METHODS[i], method.len) == 0)
+                return i;
     return METHOD_COUNT - 1;
 }
 
@@ -72,6 +74,8 @@ static int register_metrics(mcp_obs *o) {
     return rc;
 }
 
+static void collect_scrape_net(mcp_metrics_writer *w, void *user);
+
 int mcp_obs_new(mcp_tracer *tracer, mcp_metrics *metrics, mcp_obs **out) {
     if (!out) return MCP_EINVAL;
     *out = NULL;
@@ -87,6 +91,7 @@ int mcp_obs_new(mcp_tracer *tracer, mcp_metrics *metrics, mcp_obs **out) {
         o->tracer = o->own_tracer;
     }
     if (!rc && metrics) rc = register_metrics(o);
+    if (!rc && metrics) rc = mcp_metrics_add_collector(metrics, collect_scrape_net, NULL);
     if (rc) {
         mcp_obs_free(o);
         return rc;
@@ -101,52 +106,72 @@ void mcp_obs_free(mcp_obs *o) {
     free(o);
 }
 
-static bool parent_from(const char *tp, const char *ts, mcp_trace_context *ctx) {
-    return tp && mcp_traceparent_parse(tp, strlen(tp), ts, ctx) == 0;
+static bool parent_from(mcp_str tp, mcp_str ts, mcp_trace_context *ctx) {
+    return tp.ptr && obs_traceparent_parse(tp.ptr, tp.len, ts.ptr, ts.len, ctx) == 0;
 }
 
-void *mcp_obs_request_start(void *obs, const mcp_obs_request *req) {
+static inline mcp_str slice(const char *s) {
+    return (mcp_str){s, s ? strlen(s) : 0};
+}
+
+static inline void set_slice(mcp_span *s, const char *key, mcp_str v) {
+    if (v.ptr) mcp_span_set_strn(s, key, v.ptr, v.len);
+}
+
+/* The hot path of every request: one parse of the parent, one span from
+ * the thread's pool, attributes as slices copied once into the span's
+ * text, no allocation and no lock. */
+static void *request_start(void *obs, const mcp_request_info *req) {
     mcp_obs *o = obs;
-    if (!o || !req || !req->method) return NULL;
+    if (!o || !req || !req->method.ptr) return NULL;
     mcp_trace_context parent;
     bool has_parent = parent_from(req->traceparent, req->tracestate, &parent) ||
                       parent_from(req->http_traceparent, req->http_tracestate, &parent);
     /* A request we send from inside the handling of another is its child. */
     if (!has_parent && req->client && mcp_span_current()) has_parent = mcp_span_context(mcp_span_current(), &parent) == 0;
-    bool is_tool = strcmp(req->method, "tools/call") == 0;
-    bool is_prompt = !is_tool && strcmp(req->method, "prompts/get") == 0;
-    const char *target = (is_tool || is_prompt) ? req->target : NULL;
-    /* "{method} {target}", built without printf: this runs per request. */
-    char name[192];
-    size_t ml = strnlen(req->method, 64), tl = target ? strnlen(target, sizeof name - 66) : 0;
-    memcpy(name, req->method, ml);
-    if (target) {
-        name[ml] = ' ';
-        memcpy(name + ml + 1, target, tl);
-        ml += 1 + tl;
-    }
-    name[ml] = '\0';
-    mcp_span *s = mcp_span_start(o->tracer, name, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
-                                 has_parent ? &parent : NULL);
+    unsigned mi = method_index(req->method);
+    bool is_tool = mi == 0, is_prompt = mi == 5;
+    mcp_str target = (is_tool || is_prompt) ? req->target : (mcp_str){NULL, 0};
+    mcp_span *s = obs_span_start2(o->tracer, req->method, target, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
+                                  has_parent ? &parent : NULL);
     if (!s) return NULL;
-    s->user_index = method_index(req->method) | (req->client ? 0x100u : 0);
+    s->user_index = mi | (req->client ? 0x100u : 0);
     if (s->recording) {
-        mcp_span_set_str(s, "mcp.method.name", req->method);
-        if (req->request_id) mcp_span_set_str(s, "jsonrpc.request.id", req->request_id);
-        if (is_tool && target) {
-            mcp_span_set_str(s, "gen_ai.tool.name", target);
-            mcp_span_set_str(s, "gen_ai.operation.name", "execute_tool");
-        } else if (is_prompt && target) {
-            mcp_span_set_str(s, "gen_ai.prompt.name", target);
+        mcp_span_set_strn(s, "mcp.method.name", req->method.ptr, req->method.len);
+        set_slice(s, "jsonrpc.request.id", req->request_id);
+        if (is_tool && target.ptr) {
+            set_slice(s, "gen_ai.tool.name", target);
+            mcp_span_set_strn(s, "gen_ai.operation.name", "execute_tool", 12);
+        } else if (is_prompt && target.ptr) {
+            set_slice(s, "gen_ai.prompt.name", target);
         }
-        if (req->resource_uri) mcp_span_set_str(s, "mcp.resource.uri", req->resource_uri);
-        if (req->session_id) mcp_span_set_str(s, "mcp.session.id", req->session_id);
+        set_slice(s, "mcp.resource.uri", req->resource_uri);
+        set_slice(s, "mcp.session.id", req->session_id);
         if (req->protocol_version) mcp_span_set_str(s, "mcp.protocol.version", req->protocol_version);
         if (req->transport) mcp_span_set_str(s, "network.transport", req->transport);
         if (req->network_protocol) mcp_span_set_str(s, "network.protocol.name", req->network_protocol);
     }
     s->user = mcp_span_make_current(s);
     return s;
+}
+
+void *mcp_obs_request_start(void *obs, const mcp_obs_request *req) {
+    if (!req) return NULL;
+    return request_start(obs, &(mcp_request_info){
+                                  .method = slice(req->method),
+                                  .target = slice(req->target),
+                                  .resource_uri = slice(req->resource_uri),
+                                  .request_id = slice(req->request_id),
+                                  .session_id = slice(req->session_id),
+                                  .protocol_version = req->protocol_version,
+                                  .transport = req->transport,
+                                  .network_protocol = req->network_protocol,
+                                  .traceparent = slice(req->traceparent),
+                                  .tracestate = slice(req->tracestate),
+                                  .http_traceparent = slice(req->http_traceparent),
+                                  .http_tracestate = slice(req->http_tracestate),
+                                  .client = req->client,
+                              });
 }
 
 void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome) {
@@ -172,6 +197,40 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
     }
     if (mcp_span_current() == s) mcp_span_make_current(s->user);
     obs_span_end_at(s, now);
+}
+
+static void handler_exit(void *obs, void *handle) {
+    (void)obs;
+    mcp_span *s = handle;
+    if (s && mcp_span_current() == s) mcp_span_make_current(s->user);
+}
+
+/* The listener's runtime for the scrape being rendered on this thread. */
+static _Thread_local void *tls_scrape_net;
+
+static void collect_scrape_net(mcp_metrics_writer *w, void *user) {
+    (void)user;
+    if (tls_scrape_net) mcp_metrics_collect_net(w, tls_scrape_net);
+}
+
+static int render_metrics(void *obs, void *net, mcp_buf *out) {
+    mcp_obs *o = obs;
+    if (!o->metrics) return MCP_EUNSUPPORTED;
+    tls_scrape_net = net;
+    int rc = mcp_metrics_render(o->metrics, out);
+    tls_scrape_net = NULL;
+    return rc;
+}
+
+void mcp_obs_observer(mcp_obs *o, mcp_observer *out) {
+    *out = (mcp_observer){
+        .on_request_start = request_start,
+        .on_request_end = mcp_obs_request_end,
+        .traceparent = mcp_obs_request_traceparent,
+        .on_handler_exit = handler_exit,
+        .metrics = o && o->metrics ? render_metrics : NULL,
+        .user = o,
+    };
 }
 
 int mcp_obs_request_traceparent(void *obs, void *handle, char out[MCP_TRACEPARENT_LEN + 1]) {

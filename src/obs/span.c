@@ -115,13 +115,12 @@ void obs_span_release(mcp_span *s) {
                                                     memory_order_relaxed));
 }
 
-static inline uint64_t unix_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, const mcp_trace_context *parent) {
+    return obs_span_start2(t, (mcp_str){name, name ? strlen(name) : 0}, (mcp_str){NULL, 0}, kind, parent);
 }
 
-mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, const mcp_trace_context *parent) {
+mcp_span *obs_span_start2(mcp_tracer *t, mcp_str first, mcp_str second, mcp_span_kind kind,
+                          const mcp_trace_context *parent) {
     if (!t) return NULL;
     obs_thread *th = thread_state(t);
     if (MCP_UNLIKELY(!th)) return NULL;
@@ -165,10 +164,16 @@ mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, co
     s->start_mono_ns = mcp_now_ns();
     if (s->recording) {
         counter_inc(&th->started, 1);
-        s->start_unix_ns = unix_ns();
-        size_t n = name ? strlen(name) : 0;
-        if (n > MCP_SPAN_TEXT_ROOM / 4) n = MCP_SPAN_TEXT_ROOM / 4;
-        memcpy(s->text, name, n);
+        s->start_unix_ns = s->start_mono_ns + (uint64_t)atomic_load_explicit(&t->unix_offset_ns, memory_order_relaxed);
+        /* "{first} {second}", within a quarter of the text room. */
+        size_t room = MCP_SPAN_TEXT_ROOM / 4, n = first.len < room ? first.len : room;
+        if (n) memcpy(s->text, first.ptr, n);
+        if (second.len && n + 1 < room) {
+            size_t m = second.len < room - n - 1 ? second.len : room - n - 1;
+            s->text[n] = ' ';
+            memcpy(s->text + n + 1, second.ptr, m);
+            n += 1 + m;
+        }
         s->name_len = (uint16_t)n;
         s->text_used = (uint32_t)n;
     } else {
@@ -293,6 +298,8 @@ void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns) {
     }
     th->ring[head & th->mask] = s;
     atomic_store_explicit(&th->head, head + 1, memory_order_release);
+    if (MCP_UNLIKELY(head + 1 - tail >= t->wake_at) && atomic_load_explicit(&t->exporter_idle, memory_order_relaxed))
+        obs_exporter_nudge(t);
 }
 
 size_t obs_spans_collect(mcp_tracer *t, mcp_span **out, size_t max) {

@@ -43,8 +43,15 @@ static bool all_zero(const uint8_t *b, size_t n) {
 }
 
 int mcp_traceparent_parse(const char *tp, size_t len, const char *tracestate, mcp_trace_context *out) {
+    return obs_traceparent_parse(tp, len, tracestate, tracestate ? strlen(tracestate) : 0, out);
+}
+
+int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, size_t ts_len, mcp_trace_context *out) {
     if (!tp || !out) return MCP_EINVAL;
-    memset(out, 0, sizeof *out);
+    /* Not a memset of the whole context: the request path parses one per
+     * request and the tracestate room is most of it. */
+    out->flags = 0;
+    out->tracestate[0] = '\0';
     /* Trim the optional whitespace a header value may carry. */
     while (len && (*tp == ' ' || *tp == '\t')) tp++, len--;
     while (len && (tp[len - 1] == ' ' || tp[len - 1] == '\t')) len--;
@@ -60,9 +67,9 @@ int mcp_traceparent_parse(const char *tp, size_t len, const char *tracestate, mc
         !hex_decode(tp + 53, 1, &out->flags))
         return MCP_EPARSE;
     if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8)) return MCP_EPARSE;
-    if (tracestate) {
-        size_t n = strlen(tracestate);
-        if (n <= MCP_TRACESTATE_MAX) memcpy(out->tracestate, tracestate, n + 1);
+    if (tracestate && ts_len <= MCP_TRACESTATE_MAX) {
+        memcpy(out->tracestate, tracestate, ts_len);
+        out->tracestate[ts_len] = '\0';
     }
     return MCP_OK;
 }

@@ -91,6 +91,20 @@ static bool export_batch(mcp_tracer *t, mcp_span **spans, size_t n, mcp_buf *bod
     }
 }
 
+void obs_clock_offset_refresh(mcp_tracer *t) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    atomic_store_explicit(&t->unix_offset_ns, wall - (int64_t)mcp_now_ns(), memory_order_relaxed);
+}
+
+void obs_exporter_nudge(mcp_tracer *t) {
+    /* Only the first producer to see the exporter idle signals; the
+     * signal needs no lock (a wake-up lost to a race costs at most one
+     * flush interval, and the ring still has room for that). */
+    if (atomic_exchange_explicit(&t->exporter_idle, false, memory_order_relaxed)) pthread_cond_signal(&t->wake);
+}
+
 static void release_all(mcp_span **spans, size_t n) {
     for (size_t i = 0; i < n; i++) obs_span_release(spans[i]);
 }
@@ -120,10 +134,13 @@ static void *exporter_main(void *arg) {
         if (t->flush_done < want) t->flush_done = want;
         pthread_cond_broadcast(&t->flushed);
         if (stopping) break;
+        obs_clock_offset_refresh(t);
         if (t->flush_requested == t->flush_done && !t->stopping) {
             struct timespec ts;
             deadline_after(&ts, t->opts.exporter.flush_interval_ms);
+            atomic_store_explicit(&t->exporter_idle, true, memory_order_relaxed);
             pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+            atomic_store_explicit(&t->exporter_idle, false, memory_order_relaxed);
         }
     }
     pthread_mutex_unlock(&t->lock);
@@ -151,6 +168,8 @@ int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
     if (t->buffer_spans > (1u << 20)) t->buffer_spans = 1u << 20;
     /* In flight (started, not ended) plus waiting in the ring. */
     t->max_live = t->buffer_spans * 2 + 64;
+    t->wake_at = e->max_batch < t->buffer_spans / 2 ? e->max_batch : (t->buffer_spans / 2 ? t->buffer_spans / 2 : 1);
+    obs_clock_offset_refresh(t);
     const char *endpoint = e->endpoint ? e->endpoint : "http://127.0.0.1:4318/v1/traces";
     t->export_enabled = endpoint[0] != '\0';
     int rc = MCP_OK;

@@ -42,7 +42,7 @@ typedef struct receiver {
     const char *get_content_type;
 } receiver;
 
-static void receiver_serve_one(receiver *r, int fd) {
+static inline void receiver_serve_one(receiver *r, int fd) {
     mcp_buf in;
     mcp_buf_init(&in);
     char buf[8192];
@@ -101,7 +101,7 @@ static void *receiver_main(void *arg) {
 }
 
 /* 0 on success; port 0 picks a free one. */
-static int receiver_start(receiver *r) {
+static inline int receiver_start(receiver *r) {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
     r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -114,7 +114,7 @@ static int receiver_start(receiver *r) {
     return pthread_create(&r->thread, NULL, receiver_main, r) == 0 ? 0 : -1;
 }
 
-static void receiver_stop(receiver *r) {
+static inline void receiver_stop(receiver *r) {
     atomic_store(&r->stop, true);
     pthread_join(r->thread, NULL);
     close(r->listen_fd);
@@ -122,7 +122,7 @@ static void receiver_stop(receiver *r) {
     pthread_mutex_destroy(&r->lock);
 }
 
-static size_t receiver_requests(receiver *r) {
+static inline size_t receiver_requests(receiver *r) {
     pthread_mutex_lock(&r->lock);
     size_t n = r->requests;
     pthread_mutex_unlock(&r->lock);
@@ -130,7 +130,7 @@ static size_t receiver_requests(receiver *r) {
 }
 
 /* A port with nothing listening: bind, read the port, close. */
-static int receiver_dead_port(void) {
+static inline int receiver_dead_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;

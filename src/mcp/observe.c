@@ -1,0 +1,101 @@
+/*
+ * observe.c — the server core's side of the observer interface: what it
+ * tells the observer about each request, and when.
+ *
+ * A request is started right before its handler runs (dispatch has then
+ * learnt method, params and version), so the handler runs under the
+ * observer's span; one that fails earlier (bad params, unknown method) is
+ * started and ended together when it completes. Everything passed is a
+ * slice of what the call already holds: nothing is copied or parsed here
+ * beyond two lookups in params.
+ *
+ * Transports that know more than the message (which transport, the HTTP
+ * session, the traceparent header) pass it through mcp_session_handle_from,
+ * which keeps it in a thread-local for the duration of the call: the
+ * request starts on that thread, inside mcp_session_handle.
+ */
+#include "observe.h"
+
+#include <string.h>
+
+static _Thread_local const mcp_transport_info *tls_transport;
+
+int mcp_session_handle_from(mcp_session *session, const char *message, size_t len, const mcp_transport_info *info)
+{
+    const mcp_transport_info *saved = tls_transport;
+    tls_transport = info;
+    int rc = mcp_session_handle(session, message, len);
+    tls_transport = saved;
+    return rc;
+}
+
+static mcp_str json_slice(const mcp_json *v)
+{
+    if (!mcp_json_is_string(v))
+        return (mcp_str){NULL, 0};
+    return (mcp_str){mcp_json_str(v, ""), mcp_json_str_len(v)};
+}
+
+static void start(mcp_call *call, const mcp_observer *o)
+{
+    call->observed = true;
+    if (!call->method)
+        return;
+    mcp_request_info info = {
+        .method = {call->method, strlen(call->method)},
+        .request_id = call->id.text,
+        .protocol_version = call->version,
+    };
+    /* Only the methods that name a target pay for the lookup. */
+    const char *m = call->method;
+    if (call->params && (!strcmp(m, "tools/call") || !strcmp(m, "prompts/get")))
+        info.target = json_slice(mcp_json_get(call->params, "name"));
+    else if (call->params && !strncmp(m, "resources/", 10))
+        info.resource_uri = json_slice(mcp_json_get(call->params, "uri"));
+    if (call->meta) {
+        info.traceparent = json_slice(mcp_json_get(call->meta, "traceparent"));
+        if (info.traceparent.ptr)
+            info.tracestate = json_slice(mcp_json_get(call->meta, "tracestate"));
+    }
+    const mcp_transport_info *t = tls_transport;
+    if (t) {
+        info.transport = t->transport;
+        info.network_protocol = t->network_protocol;
+        info.session_id = t->session_id;
+        info.http_traceparent = t->traceparent;
+        info.http_tracestate = t->tracestate;
+    }
+    call->obs_handle = o->on_request_start(o->user, &info);
+}
+
+int mcp_observe_run(mcp_call *call)
+{
+    const mcp_observer *o = call->session->server->opts.observer;
+    if (!o || !o->on_request_start || call->observed)
+        return call->run(call);
+    start(call, o);
+    int rc = call->run(call);
+    /* Still ours: a call finished from another thread while its handler
+     * runs is completed by the dispatcher, after this returns. */
+    if (o->on_handler_exit && call->obs_handle)
+        o->on_handler_exit(o->user, call->obs_handle);
+    return rc;
+}
+
+void mcp_observe_end(mcp_call *call)
+{
+    const mcp_observer *o = call->session->server->opts.observer;
+    if (!o->on_request_start)
+        return;
+    if (!call->observed)
+        start(call, o);
+    if (!call->obs_handle || !o->on_request_end)
+        return;
+    mcp_request_outcome out = {
+        .rpc_code = call->fail_code,
+        .tool_error = call->kind == MCP_CALL_TOOL && call->is_error,
+        .message = call->fail_code ? call->fail_message : NULL,
+    };
+    o->on_request_end(o->user, call->obs_handle, &out);
+    call->obs_handle = NULL;
+}
