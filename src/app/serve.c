@@ -6,6 +6,7 @@
  */
 #include "app/app.h"
 #include "app/demo.h"
+#include "app/serve_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +47,18 @@ static void serve_usage(FILE *out) {
           "  --ws-path PATH             the WebSocket endpoint (default /mcp)\n"
           "  --tls-cert FILE            serve --tcp, --http and --ws over TLS (1.2 or\n"
           "  --tls-key FILE             later) with this PEM certificate chain and key\n"
+          "\n"
+          "result cache (resources/read, and tools/call of tools annotated readOnlyHint\n"
+          "and idempotentHint, answered from the cache while fresh):\n"
+          "  --cache-l1-entries N       turn it on, with N results in memory\n"
+          "  --cache-dir DIR            also keep results on disk (LMDB) in DIR\n"
+          "  --cache-redis HOST:PORT    also share results through Redis, and drop\n"
+          "                             them on every node when one invalidates\n"
+          "  --cache-ttl-ms MS          freshness of results that name none (default\n"
+          "                             60000)\n"
+          "  --node-id ID               this node's name on the invalidation channel\n"
+          "                             (default: random)\n"
+          "  Any of the --cache-* options turns the cache on.\n"
           "\n"
           "options:\n"
           "  --all-features             also register the tools confirm (elicitation),\n"
@@ -99,6 +112,8 @@ typedef struct serve_options {
     size_t extra_tools;
     size_t page_size;
     size_t max_message_size;
+    bool cache;
+    app_serve_cache_config cache_config;
 } serve_options;
 
 /* Returns -1 to continue serving, or the exit code to stop with. */
@@ -175,6 +190,39 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
         } else if (!strcmp(arg, "--max-message-size")) {
             if (parse_size(arg, value, 1024, (size_t)1 << 30, &opts->max_message_size)) return 2;
             i++;
+        } else if (!strcmp(arg, "--cache-l1-entries")) {
+            if (parse_size(arg, value, 1, (size_t)1 << 30, &opts->cache_config.l1_entries)) return 2;
+            opts->cache = true;
+            i++;
+        } else if (!strcmp(arg, "--cache-ttl-ms")) {
+            size_t ttl;
+            if (parse_size(arg, value, 1, (size_t)7 * 86400000, &ttl)) return 2;
+            opts->cache_config.ttl_ms = ttl;
+            opts->cache = true;
+            i++;
+        } else if (!strcmp(arg, "--cache-dir") || !strcmp(arg, "--node-id")) {
+            if (!value || !*value) {
+                fprintf(stderr, "mcpd serve: %s needs a value\n", arg);
+                return 2;
+            }
+            if (arg[2] == 'c') {
+                opts->cache_config.dir = value;
+                opts->cache = true;
+            } else if (strlen(value) > 64 || strpbrk(value, " \t\r\n")) {
+                fputs("mcpd serve: --node-id takes up to 64 bytes without spaces\n", stderr);
+                return 2;
+            } else {
+                opts->cache_config.node_id = value;
+            }
+            i++;
+        } else if (!strcmp(arg, "--cache-redis")) {
+            if (!value || !*value || !strchr(value, ':')) {
+                fputs("mcpd serve: --cache-redis needs HOST:PORT, e.g. 127.0.0.1:6379\n", stderr);
+                return 2;
+            }
+            opts->cache_config.redis = value;
+            opts->cache = true;
+            i++;
         } else if (!strcmp(arg, "--log-level")) {
             mcp_log_level level;
             if (!value || mcp_log_level_parse(value, &level)) {
@@ -198,6 +246,10 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
         fputs("mcpd serve: --tls-cert and --tls-key go together\n", stderr);
         return 2;
     }
+    if (opts->cache_config.node_id && !opts->cache_config.redis) {
+        fputs("mcpd serve: --node-id names this node to other nodes: it needs --cache-redis\n", stderr);
+        return 2;
+    }
     if (opts->tls_cert && !opts->tcp && !opts->http && !opts->ws) {
         fputs("mcpd serve: --tls-cert applies to --tcp, --http or --ws; none was given\n", stderr);
         return 2;
@@ -210,6 +262,8 @@ int app_serve(int argc, char **argv) {
     int code = serve_parse(argc, argv, &opts);
     if (code >= 0) return code;
 
+    app_serve_cache cache = {0};
+    if (opts.cache && app_serve_cache_open(&opts.cache_config, &cache)) return 1;
     mcp_server *server = mcp_server_new(&(mcp_server_opts){
         .name = "mcpd",
         .version = MCP_VERSION_STRING,
@@ -218,9 +272,11 @@ int app_serve(int argc, char **argv) {
                         "template and a review prompt.",
         .page_size = opts.page_size,
         .max_message_size = opts.max_message_size,
+        .result_cache = cache.results,
     });
     if (!server) {
         fputs("mcpd serve: could not create the server (out of memory)\n", stderr);
+        app_serve_cache_close(&cache);
         return 1;
     }
     int rc = app_demo_register(server, opts.extra_tools);
@@ -228,8 +284,14 @@ int app_serve(int argc, char **argv) {
     if (rc) {
         fprintf(stderr, "mcpd serve: could not register the demo catalog: %s\n", mcp_strerror(rc));
         mcp_server_free(server);
+        app_serve_cache_close(&cache);
         return 1;
     }
+    if (opts.cache)
+        mcp_log(MCP_LOG_INFO, "serve: result cache on: L1 %zu entries%s%s%s%s", opts.cache_config.l1_entries
+                ? opts.cache_config.l1_entries : 65536, opts.cache_config.dir ? ", L2 in " : "",
+                opts.cache_config.dir ? opts.cache_config.dir : "", opts.cache_config.redis ? ", L3 at " : "",
+                opts.cache_config.redis ? opts.cache_config.redis : "");
     mcp_log(MCP_LOG_INFO, "serve: mcpd %s on%s%s%s%s%s%s%s%s (%zu tools)", MCP_VERSION_STRING,
             opts.stdio ? " stdio" : "", opts.tcp ? " tcp " : "", opts.tcp ? opts.tcp : "",
             opts.http ? " http " : "", opts.http ? opts.http : "", opts.ws ? " ws " : "", opts.ws ? opts.ws : "",
@@ -252,6 +314,7 @@ int app_serve(int argc, char **argv) {
                                .http_opts = &opts.http_opts,
                            });
     mcp_server_free(server);
+    app_serve_cache_close(&cache);
     if (rc && rc != MCP_ECLOSED) {
         fprintf(stderr, "mcpd serve: %s\n", mcp_strerror(rc));
         return 1;
