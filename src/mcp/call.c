@@ -87,6 +87,14 @@ static void call_recycle_locked(mcp_session *session, mcp_call *call)
     }
 }
 
+void mcp_call_release(mcp_call *call)
+{
+    mcp_session *session = call->session;
+    pthread_mutex_lock(&session->lock);
+    call_recycle_locked(session, call);
+    pthread_mutex_unlock(&session->lock);
+}
+
 int mcp_call_set_error(mcp_call *call, int code, const char *message)
 {
     if (call->fail_code)

@@ -144,19 +144,25 @@ static int load_params(mcp_call *call, const mcp_json *params, unsigned max_dept
     return mcp_json_parse(&call->arena, copy, raw.len, &opts, &call->params, NULL);
 }
 
-void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch)
+void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch, mcp_call *owner)
 {
-    mcp_call *call = mcp_call_acquire(s);
+    mcp_call *call = owner ? owner : mcp_call_acquire(s);
     if (!call) {
         mcp_session_emit_error(s, batch, &msg->id, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory", NULL);
         return;
     }
     call->batch = batch;
-    call->method = mcp_arena_strndup(&call->arena, msg->method, msg->method_len);
-    if (mcp_rpc_id_copy(&call->arena, &msg->id, &call->id) != 0 || !call->method) {
-        call->id = msg->id; /* still valid: the message text lives until we return */
-        fail_now(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
-        return;
+    if (owner) {
+        /* The message already lives in the call's arena. */
+        call->method = msg->method;
+        call->id = msg->id;
+    } else {
+        call->method = mcp_arena_strndup(&call->arena, msg->method, msg->method_len);
+        if (mcp_rpc_id_copy(&call->arena, &msg->id, &call->id) != 0 || !call->method) {
+            call->id = msg->id; /* still valid: the message text lives until we return */
+            fail_now(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+            return;
+        }
     }
 
     if (msg->params) {
@@ -164,7 +170,11 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
             fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: params must be an object");
             return;
         }
-        int rc = load_params(call, msg->params, s->server->opts.max_json_depth);
+        int rc = 0;
+        if (owner)
+            rc = (call->params = mcp_json_expand(&call->arena, msg->params)) ? 0 : MCP_ENOMEM;
+        else
+            rc = load_params(call, msg->params, s->server->opts.max_json_depth);
         if (rc != 0) {
             fail_now(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
             return;

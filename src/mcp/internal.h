@@ -163,6 +163,12 @@ struct mcp_session {
     size_t awaiting_input;       /* calls in MCP_CALL_AWAIT_INPUT (part of pending) */
     mcp_listen *listens;
     mcp_task *tasks;             /* tasks.c */
+    /* The message of mcp_session_parse, waiting for mcp_session_run: its
+     * text and DOM live in the arena of a call taken from the pool, which
+     * runs it when it is a single request (no copy, no second parse). */
+    mcp_call *staged;
+    mcp_rpc_batch staged_batch;
+    bool staged_ready;
 };
 
 /* Versions. */
@@ -179,8 +185,10 @@ void mcp_session_write_locked(mcp_session *session, const mcp_rpc_id *request, c
 void mcp_session_emit_error(mcp_session *session, mcp_batch_reply *batch, const mcp_rpc_id *id,
                             int code, const char *message, const char *data_json);
 
-/* Dispatch of one request (dispatch.c). */
-void mcp_dispatch_request(mcp_session *session, const mcp_rpc_message *msg, mcp_batch_reply *batch);
+/* Dispatch of one request (dispatch.c). owner: NULL, or the call in whose
+ * arena msg lives (the session's staged call), which then runs it. */
+void mcp_dispatch_request(mcp_session *session, const mcp_rpc_message *msg, mcp_batch_reply *batch,
+                          mcp_call *owner);
 void mcp_dispatch_notification(mcp_session *session, const mcp_rpc_message *msg);
 /* Run call->run and settle the outcome: complete, go asynchronous, or wait
  * for input (handshake) / answer input_required (modern). */
@@ -238,6 +246,8 @@ int mcp_method_complete(mcp_call *call);
 
 /* Calls (call.c). */
 mcp_call *mcp_call_acquire(mcp_session *session);
+/* Back to the pool without answering: a call that never ran. */
+void mcp_call_release(mcp_call *call);
 void mcp_call_complete(mcp_call *call, int rc);
 void mcp_call_pool_free(mcp_call *pool);
 /* Results: begin writes the envelope and opens the result object (with

@@ -7,11 +7,14 @@
  * write happens under the session lock, one complete message at a time.
  */
 #include "internal.h"
+#include "rpc/envelope_built.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+
+static void staged_drop(mcp_session *s);
 
 mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
 {
@@ -68,6 +71,7 @@ void mcp_session_free(mcp_session *s)
     while (s->pending > 0)
         pthread_cond_wait(&s->idle, &s->lock);
     pthread_mutex_unlock(&s->lock);
+    staged_drop(s);
     mcp_session_outbound_close(s);
     mcp_session_listens_free(s);
     mcp_session_subscriptions_free(s);
@@ -186,14 +190,14 @@ void mcp_session_emit_error(mcp_session *s, mcp_batch_reply *batch, const mcp_rp
     mcp_buf_free(&buf);
 }
 
-static void handle_one(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch)
+static void handle_one(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch, mcp_call *owner)
 {
     switch (msg->kind) {
     case MCP_RPC_INVALID:
         mcp_session_emit_error(s, batch, &msg->id, msg->error_code, msg->error_message, NULL);
         return;
     case MCP_RPC_REQUEST:
-        mcp_dispatch_request(s, msg, batch);
+        mcp_dispatch_request(s, msg, batch, owner);
         return;
     case MCP_RPC_NOTIFICATION:
         mcp_dispatch_notification(s, msg);
@@ -213,10 +217,23 @@ static bool batch_allowed(const mcp_session *s)
     return s->state == MCP_SESSION_READY && strcmp(s->version, "2025-03-26") == 0;
 }
 
-int mcp_session_handle(mcp_session *s, const char *message, size_t len)
+static void staged_drop(mcp_session *s)
 {
-    if (!s || (!message && len))
+    if (s->staged)
+        mcp_call_release(s->staged);
+    s->staged = NULL;
+    s->staged_ready = false;
+}
+
+/* The text is copied into a pooled call's arena and built there whole: a
+ * single request then runs in that very call, so its params are parsed once
+ * and stay valid however long the call lives (asynchronous handlers). */
+int mcp_session_parse(mcp_session *s, const char *message, size_t len, const mcp_rpc_batch **out)
+{
+    if (!s || (!message && len) || !out)
         return MCP_EINVAL;
+    *out = NULL;
+    staged_drop(s);
     mcp_arena_reset(&s->arena);
 
     uint64_t gen = mcp_server_generation(s->server);
@@ -227,41 +244,78 @@ int mcp_session_handle(mcp_session *s, const char *message, size_t len)
     }
 
     const mcp_server_opts *opts = &s->server->opts;
+    mcp_rpc_batch *parsed = &s->staged_batch;
+    memset(parsed, 0, sizeof *parsed);
     if (len > opts->max_message_size) {
-        mcp_session_emit_error(s, NULL, NULL, MCP_RPC_INVALID_REQUEST,
-                               "Invalid Request: message exceeds the size limit", NULL);
-        return 0;
+        parsed->error_code = MCP_RPC_INVALID_REQUEST;
+        parsed->error_message = "Invalid Request: message exceeds the size limit";
+    } else {
+        mcp_call *call = mcp_call_acquire(s);
+        if (!call)
+            return MCP_ENOMEM;
+        s->staged = call;
+        char *copy = mcp_arena_strndup(&call->arena, message ? message : "", len);
+        if (!copy) {
+            staged_drop(s);
+            return MCP_ENOMEM;
+        }
+        mcp_json_opts jopts = {.max_depth = opts->max_json_depth, .max_size = opts->max_message_size};
+        int rc = mcp_rpc_parse_built(&call->arena, copy, len, &jopts, parsed);
+        if (rc != 0) {
+            staged_drop(s);
+            return rc;
+        }
     }
-    mcp_json_opts jopts = {.max_depth = opts->max_json_depth, .max_size = opts->max_message_size};
-    mcp_rpc_batch parsed;
-    int rc = mcp_rpc_parse(&s->arena, message ? message : "", len, &jopts, &parsed);
-    if (rc != 0)
-        return rc;
-    if (parsed.error_code) {
-        mcp_session_emit_error(s, NULL, NULL, parsed.error_code, parsed.error_message, NULL);
-        return 0;
-    }
-    if (!parsed.is_batch) {
-        handle_one(s, &parsed.items[0], NULL);
-        return 0;
-    }
-    if (!batch_allowed(s)) {
+    s->staged_ready = true;
+    *out = parsed;
+    return 0;
+}
+
+int mcp_session_run(mcp_session *s)
+{
+    if (!s || !s->staged_ready)
+        return MCP_EINVAL;
+    s->staged_ready = false;
+    mcp_call *owner = s->staged;
+    s->staged = NULL;
+    const mcp_rpc_batch *parsed = &s->staged_batch;
+    int rc = 0;
+    if (parsed->error_code) {
+        mcp_session_emit_error(s, NULL, NULL, parsed->error_code, parsed->error_message, NULL);
+    } else if (!parsed->is_batch) {
+        bool runs = parsed->items[0].kind == MCP_RPC_REQUEST;
+        handle_one(s, &parsed->items[0], NULL, runs ? owner : NULL);
+        if (runs)
+            owner = NULL;
+    } else if (!batch_allowed(s)) {
         mcp_session_emit_error(s, NULL, NULL, MCP_RPC_INVALID_REQUEST,
                                "Invalid Request: batches are not supported by the negotiated protocol version",
                                NULL);
-        return 0;
+    } else {
+        mcp_batch_reply *batch = calloc(1, sizeof *batch);
+        if (!batch) {
+            rc = MCP_ENOMEM;
+        } else {
+            mcp_buf_init(&batch->buf);
+            /* One extra count keeps the batch open until every item is dispatched. */
+            batch->outstanding = 1;
+            for (size_t i = 0; i < parsed->count; i++)
+                if (parsed->items[i].kind == MCP_RPC_REQUEST || parsed->items[i].kind == MCP_RPC_INVALID)
+                    batch->outstanding++;
+            /* Each request of a batch copies its params into a call of its own. */
+            for (size_t i = 0; i < parsed->count; i++)
+                handle_one(s, &parsed->items[i], batch, NULL);
+            mcp_session_emit(s, batch, NULL, 0);
+        }
     }
-    mcp_batch_reply *batch = calloc(1, sizeof *batch);
-    if (!batch)
-        return MCP_ENOMEM;
-    mcp_buf_init(&batch->buf);
-    /* One extra count keeps the batch open until every item is dispatched. */
-    batch->outstanding = 1;
-    for (size_t i = 0; i < parsed.count; i++)
-        if (parsed.items[i].kind == MCP_RPC_REQUEST || parsed.items[i].kind == MCP_RPC_INVALID)
-            batch->outstanding++;
-    for (size_t i = 0; i < parsed.count; i++)
-        handle_one(s, &parsed.items[i], batch);
-    mcp_session_emit(s, batch, NULL, 0);
-    return 0;
+    if (owner)
+        mcp_call_release(owner);
+    return rc;
+}
+
+int mcp_session_handle(mcp_session *s, const char *message, size_t len)
+{
+    const mcp_rpc_batch *parsed;
+    int rc = mcp_session_parse(s, message, len, &parsed);
+    return rc != 0 ? rc : mcp_session_run(s);
 }

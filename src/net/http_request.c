@@ -14,9 +14,11 @@
  *     Mcp-Session-Id and every later request must carry a live one
  *     (missing 400, unknown 404).
  *
- * The envelope of the body is parsed once here (lazily: params stay raw
- * unless a check needs them) to learn the kind, id, method and progress
- * token; the session parses the same text again to run it.
+ * A modern-era body is parsed once, by the connection's session
+ * (mcp_session_parse): the checks read that parse, and the session runs it.
+ * A handshake-era body is parsed here lazily (params stay raw unless a check
+ * needs them) before its session is known, and the session parses the text
+ * again to run it.
  *
  * A note on HeaderMismatch: the schema of 2026-07-28 gives it -32020 (and
  * mcp.h follows), while one paragraph of the draft transport page still
@@ -168,11 +170,12 @@ static void unsupported_version(mcp_http_exchange *x, mcp_str id, mcp_str reques
 }
 
 /* ---- Handing a body to a session ------------------------------------------------------- */
-static void run_in_session(mcp_http_exchange *x, mcp_session *session, pthread_mutex_t *lock, mcp_str body) {
+/* body NULL: run the message that mcp_session_parse left in the session. */
+static void run_in_session(mcp_http_exchange *x, mcp_session *session, pthread_mutex_t *lock, const mcp_str *body) {
     mcp_http_exchange *saved = mcp_http_current();
     mcp_http_set_current(x);
     if (lock) pthread_mutex_lock(lock);
-    int rc = mcp_session_handle(session, body.ptr, body.len);
+    int rc = body ? mcp_session_handle(session, body->ptr, body->len) : mcp_session_run(session);
     if (lock) pthread_mutex_unlock(lock);
     mcp_http_set_current(saved);
     if (rc < 0 && x && x->state == MCP_HTTP_X_WAITING)
@@ -184,7 +187,7 @@ static void accept_202(mcp_http_exchange *x) { mcp_http_x_respond(x, 202, NULL, 
 
 /* ---- Modern era ---------------------------------------------------------------------------- */
 static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req,
-                        const mcp_rpc_batch *parsed) {
+                        mcp_session *session, const mcp_rpc_batch *parsed) {
     mcp_str pv = req->headers[MCP_HTTP_H_PROTOCOL_VERSION];
     if (parsed->is_batch) {
         mcp_http_x_error(x, 400, NO_ID, MCP_RPC_INVALID_REQUEST,
@@ -269,20 +272,15 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
             if (rc != 0) return;
         }
     }
-    mcp_session *session = mcp_http_conn_modern(conn);
-    if (!session) {
-        mcp_http_x_error(x, 500, id, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory", NULL, NULL);
-        return;
-    }
     if (m->kind == MCP_RPC_NOTIFICATION) {
-        run_in_session(NULL, session, NULL, req->body);
+        run_in_session(NULL, session, NULL, NULL);
         accept_202(x);
         return;
     }
     x->modern = true;
     copy_json_text(&x->id, id);
     progress_token_of(x, params);
-    run_in_session(x, session, NULL, req->body);
+    run_in_session(x, session, NULL, NULL);
 }
 
 /* ---- Handshake era ----------------------------------------------------------------------------- */
@@ -335,7 +333,7 @@ static void post_handshake(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_
         if (!hs) return;
     }
     if (requests == 0) {
-        run_in_session(NULL, hs->session, &hs->handle_lock, req->body);
+        run_in_session(NULL, hs->session, &hs->handle_lock, &req->body);
         mcp_http_session_unref(hs);
         accept_202(x);
         return;
@@ -353,7 +351,7 @@ static void post_handshake(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_
     mcp_http_exchange_ref(x);
     pthread_mutex_unlock(&hs->lock);
     mcp_http_session_ref(hs); /* held across the call: the reply may end the exchange */
-    run_in_session(x, hs->session, &hs->handle_lock, req->body);
+    run_in_session(x, hs->session, &hs->handle_lock, &req->body);
     if (initialize && !mcp_session_protocol_version(hs->session)) {
         /* initialize failed: no session was established. */
         mcp_http_session_delete(conn->http, (mcp_str){hs->id, MCP_SESSION_ID_LEN});
@@ -375,24 +373,33 @@ static void handle_post(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     mcp_str pv = req->headers[MCP_HTTP_H_PROTOCOL_VERSION];
+    bool modern = pv.ptr && mcp_str_eq_cstr(pv, MCP_PROTOCOL_MODERN);
     mcp_arena_reset(&conn->arena);
-    mcp_json_opts jopts = {.max_depth = 128, .max_size = conn->http->opts.max_body_size};
-    mcp_rpc_batch parsed;
-    if (mcp_rpc_parse(&conn->arena, req->body.ptr, req->body.len, &jopts, &parsed) != 0) {
+    mcp_session *session = modern ? mcp_http_conn_modern(conn) : NULL;
+    mcp_rpc_batch local;
+    const mcp_rpc_batch *parsed = &local;
+    int rc = MCP_ENOMEM;
+    if (session) {
+        rc = mcp_session_parse(session, req->body.ptr, req->body.len, &parsed);
+    } else if (!modern) {
+        mcp_json_opts jopts = {.max_depth = 128, .max_size = conn->http->opts.max_body_size};
+        rc = mcp_rpc_parse(&conn->arena, req->body.ptr, req->body.len, &jopts, &local);
+    }
+    if (rc != 0) {
         mcp_http_x_error(x, 500, NO_ID, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory", NULL, NULL);
         return;
     }
-    if (parsed.error_code) {
-        mcp_http_x_error(x, 400, NO_ID, parsed.error_code, parsed.error_message, NULL, NULL);
+    if (parsed->error_code) {
+        mcp_http_x_error(x, 400, NO_ID, parsed->error_code, parsed->error_message, NULL, NULL);
         return;
     }
-    mcp_str first_id = parsed.is_batch ? NO_ID : parsed.items[0].id.text;
+    mcp_str first_id = parsed->is_batch ? NO_ID : parsed->items[0].id.text;
     if (pv.ptr && !version_supported(pv)) {
         unsupported_version(x, first_id, pv);
         return;
     }
-    if (pv.ptr && mcp_str_eq_cstr(pv, MCP_PROTOCOL_MODERN)) post_modern(conn, x, req, &parsed);
-    else post_handshake(conn, x, req, &parsed);
+    if (modern) post_modern(conn, x, req, session, parsed);
+    else post_handshake(conn, x, req, parsed);
 }
 
 /* ---- GET: the session's stream, or a resumed one ---------------------------------------------- */

@@ -7,7 +7,7 @@
  * message therefore costs one validating pass over the text plus a handful
  * of small nodes, whatever the size of its params.
  */
-#include "mcp/rpc.h"
+#include "rpc/envelope_built.h"
 
 #include <string.h>
 
@@ -152,8 +152,8 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
                                 : "Invalid Request: jsonrpc must be \"2.0\"");
 }
 
-int mcp_rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
-                  mcp_rpc_batch *out)
+static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts, bool lazy,
+                     mcp_rpc_batch *out)
 {
     memset(out, 0, sizeof *out);
     const char *start = first_byte(text, len);
@@ -161,7 +161,7 @@ int mcp_rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json
 
     mcp_json_opts o = opts ? *opts : (mcp_json_opts){0};
     /* Build the envelope objects only; a batch needs one level more. */
-    o.lazy_depth = array ? 2 : 1;
+    o.lazy_depth = !lazy ? 0 : array ? 2 : 1;
 
     mcp_json *doc = NULL;
     mcp_json_error err;
@@ -203,4 +203,16 @@ int mcp_rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json
         mcp_rpc_classify(item, &out->items[i++]);
     out->count = i;
     return 0;
+}
+
+int mcp_rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                  mcp_rpc_batch *out)
+{
+    return rpc_parse(arena, text, len, opts, true, out);
+}
+
+int mcp_rpc_parse_built(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                        mcp_rpc_batch *out)
+{
+    return rpc_parse(arena, text, len, opts, false, out);
 }
