@@ -167,6 +167,12 @@ mcp_log_level mcp_log_get_level(void);
 const char *mcp_log_level_name(mcp_log_level level);
 int mcp_log_level_parse(const char *name, mcp_log_level *out); /* 0 or MCP_EINVAL */
 void mcp_log(mcp_log_level level, const char *fmt, ...) MCP_PRINTF(2, 3);
+/* Send the lines mcp_log writes (those that pass the level) to fn instead
+ * of the plain stderr format, e.g. as JSON records with trace ids
+ * (mcp/obs.h: mcp_obs_log_sink). NULL restores the default. Set it before
+ * threads start logging. */
+typedef void (*mcp_log_sink_fn)(void *user, mcp_log_level level, const char *msg);
+void mcp_log_set_sink(mcp_log_sink_fn fn, void *user);
 
 /* ---- Request queue ----------------------------------------------------------
  * Bounded lock-free queue of pointers for handing requests between threads:

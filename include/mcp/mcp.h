@@ -323,6 +323,12 @@ int mcp_session_handle(mcp_session *session, const char *message, size_t len);
  * may be NULL). */
 int mcp_session_handle_from(mcp_session *session, const char *message, size_t len,
                             const mcp_transport_info *info);
+/* The same for any way of handing messages over: make info (may be NULL)
+ * the transport info of the messages this thread handles from now on, and
+ * return the previous one, to be put back after. */
+const mcp_transport_info *mcp_transport_info_swap(const mcp_transport_info *info);
+/* The server's observer (mcp_server_opts.observer), or NULL. */
+const mcp_observer *mcp_server_observer(const mcp_server *server);
 /* Negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *session);
 /* Optional, set before the first message. Messages that belong to one

@@ -301,6 +301,9 @@ int mcp_obs_log_record(mcp_buf *out, mcp_log_level level, const char *logger, co
 /* Write a record for the current span to stderr, one line, when level
  * passes mcp_log_get_level(). */
 void mcp_obs_log(mcp_log_level level, const char *logger, const char *fmt, ...) MCP_PRINTF(3, 4);
+/* An mcp_log sink (mcp_log_set_sink(mcp_obs_log_sink, "mcpd")): every
+ * mcp_log line becomes such a record; user is the logger name or NULL. */
+void mcp_obs_log_sink(void *user, mcp_log_level level, const char *msg);
 
 #ifdef __cplusplus
 }

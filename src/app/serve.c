@@ -6,6 +6,7 @@
  */
 #include "app/app.h"
 #include "app/demo.h"
+#include "app/serve_obs.h"
 #include "app/serve_cache.h"
 
 #include <errno.h>
@@ -71,6 +72,7 @@ static void serve_usage(FILE *out) {
           "                             from MCPD_LOG, else info)\n"
           "  -h, --help                 show this help\n",
           out);
+    fputs(app_serve_obs_usage, out);
 }
 
 /* Strict unsigned parse: digits only, within [min, max]. */
@@ -112,6 +114,7 @@ typedef struct serve_options {
     size_t extra_tools;
     size_t page_size;
     size_t max_message_size;
+    app_serve_obs_config obs;
     bool cache;
     app_serve_cache_config cache_config;
 } serve_options;
@@ -121,6 +124,7 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        int used;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             serve_usage(stdout);
             return 0;
@@ -223,6 +227,9 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
             opts->cache_config.redis = value;
             opts->cache = true;
             i++;
+        } else if ((used = app_serve_obs_option(&opts->obs, arg, value)) != 0) {
+            if (used < 0) return 2;
+            i += used - 1;
         } else if (!strcmp(arg, "--log-level")) {
             mcp_log_level level;
             if (!value || mcp_log_level_parse(value, &level)) {
@@ -250,6 +257,10 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
         fputs("mcpd serve: --node-id names this node to other nodes: it needs --cache-redis\n", stderr);
         return 2;
     }
+    if (opts->obs.metrics && !opts->http) {
+        fputs("mcpd serve: --metrics serves /metrics on the --http listener; give --http\n", stderr);
+        return 2;
+    }
     if (opts->tls_cert && !opts->tcp && !opts->http && !opts->ws) {
         fputs("mcpd serve: --tls-cert applies to --tcp, --http or --ws; none was given\n", stderr);
         return 2;
@@ -261,11 +272,17 @@ int app_serve(int argc, char **argv) {
     serve_options opts = {0};
     int code = serve_parse(argc, argv, &opts);
     if (code >= 0) return code;
+    app_serve_obs so;
+    if (app_serve_obs_open(&opts.obs, &so)) return 1;
 
     app_serve_cache cache = {0};
-    if (opts.cache && app_serve_cache_open(&opts.cache_config, &cache)) return 1;
+    if (opts.cache && app_serve_cache_open(&opts.cache_config, &cache)) {
+        app_serve_obs_close(&so);
+        return 1;
+    }
     mcp_server *server = mcp_server_new(&(mcp_server_opts){
         .name = "mcpd",
+        .observer = so.observer,
         .version = MCP_VERSION_STRING,
         .title = "mcpd demo server",
         .instructions = "A demo catalog: echo, add and slow tools, a readme resource, a greeting "
@@ -277,6 +294,7 @@ int app_serve(int argc, char **argv) {
     if (!server) {
         fputs("mcpd serve: could not create the server (out of memory)\n", stderr);
         app_serve_cache_close(&cache);
+        app_serve_obs_close(&so);
         return 1;
     }
     int rc = app_demo_register(server, opts.extra_tools);
@@ -285,6 +303,7 @@ int app_serve(int argc, char **argv) {
         fprintf(stderr, "mcpd serve: could not register the demo catalog: %s\n", mcp_strerror(rc));
         mcp_server_free(server);
         app_serve_cache_close(&cache);
+        app_serve_obs_close(&so);
         return 1;
     }
     if (opts.cache)
@@ -315,6 +334,7 @@ int app_serve(int argc, char **argv) {
                            });
     mcp_server_free(server);
     app_serve_cache_close(&cache);
+    app_serve_obs_close(&so);
     if (rc && rc != MCP_ECLOSED) {
         fprintf(stderr, "mcpd serve: %s\n", mcp_strerror(rc));
         return 1;

@@ -46,14 +46,26 @@ mcp_log_level mcp_log_get_level(void) {
     return (mcp_log_level)t;
 }
 
+static mcp_log_sink_fn log_sink;
+static void *log_sink_user;
+
+void mcp_log_set_sink(mcp_log_sink_fn fn, void *user) {
+    log_sink_user = user;
+    log_sink = fn;
+}
+
 void mcp_log(mcp_log_level level, const char *fmt, ...) {
     if (level < mcp_log_get_level()) return;
-    char ts[32];
-    mcp_time_iso8601(ts);
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (log_sink) {
+        log_sink(log_sink_user, level, msg);
+        return;
+    }
+    char ts[32];
+    mcp_time_iso8601(ts);
     fprintf(stderr, "%s mcpd %s: %s\n", ts, mcp_log_level_name(level), msg);
 }

@@ -20,6 +20,18 @@
 
 static _Thread_local const mcp_transport_info *tls_transport;
 
+const mcp_transport_info *mcp_transport_info_swap(const mcp_transport_info *info)
+{
+    const mcp_transport_info *saved = tls_transport;
+    tls_transport = info;
+    return saved;
+}
+
+const mcp_observer *mcp_server_observer(const mcp_server *server)
+{
+    return server ? server->opts.observer : NULL;
+}
+
 int mcp_session_handle_from(mcp_session *session, const char *message, size_t len, const mcp_transport_info *info)
 {
     const mcp_transport_info *saved = tls_transport;

@@ -174,9 +174,13 @@ static void unsupported_version(mcp_http_exchange *x, mcp_str id, mcp_str reques
 static void run_in_session(mcp_http_exchange *x, mcp_session *session, pthread_mutex_t *lock, const mcp_str *body) {
     mcp_http_exchange *saved = mcp_http_current();
     mcp_http_set_current(x);
+    const mcp_transport_info *saved_info = mcp_transport_info_swap(&(mcp_transport_info){
+        .transport = "tcp", .network_protocol = "http",
+        .session_id = x && x->hs ? (mcp_str){x->hs->id, MCP_SESSION_ID_LEN} : (mcp_str){NULL, 0}});
     if (lock) pthread_mutex_lock(lock);
     int rc = body ? mcp_session_handle(session, body->ptr, body->len) : mcp_session_run(session);
     if (lock) pthread_mutex_unlock(lock);
+    mcp_transport_info_swap(saved_info);
     mcp_http_set_current(saved);
     if (rc < 0 && x && x->state == MCP_HTTP_X_WAITING)
         mcp_http_x_error(x, 500, (mcp_str){x->id.data, x->id.len}, MCP_RPC_INTERNAL_ERROR,
@@ -569,8 +573,27 @@ static void handle_delete(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_h
     mcp_http_x_respond(x, 200, NULL, NULL, 0, NULL);
 }
 
+/* GET /metrics: the observer's Prometheus text, when it has one. */
+static bool serve_metrics(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {
+    const mcp_observer *o = mcp_server_observer(conn->http->server);
+    if (!o || !o->metrics || req->method != MCP_HTTP_METHOD_GET || !mcp_str_eq_cstr(req->path, "/metrics")) return false;
+    if (!mcp_http_host_allowed(conn->http, req->headers[MCP_HTTP_H_HOST])) {
+        mcp_http_x_error(x, 403, NO_ID, -32000, "Forbidden: Host not allowed", NULL, NULL);
+        return true;
+    }
+    mcp_buf text;
+    mcp_buf_init(&text);
+    if (o->metrics(o->user, conn->http->net, &text) == 0)
+        mcp_http_x_respond(x, 200, "text/plain; version=0.0.4; charset=utf-8", text.data, text.len, NULL);
+    else
+        mcp_http_x_respond(x, 500, "text/plain", "metrics unavailable\n", 20, NULL);
+    mcp_buf_free(&text);
+    return true;
+}
+
 void mcp_http_handle_request(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {
     mcp_http_server *http = conn->http;
+    if (serve_metrics(conn, x, req)) return;
     if (req->too_many_params) {
         mcp_http_x_error(x, 400, NO_ID, MCP_ERROR_HEADER_MISMATCH, "Header mismatch: too many Mcp-Param headers",
                          NULL, NULL);

@@ -47,6 +47,14 @@ int mcp_obs_log_record(mcp_buf *out, mcp_log_level level, const char *logger, co
     return mcp_json_writer_status(&w);
 }
 
+void mcp_obs_log_sink(void *user, mcp_log_level level, const char *msg) {
+    mcp_buf line;
+    mcp_buf_init(&line);
+    if (mcp_obs_log_record(&line, level, user, msg, mcp_span_current()) == 0 && mcp_buf_append_char(&line, '\n') == 0)
+        fwrite(line.data, 1, line.len, stderr); /* one write keeps lines of threads whole */
+    mcp_buf_free(&line);
+}
+
 void mcp_obs_log(mcp_log_level level, const char *logger, const char *fmt, ...) {
     if (level < mcp_log_get_level()) return;
     char msg[1024];

@@ -195,6 +195,14 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
         }
         mcp_span_set_error(s, code ? tmp : "tool_error", outcome->message);
     }
+    /* An access line at debug level, under the request's span so that a
+     * JSON log sink gives it the trace and span ids. */
+    if (MCP_UNLIKELY(mcp_log_get_level() <= MCP_LOG_DEBUG)) {
+        mcp_span *prev = mcp_span_make_current(s);
+        mcp_log(MCP_LOG_DEBUG, "%s %s: %s in %.1f us", side ? "sent" : "served", METHODS[mi],
+                code ? "error" : tool_error ? "tool error" : "ok", (double)(now - s->start_mono_ns) / 1e3);
+        mcp_span_make_current(prev == s ? s->user : prev);
+    }
     if (mcp_span_current() == s) mcp_span_make_current(s->user);
     obs_span_end_at(s, now);
 }

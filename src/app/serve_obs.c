@@ -1,0 +1,133 @@
+/*
+ * `mcpd serve` observability options and their wiring: a tracer exporting
+ * to the OTLP endpoint, a metrics registry (with the tracer's own counters
+ * and, per scrape, the HTTP listener's connection and limit counters), one
+ * mcp_obs over both, and the JSON log sink. The server gets the observer;
+ * mcp_serve's HTTP transport serves /metrics from it.
+ */
+#include "app/serve_obs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char app_serve_obs_usage[] =
+    "observability:\n"
+    "  --otlp-endpoint URL        export a span per request (OTLP/HTTP JSON), e.g.\n"
+    "                             http://127.0.0.1:4318/v1/traces\n"
+    "  --otlp-header K=V          extra header on every export (repeatable)\n"
+    "  --trace-sample S           always, never, parent (follow the caller's\n"
+    "                             sampled flag, sample new traces; the default) or\n"
+    "                             a ratio in [0, 1] for new traces\n"
+    "  --metrics                  serve Prometheus metrics at /metrics on the\n"
+    "                             --http listener\n"
+    "  --log-format FORMAT        text (default) or json: one JSON object per line\n"
+    "                             on stderr, with trace_id and span_id inside a\n"
+    "                             request\n"
+    "\n";
+
+static int parse_sampler(const char *value, mcp_sampler *out) {
+    if (!strcmp(value, "always")) *out = (mcp_sampler){.root = MCP_SAMPLE_ALWAYS_ON};
+    else if (!strcmp(value, "never")) *out = (mcp_sampler){.root = MCP_SAMPLE_ALWAYS_OFF};
+    else if (!strcmp(value, "parent")) *out = (mcp_sampler){.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true};
+    else {
+        errno = 0;
+        char *end;
+        double r = strtod(value, &end);
+        if (errno || end == value || *end || !(r >= 0.0 && r <= 1.0)) return -1;
+        *out = (mcp_sampler){.root = MCP_SAMPLE_RATIO, .ratio = r, .parent_based = true};
+    }
+    return 0;
+}
+
+int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char *value) {
+    if (!strcmp(arg, "--metrics")) {
+        cfg->metrics = true;
+        return 1;
+    }
+    if (strcmp(arg, "--otlp-endpoint") && strcmp(arg, "--otlp-header") && strcmp(arg, "--trace-sample") &&
+        strcmp(arg, "--log-format"))
+        return 0;
+    if (!value || !*value) {
+        fprintf(stderr, "mcpd serve: %s needs a value\n", arg);
+        return -1;
+    }
+    if (!strcmp(arg, "--otlp-endpoint")) {
+        if (strncmp(value, "http://", 7) != 0) {
+            fprintf(stderr, "mcpd serve: --otlp-endpoint needs an http:// URL, got '%s'\n", value);
+            return -1;
+        }
+        cfg->otlp_endpoint = value;
+    } else if (!strcmp(arg, "--otlp-header")) {
+        const char *eq = strchr(value, '=');
+        size_t n = strlen(value);
+        if (!eq || eq == value || cfg->header_count == APP_OBS_MAX_HEADERS || n >= sizeof cfg->header_text[0] ||
+            strpbrk(value, "\r\n") || memchr(value, ':', (size_t)(eq - value))) {
+            fprintf(stderr, "mcpd serve: --otlp-header needs NAME=VALUE (at most %d of them, no line breaks)\n",
+                    APP_OBS_MAX_HEADERS);
+            return -1;
+        }
+        char *text = cfg->header_text[cfg->header_count];
+        memcpy(text, value, n + 1);
+        text[eq - value] = '\0';
+        cfg->headers[cfg->header_count++] = (mcp_header){text, text + (eq - value) + 1};
+    } else if (!strcmp(arg, "--trace-sample")) {
+        if (parse_sampler(value, &cfg->sampler)) {
+            fprintf(stderr, "mcpd serve: --trace-sample needs always, never, parent or a ratio from 0 to 1, got '%s'\n",
+                    value);
+            return -1;
+        }
+        cfg->sampler_set = true;
+    } else {
+        if (strcmp(value, "json") && strcmp(value, "text")) {
+            fprintf(stderr, "mcpd serve: --log-format needs json or text, got '%s'\n", value);
+            return -1;
+        }
+        cfg->log_json = !strcmp(value, "json");
+    }
+    return 2;
+}
+
+int app_serve_obs_open(const app_serve_obs_config *cfg, app_serve_obs *out) {
+    memset(out, 0, sizeof *out);
+    if (!cfg->otlp_endpoint && !cfg->metrics && !cfg->log_json) return 0;
+    int rc = 0;
+    if (cfg->otlp_endpoint) {
+        mcp_sampler sampler = cfg->sampler_set ? cfg->sampler
+                                               : (mcp_sampler){.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true};
+        rc = mcp_tracer_new(&(mcp_tracer_opts){.service_name = "mcpd",
+                                               .sampler = sampler,
+                                               .exporter = {.endpoint = cfg->otlp_endpoint,
+                                                            .headers = cfg->headers,
+                                                            .header_count = cfg->header_count}},
+                            &out->tracer);
+        if (rc) {
+            fprintf(stderr, "mcpd serve: could not start the OTLP exporter for '%s': %s\n", cfg->otlp_endpoint,
+                    mcp_strerror(rc));
+            return 1;
+        }
+    }
+    if (cfg->metrics) rc = mcp_metrics_new(&out->metrics);
+    if (!rc && out->metrics && out->tracer) rc = mcp_metrics_add_collector(out->metrics, mcp_metrics_collect_tracer, out->tracer);
+    /* Without a tracer, mcp_obs keeps unsampled spans: they still carry the
+     * caller's trace id into the logs. */
+    if (!rc) rc = mcp_obs_new(out->tracer, out->metrics, &out->obs);
+    if (rc) {
+        fprintf(stderr, "mcpd serve: could not set up tracing and metrics: %s\n", mcp_strerror(rc));
+        app_serve_obs_close(out);
+        return 1;
+    }
+    mcp_obs_observer(out->obs, &out->observer_table);
+    out->observer = &out->observer_table;
+    if (cfg->log_json) mcp_log_set_sink(mcp_obs_log_sink, "mcpd");
+    return 0;
+}
+
+void app_serve_obs_close(app_serve_obs *so) {
+    mcp_log_set_sink(NULL, NULL);
+    mcp_obs_free(so->obs);
+    mcp_metrics_free(so->metrics);
+    mcp_tracer_free(so->tracer);
+    memset(so, 0, sizeof *so);
+}
