@@ -118,6 +118,10 @@ typedef struct mcp_client_opts {
     size_t cache_entries;         /* result cache size; 0 means 128 */
     bool no_cache;                /* never cache results, whatever their ttlMs */
     bool refresh_on_change;       /* re-fetch cached lists/resources a notification made stale */
+    /* Tracing hooks (mcp/mcp.h "Observer"): each request sent is reported,
+     * and the observer's traceparent goes out in params._meta.traceparent.
+     * Kept by pointer: must outlive the client. */
+    const mcp_observer *observer;
 } mcp_client_opts;
 
 typedef struct mcp_client_request_opts {

@@ -13,6 +13,7 @@
  * a while after the result with --listen.
  */
 #include "app/app.h"
+#include "app/serve_obs.h"
 #include "mcp/client.h"
 
 #include <errno.h>
@@ -87,6 +88,13 @@ static void print_usage(FILE *out)
           "                       tasks/get until it ends and print its tasks/result. --timeout\n"
           "                       bounds the whole wait.\n"
           "  --task-ttl MS        the task's requested ttl (default: the server's choice)\n"
+          "\n"
+          "tracing:\n"
+          "  --otlp-endpoint URL  a client span per request, exported over OTLP/HTTP JSON;\n"
+          "                       its traceparent goes to the server in params._meta\n"
+          "  --otlp-header K=V    extra header on every export (repeatable)\n"
+          "  --trace-sample S     always, never, parent (default) or a ratio in [0, 1]\n"
+          "  --log-format FORMAT  text (default) or json (stderr lines with trace ids)\n"
           "  -h, --help           show this help\n"
           "\n"
           "exit status:\n"
@@ -218,6 +226,8 @@ static void show_progress(void *user, double progress, double total, const char 
 /* ---- The command ----------------------------------------------------------- */
 
 typedef struct call_args {
+    app_serve_obs_config obs;     /* --otlp-endpoint, --otlp-header, --trace-sample, --log-format */
+    const mcp_observer *observer;
     const char *target;
     const char *method;
     const char *params;
@@ -413,6 +423,7 @@ static int parse_args(int argc, char **argv, call_args *a)
     a->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        int used;
         if (!options_done && arg[0] == '-' && arg[1] == '-' && arg[2] == '\0') {
             options_done = true;
         } else if (!options_done && (!strcmp(arg, "-h") || !strcmp(arg, "--help"))) {
@@ -488,6 +499,11 @@ static int parse_args(int argc, char **argv, call_args *a)
                 a->task_ttl_ms = (unsigned)ms;
             else
                 a->connect_timeout_ms = (unsigned)ms;
+        } else if (!options_done && strcmp(arg, "--metrics") &&
+                   (used = app_serve_obs_option(&a->obs, arg, i + 1 < argc ? argv[i + 1] : NULL)) != 0) {
+            if (used < 0)
+                return 2;
+            i += used - 1;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "mcpd call: unknown option '%s' (see mcpd call --help)\n", arg);
             return 2;
@@ -745,6 +761,7 @@ static int attempt(const call_args *a, call_state *st, const char *version)
         .on_elicitation = a->elicit_response || a->elicit_defaults ? answer_elicitation : NULL,
         .on_roots = a->roots ? answer_roots : NULL,
         .user = st,
+        .observer = a->observer,
     });
     if (!client) {
         t->close(t);
@@ -794,6 +811,12 @@ int app_call(int argc, char **argv)
         fputs("mcpd call: out of memory\n", stderr);
         return 2;
     }
+    app_serve_obs so;
+    if (app_serve_obs_open(&a.obs, &so)) {
+        mcp_buf_free(&st.roots);
+        return 2;
+    }
+    a.observer = so.observer;
     rc = attempt(&a, &st, a.protocol);
     if (rc == CALL_RETRY) {
         fprintf(stderr, "mcpd call: the server refused protocol version %s; trying %s, which it lists\n",
@@ -807,5 +830,6 @@ int app_call(int argc, char **argv)
     }
     free(st.listen_result);
     mcp_buf_free(&st.roots);
+    app_serve_obs_close(&so); /* exports the spans still buffered */
     return rc;
 }

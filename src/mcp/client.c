@@ -96,6 +96,7 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
     c->max_input_rounds = o.max_input_rounds ? o.max_input_rounds : DEFAULT_INPUT_ROUNDS;
     c->no_cache = o.no_cache;
     c->refresh_on_change = o.refresh_on_change;
+    c->observer = o.observer;
     c->cache.max = o.cache_entries ? o.cache_entries : DEFAULT_CACHE_ENTRIES;
     c->next_id = 1;
     mcp_buf_init(&c->inbox);
@@ -125,6 +126,8 @@ mcp_client_pending *mcp_client_find_pending(mcp_client *client, int64_t id)
 /* p is a copy already out of the array; its strings die here. */
 static void complete(mcp_client *c, mcp_client_pending *p, int status, const mcp_json *value)
 {
+    if (p->obs_handle)
+        mcp_client_observe_end(c, p->obs_handle, status, value);
     if (p->purpose == MCP_CLIENT_FOR_DISCOVER || p->purpose == MCP_CLIENT_FOR_INITIALIZE)
         mcp_client_negotiate_done(c, p->purpose, status, value);
     else if (p->purpose == MCP_CLIENT_FOR_CALLER && p->done)
@@ -230,12 +233,16 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
         }
     }
     int64_t id = client->next_id++;
+    void *obs = client->observer ? mcp_client_observe_start(client, method, params_json, id) : NULL;
     mcp_buf out;
     mcp_buf_init(&out);
     int rc = mcp_client_write_request(client, &out, id, method, params_json, r.progress);
+    client->traceparent[0] = '\0';
     if (rc == 0)
         rc = mcp_client_send_text(client, out.data, out.len);
     mcp_buf_free(&out);
+    if (rc != 0 && obs)
+        mcp_client_observe_end(client, obs, rc, NULL);
     if (rc != 0) {
         free(kept_method);
         free(kept_params);
@@ -256,6 +263,7 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
         .progress_user = r.progress_user,
         .method = kept_method,
         .params = kept_params,
+        .obs_handle = obs,
     };
     if (id_out)
         *id_out = id;

@@ -34,6 +34,7 @@ typedef struct mcp_client_pending {
     char *method;
     char *params;
     unsigned rounds;            /* input_required rounds answered so far */
+    void *obs_handle;           /* the observer's, ended with the request */
 } mcp_client_pending;
 
 typedef struct mcp_client_cache_entry {
@@ -105,7 +106,14 @@ struct mcp_client {
     uint64_t now_ns;
     mcp_client_counters counters;
     mcp_buf inbox;             /* blocking API: the message being handled */
+    const mcp_observer *observer;
+    char traceparent[MCP_TRACEPARENT_TEXT_LEN + 1]; /* for the request being written, or "" */
 };
+
+/* client_observe.c: report a request about to be sent (sets
+ * client->traceparent for it) and its end. */
+void *mcp_client_observe_start(mcp_client *client, const char *method, const char *params_json, int64_t id);
+void mcp_client_observe_end(mcp_client *client, void *handle, int status, const mcp_json *value);
 
 /* client.c */
 int mcp_client_send_text(mcp_client *client, const char *text, size_t len);

@@ -46,6 +46,13 @@ static void write_meta(mcp_client *client, mcp_json_writer *w, int64_t id, bool 
             mcp_json_write_cstr(w, client->log_level);
         }
     }
+    bool traced = client->traceparent[0] != '\0';
+    if (traced) {
+        /* Our span is the caller's parent: a traceparent the caller put in
+         * _meta itself is replaced (and its tracestate kept). */
+        mcp_json_write_key(w, "traceparent");
+        mcp_json_write_cstr(w, client->traceparent);
+    }
     if (progress) {
         /* The request id doubles as the token: unique while it is pending. */
         mcp_json_write_key(w, "progressToken");
@@ -53,7 +60,7 @@ static void write_meta(mcp_client *client, mcp_json_writer *w, int64_t id, bool 
     }
     for (const mcp_json *m = mcp_json_first(given); m; m = mcp_json_next(m)) {
         mcp_str key = mcp_json_key(m);
-        if (is_our_meta_key(key))
+        if (is_our_meta_key(key) || (traced && mcp_str_eq_cstr(key, "traceparent")))
             continue;
         mcp_json_write_key_n(w, key.ptr, key.len);
         mcp_json_write_value(w, m);
@@ -64,7 +71,7 @@ static void write_meta(mcp_client *client, mcp_json_writer *w, int64_t id, bool 
 static int write_params(mcp_client *client, mcp_json_writer *w, int64_t id,
                         const char *params_json, bool progress)
 {
-    bool need_meta = client->modern || progress;
+    bool need_meta = client->modern || progress || client->traceparent[0];
     if (!params_json && !need_meta)
         return 0;
     mcp_arena arena;
