@@ -12,6 +12,7 @@ export class Peer {
     this.stderr = '';
     this.waiters = new Map(); // id (JSON text) -> resolve
     this.listeners = [];
+    this.onRequest = undefined; // called with each request the server sends
     this.exit = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
     this.child.stdin.on('error', () => {}); // the server closing early shows up in the checks
     let pending = '';
@@ -43,7 +44,9 @@ export class Peer {
     this.lines.push(entry);
     const m = entry.message;
     for (const listener of this.listeners) listener(m, raw);
-    if (m && typeof m === 'object' && !Array.isArray(m) && !('method' in m) && 'id' in m) {
+    if (m && typeof m === 'object' && !Array.isArray(m) && 'method' in m && 'id' in m) {
+      this.onRequest?.(m);
+    } else if (m && typeof m === 'object' && !Array.isArray(m) && !('method' in m) && 'id' in m) {
       const key = JSON.stringify(m.id);
       const resolve = this.waiters.get(key);
       if (resolve) {

@@ -37,39 +37,58 @@ if (!existsSync(bin)) {
 }
 
 const { VersionSchema } = await import('./schemas.mjs');
-const { runHandshake, runModern } = await import('./scenarios.mjs');
+const { runHandshake, runModern, runUndefinedKinds } = await import('./scenarios.mjs');
 
-const runs = [
-  ['2025-03-26', runHandshake],
-  ['2025-06-18', runHandshake],
-  ['2025-11-25', runHandshake],
-  ['2026-07-28', runModern],
-];
+const versions = ['2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'];
+const MODERN = '2026-07-28';
 
-let failures = 0;
-let ran = 0;
-for (const [version, run] of runs) {
+// Each version is run against the default catalog and against
+// --all-features; a version without elicitation also gets a client that
+// declares it anyway.
+const runs = [];
+for (const version of versions) {
   if (!existsSync(join(dataDir, 'mcp-schema', version, 'schema.json'))) {
     console.log(`${version}: SKIPPED, no schema.json in the shared data`);
     continue;
   }
-  ran++;
   const schema = new VersionSchema(dataDir, version);
-  const report = await run({ bin, version, schema });
-  const counts = Object.entries(report.counts).map(([k, n]) => `${n} ${k}`).join(', ');
+  const run = version === MODERN ? runModern : runHandshake;
+  runs.push({ label: version, go: () => run({ bin, version, schema }) });
+  runs.push({ label: `${version} --all-features`, go: () => run({ bin, version, schema, allFeatures: true }) });
+  if (!schema.has('ElicitRequest')) {
+    runs.push({ label: `${version} undeclared kinds`, go: () => runUndefinedKinds({ bin, version, schema }) });
+  }
+}
+if (runs.length === 0) {
+  console.log('SKIPPED: no MCP schema versions found under ../shared/data/mcp-schema');
+  process.exit(SKIP);
+}
+
+// The conversations are independent server processes that spend most of
+// their time waiting on timers, so a few run at once; reports print in order.
+const PARALLEL = 4;
+const reports = new Array(runs.length);
+let next = 0;
+await Promise.all(Array.from({ length: PARALLEL }, async () => {
+  while (next < runs.length) {
+    const i = next++;
+    reports[i] = await runs[i].go();
+  }
+}));
+
+let failures = 0;
+for (const [i, report] of reports.entries()) {
+  const { label } = runs[i];
+  const counts = Object.entries(report.counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
+  for (const k of report.known) console.log(`${label}: ${k}`);
   if (report.problems.length === 0) {
-    console.log(`${version}: ok, ${report.lines} lines validated (${counts})`);
+    console.log(`${label}: ok, ${report.lines} lines validated (${counts})`);
     continue;
   }
   failures += report.problems.length;
-  console.log(`${version}: ${report.problems.length} problem(s) in ${report.lines} lines (${counts})`);
+  console.log(`${label}: ${report.problems.length} problem(s) in ${report.lines} lines (${counts})`);
   for (const p of report.problems) console.log(`  - ${p}`);
   if (report.stderr.trim()) console.log(`  mcpd stderr:\n${indent(report.stderr.trim(), '    ')}`);
-}
-
-if (ran === 0) {
-  console.log('SKIPPED: no MCP schema versions found under ../shared/data/mcp-schema');
-  process.exit(SKIP);
 }
 process.exit(failures ? 1 : 0);
 
