@@ -276,6 +276,12 @@ typedef struct mcp_observer {
      * listener (Prometheus text format). net is that listener's runtime (an
      * mcp_net of mcp/net.h), for its counters. NULL: /metrics is 404. */
     int (*metrics)(void *user, void *net, mcp_buf *out);
+    /* Optional: the structured record (a JSON object) that log messages to
+     * the client (mcp_call_log, mcp_server_log) carry as their data, the
+     * same the operator's JSON logs show. handle is the request's, or NULL
+     * outside one. Without it data is the message text. */
+    int (*log_record)(void *user, void *handle, mcp_log_level level, const char *logger, const char *msg,
+                      mcp_buf *out);
     void *user;
 } mcp_observer;
 

@@ -63,6 +63,16 @@ static int write_message(mcp_buf *buf, mcp_log_level level, const char *logger, 
     return mcp_json_writer_status(&w);
 }
 
+/* The observer's structured record for a text message, NUL-terminated in
+ * out; false when there is no observer to make one (data stays text). */
+static bool structured(const mcp_server *server, void *handle, mcp_log_level level, const char *logger,
+                       const char *text, mcp_buf *out)
+{
+    const mcp_observer *o = server->opts.observer;
+    return o && o->log_record && o->log_record(o->user, handle, level, logger, text, out) == 0 &&
+           mcp_buf_append_char(out, '\0') == 0;
+}
+
 static bool call_admits(mcp_call *call, mcp_log_level level)
 {
     if (call->modern)
@@ -81,9 +91,13 @@ static int call_log(mcp_call *call, mcp_log_level level, const char *logger, con
         return MCP_EINVAL;
     if (!call_admits(call, level))
         return 0;
-    mcp_buf buf;
+    mcp_buf buf, record;
     mcp_buf_init(&buf);
+    mcp_buf_init(&record);
+    if (!data_json && structured(call->session->server, call->obs_handle, level, logger, text, &record))
+        data_json = record.data;
     int rc = write_message(&buf, level, logger, data_json, text, len);
+    mcp_buf_free(&record);
     if (rc == 0)
         mcp_session_emit_for(call->session, &call->id, NULL, buf.data, buf.len);
     mcp_buf_free(&buf);
@@ -124,8 +138,14 @@ int mcp_server_log(mcp_server *server, mcp_log_level level, const char *logger, 
     va_start(ap, fmt);
     int rc = mcp_buf_vappendf(&text, fmt, ap);
     va_end(ap);
-    if (rc == 0)
-        rc = write_message(&buf, level, logger, NULL, text.data ? text.data : "", text.len);
+    mcp_buf record;
+    mcp_buf_init(&record);
+    if (rc == 0) {
+        const char *data = structured(server, NULL, level, logger, text.data ? text.data : "", &record) ? record.data
+                                                                                                       : NULL;
+        rc = write_message(&buf, level, logger, data, text.data ? text.data : "", text.len);
+    }
+    mcp_buf_free(&record);
     int sent = 0;
     if (rc == 0) {
         pthread_mutex_lock(&server->sessions_lock);

@@ -230,12 +230,19 @@ static int render_metrics(void *obs, void *net, mcp_buf *out) {
     return rc;
 }
 
+static int log_record(void *obs, void *handle, mcp_log_level level, const char *logger, const char *msg,
+                      mcp_buf *out) {
+    (void)obs;
+    return mcp_obs_log_record(out, level, logger, msg, handle ? handle : mcp_span_current());
+}
+
 void mcp_obs_observer(mcp_obs *o, mcp_observer *out) {
     *out = (mcp_observer){
         .on_request_start = request_start,
         .on_request_end = mcp_obs_request_end,
         .traceparent = mcp_obs_request_traceparent,
         .on_handler_exit = handler_exit,
+        .log_record = log_record,
         .metrics = o && o->metrics ? render_metrics : NULL,
         .user = o,
     };

@@ -30,13 +30,15 @@ typedef struct fixture {
     mcp_server *server;
     mcp_session *session;
     size_t replies;
+    mcp_buf sent;                /* every message, one per line */
     char handler_trace[33];      /* the trace id current inside the handler */
 } fixture;
 
 static int count_reply(void *user, const char *message, size_t len) {
-    (void)message;
-    (void)len;
-    ((fixture *)user)->replies++;
+    fixture *f = user;
+    f->replies++;
+    mcp_buf_append(&f->sent, message, len);
+    mcp_buf_append_char(&f->sent, '\n');
     return 0;
 }
 
@@ -46,6 +48,13 @@ static int echo(mcp_call *call, const mcp_json *args, void *user) {
     f->handler_trace[0] = '\0';
     if (mcp_span_context(mcp_span_current(), &ctx) == 0) mcp_hex_encode(ctx.trace_id, 16, f->handler_trace);
     return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
+}
+
+static int chatty(mcp_call *call, const mcp_json *args, void *user) {
+    (void)args;
+    (void)user;
+    mcp_call_log(call, MCP_LOG_INFO, "weather", "looking up %s", "Paris");
+    return mcp_call_text(call, "sunny");
 }
 
 static int failing(mcp_call *call, const mcp_json *args, void *user) {
@@ -71,6 +80,7 @@ static int setup(void **state) {
     assert_non_null(f->server);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo", .fn = echo, .user = f}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "weather", .fn = failing}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "chatty", .fn = chatty}), 0);
     f->session = mcp_session_new(f->server, &(mcp_sink){count_reply, f});
     assert_non_null(f->session);
     *state = f;
@@ -85,14 +95,19 @@ static int teardown(void **state) {
     mcp_metrics_free(f->metrics);
     mcp_tracer_free(f->tracer);
     receiver_stop(&f->r);
+    mcp_buf_free(&f->sent);
     free(f);
     return 0;
 }
 
-static void handle(fixture *f, const char *text, const mcp_transport_info *info) {
+static void handle_n(fixture *f, const char *text, const mcp_transport_info *info, size_t messages) {
     size_t before = f->replies;
     assert_int_equal(mcp_session_handle_from(f->session, text, strlen(text), info), 0);
-    assert_int_equal(f->replies, before + 1);
+    assert_int_equal(f->replies, before + messages);
+}
+
+static void handle(fixture *f, const char *text, const mcp_transport_info *info) {
+    handle_n(f, text, info, 1);
 }
 
 static const mcp_json *attr(const mcp_json *span, const char *key) {
@@ -185,6 +200,35 @@ static void test_requests_become_spans(void **state) {
     mcp_buf_free(&text);
 }
 
+/* Log messages to the client carry the structured record, with the
+ * request's trace id, as their data. */
+static void test_log_messages_carry_the_record(void **state) {
+    fixture *f = *state;
+    mcp_buf_reset(&f->sent);
+    handle_n(f,
+             "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\","
+             "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+             "\"io.modelcontextprotocol/clientCapabilities\":{},\"io.modelcontextprotocol/logLevel\":\"info\","
+             "\"traceparent\":\"00-" TRACE_ID "-" PARENT_ID "-01\"}}}",
+             NULL, 2);
+    mcp_arena a;
+    mcp_arena_init(&a, 0);
+    mcp_json *note;
+    char *nl = strchr(f->sent.data, '\n');
+    assert_non_null(nl);
+    assert_int_equal(mcp_json_parse(&a, f->sent.data, (size_t)(nl - f->sent.data), NULL, &note, NULL), 0);
+    assert_string_equal(mcp_json_str(mcp_json_get(note, "method"), ""), "notifications/message");
+    const mcp_json *data = mcp_json_get(mcp_json_get(note, "params"), "data");
+    assert_true(mcp_json_is_object(data));
+    assert_string_equal(mcp_json_str(mcp_json_get(data, "msg"), ""), "looking up Paris");
+    assert_string_equal(mcp_json_str(mcp_json_get(data, "level"), ""), "info");
+    assert_string_equal(mcp_json_str(mcp_json_get(data, "logger"), ""), "weather");
+    assert_string_equal(mcp_json_str(mcp_json_get(data, "trace_id"), ""), TRACE_ID);
+    assert_int_equal(mcp_json_str_len(mcp_json_get(data, "span_id")), 16);
+    assert_non_null(mcp_json_get(data, "ts"));
+    mcp_arena_free(&a);
+}
+
 /* A server without an observer is untouched by all this. */
 static void test_no_observer(void **state) {
     (void)state;
@@ -201,6 +245,7 @@ static void test_no_observer(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_requests_become_spans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_messages_carry_the_record, setup, teardown),
         cmocka_unit_test(test_no_observer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
