@@ -244,6 +244,11 @@ int mcp_metrics_render(mcp_metrics *m, mcp_buf *out);
 void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *tracer); /* user: an mcp_tracer */
 typedef struct mcp_net mcp_net;
 void mcp_metrics_collect_net(mcp_metrics_writer *w, void *net);       /* user: a running mcp_net */
+/* One of each per registry (the metric names carry no instance label). */
+void mcp_metrics_collect_cache(mcp_metrics_writer *w, void *cache);   /* user: an mcp_cache (L1, L2 by tier) */
+void mcp_metrics_collect_cache_l3(mcp_metrics_writer *w, void *l3);   /* user: an mcp_cache_l3 */
+void mcp_metrics_collect_pool(mcp_metrics_writer *w, void *pool);     /* user: an mcp_pool */
+void mcp_metrics_collect_batcher(mcp_metrics_writer *w, void *batcher); /* user: an mcp_batcher */
 
 /* ---- Request hooks ---------------------------------------------------------------------------
  * What the server core (and the client) report about each request; the
