@@ -280,6 +280,8 @@ int app_serve(int argc, char **argv) {
         app_serve_obs_close(&so);
         return 1;
     }
+    if (so.metrics && cache.cache) mcp_metrics_add_collector(so.metrics, mcp_metrics_collect_cache, cache.cache);
+    if (so.metrics && cache.l3) mcp_metrics_add_collector(so.metrics, mcp_metrics_collect_cache_l3, cache.l3);
     mcp_server *server = mcp_server_new(&(mcp_server_opts){
         .name = "mcpd",
         .observer = so.observer,
