@@ -122,6 +122,7 @@ export class Conversation {
     this.problems = [];
     this.progressTokens = new Set();
     this.inflight = [];
+    this.seen = new Set(); // schema definitions that matched some message
     // Server-to-client requests are answered as they come, so that the
     // calls waiting on them can finish; validateAll checks them afterwards.
     this.peer.onRequest = (m) => this.answerServerRequest(m);
@@ -412,20 +413,27 @@ export class Conversation {
   // Records a problem unless `value` is a valid `path`; returns whether it was.
   check(path, value, where) {
     const problem = this.schema.check(path, value);
+    if (!problem) this.seen.add(path);
     if (problem) this.problem(`${where}: not a valid ${path}: ${problem} -- ${JSON.stringify(value).slice(0, 240)}`);
     return !problem;
   }
 
+  // mustSee: definitions some message of this conversation must have
+  // matched, so that a script that stops provoking a kind is noticed.
   // Problems matching a `known` entry are set apart (reported, not failed),
   // and a known entry that matched nothing is itself a problem: the list
   // must shrink when the server is fixed.
-  async finish() {
+  async finish(mustSee = []) {
     const exit = await this.peer.close();
     await Promise.all(this.inflight);
     if (exit.code !== 0) {
       this.problem(`mcpd did not exit cleanly at end of input: ${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`}`);
     }
     const counts = this.validateAll();
+    for (const name of mustSee) {
+      if (!this.schema.has(name)) this.problem(`the script expects a ${name}, which ${this.version} does not define`);
+      else if (!this.seen.has(name)) this.problem(`no message matched ${name}, which this conversation is meant to provoke`);
+    }
     const known = [];
     for (const entry of this.known) {
       const hits = this.problems.filter((p) => entry.pattern.test(p));

@@ -16,8 +16,23 @@ function sorted(object) {
   return Object.fromEntries(Object.entries(object ?? {}).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function resultText(reply) {
+export function resultText(reply) {
   return reply?.result?.content?.[0]?.text;
+}
+
+// Definitions each feature script must have provoked (Conversation.finish).
+export function featureKinds(c) {
+  if (c.modern) {
+    return ['InputRequiredResult', 'InputRequest', 'ElicitRequest', 'MissingRequiredClientCapabilityError',
+      'SubscriptionsAcknowledgedNotification', 'LoggingMessageNotification'];
+  }
+  const kinds = ['LoggingMessageNotification'];
+  if (c.capabilities.elicitation) kinds.push('ElicitRequest');
+  if (c.schema.has('CreateTaskResult')) {
+    kinds.push('CreateTaskResult', 'GetTaskResult', 'ListTasksResult', 'CancelTaskResult', 'GetTaskPayloadResult',
+      'TaskStatusNotification');
+  }
+  return kinds;
 }
 
 export async function handshakeFeatures(c) {
@@ -89,6 +104,18 @@ async function noTasks(c) {
   await c.request('tasks/get', { taskId: 'no-such-task' }, { error: METHOD_NOT_FOUND });
 }
 
+// Modern era: answers every input request of an input_required result the
+// way the scripted client answers server requests, and retries with them
+// and the echoed requestState. Returns the retry's reply (or undefined).
+export async function answerAndRetry(c, method, params, first) {
+  const asked = first?.result;
+  if (asked?.resultType !== 'input_required') return undefined;
+  const inputResponses = Object.fromEntries(Object.entries(asked.inputRequests ?? {}).map(([k, r]) => [k, answerFor(r.method)]));
+  const retry = { ...params, inputResponses };
+  if (asked.requestState !== undefined) retry.requestState = asked.requestState;
+  return c.request(method, retry);
+}
+
 export async function modernFeatures(c) {
   const confirm = { name: 'confirm', arguments: { action: 'deploy' } };
   // A capability the request does not declare: -32021 with the one it needs.
@@ -96,15 +123,10 @@ export async function modernFeatures(c) {
 
   // input_required, answered and retried with the echoed requestState.
   const first = await c.request('tools/call', confirm, { inputRequired: true });
-  const asked = first?.result;
-  if (asked?.resultType === 'input_required') {
-    const inputResponses = Object.fromEntries(Object.entries(asked.inputRequests ?? {}).map(([k, r]) => [k, answerFor(r.method)]));
-    const retry = { ...confirm, inputResponses };
-    if (asked.requestState !== undefined) retry.requestState = asked.requestState;
-    const done = await c.request('tools/call', retry);
-    if (done?.result && resultText(done) !== 'confirmed: deploy') c.problem(`confirm retry answered ${JSON.stringify(done.result)}`);
-    await c.request('tools/call', { ...retry, requestState: 'forged' }, { error: INVALID_PARAMS });
-  }
+  const done = await answerAndRetry(c, 'tools/call', confirm, first);
+  if (done?.result && resultText(done) !== 'confirmed: deploy') c.problem(`confirm retry answered ${JSON.stringify(done.result)}`);
+  await c.request('tools/call', { ...confirm, inputResponses: { confirm: answerFor('elicitation/create') }, requestState: 'forged' },
+    { error: INVALID_PARAMS });
 
   // Log messages only when the request asks for a level.
   await c.request('tools/call', { name: 'log', arguments: { text: 'asked for', level: 'notice' } },

@@ -5,7 +5,9 @@ import {
   Conversation, EXTRA_TOOLS, FEATURE_TOOLS, MODERN_META, PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND,
   INVALID_PARAMS, RESOURCE_NOT_FOUND, UNSUPPORTED_VERSION,
 } from './conversation.mjs';
-import { handshakeFeatures, modernFeatures } from './features.mjs';
+import {
+  handshakeFeatures, modernFeatures, featureKinds, answerAndRetry, resultText,
+} from './features.mjs';
 
 const DEMO_TOOLS = ['echo', 'add', 'slow'];
 
@@ -221,6 +223,10 @@ function waitProgress(peer, token, count) {
   return peer.next((m) => m?.method === 'notifications/progress' && m.params?.progressToken === token && ++seen >= count, 3000);
 }
 
+// Definitions every conversation with the demo catalog must have matched.
+const CATALOG_KINDS = ['ListToolsResult', 'CallToolResult', 'ListResourcesResult', 'ListResourceTemplatesResult',
+  'ReadResourceResult', 'ListPromptsResult', 'GetPromptResult', 'CompleteResult', 'ProgressNotification'];
+
 const SERVE_ARGS = ['serve', '--stdio', '--extra-tools', String(EXTRA_TOOLS)];
 
 // What a client of this version can declare: elicitation exists from
@@ -273,7 +279,7 @@ export async function runHandshake({ bin, version, schema, allFeatures = false }
     await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"ping"}]', undefined, { error: INVALID_REQUEST });
   }
   inputEndsMidCall(c);
-  return c.finish();
+  return c.finish(['InitializeResult', 'EmptyResult', ...CATALOG_KINDS, ...(allFeatures ? featureKinds(c) : [])]);
 }
 
 // A client of a version without elicitation that declares it anyway: the
@@ -319,5 +325,75 @@ export async function runModern({ bin, version, schema, allFeatures = false }) {
     { bare: true, error: [INVALID_PARAMS, INVALID_REQUEST] });
   await c.raw('[{"jsonrpc":"2.0","id":"in-batch","method":"tools/list"}]', undefined, { error: INVALID_REQUEST });
   inputEndsMidCall(c);
-  return c.finish();
+  return c.finish(['DiscoverResult', 'UnsupportedProtocolVersionError', ...CATALOG_KINDS,
+    ...(allFeatures ? featureKinds(c) : [])]);
+}
+
+// The schema suite's fixture server (fixture_server.c) makes libmcp write
+// what the demo catalog never does: sampling/createMessage, roots/list and
+// ping requests (input requests in the modern era), list_changed,
+// resources/updated, server-wide log messages, and the result that ends a
+// subscriptions/listen stream when the server shuts down.
+export async function runFixture({ bin, version, schema }) {
+  const modern = version === '2026-07-28';
+  const known = [];
+  if (modern) {
+    known.push({
+      pattern: /server request ping\).*2026-07-28 has no server-to-client requests/,
+      why: 'KNOWN BUG: mcp_session_ping sends ping on a session that never initialized (modern era; mcp.h says MCP_EINVAL)',
+    });
+  }
+  const c = new Conversation({ bin, args: [], version, schema, modern, capabilities: clientCapabilities(schema), known });
+  const kinds = ['CreateMessageRequest', 'ListRootsRequest', 'ToolListChangedNotification', 'PromptListChangedNotification',
+    'ResourceListChangedNotification', 'ResourceUpdatedNotification'];
+  if (modern) {
+    const id = c.nextId;
+    const acknowledged = c.peer.next((m) => m?.method === 'notifications/subscriptions/acknowledged');
+    // Open until the server ends it at end of input, with its result.
+    c.request('subscriptions/listen', { notifications: { toolsListChanged: true, promptsListChanged: true,
+      resourcesListChanged: true, resourceSubscriptions: ['fixture://doc'] } }, { timeoutMs: 20000 });
+    if (!await acknowledged) c.problem(`subscriptions/listen (id ${id}): no acknowledgement`);
+    kinds.push('InputRequiredResult', 'InputRequest', 'SubscriptionsAcknowledgedNotification', 'SubscriptionsListenResult');
+  } else {
+    await initialize(c);
+    await c.request('resources/subscribe', { uri: 'fixture://doc' });
+    kinds.push('PingRequest', 'LoggingMessageNotification', 'EmptyResult');
+  }
+
+  const call = async (name, text) => {
+    const params = { name, arguments: {} };
+    let reply = await c.request('tools/call', params, { inputRequired: modern });
+    if (modern) reply = await answerAndRetry(c, 'tools/call', params, reply);
+    if (reply?.result && resultText(reply) !== text) c.problem(`${name} answered ${JSON.stringify(reply.result)}`);
+  };
+  await call('sample', 'the model said: sampled by the schema test');
+  await call('roots', '1 roots');
+
+  const pinged = c.peer.next((m) => m?.method === 'ping' && 'id' in m);
+  await c.request('tools/call', { name: 'ping_client', arguments: {} });
+  if (!modern && !await pinged) c.problem('ping_client: the server sent no ping');
+
+  // Every change is announced after the call's result; the resource read
+  // after it shows the new version.
+  const announced = c.peer.next((m) => m?.method === 'notifications/resources/updated');
+  await c.request('tools/call', { name: 'change', arguments: {} });
+  if (!await announced) c.problem('change: no notifications/resources/updated');
+  const list = await c.request('tools/list');
+  if (list?.result && !list.result.tools.some((t) => t.name === 'added_1')) c.problem('tools/list after change lacks added_1');
+  await c.request('resources/read', { uri: 'fixture://doc' });
+
+  if (!modern) {
+    // Unsubscribed, and logging above the fixture's warning: the second
+    // change brings list_changed only.
+    await c.request('resources/unsubscribe', { uri: 'fixture://doc' });
+    await c.request('logging/setLevel', { level: 'error' });
+    const listed = c.peer.next((m) => m?.method === 'notifications/tools/list_changed');
+    await c.request('tools/call', { name: 'change', arguments: {} });
+    await listed;
+    await c.request('ping');
+    const count = (method) => c.peer.lines.filter((l) => l.message?.method === method).length;
+    if (count('notifications/resources/updated') !== 1) c.problem('resources/updated sent after resources/unsubscribe');
+    if (count('notifications/message') !== 1) c.problem('a warning was logged after logging/setLevel error');
+  }
+  return c.finish(kinds);
 }
