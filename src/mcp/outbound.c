@@ -37,6 +37,17 @@ bool mcp_caps_allow(const mcp_json *caps, const char *method, const char *mode)
     return true;
 }
 
+/* The capability check plus what the negotiated version allows: a client
+ * of 2025-03-26 may declare elicitation, but that revision has no
+ * elicitation/create to send it. */
+static bool client_can(const char *version, const mcp_json *caps, const char *method, const char *mode)
+{
+    if (strcmp(method, "elicitation/create") == 0 && version && version[0] &&
+        mcp_protocol_compare(version, "2025-06-18") < 0)
+        return false;
+    return mcp_caps_allow(caps, method, mode);
+}
+
 static int write_request(mcp_buf *buf, int64_t id, const char *method, const char *params)
 {
     mcp_json_writer w;
@@ -95,12 +106,13 @@ int mcp_session_request(mcp_session *s, const char *method, const char *params_j
     o->user = user;
     int rc = 0;
     pthread_mutex_lock(&s->lock);
-    /* Pings may go at any time; everything else needs a session that
-     * negotiated a handshake version (modern sessions have no channel for
-     * server requests: they use input_required results). */
-    if (!is_ping && s->state != MCP_SESSION_READY)
+    /* Every server request, ping included, needs a session that negotiated a
+     * handshake version: modern sessions have no channel for server requests
+     * (they use input_required results), and the 2026-07-28 schema has no
+     * server-to-client request at all. */
+    if (s->state != MCP_SESSION_READY)
         rc = MCP_EINVAL;
-    else if (!is_ping && !mcp_caps_allow(s->client_caps, method, NULL))
+    else if (!is_ping && !client_can(s->version, s->client_caps, method, NULL))
         rc = MCP_EUNSUPPORTED;
     else
         rc = send_locked(s, o, method, params_json);
@@ -141,7 +153,7 @@ int mcp_call_request_input(mcp_call *call, const char *key, const char *method, 
             return MCP_EINVAL;
         mode = mcp_json_str(mcp_json_get(params, "mode"), NULL);
     }
-    if (!mcp_caps_allow(call->client_caps, method, mode)) {
+    if (!client_can(call->version, call->client_caps, method, mode)) {
         char *msg = mcp_arena_sprintf(&call->arena, "Client does not support %s", method);
         mcp_call_set_error(call, MCP_ERROR_MISSING_CLIENT_CAPABILITY, msg ? msg : "Missing client capability");
         /* The error names what would have been needed. */
@@ -224,7 +236,7 @@ const mcp_json *mcp_call_input(const mcp_call *call, const char *key)
 
 bool mcp_call_client_supports(const mcp_call *call, const char *method)
 {
-    return call && method && mcp_caps_allow(call->client_caps, method, NULL);
+    return call && method && client_can(call->version, call->client_caps, method, NULL);
 }
 
 int mcp_call_set_request_state(mcp_call *call, const char *state)

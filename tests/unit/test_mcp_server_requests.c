@@ -201,13 +201,35 @@ static void on_answer(int status, const mcp_json *result, const mcp_json *error,
     snprintf(a->result, sizeof a->result, "%s%.*s", error ? "error:" : "", (int)raw.len, raw.ptr ? raw.ptr : "");
 }
 
+static void test_no_elicitation_before_2025_06_18(void **state)
+{
+    (void)state;
+    /* A 2025-03-26 client that declares elicitation anyway: that revision
+     * has no elicitation/create, so none may be sent. */
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1"});
+    answer early = {0};
+    handshake(f, "2025-03-26", "{\"elicitation\":{}}");
+    assert_int_equal(mcp_session_request(f->session, "elicitation/create",
+                                         "{\"message\":\"m\",\"requestedSchema\":{\"type\":\"object\",\"properties\":{}}}",
+                                         on_answer, &early),
+                     MCP_EUNSUPPORTED);
+    assert_int_equal(capture_count(&f->cap), 0);
+    fixture_free(f);
+    assert_int_equal(early.calls, 0);
+}
+
 static void test_session_requests_and_ping(void **state)
 {
     (void)state;
     fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1"});
     answer pong = {0}, roots = {0}, early = {0}, closed = {0};
-    /* Before initialize only a ping may go out. */
+    /* Before initialize nothing may go out, not even a ping: the client may
+     * speak 2026-07-28, which has no server-to-client requests at all. */
     assert_int_equal(mcp_session_request(f->session, "roots/list", NULL, on_answer, &early), MCP_EINVAL);
+    assert_int_equal(mcp_session_ping(f->session, on_answer, &early), MCP_EINVAL);
+    assert_int_equal(capture_count(&f->cap), 0);
+
+    handshake(f, "2025-11-25", "{\"roots\":{\"listChanged\":true}}");
     assert_int_equal(mcp_session_ping(f->session, on_answer, &pong), 0);
     mcp_json *ping = capture_json(&f->cap, 0);
     assert_string_equal(method_of(ping), "ping");
@@ -218,8 +240,8 @@ static void test_session_requests_and_ping(void **state)
     assert_int_equal(pong.calls, 1);
     assert_int_equal(pong.status, 0);
     assert_string_equal(pong.result, "{}");
+    capture_clear(&f->cap);
 
-    handshake(f, "2025-11-25", "{\"roots\":{\"listChanged\":true}}");
     assert_int_equal(mcp_session_request(f->session, "sampling/createMessage", "{\"messages\":[],\"maxTokens\":1}",
                                          on_answer, &early), MCP_EUNSUPPORTED);
     assert_int_equal(mcp_session_request(f->session, "roots/list", "[1]", on_answer, &early), MCP_EINVAL);
@@ -253,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_cancel_while_waiting),
         cmocka_unit_test(test_session_end_while_waiting),
         cmocka_unit_test(test_session_requests_and_ping),
+        cmocka_unit_test(test_no_elicitation_before_2025_06_18),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
