@@ -240,6 +240,7 @@ static void test_no_observer(void **state) {
     assert_string_equal(f.handler_trace, "");
     mcp_session_free(f.session);
     mcp_server_free(s);
+    mcp_buf_free(&f.sent);
 }
 
 int main(void) {
