@@ -53,21 +53,22 @@ static void start(mcp_call *call, const mcp_observer *o)
     call->observed = true;
     if (!call->method)
         return;
+    const char *m = call->method;
+    size_t len = strlen(m);
     mcp_request_info info = {
-        .method = {call->method, strlen(call->method)},
+        .method = {m, len},
         .request_id = call->id.text,
         .protocol_version = call->version,
     };
     /* Only the methods that name a target pay for the lookup. */
-    const char *m = call->method;
-    if (call->params && (!strcmp(m, "tools/call") || !strcmp(m, "prompts/get")))
-        info.target = json_slice(mcp_json_get(call->params, "name"));
-    else if (call->params && !strncmp(m, "resources/", 10))
-        info.resource_uri = json_slice(mcp_json_get(call->params, "uri"));
+    if (call->params && ((len == 10 && !memcmp(m, "tools/call", 10)) || (len == 11 && !memcmp(m, "prompts/get", 11))))
+        info.target = json_slice(mcp_json_get_n(call->params, "name", 4));
+    else if (call->params && len > 10 && !memcmp(m, "resources/", 10))
+        info.resource_uri = json_slice(mcp_json_get_n(call->params, "uri", 3));
     if (call->meta) {
-        info.traceparent = json_slice(mcp_json_get(call->meta, "traceparent"));
+        info.traceparent = json_slice(mcp_json_get_n(call->meta, "traceparent", 11));
         if (info.traceparent.ptr)
-            info.tracestate = json_slice(mcp_json_get(call->meta, "tracestate"));
+            info.tracestate = json_slice(mcp_json_get_n(call->meta, "tracestate", 10));
     }
     const mcp_transport_info *t = tls_transport;
     if (t) {

@@ -20,20 +20,22 @@ void mcp_hex_encode(const uint8_t *bytes, size_t n, char *out) {
     out[2 * n] = '\0';
 }
 
-/* Lowercase hex only: the spec forbids upper case in traceparent. */
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+/* Digit value plus one, 0 for anything else. Lowercase hex only: the spec
+ * forbids upper case in traceparent. A table and no branch per digit: every
+ * traced request parses 50 of them. */
+static const uint8_t HEX_VALUE[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 static bool hex_decode(const char *s, size_t n_bytes, uint8_t *out) {
+    unsigned bad = 0;
     for (size_t i = 0; i < n_bytes; i++) {
-        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
+        unsigned hi = HEX_VALUE[(uint8_t)s[2 * i]], lo = HEX_VALUE[(uint8_t)s[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
     }
-    return true;
+    return !bad;
 }
 
 static bool all_zero(const uint8_t *b, size_t n) {

@@ -172,6 +172,9 @@ static void test_retry_on_503_then_success(void **state) {
     r.script_len = 2;
     r.retry_after = "0";
     mcp_tracer *t = tracer_to(r.port, 3, 0);
+    /* Let the exporter thread reach its wait first: one that starts while
+     * the spans are ending may ship them in two batches. */
+    usleep(20000);
     end_spans(t, 10);
     assert_int_equal(mcp_tracer_flush(t, 5000), 0);
     assert_int_equal(receiver_requests(&r), 3);
