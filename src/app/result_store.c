@@ -28,6 +28,7 @@ typedef struct fill_ctx {
     const mcp_result_policy *policy;
     mcp_result_compute_fn compute;
     void *compute_user;
+    bool computed;
 } fill_ctx;
 
 static mcp_str *str_list(mcp_arena *arena, const char *const *items, size_t count) {
@@ -56,6 +57,7 @@ static int fill(mcp_str key, mcp_cache_fill *f, void *user) {
     f->opts.deps = str_list(f->arena, p->deps, p->dep_count);
     f->opts.dep_count = f->opts.deps ? p->dep_count : 0;
     if ((p->tag_count && !f->opts.tags) || (p->dep_count && !f->opts.deps)) return MCP_ENOMEM;
+    x->computed = true;
     return 0;
 }
 
@@ -80,11 +82,14 @@ static int store_get_or_compute(void *user, const char *name, const mcp_json *ar
     mcp_buf key;
     mcp_buf_init(&key);
     int rc = key_of(name, args, &key);
-    fill_ctx x = {s, policy, compute, compute_user};
+    fill_ctx x = {s, policy, compute, compute_user, false};
     size_t at = out->len;
     for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
         rc = mcp_cache_get_or_compute(s->cache, (mcp_str){key.data, key.len}, fill, &x, out);
         if (rc == 0) rc = unwrap(s, out, at, ttl_left_ms);
+        /* Computed for this caller: the whole TTL, however long storing
+         * it in the lower tiers took. */
+        if (rc == 0 && x.computed) *ttl_left_ms = policy->ttl_ms;
         if (rc != MCP_EPARSE) break;
         /* Not a value of ours (another program shares the store, or an
          * older format): drop it and compute once more. */
