@@ -11,6 +11,7 @@
  * is acceptable for something that happens rarely.
  */
 #include "internal.h"
+#include "result_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,8 @@ int mcp_server_notify_resource_updated(mcp_server *server, const char *uri)
 {
     if (!server || !uri || !*uri)
         return MCP_EINVAL;
+    /* What changed must not be served stale from the result cache. */
+    mcp_result_cache_resource_updated(server, uri);
     int told = 0;
     mcp_buf buf;
     mcp_buf_init(&buf);

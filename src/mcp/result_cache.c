@@ -353,8 +353,7 @@ int mcp_server_invalidate_resource(mcp_server *server, const char *uri)
 {
     if (!server || !uri || !*uri)
         return MCP_EINVAL;
-    mcp_result_cache_resource_updated(server, uri);
-    return mcp_server_notify_resource_updated(server, uri);
+    return mcp_server_notify_resource_updated(server, uri); /* drops the cached entry, then tells subscribers */
 }
 
 int mcp_server_invalidate_tag(mcp_server *server, const char *tag)

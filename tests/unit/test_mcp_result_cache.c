@@ -303,6 +303,16 @@ static void update_invalidates_and_notifies(void **state)
     assert_non_null(strstr(after, "render 2"));
     free(after);
     assert_string_equal(first_text(call_tool(t, "derived", "{}")), "derived 2");
+
+    /* The plain notification, as a server announces a change it made itself,
+     * drops the cached copy too: nobody reads the old render afterwards. */
+    before = l1_stats(t);
+    assert_int_equal(mcp_server_notify_resource_updated(t->f->server, "test://counter"), 1);
+    assert_true(l1_stats(t).invalidations > before.invalidations);
+    char *third = read_legacy(t, "test://counter", 5);
+    assert_int_equal(resource_runs, 3);
+    assert_non_null(strstr(third, "render 3"));
+    free(third);
 }
 
 static void errors_are_not_stored(void **state)
