@@ -18,7 +18,7 @@
  * reports the speedup (cached throughput over uncached) and how many times
  * each handler ran per read.
  */
-#include "app/result_store.h"
+#include "mcp/cache.h"
 #include "harness.h"
 #include "net/net_internal.h"
 #include "network.h"
@@ -55,7 +55,7 @@ typedef struct serve_side {
 typedef struct serve_state {
     enum kind kind;
     mcp_cache *cache;
-    app_result_store store;
+    mcp_cache_result_store store;
     mcp_result_cache *results;
     serve_side cached, uncached;
     mcp_buf prefix, suffix;
@@ -186,9 +186,9 @@ static int serve_setup(const bench_workload *w, void **state, bench_task *tasks,
     s->request = (bench_net_request){.prefix = s->prefix.data, .prefix_len = s->prefix.len,
                                      .suffix = s->suffix.data, .suffix_len = s->suffix.len};
     if (!rc) rc = mcp_cache_new(&(mcp_cache_opts){.l1 = {.max_entries = 1000}}, &s->cache);
-    s->store = (app_result_store){.cache = s->cache};
+    s->store = (mcp_cache_result_store){.cache = s->cache};
     if (!rc)
-        rc = mcp_result_cache_new(&(mcp_result_cache_opts){.store = app_result_store_ops(&s->store),
+        rc = mcp_result_cache_new(&(mcp_result_cache_opts){.store = mcp_cache_result_store_ops(&s->store),
                                                            .default_ttl_ms = 3600000},
                                   &s->results);
     if (!rc) rc = side_start(s, &s->cached, s->results);

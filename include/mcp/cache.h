@@ -38,6 +38,7 @@
 
 #include "mcp/base.h"
 #include "mcp/json.h"
+#include "mcp/mcp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -346,6 +347,34 @@ int mcp_cache_coherence_wait_subscribed(mcp_cache_coherence *coh, uint64_t timeo
  * replaced by "#" and a 128-bit hash of it (not cryptographic). Replaces the
  * contents of key. MCP_EINVAL for an empty or over-long tool name. */
 int mcp_cache_key_for_call(const char *tool_name, const mcp_json *args, mcp_buf *key);
+
+
+/* ---- The server's result store ----------------------------------------------
+ * mcp_result_store (mcp/mcp.h) over
+ * the tiered cache of mcp/cache.h, so that results served from the cache
+ * live in L1, L2 (LMDB) and L3 (Redis) as the cache is configured.
+ *
+ *     mcp_cache_result_store rs = { .cache = cache };      (clock: that of the cache)
+ *     mcp_result_cache *rc;
+ *     mcp_result_cache_new(&(mcp_result_cache_opts){ .store = mcp_cache_result_store_ops(&rs) }, &rc);
+ *     mcp_server_new(&(mcp_server_opts){ ..., .result_cache = rc });
+ *
+ * Keys: a tool call's is mcp_cache_key_for_call (name, NUL, canonical
+ * arguments); a resource's is its URI, which has no NUL, so the two never
+ * meet, and a tool that declares a resource URI as a dependency is dropped
+ * with it. The stored value is the result body followed by a 9-byte
+ * trailer: the absolute expiry (milliseconds of the cache's clock, big
+ * endian) and a format byte, so that a hit from any tier, or from another
+ * node through Redis, knows the time it has left.
+ */
+typedef struct mcp_cache_result_store {
+    mcp_cache *cache;              /* required, not owned */
+    mcp_cache_clock_fn clock;      /* the cache's clock; NULL: mcp_wall_ms */
+    void *clock_user;
+} mcp_cache_result_store;
+
+/* The functions to put in mcp_result_cache_opts.store; user is store. */
+mcp_result_store mcp_cache_result_store_ops(mcp_cache_result_store *store);
 
 #ifdef __cplusplus
 }

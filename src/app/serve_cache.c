@@ -62,8 +62,8 @@ int app_serve_cache_open(const app_serve_cache_config *config, app_serve_cache *
             return rc;
         }
     }
-    sc->store = (app_result_store){.cache = sc->cache};
-    rc = mcp_result_cache_new(&(mcp_result_cache_opts){.store = app_result_store_ops(&sc->store),
+    sc->store = (mcp_cache_result_store){.cache = sc->cache};
+    rc = mcp_result_cache_new(&(mcp_result_cache_opts){.store = mcp_cache_result_store_ops(&sc->store),
                                                        .default_ttl_ms = config->ttl_ms},
                               &sc->results);
     if (rc) {

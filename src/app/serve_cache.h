@@ -12,7 +12,7 @@
 #ifndef MCP_APP_SERVE_CACHE_H
 #define MCP_APP_SERVE_CACHE_H
 
-#include "app/result_store.h"
+#include "mcp/cache.h"
 
 typedef struct app_serve_cache_config {
     size_t l1_entries;        /* 0: 65536 */
@@ -26,7 +26,7 @@ typedef struct app_serve_cache {
     mcp_cache *cache;
     mcp_cache_l3 *l3;
     mcp_cache_coherence *coherence;
-    app_result_store store;
+    mcp_cache_result_store store;
     mcp_result_cache *results;
     char host[256];
 } app_serve_cache;

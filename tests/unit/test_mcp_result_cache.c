@@ -14,7 +14,7 @@
 
 #include "test_mcp_util.h"
 
-#include "app/result_store.c"
+#include "mcp/cache.h"
 
 #include <unistd.h>
 
@@ -94,7 +94,7 @@ static int slow_tool(mcp_call *call, const mcp_json *args, void *user)
 typedef struct rc_fixture {
     char dir[256];
     mcp_cache *cache;
-    app_result_store store;
+    mcp_cache_result_store store;
     mcp_result_cache *rc;
     fixture *f;
 } rc_fixture;
@@ -145,8 +145,8 @@ static void register_catalog(mcp_server *s)
 
 static void open_server(rc_fixture *t)
 {
-    t->store = (app_result_store){.cache = t->cache, .clock = fake_clock};
-    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = app_result_store_ops(&t->store),
+    t->store = (mcp_cache_result_store){.cache = t->cache, .clock = fake_clock};
+    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = mcp_cache_result_store_ops(&t->store),
                                                                    .default_ttl_ms = 3000},
                                           &t->rc),
                      0);
@@ -455,8 +455,8 @@ static void bad_configuration_is_refused(void **state)
     (void)state;
     mcp_result_cache *rc = NULL;
     assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){0}, &rc), MCP_EINVAL);
-    app_result_store s = {0};
-    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = app_result_store_ops(&s)}, &rc), 0);
+    mcp_cache_result_store s = {0};
+    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = mcp_cache_result_store_ops(&s)}, &rc), 0);
     assert_int_equal(mcp_result_cache_set_tool(rc, "t", &(mcp_result_policy){.ttl_ms = 1, .cache_scope = "shared"}),
                      MCP_EINVAL);
     assert_int_equal(mcp_result_cache_set_tool(rc, "t", &(mcp_result_policy){.ttl_ms = 1, .tag_count = 1}), MCP_EINVAL);

@@ -14,7 +14,7 @@
 #include "test_mcp_util.h"
 #include "unit/redis_fixture.h"
 
-#include "app/result_store.c"
+#include "mcp/cache.h"
 
 static int runs;
 
@@ -31,7 +31,7 @@ typedef struct node {
     mcp_cache_l3 *l3;
     mcp_cache *cache;
     mcp_cache_coherence *coh;
-    app_result_store store;
+    mcp_cache_result_store store;
     mcp_result_cache *rc;
     fixture *f;
 } node;
@@ -52,8 +52,8 @@ static void node_open(two_nodes *t, node *n, const char *id)
                      0);
     assert_int_equal(mcp_cache_l3_wait_connected(n->l3, 5000), 0);
     assert_int_equal(mcp_cache_coherence_wait_subscribed(n->coh, 5000), 0);
-    n->store = (app_result_store){.cache = n->cache};
-    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = app_result_store_ops(&n->store)}, &n->rc), 0);
+    n->store = (mcp_cache_result_store){.cache = n->cache};
+    assert_int_equal(mcp_result_cache_new(&(mcp_result_cache_opts){.store = mcp_cache_result_store_ops(&n->store)}, &n->rc), 0);
     n->f = fixture_new(&(mcp_server_opts){.name = id, .version = "1", .result_cache = n->rc});
     assert_int_equal(mcp_server_add_resource(n->f->server, &(mcp_resource){.uri = "test://shared", .name = "shared",
                                                                            .ttl_ms = 60000, .fn = shared_resource}),

@@ -1,14 +1,15 @@
 /*
- * mcpd's result store over the tiered cache (see result_store.h).
+ * The server result store over the tiered cache (see mcp/cache.h, "The
+ * server's result store").
  */
-#include "app/result_store.h"
+#include "cache/cache_internal.h"
 
 #include <string.h>
 
 #define TRAILER_LEN 9
 #define TRAILER_FORMAT 'R'
 
-static uint64_t now_ms(const app_result_store *s) {
+static uint64_t now_ms(const mcp_cache_result_store *s) {
     return s->clock ? s->clock(s->clock_user) : mcp_wall_ms();
 }
 
@@ -24,7 +25,7 @@ static int key_of(const char *name, const mcp_json *args, mcp_buf *key) {
 }
 
 typedef struct fill_ctx {
-    const app_result_store *store;
+    const mcp_cache_result_store *store;
     const mcp_result_policy *policy;
     mcp_result_compute_fn compute;
     void *compute_user;
@@ -62,7 +63,7 @@ static int fill(mcp_str key, mcp_cache_fill *f, void *user) {
 }
 
 /* Strip the trailer of the value appended at out[at..]. */
-static int unwrap(const app_result_store *s, mcp_buf *out, size_t at, uint64_t *ttl_left_ms) {
+static int unwrap(const mcp_cache_result_store *s, mcp_buf *out, size_t at, uint64_t *ttl_left_ms) {
     if (out->len - at < TRAILER_LEN + 2 || (unsigned char)out->data[out->len - 1] != TRAILER_FORMAT)
         return MCP_EPARSE;
     const unsigned char *t = (const unsigned char *)out->data + out->len - TRAILER_LEN;
@@ -78,7 +79,7 @@ static int unwrap(const app_result_store *s, mcp_buf *out, size_t at, uint64_t *
 static int store_get_or_compute(void *user, const char *name, const mcp_json *args, const mcp_result_policy *policy,
                                 mcp_result_compute_fn compute, void *compute_user, mcp_buf *out,
                                 uint64_t *ttl_left_ms) {
-    app_result_store *s = user;
+    mcp_cache_result_store *s = user;
     mcp_buf key;
     mcp_buf_init(&key);
     int rc = key_of(name, args, &key);
@@ -105,7 +106,7 @@ static int store_get_or_compute(void *user, const char *name, const mcp_json *ar
 }
 
 static int store_invalidate_resource(void *user, const char *uri, size_t *removed) {
-    app_result_store *s = user;
+    mcp_cache_result_store *s = user;
     mcp_buf key;
     mcp_buf_init(&key);
     int rc = resource_key(uri, &key);
@@ -115,11 +116,11 @@ static int store_invalidate_resource(void *user, const char *uri, size_t *remove
 }
 
 static int store_invalidate_tag(void *user, const char *tag, size_t *removed) {
-    app_result_store *s = user;
+    mcp_cache_result_store *s = user;
     return mcp_cache_invalidate_tag(s->cache, (mcp_str){tag, strlen(tag)}, removed);
 }
 
-mcp_result_store app_result_store_ops(app_result_store *store) {
+mcp_result_store mcp_cache_result_store_ops(mcp_cache_result_store *store) {
     return (mcp_result_store){
         .get_or_compute = store_get_or_compute,
         .invalidate_resource = store_invalidate_resource,
