@@ -268,6 +268,22 @@ int mcp_connect_tcp(const char *host_port, const mcp_connect_opts *opts, mcp_cli
  * The transport owns and closes them. */
 int mcp_connect_fds(int in_fd, int out_fd, const mcp_connect_opts *opts, mcp_client_transport **out);
 
+/* ---- WebSocket connector (src/net/client_ws.c) -------------------------------
+ * "ws://HOST:PORT/PATH" (PATH defaults to /mcp; "[::1]:PORT" for IPv6).
+ * The opening handshake (random Sec-WebSocket-Key, Sec-WebSocket-Accept
+ * checked, subprotocol "mcp" offered) is done before this returns, so a
+ * refusal is reported here: MCP_ENOTFOUND for a 404 (wrong path),
+ * MCP_EPROTO for another status or a bad 101 answer, MCP_EUNSUPPORTED for
+ * wss:// (no TLS in the client yet), MCP_EINVAL for a malformed URL. why
+ * (may be NULL) receives a one-line reason, such as the server's status
+ * line. Then each message is one masked text frame; incoming fragments are
+ * reassembled up to opts.max_message_size (MCP_ELIMIT beyond, the message
+ * dropped), pings answered, and a close frame from the server ends the
+ * channel (MCP_ECLOSED). Closing sends our close frame and waits briefly
+ * for the server's. Both eras work as over TCP. */
+int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_transport **out,
+                   char *why, size_t why_size);
+
 /* ---- Streamable HTTP connector (src/net/client_http.c) ---------------------
  * "http://HOST:PORT/PATH" (no TLS: MCP_EUNSUPPORTED for https). Each
  * message is POSTed; replies come back as application/json or as an SSE

@@ -43,6 +43,9 @@ static void print_usage(FILE *out)
           "  http://HOST:PORT/PATH     Streamable HTTP, either era: POST per message, JSON or\n"
           "                            SSE answers, the session kept and DELETEd at the end;\n"
           "                            a GET stream carries what the server sends on its own\n"
+          "  ws://HOST:PORT/PATH       WebSocket, either era: one JSON-RPC message per text\n"
+          "                            frame, subprotocol \"mcp\" (PATH defaults to /mcp;\n"
+          "                            wss:// is not supported yet)\n"
           "\n"
           "METHOD is the JSON-RPC method (tools/list, tools/call, resources/read, ...);\n"
           "PARAMS-JSON is its params object, e.g. '{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}'.\n"
@@ -585,7 +588,18 @@ static int open_target(const char *target, unsigned connect_timeout_ms, bool htt
                                      : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
-    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND, tcp://HOST:PORT or http://HOST:PORT/PATH)\n", target);
+    if (!strncmp(target, "ws://", 5) || !strncmp(target, "wss://", 6)) {
+        char why[256];
+        int rc = mcp_connect_ws(target, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t,
+                                why, sizeof why);
+        if (rc != 0)
+            fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target,
+                    why[0]        ? why
+                    : rc == MCP_EIO ? strerror(errno)
+                                    : mcp_strerror(rc));
+        return rc == 0 ? 0 : 2;
+    }
+    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND, tcp://HOST:PORT, http://HOST:PORT/PATH or ws://HOST:PORT/PATH)\n", target);
     return 2;
 }
 

@@ -1,0 +1,490 @@
+/*
+ * test_client_ws.c — the WebSocket connector. Against the mcpd binary as a
+ * user runs it ($MCPD_BIN serve --ws on a loopback port): both eras with
+ * tools/list, tools/call, progress and cancellation, a wrong path refused
+ * with 404, and `mcpd call ws://...`. Against a scripted peer on a loopback
+ * socket (frames written byte by byte here): masking of what we send, ping
+ * answered with pong, a fragmented message with a ping between its
+ * fragments, a message over the size limit dropped, the server's close
+ * frame echoed, and a 101 whose Sec-WebSocket-Accept is wrong.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mcp/client.h"
+#include "net/ws.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t server_pid;
+static int server_port;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    const char *bin = getenv("MCPD_BIN");
+    if (!bin || access(bin, X_OK) != 0)
+        return 0;
+    server_port = free_port();
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", server_port);
+    server_pid = fork();
+    if (server_pid == 0) {
+        execl(bin, bin, "serve", "--ws", addr, "--workers", "1", "--log-level", "warning", (char *)NULL);
+        _exit(127);
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+    }
+    return 0;
+}
+
+/* Dial the mcpd server at path; retries while it may still be starting. */
+static int dial(const char *path, mcp_client_transport **t, char *why, size_t why_size)
+{
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", server_port, path);
+    int rc = MCP_EIO;
+    for (int i = 0; i < 200 && rc == MCP_EIO; i++) {
+        rc = mcp_connect_ws(url, NULL, t, why, why_size);
+        if (rc == MCP_EIO)
+            usleep(25 * 1000);
+    }
+    return rc;
+}
+
+static mcp_client *connect_era(const char *version)
+{
+    if (server_pid <= 0) {
+        skip();
+        return NULL;
+    }
+    mcp_client_transport *t = NULL;
+    char why[256];
+    int rc = dial("/mcp", &t, why, sizeof why);
+    if (rc != 0)
+        fail_msg("connect: %d %s", rc, why);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
+                                                      .timeout_ms = 10000, .no_cache = true});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    return c;
+}
+
+static void expect(mcp_client *c, const char *method, const char *params, const char *needle)
+{
+    mcp_client_result r;
+    int status = mcp_client_call_sync(c, method, params, NULL, &r);
+    if (status != 0 || !r.json || !strstr(r.json, needle))
+        fail_msg("%s: status %d, '%s' not in %s", method, status, needle, r.json ? r.json : "(none)");
+    mcp_client_result_free(&r);
+}
+
+static int progress_count;
+static void count_progress(void *user, double progress, double total, const char *message)
+{
+    (void)user, (void)progress, (void)total, (void)message;
+    progress_count++;
+}
+
+static void run_era(const char *version, const char *want_version)
+{
+    mcp_client *c = connect_era(version);
+    assert_string_equal(mcp_client_protocol_version(c), want_version);
+    expect(c, "tools/list", NULL, "\"slow\"");
+    expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
+    progress_count = 0;
+    mcp_client_result r;
+    assert_int_equal(mcp_client_call_sync(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":3,\"delay_ms\":20}}",
+                                          &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
+                                          &r),
+                     0);
+    assert_non_null(strstr(r.json, "slow finished 3 steps"));
+    mcp_client_result_free(&r);
+    assert_int_equal(progress_count, 3);
+    /* Cancel a long slow call after its first progress; the client goes on. */
+    int64_t id;
+    progress_count = 0;
+    assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":100,\"delay_ms\":50}}",
+                                        &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
+                                        NULL, NULL, &id),
+                     0);
+    for (int i = 0; i < 200 && progress_count == 0; i++)
+        mcp_client_pump(c, 10);
+    assert_true(progress_count > 0);
+    assert_int_equal(mcp_client_cancel(c, id, "enough"), 0);
+    assert_false(mcp_client_is_pending(c, id));
+    /* A large message crosses in one frame each way (over 64 KiB). */
+    size_t big = 100 * 1024;
+    char *params = malloc(big + 64);
+    assert_non_null(params);
+    int n = snprintf(params, 64, "{\"name\":\"echo\",\"arguments\":{\"text\":\"");
+    memset(params + n, 'x', big);
+    strcpy(params + n + big, "\"}}");
+    assert_int_equal(mcp_client_call_sync(c, "tools/call", params, NULL, &r), 0);
+    assert_non_null(strstr(r.json, "xxxxxxxxxxxxxxxx"));
+    assert_true(r.len > big);
+    mcp_client_result_free(&r);
+    free(params);
+    expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still here\"}}", "still here");
+    mcp_client_free(c);
+}
+
+static void handshake_era(void **state)
+{
+    (void)state;
+    run_era("2025-11-25", "2025-11-25");
+}
+
+static void modern_era_by_discovery(void **state)
+{
+    (void)state;
+    run_era(NULL, "2026-07-28");
+}
+
+static void wrong_path_is_refused_with_404(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        skip();
+    mcp_client_transport *t = NULL;
+    char why[256];
+    assert_int_equal(dial("/nope", &t, why, sizeof why), MCP_ENOTFOUND);
+    assert_null(t);
+    assert_non_null(strstr(why, "404"));
+}
+
+static void bad_urls(void **state)
+{
+    (void)state;
+    mcp_client_transport *t = NULL;
+    char why[256];
+    assert_int_equal(mcp_connect_ws("wss://127.0.0.1:1/mcp", NULL, &t, why, sizeof why), MCP_EUNSUPPORTED);
+    assert_non_null(strstr(why, "wss://"));
+    assert_int_equal(mcp_connect_ws("http://127.0.0.1:1/mcp", NULL, &t, why, sizeof why), MCP_EINVAL);
+    assert_int_equal(mcp_connect_ws("ws://127.0.0.1/mcp", NULL, &t, why, sizeof why), MCP_EINVAL);
+    assert_int_equal(mcp_connect_ws("ws://", NULL, &t, NULL, 0), MCP_EINVAL);
+    assert_null(t);
+}
+
+static void mcpd_call_over_ws(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        skip();
+    /* The server is up: the era tests connected before this one. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "\"%s\" call --compact ws://127.0.0.1:%d/mcp tools/call "
+             "'{\"name\":\"add\",\"arguments\":{\"a\":20,\"b\":22}}' 2>&1",
+             getenv("MCPD_BIN"), server_port);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096];
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "\"sum\":42"));
+
+    snprintf(cmd, sizeof cmd, "\"%s\" call ws://127.0.0.1:%d/elsewhere tools/list 2>&1", getenv("MCPD_BIN"),
+             server_port);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int status = pclose(p);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    assert_non_null(strstr(out, "404"));
+}
+
+/* ---- A scripted peer ----------------------------------------------------------------- */
+typedef struct peer {
+    int listen_fd;
+    int port;
+    bool bad_accept;
+    /* what the peer saw from the client */
+    char text[64];        /* the client's text message, unmasked */
+    bool text_masked;
+    char pongs[2][8];
+    int pong_count;
+    int close_code;       /* of the client's close frame; -1: none */
+    int failures;
+} peer;
+
+static int read_exact(int fd, void *buf, size_t len)
+{
+    size_t have = 0;
+    while (have < len) {
+        ssize_t n = recv(fd, (char *)buf + have, len - have, 0);
+        if (n <= 0)
+            return -1;
+        have += (size_t)n;
+    }
+    return 0;
+}
+
+/* One client frame (payload under 1 KiB here), unmasked into out. */
+static int read_frame(int fd, int *opcode, bool *masked, char *out, size_t *len)
+{
+    unsigned char h[2], mask[4];
+    if (read_exact(fd, h, 2) != 0)
+        return -1;
+    *opcode = h[0] & 0x0f;
+    *masked = h[1] & 0x80;
+    *len = h[1] & 0x7f;
+    if (*len == 126) {
+        unsigned char ext[2];
+        if (read_exact(fd, ext, 2) != 0)
+            return -1;
+        *len = ((size_t)ext[0] << 8) | ext[1];
+    }
+    if (*len >= 1024 || !*masked || read_exact(fd, mask, 4) != 0 || read_exact(fd, out, *len) != 0)
+        return -1;
+    for (size_t i = 0; i < *len; i++)
+        out[i] = (char)(out[i] ^ mask[i & 3]);
+    out[*len] = '\0';
+    return 0;
+}
+
+static void put_frame(mcp_buf *b, int first, const char *payload, size_t len)
+{
+    unsigned char h[4] = {(unsigned char)first};
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        mcp_buf_append(b, h, 2);
+    } else {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        mcp_buf_append(b, h, 4);
+    }
+    mcp_buf_append(b, payload, len);
+}
+
+static void *peer_main(void *arg)
+{
+    peer *p = arg;
+    p->close_code = -1;
+    int fd = accept(p->listen_fd, NULL, NULL);
+    if (fd < 0) {
+        p->failures++;
+        return NULL;
+    }
+    char req[4096];
+    size_t have = 0;
+    while (have < sizeof req - 1) {
+        ssize_t n = recv(fd, req + have, sizeof req - 1 - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        req[have] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    const char *k = strstr(req, "Sec-WebSocket-Key: ");
+    char accept[29] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    if (!k || !strstr(req, "Sec-WebSocket-Protocol: mcp\r\n") || !strstr(req, "GET /mcp HTTP/1.1\r\n")) {
+        p->failures++;
+    } else if (!p->bad_accept) {
+        mcp_ws_accept_key((mcp_str){k + 19, 24}, accept);
+    }
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_buf_appendf(&out,
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: mcp\r\n\r\n",
+                    accept);
+    if (p->bad_accept) {
+        send(fd, out.data, out.len, MSG_NOSIGNAL);
+        mcp_buf_free(&out);
+        char sink[64];
+        while (recv(fd, sink, sizeof sink, 0) > 0)
+            ;
+        close(fd);
+        return NULL;
+    }
+    /* Right after the 101, in the same write: a ping. */
+    put_frame(&out, 0x89, "p1", 2);
+    send(fd, out.data, out.len, MSG_NOSIGNAL);
+    mcp_buf_reset(&out);
+
+    int opcode;
+    bool masked;
+    char payload[1100];
+    size_t len;
+    /* The client sends its text, then answers the ping when it reads. */
+    if (read_frame(fd, &opcode, &masked, payload, &len) != 0 || opcode != 1) {
+        p->failures++;
+    } else {
+        snprintf(p->text, sizeof p->text, "%.60s", payload);
+        p->text_masked = masked;
+    }
+    /* A message in three fragments with a ping between them; one over the
+     * client's 64-byte limit (two fragments); a small one; close 1001. */
+    put_frame(&out, 0x01, "{\"jsonrpc\":", 11);
+    put_frame(&out, 0x00, "\"2.0\",", 6);
+    put_frame(&out, 0x89, "p2", 2);
+    put_frame(&out, 0x80, "\"id\":7}", 7);
+    char fill[200];
+    memset(fill, 'y', sizeof fill);
+    put_frame(&out, 0x01, fill, 40);
+    put_frame(&out, 0x80, fill, 200);
+    put_frame(&out, 0x81, "{\"small\":1}", 11);
+    put_frame(&out, 0x88, "\x03\xe9" "bye", 5);
+    send(fd, out.data, out.len, MSG_NOSIGNAL);
+    mcp_buf_free(&out);
+    while (read_frame(fd, &opcode, &masked, payload, &len) == 0) {
+        if (!masked)
+            p->failures++;
+        if (opcode == 10 && p->pong_count < 2)
+            snprintf(p->pongs[p->pong_count++], sizeof p->pongs[0], "%.7s", payload);
+        else if (opcode == 8 && len >= 2)
+            p->close_code = ((unsigned char)payload[0] << 8) | (unsigned char)payload[1];
+        else
+            p->failures++;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void peer_listen(peer *p)
+{
+    p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p->listen_fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(p->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(p->listen_fd, 1), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(p->listen_fd, (struct sockaddr *)&a, &alen), 0);
+    p->port = ntohs(a.sin_port);
+}
+
+static void frames_ping_fragments_limit_close(void **state)
+{
+    (void)state;
+    peer p = {0};
+    peer_listen(&p);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_ws(url, &(mcp_connect_opts){.max_message_size = 64}, &t, NULL, 0), 0);
+    assert_int_equal(t->send(t, "{\"hello\":true}", 14), 0);
+    mcp_buf msg;
+    mcp_buf_init(&msg);
+    assert_int_equal(t->recv(t, &msg, 5000), 0);
+    assert_int_equal(msg.len, 24);
+    assert_memory_equal(msg.data, "{\"jsonrpc\":\"2.0\",\"id\":7}", 24);
+    assert_int_equal(t->recv(t, &msg, 5000), MCP_ELIMIT);
+    assert_int_equal(t->recv(t, &msg, 5000), 0);
+    assert_int_equal(msg.len, 11);
+    assert_memory_equal(msg.data, "{\"small\":1}", 11);
+    assert_int_equal(t->recv(t, &msg, 5000), MCP_ECLOSED);
+    assert_int_equal(t->send(t, "{}", 2), MCP_ECLOSED);
+    t->close(t);
+    mcp_buf_free(&msg);
+    pthread_join(thread, NULL);
+    close(p.listen_fd);
+    assert_int_equal(p.failures, 0);
+    assert_string_equal(p.text, "{\"hello\":true}");
+    assert_true(p.text_masked);
+    assert_int_equal(p.pong_count, 2);
+    assert_string_equal(p.pongs[0], "p1");
+    assert_string_equal(p.pongs[1], "p2");
+    assert_int_equal(p.close_code, 1001);
+}
+
+static void wrong_accept_is_refused(void **state)
+{
+    (void)state;
+    peer p = {.bad_accept = true};
+    peer_listen(&p);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
+    char url[64], why[256];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_ws(url, NULL, &t, why, sizeof why), MCP_EPROTO);
+    assert_null(t);
+    assert_non_null(strstr(why, "Sec-WebSocket-Accept"));
+    pthread_join(thread, NULL);
+    close(p.listen_fd);
+    assert_int_equal(p.failures, 0);
+}
+
+/* The server going away under a pending request completes it with MCP_ECLOSED. */
+static void server_close_ends_pending_requests(void **state)
+{
+    (void)state;
+    peer p = {0};
+    peer_listen(&p);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_ws(url, &(mcp_connect_opts){.max_message_size = 64}, &t, NULL, 0), 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = "2026-07-28", .transport = t,
+                                                      .timeout_ms = 5000});
+    assert_non_null(c);
+    /* The modern era needs no handshake: the request goes out at once (the
+     * peer takes it as its text) and the peer's close ends it. */
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client_result r;
+    assert_int_equal(mcp_client_call_sync(c, "tools/list", NULL, NULL, &r), MCP_ECLOSED);
+    mcp_client_result_free(&r);
+    mcp_client_free(c);
+    pthread_join(thread, NULL);
+    close(p.listen_fd);
+    assert_int_equal(p.failures, 0);
+    assert_non_null(strstr(p.text, "tools/list"));
+    assert_int_equal(p.close_code, 1001);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_era),
+        cmocka_unit_test(modern_era_by_discovery),
+        cmocka_unit_test(wrong_path_is_refused_with_404),
+        cmocka_unit_test(mcpd_call_over_ws),
+        cmocka_unit_test(bad_urls),
+        cmocka_unit_test(frames_ping_fragments_limit_close),
+        cmocka_unit_test(wrong_accept_is_refused),
+        cmocka_unit_test(server_close_ends_pending_requests),
+    };
+    if (!getenv("MCPD_BIN"))
+        fprintf(stderr, "skipped: MCPD_BIN is not set to an executable mcpd binary\n");
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
