@@ -2,7 +2,7 @@
  * test_client_ws.c — the WebSocket connector. Against the mcpd binary as a
  * user runs it ($MCPD_BIN serve --ws on a loopback port): both eras with
  * tools/list, tools/call, progress and cancellation, a wrong path refused
- * with 404, and `mcpd call ws://...`. Against a scripted peer on a loopback
+ * with 404, `mcpd call ws://...`, a server draining on SIGTERM, and IPv6. Against a scripted peer on a loopback
  * socket (frames written byte by byte here): masking of what we send, ping
  * answered with pong, a fragmented message with a ping between its
  * fragments, a message over the size limit dropped, the server's close
@@ -225,6 +225,91 @@ static void mcpd_call_over_ws(void **state)
     int status = pclose(p);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
     assert_non_null(strstr(out, "404"));
+}
+
+/* A second server of our own, on addr, stopped by SIGTERM while a client
+ * is connected: its drain closes the WebSocket and the client sees the end. */
+static pid_t spawn_server(const char *addr)
+{
+    const char *bin = getenv("MCPD_BIN");
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(bin, bin, "serve", "--ws", addr, "--workers", "1", "--log-level", "error", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static mcp_client *connect_url(const char *url)
+{
+    mcp_client_transport *t = NULL;
+    int rc = MCP_EIO;
+    for (int i = 0; i < 200 && rc == MCP_EIO; i++) {
+        rc = mcp_connect_ws(url, NULL, &t, NULL, 0);
+        if (rc == MCP_EIO)
+            usleep(25 * 1000);
+    }
+    assert_int_equal(rc, 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.transport = t, .timeout_ms = 10000, .no_cache = true});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    return c;
+}
+
+static void server_drain_closes_the_client(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        skip();
+    int port = free_port();
+    char addr[64], url[96];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "ws://%s/mcp", addr);
+    pid_t pid = spawn_server(addr);
+    assert_true(pid > 0);
+    mcp_client *c = connect_url(url);
+    expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"before\"}}", "before");
+    kill(pid, SIGTERM);
+    int rc = MCP_ETIMEDOUT;
+    for (int i = 0; i < 100 && rc != MCP_ECLOSED; i++)
+        rc = mcp_client_pump(c, 100);
+    assert_int_equal(rc, MCP_ECLOSED);
+    mcp_client_result r;
+    assert_int_equal(mcp_client_call_sync(c, "tools/list", NULL, NULL, &r), MCP_ECLOSED);
+    mcp_client_result_free(&r);
+    mcp_client_free(c);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+}
+
+/* IPv6 loopback, when the machine has it. */
+static void ipv6_loopback(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        skip();
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (probe < 0 || bind(probe, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (probe >= 0)
+            close(probe);
+        fprintf(stderr, "skipped: no IPv6 loopback\n");
+        skip();
+    }
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(probe, (struct sockaddr *)&a, &len), 0);
+    close(probe);
+    char addr[64], url[96];
+    snprintf(addr, sizeof addr, "[::1]:%d", ntohs(a.sin6_port));
+    snprintf(url, sizeof url, "ws://%s/mcp", addr);
+    pid_t pid = spawn_server(addr);
+    assert_true(pid > 0);
+    mcp_client *c = connect_url(url);
+    expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"over v6\"}}", "over v6");
+    mcp_client_free(c);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
 }
 
 /* ---- A scripted peer ----------------------------------------------------------------- */
@@ -480,6 +565,8 @@ int main(void)
         cmocka_unit_test(wrong_path_is_refused_with_404),
         cmocka_unit_test(mcpd_call_over_ws),
         cmocka_unit_test(bad_urls),
+        cmocka_unit_test(server_drain_closes_the_client),
+        cmocka_unit_test(ipv6_loopback),
         cmocka_unit_test(frames_ping_fragments_limit_close),
         cmocka_unit_test(wrong_accept_is_refused),
         cmocka_unit_test(server_close_ends_pending_requests),
