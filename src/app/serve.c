@@ -5,6 +5,7 @@
  * 2 before anything listens.
  */
 #include "app/app.h"
+#include "app/config.h"
 #include "app/demo.h"
 #include "app/serve_obs.h"
 #include "app/serve_cache.h"
@@ -16,6 +17,7 @@
 
 static void serve_usage(FILE *out) {
     fputs("usage: mcpd serve (--stdio | --tcp HOST:PORT | --http HOST:PORT | --ws HOST:PORT)... [options]\n"
+          "       mcpd serve --config FILE [options]\n"
           "\n"
           "Serve the demo catalog over MCP: tools echo, add and slow, the resource\n"
           "mcpd://demo/readme, the template mcpd://demo/greeting/{name} and the prompt\n"
@@ -73,6 +75,7 @@ static void serve_usage(FILE *out) {
           "  -h, --help                 show this help\n",
           out);
     fputs(app_serve_obs_usage, out);
+    fputs(app_serve_config_usage, out);
 }
 
 /* Strict unsigned parse: digits only, within [min, max]. */
@@ -117,133 +120,200 @@ typedef struct serve_options {
     app_serve_obs_config obs;
     bool cache;
     app_serve_cache_config cache_config;
+    const char *config_path;
+    /* The lists still hold only the config file's items. */
+    bool hosts_from_config, origins_from_config, headers_from_config;
 } serve_options;
 
-/* Returns -1 to continue serving, or the exit code to stop with. */
-static int serve_parse(int argc, char **argv, serve_options *opts) {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        int used;
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            serve_usage(stdout);
-            return 0;
-        } else if (!strcmp(arg, "--stdio")) {
-            opts->stdio = true;
-        } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http") || !strcmp(arg, "--ws")) {
-            if (!value || !*value || !strchr(value, ':')) {
-                fprintf(stderr, "mcpd serve: %s needs HOST:PORT, e.g. 127.0.0.1:7700\n", arg);
-                return 2;
-            }
-            if (arg[2] == 't') opts->tcp = value;
-            else if (arg[2] == 'h') opts->http = value;
-            else opts->ws = value;
-            i++;
-        } else if (!strcmp(arg, "--tls-cert") || !strcmp(arg, "--tls-key")) {
-            if (!value || !*value) {
-                fprintf(stderr, "mcpd serve: %s needs a file\n", arg);
-                return 2;
-            }
-            if (!strcmp(arg, "--tls-cert")) opts->tls_cert = value;
-            else opts->tls_key = value;
-            i++;
-        } else if (!strcmp(arg, "--ws-path")) {
-            if (!value || value[0] != '/') {
-                fputs("mcpd serve: --ws-path needs a path starting with '/'\n", stderr);
-                return 2;
-            }
-            opts->ws_opts.path = value;
-            i++;
-        } else if (!strcmp(arg, "--workers")) {
-            if (parse_size(arg, value, 1, 256, &opts->workers)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--max-connections")) {
-            if (parse_size(arg, value, 1, 1000000, &opts->max_connections)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--idle-timeout-ms")) {
-            if (parse_size(arg, value, 1, 86400000, &opts->idle_timeout_ms)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--http-path")) {
-            if (!value || value[0] != '/') {
-                fputs("mcpd serve: --http-path needs a path starting with '/'\n", stderr);
-                return 2;
-            }
-            opts->http_opts.path = value;
-            i++;
-        } else if (!strcmp(arg, "--http-prefer-sse")) {
-            opts->http_opts.prefer_sse = true;
-        } else if (!strcmp(arg, "--http-no-get")) {
-            opts->http_opts.disable_get_stream = true;
-        } else if (!strcmp(arg, "--http-allow-host") || !strcmp(arg, "--http-allow-origin")) {
-            bool host = !strcmp(arg, "--http-allow-host");
-            size_t *n = host ? &opts->allowed_host_count : &opts->allowed_origin_count;
-            if (!value || !*value || *n == SERVE_MAX_ALLOWED) {
-                fprintf(stderr, "mcpd serve: %s needs a value (at most %d of them)\n", arg, SERVE_MAX_ALLOWED);
-                return 2;
-            }
-            (host ? opts->allowed_hosts : opts->allowed_origins)[(*n)++] = value;
-            i++;
-        } else if (!strcmp(arg, "--all-features")) {
-            opts->all_features = true;
-        } else if (!strcmp(arg, "--extra-tools")) {
-            if (parse_size(arg, value, 0, 100000, &opts->extra_tools)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--page-size")) {
-            if (parse_size(arg, value, 1, 10000, &opts->page_size)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--max-message-size")) {
-            if (parse_size(arg, value, 1024, (size_t)1 << 30, &opts->max_message_size)) return 2;
-            i++;
-        } else if (!strcmp(arg, "--cache-l1-entries")) {
-            if (parse_size(arg, value, 1, (size_t)1 << 30, &opts->cache_config.l1_entries)) return 2;
+/* One option, from the command line or the config file. Returns how many
+ * arguments it used (1 or 2), 0 when arg is no option of ours, or -1 after
+ * writing why to stderr. */
+static int serve_option(serve_options *opts, const char *arg, const char *value) {
+    int used;
+    if (!strcmp(arg, "--config")) {
+        if (!value || !*value) {
+            fputs("mcpd serve: --config needs a file\n", stderr);
+            return -1;
+        }
+        if (opts->config_path && strcmp(opts->config_path, value)) {
+            fputs("mcpd serve: --config given twice\n", stderr);
+            return -1;
+        }
+        opts->config_path = value;
+        return 2;
+    } else if (!strcmp(arg, "--stdio")) {
+        opts->stdio = true;
+    } else if (!strcmp(arg, "--tcp") || !strcmp(arg, "--http") || !strcmp(arg, "--ws")) {
+        if (!value || !*value || !strchr(value, ':')) {
+            fprintf(stderr, "mcpd serve: %s needs HOST:PORT, e.g. 127.0.0.1:7700\n", arg);
+            return -1;
+        }
+        if (arg[2] == 't') opts->tcp = value;
+        else if (arg[2] == 'h') opts->http = value;
+        else opts->ws = value;
+        return 2;
+    } else if (!strcmp(arg, "--tls-cert") || !strcmp(arg, "--tls-key")) {
+        if (!value || !*value) {
+            fprintf(stderr, "mcpd serve: %s needs a file\n", arg);
+            return -1;
+        }
+        if (!strcmp(arg, "--tls-cert")) opts->tls_cert = value;
+        else opts->tls_key = value;
+        return 2;
+    } else if (!strcmp(arg, "--ws-path")) {
+        if (!value || value[0] != '/') {
+            fputs("mcpd serve: --ws-path needs a path starting with '/'\n", stderr);
+            return -1;
+        }
+        opts->ws_opts.path = value;
+        return 2;
+    } else if (!strcmp(arg, "--workers")) {
+        if (parse_size(arg, value, 1, 256, &opts->workers)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--max-connections")) {
+        if (parse_size(arg, value, 1, 1000000, &opts->max_connections)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--idle-timeout-ms")) {
+        if (parse_size(arg, value, 1, 86400000, &opts->idle_timeout_ms)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--http-path")) {
+        if (!value || value[0] != '/') {
+            fputs("mcpd serve: --http-path needs a path starting with '/'\n", stderr);
+            return -1;
+        }
+        opts->http_opts.path = value;
+        return 2;
+    } else if (!strcmp(arg, "--http-prefer-sse")) {
+        opts->http_opts.prefer_sse = true;
+    } else if (!strcmp(arg, "--http-no-get")) {
+        opts->http_opts.disable_get_stream = true;
+    } else if (!strcmp(arg, "--http-allow-host") || !strcmp(arg, "--http-allow-origin")) {
+        bool host = !strcmp(arg, "--http-allow-host");
+        size_t *n = host ? &opts->allowed_host_count : &opts->allowed_origin_count;
+        bool *from_config = host ? &opts->hosts_from_config : &opts->origins_from_config;
+        if (*from_config) {
+            /* A list on the command line replaces the file's list. */
+            *n = 0;
+            *from_config = false;
+        }
+        if (!value || !*value || *n == SERVE_MAX_ALLOWED) {
+            fprintf(stderr, "mcpd serve: %s needs a value (at most %d of them)\n", arg, SERVE_MAX_ALLOWED);
+            return -1;
+        }
+        (host ? opts->allowed_hosts : opts->allowed_origins)[(*n)++] = value;
+        return 2;
+    } else if (!strcmp(arg, "--all-features")) {
+        opts->all_features = true;
+    } else if (!strcmp(arg, "--extra-tools")) {
+        if (parse_size(arg, value, 0, 100000, &opts->extra_tools)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--page-size")) {
+        if (parse_size(arg, value, 1, 10000, &opts->page_size)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--max-message-size")) {
+        if (parse_size(arg, value, 1024, (size_t)1 << 30, &opts->max_message_size)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--cache-l1-entries")) {
+        if (parse_size(arg, value, 1, (size_t)1 << 30, &opts->cache_config.l1_entries)) return -1;
+        opts->cache = true;
+        return 2;
+    } else if (!strcmp(arg, "--cache-ttl-ms")) {
+        size_t ttl;
+        if (parse_size(arg, value, 1, (size_t)7 * 86400000, &ttl)) return -1;
+        opts->cache_config.ttl_ms = ttl;
+        opts->cache = true;
+        return 2;
+    } else if (!strcmp(arg, "--cache-dir") || !strcmp(arg, "--node-id")) {
+        if (!value || !*value) {
+            fprintf(stderr, "mcpd serve: %s needs a value\n", arg);
+            return -1;
+        }
+        if (arg[2] == 'c') {
+            opts->cache_config.dir = value;
             opts->cache = true;
-            i++;
-        } else if (!strcmp(arg, "--cache-ttl-ms")) {
-            size_t ttl;
-            if (parse_size(arg, value, 1, (size_t)7 * 86400000, &ttl)) return 2;
-            opts->cache_config.ttl_ms = ttl;
-            opts->cache = true;
-            i++;
-        } else if (!strcmp(arg, "--cache-dir") || !strcmp(arg, "--node-id")) {
-            if (!value || !*value) {
-                fprintf(stderr, "mcpd serve: %s needs a value\n", arg);
-                return 2;
-            }
-            if (arg[2] == 'c') {
-                opts->cache_config.dir = value;
-                opts->cache = true;
-            } else if (strlen(value) > 64 || strpbrk(value, " \t\r\n")) {
-                fputs("mcpd serve: --node-id takes up to 64 bytes without spaces\n", stderr);
-                return 2;
-            } else {
-                opts->cache_config.node_id = value;
-            }
-            i++;
-        } else if (!strcmp(arg, "--cache-redis")) {
-            if (!value || !*value || !strchr(value, ':')) {
-                fputs("mcpd serve: --cache-redis needs HOST:PORT, e.g. 127.0.0.1:6379\n", stderr);
-                return 2;
-            }
-            opts->cache_config.redis = value;
-            opts->cache = true;
-            i++;
-        } else if ((used = app_serve_obs_option(&opts->obs, arg, value)) != 0) {
-            if (used < 0) return 2;
-            i += used - 1;
-        } else if (!strcmp(arg, "--log-level")) {
-            mcp_log_level level;
-            if (!value || mcp_log_level_parse(value, &level)) {
-                fprintf(stderr, "mcpd serve: --log-level needs one of debug, info, notice, warning, error\n");
-                return 2;
-            }
-            mcp_log_set_level(level);
-            i++;
+        } else if (strlen(value) > 64 || strpbrk(value, " \t\r\n")) {
+            fputs("mcpd serve: --node-id takes up to 64 bytes without spaces\n", stderr);
+            return -1;
         } else {
-            fprintf(stderr, "mcpd serve: unknown option '%s'\n\n", arg);
+            opts->cache_config.node_id = value;
+        }
+        return 2;
+    } else if (!strcmp(arg, "--cache-redis")) {
+        if (!value || !*value || !strchr(value, ':')) {
+            fputs("mcpd serve: --cache-redis needs HOST:PORT, e.g. 127.0.0.1:6379\n", stderr);
+            return -1;
+        }
+        opts->cache_config.redis = value;
+        opts->cache = true;
+        return 2;
+    } else if (!strcmp(arg, "--otlp-header") && opts->headers_from_config) {
+        /* A list on the command line replaces the file's list. */
+        opts->obs.header_count = 0;
+        opts->headers_from_config = false;
+        return serve_option(opts, arg, value);
+    } else if ((used = app_serve_obs_option(&opts->obs, arg, value)) != 0) {
+        return used;
+    } else if (!strcmp(arg, "--log-level")) {
+        mcp_log_level level;
+        if (!value || mcp_log_level_parse(value, &level)) {
+            fprintf(stderr, "mcpd serve: --log-level needs one of debug, info, notice, warning, error\n");
+            return -1;
+        }
+        mcp_log_set_level(level);
+        return 2;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Every argument in order; stops at the first bad one. */
+static int serve_parse_args(int argc, char **argv, serve_options *opts) {
+    for (int i = 1; i < argc; i++) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = serve_option(opts, argv[i], value);
+        if (used < 0) return 2;
+        if (used == 0) {
+            fprintf(stderr, "mcpd serve: unknown option '%s'\n\n", argv[i]);
             serve_usage(stderr);
             return 2;
         }
+        i += used - 1;
     }
+    return -1;
+}
+
+/* The file's options first, then the command line's over them. The
+ * command line is read twice: once to find --config (and refuse a bad
+ * argument before the file is opened), once to override the file. */
+static int serve_parse(int argc, char **argv, serve_options *opts, app_serve_config *config) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            serve_usage(stdout);
+            return 0;
+        }
+    }
+    serve_options first = {0};
+    int code = serve_parse_args(argc, argv, &first);
+    if (code >= 0) return code;
+    if (first.config_path) {
+        if (app_serve_config_load(config, first.config_path)) {
+            fputs(config->error, stderr);
+            return 2;
+        }
+        for (size_t i = 0; i < config->count; i++) {
+            const app_serve_config_entry *e = &config->entries[i];
+            if (serve_option(opts, e->option, e->value) <= 0) {
+                fprintf(stderr, "mcpd serve: %s: key '%s' has a bad value\n", first.config_path, e->key);
+                return 2;
+            }
+        }
+        opts->hosts_from_config = opts->allowed_host_count > 0;
+        opts->origins_from_config = opts->allowed_origin_count > 0;
+        opts->headers_from_config = opts->obs.header_count > 0;
+    }
+    code = serve_parse_args(argc, argv, opts);
+    if (code >= 0) return code;
     if (!opts->stdio && !opts->tcp && !opts->http && !opts->ws) {
         fputs("mcpd serve: choose a transport (--stdio, --tcp, --http or --ws)\n\n", stderr);
         serve_usage(stderr);
@@ -268,10 +338,7 @@ static int serve_parse(int argc, char **argv, serve_options *opts) {
     return -1;
 }
 
-int app_serve(int argc, char **argv) {
-    serve_options opts = {0};
-    int code = serve_parse(argc, argv, &opts);
-    if (code >= 0) return code;
+static int serve_run(serve_options opts) {
     app_serve_obs so;
     if (app_serve_obs_open(&opts.obs, &so)) return 1;
 
@@ -342,4 +409,13 @@ int app_serve(int argc, char **argv) {
         return 1;
     }
     return 0;
+}
+
+int app_serve(int argc, char **argv) {
+    serve_options opts = {0};
+    app_serve_config config = {0};
+    int code = serve_parse(argc, argv, &opts, &config);
+    if (code < 0) code = serve_run(opts);
+    app_serve_config_free(&config);
+    return code;
 }
