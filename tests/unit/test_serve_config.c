@@ -306,12 +306,15 @@ static void test_binary_serves_tcp_and_http_from_the_file(void **state) {
     /* The file names one TCP port; the command line moves it to another. */
     snprintf(text, sizeof text,
              "{\"tcp\":\"127.0.0.1:%d\",\"http\":\"127.0.0.1:%d\",\"workers\":1,"
-             "\"http_options\":{\"path\":\"/rpc\"}}",
+             "\"http_options\":{\"path\":\"/rpc\",\"allow_hosts\":[\"file.example\"]}}",
              file_tcp_port, http_port);
     write_file(path, text);
     char tcp_addr[32];
     snprintf(tcp_addr, sizeof tcp_addr, "127.0.0.1:%d", tcp_port);
-    pid_t pid = spawn(bin, (const char *const[]){"--config", path, "--tcp", tcp_addr, NULL}, NULL);
+    pid_t pid = spawn(bin,
+                      (const char *const[]){"--config", path, "--tcp", tcp_addr, "--http-allow-host", "cli.example",
+                                            NULL},
+                      NULL);
 
     int tcp = connect_port(tcp_port);
     send_all(tcp, ECHO_CALL(1, "over tcp") "\n");
@@ -334,6 +337,24 @@ static void test_binary_serves_tcp_and_http_from_the_file(void **state) {
     read_until(http, &got, "over http");
     assert_non_null(strstr(got.data, "HTTP/1.1 200"));
     assert_non_null(strstr(got.data, "\"id\":2"));
+
+    /* The command line's list of hosts replaced the file's. */
+    static const struct {
+        const char *host;
+        const char *status;
+    } hosts[] = {{"cli.example", "HTTP/1.1 200"}, {"file.example", "HTTP/1.1 403"}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(request, sizeof request,
+                 "POST /rpc HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                 "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+                 "Mcp-Method: tools/call\r\nMcp-Name: echo\r\nContent-Length: %zu\r\n\r\n%s",
+                 hosts[i].host, strlen(body), body);
+        send_all(http, request);
+        mcp_buf_reset(&got);
+        read_until(http, &got, "\r\n\r\n");
+        if (!strstr(got.data, hosts[i].status)) fail_msg("Host %s: got '%s'", hosts[i].host, got.data);
+        if (i == 0) read_until(http, &got, "over http");
+    }
 
     /* The file's own TCP port was overridden: nothing listens there. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
