@@ -2,7 +2,9 @@
  * mcpd serve: the demo catalog (demo.c) on the transports the options name:
  * stdio, NDJSON over TCP, Streamable HTTP and WebSocket, the network ones
  * optionally over TLS. Every bad option is refused by name with exit code
- * 2 before anything listens.
+ * 2 before anything listens. Options may also come from a JSON file
+ * (--config, config.c): its keys are turned into options and go through
+ * serve_option like argv, before argv, so the command line wins.
  */
 #include "app/app.h"
 #include "app/config.h"
