@@ -15,6 +15,7 @@
 #include "net/ws.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -180,6 +181,8 @@ static int take_frame(ws_channel *ch, mcp_buf *msg)
             len = (len << 8) | p[2 + i];
         head = 10;
     }
+    if (len >> 63)
+        return fail(ch, 1002);   /* the most significant bit must be 0 */
     bool control = opcode >= 8;
     if (control && (!fin || len > 125))
         return fail(ch, 1002);
@@ -191,7 +194,7 @@ static int take_frame(ws_channel *ch, mcp_buf *msg)
         return fail(ch, 1002);
     if (!control && (opcode == OP_TEXT) == ch->in_message)
         return fail(ch, 1002);   /* a new message inside one, or a stray continuation */
-    if (!control && (ch->skipping || ch->partial.len + len > ch->max_message)) {
+    if (!control && (ch->skipping || len > ch->max_message - ch->partial.len)) {
         /* Over the limit: drop this message's frames as they come. */
         mcp_buf_consume(&ch->rbuf, head);
         mcp_buf_reset(&ch->partial);
@@ -314,10 +317,15 @@ static void channel_close(mcp_client_transport *t)
 }
 
 /* ---- Opening handshake ----------------------------------------------------------- */
-static void set_why(char *why, size_t why_size, const char *fmt, const char *a, const char *b)
+static void set_why(char *why, size_t why_size, const char *fmt, ...) MCP_PRINTF(3, 4);
+static void set_why(char *why, size_t why_size, const char *fmt, ...)
 {
-    if (why && why_size)
-        snprintf(why, why_size, fmt, a, b);
+    if (!why || !why_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
 }
 
 /* Split "ws://HOST:PORT/PATH" into host_port and path (default /mcp). */
@@ -395,11 +403,11 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
     char *end = NULL;
     while (!(end = ch->rbuf.len ? strstr(ch->rbuf.data, "\r\n\r\n") : NULL)) {
         if (ch->rbuf.len > MCP_WS_MAX_HANDSHAKE) {
-            set_why(why, why_size, "%s%sthe server's answer to the upgrade is too long", "", "");
+            set_why(why, why_size, "the server's answer to the upgrade is too long");
             return MCP_EPROTO;
         }
         if (ch->eof) {
-            set_why(why, why_size, "%s%sthe server closed the connection during the upgrade", "", "");
+            set_why(why, why_size, "the server closed the connection during the upgrade");
             return MCP_ECLOSED;
         }
         uint64_t now = mcp_now_ns();
@@ -418,7 +426,7 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
     rc = 0;
     int status = 0;
     if (sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
-        set_why(why, why_size, "%s%snot an HTTP answer to the upgrade", "", "");
+        set_why(why, why_size, "not an HTTP answer to the upgrade");
         rc = MCP_EPROTO;
     } else if (status != 101) {
         const char *eol = strstr(head, "\r\n");
@@ -438,15 +446,15 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
         mcp_ws_accept_key((mcp_str){key, 24}, expect);
         v = header_value(head, "Upgrade", &len);
         if (!value_is(v, len, "websocket")) {
-            set_why(why, why_size, "%s%s101 answer without Upgrade: websocket", "", "");
+            set_why(why, why_size, "101 answer without Upgrade: websocket");
             rc = MCP_EPROTO;
         } else if (!(v = header_value(head, "Sec-WebSocket-Accept", &len)) || len != 28 ||
                    memcmp(v, expect, 28) != 0) {
-            set_why(why, why_size, "%s%sSec-WebSocket-Accept does not match our key", "", "");
+            set_why(why, why_size, "Sec-WebSocket-Accept does not match our key");
             rc = MCP_EPROTO;
         } else if ((v = header_value(head, "Sec-WebSocket-Protocol", &len)) &&
                    !value_is(v, len, MCP_WS_SUBPROTOCOL)) {
-            set_why(why, why_size, "%s%sthe server chose a subprotocol we did not offer", "", "");
+            set_why(why, why_size, "the server chose a subprotocol we did not offer");
             rc = MCP_EPROTO;
         }
     }
@@ -465,12 +473,12 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
         return MCP_EINVAL;
     *out = NULL;
     if (strncasecmp(url, "wss://", 6) == 0) {
-        set_why(why, why_size, "%s%swss:// (WebSocket over TLS) is not supported by the client yet", "", "");
+        set_why(why, why_size, "wss:// (WebSocket over TLS) is not supported by the client yet");
         return MCP_EUNSUPPORTED;
     }
     char host_port[300], path[1024];
     if (parse_url(url, host_port, sizeof host_port, path, sizeof path) != 0) {
-        set_why(why, why_size, "%s%sexpected ws://HOST:PORT/PATH", "", "");
+        set_why(why, why_size, "expected ws://HOST:PORT/PATH");
         return MCP_EINVAL;
     }
     unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms

@@ -363,15 +363,20 @@ static int read_frame(int fd, int *opcode, bool *masked, char *out, size_t *len)
 
 static void put_frame(mcp_buf *b, int first, const char *payload, size_t len)
 {
-    unsigned char h[4] = {(unsigned char)first};
+    unsigned char h[10] = {(unsigned char)first};
     if (len < 126) {
         h[1] = (unsigned char)len;
         mcp_buf_append(b, h, 2);
-    } else {
+    } else if (len <= 0xffff) {
         h[1] = 126;
         h[2] = (unsigned char)(len >> 8);
         h[3] = (unsigned char)len;
         mcp_buf_append(b, h, 4);
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        mcp_buf_append(b, h, 10);
     }
     mcp_buf_append(b, payload, len);
 }
@@ -444,6 +449,14 @@ static void *peer_main(void *arg)
     memset(fill, 'y', sizeof fill);
     put_frame(&out, 0x01, fill, 40);
     put_frame(&out, 0x80, fill, 200);
+    /* Over the limit in one frame larger than a read: dropped as it streams. */
+    size_t huge_len = 300 * 1024;
+    char *huge = malloc(huge_len);
+    if (huge) {
+        memset(huge, 'z', huge_len);
+        put_frame(&out, 0x81, huge, huge_len);
+        free(huge);
+    }
     put_frame(&out, 0x81, "{\"small\":1}", 11);
     put_frame(&out, 0x88, "\x03\xe9" "bye", 5);
     send(fd, out.data, out.len, MSG_NOSIGNAL);
@@ -491,6 +504,7 @@ static void frames_ping_fragments_limit_close(void **state)
     assert_int_equal(t->recv(t, &msg, 5000), 0);
     assert_int_equal(msg.len, 24);
     assert_memory_equal(msg.data, "{\"jsonrpc\":\"2.0\",\"id\":7}", 24);
+    assert_int_equal(t->recv(t, &msg, 5000), MCP_ELIMIT);
     assert_int_equal(t->recv(t, &msg, 5000), MCP_ELIMIT);
     assert_int_equal(t->recv(t, &msg, 5000), 0);
     assert_int_equal(msg.len, 11);
@@ -549,6 +563,11 @@ static void server_close_ends_pending_requests(void **state)
     mcp_client_result r;
     assert_int_equal(mcp_client_call_sync(c, "tools/list", NULL, NULL, &r), MCP_ECLOSED);
     mcp_client_result_free(&r);
+    mcp_client_counters counters;
+    mcp_client_get_counters(c, &counters);
+    /* Every data message of the peer reached the client, the two over the
+     * limit as dropped ones: none was lost in the framing. */
+    assert_int_equal(counters.messages_in, 4);
     mcp_client_free(c);
     pthread_join(thread, NULL);
     close(p.listen_fd);
