@@ -121,10 +121,15 @@ void mcp_call_result_end(mcp_call *call, mcp_json_writer *w)
     if (call->modern) {
         /* Servers SHOULD identify themselves on every modern response. */
         mcp_json_write_key(w, "_meta");
-        mcp_json_begin_object(w);
-        mcp_json_write_key(w, "io.modelcontextprotocol/serverInfo");
-        mcp_server_write_info(call->session->server, call->version, w);
-        mcp_json_end_object(w);
+        const mcp_session *s = call->session;
+        if (s->modern_meta) {
+            mcp_json_write_raw(w, s->modern_meta, s->modern_meta_len);
+        } else {
+            mcp_json_begin_object(w);
+            mcp_json_write_key(w, "io.modelcontextprotocol/serverInfo");
+            mcp_server_write_info(s->server, call->version, w);
+            mcp_json_end_object(w);
+        }
     }
     mcp_json_end_object(w);
     mcp_rpc_end_result(w);
@@ -307,15 +312,24 @@ void mcp_call_complete(mcp_call *call, int rc)
         mcp_observe_end(call);
     /* A cancelled request gets no response (the peer has stopped waiting);
      * a batch still counts it as answered. */
-    if (call->task)
+    bool locked = false;
+    if (call->task) {
         mcp_task_settle(call); /* answered already: the reply is the task's */
-    else if (atomic_load(&call->cancelled) || (call->listen && !call->fail_code))
+    } else if (atomic_load(&call->cancelled) || (call->listen && !call->fail_code)) {
         /* (An open listen is answered only when it ends: notify.c.) */
         mcp_session_emit(session, call->batch, NULL, 0);
-    else
+    } else if (!call->batch) {
+        /* The usual case: write and recycle in one locked section. */
+        pthread_mutex_lock(&session->lock);
+        locked = true;
+        if (call->out.len)
+            mcp_session_write_locked(session, &call->id, call->out.data, call->out.len);
+    } else {
         mcp_session_emit_for(session, &call->id, call->batch, call->out.data, call->out.len);
+    }
 
-    pthread_mutex_lock(&session->lock);
+    if (!locked)
+        pthread_mutex_lock(&session->lock);
     bool was_async = call->state == MCP_CALL_ASYNC;
     call_recycle_locked(session, call);
     if (was_async && --session->pending == 0)

@@ -144,6 +144,8 @@ static int load_params(mcp_call *call, const mcp_json *params, unsigned max_dept
     return mcp_json_parse(&call->arena, copy, raw.len, &opts, &call->params, NULL);
 }
 
+static void run_and_settle(mcp_call *call);
+
 void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_reply *batch, mcp_call *owner)
 {
     mcp_call *call = owner ? owner : mcp_call_acquire(s);
@@ -211,11 +213,6 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
                 return;
         }
     }
-    if (!call->modern) {
-        pthread_mutex_lock(&s->lock);
-        call->client_caps = s->client_caps; /* lives as long as the session */
-        pthread_mutex_unlock(&s->lock);
-    }
     const mcp_json *token = mcp_json_get(meta, "progressToken");
     if (token && mcp_rpc_id_from_json(token, &call->progress_token) != 0) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: progressToken must be a string or an integer");
@@ -245,11 +242,16 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     }
 
     call->run = m->fn;
+    /* One locked section makes the call visible and starts its handler. */
     pthread_mutex_lock(&s->lock);
+    if (!call->modern)
+        call->client_caps = s->client_caps; /* lives as long as the session */
     call->next = s->inflight;
     s->inflight = call;
+    call->state = MCP_CALL_IN_HANDLER;
+    call->finish_requested = false;
     pthread_mutex_unlock(&s->lock);
-    mcp_dispatch_run(call);
+    run_and_settle(call);
 }
 
 /* A handler answered MCP_INPUT_REQUIRED: settle it for the era. */
@@ -294,7 +296,13 @@ void mcp_dispatch_run(mcp_call *call)
     call->state = MCP_CALL_IN_HANDLER;
     call->finish_requested = false;
     pthread_mutex_unlock(&s->lock);
+    run_and_settle(call);
+}
 
+/* The call is IN_HANDLER: run it, then complete it or let it go on. */
+static void run_and_settle(mcp_call *call)
+{
+    mcp_session *s = call->session;
     int rc = mcp_observe_run(call);
 
     pthread_mutex_lock(&s->lock);

@@ -169,6 +169,10 @@ struct mcp_session {
     mcp_call *staged;
     mcp_rpc_batch staged_batch;
     bool staged_ready;
+    /* {"io.modelcontextprotocol/serverInfo":{…}}, the _meta of every modern
+     * result: written once here, copied into each response. */
+    char *modern_meta;
+    size_t modern_meta_len;
 };
 
 /* Versions. */

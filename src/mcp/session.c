@@ -33,6 +33,16 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
     s->snap_generation = s->snap->generation;
     s->log_level = -1;
     mcp_arena_init(&s->caps_arena, 512);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &s->scratch);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "io.modelcontextprotocol/serverInfo");
+    mcp_server_write_info(server, MCP_PROTOCOL_MODERN, &w);
+    mcp_json_end_object(&w);
+    if (mcp_json_writer_status(&w) == 0)
+        s->modern_meta = mcp_arena_strndup(&s->caps_arena, s->scratch.data, s->scratch.len);
+    s->modern_meta_len = s->modern_meta ? s->scratch.len : 0;
+    mcp_buf_reset(&s->scratch);
     mcp_server_sessions_add(server, s);
     return s;
 }
@@ -76,7 +86,7 @@ void mcp_session_free(mcp_session *s)
     mcp_session_listens_free(s);
     mcp_session_subscriptions_free(s);
     mcp_session_tasks_free(s);
-    mcp_arena_free(&s->caps_arena);
+    mcp_arena_free(&s->caps_arena); /* also modern_meta */
     mcp_call_pool_free(s->pool);
     mcp_registry_snapshot_release(s->snap);
     mcp_arena_free(&s->arena);
