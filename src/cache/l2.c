@@ -92,10 +92,41 @@ static uint64_t l2_now(mcp_cache_l2 *l2) {
 
 /* ---- write primitives (inside a write transaction) ------------------------------- */
 
+/* Cursors a run of deletes reuses: LMDB skips the descent from the root
+ * when the next key lies on the page a cursor already holds, and deletes
+ * in a run mostly come in key order (a tag's rows are sorted). */
+typedef struct del_cursors {
+    MDB_cursor *entries, *tags, *deps, *age;
+} del_cursors;
+
+static void del_cursors_close(del_cursors *c) {
+    MDB_cursor **all[] = {&c->entries, &c->tags, &c->deps, &c->age};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (*all[i]) mdb_cursor_close(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+static int del_cursors_open(mcp_cache_l2 *l2, MDB_txn *txn, del_cursors *c) {
+    *c = (del_cursors){0};
+    int rc = mdb_cursor_open(txn, l2->entries, &c->entries);
+    if (!rc) rc = mdb_cursor_open(txn, l2->tags, &c->tags);
+    if (!rc) rc = mdb_cursor_open(txn, l2->deps, &c->deps);
+    if (!rc) rc = mdb_cursor_open(txn, l2->age, &c->age);
+    if (rc) del_cursors_close(c);
+    return map_err(rc, "cursor");
+}
+
+/* Deletes the row the cursor finds for key (and data, in a dupsort DB). */
+static int cursor_del(MDB_cursor *cur, MDB_val *key, MDB_val *data) {
+    int rc = mdb_cursor_get(cur, key, data, data ? MDB_GET_BOTH : MDB_SET);
+    return rc ? rc : mdb_cursor_del(cur, 0);
+}
+
 /* Removes key and its index rows. MCP_ENOTFOUND if absent. */
-static int del_entry(mcp_cache_l2 *l2, MDB_txn *txn, mcp_str key) {
+static int del_entry_with(mcp_cache_l2 *l2, MDB_txn *txn, del_cursors *c, mcp_str key) {
     MDB_val k = {key.len, (void *)key.ptr}, v;
-    int rc = mdb_get(txn, l2->entries, &k, &v);
+    int rc = mdb_cursor_get(c->entries, &k, &v, MDB_SET_KEY);
     if (rc) return map_err(rc, "get");
     record r;
     record_read(&v, &r);
@@ -111,7 +142,7 @@ static int del_entry(mcp_cache_l2 *l2, MDB_txn *txn, mcp_str key) {
         uint16_t len;
         memcpy(&len, p, 2);
         MDB_val name = {len, (void *)(p + 2)}, dup = {key.len, (void *)key.ptr};
-        rc = mdb_del(txn, i < r.tag_count ? l2->tags : l2->deps, &name, &dup);
+        rc = cursor_del(i < r.tag_count ? c->tags : c->deps, &name, &dup);
         if (rc == MDB_NOTFOUND) rc = 0; /* a tag listed twice has one row */
         p += 2 + len;
     }
@@ -119,15 +150,27 @@ static int del_entry(mcp_cache_l2 *l2, MDB_txn *txn, mcp_str key) {
     unsigned char age_key[8], exp_key[16];
     put_be64(age_key, r.seq);
     MDB_val ak = {8, age_key};
-    if (!rc) rc = mdb_del(txn, l2->age, &ak, NULL);
+    if (!rc) rc = cursor_del(c->age, &ak, NULL);
     if (!rc && r.expires_ms) {
         put_be64(exp_key, r.expires_ms);
         put_be64(exp_key + 8, r.seq);
         MDB_val ek = {16, exp_key};
         rc = mdb_del(txn, l2->expiry, &ek, NULL);
     }
-    if (!rc) rc = mdb_del(txn, l2->entries, &k, NULL);
+    /* The entries cursor still sits on key: the deletes above were in
+     * other databases. */
+    if (!rc) rc = mdb_cursor_del(c->entries, 0);
     return map_err(rc, "delete");
+}
+
+/* del_entry_with for a single key. */
+static int del_entry(mcp_cache_l2 *l2, MDB_txn *txn, mcp_str key) {
+    del_cursors c;
+    int rc = del_cursors_open(l2, txn, &c);
+    if (rc) return rc;
+    rc = del_entry_with(l2, txn, &c, key);
+    del_cursors_close(&c);
+    return rc;
 }
 
 static int put_entry(mcp_cache_l2 *l2, MDB_txn *txn, const mcp_cache_item *it) {
@@ -204,11 +247,14 @@ static int delete_from_front(mcp_cache_l2 *l2, MDB_txn *txn, MDB_dbi dbi, uint64
     }
     mdb_cursor_close(cur);
     int out = rc == 0 || rc == MDB_NOTFOUND ? MCP_OK : map_err(rc, "scan");
+    del_cursors dc = {0};
+    if (out == MCP_OK && n) out = del_cursors_open(l2, txn, &dc);
     for (size_t i = 0; i < n && out == MCP_OK; i++) {
-        int d = del_entry(l2, txn, keys[i]);
+        int d = del_entry_with(l2, txn, &dc, keys[i]);
         if (d == MCP_OK) (*deleted)++;
         else if (d != MCP_ENOTFOUND) out = d;
     }
+    del_cursors_close(&dc);
     free(keys);
     mcp_arena_free(&arena);
     return out;
@@ -450,25 +496,35 @@ int cache_l2_collect_tag(mcp_cache_l2 *l2, mcp_str tag, cache_keyset *set, size_
     MDB_txn *txn;
     int rc = map_err(mdb_txn_begin(l2->env, NULL, 0, &txn), "begin");
     if (rc) return rc;
-    size_t first = set->count, n = 0;
+    /* The tag's rows go into a set of this tier's own: keys another tier
+     * already put into set are still to be deleted here, in this
+     * transaction, where the dependency walk would pay a second pass. */
+    cache_keyset rows;
+    cache_keyset_init(&rows);
+    size_t n = 0;
     MDB_cursor *cur;
     rc = map_err(mdb_cursor_open(txn, l2->tags, &cur), "cursor");
     if (rc == MCP_OK) {
-        rc = collect_dups(cur, tag, set);
+        rc = collect_dups(cur, tag, &rows);
         mdb_cursor_close(cur);
     }
     /* The tag's whole row list goes in one delete; del_entry then finds
      * those rows gone, which it accepts. */
     MDB_val tk = {tag.len, (void *)tag.ptr};
-    if (rc == MCP_OK && set->count > first) {
+    if (rc == MCP_OK && rows.count) {
         int d = mdb_del(txn, l2->tags, &tk, NULL);
         if (d && d != MDB_NOTFOUND) rc = map_err(d, "delete tag");
     }
-    for (size_t i = first; i < set->count && rc == MCP_OK; i++) {
-        int d = del_entry(l2, txn, set->keys[i]);
+    del_cursors dc = {0};
+    if (rc == MCP_OK) rc = del_cursors_open(l2, txn, &dc);
+    for (size_t i = 0; i < rows.count && rc == MCP_OK; i++) {
+        if (cache_keyset_add(set, rows.keys[i]) < 0) rc = MCP_ENOMEM;
+        int d = rc ? rc : del_entry_with(l2, txn, &dc, rows.keys[i]);
         if (d == MCP_OK) n++;
         else if (d != MCP_ENOTFOUND) rc = d;
     }
+    del_cursors_close(&dc);
+    cache_keyset_free(&rows);
     if (rc == MCP_OK) rc = map_err(mdb_txn_commit(txn), "commit");
     else mdb_txn_abort(txn);
     if (rc == MCP_OK) {
@@ -483,16 +539,19 @@ int cache_l2_invalidate_set(mcp_cache_l2 *l2, cache_keyset *set, size_t *cursor,
     MDB_txn *txn;
     int rc = map_err(mdb_txn_begin(l2->env, NULL, 0, &txn), "begin");
     if (rc) return rc;
-    MDB_cursor *deps;
-    rc = map_err(mdb_cursor_open(txn, l2->deps, &deps), "cursor");
+    MDB_cursor *deps = NULL;
+    del_cursors dc;
+    rc = del_cursors_open(l2, txn, &dc);
+    if (!rc) rc = map_err(mdb_cursor_open(txn, l2->deps, &deps), "cursor");
     if (rc) {
+        del_cursors_close(&dc);
         mdb_txn_abort(txn);
         return rc;
     }
     size_t n = 0;
     while (*cursor < set->count && rc == MCP_OK) {
         mcp_str key = set->keys[(*cursor)++];
-        int d = del_entry(l2, txn, key);
+        int d = del_entry_with(l2, txn, &dc, key);
         if (d == MCP_OK) n++;
         else if (d != MCP_ENOTFOUND) rc = d;
         /* The cursor stays valid across the deletes: LMDB fixes up open
@@ -500,6 +559,7 @@ int cache_l2_invalidate_set(mcp_cache_l2 *l2, cache_keyset *set, size_t *cursor,
         if (rc == MCP_OK) rc = collect_dups(deps, key, set);
     }
     mdb_cursor_close(deps);
+    del_cursors_close(&dc);
     if (rc == MCP_OK) rc = map_err(mdb_txn_commit(txn), "commit");
     else mdb_txn_abort(txn);
     if (rc == MCP_OK) {
