@@ -186,6 +186,34 @@ static void test_tag_and_dependency_invalidation(void **state) {
     assert_int_equal(st.invalidations, 204);
 }
 
+/* Invalidating a tag shared by a run of entries deletes each entry's other
+ * index rows too: a re-put untagged key is not reached by its old tag. */
+static void test_tag_run_drops_every_index_row(void **state) {
+    fixture *f = *state;
+    char key[32], group[8];
+    for (int i = 0; i < 400; i++) {
+        snprintf(key, sizeof key, "run:%04d", i);
+        snprintf(group, sizeof group, "g%d", i % 4);
+        mcp_str tags[2] = {mcp_str_from(group), S("all")}, dep = S("src");
+        mcp_cache_entry_opts o = {.tags = tags, .tag_count = 2, .deps = &dep, .dep_count = 1};
+        assert_int_equal(mcp_cache_l2_put(f->l2, mcp_str_from(key), S("v"), &o), 0);
+    }
+    size_t removed;
+    assert_int_equal(mcp_cache_l2_invalidate_tag(f->l2, S("all"), &removed), 0);
+    assert_int_equal(removed, 400);
+    for (int i = 0; i < 400; i++) {
+        snprintf(key, sizeof key, "run:%04d", i);
+        assert_int_equal(mcp_cache_l2_put(f->l2, mcp_str_from(key), S("w"), NULL), 0);
+    }
+    assert_int_equal(mcp_cache_l2_invalidate_tag(f->l2, S("g1"), &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(mcp_cache_l2_invalidate_key(f->l2, S("src"), &removed), 0);
+    assert_int_equal(removed, 0);
+    mcp_cache_stats st;
+    mcp_cache_l2_stats(f->l2, &st);
+    assert_int_equal(st.entries, 400);
+}
+
 static void test_max_entries_evicts_oldest(void **state) {
     fixture *f = *state;
     mcp_cache_l2_close(f->l2);
@@ -298,6 +326,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_persistence_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tag_and_dependency_invalidation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tag_run_drops_every_index_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_entries_evicts_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_makes_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_and_double_open, setup, teardown),
