@@ -100,21 +100,52 @@ static void fail_unsupported_version(mcp_call *call, const char *requested)
     fail_now(call, MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version");
 }
 
+/* What dispatch reads of params and params._meta, found in one pass over
+ * each rather than a lookup per name (the last of duplicate members wins,
+ * as with mcp_json_get). */
+typedef struct request_fields {
+    const mcp_json *meta, *input_responses, *request_state;
+    const mcp_json *version, *client_caps, *log_level, *progress_token;
+} request_fields;
+
+#define KEY_IS(k, lit) ((k).len == sizeof(lit) - 1 && memcmp((k).ptr, lit, sizeof(lit) - 1) == 0)
+
+static void fields_of_params(const mcp_json *params, request_fields *f)
+{
+    for (const mcp_json *m = mcp_json_first(params); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        if (KEY_IS(k, "_meta")) f->meta = m;
+        else if (KEY_IS(k, "inputResponses")) f->input_responses = m;
+        else if (KEY_IS(k, "requestState")) f->request_state = m;
+    }
+}
+
+static void fields_of_meta(const mcp_json *meta, request_fields *f)
+{
+    for (const mcp_json *m = mcp_json_first(meta); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        if (KEY_IS(k, "io.modelcontextprotocol/protocolVersion")) f->version = m;
+        else if (KEY_IS(k, "io.modelcontextprotocol/clientCapabilities")) f->client_caps = m;
+        else if (KEY_IS(k, "io.modelcontextprotocol/logLevel")) f->log_level = m;
+        else if (KEY_IS(k, "progressToken")) f->progress_token = m;
+    }
+}
+
 /* The modern era's per-request parts: log level, and the answers and
  * state of an input_required round. False when the call has failed. */
-static bool modern_params(mcp_call *call)
+static bool modern_params(mcp_call *call, const request_fields *f)
 {
-    const mcp_json *level = mcp_json_get(call->meta, "io.modelcontextprotocol/logLevel");
+    const mcp_json *level = f->log_level;
     if (level && (call->log_level = mcp_log_level_of(level)) < 0) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: io.modelcontextprotocol/logLevel is not a log level");
         return false;
     }
-    const mcp_json *responses = mcp_json_get(call->params, "inputResponses");
+    const mcp_json *responses = f->input_responses;
     if (responses && !mcp_json_is_object(responses)) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: inputResponses must be an object");
         return false;
     }
-    const mcp_json *state = mcp_json_get(call->params, "requestState");
+    const mcp_json *state = f->request_state;
     if (state) {
         if (!mcp_json_is_string(state) || strlen(mcp_json_str(state, "")) != mcp_json_str_len(state)) {
             fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: requestState must be a string");
@@ -182,14 +213,18 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
             return;
         }
     }
-    const mcp_json *meta = mcp_json_get(call->params, "_meta");
+    request_fields f = {0};
+    if (mcp_json_is_object(call->params))
+        fields_of_params(call->params, &f);
+    const mcp_json *meta = f.meta;
     if (meta && !mcp_json_is_object(meta)) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: _meta must be an object");
         return;
     }
     call->meta = (mcp_json *)meta;
     call->log_level = -1;
-    const mcp_json *pv = mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion");
+    fields_of_meta(meta, &f);
+    const mcp_json *pv = f.version;
     if (pv) {
         if (!mcp_json_is_string(pv)) {
             fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: protocolVersion must be a string");
@@ -203,17 +238,17 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
         if (mcp_protocol_is_modern(v)) {
             call->modern = true;
             call->version = MCP_PROTOCOL_MODERN;
-            call->client_caps = mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities");
+            call->client_caps = (mcp_json *)f.client_caps;
             if (!mcp_json_is_object(call->client_caps)) {
                 fail_now(call, MCP_RPC_INVALID_PARAMS,
                          "Invalid params: _meta must carry io.modelcontextprotocol/clientCapabilities");
                 return;
             }
-            if (!modern_params(call))
+            if (!modern_params(call, &f))
                 return;
         }
     }
-    const mcp_json *token = mcp_json_get(meta, "progressToken");
+    const mcp_json *token = f.progress_token;
     if (token && mcp_rpc_id_from_json(token, &call->progress_token) != 0) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: progressToken must be a string or an integer");
         return;

@@ -95,12 +95,21 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
         set_invalid(out, "Invalid Request: a message must be a JSON object");
         return;
     }
-    const mcp_json *id = mcp_json_get(node, "id");
+    /* One pass over the members instead of a lookup per name; as with
+     * mcp_json_get, the last of duplicate members wins. */
+    const mcp_json *id = NULL, *version = NULL, *method = NULL, *params = NULL, *result = NULL, *error = NULL;
+    for (const mcp_json *m = mcp_json_first(node); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        if (k.len == 2 && memcmp(k.ptr, "id", 2) == 0) id = m;
+        else if (k.len == 7 && memcmp(k.ptr, "jsonrpc", 7) == 0) version = m;
+        else if (k.len == 6 && memcmp(k.ptr, "method", 6) == 0) method = m;
+        else if (k.len == 6 && memcmp(k.ptr, "params", 6) == 0) params = m;
+        else if (k.len == 6 && memcmp(k.ptr, "result", 6) == 0) result = m;
+        else if (k.len == 5 && memcmp(k.ptr, "error", 5) == 0) error = m;
+    }
     bool id_ok = id == NULL || mcp_rpc_id_from_json(id, &out->id) == 0;
-    const mcp_json *version = mcp_json_get(node, "jsonrpc");
     bool version_ok = mcp_json_str_len(version) == 3 && mcp_json_is_string(version) &&
                       memcmp(mcp_json_str(version, ""), "2.0", 3) == 0;
-    const mcp_json *method = mcp_json_get(node, "method");
 
     if (method) {
         if (!id_ok) {
@@ -115,7 +124,6 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
             set_invalid(out, "Invalid Request: method must be a string");
             return;
         }
-        const mcp_json *params = mcp_json_get(node, "params");
         if (params && !mcp_rpc_json_is_object(params) && !mcp_rpc_json_is_array(params)) {
             set_invalid(out, "Invalid Request: params must be an object or an array");
             return;
@@ -127,8 +135,6 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
         return;
     }
 
-    const mcp_json *result = mcp_json_get(node, "result");
-    const mcp_json *error = mcp_json_get(node, "error");
     /* Error responses about undeterminable ids carry "id": null. */
     bool response_id_ok = id_ok || (error && mcp_json_type_of(id) == MCP_JSON_NULL);
     if (version_ok && response_id_ok && (result != NULL) != (error != NULL)) {
