@@ -77,4 +77,12 @@ int mcp_http_response_feed(mcp_http_response *r, const char *data, size_t len);
 /* Base64 (standard alphabet, padded) of len bytes, appended to out. */
 int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len);
 
+/* x-mcp-header (client_http_params.c). check: 0 when the tool's annotations
+ * are usable, MCP_EINVAL when the tool must not be called. append: the
+ * Mcp-Param-* header lines for arguments (nothing for null or absent ones;
+ * base64 form for strings a header cannot carry); MCP_EINVAL, with out
+ * unchanged, for a bad schema or an argument of the wrong type. */
+int mcp_http_tool_headers_check(const mcp_json *input_schema);
+int mcp_http_param_headers_append(mcp_buf *out, const mcp_json *input_schema, const mcp_json *arguments);
+
 #endif
