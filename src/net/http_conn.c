@@ -156,16 +156,21 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #define HEAD_PUT(s, len) (memcpy(head + n, (s), (len)), n += (len))
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     char num[24];
-    HEAD_LIT("HTTP/1.1 ");
-    HEAD_PUT(num, format_uint(num, (uint64_t)status));
-    head[n++] = ' ';
-    const char *reason = mcp_http_reason(status);
-    HEAD_PUT(reason, strlen(reason));
-    HEAD_LIT("\r\n");
-    if (content_type) {
-        HEAD_LIT("Content-Type: ");
-        HEAD_PUT(content_type, strlen(content_type));
+    if (status == 200 && content_type && content_length >= 0 && strcmp(content_type, "application/json") == 0) {
+        /* The head of nearly every reply, in one piece. */
+        HEAD_LIT("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+    } else {
+        HEAD_LIT("HTTP/1.1 ");
+        HEAD_PUT(num, format_uint(num, (uint64_t)status));
+        head[n++] = ' ';
+        const char *reason = mcp_http_reason(status);
+        HEAD_PUT(reason, strlen(reason));
         HEAD_LIT("\r\n");
+        if (content_type) {
+            HEAD_LIT("Content-Type: ");
+            HEAD_PUT(content_type, strlen(content_type));
+            HEAD_LIT("\r\n");
+        }
     }
     if (content_length >= 0) {
         HEAD_LIT("Content-Length: ");
@@ -175,11 +180,18 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
         HEAD_LIT("Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
     }
     if (!x->keep_alive) HEAD_LIT("Connection: close\r\n");
+    size_t extra = extra_headers ? strlen(extra_headers) : 0;
+    if (extra < sizeof head - n - 2) {
+        if (extra) HEAD_PUT(extra_headers, extra);
+        HEAD_LIT("\r\n");
+        mcp_http_x_write(x, head, n);
+    } else {
+        mcp_http_x_write(x, head, n);
+        mcp_http_x_write(x, extra_headers, extra);
+        mcp_http_x_write(x, "\r\n", 2);
+    }
 #undef HEAD_PUT
 #undef HEAD_LIT
-    mcp_http_x_write(x, head, n);
-    if (extra_headers) mcp_http_x_write(x, extra_headers, strlen(extra_headers));
-    mcp_http_x_write(x, "\r\n", 2);
     mcp_http_count_status(conn, status);
 }
 
