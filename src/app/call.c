@@ -736,6 +736,16 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
         ropts.progress = true;
         ropts.on_progress = show_progress;
     }
+    if (!strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7) && mcp_protocol_is_modern(version)) {
+        /* The connector learns the tool's inputSchema from a listing: it
+         * mirrors x-mcp-header arguments into Mcp-Param-* headers and
+         * refuses a tool whose annotations are invalid. */
+        mcp_client_result listed = {0};
+        if (mcp_client_call_sync(client, "tools/list", NULL, &(mcp_client_request_opts){.timeout_ms = a->timeout_ms},
+                                 &listed) != 0)
+            fputs("mcpd call: tools/list before tools/call failed; calling without Mcp-Param-* headers\n", stderr);
+        mcp_client_result_free(&listed);
+    }
     mcp_client_result r = {0};
     int status = a->task ? mcp_client_call_task_sync(client, a->params, a->task_ttl_ms, a->timeout_ms, &r)
                          : mcp_client_call_sync(client, a->method, a->params, &ropts, &r);
@@ -750,6 +760,9 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
     } else if (pick_retry_version(st, status, &r)) {
         rc = CALL_RETRY;
     } else {
+        if (status == MCP_EINVAL && !strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7))
+            fputs("mcpd call: the tool is refused: its x-mcp-header annotations break the rules, or the "
+                  "arguments do not fit their types\n", stderr);
         rc = report_failure(a->method, status, &r, a->timeout_ms);
     }
     mcp_client_result_free(&r);

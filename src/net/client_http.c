@@ -55,6 +55,7 @@ typedef struct http_exchange {
     bool head_seen;
     bool has_request;     /* a request: the stream owes its response */
     bool is_initialize;
+    bool is_tools_list;
     bool got_reply;
     mcp_buf id;           /* JSON text of the request id */
     mcp_buf wire;         /* the HTTP request as sent, for one resend */
@@ -87,6 +88,7 @@ struct http_transport {
     char *protocol_version;  /* handshake era, once negotiated */
     char *modern_version;    /* the version of the last modern-era request, or NULL */
     bool get_refused;        /* the server answered the GET stream with an error */
+    mcp_http_tools *tools;   /* input schemas from tools/list, for Mcp-Param-* */
     mcp_http_client_stats stats;
     struct pollfd *pfds;
     http_exchange **pxs;
@@ -225,6 +227,8 @@ static void deliver(http_exchange *x, const char *data, size_t len)
                     free(t->protocol_version);
                     t->protocol_version = dup_n(mcp_json_str(v, ""), mcp_json_str_len(v));
                 }
+                if (x->is_tools_list)
+                    mcp_http_tools_learn(&t->tools, mcp_json_get(m, "result"));
             }
         }
         mcp_arena_free(&arena);
@@ -533,6 +537,22 @@ static void append_name_header(mcp_buf *w, const mcp_json *name)
     mcp_buf_append_cstr(w, "?=\r\n");
 }
 
+/* Mcp-Param-* for a tool a tools/list result described (none otherwise). */
+static int append_param_headers(http_transport *t, mcp_buf *w, const mcp_json *name, const mcp_json *arguments)
+{
+    const char *schema = mcp_http_tools_schema(t->tools, mcp_json_str(name, ""), mcp_json_str_len(name));
+    if (!schema)
+        return 0;
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    int rc = mcp_json_parse(&arena, schema, strlen(schema), NULL, &doc, NULL);
+    if (rc == 0)
+        rc = mcp_http_param_headers_append(w, doc, arguments);
+    mcp_arena_free(&arena);
+    return rc;
+}
+
 /* notifications/cancelled: stop reading the cancelled request's stream. */
 static void cancel_stream(http_transport *t, const mcp_json *params)
 {
@@ -608,6 +628,7 @@ static int http_send(mcp_client_transport *base, const char *message, size_t len
     }
     x->has_request = request;
     x->is_initialize = request && !strcmp(m, "initialize");
+    x->is_tools_list = request && !strcmp(m, "tools/list");
     if (request) {
         mcp_str raw = mcp_json_raw(id);
         mcp_buf_append(&x->id, raw.ptr, raw.len);
@@ -637,6 +658,14 @@ static int http_send(mcp_client_transport *base, const char *message, size_t len
             name = mcp_json_get(params, "uri");
         if (mcp_json_is_string(name))
             append_name_header(w, name);
+        if (!strcmp(m, "tools/call") && mcp_json_is_string(name) &&
+            append_param_headers(t, w, name, mcp_json_get(params, "arguments")) != 0) {
+            /* A tool whose x-mcp-header annotations break the rules must
+             * not be called; neither may arguments that contradict them. */
+            mcp_arena_free(&arena);
+            x->dead = true;
+            return MCP_EINVAL;
+        }
     }
     mcp_buf_appendf(w, "Content-Length: %zu\r\n\r\n", len);
     mcp_buf_append(w, message, len);

@@ -85,4 +85,11 @@ int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len);
 int mcp_http_tool_headers_check(const mcp_json *input_schema);
 int mcp_http_param_headers_append(mcp_buf *out, const mcp_json *input_schema, const mcp_json *arguments);
 
+/* Input schemas of the tools a tools/list result named, by tool name, so a
+ * later tools/call can be checked and given its Mcp-Param-* headers. */
+typedef struct mcp_http_tools mcp_http_tools;
+void mcp_http_tools_learn(mcp_http_tools **list, const mcp_json *result);
+const char *mcp_http_tools_schema(const mcp_http_tools *list, const char *name, size_t len); /* or NULL */
+void mcp_http_tools_free(mcp_http_tools *list);
+
 #endif

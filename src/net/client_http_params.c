@@ -10,6 +10,7 @@
  */
 #include "net/client_http_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PARAM_DEPTH_MAX 8
@@ -156,4 +157,71 @@ int mcp_http_param_headers_append(mcp_buf *out, const mcp_json *input_schema, co
     if (rc != 0)
         out->len = mark; /* nothing half-written */
     return rc;
+}
+
+/* ---- Tools learnt from tools/list results ---------------------------------------------------- */
+
+struct mcp_http_tools {
+    struct mcp_http_tools *next;
+    size_t name_len;
+    char *schema;  /* inputSchema as JSON text */
+    char name[];
+};
+
+void mcp_http_tools_learn(mcp_http_tools **list, const mcp_json *result)
+{
+    const mcp_json *tools = mcp_json_get(result, "tools");
+    if (!mcp_json_is_array(tools))
+        return;
+    for (const mcp_json *tool = mcp_json_first(tools); tool; tool = mcp_json_next(tool)) {
+        const mcp_json *name = mcp_json_get(tool, "name");
+        const mcp_json *schema = mcp_json_get(tool, "inputSchema");
+        if (!mcp_json_is_string(name) || !mcp_json_is_object(schema))
+            continue;
+        size_t len = mcp_json_str_len(name);
+        mcp_str raw = mcp_json_raw(schema);
+        mcp_http_tools *it = malloc(sizeof *it + len + 1);
+        char *text = malloc(raw.len + 1);
+        if (!it || !text) {
+            free(it);
+            free(text);
+            return;
+        }
+        memcpy(it->name, mcp_json_str(name, ""), len);
+        it->name[len] = '\0';
+        it->name_len = len;
+        memcpy(text, raw.ptr, raw.len);
+        text[raw.len] = '\0';
+        it->schema = text;
+        /* A later listing replaces what an earlier one said. */
+        for (mcp_http_tools **p = list; *p; p = &(*p)->next) {
+            if ((*p)->name_len == len && !memcmp((*p)->name, it->name, len)) {
+                mcp_http_tools *old = *p;
+                *p = old->next;
+                free(old->schema);
+                free(old);
+                break;
+            }
+        }
+        it->next = *list;
+        *list = it;
+    }
+}
+
+const char *mcp_http_tools_schema(const mcp_http_tools *list, const char *name, size_t len)
+{
+    for (; list; list = list->next)
+        if (list->name_len == len && !memcmp(list->name, name, len))
+            return list->schema;
+    return NULL;
+}
+
+void mcp_http_tools_free(mcp_http_tools *list)
+{
+    while (list) {
+        mcp_http_tools *next = list->next;
+        free(list->schema);
+        free(list);
+        list = next;
+    }
 }

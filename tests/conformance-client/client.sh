@@ -49,6 +49,24 @@ json-schema-2020-12-preservation)
             if (t) process.stdout.write(JSON.stringify(t.inputSchema)); });')
     [ -n "$schema" ] || { echo "client.sh: json_schema_2020_12_tool not listed" >&2; exit 1; }
     call "$url" tools/call "{\"name\":\"json_schema_echo\",\"arguments\":{\"schema\":$schema}}" ;;
+http-custom-headers)
+    # The scenario's context names the calls; mcpd call lists tools first and
+    # mirrors x-mcp-header arguments into Mcp-Param-* headers.
+    printf '%s' "${MCP_CONFORMANCE_CONTEXT:?}" | "$node" -e '
+        let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            for (const c of JSON.parse(s).toolCalls) console.log(JSON.stringify(c)); });' |
+    while IFS= read -r params; do call "$url" tools/call "$params"; done ;;
+http-invalid-tool-headers)
+    # Only valid_tool may be called: mcpd call refuses the others, whose
+    # x-mcp-header annotations break the rules (exit 1, which is expected).
+    call "$url" tools/call '{"name":"valid_tool","arguments":{"region":"us-west1"}}'
+    for tool in invalid_empty_header invalid_object_header invalid_array_header invalid_null_header \
+                invalid_number_header invalid_duplicate_same_case invalid_duplicate_diff_case \
+                invalid_space_in_name invalid_colon_in_name invalid_non_ascii_name invalid_control_char_name; do
+        if call "$url" tools/call "{\"name\":\"$tool\",\"arguments\":{}}"; then
+            echo "client.sh: mcpd call did not refuse $tool" >&2; exit 1
+        fi
+    done ;;
 auth/*)
     # No OAuth in mcpd call: the request meets the 401 and fails.
     call "$url" tools/list ;;

@@ -107,12 +107,31 @@ static void test_wrong_argument_type_writes_nothing(void **state)
     mcp_arena_free(&arena);
 }
 
+static void test_tools_learnt_from_listing(void **state)
+{
+    (void)state;
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_http_tools *tools = NULL;
+    mcp_http_tools_learn(&tools, parse(&arena, "{\"tools\":[{\"name\":\"a\",\"inputSchema\":{\"type\":\"object\"}},"
+                                               "{\"name\":\"b\"},{\"name\":\"c\",\"inputSchema\":{\"x\":1}}]}"));
+    mcp_http_tools_learn(&tools, parse(&arena, "{\"tools\":[{\"name\":\"c\",\"inputSchema\":{\"x\":2}}]}"));
+    mcp_http_tools_learn(&tools, parse(&arena, "{\"tools\":7}"));
+    assert_string_equal(mcp_http_tools_schema(tools, "a", 1), "{\"type\":\"object\"}");
+    assert_null(mcp_http_tools_schema(tools, "b", 1));
+    assert_string_equal(mcp_http_tools_schema(tools, "c", 1), "{\"x\":2}");
+    assert_null(mcp_http_tools_schema(tools, "ab", 2));
+    mcp_http_tools_free(tools);
+    mcp_arena_free(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_and_invalid_annotations),
         cmocka_unit_test(test_headers_written_with_encoding),
         cmocka_unit_test(test_wrong_argument_type_writes_nothing),
+        cmocka_unit_test(test_tools_learnt_from_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
