@@ -127,8 +127,12 @@ static const mcp_json *ask(server *s, const char *line) {
     }
     mcp_json *doc = NULL;
     size_t line_len = (size_t)((char *)memchr(got.data, '\n', got.len) - got.data);
-    assert_int_equal(mcp_json_parse(&s->arena, got.data, line_len, NULL, &doc, NULL), 0);
+    /* The DOM points into its text, so the text must outlive it: keep the
+     * line in the arena, not in the buffer freed below. */
+    char *text = mcp_arena_strndup(&s->arena, got.data, line_len);
     mcp_buf_free(&got);
+    assert_non_null(text);
+    assert_int_equal(mcp_json_parse(&s->arena, text, line_len, NULL, &doc, NULL), 0);
     const mcp_json *result = mcp_json_get(doc, "result");
     if (!result) fail_msg("expected a result");
     return result;
