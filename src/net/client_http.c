@@ -813,6 +813,7 @@ static void http_close(mcp_client_transport *base)
     free(t->modern_version);
     free(t->pfds);
     free(t->pxs);
+    mcp_http_tools_free(t->tools);
     free(t);
 }
 

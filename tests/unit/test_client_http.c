@@ -302,6 +302,31 @@ static void bad_targets(void **state)
     assert_null(mcp_http_client_session_id(NULL));
 }
 
+/* The server checks Mcp-Param-Region against the body and refuses a call
+ * without it; once the client has listed tools, it sends the header (base64
+ * for a non-ASCII value) and the call goes through. */
+static void param_headers_follow_listing(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f);
+    mcp_client *c = connect_to(&f, "2026-07-28", NULL, NULL, NULL);
+    const char *call = "{\"name\":\"regional\",\"arguments\":{\"text\":\"routed\",\"region\":\"Z\u00fcrich\"}}";
+    mcp_client_result r;
+    assert_int_not_equal(mcp_client_call_sync(c, "tools/call", call, NULL, &r), 0);
+    mcp_client_result_free(&r);
+    expect_call(c, "tools/list", NULL, "\"regional\"");
+    expect_call(c, "tools/call", call, "routed");
+    /* An argument that contradicts its annotated type is not sent. */
+    assert_int_equal(mcp_client_call_sync(c, "tools/call", "{\"name\":\"regional\",\"arguments\":{\"region\":5}}",
+                                          NULL, &r),
+                     MCP_EINVAL);
+    mcp_client_result_free(&r);
+    expect_call(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still fine\"}}", "still fine");
+    mcp_client_free(c);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +339,7 @@ int main(void)
         cmocka_unit_test(unknown_session_is_reported),
         cmocka_unit_test(get_stream_carries_server_notifications),
         cmocka_unit_test(bad_targets),
+        cmocka_unit_test(param_headers_follow_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
