@@ -720,6 +720,41 @@ static int set_log_level(mcp_client *client, const call_args *a)
     return rc;
 }
 
+/* The connector learns each tool's inputSchema from a listing: it mirrors
+ * x-mcp-header arguments into Mcp-Param-* headers and refuses a tool whose
+ * annotations are invalid. Every page, up to a bound against a server whose
+ * cursors never end. */
+static void list_tools(mcp_client *client, unsigned timeout_ms)
+{
+    char params[512] = "";
+    for (int page = 0; page < 64; page++) {
+        mcp_client_result listed = {0};
+        if (mcp_client_call_sync(client, "tools/list", params[0] ? params : NULL,
+                                 &(mcp_client_request_opts){.timeout_ms = timeout_ms}, &listed) != 0) {
+            fputs("mcpd call: tools/list before tools/call failed; calling without Mcp-Param-* headers\n", stderr);
+            mcp_client_result_free(&listed);
+            return;
+        }
+        mcp_arena arena;
+        mcp_arena_init(&arena, 0);
+        mcp_json *doc = NULL;
+        const mcp_json *cursor = NULL;
+        if (listed.json && mcp_json_parse(&arena, listed.json, listed.len, NULL, &doc, NULL) == 0)
+            cursor = mcp_json_get(doc, "nextCursor");
+        bool more = false;
+        if (mcp_json_is_string(cursor)) {
+            mcp_str raw = mcp_json_raw(cursor);
+            more = raw.len + 16 < sizeof params;
+            if (more)
+                snprintf(params, sizeof params, "{\"cursor\":%.*s}", (int)raw.len, raw.ptr);
+        }
+        mcp_arena_free(&arena);
+        mcp_client_result_free(&listed);
+        if (!more)
+            return;
+    }
+}
+
 static int run(mcp_client *client, const call_args *a, call_state *st)
 {
     const char *version = mcp_client_protocol_version(client);
@@ -736,16 +771,8 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
         ropts.progress = true;
         ropts.on_progress = show_progress;
     }
-    if (!strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7) && mcp_protocol_is_modern(version)) {
-        /* The connector learns the tool's inputSchema from a listing: it
-         * mirrors x-mcp-header arguments into Mcp-Param-* headers and
-         * refuses a tool whose annotations are invalid. */
-        mcp_client_result listed = {0};
-        if (mcp_client_call_sync(client, "tools/list", NULL, &(mcp_client_request_opts){.timeout_ms = a->timeout_ms},
-                                 &listed) != 0)
-            fputs("mcpd call: tools/list before tools/call failed; calling without Mcp-Param-* headers\n", stderr);
-        mcp_client_result_free(&listed);
-    }
+    if (!strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7) && mcp_protocol_is_modern(version))
+        list_tools(client, a->timeout_ms);
     mcp_client_result r = {0};
     int status = a->task ? mcp_client_call_task_sync(client, a->params, a->task_ttl_ms, a->timeout_ms, &r)
                          : mcp_client_call_sync(client, a->method, a->params, &ropts, &r);
