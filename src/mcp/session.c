@@ -288,7 +288,10 @@ int mcp_session_run(mcp_session *s)
     s->staged_ready = false;
     mcp_call *owner = s->staged;
     s->staged = NULL;
-    const mcp_rpc_batch *parsed = &s->staged_batch;
+    /* A copy: a handler whose output comes straight back in (an in-process
+     * peer) may parse the next message before this one is done. */
+    const mcp_rpc_batch batch_copy = s->staged_batch;
+    const mcp_rpc_batch *parsed = &batch_copy;
     int rc = 0;
     if (parsed->error_code) {
         mcp_session_emit_error(s, NULL, NULL, parsed->error_code, parsed->error_message, NULL);
