@@ -139,6 +139,34 @@ static void progress_token_of(mcp_http_exchange *x, const mcp_json *params) {
     if (token) copy_json_text(&x->token, mcp_json_raw(token));
 }
 
+/* What the modern checks read of params and params._meta, found in one
+ * pass over each (the last of duplicate members wins, as with
+ * mcp_json_get): this runs for every request. */
+typedef struct modern_fields {
+    const mcp_json *meta, *name, *uri, *arguments;
+    const mcp_json *version, *client_caps, *progress_token;
+} modern_fields;
+
+#define KEY_IS(k, lit) ((k).len == sizeof(lit) - 1 && memcmp((k).ptr, lit, sizeof(lit) - 1) == 0)
+
+static void modern_fields_of(const mcp_json *params, modern_fields *f) {
+    memset(f, 0, sizeof *f);
+    for (const mcp_json *m = mcp_json_first(params); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        if (KEY_IS(k, "_meta")) f->meta = m;
+        else if (KEY_IS(k, "name")) f->name = m;
+        else if (KEY_IS(k, "uri")) f->uri = m;
+        else if (KEY_IS(k, "arguments")) f->arguments = m;
+    }
+    if (!mcp_json_is_object(f->meta)) return;
+    for (const mcp_json *m = mcp_json_first(f->meta); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        if (KEY_IS(k, "io.modelcontextprotocol/protocolVersion")) f->version = m;
+        else if (KEY_IS(k, "io.modelcontextprotocol/clientCapabilities")) f->client_caps = m;
+        else if (KEY_IS(k, "progressToken")) f->progress_token = m;
+    }
+}
+
 static void header_mismatch(mcp_http_conn *conn, mcp_http_exchange *x, mcp_str id, const char *fmt, ...)
     MCP_PRINTF(4, 5);
 static void header_mismatch(mcp_http_conn *conn, mcp_http_exchange *x, mcp_str id, const char *fmt, ...) {
@@ -221,13 +249,14 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     mcp_json *params = params_of(conn, m);
-    mcp_json *meta = mcp_json_get(params, "_meta");
-    mcp_json *body_pv = mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion");
+    modern_fields f;
+    modern_fields_of(mcp_json_is_object(params) ? params : NULL, &f);
+    const mcp_json *body_pv = f.version;
     /* A request whose _meta lacks what every modern request must carry is a
      * malformed request (400, -32602), not a disagreement between headers and
      * body: there is nothing in the body to disagree with. */
     if (m->kind == MCP_RPC_REQUEST &&
-        (!mcp_json_is_string(body_pv) || !mcp_json_is_object(mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities")))) {
+        (!mcp_json_is_string(body_pv) || !mcp_json_is_object(f.client_caps))) {
         mcp_http_x_error(x, 400, id, MCP_RPC_INVALID_PARAMS,
                          !mcp_json_is_string(body_pv)
                              ? "Invalid params: _meta io.modelcontextprotocol/protocolVersion is required"
@@ -243,8 +272,10 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     const char *name_field = NULL;
-    if (mcp_str_eq_cstr(method, "tools/call") || mcp_str_eq_cstr(method, "prompts/get")) name_field = "name";
-    else if (mcp_str_eq_cstr(method, "resources/read")) name_field = "uri";
+    const mcp_json *name_value = NULL;
+    bool tools_call = mcp_str_eq_cstr(method, "tools/call");
+    if (tools_call || mcp_str_eq_cstr(method, "prompts/get")) name_field = "name", name_value = f.name;
+    else if (mcp_str_eq_cstr(method, "resources/read")) name_field = "uri", name_value = f.uri;
     if (name_field && m->kind == MCP_RPC_REQUEST) {
         mcp_str hn = req->headers[MCP_HTTP_H_MCP_NAME];
         mcp_str decoded;
@@ -257,19 +288,19 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
             header_mismatch(conn, x, id, "Header mismatch: the Mcp-Name header has a malformed base64 value");
             return;
         }
-        if (!json_string_eq(mcp_json_get(params, name_field), decoded)) {
+        if (!json_string_eq(name_value, decoded)) {
             header_mismatch(conn, x, id, "Header mismatch: Mcp-Name header value '%.*s' does not match body params.%s",
                             (int)(hn.len > 64 ? 64 : hn.len), hn.ptr, name_field);
             return;
         }
     }
-    if (m->kind == MCP_RPC_REQUEST && mcp_str_eq_cstr(method, "tools/call")) {
-        const mcp_json *tool = mcp_json_get(params, "name");
+    if (m->kind == MCP_RPC_REQUEST && tools_call) {
+        const mcp_json *tool = f.name;
         if (mcp_json_is_string(tool)) {
             mcp_buf why;
             mcp_buf_init(&why);
             int rc = mcp_server_check_param_headers(conn->http->server, mcp_json_str(tool, ""),
-                                                    mcp_json_get(params, "arguments"), req->params,
+                                                    f.arguments, req->params,
                                                     req->param_count, &why);
             if (rc != 0) header_mismatch(conn, x, id, "%s", why.len ? why.data : "Header mismatch: Mcp-Param-*");
             mcp_buf_free(&why);
@@ -283,7 +314,7 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
     }
     x->modern = true;
     copy_json_text(&x->id, id);
-    progress_token_of(x, params);
+    if (f.progress_token) copy_json_text(&x->token, mcp_json_raw(f.progress_token));
     run_in_session(x, session, NULL, NULL);
 }
 
@@ -398,7 +429,7 @@ static void handle_post(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     mcp_str first_id = parsed->is_batch ? NO_ID : parsed->items[0].id.text;
-    if (pv.ptr && !version_supported(pv)) {
+    if (pv.ptr && !modern && !version_supported(pv)) {
         unsupported_version(x, first_id, pv);
         return;
     }
