@@ -145,8 +145,8 @@ test('elicitation/create is answered with --elicit-response (accept and decline)
 
 test('roots/list is answered with --roots', () => {
   const { result } = callOk('tools/call', { name: 'show_roots', arguments: {} },
-    ['--roots', 'file:///work/a,file:///work/b']);
-  assert.equal(result.content[0].text, 'file:///work/a file:///work/b');
+    ['--roots', 'file:///srv/a,file:///srv/b']);
+  assert.equal(result.content[0].text, 'file:///srv/a file:///srv/b');
 });
 
 // ---- Logging, subscriptions, list changes, completion, tasks ------------------
