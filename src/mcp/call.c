@@ -17,6 +17,10 @@
 
 #define MCP_CALL_POOL_MAX 16
 
+/* A constant string value written as the JSON text it is: no escaping
+ * pass for what is known to need none. */
+#define WRITE_CONST_STRING(w, s) mcp_json_write_raw((w), "\"" s "\"", sizeof(s) + 1)
+
 mcp_call *mcp_call_acquire(mcp_session *session)
 {
     pthread_mutex_lock(&session->lock);
@@ -112,7 +116,7 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_json_begin_object(w);
     if (call->modern) {
         mcp_json_write_key(w, "resultType");
-        mcp_json_write_cstr(w, "complete");
+        WRITE_CONST_STRING(w, "complete");
     }
 }
 
@@ -193,7 +197,7 @@ static void assemble_input_required(mcp_call *call)
     mcp_rpc_begin_result(&w, &call->id);
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "resultType");
-    mcp_json_write_cstr(&w, "input_required");
+    WRITE_CONST_STRING(&w, "input_required");
     if (call->requests) {
         mcp_json_write_key(&w, "inputRequests");
         mcp_json_begin_object(&w);
@@ -241,7 +245,7 @@ static void assemble(mcp_call *call)
             mcp_json_begin_array(&w);
             mcp_json_begin_object(&w);
             mcp_json_write_key(&w, "type");
-            mcp_json_write_cstr(&w, "text");
+            WRITE_CONST_STRING(&w, "text");
             mcp_json_write_key(&w, "text");
             mcp_json_write_string(&w, call->structured.data, call->structured.len);
             mcp_json_end_object(&w);
@@ -387,7 +391,7 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
     mcp_json_writer w;
     item_begin(call, &w);
     mcp_json_write_key(&w, "type");
-    mcp_json_write_cstr(&w, "text");
+    WRITE_CONST_STRING(&w, "text");
     mcp_json_write_key(&w, "text");
     mcp_json_write_string(&w, text ? text : "", len);
     return item_end(call, &w);
@@ -645,7 +649,7 @@ int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
     mcp_json_write_key(&w, "content");
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "type");
-    mcp_json_write_cstr(&w, "text");
+    WRITE_CONST_STRING(&w, "text");
     mcp_json_write_key(&w, "text");
     mcp_json_write_cstr(&w, text);
     mcp_json_end_object(&w);

@@ -8,6 +8,9 @@
 
 #include <string.h>
 
+/* A constant goes out as the JSON text it is: nothing to escape. */
+static const char VERSION_JSON[] = "\"2.0\"";
+
 void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
 {
     mcp_json_write_key(w, "id");
@@ -21,7 +24,7 @@ void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id)
 {
     mcp_json_begin_object(w);
     mcp_json_write_key(w, "jsonrpc");
-    mcp_json_write_string(w, "2.0", 3);
+    mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(w, id);
     mcp_json_write_key(w, "result");
 }
@@ -48,7 +51,7 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "jsonrpc");
-    mcp_json_write_string(&w, "2.0", 3);
+    mcp_json_write_raw(&w, VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(&w, id);
     mcp_json_write_key(&w, "error");
     mcp_json_begin_object(&w);
@@ -69,7 +72,7 @@ void mcp_rpc_begin_notification(mcp_json_writer *w, const char *method)
 {
     mcp_json_begin_object(w);
     mcp_json_write_key(w, "jsonrpc");
-    mcp_json_write_string(w, "2.0", 3);
+    mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_json_write_key(w, "method");
     mcp_json_write_cstr(w, method);
     mcp_json_write_key(w, "params");
