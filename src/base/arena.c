@@ -5,6 +5,7 @@
  * block would make a request that needs 9 KiB with 8 KiB blocks allocate and
  * free a second block on every round; sized to the high-water mark, the
  * steady state calls malloc never, and a chain never outlives its round.
+ * A round that used more than ARENA_KEEP_MAX gives everything back.
  */
 #include "mcp/base.h"
 
@@ -21,6 +22,8 @@ struct mcp_arena_block {
 
 #define ARENA_ALIGN 16
 #define ARENA_DEFAULT_BLOCK 8192
+/* Above this, a reset gives the memory back instead of keeping it. */
+#define ARENA_KEEP_MAX ((size_t)1 << 20)
 
 void mcp_arena_init(mcp_arena *arena, size_t block_size) {
     arena->head = NULL;
@@ -92,6 +95,12 @@ char *mcp_arena_sprintf(mcp_arena *arena, const char *fmt, ...) {
 
 void mcp_arena_reset(mcp_arena *arena) {
     mcp_arena_block *keep = arena->head;
+    if (keep && arena->allocated > ARENA_KEEP_MAX && keep->size > arena->block_size) {
+        /* One huge round (a message of megabytes) must not pin its memory
+         * for the arena's whole life: start small again. */
+        mcp_arena_free(arena);
+        return;
+    }
     if (keep && keep->next) {
         size_t largest = 0;
         for (mcp_arena_block *b = keep; b; b = b->next)
