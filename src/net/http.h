@@ -63,6 +63,8 @@ typedef enum mcp_http_header {
     MCP_HTTP_H_MCP_METHOD,
     MCP_HTTP_H_MCP_NAME,
     MCP_HTTP_H_LAST_EVENT_ID,
+    MCP_HTTP_H_TRACEPARENT,
+    MCP_HTTP_H_TRACESTATE,
     MCP_HTTP_H_COUNT
 } mcp_http_header;
 

@@ -36,6 +36,8 @@ static const struct {
     {"mcp-method", 10, MCP_HTTP_H_MCP_METHOD},
     {"mcp-name", 8, MCP_HTTP_H_MCP_NAME},
     {"last-event-id", 13, MCP_HTTP_H_LAST_EVENT_ID},
+    {"traceparent", 11, MCP_HTTP_H_TRACEPARENT},
+    {"tracestate", 10, MCP_HTTP_H_TRACESTATE},
 };
 
 static mcp_http_parser *parser_of(llhttp_t *p) { return p->data; }
@@ -137,7 +139,14 @@ static int on_header_field_complete(llhttp_t *p) {
         /* Accept may be split over several lines (RFC 9110 5.3); the others
          * name one thing each, and two differing copies are an attack on
          * whoever reads the other one. */
-        if (h == MCP_HTTP_H_ACCEPT) {
+        /* W3C trace context: a repeated traceparent is not trusted (the
+         * first is kept and the span may be orphaned, never the request
+         * refused); tracestate may span lines like Accept. */
+        if (h == MCP_HTTP_H_TRACEPARENT) {
+            parser->current = -1;
+            return 0;
+        }
+        if (h == MCP_HTTP_H_ACCEPT || h == MCP_HTTP_H_TRACESTATE) {
             /* Joined in place when nothing was stored after the first;
              * otherwise the later line is not read (a client splitting
              * Accept around other MCP headers is not one we have met). */

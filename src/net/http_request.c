@@ -199,12 +199,15 @@ static void unsupported_version(mcp_http_exchange *x, mcp_str id, mcp_str reques
 
 /* ---- Handing a body to a session ------------------------------------------------------- */
 /* body NULL: run the message that mcp_session_parse left in the session. */
-static void run_in_session(mcp_http_exchange *x, mcp_session *session, pthread_mutex_t *lock, const mcp_str *body) {
+static void run_in_session(mcp_http_exchange *x, const mcp_http_request *req, mcp_session *session,
+                           pthread_mutex_t *lock, const mcp_str *body) {
     mcp_http_exchange *saved = mcp_http_current();
     mcp_http_set_current(x);
     const mcp_transport_info *saved_info = mcp_transport_info_swap(&(mcp_transport_info){
         .transport = "tcp", .network_protocol = "http",
-        .session_id = x && x->hs ? (mcp_str){x->hs->id, MCP_SESSION_ID_LEN} : (mcp_str){NULL, 0}});
+        .session_id = x && x->hs ? (mcp_str){x->hs->id, MCP_SESSION_ID_LEN} : (mcp_str){NULL, 0},
+        .traceparent = req ? req->headers[MCP_HTTP_H_TRACEPARENT] : (mcp_str){NULL, 0},
+        .tracestate = req ? req->headers[MCP_HTTP_H_TRACESTATE] : (mcp_str){NULL, 0}});
     if (lock) pthread_mutex_lock(lock);
     int rc = body ? mcp_session_handle(session, body->ptr, body->len) : mcp_session_run(session);
     if (lock) pthread_mutex_unlock(lock);
@@ -308,14 +311,14 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         }
     }
     if (m->kind == MCP_RPC_NOTIFICATION) {
-        run_in_session(NULL, session, NULL, NULL);
+        run_in_session(NULL, req, session, NULL, NULL);
         accept_202(x);
         return;
     }
     x->modern = true;
     copy_json_text(&x->id, id);
     if (f.progress_token) copy_json_text(&x->token, mcp_json_raw(f.progress_token));
-    run_in_session(x, session, NULL, NULL);
+    run_in_session(x, req, session, NULL, NULL);
 }
 
 /* ---- Handshake era ----------------------------------------------------------------------------- */
@@ -368,7 +371,7 @@ static void post_handshake(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_
         if (!hs) return;
     }
     if (requests == 0) {
-        run_in_session(NULL, hs->session, &hs->handle_lock, &req->body);
+        run_in_session(NULL, req, hs->session, &hs->handle_lock, &req->body);
         mcp_http_session_unref(hs);
         accept_202(x);
         return;
@@ -386,7 +389,7 @@ static void post_handshake(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_
     mcp_http_exchange_ref(x);
     pthread_mutex_unlock(&hs->lock);
     mcp_http_session_ref(hs); /* held across the call: the reply may end the exchange */
-    run_in_session(x, hs->session, &hs->handle_lock, &req->body);
+    run_in_session(x, req, hs->session, &hs->handle_lock, &req->body);
     if (initialize && !mcp_session_protocol_version(hs->session)) {
         /* initialize failed: no session was established. */
         mcp_http_session_delete(conn->http, (mcp_str){hs->id, MCP_SESSION_ID_LEN});

@@ -538,6 +538,59 @@ static void connection_close_is_honoured(void **state) {
     fixture_stop(&f);
 }
 
+/* W3C trace context from the HTTP headers reaches the server's observer,
+ * which uses it when params._meta carries none; a repeated traceparent
+ * keeps the first and the request is still served. */
+typedef struct trace_seen {
+    char traceparent[64];
+    char tracestate[64];
+    int requests;
+} trace_seen;
+
+static void *trace_start(void *user, const mcp_request_info *info) {
+    trace_seen *seen = user;
+    snprintf(seen->traceparent, sizeof seen->traceparent, "%.*s", (int)info->http_traceparent.len,
+             info->http_traceparent.ptr ? info->http_traceparent.ptr : "");
+    snprintf(seen->tracestate, sizeof seen->tracestate, "%.*s", (int)info->http_tracestate.len,
+             info->http_tracestate.ptr ? info->http_tracestate.ptr : "");
+    seen->requests++;
+    return NULL;
+}
+
+static void trace_end(void *user, void *handle, const mcp_request_outcome *outcome) {
+    (void)user, (void)handle, (void)outcome;
+}
+
+static void trace_headers_reach_the_observer(void **state) {
+    (void)state;
+    trace_seen seen = {0};
+    mcp_observer observer = {.on_request_start = trace_start, .on_request_end = trace_end, .user = &seen};
+    mcp_server *server = mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1", .observer = &observer});
+    assert_non_null(server);
+    assert_int_equal(mcp_server_add_tool(server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
+    mcp_net *net = NULL;
+    assert_int_equal(mcp_net_start(&net, server, &(mcp_listen){.http = "127.0.0.1:0", .workers = 1},
+                                   &(mcp_net_tuning){.http = true}),
+                     0);
+    client c;
+    client_open(&c, mcp_net_port(net));
+    const char *parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    char *r = client_exchange(&c,
+                              MODERN_HEADERS("tools/call", "echo")
+                              "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+                              "traceparent: 00-11111111111111111111111111111111-2222222222222222-01\r\n"
+                              "tracestate: a=1\r\ntracestate: b=2\r\n",
+                              MODERN_ECHO(1, "echo"));
+    assert_int_equal(response_status(r), 200);
+    free(r);
+    assert_int_equal(seen.requests, 1);
+    assert_string_equal(seen.traceparent, parent);
+    assert_string_equal(seen.tracestate, "a=1,b=2");
+    client_close(&c);
+    mcp_net_free(net);
+    mcp_server_free(server);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keep_alive_and_pipelining),
@@ -550,6 +603,7 @@ int main(void) {
         cmocka_unit_test(origin_and_host_are_validated),
         cmocka_unit_test(request_timeout_and_idle_close),
         cmocka_unit_test(connection_close_is_honoured),
+        cmocka_unit_test(trace_headers_reach_the_observer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
