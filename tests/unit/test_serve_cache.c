@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_loopback.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -35,34 +37,6 @@
 #define ECHO_CALL                                                                                 \
     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","   \
     "\"arguments\":{\"text\":\"cached?\"}," MODERN_META "}}\n"
-
-static const char *mcpd_bin(void) {
-    const char *bin = getenv("MCPD_BIN");
-    return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int connect_port(int port) {
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
-        close(fd);
-        usleep(25 * 1000);
-    }
-    fail_msg("nothing listens on 127.0.0.1:%d", port);
-    return -1;
-}
 
 typedef struct server {
     pid_t pid;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_loopback.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -204,55 +206,6 @@ static void test_documented_example_parses(void **state) {
 #define ECHO_CALL(id, text)                                                                       \
     "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"," \
     "\"arguments\":{\"text\":\"" text "\"}," MODERN_META "}}"
-
-static const char *mcpd_bin(void) {
-    const char *bin = getenv("MCPD_BIN");
-    return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int connect_port(int port) {
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
-        close(fd);
-        usleep(25 * 1000);
-    }
-    fail_msg("nothing listens on 127.0.0.1:%d", port);
-    return -1;
-}
-
-static void send_all(int fd, const char *text) {
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = send(fd, text + off, len - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        assert_true(w > 0);
-        off += (size_t)w;
-    }
-}
-
-static void read_until(int fd, mcp_buf *got, const char *until) {
-    while (!got->data || !strstr(got->data, until)) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 10000), 1);
-        char buf[4096];
-        ssize_t r = recv(fd, buf, sizeof buf, 0);
-        if (r <= 0) break;
-        mcp_buf_append(got, buf, (size_t)r);
-    }
-}
 
 /* Run mcpd with args (NULL-terminated, after "serve"); its stderr goes to
  * *err_fd when err_fd is given. */

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_loopback.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -18,21 +20,6 @@
     "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"," \
     "\"arguments\":{\"text\":\"" text "\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":" \
     "\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}"
-
-static const char *mcpd_bin(void) {
-    const char *bin = getenv("MCPD_BIN");
-    return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static void test_ws_and_tcp_over_tls_then_sigterm(void **state) {
     (void)state;
