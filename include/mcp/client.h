@@ -256,6 +256,17 @@ typedef struct mcp_connect_opts {
                                   messages once the session is initialized */
     unsigned http_max_resume;  /* attempts to resume a broken SSE stream with Last-Event-ID
                                   before the request fails; 0 means 5 */
+    /* TLS: wss://, https:// and mcp_connect_tcp_tls. By default the server's
+     * certificate chain is verified against the system's trust store and
+     * its name against the host of the URL (an IP address against the
+     * certificate's IP entries); TLS 1.2 or later; SNI carries the name.
+     * A refused certificate fails the connect with MCP_EPROTO and a reason
+     * (why) that names OpenSSL's verdict. */
+    const char *tls_ca_file;     /* PEM file of CAs to trust instead of the system store */
+    const char *tls_ca_dir;      /* directory of hashed CA certificates (openssl rehash), the same */
+    const char *tls_server_name; /* name to verify and send as SNI instead of the URL's host */
+    bool tls_insecure;           /* accept any certificate and name: encrypted but not
+                                    authenticated; for tests and throwaway setups only */
 } mcp_connect_opts;
 
 /* Spawn argv[0] (searched in PATH) with its stdin and stdout as the channel;
@@ -267,14 +278,23 @@ int mcp_connect_tcp(const char *host_port, const mcp_connect_opts *opts, mcp_cli
 /* A channel over descriptors we already have (a socket: in_fd == out_fd).
  * The transport owns and closes them. */
 int mcp_connect_fds(int in_fd, int out_fd, const mcp_connect_opts *opts, mcp_client_transport **out);
+/* mcp_connect_tcp over TLS ("tcps://HOST:PORT" in mcpd call, the transport
+ * of `mcpd serve --tcp ... --tls-cert`). The handshake and verification
+ * finish before this returns: MCP_EPROTO when the server's certificate or
+ * the handshake is refused, MCP_EINVAL for a bad address or CA file; why
+ * (may be NULL) receives a one-line reason. */
+int mcp_connect_tcp_tls(const char *host_port, const mcp_connect_opts *opts, mcp_client_transport **out,
+                        char *why, size_t why_size);
 
 /* ---- WebSocket connector (src/net/client_ws.c) -------------------------------
- * "ws://HOST:PORT/PATH" (PATH defaults to /mcp; "[::1]:PORT" for IPv6).
- * The opening handshake (random Sec-WebSocket-Key, Sec-WebSocket-Accept
- * checked, subprotocol "mcp" offered) is done before this returns, so a
- * refusal is reported here: MCP_ENOTFOUND for a 404 (wrong path),
- * MCP_EPROTO for another status or a bad 101 answer, MCP_EUNSUPPORTED for
- * wss:// (no TLS in the client yet), MCP_EINVAL for a malformed URL. why
+ * "ws://HOST:PORT/PATH" or "wss://HOST:PORT/PATH" over TLS (verified as the
+ * tls_* options say). PATH defaults to /mcp, PORT to 80 or 443; "[::1]:PORT"
+ * for IPv6. The TLS handshake and the opening handshake (random
+ * Sec-WebSocket-Key, Sec-WebSocket-Accept checked, subprotocol "mcp"
+ * offered) are done before this returns, so a refusal is reported here:
+ * MCP_ENOTFOUND for a 404 (wrong path), MCP_EPROTO for another status, a
+ * bad 101 answer or a refused certificate, MCP_EINVAL for a malformed URL
+ * or an unreadable CA file. why
  * (may be NULL) receives a one-line reason, such as the server's status
  * line. Then each message is one masked text frame; incoming fragments are
  * reassembled up to opts.max_message_size (MCP_ELIMIT beyond, the message

@@ -115,7 +115,11 @@ static inline mcp_str slice(const char *s) {
 }
 
 static inline void set_slice(mcp_span *s, const char *key, mcp_str v) {
-    if (v.ptr) mcp_span_set_strn(s, key, v.ptr, v.len);
+    if (v.ptr) obs_span_put_str(s, key, v.ptr, v.len);
+}
+
+static inline void set_cstr(mcp_span *s, const char *key, const char *v) {
+    if (v) obs_span_put_str(s, key, v, strlen(v));
 }
 
 /* The hot path of every request: one parse of the parent, one span from
@@ -137,19 +141,19 @@ static void *request_start(void *obs, const mcp_request_info *req) {
     if (!s) return NULL;
     s->user_index = mi | (req->client ? 0x100u : 0);
     if (s->recording) {
-        mcp_span_set_strn(s, "mcp.method.name", req->method.ptr, req->method.len);
+        obs_span_put_str(s, "mcp.method.name", req->method.ptr, req->method.len);
         set_slice(s, "jsonrpc.request.id", req->request_id);
         if (is_tool && target.ptr) {
-            set_slice(s, "gen_ai.tool.name", target);
-            mcp_span_set_strn(s, "gen_ai.operation.name", "execute_tool", 12);
+            obs_span_put_str(s, "gen_ai.tool.name", target.ptr, target.len);
+            obs_span_put_str(s, "gen_ai.operation.name", "execute_tool", 12);
         } else if (is_prompt && target.ptr) {
-            set_slice(s, "gen_ai.prompt.name", target);
+            obs_span_put_str(s, "gen_ai.prompt.name", target.ptr, target.len);
         }
         set_slice(s, "mcp.resource.uri", req->resource_uri);
         set_slice(s, "mcp.session.id", req->session_id);
-        if (req->protocol_version) mcp_span_set_str(s, "mcp.protocol.version", req->protocol_version);
-        if (req->transport) mcp_span_set_str(s, "network.transport", req->transport);
-        if (req->network_protocol) mcp_span_set_str(s, "network.protocol.name", req->network_protocol);
+        set_cstr(s, "mcp.protocol.version", req->protocol_version);
+        set_cstr(s, "network.transport", req->transport);
+        set_cstr(s, "network.protocol.name", req->network_protocol);
     }
     s->user = mcp_span_make_current(s);
     return s;

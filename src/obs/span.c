@@ -195,17 +195,12 @@ static obs_attr *attr_add(mcp_span *s, const char *key, obs_attr_type type) {
 }
 
 void mcp_span_set_strn(mcp_span *s, const char *key, const char *value, size_t len) {
-    if (!s || !s->recording || !value) return;
-    if (len > MCP_SPAN_TEXT_ROOM - s->text_used || len > UINT16_MAX) {
-        s->dropped_attrs++;
+    if (!s || !s->recording || !key) return;
+    if (len > UINT16_MAX) {
+        s->dropped_attrs += value != NULL;
         return;
     }
-    obs_attr *a = attr_add(s, key, OBS_ATTR_STR);
-    if (!a) return;
-    memcpy(s->text + s->text_used, value, len);
-    a->v.off = s->text_used;
-    a->len = (uint16_t)len;
-    s->text_used += (uint32_t)len;
+    obs_span_put_str(s, key, value, len);
 }
 
 void mcp_span_set_str(mcp_span *s, const char *key, const char *value) {

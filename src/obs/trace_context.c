@@ -10,6 +10,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static const char HEX[] = "0123456789abcdef";
 
 void mcp_hex_encode(const uint8_t *bytes, size_t n, char *out) {
@@ -38,10 +42,39 @@ static bool hex_decode(const char *s, size_t n_bytes, uint8_t *out) {
     return !bad;
 }
 
-static bool all_zero(const uint8_t *b, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (b[i]) return false;
+#if defined(__SSE2__)
+/* 16 hex digits into 8 bytes, checked, in a dozen vector instructions: the
+ * 48 digits of trace and span id were a third of what a traced request's
+ * hooks executed when decoded a byte at a time. */
+static bool hex_decode16(const char *s, uint8_t out[8]) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    __m128i l = _mm_sub_epi8(v, _mm_set1_epi8('a'));
+    /* Unsigned x <= k as min(x, k) == x. */
+    __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    __m128i is_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
+    if (_mm_movemask_epi8(_mm_or_si128(is_digit, is_letter)) != 0xffff) return false;
+    __m128i nibbles = _mm_or_si128(_mm_and_si128(is_digit, d),
+                                   _mm_and_si128(is_letter, _mm_add_epi8(l, _mm_set1_epi8(10))));
+    /* Each 16-bit lane holds a digit pair, the first in its low byte. */
+    __m128i high = _mm_slli_epi16(_mm_and_si128(nibbles, _mm_set1_epi16(0x00ff)), 4);
+    __m128i bytes = _mm_or_si128(high, _mm_srli_epi16(nibbles, 8));
+    _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(bytes, bytes));
     return true;
+}
+#else
+static bool hex_decode16(const char *s, uint8_t out[8]) {
+    return hex_decode(s, 8, out);
+}
+#endif
+
+static bool all_zero(const uint8_t *b, size_t n) {
+    uint64_t any = 0, word;
+    for (size_t i = 0; i < n; i += 8) {
+        memcpy(&word, b + i, 8);
+        any |= word;
+    }
+    return !any;
 }
 
 int mcp_traceparent_parse(const char *tp, size_t len, const char *tracestate, mcp_trace_context *out) {
@@ -65,8 +98,8 @@ int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, si
     if (version == 0 && len != MCP_TRACEPARENT_LEN) return MCP_EPARSE;
     if (len > MCP_TRACEPARENT_LEN && tp[MCP_TRACEPARENT_LEN] != '-') return MCP_EPARSE;
     if (tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return MCP_EPARSE;
-    if (!hex_decode(tp + 3, 16, out->trace_id) || !hex_decode(tp + 36, 8, out->span_id) ||
-        !hex_decode(tp + 53, 1, &out->flags))
+    if (!hex_decode16(tp + 3, out->trace_id) || !hex_decode16(tp + 19, out->trace_id + 8) ||
+        !hex_decode16(tp + 36, out->span_id) || !hex_decode(tp + 53, 1, &out->flags))
         return MCP_EPARSE;
     if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8)) return MCP_EPARSE;
     if (tracestate && ts_len <= MCP_TRACESTATE_MAX) {

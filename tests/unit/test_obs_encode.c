@@ -1,0 +1,156 @@
+/*
+ * The two pieces of tracing that were rewritten for speed, held to what
+ * they must produce: the traceparent id decoder (every digit position, every
+ * near-miss byte) and the OTLP/JSON span encoder (parsed back with our own
+ * strict parser; escapes, invalid UTF-8, every attribute type, status,
+ * dropped counts, tracestate, parent).
+ */
+#include "mcp/json.h"
+#include "mcp/obs.h"
+#include "obs/obs_internal.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *TP = "00-0123456789abcdeffedcba9876543210-a0b1c2d3e4f56789-01";
+
+static void test_id_digits_decode(void **state) {
+    (void)state;
+    mcp_trace_context c;
+    assert_int_equal(mcp_traceparent_parse(TP, strlen(TP), NULL, &c), 0);
+    static const uint8_t trace[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                      0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10};
+    static const uint8_t span[8] = {0xa0, 0xb1, 0xc2, 0xd3, 0xe4, 0xf5, 0x67, 0x89};
+    assert_memory_equal(c.trace_id, trace, 16);
+    assert_memory_equal(c.span_id, span, 8);
+    char out[MCP_TRACEPARENT_LEN + 1];
+    mcp_traceparent_format(&c, out);
+    assert_string_equal(out, TP);
+}
+
+static void test_every_bad_digit_is_refused(void **state) {
+    (void)state;
+    /* The bytes on each side of the accepted ranges, upper case, space,
+     * NUL and bytes with the high bit set (signed-char traps). */
+    static const char near[] = {'/', ':', '`', 'g', 'A', 'F', 'G', ' ', '\0', (char)0x80, (char)0xb0, (char)0xe1,
+                                (char)0xff};
+    char tp[MCP_TRACEPARENT_LEN + 1];
+    mcp_trace_context c;
+    size_t refused = 0, tried = 0;
+    for (size_t pos = 0; pos < MCP_TRACEPARENT_LEN; pos++) {
+        bool digit = pos != 2 && pos != 35 && pos != 52;
+        if (!digit) continue;
+        for (size_t k = 0; k < sizeof near; k++) {
+            memcpy(tp, TP, sizeof tp);
+            tp[pos] = near[k];
+            tried++;
+            int rc = mcp_traceparent_parse(tp, MCP_TRACEPARENT_LEN, NULL, &c);
+            if (rc == MCP_EPARSE) refused++;
+            else fail_msg("digit %zu set to 0x%02x was accepted", pos, (unsigned)(uint8_t)near[k]);
+        }
+    }
+    assert_int_equal(refused, tried);
+}
+
+static mcp_json *spans_of(mcp_arena *arena, const mcp_buf *out) {
+    mcp_json *doc = NULL;
+    mcp_json_error err;
+    assert_int_equal(mcp_json_parse(arena, out->data, out->len, NULL, &doc, &err), 0);
+    mcp_json *rs = mcp_json_at(mcp_json_get(doc, "resourceSpans"), 0);
+    assert_non_null(rs);
+    mcp_json *res_attrs = mcp_json_get(mcp_json_get(rs, "resource"), "attributes");
+    assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_at(res_attrs, 0), "key"), ""), "service.name");
+    assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_get(mcp_json_at(res_attrs, 0), "value"), "stringValue"), ""),
+                        "svc \"q\"");
+    return mcp_json_get(mcp_json_at(mcp_json_get(rs, "scopeSpans"), 0), "spans");
+}
+
+static mcp_json *attr_value(const mcp_json *span, const char *key) {
+    mcp_json *attrs = mcp_json_get(span, "attributes");
+    for (size_t i = 0; i < mcp_json_len(attrs); i++) {
+        mcp_json *a = mcp_json_at(attrs, i);
+        if (!strcmp(mcp_json_str(mcp_json_get(a, "key"), ""), key)) return mcp_json_get(a, "value");
+    }
+    return NULL;
+}
+
+static void test_otlp_encoding_reads_back(void **state) {
+    (void)state;
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    mcp_trace_context parent;
+    assert_int_equal(mcp_traceparent_parse(TP, strlen(TP), "vendor=x", &parent), 0);
+    mcp_span *a = mcp_span_start(t, "tools/call \"odd\"\nname", MCP_SPAN_SERVER, &parent);
+    mcp_span *b = mcp_span_start(t, "plain", MCP_SPAN_CLIENT, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    mcp_span_set_str(a, "quote\"key", "va\"l\\ue\n");
+    mcp_span_set_strn(a, "bad.utf8", "x\xff" "y", 3);
+    mcp_span_set_int(a, "neg", INT64_MIN);
+    mcp_span_set_int(a, "pos", 1234567890123LL);
+    mcp_span_set_double(a, "dbl", 0.25);
+    mcp_span_set_bool(a, "yes", true);
+    mcp_span_set_bool(a, "no", false);
+    mcp_span_set_error(a, "-32602", "bad \"params\"");
+    for (int i = 0; i < MCP_SPAN_MAX_ATTRIBUTES; i++) mcp_span_set_int(b, "many", i);
+    mcp_span_set_int(b, "one.too.many", 1);
+    mcp_span *spans[] = {a, b};
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(obs_otlp_encode(&out, &t->opts, spans, 2), 0);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *list = spans_of(&arena, &out);
+    assert_int_equal(mcp_json_len(list), 2);
+    mcp_json *ja = mcp_json_at(list, 0), *jb = mcp_json_at(list, 1);
+    assert_string_equal(mcp_json_str(mcp_json_get(ja, "traceId"), ""), "0123456789abcdeffedcba9876543210");
+    assert_string_equal(mcp_json_str(mcp_json_get(ja, "parentSpanId"), ""), "a0b1c2d3e4f56789");
+    assert_string_equal(mcp_json_str(mcp_json_get(ja, "traceState"), ""), "vendor=x");
+    assert_string_equal(mcp_json_str(mcp_json_get(ja, "name"), ""), "tools/call \"odd\"\nname");
+    assert_int_equal(mcp_json_int(mcp_json_get(ja, "kind"), 0), 2);
+    assert_int_equal(mcp_json_int(mcp_json_get(ja, "flags"), 0), 1);
+    char start[32];
+    snprintf(start, sizeof start, "%llu", (unsigned long long)a->start_unix_ns);
+    assert_string_equal(mcp_json_str(mcp_json_get(ja, "startTimeUnixNano"), ""), start);
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "quote\"key"), "stringValue"), ""), "va\"l\\ue\n");
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "bad.utf8"), "stringValue"), ""), "x\xef\xbf\xbdy");
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "neg"), "intValue"), ""), "-9223372036854775808");
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "pos"), "intValue"), ""), "1234567890123");
+    assert_true(mcp_json_num(mcp_json_get(attr_value(ja, "dbl"), "doubleValue"), 0) == 0.25);
+    assert_true(mcp_json_bool(mcp_json_get(attr_value(ja, "yes"), "boolValue"), false));
+    assert_false(mcp_json_bool(mcp_json_get(attr_value(ja, "no"), "boolValue"), true));
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "error.type"), "stringValue"), ""), "-32602");
+    mcp_json *status = mcp_json_get(ja, "status");
+    assert_int_equal(mcp_json_int(mcp_json_get(status, "code"), 0), 2);
+    assert_string_equal(mcp_json_str(mcp_json_get(status, "message"), ""), "bad \"params\"");
+    assert_null(mcp_json_get(ja, "droppedAttributesCount"));
+    /* the root span: no parent, no tracestate, attributes full and one dropped */
+    assert_null(mcp_json_get(jb, "parentSpanId"));
+    assert_null(mcp_json_get(jb, "traceState"));
+    assert_int_equal(mcp_json_len(mcp_json_get(jb, "attributes")), MCP_SPAN_MAX_ATTRIBUTES);
+    assert_int_equal(mcp_json_int(mcp_json_get(jb, "droppedAttributesCount"), 0), 1);
+    assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(jb, "status"), "code"), 9), 0);
+    assert_int_equal(mcp_json_int(mcp_json_get(jb, "kind"), 0), 3);
+    /* an empty batch is still a valid request */
+    mcp_buf_reset(&out);
+    assert_int_equal(obs_otlp_encode(&out, &t->opts, spans, 0), 0);
+    assert_int_equal(mcp_json_len(spans_of(&arena, &out)), 0);
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    mcp_span_end(a);
+    mcp_span_end(b);
+    mcp_tracer_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_id_digits_decode),
+        cmocka_unit_test(test_every_bad_digit_is_refused),
+        cmocka_unit_test(test_otlp_encoding_reads_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
