@@ -1,6 +1,7 @@
 /*
  * client_ws.c — the client connector for WebSocket (RFC 6455): one
- * JSON-RPC message per text frame, both ways, over a plain TCP connection.
+ * JSON-RPC message per text frame, both ways, over TCP (ws://) or TLS
+ * (wss://, net/client_tls.h: verified by default).
  *
  * The opening handshake is done at connect time so that a refusal (a wrong
  * path answered 404, a missing subprotocol) is reported by the connector,
@@ -11,19 +12,16 @@
  * from the OpenSSL generator, as the RFC requires of clients.
  */
 #include "mcp/client.h"
+#include "net/client_tls.h"
 #include "net/connect.h"
 #include "net/ws.h"
 
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -31,13 +29,15 @@
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define CLOSE_WAIT_MS 1000u   /* how long closing waits for the server's close frame */
+#define SEND_TIMEOUT_MS 30000u /* a server that takes no bytes for this long is given up */
 #define READ_CHUNK 65536u
 
 enum { OP_CONTINUATION = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
 
 typedef struct ws_channel {
     mcp_client_transport base;
-    int fd;
+    mcp_client_stream *stream;   /* NULL once closed */
+    mcp_client_tls *tls;         /* wss:// only */
     bool eof;            /* the stream ended or the close handshake is over */
     bool close_sent;
     bool close_received;
@@ -52,30 +52,10 @@ typedef struct ws_channel {
 } ws_channel;
 
 /* ---- Output ---------------------------------------------------------------------- */
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                poll(&p, 1, 1000);
-                continue;
-            }
-            return errno == EPIPE || errno == ECONNRESET ? MCP_ECLOSED : MCP_EIO;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* One final, masked frame. */
 static int send_frame(ws_channel *ch, int opcode, const char *payload, size_t len)
 {
-    if (ch->fd < 0)
+    if (!ch->stream)
         return MCP_ECLOSED;
     unsigned char head[14];
     size_t n = 0;
@@ -104,7 +84,7 @@ static int send_frame(ws_channel *ch, int opcode, const char *payload, size_t le
         for (size_t i = 0; i < len; i++)
             out[i] = (unsigned char)payload[i] ^ mask[i & 3];
         frame.len = n + len;
-        rc = write_all(ch->fd, frame.data, frame.len);
+        rc = mcp_client_stream_write(ch->stream, frame.data, frame.len, SEND_TIMEOUT_MS);
     }
     mcp_buf_free(&frame);
     return rc;
@@ -245,27 +225,18 @@ static int take_frame(ws_channel *ch, mcp_buf *msg)
 
 static int fill(ws_channel *ch, int wait_ms)
 {
-    struct pollfd p = {.fd = ch->fd, .events = POLLIN};
-    int n = poll(&p, 1, wait_ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : MCP_EIO;
-    if (n == 0)
-        return MCP_ETIMEDOUT;
     if (mcp_buf_reserve(&ch->rbuf, READ_CHUNK) != 0)
         return MCP_ENOMEM;
-    ssize_t got = recv(ch->fd, ch->rbuf.data + ch->rbuf.len, READ_CHUNK, 0);
-    if (got < 0) {
-        if (errno == EINTR || errno == EAGAIN)
-            return 0;
-        ch->eof = true;
-        return errno == ECONNRESET ? 0 : MCP_EIO;
-    }
-    if (got == 0) {
+    size_t got = 0;
+    int rc = mcp_client_stream_read(ch->stream, ch->rbuf.data + ch->rbuf.len, READ_CHUNK, wait_ms, &got);
+    if (rc == MCP_ECLOSED) {
         ch->eof = true;
         return 0;
     }
-    ch->rbuf.len += (size_t)got;
-    return 0;
+    if (rc == MCP_EIO)
+        ch->eof = true;
+    ch->rbuf.len += got;
+    return rc;
 }
 
 static int channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_ms)
@@ -273,7 +244,7 @@ static int channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_
     ws_channel *ch = (ws_channel *)t;
     uint64_t deadline = mcp_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
-        if (ch->close_received || ch->fd < 0)
+        if (ch->close_received || !ch->stream)
             return MCP_ECLOSED;
         int rc;
         while ((rc = take_frame(ch, msg)) == FRAME_HANDLED && !ch->eof)
@@ -293,7 +264,7 @@ static int channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_
 static void channel_close(mcp_client_transport *t)
 {
     ws_channel *ch = (ws_channel *)t;
-    if (ch->fd >= 0) {
+    if (ch->stream) {
         if (!ch->close_received && !ch->eof) {
             /* Our close, then the server's answer (bounded), so that the
              * server sees a clean close handshake rather than a reset. */
@@ -308,9 +279,9 @@ static void channel_close(mcp_client_transport *t)
             }
             mcp_buf_free(&scratch);
         }
-        shutdown(ch->fd, SHUT_RDWR);
-        close(ch->fd);
+        mcp_client_stream_close(ch->stream);
     }
+    mcp_client_tls_free(ch->tls);
     mcp_buf_free(&ch->rbuf);
     mcp_buf_free(&ch->partial);
     free(ch);
@@ -328,25 +299,55 @@ static void set_why(char *why, size_t why_size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Split "ws://HOST:PORT/PATH" into host_port and path (default /mcp). */
-static int parse_url(const char *url, char *host_port, size_t hp_size, char *path, size_t path_size)
+typedef struct ws_url {
+    bool tls;
+    char authority[300]; /* the Host header: as written in the URL */
+    char host[256];      /* without brackets */
+    char port[8];
+    char path[1024];
+} ws_url;
+
+/* Split "ws[s]://HOST[:PORT][/PATH]"; the port defaults to 80 (ws) or
+ * 443 (wss), the path to /mcp. */
+static int parse_url(const char *url, ws_url *u)
 {
-    if (strncasecmp(url, "ws://", 5) != 0)
+    memset(u, 0, sizeof *u);
+    size_t skip = 0;
+    if (strncasecmp(url, "ws://", 5) == 0)
+        skip = 5;
+    else if (strncasecmp(url, "wss://", 6) == 0)
+        skip = 6, u->tls = true;
+    else
         return MCP_EINVAL;
-    const char *rest = url + 5;
-    const char *slash = strchr(rest, '/');
-    size_t hp_len = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (hp_len == 0 || hp_len >= hp_size)
+    const char *rest = url + skip;
+    size_t hp_len = strcspn(rest, "/");
+    if (hp_len == 0 || hp_len >= sizeof u->authority || memchr(rest, '@', hp_len))
         return MCP_EINVAL;
-    memcpy(host_port, rest, hp_len);
-    host_port[hp_len] = '\0';
-    const char *p = slash ? slash : MCP_WS_DEFAULT_PATH;
-    if (strlen(p) >= path_size || strpbrk(p, " \r\n\t"))
+    memcpy(u->authority, rest, hp_len);
+    const char *p = rest[hp_len] ? rest + hp_len : MCP_WS_DEFAULT_PATH;
+    if (strlen(p) >= sizeof u->path || strpbrk(p, " \r\n\t"))
         return MCP_EINVAL;
-    strcpy(path, p);
-    char host[256];
-    const char *port;
-    return mcp_net_split_host_port(host_port, host, sizeof host, &port);
+    strcpy(u->path, p);
+    bool bracketed = u->authority[0] == '[';
+    const char *close = bracketed ? strchr(u->authority, ']') : NULL;
+    if (bracketed && (!close || (close[1] && close[1] != ':')))
+        return MCP_EINVAL;
+    bool has_port = bracketed ? close[1] == ':' : strchr(u->authority, ':') != NULL;
+    if (has_port) {
+        const char *port;
+        if (mcp_net_split_host_port(u->authority, u->host, sizeof u->host, &port) != 0 ||
+            strlen(port) >= sizeof u->port)
+            return MCP_EINVAL;
+        strcpy(u->port, port);
+        return 0;
+    }
+    const char *h = bracketed ? u->authority + 1 : u->authority;
+    size_t h_len = bracketed ? (size_t)(close - h) : strlen(h);
+    if (h_len == 0 || h_len >= sizeof u->host)
+        return MCP_EINVAL;
+    memcpy(u->host, h, h_len);
+    strcpy(u->port, u->tls ? "443" : "80");
+    return 0;
 }
 
 /* Value of header name in the response head (NUL-terminated), or NULL. */
@@ -395,7 +396,7 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
                              "Sec-WebSocket-Protocol: " MCP_WS_SUBPROTOCOL "\r\n\r\n",
                              path, host_port, key);
     if (rc == 0)
-        rc = write_all(ch->fd, req.data, req.len);
+        rc = mcp_client_stream_write(ch->stream, req.data, req.len, timeout_ms);
     mcp_buf_free(&req);
     if (rc != 0)
         return rc;
@@ -472,13 +473,9 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
     if (!url || !out)
         return MCP_EINVAL;
     *out = NULL;
-    if (strncasecmp(url, "wss://", 6) == 0) {
-        set_why(why, why_size, "wss:// (WebSocket over TLS) is not supported by the client yet");
-        return MCP_EUNSUPPORTED;
-    }
-    char host_port[300], path[1024];
-    if (parse_url(url, host_port, sizeof host_port, path, sizeof path) != 0) {
-        set_why(why, why_size, "expected ws://HOST:PORT/PATH");
+    ws_url u;
+    if (parse_url(url, &u) != 0) {
+        set_why(why, why_size, "expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
         return MCP_EINVAL;
     }
     unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
@@ -492,14 +489,15 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
     ch->max_message = opts && opts->max_message_size ? opts->max_message_size : DEFAULT_MAX_MESSAGE;
     mcp_buf_init(&ch->rbuf);
     mcp_buf_init(&ch->partial);
-    ch->fd = -1;
-    int rc = mcp_net_connect_tcp(host_port, timeout, &ch->fd);
+    int rc = u.tls ? mcp_client_tls_new(&ch->tls, opts, why, why_size) : 0;
     if (rc == 0)
-        rc = handshake(ch, host_port, path, timeout, why, why_size);
+        rc = mcp_client_stream_dial(&ch->stream, u.host, u.port, ch->tls, timeout, why, why_size);
+    if (rc == 0)
+        rc = handshake(ch, u.authority, u.path, timeout, why, why_size);
     if (rc != 0) {
         int saved = errno;
-        if (ch->fd >= 0)
-            close(ch->fd);
+        mcp_client_stream_close(ch->stream);
+        mcp_client_tls_free(ch->tls);
         mcp_buf_free(&ch->rbuf);
         mcp_buf_free(&ch->partial);
         free(ch);
