@@ -188,6 +188,39 @@ static void test_retry_on_503_then_success(void **state) {
     receiver_stop(&r);
 }
 
+/* Every retryable gateway answer is retried, and only max_retries times:
+ * then the batch is given up, counted, and the spans after it still go. */
+static void test_gateway_answers_retried_within_bound(void **state) {
+    (void)state;
+    receiver r;
+    assert_int_equal(receiver_start(&r), 0);
+    static const int answers[] = {502, 504, 503, 502};
+    memcpy(r.script, answers, sizeof answers);
+    r.script_len = 4;
+    mcp_tracer *t = tracer_to(r.port, 3, 0);
+    usleep(20000);
+    end_spans(t, 7);
+    assert_int_equal(mcp_tracer_flush(t, 5000), 0);
+    /* the first attempt and three retries, all refused */
+    assert_int_equal(receiver_requests(&r), 4);
+    mcp_tracer_stats st;
+    mcp_tracer_stats_get(t, &st);
+    assert_int_equal(st.export_requests, 4);
+    assert_int_equal(st.export_retries, 3);
+    assert_int_equal(st.export_failures, 1);
+    assert_int_equal(st.dropped_export_failed, 7);
+    assert_int_equal(st.spans_exported, 0);
+    /* the collector answers again: the next batch arrives on the first try */
+    end_spans(t, 2);
+    assert_int_equal(mcp_tracer_flush(t, 5000), 0);
+    assert_int_equal(receiver_requests(&r), 5);
+    mcp_tracer_stats_get(t, &st);
+    assert_int_equal(st.spans_exported, 2);
+    assert_int_equal(st.export_failures, 1);
+    mcp_tracer_free(t);
+    receiver_stop(&r);
+}
+
 static void test_refusal_is_not_retried(void **state) {
     (void)state;
     receiver r;
@@ -245,6 +278,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spans_arrive_with_links_and_attributes),
         cmocka_unit_test(test_retry_on_503_then_success),
+        cmocka_unit_test(test_gateway_answers_retried_within_bound),
         cmocka_unit_test(test_refusal_is_not_retried),
         cmocka_unit_test(test_collector_down),
     };
