@@ -161,6 +161,12 @@ void mcp_json_begin_array(mcp_json_writer *w);
 void mcp_json_end_array(mcp_json_writer *w);
 void mcp_json_write_key(mcp_json_writer *w, const char *key);
 void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len);
+/* A key the caller knows needs no escaping (printable ASCII without '"' or
+ * '\\'), written between quotes as it is: the constant keys of a protocol
+ * skip the escaping pass. Debug builds check the promise (MCP_EINVAL).
+ * MCP_JSON_KEY takes a string literal and counts it at compile time. */
+void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len);
+#define MCP_JSON_KEY(w, literal) mcp_json_write_key_clean((w), "" literal, sizeof(literal) - 1)
 void mcp_json_write_string(mcp_json_writer *w, const char *s, size_t len);
 void mcp_json_write_cstr(mcp_json_writer *w, const char *s); /* NULL writes null */
 void mcp_json_write_int(mcp_json_writer *w, int64_t v);

@@ -133,13 +133,30 @@ static inline bool mcp_json_is_special(unsigned char c) {
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+/* 0xFF in each byte of v that is plain ASCII string text: not '"', not
+ * '\\', not a control character, not >= 0x80. One compare does for all but
+ * the backslash: flipping bit 1 maps '"' (0x22) to 0x20 and keeps 00..1F
+ * among themselves (space goes up to 0x22), and a signed compare counts
+ * bytes >= 0x80 as below anything. */
+static inline __m128i mcp_json_plain16(__m128i v) {
+    __m128i above = _mm_cmpgt_epi8(_mm_xor_si128(v, _mm_set1_epi8(2)), _mm_set1_epi8(0x20));
+    return _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), above);
+}
+
 /* Positions in the 16 bytes v of '"', '\\', control characters and every
  * non-ASCII byte: cheaper than mcp_json_stop16, enough for ASCII text. */
 static inline unsigned mcp_json_special16(__m128i v) {
-    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
-    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-    __m128i c = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), c));
+    return (unsigned)_mm_movemask_epi8(mcp_json_plain16(v)) ^ 0xFFFFu;
+}
+
+/* True when all 64 bytes at p are plain ASCII string text: long text is
+ * judged a cache line per step with a single branch. */
+static inline bool mcp_json_plain64(const char *p) {
+    __m128i a = mcp_json_plain16(_mm_loadu_si128((const __m128i *)(const void *)p));
+    __m128i b = mcp_json_plain16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
+    __m128i c = mcp_json_plain16(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)));
+    __m128i e = mcp_json_plain16(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)));
+    return _mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a, b), _mm_and_si128(c, e))) == 0xFFFF;
 }
 
 /* Positions in the 16 bytes v where a clean run of string text ends: '"',

@@ -154,23 +154,38 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
     }
 }
 
-/* Most strings are keys and short values of plain ASCII: judged here, in
- * line, 16 bytes at a time; anything else (an escape, non-ASCII, a control
- * character, the input's last 15 bytes) goes to scan_string_rest from the
- * byte that needs a look, with nothing open before it. */
+#if defined(__SSE2__)
+/* The first byte to look at in a string body that began with a clean
+ * window, from p on: further windows, and from the fourth on, plain text
+ * 64 bytes a step (a description or a document, not a key). Out of line,
+ * so that the scan of keys, in line in the parser's loop, stays small.
+ * Returns end when fewer than 16 bytes are left to judge. */
+static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end) {
+    for (unsigned clean = 1; end - p >= 16; clean++) {
+        unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+        if (clean == 3)
+            while (end - p >= 64 && mcp_json_plain64(p)) p += 64;
+    }
+    return p;
+}
+#endif
+
+/* Most strings are keys and short values of plain ASCII: the first 16
+ * bytes are judged here, in line; a longer clean body goes on in
+ * skip_plain; anything else (an escape, non-ASCII, a control character,
+ * the input's last 15 bytes) goes to scan_string_rest from the byte that
+ * needs a look, with nothing open before it. */
 static inline const char *scan_string(parser *ps, const char *p, const char *end, bool *escaped) {
 #if defined(__SSE2__)
-    while (MCP_LIKELY(end - p >= 16)) {
+    if (MCP_LIKELY(end - p >= 16)) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
-        if (m) {
-            p += __builtin_ctz(m);
-            if (MCP_LIKELY(*p == '"')) {
-                *escaped = false;
-                return p;
-            }
-            break;
+        p = m ? p + __builtin_ctz(m) : skip_plain(p + 16, end);
+        if (MCP_LIKELY(p < end && *p == '"')) {
+            *escaped = false;
+            return p;
         }
-        p += 16;
     }
 #endif
     return scan_string_rest(ps, p, escaped);

@@ -31,6 +31,17 @@ static const char escape_char[128] = {
     ['"'] = '"', ['\\'] = '\\',
 };
 
+/* 1 for the bytes the escaper must look at: '"', '\\', control characters
+ * and non-ASCII. One load per byte for short text (keys) and tails. */
+static const unsigned char needs_look[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+    [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* Output is written straight into the buffer. The invariant is that the
  * room left covers the input left plus SLACK, which pays for the closing
  * quote, the NUL and the 16-byte stores of the copy loop; an escape or a
@@ -47,19 +58,44 @@ int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
     char *d = out->data + out->len;
     char *limit = out->data + out->cap;
     const char *p = s, *end = s + len;
+#if defined(__SSE2__)
+    unsigned clean_run = 4; /* 16-byte windows clean since the last stop */
+#endif
     *d++ = '"';
     for (;;) {
 #if defined(__SSE2__)
+        /* Plain ASCII, most text, goes 64 bytes a step with one branch
+         * once four 16-byte windows in a row were clean (at the start
+         * too); text with frequent escapes stays with the 16-byte step,
+         * which takes the full mask (two-byte UTF-8 vouched) only when the
+         * first byte to look at is non-ASCII. */
         while (end - p >= 16) {
+            if (clean_run >= 4) {
+                while (end - p >= 64 && mcp_json_plain64(p)) {
+                    memcpy(d, p, 64);
+                    p += 64;
+                    d += 64;
+                }
+                clean_run = 0;
+                if (end - p < 16) break;
+            }
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             _mm_storeu_si128((__m128i *)(void *)d, v);
-            unsigned k = (unsigned)__builtin_ctz(mcp_json_stop16(v) | 0x10000u);
-            p += k;
-            d += k;
-            if (k < 16) goto special;
+            unsigned m = mcp_json_special16(v);
+            if (m && (signed char)p[__builtin_ctz(m)] < 0) m = mcp_json_stop16(v);
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                p += k;
+                d += k;
+                clean_run = 0;
+                goto special;
+            }
+            p += 16;
+            d += 16;
+            clean_run++;
         }
 #endif
-        while (p < end && !mcp_json_is_special((unsigned char)*p)) *d++ = *p++;
+        while (p < end && !needs_look[(unsigned char)*p]) *d++ = *p++;
         if (p >= end) break;
 #if defined(__SSE2__)
     special:
@@ -180,15 +216,56 @@ void mcp_json_end_object(mcp_json_writer *w) { end(w, FRAME_OBJECT); }
 void mcp_json_begin_array(mcp_json_writer *w) { begin(w, FRAME_ARRAY); }
 void mcp_json_end_array(mcp_json_writer *w) { end(w, FRAME_ARRAY); }
 
-void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len) {
-    if (w->status) return;
-    if (w->depth == 0 || w->stack[w->depth - 1] != FRAME_OBJECT || w->after_key || (!key && len)) {
+static inline bool key_allowed(mcp_json_writer *w) {
+    if (MCP_UNLIKELY(w->status)) return false;
+    if (MCP_UNLIKELY(w->depth == 0 || w->stack[w->depth - 1] != FRAME_OBJECT || w->after_key)) {
         w->status = MCP_EINVAL;
+        return false;
+    }
+    return true;
+}
+
+/* The comma, the quoted key and the colon in one append. */
+static inline void put_clean_key(mcp_json_writer *w, const char *key, size_t len) {
+    mcp_buf *out = w->out;
+    if (MCP_UNLIKELY(out->cap - out->len <= len + 4)) {
+        int rc = mcp_buf_reserve(out, len + 4);
+        if (rc) {
+            w->status = rc;
+            return;
+        }
+    }
+    char *d = out->data + out->len;
+    if (w->need_comma) *d++ = ',';
+    *d++ = '"';
+    memcpy(d, key, len);
+    d += len;
+    d[0] = '"';
+    d[1] = ':';
+    d[2] = '\0';
+    out->len = (size_t)(d + 2 - out->data);
+    w->after_key = true;
+    w->need_comma = true;
+}
+
+void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len) {
+    if (!key_allowed(w)) return;
+    if (!key && len) {
+        w->status = MCP_EINVAL;
+        return;
+    }
+    if (!key) key = "";
+    /* Keys are short and almost always plain: one look per byte decides,
+     * and a plain key skips the escaper. */
+    size_t i = 0;
+    while (i < len && !needs_look[(unsigned char)key[i]]) i++;
+    if (MCP_LIKELY(i == len)) {
+        put_clean_key(w, key, len);
         return;
     }
     if (w->need_comma) emit(w, ",", 1);
     if (w->status) return;
-    int rc = mcp_json_escape_into(w->out, key ? key : "", len);
+    int rc = mcp_json_escape_into(w->out, key, len);
     if (rc) {
         w->status = rc;
         return;
@@ -196,6 +273,19 @@ void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len) {
     emit(w, ":", 1);
     w->after_key = true;
     w->need_comma = true;
+}
+
+void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len) {
+    if (!key_allowed(w)) return;
+#ifndef NDEBUG
+    for (size_t i = 0; i < len; i++) {
+        if (needs_look[(unsigned char)key[i]]) {
+            w->status = MCP_EINVAL; /* the caller's promise was wrong */
+            return;
+        }
+    }
+#endif
+    put_clean_key(w, key, len);
 }
 
 void mcp_json_write_key(mcp_json_writer *w, const char *key) {

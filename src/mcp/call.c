@@ -115,7 +115,7 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_rpc_begin_result(w, &call->id);
     mcp_json_begin_object(w);
     if (call->modern) {
-        mcp_json_write_key(w, "resultType");
+        MCP_JSON_KEY(w, "resultType");
         WRITE_CONST_STRING(w, "complete");
     }
 }
@@ -124,13 +124,13 @@ void mcp_call_result_end(mcp_call *call, mcp_json_writer *w)
 {
     if (call->modern) {
         /* Servers SHOULD identify themselves on every modern response. */
-        mcp_json_write_key(w, "_meta");
+        MCP_JSON_KEY(w, "_meta");
         const mcp_session *s = call->session;
         if (s->modern_meta) {
             mcp_json_write_raw(w, s->modern_meta, s->modern_meta_len);
         } else {
             mcp_json_begin_object(w);
-            mcp_json_write_key(w, "io.modelcontextprotocol/serverInfo");
+            MCP_JSON_KEY(w, "io.modelcontextprotocol/serverInfo");
             mcp_server_write_info(s->server, call->version, w);
             mcp_json_end_object(w);
         }
@@ -148,15 +148,15 @@ void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w)
      * callers. Servers and resources that know better say so. */
     const mcp_server_opts *opts = &call->session->server->opts;
     const mcp_registry_entry *e = call->kind == MCP_CALL_RESOURCE ? call->entry : NULL;
-    mcp_json_write_key(w, "ttlMs");
+    MCP_JSON_KEY(w, "ttlMs");
     mcp_json_write_int(w, e && e->ttl_ms > 0 ? e->ttl_ms : (int64_t)opts->ttl_ms);
-    mcp_json_write_key(w, "cacheScope");
+    MCP_JSON_KEY(w, "cacheScope");
     mcp_json_write_cstr(w, e && e->cache_scope ? e->cache_scope : opts->cache_scope ? opts->cache_scope : "private");
 }
 
-static void write_items(mcp_json_writer *w, const char *key, const mcp_buf *items)
+/* The array of items under a key just written. */
+static void write_items(mcp_json_writer *w, const mcp_buf *items)
 {
-    mcp_json_write_key(w, key);
     mcp_json_begin_array(w);
     if (items->len)
         mcp_json_write_raw(w, items->data, items->len);
@@ -196,18 +196,18 @@ static void assemble_input_required(mcp_call *call)
     mcp_json_writer_init(&w, &call->out);
     mcp_rpc_begin_result(&w, &call->id);
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "resultType");
+    MCP_JSON_KEY(&w, "resultType");
     WRITE_CONST_STRING(&w, "input_required");
     if (call->requests) {
-        mcp_json_write_key(&w, "inputRequests");
+        MCP_JSON_KEY(&w, "inputRequests");
         mcp_json_begin_object(&w);
         for (const mcp_input_entry *in = call->requests; in; in = in->next) {
             mcp_json_write_key(&w, in->key);
             mcp_json_begin_object(&w);
-            mcp_json_write_key(&w, "method");
+            MCP_JSON_KEY(&w, "method");
             mcp_json_write_cstr(&w, in->method);
             if (in->params) {
-                mcp_json_write_key(&w, "params");
+                MCP_JSON_KEY(&w, "params");
                 mcp_json_write_raw(&w, in->params, strlen(in->params));
             }
             mcp_json_end_object(&w);
@@ -220,7 +220,7 @@ static void assemble_input_required(mcp_call *call)
             mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
             return;
         }
-        mcp_json_write_key(&w, "requestState");
+        MCP_JSON_KEY(&w, "requestState");
         mcp_json_write_cstr(&w, sealed);
     }
     mcp_call_result_end(call, &w);
@@ -241,47 +241,51 @@ static void assemble(mcp_call *call)
         if (call->items.len == 0 && call->structured.len) {
             /* Older clients read content only: mirror the structured result
              * as text, as the specification recommends. */
-            mcp_json_write_key(&w, "content");
+            MCP_JSON_KEY(&w, "content");
             mcp_json_begin_array(&w);
             mcp_json_begin_object(&w);
-            mcp_json_write_key(&w, "type");
+            MCP_JSON_KEY(&w, "type");
             WRITE_CONST_STRING(&w, "text");
-            mcp_json_write_key(&w, "text");
+            MCP_JSON_KEY(&w, "text");
             mcp_json_write_string(&w, call->structured.data, call->structured.len);
             mcp_json_end_object(&w);
             mcp_json_end_array(&w);
         } else {
-            write_items(&w, "content", &call->items);
+            MCP_JSON_KEY(&w, "content");
+            write_items(&w, &call->items);
         }
         if (call->structured.len) {
-            mcp_json_write_key(&w, "structuredContent");
+            MCP_JSON_KEY(&w, "structuredContent");
             mcp_json_write_raw(&w, call->structured.data, call->structured.len);
         }
         if (call->is_error) {
-            mcp_json_write_key(&w, "isError");
+            MCP_JSON_KEY(&w, "isError");
             mcp_json_write_bool(&w, true);
         }
         break;
     case MCP_CALL_RESOURCE:
-        write_items(&w, "contents", &call->items);
+        MCP_JSON_KEY(&w, "contents");
+        write_items(&w, &call->items);
         mcp_call_write_cache_hints(call, &w);
         break;
     case MCP_CALL_PROMPT:
         if (call->description) {
-            mcp_json_write_key(&w, "description");
+            MCP_JSON_KEY(&w, "description");
             mcp_json_write_cstr(&w, call->description);
         }
-        write_items(&w, "messages", &call->items);
+        MCP_JSON_KEY(&w, "messages");
+        write_items(&w, &call->items);
         break;
     case MCP_CALL_COMPLETION:
-        mcp_json_write_key(&w, "completion");
+        MCP_JSON_KEY(&w, "completion");
         mcp_json_begin_object(&w);
-        write_items(&w, "values", &call->items);
+        MCP_JSON_KEY(&w, "values");
+        write_items(&w, &call->items);
         if (call->completion_total_set) {
-            mcp_json_write_key(&w, "total");
+            MCP_JSON_KEY(&w, "total");
             mcp_json_write_uint(&w, call->completion_total);
         }
-        mcp_json_write_key(&w, "hasMore");
+        MCP_JSON_KEY(&w, "hasMore");
         mcp_json_write_bool(&w, call->completion_has_more);
         mcp_json_end_object(&w);
         break;
@@ -390,9 +394,9 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "type");
+    MCP_JSON_KEY(&w, "type");
     WRITE_CONST_STRING(&w, "text");
-    mcp_json_write_key(&w, "text");
+    MCP_JSON_KEY(&w, "text");
     mcp_json_write_string(&w, text ? text : "", len);
     return item_end(call, &w);
 }
@@ -437,11 +441,11 @@ static int media(mcp_call *call, const char *type, const char *data, const char 
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "type");
+    MCP_JSON_KEY(&w, "type");
     mcp_json_write_cstr(&w, type);
-    mcp_json_write_key(&w, "data");
+    MCP_JSON_KEY(&w, "data");
     mcp_json_write_cstr(&w, data);
-    mcp_json_write_key(&w, "mimeType");
+    MCP_JSON_KEY(&w, "mimeType");
     mcp_json_write_cstr(&w, mime);
     return item_end(call, &w);
 }
@@ -462,14 +466,14 @@ int mcp_call_resource_link(mcp_call *call, const char *uri, const char *name, co
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "type");
+    MCP_JSON_KEY(&w, "type");
     mcp_json_write_cstr(&w, "resource_link");
-    mcp_json_write_key(&w, "uri");
+    MCP_JSON_KEY(&w, "uri");
     mcp_json_write_cstr(&w, uri);
-    mcp_json_write_key(&w, "name");
+    MCP_JSON_KEY(&w, "name");
     mcp_json_write_cstr(&w, name);
     if (mime_type) {
-        mcp_json_write_key(&w, "mimeType");
+        MCP_JSON_KEY(&w, "mimeType");
         mcp_json_write_cstr(&w, mime_type);
     }
     return item_end(call, &w);
@@ -515,10 +519,10 @@ static int resource_contents(mcp_call *call, const char *uri, const char *mime, 
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "uri");
+    MCP_JSON_KEY(&w, "uri");
     mcp_json_write_cstr(&w, uri);
     if (mime) {
-        mcp_json_write_key(&w, "mimeType");
+        MCP_JSON_KEY(&w, "mimeType");
         mcp_json_write_cstr(&w, mime);
     }
     mcp_json_write_key(&w, key);
@@ -545,14 +549,14 @@ static int embedded(mcp_call *call, const char *uri, const char *mime, const cha
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "type");
+    MCP_JSON_KEY(&w, "type");
     mcp_json_write_cstr(&w, "resource");
-    mcp_json_write_key(&w, "resource");
+    MCP_JSON_KEY(&w, "resource");
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "uri");
+    MCP_JSON_KEY(&w, "uri");
     mcp_json_write_cstr(&w, uri);
     if (mime) {
-        mcp_json_write_key(&w, "mimeType");
+        MCP_JSON_KEY(&w, "mimeType");
         mcp_json_write_cstr(&w, mime);
     }
     mcp_json_write_key(&w, key);
@@ -644,13 +648,13 @@ int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    mcp_json_write_key(&w, "role");
+    MCP_JSON_KEY(&w, "role");
     mcp_json_write_cstr(&w, role);
-    mcp_json_write_key(&w, "content");
+    MCP_JSON_KEY(&w, "content");
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "type");
+    MCP_JSON_KEY(&w, "type");
     WRITE_CONST_STRING(&w, "text");
-    mcp_json_write_key(&w, "text");
+    MCP_JSON_KEY(&w, "text");
     mcp_json_write_cstr(&w, text);
     mcp_json_end_object(&w);
     return item_end(call, &w);
@@ -676,17 +680,17 @@ int mcp_call_progress(mcp_call *call, double progress, double total, const char 
     mcp_json_writer_init(&w, &buf);
     mcp_rpc_begin_notification(&w, "notifications/progress");
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "progressToken");
+    MCP_JSON_KEY(&w, "progressToken");
     mcp_json_write_raw(&w, call->progress_token.text.ptr, call->progress_token.text.len);
-    mcp_json_write_key(&w, "progress");
+    MCP_JSON_KEY(&w, "progress");
     mcp_json_write_double(&w, progress);
     if (total > 0) {
-        mcp_json_write_key(&w, "total");
+        MCP_JSON_KEY(&w, "total");
         mcp_json_write_double(&w, total);
     }
     /* ProgressNotification.message appeared in 2025-03-26. */
     if (message && mcp_protocol_compare(call->version, "2025-03-26") >= 0) {
-        mcp_json_write_key(&w, "message");
+        MCP_JSON_KEY(&w, "message");
         mcp_json_write_cstr(&w, message);
     }
     mcp_json_end_object(&w);

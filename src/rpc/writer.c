@@ -13,7 +13,7 @@ static const char VERSION_JSON[] = "\"2.0\"";
 
 void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
 {
-    mcp_json_write_key(w, "id");
+    MCP_JSON_KEY(w, "id");
     if (!id || id->type == MCP_RPC_ID_NONE || id->text.len == 0)
         mcp_json_write_null(w);
     else
@@ -23,10 +23,10 @@ void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
 void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id)
 {
     mcp_json_begin_object(w);
-    mcp_json_write_key(w, "jsonrpc");
+    MCP_JSON_KEY(w, "jsonrpc");
     mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(w, id);
-    mcp_json_write_key(w, "result");
+    MCP_JSON_KEY(w, "result");
 }
 
 void mcp_rpc_end_result(mcp_json_writer *w)
@@ -50,17 +50,17 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "jsonrpc");
+    MCP_JSON_KEY(&w, "jsonrpc");
     mcp_json_write_raw(&w, VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(&w, id);
-    mcp_json_write_key(&w, "error");
+    MCP_JSON_KEY(&w, "error");
     mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "code");
+    MCP_JSON_KEY(&w, "code");
     mcp_json_write_int(&w, code);
-    mcp_json_write_key(&w, "message");
+    MCP_JSON_KEY(&w, "message");
     mcp_json_write_cstr(&w, message ? message : "");
     if (data_json) {
-        mcp_json_write_key(&w, "data");
+        MCP_JSON_KEY(&w, "data");
         mcp_json_write_raw(&w, data_json, strlen(data_json));
     }
     mcp_json_end_object(&w);
@@ -71,11 +71,11 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
 void mcp_rpc_begin_notification(mcp_json_writer *w, const char *method)
 {
     mcp_json_begin_object(w);
-    mcp_json_write_key(w, "jsonrpc");
+    MCP_JSON_KEY(w, "jsonrpc");
     mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
-    mcp_json_write_key(w, "method");
+    MCP_JSON_KEY(w, "method");
     mcp_json_write_cstr(w, method);
-    mcp_json_write_key(w, "params");
+    MCP_JSON_KEY(w, "params");
 }
 
 void mcp_rpc_end_notification(mcp_json_writer *w)

@@ -300,11 +300,64 @@ static void test_long_string_reuses_arena(void **state) {
     mcp_buf_free(&want);
 }
 
+/* Long plain ASCII runs go 64 bytes a step: one piece (valid or not) at
+ * every offset of runs of 60 to 200 bytes, so the step gives up at every
+ * position of its block and the tail after it is judged too. Parser and
+ * escaper both against the reference. */
+static void test_piece_in_long_plain_run(void **state) {
+    (void)state;
+    static unsigned char doc[512], dec[512], want[4096];
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_buf out;
+    mcp_buf_init(&out);
+    size_t nvalid = sizeof VALID_PIECES / sizeof *VALID_PIECES, nbad = sizeof BAD_PIECES / sizeof *BAD_PIECES;
+    for (size_t run = 60; run <= 200; run += 7) {
+        for (size_t at = 0; at <= run; at++) {
+            for (size_t k = 0; k < nvalid + nbad; k++) {
+                const char *piece = k < nvalid ? VALID_PIECES[k] : BAD_PIECES[k - nvalid];
+                size_t plen = strlen(piece), len = 0;
+                doc[len++] = '"';
+                memset(doc + len, 'q', at);
+                len += at;
+                memcpy(doc + len, piece, plen);
+                len += plen;
+                memset(doc + len, 'r', run - at);
+                len += run - at;
+                doc[len++] = '"';
+                size_t want_len = 0, want_at = 0;
+                int ref = ref_parse_string(doc, len, dec, &want_len, &want_at);
+                mcp_json *v = NULL;
+                mcp_json_error err;
+                int got = mcp_json_parse(&arena, (const char *)doc, len, NULL, &v, &err);
+                if (ref == 0) {
+                    if (got != 0) fail_msg("run %zu, piece %zu at %zu: rejected (%s)", run, k, at, err.message);
+                    assert_int_equal(mcp_json_str_len(v), want_len);
+                    assert_memory_equal(mcp_json_str(v, ""), dec, want_len);
+                } else {
+                    if (got == 0) fail_msg("run %zu, piece %zu at %zu: accepted", run, k, at);
+                    assert_int_equal(err.offset, want_at);
+                }
+                mcp_arena_reset(&arena);
+                /* The body as raw bytes through the escaper. */
+                size_t wlen = ref_escape(want, doc + 1, len - 2);
+                mcp_buf_reset(&out);
+                assert_int_equal(mcp_json_escape(&out, (const char *)doc + 1, len - 2), 0);
+                assert_int_equal(out.len, wlen);
+                assert_memory_equal(out.data, want, wlen);
+            }
+        }
+    }
+    mcp_buf_free(&out);
+    mcp_arena_free(&arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_matches_reference),
         cmocka_unit_test(test_escape_matches_reference),
         cmocka_unit_test(test_long_string_reuses_arena),
+        cmocka_unit_test(test_piece_in_long_plain_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,11 +261,70 @@ static void test_canonical(void **state) {
     assert_string_equal(out.data, "null");
 }
 
+/* Constant keys skip the escaper; the output is the same as through it,
+ * and the writer's rules (commas, a key only in an object) still hold. */
+static void test_clean_keys(void **state) {
+    (void)state;
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    MCP_JSON_KEY(&w, "jsonrpc");
+    mcp_json_write_cstr(&w, "2.0");
+    mcp_json_write_key_clean(&w, "id", 2);
+    mcp_json_write_int(&w, 7);
+    MCP_JSON_KEY(&w, "");
+    mcp_json_begin_object(&w);
+    MCP_JSON_KEY(&w, "io.modelcontextprotocol/serverInfo");
+    mcp_json_write_null(&w);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data,
+                        "{\"jsonrpc\":\"2.0\",\"id\":7,\"\":{\"io.modelcontextprotocol/serverInfo\":null}}");
+
+    /* Plain keys given to mcp_json_write_key take the same short cut; keys
+     * that need escapes still get them. */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "plain key");
+    mcp_json_write_int(&w, 1);
+    mcp_json_write_key_n(&w, "tab\there\x01", 9);
+    mcp_json_write_int(&w, 2);
+    mcp_json_write_key(&w, "caf\xC3\xA9");
+    mcp_json_write_int(&w, 3);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"plain key\":1,\"tab\\there\\u0001\":2,\"caf\xC3\xA9\":3}");
+
+    /* Misuse is refused as with any key. */
+    mcp_json_writer_init(&w, &out);
+    MCP_JSON_KEY(&w, "k"); /* outside an object */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_array(&w);
+    MCP_JSON_KEY(&w, "k"); /* in an array */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    MCP_JSON_KEY(&w, "a");
+    MCP_JSON_KEY(&w, "b"); /* two keys in a row */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+#ifndef NDEBUG
+    /* A debug build holds the caller to the promise. */
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key_clean(&w, "a\"b", 3);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writer_structure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_misuse_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_canonical, setup, teardown),
