@@ -243,6 +243,61 @@ struct mcp_client_transport {
     void (*close)(mcp_client_transport *t);
 };
 
+/* ---- OAuth 2.1 authorization for HTTP servers (src/net/oauth*.c) ---------
+ * Given in mcp_connect_opts.oauth, the Streamable HTTP connector answers a
+ * 401 (or a 403 with error="insufficient_scope") by authorizing the way the
+ * MCP specification describes: the WWW-Authenticate challenge, protected
+ * resource metadata (RFC 9728; its resource must match the server URL),
+ * authorization server metadata (RFC 8414 / OpenID, in the spec's order,
+ * its issuer checked), the client identity (a pre-registered client_id,
+ * else a client ID metadata document URL where the server supports them,
+ * else dynamic registration, RFC 7591), the authorization code grant with
+ * PKCE S256, the resource parameter (RFC 8707) and the iss check of RFC
+ * 9207, then the token request with an authentication method the server
+ * lists. Servers of the 2025-03-26 era without that metadata get its
+ * fallbacks. The request then goes again with the token; later requests
+ * carry it, and a refresh token is used when one was issued.
+ *
+ * The user-agent step: authorize (when set) gets the authorization URL and
+ * puts the URL the browser was sent back to (the redirect_uri with code,
+ * state, iss) into redirected_to. Without it the connector requests the
+ * authorization URL itself and takes the redirect from the Location
+ * header, which works with servers that approve without a person (tests,
+ * trusted automation). */
+typedef enum mcp_oauth_grant {
+    MCP_OAUTH_AUTHORIZATION_CODE = 0,
+    MCP_OAUTH_CLIENT_CREDENTIALS     /* machine to machine: client_id with a secret or a key */
+} mcp_oauth_grant;
+
+/* A token and the client identity it was issued to, for a store. */
+typedef struct mcp_oauth_tokens {
+    const char *issuer;
+    const char *client_id;
+    const char *access_token;
+    const char *refresh_token;   /* or NULL */
+    const char *scope;           /* as granted (else as requested), or NULL */
+    int64_t expires_in;          /* seconds, 0 when not said */
+} mcp_oauth_tokens;
+
+typedef struct mcp_oauth_opts {
+    mcp_oauth_grant grant;
+    const char *client_id;            /* pre-registered client (with client_secret when confidential) */
+    const char *client_secret;
+    const char *client_metadata_url;  /* an https URL used as client_id where the server supports
+                                         client ID metadata documents */
+    const char *client_name;          /* for registration; NULL means "mcpd" */
+    const char *redirect_uri;         /* NULL means http://127.0.0.1/callback */
+    const char *scope;                /* ask for exactly this instead of the challenge's or metadata's */
+    const char *private_key_pem;      /* client credentials: private_key_jwt with this key */
+    const char *signing_alg;          /* ES256 or RS256; NULL: by the key */
+    const char *access_token;         /* start with these (from a store) */
+    const char *refresh_token;
+    unsigned max_attempts;            /* authorizations in a row without a successful request; 0 means 3 */
+    int (*authorize)(void *user, const char *authorization_url, const char *redirect_uri, mcp_buf *redirected_to);
+    void (*on_tokens)(void *user, const mcp_oauth_tokens *tokens); /* each new token */
+    void *user;
+} mcp_oauth_opts;
+
 /* ---- Connectors (net layer: src/net/client_stdio.c, client_tcp.c) ---------
  * Newline-delimited JSON transports (Streamable HTTP further below). */
 typedef struct mcp_connect_opts {
@@ -267,6 +322,8 @@ typedef struct mcp_connect_opts {
     const char *tls_server_name; /* name to verify and send as SNI instead of the URL's host */
     bool tls_insecure;           /* accept any certificate and name: encrypted but not
                                     authenticated; for tests and throwaway setups only */
+    const mcp_oauth_opts *oauth; /* Streamable HTTP: authorize when the server asks (above);
+                                    copied at connect, NULL: never */
 } mcp_connect_opts;
 
 /* Spawn argv[0] (searched in PATH) with its stdin and stdout as the channel;

@@ -1,9 +1,11 @@
 /*
  * client_http_internal.h — the pieces of the Streamable HTTP client
  * connector, shared by client_http_wire.c (URLs, sockets, the keep-alive
- * connection set, response framing over llhttp in response mode) and
- * client_http.c (the MCP transport: what to POST with which headers, SSE
- * streams, resumption, sessions).
+ * connection set, response framing over llhttp in response mode),
+ * client_http.c (the MCP transport: what to POST with which headers,
+ * sessions, polling), client_http_exchange.c (each request's response: SSE
+ * streams, resumption, errors, authorization challenges) and the OAuth
+ * client (oauth*.c).
  *
  * Everything here is blocking-with-poll on the caller's thread, like the
  * other connectors: the client's blocking API waits from one thread.
@@ -13,6 +15,9 @@
 
 #include "mcp/client.h"
 #include "net/http.h"
+#include "net/oauth.h"
+
+#include <poll.h>
 
 #define MCP_HTTP_CLIENT_MAX_IDLE 4
 
@@ -91,5 +96,94 @@ typedef struct mcp_http_tools mcp_http_tools;
 void mcp_http_tools_learn(mcp_http_tools **list, const mcp_json *result);
 const char *mcp_http_tools_schema(const mcp_http_tools *list, const char *name, size_t len); /* or NULL */
 void mcp_http_tools_free(mcp_http_tools *list);
+
+/* ---- The transport (client_http.c) and its exchanges (client_http_exchange.c) ----
+ * An exchange is one HTTP request and the response it is waiting for: a
+ * POST of a message, a resumption GET (Last-Event-ID) standing in for a
+ * POST whose stream broke, the standalone GET stream, or the DELETE. */
+typedef enum mcp_http_client_exchange_kind {
+    MCP_HTTP_X_POST = 0,
+    MCP_HTTP_X_RESUME,
+    MCP_HTTP_X_GET,
+    MCP_HTTP_X_DELETE
+} mcp_http_client_exchange_kind;
+
+typedef struct mcp_http_client mcp_http_client;
+
+typedef struct mcp_http_client_exchange {
+    struct mcp_http_client_exchange *next;
+    mcp_http_client *t;
+    mcp_http_client_exchange_kind kind;
+    int fd;
+    bool reused;          /* fd came from the idle set: it may have died unseen */
+    bool resent;
+    bool dead;            /* finished: freed by the next reap */
+    bool head_seen;
+    bool has_request;     /* a request: the stream owes its response */
+    bool is_initialize;
+    bool is_tools_list;
+    bool got_reply;
+    mcp_buf id;           /* JSON text of the request id */
+    mcp_buf wire;         /* the HTTP request as sent (without Authorization), for resending */
+    mcp_buf head;         /* the raw response head, for headers the framing does not keep */
+    bool authed;          /* sent with a bearer token */
+    mcp_http_response resp;
+    bool resp_live;
+    mcp_buf last_event_id;
+    long retry_ms;        /* the server's retry: field, or -1 */
+    unsigned attempts;    /* reconnections so far */
+    uint64_t reconnect_at; /* 0: none scheduled */
+} mcp_http_client_exchange;
+
+typedef struct mcp_http_inbox_item {
+    struct mcp_http_inbox_item *next;
+    size_t len;
+    char data[];
+} mcp_http_inbox_item;
+
+struct mcp_http_client {
+    mcp_client_transport base;
+    mcp_http_url url;
+    size_t max_message;
+    unsigned connect_timeout_ms;
+    unsigned grace_ms;
+    unsigned max_resume;
+    bool want_get_stream;
+    mcp_http_pool pool;
+    mcp_http_client_exchange *xs;
+    mcp_http_inbox_item *in_head, *in_tail;
+    char *session_id;
+    char *protocol_version;  /* handshake era, once negotiated */
+    char *modern_version;    /* the version of the last modern-era request, or NULL */
+    bool get_refused;        /* the server answered the GET stream with an error */
+    mcp_http_tools *tools;   /* input schemas from tools/list, for Mcp-Param-* */
+    mcp_oauth *oauth;        /* authorization when the server asks for it, or NULL */
+    mcp_http_client_stats stats;
+    struct pollfd *pfds;
+    mcp_http_client_exchange **pxs;
+    size_t pcap;
+};
+
+mcp_http_client_exchange *mcp_http_client_exchange_new(mcp_http_client *t, mcp_http_client_exchange_kind kind);
+/* Close the exchange's connection and forget its response. */
+void mcp_http_client_exchange_drop_fd(mcp_http_client_exchange *x);
+/* Free the exchanges marked dead. */
+void mcp_http_client_exchanges_reap(mcp_http_client *t);
+/* Write x->wire (with the bearer token, when there is one) on a connection,
+ * an idle one when there is one, and get ready to read the response. */
+int mcp_http_client_exchange_start(mcp_http_client_exchange *x);
+/* (Re)open a GET stream: the standalone one, or a resumption. */
+int mcp_http_client_exchange_get(mcp_http_client *t, mcp_http_client_exchange *x);
+/* The stream of x ended, or never started: resume it later, or give up. */
+void mcp_http_stream_over(mcp_http_client_exchange *x, const char *why);
+/* Read what is there for x. */
+void mcp_http_client_exchange_read(mcp_http_client_exchange *x);
+/* Reconnections whose time has come. */
+void mcp_http_client_exchanges_run_due(mcp_http_client *t, uint64_t now);
+void mcp_http_common_headers_append(mcp_http_client *t, mcp_buf *w, bool modern);
+/* The handshake era's MCP-Protocol-Version header, from 2025-06-18 on. */
+void mcp_http_version_header_append(mcp_http_client *t, mcp_buf *w);
+bool mcp_http_id_same(const mcp_json *id, const mcp_buf *want);
+char *mcp_http_strndup(const char *s, size_t n);
 
 #endif

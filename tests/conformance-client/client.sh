@@ -68,8 +68,36 @@ http-invalid-tool-headers)
         fi
     done ;;
 auth/*)
-    # No OAuth in mcpd call: the request meets the 401 and fails.
-    call "$url" tools/list ;;
+    # mcpd call authorizes when the server answers 401 (--oauth): discovery,
+    # registration or the client ID metadata document URL below (used only
+    # where the authorization server supports them), PKCE, the token. The
+    # scenario's context may give a pre-registered client or, for the
+    # client credentials scenarios, the client's secret or private key.
+    # Listing then calling the tool covers scope step-up on tools/call.
+    set -- --oauth --oauth-client-metadata-url https://conformance-test.local/client-metadata.json
+    if [ -n "${MCP_CONFORMANCE_CONTEXT:-}" ]; then
+        field() {
+            printf '%s' "$MCP_CONFORMANCE_CONTEXT" | "$node" -e '
+                let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+                    const v = JSON.parse(s)[process.argv[1]];
+                    if (typeof v === "string") process.stdout.write(v); });' "$1"
+        }
+        id=$(field client_id) secret=$(field client_secret) key=$(field private_key_pem)
+        alg=$(field signing_algorithm)
+        [ -z "$id" ] || set -- "$@" --oauth-client-id "$id"
+        [ -z "$secret" ] || set -- "$@" --oauth-client-secret "$secret"
+        if [ -n "$key" ]; then
+            keyfile=$(mktemp)
+            trap 'rm -f "$keyfile"' EXIT
+            printf '%s\n' "$key" > "$keyfile"
+            set -- "$@" --oauth-private-key "$keyfile"
+        fi
+        [ -z "$alg" ] || set -- "$@" --oauth-signing-alg "$alg"
+    fi
+    case "$MCP_CONFORMANCE_SCENARIO" in
+    auth/client-credentials-*) set -- "$@" --oauth-client-credentials ;;
+    esac
+    call "$@" "$url" tools/call '{"name":"test-tool","arguments":{}}' ;;
 *)
     echo "client.sh: no handler for scenario '${MCP_CONFORMANCE_SCENARIO:-}'" >&2
     exit 2 ;;

@@ -1,0 +1,168 @@
+/*
+ * oauth.h — the OAuth 2.1 authorization client behind the Streamable HTTP
+ * connector (MCP "Authorization": RFC 9728 protected resource metadata,
+ * RFC 8414 / OpenID discovery, RFC 7591 registration or client ID metadata
+ * documents, PKCE S256, RFC 8707 resource indicators, RFC 9207 iss).
+ *
+ * The connector owns one mcp_oauth per transport. It sends
+ * "Authorization: Bearer TOKEN" whenever mcp_oauth_bearer gives a token,
+ * and hands every 401 (and 403) answer to mcp_oauth_on_challenge with the
+ * response's WWW-Authenticate value; 0 from there means a fresh token is
+ * ready and the request should go again. A 2xx answer made with a token
+ * calls mcp_oauth_on_success, which resets the retry bound. Everything
+ * blocks on the calling thread, like the connector itself.
+ *
+ * The text helpers below (challenge parsing, header lookup, URL building,
+ * form encoding) are separate so the unit tests can feed them bad input.
+ */
+#ifndef MCP_NET_OAUTH_H
+#define MCP_NET_OAUTH_H
+
+#include "mcp/client.h"
+
+typedef struct mcp_oauth mcp_oauth;
+
+/* server_url: the MCP endpoint as the user gave it (the resource). */
+mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms);
+void mcp_oauth_free(mcp_oauth *o);
+/* The access token to send, or NULL before one was obtained. */
+const char *mcp_oauth_bearer(const mcp_oauth *o);
+/* A 401 or 403 answer: obtain a new token (discovery, registration,
+ * authorization, token request; a refresh when one may do). 0: send the
+ * request again with mcp_oauth_bearer. Otherwise a negative MCP_E* code and
+ * a one-line reason in why (MCP_ELIMIT once max_attempts authorizations in
+ * a row did not help; MCP_EPROTO for a 403 that is not insufficient_scope). */
+int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size);
+/* A request made with the token succeeded. */
+void mcp_oauth_on_success(mcp_oauth *o);
+
+/* ---- Text helpers (oauth_text.c) -------------------------------------------- */
+
+/* The Bearer challenge of a WWW-Authenticate value (RFC 9110 11.6.1: one or
+ * more challenges, each a scheme and auth-params or a token68). Values
+ * longer than their field are refused rather than cut. */
+typedef struct mcp_oauth_challenge {
+    bool bearer;                 /* a Bearer challenge was found */
+    char resource_metadata[1024];
+    char scope[1024];
+    char error[64];
+} mcp_oauth_challenge;
+/* 0 (bearer may still be false when only other schemes were offered), or
+ * MCP_EPARSE for text that breaks the grammar, MCP_ELIMIT for a Bearer
+ * parameter too long for its field. */
+int mcp_oauth_challenge_parse(const char *value, size_t len, mcp_oauth_challenge *out);
+
+/* The value of header name in a raw HTTP head ("HTTP/1.1 401 ...\r\nA: b\r\n
+ * \r\n"), several occurrences joined by ", " as RFC 9110 allows for lists.
+ * Appends to out; false when the header is absent. */
+bool mcp_oauth_head_value(const char *head, size_t len, const char *name, mcp_buf *out);
+
+/* "scheme://authority" and the path of an absolute http(s) URL (query and
+ * fragment dropped; "" for an empty or "/" path). MCP_EINVAL when url is
+ * not one. */
+int mcp_oauth_url_split(const char *url, mcp_buf *origin, mcp_buf *path);
+/* Well-known URLs in the order a client tries them, each NUL-terminated in
+ * out one after the other; count is how many. Protected resource metadata
+ * (RFC 9728 3.1, MCP): path-inserted for server_url's path, then the root.
+ * Authorization server metadata for an issuer (MCP 2025-11-25): with a path,
+ * RFC 8414 path-inserted, OpenID path-inserted, OpenID path-appended;
+ * without, RFC 8414 then OpenID. */
+int mcp_oauth_prm_urls(const char *server_url, mcp_buf *out, size_t *count);
+int mcp_oauth_as_urls(const char *issuer, mcp_buf *out, size_t *count);
+/* Whether protected resource metadata's resource may stand for server_url:
+ * the same scheme and authority (case aside) and a path that is the
+ * server's own or a parent of it at a segment boundary. */
+bool mcp_oauth_resource_matches(const char *resource, const char *server_url);
+
+/* Percent-encoding of application/x-www-form-urlencoded (and query
+ * components): unreserved characters as they are, everything else %XX. */
+void mcp_oauth_form_escape(mcp_buf *out, const char *s, size_t len);
+/* "&name=value" (no "&" when out is empty or ends in '?'). */
+void mcp_oauth_form_add(mcp_buf *out, const char *name, const char *value);
+/* The decoded value of a query parameter of url (NUL-terminated in out).
+ * false when absent; MCP_EPARSE-worthy encodings (bad %XX) count as absent
+ * and set *bad when bad is not NULL. */
+bool mcp_oauth_query_param(const char *url, const char *name, mcp_buf *out, bool *bad);
+/* Base64url without padding (RFC 7636 / JWS). */
+void mcp_oauth_base64url(mcp_buf *out, const unsigned char *data, size_t len);
+/* Space-separated scope lists: add each of extra not yet in out. */
+void mcp_oauth_scope_union(mcp_buf *out, const char *extra);
+bool mcp_oauth_scope_has(const char *scopes, const char *one);
+
+/* ---- Crypto (oauth_crypto.c, OpenSSL) ---------------------------------------- */
+
+/* n random bytes as base64url: PKCE verifiers, state, JWT ids. */
+int mcp_oauth_random(mcp_buf *out, size_t n);
+/* The S256 challenge of a PKCE verifier. */
+int mcp_oauth_pkce_challenge(const char *verifier, mcp_buf *out);
+/* A signed JWT client assertion (RFC 7523 2.2): iss and sub client_id, aud
+ * audience, a short lifetime and a random jti. alg ES256 (P-256 key) or
+ * RS256 (RSA key), NULL meaning "by the key". The key is PEM (PKCS#8 or
+ * traditional). MCP_EINVAL for a key that does not load or does not fit alg. */
+int mcp_oauth_jwt_assertion(const char *key_pem, const char *alg, const char *client_id, const char *audience,
+                            mcp_buf *out, char *why, size_t why_size);
+
+/* ---- Plain HTTP for the flow (oauth_http.c) ---------------------------------- */
+
+typedef struct mcp_oauth_reply {
+    int status;
+    mcp_buf head;   /* the raw status line and headers */
+    mcp_buf body;
+} mcp_oauth_reply;
+void mcp_oauth_reply_free(mcp_oauth_reply *r);
+/* One request on its own connection (Connection: close), bounded by
+ * timeout_ms over the whole exchange; redirects are not followed.
+ * headers: extra header lines, each ending in CRLF, or NULL. body may be
+ * NULL (then no Content-Type). 0 with any status, or the failure to talk. */
+int mcp_oauth_http(const char *method, const char *url, const char *headers, const char *content_type,
+                   const char *body, size_t body_len, unsigned timeout_ms, mcp_oauth_reply *out);
+
+/* ---- Discovery (oauth_discovery.c), shared by the oauth_*.c files ---------- */
+
+enum {
+    MCP_OAUTH_AUTH_NONE = 1,
+    MCP_OAUTH_AUTH_BASIC = 2,         /* client_secret_basic */
+    MCP_OAUTH_AUTH_POST = 4,          /* client_secret_post */
+    MCP_OAUTH_AUTH_PRIVATE_KEY_JWT = 8
+};
+
+/* What the client knows of an authorization server. */
+typedef struct mcp_oauth_server {
+    char *issuer;                 /* the metadata's issuer (checked), NULL without metadata */
+    char *authorization_endpoint;
+    char *token_endpoint;
+    char *registration_endpoint;  /* NULL: no dynamic registration */
+    char *scopes_supported;       /* space separated, NULL when not listed */
+    unsigned auth_methods;        /* MCP_OAUTH_AUTH_* listed; 0 when not listed */
+    bool pkce_s256;
+    bool iss_supported;           /* authorization_response_iss_parameter_supported */
+    bool cimd_supported;          /* client_id_metadata_document_supported */
+    bool legacy;                  /* found by the 2025-03-26 fallbacks (no resource metadata) */
+} mcp_oauth_server;
+void mcp_oauth_server_free(mcp_oauth_server *as);
+
+/* The protected resource: its metadata (RFC 9728) when the server has it. */
+typedef struct mcp_oauth_resource {
+    char *resource;               /* NULL: no metadata found (2025-03-26 era) */
+    char *authorization_server;   /* authorization_servers[0] */
+    char *scopes_supported;       /* space separated, NULL when not listed */
+} mcp_oauth_resource;
+void mcp_oauth_resource_free(mcp_oauth_resource *r);
+
+/* Protected resource metadata for server_url: hint (the challenge's
+ * resource_metadata, may be NULL or "") first, then the well-known URLs.
+ * 0 with r->resource NULL when none answered; MCP_EPROTO (why) when one
+ * answered with a resource that is not this server, or without
+ * authorization servers. */
+int mcp_oauth_discover_resource(const char *server_url, const char *hint, unsigned timeout_ms,
+                                mcp_oauth_resource *r, char *why, size_t why_size);
+/* Authorization server metadata for issuer, in the spec's order; its
+ * issuer must be issuer exactly. MCP_ENOTFOUND or MCP_EPROTO with why. */
+int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+                              size_t why_size);
+/* 2025-03-26: metadata at the MCP server's origin, else the default
+ * /authorize, /token and /register there. */
+int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+                              size_t why_size);
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * oauth_flow.c — what the connector does when the server says 401 (or 403
+ * insufficient_scope): find the authorization server, know who we are to
+ * it, get a token, and say whether to send the request again.
+ *
+ * The client identity belongs to one authorization server: registered
+ * credentials are dropped when the resource moves to another issuer, since
+ * a client_id from one server means nothing (or something else) to the
+ * next. A pre-registered client or a client ID metadata document URL is
+ * the user's and is kept.
+ *
+ * Scopes follow the MCP specification's choice: the challenge's scope,
+ * else everything the resource metadata lists, else none; a step-up (403
+ * insufficient_scope) asks for the union of what was asked before and what
+ * the challenge wants, so earlier grants are not lost. offline_access is
+ * added only where the authorization server lists it.
+ *
+ * A bounded number of authorizations in a row without one request that
+ * succeeds: a server that never accepts what it is given ends the loop.
+ */
+#include "net/client_http_internal.h"
+#include "net/oauth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_MAX_ATTEMPTS 3u
+#define DEFAULT_REDIRECT_URI "http://127.0.0.1/callback"
+
+struct mcp_oauth {
+    mcp_oauth_opts opts;
+    char *owned[12];             /* copies of the option strings */
+    char *server_url;
+    unsigned timeout_ms;
+    unsigned attempts;
+    char *token;
+    char *refresh;
+    mcp_buf scope;               /* what the last authorization asked for */
+    mcp_oauth_server as;
+    bool have_as;
+    char *resource;              /* the resource parameter: as published, else the server URL */
+    char *client_id;             /* the identity at as.issuer */
+    char *client_secret;
+    unsigned client_method;      /* MCP_OAUTH_AUTH_* */
+};
+
+static char *dup_str(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *c = malloc(n + 1);
+    if (c)
+        memcpy(c, s, n + 1);
+    return c;
+}
+
+static void set_str(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = dup_str(s);
+}
+
+mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms)
+{
+    mcp_oauth *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->opts = *opts;
+    const char **fields[] = {&o->opts.client_id,       &o->opts.client_secret, &o->opts.client_metadata_url,
+                             &o->opts.client_name,     &o->opts.redirect_uri,  &o->opts.scope,
+                             &o->opts.private_key_pem, &o->opts.signing_alg,   &o->opts.access_token,
+                             &o->opts.refresh_token};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (!*fields[i])
+            continue;
+        o->owned[i] = dup_str(*fields[i]);
+        ok = ok && o->owned[i];
+        *fields[i] = o->owned[i];
+    }
+    o->server_url = dup_str(server_url);
+    o->timeout_ms = timeout_ms ? timeout_ms : 10000;
+    o->token = dup_str(opts->access_token);
+    o->refresh = dup_str(opts->refresh_token);
+    mcp_buf_init(&o->scope);
+    if (!ok || !o->server_url) {
+        mcp_oauth_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+void mcp_oauth_free(mcp_oauth *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < sizeof o->owned / sizeof o->owned[0]; i++)
+        free(o->owned[i]);
+    free(o->server_url);
+    free(o->token);
+    free(o->refresh);
+    mcp_buf_free(&o->scope);
+    mcp_oauth_server_free(&o->as);
+    free(o->resource);
+    free(o->client_id);
+    free(o->client_secret);
+    free(o);
+}
+
+const char *mcp_oauth_bearer(const mcp_oauth *o)
+{
+    return o ? o->token : NULL;
+}
+
+void mcp_oauth_on_success(mcp_oauth *o)
+{
+    if (o)
+        o->attempts = 0;
+}
+
+/* ---- Token endpoint ------------------------------------------------------------------- */
+
+/* Client authentication of a token request: into the form, or a header. */
+static int add_client_auth(mcp_oauth *o, mcp_buf *form, mcp_buf *headers, char *why, size_t why_size)
+{
+    switch (o->client_method) {
+    case MCP_OAUTH_AUTH_BASIC: {
+        /* RFC 6749 2.3.1: both parts form-encoded before base64. */
+        mcp_buf pair;
+        mcp_buf_init(&pair);
+        mcp_oauth_form_escape(&pair, o->client_id, strlen(o->client_id));
+        mcp_buf_append_char(&pair, ':');
+        mcp_oauth_form_escape(&pair, o->client_secret, strlen(o->client_secret));
+        mcp_buf_append_cstr(headers, "Authorization: Basic ");
+        mcp_http_base64_append(headers, (const unsigned char *)pair.data, pair.len);
+        mcp_buf_append_cstr(headers, "\r\n");
+        mcp_buf_free(&pair);
+        return 0;
+    }
+    case MCP_OAUTH_AUTH_POST:
+        mcp_oauth_form_add(form, "client_id", o->client_id);
+        mcp_oauth_form_add(form, "client_secret", o->client_secret);
+        return 0;
+    case MCP_OAUTH_AUTH_PRIVATE_KEY_JWT: {
+        mcp_buf jwt;
+        mcp_buf_init(&jwt);
+        const char *aud = o->as.issuer ? o->as.issuer : o->as.token_endpoint;
+        int rc = mcp_oauth_jwt_assertion(o->opts.private_key_pem, o->opts.signing_alg, o->client_id, aud, &jwt, why,
+                                         why_size);
+        if (rc == 0) {
+            mcp_oauth_form_add(form, "client_id", o->client_id);
+            mcp_oauth_form_add(form, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+            mcp_oauth_form_add(form, "client_assertion", jwt.data);
+        }
+        mcp_buf_free(&jwt);
+        return rc;
+    }
+    default:
+        mcp_oauth_form_add(form, "client_id", o->client_id);
+        return 0;
+    }
+}
+
+static void report_tokens(mcp_oauth *o, int64_t expires_in, const char *granted)
+{
+    if (!o->opts.on_tokens)
+        return;
+    o->opts.on_tokens(o->opts.user, &(mcp_oauth_tokens){
+                                        .issuer = o->as.issuer,
+                                        .client_id = o->client_id,
+                                        .access_token = o->token,
+                                        .refresh_token = o->refresh,
+                                        .scope = granted ? granted : o->scope.len ? o->scope.data : NULL,
+                                        .expires_in = expires_in,
+                                    });
+}
+
+/* POST form (client authentication added) to the token endpoint and keep
+ * the token it answers with. */
+static int token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_size)
+{
+    mcp_buf headers;
+    mcp_buf_init(&headers);
+    int rc = add_client_auth(o, form, &headers, why, why_size);
+    if (rc != 0) {
+        mcp_buf_free(&headers);
+        return rc;
+    }
+    mcp_oauth_reply reply;
+    rc = mcp_oauth_http("POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
+                        "application/x-www-form-urlencoded", form->data ? form->data : "", form->len, o->timeout_ms,
+                        &reply);
+    mcp_buf_free(&headers);
+    if (rc != 0) {
+        snprintf(why, why_size, "the token endpoint %s could not be reached: %s", o->as.token_endpoint,
+                 mcp_strerror(rc));
+        mcp_oauth_reply_free(&reply);
+        return rc;
+    }
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
+        doc = NULL;
+    const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
+    const char *type = mcp_json_str(mcp_json_get(doc, "token_type"), "Bearer");
+    if (reply.status != 200 || !token || !*token) {
+        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
+        const char *desc = mcp_json_str(mcp_json_get(doc, "error_description"), NULL);
+        snprintf(why, why_size, "the token endpoint answered HTTP %d%s%s%s%s", reply.status, err ? ": " : "",
+                 err ? err : "", desc ? " — " : "", desc ? desc : "");
+        rc = MCP_EPROTO;
+    } else if (strcasecmp(type, "Bearer") != 0) {
+        snprintf(why, why_size, "the token endpoint issued a '%s' token; only Bearer tokens are supported", type);
+        rc = MCP_EUNSUPPORTED;
+    } else if (strpbrk(token, "\r\n")) {
+        snprintf(why, why_size, "the token endpoint issued a token that cannot go in a header");
+        rc = MCP_EPROTO;
+    } else {
+        set_str(&o->token, token);
+        const char *refresh = mcp_json_str(mcp_json_get(doc, "refresh_token"), NULL);
+        if (refresh)
+            set_str(&o->refresh, refresh);
+        report_tokens(o, mcp_json_int(mcp_json_get(doc, "expires_in"), 0),
+                      mcp_json_str(mcp_json_get(doc, "scope"), NULL));
+        rc = o->token ? 0 : MCP_ENOMEM;
+    }
+    mcp_arena_free(&arena);
+    mcp_oauth_reply_free(&reply);
+    return rc;
+}
+
+static int refresh_token(mcp_oauth *o, char *why, size_t why_size)
+{
+    mcp_buf form;
+    mcp_buf_init(&form);
+    mcp_oauth_form_add(&form, "grant_type", "refresh_token");
+    mcp_oauth_form_add(&form, "refresh_token", o->refresh);
+    if (o->resource)
+        mcp_oauth_form_add(&form, "resource", o->resource);
+    int rc = token_request(o, &form, why, why_size);
+    mcp_buf_free(&form);
+    return rc;
+}
+
+/* ---- Client identity ------------------------------------------------------------------- */
+
+/* The token endpoint authentication for a client with (or without) a
+ * secret, among what the server lists (RFC 8414: client_secret_basic when
+ * it lists nothing). */
+static unsigned pick_method(const mcp_oauth_server *as, bool secret)
+{
+    unsigned listed = as->auth_methods ? as->auth_methods : MCP_OAUTH_AUTH_BASIC;
+    if (secret) {
+        if (listed & MCP_OAUTH_AUTH_BASIC)
+            return MCP_OAUTH_AUTH_BASIC;
+        if (listed & MCP_OAUTH_AUTH_POST)
+            return MCP_OAUTH_AUTH_POST;
+    }
+    return listed & MCP_OAUTH_AUTH_NONE ? MCP_OAUTH_AUTH_NONE : 0;
+}
+
+static unsigned method_named(const char *s)
+{
+    return !s                                   ? 0
+           : !strcmp(s, "none")                 ? MCP_OAUTH_AUTH_NONE
+           : !strcmp(s, "client_secret_basic")  ? MCP_OAUTH_AUTH_BASIC
+           : !strcmp(s, "client_secret_post")   ? MCP_OAUTH_AUTH_POST
+           : !strcmp(s, "private_key_jwt")      ? MCP_OAUTH_AUTH_PRIVATE_KEY_JWT
+                                                : 0;
+}
+
+static const char *method_name(unsigned m)
+{
+    return m == MCP_OAUTH_AUTH_BASIC ? "client_secret_basic"
+           : m == MCP_OAUTH_AUTH_POST ? "client_secret_post"
+                                      : "none";
+}
+
+/* RFC 7591 dynamic registration as a native public client (PKCE protects
+ * its codes), unless the server only takes confidential ones. */
+static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, size_t why_size)
+{
+    unsigned listed = o->as.auth_methods;
+    unsigned ask = !listed || (listed & MCP_OAUTH_AUTH_NONE) ? MCP_OAUTH_AUTH_NONE
+                   : listed & MCP_OAUTH_AUTH_BASIC          ? MCP_OAUTH_AUTH_BASIC
+                                                            : MCP_OAUTH_AUTH_POST;
+    mcp_buf body;
+    mcp_buf_init(&body);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &body);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "client_name");
+    mcp_json_write_cstr(&w, o->opts.client_name ? o->opts.client_name : "mcpd");
+    mcp_json_write_key(&w, "redirect_uris");
+    mcp_json_begin_array(&w);
+    mcp_json_write_cstr(&w, redirect_uri);
+    mcp_json_end_array(&w);
+    mcp_json_write_key(&w, "grant_types");
+    mcp_json_begin_array(&w);
+    mcp_json_write_cstr(&w, "authorization_code");
+    mcp_json_write_cstr(&w, "refresh_token");
+    mcp_json_end_array(&w);
+    mcp_json_write_key(&w, "response_types");
+    mcp_json_begin_array(&w);
+    mcp_json_write_cstr(&w, "code");
+    mcp_json_end_array(&w);
+    mcp_json_write_key(&w, "token_endpoint_auth_method");
+    mcp_json_write_cstr(&w, method_name(ask));
+    mcp_json_write_key(&w, "application_type");
+    mcp_json_write_cstr(&w, "native");
+    mcp_json_end_object(&w);
+    mcp_oauth_reply reply;
+    int rc = mcp_oauth_http("POST", o->as.registration_endpoint, NULL, "application/json", body.data, body.len,
+                            o->timeout_ms, &reply);
+    mcp_buf_free(&body);
+    if (rc != 0) {
+        snprintf(why, why_size, "the registration endpoint %s could not be reached: %s", o->as.registration_endpoint,
+                 mcp_strerror(rc));
+        mcp_oauth_reply_free(&reply);
+        return rc;
+    }
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
+        doc = NULL;
+    const char *id = mcp_json_str(mcp_json_get(doc, "client_id"), NULL);
+    if ((reply.status != 200 && reply.status != 201) || !id || !*id) {
+        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
+        snprintf(why, why_size, "dynamic client registration at %s failed: HTTP %d%s%s", o->as.registration_endpoint,
+                 reply.status, err ? ": " : "", err ? err : "");
+        rc = MCP_EPROTO;
+    } else {
+        const char *secret = mcp_json_str(mcp_json_get(doc, "client_secret"), NULL);
+        set_str(&o->client_id, id);
+        set_str(&o->client_secret, secret && *secret ? secret : NULL);
+        unsigned got = method_named(mcp_json_str(mcp_json_get(doc, "token_endpoint_auth_method"), NULL));
+        o->client_method = got && (got == MCP_OAUTH_AUTH_NONE || o->client_secret) ? got
+                                                                                  : pick_method(&o->as, o->client_secret);
+        if (!o->client_method && o->client_secret)
+            o->client_method = MCP_OAUTH_AUTH_BASIC;
+        if (!o->client_method)
+            o->client_method = MCP_OAUTH_AUTH_NONE;
+        rc = o->client_id ? 0 : MCP_ENOMEM;
+    }
+    mcp_arena_free(&arena);
+    mcp_oauth_reply_free(&reply);
+    return rc;
+}
+
+/* Who we are to this authorization server: a pre-registered client, a
+ * client ID metadata document, or a fresh registration. */
+static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size_t why_size)
+{
+    if (o->client_id)
+        return 0;
+    if (o->opts.client_id) {
+        set_str(&o->client_id, o->opts.client_id);
+        set_str(&o->client_secret, o->opts.client_secret);
+        o->client_method = pick_method(&o->as, o->client_secret != NULL);
+        if (!o->client_method) {
+            snprintf(why, why_size, "the authorization server takes none of the client authentication methods "
+                                    "possible for client %s%s", o->client_id,
+                     o->client_secret ? "" : " (it needs a client secret)");
+            return MCP_EUNSUPPORTED;
+        }
+        return o->client_id ? 0 : MCP_ENOMEM;
+    }
+    if (o->opts.client_metadata_url && o->as.cimd_supported) {
+        set_str(&o->client_id, o->opts.client_metadata_url);
+        o->client_method = MCP_OAUTH_AUTH_NONE;
+        return o->client_id ? 0 : MCP_ENOMEM;
+    }
+    if (o->as.registration_endpoint)
+        return register_client(o, redirect_uri, why, why_size);
+    snprintf(why, why_size, "the authorization server offers no dynamic registration%s and no client id was given",
+             o->opts.client_metadata_url ? " or client ID metadata documents" : "");
+    return MCP_EUNSUPPORTED;
+}
+
+/* ---- Authorization code grant ------------------------------------------------------------ */
+
+/* The user-agent step: the URL the authorization server sent us back to. */
+static int user_agent(mcp_oauth *o, const char *url, const char *redirect_uri, mcp_buf *back, char *why,
+                      size_t why_size)
+{
+    if (o->opts.authorize) {
+        int rc = o->opts.authorize(o->opts.user, url, redirect_uri, back);
+        if (rc != 0)
+            snprintf(why, why_size, "the authorization step failed: %s", mcp_strerror(rc));
+        return rc;
+    }
+    mcp_oauth_reply reply;
+    int rc = mcp_oauth_http("GET", url, NULL, NULL, NULL, 0, o->timeout_ms, &reply);
+    if (rc != 0) {
+        snprintf(why, why_size, "the authorization endpoint could not be reached: %s", mcp_strerror(rc));
+    } else if (reply.status < 300 || reply.status > 399 ||
+               !mcp_oauth_head_value(reply.head.data, reply.head.len, "Location", back)) {
+        snprintf(why, why_size,
+                 "the authorization endpoint answered HTTP %d without a redirect: it needs a person at a browser, "
+                 "which this client cannot provide",
+                 reply.status);
+        rc = MCP_EUNSUPPORTED;
+    }
+    mcp_oauth_reply_free(&reply);
+    return rc;
+}
+
+/* Read the redirect: state, iss (RFC 9207), error or code. */
+static int read_redirect(mcp_oauth *o, const char *back, const char *redirect_uri, const char *state, mcp_buf *code,
+                         char *why, size_t why_size)
+{
+    size_t base = strcspn(redirect_uri, "?#");
+    if (strncmp(back, redirect_uri, base) != 0 || (back[base] != '?' && back[base] != '#' && back[base] != '\0')) {
+        snprintf(why, why_size, "the authorization server redirected to '%.200s', not to our redirect URI", back);
+        return MCP_EPROTO;
+    }
+    mcp_buf v;
+    mcp_buf_init(&v);
+    int rc = 0;
+    if (mcp_oauth_query_param(back, "error", &v, NULL)) {
+        mcp_buf desc;
+        mcp_buf_init(&desc);
+        bool has_desc = mcp_oauth_query_param(back, "error_description", &desc, NULL);
+        snprintf(why, why_size, "the authorization server refused: %.100s%s%.200s", v.data, has_desc ? " — " : "",
+                 has_desc ? desc.data : "");
+        mcp_buf_free(&desc);
+        rc = MCP_EPROTO;
+    } else if (!mcp_oauth_query_param(back, "state", &v, NULL) || strcmp(v.data, state) != 0) {
+        snprintf(why, why_size, "the authorization response's state does not match the request's");
+        rc = MCP_EPROTO;
+    } else if (mcp_oauth_query_param(back, "iss", &v, NULL)) {
+        /* RFC 9207 2.4: simple string comparison, whether advertised or not. */
+        if (!o->as.issuer || strcmp(v.data, o->as.issuer) != 0) {
+            snprintf(why, why_size, "the authorization response comes from issuer '%.200s', not '%.200s' (RFC 9207)",
+                     v.data, o->as.issuer ? o->as.issuer : "(unknown)");
+            rc = MCP_EPROTO;
+        }
+    } else if (o->as.iss_supported) {
+        snprintf(why, why_size, "the authorization server promised an iss parameter (RFC 9207) and sent none");
+        rc = MCP_EPROTO;
+    }
+    if (rc == 0 && (!mcp_oauth_query_param(back, "code", code, NULL) || !code->len)) {
+        snprintf(why, why_size, "the authorization response carries no code");
+        rc = MCP_EPROTO;
+    }
+    mcp_buf_free(&v);
+    return rc;
+}
+
+static int authorization_code(mcp_oauth *o, char *why, size_t why_size)
+{
+    const char *redirect_uri = o->opts.redirect_uri ? o->opts.redirect_uri : DEFAULT_REDIRECT_URI;
+    if (!o->as.pkce_s256) {
+        snprintf(why, why_size, "the authorization server does not list PKCE S256 in code_challenge_methods_supported: "
+                                "refusing to authorize without it");
+        return MCP_EUNSUPPORTED;
+    }
+    int rc = ensure_client(o, redirect_uri, why, why_size);
+    if (rc != 0)
+        return rc;
+    mcp_buf verifier, challenge, state, url, back, code;
+    mcp_buf_init(&verifier);
+    mcp_buf_init(&challenge);
+    mcp_buf_init(&state);
+    mcp_buf_init(&url);
+    mcp_buf_init(&back);
+    mcp_buf_init(&code);
+    rc = mcp_oauth_random(&verifier, 32);
+    if (rc == 0)
+        rc = mcp_oauth_pkce_challenge(verifier.data, &challenge);
+    if (rc == 0)
+        rc = mcp_oauth_random(&state, 16);
+    if (rc == 0) {
+        mcp_buf_append_cstr(&url, o->as.authorization_endpoint);
+        mcp_buf_append_char(&url, strchr(o->as.authorization_endpoint, '?') ? '&' : '?');
+        mcp_oauth_form_add(&url, "response_type", "code");
+        mcp_oauth_form_add(&url, "client_id", o->client_id);
+        mcp_oauth_form_add(&url, "redirect_uri", redirect_uri);
+        mcp_oauth_form_add(&url, "code_challenge", challenge.data);
+        mcp_oauth_form_add(&url, "code_challenge_method", "S256");
+        mcp_oauth_form_add(&url, "state", state.data);
+        if (o->scope.len)
+            mcp_oauth_form_add(&url, "scope", o->scope.data);
+        if (o->resource)
+            mcp_oauth_form_add(&url, "resource", o->resource);
+        rc = user_agent(o, url.data, redirect_uri, &back, why, why_size);
+    }
+    if (rc == 0)
+        rc = read_redirect(o, back.data ? back.data : "", redirect_uri, state.data, &code, why, why_size);
+    if (rc == 0) {
+        mcp_buf form;
+        mcp_buf_init(&form);
+        mcp_oauth_form_add(&form, "grant_type", "authorization_code");
+        mcp_oauth_form_add(&form, "code", code.data);
+        mcp_oauth_form_add(&form, "redirect_uri", redirect_uri);
+        mcp_oauth_form_add(&form, "code_verifier", verifier.data);
+        if (o->resource)
+            mcp_oauth_form_add(&form, "resource", o->resource);
+        rc = token_request(o, &form, why, why_size);
+        mcp_buf_free(&form);
+    }
+    mcp_buf_free(&verifier);
+    mcp_buf_free(&challenge);
+    mcp_buf_free(&state);
+    mcp_buf_free(&url);
+    mcp_buf_free(&back);
+    mcp_buf_free(&code);
+    return rc;
+}
+
+/* ---- Client credentials grant -------------------------------------------------------------- */
+
+static int client_credentials(mcp_oauth *o, char *why, size_t why_size)
+{
+    if (!o->opts.client_id) {
+        snprintf(why, why_size, "the client credentials grant needs a client id");
+        return MCP_EINVAL;
+    }
+    set_str(&o->client_id, o->opts.client_id);
+    set_str(&o->client_secret, o->opts.client_secret);
+    if (o->opts.private_key_pem) {
+        o->client_method = MCP_OAUTH_AUTH_PRIVATE_KEY_JWT;
+    } else {
+        o->client_method = pick_method(&o->as, o->client_secret != NULL);
+        if (!o->client_secret || o->client_method == MCP_OAUTH_AUTH_NONE || !o->client_method) {
+            snprintf(why, why_size, "the client credentials grant needs a client secret or a private key the "
+                                    "authorization server accepts");
+            return MCP_EINVAL;
+        }
+    }
+    mcp_buf form;
+    mcp_buf_init(&form);
+    mcp_oauth_form_add(&form, "grant_type", "client_credentials");
+    if (o->scope.len)
+        mcp_oauth_form_add(&form, "scope", o->scope.data);
+    if (o->resource)
+        mcp_oauth_form_add(&form, "resource", o->resource);
+    int rc = token_request(o, &form, why, why_size);
+    mcp_buf_free(&form);
+    return rc;
+}
+
+/* ---- The challenge --------------------------------------------------------------------------- */
+
+/* Resource and authorization server, fresh: either may have changed. */
+static int discover(mcp_oauth *o, const mcp_oauth_challenge *ch, mcp_oauth_resource *prm, char *why, size_t why_size)
+{
+    int rc = mcp_oauth_discover_resource(o->server_url, ch->resource_metadata, o->timeout_ms, prm, why, why_size);
+    if (rc != 0)
+        return rc;
+    mcp_oauth_server as;
+    rc = prm->resource ? mcp_oauth_discover_server(prm->authorization_server, o->timeout_ms, &as, why, why_size)
+                       : mcp_oauth_discover_legacy(o->server_url, o->timeout_ms, &as, why, why_size);
+    if (rc != 0)
+        return rc;
+    bool moved = !o->have_as || !o->as.issuer != !as.issuer || (as.issuer && strcmp(as.issuer, o->as.issuer) != 0) ||
+                 strcmp(as.token_endpoint, o->as.token_endpoint) != 0;
+    if (moved) {
+        /* Credentials are bound to the server that issued them. */
+        free(o->client_id);
+        free(o->client_secret);
+        free(o->refresh);
+        o->client_id = o->client_secret = o->refresh = NULL;
+        o->client_method = 0;
+    }
+    mcp_oauth_server_free(&o->as);
+    o->as = as;
+    o->have_as = true;
+    /* RFC 8707: the resource exactly as the metadata publishes it. */
+    set_str(&o->resource, prm->resource ? prm->resource : o->server_url);
+    if (!prm->resource && o->resource)
+        o->resource[strcspn(o->resource, "#")] = '\0';
+    return o->resource ? 0 : MCP_ENOMEM;
+}
+
+static void choose_scope(mcp_oauth *o, const mcp_oauth_challenge *ch, const mcp_oauth_resource *prm, bool step_up)
+{
+    mcp_buf previous = o->scope;
+    mcp_buf_init(&o->scope);
+    if (o->opts.scope) {
+        mcp_oauth_scope_union(&o->scope, o->opts.scope);
+    } else if (ch->scope[0]) {
+        if (step_up)
+            mcp_oauth_scope_union(&o->scope, previous.len ? previous.data : NULL);
+        mcp_oauth_scope_union(&o->scope, ch->scope);
+    } else if (prm->scopes_supported) {
+        mcp_oauth_scope_union(&o->scope, prm->scopes_supported);
+    } else if (step_up) {
+        mcp_oauth_scope_union(&o->scope, previous.len ? previous.data : NULL);
+    }
+    /* A refresh token where the server offers them (SEP-2207). */
+    if (o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE && o->scope.len &&
+        mcp_oauth_scope_has(o->as.scopes_supported, "offline_access"))
+        mcp_oauth_scope_union(&o->scope, "offline_access");
+    mcp_buf_free(&previous);
+}
+
+int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size)
+{
+    mcp_oauth_challenge ch;
+    if (!www_authenticate ||
+        mcp_oauth_challenge_parse(www_authenticate, strlen(www_authenticate), &ch) != 0)
+        memset(&ch, 0, sizeof ch);
+    bool step_up = status == 403;
+    if (step_up && strcmp(ch.error, "insufficient_scope") != 0) {
+        snprintf(why, why_size, "HTTP 403 without a Bearer insufficient_scope challenge: more authorization will "
+                                "not help");
+        return MCP_EPROTO;
+    }
+    unsigned max = o->opts.max_attempts ? o->opts.max_attempts : DEFAULT_MAX_ATTEMPTS;
+    if (o->attempts >= max) {
+        snprintf(why, why_size, "gave up after %u authorizations in a row that the server did not accept", o->attempts);
+        return MCP_ELIMIT;
+    }
+    /* An expired token: a refresh costs one request and no person. */
+    if (!step_up && o->refresh && o->have_as && o->attempts == 0 && o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE) {
+        o->attempts++;
+        if (refresh_token(o, why, why_size) == 0)
+            return 0;
+        free(o->refresh);
+        o->refresh = NULL;
+    }
+    o->attempts++;
+    mcp_oauth_resource prm;
+    int rc = discover(o, &ch, &prm, why, why_size);
+    if (rc == 0) {
+        choose_scope(o, &ch, &prm, step_up);
+        rc = o->opts.grant == MCP_OAUTH_CLIENT_CREDENTIALS ? client_credentials(o, why, why_size)
+                                                           : authorization_code(o, why, why_size);
+    }
+    mcp_oauth_resource_free(&prm);
+    return rc;
+}
