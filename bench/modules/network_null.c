@@ -19,6 +19,7 @@
 #include "network.h"
 #include "net/http.h"
 #include "net/net_internal.h"
+#include "net/stream_conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -135,12 +136,12 @@ static void null_flush(null_conn *c) {
     mcp_buf swap = c->wbuf;
     c->wbuf = c->out;
     c->out = swap;
-    uv_buf_t chunk = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
-    c->writing = true;
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, null_on_write)) {
-        c->writing = false;
-        null_conn_close(c);
-    }
+    /* Written the way the real transports write (net/stream_conn.h), so
+     * that the yardstick pays no system call they avoid. */
+    int rc = mcp_stream_write((uv_stream_t *)&c->tcp, &c->write_req, c->wbuf.data, c->wbuf.len, null_on_write);
+    if (rc < 0) null_conn_close(c);
+    else if (rc == MCP_STREAM_QUEUED) c->writing = true;
+    else mcp_buf_reset(&c->wbuf);
 }
 
 static void null_on_write(uv_write_t *req, int status) {

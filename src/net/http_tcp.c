@@ -24,6 +24,7 @@
  * output is sealed into wbuf, and close_notify precedes FIN.
  */
 #include "net/http_internal.h"
+#include "net/stream_conn.h"
 #include "net/tls.h"
 
 #include <stdlib.h>
@@ -180,6 +181,14 @@ static void conn_check(http_tcp_conn *c) {
     else if (!pause && !c->reading) read_start(c);
 }
 
+/* wbuf has gone out. */
+static void wrote(http_tcp_conn *c) {
+    mcp_net_count(&c->worker->counters.bytes_out, c->wbuf.len);
+    if (c->wbuf.cap > MCP_HTTP_KEEP_BYTES) mcp_buf_free(&c->wbuf);
+    else mcp_buf_reset(&c->wbuf);
+    c->last_io_ms = uv_now(&c->worker->loop);
+}
+
 static void on_write(uv_write_t *req, int status) {
     http_tcp_conn *c = req->data;
     c->writing = false;
@@ -187,10 +196,7 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    mcp_net_count(&c->worker->counters.bytes_out, c->wbuf.len);
-    if (c->wbuf.cap > MCP_HTTP_KEEP_BYTES) mcp_buf_free(&c->wbuf);
-    else mcp_buf_reset(&c->wbuf);
-    c->last_io_ms = uv_now(&c->worker->loop);
+    wrote(c);
     conn_flush(c);
     conn_check(c);
 }
@@ -214,13 +220,11 @@ static void conn_flush(http_tcp_conn *c) {
         c->wbuf = *out;
         *out = swap;
     }
-    uv_buf_t chunk = {.base = c->wbuf.data, .len = c->wbuf.len};
-    c->writing = true;
     mcp_net_count(&c->worker->counters.writes, 1);
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, on_write)) {
-        c->writing = false;
-        conn_close(c);
-    }
+    int rc = mcp_stream_write((uv_stream_t *)&c->tcp, &c->write_req, c->wbuf.data, c->wbuf.len, on_write);
+    if (rc < 0) conn_close(c);
+    else if (rc == MCP_STREAM_QUEUED) c->writing = true;
+    else wrote(c);
 }
 
 /* io.flush: output appeared outside a read (an asynchronous reply). */

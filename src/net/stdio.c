@@ -131,7 +131,8 @@ static int stdio_dispatch(mcp_session *session, mcp_ndjson *framer, stdio_out *o
             stdio_reject_oversized(out, framer->max_line);
         } else {
             out->counters->messages_in++;
-            int rc = mcp_session_handle(session, line.ptr, line.len);
+            static const mcp_transport_info info = {.transport = "pipe"};
+            int rc = mcp_session_handle_from(session, line.ptr, line.len, &info);
             if (rc < 0) return rc;
         }
         if (at_eof) return 0;

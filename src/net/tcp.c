@@ -27,6 +27,7 @@
  * sealed into wbuf instead of swapped into it; close_notify precedes FIN.
  */
 #include "net/net_internal.h"
+#include "net/stream_conn.h"
 #include "net/tls.h"
 
 #include <stdlib.h>
@@ -91,6 +92,13 @@ static size_t conn_queued(const mcp_net_conn *conn) {
 /* ---- Output ----------------------------------------------------------------------- */
 static void on_write(uv_write_t *req, int status);
 
+/* wbuf has gone out. */
+static void conn_wrote(mcp_net_conn *conn) {
+    mcp_net_count(&conn->worker->counters.bytes_out, conn->wbuf.len);
+    buf_recycle(&conn->wbuf);
+    conn->last_active_ms = conn_now(conn);
+}
+
 static void conn_flush(mcp_net_conn *conn) {
     if (conn->writing || conn->closing) return;
     if (conn->tls) {
@@ -109,14 +117,11 @@ static void conn_flush(mcp_net_conn *conn) {
         conn->wbuf = conn->out;
         conn->out = swap;
     }
-    uv_buf_t chunk = {.base = conn->wbuf.data, .len = conn->wbuf.len};
-    conn->writing = true;
     mcp_net_count(&conn->worker->counters.writes, 1);
-    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &chunk, 1, on_write);
-    if (rc) {
-        conn->writing = false;
-        conn_close(conn);
-    }
+    int rc = mcp_stream_write((uv_stream_t *)&conn->tcp, &conn->write_req, conn->wbuf.data, conn->wbuf.len, on_write);
+    if (rc < 0) conn_close(conn);
+    else if (rc == MCP_STREAM_QUEUED) conn->writing = true;
+    else conn_wrote(conn);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -164,9 +169,7 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(conn);
         return;
     }
-    mcp_net_count(&conn->worker->counters.bytes_out, conn->wbuf.len);
-    buf_recycle(&conn->wbuf);
-    conn->last_active_ms = conn_now(conn);
+    conn_wrote(conn);
     conn_flush(conn);
     conn_check_queue(conn);
     conn_progress(conn);
@@ -303,9 +306,12 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     buf->len = conn->worker->read_buf_size;
 }
 
+/* What spans and metrics learn of a message that came this way. */
+static const mcp_transport_info TRANSPORT_INFO = {.transport = "tcp"};
+
 static void conn_handle_line(mcp_net_conn *conn, mcp_str line) {
     mcp_net_count(&conn->worker->counters.messages_in, 1);
-    if (mcp_session_handle(conn->session, line.ptr, line.len) < 0) {
+    if (mcp_session_handle_from(conn->session, line.ptr, line.len, &TRANSPORT_INFO) < 0) {
         mcp_log(MCP_LOG_ERROR, "tcp: session failed, closing the connection");
         conn_close(conn);
     }

@@ -86,7 +86,8 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
     if (arg->opcode != WSLAY_TEXT_FRAME) return; /* control frames: wslay answers them */
     if (c->detached || wslay_event_get_close_sent(c->ctx)) return; /* after our close, data is dropped */
     mcp_net_count(&c->counters->messages_in, 1);
-    if (mcp_session_handle(c->session, (const char *)arg->msg, arg->msg_length) < 0) {
+    static const mcp_transport_info info = {.transport = "tcp", .network_protocol = "websocket"};
+    if (mcp_session_handle_from(c->session, (const char *)arg->msg, arg->msg_length, &info) < 0) {
         mcp_log(MCP_LOG_ERROR, "ws: session failed, closing the connection");
         close_with(c, WSLAY_CODE_INTERNAL_SERVER_ERROR, "internal error");
     }

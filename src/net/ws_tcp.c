@@ -15,6 +15,7 @@
  * in-flight calls, then starts the close handshake with 1001; a peer that
  * does not answer our close within the linger time is cut.
  */
+#include "net/stream_conn.h"
 #include "net/tls.h"
 #include "net/ws.h"
 
@@ -172,6 +173,14 @@ static void conn_check(ws_tcp_conn *c) {
     else if (!full && !c->reading) read_start(c);
 }
 
+/* wbuf has gone out. */
+static void wrote(ws_tcp_conn *c) {
+    mcp_net_count(&c->worker->counters.bytes_out, c->wbuf.len);
+    if (c->wbuf.cap > MCP_WS_TCP_KEEP_BYTES) mcp_buf_free(&c->wbuf);
+    else mcp_buf_reset(&c->wbuf);
+    c->last_io_ms = uv_now(&c->worker->loop);
+}
+
 static void on_write(uv_write_t *req, int status) {
     ws_tcp_conn *c = req->data;
     c->writing = false;
@@ -179,10 +188,7 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    mcp_net_count(&c->worker->counters.bytes_out, c->wbuf.len);
-    if (c->wbuf.cap > MCP_WS_TCP_KEEP_BYTES) mcp_buf_free(&c->wbuf);
-    else mcp_buf_reset(&c->wbuf);
-    c->last_io_ms = uv_now(&c->worker->loop);
+    wrote(c);
     conn_flush(c);
     if (c->retired && !c->closing) conn_finish(c);
     else conn_check(c);
@@ -205,13 +211,11 @@ static void conn_flush(ws_tcp_conn *c) {
         *out = swap;
     }
     if (!c->wbuf.len) return;
-    uv_buf_t chunk = {.base = c->wbuf.data, .len = c->wbuf.len};
-    c->writing = true;
     mcp_net_count(&c->worker->counters.writes, 1);
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, on_write)) {
-        c->writing = false;
-        conn_close(c);
-    }
+    int rc = mcp_stream_write((uv_stream_t *)&c->tcp, &c->write_req, c->wbuf.data, c->wbuf.len, on_write);
+    if (rc < 0) conn_close(c);
+    else if (rc == MCP_STREAM_QUEUED) c->writing = true;
+    else wrote(c);
 }
 
 /* io.flush: output appeared outside a read (an asynchronous reply). */
