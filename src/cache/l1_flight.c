@@ -80,12 +80,7 @@ int mcp_cache_l1_get_or_compute(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute
     l1_entry *garbage = NULL;
     int rc;
     pthread_mutex_lock(&sh->lock);
-    l1_entry *e = l1_find(sh, key, hash);
-    if (e && e->expires_ms && l1_expired(e, l1_now(l1))) {
-        l1_unlink(sh, e, &garbage);
-        cache_count(&l1->counters, CACHE_STAT_EXPIRATIONS, 1);
-        e = NULL;
-    }
+    l1_entry *e = l1_lookup_live(l1, sh, key, hash, &garbage);
     if (e) {
         rc = mcp_buf_append(out, l1_entry_value(e), e->value_len);
         pthread_mutex_unlock(&sh->lock);

@@ -5,8 +5,9 @@
  *
  * An entry is one allocation: the header, then one index reference per tag
  * and per dependency, then the key, value and encoded metadata bytes. The
- * header is what the cache costs beyond the caller's bytes, so its fields
- * are packed and counted (see the bench's memory-per-entry workload).
+ * header, with the entry's table slot and LRU node, is what the cache costs
+ * beyond the caller's bytes, so its fields are packed and counted (see the
+ * bench's memory-per-entry workload).
  */
 #ifndef MCP_CACHE_L1_INTERNAL_H
 #define MCP_CACHE_L1_INTERNAL_H
@@ -28,15 +29,39 @@ typedef struct l1_ref {
 } l1_ref;
 
 struct l1_entry {
-    l1_entry *chain;                 /* next in the hash bucket */
-    l1_entry *lru_prev, *lru_next;   /* lru_prev toward most recent */
-    l1_entry **wheel_pprev, *wheel_next;
+    l1_entry **wheel_pprev;
+    l1_entry *wheel_next;            /* after unlinking: next entry to free */
     uint64_t hash;
     uint64_t expires_ms;             /* 0: never */
+    uint32_t node;                   /* its LRU node in the shard */
     uint32_t key_len, value_len, meta_len;
     uint16_t tag_count, dep_count;
     /* l1_ref refs[tag_count + dep_count]; then key, value, meta bytes */
 };
+
+/* A slot of a shard's open-addressing table. The low half of the hash sits
+ * beside the pointer, so a probe passes over other keys, and a deletion
+ * finds where a displaced entry belongs, without touching the entries:
+ * they are scattered over the heap and each one read is a cache miss. */
+typedef struct l1_slot {
+    l1_entry *entry;                 /* NULL: empty */
+    uint32_t hash_low;
+    uint32_t node;
+} l1_slot;
+
+/* LRU links live in a dense array per shard, by node number, instead of in
+ * the entries: moving a hit to the front then writes three small records
+ * that stay in the CPU's cache rather than two neighbouring entries that
+ * are not there. Node 0 is the list's sentinel (next: most recent, prev:
+ * least recent); free nodes are chained through next. */
+typedef struct l1_node {
+    l1_entry *entry;
+    uint32_t prev, next;             /* prev toward more recent */
+} l1_node;
+
+/* What the table keeps per entry outside it: a node and, as the table is
+ * between 3/8 and 3/4 full, about two slots. Charged against max_bytes. */
+#define L1_TABLE_BYTES_PER_ENTRY (sizeof(l1_node) + 2 * sizeof(l1_slot))
 
 static inline l1_ref *l1_entry_refs(l1_entry *e) {
     return (l1_ref *)(e + 1);
@@ -52,7 +77,7 @@ static inline char *l1_entry_meta(l1_entry *e) {
 }
 static inline size_t l1_entry_size(const l1_entry *e) {
     return sizeof *e + (size_t)(e->tag_count + e->dep_count) * sizeof(l1_ref) + e->key_len + e->value_len +
-           e->meta_len;
+           e->meta_len + L1_TABLE_BYTES_PER_ENTRY;
 }
 
 /* A tag, or a key that entries depend on, and the list of its entries. */
@@ -75,12 +100,13 @@ typedef struct l1_flight l1_flight;
 
 typedef struct l1_shard {
     alignas(64) pthread_mutex_t lock;
+    l1_slot *slots;
+    l1_node *nodes;                  /* nodes[0]: the LRU sentinel */
+    size_t slot_mask;
     pthread_cond_t flight_done;      /* broadcast when any flight of the shard lands */
-    l1_entry **buckets;
-    size_t mask;
+    uint32_t node_cap, node_used, free_node;
     size_t count, bytes;
     size_t max_entries, max_bytes;
-    l1_entry *lru_head, *lru_tail;
     l1_entry *wheel[L1_WHEEL_SLOTS];
     uint64_t wheel_tick;             /* first tick the next sweep looks at */
     l1_index tags, deps;
@@ -120,8 +146,11 @@ static inline bool l1_expired(const l1_entry *e, uint64_t now) {
 }
 
 /* Table primitives; the shard lock is held. Unlinked entries are put on
- * *garbage (through their chain pointer) and freed after unlocking. */
+ * *garbage (through wheel_next) and freed after unlocking. */
 l1_entry *l1_find(l1_shard *sh, mcp_str key, uint64_t hash);
+/* As l1_find for a read: drops the entry if expired (NULL then), else
+ * makes it the shard's most recently used. */
+l1_entry *l1_lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, l1_entry **garbage);
 void l1_unlink(l1_shard *sh, l1_entry *e, l1_entry **garbage);
 void l1_free_garbage(l1_entry *garbage);
 /* Stores a prepared entry, replacing one with the same key and evicting
