@@ -208,13 +208,34 @@ static inline const char *mcp_json_find_special(const char *p, const char *end) 
     return p;
 }
 
+/* Copies n bytes; tokens of up to 16 bytes (keys, ids, literals), the
+ * writer's usual pieces, move as two overlapping loads and stores each
+ * inside [s, s + n) instead of a call to memcpy. */
+static inline void mcp_json_copy(char *d, const char *s, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a = mcp_json_load64(s), b = mcp_json_load64(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 /* Appends n bytes; the inline twin of mcp_buf_append for hot paths. */
 static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
     if (MCP_UNLIKELY(b->cap - b->len <= n)) {
         int rc = mcp_buf_reserve(b, n);
         if (rc) return rc;
     }
-    memcpy(b->data + b->len, s, n);
+    mcp_json_copy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
     return MCP_OK;
@@ -237,6 +258,13 @@ size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
 const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped, bool *closed,
                                  const char **retry_after);
 bool mcp_json_have_blocks(void);
+/* Also with AVX2 only: the first point from p where the next 64 bytes are
+ * not all plain ASCII string text (see mcp_json_plain16), or fewer than 64
+ * bytes are left. The copy variant stores each block it judges to d, the
+ * one it stops at too (d needs 64 bytes of room past the bytes it passes),
+ * and returns how many bytes it passed. */
+const char *mcp_json_skip_plain_blocks(const char *p, const char *end);
+size_t mcp_json_copy_plain_blocks(const char *p, const char *end, char *d);
 /* For tests: false makes every scan byte by byte, true goes back to what
  * the CPU offers, so the two paths can be compared on the same input. */
 void mcp_json_use_blocks(bool on);

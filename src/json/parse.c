@@ -160,13 +160,16 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
  * 64 bytes a step (a description or a document, not a key). Out of line,
  * so that the scan of keys, in line in the parser's loop, stays small.
  * Returns end when fewer than 16 bytes are left to judge. */
-static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end) {
+static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end, bool blocks) {
     for (unsigned clean = 1; end - p >= 16; clean++) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (m) return p + __builtin_ctz(m);
         p += 16;
-        if (clean == 3)
-            while (end - p >= 64 && mcp_json_plain64(p)) p += 64;
+        if (clean == 3 && end - p >= 64) {
+            if (blocks) p = mcp_json_skip_plain_blocks(p, end);
+            else
+                while (end - p >= 64 && mcp_json_plain64(p)) p += 64;
+        }
     }
     return p;
 }
@@ -181,7 +184,7 @@ static inline const char *scan_string(parser *ps, const char *p, const char *end
 #if defined(__SSE2__)
     if (MCP_LIKELY(end - p >= 16)) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
-        p = m ? p + __builtin_ctz(m) : skip_plain(p + 16, end);
+        p = m ? p + __builtin_ctz(m) : skip_plain(p + 16, end, ps->blocks);
         if (MCP_LIKELY(p < end && *p == '"')) {
             *escaped = false;
             return p;

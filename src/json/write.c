@@ -71,10 +71,17 @@ int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
          * first byte to look at is non-ASCII. */
         while (end - p >= 16) {
             if (clean_run >= 4) {
-                while (end - p >= 64 && mcp_json_plain64(p)) {
-                    memcpy(d, p, 64);
-                    p += 64;
-                    d += 64;
+                if (end - p < 64) {
+                } else if (mcp_json_have_blocks()) {
+                    size_t n = mcp_json_copy_plain_blocks(p, end, d);
+                    p += n;
+                    d += n;
+                } else {
+                    while (end - p >= 64 && mcp_json_plain64(p)) {
+                        memcpy(d, p, 64);
+                        p += 64;
+                        d += 64;
+                    }
                 }
                 clean_run = 0;
                 if (end - p < 16) break;
@@ -168,6 +175,20 @@ static inline void emit(mcp_json_writer *w, const char *s, size_t len) {
     if (rc) w->status = rc;
 }
 
+/* One structural character. */
+static inline void put_char(mcp_json_writer *w, char c) {
+    mcp_buf *out = w->out;
+    if (MCP_UNLIKELY(out->cap - out->len <= 1)) {
+        int rc = mcp_buf_reserve(out, 1);
+        if (rc) {
+            w->status = rc;
+            return;
+        }
+    }
+    out->data[out->len++] = c;
+    out->data[out->len] = '\0';
+}
+
 /* Separator before a value; false when the value must not be written. */
 static inline bool value_prefix(mcp_json_writer *w) {
     if (w->status) return false;
@@ -184,29 +205,29 @@ static inline bool value_prefix(mcp_json_writer *w) {
             w->status = MCP_EINVAL; /* only one top-level value */
             return false;
         }
-        emit(w, ",", 1);
+        put_char(w, ',');
     }
     return w->status == MCP_OK;
 }
 
-static void begin(mcp_json_writer *w, unsigned char kind) {
+static inline void begin(mcp_json_writer *w, unsigned char kind) {
     if (!value_prefix(w)) return;
-    if (w->depth >= MCP_JSON_WRITER_MAX_DEPTH) {
+    if (MCP_UNLIKELY(w->depth >= MCP_JSON_WRITER_MAX_DEPTH)) {
         w->status = MCP_ELIMIT;
         return;
     }
-    emit(w, kind == FRAME_OBJECT ? "{" : "[", 1);
+    put_char(w, kind == FRAME_OBJECT ? '{' : '[');
     w->stack[w->depth++] = kind;
     w->need_comma = false;
 }
 
-static void end(mcp_json_writer *w, unsigned char kind) {
+static inline void end(mcp_json_writer *w, unsigned char kind) {
     if (w->status) return;
-    if (w->depth == 0 || w->stack[w->depth - 1] != kind || w->after_key) {
+    if (MCP_UNLIKELY(w->depth == 0 || w->stack[w->depth - 1] != kind || w->after_key)) {
         w->status = MCP_EINVAL;
         return;
     }
-    emit(w, kind == FRAME_OBJECT ? "}" : "]", 1);
+    put_char(w, kind == FRAME_OBJECT ? '}' : ']');
     w->depth--;
     w->need_comma = true;
 }
@@ -238,7 +259,7 @@ static inline void put_clean_key(mcp_json_writer *w, const char *key, size_t len
     char *d = out->data + out->len;
     if (w->need_comma) *d++ = ',';
     *d++ = '"';
-    memcpy(d, key, len);
+    mcp_json_copy(d, key, len);
     d += len;
     d[0] = '"';
     d[1] = ':';

@@ -240,6 +240,9 @@ static size_t utf8_code_points(mcp_str s) {
 }
 
 static int check_string(validator *v, const mcp_schema *s, const mcp_json *inst) {
+    /* A string checked for its type only (most tool arguments) is not
+     * read, so not decoded here: the handler that reads it pays once. */
+    if (s->min_length == 0 && s->max_length == SIZE_MAX && !s->pattern) return 0;
     mcp_str text = mcp_json_str_slice(inst);
     if (s->min_length != 0 || s->max_length != SIZE_MAX) {
         size_t n = utf8_code_points(text);

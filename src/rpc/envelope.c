@@ -108,8 +108,12 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
         else if (k.len == 5 && memcmp(k.ptr, "error", 5) == 0) error = m;
     }
     bool id_ok = id == NULL || mcp_rpc_id_from_json(id, &out->id) == 0;
-    bool version_ok = mcp_json_str_len(version) == 3 && mcp_json_is_string(version) &&
-                      memcmp(mcp_json_str(version, ""), "2.0", 3) == 0;
+    /* "2.0" as written, the usual case, is judged on its source text
+     * without decoding; only an escaped spelling of it gets decoded. */
+    mcp_str version_text = mcp_json_raw(version);
+    bool version_ok = mcp_json_is_string(version) &&
+                      ((version_text.len == 5 && memcmp(version_text.ptr, "\"2.0\"", 5) == 0) ||
+                       (mcp_json_str_len(version) == 3 && memcmp(mcp_json_str(version, ""), "2.0", 3) == 0));
 
     if (method) {
         if (!id_ok) {
