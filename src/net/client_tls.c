@@ -62,7 +62,7 @@ static void set_why(char *why, size_t why_size, const char *fmt, ...)
 static const char *take_openssl_reason(char *buf, size_t size)
 {
     unsigned long err = ERR_get_error();
-    const char *reason = err ? ERR_reason_error_string(err) : NULL;
+    const char *reason = !err ? NULL : ERR_SYSTEM_ERROR(err) ? strerror(ERR_GET_REASON(err)) : ERR_reason_error_string(err);
     snprintf(buf, size, "%s", reason ? reason : "unknown error");
     ERR_clear_error();
     return buf;
@@ -125,6 +125,10 @@ int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char 
         } else {
             strcpy(tls->server_name, opts->tls_server_name);
         }
+    }
+    if (rc == MCP_OK && ca_file && access(ca_file, R_OK) != 0) {
+        set_why(why, why_size, "TLS: cannot read the CA file %s: %s", ca_file, strerror(errno));
+        rc = MCP_EINVAL;
     }
     if (rc == MCP_OK && ca_file && SSL_CTX_load_verify_file(tls->ctx, ca_file) != 1) {
         set_why(why, why_size, "TLS: cannot load the CA file %s: %s", ca_file,
