@@ -266,7 +266,9 @@ struct mcp_client_transport {
  * trusted automation). */
 typedef enum mcp_oauth_grant {
     MCP_OAUTH_AUTHORIZATION_CODE = 0,
-    MCP_OAUTH_CLIENT_CREDENTIALS     /* machine to machine: client_id with a secret or a key */
+    MCP_OAUTH_CLIENT_CREDENTIALS,    /* machine to machine: client_id with a secret or a key */
+    MCP_OAUTH_JWT_BEARER             /* RFC 7523 JWT bearer grant: a workload identity assertion,
+                                        or an ID-JAG from the enterprise identity provider */
 } mcp_oauth_grant;
 
 /* A token and the client identity it was issued to, for a store. */
@@ -290,6 +292,15 @@ typedef struct mcp_oauth_opts {
     const char *scope;                /* ask for exactly this instead of the challenge's or metadata's */
     const char *private_key_pem;      /* client credentials: private_key_jwt with this key */
     const char *signing_alg;          /* ES256 or RS256; NULL: by the key */
+    /* MCP_OAUTH_JWT_BEARER: the assertion to present (workload identity
+     * federation), or none and the identity provider's token endpoint,
+     * where idp_id_token is exchanged (RFC 8693) for an ID-JAG first
+     * (enterprise-managed authorization). Errors of this grant end the
+     * attempt: no retry, no other grant. */
+    const char *assertion;
+    const char *idp_token_endpoint;
+    const char *idp_id_token;
+    const char *idp_client_id;
     const char *access_token;         /* start with these (from a store) */
     const char *refresh_token;
     unsigned max_attempts;            /* authorizations in a row without a successful request; 0 means 3 */

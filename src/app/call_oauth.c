@@ -38,7 +38,9 @@ int app_call_oauth_option(call_args *a, int argc, char **argv, int i)
     }
     static const char *const valued[] = {"--oauth-client-id",   "--oauth-client-secret", "--oauth-client-metadata-url",
                                          "--oauth-scope",       "--oauth-redirect-uri",  "--oauth-private-key",
-                                         "--oauth-signing-alg", "--oauth-token-file",    NULL};
+                                         "--oauth-signing-alg", "--oauth-token-file",    "--oauth-jwt-bearer",
+                                         "--oauth-idp-token-endpoint", "--oauth-idp-id-token", "--oauth-idp-client-id",
+                                         NULL};
     size_t k = 0;
     while (valued[k] && strcmp(valued[k], arg) != 0)
         k++;
@@ -86,8 +88,26 @@ int app_call_oauth_option(call_args *a, int argc, char **argv, int i)
         }
         o->signing_alg = v;
         break;
-    default:
+    case 7:
         a->oauth_token_file = v;
+        break;
+    case 8:
+        o->grant = MCP_OAUTH_JWT_BEARER;
+        o->assertion = v;
+        break;
+    case 9:
+        if (!is_url_with(v, "http://") && !is_url_with(v, "https://")) {
+            fprintf(stderr, "mcpd call: --oauth-idp-token-endpoint must be an http:// or https:// URL: '%s'\n", v);
+            return -1;
+        }
+        o->grant = MCP_OAUTH_JWT_BEARER;
+        o->idp_token_endpoint = v;
+        break;
+    case 10:
+        o->idp_id_token = v;
+        break;
+    default:
+        o->idp_client_id = v;
         break;
     }
     return 2;
@@ -155,6 +175,16 @@ int app_call_oauth_load(call_args *a)
     if (o->grant == MCP_OAUTH_CLIENT_CREDENTIALS && (!o->client_id || (!o->client_secret && !o->private_key_pem))) {
         fputs("mcpd call: --oauth-client-credentials needs --oauth-client-id and --oauth-client-secret or "
               "--oauth-private-key\n", stderr);
+        return 2;
+    }
+    if (o->grant == MCP_OAUTH_JWT_BEARER &&
+        (!o->client_id || (o->assertion && o->idp_token_endpoint) || (o->idp_token_endpoint && !o->idp_id_token))) {
+        fputs("mcpd call: the JWT bearer grant needs --oauth-client-id and either --oauth-jwt-bearer ASSERTION or "
+              "--oauth-idp-token-endpoint with --oauth-idp-id-token\n", stderr);
+        return 2;
+    }
+    if ((o->idp_id_token || o->idp_client_id) && !o->idp_token_endpoint) {
+        fputs("mcpd call: --oauth-idp-id-token and --oauth-idp-client-id need --oauth-idp-token-endpoint\n", stderr);
         return 2;
     }
     if (o->client_secret && !o->client_id) {

@@ -165,4 +165,41 @@ int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth
 int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_oauth_server *as, char *why,
                               size_t why_size);
 
+/* ---- The client's state, shared by oauth_flow.c and oauth_token.c -------- */
+
+/* One per transport. The client identity (client_id, secret, method)
+ * belongs to as.issuer and is dropped when the resource moves. */
+struct mcp_oauth {
+    mcp_oauth_opts opts;
+    char *owned[16];             /* copies of the option strings */
+    char *server_url;
+    unsigned timeout_ms;
+    unsigned attempts;
+    char *token;
+    char *refresh;
+    mcp_buf scope;               /* what the last authorization asked for */
+    mcp_oauth_server as;
+    bool have_as;
+    char *resource;              /* the resource parameter: as published, else the server URL */
+    char *client_id;             /* the identity at as.issuer */
+    char *client_secret;
+    unsigned client_method;      /* MCP_OAUTH_AUTH_* */
+    int failed;                  /* a refusal that asking again would only repeat, or 0 */
+    char failed_why[600];
+};
+
+char *mcp_oauth_str_dup(const char *s);
+void mcp_oauth_str_set(char **slot, const char *s);
+/* The token endpoint authentication for a client with (or without) a
+ * secret among what the server lists (nothing listed: client_secret_basic,
+ * RFC 8414); 0 when none fits. */
+unsigned mcp_oauth_method_pick(const mcp_oauth_server *as, bool secret);
+unsigned mcp_oauth_method_named(const char *name); /* 0 for an unknown name */
+/* POST form, with the client's authentication added, to the token
+ * endpoint; keep the Bearer token it answers with (and report it). */
+int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_size);
+int mcp_oauth_refresh(mcp_oauth *o, char *why, size_t why_size);
+int mcp_oauth_client_credentials(mcp_oauth *o, char *why, size_t why_size);
+int mcp_oauth_jwt_bearer(mcp_oauth *o, char *why, size_t why_size);
+
 #endif

@@ -29,24 +29,7 @@
 #define DEFAULT_MAX_ATTEMPTS 3u
 #define DEFAULT_REDIRECT_URI "http://127.0.0.1/callback"
 
-struct mcp_oauth {
-    mcp_oauth_opts opts;
-    char *owned[12];             /* copies of the option strings */
-    char *server_url;
-    unsigned timeout_ms;
-    unsigned attempts;
-    char *token;
-    char *refresh;
-    mcp_buf scope;               /* what the last authorization asked for */
-    mcp_oauth_server as;
-    bool have_as;
-    char *resource;              /* the resource parameter: as published, else the server URL */
-    char *client_id;             /* the identity at as.issuer */
-    char *client_secret;
-    unsigned client_method;      /* MCP_OAUTH_AUTH_* */
-};
-
-static char *dup_str(const char *s)
+char *mcp_oauth_str_dup(const char *s)
 {
     if (!s)
         return NULL;
@@ -57,10 +40,10 @@ static char *dup_str(const char *s)
     return c;
 }
 
-static void set_str(char **slot, const char *s)
+void mcp_oauth_str_set(char **slot, const char *s)
 {
     free(*slot);
-    *slot = dup_str(s);
+    *slot = mcp_oauth_str_dup(s);
 }
 
 mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms)
@@ -72,19 +55,20 @@ mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, uns
     const char **fields[] = {&o->opts.client_id,       &o->opts.client_secret, &o->opts.client_metadata_url,
                              &o->opts.client_name,     &o->opts.redirect_uri,  &o->opts.scope,
                              &o->opts.private_key_pem, &o->opts.signing_alg,   &o->opts.access_token,
-                             &o->opts.refresh_token};
+                             &o->opts.refresh_token,   &o->opts.assertion,     &o->opts.idp_token_endpoint,
+                             &o->opts.idp_id_token,    &o->opts.idp_client_id};
     bool ok = true;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!*fields[i])
             continue;
-        o->owned[i] = dup_str(*fields[i]);
+        o->owned[i] = mcp_oauth_str_dup(*fields[i]);
         ok = ok && o->owned[i];
         *fields[i] = o->owned[i];
     }
-    o->server_url = dup_str(server_url);
+    o->server_url = mcp_oauth_str_dup(server_url);
     o->timeout_ms = timeout_ms ? timeout_ms : 10000;
-    o->token = dup_str(opts->access_token);
-    o->refresh = dup_str(opts->refresh_token);
+    o->token = mcp_oauth_str_dup(opts->access_token);
+    o->refresh = mcp_oauth_str_dup(opts->refresh_token);
     mcp_buf_init(&o->scope);
     if (!ok || !o->server_url) {
         mcp_oauth_free(o);
@@ -121,137 +105,13 @@ void mcp_oauth_on_success(mcp_oauth *o)
         o->attempts = 0;
 }
 
-/* ---- Token endpoint ------------------------------------------------------------------- */
-
-/* Client authentication of a token request: into the form, or a header. */
-static int add_client_auth(mcp_oauth *o, mcp_buf *form, mcp_buf *headers, char *why, size_t why_size)
-{
-    switch (o->client_method) {
-    case MCP_OAUTH_AUTH_BASIC: {
-        /* RFC 6749 2.3.1: both parts form-encoded before base64. */
-        mcp_buf pair;
-        mcp_buf_init(&pair);
-        mcp_oauth_form_escape(&pair, o->client_id, strlen(o->client_id));
-        mcp_buf_append_char(&pair, ':');
-        mcp_oauth_form_escape(&pair, o->client_secret, strlen(o->client_secret));
-        mcp_buf_append_cstr(headers, "Authorization: Basic ");
-        mcp_http_base64_append(headers, (const unsigned char *)pair.data, pair.len);
-        mcp_buf_append_cstr(headers, "\r\n");
-        mcp_buf_free(&pair);
-        return 0;
-    }
-    case MCP_OAUTH_AUTH_POST:
-        mcp_oauth_form_add(form, "client_id", o->client_id);
-        mcp_oauth_form_add(form, "client_secret", o->client_secret);
-        return 0;
-    case MCP_OAUTH_AUTH_PRIVATE_KEY_JWT: {
-        mcp_buf jwt;
-        mcp_buf_init(&jwt);
-        const char *aud = o->as.issuer ? o->as.issuer : o->as.token_endpoint;
-        int rc = mcp_oauth_jwt_assertion(o->opts.private_key_pem, o->opts.signing_alg, o->client_id, aud, &jwt, why,
-                                         why_size);
-        if (rc == 0) {
-            mcp_oauth_form_add(form, "client_id", o->client_id);
-            mcp_oauth_form_add(form, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
-            mcp_oauth_form_add(form, "client_assertion", jwt.data);
-        }
-        mcp_buf_free(&jwt);
-        return rc;
-    }
-    default:
-        mcp_oauth_form_add(form, "client_id", o->client_id);
-        return 0;
-    }
-}
-
-static void report_tokens(mcp_oauth *o, int64_t expires_in, const char *granted)
-{
-    if (!o->opts.on_tokens)
-        return;
-    o->opts.on_tokens(o->opts.user, &(mcp_oauth_tokens){
-                                        .issuer = o->as.issuer,
-                                        .client_id = o->client_id,
-                                        .access_token = o->token,
-                                        .refresh_token = o->refresh,
-                                        .scope = granted ? granted : o->scope.len ? o->scope.data : NULL,
-                                        .expires_in = expires_in,
-                                    });
-}
-
-/* POST form (client authentication added) to the token endpoint and keep
- * the token it answers with. */
-static int token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_size)
-{
-    mcp_buf headers;
-    mcp_buf_init(&headers);
-    int rc = add_client_auth(o, form, &headers, why, why_size);
-    if (rc != 0) {
-        mcp_buf_free(&headers);
-        return rc;
-    }
-    mcp_oauth_reply reply;
-    rc = mcp_oauth_http("POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
-                        "application/x-www-form-urlencoded", form->data ? form->data : "", form->len, o->timeout_ms,
-                        &reply);
-    mcp_buf_free(&headers);
-    if (rc != 0) {
-        snprintf(why, why_size, "the token endpoint %s could not be reached: %s", o->as.token_endpoint,
-                 mcp_strerror(rc));
-        mcp_oauth_reply_free(&reply);
-        return rc;
-    }
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
-        doc = NULL;
-    const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
-    const char *type = mcp_json_str(mcp_json_get(doc, "token_type"), "Bearer");
-    if (reply.status != 200 || !token || !*token) {
-        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
-        const char *desc = mcp_json_str(mcp_json_get(doc, "error_description"), NULL);
-        snprintf(why, why_size, "the token endpoint answered HTTP %d%s%s%s%s", reply.status, err ? ": " : "",
-                 err ? err : "", desc ? " — " : "", desc ? desc : "");
-        rc = MCP_EPROTO;
-    } else if (strcasecmp(type, "Bearer") != 0) {
-        snprintf(why, why_size, "the token endpoint issued a '%s' token; only Bearer tokens are supported", type);
-        rc = MCP_EUNSUPPORTED;
-    } else if (strpbrk(token, "\r\n")) {
-        snprintf(why, why_size, "the token endpoint issued a token that cannot go in a header");
-        rc = MCP_EPROTO;
-    } else {
-        set_str(&o->token, token);
-        const char *refresh = mcp_json_str(mcp_json_get(doc, "refresh_token"), NULL);
-        if (refresh)
-            set_str(&o->refresh, refresh);
-        report_tokens(o, mcp_json_int(mcp_json_get(doc, "expires_in"), 0),
-                      mcp_json_str(mcp_json_get(doc, "scope"), NULL));
-        rc = o->token ? 0 : MCP_ENOMEM;
-    }
-    mcp_arena_free(&arena);
-    mcp_oauth_reply_free(&reply);
-    return rc;
-}
-
-static int refresh_token(mcp_oauth *o, char *why, size_t why_size)
-{
-    mcp_buf form;
-    mcp_buf_init(&form);
-    mcp_oauth_form_add(&form, "grant_type", "refresh_token");
-    mcp_oauth_form_add(&form, "refresh_token", o->refresh);
-    if (o->resource)
-        mcp_oauth_form_add(&form, "resource", o->resource);
-    int rc = token_request(o, &form, why, why_size);
-    mcp_buf_free(&form);
-    return rc;
-}
 
 /* ---- Client identity ------------------------------------------------------------------- */
 
 /* The token endpoint authentication for a client with (or without) a
  * secret, among what the server lists (RFC 8414: client_secret_basic when
  * it lists nothing). */
-static unsigned pick_method(const mcp_oauth_server *as, bool secret)
+unsigned mcp_oauth_method_pick(const mcp_oauth_server *as, bool secret)
 {
     unsigned listed = as->auth_methods ? as->auth_methods : MCP_OAUTH_AUTH_BASIC;
     if (secret) {
@@ -263,7 +123,7 @@ static unsigned pick_method(const mcp_oauth_server *as, bool secret)
     return listed & MCP_OAUTH_AUTH_NONE ? MCP_OAUTH_AUTH_NONE : 0;
 }
 
-static unsigned method_named(const char *s)
+unsigned mcp_oauth_method_named(const char *s)
 {
     return !s                                   ? 0
            : !strcmp(s, "none")                 ? MCP_OAUTH_AUTH_NONE
@@ -282,6 +142,7 @@ static const char *method_name(unsigned m)
 
 /* RFC 7591 dynamic registration as a native public client (PKCE protects
  * its codes), unless the server only takes confidential ones. */
+
 static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, size_t why_size)
 {
     unsigned listed = o->as.auth_methods;
@@ -336,11 +197,11 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
         rc = MCP_EPROTO;
     } else {
         const char *secret = mcp_json_str(mcp_json_get(doc, "client_secret"), NULL);
-        set_str(&o->client_id, id);
-        set_str(&o->client_secret, secret && *secret ? secret : NULL);
-        unsigned got = method_named(mcp_json_str(mcp_json_get(doc, "token_endpoint_auth_method"), NULL));
+        mcp_oauth_str_set(&o->client_id, id);
+        mcp_oauth_str_set(&o->client_secret, secret && *secret ? secret : NULL);
+        unsigned got = mcp_oauth_method_named(mcp_json_str(mcp_json_get(doc, "token_endpoint_auth_method"), NULL));
         o->client_method = got && (got == MCP_OAUTH_AUTH_NONE || o->client_secret) ? got
-                                                                                  : pick_method(&o->as, o->client_secret);
+                                                                                  : mcp_oauth_method_pick(&o->as, o->client_secret);
         if (!o->client_method && o->client_secret)
             o->client_method = MCP_OAUTH_AUTH_BASIC;
         if (!o->client_method)
@@ -359,9 +220,9 @@ static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size
     if (o->client_id)
         return 0;
     if (o->opts.client_id) {
-        set_str(&o->client_id, o->opts.client_id);
-        set_str(&o->client_secret, o->opts.client_secret);
-        o->client_method = pick_method(&o->as, o->client_secret != NULL);
+        mcp_oauth_str_set(&o->client_id, o->opts.client_id);
+        mcp_oauth_str_set(&o->client_secret, o->opts.client_secret);
+        o->client_method = mcp_oauth_method_pick(&o->as, o->client_secret != NULL);
         if (!o->client_method) {
             snprintf(why, why_size, "the authorization server takes none of the client authentication methods "
                                     "possible for client %s%s", o->client_id,
@@ -371,7 +232,7 @@ static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size
         return o->client_id ? 0 : MCP_ENOMEM;
     }
     if (o->opts.client_metadata_url && o->as.cimd_supported) {
-        set_str(&o->client_id, o->opts.client_metadata_url);
+        mcp_oauth_str_set(&o->client_id, o->opts.client_metadata_url);
         o->client_method = MCP_OAUTH_AUTH_NONE;
         return o->client_id ? 0 : MCP_ENOMEM;
     }
@@ -381,6 +242,7 @@ static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size
              o->opts.client_metadata_url ? " or client ID metadata documents" : "");
     return MCP_EUNSUPPORTED;
 }
+
 
 /* ---- Authorization code grant ------------------------------------------------------------ */
 
@@ -501,7 +363,7 @@ static int authorization_code(mcp_oauth *o, char *why, size_t why_size)
         mcp_oauth_form_add(&form, "code_verifier", verifier.data);
         if (o->resource)
             mcp_oauth_form_add(&form, "resource", o->resource);
-        rc = token_request(o, &form, why, why_size);
+        rc = mcp_oauth_token_request(o, &form, why, why_size);
         mcp_buf_free(&form);
     }
     mcp_buf_free(&verifier);
@@ -513,37 +375,6 @@ static int authorization_code(mcp_oauth *o, char *why, size_t why_size)
     return rc;
 }
 
-/* ---- Client credentials grant -------------------------------------------------------------- */
-
-static int client_credentials(mcp_oauth *o, char *why, size_t why_size)
-{
-    if (!o->opts.client_id) {
-        snprintf(why, why_size, "the client credentials grant needs a client id");
-        return MCP_EINVAL;
-    }
-    set_str(&o->client_id, o->opts.client_id);
-    set_str(&o->client_secret, o->opts.client_secret);
-    if (o->opts.private_key_pem) {
-        o->client_method = MCP_OAUTH_AUTH_PRIVATE_KEY_JWT;
-    } else {
-        o->client_method = pick_method(&o->as, o->client_secret != NULL);
-        if (!o->client_secret || o->client_method == MCP_OAUTH_AUTH_NONE || !o->client_method) {
-            snprintf(why, why_size, "the client credentials grant needs a client secret or a private key the "
-                                    "authorization server accepts");
-            return MCP_EINVAL;
-        }
-    }
-    mcp_buf form;
-    mcp_buf_init(&form);
-    mcp_oauth_form_add(&form, "grant_type", "client_credentials");
-    if (o->scope.len)
-        mcp_oauth_form_add(&form, "scope", o->scope.data);
-    if (o->resource)
-        mcp_oauth_form_add(&form, "resource", o->resource);
-    int rc = token_request(o, &form, why, why_size);
-    mcp_buf_free(&form);
-    return rc;
-}
 
 /* ---- The challenge --------------------------------------------------------------------------- */
 
@@ -572,7 +403,7 @@ static int discover(mcp_oauth *o, const mcp_oauth_challenge *ch, mcp_oauth_resou
     o->as = as;
     o->have_as = true;
     /* RFC 8707: the resource exactly as the metadata publishes it. */
-    set_str(&o->resource, prm->resource ? prm->resource : o->server_url);
+    mcp_oauth_str_set(&o->resource, prm->resource ? prm->resource : o->server_url);
     if (!prm->resource && o->resource)
         o->resource[strcspn(o->resource, "#")] = '\0';
     return o->resource ? 0 : MCP_ENOMEM;
@@ -600,18 +431,16 @@ static void choose_scope(mcp_oauth *o, const mcp_oauth_challenge *ch, const mcp_
     mcp_buf_free(&previous);
 }
 
-int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size)
+/* Whether a failure is the servers' answer (asking again would repeat it)
+ * rather than a network fault that may pass. */
+static bool is_final(int rc)
 {
-    mcp_oauth_challenge ch;
-    if (!www_authenticate ||
-        mcp_oauth_challenge_parse(www_authenticate, strlen(www_authenticate), &ch) != 0)
-        memset(&ch, 0, sizeof ch);
-    bool step_up = status == 403;
-    if (step_up && strcmp(ch.error, "insufficient_scope") != 0) {
-        snprintf(why, why_size, "HTTP 403 without a Bearer insufficient_scope challenge: more authorization will "
-                                "not help");
-        return MCP_EPROTO;
-    }
+    return rc == MCP_EPROTO || rc == MCP_EUNSUPPORTED || rc == MCP_EINVAL || rc == MCP_ELIMIT;
+}
+
+/* One authorization for a challenge whose scheme and step-up were checked. */
+static int authorize(mcp_oauth *o, const mcp_oauth_challenge *ch, bool step_up, char *why, size_t why_size)
+{
     unsigned max = o->opts.max_attempts ? o->opts.max_attempts : DEFAULT_MAX_ATTEMPTS;
     if (o->attempts >= max) {
         snprintf(why, why_size, "gave up after %u authorizations in a row that the server did not accept", o->attempts);
@@ -620,19 +449,45 @@ int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticat
     /* An expired token: a refresh costs one request and no person. */
     if (!step_up && o->refresh && o->have_as && o->attempts == 0 && o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE) {
         o->attempts++;
-        if (refresh_token(o, why, why_size) == 0)
+        if (mcp_oauth_refresh(o, why, why_size) == 0)
             return 0;
         free(o->refresh);
         o->refresh = NULL;
     }
     o->attempts++;
     mcp_oauth_resource prm;
-    int rc = discover(o, &ch, &prm, why, why_size);
+    int rc = discover(o, ch, &prm, why, why_size);
     if (rc == 0) {
-        choose_scope(o, &ch, &prm, step_up);
-        rc = o->opts.grant == MCP_OAUTH_CLIENT_CREDENTIALS ? client_credentials(o, why, why_size)
+        choose_scope(o, ch, &prm, step_up);
+        rc = o->opts.grant == MCP_OAUTH_CLIENT_CREDENTIALS ? mcp_oauth_client_credentials(o, why, why_size)
+             : o->opts.grant == MCP_OAUTH_JWT_BEARER       ? mcp_oauth_jwt_bearer(o, why, why_size)
                                                            : authorization_code(o, why, why_size);
     }
     mcp_oauth_resource_free(&prm);
     return rc;
 }
+
+int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size)
+{
+    mcp_oauth_challenge ch;
+    if (!www_authenticate || mcp_oauth_challenge_parse(www_authenticate, strlen(www_authenticate), &ch) != 0)
+        memset(&ch, 0, sizeof ch);
+    bool step_up = status == 403;
+    if (step_up && strcmp(ch.error, "insufficient_scope") != 0) {
+        /* About this request only: not a failure of the authorization. */
+        snprintf(why, why_size, "HTTP 403 without a Bearer insufficient_scope challenge: more authorization will "
+                                "not help");
+        return MCP_EPROTO;
+    }
+    if (o->failed) {
+        snprintf(why, why_size, "%s", o->failed_why);
+        return o->failed;
+    }
+    int rc = authorize(o, &ch, step_up, why, why_size);
+    if (rc != 0 && is_final(rc)) {
+        o->failed = rc;
+        snprintf(o->failed_why, sizeof o->failed_why, "%s", why);
+    }
+    return rc;
+}
+

@@ -93,6 +93,12 @@ auth/*)
             set -- "$@" --oauth-private-key "$keyfile"
         fi
         [ -z "$alg" ] || set -- "$@" --oauth-signing-alg "$alg"
+        jwt=$(field valid_jwt) idp=$(field idp_token_endpoint)
+        [ -z "$jwt" ] || set -- "$@" --oauth-jwt-bearer "$jwt"
+        if [ -n "$idp" ]; then
+            set -- "$@" --oauth-idp-token-endpoint "$idp" --oauth-idp-id-token "$(field idp_id_token)" \
+                --oauth-idp-client-id "$(field idp_client_id)"
+        fi
     fi
     case "$MCP_CONFORMANCE_SCENARIO" in
     auth/client-credentials-*) set -- "$@" --oauth-client-credentials ;;
