@@ -3,6 +3,7 @@
  * (modern era): how a peer learns which versions and features we offer.
  */
 #include "internal.h"
+#include "tasks_modern.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,35 @@ int mcp_method_ping(mcp_call *call)
     return mcp_json_writer_status(&w);
 }
 
+/* The modern capabilities: the core ones, which every era shares, plus
+ * the extensions only this era has (tasks moved into one). */
+static void write_modern_capabilities(const mcp_server *server, mcp_json_writer *w)
+{
+    mcp_buf core, ext;
+    mcp_buf_init(&core);
+    mcp_buf_init(&ext);
+    mcp_json_writer cw, ew;
+    mcp_json_writer_init(&cw, &core);
+    mcp_server_write_capabilities(server, MCP_PROTOCOL_MODERN, &cw);
+    mcp_json_writer_init(&ew, &ext);
+    mcp_json_begin_object(&ew);
+    mcp_tasks_write_extension(&ew);
+    mcp_json_end_object(&ew);
+    /* The core object (never empty: logging is always there) with the
+     * extension members added before its closing brace. */
+    if (mcp_json_writer_status(&cw) == 0 && mcp_json_writer_status(&ew) == 0 && core.len > 2 && ext.len > 2) {
+        core.len--;
+        if (mcp_buf_append_char(&core, ',') == 0 && mcp_buf_append(&core, ext.data + 1, ext.len - 1) == 0)
+            mcp_json_write_raw(w, core.data, core.len);
+        else
+            mcp_server_write_capabilities(server, MCP_PROTOCOL_MODERN, w);
+    } else {
+        mcp_server_write_capabilities(server, MCP_PROTOCOL_MODERN, w);
+    }
+    mcp_buf_free(&core);
+    mcp_buf_free(&ext);
+}
+
 int mcp_method_discover(mcp_call *call)
 {
     /* The answer is always a modern DiscoverResult, even to a probe that
@@ -87,7 +117,7 @@ int mcp_method_discover(mcp_call *call)
         mcp_json_write_cstr(&w, mcp_protocol_versions[i]);
     mcp_json_end_array(&w);
     mcp_json_write_key(&w, "capabilities");
-    mcp_server_write_capabilities(server, MCP_PROTOCOL_MODERN, &w);
+    write_modern_capabilities(server, &w);
     if (server->opts.instructions) {
         mcp_json_write_key(&w, "instructions");
         mcp_json_write_cstr(&w, server->opts.instructions);

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "result_cache.h"
+#include "tasks_modern.h"
 #include "schema.h"
 
 #include <string.h>
@@ -100,7 +101,20 @@ int mcp_method_tools_call(mcp_call *call)
         return invalid_params(call, "Invalid params: arguments must be an object");
     call->kind = MCP_CALL_TOOL;
     call->entry = e;
-    if (mcp_tasks_enabled(call) && !call->task) {
+    /* Modern era: the server decides. A tool that declares task support
+     * runs as a task for a client that declared the extension on this
+     * request (after its arguments passed validation, so that a bad call
+     * is answered at once); one that requires it refuses other clients.
+     * A legacy "task" param is tolerated and changes nothing. The runner
+     * session of a task calls the tool directly. */
+    bool as_task = false;
+    if (call->modern && e->task_support > 0 && !mcp_tasks_is_runner(call->session)) {
+        bool declared = mcp_tasks_client_declared(call);
+        if (!declared && e->task_support == 2)
+            return mcp_tasks_require_extension(call);
+        as_task = declared;
+    }
+    if (!call->modern && mcp_tasks_enabled(call) && !call->task) {
         const mcp_json *task = mcp_json_get(call->params, "task");
         if (task && e->task_support == 0)
             return mcp_call_set_error(call, MCP_RPC_METHOD_NOT_FOUND, "Tool does not support task-augmented execution");
@@ -134,6 +148,8 @@ int mcp_method_tools_call(mcp_call *call)
     mcp_buf_free(&why);
     if (rc != 0)
         return rc;
+    if (as_task)
+        return mcp_task_modern_begin(call);
     return mcp_result_cache_call_tool(call, args);
 }
 

@@ -10,18 +10,19 @@
  * Tasks belong to the session that created them (the requestor), live in a
  * list under the session lock, and are dropped lazily once terminal and
  * past their ttl. A task id is 128 bits from getrandom(), as hex.
+ *
+ * The modern era's tasks extension lives in tasks_modern.c; tasks/get and
+ * tasks/cancel of a modern request are handed over to it from here.
  */
-#include "internal.h"
+#include "tasks_modern.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
-#define TASK_DEFAULT_TTL_MS 300000   /* when the client asks for none */
+#define TASK_DEFAULT_TTL_MS MCP_TASK_DEFAULT_TTL_MS /* when the client asks for none */
 #define TASK_MAX_TTL_MS 86400000     /* a day: longer requests are shortened */
-#define TASK_POLL_INTERVAL_MS 500
+#define TASK_POLL_INTERVAL_MS MCP_TASK_POLL_INTERVAL_MS
 #define TASK_WAITERS_MAX 8
 
 typedef enum task_status {
@@ -68,15 +69,6 @@ void mcp_session_tasks_free(mcp_session *s)
     }
 }
 
-static void iso8601(uint64_t ms, char out[32])
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
 static void write_task(mcp_json_writer *w, const mcp_task *t)
 {
     char when[32];
@@ -88,10 +80,10 @@ static void write_task(mcp_json_writer *w, const mcp_task *t)
         mcp_json_write_key(w, "statusMessage");
         mcp_json_write_cstr(w, t->status_message);
     }
-    iso8601(t->created_ms, when);
+    mcp_task_time_text(t->created_ms, when);
     mcp_json_write_key(w, "createdAt");
     mcp_json_write_cstr(w, when);
-    iso8601(t->updated_ms, when);
+    mcp_task_time_text(t->updated_ms, when);
     mcp_json_write_key(w, "lastUpdatedAt");
     mcp_json_write_cstr(w, when);
     mcp_json_write_key(w, "ttl");
@@ -153,9 +145,12 @@ const char *mcp_task_id(const mcp_task *task)
     return task->id;
 }
 
+/* Handshake sessions from 2025-11-25 have tasks in the core protocol; the
+ * modern era has them as an extension (tasks_modern.c), whose methods
+ * check per request that the client declared it. */
 bool mcp_tasks_enabled(const mcp_call *call)
 {
-    return !call->modern && mcp_protocol_compare(call->version, "2025-11-25") >= 0;
+    return call->modern || mcp_protocol_compare(call->version, "2025-11-25") >= 0;
 }
 
 /* tools/call with a task param: answer with CreateTaskResult now; the
@@ -171,13 +166,10 @@ int mcp_task_begin(mcp_call *call, const mcp_json *task_param)
     mcp_task *t = calloc(1, sizeof *t);
     if (!t)
         return MCP_ENOMEM;
-    unsigned char bytes[16];
-    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+    if (mcp_task_id_new(t->id) != 0) {
         free(t);
         return MCP_EIO;
     }
-    for (size_t i = 0; i < sizeof bytes; i++)
-        snprintf(t->id + 2 * i, 3, "%02x", bytes[i]);
     t->created_ms = t->updated_ms = mcp_wall_ms();
     int64_t asked = mcp_json_int(ttl, TASK_DEFAULT_TTL_MS);
     t->ttl_ms = asked > TASK_MAX_TTL_MS ? TASK_MAX_TTL_MS : (uint64_t)asked;
@@ -346,6 +338,8 @@ static int answer_task(mcp_call *call, const mcp_task *t)
 
 int mcp_method_tasks_get(mcp_call *call)
 {
+    if (call->modern)
+        return mcp_method_tasks_get_modern(call);
     const char *id = task_id_param(call);
     if (!id)
         return 0;
@@ -424,6 +418,8 @@ int mcp_method_tasks_list(mcp_call *call)
 
 int mcp_method_tasks_cancel(mcp_call *call)
 {
+    if (call->modern)
+        return mcp_method_tasks_cancel_modern(call);
     const char *id = task_id_param(call);
     if (!id)
         return 0;

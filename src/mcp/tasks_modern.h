@@ -1,0 +1,54 @@
+/*
+ * tasks_modern.h — the tasks extension of the modern era
+ * ("io.modelcontextprotocol/tasks", 2026-07-28), private to src/mcp.
+ *
+ * A client that names the extension in a request's clientCapabilities may
+ * get a CreateTaskResult (resultType "task") from tools/call for a tool that
+ * declares task support; it then polls tasks/get (the DetailedTask, with the
+ * tool's result or error inlined once terminal), answers inputRequests with
+ * tasks/update and stops the work with tasks/cancel. There is no
+ * tasks/result and no tasks/list in this era.
+ *
+ * Modern requests carry no session, so tasks belong to the server: any
+ * connection that knows a task id (128 random bits, the bearer of the task)
+ * may poll it. Each task runs its tool on a session of its own whose sink
+ * feeds the task, so the tool's rounds outlive the request that created it.
+ */
+#ifndef MCP_TASKS_MODERN_H
+#define MCP_TASKS_MODERN_H
+
+#include "internal.h"
+
+#define MCP_TASKS_EXTENSION "io.modelcontextprotocol/tasks"
+
+/* Did this request's clientCapabilities name the tasks extension? */
+bool mcp_tasks_client_declared(const mcp_call *call);
+/* Is session one that runs a task's tool (so tools/call runs directly)? */
+bool mcp_tasks_is_runner(const mcp_session *session);
+/* Fail call with -32021 naming the extension in requiredCapabilities. */
+int mcp_tasks_require_extension(mcp_call *call);
+/* tools/call of a task-supporting tool from a declaring client: answer
+ * with CreateTaskResult, then start the tool on the task's own session. */
+int mcp_task_modern_begin(mcp_call *call);
+
+/* The methods (dispatch: tasks/get and tasks/cancel reach these through
+ * tasks.c in the modern era; tasks/update is modern only). */
+int mcp_method_tasks_get_modern(mcp_call *call);
+int mcp_method_tasks_cancel_modern(mcp_call *call);
+int mcp_method_tasks_update(mcp_call *call);
+
+/* server/discover: "extensions": {"io.modelcontextprotocol/tasks": {}}. */
+void mcp_tasks_write_extension(mcp_json_writer *w);
+
+/* Drop every task of server, waiting for tools still running on them.
+ * mcp_server_free should call it before it frees the server; until then a
+ * server's tasks stay reachable (but unused) after it is freed. */
+void mcp_server_tasks_free(mcp_server *server);
+
+/* Shared with the handshake tasks (tasks.c). */
+#define MCP_TASK_DEFAULT_TTL_MS 300000
+#define MCP_TASK_POLL_INTERVAL_MS 500
+void mcp_task_time_text(uint64_t ms, char out[32]); /* ISO 8601, UTC, milliseconds */
+int mcp_task_id_new(char out[33]);
+
+#endif

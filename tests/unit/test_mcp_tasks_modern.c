@@ -1,0 +1,472 @@
+/* The tasks extension of 2026-07-28 ("io.modelcontextprotocol/tasks"):
+ * discovery advertises it; tools/call of a task-supporting tool from a
+ * client that declared it answers with a flat CreateTaskResult; tasks/get
+ * gives the DetailedTask (result or error inlined once terminal,
+ * inputRequests while waiting); tasks/update answers input, partly or
+ * wholly; tasks/cancel reaches the tool and is idempotent; tool errors
+ * complete, protocol errors fail; bad input gets -32602, a client without
+ * the extension -32021, the removed tasks/result and tasks/list -32601;
+ * tasks outlive the connection that created them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_mcp_util.h"
+#include "mcp/tasks_modern.h"
+
+#include <unistd.h>
+
+#define EXT_CAPS "{\"extensions\":{\"io.modelcontextprotocol/tasks\":{}},\"elicitation\":{}}"
+#define META_EXT MODERN_META_CAPS(EXT_CAPS)
+#define META_PLAIN MODERN_META_CAPS("{\"elicitation\":{}}")
+
+typedef struct gate {
+    pthread_mutex_t lock;
+    bool open;
+    mcp_call *call;
+    bool saw_cancel;
+    bool done;
+} gate;
+
+static gate the_gate;
+
+static void *job_thread(void *arg)
+{
+    gate *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        bool go = g->open || mcp_call_is_cancelled(g->call);
+        pthread_mutex_unlock(&g->lock);
+        if (go)
+            break;
+        usleep(1000);
+    }
+    mcp_call *call = g->call;
+    pthread_mutex_lock(&g->lock);
+    g->saw_cancel = mcp_call_is_cancelled(call);
+    pthread_mutex_unlock(&g->lock);
+    mcp_call_text(call, "job done");
+    mcp_call_finish(call);
+    pthread_mutex_lock(&g->lock);
+    g->done = true;
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+/* Works on a thread until the gate opens or it is cancelled. */
+static int job(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    the_gate.call = call;
+    pthread_t t;
+    if (pthread_create(&t, NULL, job_thread, &the_gate) != 0)
+        return MCP_EIO;
+    pthread_detach(t);
+    return MCP_PENDING;
+}
+
+static int quick(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    if (mcp_json_bool(mcp_json_get(args, "fail"), false))
+        return mcp_call_tool_error(call, "it broke");
+    return mcp_call_text(call, "quick");
+}
+
+static int broken(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    return mcp_call_fail(call, MCP_RPC_INTERNAL_ERROR, "the backend is down");
+}
+
+#define OBJECT_SCHEMA "{\"type\":\"object\",\"properties\":{}}"
+
+static int ask(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    const mcp_json *a = mcp_call_input(call, "ok");
+    if (!a)
+        return mcp_call_request_elicitation(call, "ok", "Go?", OBJECT_SCHEMA);
+    return mcp_call_text(call, "answer: %s", mcp_json_str(mcp_json_get(a, "action"), ""));
+}
+
+/* Asks two questions at once. */
+static int two(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    const mcp_json *a = mcp_call_input(call, "a"), *b = mcp_call_input(call, "b");
+    if (!a || !b) {
+        int rc = mcp_call_request_elicitation(call, "a", "First?", OBJECT_SCHEMA);
+        if (rc == MCP_INPUT_REQUIRED)
+            rc = mcp_call_request_elicitation(call, "b", "Second?", OBJECT_SCHEMA);
+        return rc;
+    }
+    return mcp_call_text(call, "%s+%s", mcp_json_str(mcp_json_get(a, "action"), ""),
+                         mcp_json_str(mcp_json_get(b, "action"), ""));
+}
+
+static fixture *setup(unsigned max_tasks)
+{
+    memset(&the_gate, 0, sizeof the_gate);
+    pthread_mutex_init(&the_gate.lock, NULL);
+    fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_tasks = max_tasks});
+    mcp_server *s = f->server;
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "job", .fn = job, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "must", .fn = quick, .task_support = "required"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "opt", .fn = quick, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "plain", .fn = quick}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "broken", .fn = broken, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "ask", .fn = ask, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "two", .fn = two, .task_support = "optional"}), 0);
+    return f;
+}
+
+/* The server's tasks go before the server (what mcp_server_free does once
+ * it calls mcp_server_tasks_free itself; a second call finds nothing). */
+static void teardown(fixture *f)
+{
+    mcp_session_free(f->session);
+    mcp_server_tasks_free(f->server);
+    mcp_server_free(f->server);
+    capture_free(&f->cap);
+    free(f);
+}
+
+static mcp_json *call_tool(fixture *f, int id, const char *name, const char *args, const char *meta)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s,%s}}",
+             id, name, args, meta);
+    return roundtrip(f, text);
+}
+
+static mcp_json *task_request(fixture *f, int id, const char *method, const char *task_id, const char *extra,
+                              const char *meta)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":{\"taskId\":\"%s\"%s%s,%s}}", id, method,
+             task_id, extra ? "," : "", extra ? extra : "", meta);
+    return roundtrip(f, text);
+}
+
+static mcp_json *get_task(fixture *f, int id, const char *task_id)
+{
+    return task_request(f, id, "tasks/get", task_id, NULL, META_EXT);
+}
+
+/* A CreateTaskResult: flat, resultType "task", integer ttlMs and
+ * pollIntervalMs, none of the 2025-11-25 names, no requestState. */
+static char *created_task(const mcp_json *doc)
+{
+    const mcp_json *r = result_of(doc);
+    assert_string_equal(str_at(r, "resultType"), "task");
+    assert_string_equal(str_at(r, "status"), "working");
+    assert_int_equal(strlen(str_at(r, "taskId")), 32);
+    assert_non_null(mcp_json_get(r, "createdAt"));
+    assert_non_null(mcp_json_get(r, "lastUpdatedAt"));
+    assert_true(mcp_json_is_integer(mcp_json_get(r, "ttlMs")));
+    assert_true(mcp_json_int(mcp_json_get(r, "ttlMs"), 0) > 0);
+    assert_true(mcp_json_is_integer(mcp_json_get(r, "pollIntervalMs")));
+    assert_null(mcp_json_get(r, "task"));
+    assert_null(mcp_json_get(r, "ttl"));
+    assert_null(mcp_json_get(r, "pollInterval"));
+    assert_null(mcp_json_get(r, "requestState"));
+    assert_null(mcp_json_get(r, "content"));
+    return strdup(str_at(r, "taskId"));
+}
+
+/* The tasks methods reach tasks_modern.c only once dispatch routes them
+ * in the modern era; until then these tests cannot run. */
+static bool routed(fixture *f)
+{
+    mcp_json *doc = get_task(f, 99, "0123");
+    if (error_code(doc) == MCP_RPC_METHOD_NOT_FOUND)
+        return false;
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
+    return true;
+}
+
+#define REQUIRE_ROUTING(f)                                                                                \
+    do {                                                                                                  \
+        if (!routed(f)) {                                                                                 \
+            print_message("SKIPPED: dispatch does not route tasks/get, tasks/update, tasks/cancel in the " \
+                          "modern era yet (see src/mcp/tasks_modern.h)\n");                               \
+            teardown(f);                                                                                  \
+            skip();                                                                                       \
+        }                                                                                                 \
+    } while (0)
+
+static void open_gate(void)
+{
+    pthread_mutex_lock(&the_gate.lock);
+    the_gate.open = true;
+    pthread_mutex_unlock(&the_gate.lock);
+}
+
+static void wait_job_done(void)
+{
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&the_gate.lock);
+        bool done = the_gate.done;
+        pthread_mutex_unlock(&the_gate.lock);
+        if (done)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the job did not finish");
+}
+
+static void test_discover_advertises_extension(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{" META_PLAIN "}}");
+    const mcp_json *caps = mcp_json_get(result_of(doc), "capabilities");
+    assert_true(mcp_json_is_object(mcp_json_get(mcp_json_get(caps, "extensions"), "io.modelcontextprotocol/tasks")));
+    assert_null(mcp_json_get(caps, "tasks")); /* no 2025-11-25 slot */
+    assert_non_null(mcp_json_get(caps, "tools"));
+    /* The handshake era keeps its core tasks capability and no extensions. */
+    handshake(f, "2025-11-25", "{}");
+    teardown(f);
+}
+
+static void test_creation_is_server_directed(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    /* Declared, task-supporting: a task, even without any hint. */
+    char *id = created_task(call_tool(f, 1, "opt", "{}", META_EXT));
+    free(id);
+    /* Not declared: an optional tool just runs; a required one is refused. */
+    mcp_json *doc = call_tool(f, 2, "opt", "{}", META_PLAIN);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    assert_null(mcp_json_get(result_of(doc), "taskId"));
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(result_of(doc), "content"), 0), "text"), "quick");
+    doc = call_tool(f, 3, "must", "{}", META_PLAIN);
+    assert_int_equal(error_code(doc), MCP_ERROR_MISSING_CLIENT_CAPABILITY);
+    const mcp_json *need = mcp_json_get(mcp_json_get(mcp_json_get(doc, "error"), "data"), "requiredCapabilities");
+    assert_true(mcp_json_is_object(mcp_json_get(mcp_json_get(need, "extensions"), "io.modelcontextprotocol/tasks")));
+    /* A tool without task support never becomes a task; a legacy task
+     * param neither errors nor promotes it. */
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"plain\","
+                       "\"task\":{\"ttl\":1000}," META_EXT "}}");
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    assert_null(mcp_json_get(result_of(doc), "taskId"));
+    /* Bad arguments are answered at once, as without tasks. */
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "typed", .fn = quick, .task_support = "optional",
+                                                                .input_schema = "{\"type\":\"object\",\"properties\":"
+                                                                                "{\"n\":{\"type\":\"integer\"}}}"}),
+                     0);
+    doc = call_tool(f, 5, "typed", "{\"n\":\"x\"}", META_EXT);
+    assert_true(mcp_json_bool(mcp_json_get(result_of(doc), "isError"), false));
+    assert_null(mcp_json_get(result_of(doc), "taskId"));
+    teardown(f);
+}
+
+static void test_lifecycle_get_and_result(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "job", "{}", META_EXT));
+    /* Durable at once: tasks/get finds it, working, nothing inlined. */
+    mcp_json *doc = get_task(f, 2, id);
+    const mcp_json *r = result_of(doc);
+    assert_string_equal(str_at(r, "resultType"), "complete");
+    assert_string_equal(str_at(r, "status"), "working");
+    assert_string_equal(str_at(r, "taskId"), id);
+    assert_null(mcp_json_get(r, "result"));
+    assert_null(mcp_json_get(r, "error"));
+    open_gate();
+    wait_job_done();
+    doc = get_task(f, 3, id);
+    r = result_of(doc);
+    assert_string_equal(str_at(r, "status"), "completed");
+    const mcp_json *inlined = mcp_json_get(r, "result");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(inlined, "content"), 0), "text"), "job done");
+    assert_null(mcp_json_get(mcp_json_get(inlined, "_meta"), "io.modelcontextprotocol/related-task"));
+    assert_null(mcp_json_get(r, "requestState"));
+    /* Cancelling a finished task: the same empty acknowledgement. */
+    doc = task_request(f, 4, "tasks/cancel", id, NULL, META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    assert_null(mcp_json_get(result_of(doc), "taskId"));
+    assert_string_equal(str_at(result_of(get_task(f, 5, id)), "status"), "completed");
+    free(id);
+    teardown(f);
+}
+
+static void test_cancel_reaches_tool(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "job", "{}", META_EXT));
+    mcp_json *doc = task_request(f, 2, "tasks/cancel", id, NULL, META_EXT);
+    const mcp_json *r = result_of(doc);
+    assert_string_equal(str_at(r, "resultType"), "complete");
+    assert_null(mcp_json_get(r, "taskId"));
+    assert_null(mcp_json_get(r, "status"));
+    wait_job_done();
+    assert_true(the_gate.saw_cancel);
+    /* The tool's late reply is dropped: the task stays cancelled. */
+    r = result_of(get_task(f, 3, id));
+    assert_string_equal(str_at(r, "status"), "cancelled");
+    assert_null(mcp_json_get(r, "result"));
+    doc = task_request(f, 4, "tasks/cancel", id, NULL, META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    free(id);
+    teardown(f);
+}
+
+static void test_tool_error_completes_protocol_error_fails(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "opt", "{\"fail\":true}", META_EXT));
+    const mcp_json *r = result_of(get_task(f, 2, id));
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_true(mcp_json_bool(mcp_json_get(mcp_json_get(r, "result"), "isError"), false));
+    free(id);
+    id = created_task(call_tool(f, 3, "broken", "{}", META_EXT));
+    r = result_of(get_task(f, 4, id));
+    assert_string_equal(str_at(r, "status"), "failed");
+    assert_null(mcp_json_get(r, "result"));
+    const mcp_json *err = mcp_json_get(r, "error");
+    assert_int_equal(mcp_json_int(mcp_json_get(err, "code"), 0), MCP_RPC_INTERNAL_ERROR);
+    assert_string_equal(str_at(err, "message"), "the backend is down");
+    assert_string_equal(str_at(r, "statusMessage"), "the backend is down");
+    free(id);
+    teardown(f);
+}
+
+static void test_input_through_update(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "ask", "{}", META_EXT));
+    const mcp_json *r = result_of(get_task(f, 2, id));
+    assert_string_equal(str_at(r, "status"), "input_required");
+    const mcp_json *req = mcp_json_get(mcp_json_get(r, "inputRequests"), "ok");
+    assert_string_equal(str_at(req, "method"), "elicitation/create");
+    assert_string_equal(str_at(mcp_json_get(req, "params"), "message"), "Go?");
+    assert_null(mcp_json_get(r, "requestState"));
+    /* An answer to a key never asked is ignored. */
+    mcp_json *doc = task_request(f, 3, "tasks/update", id, "\"inputResponses\":{\"nope\":{\"action\":\"accept\"}}", META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    assert_null(mcp_json_get(result_of(doc), "taskId"));
+    assert_string_equal(str_at(result_of(get_task(f, 4, id)), "status"), "input_required");
+    doc = task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"ok\":{\"action\":\"accept\",\"content\":{}}}",
+                       META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    r = result_of(get_task(f, 6, id));
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
+                        "answer: accept");
+    /* Updating a finished task changes nothing. */
+    doc = task_request(f, 7, "tasks/update", id, "\"inputResponses\":{\"ok\":{\"action\":\"decline\"}}", META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    assert_string_equal(str_at(result_of(get_task(f, 8, id)), "status"), "completed");
+    free(id);
+    teardown(f);
+}
+
+static void test_partial_update(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "two", "{}", META_EXT));
+    const mcp_json *requests = mcp_json_get(result_of(get_task(f, 2, id)), "inputRequests");
+    assert_int_equal(mcp_json_len(requests), 2);
+    task_request(f, 3, "tasks/update", id, "\"inputResponses\":{\"a\":{\"action\":\"accept\"}}", META_EXT);
+    const mcp_json *r = result_of(get_task(f, 4, id));
+    assert_string_equal(str_at(r, "status"), "input_required");
+    requests = mcp_json_get(r, "inputRequests");
+    assert_int_equal(mcp_json_len(requests), 1);
+    assert_non_null(mcp_json_get(requests, "b"));
+    task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"b\":{\"action\":\"decline\"}}", META_EXT);
+    r = result_of(get_task(f, 6, id));
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
+                        "accept+decline");
+    free(id);
+    teardown(f);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "opt", "{}", META_EXT));
+    /* Without the extension on the request: -32021 for every method. */
+    static const char *const methods[] = {"tasks/get", "tasks/cancel", "tasks/update"};
+    for (size_t i = 0; i < 3; i++) {
+        mcp_json *doc = task_request(f, 2, methods[i], id, "\"inputResponses\":{}", META_PLAIN);
+        assert_int_equal(error_code(doc), MCP_ERROR_MISSING_CLIENT_CAPABILITY);
+    }
+    /* Unknown ids, and ids that are not strings: -32602. */
+    for (size_t i = 0; i < 3; i++) {
+        mcp_json *doc = task_request(f, 3, methods[i], "ffffffffffffffffffffffffffffffff", "\"inputResponses\":{}", META_EXT);
+        assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
+        char text[512];
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"%s\",\"params\":{\"taskId\":7,"
+                 "\"inputResponses\":{}," META_EXT "}}", methods[i]);
+        assert_int_equal(error_code(roundtrip(f, text)), MCP_RPC_INVALID_PARAMS);
+    }
+    /* tasks/update needs inputResponses as an object. */
+    assert_int_equal(error_code(task_request(f, 5, "tasks/update", id, NULL, META_EXT)), MCP_RPC_INVALID_PARAMS);
+    assert_int_equal(error_code(task_request(f, 6, "tasks/update", id, "\"inputResponses\":[1]", META_EXT)),
+                     MCP_RPC_INVALID_PARAMS);
+    /* tasks/result and tasks/list are gone in this era. */
+    assert_int_equal(error_code(task_request(f, 7, "tasks/result", id, NULL, META_EXT)), MCP_RPC_METHOD_NOT_FOUND);
+    assert_int_equal(error_code(roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tasks/list\",\"params\":{" META_EXT "}}")),
+                     MCP_RPC_METHOD_NOT_FOUND);
+    /* Nothing was lost: the task is still there and complete. */
+    assert_string_equal(str_at(result_of(get_task(f, 9, id)), "status"), "completed");
+    free(id);
+    teardown(f);
+}
+
+/* Tasks belong to the server: another connection polls them; a limit on
+ * live tasks is kept. */
+static void test_tasks_outlive_connection_and_limit(void **state)
+{
+    (void)state;
+    fixture *f = setup(2);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "opt", "{}", META_EXT));
+    char *id2 = created_task(call_tool(f, 2, "opt", "{}", META_EXT));
+    mcp_json *doc = call_tool(f, 3, "opt", "{}", META_EXT);
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_REQUEST);
+    mcp_session_free(f->session);
+    capture_clear(&f->cap);
+    mcp_sink sink = capture_sink(&f->cap);
+    f->session = mcp_session_new(f->server, &sink);
+    assert_string_equal(str_at(result_of(get_task(f, 4, id)), "status"), "completed");
+    assert_string_equal(str_at(result_of(get_task(f, 5, id2)), "status"), "completed");
+    free(id);
+    free(id2);
+    teardown(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discover_advertises_extension),
+        cmocka_unit_test(test_creation_is_server_directed),
+        cmocka_unit_test(test_lifecycle_get_and_result),
+        cmocka_unit_test(test_cancel_reaches_tool),
+        cmocka_unit_test(test_tool_error_completes_protocol_error_fails),
+        cmocka_unit_test(test_input_through_update),
+        cmocka_unit_test(test_partial_update),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_tasks_outlive_connection_and_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
