@@ -17,8 +17,9 @@
  *                             tag on all 1k: invalidate a group, invalidate all
  *   cache_dependency_invalidation 1k entries depending on one source as a binary
  *                             tree and as a chain: invalidate the source
- *   cache_memory_per_entry    100k puts into an empty L1; heap growth per entry
- *                             beyond key and value (glibc mallinfo2)
+ *   cache_memory_per_entry    100k puts into an empty L1; memory growth per entry
+ *                             beyond key and value (glibc mallinfo2 heap and mmap'd
+ *                             chunks, plus the regions of L1's entry slab)
  *   cache_l3_hits_10k,        L3 in Redis and coherence across two nodes: see
  *   cache_cluster_coherence   modules/cache_redis.c (each starts a redis-server)
  *
@@ -478,7 +479,10 @@ static int run_memory(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ela
         struct mallinfo2 after = mallinfo2();
         mcp_cache_stats st;
         mcp_cache_l1_stats(l1, &st);
-        double heap = (double)(after.uordblks - before.uordblks);
+        /* Heap in use, glibc's own mmap'd chunks (large tables) and the
+         * L1's slab regions, counted whole as mapped. */
+        double heap = (double)(after.uordblks + after.hblkhd) - (double)(before.uordblks + before.hblkhd) +
+                      (double)st.mapped_bytes;
         s->overhead_per_entry = heap / (double)ops - MEM_KEY_BYTES - MEM_VALUE_BYTES;
         s->charged_per_entry = (double)st.bytes / (double)st.entries - MEM_KEY_BYTES - MEM_VALUE_BYTES;
         if (st.entries != ops) rc = MCP_EPROTO;
@@ -596,7 +600,7 @@ static int setup_kind(cache_state *s, bench_task *tasks, size_t *n) {
     case K_MEMORY:
         rc = make_keys(s, s->size, "memory-key-of-32-bytes-");
         add_task(s, tasks, n, "l1_fill_100k", "mcp_cache_l1_put of 100k new entries (32 B key, 100 B value) "
-                 "into an empty L1; heap growth measured by mallinfo2", run_memory, true);
+                 "into an empty L1; growth of malloc's heap and mmap'd chunks (mallinfo2) plus L1's slab regions", run_memory, true);
         break;
     }
     return rc;

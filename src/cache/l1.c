@@ -174,10 +174,10 @@ void l1_unlink(l1_shard *sh, l1_entry *e, l1_entry **garbage) {
     *garbage = e;
 }
 
-void l1_free_garbage(l1_entry *garbage) {
+void l1_free_garbage(mcp_cache_l1 *l1, l1_entry *garbage) {
     while (garbage) {
         l1_entry *next = garbage->wheel_next;
-        free(garbage);
+        l1_slab_free(&l1->slab, garbage, l1_entry_alloc_size(garbage));
         garbage = next;
     }
 }
@@ -243,7 +243,7 @@ l1_entry *l1_entry_build(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t 
     if (value.len > UINT32_MAX / 2) return NULL;
     size_t meta = cache_meta_size(tags, tag_count, deps, dep_count);
     size_t size = sizeof(l1_entry) + (tag_count + dep_count) * sizeof(l1_ref) + key.len + value.len + meta;
-    l1_entry *e = malloc(size);
+    l1_entry *e = l1_slab_alloc(&l1->slab, size);
     if (!e) return NULL;
     e->hash = l1_hash(l1, key);
     e->expires_ms = expires_ms;
@@ -314,8 +314,10 @@ int mcp_cache_l1_new(const mcp_cache_l1_opts *opts, mcp_cache_l1 **out) {
     mcp_cache_l1 *l1 = aligned_alloc(64, (sizeof *l1 + 63) / 64 * 64);
     if (!l1) return MCP_ENOMEM;
     memset(l1, 0, sizeof *l1);
+    l1_slab_init(&l1->slab);
     l1->shards = aligned_alloc(64, o.shards * sizeof(l1_shard));
     if (!l1->shards) {
+        l1_slab_destroy(&l1->slab);
         free(l1);
         return MCP_ENOMEM;
     }
@@ -373,7 +375,10 @@ void mcp_cache_l1_free(mcp_cache_l1 *l1) {
     for (unsigned i = 0; i < l1->shard_count; i++) {
         l1_shard *sh = &l1->shards[i];
         if (sh->slots)
-            for (size_t s = 0; s <= sh->slot_mask; s++) free(sh->slots[s].entry);
+            for (size_t s = 0; s <= sh->slot_mask; s++) {
+                l1_entry *e = sh->slots[s].entry;
+                if (e) l1_slab_free(&l1->slab, e, l1_entry_alloc_size(e));
+            }
         free(sh->slots);
         free(sh->nodes);
         l1_index_free(&sh->tags);
@@ -383,6 +388,7 @@ void mcp_cache_l1_free(mcp_cache_l1 *l1) {
         pthread_mutex_destroy(&sh->lock);
     }
     free(l1->shards);
+    l1_slab_destroy(&l1->slab);
     free(l1);
 }
 
@@ -398,7 +404,7 @@ int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
     l1_entry *e = l1_lookup_live(l1, sh, key, hash, &garbage);
     if (e) rc = mcp_buf_append(out, l1_entry_value(e), e->value_len);
     pthread_mutex_unlock(&sh->lock);
-    l1_free_garbage(garbage);
+    l1_free_garbage(l1, garbage);
     cache_count(&l1->counters, e ? CACHE_STAT_HITS : CACHE_STAT_MISSES, 1);
     return rc;
 }
@@ -433,7 +439,7 @@ int mcp_cache_l1_get_item(mcp_cache_l1 *l1, mcp_str key, mcp_arena *arena, mcp_c
         }
     }
     pthread_mutex_unlock(&sh->lock);
-    l1_free_garbage(garbage);
+    l1_free_garbage(l1, garbage);
     cache_count(&l1->counters, e ? CACHE_STAT_HITS : CACHE_STAT_MISSES, 1);
     return rc;
 }
@@ -450,9 +456,9 @@ static int put_entry(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t expi
     pthread_mutex_lock(&sh->lock);
     rc = l1_insert(l1, sh, e, &garbage);
     pthread_mutex_unlock(&sh->lock);
-    l1_free_garbage(garbage);
+    l1_free_garbage(l1, garbage);
     if (rc) {
-        free(e);
+        l1_slab_free(&l1->slab, e, l1_entry_alloc_size(e));
         return rc;
     }
     cache_count(&l1->counters, CACHE_STAT_PUTS, 1);
@@ -483,7 +489,7 @@ int mcp_cache_l1_remove(mcp_cache_l1 *l1, mcp_str key) {
     l1_entry *e = l1_find(sh, key, hash);
     if (e) l1_unlink(sh, e, &garbage);
     pthread_mutex_unlock(&sh->lock);
-    l1_free_garbage(garbage);
+    l1_free_garbage(l1, garbage);
     return e ? MCP_OK : MCP_ENOTFOUND;
 }
 
@@ -519,7 +525,7 @@ size_t mcp_cache_l1_sweep(mcp_cache_l1 *l1) {
             sh->wheel_tick = now_tick;
         }
         pthread_mutex_unlock(&sh->lock);
-        l1_free_garbage(garbage);
+        l1_free_garbage(l1, garbage);
         total += n;
     }
     if (total) cache_count(&l1->counters, CACHE_STAT_EXPIRATIONS, total);
@@ -530,6 +536,7 @@ void mcp_cache_l1_stats(mcp_cache_l1 *l1, mcp_cache_stats *out) {
     if (!l1 || !out) return;
     memset(out, 0, sizeof *out);
     cache_counters_sum(&l1->counters, out);
+    out->mapped_bytes = atomic_load_explicit(&l1->slab.mapped, memory_order_relaxed);
     for (unsigned i = 0; i < l1->shard_count; i++) {
         l1_shard *sh = &l1->shards[i];
         pthread_mutex_lock(&sh->lock);

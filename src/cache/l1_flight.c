@@ -96,13 +96,13 @@ int mcp_cache_l1_get_or_compute(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute
         rc = f->rc == MCP_OK ? mcp_buf_append(out, f->value.data, f->value.len) : f->rc;
         flight_release(f);
         pthread_mutex_unlock(&sh->lock);
-        l1_free_garbage(garbage);
+        l1_free_garbage(l1, garbage);
         return rc;
     }
     f = malloc(sizeof *f + key.len);
     if (!f) {
         pthread_mutex_unlock(&sh->lock);
-        l1_free_garbage(garbage);
+        l1_free_garbage(l1, garbage);
         return MCP_ENOMEM;
     }
     f->hash = hash;
@@ -115,7 +115,7 @@ int mcp_cache_l1_get_or_compute(mcp_cache_l1 *l1, mcp_str key, mcp_cache_compute
     f->next = sh->flights;
     sh->flights = f;
     pthread_mutex_unlock(&sh->lock);
-    l1_free_garbage(garbage);
+    l1_free_garbage(l1, garbage);
 
     mcp_buf value;
     mcp_buf_init(&value);

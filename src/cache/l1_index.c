@@ -155,7 +155,7 @@ int cache_l1_collect_tag(mcp_cache_l1 *l1, mcp_str tag, cache_keyset *set, size_
             total++;
         }
         pthread_mutex_unlock(&sh->lock);
-        l1_free_garbage(garbage);
+        l1_free_garbage(l1, garbage);
     }
     if (total) cache_count(&l1->counters, CACHE_STAT_INVALIDATIONS, total);
     if (removed) *removed += total;
@@ -192,7 +192,7 @@ int cache_l1_invalidate_set(mcp_cache_l1 *l1, cache_keyset *set, size_t *cursor,
             total++;
         }
         pthread_mutex_unlock(&sh->lock);
-        l1_free_garbage(garbage);
+        l1_free_garbage(l1, garbage);
         rc = add_dependents(l1, key, hash, set);
     }
     if (total) cache_count(&l1->counters, CACHE_STAT_INVALIDATIONS, total);

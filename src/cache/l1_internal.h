@@ -3,7 +3,7 @@
  * put), l1_index.c (tag and dependency indexes, invalidation) and
  * l1_flight.c (single-flight compute).
  *
- * An entry is one allocation: the header, then one index reference per tag
+ * An entry is one allocation (from l1_slab.c): the header, then one index reference per tag
  * and per dependency, then the key, value and encoded metadata bytes. The
  * header, with the entry's table slot and LRU node, is what the cache costs
  * beyond the caller's bytes, so its fields are packed and counted (see the
@@ -75,9 +75,14 @@ static inline char *l1_entry_value(l1_entry *e) {
 static inline char *l1_entry_meta(l1_entry *e) {
     return l1_entry_value(e) + e->value_len;
 }
-static inline size_t l1_entry_size(const l1_entry *e) {
+/* The entry's own allocation. */
+static inline size_t l1_entry_alloc_size(const l1_entry *e) {
     return sizeof *e + (size_t)(e->tag_count + e->dep_count) * sizeof(l1_ref) + e->key_len + e->value_len +
-           e->meta_len + L1_TABLE_BYTES_PER_ENTRY;
+           e->meta_len;
+}
+/* What the entry is charged against max_bytes. */
+static inline size_t l1_entry_size(const l1_entry *e) {
+    return l1_entry_alloc_size(e) + L1_TABLE_BYTES_PER_ENTRY;
 }
 
 /* A tag, or a key that entries depend on, and the list of its entries. */
@@ -97,6 +102,27 @@ typedef struct l1_index {
 } l1_index;
 
 typedef struct l1_flight l1_flight;
+
+/* Entry memory (l1_slab.c): size classes of L1_SLAB_GRAIN bytes up to
+ * L1_SLAB_MAX in huge-page regions; larger sizes come from malloc. Free
+ * takes the size the allocation asked for. */
+#define L1_SLAB_GRAIN 32
+#define L1_SLAB_MAX 2048
+#define L1_SLAB_CLASSES (L1_SLAB_MAX / L1_SLAB_GRAIN)
+
+typedef struct l1_slab_page l1_slab_page;
+typedef struct l1_slab {
+    pthread_mutex_t lock;
+    l1_slab_page *partial[L1_SLAB_CLASSES];  /* pages of each class with room */
+    l1_slab_page *free_pages;
+    struct l1_slab_region *regions;
+    atomic_size_t mapped;
+} l1_slab;
+
+void l1_slab_init(l1_slab *s);
+void l1_slab_destroy(l1_slab *s);
+void *l1_slab_alloc(l1_slab *s, size_t size);
+void l1_slab_free(l1_slab *s, void *obj, size_t size);
 
 typedef struct l1_shard {
     alignas(64) pthread_mutex_t lock;
@@ -124,6 +150,7 @@ struct mcp_cache_l1 {
     mcp_cache_clock_fn clock;
     void *clock_user;
     cache_counters counters;
+    l1_slab slab;
     pthread_t sweeper;
     bool sweeper_running;
     uint64_t sweep_interval_ms;
@@ -152,7 +179,7 @@ l1_entry *l1_find(l1_shard *sh, mcp_str key, uint64_t hash);
  * makes it the shard's most recently used. */
 l1_entry *l1_lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, l1_entry **garbage);
 void l1_unlink(l1_shard *sh, l1_entry *e, l1_entry **garbage);
-void l1_free_garbage(l1_entry *garbage);
+void l1_free_garbage(mcp_cache_l1 *l1, l1_entry *garbage);
 /* Stores a prepared entry, replacing one with the same key and evicting
  * least recently used ones beyond the bounds. */
 int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage);

@@ -1,0 +1,123 @@
+/*
+ * L1's entry allocator: objects do not overlap and keep their bytes, pages
+ * emptied by one size class serve another (so memory follows the
+ * workload), large sizes go to malloc, and through the public API the
+ * mapped memory stays proportional to the live entries while their sizes
+ * change.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "cache/l1_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OBJECTS 20000
+
+static size_t mapped(l1_slab *s) {
+    return atomic_load(&s->mapped);
+}
+
+static void test_objects_keep_their_bytes(void **state) {
+    (void)state;
+    l1_slab s;
+    l1_slab_init(&s);
+    char **objs = calloc(OBJECTS, sizeof *objs);
+    size_t *sizes = calloc(OBJECTS, sizeof *sizes);
+    assert_non_null(objs);
+    assert_non_null(sizes);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < OBJECTS; i++) {
+            if (objs[i] && (i + (size_t)round) % 3 != 0) continue;
+            if (objs[i]) l1_slab_free(&s, objs[i], sizes[i]);
+            sizes[i] = 1 + (i * 7919 + (size_t)round * 104729) % 3000; /* both sides of L1_SLAB_MAX */
+            objs[i] = l1_slab_alloc(&s, sizes[i]);
+            assert_non_null(objs[i]);
+            assert_int_equal((uintptr_t)objs[i] % 16, 0);
+            memset(objs[i], (int)(i % 251), sizes[i]);
+        }
+        /* Every object still holds its own pattern: nothing overlapped. */
+        for (size_t i = 0; i < OBJECTS; i++)
+            for (size_t b = 0; b < sizes[i]; b++) assert_int_equal((unsigned char)objs[i][b], i % 251);
+    }
+    for (size_t i = 0; i < OBJECTS; i++) l1_slab_free(&s, objs[i], sizes[i]);
+    free(objs);
+    free(sizes);
+    l1_slab_destroy(&s);
+}
+
+static void test_pages_move_between_classes(void **state) {
+    (void)state;
+    l1_slab s;
+    l1_slab_init(&s);
+    enum { N = 30000 };
+    void **objs = calloc(N, sizeof *objs);
+    assert_non_null(objs);
+    for (size_t i = 0; i < N; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 96));
+    size_t after_small = mapped(&s);
+    assert_true(after_small >= (size_t)N * 96);
+    for (size_t i = 0; i < N; i++) l1_slab_free(&s, objs[i], 96);
+    /* The same bytes in a size class never used before fit in the freed pages. */
+    for (size_t i = 0; i < N / 4; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 380));
+    assert_int_equal(mapped(&s), after_small);
+    for (size_t i = 0; i < N / 4; i++) l1_slab_free(&s, objs[i], 380);
+    free(objs);
+    l1_slab_destroy(&s);
+}
+
+static void test_large_sizes_use_malloc(void **state) {
+    (void)state;
+    l1_slab s;
+    l1_slab_init(&s);
+    void *big = l1_slab_alloc(&s, L1_SLAB_MAX + 1);
+    assert_non_null(big);
+    memset(big, 1, L1_SLAB_MAX + 1);
+    assert_int_equal(mapped(&s), 0);
+    l1_slab_free(&s, big, L1_SLAB_MAX + 1);
+    l1_slab_destroy(&s);
+}
+
+/* Values whose size changes from round to round: the mapped memory
+ * follows what is stored instead of adding up every size ever seen. */
+static void test_mapped_follows_live_entries(void **state) {
+    (void)state;
+    mcp_cache_l1 *l1 = NULL;
+    assert_int_equal(mcp_cache_l1_new(&(mcp_cache_l1_opts){.max_entries = 100000}, &l1), 0);
+    static char value[1500];
+    memset(value, 'v', sizeof value);
+    char key[32];
+    size_t peak = 0;
+    for (int round = 0; round < 8; round++) {
+        size_t len = 100 + (size_t)round * 180;
+        for (int k = 0; k < 5000; k++) {
+            int n = snprintf(key, sizeof key, "key:%d", k);
+            assert_int_equal(mcp_cache_l1_put(l1, (mcp_str){key, (size_t)n}, (mcp_str){value, len}, NULL), 0);
+        }
+        mcp_cache_stats st;
+        mcp_cache_l1_stats(l1, &st);
+        assert_int_equal(st.entries, 5000);
+        if (st.mapped_bytes > peak) peak = st.mapped_bytes;
+    }
+    mcp_cache_stats st;
+    mcp_cache_l1_stats(l1, &st);
+    /* The last round's entries (about 1.4 KiB each, 7 MiB in all) with
+     * room for the pages a changing size leaves partly used; adding up
+     * all eight rounds would take more than 30 MiB. */
+    assert_true(st.mapped_bytes > 5000u * 1300);
+    assert_true(peak < (size_t)16 << 20);
+    mcp_cache_l1_free(l1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_objects_keep_their_bytes),
+        cmocka_unit_test(test_pages_move_between_classes),
+        cmocka_unit_test(test_large_sizes_use_malloc),
+        cmocka_unit_test(test_mapped_follows_live_entries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
