@@ -101,7 +101,7 @@ typedef struct mcp_cache_stats {
     uint64_t computes;         /* compute callbacks run */
     uint64_t coalesced;        /* callers that waited for another's compute */
     uint64_t entries, bytes;   /* current; bytes as charged against max_bytes */
-    uint64_t mapped_bytes;     /* L1: memory mapped for entries outside malloc (its slab) */
+    uint64_t mapped_bytes;     /* L1: memory it maps itself (entries, large tables), beside malloc */
 } mcp_cache_stats;
 
 /* ---- L1: sharded in-memory table -------------------------------------------

@@ -109,22 +109,35 @@ static void slot_place(l1_slot *slots, size_t mask, l1_slot s) {
     slots[i] = s;
 }
 
+/* Tables of a page or more come from the slab's huge-page regions: they
+ * are read at random like the entries. Smaller ones stay in the CPU's
+ * caches anyway. The size decides, so freeing needs only the size. */
+static void *table_alloc(mcp_cache_l1 *l1, size_t bytes) {
+    return bytes >= L1_SLAB_PAGE_BYTES ? l1_slab_alloc_run(&l1->slab, bytes) : malloc(bytes);
+}
+
+static void table_free(mcp_cache_l1 *l1, void *p, size_t bytes) {
+    if (bytes >= L1_SLAB_PAGE_BYTES) l1_slab_free_run(&l1->slab, p, bytes);
+    else free(p);
+}
+
 /* The table stays at most 3/4 full, so probes are short and always end. */
-static int reserve_slot(l1_shard *sh) {
+static int reserve_slot(mcp_cache_l1 *l1, l1_shard *sh) {
     size_t n = sh->slot_mask + 1;
     if ((sh->count + 1) * 4 <= n * 3) return MCP_OK;
     /* hash_low must still name a home slot. */
-    l1_slot *slots = n < ((size_t)1 << 31) ? calloc(n * 2, sizeof *slots) : NULL;
+    l1_slot *slots = n < ((size_t)1 << 31) ? table_alloc(l1, n * 2 * sizeof *slots) : NULL;
     if (!slots) return sh->count + 1 < n ? MCP_OK : MCP_ENOMEM;
+    memset(slots, 0, n * 2 * sizeof *slots);
     for (size_t i = 0; i < n; i++)
         if (sh->slots[i].entry) slot_place(slots, n * 2 - 1, sh->slots[i]);
-    free(sh->slots);
+    table_free(l1, sh->slots, n * sizeof *slots);
     sh->slots = slots;
     sh->slot_mask = n * 2 - 1;
     return MCP_OK;
 }
 
-static uint32_t node_alloc(l1_shard *sh) {
+static uint32_t node_alloc(mcp_cache_l1 *l1, l1_shard *sh) {
     if (sh->free_node) {
         uint32_t id = sh->free_node;
         sh->free_node = sh->nodes[id].next;
@@ -132,8 +145,11 @@ static uint32_t node_alloc(l1_shard *sh) {
     }
     if (sh->node_used == sh->node_cap) {
         if (sh->node_cap >= UINT32_MAX / 2) return 0;
-        l1_node *nodes = realloc(sh->nodes, (size_t)sh->node_cap * 2 * sizeof *nodes);
+        size_t bytes = (size_t)sh->node_cap * sizeof(l1_node);
+        l1_node *nodes = table_alloc(l1, bytes * 2);
         if (!nodes) return 0;
+        memcpy(nodes, sh->nodes, bytes);
+        table_free(l1, sh->nodes, bytes);
         sh->nodes = nodes;
         sh->node_cap *= 2;
     }
@@ -188,8 +204,8 @@ int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage) {
     mcp_str key = {l1_entry_key(e), e->key_len};
     l1_entry *old = l1_find(sh, key, e->hash);
     if (old) l1_unlink(sh, old, garbage);
-    if (reserve_slot(sh) != 0) return MCP_ENOMEM;
-    uint32_t id = node_alloc(sh);
+    if (reserve_slot(l1, sh) != 0) return MCP_ENOMEM;
+    uint32_t id = node_alloc(l1, sh);
     if (!id) return MCP_ENOMEM;
     int rc = l1_index_link(sh, e);
     if (rc) {
@@ -379,8 +395,8 @@ void mcp_cache_l1_free(mcp_cache_l1 *l1) {
                 l1_entry *e = sh->slots[s].entry;
                 if (e) l1_slab_free(&l1->slab, e, l1_entry_alloc_size(e));
             }
-        free(sh->slots);
-        free(sh->nodes);
+        if (sh->slots) table_free(l1, sh->slots, (sh->slot_mask + 1) * sizeof *sh->slots);
+        if (sh->nodes) table_free(l1, sh->nodes, (size_t)sh->node_cap * sizeof *sh->nodes);
         l1_index_free(&sh->tags);
         l1_index_free(&sh->deps);
         l1_flights_free(sh);

@@ -109,6 +109,7 @@ typedef struct l1_flight l1_flight;
 #define L1_SLAB_GRAIN 32
 #define L1_SLAB_MAX 2048
 #define L1_SLAB_CLASSES (L1_SLAB_MAX / L1_SLAB_GRAIN)
+#define L1_SLAB_PAGE_BYTES (64u << 10)
 
 typedef struct l1_slab_page l1_slab_page;
 typedef struct l1_slab {
@@ -123,6 +124,9 @@ void l1_slab_init(l1_slab *s);
 void l1_slab_destroy(l1_slab *s);
 void *l1_slab_alloc(l1_slab *s, size_t size);
 void l1_slab_free(l1_slab *s, void *obj, size_t size);
+/* Whole pages for a table of at least L1_SLAB_PAGE_BYTES; not zeroed. */
+void *l1_slab_alloc_run(l1_slab *s, size_t bytes);
+void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes);
 
 typedef struct l1_shard {
     alignas(64) pthread_mutex_t lock;

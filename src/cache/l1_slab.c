@@ -14,6 +14,10 @@
  * freed, so memory does not stay stuck in a class the workload left.
  * Larger entries go to malloc. Regions are unmapped with the L1.
  *
+ * The shards' slot tables and LRU node arrays are read at random too, so
+ * the large ones take runs of whole free pages (or, beyond a region, a
+ * mapping of their own) from the same regions.
+ *
  * Under AddressSanitizer, free and unused object memory is poisoned so
  * that a stale entry pointer is caught as it would be with malloc.
  */
@@ -33,7 +37,7 @@
 #endif
 
 #define REGION_BYTES ((size_t)2 << 20)
-#define PAGE_BYTES ((size_t)64 << 10)
+#define PAGE_BYTES ((size_t)L1_SLAB_PAGE_BYTES)
 #define PAGES_PER_REGION (REGION_BYTES / PAGE_BYTES)
 
 struct l1_slab_page {
@@ -49,8 +53,12 @@ struct l1_slab_page {
 typedef struct l1_slab_region region;
 struct l1_slab_region {
     region *next;
+    uint32_t free_mask;         /* bit i: page i is in the free pool */
     l1_slab_page pages[PAGES_PER_REGION];
 };
+
+/* A page taken by a run (see l1_slab_alloc_run) rather than a class. */
+#define RUN_CLASS (L1_SLAB_CLASSES + 1)
 
 static inline char *page_base(l1_slab_page *p) {
     region *r = (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
@@ -74,6 +82,24 @@ static void list_remove(l1_slab_page **head, l1_slab_page *p) {
     if (p->next) p->next->prev = p->prev;
 }
 
+static inline region *region_of(const void *p) {
+    return (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
+}
+
+static void pool_put(l1_slab *s, l1_slab_page *p) {
+    region *r = region_of(p);
+    p->size_class = L1_SLAB_CLASSES;
+    p->listed = false;
+    r->free_mask |= 1u << (p - r->pages);
+    list_push(&s->free_pages, p);
+}
+
+static void pool_take(l1_slab *s, l1_slab_page *p) {
+    region *r = region_of(p);
+    r->free_mask &= ~(1u << (p - r->pages));
+    list_remove(&s->free_pages, p);
+}
+
 void l1_slab_init(l1_slab *s) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
@@ -91,18 +117,25 @@ void l1_slab_destroy(l1_slab *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Maps a region aligned to its size (a huge page needs that), asks for
- * huge pages, and puts its pages in the free pool. */
-static bool add_region(l1_slab *s) {
-    char *raw = mmap(NULL, REGION_BYTES * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) return false;
+/* Maps bytes (a multiple of REGION_BYTES) aligned to a region, as a huge
+ * page needs, and asks for huge pages. */
+static char *map_aligned(size_t bytes) {
+    char *raw = mmap(NULL, bytes + REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
     char *base = (char *)(((uintptr_t)raw + REGION_BYTES - 1) & ~(uintptr_t)(REGION_BYTES - 1));
     if (base > raw) munmap(raw, (size_t)(base - raw));
-    munmap(base + REGION_BYTES, (size_t)(raw + REGION_BYTES * 2 - (base + REGION_BYTES)));
+    munmap(base + bytes, (size_t)(raw + REGION_BYTES - base));
 #ifdef MADV_HUGEPAGE
-    /* Advice only: without huge pages the region is ordinary memory. */
-    (void)madvise(base, REGION_BYTES, MADV_HUGEPAGE);
+    /* Advice only: without huge pages the memory is ordinary memory. */
+    (void)madvise(base, bytes, MADV_HUGEPAGE);
 #endif
+    return base;
+}
+
+/* Adds a region whose pages all go to the free pool. */
+static bool add_region(l1_slab *s) {
+    char *base = map_aligned(REGION_BYTES);
+    if (!base) return false;
     region *r = (region *)base;
     r->next = s->regions;
     s->regions = r;
@@ -110,8 +143,7 @@ static bool add_region(l1_slab *s) {
     for (size_t i = PAGES_PER_REGION; i-- > 0;) {
         l1_slab_page *p = &r->pages[i];
         p->start = i ? 0 : first;
-        p->size_class = L1_SLAB_CLASSES;
-        list_push(&s->free_pages, p);
+        pool_put(s, p);
     }
     POISON(base + first, REGION_BYTES - first);
     atomic_fetch_add_explicit(&s->mapped, REGION_BYTES, memory_order_relaxed);
@@ -130,7 +162,7 @@ void *l1_slab_alloc(l1_slab *s, size_t size) {
             return NULL;
         }
         p = s->free_pages;
-        list_remove(&s->free_pages, p);
+        pool_take(s, p);
         p->size_class = (uint16_t)c;
         p->freed = NULL;
         p->live = 0;
@@ -175,12 +207,70 @@ void l1_slab_free(l1_slab *s, void *obj, size_t size) {
     if (--p->live == 0) {
         /* Empty: any class may have it now. */
         if (p->listed) list_remove(&s->partial[c], p);
-        p->listed = false;
-        p->size_class = L1_SLAB_CLASSES;
-        list_push(&s->free_pages, p);
+        pool_put(s, p);
     } else if (!p->listed) {
         p->listed = true;
         list_push(&s->partial[c], p);
     }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- runs of pages --------------------------------------------------------- */
+
+/* Index of the first of n free pages in a row (page 0 holds the
+ * descriptor, so it is never part of a run), or -1. */
+static int find_run(uint32_t free_mask, unsigned n) {
+    uint32_t x = free_mask & ~1u;
+    for (unsigned j = 1; j < n && x; j++) x &= free_mask >> j;
+    return x ? __builtin_ctz(x) : -1;
+}
+
+void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
+    size_t n = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
+    if (n >= PAGES_PER_REGION) {
+        /* Bigger than a region's pages: mapped on its own. */
+        size_t mapped_bytes = (bytes + REGION_BYTES - 1) / REGION_BYTES * REGION_BYTES;
+        char *p = map_aligned(mapped_bytes);
+        if (p) atomic_fetch_add_explicit(&s->mapped, mapped_bytes, memory_order_relaxed);
+        return p;
+    }
+    pthread_mutex_lock(&s->lock);
+    region *r = s->regions;
+    int first = -1;
+    for (; r && (first = find_run(r->free_mask, (unsigned)n)) < 0; r = r->next) {
+    }
+    if (!r) {
+        if (!add_region(s)) {
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        r = s->regions;
+        first = find_run(r->free_mask, (unsigned)n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        l1_slab_page *p = &r->pages[(size_t)first + i];
+        pool_take(s, p);
+        p->size_class = RUN_CLASS;
+    }
+    pthread_mutex_unlock(&s->lock);
+    char *base = (char *)r + (size_t)first * PAGE_BYTES;
+    UNPOISON(base, bytes);
+    return base;
+}
+
+void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes) {
+    if (!ptr) return;
+    size_t n = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
+    if (n >= PAGES_PER_REGION) {
+        size_t mapped_bytes = (bytes + REGION_BYTES - 1) / REGION_BYTES * REGION_BYTES;
+        munmap(ptr, mapped_bytes);
+        atomic_fetch_sub_explicit(&s->mapped, mapped_bytes, memory_order_relaxed);
+        return;
+    }
+    region *r = region_of(ptr);
+    size_t first = ((uintptr_t)ptr - (uintptr_t)r) / PAGE_BYTES;
+    POISON(ptr, n * PAGE_BYTES);
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < n; i++) pool_put(s, &r->pages[first + i]);
     pthread_mutex_unlock(&s->lock);
 }

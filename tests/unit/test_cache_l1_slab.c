@@ -1,7 +1,7 @@
 /*
  * L1's entry allocator: objects do not overlap and keep their bytes, pages
  * emptied by one size class serve another (so memory follows the
- * workload), large sizes go to malloc, and through the public API the
+ * workload), large sizes go to malloc, tables get runs of pages, and through the public API the
  * mapped memory stays proportional to the live entries while their sizes
  * change.
  */
@@ -81,6 +81,47 @@ static void test_large_sizes_use_malloc(void **state) {
     l1_slab_destroy(&s);
 }
 
+/* Runs of whole pages for tables: they do not overlap each other or the
+ * objects, their pages serve objects once freed, and a run larger than a
+ * region is a mapping of its own that goes away when freed. */
+static void test_page_runs(void **state) {
+    (void)state;
+    l1_slab s;
+    l1_slab_init(&s);
+    static const size_t sizes[] = {L1_SLAB_PAGE_BYTES, 5 * L1_SLAB_PAGE_BYTES - 100, 31 * L1_SLAB_PAGE_BYTES,
+                                   3 * L1_SLAB_PAGE_BYTES};
+    enum { RUNS = sizeof sizes / sizeof sizes[0] };
+    char *runs[RUNS];
+    char *obj = l1_slab_alloc(&s, 200);
+    memset(obj, 0x5a, 200);
+    for (size_t i = 0; i < RUNS; i++) {
+        runs[i] = l1_slab_alloc_run(&s, sizes[i]);
+        assert_non_null(runs[i]);
+        assert_int_equal((uintptr_t)runs[i] % L1_SLAB_PAGE_BYTES, 0);
+        memset(runs[i], (int)i + 1, sizes[i]);
+    }
+    for (size_t i = 0; i < RUNS; i++)
+        for (size_t b = 0; b < sizes[i]; b += 4093) assert_int_equal(runs[i][b], (char)(i + 1));
+    for (size_t b = 0; b < 200; b++) assert_int_equal(obj[b], 0x5a);
+    size_t before = mapped(&s);
+    for (size_t i = 0; i < RUNS; i++) l1_slab_free_run(&s, runs[i], sizes[i]);
+    /* Freed run pages take objects without mapping more. */
+    void *objs[300];
+    for (size_t i = 0; i < 300; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 1000));
+    assert_int_equal(mapped(&s), before);
+    for (size_t i = 0; i < 300; i++) l1_slab_free(&s, objs[i], 1000);
+    l1_slab_free(&s, obj, 200);
+
+    size_t huge = 40 * L1_SLAB_PAGE_BYTES + 1;
+    char *own = l1_slab_alloc_run(&s, huge);
+    assert_non_null(own);
+    memset(own, 7, huge);
+    assert_true(mapped(&s) >= before + huge);
+    l1_slab_free_run(&s, own, huge);
+    assert_int_equal(mapped(&s), before);
+    l1_slab_destroy(&s);
+}
+
 /* Values whose size changes from round to round: the mapped memory
  * follows what is stored instead of adding up every size ever seen. */
 static void test_mapped_follows_live_entries(void **state) {
@@ -117,6 +158,7 @@ int main(void) {
         cmocka_unit_test(test_objects_keep_their_bytes),
         cmocka_unit_test(test_pages_move_between_classes),
         cmocka_unit_test(test_large_sizes_use_malloc),
+        cmocka_unit_test(test_page_runs),
         cmocka_unit_test(test_mapped_follows_live_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
