@@ -237,14 +237,19 @@ void mcp_http_client_exchanges_reap(mcp_http_client *t)
     }
 }
 
-/* x->wire with "Authorization: Bearer" after the request line. */
-static void wire_with_token(const mcp_buf *wire, const char *token, mcp_buf *out)
+/* x->wire with the authorization lines (a token, a DPoP proof made for
+ * this very write) after the request line. */
+static int wire_with_token(mcp_http_client *t, const mcp_buf *wire, mcp_buf *out)
 {
     const char *eol = memchr(wire->data, '\n', wire->len);
     size_t line = eol ? (size_t)(eol - wire->data) + 1 : wire->len;
+    char method[16];
+    size_t mlen = strcspn(wire->data, " ");
+    snprintf(method, sizeof method, "%.*s", (int)(mlen < sizeof method ? mlen : sizeof method - 1), wire->data);
     mcp_buf_append(out, wire->data, line);
-    mcp_buf_appendf(out, "Authorization: Bearer %s\r\n", token);
+    int rc = mcp_oauth_headers_append(t->oauth, method, out);
     mcp_buf_append(out, wire->data + line, wire->len - line);
+    return rc;
 }
 
 int mcp_http_client_exchange_start(mcp_http_client_exchange *x)
@@ -257,12 +262,14 @@ int mcp_http_client_exchange_start(mcp_http_client_exchange *x)
     x->resp_live = true;
     x->head_seen = false;
     mcp_buf_reset(&x->head);
-    const char *token = mcp_oauth_bearer(t->oauth);
-    x->authed = token != NULL;
+    bool token = mcp_oauth_token(t->oauth) != NULL;
+    x->authed = token;
     mcp_buf authed;
     mcp_buf_init(&authed);
-    if (token)
-        wire_with_token(&x->wire, token, &authed);
+    if (token && (rc = wire_with_token(t, &x->wire, &authed)) != 0) {
+        mcp_buf_free(&authed);
+        return rc;
+    }
     const mcp_buf *wire = token ? &authed : &x->wire;
     int fd = mcp_http_pool_take(&t->pool);
     x->reused = fd >= 0;
@@ -370,13 +377,9 @@ static bool answer_challenge(mcp_http_client_exchange *x)
     if (!t->oauth || x->kind != MCP_HTTP_X_POST || (r->status != 401 && r->status != 403))
         return false;
     int status = r->status;
-    mcp_buf challenge;
-    mcp_buf_init(&challenge);
-    mcp_oauth_head_value(x->head.data ? x->head.data : "", x->head.len, "WWW-Authenticate", &challenge);
     release_fd(x);
     char why[600];
-    int rc = mcp_oauth_on_challenge(t->oauth, status, challenge.len ? challenge.data : NULL, why, sizeof why);
-    mcp_buf_free(&challenge);
+    int rc = mcp_oauth_on_challenge(t->oauth, status, x->head.data ? x->head.data : "", x->head.len, why, sizeof why);
     if (rc == 0) {
         x->resent = false;
         if (mcp_http_client_exchange_start(x) == 0)

@@ -4,11 +4,11 @@
  * RFC 8414 / OpenID discovery, RFC 7591 registration or client ID metadata
  * documents, PKCE S256, RFC 8707 resource indicators, RFC 9207 iss).
  *
- * The connector owns one mcp_oauth per transport. It sends
- * "Authorization: Bearer TOKEN" whenever mcp_oauth_bearer gives a token,
- * and hands every 401 (and 403) answer to mcp_oauth_on_challenge with the
- * response's WWW-Authenticate value; 0 from there means a fresh token is
- * ready and the request should go again. A 2xx answer made with a token
+ * The connector owns one mcp_oauth per transport. It adds the lines of
+ * mcp_oauth_headers_append to every request, and hands every 401 (and 403)
+ * answer to mcp_oauth_on_challenge with the response's head; 0 from there
+ * means a fresh token (or DPoP nonce) is ready and the request should go
+ * again. A 2xx answer made with a token
  * calls mcp_oauth_on_success, which resets the retry bound. Everything
  * blocks on the calling thread, like the connector itself.
  *
@@ -25,24 +25,34 @@ typedef struct mcp_oauth mcp_oauth;
 /* server_url: the MCP endpoint as the user gave it (the resource). */
 mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms);
 void mcp_oauth_free(mcp_oauth *o);
-/* The access token to send, or NULL before one was obtained. */
-const char *mcp_oauth_bearer(const mcp_oauth *o);
-/* A 401 or 403 answer: obtain a new token (discovery, registration,
- * authorization, token request; a refresh when one may do). 0: send the
- * request again with mcp_oauth_bearer. Otherwise a negative MCP_E* code and
- * a one-line reason in why (MCP_ELIMIT once max_attempts authorizations in
- * a row did not help; MCP_EPROTO for a 403 that is not insufficient_scope). */
-int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size);
+/* The access token, or NULL before one was obtained. */
+const char *mcp_oauth_token(const mcp_oauth *o);
+/* The authorization header lines for a request with this method to the
+ * server: nothing before there is a token, "Authorization: Bearer" for a
+ * bearer token, "Authorization: DPoP" and a fresh "DPoP" proof for a
+ * DPoP-bound one. */
+int mcp_oauth_headers_append(mcp_oauth *o, const char *method, mcp_buf *out);
+/* A 401 or 403 answer, given its raw head (WWW-Authenticate, DPoP-Nonce):
+ * obtain a new token (discovery, registration, authorization, token
+ * request; a refresh when one may do), or just take the server's DPoP
+ * nonce. 0: send the request again with mcp_oauth_headers_append.
+ * Otherwise a negative MCP_E* code and a one-line reason in why
+ * (MCP_ELIMIT once max_attempts authorizations in a row did not help;
+ * MCP_EPROTO for a 403 that is not insufficient_scope). A refusal by a
+ * server is final: later challenges get the same answer at once. */
+int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *head, size_t head_len, char *why, size_t why_size);
 /* A request made with the token succeeded. */
 void mcp_oauth_on_success(mcp_oauth *o);
 
 /* ---- Text helpers (oauth_text.c) -------------------------------------------- */
 
-/* The Bearer challenge of a WWW-Authenticate value (RFC 9110 11.6.1: one or
- * more challenges, each a scheme and auth-params or a token68). Values
+/* The Bearer (or DPoP, RFC 9449 7.1) challenge of a WWW-Authenticate value
+ * (RFC 9110 11.6.1: one or more challenges, each a scheme and auth-params
+ * or a token68); the parameters are those of the first of the two. Values
  * longer than their field are refused rather than cut. */
 typedef struct mcp_oauth_challenge {
     bool bearer;                 /* a Bearer challenge was found */
+    bool dpop;                   /* a DPoP challenge was found */
     char resource_metadata[1024];
     char scope[1024];
     char error[64];
@@ -102,6 +112,16 @@ int mcp_oauth_pkce_challenge(const char *verifier, mcp_buf *out);
 int mcp_oauth_jwt_assertion(const char *key_pem, const char *alg, const char *client_id, const char *audience,
                             mcp_buf *out, char *why, size_t why_size);
 
+/* A DPoP key (P-256, made here, never leaving the process) and its proofs
+ * (RFC 9449 4.2): typ dpop+jwt with the public JWK, jti, htm, htu (query
+ * and fragment dropped), iat, and ath for token (when not NULL) and
+ * nonce (when not NULL). The proof is appended to out. */
+typedef struct mcp_oauth_dpop mcp_oauth_dpop;
+int mcp_oauth_dpop_new(mcp_oauth_dpop **out);
+void mcp_oauth_dpop_free(mcp_oauth_dpop *d);
+int mcp_oauth_dpop_proof(mcp_oauth_dpop *d, const char *htm, const char *htu, const char *token, const char *nonce,
+                         mcp_buf *out);
+
 /* ---- Plain HTTP for the flow (oauth_http.c) ---------------------------------- */
 
 typedef struct mcp_oauth_reply {
@@ -137,6 +157,7 @@ typedef struct mcp_oauth_server {
     bool pkce_s256;
     bool iss_supported;           /* authorization_response_iss_parameter_supported */
     bool cimd_supported;          /* client_id_metadata_document_supported */
+    bool dpop_es256;              /* dpop_signing_alg_values_supported lists ES256 */
     bool legacy;                  /* found by the 2025-03-26 fallbacks (no resource metadata) */
 } mcp_oauth_server;
 void mcp_oauth_server_free(mcp_oauth_server *as);
@@ -184,6 +205,11 @@ struct mcp_oauth {
     char *client_id;             /* the identity at as.issuer */
     char *client_secret;
     unsigned client_method;      /* MCP_OAUTH_AUTH_* */
+    mcp_oauth_dpop *dpop;        /* the DPoP key, once a server supports DPoP */
+    bool token_dpop;             /* the token is DPoP-bound */
+    char *nonce_as;              /* the last DPoP-Nonce of the authorization server */
+    char *nonce_rs;              /* ... and of the MCP server */
+    unsigned nonce_retries;      /* use_dpop_nonce answers in a row */
     int failed;                  /* a refusal that asking again would only repeat, or 0 */
     char failed_why[600];
 };

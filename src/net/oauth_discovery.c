@@ -188,6 +188,7 @@ static int read_metadata(const mcp_json *doc, const char *url, mcp_oauth_server 
     as->pkce_s256 = lists(mcp_json_get(doc, "code_challenge_methods_supported"), "S256");
     as->iss_supported = mcp_json_bool(mcp_json_get(doc, "authorization_response_iss_parameter_supported"), false);
     as->cimd_supported = mcp_json_bool(mcp_json_get(doc, "client_id_metadata_document_supported"), false);
+    as->dpop_es256 = lists(mcp_json_get(doc, "dpop_signing_alg_values_supported"), "ES256");
     return 0;
 }
 

@@ -91,18 +91,37 @@ void mcp_oauth_free(mcp_oauth *o)
     free(o->resource);
     free(o->client_id);
     free(o->client_secret);
+    free(o->nonce_as);
+    free(o->nonce_rs);
+    mcp_oauth_dpop_free(o->dpop);
     free(o);
 }
 
-const char *mcp_oauth_bearer(const mcp_oauth *o)
+const char *mcp_oauth_token(const mcp_oauth *o)
 {
     return o ? o->token : NULL;
 }
 
 void mcp_oauth_on_success(mcp_oauth *o)
 {
-    if (o)
+    if (o) {
         o->attempts = 0;
+        o->nonce_retries = 0;
+    }
+}
+
+int mcp_oauth_headers_append(mcp_oauth *o, const char *method, mcp_buf *out)
+{
+    if (!o || !o->token)
+        return 0;
+    if (!o->token_dpop) {
+        mcp_buf_appendf(out, "Authorization: Bearer %s\r\n", o->token);
+        return 0;
+    }
+    mcp_buf_appendf(out, "Authorization: DPoP %s\r\nDPoP: ", o->token);
+    int rc = mcp_oauth_dpop_proof(o->dpop, method, o->server_url, o->token, o->nonce_rs, out);
+    mcp_buf_append_cstr(out, "\r\n");
+    return rc;
 }
 
 
@@ -467,11 +486,31 @@ static int authorize(mcp_oauth *o, const mcp_oauth_challenge *ch, bool step_up, 
     return rc;
 }
 
-int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *www_authenticate, char *why, size_t why_size)
+#define MAX_NONCE_RETRIES 2u
+
+int mcp_oauth_on_challenge(mcp_oauth *o, int status, const char *head, size_t head_len, char *why, size_t why_size)
 {
     mcp_oauth_challenge ch;
-    if (!www_authenticate || mcp_oauth_challenge_parse(www_authenticate, strlen(www_authenticate), &ch) != 0)
+    mcp_buf value;
+    mcp_buf_init(&value);
+    if (!head || !mcp_oauth_head_value(head, head_len, "WWW-Authenticate", &value) ||
+        mcp_oauth_challenge_parse(value.data, value.len, &ch) != 0)
         memset(&ch, 0, sizeof ch);
+    mcp_buf_reset(&value);
+    bool nonce = head && mcp_oauth_head_value(head, head_len, "DPoP-Nonce", &value) && value.len &&
+                 !strpbrk(value.data, "\"\\\r\n");
+    if (nonce)
+        mcp_oauth_str_set(&o->nonce_rs, value.data);
+    mcp_buf_free(&value);
+    /* RFC 9449 9: the server wants its nonce in the proof; no new token. */
+    if (status == 401 && o->token_dpop && !strcmp(ch.error, "use_dpop_nonce")) {
+        if (nonce && o->nonce_retries < MAX_NONCE_RETRIES) {
+            o->nonce_retries++;
+            return 0;
+        }
+        snprintf(why, why_size, "the server keeps asking for a DPoP nonce%s", nonce ? "" : " without giving one");
+        return MCP_EPROTO;
+    }
     bool step_up = status == 403;
     if (step_up && strcmp(ch.error, "insufficient_scope") != 0) {
         /* About this request only: not a failure of the authorization. */

@@ -161,10 +161,12 @@ int mcp_oauth_challenge_parse(const char *value, size_t len, mcp_oauth_challenge
         if (!scheme.len)
             goto bad;
         any = true;
-        /* Only the first Bearer challenge counts. */
-        bool keep = scheme.len == 6 && !strncasecmp(scheme.ptr, "Bearer", 6) && !out->bearer;
-        if (keep)
-            out->bearer = true;
+        /* The parameters of the first Bearer or DPoP challenge count. */
+        bool bearer = scheme.len == 6 && !strncasecmp(scheme.ptr, "Bearer", 6);
+        bool dpop = scheme.len == 4 && !strncasecmp(scheme.ptr, "DPoP", 4);
+        bool keep = (bearer || dpop) && !out->bearer && !out->dpop;
+        out->bearer |= bearer;
+        out->dpop |= dpop;
         if (c.p < c.end && *c.p != ' ' && *c.p != '\t' && *c.p != ',')
             goto bad;
         skip_ows(&c);

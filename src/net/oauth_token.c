@@ -71,6 +71,46 @@ static void report_tokens(mcp_oauth *o, int64_t expires_in, const char *granted)
                                     });
 }
 
+/* The authorization server asked for a DPoP nonce (RFC 9449 8): keep it. */
+static bool wants_nonce(mcp_oauth *o, const mcp_oauth_reply *reply)
+{
+    if (reply->status != 400 || !o->dpop || !strstr(reply->body.data ? reply->body.data : "", "use_dpop_nonce"))
+        return false;
+    mcp_buf nonce;
+    mcp_buf_init(&nonce);
+    bool got = mcp_oauth_head_value(reply->head.data, reply->head.len, "DPoP-Nonce", &nonce) && nonce.len &&
+               !strpbrk(nonce.data, "\"\\\r\n");
+    if (got)
+        mcp_oauth_str_set(&o->nonce_as, nonce.data);
+    mcp_buf_free(&nonce);
+    return got;
+}
+
+/* One POST to the token endpoint; a DPoP proof goes with it when the
+ * authorization server supports DPoP. */
+static int post_token(mcp_oauth *o, const mcp_buf *form, const mcp_buf *auth_headers, mcp_oauth_reply *reply)
+{
+    mcp_buf headers;
+    mcp_buf_init(&headers);
+    mcp_buf_append(&headers, auth_headers->data, auth_headers->len);
+    int rc = 0;
+    if (o->as.dpop_es256 && !o->dpop)
+        rc = mcp_oauth_dpop_new(&o->dpop);
+    if (rc == 0 && o->as.dpop_es256) {
+        mcp_buf_append_cstr(&headers, "DPoP: ");
+        rc = mcp_oauth_dpop_proof(o->dpop, "POST", o->as.token_endpoint, NULL, o->nonce_as, &headers);
+        mcp_buf_append_cstr(&headers, "\r\n");
+    }
+    if (rc == 0)
+        rc = mcp_oauth_http("POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
+                            "application/x-www-form-urlencoded", form->data ? form->data : "", form->len,
+                            o->timeout_ms, reply);
+    else
+        memset(reply, 0, sizeof *reply);
+    mcp_buf_free(&headers);
+    return rc;
+}
+
 /* POST form (client authentication added) to the token endpoint and keep
  * the token it answers with. */
 int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_size)
@@ -83,9 +123,11 @@ int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_s
         return rc;
     }
     mcp_oauth_reply reply;
-    rc = mcp_oauth_http("POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
-                        "application/x-www-form-urlencoded", form->data ? form->data : "", form->len, o->timeout_ms,
-                        &reply);
+    rc = post_token(o, form, &headers, &reply);
+    if (rc == 0 && wants_nonce(o, &reply)) {
+        mcp_oauth_reply_free(&reply);
+        rc = post_token(o, form, &headers, &reply);
+    }
     mcp_buf_free(&headers);
     if (rc != 0) {
         snprintf(why, why_size, "the token endpoint %s could not be reached: %s", o->as.token_endpoint,
@@ -106,14 +148,17 @@ int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_s
         snprintf(why, why_size, "the token endpoint answered HTTP %d%s%s%s%s", reply.status, err ? ": " : "",
                  err ? err : "", desc ? " — " : "", desc ? desc : "");
         rc = MCP_EPROTO;
-    } else if (strcasecmp(type, "Bearer") != 0) {
-        snprintf(why, why_size, "the token endpoint issued a '%s' token; only Bearer tokens are supported", type);
+    } else if (strcasecmp(type, "Bearer") != 0 && !(o->as.dpop_es256 && !strcasecmp(type, "DPoP"))) {
+        snprintf(why, why_size, "the token endpoint issued a '%s' token; Bearer%s tokens are supported", type,
+                 o->as.dpop_es256 ? " and DPoP" : "");
         rc = MCP_EUNSUPPORTED;
     } else if (strpbrk(token, "\r\n")) {
         snprintf(why, why_size, "the token endpoint issued a token that cannot go in a header");
         rc = MCP_EPROTO;
     } else {
         mcp_oauth_str_set(&o->token, token);
+        o->token_dpop = !strcasecmp(type, "DPoP");
+        o->nonce_retries = 0;
         const char *refresh = mcp_json_str(mcp_json_get(doc, "refresh_token"), NULL);
         if (refresh)
             mcp_oauth_str_set(&o->refresh, refresh);

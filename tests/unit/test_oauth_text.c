@@ -68,9 +68,20 @@ static void test_challenge_among_others(void **state)
     assert_int_equal(parse("Bearer scope=\"one\", Bearer scope=\"two\"", &ch), 0);
     assert_string_equal(ch.scope, "one");
 
+    /* DPoP (RFC 9449 7.1) challenges count as Bearer ones do. */
+    assert_int_equal(parse("DPoP error=\"use_dpop_nonce\", resource_metadata=\"http://h/m\"", &ch), 0);
+    assert_true(ch.dpop);
+    assert_false(ch.bearer);
+    assert_string_equal(ch.error, "use_dpop_nonce");
+    assert_string_equal(ch.resource_metadata, "http://h/m");
+    assert_int_equal(parse("DPoP algs=\"ES256\", scope=\"d\", Bearer scope=\"b\"", &ch), 0);
+    assert_true(ch.dpop && ch.bearer);
+    assert_string_equal(ch.scope, "d");
+
     /* Other schemes only: parsed, no Bearer. */
     assert_int_equal(parse("Basic realm=\"x\"", &ch), 0);
     assert_false(ch.bearer);
+    assert_false(ch.dpop);
 }
 
 static void test_challenge_broken(void **state)
