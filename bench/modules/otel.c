@@ -244,6 +244,22 @@ static int run_traced(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns)
     return run_requests(s, &s->traced, ops, lat, ns);
 }
 
+/* The exporter ships a pass's spans while the next pass runs, and in an
+ * interleaved pair that next pass is the baseline's: without this, the
+ * export work of the traced pass is timed against the untraced one. So a
+ * traced pass ends when the collector has every span it made. */
+static int flush_into(otel_state *s, int rc, uint64_t *ns) {
+    uint64_t t0 = mcp_now_ns();
+    if (!rc) rc = mcp_tracer_flush(s->tracer, 30000);
+    *ns += mcp_now_ns() - t0;
+    return rc;
+}
+
+static int run_traced_exported(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
+    otel_state *s = ctx;
+    return flush_into(s, run_requests(s, &s->traced, ops, lat, ns), ns);
+}
+
 static int run_traced_down(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
     otel_state *s = ctx;
     return run_requests(s, &s->traced_down, ops, lat, ns);
@@ -400,7 +416,8 @@ static int run_served_plain(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_
 }
 
 static int run_served_traced(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *ns) {
-    return bench_net_load_run(((otel_state *)ctx)->served_traced.load, ops, lat, ns);
+    otel_state *s = ctx;
+    return flush_into(s, bench_net_load_run(s->served_traced.load, ops, lat, ns), ns);
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -505,26 +522,30 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
         add_task(tasks, &n, "otel_baseline_1k", "mcp_session_handle of a modern tools/call of an echo tool (~1 us of "
                                   "work in all), server without an observer", false, run_baseline, s);
         add_task(tasks, &n, "otel_overhead_1k", "the same on a server with mcp_obs_observer: span (8 attributes, _meta "
-                                  "parent), counter, histogram; every request sampled and exported to a loopback receiver",
-                 false, run_traced, s);
+                                  "parent), counter, histogram; every request sampled and exported to a loopback receiver "
+                                  "(the pass ends when the collector has every span)",
+                 false, run_traced_exported, s);
         break;
     case W_WORK:
         add_task(tasks, &n, "otel_baseline_work_1k", "mcp_session_handle of a modern tools/call of a tool that hashes 16 KiB "
                                   "(~15 us of work), server without an observer", false, run_baseline, s);
         add_task(tasks, &n, "otel_overhead_work_1k", "the same on a server with mcp_obs_observer, every request sampled "
-                                  "and exported to a loopback receiver", false, run_traced, s);
+                                  "and exported to a loopback receiver (the pass ends when the collector has every span)", false,
+                 run_traced_exported, s);
         break;
     case W_SERVED_TCP:
         add_task(tasks, &n, "otel_served_tcp_baseline", "tools/call (echo, 1 KiB) over TCP NDJSON to an mcp_net server "
                                   "without an observer; 1 connection, bursts of 100 pipelined", false, run_served_plain, s);
         add_task(tasks, &n, "otel_served_tcp_traced", "the same against a server with mcp_obs_observer, every request "
-                                  "sampled and exported to a loopback OTLP receiver", false, run_served_traced, s);
+                                  "sampled and exported to a loopback OTLP receiver; the pass ends when the collector has every span",
+                 false, run_served_traced, s);
         break;
     case W_SERVED_HTTP:
         add_task(tasks, &n, "otel_served_http_baseline", "tools/call (echo, 1 KiB) over keep-alive HTTP/1.1 to an mcp_net "
                                   "server without an observer; 50 connections, 1 in flight each", false, run_served_plain, s);
         add_task(tasks, &n, "otel_served_http_traced", "the same against a server with mcp_obs_observer, every request "
-                                  "sampled and exported to a loopback OTLP receiver", false, run_served_traced, s);
+                                  "sampled and exported to a loopback OTLP receiver; the pass ends when the collector has every span",
+                 false, run_served_traced, s);
         break;
     case W_SPAN:
         add_task(tasks, &n, "otel_span_creation", "mcp_span_start + mcp_span_end, root span, exported", false, run_span_creation, s);
@@ -573,6 +594,17 @@ static void add_overhead(bench_record *base, bench_record *traced) {
     bench_record_add_metric(traced, "overhead_pct_max", pct[n - 1]);
     if (base->throughput > 0 && traced->throughput > 0)
         bench_record_add_metric(traced, "added_ns_per_request", 1e9 / traced->throughput - 1e9 / base->throughput);
+    /* CPU time of the whole process (server, load generator, exporter and
+     * receiver threads) per request, over both passes of a repetition:
+     * less at the mercy of other load on the machine than throughput. */
+    uint64_t ops = base->operations;
+    double cpu_base = base->cpu_user_s + base->cpu_sys_s, cpu_traced = traced->cpu_user_s + traced->cpu_sys_s;
+    if (ops && cpu_base > 0 && cpu_traced > 0) {
+        bench_record_add_metric(base, "cpu_ns_per_request", cpu_base * 1e9 / (2.0 * (double)ops));
+        bench_record_add_metric(traced, "cpu_ns_per_request", cpu_traced * 1e9 / (2.0 * (double)ops));
+        bench_record_add_metric(traced, "added_cpu_ns_per_request", (cpu_traced - cpu_base) * 1e9 / (2.0 * (double)ops));
+        bench_record_add_metric(traced, "cpu_overhead_pct", (cpu_traced - cpu_base) / cpu_base * 100);
+    }
 }
 
 static void otel_finish(void *state, bench_record *records, size_t count) {

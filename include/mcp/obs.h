@@ -146,8 +146,8 @@ void mcp_tracer_stats_get(mcp_tracer *t, mcp_tracer_stats *out);
  * (counted); every span function accepts NULL and does nothing. A span the
  * sampler rejected is non-recording: it carries context (its traceparent
  * has the sampled flag off) but keeps no attributes and is not exported.
- * Attribute keys must be string literals or otherwise outlive the export;
- * string values are copied. A span may end on another thread than the one
+ * Attribute keys must be string literals or otherwise outlive the export
+ * unchanged; string values are copied. A span may end on another thread than the one
  * that started it. */
 #define MCP_SPAN_MAX_ATTRIBUTES 128
 #define MCP_SPAN_TEXT_ROOM 2048 /* bytes for name, string values and status message */

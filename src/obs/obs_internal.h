@@ -157,6 +157,9 @@ static inline void obs_span_put_str(mcp_span *s, const char *key, const char *va
 
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);
+/* The same for a batch (the exporter's), one exchange per run of spans
+ * that share an owner. */
+void obs_spans_release(mcp_span **spans, size_t n);
 /* mcp_span_end with the monotonic time already read by the caller. */
 void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns);
 /* Move up to max ended spans from the per-thread rings into out. */

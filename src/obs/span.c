@@ -115,6 +115,32 @@ void obs_span_release(mcp_span *s) {
                                                     memory_order_relaxed));
 }
 
+void obs_spans_release(mcp_span **spans, size_t n) {
+    /* A batch holds runs of spans from one thread: each run goes back as
+     * one chain in one exchange instead of one per span, so the exporter
+     * and the owning thread fight over the owner's stack once per run. */
+    for (size_t i = 0; i < n;) {
+        obs_thread *owner = spans[i]->owner;
+        size_t j = i + 1;
+        while (j < n && spans[j]->owner == owner) {
+            spans[j - 1]->next = spans[j];
+            j++;
+        }
+        mcp_span *first = spans[i], *last = spans[j - 1];
+        if (owner->token == &tls_token) {
+            last->next = owner->free_list;
+            owner->free_list = first;
+        } else {
+            mcp_span *head = atomic_load_explicit(&owner->returned, memory_order_relaxed);
+            do {
+                last->next = head;
+            } while (!atomic_compare_exchange_weak_explicit(&owner->returned, &head, first, memory_order_release,
+                                                            memory_order_relaxed));
+        }
+        i = j;
+    }
+}
+
 mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, const mcp_trace_context *parent) {
     return obs_span_start2(t, (mcp_str){name, name ? strlen(name) : 0}, (mcp_str){NULL, 0}, kind, parent);
 }

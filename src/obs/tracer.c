@@ -105,10 +105,6 @@ void obs_exporter_nudge(mcp_tracer *t) {
     if (atomic_exchange_explicit(&t->exporter_idle, false, memory_order_relaxed)) pthread_cond_signal(&t->wake);
 }
 
-static void release_all(mcp_span **spans, size_t n) {
-    for (size_t i = 0; i < n; i++) obs_span_release(spans[i]);
-}
-
 static void *exporter_main(void *arg) {
     mcp_tracer *t = arg;
     size_t cap = t->opts.exporter.max_batch;
@@ -128,7 +124,7 @@ static void *exporter_main(void *arg) {
                 atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
                 atomic_fetch_add_explicit(&t->export_failures, 1, memory_order_relaxed);
             }
-            release_all(batch, n);
+            obs_spans_release(batch, n);
         }
         pthread_mutex_lock(&t->lock);
         if (t->flush_done < want) t->flush_done = want;

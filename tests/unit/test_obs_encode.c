@@ -146,11 +146,52 @@ static void test_otlp_encoding_reads_back(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Keys are escaped once per batch by pointer: many distinct keys (more
+ * than the cache holds, some colliding), keys that need escaping, and the
+ * same pointers across spans must all read back as they were set. */
+static void test_many_keys_read_back(void **state) {
+    (void)state;
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    enum { KEYS = 120, SPANS = 3 };
+    static char keys[KEYS][24];
+    for (int i = 0; i < KEYS; i++) snprintf(keys[i], sizeof keys[i], i % 7 ? "key.%d" : "k\"%d\\", i);
+    mcp_span *spans[SPANS];
+    for (int s = 0; s < SPANS; s++) {
+        spans[s] = mcp_span_start(t, "many", MCP_SPAN_INTERNAL, NULL);
+        assert_non_null(spans[s]);
+        for (int i = 0; i < KEYS; i++) mcp_span_set_int(spans[s], keys[(i + s * 13) % KEYS], i);
+    }
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(obs_otlp_encode(&out, &t->opts, spans, SPANS), 0);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *list = spans_of(&arena, &out);
+    assert_int_equal(mcp_json_len(list), SPANS);
+    for (int s = 0; s < SPANS; s++) {
+        mcp_json *attrs = mcp_json_get(mcp_json_at(list, (size_t)s), "attributes");
+        assert_int_equal(mcp_json_len(attrs), KEYS);
+        for (int i = 0; i < KEYS; i++) {
+            mcp_json *a = mcp_json_at(attrs, (size_t)i);
+            assert_string_equal(mcp_json_str(mcp_json_get(a, "key"), ""), keys[(i + s * 13) % KEYS]);
+            char v[16];
+            snprintf(v, sizeof v, "%d", i);
+            assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_get(a, "value"), "intValue"), ""), v);
+        }
+    }
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    for (int s = 0; s < SPANS; s++) mcp_span_end(spans[s]);
+    mcp_tracer_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_digits_decode),
         cmocka_unit_test(test_every_bad_digit_is_refused),
         cmocka_unit_test(test_otlp_encoding_reads_back),
+        cmocka_unit_test(test_many_keys_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
