@@ -373,7 +373,7 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
     t->grace_ms = opts && opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
     t->max_resume = opts && opts->http_max_resume ? opts->http_max_resume : DEFAULT_MAX_RESUME;
     t->want_get_stream = opts && opts->http_get_stream;
-    if (opts && opts->oauth && !(t->oauth = mcp_oauth_new(opts->oauth, url, t->connect_timeout_ms))) {
+    if (opts && opts->oauth && !(t->oauth = mcp_oauth_new(opts->oauth, url, opts))) {
         free(t);
         return MCP_ENOMEM;
     }

@@ -22,8 +22,9 @@
 
 typedef struct mcp_oauth mcp_oauth;
 
-/* server_url: the MCP endpoint as the user gave it (the resource). */
-mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms);
+/* server_url: the MCP endpoint as the user gave it (the resource);
+ * connect: the connector's options (timeout, TLS settings), may be NULL. */
+mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, const mcp_connect_opts *connect);
 void mcp_oauth_free(mcp_oauth *o);
 /* The access token, or NULL before one was obtained. */
 const char *mcp_oauth_token(const mcp_oauth *o);
@@ -122,7 +123,20 @@ void mcp_oauth_dpop_free(mcp_oauth_dpop *d);
 int mcp_oauth_dpop_proof(mcp_oauth_dpop *d, const char *htm, const char *htu, const char *token, const char *nonce,
                          mcp_buf *out);
 
-/* ---- Plain HTTP for the flow (oauth_http.c) ---------------------------------- */
+/* ---- Plain HTTP(S) for the flow (oauth_http.c) ------------------------------ */
+
+/* How the flow reaches its servers: a deadline per request, and TLS for
+ * https URLs (the connector's CA file/directory and insecure switch; the
+ * context is made at the first https request and kept). */
+typedef struct mcp_oauth_net {
+    unsigned timeout_ms;
+    char *ca_file;
+    char *ca_dir;
+    bool insecure;
+    struct mcp_client_tls *tls;
+} mcp_oauth_net;
+void mcp_oauth_net_init(mcp_oauth_net *net, const mcp_connect_opts *opts, unsigned timeout_ms);
+void mcp_oauth_net_free(mcp_oauth_net *net);
 
 typedef struct mcp_oauth_reply {
     int status;
@@ -131,11 +145,13 @@ typedef struct mcp_oauth_reply {
 } mcp_oauth_reply;
 void mcp_oauth_reply_free(mcp_oauth_reply *r);
 /* One request on its own connection (Connection: close), bounded by
- * timeout_ms over the whole exchange; redirects are not followed.
+ * net->timeout_ms over the whole exchange; redirects are not followed.
  * headers: extra header lines, each ending in CRLF, or NULL. body may be
- * NULL (then no Content-Type). 0 with any status, or the failure to talk. */
-int mcp_oauth_http(const char *method, const char *url, const char *headers, const char *content_type,
-                   const char *body, size_t body_len, unsigned timeout_ms, mcp_oauth_reply *out);
+ * NULL (then no Content-Type). 0 with any status, or the failure to talk
+ * (MCP_EINVAL for a URL that is not http(s), MCP_EPROTO for a refused
+ * certificate, MCP_ELIMIT for an oversized answer). */
+int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, const char *headers,
+                   const char *content_type, const char *body, size_t body_len, mcp_oauth_reply *out);
 
 /* ---- Discovery (oauth_discovery.c), shared by the oauth_*.c files ---------- */
 
@@ -175,15 +191,15 @@ void mcp_oauth_resource_free(mcp_oauth_resource *r);
  * 0 with r->resource NULL when none answered; MCP_EPROTO (why) when one
  * answered with a resource that is not this server, or without
  * authorization servers. */
-int mcp_oauth_discover_resource(const char *server_url, const char *hint, unsigned timeout_ms,
+int mcp_oauth_discover_resource(mcp_oauth_net *net, const char *server_url, const char *hint,
                                 mcp_oauth_resource *r, char *why, size_t why_size);
 /* Authorization server metadata for issuer, in the spec's order; its
  * issuer must be issuer exactly. MCP_ENOTFOUND or MCP_EPROTO with why. */
-int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+int mcp_oauth_discover_server(mcp_oauth_net *net, const char *issuer, mcp_oauth_server *as, char *why,
                               size_t why_size);
 /* 2025-03-26: metadata at the MCP server's origin, else the default
  * /authorize, /token and /register there. */
-int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+int mcp_oauth_discover_legacy(mcp_oauth_net *net, const char *server_url, mcp_oauth_server *as, char *why,
                               size_t why_size);
 
 /* ---- The client's state, shared by oauth_flow.c and oauth_token.c -------- */
@@ -194,7 +210,7 @@ struct mcp_oauth {
     mcp_oauth_opts opts;
     char *owned[16];             /* copies of the option strings */
     char *server_url;
-    unsigned timeout_ms;
+    mcp_oauth_net net;
     unsigned attempts;
     char *token;
     char *refresh;

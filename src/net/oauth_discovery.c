@@ -20,17 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-static char *dup_str(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *c = malloc(n + 1);
-    if (c)
-        memcpy(c, s, n + 1);
-    return c;
-}
-
 void mcp_oauth_server_free(mcp_oauth_server *as)
 {
     free(as->issuer);
@@ -50,12 +39,12 @@ void mcp_oauth_resource_free(mcp_oauth_resource *r)
 }
 
 /* GET url and parse a JSON object out of a 200 answer. */
-static mcp_json *fetch_json(const char *url, unsigned timeout_ms, mcp_arena *arena, int *status)
+static mcp_json *fetch_json(mcp_oauth_net *net, const char *url, mcp_arena *arena, int *status)
 {
     mcp_oauth_reply reply;
     *status = 0;
     mcp_json *doc = NULL;
-    if (mcp_oauth_http("GET", url, NULL, NULL, NULL, 0, timeout_ms, &reply) == 0) {
+    if (mcp_oauth_http(net, "GET", url, NULL, NULL, NULL, 0, &reply) == 0) {
         *status = reply.status;
         /* The document points into its text: the text lives in the arena. */
         char *text = mcp_arena_strndup(arena, reply.body.data ? reply.body.data : "", reply.body.len);
@@ -94,7 +83,7 @@ static bool is_url(const char *s)
     return s && mcp_oauth_url_split(s, NULL, NULL) == 0;
 }
 
-int mcp_oauth_discover_resource(const char *server_url, const char *hint, unsigned timeout_ms,
+int mcp_oauth_discover_resource(mcp_oauth_net *net, const char *server_url, const char *hint,
                                 mcp_oauth_resource *r, char *why, size_t why_size)
 {
     memset(r, 0, sizeof *r);
@@ -114,7 +103,7 @@ int mcp_oauth_discover_resource(const char *server_url, const char *hint, unsign
         mcp_arena arena;
         mcp_arena_init(&arena, 0);
         int status;
-        mcp_json *doc = fetch_json(url, timeout_ms, &arena, &status);
+        mcp_json *doc = fetch_json(net, url, &arena, &status);
         if (!doc) {
             mcp_arena_free(&arena);
             continue;
@@ -132,8 +121,8 @@ int mcp_oauth_discover_resource(const char *server_url, const char *hint, unsign
             snprintf(why, why_size, "the protected resource metadata at %s lists no authorization server URL", url);
             rc = MCP_EPROTO;
         } else {
-            r->resource = dup_str(resource);
-            r->authorization_server = dup_str(first);
+            r->resource = mcp_oauth_str_dup(resource);
+            r->authorization_server = mcp_oauth_str_dup(first);
             r->scopes_supported = join_strings(mcp_json_get(doc, "scopes_supported"));
             if (!r->resource || !r->authorization_server)
                 rc = MCP_ENOMEM;
@@ -180,9 +169,9 @@ static int read_metadata(const mcp_json *doc, const char *url, mcp_oauth_server 
                                 "that is not an http(s) URL", url);
         return MCP_EPROTO;
     }
-    as->authorization_endpoint = dup_str(authz);
-    as->token_endpoint = dup_str(token);
-    as->registration_endpoint = dup_str(reg);
+    as->authorization_endpoint = mcp_oauth_str_dup(authz);
+    as->token_endpoint = mcp_oauth_str_dup(token);
+    as->registration_endpoint = mcp_oauth_str_dup(reg);
     as->scopes_supported = join_strings(mcp_json_get(doc, "scopes_supported"));
     as->auth_methods = auth_methods_of(mcp_json_get(doc, "token_endpoint_auth_methods_supported"));
     as->pkce_s256 = lists(mcp_json_get(doc, "code_challenge_methods_supported"), "S256");
@@ -192,7 +181,7 @@ static int read_metadata(const mcp_json *doc, const char *url, mcp_oauth_server 
     return 0;
 }
 
-int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+int mcp_oauth_discover_server(mcp_oauth_net *net, const char *issuer, mcp_oauth_server *as, char *why,
                               size_t why_size)
 {
     memset(as, 0, sizeof *as);
@@ -212,7 +201,7 @@ int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth
         mcp_arena arena;
         mcp_arena_init(&arena, 0);
         int status;
-        mcp_json *doc = fetch_json(url, timeout_ms, &arena, &status);
+        mcp_json *doc = fetch_json(net, url, &arena, &status);
         if (!doc) {
             mcp_arena_free(&arena);
             continue;
@@ -230,7 +219,7 @@ int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth
                 snprintf(why, why_size, "the authorization server metadata at %s has no authorization endpoint", url);
                 rc = MCP_EPROTO;
             }
-            if (rc == 0 && !(as->issuer = dup_str(issuer)))
+            if (rc == 0 && !(as->issuer = mcp_oauth_str_dup(issuer)))
                 rc = MCP_ENOMEM;
         }
         mcp_arena_free(&arena);
@@ -245,7 +234,7 @@ int mcp_oauth_discover_server(const char *issuer, unsigned timeout_ms, mcp_oauth
     return rc;
 }
 
-int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_oauth_server *as, char *why,
+int mcp_oauth_discover_legacy(mcp_oauth_net *net, const char *server_url, mcp_oauth_server *as, char *why,
                               size_t why_size)
 {
     memset(as, 0, sizeof *as);
@@ -262,7 +251,7 @@ int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_o
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
     int status;
-    mcp_json *doc = fetch_json(origin.data, timeout_ms, &arena, &status);
+    mcp_json *doc = fetch_json(net, origin.data, &arena, &status);
     int rc = 0;
     if (doc) {
         /* The 2025-03-26 era derived this URL from the MCP server, not
@@ -270,7 +259,7 @@ int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_o
          * it is recorded as the document says (for the iss check). */
         rc = read_metadata(doc, origin.data, as, why, why_size);
         const char *named = mcp_json_str(mcp_json_get(doc, "issuer"), NULL);
-        if (rc == 0 && named && !(as->issuer = dup_str(named)))
+        if (rc == 0 && named && !(as->issuer = mcp_oauth_str_dup(named)))
             rc = MCP_ENOMEM;
         if (rc == 0 && !as->authorization_endpoint) {
             snprintf(why, why_size, "the authorization server metadata at %s has no authorization endpoint",
@@ -287,7 +276,7 @@ int mcp_oauth_discover_legacy(const char *server_url, unsigned timeout_ms, mcp_o
         for (size_t i = 0; i < 3; i++) {
             mcp_buf_reset(&ep);
             mcp_buf_appendf(&ep, "%s%s", origin.data, names[i]);
-            *slots[i] = dup_str(ep.data);
+            *slots[i] = mcp_oauth_str_dup(ep.data);
             if (!*slots[i])
                 rc = MCP_ENOMEM;
         }

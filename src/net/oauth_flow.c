@@ -46,7 +46,7 @@ void mcp_oauth_str_set(char **slot, const char *s)
     *slot = mcp_oauth_str_dup(s);
 }
 
-mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, unsigned timeout_ms)
+mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, const mcp_connect_opts *connect)
 {
     mcp_oauth *o = calloc(1, sizeof *o);
     if (!o)
@@ -66,7 +66,7 @@ mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, uns
         *fields[i] = o->owned[i];
     }
     o->server_url = mcp_oauth_str_dup(server_url);
-    o->timeout_ms = timeout_ms ? timeout_ms : 10000;
+    mcp_oauth_net_init(&o->net, connect, connect ? connect->connect_timeout_ms : 0);
     o->token = mcp_oauth_str_dup(opts->access_token);
     o->refresh = mcp_oauth_str_dup(opts->refresh_token);
     mcp_buf_init(&o->scope);
@@ -94,6 +94,7 @@ void mcp_oauth_free(mcp_oauth *o)
     free(o->nonce_as);
     free(o->nonce_rs);
     mcp_oauth_dpop_free(o->dpop);
+    mcp_oauth_net_free(&o->net);
     free(o);
 }
 
@@ -194,8 +195,8 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
     mcp_json_write_cstr(&w, "native");
     mcp_json_end_object(&w);
     mcp_oauth_reply reply;
-    int rc = mcp_oauth_http("POST", o->as.registration_endpoint, NULL, "application/json", body.data, body.len,
-                            o->timeout_ms, &reply);
+    int rc = mcp_oauth_http(&o->net, "POST", o->as.registration_endpoint, NULL, "application/json", body.data,
+                            body.len, &reply);
     mcp_buf_free(&body);
     if (rc != 0) {
         snprintf(why, why_size, "the registration endpoint %s could not be reached: %s", o->as.registration_endpoint,
@@ -276,7 +277,7 @@ static int user_agent(mcp_oauth *o, const char *url, const char *redirect_uri, m
         return rc;
     }
     mcp_oauth_reply reply;
-    int rc = mcp_oauth_http("GET", url, NULL, NULL, NULL, 0, o->timeout_ms, &reply);
+    int rc = mcp_oauth_http(&o->net, "GET", url, NULL, NULL, NULL, 0, &reply);
     if (rc != 0) {
         snprintf(why, why_size, "the authorization endpoint could not be reached: %s", mcp_strerror(rc));
     } else if (reply.status < 300 || reply.status > 399 ||
@@ -400,12 +401,12 @@ static int authorization_code(mcp_oauth *o, char *why, size_t why_size)
 /* Resource and authorization server, fresh: either may have changed. */
 static int discover(mcp_oauth *o, const mcp_oauth_challenge *ch, mcp_oauth_resource *prm, char *why, size_t why_size)
 {
-    int rc = mcp_oauth_discover_resource(o->server_url, ch->resource_metadata, o->timeout_ms, prm, why, why_size);
+    int rc = mcp_oauth_discover_resource(&o->net, o->server_url, ch->resource_metadata, prm, why, why_size);
     if (rc != 0)
         return rc;
     mcp_oauth_server as;
-    rc = prm->resource ? mcp_oauth_discover_server(prm->authorization_server, o->timeout_ms, &as, why, why_size)
-                       : mcp_oauth_discover_legacy(o->server_url, o->timeout_ms, &as, why, why_size);
+    rc = prm->resource ? mcp_oauth_discover_server(&o->net, prm->authorization_server, &as, why, why_size)
+                       : mcp_oauth_discover_legacy(&o->net, o->server_url, &as, why, why_size);
     if (rc != 0)
         return rc;
     bool moved = !o->have_as || !o->as.issuer != !as.issuer || (as.issuer && strcmp(as.issuer, o->as.issuer) != 0) ||

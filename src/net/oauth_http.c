@@ -1,23 +1,26 @@
 /*
- * oauth_http.c — the plain HTTP requests of the authorization flow:
+ * oauth_http.c — the plain HTTP(S) requests of the authorization flow:
  * metadata GETs, the registration and token POSTs, and the authorization
  * request whose redirect we read instead of following.
  *
  * One request per connection (Connection: close): the flow makes a handful
  * of requests to servers other than the MCP endpoint, once per
- * authorization, so keeping connections would buy nothing. Dialling and
- * response framing are the connector's own (client_http_wire.c), so both
- * read HTTP the same way; the raw head is kept because the flow needs
- * headers the connector never looks at (Location, WWW-Authenticate).
+ * authorization, so keeping connections would buy nothing. Authorization
+ * servers are https in practice: connections go through the client stream
+ * of client_tls.c, verified against the trust store (or the CA file,
+ * directory or insecure switch the connector was given). Response framing
+ * is the connector's own (client_http_wire.c), so both read HTTP the same
+ * way; the raw head is kept because the flow needs headers the connector
+ * never looks at (Location, WWW-Authenticate, DPoP-Nonce).
  */
 #include "net/client_http_internal.h"
+#include "net/client_tls.h"
 #include "net/oauth.h"
 
-#include <errno.h>
-#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <strings.h>
 
 #define MAX_BODY (1u << 20)
 #define MAX_HEAD (64u * 1024u)
@@ -26,6 +29,25 @@ void mcp_oauth_reply_free(mcp_oauth_reply *r)
 {
     mcp_buf_free(&r->head);
     mcp_buf_free(&r->body);
+}
+
+void mcp_oauth_net_init(mcp_oauth_net *net, const mcp_connect_opts *opts, unsigned timeout_ms)
+{
+    memset(net, 0, sizeof *net);
+    net->timeout_ms = timeout_ms ? timeout_ms : 10000;
+    if (opts) {
+        net->ca_file = opts->tls_ca_file ? strdup(opts->tls_ca_file) : NULL;
+        net->ca_dir = opts->tls_ca_dir ? strdup(opts->tls_ca_dir) : NULL;
+        net->insecure = opts->tls_insecure;
+    }
+}
+
+void mcp_oauth_net_free(mcp_oauth_net *net)
+{
+    mcp_client_tls_free(net->tls);
+    free(net->ca_file);
+    free(net->ca_dir);
+    memset(net, 0, sizeof *net);
 }
 
 /* The flow asks for JSON; an event stream from an authorization server is
@@ -45,45 +67,105 @@ static int remaining_ms(uint64_t deadline)
     return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
 }
 
-int mcp_oauth_http(const char *method, const char *url, const char *headers, const char *content_type,
-                   const char *body, size_t body_len, unsigned timeout_ms, mcp_oauth_reply *out)
+/* What a request needs of its URL. */
+typedef struct target {
+    bool tls;
+    char host[256];
+    char port[8];
+    char authority[280];
+    char path[2048];
+} target;
+
+static int target_parse(const char *url, target *t)
+{
+    memset(t, 0, sizeof *t);
+    if (mcp_oauth_url_split(url, NULL, NULL) != 0)
+        return MCP_EINVAL;
+    t->tls = !strncasecmp(url, "https://", 8);
+    const char *auth = url + (t->tls ? 8 : 7);
+    size_t auth_len = strcspn(auth, "/?#");
+    if (auth_len >= sizeof t->authority)
+        return MCP_EINVAL;
+    memcpy(t->authority, auth, auth_len);
+    const char *host = auth, *port = NULL;
+    size_t host_len;
+    if (*auth == '[') {
+        const char *close = memchr(auth, ']', auth_len);
+        if (!close || (close + 1 < auth + auth_len && close[1] != ':'))
+            return MCP_EINVAL;
+        host = auth + 1;
+        host_len = (size_t)(close - host);
+        port = close + 1 < auth + auth_len ? close + 2 : NULL;
+    } else {
+        const char *colon = memchr(auth, ':', auth_len);
+        host_len = colon ? (size_t)(colon - auth) : auth_len;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (!host_len || host_len >= sizeof t->host)
+        return MCP_EINVAL;
+    memcpy(t->host, host, host_len);
+    if (port) {
+        size_t port_len = (size_t)(auth + auth_len - port);
+        if (!port_len || port_len >= sizeof t->port || strspn(port, "0123456789") < port_len)
+            return MCP_EINVAL;
+        memcpy(t->port, port, port_len);
+    } else {
+        strcpy(t->port, t->tls ? "443" : "80");
+    }
+    const char *path = auth + auth_len;
+    size_t path_len = strcspn(path, "#");
+    if (path_len + 2 > sizeof t->path)
+        return MCP_EINVAL;
+    if (*path != '/')
+        t->path[0] = '/';
+    memcpy(t->path + (*path != '/'), path, path_len);
+    return 0;
+}
+
+int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, const char *headers,
+                   const char *content_type, const char *body, size_t body_len, mcp_oauth_reply *out)
 {
     memset(out, 0, sizeof *out);
     mcp_buf_init(&out->head);
     mcp_buf_init(&out->body);
-    mcp_http_url u;
-    int rc = mcp_http_url_parse(url, &u);
+    target t;
+    int rc = target_parse(url, &t);
     if (rc != 0)
         return rc;
-    if (strpbrk(u.path, " \r\n"))
-        return MCP_EINVAL;
-    uint64_t deadline = mcp_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    int fd = -1;
-    rc = mcp_http_dial(&u, timeout_ms, &fd);
+    char why[256] = "";
+    if (t.tls && !net->tls) {
+        mcp_connect_opts tls_opts = {.tls_ca_file = net->ca_file, .tls_ca_dir = net->ca_dir,
+                                     .tls_insecure = net->insecure};
+        rc = mcp_client_tls_new(&net->tls, &tls_opts, why, sizeof why);
+        if (rc != 0)
+            return rc;
+    }
+    uint64_t deadline = mcp_now_ns() + (uint64_t)net->timeout_ms * 1000000u;
+    mcp_client_stream *s = NULL;
+    rc = mcp_client_stream_dial(&s, t.host, t.port, t.tls ? net->tls : NULL, net->timeout_ms, why, sizeof why);
     if (rc != 0)
         return rc;
     mcp_buf req;
     mcp_buf_init(&req);
     mcp_buf_appendf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mcpd/" MCP_VERSION_STRING
                           "\r\nAccept: application/json\r\nConnection: close\r\n",
-                    method, u.path, u.authority);
+                    method, t.path, t.authority);
     if (headers)
         mcp_buf_append_cstr(&req, headers);
-    if (body) {
+    if (body)
         mcp_buf_appendf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, body_len);
-    } else if (strcmp(method, "GET") != 0) {
+    else if (strcmp(method, "GET") != 0)
         mcp_buf_append_cstr(&req, "Content-Length: 0\r\n");
-    }
     mcp_buf_append_cstr(&req, "\r\n");
     if (body)
         mcp_buf_append(&req, body, body_len);
-    rc = mcp_http_write_all(fd, req.data, req.len, (unsigned)remaining_ms(deadline) + 1);
+    rc = mcp_client_stream_write(s, req.data, req.len, (unsigned)remaining_ms(deadline) + 1);
     mcp_buf_free(&req);
     mcp_http_response resp;
     if (rc == 0)
         rc = mcp_http_response_init(&resp, MAX_BODY, ignore_event, NULL);
     if (rc != 0) {
-        close(fd);
+        mcp_client_stream_close(s);
         return rc;
     }
     char chunk[16384];
@@ -93,41 +175,32 @@ int mcp_oauth_http(const char *method, const char *url, const char *headers, con
             rc = MCP_ETIMEDOUT;
             break;
         }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int got = poll(&p, 1, wait);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            rc = got == 0 ? MCP_ETIMEDOUT : MCP_EIO;
+        size_t n = 0;
+        rc = mcp_client_stream_read(s, chunk, sizeof chunk, wait, &n);
+        if (rc == MCP_ECLOSED) {
+            /* A close-delimited body ends here; anything else was cut. */
+            rc = mcp_http_response_feed(&resp, NULL, 0);
+            rc = resp.done ? 0 : rc ? rc : MCP_ECLOSED;
             break;
         }
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0) {
-            rc = MCP_EIO;
+        if (rc != 0)
             break;
-        }
-        if (!resp.head_done && n > 0) {
-            if (out->head.len + (size_t)n > MAX_HEAD) {
+        if (!resp.head_done) {
+            if (out->head.len + n > MAX_HEAD) {
                 rc = MCP_ELIMIT;
                 break;
             }
-            mcp_buf_append(&out->head, chunk, (size_t)n);
+            mcp_buf_append(&out->head, chunk, n);
         }
-        rc = mcp_http_response_feed(&resp, chunk, (size_t)n);
+        rc = mcp_http_response_feed(&resp, chunk, n);
         if (resp.done) {
             rc = 0;
             break;
         }
         if (rc != 0)
             break;
-        if (n == 0) {
-            rc = MCP_ECLOSED;
-            break;
-        }
     }
-    close(fd);
+    mcp_client_stream_close(s);
     if (rc == 0) {
         out->status = resp.status;
         /* The head ends at the blank line; what came with it was body. */

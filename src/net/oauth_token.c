@@ -102,9 +102,8 @@ static int post_token(mcp_oauth *o, const mcp_buf *form, const mcp_buf *auth_hea
         mcp_buf_append_cstr(&headers, "\r\n");
     }
     if (rc == 0)
-        rc = mcp_oauth_http("POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
-                            "application/x-www-form-urlencoded", form->data ? form->data : "", form->len,
-                            o->timeout_ms, reply);
+        rc = mcp_oauth_http(&o->net, "POST", o->as.token_endpoint, headers.len ? headers.data : NULL,
+                            "application/x-www-form-urlencoded", form->data ? form->data : "", form->len, reply);
     else
         memset(reply, 0, sizeof *reply);
     mcp_buf_free(&headers);
@@ -247,8 +246,8 @@ static int token_exchange(mcp_oauth *o, mcp_buf *jag, char *why, size_t why_size
     if (o->opts.idp_client_id)
         mcp_oauth_form_add(&form, "client_id", o->opts.idp_client_id);
     mcp_oauth_reply reply;
-    int rc = mcp_oauth_http("POST", o->opts.idp_token_endpoint, NULL, "application/x-www-form-urlencoded", form.data,
-                            form.len, o->timeout_ms, &reply);
+    int rc = mcp_oauth_http(&o->net, "POST", o->opts.idp_token_endpoint, NULL, "application/x-www-form-urlencoded",
+                            form.data, form.len, &reply);
     mcp_buf_free(&form);
     if (rc != 0) {
         snprintf(why, why_size, "the identity provider's token endpoint %s could not be reached: %s",
