@@ -117,6 +117,7 @@ typedef struct l1_slab {
     l1_slab_page *partial[L1_SLAB_CLASSES];  /* pages of each class with room */
     l1_slab_page *free_pages;
     struct l1_slab_region *regions;
+    size_t empty_regions;                    /* regions whose pages are all free */
     atomic_size_t mapped;
 } l1_slab;
 

@@ -12,7 +12,12 @@
  * address alone. A page serves one size class (multiples of 32 bytes up
  * to 2 KiB) and returns to a shared pool as soon as its last object is
  * freed, so memory does not stay stuck in a class the workload left.
- * Larger entries go to malloc. Regions are unmapped with the L1.
+ * Larger entries go to malloc. A region whose pages are all free is
+ * unmapped (but one spare), the rest with the L1.
+ *
+ * The first touch of a region may make the kernel compact memory to find
+ * a huge page (with the usual "defrag" setting for advised memory); that
+ * cost falls on a put, once per 2 MiB.
  *
  * The shards' slot tables and LRU node arrays are read at random too, so
  * the large ones take runs of whole free pages (or, beyond a region, a
@@ -52,10 +57,13 @@ struct l1_slab_page {
 
 typedef struct l1_slab_region region;
 struct l1_slab_region {
-    region *next;
+    region *prev, *next;
     uint32_t free_mask;         /* bit i: page i is in the free pool */
     l1_slab_page pages[PAGES_PER_REGION];
 };
+
+#define ALL_FREE UINT32_MAX
+_Static_assert(PAGES_PER_REGION == 32, "free_mask has a bit per page");
 
 /* A page taken by a run (see l1_slab_alloc_run) rather than a class. */
 #define RUN_CLASS (L1_SLAB_CLASSES + 1)
@@ -91,13 +99,30 @@ static void pool_put(l1_slab *s, l1_slab_page *p) {
     p->size_class = L1_SLAB_CLASSES;
     p->listed = false;
     r->free_mask |= 1u << (p - r->pages);
+    if (r->free_mask == ALL_FREE) s->empty_regions++;
     list_push(&s->free_pages, p);
 }
 
 static void pool_take(l1_slab *s, l1_slab_page *p) {
     region *r = region_of(p);
+    if (r->free_mask == ALL_FREE) s->empty_regions--;
     r->free_mask &= ~(1u << (p - r->pages));
     list_remove(&s->free_pages, p);
+}
+
+/* A region nothing uses goes back to the system, so a cache that shrank
+ * does not keep its peak; one empty region stays, so a size that goes up
+ * and down around a boundary does not map and unmap every time. */
+static void release_if_empty(l1_slab *s, region *r) {
+    if (r->free_mask != ALL_FREE || s->empty_regions < 2) return;
+    for (size_t i = 0; i < PAGES_PER_REGION; i++) list_remove(&s->free_pages, &r->pages[i]);
+    if (r->prev) r->prev->next = r->next;
+    else s->regions = r->next;
+    if (r->next) r->next->prev = r->prev;
+    s->empty_regions--;
+    atomic_fetch_sub_explicit(&s->mapped, REGION_BYTES, memory_order_relaxed);
+    UNPOISON(r, REGION_BYTES);
+    munmap(r, REGION_BYTES);
 }
 
 void l1_slab_init(l1_slab *s) {
@@ -137,7 +162,9 @@ static bool add_region(l1_slab *s) {
     char *base = map_aligned(REGION_BYTES);
     if (!base) return false;
     region *r = (region *)base;
+    r->prev = NULL;
     r->next = s->regions;
+    if (r->next) r->next->prev = r;
     s->regions = r;
     uint32_t first = (uint32_t)((sizeof *r + 63) / 64 * 64);
     for (size_t i = PAGES_PER_REGION; i-- > 0;) {
@@ -208,6 +235,7 @@ void l1_slab_free(l1_slab *s, void *obj, size_t size) {
         /* Empty: any class may have it now. */
         if (p->listed) list_remove(&s->partial[c], p);
         pool_put(s, p);
+        release_if_empty(s, r);
     } else if (!p->listed) {
         p->listed = true;
         list_push(&s->partial[c], p);
@@ -272,5 +300,6 @@ void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes) {
     POISON(ptr, n * PAGE_BYTES);
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < n; i++) pool_put(s, &r->pages[first + i]);
+    release_if_empty(s, r);
     pthread_mutex_unlock(&s->lock);
 }
