@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 #include "result_cache.h"
+#include "tasks_modern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,21 @@ static int listen_parse(mcp_call *call, const mcp_json *filter, mcp_listen *l)
         if (v && !mcp_json_is_bool(v))
             return filter_error(call, "Invalid params: notification flags must be booleans");
         *dest[i] = mcp_json_bool(v, false);
+    }
+    /* Task status notifications (tasks extension) are for clients that
+     * declared it; we send none (tasks are polled with tasks/get), so the
+     * acknowledgement agrees to no task ids. */
+    const mcp_json *task_ids = mcp_json_get(filter, "taskIds");
+    if (task_ids) {
+        if (!mcp_tasks_client_declared(call)) {
+            int rc = mcp_tasks_require_extension(call);
+            return rc < 0 ? rc : 1;
+        }
+        if (!mcp_json_is_array(task_ids))
+            return filter_error(call, "Invalid params: taskIds must be an array of strings");
+        for (const mcp_json *t = mcp_json_first(task_ids); t; t = mcp_json_next(t))
+            if (!mcp_json_is_string(t))
+                return filter_error(call, "Invalid params: taskIds must be an array of strings");
     }
     const mcp_json *uris = mcp_json_get(filter, "resourceSubscriptions");
     if (!uris)

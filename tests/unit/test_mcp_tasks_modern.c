@@ -455,6 +455,29 @@ static void test_tasks_outlive_connection_and_limit(void **state)
     teardown(f);
 }
 
+/* subscriptions/listen: taskIds need the extension; we agree to no task
+ * notifications (tasks are polled), and say so in the acknowledgement. */
+static void test_listen_task_ids(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscriptions/listen\",\"params\":{"
+                                 "\"notifications\":{\"taskIds\":[\"abc\"]}," META_PLAIN "}}");
+    assert_int_equal(error_code(doc), MCP_ERROR_MISSING_CLIENT_CAPABILITY);
+    assert_non_null(mcp_json_get(mcp_json_get(mcp_json_get(mcp_json_get(doc, "error"), "data"), "requiredCapabilities"),
+                                 "extensions"));
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"subscriptions/listen\",\"params\":{"
+                       "\"notifications\":{\"taskIds\":\"abc\"}," META_EXT "}}");
+    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{"
+                       "\"notifications\":{\"taskIds\":[\"abc\"],\"toolsListChanged\":true}," META_EXT "}}");
+    assert_string_equal(method_of(doc), "notifications/subscriptions/acknowledged");
+    const mcp_json *agreed = mcp_json_get(mcp_json_get(doc, "params"), "notifications");
+    assert_true(mcp_json_bool(mcp_json_get(agreed, "toolsListChanged"), false));
+    assert_null(mcp_json_get(agreed, "taskIds"));
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_partial_update),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tasks_outlive_connection_and_limit),
+        cmocka_unit_test(test_listen_task_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
