@@ -9,12 +9,15 @@
  * a Sec-WebSocket-Key of 16 bytes. The MCP SDKs offer the subprotocol "mcp";
  * when offered it is selected.
  *
- * After the 101 answer, wslay does the framing (ws_conn.c): each text
- * message is one JSON-RPC message (or batch) for the connection's
- * mcp_session; binary messages close with 1003, messages over the size limit
- * with 1009; ping, pong, fragments and the close handshake are wslay's.
- * The connection is sans I/O: bytes in, bytes to send collect in an output
- * buffer; ws_tcp.c is the libuv glue.
+ * After the 101 answer comes the framing (ws_conn.c): each text message is
+ * one JSON-RPC message (or batch) for the connection's mcp_session; binary
+ * messages close with 1003, messages over the size limit with 1009, text
+ * that is not UTF-8 with 1007. Whole, final text frames are read and
+ * answered by ws_conn.c itself (the common case, and wslay's per-byte work
+ * would cost more than the MCP request behind it); from the first other
+ * frame on, wslay reads: ping, pong, fragments, faults and the close
+ * handshake are wslay's. The connection is sans I/O: bytes in, bytes to
+ * send collect in an output buffer; ws_tcp.c is the libuv glue.
  *
  * Sans-I/O use (tests, fuzzing):
  *

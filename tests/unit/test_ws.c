@@ -3,6 +3,9 @@
  * handshake (accepted and refused), messages of both protocol eras, one
  * write per read, fragments, the size limit, ping, close, binary and
  * protocol faults, asynchronous replies from another thread, and drain.
+ * Without sockets (mcp_ws_conn alone): frames split at every byte, UTF-8
+ * checks, and the hand-over from our reader of plain text frames to wslay
+ * in the middle of a stream.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -401,6 +404,182 @@ static void test_async_reply_and_drain(void **state) {
     fixture_stop(&f);
 }
 
+/* ---- Sans I/O: our reader of plain text frames, and the hand-over to wslay ---------- */
+typedef struct sans_io {
+    mcp_server *server;
+    mcp_ws_server *ws;
+    mcp_ws_conn *c;
+    mcp_net_counters counters;
+    mcp_buf out; /* the frames written after the 101 */
+} sans_io;
+
+static void sans_io_start(sans_io *t, size_t max_message_size) {
+    memset(t, 0, sizeof *t);
+    t->server = mcp_server_new(&(mcp_server_opts){.name = "ws-test", .version = "1.0"});
+    assert_non_null(t->server);
+    assert_int_equal(mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
+    mcp_ws_opts opts = {.max_message_size = max_message_size};
+    assert_int_equal(mcp_ws_server_new(&t->ws, t->server, &(mcp_listen){.ws = "127.0.0.1:0", .ws_opts = &opts}, NULL),
+                     0);
+    t->c = mcp_ws_conn_new(t->ws, &(mcp_ws_conn_io){0}, &t->counters);
+    assert_non_null(t->c);
+    static const char upgrade[] = "GET /mcp HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n\r\n";
+    mcp_ws_conn_feed(t->c, upgrade, sizeof upgrade - 1);
+    assert_true(mcp_ws_conn_upgraded(t->c));
+    mcp_buf_reset(mcp_ws_conn_out(t->c));
+    mcp_buf_init(&t->out);
+}
+
+static void sans_io_feed(sans_io *t, const char *data, size_t len) {
+    mcp_ws_conn_feed(t->c, data, len);
+    mcp_buf *out = mcp_ws_conn_out(t->c);
+    mcp_buf_append(&t->out, out->data, out->len);
+    mcp_buf_reset(out);
+}
+
+static void sans_io_stop(sans_io *t) {
+    mcp_session *session = mcp_ws_conn_detach(t->c);
+    if (session) mcp_session_free(session);
+    mcp_ws_conn_free(t->c);
+    mcp_ws_server_free(t->ws);
+    mcp_server_free(t->server);
+    mcp_buf_free(&t->out);
+}
+
+/* The next server frame in out from *pos: its opcode, or -1 when none is whole. */
+static int next_frame(const mcp_buf *out, size_t *pos, mcp_str *payload) {
+    const unsigned char *p = (const unsigned char *)out->data + *pos;
+    size_t left = out->len - *pos;
+    if (left < 2) return -1;
+    assert_int_equal(p[0] & 0x70, 0);
+    assert_int_equal(p[1] & 0x80, 0); /* servers never mask */
+    size_t n = p[1] & 0x7f, head = 2;
+    if (n == 126) {
+        n = ((size_t)p[2] << 8) | p[3];
+        head = 4;
+    } else if (n == 127) {
+        n = 0;
+        for (int i = 0; i < 8; i++) n = (n << 8) | p[2 + i];
+        head = 10;
+    }
+    if (left < head + n) return -1;
+    *payload = (mcp_str){(const char *)p + head, n};
+    *pos += head + n;
+    return p[0] & 0x0f;
+}
+
+static void test_frames_split_at_every_byte(void **state) {
+    (void)state;
+    sans_io t;
+    sans_io_start(&t, 0);
+    /* Short, 16-bit length, and non-ASCII (valid) text. */
+    char long_text[400];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    char msgs[3][800];
+    snprintf(msgs[0], sizeof msgs[0], "%s", MODERN_ECHO(1));
+    snprintf(msgs[1], sizeof msgs[1],
+             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+             "\"arguments\":{\"text\":\"%s\"}," MODERN_META "}}", long_text);
+    snprintf(msgs[2], sizeof msgs[2],
+             "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+             "\"arguments\":{\"text\":\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"}," MODERN_META "}}");
+    mcp_buf stream;
+    mcp_buf_init(&stream);
+    for (int i = 0; i < 3; i++) wsc_frame_append(&stream, true, 1, msgs[i], strlen(msgs[i]), true);
+    for (size_t i = 0; i < stream.len; i++) sans_io_feed(&t, stream.data + i, 1);
+    assert_int_equal(t.counters.messages_in, 3);
+    size_t pos = 0;
+    mcp_str payload;
+    const char *const want[] = {"hi 1", long_text, "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(next_frame(&t.out, &pos, &payload), 1);
+        assert_non_null(memmem(payload.ptr, payload.len, want[i], strlen(want[i])));
+    }
+    assert_int_equal(pos, t.out.len);
+    assert_false(mcp_ws_conn_should_close(t.c));
+    mcp_buf_free(&stream);
+    sans_io_stop(&t);
+}
+
+/* Overlong, surrogate, past U+10FFFF, truncated: each closes with 1007
+ * and reaches no handler. */
+static void test_invalid_utf8_closes_1007(void **state) {
+    (void)state;
+    static const char *const bad[] = {"{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}",
+                                      "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sans_io t;
+        sans_io_start(&t, 0);
+        mcp_buf frame;
+        mcp_buf_init(&frame);
+        wsc_frame_append(&frame, true, 1, bad[i], strlen(bad[i]), true);
+        sans_io_feed(&t, frame.data, frame.len);
+        size_t pos = 0;
+        mcp_str payload;
+        assert_int_equal(next_frame(&t.out, &pos, &payload), 8);
+        assert_true(payload.len >= 2);
+        assert_int_equal(((unsigned char)payload.ptr[0] << 8) | (unsigned char)payload.ptr[1], 1007);
+        assert_int_equal(t.counters.messages_in, 0);
+        mcp_buf_free(&frame);
+        sans_io_stop(&t);
+    }
+}
+
+/* Plain text, then a ping (from which wslay reads), then more text, all in
+ * one read: replies and the pong come out in the order of the input. */
+static void test_hand_over_to_wslay_keeps_order(void **state) {
+    (void)state;
+    sans_io t;
+    sans_io_start(&t, 0);
+    mcp_buf stream;
+    mcp_buf_init(&stream);
+    wsc_frame_append(&stream, true, 1, MODERN_ECHO(1), strlen(MODERN_ECHO(1)), true);
+    wsc_frame_append(&stream, true, 9, "ping!", 5, true);
+    wsc_frame_append(&stream, true, 1, MODERN_ECHO(2), strlen(MODERN_ECHO(2)), true);
+    /* The third frame arrives split: wslay must put it together. */
+    sans_io_feed(&t, stream.data, stream.len - 7);
+    sans_io_feed(&t, stream.data + stream.len - 7, 7);
+    size_t pos = 0;
+    mcp_str payload;
+    assert_int_equal(next_frame(&t.out, &pos, &payload), 1);
+    assert_non_null(memmem(payload.ptr, payload.len, "hi 1", 4));
+    assert_int_equal(next_frame(&t.out, &pos, &payload), 10);
+    assert_int_equal(payload.len, 5);
+    assert_memory_equal(payload.ptr, "ping!", 5);
+    assert_int_equal(next_frame(&t.out, &pos, &payload), 1);
+    assert_non_null(memmem(payload.ptr, payload.len, "hi 2", 4));
+    assert_int_equal(pos, t.out.len);
+    assert_int_equal(t.counters.messages_in, 2);
+    mcp_buf_free(&stream);
+    sans_io_stop(&t);
+}
+
+/* One frame over the limit, announced in its header and sent in two
+ * reads: 1009, and no handler sees it. */
+static void test_oversized_single_frame_closes_1009(void **state) {
+    (void)state;
+    sans_io t;
+    sans_io_start(&t, 1024);
+    char big[2000];
+    memset(big, ' ', sizeof big);
+    mcp_buf frame;
+    mcp_buf_init(&frame);
+    wsc_frame_append(&frame, true, 1, big, sizeof big, true);
+    sans_io_feed(&t, frame.data, 8); /* the header and a little */
+    sans_io_feed(&t, frame.data + 8, frame.len - 8);
+    size_t pos = 0;
+    mcp_str payload;
+    assert_int_equal(next_frame(&t.out, &pos, &payload), 8);
+    assert_int_equal(((unsigned char)payload.ptr[0] << 8) | (unsigned char)payload.ptr[1], 1009);
+    assert_int_equal(t.counters.oversized, 1);
+    assert_int_equal(t.counters.messages_in, 0);
+    mcp_buf_free(&frame);
+    sans_io_stop(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_key_matches_rfc_example),
@@ -413,6 +592,10 @@ int main(void) {
         cmocka_unit_test(test_close_handshake),
         cmocka_unit_test(test_binary_and_unmasked_frames_are_faults),
         cmocka_unit_test(test_async_reply_and_drain),
+        cmocka_unit_test(test_frames_split_at_every_byte),
+        cmocka_unit_test(test_invalid_utf8_closes_1007),
+        cmocka_unit_test(test_hand_over_to_wslay_keeps_order),
+        cmocka_unit_test(test_oversized_single_frame_closes_1009),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
