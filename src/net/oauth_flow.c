@@ -409,8 +409,9 @@ static int discover(mcp_oauth *o, const mcp_oauth_challenge *ch, mcp_oauth_resou
                        : mcp_oauth_discover_legacy(&o->net, o->server_url, &as, why, why_size);
     if (rc != 0)
         return rc;
-    bool moved = !o->have_as || !o->as.issuer != !as.issuer || (as.issuer && strcmp(as.issuer, o->as.issuer) != 0) ||
-                 strcmp(as.token_endpoint, o->as.token_endpoint) != 0;
+    /* The first discovery keeps what the user gave (a stored refresh token). */
+    bool moved = o->have_as && (!o->as.issuer != !as.issuer || (as.issuer && strcmp(as.issuer, o->as.issuer) != 0) ||
+                                strcmp(as.token_endpoint, o->as.token_endpoint) != 0);
     if (moved) {
         /* Credentials are bound to the server that issued them. */
         free(o->client_id);
@@ -466,17 +467,25 @@ static int authorize(mcp_oauth *o, const mcp_oauth_challenge *ch, bool step_up, 
         snprintf(why, why_size, "gave up after %u authorizations in a row that the server did not accept", o->attempts);
         return MCP_ELIMIT;
     }
-    /* An expired token: a refresh costs one request and no person. */
-    if (!step_up && o->refresh && o->have_as && o->attempts == 0 && o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE) {
-        o->attempts++;
-        if (mcp_oauth_refresh(o, why, why_size) == 0)
-            return 0;
-        free(o->refresh);
-        o->refresh = NULL;
-    }
+    bool first = o->attempts == 0;
     o->attempts++;
     mcp_oauth_resource prm;
     int rc = discover(o, ch, &prm, why, why_size);
+    /* An expired token: a refresh costs one request and no person (and is
+     * dropped when the resource moved to another server). */
+    if (rc == 0 && first && !step_up && o->refresh && o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE) {
+        /* Only a client we know (registering anew would make another one). */
+        if (o->client_id || o->opts.client_id || (o->opts.client_metadata_url && o->as.cimd_supported)) {
+            if (!o->client_id)
+                ensure_client(o, o->opts.redirect_uri ? o->opts.redirect_uri : DEFAULT_REDIRECT_URI, why, why_size);
+            if (o->client_id && mcp_oauth_refresh(o, why, why_size) == 0) {
+                mcp_oauth_resource_free(&prm);
+                return 0;
+            }
+        }
+        free(o->refresh);
+        o->refresh = NULL;
+    }
     if (rc == 0) {
         choose_scope(o, ch, &prm, step_up);
         rc = o->opts.grant == MCP_OAUTH_CLIENT_CREDENTIALS ? mcp_oauth_client_credentials(o, why, why_size)

@@ -546,6 +546,31 @@ static void test_offline_access_and_preregistered(void **state)
     mcp_oauth_free(o);
 }
 
+static void test_stored_refresh_token(void **state)
+{
+    (void)state;
+    script_good();
+    /* A refresh token from an earlier run, for a client we know. */
+    mcp_oauth *o = client(&(mcp_oauth_opts){.client_id = "pre", .refresh_token = "stored-r"});
+    char why[600];
+    assert_int_equal(challenge(o, 401, "Bearer", why), 0);
+    assert_string_equal(mcp_oauth_token(o), "tok-1");
+    assert_null(seen("GET /authorize", 0));
+    mcp_buf v;
+    mcp_buf_init(&v);
+    assert_true(param(seen("POST /token", 0), "refresh_token", &v));
+    assert_string_equal(v.data, "stored-r");
+    mcp_oauth_free(o);
+    /* For a client that would have to register anew: no refresh. */
+    o = client(&(mcp_oauth_opts){.refresh_token = "stored-r"});
+    assert_int_equal(challenge(o, 401, "Bearer", why), 0);
+    assert_int_equal(count("GET /authorize"), 1);
+    assert_true(param(seen("POST /token", 1), "grant_type", &v));
+    assert_string_equal(v.data, "authorization_code");
+    mcp_buf_free(&v);
+    mcp_oauth_free(o);
+}
+
 static void test_server_that_never_answers(void **state)
 {
     (void)state;
@@ -585,6 +610,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_unfit_for_a_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_up_and_retry_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline_access_and_preregistered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_refresh_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_that_never_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
