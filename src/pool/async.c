@@ -12,11 +12,13 @@
  * wake-up, where a caller thread per connection costs a context switch per
  * request on each side.
  *
- * A connection is registered with its thread's epoll once, with
- * EPOLLONESHOT: it is armed only while it carries a call, so while it sits
- * idle or is lent to a blocking caller the thread never touches it. Every
- * path that ends a call without an event (a timeout, shutdown) disarms it
- * first, so no stale event can name a connection given away meanwhile.
+ * A connection is in its thread's epoll set (level-triggered) only while
+ * the thread owns it: from the start of a call until the connection leaves
+ * the thread, idle or lent to a blocking caller, when it is removed before
+ * any other thread can see it (mcp_pool_release calls
+ * mcp_pool_io_forget_locked at that moment), so no event can name a
+ * connection given away. A connection that goes straight from one call to
+ * the next stays in the set: under load a call costs no epoll_ctl at all.
  *
  * Thread 0 also ends waiting calls whose checkout deadline passed, and all
  * of them when the breaker opens, at each tick (TICK_MS).
@@ -80,25 +82,39 @@ static void on_reply(void *user, int status, const mcp_json *value, int64_t id)
 
 /* ---- Arming ------------------------------------------------------------------------- */
 
+/* Make the set watch what conn needs now: input always, and room to write
+ * while output is pending. A no-op when it already does. */
 static int arm(mcp_pool_io *io, mcp_pool_conn *conn)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = conn};
+    uint32_t want = EPOLLIN | EPOLLRDHUP;
     if (conn->stream->out.len)
-        ev.events |= EPOLLOUT;
+        want |= EPOLLOUT;
+    if (conn->registered && conn->watched == want)
+        return 0;
+    struct epoll_event ev = {.events = want, .data.ptr = conn};
     int op = conn->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(io->epfd, op, conn->stream->fd, &ev) != 0)
         return MCP_EIO;
-    conn->registered = conn->armed = true;
+    conn->registered = true;
+    conn->watched = want;
     return 0;
 }
 
+/* Out of the set altogether: even hang-ups, which epoll reports whatever
+ * the mask, cannot name it any more. */
 static void disarm(mcp_pool_io *io, mcp_pool_conn *conn)
 {
-    if (!conn->armed)
+    if (!conn->registered)
         return;
-    conn->armed = false;
-    struct epoll_event ev = {.events = 0, .data.ptr = conn};
-    epoll_ctl(io->epfd, EPOLL_CTL_MOD, conn->stream->fd, &ev);
+    conn->registered = false;
+    conn->watched = 0;
+    epoll_ctl(io->epfd, EPOLL_CTL_DEL, conn->stream->fd, NULL);
+}
+
+void mcp_pool_io_forget_locked(mcp_pool_conn *conn)
+{
+    if (conn->io)
+        disarm(conn->io, conn);
 }
 
 static void active_add(mcp_pool_io *io, mcp_pool_conn *conn)
@@ -127,7 +143,6 @@ static mcp_pool_async *finish(mcp_pool_io *io, mcp_pool_conn *conn, bool was_act
     mcp_pool_async *call = conn->call;
     if (was_active)
         active_remove(io, conn);
-    disarm(io, conn);
     conn->call = NULL;
     conn->stream->driven = false;
     int status = call->status;
@@ -136,6 +151,8 @@ static mcp_pool_async *finish(mcp_pool_io *io, mcp_pool_conn *conn, bool was_act
     if (conn->stream->broken || !mcp_client_is_ready(conn->client))
         status = MCP_ECLOSED;
     free(call);
+    /* Still in the epoll set: release takes it out if the connection
+     * leaves this thread, and leaves it in when a waiting call gets it. */
     return mcp_pool_release(io->pool, conn, status, true);
 }
 
@@ -167,7 +184,6 @@ static mcp_pool_async *start(mcp_pool_io *io, mcp_pool_async *call)
 
 static void service(mcp_pool_io *io, mcp_pool_conn *conn, uint32_t events)
 {
-    conn->armed = false; /* one shot: it fired */
     if (!conn->call)
         return;
     int rc = 0;

@@ -353,6 +353,8 @@ mcp_pool_async *mcp_pool_release(mcp_pool *pool, mcp_pool_conn *conn, int status
     pool->hold_us = pool->hold_us == 0 ? hold_us : pool->hold_us + HOLD_ALPHA * (hold_us - pool->hold_us);
     close_it = broken || conn->overflow || pool->stopping;
     if (close_it) {
+        if (direct)
+            mcp_pool_io_forget_locked(conn);
         pool->open--;
         if (broken)
             pool->stats.closed_broken++;
@@ -373,6 +375,10 @@ mcp_pool_async *mcp_pool_release(mcp_pool *pool, mcp_pool_conn *conn, int status
             conn->checkout_ns = now;
             next->conn = conn;
         } else {
+            /* Leaving its I/O thread, where it stays watched only while it
+             * goes from call to call. */
+            if (direct)
+                mcp_pool_io_forget_locked(conn);
             mcp_pool_offer_locked(pool, conn, true);
         }
     }

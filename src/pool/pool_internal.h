@@ -61,8 +61,8 @@ struct mcp_pool_conn {
     mcp_pool_io *io;         /* the I/O thread that drives it for async calls */
     mcp_pool_async *call;    /* the async call it carries now (I/O thread only) */
     size_t active_index;     /* position in io's active list (I/O thread only) */
-    bool registered;         /* its socket is in io's epoll set */
-    bool armed;              /* ... and may fire (EPOLLONESHOT) */
+    bool registered;         /* its socket is in io's epoll set (I/O thread only) */
+    uint32_t watched;        /* ... for these events */
 };
 
 /* The adaptive limit (limit.c). */
@@ -134,7 +134,8 @@ void mcp_pool_close_conn(mcp_pool_conn *conn);
  * held). When it stays open and an async call waits, it goes straight to
  * that call (the connection stays busy): direct returns the call for the
  * caller, conn's own I/O thread, to start; otherwise it is dispatched to
- * that thread and NULL is returned. */
+ * that thread and NULL is returned. With direct, a connection that leaves
+ * the I/O thread is first taken out of its epoll set. */
 mcp_pool_async *mcp_pool_release(mcp_pool *pool, mcp_pool_conn *conn, int status, bool direct);
 /* Lock held: an open connection is free (new, or back from a health
  * check): give it to the first waiting async call, or put it on the idle
@@ -148,6 +149,9 @@ mcp_pool_io *mcp_pool_io_pick(mcp_pool *pool);
 /* End every async call still waiting or in flight with MCP_ECLOSED and
  * join the I/O threads. The pool is already stopping. */
 void mcp_pool_io_stop(mcp_pool *pool);
+/* Lock held, on conn's I/O thread: conn is about to leave the thread (go
+ * idle, or be closed): take its socket out of the thread's epoll set. */
+void mcp_pool_io_forget_locked(mcp_pool_conn *conn);
 /* Lock held: conn (busy) carries call; hands both to conn's I/O thread. */
 void mcp_pool_async_dispatch_locked(mcp_pool_conn *conn, mcp_pool_async *call);
 
