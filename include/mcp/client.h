@@ -309,6 +309,38 @@ typedef struct mcp_oauth_opts {
     void *user;
 } mcp_oauth_opts;
 
+/* A loopback redirect receiver (RFC 8252 7.3) for the authorization code
+ * flow with a person at a browser: it listens on 127.0.0.1, its URI is
+ * the redirect_uri to use, and mcp_oauth_loopback_authorize (an
+ * mcp_oauth_opts.authorize callback, user = the loopback) shows the
+ * authorization URL through opts.show and waits for the browser to come
+ * back with the code:
+ *
+ *     mcp_oauth_loopback *lb;
+ *     mcp_oauth_loopback_open(&(mcp_oauth_loopback_opts){.show = tell_the_user}, &lb, why, sizeof why);
+ *     mcp_oauth_opts oauth = {.redirect_uri = mcp_oauth_loopback_uri(lb),
+ *                             .authorize = mcp_oauth_loopback_authorize, .user = lb};
+ *     ... connect with .oauth = &oauth, work, close ...
+ *     mcp_oauth_loopback_close(lb);
+ */
+typedef struct mcp_oauth_loopback mcp_oauth_loopback;
+typedef struct mcp_oauth_loopback_opts {
+    /* "http://127.0.0.1:PORT/PATH" to listen on that port and path; NULL:
+     * any free port, path /callback. Other hosts are refused (MCP_EINVAL). */
+    const char *redirect_uri;
+    unsigned timeout_ms;          /* how long to wait for the browser; 0 means 300000 */
+    void (*show)(void *user, const char *authorization_url);
+    void *user;
+} mcp_oauth_loopback_opts;
+int mcp_oauth_loopback_open(const mcp_oauth_loopback_opts *opts, mcp_oauth_loopback **out, char *why,
+                            size_t why_size);
+const char *mcp_oauth_loopback_uri(const mcp_oauth_loopback *lb);
+/* MCP_ETIMEDOUT when no browser came back in time. Requests for other
+ * paths get 404 and the wait goes on. */
+int mcp_oauth_loopback_authorize(void *user, const char *authorization_url, const char *redirect_uri,
+                                 mcp_buf *redirected_to);
+void mcp_oauth_loopback_close(mcp_oauth_loopback *lb);
+
 /* ---- Connectors (net layer: src/net/client_stdio.c, client_tcp.c) ---------
  * Newline-delimited JSON transports (Streamable HTTP further below). */
 typedef struct mcp_connect_opts {

@@ -31,6 +31,10 @@ int app_call_oauth_option(call_args *a, int argc, char **argv, int i)
         a->oauth_on = true;
         return 1;
     }
+    if (!strcmp(arg, "--oauth-browser")) {
+        a->oauth_on = a->oauth_browser = true;
+        return 1;
+    }
     if (!strcmp(arg, "--oauth-client-credentials")) {
         a->oauth_on = true;
         o->grant = MCP_OAUTH_CLIENT_CREDENTIALS;
@@ -111,6 +115,19 @@ int app_call_oauth_option(call_args *a, int argc, char **argv, int i)
         break;
     }
     return 2;
+}
+
+/* The person at the browser is told where to go. */
+static void show_url(void *user, const char *url)
+{
+    (void)user;
+    fprintf(stderr, "mcpd call: the server wants authorization. Open this URL in a browser and approve:\n\n  %s\n\n"
+                    "mcpd call: waiting for the browser to come back...\n", url);
+}
+
+static int authorize_in_browser(void *user, const char *url, const char *redirect_uri, mcp_buf *back)
+{
+    return mcp_oauth_loopback_authorize(((call_args *)user)->loopback, url, redirect_uri, back);
 }
 
 static char *read_file(const char *path)
@@ -201,6 +218,21 @@ int app_call_oauth_load(call_args *a)
         }
         o->private_key_pem = a->oauth_key;
     }
+    if (a->oauth_browser) {
+        if (o->grant != MCP_OAUTH_AUTHORIZATION_CODE) {
+            fputs("mcpd call: --oauth-browser is for the authorization code grant (a person approves)\n", stderr);
+            return 2;
+        }
+        char why[256];
+        if (mcp_oauth_loopback_open(&(mcp_oauth_loopback_opts){.redirect_uri = o->redirect_uri, .show = show_url},
+                                    &a->loopback, why, sizeof why) != 0) {
+            fprintf(stderr, "mcpd call: --oauth-browser: %s\n", why);
+            return 2;
+        }
+        o->redirect_uri = mcp_oauth_loopback_uri(a->loopback);
+        o->authorize = authorize_in_browser;
+        o->user = a;
+    }
     if (a->oauth_token_file) {
         char *text = read_file(a->oauth_token_file);
         if (text) {
@@ -234,6 +266,8 @@ int app_call_oauth_load(call_args *a)
 
 void app_call_oauth_free(call_args *a)
 {
+    mcp_oauth_loopback_close(a->loopback);
+    a->loopback = NULL;
     free(a->oauth_key);
     free(a->oauth_stored[0]);
     free(a->oauth_stored[1]);
