@@ -167,6 +167,13 @@ void mcp_json_write_key_n(mcp_json_writer *w, const char *key, size_t len);
  * MCP_JSON_KEY takes a string literal and counts it at compile time. */
 void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len);
 #define MCP_JSON_KEY(w, literal) mcp_json_write_key_clean((w), "" literal, sizeof(literal) - 1)
+/* A whole member in one step: a key as for mcp_json_write_key_clean and a
+ * value that is already valid JSON text (as for mcp_json_write_raw, not
+ * checked). MCP_JSON_MEMBER takes the key as a string literal. */
+void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key_len, const char *json,
+                                 size_t json_len);
+#define MCP_JSON_MEMBER(w, literal, json, json_len) \
+    mcp_json_write_member_clean((w), "" literal, sizeof(literal) - 1, (json), (json_len))
 void mcp_json_write_string(mcp_json_writer *w, const char *s, size_t len);
 void mcp_json_write_cstr(mcp_json_writer *w, const char *s); /* NULL writes null */
 void mcp_json_write_int(mcp_json_writer *w, int64_t v);

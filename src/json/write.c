@@ -309,6 +309,41 @@ void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len) {
     put_clean_key(w, key, len);
 }
 
+void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key_len, const char *json,
+                                 size_t json_len) {
+    if (!key_allowed(w)) return;
+#ifndef NDEBUG
+    for (size_t i = 0; i < key_len; i++) {
+        if (needs_look[(unsigned char)key[i]]) {
+            w->status = MCP_EINVAL; /* the caller's promise was wrong */
+            return;
+        }
+    }
+#endif
+    if (!json) json_len = 0;
+    mcp_buf *out = w->out;
+    size_t need = key_len + json_len + 4;
+    if (MCP_UNLIKELY(out->cap - out->len <= need)) {
+        int rc = mcp_buf_reserve(out, need);
+        if (rc) {
+            w->status = rc;
+            return;
+        }
+    }
+    char *d = out->data + out->len;
+    if (w->need_comma) *d++ = ',';
+    *d++ = '"';
+    mcp_json_copy(d, key, key_len);
+    d += key_len;
+    *d++ = '"';
+    *d++ = ':';
+    mcp_json_copy(d, json, json_len);
+    d += json_len;
+    *d = '\0';
+    out->len = (size_t)(d - out->data);
+    w->need_comma = true;
+}
+
 void mcp_json_write_key(mcp_json_writer *w, const char *key) {
     if (!key) {
         if (!w->status) w->status = MCP_EINVAL;

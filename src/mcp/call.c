@@ -17,9 +17,9 @@
 
 #define MCP_CALL_POOL_MAX 16
 
-/* A constant string value written as the JSON text it is: no escaping
- * pass for what is known to need none. */
-#define WRITE_CONST_STRING(w, s) mcp_json_write_raw((w), "\"" s "\"", sizeof(s) + 1)
+/* A member with a constant key and a constant string value, written as the
+ * JSON text it is: no escaping pass for what is known to need none. */
+#define WRITE_CONST_MEMBER(w, key, s) MCP_JSON_MEMBER((w), key, "\"" s "\"", sizeof(s) + 1)
 
 mcp_call *mcp_call_acquire(mcp_session *session)
 {
@@ -115,8 +115,7 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_rpc_begin_result(w, &call->id);
     mcp_json_begin_object(w);
     if (call->modern) {
-        MCP_JSON_KEY(w, "resultType");
-        WRITE_CONST_STRING(w, "complete");
+        WRITE_CONST_MEMBER(w, "resultType", "complete");
     }
 }
 
@@ -124,11 +123,11 @@ void mcp_call_result_end(mcp_call *call, mcp_json_writer *w)
 {
     if (call->modern) {
         /* Servers SHOULD identify themselves on every modern response. */
-        MCP_JSON_KEY(w, "_meta");
         const mcp_session *s = call->session;
         if (s->modern_meta) {
-            mcp_json_write_raw(w, s->modern_meta, s->modern_meta_len);
+            MCP_JSON_MEMBER(w, "_meta", s->modern_meta, s->modern_meta_len);
         } else {
+            MCP_JSON_KEY(w, "_meta");
             mcp_json_begin_object(w);
             MCP_JSON_KEY(w, "io.modelcontextprotocol/serverInfo");
             mcp_server_write_info(s->server, call->version, w);
@@ -196,8 +195,7 @@ static void assemble_input_required(mcp_call *call)
     mcp_json_writer_init(&w, &call->out);
     mcp_rpc_begin_result(&w, &call->id);
     mcp_json_begin_object(&w);
-    MCP_JSON_KEY(&w, "resultType");
-    WRITE_CONST_STRING(&w, "input_required");
+    WRITE_CONST_MEMBER(&w, "resultType", "input_required");
     if (call->requests) {
         MCP_JSON_KEY(&w, "inputRequests");
         mcp_json_begin_object(&w);
@@ -244,8 +242,7 @@ static void assemble(mcp_call *call)
             MCP_JSON_KEY(&w, "content");
             mcp_json_begin_array(&w);
             mcp_json_begin_object(&w);
-            MCP_JSON_KEY(&w, "type");
-            WRITE_CONST_STRING(&w, "text");
+            WRITE_CONST_MEMBER(&w, "type", "text");
             MCP_JSON_KEY(&w, "text");
             mcp_json_write_string(&w, call->structured.data, call->structured.len);
             mcp_json_end_object(&w);
@@ -394,8 +391,7 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
-    MCP_JSON_KEY(&w, "type");
-    WRITE_CONST_STRING(&w, "text");
+    WRITE_CONST_MEMBER(&w, "type", "text");
     MCP_JSON_KEY(&w, "text");
     mcp_json_write_string(&w, text ? text : "", len);
     return item_end(call, &w);
@@ -652,8 +648,7 @@ int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
     mcp_json_write_cstr(&w, role);
     MCP_JSON_KEY(&w, "content");
     mcp_json_begin_object(&w);
-    MCP_JSON_KEY(&w, "type");
-    WRITE_CONST_STRING(&w, "text");
+    WRITE_CONST_MEMBER(&w, "type", "text");
     MCP_JSON_KEY(&w, "text");
     mcp_json_write_cstr(&w, text);
     mcp_json_end_object(&w);

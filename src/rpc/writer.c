@@ -13,18 +13,16 @@ static const char VERSION_JSON[] = "\"2.0\"";
 
 void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
 {
-    MCP_JSON_KEY(w, "id");
     if (!id || id->type == MCP_RPC_ID_NONE || id->text.len == 0)
-        mcp_json_write_null(w);
+        MCP_JSON_MEMBER(w, "id", "null", 4);
     else
-        mcp_json_write_raw(w, id->text.ptr, id->text.len);
+        MCP_JSON_MEMBER(w, "id", id->text.ptr, id->text.len);
 }
 
 void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id)
 {
     mcp_json_begin_object(w);
-    MCP_JSON_KEY(w, "jsonrpc");
-    mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
+    MCP_JSON_MEMBER(w, "jsonrpc", VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(w, id);
     MCP_JSON_KEY(w, "result");
 }
@@ -50,8 +48,7 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);
-    MCP_JSON_KEY(&w, "jsonrpc");
-    mcp_json_write_raw(&w, VERSION_JSON, sizeof VERSION_JSON - 1);
+    MCP_JSON_MEMBER(&w, "jsonrpc", VERSION_JSON, sizeof VERSION_JSON - 1);
     mcp_rpc_write_id(&w, id);
     MCP_JSON_KEY(&w, "error");
     mcp_json_begin_object(&w);
@@ -71,8 +68,7 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
 void mcp_rpc_begin_notification(mcp_json_writer *w, const char *method)
 {
     mcp_json_begin_object(w);
-    MCP_JSON_KEY(w, "jsonrpc");
-    mcp_json_write_raw(w, VERSION_JSON, sizeof VERSION_JSON - 1);
+    MCP_JSON_MEMBER(w, "jsonrpc", VERSION_JSON, sizeof VERSION_JSON - 1);
     MCP_JSON_KEY(w, "method");
     mcp_json_write_cstr(w, method);
     MCP_JSON_KEY(w, "params");

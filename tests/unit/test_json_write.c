@@ -282,6 +282,30 @@ static void test_clean_keys(void **state) {
     assert_string_equal(out.data,
                         "{\"jsonrpc\":\"2.0\",\"id\":7,\"\":{\"io.modelcontextprotocol/serverInfo\":null}}");
 
+    /* Whole members: a constant key with a value that is JSON text, among
+     * ordinary keys and values, commas where they belong. */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    MCP_JSON_MEMBER(&w, "jsonrpc", "\"2.0\"", 5);
+    MCP_JSON_MEMBER(&w, "id", "17", 2);
+    MCP_JSON_KEY(&w, "result");
+    mcp_json_begin_object(&w);
+    MCP_JSON_MEMBER(&w, "list", "[1,2]", 5);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"jsonrpc\":\"2.0\",\"id\":17,\"result\":{\"list\":[1,2]}}");
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_array(&w);
+    MCP_JSON_MEMBER(&w, "k", "1", 1); /* a member in an array */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    MCP_JSON_KEY(&w, "a");
+    MCP_JSON_MEMBER(&w, "b", "1", 1); /* a member where a value is due */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+
     /* Plain keys given to mcp_json_write_key take the same short cut; keys
      * that need escapes still get them. */
     mcp_buf_reset(&out);
