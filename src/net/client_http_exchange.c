@@ -368,13 +368,14 @@ static void release_fd(mcp_http_client_exchange *x)
         close(fd);
 }
 
-/* A 401 or 403 on a POST: authorize and send it again. false when the
+/* A 401 or 403 on a POST or a GET (a token that expired while a stream
+ * was resumed): authorize and send the same request again. false when the
  * transport does not authorize (the status then fails the request). */
 static bool answer_challenge(mcp_http_client_exchange *x)
 {
     mcp_http_client *t = x->t;
     mcp_http_response *r = &x->resp;
-    if (!t->oauth || x->kind != MCP_HTTP_X_POST || (r->status != 401 && r->status != 403))
+    if (!t->oauth || x->kind == MCP_HTTP_X_DELETE || (r->status != 401 && r->status != 403))
         return false;
     int status = r->status;
     release_fd(x);
@@ -390,6 +391,8 @@ static bool answer_challenge(mcp_http_client_exchange *x)
     char message[768];
     snprintf(message, sizeof message, "HTTP %d: authorization failed: %s", status, why);
     fail_request(x, -32000, message, NULL);
+    if (x->kind == MCP_HTTP_X_GET)
+        t->get_refused = true;
     mcp_http_client_exchange_drop_fd(x);
     x->dead = true;
     return true;

@@ -23,7 +23,7 @@
 
 /* ---- A scripted HTTP server ------------------------------------------------------- */
 
-enum { PLAIN = 0, AUTHORIZE, HANG };
+enum { PLAIN = 0, AUTHORIZE, HANG, PROTECTED };
 enum { ISS_NONE = 0, ISS_RIGHT, ISS_WRONG };
 
 typedef struct route {
@@ -78,6 +78,31 @@ static void respond(int fd, const char *request)
             r = &srv.routes[i];
     route copy = r ? *r : (route){.status = 404, .body = "{\"error\":\"not_found\"}"};
     pthread_mutex_unlock(&srv.lock);
+    if (copy.kind == PROTECTED) {
+        /* The MCP endpoint: 401 without the token, else a result for the
+         * request's id (202 for a notification). */
+        const char *id = strstr(request, "\"id\":");
+        char reply_body[512];
+        int status = 200;
+        if (!strstr(request, "\r\nAuthorization: Bearer tok-1\r\n")) {
+            status = 401;
+            snprintf(reply_body, sizeof reply_body, "{\"error\":\"invalid_token\"}");
+        } else if (!id) {
+            status = 202;
+            reply_body[0] = '\0';
+        } else {
+            snprintf(reply_body, sizeof reply_body, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"result\":%s}",
+                     strtol(id + 5, NULL, 10), copy.body);
+        }
+        char out[1024];
+        int n = snprintf(out, sizeof out,
+                         "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         status, status == 401 ? "WWW-Authenticate: Bearer scope=\"s1\"\r\n" : "",
+                         strlen(reply_body), reply_body);
+        (void)!write(fd, out, (size_t)n);
+        return;
+    }
     if (copy.kind == HANG) {
         while (!srv.stop)
             usleep(10000);
@@ -593,6 +618,44 @@ static void test_server_that_never_answers(void **state)
     mcp_oauth_free(o);
 }
 
+/* Through the Streamable HTTP connector: the 401 is answered inside the
+ * transport, the request goes again with the token, and the client only
+ * ever sees results. */
+static void test_connector_authorizes(void **state)
+{
+    (void)state;
+    script_good();
+    add((route){"POST", "/mcp", 0, NULL,
+                "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"serverInfo\":{\"name\":\"s\",\"version\":\"1\"},"
+                "\"tools\":[]}",
+                PROTECTED, 0});
+    char url[96];
+    snprintf(url, sizeof url, "%s/mcp", srv.base);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_http(url, &(mcp_connect_opts){.oauth = &(mcp_oauth_opts){0}}, &t), 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = "2025-11-25", .transport = t});
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client_result r = {0};
+    assert_int_equal(mcp_client_call_sync(c, "tools/list", NULL, NULL, &r), 0);
+    assert_non_null(strstr(r.json, "\"tools\":[]"));
+    mcp_client_result_free(&r);
+    /* One authorization: the first POST met the 401, every later one had the token. */
+    assert_int_equal(count("GET /authorize"), 1);
+    assert_int_equal(count("POST /mcp"), 4); /* initialize twice, notifications/initialized, tools/list */
+    assert_null(strstr(seen("POST /mcp", 0), "Authorization:"));
+    for (size_t i = 1; i < 4; i++)
+        assert_non_null(strstr(seen("POST /mcp", i), "Authorization: Bearer tok-1"));
+    mcp_client_free(c);
+
+    /* Without OAuth the 401 reaches the caller, with its status. */
+    assert_int_equal(mcp_connect_http(url, NULL, &t), 0);
+    c = mcp_client_new(&(mcp_client_opts){.protocol_version = "2025-11-25", .transport = t});
+    assert_int_equal(mcp_client_connect(c, 5000, &r), MCP_CLIENT_RPC_ERROR);
+    assert_non_null(strstr(r.json, "HTTP 401"));
+    mcp_client_result_free(&r);
+    mcp_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offline_access_and_preregistered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_refresh_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_that_never_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connector_authorizes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
