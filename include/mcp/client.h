@@ -420,7 +420,11 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
  * HTTP failures of a request reach the client as a JSON-RPC error for that
  * request whose message starts "HTTP <status>" (a 404 for a session the
  * server no longer knows says so). Connecting dials once to check that the
- * server is reachable; idle connections are kept for reuse. */
+ * server is reachable; idle connections are kept for reuse. With
+ * opts.oauth, a 401 (or 403 insufficient_scope) is answered inside the
+ * transport by authorizing (see "OAuth 2.1 authorization" above) and the
+ * request goes again with the token; a failed authorization reaches the
+ * caller as "HTTP 401: authorization failed: <reason>". */
 int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_transport **out);
 
 typedef struct mcp_http_client_stats {

@@ -17,6 +17,11 @@
  *
  * A bounded number of authorizations in a row without one request that
  * succeeds: a server that never accepts what it is given ends the loop.
+ * A refusal by a server (a resource for someone else, a foreign issuer, an
+ * error from the token endpoint, the bound reached) is final for the
+ * client: later challenges get the same answer without asking again, so
+ * one refusal is not repeated for every request that follows. A DPoP
+ * nonce challenge (RFC 9449 9) only updates the nonce.
  */
 #include "net/client_http_internal.h"
 #include "net/oauth.h"
@@ -283,8 +288,8 @@ static int user_agent(mcp_oauth *o, const char *url, const char *redirect_uri, m
     } else if (reply.status < 300 || reply.status > 399 ||
                !mcp_oauth_head_value(reply.head.data, reply.head.len, "Location", back)) {
         snprintf(why, why_size,
-                 "the authorization endpoint answered HTTP %d without a redirect: it needs a person at a browser, "
-                 "which this client cannot provide",
+                 "the authorization endpoint answered HTTP %d without a redirect: it needs a person at a browser "
+                 "(an authorize callback; mcpd call --oauth-browser)",
                  reply.status);
         rc = MCP_EUNSUPPORTED;
     }
