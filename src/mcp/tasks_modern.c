@@ -260,6 +260,46 @@ static char *copy_raw(const mcp_json *v)
     return raw.len ? strndup(raw.ptr, raw.len) : NULL;
 }
 
+/* A tool may use one key in several rounds, but a key must name one
+ * request over the task's whole life: on the wire each key carries its
+ * round ("2.confirm"), taken off again when the answers go to the tool. */
+static char *round_keys(int64_t round, const mcp_json *requests)
+{
+    if (!mcp_json_is_object(requests))
+        return NULL;
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    char prefix[24];
+    int n = snprintf(prefix, sizeof prefix, "%lld.", (long long)round);
+    mcp_buf key;
+    mcp_buf_init(&key);
+    for (const mcp_json *m = mcp_json_first(requests); m; m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        mcp_buf_reset(&key);
+        mcp_buf_append(&key, prefix, (size_t)n);
+        mcp_buf_append(&key, k.ptr, k.len);
+        mcp_json_write_key_n(&w, key.data, key.len);
+        mcp_json_write_value(&w, m);
+    }
+    mcp_json_end_object(&w);
+    char *text = mcp_json_writer_status(&w) == 0 ? strndup(out.data, out.len) : NULL;
+    mcp_buf_free(&key);
+    mcp_buf_free(&out);
+    return text;
+}
+
+/* The tool's own key of a wire key (round_keys). */
+static mcp_str tool_key(mcp_str wire)
+{
+    const char *dot = memchr(wire.ptr, '.', wire.len);
+    if (!dot)
+        return wire;
+    return (mcp_str){dot + 1, wire.len - (size_t)(dot + 1 - wire.ptr)};
+}
+
 /* Under the store lock: the runner answered this round. */
 static void settle_locked(modern_task *t, const mcp_json *doc)
 {
@@ -273,7 +313,7 @@ static void settle_locked(modern_task *t, const mcp_json *doc)
     if (result && !strcmp(mcp_json_str(mcp_json_get(result, "resultType"), ""), "input_required")) {
         free(t->input_requests);
         free(t->request_state);
-        t->input_requests = copy_raw(mcp_json_get(result, "inputRequests"));
+        t->input_requests = round_keys(t->round, mcp_json_get(result, "inputRequests"));
         const mcp_json *state = mcp_json_get(result, "requestState");
         t->request_state = mcp_json_is_string(state) ? strdup(mcp_json_str(state, "")) : NULL;
         mcp_buf_reset(&t->responses);
@@ -639,8 +679,9 @@ int mcp_method_tasks_update(mcp_call *call)
             /* Members of an object still open: "key":answer,... */
             if (t->responses.len)
                 rc = mcp_buf_append_char(&t->responses, ',');
+            mcp_str own = tool_key(key);
             if (rc == 0)
-                rc = mcp_json_escape(&t->responses, key.ptr, key.len);
+                rc = mcp_json_escape(&t->responses, own.ptr, own.len);
             if (rc == 0)
                 rc = mcp_buf_append_char(&t->responses, ':');
             mcp_json_writer w;

@@ -106,6 +106,20 @@ static int two(mcp_call *call, const mcp_json *args, void *user)
                          mcp_json_str(mcp_json_get(b, "action"), ""));
 }
 
+/* Asks "q" in two rounds, keeping which round it is in the request state. */
+static int again(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    const char *st = mcp_call_request_state(call);
+    if (!mcp_call_input(call, "q"))
+        return mcp_call_request_elicitation(call, "q", "One?", OBJECT_SCHEMA);
+    if (!st) {
+        int rc = mcp_call_set_request_state(call, "second");
+        return rc ? rc : mcp_call_request_elicitation(call, "q", "Two?", OBJECT_SCHEMA);
+    }
+    return mcp_call_text(call, "two rounds, %s", st);
+}
+
 static fixture *setup(unsigned max_tasks)
 {
     memset(&the_gate, 0, sizeof the_gate);
@@ -119,6 +133,7 @@ static fixture *setup(unsigned max_tasks)
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "broken", .fn = broken, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "ask", .fn = ask, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "two", .fn = two, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "again", .fn = again, .task_support = "optional"}), 0);
     return f;
 }
 
@@ -351,7 +366,8 @@ static void test_input_through_update(void **state)
     char *id = created_task(call_tool(f, 1, "ask", "{}", META_EXT));
     const mcp_json *r = result_of(get_task(f, 2, id));
     assert_string_equal(str_at(r, "status"), "input_required");
-    const mcp_json *req = mcp_json_get(mcp_json_get(r, "inputRequests"), "ok");
+    /* Keys carry their round on the wire, so that none names two requests. */
+    const mcp_json *req = mcp_json_get(mcp_json_get(r, "inputRequests"), "1.ok");
     assert_string_equal(str_at(req, "method"), "elicitation/create");
     assert_string_equal(str_at(mcp_json_get(req, "params"), "message"), "Go?");
     assert_null(mcp_json_get(r, "requestState"));
@@ -360,7 +376,7 @@ static void test_input_through_update(void **state)
     assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
     assert_null(mcp_json_get(result_of(doc), "taskId"));
     assert_string_equal(str_at(result_of(get_task(f, 4, id)), "status"), "input_required");
-    doc = task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"ok\":{\"action\":\"accept\",\"content\":{}}}",
+    doc = task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"1.ok\":{\"action\":\"accept\",\"content\":{}}}",
                        META_EXT);
     assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
     r = result_of(get_task(f, 6, id));
@@ -368,7 +384,7 @@ static void test_input_through_update(void **state)
     assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
                         "answer: accept");
     /* Updating a finished task changes nothing. */
-    doc = task_request(f, 7, "tasks/update", id, "\"inputResponses\":{\"ok\":{\"action\":\"decline\"}}", META_EXT);
+    doc = task_request(f, 7, "tasks/update", id, "\"inputResponses\":{\"1.ok\":{\"action\":\"decline\"}}", META_EXT);
     assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
     assert_string_equal(str_at(result_of(get_task(f, 8, id)), "status"), "completed");
     free(id);
@@ -383,13 +399,13 @@ static void test_partial_update(void **state)
     char *id = created_task(call_tool(f, 1, "two", "{}", META_EXT));
     const mcp_json *requests = mcp_json_get(result_of(get_task(f, 2, id)), "inputRequests");
     assert_int_equal(mcp_json_len(requests), 2);
-    task_request(f, 3, "tasks/update", id, "\"inputResponses\":{\"a\":{\"action\":\"accept\"}}", META_EXT);
+    task_request(f, 3, "tasks/update", id, "\"inputResponses\":{\"1.a\":{\"action\":\"accept\"}}", META_EXT);
     const mcp_json *r = result_of(get_task(f, 4, id));
     assert_string_equal(str_at(r, "status"), "input_required");
     requests = mcp_json_get(r, "inputRequests");
     assert_int_equal(mcp_json_len(requests), 1);
-    assert_non_null(mcp_json_get(requests, "b"));
-    task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"b\":{\"action\":\"decline\"}}", META_EXT);
+    assert_non_null(mcp_json_get(requests, "1.b"));
+    task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"1.b\":{\"action\":\"decline\"}}", META_EXT);
     r = result_of(get_task(f, 6, id));
     assert_string_equal(str_at(r, "status"), "completed");
     assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
@@ -455,6 +471,34 @@ static void test_tasks_outlive_connection_and_limit(void **state)
     teardown(f);
 }
 
+/* One key in two rounds of the tool: two distinct keys on the wire; an
+ * answer to the first round's key is not taken for the second. */
+static void test_keys_unique_across_rounds(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    REQUIRE_ROUTING(f);
+    char *id = created_task(call_tool(f, 1, "again", "{}", META_EXT));
+    const mcp_json *requests = mcp_json_get(result_of(get_task(f, 2, id)), "inputRequests");
+    assert_string_equal(str_at(mcp_json_get(mcp_json_get(requests, "1.q"), "params"), "message"), "One?");
+    task_request(f, 3, "tasks/update", id, "\"inputResponses\":{\"1.q\":{\"action\":\"accept\"}}", META_EXT);
+    const mcp_json *r = result_of(get_task(f, 4, id));
+    assert_string_equal(str_at(r, "status"), "input_required");
+    requests = mcp_json_get(r, "inputRequests");
+    assert_null(mcp_json_get(requests, "1.q"));
+    assert_string_equal(str_at(mcp_json_get(mcp_json_get(requests, "2.q"), "params"), "message"), "Two?");
+    assert_null(mcp_json_get(r, "requestState"));
+    task_request(f, 5, "tasks/update", id, "\"inputResponses\":{\"1.q\":{\"action\":\"accept\"}}", META_EXT);
+    assert_string_equal(str_at(result_of(get_task(f, 6, id)), "status"), "input_required");
+    task_request(f, 7, "tasks/update", id, "\"inputResponses\":{\"2.q\":{\"action\":\"accept\"}}", META_EXT);
+    r = result_of(get_task(f, 8, id));
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
+                        "two rounds, second");
+    free(id);
+    teardown(f);
+}
+
 /* subscriptions/listen: taskIds need the extension; we agree to no task
  * notifications (tasks are polled), and say so in the acknowledgement. */
 static void test_listen_task_ids(void **state)
@@ -488,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_tool_error_completes_protocol_error_fails),
         cmocka_unit_test(test_input_through_update),
         cmocka_unit_test(test_partial_update),
+        cmocka_unit_test(test_keys_unique_across_rounds),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tasks_outlive_connection_and_limit),
         cmocka_unit_test(test_listen_task_ids),
