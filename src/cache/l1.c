@@ -68,23 +68,33 @@ static void wheel_remove(l1_entry *e) {
 
 /* ---- table ----------------------------------------------------------------------- */
 
-static l1_slot *find_slot(l1_shard *sh, mcp_str key, uint64_t hash) {
+/* Key's slot, or the empty slot where its probe ends.
+ * prefetch: the caller will read the value, not only compare the key. */
+static inline l1_slot *probe(l1_shard *sh, mcp_str key, uint64_t hash, bool prefetch) {
     uint32_t low = (uint32_t)hash;
-    for (size_t i = low & sh->slot_mask;; i = (i + 1) & sh->slot_mask) {
-        l1_slot *s = &sh->slots[i];
-        if (!s->entry) return NULL;
-        if (s->hash_low != low) continue;
+    l1_slot *slots = sh->slots;
+    size_t mask = sh->slot_mask;
+    for (size_t i = low & mask;; i = (i + 1) & mask) {
+        l1_slot *s = &slots[i];
         l1_entry *e = s->entry;
+        if (!e) return s;
+        if (s->hash_low != low) continue;
         /* The entry is most likely not in the CPU's cache: ask for its first
          * lines (header, key, the start of the value) together rather than
          * one after another as the comparison and the copy reach them. */
-        for (int line = 0; line < L1_PREFETCH_LINES; line++) __builtin_prefetch((const char *)e + 64 * line);
+        if (prefetch)
+            for (int line = 0; line < L1_PREFETCH_LINES; line++) __builtin_prefetch((const char *)e + 64 * line);
         if (e->hash == hash && e->key_len == key.len && memcmp(l1_entry_key(e), key.ptr, key.len) == 0) return s;
     }
 }
 
+static inline l1_slot *find_slot(l1_shard *sh, mcp_str key, uint64_t hash, bool prefetch) {
+    l1_slot *s = probe(sh, key, hash, prefetch);
+    return s->entry ? s : NULL;
+}
+
 l1_entry *l1_find(l1_shard *sh, mcp_str key, uint64_t hash) {
-    l1_slot *s = find_slot(sh, key, hash);
+    l1_slot *s = find_slot(sh, key, hash, false);
     return s ? s->entry : NULL;
 }
 
@@ -121,7 +131,8 @@ static void table_free(mcp_cache_l1 *l1, void *p, size_t bytes) {
     else free(p);
 }
 
-/* The table stays at most 3/4 full, so probes are short and always end. */
+/* The table stays at most 3/4 full, so probes are short and always end.
+ * 1 if the table was rebuilt (slot positions changed). */
 static int reserve_slot(mcp_cache_l1 *l1, l1_shard *sh) {
     size_t n = sh->slot_mask + 1;
     if ((sh->count + 1) * 4 <= n * 3) return MCP_OK;
@@ -134,7 +145,7 @@ static int reserve_slot(mcp_cache_l1 *l1, l1_shard *sh) {
     table_free(l1, sh->slots, n * sizeof *slots);
     sh->slots = slots;
     sh->slot_mask = n * 2 - 1;
-    return MCP_OK;
+    return 1;
 }
 
 static uint32_t node_alloc(mcp_cache_l1 *l1, l1_shard *sh) {
@@ -202,9 +213,16 @@ int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage) {
     size_t size = l1_entry_size(e);
     if (size > sh->max_bytes) return MCP_ELIMIT;
     mcp_str key = {l1_entry_key(e), e->key_len};
-    l1_entry *old = l1_find(sh, key, e->hash);
-    if (old) l1_unlink(sh, old, garbage);
-    if (reserve_slot(l1, sh) != 0) return MCP_ENOMEM;
+    /* The probe that finds no old entry also finds the new one's slot,
+     * unless a removal or a rebuild moves slots in between. */
+    l1_slot *at = probe(sh, key, e->hash, false);
+    if (at->entry) {
+        l1_unlink(sh, at->entry, garbage);
+        at = NULL;
+    }
+    int grown = reserve_slot(l1, sh);
+    if (grown < 0) return MCP_ENOMEM;
+    if (grown) at = NULL;
     uint32_t id = node_alloc(l1, sh);
     if (!id) return MCP_ENOMEM;
     int rc = l1_index_link(sh, e);
@@ -215,7 +233,9 @@ int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage) {
     e->node = id;
     sh->nodes[id].entry = e;
     lru_push_front(sh->nodes, id);
-    slot_place(sh->slots, sh->slot_mask, (l1_slot){.entry = e, .hash_low = (uint32_t)e->hash, .node = id});
+    l1_slot slot = {.entry = e, .hash_low = (uint32_t)e->hash, .node = id};
+    if (at) *at = slot;
+    else slot_place(sh->slots, sh->slot_mask, slot);
     wheel_add(l1, sh, e);
     sh->count++;
     sh->bytes += size;
@@ -232,8 +252,9 @@ int l1_insert(mcp_cache_l1 *l1, l1_shard *sh, l1_entry *e, l1_entry **garbage) {
 
 /* Looks key up; drops it when expired. The clock is read only for entries
  * that can expire: a hit on one that cannot skips it. */
-l1_entry *l1_lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, l1_entry **garbage) {
-    l1_slot *s = find_slot(sh, key, hash);
+static inline l1_entry *lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash,
+                                    l1_entry **garbage) {
+    l1_slot *s = find_slot(sh, key, hash, true);
     if (!s) return NULL;
     l1_entry *e = s->entry;
     if (e->expires_ms && l1_expired(e, l1_now(l1))) {
@@ -246,6 +267,10 @@ l1_entry *l1_lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t h
         lru_push_front(sh->nodes, s->node);
     }
     return e;
+}
+
+l1_entry *l1_lookup_live(mcp_cache_l1 *l1, l1_shard *sh, mcp_str key, uint64_t hash, l1_entry **garbage) {
+    return lookup_live(l1, sh, key, hash, garbage);
 }
 
 uint64_t l1_expiry_for(mcp_cache_l1 *l1, uint64_t now, const mcp_cache_entry_opts *opts) {
@@ -417,7 +442,7 @@ int mcp_cache_l1_get(mcp_cache_l1 *l1, mcp_str key, mcp_buf *out) {
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
     pthread_mutex_lock(&sh->lock);
-    l1_entry *e = l1_lookup_live(l1, sh, key, hash, &garbage);
+    l1_entry *e = lookup_live(l1, sh, key, hash, &garbage);
     if (e) rc = mcp_buf_append(out, l1_entry_value(e), e->value_len);
     pthread_mutex_unlock(&sh->lock);
     l1_free_garbage(l1, garbage);
@@ -432,7 +457,7 @@ int mcp_cache_l1_get_item(mcp_cache_l1 *l1, mcp_str key, mcp_arena *arena, mcp_c
     l1_entry *garbage = NULL;
     int rc = MCP_ENOTFOUND;
     pthread_mutex_lock(&sh->lock);
-    l1_entry *e = l1_lookup_live(l1, sh, key, hash, &garbage);
+    l1_entry *e = lookup_live(l1, sh, key, hash, &garbage);
     if (e) {
         size_t bytes = e->key_len + e->value_len + e->meta_len;
         char *copy = mcp_arena_alloc(arena, bytes ? bytes : 1);

@@ -113,7 +113,7 @@ typedef struct l1_flight l1_flight;
 
 typedef struct l1_slab_page l1_slab_page;
 typedef struct l1_slab {
-    pthread_mutex_t lock;
+    atomic_bool locked;
     l1_slab_page *partial[L1_SLAB_CLASSES];  /* pages of each class with room */
     l1_slab_page *free_pages;
     struct l1_slab_region *regions;

@@ -28,6 +28,7 @@
  */
 #include "cache/l1_internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -90,6 +91,22 @@ static void list_remove(l1_slab_page **head, l1_slab_page *p) {
     if (p->next) p->next->prev = p->prev;
 }
 
+/* The lock is held for a few dozen instructions (an mmap when a region is
+ * added), and every put and every eviction takes it, so a spin costs less
+ * than a mutex; a waiter yields in case the holder lost its CPU. */
+static void slab_lock(l1_slab *s) {
+    while (atomic_exchange_explicit(&s->locked, true, memory_order_acquire))
+        for (unsigned spins = 0; atomic_load_explicit(&s->locked, memory_order_relaxed);)
+            if (++spins == 100) {
+                sched_yield();
+                spins = 0;
+            }
+}
+
+static void slab_unlock(l1_slab *s) {
+    atomic_store_explicit(&s->locked, false, memory_order_release);
+}
+
 static inline region *region_of(const void *p) {
     return (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
 }
@@ -127,7 +144,8 @@ static void release_if_empty(l1_slab *s, region *r) {
 
 void l1_slab_init(l1_slab *s) {
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->locked, false);
+    atomic_init(&s->mapped, 0);
 }
 
 void l1_slab_destroy(l1_slab *s) {
@@ -138,7 +156,6 @@ void l1_slab_destroy(l1_slab *s) {
         munmap(r, REGION_BYTES);
         r = next;
     }
-    pthread_mutex_destroy(&s->lock);
     memset(s, 0, sizeof *s);
 }
 
@@ -181,11 +198,11 @@ void *l1_slab_alloc(l1_slab *s, size_t size) {
     if (size > L1_SLAB_MAX) return malloc(size);
     unsigned c = (unsigned)((size + L1_SLAB_GRAIN - 1) / L1_SLAB_GRAIN) - (size != 0);
     size_t bytes = class_bytes(c);
-    pthread_mutex_lock(&s->lock);
+    slab_lock(s);
     l1_slab_page *p = s->partial[c];
     if (!p) {
         if (!s->free_pages && !add_region(s)) {
-            pthread_mutex_unlock(&s->lock);
+            slab_unlock(s);
             return NULL;
         }
         p = s->free_pages;
@@ -211,7 +228,7 @@ void *l1_slab_alloc(l1_slab *s, size_t size) {
         list_remove(&s->partial[c], p);
         p->listed = false;
     }
-    pthread_mutex_unlock(&s->lock);
+    slab_unlock(s);
     UNPOISON(obj, size);
     return obj;
 }
@@ -224,7 +241,7 @@ void l1_slab_free(l1_slab *s, void *obj, size_t size) {
     }
     region *r = (region *)((uintptr_t)obj & ~(uintptr_t)(REGION_BYTES - 1));
     l1_slab_page *p = &r->pages[((uintptr_t)obj - (uintptr_t)r) / PAGE_BYTES];
-    pthread_mutex_lock(&s->lock);
+    slab_lock(s);
     unsigned c = p->size_class;
     POISON(obj, class_bytes(c));
     UNPOISON(obj, sizeof(void *));
@@ -240,7 +257,7 @@ void l1_slab_free(l1_slab *s, void *obj, size_t size) {
         p->listed = true;
         list_push(&s->partial[c], p);
     }
-    pthread_mutex_unlock(&s->lock);
+    slab_unlock(s);
 }
 
 /* ---- runs of pages --------------------------------------------------------- */
@@ -262,14 +279,14 @@ void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
         if (p) atomic_fetch_add_explicit(&s->mapped, mapped_bytes, memory_order_relaxed);
         return p;
     }
-    pthread_mutex_lock(&s->lock);
+    slab_lock(s);
     region *r = s->regions;
     int first = -1;
     for (; r && (first = find_run(r->free_mask, (unsigned)n)) < 0; r = r->next) {
     }
     if (!r) {
         if (!add_region(s)) {
-            pthread_mutex_unlock(&s->lock);
+            slab_unlock(s);
             return NULL;
         }
         r = s->regions;
@@ -280,7 +297,7 @@ void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
         pool_take(s, p);
         p->size_class = RUN_CLASS;
     }
-    pthread_mutex_unlock(&s->lock);
+    slab_unlock(s);
     char *base = (char *)r + (size_t)first * PAGE_BYTES;
     UNPOISON(base, bytes);
     return base;
@@ -298,8 +315,8 @@ void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes) {
     region *r = region_of(ptr);
     size_t first = ((uintptr_t)ptr - (uintptr_t)r) / PAGE_BYTES;
     POISON(ptr, n * PAGE_BYTES);
-    pthread_mutex_lock(&s->lock);
+    slab_lock(s);
     for (size_t i = 0; i < n; i++) pool_put(s, &r->pages[first + i]);
     release_if_empty(s, r);
-    pthread_mutex_unlock(&s->lock);
+    slab_unlock(s);
 }
