@@ -33,8 +33,9 @@
  *    small per-client cache and served from it while fresh; list_changed
  *    and resources/updated notifications drop the entries they concern
  *    (and re-fetch them when opts.refresh_on_change is set);
- *  - tools called as tasks (handshake era, 2025-11-25) are polled to their
- *    end by mcp_client_call_task_sync.
+ *  - tools called as tasks are polled to their end by
+ *    mcp_client_call_task_sync (2025-11-25 tasks, and the modern era's
+ *    tasks extension).
  *
  * A client is not thread safe: drive one from one thread at a time.
  * Callbacks run inside the call that caused them (handle, tick, cancel,
@@ -223,7 +224,15 @@ int mcp_client_call_sync(mcp_client *client, const char *method, const char *par
  * leaves "working", and fetch tasks/result: result then holds that final
  * result (or error) just as mcp_client_call_sync would. A server that
  * answers tools/call directly (no task) gives that answer. The whole wait
- * is bounded by timeout_ms (0: the client's default). */
+ * is bounded by timeout_ms (0: the client's default).
+ * Modern era (2026-07-28): the requests declare the tasks extension
+ * ("io.modelcontextprotocol/tasks") and ttl_ms is not used (the server
+ * sets ttlMs); a task is polled with tasks/get at its pollIntervalMs until
+ * terminal, its inputRequests answered once each by the handlers through
+ * tasks/update; completed gives the inlined result (0), failed its error
+ * (MCP_CLIENT_RPC_ERROR), cancelled MCP_ECANCELED. A task still running
+ * when the wait runs out, or one asking what no handler answers
+ * (MCP_EUNSUPPORTED), is cancelled with tasks/cancel. */
 int mcp_client_call_task_sync(mcp_client *client, const char *params_json, unsigned ttl_ms,
                               unsigned timeout_ms, mcp_client_result *result);
 /* Wait up to timeout_ms for one incoming message, handle it, tick. Returns

@@ -34,8 +34,10 @@
  * reaches subscribers (resources/subscribe, or a modern subscriptions/listen
  * stream), mcp_call_log and mcp_server_log send log messages at the level
  * the client chose, mcp_session_request and mcp_session_ping send requests
- * to the client, and tools that declare task support run as 2025-11-25
- * tasks when the client asks.
+ * to the client, and tools that declare task support run as tasks: in the
+ * handshake era when the client asks (2025-11-25 tasks), in the modern era
+ * whenever the request declares the "io.modelcontextprotocol/tasks"
+ * extension (the server decides; tasks/get, tasks/update, tasks/cancel).
  */
 #ifndef MCP_MCP_H
 #define MCP_MCP_H
@@ -92,9 +94,11 @@ typedef struct mcp_server_opts {
      * so that a retry may land on any of them. */
     const unsigned char *request_state_key;
     size_t request_state_key_len;
-    /* Per-session limits on what a client can make the server keep:
-     * live tasks (0 means 1024), and resource subscriptions plus open
-     * listens (0 means 4096). Beyond them requests fail with -32600. */
+    /* Limits on what clients can make the server keep: live tasks (0
+     * means 1024; per session in the handshake era, per server for the
+     * modern era's tasks, which any connection may poll), and resource
+     * subscriptions plus open listens per session (0 means 4096). Beyond
+     * them requests fail with -32600. */
     unsigned max_tasks;
     unsigned max_subscriptions;
     /* Tracing and metrics hooks (see "Observer" below); zero: none. */
@@ -126,10 +130,14 @@ typedef struct mcp_tool {
     void *user;
     const char *icons;         /* optional Icon array JSON text */
     const char *meta;          /* optional _meta object JSON text, passed through */
-    /* Task-augmented execution (2025-11-25 tasks): NULL or "forbidden",
-     * "optional", "required". A task call runs the same handler; its reply
-     * is kept for tasks/result and cancellation arrives as
-     * mcp_call_is_cancelled. */
+    /* Task-augmented execution: NULL or "forbidden", "optional",
+     * "required". A task runs the same handler and cancellation arrives as
+     * mcp_call_is_cancelled. Handshake era (2025-11-25): when the client
+     * adds a task param; the reply is kept for tasks/result. Modern era
+     * (tasks extension): always when the request declares the extension,
+     * the reply inlined by tasks/get, input asked for by the handler
+     * surfaced as the task's inputRequests and answered with tasks/update;
+     * "required" refuses a request without the extension with -32021. */
     const char *task_support;
 } mcp_tool;
 
