@@ -19,6 +19,7 @@
  */
 #include "internal.h"
 #include "observe.h"
+#include "tasks_modern.h"
 
 #include <string.h>
 
@@ -54,10 +55,12 @@ static const method_entry METHODS[] = {
     {"resources/unsubscribe", ERA_HANDSHAKE, 0, mcp_method_unsubscribe},
     {"logging/setLevel", ERA_HANDSHAKE, 0, mcp_method_set_level},
     {"subscriptions/listen", ERA_MODERN, 0, mcp_method_listen},
-    {"tasks/get", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_get},
+    {"tasks/get", ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_get},
     {"tasks/result", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_result},
     {"tasks/list", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_list},
-    {"tasks/cancel", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_cancel},
+    {"tasks/cancel", ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_cancel},
+    /* The modern era's tasks extension answers a task's questions here. */
+    {"tasks/update", ERA_MODERN | TASKS, 0, mcp_method_tasks_update},
     {"initialize", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
     {"ping", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
     /* server/discover is modern, but answering it without _meta costs
