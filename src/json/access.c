@@ -63,7 +63,7 @@ mcp_json *mcp_json_get_n(const mcp_json *obj, const char *key, size_t key_len) {
     mcp_json *found = NULL;
     /* The last match wins, so the scan cannot stop at the first one. */
     for (mcp_json *m = obj->u.c.first; m; m = m->next)
-        if (m->key_len == key_len && (key_len == 0 || memcmp(m->key, key, key_len) == 0)) found = m;
+        if (m->key_len == key_len && mcp_json_bytes_equal(m->key, key, key_len)) found = m;
     return found;
 }
 

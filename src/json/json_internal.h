@@ -229,6 +229,27 @@ static inline void mcp_json_copy(char *d, const char *s, size_t n) {
     }
 }
 
+/* Whether n bytes at a and b are equal; keys (up to 16 bytes) compared in
+ * line the way mcp_json_copy moves them, longer ones by memcmp. */
+static inline bool mcp_json_bytes_equal(const char *a, const char *b, size_t n) {
+    if (n >= 8 && n <= 16)
+        return ((mcp_json_load64(a) ^ mcp_json_load64(b)) | (mcp_json_load64(a + n - 8) ^ mcp_json_load64(b + n - 8))) == 0;
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* Appends n bytes; the inline twin of mcp_buf_append for hot paths. */
 static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
     if (MCP_UNLIKELY(b->cap - b->len <= n)) {

@@ -99,7 +99,7 @@ const mcp_json *mcp_json_string_ready(const mcp_json *v) {
         const char *body = n->src + 1;
         size_t body_len = n->src_len - 2;
         if (f & MCP_JSON_F_STR_CLEAN) {
-            memcpy(n->u.s.ptr, body, body_len);
+            mcp_json_copy(n->u.s.ptr, body, body_len);
             n->u.s.ptr[body_len] = '\0';
             n->u.s.len = body_len;
         } else {

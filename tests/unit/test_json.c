@@ -363,6 +363,32 @@ static void test_numbers_ignore_locale(void **state) {
     if (!loc) printf("note: no comma-decimal locale installed; tested under C only\n");
 }
 
+/* Member lookup compares keys of up to 16 bytes as words: every key length
+ * from 0 to 24 is found, and a key one byte off anywhere is not. */
+static void test_get_every_key_length(void **state) {
+    (void)state;
+    char keys[25][25], text[2048];
+    size_t len = 0;
+    text[len++] = '{';
+    for (int n = 0; n <= 24; n++) {
+        for (int i = 0; i < n; i++) keys[n][i] = (char)('a' + (n + i) % 26);
+        keys[n][n] = '\0';
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s\"%s\":%d", n ? "," : "", keys[n], n);
+    }
+    text[len++] = '}';
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, text, len, NULL, &doc, NULL), 0);
+    for (int n = 0; n <= 24; n++) {
+        assert_int_equal(mcp_json_int(mcp_json_get_n(doc, keys[n], (size_t)n), -1), n);
+        char off[25];
+        for (int i = 0; i < n; i++) {
+            memcpy(off, keys[n], (size_t)n);
+            off[i] ^= 1;
+            assert_null(mcp_json_get_n(doc, off, (size_t)n));
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
@@ -374,6 +400,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_and_many_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbers_ignore_locale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_every_key_length, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
