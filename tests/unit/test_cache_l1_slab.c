@@ -12,6 +12,7 @@
 
 #include "cache/l1_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,59 @@ static void test_page_runs(void **state) {
     l1_slab_destroy(&s);
 }
 
+/* Threads allocating and freeing at once through one slab: each object
+ * keeps its owner's pattern until that owner frees it. */
+typedef struct churn {
+    l1_slab *slab;
+    unsigned seed;
+} churn;
+
+static void *churn_main(void *p) {
+    churn *c = p;
+    enum { LIVE = 500 };
+    unsigned char *objs[LIVE] = {0};
+    size_t sizes[LIVE] = {0};
+    unsigned x = c->seed;
+    for (int i = 0; i < 40000; i++) {
+        x = x * 1103515245u + 12345u;
+        size_t k = (x >> 8) % LIVE;
+        if (objs[k]) {
+            for (size_t b = 0; b < sizes[k]; b++)
+                if (objs[k][b] != (unsigned char)c->seed) return (void *)1;
+            l1_slab_free(c->slab, objs[k], sizes[k]);
+            objs[k] = NULL;
+        } else {
+            sizes[k] = 40 + (x >> 16) % 1200;
+            objs[k] = l1_slab_alloc(c->slab, sizes[k]);
+            if (!objs[k]) return (void *)1;
+            memset(objs[k], (unsigned char)c->seed, sizes[k]);
+        }
+    }
+    for (size_t k = 0; k < LIVE; k++)
+        if (objs[k]) l1_slab_free(c->slab, objs[k], sizes[k]);
+    return NULL;
+}
+
+static void test_threads_share_a_slab(void **state) {
+    (void)state;
+    l1_slab s;
+    l1_slab_init(&s);
+    pthread_t th[4];
+    churn args[4];
+    for (unsigned i = 0; i < 4; i++) {
+        args[i] = (churn){&s, 0x31 + i};
+        assert_int_equal(pthread_create(&th[i], NULL, churn_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *bad = NULL;
+        pthread_join(th[i], &bad);
+        assert_null(bad);
+    }
+    /* All freed: at most the one spare region is left. */
+    assert_true(mapped(&s) <= (size_t)2 << 20);
+    l1_slab_destroy(&s);
+}
+
 /* Values whose size changes from round to round: the mapped memory
  * follows what is stored instead of adding up every size ever seen. */
 static void test_mapped_follows_live_entries(void **state) {
@@ -170,6 +224,7 @@ int main(void) {
         cmocka_unit_test(test_pages_move_between_classes),
         cmocka_unit_test(test_large_sizes_use_malloc),
         cmocka_unit_test(test_page_runs),
+        cmocka_unit_test(test_threads_share_a_slab),
         cmocka_unit_test(test_mapped_follows_live_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
