@@ -288,6 +288,7 @@ typedef struct mcp_oauth_tokens {
     const char *refresh_token;   /* or NULL */
     const char *scope;           /* as granted (else as requested), or NULL */
     int64_t expires_in;          /* seconds, 0 when not said */
+    const char *client_secret;   /* of a registered client, or NULL */
 } mcp_oauth_tokens;
 
 typedef struct mcp_oauth_opts {
@@ -312,6 +313,12 @@ typedef struct mcp_oauth_opts {
     const char *idp_client_id;
     const char *access_token;         /* start with these (from a store) */
     const char *refresh_token;
+    /* A client registered earlier (from a store, see mcp_oauth_tokens):
+     * used instead of registering again while the authorization server is
+     * still registered_issuer, so a stored refresh token can be used. */
+    const char *registered_issuer;
+    const char *registered_client_id;
+    const char *registered_client_secret;
     unsigned max_attempts;            /* authorizations in a row without a successful request; 0 means 3 */
     int (*authorize)(void *user, const char *authorization_url, const char *redirect_uri, mcp_buf *redirected_to);
     void (*on_tokens)(void *user, const mcp_oauth_tokens *tokens); /* each new token */

@@ -40,7 +40,8 @@ typedef struct call_args {
     mcp_oauth_opts oauth;
     char *oauth_key;              /* --oauth-private-key's PEM text (malloc'd) */
     const char *oauth_token_file; /* read at start, rewritten on each new token */
-    char *oauth_stored[2];        /* access and refresh token read from that file (malloc'd) */
+    char *oauth_stored[5];        /* access and refresh token, issuer, client id and secret read
+                                     from that file (malloc'd) */
     bool oauth_browser;           /* --oauth-browser: a person authorizes; the redirect comes back to us */
     mcp_oauth_loopback *loopback;
 } call_args;

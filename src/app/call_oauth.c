@@ -170,6 +170,9 @@ static void store_tokens(void *user, const mcp_oauth_tokens *tk)
     mcp_json_write_cstr(&w, tk->refresh_token);
     mcp_json_write_key(&w, "scope");
     mcp_json_write_cstr(&w, tk->scope);
+    /* A registered client's secret (the user's own was given, not stored). */
+    mcp_json_write_key(&w, "client_secret");
+    mcp_json_write_cstr(&w, a->oauth.client_id ? NULL : tk->client_secret);
     mcp_json_end_object(&w);
     mcp_buf_append_char(&out, '\n');
     int fd = open(a->oauth_token_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -243,14 +246,20 @@ int app_call_oauth_load(call_args *a)
                 fprintf(stderr, "mcpd call: --oauth-token-file %s is not a JSON object; ignoring it\n",
                         a->oauth_token_file);
             } else {
-                const char *keys[2] = {"access_token", "refresh_token"};
-                for (int k = 0; k < 2; k++) {
+                const char *keys[5] = {"access_token", "refresh_token", "issuer", "client_id", "client_secret"};
+                for (int k = 0; k < 5; k++) {
                     const char *v = mcp_json_str(mcp_json_get(doc, keys[k]), NULL);
                     if (v && *v && !strpbrk(v, "\r\n"))
                         a->oauth_stored[k] = strdup(v);
                 }
                 o->access_token = a->oauth_stored[0];
                 o->refresh_token = a->oauth_stored[1];
+                /* The client registered on an earlier run, for the same server. */
+                if (!o->client_id) {
+                    o->registered_issuer = a->oauth_stored[2];
+                    o->registered_client_id = a->oauth_stored[3];
+                    o->registered_client_secret = a->oauth_stored[4];
+                }
             }
             mcp_arena_free(&arena);
             free(text);
@@ -269,7 +278,9 @@ void app_call_oauth_free(call_args *a)
     mcp_oauth_loopback_close(a->loopback);
     a->loopback = NULL;
     free(a->oauth_key);
-    free(a->oauth_stored[0]);
-    free(a->oauth_stored[1]);
-    a->oauth_key = a->oauth_stored[0] = a->oauth_stored[1] = NULL;
+    for (size_t k = 0; k < sizeof a->oauth_stored / sizeof a->oauth_stored[0]; k++) {
+        free(a->oauth_stored[k]);
+        a->oauth_stored[k] = NULL;
+    }
+    a->oauth_key = NULL;
 }

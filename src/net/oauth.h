@@ -208,7 +208,7 @@ int mcp_oauth_discover_legacy(mcp_oauth_net *net, const char *server_url, mcp_oa
  * belongs to as.issuer and is dropped when the resource moves. */
 struct mcp_oauth {
     mcp_oauth_opts opts;
-    char *owned[16];             /* copies of the option strings */
+    char *owned[20];             /* copies of the option strings */
     char *server_url;
     mcp_oauth_net net;
     unsigned attempts;

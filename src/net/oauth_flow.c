@@ -61,7 +61,8 @@ mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, con
                              &o->opts.client_name,     &o->opts.redirect_uri,  &o->opts.scope,
                              &o->opts.private_key_pem, &o->opts.signing_alg,   &o->opts.access_token,
                              &o->opts.refresh_token,   &o->opts.assertion,     &o->opts.idp_token_endpoint,
-                             &o->opts.idp_id_token,    &o->opts.idp_client_id};
+                             &o->opts.idp_id_token,    &o->opts.idp_client_id, &o->opts.registered_issuer,
+                             &o->opts.registered_client_id, &o->opts.registered_client_secret};
     bool ok = true;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!*fields[i])
@@ -240,6 +241,13 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
 
 /* Who we are to this authorization server: a pre-registered client, a
  * client ID metadata document, or a fresh registration. */
+/* A client registered with this very authorization server on an earlier run. */
+static bool registered_here(const mcp_oauth *o)
+{
+    return o->opts.registered_client_id && o->opts.registered_issuer && o->as.issuer &&
+           !strcmp(o->opts.registered_issuer, o->as.issuer);
+}
+
 static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size_t why_size)
 {
     if (o->client_id)
@@ -260,6 +268,17 @@ static int ensure_client(mcp_oauth *o, const char *redirect_uri, char *why, size
         mcp_oauth_str_set(&o->client_id, o->opts.client_metadata_url);
         o->client_method = MCP_OAUTH_AUTH_NONE;
         return o->client_id ? 0 : MCP_ENOMEM;
+    }
+    if (registered_here(o)) {
+        mcp_oauth_str_set(&o->client_id, o->opts.registered_client_id);
+        mcp_oauth_str_set(&o->client_secret, o->opts.registered_client_secret);
+        o->client_method = mcp_oauth_method_pick(&o->as, o->client_secret != NULL);
+        if (o->client_method)
+            return o->client_id ? 0 : MCP_ENOMEM;
+        /* The server's methods changed since: register anew. */
+        free(o->client_id);
+        free(o->client_secret);
+        o->client_id = o->client_secret = NULL;
     }
     if (o->as.registration_endpoint)
         return register_client(o, redirect_uri, why, why_size);
@@ -480,7 +499,8 @@ static int authorize(mcp_oauth *o, const mcp_oauth_challenge *ch, bool step_up, 
      * dropped when the resource moved to another server). */
     if (rc == 0 && first && !step_up && o->refresh && o->opts.grant == MCP_OAUTH_AUTHORIZATION_CODE) {
         /* Only a client we know (registering anew would make another one). */
-        if (o->client_id || o->opts.client_id || (o->opts.client_metadata_url && o->as.cimd_supported)) {
+        if (o->client_id || o->opts.client_id || (o->opts.client_metadata_url && o->as.cimd_supported) ||
+            registered_here(o)) {
             if (!o->client_id)
                 ensure_client(o, o->opts.redirect_uri ? o->opts.redirect_uri : DEFAULT_REDIRECT_URI, why, why_size);
             if (o->client_id && mcp_oauth_refresh(o, why, why_size) == 0) {

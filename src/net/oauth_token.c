@@ -68,6 +68,7 @@ static void report_tokens(mcp_oauth *o, int64_t expires_in, const char *granted)
                                         .refresh_token = o->refresh,
                                         .scope = granted ? granted : o->scope.len ? o->scope.data : NULL,
                                         .expires_in = expires_in,
+                                        .client_secret = o->client_secret,
                                     });
 }
 

@@ -586,11 +586,30 @@ static void test_stored_refresh_token(void **state)
     assert_true(param(seen("POST /token", 0), "refresh_token", &v));
     assert_string_equal(v.data, "stored-r");
     mcp_oauth_free(o);
+    /* A client registered on an earlier run with this server: refreshed, no
+     * registration; with another server it counts for nothing. */
+    o = client(&(mcp_oauth_opts){.refresh_token = "stored-r", .registered_issuer = srv.base,
+                                 .registered_client_id = "reg-0", .registered_client_secret = "sec-0"});
+    assert_int_equal(challenge(o, 401, "Bearer", why), 0);
+    assert_null(seen("POST /register", 0));
+    assert_null(seen("GET /authorize", 0));
+    assert_true(param(seen("POST /token", 1), "refresh_token", &v));
+    assert_true(param(seen("POST /token", 1), "client_id", &v));
+    assert_string_equal(v.data, "reg-0");
+    mcp_oauth_free(o);
+    o = client(&(mcp_oauth_opts){.refresh_token = "stored-r", .registered_issuer = "https://other.example",
+                                 .registered_client_id = "reg-0"});
+    assert_int_equal(challenge(o, 401, "Bearer", why), 0);
+    assert_non_null(seen("POST /register", 0));
+    assert_int_equal(count("GET /authorize"), 1);
+    assert_true(param(seen("GET /authorize", 0), "client_id", &v));
+    assert_string_equal(v.data, "cid-1");
+    mcp_oauth_free(o);
     /* For a client that would have to register anew: no refresh. */
     o = client(&(mcp_oauth_opts){.refresh_token = "stored-r"});
     assert_int_equal(challenge(o, 401, "Bearer", why), 0);
-    assert_int_equal(count("GET /authorize"), 1);
-    assert_true(param(seen("POST /token", 1), "grant_type", &v));
+    assert_int_equal(count("GET /authorize"), 2);
+    assert_true(param(seen("POST /token", 3), "grant_type", &v));
     assert_string_equal(v.data, "authorization_code");
     mcp_buf_free(&v);
     mcp_oauth_free(o);
