@@ -6,6 +6,9 @@
  * both eras with the certificate as the CA; the certificate refused when
  * nobody trusts it, when the name is wrong (an IP address, another name), a
  * plaintext server, a CA file that does not exist; and the insecure switch.
+ * Against a scripted TLS peer: NDJSON framing across one-byte records (the
+ * size limit, blank and CRLF lines, a cut last line), close_notify, a send
+ * after the peer left, and SNI sent for a name but not for an IP address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #include "mcp/client.h"
 
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,11 +36,9 @@ static int tcp_port, ws_port;
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = mcpd_bin();
-    if (!bin)
-        return 0;
     have_cert = test_cert_make(&cert);
-    if (!have_cert)
+    const char *bin = mcpd_bin();
+    if (!bin || !have_cert)
         return 0;
     tcp_port = free_port();
     ws_port = free_port();
@@ -253,6 +255,132 @@ static void plaintext_server_is_reported(void **state)
         fail_msg("why: %s", why);
 }
 
+/* ---- A scripted TLS peer ------------------------------------------------------
+ * One connection on a loopback socket: the TLS handshake with the test
+ * certificate, then lines written one byte per TLS record (so that every
+ * message crosses record and read boundaries), then close_notify. It notes
+ * the server name the client sent (SNI). */
+typedef struct tls_peer {
+    int listen_fd;
+    int port;
+    const char *script;
+    char sni[128];
+    bool got_sni;
+    bool handshake_ok;
+} tls_peer;
+
+static void *tls_peer_main(void *arg)
+{
+    tls_peer *p = arg;
+    int fd = accept(p->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_use_certificate_chain_file(ctx, cert.cert);
+    SSL_CTX_use_PrivateKey_file(ctx, cert.key, SSL_FILETYPE_PEM);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1) {
+        p->handshake_ok = true;
+        const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        p->got_sni = name != NULL;
+        snprintf(p->sni, sizeof p->sni, "%s", name ? name : "");
+        for (const char *c = p->script; *c; c++)
+            SSL_write(ssl, c, 1);
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return NULL;
+}
+
+static void tls_peer_start(tls_peer *p, pthread_t *thread, const char *script)
+{
+    memset(p, 0, sizeof *p);
+    p->script = script;
+    p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(p->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(p->listen_fd, 1), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(p->listen_fd, (struct sockaddr *)&a, &len), 0);
+    p->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(thread, NULL, tls_peer_main, p), 0);
+}
+
+static void tls_tcp_framing_across_records(void **state)
+{
+    (void)state;
+    if (!have_cert)
+        skip();
+    tls_peer peer;
+    pthread_t thread;
+    /* A line over the 64-byte limit, a blank line, a CRLF line, then a
+     * last line without its newline (incomplete: never delivered). */
+    tls_peer_start(&peer, &thread,
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":{\"pad\":\"0123456789012345678901234567890123456789\"}}\n"
+                   "\n"
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"ok\"}\r\n"
+                   "{\"cut\":");
+    char target[64], why[256] = "";
+    snprintf(target, sizeof target, "localhost:%d", peer.port);
+    mcp_client_transport *t = NULL;
+    int rc = mcp_connect_tcp_tls(target, &(mcp_connect_opts){.tls_ca_file = cert.cert, .max_message_size = 64}, &t,
+                                 why, sizeof why);
+    if (rc != 0)
+        fail_msg("connect: %s: %s", mcp_strerror(rc), why);
+    mcp_buf msg;
+    mcp_buf_init(&msg);
+    assert_int_equal(t->recv(t, &msg, 5000), MCP_ELIMIT);
+    assert_int_equal(t->recv(t, &msg, 5000), 0);
+    assert_int_equal(msg.len, strlen("{\"jsonrpc\":\"2.0\",\"method\":\"ok\"}"));
+    assert_memory_equal(msg.data, "{\"jsonrpc\":\"2.0\",\"method\":\"ok\"}", msg.len);
+    assert_int_equal(t->recv(t, &msg, 5000), MCP_ECLOSED);
+    assert_int_equal(t->recv(t, &msg, 100), MCP_ECLOSED);
+    /* The peer is gone: sending reports it rather than raising SIGPIPE. */
+    int sent = 0;
+    for (int i = 0; i < 50 && sent == 0; i++) {
+        sent = t->send(t, "{}", 2);
+        usleep(10 * 1000);
+    }
+    assert_true(sent == MCP_ECLOSED || sent == MCP_EIO);
+    t->close(t);
+    mcp_buf_free(&msg);
+    pthread_join(thread, NULL);
+    close(peer.listen_fd);
+    assert_true(peer.handshake_ok);
+    assert_true(peer.got_sni);
+    assert_string_equal(peer.sni, "localhost");
+}
+
+static void no_server_name_for_an_ip_address(void **state)
+{
+    (void)state;
+    if (!have_cert)
+        skip();
+    tls_peer peer;
+    pthread_t thread;
+    tls_peer_start(&peer, &thread, "{\"jsonrpc\":\"2.0\",\"method\":\"hi\"}\n");
+    char target[64], why[256] = "";
+    snprintf(target, sizeof target, "127.0.0.1:%d", peer.port);
+    mcp_client_transport *t = NULL;
+    /* RFC 6066: SNI carries host names only; the name checked is another matter. */
+    int rc = mcp_connect_tcp_tls(target, &(mcp_connect_opts){.tls_insecure = true}, &t, why, sizeof why);
+    if (rc != 0)
+        fail_msg("connect: %s: %s", mcp_strerror(rc), why);
+    mcp_buf msg;
+    mcp_buf_init(&msg);
+    assert_int_equal(t->recv(t, &msg, 5000), 0);
+    assert_non_null(strstr(msg.data, "\"hi\""));
+    t->close(t);
+    mcp_buf_free(&msg);
+    pthread_join(thread, NULL);
+    close(peer.listen_fd);
+    assert_true(peer.handshake_ok);
+    assert_false(peer.got_sni);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +392,8 @@ int main(void)
         cmocka_unit_test(insecure_switch_skips_verification),
         cmocka_unit_test(missing_ca_file_is_an_error),
         cmocka_unit_test(plaintext_server_is_reported),
+        cmocka_unit_test(tls_tcp_framing_across_records),
+        cmocka_unit_test(no_server_name_for_an_ip_address),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
