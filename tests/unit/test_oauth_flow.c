@@ -420,6 +420,35 @@ static void test_resource_for_another_server(void **state)
     expect_refusal(MCP_EPROTO, "https://evil.example/mcp", "GET /.well-known/oauth-authorization-server");
 }
 
+static void test_broken_resource_metadata(void **state)
+{
+    (void)state;
+    script_good();
+    static const struct {
+        const char *body;
+        const char *why;
+    } cases[] = {
+        {"{\"authorization_servers\":[\"{BASE}\"]}", "(none)"},
+        {"{\"resource\":7,\"authorization_servers\":[\"{BASE}\"]}", "(none)"},
+        {"{\"resource\":\"{BASE}/mcp\"}", "no authorization server"},
+        {"{\"resource\":\"{BASE}/mcp\",\"authorization_servers\":\"{BASE}\"}", "no authorization server"},
+        {"{\"resource\":\"{BASE}/mcp\",\"authorization_servers\":[\"ftp://as\"]}", "no authorization server"},
+        {"{\"resource\":\"{BASE}/mcp\",\"authorization_servers\":[]}", "no authorization server"},
+        {"{\"resource\":\"{BASE}/other\",\"authorization_servers\":[\"{BASE}\"]}", "/other"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        add((route){"GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL, cases[i].body, PLAIN, 0});
+        expect_refusal(MCP_EPROTO, cases[i].why, "GET /.well-known/oauth-authorization-server");
+    }
+    /* Not JSON, or not an object: as if there were none (then the root). */
+    add((route){"GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL, "[1,2]", PLAIN, 0});
+    add((route){"GET", "/.well-known/oauth-protected-resource", 200, NULL, PRM_BODY, PLAIN, 0});
+    mcp_oauth *o = client(NULL);
+    char why[600];
+    assert_int_equal(challenge(o, 401, "Bearer", why), 0);
+    mcp_oauth_free(o);
+}
+
 static void test_foreign_issuer(void **state)
 {
     (void)state;
@@ -680,6 +709,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_authorization_code_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_for_another_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_resource_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_issuer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_pkce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_metadata, setup, teardown),
