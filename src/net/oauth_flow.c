@@ -63,6 +63,8 @@ mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, con
                              &o->opts.refresh_token,   &o->opts.assertion,     &o->opts.idp_token_endpoint,
                              &o->opts.idp_id_token,    &o->opts.idp_client_id, &o->opts.registered_issuer,
                              &o->opts.registered_client_id, &o->opts.registered_client_secret};
+    _Static_assert(sizeof fields / sizeof fields[0] <= sizeof o->owned / sizeof o->owned[0],
+                   "a slot for each option string");
     bool ok = true;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!*fields[i])
@@ -73,7 +75,9 @@ mcp_oauth *mcp_oauth_new(const mcp_oauth_opts *opts, const char *server_url, con
     }
     o->server_url = mcp_oauth_str_dup(server_url);
     mcp_oauth_net_init(&o->net, connect, connect ? connect->connect_timeout_ms : 0);
-    o->token = mcp_oauth_str_dup(opts->access_token);
+    /* A stored token that would break its header line counts as none. */
+    if (opts->access_token && !strpbrk(opts->access_token, "\r\n"))
+        o->token = mcp_oauth_str_dup(opts->access_token);
     o->refresh = mcp_oauth_str_dup(opts->refresh_token);
     mcp_buf_init(&o->scope);
     if (!ok || !o->server_url) {
@@ -130,7 +134,6 @@ int mcp_oauth_headers_append(mcp_oauth *o, const char *method, mcp_buf *out)
     mcp_buf_append_cstr(out, "\r\n");
     return rc;
 }
-
 
 /* ---- Client identity ------------------------------------------------------------------- */
 

@@ -356,6 +356,11 @@ static void test_authorization_code_flow(void **state)
     assert_string_equal(computed.data, challenge_sent.data);
     assert_null(strstr(token, "Authorization: Basic"));
 
+    /* A stored token that would break its header line counts as none. */
+    mcp_oauth *bad = client(&(mcp_oauth_opts){.access_token = "t\r\nX-Evil: 1"});
+    assert_null(mcp_oauth_token(bad));
+    mcp_oauth_free(bad);
+
     /* The token goes out as a Bearer header. */
     mcp_buf headers;
     mcp_buf_init(&headers);
