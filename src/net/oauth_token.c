@@ -19,6 +19,11 @@
 /* Client authentication of a token request: into the form, or a header. */
 static int add_client_auth(mcp_oauth *o, mcp_buf *form, mcp_buf *headers, char *why, size_t why_size)
 {
+    if (!o->client_id ||
+        ((o->client_method == MCP_OAUTH_AUTH_BASIC || o->client_method == MCP_OAUTH_AUTH_POST) && !o->client_secret)) {
+        snprintf(why, why_size, "no client credentials for the token endpoint's authentication");
+        return MCP_EINVAL;
+    }
     switch (o->client_method) {
     case MCP_OAUTH_AUTH_BASIC: {
         /* RFC 6749 2.3.1: both parts form-encoded before base64. */
