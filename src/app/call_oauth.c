@@ -139,13 +139,15 @@ static char *read_file(const char *path)
     mcp_buf_init(&b);
     char chunk[4096];
     size_t n;
+    errno = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= MAX_FILE)
         mcp_buf_append(&b, chunk, n);
-    bool bad = ferror(f) || b.len > MAX_FILE;
+    /* A read error keeps its errno (EISDIR for a directory). */
+    int err = ferror(f) ? (errno ? errno : EIO) : b.len > MAX_FILE ? EFBIG : 0;
     fclose(f);
-    if (bad) {
+    if (err) {
         mcp_buf_free(&b);
-        errno = EFBIG;
+        errno = err;
         return NULL;
     }
     char *text = mcp_buf_detach(&b);

@@ -104,6 +104,9 @@ static void test_wrong_uses(void **state)
     refused("not a PEM private key",
             ARGS("--oauth-client-credentials", "--oauth-client-id", "c", "--oauth-private-key", junk, URL,
                  "tools/list"));
+    refused("Is a directory",
+            ARGS("--oauth-client-credentials", "--oauth-client-id", "c", "--oauth-private-key", "/tmp", URL,
+                 "tools/list"));
     unlink(junk);
 }
 
@@ -113,7 +116,7 @@ static void test_token_file_errors(void **state)
     if (!mcpd)
         skip();
     /* A directory cannot be read as the token file. */
-    refused("--oauth-token-file /tmp", ARGS("--oauth-token-file", "/tmp", URL, "tools/list"));
+    refused("--oauth-token-file /tmp: Is a directory", ARGS("--oauth-token-file", "/tmp", URL, "tools/list"));
     /* A file that is not a JSON object is ignored with a warning; the call
      * then fails to reach the server (nothing listens on port 1): exit 2. */
     char path[] = "/tmp/mcpd-oauth-tokens-XXXXXX";
