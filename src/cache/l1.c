@@ -204,7 +204,7 @@ void l1_unlink(l1_shard *sh, l1_entry *e, l1_entry **garbage) {
 void l1_free_garbage(mcp_cache_l1 *l1, l1_entry *garbage) {
     while (garbage) {
         l1_entry *next = garbage->wheel_next;
-        l1_slab_free(&l1->slab, garbage, l1_entry_alloc_size(garbage));
+        l1_slab_free(garbage, l1_entry_alloc_size(garbage));
         garbage = next;
     }
 }
@@ -284,9 +284,10 @@ l1_entry *l1_entry_build(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t 
     if (value.len > UINT32_MAX / 2) return NULL;
     size_t meta = cache_meta_size(tags, tag_count, deps, dep_count);
     size_t size = sizeof(l1_entry) + (tag_count + dep_count) * sizeof(l1_ref) + key.len + value.len + meta;
-    l1_entry *e = l1_slab_alloc(&l1->slab, size);
+    uint64_t hash = l1_hash(l1, key);
+    l1_entry *e = l1_slab_alloc(&l1_shard_of(l1, hash)->slab, size);
     if (!e) return NULL;
-    e->hash = l1_hash(l1, key);
+    e->hash = hash;
     e->expires_ms = expires_ms;
     e->key_len = (uint32_t)key.len;
     e->value_len = (uint32_t)value.len;
@@ -378,6 +379,7 @@ int mcp_cache_l1_new(const mcp_cache_l1_opts *opts, mcp_cache_l1 **out) {
         l1_shard *sh = &l1->shards[i];
         pthread_mutex_init(&sh->lock, NULL);
         pthread_cond_init(&sh->flight_done, NULL);
+        l1_slab_classes_init(&sh->slab, &l1->slab);
         /* Remainders go to the first shards so the totals are exact. */
         sh->max_entries = o.max_entries / o.shards + (i < o.max_entries % o.shards);
         sh->max_bytes = o.max_bytes / o.shards;
@@ -418,7 +420,7 @@ void mcp_cache_l1_free(mcp_cache_l1 *l1) {
         if (sh->slots)
             for (size_t s = 0; s <= sh->slot_mask; s++) {
                 l1_entry *e = sh->slots[s].entry;
-                if (e) l1_slab_free(&l1->slab, e, l1_entry_alloc_size(e));
+                if (e) l1_slab_free(e, l1_entry_alloc_size(e));
             }
         if (sh->slots) table_free(l1, sh->slots, (sh->slot_mask + 1) * sizeof *sh->slots);
         if (sh->nodes) table_free(l1, sh->nodes, (size_t)sh->node_cap * sizeof *sh->nodes);
@@ -499,7 +501,7 @@ static int put_entry(mcp_cache_l1 *l1, mcp_str key, mcp_str value, uint64_t expi
     pthread_mutex_unlock(&sh->lock);
     l1_free_garbage(l1, garbage);
     if (rc) {
-        l1_slab_free(&l1->slab, e, l1_entry_alloc_size(e));
+        l1_slab_free(e, l1_entry_alloc_size(e));
         return rc;
     }
     cache_count(&l1->counters, CACHE_STAT_PUTS, 1);

@@ -104,8 +104,10 @@ typedef struct l1_index {
 typedef struct l1_flight l1_flight;
 
 /* Entry memory (l1_slab.c): size classes of L1_SLAB_GRAIN bytes up to
- * L1_SLAB_MAX in huge-page regions; larger sizes come from malloc. Free
- * takes the size the allocation asked for. */
+ * L1_SLAB_MAX on pages of huge-page regions; larger sizes come from
+ * malloc. The regions and free pages (l1_slab) are shared; each shard
+ * allocates from its own class lists (l1_slab_classes). Free takes the
+ * size the allocation asked for. */
 #define L1_SLAB_GRAIN 32
 #define L1_SLAB_MAX 2048
 #define L1_SLAB_CLASSES (L1_SLAB_MAX / L1_SLAB_GRAIN)
@@ -114,17 +116,24 @@ typedef struct l1_flight l1_flight;
 typedef struct l1_slab_page l1_slab_page;
 typedef struct l1_slab {
     atomic_bool locked;
-    l1_slab_page *partial[L1_SLAB_CLASSES];  /* pages of each class with room */
     l1_slab_page *free_pages;
     struct l1_slab_region *regions;
     size_t empty_regions;                    /* regions whose pages are all free */
     atomic_size_t mapped;
 } l1_slab;
 
+typedef struct l1_slab_classes {
+    atomic_bool locked;
+    l1_slab *slab;
+    l1_slab_page *partial[L1_SLAB_CLASSES];  /* pages of each class with room */
+} l1_slab_classes;
+
 void l1_slab_init(l1_slab *s);
+/* Unmaps every region: whatever was allocated from it is gone. */
 void l1_slab_destroy(l1_slab *s);
-void *l1_slab_alloc(l1_slab *s, size_t size);
-void l1_slab_free(l1_slab *s, void *obj, size_t size);
+void l1_slab_classes_init(l1_slab_classes *c, l1_slab *slab);
+void *l1_slab_alloc(l1_slab_classes *c, size_t size);
+void l1_slab_free(void *obj, size_t size);
 /* Whole pages for a table of at least L1_SLAB_PAGE_BYTES; not zeroed. */
 void *l1_slab_alloc_run(l1_slab *s, size_t bytes);
 void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes);
@@ -143,6 +152,7 @@ typedef struct l1_shard {
     l1_index tags, deps;
     atomic_size_t dep_refs;          /* read without the lock to skip shards nobody depends on */
     l1_flight *flights;
+    l1_slab_classes slab;            /* where its entries come from */
 } l1_shard;
 
 struct mcp_cache_l1 {

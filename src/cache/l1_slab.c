@@ -10,8 +10,11 @@
  * Layout: a region is 32 pages of 64 KiB; its descriptor (one record per
  * page) sits at the start of page 0, so an object finds its page from its
  * address alone. A page serves one size class (multiples of 32 bytes up
- * to 2 KiB) and returns to a shared pool as soon as its last object is
- * freed, so memory does not stay stuck in a class the workload left.
+ * to 2 KiB) of one shard, under that shard's own lock, and returns to the
+ * pool all shards share as soon as its last object is freed, so memory
+ * does not stay stuck in a class or a shard the workload left. The pool's
+ * lock is taken only when a page changes hands, so puts on different
+ * shards do not meet on a lock.
  * Larger entries go to malloc. A region whose pages are all free is
  * unmapped (but one spare), the rest with the L1.
  *
@@ -48,6 +51,7 @@
 
 struct l1_slab_page {
     l1_slab_page *prev, *next;  /* in its class's list of pages with room, or the free pool */
+    l1_slab_classes *owner;     /* whose class lists it serves; NULL in the pool or a run */
     void *freed;                /* freed objects, chained through their first word */
     uint32_t live;              /* objects handed out */
     uint32_t bump;              /* offset of the first never-used object */
@@ -91,20 +95,20 @@ static void list_remove(l1_slab_page **head, l1_slab_page *p) {
     if (p->next) p->next->prev = p->prev;
 }
 
-/* The lock is held for a few dozen instructions (an mmap when a region is
- * added), and every put and every eviction takes it, so a spin costs less
- * than a mutex; a waiter yields in case the holder lost its CPU. */
-static void slab_lock(l1_slab *s) {
-    while (atomic_exchange_explicit(&s->locked, true, memory_order_acquire))
-        for (unsigned spins = 0; atomic_load_explicit(&s->locked, memory_order_relaxed);)
+/* Both locks are held for a few dozen instructions (an mmap when a region
+ * is added), and every put and every eviction takes its shard's, so a spin
+ * costs less than a mutex; a waiter yields in case the holder lost its CPU. */
+static void spin_lock(atomic_bool *locked) {
+    while (atomic_exchange_explicit(locked, true, memory_order_acquire))
+        for (unsigned spins = 0; atomic_load_explicit(locked, memory_order_relaxed);)
             if (++spins == 100) {
                 sched_yield();
                 spins = 0;
             }
 }
 
-static void slab_unlock(l1_slab *s) {
-    atomic_store_explicit(&s->locked, false, memory_order_release);
+static void spin_unlock(atomic_bool *locked) {
+    atomic_store_explicit(locked, false, memory_order_release);
 }
 
 static inline region *region_of(const void *p) {
@@ -113,6 +117,7 @@ static inline region *region_of(const void *p) {
 
 static void pool_put(l1_slab *s, l1_slab_page *p) {
     region *r = region_of(p);
+    p->owner = NULL;
     p->size_class = L1_SLAB_CLASSES;
     p->listed = false;
     r->free_mask |= 1u << (p - r->pages);
@@ -194,25 +199,36 @@ static bool add_region(l1_slab *s) {
     return true;
 }
 
-void *l1_slab_alloc(l1_slab *s, size_t size) {
+void l1_slab_classes_init(l1_slab_classes *c, l1_slab *slab) {
+    memset(c, 0, sizeof *c);
+    atomic_init(&c->locked, false);
+    c->slab = slab;
+}
+
+void *l1_slab_alloc(l1_slab_classes *cl, size_t size) {
     if (size > L1_SLAB_MAX) return malloc(size);
     unsigned c = (unsigned)((size + L1_SLAB_GRAIN - 1) / L1_SLAB_GRAIN) - (size != 0);
     size_t bytes = class_bytes(c);
-    slab_lock(s);
-    l1_slab_page *p = s->partial[c];
+    spin_lock(&cl->locked);
+    l1_slab_page *p = cl->partial[c];
     if (!p) {
+        l1_slab *s = cl->slab;
+        spin_lock(&s->locked);
         if (!s->free_pages && !add_region(s)) {
-            slab_unlock(s);
+            spin_unlock(&s->locked);
+            spin_unlock(&cl->locked);
             return NULL;
         }
         p = s->free_pages;
         pool_take(s, p);
+        spin_unlock(&s->locked);
+        p->owner = cl;
         p->size_class = (uint16_t)c;
         p->freed = NULL;
         p->live = 0;
         p->bump = p->start;
         p->listed = true;
-        list_push(&s->partial[c], p);
+        list_push(&cl->partial[c], p);
     }
     char *obj;
     if (p->freed) {
@@ -225,23 +241,26 @@ void *l1_slab_alloc(l1_slab *s, size_t size) {
     }
     p->live++;
     if (!p->freed && p->bump + bytes > PAGE_BYTES) {
-        list_remove(&s->partial[c], p);
+        list_remove(&cl->partial[c], p);
         p->listed = false;
     }
-    slab_unlock(s);
+    spin_unlock(&cl->locked);
     UNPOISON(obj, size);
     return obj;
 }
 
-void l1_slab_free(l1_slab *s, void *obj, size_t size) {
+void l1_slab_free(void *obj, size_t size) {
     if (!obj) return;
     if (size > L1_SLAB_MAX) {
         free(obj);
         return;
     }
-    region *r = (region *)((uintptr_t)obj & ~(uintptr_t)(REGION_BYTES - 1));
+    region *r = region_of(obj);
     l1_slab_page *p = &r->pages[((uintptr_t)obj - (uintptr_t)r) / PAGE_BYTES];
-    slab_lock(s);
+    /* The page cannot change hands while it holds obj, so its owner is
+     * stable here without a lock. */
+    l1_slab_classes *cl = p->owner;
+    spin_lock(&cl->locked);
     unsigned c = p->size_class;
     POISON(obj, class_bytes(c));
     UNPOISON(obj, sizeof(void *));
@@ -249,15 +268,18 @@ void l1_slab_free(l1_slab *s, void *obj, size_t size) {
     POISON(obj, sizeof(void *));
     p->freed = obj;
     if (--p->live == 0) {
-        /* Empty: any class may have it now. */
-        if (p->listed) list_remove(&s->partial[c], p);
+        /* Empty: any class of any shard may have it now. */
+        if (p->listed) list_remove(&cl->partial[c], p);
+        l1_slab *s = cl->slab;
+        spin_lock(&s->locked);
         pool_put(s, p);
         release_if_empty(s, r);
+        spin_unlock(&s->locked);
     } else if (!p->listed) {
         p->listed = true;
-        list_push(&s->partial[c], p);
+        list_push(&cl->partial[c], p);
     }
-    slab_unlock(s);
+    spin_unlock(&cl->locked);
 }
 
 /* ---- runs of pages --------------------------------------------------------- */
@@ -279,14 +301,14 @@ void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
         if (p) atomic_fetch_add_explicit(&s->mapped, mapped_bytes, memory_order_relaxed);
         return p;
     }
-    slab_lock(s);
+    spin_lock(&s->locked);
     region *r = s->regions;
     int first = -1;
     for (; r && (first = find_run(r->free_mask, (unsigned)n)) < 0; r = r->next) {
     }
     if (!r) {
         if (!add_region(s)) {
-            slab_unlock(s);
+            spin_unlock(&s->locked);
             return NULL;
         }
         r = s->regions;
@@ -297,7 +319,7 @@ void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
         pool_take(s, p);
         p->size_class = RUN_CLASS;
     }
-    slab_unlock(s);
+    spin_unlock(&s->locked);
     char *base = (char *)r + (size_t)first * PAGE_BYTES;
     UNPOISON(base, bytes);
     return base;
@@ -315,8 +337,8 @@ void l1_slab_free_run(l1_slab *s, void *ptr, size_t bytes) {
     region *r = region_of(ptr);
     size_t first = ((uintptr_t)ptr - (uintptr_t)r) / PAGE_BYTES;
     POISON(ptr, n * PAGE_BYTES);
-    slab_lock(s);
+    spin_lock(&s->locked);
     for (size_t i = 0; i < n; i++) pool_put(s, &r->pages[first + i]);
     release_if_empty(s, r);
-    slab_unlock(s);
+    spin_unlock(&s->locked);
 }

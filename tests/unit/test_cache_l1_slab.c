@@ -27,6 +27,8 @@ static void test_objects_keep_their_bytes(void **state) {
     (void)state;
     l1_slab s;
     l1_slab_init(&s);
+    l1_slab_classes c;
+    l1_slab_classes_init(&c, &s);
     char **objs = calloc(OBJECTS, sizeof *objs);
     size_t *sizes = calloc(OBJECTS, sizeof *sizes);
     assert_non_null(objs);
@@ -34,9 +36,9 @@ static void test_objects_keep_their_bytes(void **state) {
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < OBJECTS; i++) {
             if (objs[i] && (i + (size_t)round) % 3 != 0) continue;
-            if (objs[i]) l1_slab_free(&s, objs[i], sizes[i]);
+            if (objs[i]) l1_slab_free(objs[i], sizes[i]);
             sizes[i] = 1 + (i * 7919 + (size_t)round * 104729) % 3000; /* both sides of L1_SLAB_MAX */
-            objs[i] = l1_slab_alloc(&s, sizes[i]);
+            objs[i] = l1_slab_alloc(&c, sizes[i]);
             assert_non_null(objs[i]);
             assert_int_equal((uintptr_t)objs[i] % 16, 0);
             memset(objs[i], (int)(i % 251), sizes[i]);
@@ -45,7 +47,7 @@ static void test_objects_keep_their_bytes(void **state) {
         for (size_t i = 0; i < OBJECTS; i++)
             for (size_t b = 0; b < sizes[i]; b++) assert_int_equal((unsigned char)objs[i][b], i % 251);
     }
-    for (size_t i = 0; i < OBJECTS; i++) l1_slab_free(&s, objs[i], sizes[i]);
+    for (size_t i = 0; i < OBJECTS; i++) l1_slab_free(objs[i], sizes[i]);
     free(objs);
     free(sizes);
     l1_slab_destroy(&s);
@@ -55,17 +57,19 @@ static void test_pages_move_between_classes(void **state) {
     (void)state;
     l1_slab s;
     l1_slab_init(&s);
+    l1_slab_classes c;
+    l1_slab_classes_init(&c, &s);
     enum { N = 30000 };
     void **objs = calloc(N, sizeof *objs);
     assert_non_null(objs);
-    for (size_t i = 0; i < N; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 96));
+    for (size_t i = 0; i < N; i++) assert_non_null(objs[i] = l1_slab_alloc(&c, 96));
     size_t after_small = mapped(&s);
     assert_true(after_small >= (size_t)N * 96);
-    for (size_t i = 0; i < N; i++) l1_slab_free(&s, objs[i], 96);
+    for (size_t i = 0; i < N; i++) l1_slab_free(objs[i], 96);
     /* The same bytes in a size class never used before fit in the freed pages. */
-    for (size_t i = 0; i < N / 4; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 380));
+    for (size_t i = 0; i < N / 4; i++) assert_non_null(objs[i] = l1_slab_alloc(&c, 380));
     assert_int_equal(mapped(&s), after_small);
-    for (size_t i = 0; i < N / 4; i++) l1_slab_free(&s, objs[i], 380);
+    for (size_t i = 0; i < N / 4; i++) l1_slab_free(objs[i], 380);
     free(objs);
     l1_slab_destroy(&s);
 }
@@ -74,11 +78,13 @@ static void test_large_sizes_use_malloc(void **state) {
     (void)state;
     l1_slab s;
     l1_slab_init(&s);
-    void *big = l1_slab_alloc(&s, L1_SLAB_MAX + 1);
+    l1_slab_classes c;
+    l1_slab_classes_init(&c, &s);
+    void *big = l1_slab_alloc(&c, L1_SLAB_MAX + 1);
     assert_non_null(big);
     memset(big, 1, L1_SLAB_MAX + 1);
     assert_int_equal(mapped(&s), 0);
-    l1_slab_free(&s, big, L1_SLAB_MAX + 1);
+    l1_slab_free(big, L1_SLAB_MAX + 1);
     l1_slab_destroy(&s);
 }
 
@@ -89,11 +95,13 @@ static void test_page_runs(void **state) {
     (void)state;
     l1_slab s;
     l1_slab_init(&s);
+    l1_slab_classes c;
+    l1_slab_classes_init(&c, &s);
     static const size_t sizes[] = {L1_SLAB_PAGE_BYTES, 5 * L1_SLAB_PAGE_BYTES - 100, 31 * L1_SLAB_PAGE_BYTES,
                                    3 * L1_SLAB_PAGE_BYTES};
     enum { RUNS = sizeof sizes / sizeof sizes[0] };
     char *runs[RUNS];
-    char *obj = l1_slab_alloc(&s, 200);
+    char *obj = l1_slab_alloc(&c, 200);
     memset(obj, 0x5a, 200);
     for (size_t i = 0; i < RUNS; i++) {
         runs[i] = l1_slab_alloc_run(&s, sizes[i]);
@@ -108,10 +116,10 @@ static void test_page_runs(void **state) {
     for (size_t i = 0; i < RUNS; i++) l1_slab_free_run(&s, runs[i], sizes[i]);
     /* Freed run pages take objects without mapping more. */
     void *objs[300];
-    for (size_t i = 0; i < 300; i++) assert_non_null(objs[i] = l1_slab_alloc(&s, 1000));
+    for (size_t i = 0; i < 300; i++) assert_non_null(objs[i] = l1_slab_alloc(&c, 1000));
     assert_int_equal(mapped(&s), before);
-    for (size_t i = 0; i < 300; i++) l1_slab_free(&s, objs[i], 1000);
-    l1_slab_free(&s, obj, 200);
+    for (size_t i = 0; i < 300; i++) l1_slab_free(objs[i], 1000);
+    l1_slab_free(obj, 200);
     /* Nothing in use: one spare region stays mapped. */
     size_t settled = mapped(&s);
     assert_int_equal(settled, (size_t)2 << 20);
@@ -126,10 +134,10 @@ static void test_page_runs(void **state) {
     l1_slab_destroy(&s);
 }
 
-/* Threads allocating and freeing at once through one slab: each object
- * keeps its owner's pattern until that owner frees it. */
+/* Threads allocating from two shards' class lists of one slab and freeing
+ * at once: each object keeps its owner's pattern until that owner frees it. */
 typedef struct churn {
-    l1_slab *slab;
+    l1_slab_classes *shards; /* two, as two L1 shards */
     unsigned seed;
 } churn;
 
@@ -145,17 +153,17 @@ static void *churn_main(void *p) {
         if (objs[k]) {
             for (size_t b = 0; b < sizes[k]; b++)
                 if (objs[k][b] != (unsigned char)c->seed) return (void *)1;
-            l1_slab_free(c->slab, objs[k], sizes[k]);
+            l1_slab_free(objs[k], sizes[k]);
             objs[k] = NULL;
         } else {
             sizes[k] = 40 + (x >> 16) % 1200;
-            objs[k] = l1_slab_alloc(c->slab, sizes[k]);
+            objs[k] = l1_slab_alloc(&c->shards[(x >> 4) & 1], sizes[k]);
             if (!objs[k]) return (void *)1;
             memset(objs[k], (unsigned char)c->seed, sizes[k]);
         }
     }
     for (size_t k = 0; k < LIVE; k++)
-        if (objs[k]) l1_slab_free(c->slab, objs[k], sizes[k]);
+        if (objs[k]) l1_slab_free(objs[k], sizes[k]);
     return NULL;
 }
 
@@ -163,10 +171,13 @@ static void test_threads_share_a_slab(void **state) {
     (void)state;
     l1_slab s;
     l1_slab_init(&s);
+    l1_slab_classes shards[2];
+    l1_slab_classes_init(&shards[0], &s);
+    l1_slab_classes_init(&shards[1], &s);
     pthread_t th[4];
     churn args[4];
     for (unsigned i = 0; i < 4; i++) {
-        args[i] = (churn){&s, 0x31 + i};
+        args[i] = (churn){shards, 0x31 + i};
         assert_int_equal(pthread_create(&th[i], NULL, churn_main, &args[i]), 0);
     }
     for (int i = 0; i < 4; i++) {
