@@ -307,13 +307,18 @@ static int user_agent(mcp_oauth *o, const char *url, const char *redirect_uri, m
     int rc = mcp_oauth_http(&o->net, "GET", url, NULL, NULL, NULL, 0, &reply);
     if (rc != 0) {
         snprintf(why, why_size, "the authorization endpoint could not be reached: %s", mcp_strerror(rc));
-    } else if (reply.status < 300 || reply.status > 399 ||
-               !mcp_oauth_head_value(reply.head.data, reply.head.len, "Location", back)) {
+    } else if (reply.status >= 200 && reply.status < 300) {
+        /* A page to log in or approve on. */
         snprintf(why, why_size,
-                 "the authorization endpoint answered HTTP %d without a redirect: it needs a person at a browser "
-                 "(an authorize callback; mcpd call --oauth-browser)",
+                 "the authorization endpoint answered HTTP %d with a page instead of a redirect: it needs a person "
+                 "at a browser (an authorize callback; mcpd call --oauth-browser)",
                  reply.status);
         rc = MCP_EUNSUPPORTED;
+    } else if (reply.status < 300 || reply.status > 399 ||
+               !mcp_oauth_head_value(reply.head.data, reply.head.len, "Location", back)) {
+        snprintf(why, why_size, "the authorization endpoint %.200s answered HTTP %d, not a redirect", url,
+                 reply.status);
+        rc = MCP_EPROTO;
     }
     mcp_oauth_reply_free(&reply);
     return rc;

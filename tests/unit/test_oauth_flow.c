@@ -503,6 +503,14 @@ static void test_authorization_needs_a_person(void **state)
     expect_refusal(MCP_EUNSUPPORTED, "browser", "POST /token");
 }
 
+static void test_authorization_endpoint_missing(void **state)
+{
+    (void)state;
+    script_good();
+    add((route){"GET", "/authorize", 404, NULL, "", PLAIN, 0});
+    expect_refusal(MCP_EPROTO, "answered HTTP 404, not a redirect", "POST /token");
+}
+
 static void test_wrong_iss(void **state)
 {
     (void)state;
@@ -720,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_metadata_anywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization_needs_a_person, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorization_endpoint_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_iss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_iss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_refused, setup, teardown),
