@@ -263,9 +263,13 @@ static void listen_free(mcp_listen *l)
     free(l);
 }
 
-static void write_filter(mcp_json_writer *w, const mcp_listen *l)
+static void write_filter(mcp_json_writer *w, const mcp_listen *l, const char *task_ids)
 {
     mcp_json_begin_object(w);
+    if (task_ids) {
+        mcp_json_write_key(w, "taskIds");
+        mcp_json_write_raw(w, task_ids, strlen(task_ids));
+    }
     if (l->tools) {
         mcp_json_write_key(w, "toolsListChanged");
         mcp_json_write_bool(w, true);
@@ -307,8 +311,7 @@ static int listen_parse(mcp_call *call, const mcp_json *filter, mcp_listen *l)
         *dest[i] = mcp_json_bool(v, false);
     }
     /* Task status notifications (tasks extension) are for clients that
-     * declared it; we send none (tasks are polled with tasks/get), so the
-     * acknowledgement agrees to no task ids. */
+     * declared it (tasks_watch.c). */
     const mcp_json *task_ids = mcp_json_get(filter, "taskIds");
     if (task_ids) {
         if (!mcp_tasks_client_declared(call)) {
@@ -369,6 +372,9 @@ int mcp_method_listen(mcp_call *call)
         return rc < 0 ? rc : 0;
     }
 
+    /* The tasks it may watch: those that exist. */
+    const mcp_json *task_ids = mcp_json_get(filter, "taskIds");
+    char *agreed = task_ids ? mcp_tasks_watch_agree(call, task_ids) : NULL;
     mcp_buf buf;
     mcp_buf_init(&buf);
     mcp_json_writer w;
@@ -381,7 +387,7 @@ int mcp_method_listen(mcp_call *call)
     write_id_value(&w, &l->id);
     mcp_json_end_object(&w);
     mcp_json_write_key(&w, "notifications");
-    write_filter(&w, l);
+    write_filter(&w, l, agreed);
     mcp_json_end_object(&w);
     mcp_rpc_end_notification(&w);
     rc = mcp_json_writer_status(&w);
@@ -396,6 +402,7 @@ int mcp_method_listen(mcp_call *call)
         if (held + 1 + l->uri_count > s->server->opts.max_subscriptions) {
             pthread_mutex_unlock(&s->lock);
             listen_free(l);
+            free(agreed);
             mcp_buf_free(&buf);
             return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many subscriptions on this session");
         }
@@ -404,9 +411,14 @@ int mcp_method_listen(mcp_call *call)
         s->listens = l;
         pthread_mutex_unlock(&s->lock);
         call->listen = true;
+        /* A status change between the acknowledgement and here is not
+         * heard; tasks/get still tells it. */
+        if (mcp_tasks_watch_add(s, &l->id, agreed) != 0)
+            mcp_log(MCP_LOG_WARNING, "subscriptions/listen: out of memory watching tasks");
     } else {
         listen_free(l);
     }
+    free(agreed);
     mcp_buf_free(&buf);
     return rc;
 }
@@ -425,6 +437,8 @@ bool mcp_session_listen_cancel(mcp_session *s, const mcp_rpc_id *id)
         }
     }
     pthread_mutex_unlock(&s->lock);
+    if (found)
+        mcp_tasks_watch_drop(s, id);
     return found;
 }
 
@@ -464,12 +478,14 @@ int mcp_session_end_listens(mcp_session *s)
         listen_free(l);
     }
     pthread_mutex_unlock(&s->lock);
+    mcp_tasks_watch_drop(s, NULL);
     mcp_buf_free(&buf);
     return n;
 }
 
 void mcp_session_listens_free(mcp_session *s)
 {
+    mcp_tasks_watch_drop(s, NULL);
     while (s->listens) {
         mcp_listen *l = s->listens;
         s->listens = l->next;

@@ -81,6 +81,9 @@ static task_store *stores;
  * point at freed memory, so they are set aside and never touched again. */
 static task_store *set_aside;
 
+static mcp_buf detail_locked(const modern_task *t);
+static void notify_detail(mcp_server *server, const char *task_id, mcp_buf *detail);
+
 static bool terminal(task_status s)
 {
     return s >= TASK_COMPLETED;
@@ -348,10 +351,17 @@ static int runner_write(void *user, const char *message, size_t len)
     mcp_json *doc = NULL;
     if (mcp_json_parse(&scratch, message, len, NULL, &doc, NULL) == 0 && !mcp_json_get(doc, "method")) {
         int64_t id = mcp_json_int(mcp_json_get(doc, "id"), -1);
+        mcp_buf detail;
+        mcp_buf_init(&detail);
         pthread_mutex_lock(&t->store->lock);
-        if (id == t->round && t->running)
+        if (id == t->round && t->running) {
+            task_status before = t->status;
             settle_locked(t, doc);
+            if (t->status != before)
+                detail = detail_locked(t);
+        }
         pthread_mutex_unlock(&t->store->lock);
+        notify_detail(t->store->server, t->id, &detail);
     }
     mcp_arena_free(&scratch);
     return 0;
@@ -392,15 +402,22 @@ static void run_round(modern_task *t, const char *text, size_t len)
     pthread_mutex_lock(&t->runner_lock);
     int rc = mcp_session_handle(t->runner, text, len);
     pthread_mutex_unlock(&t->runner_lock);
+    mcp_buf detail;
+    mcp_buf_init(&detail);
     pthread_mutex_lock(&t->store->lock);
     if (rc != 0 && t->running) {
         t->running = false;
         free(t->outcome);
         t->outcome = strdup("{\"code\":-32603,\"message\":\"Internal error: the task could not run\"}");
         set_status(t, TASK_FAILED, "The task could not run");
+        detail = detail_locked(t);
     }
-    t->holds--;
-    pthread_mutex_unlock(&t->store->lock);
+    char id[sizeof t->id];
+    memcpy(id, t->id, sizeof id);
+    task_store *st = t->store;
+    t->holds--; /* t may go from here on */
+    pthread_mutex_unlock(&st->lock);
+    notify_detail(st->server, id, &detail);
 }
 
 /* ---- Writing tasks ------------------------------------------------------------ */
@@ -438,6 +455,40 @@ static void write_task(mcp_json_writer *w, const modern_task *t, bool detailed)
         mcp_json_write_key(w, "error");
         mcp_json_write_raw(w, t->outcome, strlen(t->outcome));
     }
+}
+
+/* Under the store lock: the task as tasks/get would show it, for the
+ * notifications/tasks of its watchers (delivered once the lock is gone). */
+static mcp_buf detail_locked(const modern_task *t)
+{
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    write_task(&w, t, true);
+    mcp_json_end_object(&w);
+    if (mcp_json_writer_status(&w) != 0)
+        mcp_buf_reset(&out);
+    return out;
+}
+
+static void notify_detail(mcp_server *server, const char *task_id, mcp_buf *detail)
+{
+    if (detail->len)
+        mcp_tasks_watch_notify(server, task_id, detail->data, detail->len);
+    mcp_buf_free(detail);
+}
+
+bool mcp_task_exists(mcp_server *server, const char *id)
+{
+    task_store *st = store_of(server, false);
+    if (!st)
+        return false;
+    pthread_mutex_lock(&st->lock);
+    bool found = find_locked(st, id) != NULL;
+    pthread_mutex_unlock(&st->lock);
+    return found;
 }
 
 /* Send what call->out holds now, so that the tool's first round (or the
@@ -626,11 +677,16 @@ int mcp_method_tasks_cancel_modern(mcp_call *call)
     /* Terminal already: the same empty acknowledgement (cancel is
      * idempotent; -32602 is for unknown tasks only). */
     bool stop = !terminal(t->status);
+    mcp_buf detail;
+    mcp_buf_init(&detail);
     if (stop) {
         set_status(t, TASK_CANCELLED, "The task was cancelled by request.");
         t->holds++;
+        detail = detail_locked(t);
     }
     pthread_mutex_unlock(&st->lock);
+    if (stop)
+        notify_detail(st->server, t->id, &detail); /* held: t stays */
     if (stop) {
         /* The tool sees mcp_call_is_cancelled; its late reply is dropped. */
         mcp_session *r = t->runner;
@@ -661,8 +717,9 @@ int mcp_method_tasks_update(mcp_call *call)
     modern_task *t = task_for(call, &st);
     if (!t)
         return 0;
-    mcp_buf next;
+    mcp_buf next, detail;
     mcp_buf_init(&next);
+    mcp_buf_init(&detail);
     int rc = 0;
     bool go = false;
     if (t->status == TASK_INPUT_REQUIRED) {
@@ -726,6 +783,7 @@ int mcp_method_tasks_update(mcp_call *call)
                     t->running = true;
                     t->holds++;
                     set_status(t, TASK_WORKING, NULL);
+                    detail = detail_locked(t);
                     go = true;
                 }
             }
@@ -735,6 +793,7 @@ int mcp_method_tasks_update(mcp_call *call)
     if (rc == 0)
         rc = write_ack(call);
     if (go) {
+        notify_detail(st->server, t->id, &detail);
         answer_now(call);
         run_round(t, next.data, next.len);
     }

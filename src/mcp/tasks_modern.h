@@ -11,7 +11,7 @@
  *
  * Modern requests carry no session, so tasks belong to the server: any
  * connection that knows a task id (128 random bits, the bearer of the task)
- * may poll it. Each task runs its tool on a session of its own whose sink
+ * may poll it, or watch it on a subscriptions/listen stream (taskIds). Each task runs its tool on a session of its own whose sink
  * feeds the task, so the tool's rounds outlive the request that created it.
  */
 #ifndef MCP_TASKS_MODERN_H
@@ -36,6 +36,20 @@ int mcp_task_modern_begin(mcp_call *call);
 int mcp_method_tasks_get_modern(mcp_call *call);
 int mcp_method_tasks_cancel_modern(mcp_call *call);
 int mcp_method_tasks_update(mcp_call *call);
+
+/* Is there a task with this id (tasks_modern.c)? */
+bool mcp_task_exists(mcp_server *server, const char *id);
+
+/* notifications/tasks on subscriptions/listen streams (tasks_watch.c).
+ * agree: the ids of task_ids that name tasks, as a JSON array text
+ * (malloc'd), or NULL when none do; add: the listen of session with that
+ * id hears those tasks from now on; drop: it (or with listen NULL every
+ * listen of session) no longer does; notify: a task's DetailedTask object
+ * text to those who watch it. */
+char *mcp_tasks_watch_agree(mcp_call *call, const mcp_json *task_ids);
+int mcp_tasks_watch_add(mcp_session *session, const mcp_rpc_id *listen, const char *agreed);
+void mcp_tasks_watch_drop(mcp_session *session, const mcp_rpc_id *listen);
+void mcp_tasks_watch_notify(mcp_server *server, const char *task_id, const char *detail, size_t len);
 
 /* server/discover: "extensions": {"io.modelcontextprotocol/tasks": {}}. */
 void mcp_tasks_write_extension(mcp_json_writer *w);

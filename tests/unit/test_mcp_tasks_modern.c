@@ -6,7 +6,8 @@
  * wholly; tasks/cancel reaches the tool and is idempotent; tool errors
  * complete, protocol errors fail; bad input gets -32602, a client without
  * the extension -32021, the removed tasks/result and tasks/list -32601;
- * tasks outlive the connection that created them. */
+ * tasks outlive the connection that created them; listens hear their
+ * status changes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -193,27 +194,6 @@ static char *created_task(const mcp_json *doc)
     return strdup(str_at(r, "taskId"));
 }
 
-/* The tasks methods reach tasks_modern.c only once dispatch routes them
- * in the modern era; until then these tests cannot run. */
-static bool routed(fixture *f)
-{
-    mcp_json *doc = get_task(f, 99, "0123");
-    if (error_code(doc) == MCP_RPC_METHOD_NOT_FOUND)
-        return false;
-    assert_int_equal(error_code(doc), MCP_RPC_INVALID_PARAMS);
-    return true;
-}
-
-#define REQUIRE_ROUTING(f)                                                                                \
-    do {                                                                                                  \
-        if (!routed(f)) {                                                                                 \
-            print_message("SKIPPED: dispatch does not route tasks/get, tasks/update, tasks/cancel in the " \
-                          "modern era yet (see src/mcp/tasks_modern.h)\n");                               \
-            teardown(f);                                                                                  \
-            skip();                                                                                       \
-        }                                                                                                 \
-    } while (0)
-
 static void open_gate(void)
 {
     pthread_mutex_lock(&the_gate.lock);
@@ -285,7 +265,6 @@ static void test_lifecycle_get_and_result(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "job", "{}", META_EXT));
     /* Durable at once: tasks/get finds it, working, nothing inlined. */
     mcp_json *doc = get_task(f, 2, id);
@@ -317,7 +296,6 @@ static void test_cancel_reaches_tool(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "job", "{}", META_EXT));
     mcp_json *doc = task_request(f, 2, "tasks/cancel", id, NULL, META_EXT);
     const mcp_json *r = result_of(doc);
@@ -340,7 +318,6 @@ static void test_tool_error_completes_protocol_error_fails(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "opt", "{\"fail\":true}", META_EXT));
     const mcp_json *r = result_of(get_task(f, 2, id));
     assert_string_equal(str_at(r, "status"), "completed");
@@ -362,7 +339,6 @@ static void test_input_through_update(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "ask", "{}", META_EXT));
     const mcp_json *r = result_of(get_task(f, 2, id));
     assert_string_equal(str_at(r, "status"), "input_required");
@@ -395,7 +371,6 @@ static void test_partial_update(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "two", "{}", META_EXT));
     const mcp_json *requests = mcp_json_get(result_of(get_task(f, 2, id)), "inputRequests");
     assert_int_equal(mcp_json_len(requests), 2);
@@ -418,7 +393,6 @@ static void test_bad_input(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "opt", "{}", META_EXT));
     /* Without the extension on the request: -32021 for every method. */
     static const char *const methods[] = {"tasks/get", "tasks/cancel", "tasks/update"};
@@ -455,7 +429,6 @@ static void test_tasks_outlive_connection_and_limit(void **state)
 {
     (void)state;
     fixture *f = setup(2);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "opt", "{}", META_EXT));
     char *id2 = created_task(call_tool(f, 2, "opt", "{}", META_EXT));
     mcp_json *doc = call_tool(f, 3, "opt", "{}", META_EXT);
@@ -477,7 +450,6 @@ static void test_keys_unique_across_rounds(void **state)
 {
     (void)state;
     fixture *f = setup(0);
-    REQUIRE_ROUTING(f);
     char *id = created_task(call_tool(f, 1, "again", "{}", META_EXT));
     const mcp_json *requests = mcp_json_get(result_of(get_task(f, 2, id)), "inputRequests");
     assert_string_equal(str_at(mcp_json_get(mcp_json_get(requests, "1.q"), "params"), "message"), "One?");
@@ -499,8 +471,8 @@ static void test_keys_unique_across_rounds(void **state)
     teardown(f);
 }
 
-/* subscriptions/listen: taskIds need the extension; we agree to no task
- * notifications (tasks are polled), and say so in the acknowledgement. */
+/* subscriptions/listen: taskIds need the extension; only ids of tasks that
+ * exist are agreed to (none here). */
 static void test_listen_task_ids(void **state)
 {
     (void)state;
@@ -522,6 +494,44 @@ static void test_listen_task_ids(void **state)
     teardown(f);
 }
 
+/* A listen watching a task hears its status changes: the whole
+ * DetailedTask, on the listen's stream; ids of no task are not agreed to. */
+static void test_listen_hears_task_status(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    char *id = created_task(call_tool(f, 1, "job", "{}", META_EXT));
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":\"watch\",\"method\":\"subscriptions/listen\",\"params\":{"
+             "\"notifications\":{\"taskIds\":[\"%s\",\"ffffffffffffffffffffffffffffffff\"]}," META_EXT "}}", id);
+    mcp_json *doc = roundtrip(f, text);
+    assert_string_equal(method_of(doc), "notifications/subscriptions/acknowledged");
+    const mcp_json *agreed = mcp_json_get(mcp_json_get(mcp_json_get(doc, "params"), "notifications"), "taskIds");
+    assert_int_equal(mcp_json_len(agreed), 1);
+    assert_string_equal(mcp_json_str(mcp_json_at(agreed, 0), ""), id);
+    capture_clear(&f->cap);
+    open_gate();
+    wait_job_done();
+    long n = find_message(f, "notifications/tasks", 0);
+    assert_true(n >= 0);
+    const mcp_json *params = mcp_json_get(capture_json(&f->cap, (size_t)n), "params");
+    assert_string_equal(str_at(params, "taskId"), id);
+    assert_string_equal(str_at(params, "status"), "completed");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(params, "result"), "content"), 0), "text"),
+                        "job done");
+    assert_string_equal(str_at(mcp_json_get(params, "_meta"), "io.modelcontextprotocol/subscriptionId"), "watch");
+    assert_int_equal(find_message(f, "notifications/tasks", (size_t)n + 1), -1);
+    /* Once the listen is cancelled, nothing more is heard. */
+    send_text(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"watch\"}}");
+    capture_clear(&f->cap);
+    char *id2 = created_task(call_tool(f, 2, "opt", "{}", META_EXT));
+    assert_int_equal(capture_count(&f->cap), 1);
+    free(id2);
+    free(id);
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tasks_outlive_connection_and_limit),
         cmocka_unit_test(test_listen_task_ids),
+        cmocka_unit_test(test_listen_hears_task_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
