@@ -376,7 +376,9 @@ typedef struct mcp_connect_opts {
      * certificate's IP entries); TLS 1.2 or later; SNI carries the name.
      * A refused certificate fails the connect with MCP_EPROTO and a reason
      * (why) that names OpenSSL's verdict. */
-    const char *tls_ca_file;     /* PEM file of CAs to trust instead of the system store */
+    const char *tls_ca_file;     /* PEM file of CAs to trust instead of the system store (each
+                                    certificate in it is an anchor: a root, an intermediate or
+                                    the server's own) */
     const char *tls_ca_dir;      /* directory of hashed CA certificates (openssl rehash), the same */
     const char *tls_server_name; /* name to verify and send as SNI instead of the URL's host */
     bool tls_insecure;           /* accept any certificate and name: encrypted but not

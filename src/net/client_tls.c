@@ -15,6 +15,13 @@
  *
  * OpenSSL's error queue is per thread: it is emptied after every failure so
  * that a later, unrelated call does not report a stale reason.
+ *
+ * Sessions are resumed: a context keeps the last session a server gave it
+ * (with the name it was verified for) and offers it on the next connection
+ * to that name, which skips the certificate chain and the signature. The
+ * slot hangs off the SSL_CTX, not off mcp_client_tls, because a session
+ * ticket may arrive on a connection (a relay thread) after the context's
+ * owner let go; OpenSSL frees the slot with the last reference.
  */
 #include "net/client_tls.h"
 #include "net/connect.h"
@@ -35,6 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef struct session_slot {
+    pthread_mutex_t lock;
+    SSL_SESSION *session;  /* owned; NULL until a server sends one */
+    char name[256];        /* the name it was verified for */
+} session_slot;
+
 struct mcp_client_tls {
     SSL_CTX *ctx;
     char server_name[256]; /* empty: the host being dialled */
@@ -44,6 +57,7 @@ struct mcp_client_tls {
 struct mcp_client_stream {
     int fd;
     SSL *ssl;              /* NULL for a plain stream */
+    char name[256];        /* verified name (SSL app data, for the session slot) */
     bool broken;           /* a fatal TLS error: no close_notify */
 };
 
@@ -96,6 +110,68 @@ static void pipe_guard_leave(pipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* ---- Session resumption ------------------------------------------------------------ */
+
+static int slot_index = -1;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+static void slot_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    session_slot *slot = ptr;
+    if (!slot)
+        return;
+    SSL_SESSION_free(slot->session);
+    pthread_mutex_destroy(&slot->lock);
+    free(slot);
+}
+
+static void slot_index_init(void) { slot_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, slot_free); }
+
+static session_slot *slot_of(SSL_CTX *ctx) { return slot_index >= 0 ? SSL_CTX_get_ex_data(ctx, slot_index) : NULL; }
+
+/* OpenSSL hands over a session (TLS 1.3: a ticket after the handshake). */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    session_slot *slot = slot_of(SSL_get_SSL_CTX(ssl));
+    const char *name = SSL_get_app_data(ssl);
+    if (!slot || !name || strlen(name) >= sizeof slot->name)
+        return 0;
+    pthread_mutex_lock(&slot->lock);
+    SSL_SESSION_free(slot->session);
+    slot->session = session;
+    strcpy(slot->name, name);
+    pthread_mutex_unlock(&slot->lock);
+    return 1; /* the reference is ours now */
+}
+
+static void offer_session(SSL *ssl, const char *name)
+{
+    session_slot *slot = slot_of(SSL_get_SSL_CTX(ssl));
+    if (!slot)
+        return;
+    pthread_mutex_lock(&slot->lock);
+    if (slot->session && !strcmp(slot->name, name))
+        SSL_set_session(ssl, slot->session);
+    pthread_mutex_unlock(&slot->lock);
+}
+
+static void attach_session_slot(SSL_CTX *ctx)
+{
+    pthread_once(&slot_once, slot_index_init);
+    session_slot *slot = slot_index >= 0 ? calloc(1, sizeof *slot) : NULL;
+    if (!slot)
+        return; /* no resumption: every connection does the full handshake */
+    pthread_mutex_init(&slot->lock, NULL);
+    if (SSL_CTX_set_ex_data(ctx, slot_index, slot) != 1) {
+        slot_free(NULL, slot, NULL, 0, 0, NULL);
+        ERR_clear_error();
+        return;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+}
+
 /* ---- Context ---------------------------------------------------------------------- */
 
 int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char *why, size_t why_size)
@@ -144,11 +220,16 @@ int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char 
      * CA file is a statement of whom to trust, not an addition. */
     if (rc == MCP_OK && !ca_file && !ca_dir && SSL_CTX_set_default_verify_paths(tls->ctx) != 1)
         ERR_clear_error(); /* no system store: every chain will then fail to verify, and say so */
+    /* Certificates the caller named are trust anchors as they are, so a
+     * server can be pinned by its intermediate or its own certificate. */
+    if (rc == MCP_OK && (ca_file || ca_dir))
+        X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(tls->ctx), X509_V_FLAG_PARTIAL_CHAIN);
     if (rc != MCP_OK) {
         mcp_client_tls_free(tls);
         return rc;
     }
     SSL_CTX_set_verify(tls->ctx, tls->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    attach_session_slot(tls->ctx);
     *out = tls;
     return MCP_OK;
 }
@@ -217,12 +298,18 @@ static int handshake(mcp_client_stream *s, mcp_client_tls *tls, const char *host
                      size_t why_size)
 {
     const char *name = tls->server_name[0] ? tls->server_name : host;
+    if (strlen(name) >= sizeof s->name) {
+        set_why(why, why_size, "TLS: the server name is too long");
+        return MCP_EINVAL;
+    }
+    strcpy(s->name, name);
     s->ssl = SSL_new(tls->ctx);
     if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
         ERR_clear_error();
         set_why(why, why_size, "TLS: cannot set up the connection");
         return MCP_ENOMEM;
     }
+    SSL_set_app_data(s->ssl, s->name);
     bool ip = is_ip_literal(name);
     if (!ip && SSL_set_tlsext_host_name(s->ssl, name) != 1) {
         ERR_clear_error();
@@ -239,6 +326,7 @@ static int handshake(mcp_client_stream *s, mcp_client_tls *tls, const char *host
             return MCP_EINVAL;
         }
     }
+    offer_session(s->ssl, name);
     for (;;) {
         pipe_guard g;
         pipe_guard_enter(&g);
@@ -416,6 +504,8 @@ bool mcp_client_stream_buffered(const mcp_client_stream *s)
 int mcp_client_stream_fd(const mcp_client_stream *s) { return s->fd; }
 
 bool mcp_client_stream_is_tls(const mcp_client_stream *s) { return s->ssl != NULL; }
+
+bool mcp_client_stream_resumed(const mcp_client_stream *s) { return s->ssl && SSL_session_reused(s->ssl); }
 
 void mcp_client_stream_close(mcp_client_stream *s)
 {

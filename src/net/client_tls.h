@@ -60,6 +60,9 @@ int mcp_client_stream_write_some(mcp_client_stream *s, const char *data, size_t 
 bool mcp_client_stream_buffered(const mcp_client_stream *s);
 int mcp_client_stream_fd(const mcp_client_stream *s);
 bool mcp_client_stream_is_tls(const mcp_client_stream *s);
+/* The handshake resumed a session of an earlier connection to the same
+ * name through the same context (no certificate exchanged this time). */
+bool mcp_client_stream_resumed(const mcp_client_stream *s);
 /* Send close_notify (TLS, best effort, no waiting), close, free. */
 void mcp_client_stream_close(mcp_client_stream *s);
 

@@ -9,6 +9,8 @@
  * Against a scripted TLS peer: NDJSON framing across one-byte records (the
  * size limit, blank and CRLF lines, a cut last line), close_notify, a send
  * after the peer left, and SNI sent for a name but not for an IP address.
+ * Through the stream API (net/client_tls.h): sessions resumed on later
+ * connections of one context, for the name they were verified for only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include "test_tls_cert.h"
 
 #include "mcp/client.h"
+#include "net/client_tls.h"
 
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -255,6 +258,59 @@ static void plaintext_server_is_reported(void **state)
         fail_msg("why: %s", why);
 }
 
+/* Dial the TLS TCP port through tls, send one request and read its answer
+ * (a TLS 1.3 server's session ticket is read on the way); whether the
+ * handshake resumed a session. */
+static bool dial_and_call(mcp_client_tls *tls, const char *host)
+{
+    char port[16], why[256] = "";
+    snprintf(port, sizeof port, "%d", tcp_port);
+    mcp_client_stream *s = NULL;
+    int rc = MCP_EIO;
+    for (int i = 0; i < 200 && rc == MCP_EIO; i++)
+        if ((rc = mcp_client_stream_dial(&s, host, port, tls, 5000, why, sizeof why)) == MCP_EIO)
+            usleep(25 * 1000);
+    if (rc != 0)
+        fail_msg("dial %s: %s: %s", host, mcp_strerror(rc), why);
+    bool resumed = mcp_client_stream_resumed(s);
+    const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    assert_int_equal(mcp_client_stream_write(s, req, strlen(req), 5000), 0);
+    char buf[4096];
+    size_t have = 0, got = 0;
+    while (!memchr(buf, '\n', have)) {
+        assert_true(have < sizeof buf);
+        assert_int_equal(mcp_client_stream_read(s, buf + have, sizeof buf - have, 5000, &got), 0);
+        have += got;
+    }
+    assert_non_null(memmem(buf, have, "\"id\":1", 6));
+    mcp_client_stream_close(s);
+    return resumed;
+}
+
+static void sessions_resume_for_the_same_name_only(void **state)
+{
+    (void)state;
+    need_server();
+    char why[256] = "";
+    mcp_client_tls *tls = NULL;
+    assert_int_equal(mcp_client_tls_new(&tls, &(mcp_connect_opts){.tls_ca_file = cert.cert}, why, sizeof why), 0);
+    assert_false(dial_and_call(tls, "localhost"));
+    assert_true(dial_and_call(tls, "localhost"));
+    assert_true(dial_and_call(tls, "localhost"));
+    mcp_client_tls_free(tls);
+    /* One context, two names: a session is offered only to the name it was
+     * verified for. */
+    assert_int_equal(mcp_client_tls_new(&tls, &(mcp_connect_opts){.tls_insecure = true}, why, sizeof why), 0);
+    assert_false(dial_and_call(tls, "localhost"));
+    assert_false(dial_and_call(tls, "127.0.0.1"));
+    assert_true(dial_and_call(tls, "127.0.0.1"));
+    mcp_client_tls_free(tls);
+    /* A fresh context knows no session. */
+    assert_int_equal(mcp_client_tls_new(&tls, &(mcp_connect_opts){.tls_ca_file = cert.cert}, why, sizeof why), 0);
+    assert_false(dial_and_call(tls, "localhost"));
+    mcp_client_tls_free(tls);
+}
+
 /* ---- A scripted TLS peer ------------------------------------------------------
  * One connection on a loopback socket: the TLS handshake with the test
  * certificate, then lines written one byte per TLS record (so that every
@@ -394,6 +450,7 @@ int main(void)
         cmocka_unit_test(plaintext_server_is_reported),
         cmocka_unit_test(tls_tcp_framing_across_records),
         cmocka_unit_test(no_server_name_for_an_ip_address),
+        cmocka_unit_test(sessions_resume_for_the_same_name_only),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
