@@ -285,11 +285,13 @@ void l1_slab_free(void *obj, size_t size) {
 /* ---- runs of pages --------------------------------------------------------- */
 
 /* Index of the first of n free pages in a row (page 0 holds the
- * descriptor, so it is never part of a run), or -1. */
+ * descriptor, so it is never part of a run), or -1. The highest such run:
+ * a new region hands class pages out from its low end, so runs and class
+ * pages interleave less and a later, larger run more often fits. */
 static int find_run(uint32_t free_mask, unsigned n) {
     uint32_t x = free_mask & ~1u;
     for (unsigned j = 1; j < n && x; j++) x &= free_mask >> j;
-    return x ? __builtin_ctz(x) : -1;
+    return x ? 31 - __builtin_clz(x) : -1;
 }
 
 void *l1_slab_alloc_run(l1_slab *s, size_t bytes) {
