@@ -73,8 +73,12 @@ _Static_assert(PAGES_PER_REGION == 32, "free_mask has a bit per page");
 /* A page taken by a run (see l1_slab_alloc_run) rather than a class. */
 #define RUN_CLASS (L1_SLAB_CLASSES + 1)
 
+static inline region *region_of(const void *p) {
+    return (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
+}
+
 static inline char *page_base(l1_slab_page *p) {
-    region *r = (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
+    region *r = region_of(p);
     return (char *)r + (size_t)(p - r->pages) * PAGE_BYTES;
 }
 
@@ -109,10 +113,6 @@ static void spin_lock(atomic_bool *locked) {
 
 static void spin_unlock(atomic_bool *locked) {
     atomic_store_explicit(locked, false, memory_order_release);
-}
-
-static inline region *region_of(const void *p) {
-    return (region *)((uintptr_t)p & ~(uintptr_t)(REGION_BYTES - 1));
 }
 
 static void pool_put(l1_slab *s, l1_slab_page *p) {
