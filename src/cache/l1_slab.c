@@ -37,6 +37,14 @@
 #include <sys/mman.h>
 
 #if defined(__SANITIZE_ADDRESS__)
+#define L1_SLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define L1_SLAB_ASAN 1
+#endif
+#endif
+
+#ifdef L1_SLAB_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
