@@ -3,12 +3,7 @@
  * ("io.modelcontextprotocol/tasks"): server-directed task creation for
  * tools/call, tasks/get, tasks/update and tasks/cancel (see tasks_modern.h).
  *
- * The store. Modern requests are stateless and may arrive on any
- * connection, so tasks hang off the server, not a session. The server
- * structure has no slot for them yet, so stores live in a short list keyed
- * by server (and its seed, so that a new server at a freed one's address
- * is never handed the old tasks). Each store has its own lock; no request
- * holds it for longer than a lookup and a copy.
+ * Tasks live in the server's store (tasks_store.c).
  *
  * The runner. A task's tool runs on a session of its own (the runner),
  * fed the tools/call request as the client sent it; the runner's sink is
@@ -27,88 +22,16 @@
  * serialised by the task's runner lock, and "holds" keeps a task (and its
  * runner) from being purged while a thread uses it outside the store lock.
  */
-#include "tasks_modern.h"
+#include "tasks_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-
-typedef enum task_status {
-    TASK_WORKING = 0,
-    TASK_INPUT_REQUIRED,
-    TASK_COMPLETED,
-    TASK_FAILED,
-    TASK_CANCELLED
-} task_status;
 
 static const char *const STATUS_NAMES[] = {"working", "input_required", "completed", "failed", "cancelled"};
 
-typedef struct task_store task_store;
-
-typedef struct modern_task {
-    struct modern_task *next;
-    task_store *store;
-    char id[33];
-    task_status status;
-    char *status_message;
-    uint64_t created_ms, updated_ms, ttl_ms;
-    char *params;          /* tools/call params without inputResponses and requestState */
-    char *outcome;         /* completed: the result object; failed: the error object */
-    char *input_requests;  /* input_required: the requests still unanswered (an object) */
-    char *request_state;   /* sealed state for the next round, or NULL */
-    mcp_buf responses;     /* "key":answer,... gathered for the next round */
-    mcp_session *runner;
-    pthread_mutex_t runner_lock;
-    int64_t round;         /* id of the runner's request of this round */
-    bool running;          /* the runner has not answered this round yet */
-    unsigned holds;        /* threads using the task outside the store lock */
-} modern_task;
-
-struct task_store {
-    task_store *next;
-    mcp_server *server;
-    uint64_t seed;
-    pthread_mutex_t lock;
-    modern_task *tasks;
-    size_t count;
-};
-
-static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
-static task_store *stores;
-/* Stores of servers freed without mcp_server_tasks_free: their runners
- * point at freed memory, so they are set aside and never touched again. */
-static task_store *set_aside;
-
-static mcp_buf detail_locked(const modern_task *t);
+static mcp_buf detail_locked(const mcp_modern_task *t);
 static void notify_detail(mcp_server *server, const char *task_id, mcp_buf *detail);
-
-static bool terminal(task_status s)
-{
-    return s >= TASK_COMPLETED;
-}
-
-/* ---- Shared helpers -------------------------------------------------------- */
-
-void mcp_task_time_text(uint64_t ms, char out[32])
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
-int mcp_task_id_new(char out[33])
-{
-    unsigned char bytes[16];
-    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes)
-        return MCP_EIO;
-    for (size_t i = 0; i < sizeof bytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-    return 0;
-}
 
 /* ---- Capability ------------------------------------------------------------ */
 
@@ -136,120 +59,9 @@ void mcp_tasks_write_extension(mcp_json_writer *w)
     mcp_json_end_object(w);
 }
 
-/* ---- The store ------------------------------------------------------------- */
-
-static task_store *store_of(mcp_server *server, bool create)
-{
-    pthread_mutex_lock(&stores_lock);
-    task_store **p = &stores;
-    while (*p) {
-        task_store *st = *p;
-        if (st->server == server) {
-            if (st->seed == server->seed)
-                break;
-            *p = st->next;
-            st->next = set_aside;
-            set_aside = st;
-            continue;
-        }
-        p = &st->next;
-    }
-    task_store *st = *p;
-    if (!st && create && (st = calloc(1, sizeof *st)) != NULL) {
-        st->server = server;
-        st->seed = server->seed;
-        pthread_mutex_init(&st->lock, NULL);
-        st->next = stores;
-        stores = st;
-    }
-    pthread_mutex_unlock(&stores_lock);
-    return st;
-}
-
-static void task_free(modern_task *t)
-{
-    if (t->runner)
-        mcp_session_free(t->runner); /* waits for a tool still running */
-    pthread_mutex_destroy(&t->runner_lock);
-    free(t->status_message);
-    free(t->params);
-    free(t->outcome);
-    free(t->input_requests);
-    free(t->request_state);
-    mcp_buf_free(&t->responses);
-    free(t);
-}
-
-/* Under the store lock: unlink the tasks past their ttl that nothing works
- * on any more (terminal, or waiting for input that never came) into
- * *dropped, to be freed outside the lock. */
-static void purge_locked(task_store *st, modern_task **dropped)
-{
-    uint64_t now = mcp_wall_ms();
-    for (modern_task **p = &st->tasks; *p;) {
-        modern_task *t = *p;
-        bool idle = !t->running && t->holds == 0 && (terminal(t->status) || t->status == TASK_INPUT_REQUIRED);
-        if (idle && now - t->created_ms > t->ttl_ms) {
-            *p = t->next;
-            st->count--;
-            t->next = *dropped;
-            *dropped = t;
-        } else {
-            p = &t->next;
-        }
-    }
-}
-
-static void free_dropped(modern_task *t)
-{
-    while (t) {
-        modern_task *next = t->next;
-        task_free(t);
-        t = next;
-    }
-}
-
-static modern_task *find_locked(task_store *st, const char *id)
-{
-    for (modern_task *t = st->tasks; t; t = t->next)
-        if (strcmp(t->id, id) == 0)
-            return t;
-    return NULL;
-}
-
-void mcp_server_tasks_free(mcp_server *server)
-{
-    pthread_mutex_lock(&stores_lock);
-    task_store *st = NULL;
-    for (task_store **p = &stores; *p; p = &(*p)->next) {
-        if ((*p)->server == server && (*p)->seed == server->seed) {
-            st = *p;
-            *p = st->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&stores_lock);
-    if (!st)
-        return;
-    /* Runners may still call the sink (tools finishing): free them first,
-     * with the tasks still in place for the sink to find. */
-    for (modern_task *t = st->tasks; t; t = t->next) {
-        mcp_session *runner = t->runner;
-        pthread_mutex_lock(&t->runner_lock);
-        mcp_session_free(runner);
-        pthread_mutex_unlock(&t->runner_lock);
-        pthread_mutex_lock(&st->lock);
-        t->runner = NULL;
-        pthread_mutex_unlock(&st->lock);
-    }
-    free_dropped(st->tasks);
-    pthread_mutex_destroy(&st->lock);
-    free(st);
-}
-
 /* ---- State changes ----------------------------------------------------------- */
 
-static void set_status(modern_task *t, task_status status, const char *message)
+static void set_status(mcp_modern_task *t, mcp_task_status status, const char *message)
 {
     t->status = status;
     t->updated_ms = mcp_wall_ms();
@@ -304,10 +116,10 @@ static mcp_str tool_key(mcp_str wire)
 }
 
 /* Under the store lock: the runner answered this round. */
-static void settle_locked(modern_task *t, const mcp_json *doc)
+static void settle_locked(mcp_modern_task *t, const mcp_json *doc)
 {
     t->running = false;
-    if (t->status == TASK_CANCELLED)
+    if (t->status == MCP_TASK_CANCELLED)
         return; /* whatever the tool still produced is dropped */
     const mcp_json *result = mcp_json_get(doc, "result");
     const mcp_json *error = mcp_json_get(doc, "error");
@@ -326,26 +138,26 @@ static void settle_locked(modern_task *t, const mcp_json *doc)
              * between, so such a tool cannot run as a task. */
             free(t->outcome);
             t->outcome = strdup("{\"code\":-32603,\"message\":\"Internal error: the tool asked for no input but did not finish\"}");
-            set_status(t, TASK_FAILED, "The tool asked for no input but did not finish");
+            set_status(t, MCP_TASK_FAILED, "The tool asked for no input but did not finish");
             return;
         }
-        set_status(t, TASK_INPUT_REQUIRED, "The task is waiting for input from the client.");
+        set_status(t, MCP_TASK_INPUT_REQUIRED, "The task is waiting for input from the client.");
         return;
     }
     if (result) {
         t->outcome = copy_raw(result);
-        set_status(t, t->outcome ? TASK_COMPLETED : TASK_FAILED, NULL);
+        set_status(t, t->outcome ? MCP_TASK_COMPLETED : MCP_TASK_FAILED, NULL);
         return;
     }
     t->outcome = copy_raw(error);
-    set_status(t, TASK_FAILED, mcp_json_str(mcp_json_get(error, "message"), "The task failed"));
+    set_status(t, MCP_TASK_FAILED, mcp_json_str(mcp_json_get(error, "message"), "The task failed"));
 }
 
 /* The runner's sink: responses of its rounds; everything else (progress,
  * log messages) is not carried by tasks and is dropped. */
 static int runner_write(void *user, const char *message, size_t len)
 {
-    modern_task *t = user;
+    mcp_modern_task *t = user;
     mcp_arena scratch;
     mcp_arena_init(&scratch, 0);
     mcp_json *doc = NULL;
@@ -355,7 +167,7 @@ static int runner_write(void *user, const char *message, size_t len)
         mcp_buf_init(&detail);
         pthread_mutex_lock(&t->store->lock);
         if (id == t->round && t->running) {
-            task_status before = t->status;
+            mcp_task_status before = t->status;
             settle_locked(t, doc);
             if (t->status != before)
                 detail = detail_locked(t);
@@ -369,7 +181,7 @@ static int runner_write(void *user, const char *message, size_t len)
 
 /* The request text of a round: the stored params plus this round's
  * answers and state. */
-static int round_text(const modern_task *t, mcp_buf *out)
+static int round_text(const mcp_modern_task *t, mcp_buf *out)
 {
     mcp_buf_reset(out);
     int rc = mcp_buf_appendf(out, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"tools/call\",\"params\":",
@@ -397,7 +209,7 @@ static int round_text(const modern_task *t, mcp_buf *out)
 }
 
 /* Feed the runner one request (a round), then let the task go. */
-static void run_round(modern_task *t, const char *text, size_t len)
+static void run_round(mcp_modern_task *t, const char *text, size_t len)
 {
     pthread_mutex_lock(&t->runner_lock);
     int rc = mcp_session_handle(t->runner, text, len);
@@ -409,12 +221,12 @@ static void run_round(modern_task *t, const char *text, size_t len)
         t->running = false;
         free(t->outcome);
         t->outcome = strdup("{\"code\":-32603,\"message\":\"Internal error: the task could not run\"}");
-        set_status(t, TASK_FAILED, "The task could not run");
+        set_status(t, MCP_TASK_FAILED, "The task could not run");
         detail = detail_locked(t);
     }
     char id[sizeof t->id];
     memcpy(id, t->id, sizeof id);
-    task_store *st = t->store;
+    mcp_task_store *st = t->store;
     t->holds--; /* t may go from here on */
     pthread_mutex_unlock(&st->lock);
     notify_detail(st->server, id, &detail);
@@ -422,7 +234,7 @@ static void run_round(modern_task *t, const char *text, size_t len)
 
 /* ---- Writing tasks ------------------------------------------------------------ */
 
-static void write_task(mcp_json_writer *w, const modern_task *t, bool detailed)
+static void write_task(mcp_json_writer *w, const mcp_modern_task *t, bool detailed)
 {
     char when[32];
     mcp_json_write_key(w, "taskId");
@@ -445,13 +257,13 @@ static void write_task(mcp_json_writer *w, const modern_task *t, bool detailed)
     mcp_json_write_int(w, MCP_TASK_POLL_INTERVAL_MS);
     if (!detailed)
         return;
-    if (t->status == TASK_INPUT_REQUIRED && t->input_requests) {
+    if (t->status == MCP_TASK_INPUT_REQUIRED && t->input_requests) {
         mcp_json_write_key(w, "inputRequests");
         mcp_json_write_raw(w, t->input_requests, strlen(t->input_requests));
-    } else if (t->status == TASK_COMPLETED && t->outcome) {
+    } else if (t->status == MCP_TASK_COMPLETED && t->outcome) {
         mcp_json_write_key(w, "result");
         mcp_json_write_raw(w, t->outcome, strlen(t->outcome));
-    } else if (t->status == TASK_FAILED && t->outcome) {
+    } else if (t->status == MCP_TASK_FAILED && t->outcome) {
         mcp_json_write_key(w, "error");
         mcp_json_write_raw(w, t->outcome, strlen(t->outcome));
     }
@@ -459,7 +271,7 @@ static void write_task(mcp_json_writer *w, const modern_task *t, bool detailed)
 
 /* Under the store lock: the task as tasks/get would show it, for the
  * notifications/tasks of its watchers (delivered once the lock is gone). */
-static mcp_buf detail_locked(const modern_task *t)
+static mcp_buf detail_locked(const mcp_modern_task *t)
 {
     mcp_buf out;
     mcp_buf_init(&out);
@@ -478,17 +290,6 @@ static void notify_detail(mcp_server *server, const char *task_id, mcp_buf *deta
     if (detail->len)
         mcp_tasks_watch_notify(server, task_id, detail->data, detail->len);
     mcp_buf_free(detail);
-}
-
-bool mcp_task_exists(mcp_server *server, const char *id)
-{
-    task_store *st = store_of(server, false);
-    if (!st)
-        return false;
-    pthread_mutex_lock(&st->lock);
-    bool found = find_locked(st, id) != NULL;
-    pthread_mutex_unlock(&st->lock);
-    return found;
 }
 
 /* Send what call->out holds now, so that the tool's first round (or the
@@ -531,7 +332,7 @@ static char *params_text(const mcp_json *params)
     return text;
 }
 
-static int write_create_result(mcp_call *call, const modern_task *t)
+static int write_create_result(mcp_call *call, const mcp_modern_task *t)
 {
     /* CreateTaskResult is the one result whose resultType is "task". */
     mcp_buf_reset(&call->out);
@@ -549,8 +350,8 @@ static int write_create_result(mcp_call *call, const modern_task *t)
 int mcp_task_modern_begin(mcp_call *call)
 {
     mcp_server *server = call->session->server;
-    task_store *st = store_of(server, true);
-    modern_task *t = st ? calloc(1, sizeof *t) : NULL;
+    mcp_task_store *st = mcp_task_store_of(server, true);
+    mcp_modern_task *t = st ? calloc(1, sizeof *t) : NULL;
     if (!t)
         return MCP_ENOMEM;
     t->store = st;
@@ -580,12 +381,12 @@ int mcp_task_modern_begin(mcp_call *call)
     if (rc != 0) {
         mcp_buf_free(&first);
         mcp_buf_reset(&call->out);
-        task_free(t);
+        mcp_task_list_free(t);
         return rc;
     }
-    modern_task *dropped = NULL;
+    mcp_modern_task *dropped = NULL;
     pthread_mutex_lock(&st->lock);
-    purge_locked(st, &dropped);
+    mcp_task_store_purge(st, &dropped);
     bool full = st->count >= server->opts.max_tasks;
     if (!full) {
         t->next = st->tasks;
@@ -593,11 +394,11 @@ int mcp_task_modern_begin(mcp_call *call)
         st->count++;
     }
     pthread_mutex_unlock(&st->lock);
-    free_dropped(dropped);
+    mcp_task_list_free(dropped);
     if (full) {
         mcp_buf_free(&first);
         mcp_buf_reset(&call->out);
-        task_free(t);
+        mcp_task_list_free(t);
         return mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many tasks: wait for some to finish or expire");
     }
     call->kind = MCP_CALL_DIRECT;
@@ -621,7 +422,7 @@ static const char *task_id_param(mcp_call *call)
 
 /* The common start: the extension declared, a taskId, the store locked
  * and the task found. NULL with the error set (and nothing locked). */
-static modern_task *task_for(mcp_call *call, task_store **store)
+static mcp_modern_task *task_for(mcp_call *call, mcp_task_store **store)
 {
     if (!mcp_tasks_client_declared(call)) {
         mcp_tasks_require_extension(call);
@@ -630,16 +431,16 @@ static modern_task *task_for(mcp_call *call, task_store **store)
     const char *id = task_id_param(call);
     if (!id)
         return NULL;
-    task_store *st = store_of(call->session->server, false);
-    modern_task *t = NULL, *dropped = NULL;
+    mcp_task_store *st = mcp_task_store_of(call->session->server, false);
+    mcp_modern_task *t = NULL, *dropped = NULL;
     if (st) {
         pthread_mutex_lock(&st->lock);
-        purge_locked(st, &dropped);
-        t = find_locked(st, id);
+        mcp_task_store_purge(st, &dropped);
+        t = mcp_task_store_find(st, id);
         if (!t)
             pthread_mutex_unlock(&st->lock);
     }
-    free_dropped(dropped);
+    mcp_task_list_free(dropped);
     if (!t)
         mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Failed to retrieve task: Task not found");
     *store = st;
@@ -656,8 +457,8 @@ static int write_ack(mcp_call *call)
 
 int mcp_method_tasks_get_modern(mcp_call *call)
 {
-    task_store *st;
-    modern_task *t = task_for(call, &st);
+    mcp_task_store *st;
+    mcp_modern_task *t = task_for(call, &st);
     if (!t)
         return 0;
     mcp_json_writer w;
@@ -670,17 +471,17 @@ int mcp_method_tasks_get_modern(mcp_call *call)
 
 int mcp_method_tasks_cancel_modern(mcp_call *call)
 {
-    task_store *st;
-    modern_task *t = task_for(call, &st);
+    mcp_task_store *st;
+    mcp_modern_task *t = task_for(call, &st);
     if (!t)
         return 0;
     /* Terminal already: the same empty acknowledgement (cancel is
      * idempotent; -32602 is for unknown tasks only). */
-    bool stop = !terminal(t->status);
+    bool stop = !mcp_task_status_terminal(t->status);
     mcp_buf detail;
     mcp_buf_init(&detail);
     if (stop) {
-        set_status(t, TASK_CANCELLED, "The task was cancelled by request.");
+        set_status(t, MCP_TASK_CANCELLED, "The task was cancelled by request.");
         t->holds++;
         detail = detail_locked(t);
     }
@@ -713,8 +514,8 @@ int mcp_method_tasks_update(mcp_call *call)
     if (mcp_tasks_client_declared(call) && mcp_json_is_string(mcp_json_get(call->params, "taskId")) &&
         !mcp_json_is_object(responses))
         return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Invalid params: inputResponses must be an object");
-    task_store *st;
-    modern_task *t = task_for(call, &st);
+    mcp_task_store *st;
+    mcp_modern_task *t = task_for(call, &st);
     if (!t)
         return 0;
     mcp_buf next, detail;
@@ -722,7 +523,7 @@ int mcp_method_tasks_update(mcp_call *call)
     mcp_buf_init(&detail);
     int rc = 0;
     bool go = false;
-    if (t->status == TASK_INPUT_REQUIRED) {
+    if (t->status == MCP_TASK_INPUT_REQUIRED) {
         /* Answers to keys not outstanding (never asked, already answered)
          * are ignored; a partial set leaves the rest outstanding. */
         mcp_arena scratch;
@@ -782,7 +583,7 @@ int mcp_method_tasks_update(mcp_call *call)
                     t->request_state = NULL;
                     t->running = true;
                     t->holds++;
-                    set_status(t, TASK_WORKING, NULL);
+                    set_status(t, MCP_TASK_WORKING, NULL);
                     detail = detail_locked(t);
                     go = true;
                 }
