@@ -8,7 +8,9 @@
  * plaintext server, a CA file that does not exist; and the insecure switch.
  * Against a scripted TLS peer: NDJSON framing across one-byte records (the
  * size limit, blank and CRLF lines, a cut last line), close_notify, a send
- * after the peer left, and SNI sent for a name but not for an IP address.
+ * after the peer left, and SNI sent for a name but not for an IP address;
+ * a CA-signed certificate (made here) accepted through its CA or pinned by
+ * itself, refused under another CA or for a name it does not carry.
  * Through the stream API (net/client_tls.h): sessions resumed on later
  * connections of one context, for the name they were verified for only.
  */
@@ -35,6 +37,8 @@ static test_cert cert;
 static bool have_cert;
 static pid_t server_pid;
 static int tcp_port, ws_port;
+
+static void remove_chain(void);
 
 static int start_server(void **state)
 {
@@ -64,8 +68,10 @@ static int stop_server(void **state)
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
     }
-    if (have_cert)
+    if (have_cert) {
+        remove_chain(); /* left behind when chains_and_pinning failed half way */
         test_cert_remove(&cert);
+    }
     return 0;
 }
 
@@ -319,6 +325,8 @@ static void sessions_resume_for_the_same_name_only(void **state)
 typedef struct tls_peer {
     int listen_fd;
     int port;
+    const char *cert_file;  /* NULL: the test certificate */
+    const char *key_file;
     const char *script;
     char sni[128];
     bool got_sni;
@@ -332,8 +340,8 @@ static void *tls_peer_main(void *arg)
     if (fd < 0)
         return NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate_chain_file(ctx, cert.cert);
-    SSL_CTX_use_PrivateKey_file(ctx, cert.key, SSL_FILETYPE_PEM);
+    SSL_CTX_use_certificate_chain_file(ctx, p->cert_file ? p->cert_file : cert.cert);
+    SSL_CTX_use_PrivateKey_file(ctx, p->key_file ? p->key_file : cert.key, SSL_FILETYPE_PEM);
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     if (SSL_accept(ssl) == 1) {
@@ -353,7 +361,10 @@ static void *tls_peer_main(void *arg)
 
 static void tls_peer_start(tls_peer *p, pthread_t *thread, const char *script)
 {
+    const char *cert_file = p->cert_file, *key_file = p->key_file;
     memset(p, 0, sizeof *p);
+    p->cert_file = cert_file;
+    p->key_file = key_file;
     p->script = script;
     p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -370,7 +381,7 @@ static void tls_tcp_framing_across_records(void **state)
     (void)state;
     if (!have_cert)
         skip();
-    tls_peer peer;
+    tls_peer peer = {0}; /* the test certificate */
     pthread_t thread;
     /* A line over the 64-byte limit, a blank line, a CRLF line, then a
      * last line without its newline (incomplete: never delivered). */
@@ -415,7 +426,7 @@ static void no_server_name_for_an_ip_address(void **state)
     (void)state;
     if (!have_cert)
         skip();
-    tls_peer peer;
+    tls_peer peer = {0}; /* the test certificate */
     pthread_t thread;
     tls_peer_start(&peer, &thread, "{\"jsonrpc\":\"2.0\",\"method\":\"hi\"}\n");
     char target[64], why[256] = "";
@@ -437,6 +448,80 @@ static void no_server_name_for_an_ip_address(void **state)
     assert_false(peer.got_sni);
 }
 
+/* A CA and a server certificate it signed (for 127.0.0.1 and
+ * mcp.test), made with the openssl command next to the test certificate. */
+static bool make_chain(char *ca, char *leaf, char *leaf_key, size_t size)
+{
+    snprintf(ca, size, "%s/ca.pem", cert.dir);
+    snprintf(leaf, size, "%s/leaf.pem", cert.dir);
+    snprintf(leaf_key, size, "%s/leaf-key.pem", cert.dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout ca-key.pem "
+             "-out ca.pem -subj /CN=mcpd-test-ca -days 1 -nodes >/dev/null 2>&1 && "
+             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout leaf-key.pem "
+             "-out leaf.csr -subj /CN=mcp.test -nodes >/dev/null 2>&1 && "
+             "printf 'subjectAltName=DNS:mcp.test,IP:127.0.0.1\\n' > leaf.ext && "
+             "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1 "
+             "-extfile leaf.ext -out leaf.pem >/dev/null 2>&1",
+             cert.dir);
+    return system(cmd) == 0;
+}
+
+static void remove_chain(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && rm -f ca.pem ca-key.pem ca.srl leaf.pem leaf-key.pem leaf.csr leaf.ext",
+             cert.dir);
+    if (system(cmd) != 0)
+        printf("could not remove the chain files in %s\n", cert.dir);
+}
+
+/* One connection to a scripted peer serving leaf; the connect's outcome. */
+static int connect_to_leaf(const char *leaf, const char *leaf_key, const char *host, const char *ca_file,
+                           char *why, size_t why_size)
+{
+    tls_peer peer = {.cert_file = leaf, .key_file = leaf_key};
+    pthread_t thread;
+    tls_peer_start(&peer, &thread, "{\"jsonrpc\":\"2.0\",\"method\":\"hi\"}\n");
+    char target[64];
+    snprintf(target, sizeof target, "%s:%d", host, peer.port);
+    mcp_client_transport *t = NULL;
+    int rc = mcp_connect_tcp_tls(target, &(mcp_connect_opts){.tls_ca_file = ca_file}, &t, why, why_size);
+    if (rc == 0) {
+        mcp_buf msg;
+        mcp_buf_init(&msg);
+        assert_int_equal(t->recv(t, &msg, 5000), 0);
+        assert_non_null(strstr(msg.data, "\"hi\""));
+        mcp_buf_free(&msg);
+        t->close(t);
+    }
+    pthread_join(thread, NULL);
+    close(peer.listen_fd);
+    return rc;
+}
+
+static void chains_and_pinning(void **state)
+{
+    (void)state;
+    if (!have_cert)
+        skip();
+    char ca[128], leaf[128], leaf_key[128], why[256] = "";
+    if (!make_chain(ca, leaf, leaf_key, sizeof ca))
+        fail_msg("the openssl command could not make a CA and a certificate");
+    /* The CA vouches for the server's certificate; its IP entry matches. */
+    assert_int_equal(connect_to_leaf(leaf, leaf_key, "127.0.0.1", ca, why, sizeof why), 0);
+    /* Pinned by the server's own certificate, without its CA. */
+    assert_int_equal(connect_to_leaf(leaf, leaf_key, "127.0.0.1", leaf, why, sizeof why), 0);
+    /* Another CA does not vouch for it. */
+    assert_int_equal(connect_to_leaf(leaf, leaf_key, "127.0.0.1", cert.cert, why, sizeof why), MCP_EPROTO);
+    assert_non_null(strstr(why, "unable to get local issuer certificate"));
+    /* Its DNS entry is mcp.test, not localhost. */
+    assert_int_equal(connect_to_leaf(leaf, leaf_key, "localhost", ca, why, sizeof why), MCP_EPROTO);
+    assert_non_null(strstr(why, "hostname mismatch"));
+    remove_chain();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +536,7 @@ int main(void)
         cmocka_unit_test(tls_tcp_framing_across_records),
         cmocka_unit_test(no_server_name_for_an_ip_address),
         cmocka_unit_test(sessions_resume_for_the_same_name_only),
+        cmocka_unit_test(chains_and_pinning),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
