@@ -8,7 +8,9 @@
  * handshake-era session (initialize, tools/call with the session id) over
  * one keep-alive connection; the relay hands over the server's last bytes
  * and then reads as end of stream when the server closes; a large answer
- * crosses intact; the certificate is refused for a wrong name.
+ * crosses intact; each connection's relay thread ends when its descriptor
+ * is closed (idle, mid-answer) or the server leaves; the certificate is
+ * refused for a wrong name.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 
 #include "net/client_tls.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -220,6 +223,80 @@ static void large_answer_then_the_server_closes(void **state)
     close(fd);
 }
 
+/* Threads of this process, from /proc. */
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void wait_threads(int want)
+{
+    for (int i = 0; i < 200 && thread_count() != want; i++)
+        usleep(10 * 1000);
+    assert_int_equal(thread_count(), want);
+}
+
+/* Each connection has its relay thread, and closing the descriptor ends
+ * it: idle, in the middle of a large answer, or after the server left. */
+static void closing_the_descriptor_ends_the_relay(void **state)
+{
+    (void)state;
+    int fd = open_trusted();
+    close(fd);
+    int base = 1; /* this test runs on one thread: every earlier relay must end */
+    wait_threads(base);
+    fd = open_trusted();
+    assert_int_equal(thread_count(), base + 1);
+    close(fd);
+    wait_threads(base);
+
+    fd = open_trusted();
+    int fd2 = open_trusted();
+    assert_int_equal(thread_count(), base + 2);
+    size_t big = 2 * 1024 * 1024;
+    mcp_buf body;
+    mcp_buf_init(&body);
+    mcp_buf_append_cstr(&body, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                               "\"arguments\":{\"text\":\"");
+    for (size_t i = 0; i < big; i++)
+        mcp_buf_append_char(&body, 'z');
+    mcp_buf_append_cstr(&body, "\"}," MODERN_META "}}");
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /mcp HTTP/1.1\r\nHost: localhost:%d\r\nContent-Type: application/json\r\n"
+             "Accept: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\n"
+             "Mcp-Name: echo\r\nContent-Length: %zu\r\n\r\n",
+             http_port, body.len);
+    send_all(fd, head);
+    send_all(fd, body.data);
+    /* Wait for the first bytes of the answer, then walk away from the rest. */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    close(fd);
+    wait_threads(base + 1);
+
+    /* The server closes (Connection: close); we read the end, then close. */
+    mcp_buf got;
+    mcp_buf_init(&got);
+    post(fd2, "Connection: close\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: add\r\n",
+         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+         "\"arguments\":{\"a\":1,\"b\":1}," MODERN_META "}}",
+         &got);
+    assert_non_null(strstr(got.data, "\"sum\":2"));
+    char c;
+    assert_int_equal(read(fd2, &c, 1), 0);
+    wait_threads(base);
+    close(fd2);
+    mcp_buf_free(&got);
+    mcp_buf_free(&body);
+}
+
 static void wrong_name_is_refused_before_any_descriptor(void **state)
 {
     (void)state;
@@ -238,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(modern_and_handshake_era_over_one_connection),
         cmocka_unit_test(large_answer_then_the_server_closes),
+        cmocka_unit_test(closing_the_descriptor_ends_the_relay),
         cmocka_unit_test(wrong_name_is_refused_before_any_descriptor),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
