@@ -12,7 +12,8 @@
  *   pool_static_10          a static pool of 10 connections, 200 calls outstanding
  *   pool_static_100         a static pool of 100, 200 outstanding; and beside it, interleaved
  *                           repetition by repetition, the pool of 10 again under the same load:
- *                           ratio_to_static_10 is their throughput ratio
+ *                           ratio_to_static_10 is the median of their per-repetition throughput
+ *                           ratios (ratio_lowest, ratio_highest: the extremes)
  *   pool_dynamic_burst      dynamic min 2, max 20, overflow 20; a burst of 40 outstanding
  *   pool_adaptive           adaptive limit 2..100; 100 outstanding
  *   pool_overflow_stress    dynamic max 4, overflow 60; 64 outstanding: overflow
@@ -441,6 +442,26 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
     return MCP_OK;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Throughput ratios of r's repetitions to ref's, repetition by repetition
+ * (they ran back to back): median, lowest, highest. False when none. */
+static bool paired_ratio(const bench_record *r, const bench_record *ref, double out[3]) {
+    double ratio[BENCH_MAX_REPS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < r->repetitions && i < ref->repetitions && i < BENCH_MAX_REPS; i++)
+        if (ref->reps[i].throughput > 0) ratio[n++] = r->reps[i].throughput / ref->reps[i].throughput;
+    if (!n) return false;
+    qsort(ratio, n, sizeof ratio[0], cmp_double);
+    out[0] = n % 2 ? ratio[n / 2] : (ratio[n / 2 - 1] + ratio[n / 2]) / 2;
+    out[1] = ratio[0];
+    out[2] = ratio[n - 1];
+    return true;
+}
+
 static void pool_finish(void *p, bench_record *records, size_t count) {
     pool_state *s = p;
     for (size_t i = 0; i < count && i < s->run_count; i++) {
@@ -456,14 +477,18 @@ static void pool_finish(void *p, bench_record *records, size_t count) {
         bench_record_add_metric(r, "calls_per_s_per_conn",
                                 r->throughput / (double)(pr->after.open ? pr->after.open : 1));
     }
-    if (count == 2 && s->run_count == 2 && s->runs[1].outstanding && records[1].throughput > 0)
-        bench_record_add_metric(&records[0], "ratio_to_static_10", records[0].throughput / records[1].throughput);
+    double ratio[3];
+    if (count == 2 && s->run_count == 2 && s->runs[1].outstanding && paired_ratio(&records[0], &records[1], ratio)) {
+        bench_record_add_metric(&records[0], "ratio_to_static_10", ratio[0]);
+        bench_record_add_metric(&records[0], "ratio_lowest", ratio[1]);
+        bench_record_add_metric(&records[0], "ratio_highest", ratio[2]);
+    }
 }
 
 static const bench_workload POOL_WORKLOADS[] = {
     {"pool_static_10", "static pool of 10, async calls, 1 ms tool", W_STATIC_10, {5000, 20000}, {3, 9}},
     {"pool_static_100", "static pool of 100 beside one of 10, async calls, 1 ms tool", W_STATIC_100, {20000, 60000},
-     {3, 9}},
+     {5, 9}},
     {"pool_dynamic_burst", "dynamic pool under a burst of 40 async calls", W_DYNAMIC_BURST, {10000, 30000}, {3, 9}},
     {"pool_adaptive", "adaptive pool, 100 async calls outstanding", W_ADAPTIVE, {20000, 60000}, {3, 9}},
     {"pool_overflow_stress", "overflow connections opened and closed per call", W_OVERFLOW, {3000, 10000}, {3, 9}},

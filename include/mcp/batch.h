@@ -26,8 +26,12 @@
  *  - MCP_BATCH_TIME: a group leaves `window_us` after its first request
  *    arrived, whatever its size (at most max_size).
  *  - MCP_BATCH_ADAPTIVE: a target size between min_size and max_size that
- *    grows while full groups come back within target_latency_us and shrinks
- *    when they are slower or fail; window_us bounds the wait as above.
+ *    grows while full groups are served within target_latency_us and
+ *    shrinks when they are slower or fail; window_us bounds the wait as
+ *    above. A group's time counts from when the server could start on it
+ *    (it was sent, or the group ahead of it on the connection was
+ *    answered) to its last reply: the wait behind earlier groups is the
+ *    pipeline's depth, not the group's size.
  *
  * Each worker is a thread with one connection of its own; requests are
  * spread over the workers round robin. Completions run on the worker
@@ -58,7 +62,7 @@ typedef struct mcp_batch_strategy {
     unsigned window_us;           /* longest wait of a queued request; 0 means 1000 */
     size_t min_size;              /* ADAPTIVE; 0 means 1 */
     size_t max_size;              /* ADAPTIVE and TIME: largest group; 0 means 1024 */
-    unsigned target_latency_us;   /* ADAPTIVE: round trip of a full group; 0 means 5000 */
+    unsigned target_latency_us;   /* ADAPTIVE: service time of a full group; 0 means 5000 */
 } mcp_batch_strategy;
 
 typedef struct mcp_batcher_opts {

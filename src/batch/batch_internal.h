@@ -41,10 +41,15 @@ int mcp_batch_link_write(mcp_batch_link *link);
  * queued bytes, tick the client. 0, or MCP_ECLOSED when the link died. */
 int mcp_batch_link_pump(mcp_batch_link *link, int timeout_ms, int wake_fd);
 
-/* Adaptive rule: the next target size after a group of `sent` requests
- * (target was `target`) came back in latency_us with `failures` failed. */
-size_t mcp_batch_adapt(const mcp_batch_strategy *s, size_t target, size_t sent, uint64_t latency_us,
-                       size_t failures);
+/* Adaptive rule: the next target size (now `target`) after a group came
+ * back in latency_us with `failures` failed; full: the group had the size
+ * the strategy asked for when it left. */
+size_t mcp_batch_adapt(const mcp_batch_strategy *s, size_t target, bool full, uint64_t latency_us, size_t failures);
+/* The time the server spent on a group: from when it could start on it
+ * (the group was sent, or the group ahead of it on the same connection was
+ * answered, whichever came later; ahead_done_ns 0: none) to the group's
+ * last reply. What mcp_batch_adapt is given as latency_us. */
+uint64_t mcp_batch_service_us(uint64_t sent_ns, uint64_t ahead_done_ns, uint64_t done_ns);
 /* Fill the defaults of a strategy; MCP_EINVAL for an impossible one. */
 int mcp_batch_strategy_normalize(mcp_batch_strategy *s);
 

@@ -36,6 +36,7 @@
 
 typedef struct batch_group {
     size_t size;
+    size_t target;      /* the group size the strategy asked for when it left */
     size_t remaining;
     size_t failures;
     uint64_t sent_ns;
@@ -72,6 +73,7 @@ struct batch_worker {
     uint64_t next_connect_ns;
     unsigned backoff_ms;
     uint64_t writes_seen;
+    uint64_t last_group_done_ns; /* the last reply of the latest group answered on this link */
     mcp_batch_strategy strategy;
     unsigned strategy_gen;
 };
@@ -96,6 +98,9 @@ struct mcp_batcher {
     atomic_uint strategy_gen;
     atomic_size_t target;     /* current group size */
     double latency_ewma_us;
+    uint64_t window_us;       /* the adaptive rule's window (see adapt_locked) */
+    size_t window_requests;
+    size_t window_full;       /* of those, in groups of the size asked for */
     atomic_uint_fast64_t grouped_items;
     atomic_int flush_waiters;
 
@@ -135,14 +140,45 @@ static void wake(batch_worker *w)
 
 /* ---- Completions ------------------------------------------------------------ */
 
-static void group_done(mcp_batcher *b, batch_group *g, const mcp_batch_strategy *s)
+/* Service times come in lumps: a server answers what one read brought in
+ * one write, and the client reads what piled up while it was sending, so
+ * the first group of a lump carries the time of all of them and the rest
+ * none. The rule therefore looks at a window of at least two target sizes
+ * of requests: their total service time over their number is the cost per
+ * request, and that times the target is what a full group costs now.
+ * Failures act at once. */
+static void adapt_locked(mcp_batcher *b, const batch_group *g, uint64_t service_us)
 {
-    uint64_t us = (mcp_now_ns() - g->sent_ns) / 1000u;
+    size_t target = atomic_load(&b->target);
+    b->window_us += service_us;
+    b->window_requests += g->size;
+    if (g->size >= g->target)
+        b->window_full += g->size;
+    if (g->failures == 0 && b->window_requests < 2 * target)
+        return;
+    uint64_t cost_us = (uint64_t)((double)b->window_us / (double)b->window_requests * (double)target);
+    bool full = b->window_full * 2 >= b->window_requests;
+    atomic_store(&b->target, mcp_batch_adapt(&b->strategy, target, full, cost_us, g->failures));
+    b->window_us = 0;
+    b->window_requests = b->window_full = 0;
+}
+
+static void group_done(batch_worker *w, batch_group *g)
+{
+    mcp_batcher *b = w->b;
+    uint64_t now = mcp_now_ns();
+    uint64_t us = (now - g->sent_ns) / 1000u;
+    /* The adaptive rule judges the group by its own service time: the wait
+     * behind the groups ahead of it grows as groups shrink (fewer calls per
+     * second with the same number in flight), so judging by the round trip
+     * would shrink them further, down to min_size. */
+    uint64_t service_us = mcp_batch_service_us(g->sent_ns, w->last_group_done_ns, now);
+    w->last_group_done_ns = now;
     pthread_mutex_lock(&b->lock);
     b->latency_ewma_us = b->latency_ewma_us == 0 ? (double)us
                                                  : b->latency_ewma_us + EWMA_ALPHA * ((double)us - b->latency_ewma_us);
-    if (s->kind == MCP_BATCH_ADAPTIVE && b->strategy.kind == MCP_BATCH_ADAPTIVE)
-        atomic_store(&b->target, mcp_batch_adapt(&b->strategy, atomic_load(&b->target), g->size, us, g->failures));
+    if (w->strategy.kind == MCP_BATCH_ADAPTIVE && b->strategy.kind == MCP_BATCH_ADAPTIVE)
+        adapt_locked(b, g, service_us);
     pthread_mutex_unlock(&b->lock);
     free(g);
 }
@@ -177,7 +213,7 @@ static void item_done(void *user, int status, const mcp_json *value, int64_t id)
         if (status < 0)
             g->failures++;
         if (--g->remaining == 0)
-            group_done(b, g, &w->strategy);
+            group_done(w, g);
     }
     free(it);
 }
@@ -194,11 +230,12 @@ static void item_fail(batch_item *it, int status)
 
 /* ---- Sending ------------------------------------------------------------------- */
 
-static void send_group(batch_worker *w, batch_item *list, size_t n)
+static void send_group(batch_worker *w, batch_item *list, size_t n, size_t target)
 {
     mcp_batcher *b = w->b;
     batch_group *g = calloc(1, sizeof *g);
     if (g) {
+        g->target = target;
         g->size = n;
         g->remaining = n;
         g->sent_ns = mcp_now_ns();
@@ -277,6 +314,7 @@ static int link_connect(batch_worker *w)
     mcp_batcher *b = w->b;
     int rc = mcp_batch_link_open(&w->link, b->connect, &b->client_opts, b->connect_timeout_ms);
     w->connected = rc == 0;
+    w->last_group_done_ns = 0;
     return rc;
 }
 
@@ -341,8 +379,9 @@ static void *worker_main(void *arg)
         now = mcp_now_ns();
         if (w->head && now - w->head->added_ns >= (uint64_t)b->timeout_ms * 1000000u)
             expire_queued(w, now, &expired);
+        size_t target = atomic_load(&b->target);
         if (w->connected) {
-            take = decide(w, atomic_load(&b->target), now, &wait_ms);
+            take = decide(w, target, now, &wait_ms);
             if (take > room)
                 take = room;
         }
@@ -373,7 +412,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (take > 0)
-            send_group(w, list, take);
+            send_group(w, list, take, target);
         int rc = mcp_batch_link_pump(&w->link, more ? 0 : wait_ms, w->wake_fd);
         atomic_fetch_add_explicit(&b->writes, w->link.writes - w->writes_seen, memory_order_relaxed);
         w->writes_seen = w->link.writes;
@@ -490,6 +529,8 @@ int mcp_batcher_set_strategy(mcp_batcher *b, const mcp_batch_strategy *strategy)
     pthread_mutex_lock(&b->lock);
     b->strategy = s;
     atomic_store(&b->target, initial_target(&s));
+    b->window_us = 0;
+    b->window_requests = b->window_full = 0;
     atomic_fetch_add(&b->strategy_gen, 1);
     pthread_mutex_unlock(&b->lock);
     for (unsigned i = 0; i < b->worker_count; i++)

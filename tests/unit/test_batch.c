@@ -2,8 +2,9 @@
  * The request batcher against a real mcpd server on 127.0.0.1 (the TCP
  * runtime, in process): every request gets its own, correct completion
  * under each strategy; groups travel as batch arrays with 2025-03-26 and as
- * pipelined writes otherwise; the adaptive size moves; the strategy changes
- * at run time; a server restarted on the same port is reconnected to.
+ * pipelined writes otherwise; the adaptive size moves, and holds in a deep
+ * pipeline; the strategy changes at run time; a server restarted on the
+ * same port is reconnected to.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,17 @@ static int tool_echo_n(mcp_call *call, const mcp_json *args, void *user) {
     return mcp_call_text(call, "n=%lld", (long long)mcp_json_int(mcp_json_get(args, "n"), -1));
 }
 
+/* Works 20 us on the server's loop: a server slower than the client can
+ * send, so requests pile up in flight. */
+static int tool_work_20us(mcp_call *call, const mcp_json *args, void *user) {
+    (void)args;
+    (void)user;
+    uint64_t until = mcp_now_ns() + 20000u;
+    while (mcp_now_ns() < until) {
+    }
+    return mcp_call_text_n(call, "done", 4);
+}
+
 typedef struct server_fixture {
     mcp_server *server;
     mcp_net *net;
@@ -40,6 +52,7 @@ static void server_start(server_fixture *f, int port) {
         f->server = mcp_server_new(&(mcp_server_opts){.name = "batch-test", .version = "1.0"});
         assert_non_null(f->server);
         assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo_n", .fn = tool_echo_n}), 0);
+        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "work_20us", .fn = tool_work_20us}), 0);
     }
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -128,7 +141,10 @@ static void size_strategy_sends_arrays_with_2025_03_26(void **state) {
     server_fixture f = {0};
     server_start(&f, 0);
     run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 2, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 50});
+    /* A window of a minute: on a busy machine the adding thread may stall
+     * past the default millisecond, and a group would leave short. */
+    mcp_batcher *b = batcher_new(&f, "2025-03-26", 2,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 50, .window_us = 60000000});
     assert_string_equal(mcp_batcher_protocol_version(b), "2025-03-26");
     add_calls(b, r, 0, 2000);
     assert_int_equal(mcp_batcher_flush(b, 10000), 0);
@@ -160,7 +176,8 @@ static void modern_era_pipelines_groups_in_one_write(void **state) {
     server_fixture f = {0};
     server_start(&f, 0);
     run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, NULL, 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 100});
+    mcp_batcher *b =
+        batcher_new(&f, NULL, 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 100, .window_us = 60000000});
     assert_string_equal(mcp_batcher_protocol_version(b), MCP_PROTOCOL_MODERN);
     add_calls(b, r, 0, 1000);
     assert_int_equal(mcp_batcher_flush(b, 10000), 0);
@@ -184,7 +201,8 @@ static void handshake_versions_without_arrays_are_pipelined(void **state) {
     server_fixture f = {0};
     server_start(&f, 0);
     run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-06-18", 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 20});
+    mcp_batcher *b = batcher_new(&f, "2025-06-18", 1,
+                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 20, .window_us = 60000000});
     add_calls(b, r, 0, 200);
     assert_int_equal(mcp_batcher_flush(b, 10000), 0);
     assert_all_ok(r, 0, 200);
@@ -230,12 +248,17 @@ static void adaptive_size_grows_while_fast_and_shrinks_on_failure(void **state) 
     mcp_batch_strategy s = {.kind = MCP_BATCH_ADAPTIVE, .min_size = 4, .max_size = 64, .target_latency_us = 1000};
     assert_int_equal(mcp_batch_strategy_normalize(&s), 0);
     size_t t = 4;
-    for (int i = 0; i < 40; i++) t = mcp_batch_adapt(&s, t, t, 100, 0);
+    for (int i = 0; i < 40; i++) t = mcp_batch_adapt(&s, t, true, 100, 0);
     assert_int_equal(t, 64);                                   /* capped at max */
-    assert_int_equal(mcp_batch_adapt(&s, 64, 10, 100, 0), 64);  /* a short group proves nothing */
-    assert_int_equal(mcp_batch_adapt(&s, 64, 64, 5000, 0), 48); /* slow: a quarter off */
-    assert_int_equal(mcp_batch_adapt(&s, 48, 48, 100, 3), 24);  /* failures: half */
-    assert_int_equal(mcp_batch_adapt(&s, 5, 5, 100, 1), 4);     /* never below min */
+    assert_int_equal(mcp_batch_adapt(&s, 64, false, 100, 0), 64); /* a short group proves nothing */
+    assert_int_equal(mcp_batch_adapt(&s, 64, true, 5000, 0), 48); /* slow: a quarter off */
+    assert_int_equal(mcp_batch_adapt(&s, 48, true, 100, 3), 24);  /* failures: half */
+    assert_int_equal(mcp_batch_adapt(&s, 5, true, 100, 1), 4);     /* never below min */
+    /* Service time: from when the server could start on the group. */
+    assert_int_equal(mcp_batch_service_us(0, 9000000, 10000000), 1000);       /* waited behind the one ahead */
+    assert_int_equal(mcp_batch_service_us(5000000, 1000000, 6000000), 1000);  /* the one ahead was long done */
+    assert_int_equal(mcp_batch_service_us(5000000, 0, 7000000), 2000);        /* nothing ahead */
+    assert_int_equal(mcp_batch_service_us(5000000, 8000000, 7000000), 0);     /* answered out of order */
     mcp_batch_strategy bad = {.kind = MCP_BATCH_ADAPTIVE, .min_size = 10, .max_size = 5};
     assert_int_equal(mcp_batch_strategy_normalize(&bad), MCP_EINVAL);
 
@@ -257,6 +280,51 @@ static void adaptive_size_grows_while_fast_and_shrinks_on_failure(void **state) 
     assert_true(st.group_latency_us > 0);
     mcp_batcher_free(b);
     free(r);
+    server_free(&f);
+}
+
+static void count_done(void *user, int status, const mcp_json *value, int64_t id) {
+    (void)value;
+    (void)id;
+    if (status != 0) atomic_fetch_add((atomic_int *)user, 1);
+}
+
+/* A deep pipeline: a server slower than the client, with up to 16384
+ * requests in flight on one connection, so every group waits hundreds of
+ * milliseconds behind the ones sent before it.
+ * That wait is the pipeline's, not the group's: judged by its round trip,
+ * the rule shrank groups, which answered more slowly, which lengthened the
+ * wait, down to min_size. Judged by service time, groups stay large. */
+static void adaptive_size_holds_in_a_deep_pipeline(void **state) {
+    (void)state;
+    enum { CALLS = 30000 };
+    server_fixture f = {0};
+    server_start(&f, 0);
+    mcp_batcher *b = NULL;
+    assert_int_equal(mcp_batcher_new(&(mcp_batcher_opts){.connect = f.addr, .protocol_version = "2025-03-26",
+                                                         .strategy = {.kind = MCP_BATCH_ADAPTIVE, .min_size = 8,
+                                                                      .max_size = 256,
+                                                                      .target_latency_us = 20000},
+                                                         .max_inflight = 16384, .max_queued = CALLS,
+                                                         .timeout_ms = 60000},
+                                     &b),
+                     0);
+    atomic_int failures = 0;
+    for (int i = 0; i < CALLS; i++)
+        assert_int_equal(mcp_batcher_add(b, "tools/call", "{\"name\":\"work_20us\",\"arguments\":{}}", count_done,
+                                         &failures),
+                         0);
+    assert_int_equal(mcp_batcher_flush(b, 60000), 0);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(b, &st);
+    printf("# deep pipeline, adaptive 8..256 (starts at 64), target 20 ms: target now %zu, mean group %.1f, "
+           "group round trip %.0f us\n",
+           st.target_size, st.mean_group_size, st.group_latency_us);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_int_equal(st.completed, CALLS);
+    assert_true(st.target_size >= 64);
+    assert_true(st.mean_group_size >= 64);
+    mcp_batcher_free(b);
     server_free(&f);
 }
 
@@ -387,6 +455,7 @@ int main(void) {
         cmocka_unit_test(handshake_versions_without_arrays_are_pipelined),
         cmocka_unit_test(time_window_sends_a_trickle_without_flush),
         cmocka_unit_test(adaptive_size_grows_while_fast_and_shrinks_on_failure),
+        cmocka_unit_test(adaptive_size_holds_in_a_deep_pipeline),
         cmocka_unit_test(strategy_changes_at_run_time),
         cmocka_unit_test(server_restart_is_survived),
         cmocka_unit_test(free_completes_queued_requests_with_closed),
