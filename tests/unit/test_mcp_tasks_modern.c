@@ -532,6 +532,132 @@ static void test_listen_hears_task_status(void **state)
     teardown(f);
 }
 
+/* ---- Many clients at once ----------------------------------------------------- */
+
+typedef struct nap_job {
+    mcp_call *call;
+    int64_t ms;
+} nap_job;
+
+/* Sleeps args.ms milliseconds, or until cancelled. */
+static void *nap_thread(void *arg)
+{
+    nap_job *job = arg;
+    for (int64_t i = 0; i < job->ms && !mcp_call_is_cancelled(job->call); i++)
+        usleep(1000);
+    mcp_call_text(job->call, "rested");
+    mcp_call_finish(job->call);
+    free(job);
+    return NULL;
+}
+
+static int nap(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    nap_job *job = malloc(sizeof *job);
+    if (!job)
+        return MCP_ENOMEM;
+    *job = (nap_job){call, mcp_json_int(mcp_json_get(args, "ms"), 1)};
+    pthread_t t;
+    if (pthread_create(&t, NULL, nap_thread, job) != 0) {
+        free(job);
+        return MCP_EIO;
+    }
+    pthread_detach(t);
+    return MCP_PENDING;
+}
+
+typedef struct racer {
+    mcp_server *server;
+    int wrong;        /* answers that were not what they should be */
+    int completed, cancelled;
+} racer;
+
+static const mcp_json *only_reply(capture *c, size_t *count)
+{
+    *count = capture_count(c);
+    return *count == 1 ? capture_json(c, 0) : NULL;
+}
+
+/* One connection: create tasks, cancel every other one at once, poll each
+ * to its end. Asserts are counted here and checked by the main thread. */
+static void *race(void *arg)
+{
+    racer *r = arg;
+    capture cap;
+    capture_init(&cap);
+    mcp_sink sink = capture_sink(&cap);
+    mcp_session *s = mcp_session_new(r->server, &sink);
+    char text[1024];
+    for (int i = 0; i < 25; i++) {
+        /* The tasks to cancel sleep long enough not to finish first. */
+        bool cancel = i % 2 == 0;
+        capture_clear(&cap);
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"nap\","
+                 "\"arguments\":{\"ms\":%d}," META_EXT "}}", i, cancel ? 10000 : 2);
+        session_send(s, text);
+        size_t n;
+        const mcp_json *doc = only_reply(&cap, &n);
+        const char *id = mcp_json_str(mcp_json_get(mcp_json_get(doc, "result"), "taskId"), NULL);
+        if (!id) {
+            r->wrong++;
+            continue;
+        }
+        char task_id[33];
+        snprintf(task_id, sizeof task_id, "%s", id);
+        if (cancel) {
+            capture_clear(&cap);
+            snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":\"c%d\",\"method\":\"tasks/cancel\",\"params\":"
+                     "{\"taskId\":\"%s\"," META_EXT "}}", i, task_id);
+            session_send(s, text);
+            doc = only_reply(&cap, &n);
+            if (strcmp(mcp_json_str(mcp_json_get(mcp_json_get(doc, "result"), "resultType"), ""), "complete") != 0)
+                r->wrong++;
+        }
+        const char *status = "";
+        for (int poll = 0; poll < 2000; poll++) {
+            capture_clear(&cap);
+            snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":\"g%d\",\"method\":\"tasks/get\",\"params\":"
+                     "{\"taskId\":\"%s\"," META_EXT "}}", i, task_id);
+            session_send(s, text);
+            doc = only_reply(&cap, &n);
+            status = mcp_json_str(mcp_json_get(mcp_json_get(doc, "result"), "status"), "");
+            if (strcmp(status, "working") != 0)
+                break;
+            usleep(500);
+        }
+        if (cancel && !strcmp(status, "cancelled"))
+            r->cancelled++;
+        else if (!cancel && !strcmp(status, "completed"))
+            r->completed++;
+        else
+            r->wrong++;
+    }
+    mcp_session_free(s);
+    capture_free(&cap);
+    return NULL;
+}
+
+static void test_many_clients_at_once(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "nap", .fn = nap, .task_support = "optional"}), 0);
+    racer racers[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        racers[i] = (racer){.server = f->server};
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(racers[i].wrong, 0);
+        assert_int_equal(racers[i].completed, 12);
+        assert_int_equal(racers[i].cancelled, 13);
+    }
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_tasks_outlive_connection_and_limit),
         cmocka_unit_test(test_listen_task_ids),
         cmocka_unit_test(test_listen_hears_task_status),
+        cmocka_unit_test(test_many_clients_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
