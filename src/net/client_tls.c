@@ -211,6 +211,12 @@ int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char 
                 take_openssl_reason(reason, sizeof reason));
         rc = MCP_EINVAL;
     }
+    if (rc == MCP_OK && ca_dir && access(ca_dir, R_OK | X_OK) != 0) {
+        /* OpenSSL only notes a directory to search, so check it now rather
+         * than fail every verification later for a reason nobody sees. */
+        set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir, strerror(errno));
+        rc = MCP_EINVAL;
+    }
     if (rc == MCP_OK && ca_dir && SSL_CTX_load_verify_dir(tls->ctx, ca_dir) != 1) {
         set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir,
                 take_openssl_reason(reason, sizeof reason));

@@ -199,6 +199,23 @@ static void wrong_name_is_refused(void **state)
     refused(true, "localhost", &opts, MCP_EPROTO, "mcp.example.org");
 }
 
+/* A hashed CA directory (openssl rehash) is searched like a CA file. */
+static void ca_directory_is_searched(void **state)
+{
+    (void)state;
+    need_server();
+    char dir[96], cmd[1024];
+    snprintf(dir, sizeof dir, "%s/cadir", cert.dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/ && openssl rehash %s >/dev/null 2>&1", dir, cert.cert, dir,
+             dir);
+    if (system(cmd) != 0)
+        fail_msg("could not make a hashed CA directory with the openssl command");
+    mcp_connect_opts opts = {.tls_ca_dir = dir};
+    round_trip(false, "localhost", &opts, NULL, "2026-07-28");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void insecure_switch_skips_verification(void **state)
 {
     (void)state;
@@ -221,6 +238,9 @@ static void missing_ca_file_is_an_error(void **state)
     assert_non_null(strstr(why, "/nonexistent/ca.pem"));
     assert_int_equal(mcp_connect_ws("wss://127.0.0.1:1/mcp", &opts, &t, why, sizeof why), MCP_EINVAL);
     assert_non_null(strstr(why, "CA file"));
+    mcp_connect_opts dir_opts = {.tls_ca_dir = "/nonexistent/certs"};
+    assert_int_equal(mcp_connect_tcp_tls("127.0.0.1:1", &dir_opts, &t, why, sizeof why), MCP_EINVAL);
+    assert_non_null(strstr(why, "CA directory /nonexistent/certs"));
     assert_int_equal(mcp_connect_tcp_tls("127.0.0.1", NULL, &t, why, sizeof why), MCP_EINVAL);
     assert_null(t);
 }
@@ -471,8 +491,8 @@ static bool make_chain(char *ca, char *leaf, char *leaf_key, size_t size)
 static void remove_chain(void)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "cd %s && rm -f ca.pem ca-key.pem ca.srl leaf.pem leaf-key.pem leaf.csr leaf.ext",
-             cert.dir);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && rm -rf ca.pem ca-key.pem ca.srl leaf.pem leaf-key.pem leaf.csr leaf.ext cadir", cert.dir);
     if (system(cmd) != 0)
         printf("could not remove the chain files in %s\n", cert.dir);
 }
@@ -530,6 +550,7 @@ int main(void)
         cmocka_unit_test(server_name_apart_from_the_address),
         cmocka_unit_test(untrusted_certificate_is_refused),
         cmocka_unit_test(wrong_name_is_refused),
+        cmocka_unit_test(ca_directory_is_searched),
         cmocka_unit_test(insecure_switch_skips_verification),
         cmocka_unit_test(missing_ca_file_is_an_error),
         cmocka_unit_test(plaintext_server_is_reported),
