@@ -429,9 +429,36 @@ static int check(validator *v, const mcp_schema *s, const mcp_json *inst) {
     return rc;
 }
 
+/* The fast path for plain schemas (schema_internal.h): true only when the
+ * instance is certainly valid. Types, then for objects each member against
+ * its property's schema and the required names as a bit set; a member with
+ * no property under additionalProperties: false, a lazily parsed value, or
+ * any mismatch answers false and the full validator takes over. */
+static bool plain_accepts(const mcp_schema *s, const mcp_json *inst) {
+    if (s->boolean >= 0) return s->boolean == 1;
+    if (s->types && !type_matches(s->types, inst)) return false;
+    if (mcp_json_type_of(inst) != MCP_JSON_OBJECT) return mcp_json_type_of(inst) != MCP_JSON_RAW;
+    uint64_t seen = 0;
+    for (const mcp_json *m = mcp_json_first(inst); m; m = mcp_json_next(m)) {
+        mcp_str key = mcp_json_key(m);
+        size_t i = 0;
+        while (i < s->prop_count &&
+               !(s->props[i].name.len == key.len && memcmp(s->props[i].name.ptr, key.ptr, key.len) == 0))
+            i++;
+        if (i == s->prop_count) {
+            if (s->additional && s->additional->boolean == 0) return false;
+            continue;
+        }
+        if (!plain_accepts(s->props[i].schema, m)) return false;
+        seen |= (uint64_t)1 << i;
+    }
+    return (seen & s->required_props) == s->required_props;
+}
+
 int mcp_schema_validate(const mcp_schema *schema, const mcp_json *instance, mcp_buf *error_out) {
     if (error_out) mcp_buf_reset(error_out);
     if (!schema) return MCP_EINVAL;
+    if (schema->plain && plain_accepts(schema, instance)) return 0;
     validator v;
     v.out = error_out;
     v.quiet = 0;

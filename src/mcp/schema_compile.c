@@ -434,9 +434,44 @@ static int compile_keyword(compiler *c, mcp_str key, const mcp_json *v, mcp_sche
     return 0; /* unknown keywords are annotations */
 }
 
+/* Sets s->plain (see schema_internal.h) once s and its subschemas are
+ * compiled. A plain schema has no $ref, so no cycle reaches one. */
+static void mark_plain(mcp_schema *s) {
+    s->plain = false;
+    if (s->boolean >= 0) {
+        s->plain = s->boolean == 1;
+        return;
+    }
+    if (s->enum_values || s->has_const || s->ref || s->all_of.count || s->any_of.count || s->one_of.count ||
+        s->not_schema || s->if_schema || s->then_schema || s->else_schema)
+        return;
+    if (s->minimum.set || s->maximum.set || s->exclusive_minimum.set || s->exclusive_maximum.set ||
+        s->multiple_of.set)
+        return;
+    if (s->min_length != 0 || s->max_length != SIZE_MAX || s->pattern) return;
+    if (s->prefix.count || s->items || s->contains || s->min_items != 0 || s->max_items != SIZE_MAX ||
+        s->unique_items)
+        return;
+    if (s->pattern_prop_count || s->pattern_props_partial || s->min_props != 0 || s->max_props != SIZE_MAX) return;
+    if (s->additional && s->additional->boolean < 0) return;
+    if (s->prop_count > 64) return;
+    for (size_t i = 0; i < s->prop_count; i++)
+        if (!s->props[i].schema->plain) return;
+    uint64_t required = 0;
+    for (size_t r = 0; r < s->required_count; r++) {
+        size_t i = 0;
+        while (i < s->prop_count && !mcp_str_eq(s->props[i].name, s->required[r])) i++;
+        if (i == s->prop_count) return; /* a required name with no schema: the full way */
+        required |= (uint64_t)1 << i;
+    }
+    s->required_props = required;
+    s->plain = true;
+}
+
 static int compile_into(compiler *c, const mcp_json *json, mcp_schema *s) {
     if (mcp_json_type_of(json) == MCP_JSON_TRUE || mcp_json_type_of(json) == MCP_JSON_FALSE) {
         s->boolean = mcp_json_bool(json, true) ? 1 : 0;
+        mark_plain(s);
         return 0;
     }
     if (!mcp_json_is_object(json)) return compile_fail(c, MCP_EINVAL, "a schema must be an object or a boolean");
@@ -458,6 +493,7 @@ static int compile_into(compiler *c, const mcp_json *json, mcp_schema *s) {
         s->exclusive_maximum = s->maximum;
         s->maximum.set = false;
     }
+    mark_plain(s);
     c->depth--;
     return 0;
 }

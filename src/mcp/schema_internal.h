@@ -94,6 +94,15 @@ struct mcp_schema {
     mcp_schema *not_schema;
     mcp_schema *if_schema, *then_schema, *else_schema;
     mcp_schema *ref;
+
+    /* Judged by types and required names alone: no keyword that looks at
+     * a value's content, and (objects) properties that are plain too, no
+     * pattern or count limits, additionalProperties absent or a boolean.
+     * Most tool input schemas are. The validator first tries such a schema
+     * on a fast path that can only say "valid"; anything else goes the
+     * full way, which also words the error. */
+    bool plain;
+    uint64_t required_props; /* plain objects: bit i set when props[i] is required */
 };
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "mcp/json.h"
 #include "mcp/schema.h"
+#include "mcp/schema_internal.h" /* the plain flag */
 
 typedef struct fixture {
     mcp_arena arena;
@@ -549,6 +550,59 @@ static void test_pattern_properties(void **state) {
     ACCEPTS(f, s, "{\"anything\":1}");
 }
 
+/* Plain schemas (types, properties, required, additionalProperties as a
+ * boolean) are judged first on a fast path that may only say "valid". The
+ * same schema under allOf is never plain, so it always takes the full way:
+ * both must agree on every instance, and a rejection must read the same. */
+static void test_plain_fast_path_agrees(void **state) {
+    fixture *f = *state;
+    static const char *const schemas[] = {
+        "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"],"
+        "\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},\"b\":{\"type\":\"integer\"},"
+        "\"c\":{\"type\":[\"string\",\"null\"]},\"d\":{\"type\":\"object\",\"properties\":{\"e\":"
+        "{\"type\":\"boolean\"}},\"required\":[\"e\"]},\"f\":{\"type\":\"array\"},\"g\":true},"
+        "\"required\":[\"a\",\"b\"]}",
+        "{\"properties\":{\"x\":{}},\"additionalProperties\":true}",
+        "{\"type\":\"object\",\"required\":[\"missing_from_properties\"]}",
+        "{\"properties\":{\"h\":false}}",
+        "true",
+    };
+    /* Which of them are plain: not the one with a required name that has no
+     * property schema, nor the one with a property that nothing matches. */
+    static const bool is_plain[] = {true, true, true, false, false, true};
+    static const char *const instances[] = {
+        "{\"text\":\"hi\"}", "{\"text\":1}", "{}", "{\"text\":\"hi\",\"extra\":1}", "{\"text\":\"a\",\"text\":2}",
+        "{\"a\":1.5,\"b\":2}", "{\"a\":1,\"b\":2.5}", "{\"a\":1,\"b\":2.0}", "{\"a\":1}",
+        "{\"a\":1,\"b\":2,\"c\":null,\"d\":{\"e\":true},\"f\":[1,\"x\"],\"g\":{\"any\":1}}",
+        "{\"a\":1,\"b\":2,\"c\":3}", "{\"a\":1,\"b\":2,\"d\":{}}", "{\"a\":1,\"b\":2,\"d\":{\"e\":1}}",
+        "{\"a\":1,\"b\":2,\"f\":{}}", "{\"h\":0}", "{\"x\":[],\"y\":{}}",
+        "{\"missing_from_properties\":0}", "[]", "\"text\"", "null", "7",
+    };
+    mcp_buf full_err;
+    mcp_buf_init(&full_err);
+    for (size_t i = 0; i < sizeof schemas / sizeof *schemas; i++) {
+        mcp_schema *plain = compile_ok(f, schemas[i]);
+        char wrapped[1024];
+        snprintf(wrapped, sizeof wrapped, "{\"allOf\":[%s]}", schemas[i]);
+        mcp_schema *full = compile_ok(f, wrapped);
+        assert_int_equal(plain->plain, is_plain[i]);
+        assert_false(full->plain);
+        for (size_t k = 0; k < sizeof instances / sizeof *instances; k++) {
+            int want = run(f, full, instances[k]);
+            mcp_buf_reset(&full_err);
+            if (f->err.len) mcp_buf_append(&full_err, f->err.data, f->err.len);
+            int got = run(f, plain, instances[k]);
+            if (got != want)
+                fail_msg("schema %zu, instance %s: %d, the full way says %d", i, instances[k], got, want);
+            if (got != 0 && strstr(full_err.data ? full_err.data : "", f->err.data ? f->err.data : "") == NULL)
+                fail_msg("schema %zu, instance %s: \"%s\" is not in \"%s\"", i, instances[k], f->err.data,
+                         full_err.data);
+        }
+    }
+    mcp_buf_free(&full_err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_type_single, setup, teardown),
@@ -572,6 +626,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pattern, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_properties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_fast_path_agrees, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
