@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "schema.h"
+#include "tasks_modern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ void mcp_server_free(mcp_server *server)
 {
     if (!server)
         return;
+    /* Tasks of the modern era outlive their connections but not the server. */
+    mcp_server_tasks_free(server);
     mcp_registry_snapshot_release(atomic_load(&server->current));
     pthread_mutex_destroy(&server->lock);
     pthread_mutex_destroy(&server->sessions_lock);

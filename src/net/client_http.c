@@ -189,6 +189,8 @@ static int http_send(mcp_client_transport *base, const char *message, size_t len
             name = mcp_json_get(params, "name");
         else if (!strcmp(m, "resources/read"))
             name = mcp_json_get(params, "uri");
+        else if (!strcmp(m, "tasks/get") || !strcmp(m, "tasks/update") || !strcmp(m, "tasks/cancel"))
+            name = mcp_json_get(params, "taskId"); /* the tasks extension names its task */
         if (mcp_json_is_string(name))
             append_name_header(w, name);
         if (!strcmp(m, "tools/call") && mcp_json_is_string(name) &&

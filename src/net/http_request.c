@@ -143,7 +143,7 @@ static void progress_token_of(mcp_http_exchange *x, const mcp_json *params) {
  * pass over each (the last of duplicate members wins, as with
  * mcp_json_get): this runs for every request. */
 typedef struct modern_fields {
-    const mcp_json *meta, *name, *uri, *arguments;
+    const mcp_json *meta, *name, *uri, *arguments, *task_id;
     const mcp_json *version, *client_caps, *progress_token;
 } modern_fields;
 
@@ -157,6 +157,7 @@ static void modern_fields_of(const mcp_json *params, modern_fields *f) {
         else if (KEY_IS(k, "name")) f->name = m;
         else if (KEY_IS(k, "uri")) f->uri = m;
         else if (KEY_IS(k, "arguments")) f->arguments = m;
+        else if (KEY_IS(k, "taskId")) f->task_id = m;
     }
     if (!mcp_json_is_object(f->meta)) return;
     for (const mcp_json *m = mcp_json_first(f->meta); m; m = mcp_json_next(m)) {
@@ -279,6 +280,10 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
     bool tools_call = mcp_str_eq_cstr(method, "tools/call");
     if (tools_call || mcp_str_eq_cstr(method, "prompts/get")) name_field = "name", name_value = f.name;
     else if (mcp_str_eq_cstr(method, "resources/read")) name_field = "uri", name_value = f.uri;
+    /* The tasks extension names the task a request is about. */
+    else if (mcp_str_eq_cstr(method, "tasks/get") || mcp_str_eq_cstr(method, "tasks/update") ||
+             mcp_str_eq_cstr(method, "tasks/cancel"))
+        name_field = "taskId", name_value = f.task_id;
     if (name_field && m->kind == MCP_RPC_REQUEST) {
         mcp_str hn = req->headers[MCP_HTTP_H_MCP_NAME];
         mcp_str decoded;

@@ -155,10 +155,13 @@ export async function modernFeatures(c) {
   await c.request('subscriptions/listen', { notifications: { toolsListChanged: 'yes' } }, { error: INVALID_PARAMS });
   await c.request('subscriptions/listen', {}, { error: INVALID_PARAMS });
 
-  // Tasks and the handshake-era methods are gone; a task param is ignored.
+  // The handshake-era task param is ignored; tasks are the tasks extension's,
+  // whose methods need the extension declared on the request (-32021), and
+  // tasks/list and the handshake-era methods are gone.
   const reply = await c.request('tools/call', { name: 'job', arguments: { steps: 2, delay_ms: 5 }, task: {} });
   if (reply?.result && 'task' in reply.result) c.problem('2026-07-28 answered a task param with a task');
-  for (const method of ['tasks/get', 'tasks/list', 'logging/setLevel', 'resources/subscribe']) {
+  await c.request('tasks/get', { taskId: 'x' }, { error: MISSING_CAPABILITY });
+  for (const method of ['tasks/list', 'logging/setLevel', 'resources/subscribe']) {
     await c.request(method, { taskId: 'x', level: 'info', uri: 'mcpd://demo/readme' }, { error: METHOD_NOT_FOUND });
   }
 }
