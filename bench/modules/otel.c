@@ -679,7 +679,9 @@ const bench_module bench_module_otel = {
     .name = "otel",
     .description = "tracing and metrics overhead on the request path, span cost, OTLP export, collector outage",
     .notes = "the server core calls the observer (mcp_server_opts.observer) inside mcp_session_handle; the loopback "
-             "receiver and the exporter thread run in this process and share the machine's cores",
+             "receiver and the exporter thread run in this process and share the machine's cores, so the CPU "
+             "metrics of the traced records include the receiver's reading, which a remote collector would not "
+             "cost; on a loaded machine overhead_pct swings widely, cpu_overhead_pct much less",
     .workloads = OTEL_WORKLOADS,
     .workload_count = sizeof OTEL_WORKLOADS / sizeof OTEL_WORKLOADS[0],
     .setup = otel_setup,
