@@ -563,6 +563,9 @@ void mcp_http_conn_feed(mcp_http_conn *conn, const char *data, size_t len, uint6
 void mcp_http_conn_tick(mcp_http_conn *conn, uint64_t now_ms) {
     conn->now_ms = now_ms;
     if (conn->detached) return;
+    /* A connection that has sent nothing yet is idle from its first tick
+     * (at most one sweep after accept), not since the clock's epoch. */
+    if (!conn->last_active_ms) conn->last_active_ms = now_ms;
     const mcp_http_opts *o = &conn->http->opts;
     mcp_http_exchange *x = conn->head;
     if (x && x->state == MCP_HTTP_X_STREAMING && now_ms - x->last_write_ms >= o->keepalive_ms) {

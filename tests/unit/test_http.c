@@ -517,6 +517,24 @@ static void request_timeout_and_idle_close(void **state) {
     fixture_stop(&f);
 }
 
+/* A client may open its connection well before its first request (a pool
+ * warming up): quiet for several sweeps but within idle_timeout_ms, it is
+ * still served. */
+static void new_connection_waits_for_idle_timeout(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, NULL, &(mcp_listen){.idle_timeout_ms = 2000}); /* a sweep every 500 ms */
+    client c;
+    client_open(&c, f.port);
+    sleep_ms(1200);
+    char *r = client_exchange(&c, NULL, INIT_BODY);
+    assert_int_equal(response_status(r), 200);
+    free(r);
+    client_close(&c);
+    assert_int_equal(http_counters(&f).idle_closed, 0);
+    fixture_stop(&f);
+}
+
 static void connection_close_is_honoured(void **state) {
     (void)state;
     fixture f;
@@ -602,6 +620,7 @@ int main(void) {
         cmocka_unit_test(modern_era_headers_are_checked),
         cmocka_unit_test(origin_and_host_are_validated),
         cmocka_unit_test(request_timeout_and_idle_close),
+        cmocka_unit_test(new_connection_waits_for_idle_timeout),
         cmocka_unit_test(connection_close_is_honoured),
         cmocka_unit_test(trace_headers_reach_the_observer),
     };
