@@ -1,7 +1,8 @@
 /*
  * The server the MCP conformance suite tests (server mode): libmcp over
  * Streamable HTTP with exactly the fixtures the suite's scenarios name
- * (tools test_*, resources test://..., prompts test_*, completion), each
+ * (tools test_*, resources test://..., prompts test_*, completion, and the
+ * tasks extension's tools in fixture_tasks.c), each
  * written with the public API only, so a failing scenario points at libmcp
  * or the transport, not at a shortcut taken here.
  *
@@ -14,6 +15,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #endif
+#include "fixture_tasks.h"
 #include "mcp.h"
 
 #include <stdio.h>
@@ -662,6 +664,7 @@ static int fixture_register(mcp_server *s) {
         rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_input_required_result_prompt",
                                                     .description = "A prompt that asks the user for context",
                                                     .fn = fx_ir_prompt});
+    if (!rc) rc = fixture_tasks_register(s);
     return rc;
 }
 
@@ -683,6 +686,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     rc = mcp_serve(server, &(mcp_listen){.http = argv[1], .workers = 2});
+    fixture_tasks_drain();
     mcp_server_free(server);
     if (rc && rc != MCP_ECLOSED) {
         fprintf(stderr, "conformance fixture: %s\n", mcp_strerror(rc));

@@ -6,7 +6,14 @@
 //
 //   node run.mjs --package conformance-0.2 --spec-version 2026-07-28 \
 //     --fixture ../../build/tests/conformance_fixture_server \
-//     [--expected expected-failures-2026-07-28.txt] [--results DIR] [--scenario NAME]
+//     [--expected expected-failures-2026-07-28.txt] [--results DIR]
+//     [--scenario NAME | --extension PREFIX]
+//
+// --extension PREFIX runs, one at a time, every server scenario the suite
+// lists as [extension] whose name starts with PREFIX (e.g. tasks-): --suite
+// all leaves extension scenarios out, and one only runs by name with
+// --force. Listing them from the suite keeps a new scenario of a bumped
+// package from being skipped unnoticed.
 //
 // Expected-failures file: one entry a line, `scenario` (the whole scenario
 // may fail) or `scenario:check-id` (only that check may fail), then `# why`.
@@ -92,12 +99,27 @@ function runSuite(cli, args, timeoutMs) {
   });
 }
 
-// The suite prints "=== Running scenario: NAME ===" then "Results saved to DIR".
+// Server scenarios the suite lists as extension scenarios ("  - NAME [extension]").
+async function extensionScenarios(cli, prefix) {
+  const { code, out } = await runSuite(cli, ['list'], 60000);
+  const names = [];
+  let server = false;
+  for (const line of out.split('\n')) {
+    if (/^\S/.test(line)) server = /^Server scenarios/.test(line);
+    const m = line.match(/^\s+- (\S+) \[extension\]/);
+    if (server && m && m[1].startsWith(prefix)) names.push(m[1]);
+  }
+  if (!names.length) throw new Error(`the suite lists no extension scenario named ${prefix}* (exit ${code}):\n${out}`);
+  return names;
+}
+
+// The suite prints "=== Running scenario: NAME ===" (a suite) or "Running
+// client scenario 'NAME' ..." (one scenario), then "Results saved to DIR".
 function scenarioDirs(out) {
   const found = [];
   let current;
   for (const line of out.split('\n')) {
-    const run = line.match(/^=== Running scenario: (\S+) ===/);
+    const run = line.match(/^=== Running scenario: (\S+) ===/) ?? line.match(/^Running client scenario '([^']+)'/);
     if (run) current = run[1];
     const saved = line.match(/^Results saved to (.+)$/);
     if (saved && current) { found.push({ scenario: current, dir: saved[1].trim() }); current = undefined; }
@@ -161,12 +183,23 @@ async function main() {
   const fixtureExit = new Promise((r) => fixture.on('exit', (code, signal) => r({ code, signal })));
   const started = Date.now();
   let suite;
+  let wanted = [];
   try {
     await waitListening(port, fixture);
     const args = ['server', '--url', `http://127.0.0.1:${port}/mcp`, '--spec-version', opts['spec-version'],
       '-o', opts.results];
-    args.push(...(opts.scenario ? ['--scenario', opts.scenario] : ['--suite', 'all']));
-    suite = await runSuite(cli, args, 150000);
+    if (opts.extension) {
+      suite = { code: 0, out: '' };
+      wanted = await extensionScenarios(cli, opts.extension);
+      for (const name of wanted) {
+        const one = await runSuite(cli, [...args, '--scenario', name, '--force'], 90000);
+        suite.out += one.out;
+        suite.code ||= one.code;
+      }
+    } else {
+      args.push(...(opts.scenario ? ['--scenario', opts.scenario] : ['--suite', 'all']));
+      suite = await runSuite(cli, args, 150000);
+    }
   } finally {
     if (fixture.exitCode === null) fixture.kill('SIGTERM');
   }
@@ -178,6 +211,9 @@ async function main() {
     scenario, checks: JSON.parse(readFileSync(join(dir, 'checks.json'), 'utf8')),
   }));
   const { problems, lines } = judge(results, expected);
+  for (const name of wanted) {
+    if (!results.some((r) => r.scenario === name)) problems.push(`scenario ${name} saved no results:\n${suite.out}`);
+  }
   if (!results.length) problems.push(`the suite ran no scenario (exit ${suite.code}):\n${suite.out}`);
   if (!exit) { fixture.kill('SIGKILL'); problems.push('fixture server did not stop within 15 s of SIGTERM'); }
   else if (exit.code !== 0) problems.push(`fixture server ended with ${exit.signal ?? 'exit code ' + exit.code} (expected a clean exit on SIGTERM)`);

@@ -6,7 +6,8 @@
 # free loopback port, runs one suite line at one protocol version, and holds
 # the outcome against that run's expected-failures file: an unlisted failure
 # fails the test, and so does a listed one that now passes.
-add_executable(conformance_fixture_server ${CMAKE_CURRENT_LIST_DIR}/fixture_server.c)
+add_executable(conformance_fixture_server ${CMAKE_CURRENT_LIST_DIR}/fixture_server.c
+                                          ${CMAKE_CURRENT_LIST_DIR}/fixture_tasks.c)
 set_target_properties(conformance_fixture_server PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_include_directories(conformance_fixture_server PRIVATE ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(conformance_fixture_server PRIVATE mcp_static)
@@ -28,3 +29,13 @@ foreach(run
             --results ${CMAKE_CURRENT_BINARY_DIR}/${name}-results)
   set_tests_properties(${name} PROPERTIES LABELS conformance TIMEOUT 180)
 endforeach()
+
+# The tasks extension's scenarios (tasks-*): --suite all leaves extension
+# scenarios out, so run.mjs lists them from the suite and runs each by name.
+add_test(NAME conformance_server_2026_07_28_tasks
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/node_modules/.bin/node ${CMAKE_CURRENT_LIST_DIR}/run.mjs
+          --package conformance-0.2 --spec-version 2026-07-28 --extension tasks-
+          --expected expected-failures-2026-07-28-tasks.txt
+          --fixture $<TARGET_FILE:conformance_fixture_server>
+          --results ${CMAKE_CURRENT_BINARY_DIR}/conformance_server_2026_07_28_tasks-results)
+set_tests_properties(conformance_server_2026_07_28_tasks PROPERTIES LABELS conformance TIMEOUT 300)
