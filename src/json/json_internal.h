@@ -232,8 +232,11 @@ static inline void mcp_json_copy(char *d, const char *s, size_t n) {
 /* Whether n bytes at a and b are equal; keys (up to 16 bytes) compared in
  * line the way mcp_json_copy moves them, longer ones by memcmp. */
 static inline bool mcp_json_bytes_equal(const char *a, const char *b, size_t n) {
-    if (n >= 8 && n <= 16)
-        return ((mcp_json_load64(a) ^ mcp_json_load64(b)) | (mcp_json_load64(a + n - 8) ^ mcp_json_load64(b + n - 8))) == 0;
+    if (n >= 8 && n <= 16) {
+        uint64_t head = mcp_json_load64(a) ^ mcp_json_load64(b);
+        uint64_t tail = mcp_json_load64(a + n - 8) ^ mcp_json_load64(b + n - 8);
+        return (head | tail) == 0;
+    }
     if (n >= 4 && n < 8) {
         uint32_t a0, a1, b0, b1;
         memcpy(&a0, a, 4);

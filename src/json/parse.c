@@ -159,7 +159,8 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
  * window, from p on: further windows, and from the fourth on, plain text
  * 64 bytes a step (a description or a document, not a key). Out of line,
  * so that the scan of keys, in line in the parser's loop, stays small.
- * Returns end when fewer than 16 bytes are left to judge. */
+ * When fewer than 16 bytes are left, returns the first of them, unjudged
+ * (every byte before it is plain). */
 static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end, bool blocks) {
     for (unsigned clean = 1; end - p >= 16; clean++) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
