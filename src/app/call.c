@@ -172,7 +172,7 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
         ropts.progress = true;
         ropts.on_progress = app_call_show_progress;
     }
-    if (!strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7) && mcp_protocol_is_modern(version))
+    if (!strcmp(a->method, "tools/call") && app_call_target_is_http(a) && mcp_protocol_is_modern(version))
         list_tools(client, a->timeout_ms);
     mcp_client_result r = {0};
     int status = a->task ? mcp_client_call_task_sync(client, a->params, a->task_ttl_ms, a->timeout_ms, &r)
@@ -188,7 +188,7 @@ static int run(mcp_client *client, const call_args *a, call_state *st)
     } else if (pick_retry_version(st, status, &r)) {
         rc = CALL_RETRY;
     } else {
-        if (status == MCP_EINVAL && !strcmp(a->method, "tools/call") && !strncmp(a->target, "http://", 7))
+        if (status == MCP_EINVAL && !strcmp(a->method, "tools/call") && app_call_target_is_http(a))
             fputs("mcpd call: the tool is refused: its x-mcp-header annotations break the rules, or the "
                   "arguments do not fit their types\n", stderr);
         rc = app_call_report_failure(a->method, status, &r, a->timeout_ms);

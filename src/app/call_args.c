@@ -25,12 +25,14 @@ void app_call_usage(FILE *out)
           "                            escapes the next character. No other shell syntax.\n"
           "                            Example: \"stdio:build/mcpd serve --stdio\"\n"
           "  tcp://HOST:PORT           newline-delimited JSON over TCP ([::1]:PORT for IPv6)\n"
-          "  http://HOST:PORT/PATH     Streamable HTTP, either era: POST per message, JSON or\n"
+          "  tcps://HOST:PORT          the same over TLS (mcpd serve --tcp with --tls-cert)\n"
+          "  http[s]://HOST:PORT/PATH  Streamable HTTP, either era: POST per message, JSON or\n"
           "                            SSE answers, the session kept and DELETEd at the end;\n"
           "                            a GET stream carries what the server sends on its own\n"
-          "  ws://HOST:PORT/PATH       WebSocket, either era: one JSON-RPC message per text\n"
-          "                            frame, subprotocol \"mcp\" (PATH defaults to /mcp;\n"
-          "                            wss:// is not supported yet)\n"
+          "  ws[s]://HOST:PORT/PATH    WebSocket, either era: one JSON-RPC message per text\n"
+          "                            frame, subprotocol \"mcp\" (PATH defaults to /mcp)\n"
+          "  TLS targets (tcps, https, wss) verify the server's certificate against the\n"
+          "  system's trust store and its name against HOST unless told otherwise below.\n"
           "\n"
           "METHOD is the JSON-RPC method (tools/list, tools/call, resources/read, ...);\n"
           "PARAMS-JSON is its params object, e.g. '{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}'.\n"
@@ -45,6 +47,11 @@ void app_call_usage(FILE *out)
           "                       progress notification (default 30000)\n"
           "  --connect-timeout MS budget for starting or reaching the server and agreeing on\n"
           "                       the version, apart from --timeout (default 10000)\n"
+          "  --cacert FILE        TLS: trust the CA certificates in this PEM file instead of\n"
+          "                       the system's store (e.g. a server's self-signed certificate)\n"
+          "  --tls-server-name NAME  TLS: verify (and send as SNI) NAME instead of HOST\n"
+          "  --insecure           TLS: accept any certificate for any name. The connection\n"
+          "                       is encrypted but the server is not authenticated\n"
           "  --progress           ask for progress and print each notification on stderr\n"
           "  --compact            print the result as one line of compact JSON\n"
           "                       (default: indented with two spaces)\n"
@@ -208,6 +215,17 @@ int app_call_parse_args(int argc, char **argv, call_args *a)
                 }
                 a->log_level = v;
             }
+        } else if (!options_done && !strcmp(arg, "--insecure")) {
+            a->tls_insecure = true;
+        } else if (!options_done && (!strcmp(arg, "--cacert") || !strcmp(arg, "--tls-server-name"))) {
+            if (++i == argc || !argv[i][0]) {
+                fprintf(stderr, "mcpd call: %s needs a value\n", arg);
+                return 2;
+            }
+            if (!strcmp(arg, "--cacert"))
+                a->tls_ca_file = argv[i];
+            else
+                a->tls_server_name = argv[i];
         } else if (!options_done && !strcmp(arg, "--protocol")) {
             if (++i == argc) {
                 fputs("mcpd call: --protocol needs a version\n", stderr);

@@ -26,6 +26,9 @@ typedef struct call_args {
     const char *protocol;
     unsigned timeout_ms;
     unsigned connect_timeout_ms;
+    const char *tls_ca_file;      /* --cacert: trust these CAs instead of the system store */
+    const char *tls_server_name;  /* --tls-server-name: the name to verify instead of the host */
+    bool tls_insecure;            /* --insecure: no certificate or name check */
     bool compact;
     bool progress;
     const char *sampling_response;
@@ -70,6 +73,8 @@ void app_call_oauth_free(call_args *a);
 
 /* call_target.c: a transport for a->target, or exit status 2 (said why). */
 int app_call_open_target(const call_args *a, bool http_get_stream, mcp_client_transport **t);
+/* The target is Streamable HTTP (http:// or https://). */
+bool app_call_target_is_http(const call_args *a);
 
 /* call_answers.c */
 void app_call_answer_sampling(void *user, const char *method, const mcp_json *params, mcp_client_answer *answer);

@@ -2,7 +2,8 @@
  * call_target.c — the TARGET of `mcpd call` as a transport: a spawned
  * stdio server (its command line split into words by the rules in the
  * usage), TCP, Streamable HTTP (with the OAuth client when --oauth* was
- * given) or WebSocket.
+ * given) or WebSocket; the network ones plain or over TLS (tcps://,
+ * https://, wss://) with --cacert, --tls-server-name and --insecure.
  */
 #include "app/call_internal.h"
 
@@ -60,10 +61,19 @@ static int split_words(const char *s, char *storage, char **words, size_t max_wo
     return 0;
 }
 
+bool app_call_target_is_http(const call_args *a)
+{
+    return !strncmp(a->target, "http://", 7) || !strncmp(a->target, "https://", 8);
+}
+
 int app_call_open_target(const call_args *a, bool http_get_stream, mcp_client_transport **t)
 {
     const char *target = a->target;
-    unsigned connect_timeout_ms = a->connect_timeout_ms;
+    /* Every network target gets the same timeout and TLS settings. */
+    mcp_connect_opts opts = {.connect_timeout_ms = a->connect_timeout_ms,
+                             .tls_ca_file = a->tls_ca_file,
+                             .tls_server_name = a->tls_server_name,
+                             .tls_insecure = a->tls_insecure};
     if (!strncmp(target, "stdio:", 6)) {
         const char *cmd = target + 6;
         char *storage = malloc(strlen(cmd) + 1 + MAX_STDIO_ARGS);
@@ -83,22 +93,21 @@ int app_call_open_target(const call_args *a, bool http_get_stream, mcp_client_tr
         free(storage);
         return rc == 0 ? 0 : 2;
     }
-    if (!strncmp(target, "http://", 7) || !strncmp(target, "https://", 8)) {
-        int rc = mcp_connect_http(target,
-                                  &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms,
-                                                      .http_get_stream = http_get_stream,
-                                                      .oauth = a->oauth_on ? &a->oauth : NULL},
-                                  t);
+    if (app_call_target_is_http(a)) {
+        opts.http_get_stream = http_get_stream;
+        opts.oauth = a->oauth_on ? &a->oauth : NULL;
+        int rc = mcp_connect_http(target, &opts, t);
+        /* A refused certificate or CA file was logged with its reason. */
         if (rc != 0)
             fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target,
-                    rc == MCP_EINVAL         ? "expected http://HOST:PORT/PATH"
-                    : rc == MCP_EUNSUPPORTED ? "https is not supported (no TLS in mcpd call yet)"
-                    : rc == MCP_EIO          ? strerror(errno)
-                                             : mcp_strerror(rc));
+                    rc == MCP_EINVAL  ? "expected http://HOST:PORT/PATH or https://HOST:PORT/PATH (or an unusable --cacert)"
+                    : rc == MCP_EPROTO ? "the TLS handshake failed (see above)"
+                    : rc == MCP_EIO    ? strerror(errno)
+                                       : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
     if (!strncmp(target, "tcp://", 6)) {
-        int rc = mcp_connect_tcp(target + 6, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t);
+        int rc = mcp_connect_tcp(target + 6, &opts, t);
         if (rc != 0)
             fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target + 6,
                     rc == MCP_EINVAL ? "expected tcp://HOST:PORT"
@@ -106,17 +115,18 @@ int app_call_open_target(const call_args *a, bool http_get_stream, mcp_client_tr
                                      : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
-    if (!strncmp(target, "ws://", 5) || !strncmp(target, "wss://", 6)) {
-        char why[256];
-        int rc = mcp_connect_ws(target, &(mcp_connect_opts){.connect_timeout_ms = connect_timeout_ms}, t,
-                                why, sizeof why);
+    if (!strncmp(target, "tcps://", 7) || !strncmp(target, "ws://", 5) || !strncmp(target, "wss://", 6)) {
+        char why[256] = "";
+        int rc = target[0] == 't' ? mcp_connect_tcp_tls(target + 7, &opts, t, why, sizeof why)
+                                  : mcp_connect_ws(target, &opts, t, why, sizeof why);
         if (rc != 0)
             fprintf(stderr, "mcpd call: cannot connect to %s: %s\n", target,
-                    why[0]        ? why
+                    why[0]          ? why
                     : rc == MCP_EIO ? strerror(errno)
                                     : mcp_strerror(rc));
         return rc == 0 ? 0 : 2;
     }
-    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND, tcp://HOST:PORT, http://HOST:PORT/PATH or ws://HOST:PORT/PATH)\n", target);
+    fprintf(stderr, "mcpd call: unknown target '%s' (expected stdio:COMMAND, tcp[s]://HOST:PORT, "
+                    "http[s]://HOST:PORT/PATH or ws[s]://HOST:PORT/PATH)\n", target);
     return 2;
 }

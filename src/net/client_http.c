@@ -350,6 +350,7 @@ static void http_close(mcp_client_transport *base)
     free(t->pxs);
     mcp_http_tools_free(t->tools);
     mcp_oauth_free(t->oauth);
+    mcp_http_url_release(&t->url);
     free(t);
 }
 
@@ -363,7 +364,10 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
     if (!t)
         return MCP_ENOMEM;
     int rc = mcp_http_url_parse(url, &t->url);
+    if (rc == 0)
+        rc = mcp_http_url_tls_init(&t->url, opts);
     if (rc != 0) {
+        mcp_http_url_release(&t->url);
         free(t);
         return rc;
     }
@@ -376,6 +380,7 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
     t->max_resume = opts && opts->http_max_resume ? opts->http_max_resume : DEFAULT_MAX_RESUME;
     t->want_get_stream = opts && opts->http_get_stream;
     if (opts && opts->oauth && !(t->oauth = mcp_oauth_new(opts->oauth, url, opts))) {
+        mcp_http_url_release(&t->url);
         free(t);
         return MCP_ENOMEM;
     }
@@ -386,6 +391,7 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
     if (rc != 0) {
         int saved = errno;
         mcp_oauth_free(t->oauth);
+        mcp_http_url_release(&t->url);
         free(t);
         errno = saved;
         return rc;

@@ -14,6 +14,7 @@
 #define MCP_NET_CLIENT_HTTP_INTERNAL_H
 
 #include "mcp/client.h"
+#include "net/client_tls.h"
 #include "net/http.h"
 #include "net/oauth.h"
 
@@ -26,13 +27,22 @@ typedef struct mcp_http_url {
     char port[8];
     char authority[280];  /* the Host header: as written in the URL */
     char path[1024];      /* path and query, "/" when empty */
+    bool tls;             /* https: every connection is TLS (net/client_tls.h) */
+    mcp_client_tls *tls_config; /* CAs and checks (mcp_http_url_tls_init); NULL: the system store */
 } mcp_http_url;
 
-/* Parse "http://HOST[:PORT][/PATH]". MCP_EUNSUPPORTED for https. */
+/* Parse "http://HOST[:PORT][/PATH]" or "https://..." (port 443 by default). */
 int mcp_http_url_parse(const char *url, mcp_http_url *out);
+/* https: the TLS options of opts (CA file, server name, insecure) for
+ * every connection to url; logs why and returns MCP_EINVAL when a CA file
+ * cannot be used. Nothing to do for http. mcp_http_url_release frees it. */
+int mcp_http_url_tls_init(mcp_http_url *url, const mcp_connect_opts *opts);
+void mcp_http_url_release(mcp_http_url *url);
 
 /* Connect with a deadline; a blocking socket with TCP_NODELAY, or
- * MCP_EIO (errno set) / MCP_ETIMEDOUT / MCP_ENOTFOUND. */
+ * MCP_EIO (errno set) / MCP_ETIMEDOUT / MCP_ENOTFOUND. https: the TLS
+ * handshake and verification too (MCP_EPROTO, the reason logged), and the
+ * descriptor is the plaintext end of a relay (mcp_client_stream_relay). */
 int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out);
 /* Write all bytes within timeout_ms; MCP_ECLOSED when the peer is gone. */
 int mcp_http_write_all(int fd, const char *data, size_t len, unsigned timeout_ms);

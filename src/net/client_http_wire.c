@@ -8,6 +8,10 @@
  * close-delimited bodies all follow one grammar. A text/event-stream body
  * is handed straight to the SSE parser of sse.c piece by piece; any other
  * body is collected (bounded by the message size limit).
+ *
+ * https: the connection is dialled and verified by net/client_tls.c and
+ * handed back as the plaintext end of a relay, so everything above keeps
+ * reading, polling and closing a descriptor as with plain http.
  */
 #include "net/client_http_internal.h"
 #include "net/connect.h"
@@ -29,11 +33,14 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out)
     memset(out, 0, sizeof *out);
     if (!url)
         return MCP_EINVAL;
-    if (!strncasecmp(url, "https://", 8))
-        return MCP_EUNSUPPORTED;
-    if (strncasecmp(url, "http://", 7) != 0)
+    size_t scheme = 0;
+    if (!strncasecmp(url, "http://", 7))
+        scheme = 7;
+    else if (!strncasecmp(url, "https://", 8))
+        scheme = 8, out->tls = true;
+    else
         return MCP_EINVAL;
-    const char *auth = url + 7;
+    const char *auth = url + scheme;
     size_t auth_len = strcspn(auth, "/?#");
     if (auth_len == 0 || auth_len >= sizeof out->authority || memchr(auth, '@', auth_len))
         return MCP_EINVAL;
@@ -68,7 +75,7 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out)
                 return MCP_EINVAL;
         memcpy(out->port, port, port_len);
     } else {
-        strcpy(out->port, "80");
+        strcpy(out->port, out->tls ? "443" : "80");
     }
     const char *path = auth + auth_len;
     size_t path_len = strcspn(path, "#");
@@ -83,10 +90,49 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out)
     return 0;
 }
 
+int mcp_http_url_tls_init(mcp_http_url *url, const mcp_connect_opts *opts)
+{
+    if (!url->tls || url->tls_config)
+        return 0;
+    char why[256] = "";
+    int rc = mcp_client_tls_new(&url->tls_config, opts, why, sizeof why);
+    if (rc != 0)
+        mcp_log(MCP_LOG_ERROR, "https://%s: %s", url->authority, why);
+    return rc;
+}
+
+void mcp_http_url_release(mcp_http_url *url)
+{
+    mcp_client_tls_free(url->tls_config);
+    url->tls_config = NULL;
+}
+
 /* ---- Sockets ---------------------------------------------------------------------- */
+
+static int dial_tls(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
+{
+    char why[256] = "";
+    mcp_client_tls *config = url->tls_config;
+    int rc = config ? 0 : mcp_client_tls_new(&config, NULL, why, sizeof why); /* the system store */
+    mcp_client_stream *s = NULL;
+    if (rc == 0)
+        rc = mcp_client_stream_dial(&s, url->host, url->port, config, timeout_ms, why, sizeof why);
+    if (config != url->tls_config)
+        mcp_client_tls_free(config); /* the connection keeps what it needs */
+    if (rc != 0) {
+        int saved = errno;
+        if (why[0])
+            mcp_log(MCP_LOG_ERROR, "https://%s: %s", url->authority, why);
+        errno = saved;
+        return rc;
+    }
+    return mcp_client_stream_relay(s, fd_out);
+}
 
 int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
 {
+    if (url->tls)
+        return dial_tls(url, timeout_ms, fd_out);
     int rc = mcp_net_connect_host(url->host, url->port, timeout_ms, fd_out);
     if (rc != 0)
         return rc;
