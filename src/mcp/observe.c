@@ -66,9 +66,20 @@ static void start(mcp_call *call, const mcp_observer *o)
     else if (call->params && len > 10 && !memcmp(m, "resources/", 10))
         info.resource_uri = json_slice(mcp_json_get_n(call->params, "uri", 3));
     if (call->meta) {
-        info.traceparent = json_slice(mcp_json_get_n(call->meta, "traceparent", 11));
+        /* One walk for both keys (a lookup each walked _meta twice, the
+         * second time to the end when there is no tracestate); the last
+         * of duplicate members wins, as with a lookup. */
+        const mcp_json *tp = NULL, *ts = NULL;
+        for (const mcp_json *v = mcp_json_first(call->meta); v; v = mcp_json_next(v)) {
+            mcp_str k = mcp_json_key(v);
+            if (k.len == 11 && !memcmp(k.ptr, "traceparent", 11))
+                tp = v;
+            else if (k.len == 10 && !memcmp(k.ptr, "tracestate", 10))
+                ts = v;
+        }
+        info.traceparent = json_slice(tp);
         if (info.traceparent.ptr)
-            info.tracestate = json_slice(mcp_json_get_n(call->meta, "tracestate", 10));
+            info.tracestate = json_slice(ts);
     }
     const mcp_transport_info *t = tls_transport;
     if (t) {

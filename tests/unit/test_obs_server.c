@@ -200,6 +200,39 @@ static void test_requests_become_spans(void **state) {
     mcp_buf_free(&text);
 }
 
+/* _meta carries tracestate beside traceparent, in any order; of duplicate
+ * members the last counts; a tracestate without a traceparent is ignored. */
+static void test_meta_tracestate_and_duplicates(void **state) {
+    fixture *f = *state;
+    handle(f,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+           "\"arguments\":{\"text\":\"a\"},\"_meta\":{\"tracestate\":\"first=1\","
+           "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+           "\"traceparent\":\"00-" HEADER_TRACE "-b7ad6b7169203331-01\","
+           "\"io.modelcontextprotocol/clientCapabilities\":{},"
+           "\"traceparent\":\"00-" TRACE_ID "-" PARENT_ID "-01\",\"tracestate\":\"vendor=abc\"}}}",
+           NULL);
+    assert_string_equal(f->handler_trace, TRACE_ID);
+    handle(f,
+           "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/list\",\"params\":{\"_meta\":{"
+           "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+           "\"io.modelcontextprotocol/clientCapabilities\":{},\"tracestate\":\"orphan=1\"}}}",
+           NULL);
+    assert_int_equal(mcp_tracer_flush(f->tracer, 5000), 0);
+    mcp_arena a;
+    mcp_arena_init(&a, 0);
+    const mcp_json *s = span_named(f, &a, "tools/call echo");
+    assert_non_null(s);
+    assert_string_equal(mcp_json_str(mcp_json_get(s, "traceId"), ""), TRACE_ID);
+    assert_string_equal(mcp_json_str(mcp_json_get(s, "parentSpanId"), ""), PARENT_ID);
+    assert_string_equal(mcp_json_str(mcp_json_get(s, "traceState"), ""), "vendor=abc");
+    const mcp_json *root = span_named(f, &a, "prompts/list");
+    assert_non_null(root);
+    assert_null(mcp_json_get(root, "parentSpanId"));
+    assert_null(mcp_json_get(root, "traceState"));
+    mcp_arena_free(&a);
+}
+
 /* Log messages to the client carry the structured record, with the
  * request's trace id, as their data. */
 static void test_log_messages_carry_the_record(void **state) {
@@ -246,6 +279,7 @@ static void test_no_observer(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_requests_become_spans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_tracestate_and_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_messages_carry_the_record, setup, teardown),
         cmocka_unit_test(test_no_observer),
     };
