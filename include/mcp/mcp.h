@@ -139,6 +139,15 @@ typedef struct mcp_tool {
      * surfaced as the task's inputRequests and answered with tasks/update;
      * "required" refuses a request without the extension with -32021. */
     const char *task_support;
+    /* Modern era, with task support: where the task begins. false: at the
+     * first round, and what the handler asks the client goes through the
+     * task (input_required on tasks/get, answers by tasks/update). true:
+     * a round without inputResponses runs inline, so the handler's
+     * questions go back as an ordinary input_required result (with its
+     * requestState), and the round that brings the answers becomes the
+     * task: gather input first, then work long. A first round that asks
+     * nothing is then answered inline as well. */
+    bool task_after_input;
 } mcp_tool;
 
 typedef struct mcp_resource {

@@ -106,13 +106,14 @@ int mcp_method_tools_call(mcp_call *call)
      * request (after its arguments passed validation, so that a bad call
      * is answered at once); one that requires it refuses other clients.
      * A legacy "task" param is tolerated and changes nothing. The runner
-     * session of a task calls the tool directly. */
+     * session of a task calls the tool directly. A tool that gathers its
+     * input first becomes a task only with the answers. */
     bool as_task = false;
     if (call->modern && e->task_support > 0 && !mcp_tasks_is_runner(call->session)) {
         bool declared = mcp_tasks_client_declared(call);
         if (!declared && e->task_support == 2)
             return mcp_tasks_require_extension(call);
-        as_task = declared;
+        as_task = declared && (!e->task_after_input || mcp_json_get(call->params, "inputResponses"));
     }
     if (!call->modern && mcp_tasks_enabled(call) && !call->task) {
         const mcp_json *task = mcp_json_get(call->params, "task");

@@ -61,6 +61,7 @@ typedef struct mcp_registry_entry {
     size_t argument_count;
     mcp_complete_fn complete;        /* prompts and templates: completion/complete */
     int task_support;                /* tools: 0 forbidden, 1 optional, 2 required */
+    bool task_after_input;           /* tools: mcp_tool.task_after_input */
     mcp_param_header *param_headers; /* tools: x-mcp-header properties */
     size_t param_header_count;
     int64_t ttl_ms;                  /* resources: cache hints of reads; 0 the server's */

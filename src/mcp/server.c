@@ -267,6 +267,7 @@ int mcp_server_add_tool(mcp_server *server, const mcp_tool *tool)
     e->fn.tool = tool->fn;
     e->user = tool->user;
     e->task_support = task_support < 0 ? 0 : task_support;
+    e->task_after_input = tool->task_after_input;
 
     mcp_buf buf;
     mcp_buf_init(&buf);

@@ -194,7 +194,8 @@ int fixture_tasks_register(mcp_server *s) {
          .description = "Asks for a name, then greets it from a task",
          .input_schema = NO_ARGS,
          .fn = fx_tool_with_task,
-         .task_support = "required"},
+         .task_support = "required",
+         .task_after_input = true},
     };
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof TOOLS / sizeof *TOOLS; i++)

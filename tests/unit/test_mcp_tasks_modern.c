@@ -367,6 +367,46 @@ static void test_input_through_update(void **state)
     teardown(f);
 }
 
+/* task_after_input: a round without answers is an ordinary input_required
+ * result (no task); the round that brings answers becomes the task, which
+ * goes on asking through tasks/get and tasks/update, carries the tool's
+ * request state from round to round without showing it, and ends with what
+ * every round gathered. */
+static void test_input_first_then_task(void **state)
+{
+    (void)state;
+    fixture *f = setup(0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "gather", .fn = again, .task_support = "required",
+                                                                .task_after_input = true}),
+                     0);
+    const mcp_json *r = result_of(call_tool(f, 1, "gather", "{}", META_EXT));
+    assert_string_equal(str_at(r, "resultType"), "input_required");
+    assert_null(mcp_json_get(r, "taskId"));
+    assert_string_equal(str_at(mcp_json_get(mcp_json_get(r, "inputRequests"), "q"), "method"), "elicitation/create");
+    /* The answer: this round is the task (again asks once more in it). */
+    char *id = created_task(call_tool(f, 2, "gather", "{}",
+                                      "\"inputResponses\":{\"q\":{\"action\":\"accept\",\"content\":{}}}," META_EXT));
+    r = result_of(get_task(f, 3, id));
+    assert_string_equal(str_at(r, "status"), "input_required");
+    assert_null(mcp_json_get(r, "requestState"));
+    const mcp_json *asked = mcp_json_first(mcp_json_get(r, "inputRequests"));
+    assert_non_null(asked);
+    assert_string_equal(str_at(asked, "method"), "elicitation/create");
+    char update[256];
+    snprintf(update, sizeof update, "\"inputResponses\":{\"%.*s\":{\"action\":\"accept\",\"content\":{}}}",
+             (int)mcp_json_key(asked).len, mcp_json_key(asked).ptr);
+    mcp_json *doc = task_request(f, 4, "tasks/update", id, update, META_EXT);
+    assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
+    r = result_of(get_task(f, 5, id));
+    assert_string_equal(str_at(r, "status"), "completed");
+    assert_string_equal(str_at(mcp_json_at(mcp_json_get(mcp_json_get(r, "result"), "content"), 0), "text"),
+                        "two rounds, second");
+    /* Without the extension a required tool is still refused at once. */
+    assert_int_equal(error_code(call_tool(f, 6, "gather", "{}", META_PLAIN)), MCP_ERROR_MISSING_CLIENT_CAPABILITY);
+    free(id);
+    teardown(f);
+}
+
 static void test_partial_update(void **state)
 {
     (void)state;
@@ -668,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_tool_error_completes_protocol_error_fails),
         cmocka_unit_test(test_input_through_update),
         cmocka_unit_test(test_partial_update),
+        cmocka_unit_test(test_input_first_then_task),
         cmocka_unit_test(test_keys_unique_across_rounds),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tasks_outlive_connection_and_limit),
