@@ -38,6 +38,10 @@ static void writer_output_is_exact(void **state) {
     assert_int_equal(mcp_sse_write_event(&out, NULL, "one\ntwo\r\nthree", 14), 0);
     assert_string_equal(out.data, "event: message\ndata: one\ndata: two\ndata: three\n\n");
     mcp_buf_reset(&out);
+    /* Every line end counts, an empty line included, and so does one at the very end. */
+    assert_int_equal(mcp_sse_write_event(&out, NULL, "x\n\ry\r", 5), 0);
+    assert_string_equal(out.data, "event: message\ndata: x\ndata: \ndata: y\ndata: \n\n");
+    mcp_buf_reset(&out);
     assert_int_equal(mcp_sse_write_comment(&out, "keep-alive"), 0);
     assert_string_equal(out.data, ": keep-alive\n\n");
     assert_int_equal(mcp_sse_write_event(&out, "bad\nid", "x", 1), MCP_EINVAL);
