@@ -7,7 +7,8 @@
  * fixed number of calls kept outstanding (each completion issues the next),
  * carried by the pool's I/O threads, one per core (two), as a client that
  * wants throughput is configured. Each connection carries one call at a
- * time, so N connections are N calls at the server at once.
+ * time, so N connections are N calls at the server at once. The server's
+ * loops run on one CPU and the pools' threads on another (see Pinning).
  *
  *   pool_static_10          a static pool of 10 connections, 200 calls outstanding
  *   pool_static_100         a static pool of 100, 200 outstanding; and beside it, interleaved
@@ -142,6 +143,43 @@ static int tool_sleep_1ms(mcp_call *call, const mcp_json *args, void *user) {
     return MCP_PENDING;
 }
 
+/* ---- Pinning ----------------------------------------------------------------------------------
+ * The server's loops go on the first CPU this thread may use and the
+ * pools' threads on the second, as bench/modules/network.c places server
+ * and load generator: each side then stays on its core and they run side
+ * by side instead of both queueing on whichever core is free. Threads
+ * inherit the affinity of the thread that creates them, so this thread
+ * moves to a core while it starts the server or a pool, and back after. */
+typedef struct pinning {
+    cpu_set_t saved;
+    bool saved_ok;
+    int server_cpu, client_cpu; /* -1: not pinned (one CPU) */
+} pinning;
+
+static void pinning_choose(pinning *p) {
+    p->server_cpu = p->client_cpu = -1;
+    p->saved_ok = pthread_getaffinity_np(pthread_self(), sizeof p->saved, &p->saved) == 0;
+    if (!p->saved_ok) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE && p->client_cpu < 0; cpu++) {
+        if (!CPU_ISSET(cpu, &p->saved)) continue;
+        if (p->server_cpu < 0) p->server_cpu = cpu;
+        else p->client_cpu = cpu;
+    }
+    if (p->client_cpu < 0) p->server_cpu = -1;
+}
+
+static void pin_self(int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void pin_restore(const pinning *p) {
+    if (p->saved_ok) pthread_setaffinity_np(pthread_self(), sizeof p->saved, &p->saved);
+}
+
 /* ---- State -------------------------------------------------------------------------------- */
 enum { MAX_POOLS = 2 };
 
@@ -155,6 +193,7 @@ typedef struct pool_run {
 typedef struct pool_state {
     mcp_server *server;
     mcp_net *net;
+    pinning pin;
     char addr[32];
     pool_run runs[MAX_POOLS];
     size_t run_count;
@@ -343,7 +382,9 @@ static int add_pool(pool_state *s, mcp_pool_opts o, unsigned outstanding, pool_r
     o.checkout_timeout_ms = 30000;
     o.io_threads = IO_THREADS;
     pool_run *pr = &s->runs[s->run_count];
+    pin_self(s->pin.client_cpu);
     int rc = mcp_pool_new(&o, &pr->pool);
+    pin_restore(&s->pin);
     if (rc) return rc;
     pr->outstanding = outstanding;
     s->run_count++;
@@ -371,7 +412,10 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
     s->server = mcp_server_new(&(mcp_server_opts){.name = "bench-pool", .version = MCP_VERSION_STRING});
     int rc = s->server ? mcp_server_add_tool(s->server, &(mcp_tool){.name = "sleep_1ms", .fn = tool_sleep_1ms})
                        : MCP_ENOMEM;
+    pinning_choose(&s->pin);
+    pin_self(s->pin.server_cpu);
     if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 2}, NULL);
+    pin_restore(&s->pin);
     if (!rc) snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", mcp_net_port(s->net));
     pool_run *pr = NULL, *ref = NULL;
     *count = 1;
@@ -499,9 +543,9 @@ const bench_module bench_module_pool = {
     .name = "pool",
     .description = "client connection pools over loopback TCP, driven by async calls: static, dynamic, adaptive, "
                    "overflow; checkout latency",
-    .notes = "server (2 loops, the 1 ms sleeps on their own timers) and the pool's 2 I/O threads share the two "
-             "cores; each connection carries one call at a time, so 10 connections cap near 10000 calls/s and 100 "
-             "near 100000",
+    .notes = "server (2 loops, the 1 ms sleeps on their own timers) pinned to the first CPU, the pools' threads "
+             "(2 I/O threads each) to the second; each connection carries one call at a time, so 10 connections cap "
+             "near 10000 calls/s and 100 near 100000",
     .workloads = POOL_WORKLOADS,
     .workload_count = sizeof POOL_WORKLOADS / sizeof POOL_WORKLOADS[0],
     .setup = pool_setup,
