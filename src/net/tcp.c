@@ -3,9 +3,14 @@
  *
  * A read is framed into lines and every line goes to the session in order of
  * arrival. What the session emits while a read is being handled collects in
- * the connection's output buffer, and the whole batch leaves in one uv_write
+ * the connection's output buffer, and the whole batch leaves in one write
  * when the read is done: a client that pipelines a hundred requests gets its
- * hundred responses in one write, not a hundred.
+ * hundred responses in one write, not a hundred. The write is tried at once
+ * and only what the kernel did not take is queued (mcp_stream_write in
+ * net/stream_conn.h: no epoll_ctl per batch). The HTTP and WebSocket
+ * transports share the rest of their connection's life in stream_conn.c;
+ * this one keeps its own because it winds down before it retires (calls
+ * still running finish and are delivered after the peer's EOF).
  *
  * Output has two buffers: "out" collects, "wbuf" is being written. When a
  * write completes they swap, so at most one write is in flight and both
