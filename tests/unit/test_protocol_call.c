@@ -5,8 +5,9 @@
  * line (server-to-client requests in the handshake era, an input_required
  * round in 2026-07-28); every content type, with annotations, icons and
  * _meta, is printed as the server wrote it; --log-level filters log
- * messages (logging/setLevel, or _meta logLevel in 2026-07-28); and a
- * client without the capabilities is refused by the server (exit 1).
+ * messages (logging/setLevel, or _meta logLevel in 2026-07-28); --task
+ * and completion/complete work in both eras, ping in the handshake era;
+ * and a client without the capabilities is refused by the server (exit 1).
  * Skips, saying so, when $MCPD_BIN names no binary.
  */
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -89,6 +91,48 @@ static int tool_chatter(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_text(call, "logged");
 }
 
+static int tool_brew(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    usleep(20 * 1000);
+    return mcp_call_text(call, "brewed %s", mcp_json_str(mcp_json_get(args, "what"), "?"));
+}
+
+static int prompt_fn(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    return mcp_call_prompt_message(call, "user", "translate");
+}
+
+static int prompt_complete(mcp_call *call, const char *argument, const char *value, const mcp_json *context,
+                           void *user)
+{
+    (void)context, (void)user;
+    static const char *const languages[] = {"english", "esperanto", "estonian", "french", NULL};
+    if (strcmp(argument, "language") != 0)
+        return 0;
+    for (size_t i = 0; languages[i]; i++)
+        if (!strncmp(languages[i], value, strlen(value)))
+            mcp_call_completion(call, languages[i]);
+    return 0;
+}
+
+/* What the server was asked: tasks/get and tasks/result prove that --task
+ * really ran the tool as a task. */
+static atomic_int tasks_get_seen, tasks_result_seen;
+
+static void *observe_start(void *user, const mcp_request_info *info)
+{
+    (void)user;
+    if (mcp_str_eq_cstr(info->method, "tasks/get"))
+        atomic_fetch_add(&tasks_get_seen, 1);
+    else if (mcp_str_eq_cstr(info->method, "tasks/result"))
+        atomic_fetch_add(&tasks_result_seen, 1);
+    return NULL;
+}
+
+static const mcp_observer OBSERVER = {.on_request_start = observe_start};
+
 typedef struct served {
     mcp_server *server;
     int listen_fd;
@@ -114,11 +158,17 @@ static served *start(void)
 {
     served *s = calloc(1, sizeof *s);
     assert_non_null(s);
-    s->server = mcp_server_new(&(mcp_server_opts){.name = "call-e2e", .version = "1"});
+    s->server = mcp_server_new(&(mcp_server_opts){.name = "call-e2e", .version = "1", .observer = &OBSERVER});
     assert_non_null(s->server);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "book", .fn = tool_book}), 0);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "content", .fn = tool_content}), 0);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "chatter", .fn = tool_chatter}), 0);
+    assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "brew", .fn = tool_brew,
+                                                                 .task_support = "optional"}), 0);
+    static const mcp_prompt_argument args[] = {{.name = "language", .required = true}};
+    assert_int_equal(mcp_server_add_prompt(s->server, &(mcp_prompt){.name = "translate", .arguments = args,
+                                                                    .argument_count = 1, .fn = prompt_fn,
+                                                                    .complete = prompt_complete}), 0);
     s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -351,6 +401,41 @@ static void test_log_level_in_both_eras(void **state)
     stop(s);
 }
 
+static void test_task_and_completion_in_both_eras(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_MCPD();
+    served *s = start();
+    for (size_t i = 0; i < 2; i++) {
+        /* --task: 2025-11-25 tasks, or the 2026-07-28 tasks extension;
+         * either way the task's final result is printed. */
+        const char *opts[] = {"--protocol", VERSIONS[i], "--task", NULL};
+        atomic_store(&tasks_get_seen, 0);
+        atomic_store(&tasks_result_seen, 0);
+        run_result r = run_call(s, opts, "tools/call", "{\"name\":\"brew\",\"arguments\":{\"what\":\"tea\"}}");
+        if (r.status != 0 || !strstr(r.out.data, "brewed tea"))
+            fail_msg("%s --task: exit %d\nstdout: %s\nstderr: %s", VERSIONS[i], r.status, r.out.data, r.err.data);
+        assert_true(atomic_load(&tasks_get_seen) + atomic_load(&tasks_result_seen) >= 1);
+        if (i == 1)
+            assert_int_equal(atomic_load(&tasks_result_seen), 1); /* 2025-11-25 fetches the result */
+        run_free(&r);
+        const char *plain[] = {"--protocol", VERSIONS[i], NULL};
+        r = run_call(s, plain, "completion/complete",
+                     "{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"translate\"},"
+                     "\"argument\":{\"name\":\"language\",\"value\":\"es\"}}");
+        if (r.status != 0 || !strstr(r.out.data, "\"values\":[\"esperanto\",\"estonian\"]"))
+            fail_msg("%s completion: exit %d\nstdout: %s\nstderr: %s", VERSIONS[i], r.status, r.out.data, r.err.data);
+        run_free(&r);
+    }
+    /* ping exists in the handshake era only. */
+    const char *old[] = {"--protocol", "2025-11-25", NULL};
+    run_result r = run_call(s, old, "ping", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out.data, "{}\n");
+    run_free(&r);
+    stop(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -358,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_input_answered_from_the_command_line),
         cmocka_unit_test(test_content_printed_as_written),
         cmocka_unit_test(test_log_level_in_both_eras),
+        cmocka_unit_test(test_task_and_completion_in_both_eras),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
