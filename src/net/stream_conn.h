@@ -5,7 +5,9 @@
  * its two swapping buffers, back-pressure bookkeeping, FIN after the last
  * word and the careful close that waits for the reaper. The transport
  * keeps the protocol (a sans-I/O connection with an output buffer) and
- * says what to do through mcp_stream_ops.
+ * says what to do through mcp_stream_ops. The write alone
+ * (mcp_stream_write) is also used by tcp.c and by the null servers of the
+ * network bench, so that they all pay the same system calls.
  *
  * A transport connection starts with an mcp_stream_conn (so a pointer to
  * one is a pointer to the other):
