@@ -233,12 +233,21 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
             fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: protocolVersion must be a string");
             return;
         }
-        const char *v = mcp_json_str(pv, "");
-        if (!mcp_protocol_is_supported(v) || strlen(v) != mcp_json_str_len(pv)) {
-            fail_unsupported_version(call, v);
-            return;
+        /* The modern version as written, what every modern request
+         * carries, is known by its source text; anything else (an older
+         * version, an escaped spelling) is decoded and looked up. */
+        static const char MODERN_JSON[] = "\"" MCP_PROTOCOL_MODERN "\"";
+        mcp_str pv_text = mcp_json_raw(pv);
+        bool modern = pv_text.len == sizeof MODERN_JSON - 1 && memcmp(pv_text.ptr, MODERN_JSON, pv_text.len) == 0;
+        if (!modern) {
+            const char *v = mcp_json_str(pv, "");
+            if (!mcp_protocol_is_supported(v) || strlen(v) != mcp_json_str_len(pv)) {
+                fail_unsupported_version(call, v);
+                return;
+            }
+            modern = mcp_protocol_is_modern(v);
         }
-        if (mcp_protocol_is_modern(v)) {
+        if (modern) {
             call->modern = true;
             call->version = MCP_PROTOCOL_MODERN;
             call->client_caps = (mcp_json *)f.client_caps;

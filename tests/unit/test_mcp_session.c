@@ -450,6 +450,30 @@ static void test_registry_changes_while_serving(void **state)
     assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_at(mcp_json_get(r, "content"), 0), "text"), ""), "Hello, world!");
 }
 
+/* The modern version is known by its text as written; an escaped spelling
+ * of it and "2.0" spelled with an escape are the same values and must be
+ * treated the same; a near miss is refused. */
+static void test_versions_however_spelled(void **state)
+{
+    fixture *f = *state;
+    static const char *const meta_versions[] = {"2026-07-28", "2026\\u002d07-28", "\\u0032026-07-28"};
+    for (size_t i = 0; i < sizeof meta_versions / sizeof *meta_versions; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2\\u002e0\",\"id\":%zu,\"method\":\"tools/call\",\"params\":{\"name\":\"greet\","
+                 "\"arguments\":{\"name\":\"v\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"%s\","
+                 "\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+                 i, meta_versions[i]);
+        const mcp_json *r = result_of(roundtrip(f, text));
+        /* Modern results say so. */
+        assert_string_equal(mcp_json_str(mcp_json_get(r, "resultType"), ""), "complete");
+    }
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                 "\"greet\",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-29\","
+                                 "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    assert_true(error_code(doc) != 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discover_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tool_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_versions_however_spelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tool_input_error_before_2025_11_25, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resources_and_prompts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
