@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
@@ -93,8 +92,8 @@ static void cancel_stream(mcp_http_client *t, const mcp_json *params)
     for (mcp_http_client_exchange *x = t->xs; x; x = x->next) {
         if (x->dead || !x->has_request || !mcp_http_id_same(id, &x->id))
             continue;
-        t->stats.streams_cancelled += x->fd >= 0;
-        mcp_http_client_exchange_drop_fd(x);
+        t->stats.streams_cancelled += x->conn != NULL;
+        mcp_http_client_exchange_drop_conn(x);
         x->got_reply = true;
         x->dead = true;
     }
@@ -240,7 +239,7 @@ static int poll_once(mcp_http_client *t, int wait_ms)
 {
     size_t n = 0;
     for (mcp_http_client_exchange *x = t->xs; x; x = x->next)
-        n += !x->dead && x->fd >= 0;
+        n += !x->dead && x->conn;
     if (n > t->pcap) {
         struct pollfd *p = realloc(t->pfds, n * sizeof *p);
         if (p)
@@ -253,19 +252,29 @@ static int poll_once(mcp_http_client *t, int wait_ms)
         t->pcap = n;
     }
     size_t i = 0;
+    bool buffered = false;
     for (mcp_http_client_exchange *x = t->xs; x; x = x->next) {
-        if (x->dead || x->fd < 0)
+        if (x->dead || !x->conn)
             continue;
-        t->pfds[i] = (struct pollfd){.fd = x->fd, .events = POLLIN};
+        t->pfds[i] = (struct pollfd){.fd = mcp_client_stream_fd(x->conn), .events = POLLIN};
+        /* Decrypted bytes a TLS stream holds do not make its socket
+         * readable: such an exchange is ready now, the poll only asks
+         * about the others. */
+        if (mcp_http_client_exchange_buffered(x)) {
+            buffered = true;
+            t->pfds[i].events = 0;
+        }
         t->pxs[i++] = x;
     }
-    int got = poll(i ? t->pfds : NULL, (nfds_t)i, wait_ms);
-    if (got <= 0)
+    int got = poll(i ? t->pfds : NULL, (nfds_t)i, buffered ? 0 : wait_ms);
+    if (got < 0 || (got == 0 && !buffered))
         return 0;
     for (size_t k = 0; k < i; k++) {
         mcp_http_client_exchange *x = t->pxs[k];
-        /* Handling one may have closed another (a resend reuses no fd of theirs). */
-        if (!x->dead && x->fd == t->pfds[k].fd && (t->pfds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+        /* Handling one may have closed another (a resend reuses no connection of theirs). */
+        if (x->dead || !x->conn || mcp_client_stream_fd(x->conn) != t->pfds[k].fd)
+            continue;
+        if (!t->pfds[k].events || (t->pfds[k].revents & (POLLIN | POLLHUP | POLLERR)))
             mcp_http_client_exchange_read(x);
     }
     return 0;
@@ -312,12 +321,12 @@ static void delete_session(mcp_http_client *t)
         return;
     }
     uint64_t deadline = mcp_now_ns() + (uint64_t)t->grace_ms * 1000000u;
-    while (!x->dead && x->fd >= 0) {
+    while (!x->dead && x->conn) {
         uint64_t now = mcp_now_ns();
         if (now >= deadline)
             break;
-        struct pollfd p = {.fd = x->fd, .events = POLLIN};
-        if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) > 0)
+        struct pollfd p = {.fd = mcp_client_stream_fd(x->conn), .events = POLLIN};
+        if (mcp_http_client_exchange_buffered(x) || poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) > 0)
             mcp_http_client_exchange_read(x);
     }
     x->dead = true;
@@ -328,7 +337,7 @@ static void http_close(mcp_client_transport *base)
     mcp_http_client *t = (mcp_http_client *)base;
     /* Streams first: a session's DELETE ends them on the server anyway. */
     for (mcp_http_client_exchange *x = t->xs; x; x = x->next) {
-        mcp_http_client_exchange_drop_fd(x);
+        mcp_http_client_exchange_drop_conn(x);
         x->dead = true;
     }
     mcp_http_client_exchanges_reap(t);
@@ -386,8 +395,8 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
     }
     /* Reach the server once now, so that a wrong address fails here with
      * its reason rather than as the first request's error. */
-    int fd;
-    rc = mcp_http_dial(&t->url, t->connect_timeout_ms, &fd);
+    mcp_client_stream *conn = NULL;
+    rc = mcp_http_dial(&t->url, t->connect_timeout_ms, &conn);
     if (rc != 0) {
         int saved = errno;
         mcp_oauth_free(t->oauth);
@@ -397,7 +406,7 @@ int mcp_connect_http(const char *url, const mcp_connect_opts *opts, mcp_client_t
         return rc;
     }
     t->stats.connections_opened++;
-    mcp_http_pool_put(&t->pool, fd);
+    mcp_http_pool_put(&t->pool, conn);
     *out = &t->base;
     return 0;
 }

@@ -16,12 +16,10 @@
  */
 #include "net/client_http_internal.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BACKOFF_FIRST_MS 250u
 #define BACKOFF_MAX_MS 4000u
@@ -192,7 +190,6 @@ mcp_http_client_exchange *mcp_http_client_exchange_new(mcp_http_client *t, mcp_h
         return NULL;
     x->t = t;
     x->kind = kind;
-    x->fd = -1;
     x->retry_ms = -1;
     mcp_buf_init(&x->id);
     mcp_buf_init(&x->wire);
@@ -203,11 +200,10 @@ mcp_http_client_exchange *mcp_http_client_exchange_new(mcp_http_client *t, mcp_h
     return x;
 }
 
-void mcp_http_client_exchange_drop_fd(mcp_http_client_exchange *x)
+void mcp_http_client_exchange_drop_conn(mcp_http_client_exchange *x)
 {
-    if (x->fd >= 0)
-        close(x->fd);
-    x->fd = -1;
+    mcp_client_stream_close(x->conn);
+    x->conn = NULL;
     if (x->resp_live)
         mcp_http_response_free(&x->resp);
     x->resp_live = false;
@@ -215,7 +211,7 @@ void mcp_http_client_exchange_drop_fd(mcp_http_client_exchange *x)
 
 static void exchange_free(mcp_http_client_exchange *x)
 {
-    mcp_http_client_exchange_drop_fd(x);
+    mcp_http_client_exchange_drop_conn(x);
     mcp_buf_free(&x->id);
     mcp_buf_free(&x->wire);
     mcp_buf_free(&x->head);
@@ -255,7 +251,7 @@ static int wire_with_token(mcp_http_client *t, const mcp_buf *wire, mcp_buf *out
 int mcp_http_client_exchange_start(mcp_http_client_exchange *x)
 {
     mcp_http_client *t = x->t;
-    mcp_http_client_exchange_drop_fd(x);
+    mcp_http_client_exchange_drop_conn(x);
     int rc = mcp_http_response_init(&x->resp, t->max_message, on_sse_event, x);
     if (rc != 0)
         return rc;
@@ -271,11 +267,11 @@ int mcp_http_client_exchange_start(mcp_http_client_exchange *x)
         return rc;
     }
     const mcp_buf *wire = token ? &authed : &x->wire;
-    int fd = mcp_http_pool_take(&t->pool);
-    x->reused = fd >= 0;
+    mcp_client_stream *conn = mcp_http_pool_take(&t->pool);
+    x->reused = conn != NULL;
     for (int round = 0; round < 2; round++) {
-        if (fd < 0) {
-            rc = mcp_http_dial(&t->url, t->connect_timeout_ms, &fd);
+        if (!conn) {
+            rc = mcp_http_dial(&t->url, t->connect_timeout_ms, &conn);
             if (rc != 0)
                 break;
             t->stats.connections_opened++;
@@ -283,13 +279,13 @@ int mcp_http_client_exchange_start(mcp_http_client_exchange *x)
         } else {
             t->stats.connections_reused++;
         }
-        rc = mcp_http_write_all(fd, wire->data, wire->len, t->connect_timeout_ms);
+        rc = mcp_client_stream_write(conn, wire->data, wire->len, t->connect_timeout_ms);
         if (rc == 0) {
-            x->fd = fd;
+            x->conn = conn;
             break;
         }
-        close(fd);
-        fd = -1;
+        mcp_client_stream_close(conn);
+        conn = NULL;
         if (!x->reused)
             break;
     }
@@ -330,7 +326,7 @@ int mcp_http_client_exchange_get(mcp_http_client *t, mcp_http_client_exchange *x
 void mcp_http_stream_over(mcp_http_client_exchange *x, const char *why)
 {
     mcp_http_client *t = x->t;
-    mcp_http_client_exchange_drop_fd(x);
+    mcp_http_client_exchange_drop_conn(x);
     bool owes = x->has_request && !x->got_reply;
     bool resumable = x->last_event_id.len > 0 && t->session_id;
     if ((owes && resumable) || (x->kind == MCP_HTTP_X_GET && !t->get_refused)) {
@@ -357,15 +353,15 @@ void mcp_http_stream_over(mcp_http_client_exchange *x, const char *why)
 }
 
 /* Hand the connection of a finished response back (or close it). */
-static void release_fd(mcp_http_client_exchange *x)
+static void release_conn(mcp_http_client_exchange *x)
 {
     mcp_http_response *r = &x->resp;
-    int fd = x->fd;
-    x->fd = -1;
-    if (fd >= 0 && r->keep_alive && r->done)
-        mcp_http_pool_put(&x->t->pool, fd);
-    else if (fd >= 0)
-        close(fd);
+    mcp_client_stream *conn = x->conn;
+    x->conn = NULL;
+    if (conn && r->keep_alive && r->done)
+        mcp_http_pool_put(&x->t->pool, conn);
+    else
+        mcp_client_stream_close(conn);
 }
 
 /* A 401 or 403 on a POST or a GET (a token that expired while a stream
@@ -378,7 +374,7 @@ static bool answer_challenge(mcp_http_client_exchange *x)
     if (!t->oauth || x->kind == MCP_HTTP_X_DELETE || (r->status != 401 && r->status != 403))
         return false;
     int status = r->status;
-    release_fd(x);
+    release_conn(x);
     char why[600];
     int rc = mcp_oauth_on_challenge(t->oauth, status, x->head.data ? x->head.data : "", x->head.len, why, sizeof why);
     if (rc == 0) {
@@ -393,7 +389,7 @@ static bool answer_challenge(mcp_http_client_exchange *x)
     fail_request(x, -32000, message, NULL);
     if (x->kind == MCP_HTTP_X_GET)
         t->get_refused = true;
-    mcp_http_client_exchange_drop_fd(x);
+    mcp_http_client_exchange_drop_conn(x);
     x->dead = true;
     return true;
 }
@@ -419,7 +415,7 @@ static void exchange_complete(mcp_http_client_exchange *x)
     } else if (!r->is_sse && r->body.len > 0 && x->kind == MCP_HTTP_X_POST) {
         deliver(x, r->body.data, r->body.len);
     }
-    release_fd(x);
+    release_conn(x);
     if (r->is_sse || x->kind == MCP_HTTP_X_GET) {
         mcp_http_stream_over(x, "the server ended it");
         return;
@@ -445,12 +441,22 @@ static void exchange_on_head(mcp_http_client_exchange *x)
     }
 }
 
+bool mcp_http_client_exchange_buffered(const mcp_http_client_exchange *x)
+{
+    return x->conn && mcp_client_stream_buffered(x->conn);
+}
+
 void mcp_http_client_exchange_read(mcp_http_client_exchange *x)
 {
     char chunk[READ_CHUNK];
-    ssize_t n = read(x->fd, chunk, sizeof chunk);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    size_t got = 0;
+    /* Without waiting: the caller polled. A wake-up with nothing whole to
+     * read (part of a TLS record) leaves it to the next poll. */
+    int read_rc = mcp_client_stream_read(x->conn, chunk, sizeof chunk, 0, &got);
+    if (read_rc == MCP_ETIMEDOUT)
         return;
+    /* MCP_ECLOSED or MCP_EIO: the end of the connection, fed as such. */
+    ssize_t n = read_rc == 0 ? (ssize_t)got : 0;
     mcp_http_response *r = &x->resp;
     /* Keep the raw head while it arrives: the framing keeps only the
      * headers the transport reads, not an authorization challenge. */
@@ -467,7 +473,7 @@ void mcp_http_client_exchange_read(mcp_http_client_exchange *x)
     }
     if (rc == MCP_ELIMIT) {
         fail_request(x, -32000, "the response is over the message size limit", NULL);
-        mcp_http_client_exchange_drop_fd(x);
+        mcp_http_client_exchange_drop_conn(x);
         x->dead = true;
         return;
     }
@@ -490,7 +496,7 @@ void mcp_http_client_exchange_read(mcp_http_client_exchange *x)
     }
     fail_request(x, -32000,
                  rc == MCP_EPARSE ? "malformed HTTP response" : "the connection closed before the response", NULL);
-    mcp_http_client_exchange_drop_fd(x);
+    mcp_http_client_exchange_drop_conn(x);
     x->dead = true;
 }
 

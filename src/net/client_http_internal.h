@@ -1,6 +1,6 @@
 /*
  * client_http_internal.h — the pieces of the Streamable HTTP client
- * connector, shared by client_http_wire.c (URLs, sockets, the keep-alive
+ * connector, shared by client_http_wire.c (URLs, dialling, the keep-alive
  * connection set, response framing over llhttp in response mode),
  * client_http.c (the MCP transport: what to POST with which headers,
  * sessions, polling), client_http_exchange.c (each request's response: SSE
@@ -39,24 +39,23 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out);
 int mcp_http_url_tls_init(mcp_http_url *url, const mcp_connect_opts *opts);
 void mcp_http_url_release(mcp_http_url *url);
 
-/* Connect with a deadline; a blocking socket with TCP_NODELAY, or
- * MCP_EIO (errno set) / MCP_ETIMEDOUT / MCP_ENOTFOUND. https: the TLS
- * handshake and verification too (MCP_EPROTO, the reason logged), and the
- * descriptor is the plaintext end of a relay (mcp_client_stream_relay). */
-int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out);
-/* Write all bytes within timeout_ms; MCP_ECLOSED when the peer is gone. */
-int mcp_http_write_all(int fd, const char *data, size_t len, unsigned timeout_ms);
+/* Connect with a deadline: a connection (plain, or TLS for https) with
+ * TCP_NODELAY, or MCP_EIO (errno set) / MCP_ETIMEDOUT / MCP_ENOTFOUND;
+ * https: the TLS handshake and verification too (MCP_EPROTO, the reason
+ * logged). Plain and TLS connections are the same kind of object
+ * (net/client_tls.h), read, written and closed alike. */
+int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, mcp_client_stream **out);
 
 /* Idle keep-alive connections to one server. */
 typedef struct mcp_http_pool {
-    int fds[MCP_HTTP_CLIENT_MAX_IDLE];
+    mcp_client_stream *conns[MCP_HTTP_CLIENT_MAX_IDLE];
     size_t count;
 } mcp_http_pool;
 
-/* An idle connection that still looks alive, or -1. */
-int mcp_http_pool_take(mcp_http_pool *pool);
-/* Keep fd for reuse (closed when the set is full). */
-void mcp_http_pool_put(mcp_http_pool *pool, int fd);
+/* An idle connection that still looks alive, or NULL. */
+mcp_client_stream *mcp_http_pool_take(mcp_http_pool *pool);
+/* Keep conn for reuse (closed when the set is full). */
+void mcp_http_pool_put(mcp_http_pool *pool, mcp_client_stream *conn);
 void mcp_http_pool_close(mcp_http_pool *pool);
 
 /* One HTTP response being read. Header values the transport needs are
@@ -124,8 +123,8 @@ typedef struct mcp_http_client_exchange {
     struct mcp_http_client_exchange *next;
     mcp_http_client *t;
     mcp_http_client_exchange_kind kind;
-    int fd;
-    bool reused;          /* fd came from the idle set: it may have died unseen */
+    mcp_client_stream *conn; /* NULL: no connection */
+    bool reused;          /* conn came from the idle set: it may have died unseen */
     bool resent;
     bool dead;            /* finished: freed by the next reap */
     bool head_seen;
@@ -176,7 +175,7 @@ struct mcp_http_client {
 
 mcp_http_client_exchange *mcp_http_client_exchange_new(mcp_http_client *t, mcp_http_client_exchange_kind kind);
 /* Close the exchange's connection and forget its response. */
-void mcp_http_client_exchange_drop_fd(mcp_http_client_exchange *x);
+void mcp_http_client_exchange_drop_conn(mcp_http_client_exchange *x);
 /* Free the exchanges marked dead. */
 void mcp_http_client_exchanges_reap(mcp_http_client *t);
 /* Write x->wire (with the bearer token, when there is one) on a connection,
@@ -186,8 +185,10 @@ int mcp_http_client_exchange_start(mcp_http_client_exchange *x);
 int mcp_http_client_exchange_get(mcp_http_client *t, mcp_http_client_exchange *x);
 /* The stream of x ended, or never started: resume it later, or give up. */
 void mcp_http_stream_over(mcp_http_client_exchange *x, const char *why);
-/* Read what is there for x. */
+/* Read what is there for x (without waiting). */
 void mcp_http_client_exchange_read(mcp_http_client_exchange *x);
+/* x's connection holds bytes already: read without polling first. */
+bool mcp_http_client_exchange_buffered(const mcp_http_client_exchange *x);
 /* Reconnections whose time has come. */
 void mcp_http_client_exchanges_run_due(mcp_http_client *t, uint64_t now);
 void mcp_http_common_headers_append(mcp_http_client *t, mcp_buf *w, bool modern);

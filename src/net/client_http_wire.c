@@ -9,22 +9,19 @@
  * is handed straight to the SSE parser of sse.c piece by piece; any other
  * body is collected (bounded by the message size limit).
  *
- * https: the connection is dialled and verified by net/client_tls.c and
- * handed back as the plaintext end of a relay, so everything above keeps
- * reading, polling and closing a descriptor as with plain http.
+ * Connections are net/client_tls.h streams, plain for http and verified
+ * TLS for https, so everything above reads, writes and closes one kind of
+ * object; only a poll of the descriptor must first ask whether a TLS
+ * stream already holds decrypted bytes.
  */
 #include "net/client_http_internal.h"
-#include "net/connect.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <llhttp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 /* ---- URLs ------------------------------------------------------------------------ */
 
@@ -107,92 +104,69 @@ void mcp_http_url_release(mcp_http_url *url)
     url->tls_config = NULL;
 }
 
-/* ---- Sockets ---------------------------------------------------------------------- */
+/* ---- Connections ------------------------------------------------------------------ */
 
-static int dial_tls(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
+int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, mcp_client_stream **out)
 {
     char why[256] = "";
     mcp_client_tls *config = url->tls_config;
-    int rc = config ? 0 : mcp_client_tls_new(&config, NULL, why, sizeof why); /* the system store */
-    mcp_client_stream *s = NULL;
+    int rc = 0;
+    if (url->tls && !config)
+        rc = mcp_client_tls_new(&config, NULL, why, sizeof why); /* the system store */
     if (rc == 0)
-        rc = mcp_client_stream_dial(&s, url->host, url->port, config, timeout_ms, why, sizeof why);
+        rc = mcp_client_stream_dial(out, url->host, url->port, url->tls ? config : NULL, timeout_ms, why, sizeof why);
     if (config != url->tls_config)
         mcp_client_tls_free(config); /* the connection keeps what it needs */
-    if (rc != 0) {
+    if (rc != 0 && why[0]) {
         int saved = errno;
-        if (why[0])
-            mcp_log(MCP_LOG_ERROR, "https://%s: %s", url->authority, why);
+        mcp_log(MCP_LOG_ERROR, "%s://%s: %s", url->tls ? "https" : "http", url->authority, why);
         errno = saved;
-        return rc;
     }
-    return mcp_client_stream_relay(s, fd_out);
-}
-
-int mcp_http_dial(const mcp_http_url *url, unsigned timeout_ms, int *fd_out)
-{
-    if (url->tls)
-        return dial_tls(url, timeout_ms, fd_out);
-    int rc = mcp_net_connect_host(url->host, url->port, timeout_ms, fd_out);
-    if (rc != 0)
-        return rc;
-    /* Blocking from here: every wait below polls with its own deadline. */
-    fcntl(*fd_out, F_SETFL, fcntl(*fd_out, F_GETFL) & ~O_NONBLOCK);
-    return 0;
-}
-
-int mcp_http_write_all(int fd, const char *data, size_t len, unsigned timeout_ms)
-{
-    uint64_t deadline = mcp_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                uint64_t now = mcp_now_ns();
-                if (now >= deadline)
-                    return MCP_ETIMEDOUT;
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-                continue;
-            }
-            return errno == EPIPE || errno == ECONNRESET ? MCP_ECLOSED : MCP_EIO;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- Idle connections ------------------------------------------------------------------ */
 
-int mcp_http_pool_take(mcp_http_pool *pool)
+/* An idle connection has nothing to say, so a readable one was closed by
+ * the server (or broke the protocol), with one exception: a TLS 1.3 server
+ * sends its session tickets after the handshake, and a connection dialled
+ * but not yet used still has them unread. A read that finds no data takes
+ * them in and shows the connection alive. */
+static bool idle_alive(mcp_client_stream *conn)
 {
-    while (pool->count > 0) {
-        int fd = pool->fds[--pool->count];
-        /* An idle connection has nothing to say: readable means the server
-         * closed it (or broke the protocol), either way it is done. */
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 0) == 0)
-            return fd;
-        close(fd);
-    }
-    return -1;
+    if (mcp_client_stream_buffered(conn))
+        return false;
+    struct pollfd p = {.fd = mcp_client_stream_fd(conn), .events = POLLIN};
+    if (poll(&p, 1, 0) == 0)
+        return true;
+    char c;
+    size_t got = 0;
+    return mcp_client_stream_is_tls(conn) && mcp_client_stream_read(conn, &c, 1, 0, &got) == MCP_ETIMEDOUT;
 }
 
-void mcp_http_pool_put(mcp_http_pool *pool, int fd)
+mcp_client_stream *mcp_http_pool_take(mcp_http_pool *pool)
+{
+    while (pool->count > 0) {
+        mcp_client_stream *conn = pool->conns[--pool->count];
+        if (idle_alive(conn))
+            return conn;
+        mcp_client_stream_close(conn);
+    }
+    return NULL;
+}
+
+void mcp_http_pool_put(mcp_http_pool *pool, mcp_client_stream *conn)
 {
     if (pool->count < MCP_HTTP_CLIENT_MAX_IDLE)
-        pool->fds[pool->count++] = fd;
+        pool->conns[pool->count++] = conn;
     else
-        close(fd);
+        mcp_client_stream_close(conn);
 }
 
 void mcp_http_pool_close(mcp_http_pool *pool)
 {
     while (pool->count > 0)
-        close(pool->fds[--pool->count]);
+        mcp_client_stream_close(pool->conns[--pool->count]);
 }
 
 /* ---- Responses --------------------------------------------------------------------------- */

@@ -20,8 +20,8 @@
  * (with the name it was verified for) and offers it on the next connection
  * to that name, which skips the certificate chain and the signature. The
  * slot hangs off the SSL_CTX, not off mcp_client_tls, because a session
- * ticket may arrive on a connection (a relay thread) after the context's
- * owner let go; OpenSSL frees the slot with the last reference.
+ * ticket may arrive on a connection (read on any thread) after the
+ * context's owner let go; OpenSSL frees the slot with the last reference.
  */
 #include "net/client_tls.h"
 #include "net/connect.h"

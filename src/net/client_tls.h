@@ -66,15 +66,4 @@ bool mcp_client_stream_resumed(const mcp_client_stream *s);
 /* Send close_notify (TLS, best effort, no waiting), close, free. */
 void mcp_client_stream_close(mcp_client_stream *s);
 
-/* For code that talks to its connections by descriptor (read, poll, close:
- * the HTTP client's wire): a thread relays between the stream and one end
- * of a socket pair, and *fd_out, the other end, is used like the socket
- * itself (blocking, close-on-exec). The stream belongs to the relay from
- * here, also when this fails. When the server ends the stream the relay
- * hands over what it decrypted, then closes its end (the descriptor reads
- * as end of stream); closing fd_out ends the relay and the stream
- * (close_notify sent). Costs a thread and one more copy each way per
- * connection (client_tls_relay.c). */
-int mcp_client_stream_relay(mcp_client_stream *s, int *fd_out);
-
 #endif
