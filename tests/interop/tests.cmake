@@ -10,7 +10,8 @@ if(NOT MCP_NODE)
 endif()
 
 foreach(pair "interop_sdk1:sdk1.test.mjs" "interop_client2:client2.test.mjs"
-             "interop_sdk1_http:sdk1-http.test.mjs" "interop_client2_http:client2-http.test.mjs")
+             "interop_sdk1_http:sdk1-http.test.mjs" "interop_client2_http:client2-http.test.mjs"
+             "interop_features:features.test.mjs")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 name)
   list(GET pair 1 file)
