@@ -140,6 +140,23 @@ typedef struct mcp_stdio_counters {
 int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp_listen *listen,
                             mcp_stdio_counters *counters);
 
+/* ---- Listeners of one mcp_serve run, for metrics ------------------------------
+ * mcp_serve records the listeners it runs together, so that the /metrics
+ * scrape (served by the HTTP listener only) can report every listener's
+ * counters. Given the runtime of one of them (an mcp_net, the `net` an
+ * observer's metrics hook receives), fn is called once per listener of that
+ * run, in the order stdio, tcp, http, ws, with the listener's name ("stdio",
+ * "tcp", "http", "ws", as the options of `mcpd serve`) and either its
+ * runtime or, for stdio, its live counters (read them with relaxed atomic
+ * loads). Returns how many listeners were reported: 0 when net serves
+ * alone or outside mcp_serve (report net by itself then). fn runs under a
+ * lock that mcp_serve takes before it stops any listener: read counters
+ * and return. */
+typedef struct mcp_net mcp_net;
+typedef void (*mcp_serve_listener_fn)(void *user, const char *listener, const mcp_net *net,
+                                      const mcp_stdio_counters *stdio);
+size_t mcp_serve_listeners(const mcp_net *net, mcp_serve_listener_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -243,7 +243,11 @@ int mcp_metrics_render(mcp_metrics *m, mcp_buf *out);
 /* Ready-made collectors. */
 void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *tracer); /* user: an mcp_tracer */
 typedef struct mcp_net mcp_net;
-void mcp_metrics_collect_net(mcp_metrics_writer *w, void *net);       /* user: a running mcp_net */
+/* user: a running mcp_net. When it serves in an mcp_serve run with other
+ * listeners, every listener of the run is reported, each series with a
+ * listener="stdio"|"tcp"|"http"|"ws" label (mcp_serve_listeners in mcp/net.h);
+ * a runtime on its own gives the same series without that label. */
+void mcp_metrics_collect_net(mcp_metrics_writer *w, void *net);
 /* One of each per registry (the metric names carry no instance label). */
 void mcp_metrics_collect_cache(mcp_metrics_writer *w, void *cache);   /* user: an mcp_cache (L1, L2 by tier) */
 void mcp_metrics_collect_cache_l3(mcp_metrics_writer *w, void *l3);   /* user: an mcp_cache_l3 */

@@ -1,8 +1,9 @@
 /*
- * Ready-made collectors: the tracer's own counters, the TCP runtime's
- * counters, the cache tiers', pools' and batchers', read when /metrics is
- * rendered. Layers below obs keep their
- * counters themselves (per worker, summed when read) and never call obs.
+ * Ready-made collectors: the tracer's own counters, the network listeners'
+ * (every listener of an mcp_serve run, by listener), the cache tiers',
+ * pools' and batchers', read when /metrics is rendered. Layers below obs
+ * keep their counters themselves (per worker, summed when read) and never
+ * call obs.
  */
 #include "metrics_internal.h"
 #include "mcp/batch.h"
@@ -11,6 +12,7 @@
 #include "net/net_internal.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *user) {
@@ -39,33 +41,97 @@ void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *user) {
                       MCP_METRIC_COUNTER, NULL, 0, (double)s.attributes_dropped);
 }
 
-void mcp_metrics_collect_net(mcp_metrics_writer *w, void *user) {
+/* One listener's counters as the scrape sees them. stdio has one peer and no
+ * accept: its connection series are written only for network listeners. */
+typedef struct net_snapshot {
+    const char *listener; /* NULL: a runtime outside mcp_serve's groups, unlabelled */
+    bool network;
     mcp_net_counters c;
-    mcp_net_counters_get(user, &c);
-    mcp_metrics_write(w, "mcp_net_connections_active", "Open connections.", MCP_METRIC_GAUGE, NULL, 0,
-                      (double)(c.accepted >= c.closed ? c.accepted - c.closed : 0));
-    mcp_metrics_write(w, "mcp_net_connections_accepted_total", "Connections taken on.", MCP_METRIC_COUNTER, NULL, 0,
-                      (double)c.accepted);
-    mcp_metrics_write(w, "mcp_net_connections_closed_total", "Connections closed, for any reason.",
-                      MCP_METRIC_COUNTER, NULL, 0, (double)c.closed);
-    static const char *const help = "Limits that fired, by limit.";
-    const struct {
+} net_snapshot;
+
+typedef struct net_snapshots {
+    net_snapshot all[4];
+    size_t count;
+} net_snapshots;
+
+static uint64_t stdio_load(const uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
+
+static void snapshot_listener(void *user, const char *listener, const mcp_net *net, const mcp_stdio_counters *stdio) {
+    net_snapshots *s = user;
+    if (s->count == sizeof s->all / sizeof s->all[0]) return;
+    net_snapshot *one = &s->all[s->count++];
+    memset(one, 0, sizeof *one);
+    one->listener = listener;
+    one->network = net != NULL;
+    if (net) {
+        mcp_net_counters_get(net, &one->c);
+    } else if (stdio) {
+        one->c.messages_in = stdio_load(&stdio->messages_in);
+        one->c.oversized = stdio_load(&stdio->oversized);
+        one->c.output_dropped = stdio_load(&stdio->output_dropped);
+        one->c.bytes_in = stdio_load(&stdio->bytes_in);
+        one->c.bytes_out = stdio_load(&stdio->bytes_out);
+    }
+}
+
+/* Write name once per snapshot (adjacent, as the format wants), each with
+ * the extra label, if any, and the listener label when there is one. */
+static void write_each(mcp_metrics_writer *w, const net_snapshots *s, const char *name, const char *help,
+                       mcp_metric_type type, const mcp_label *extra, bool network_only, size_t offset) {
+    for (size_t i = 0; i < s->count; i++) {
+        const net_snapshot *one = &s->all[i];
+        if (network_only && !one->network) continue;
+        mcp_label labels[2];
+        size_t n = 0;
+        if (extra) labels[n++] = *extra;
+        if (one->listener) labels[n++] = (mcp_label){"listener", one->listener};
+        double value;
+        if (offset == SIZE_MAX) { /* the active gauge */
+            value = (double)(one->c.accepted >= one->c.closed ? one->c.accepted - one->c.closed : 0);
+        } else {
+            uint64_t v;
+            memcpy(&v, (const char *)&one->c + offset, sizeof v);
+            value = (double)v;
+        }
+        mcp_metrics_write(w, name, help, type, n ? labels : NULL, n, value);
+    }
+}
+
+void mcp_metrics_collect_net(mcp_metrics_writer *w, void *user) {
+    /* Every listener of the run this runtime serves in, labelled by
+     * listener; a runtime on its own keeps the unlabelled series. */
+    net_snapshots s = {.count = 0};
+    if (mcp_serve_listeners(user, snapshot_listener, &s) == 0) {
+        s.count = 0;
+        s.all[s.count++] = (net_snapshot){.listener = NULL, .network = true};
+        mcp_net_counters_get(user, &s.all[0].c);
+    }
+    write_each(w, &s, "mcp_net_connections_active", "Open connections.", MCP_METRIC_GAUGE, NULL, true, SIZE_MAX);
+    write_each(w, &s, "mcp_net_connections_accepted_total", "Connections taken on.", MCP_METRIC_COUNTER, NULL, true,
+               offsetof(mcp_net_counters, accepted));
+    write_each(w, &s, "mcp_net_connections_closed_total", "Connections closed, for any reason.", MCP_METRIC_COUNTER,
+               NULL, true, offsetof(mcp_net_counters, closed));
+    static const struct {
         const char *limit;
-        uint64_t value;
-    } limits[] = {{"max_connections", c.refused},  {"idle_timeout", c.idle_closed},
-                  {"max_message_size", c.oversized}, {"slow_reader", c.slow_evicted},
-                  {"output_queue", c.read_paused}, {"drain_grace", c.drain_forced}};
+        size_t offset;
+        bool network_only;
+    } limits[] = {{"max_connections", offsetof(mcp_net_counters, refused), true},
+                  {"idle_timeout", offsetof(mcp_net_counters, idle_closed), true},
+                  {"max_message_size", offsetof(mcp_net_counters, oversized), false},
+                  {"slow_reader", offsetof(mcp_net_counters, slow_evicted), true},
+                  {"output_queue", offsetof(mcp_net_counters, read_paused), true},
+                  {"drain_grace", offsetof(mcp_net_counters, drain_forced), true}};
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
-        mcp_metrics_write(w, "mcp_net_limit_events_total", help, MCP_METRIC_COUNTER,
-                          (mcp_label[]){{"limit", limits[i].limit}}, 1, (double)limits[i].value);
-    mcp_metrics_write(w, "mcp_net_messages_in_total", "Complete messages handed to sessions.", MCP_METRIC_COUNTER,
-                      NULL, 0, (double)c.messages_in);
-    mcp_metrics_write(w, "mcp_net_output_dropped_total", "Messages produced for a connection already closed.",
-                      MCP_METRIC_COUNTER, NULL, 0, (double)c.output_dropped);
-    mcp_metrics_write(w, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
-                      (mcp_label[]){{"direction", "in"}}, 1, (double)c.bytes_in);
-    mcp_metrics_write(w, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
-                      (mcp_label[]){{"direction", "out"}}, 1, (double)c.bytes_out);
+        write_each(w, &s, "mcp_net_limit_events_total", "Limits that fired, by limit.", MCP_METRIC_COUNTER,
+                   &(mcp_label){"limit", limits[i].limit}, limits[i].network_only, limits[i].offset);
+    write_each(w, &s, "mcp_net_messages_in_total", "Complete messages handed to sessions.", MCP_METRIC_COUNTER,
+               NULL, false, offsetof(mcp_net_counters, messages_in));
+    write_each(w, &s, "mcp_net_output_dropped_total", "Messages produced for a connection already closed.",
+               MCP_METRIC_COUNTER, NULL, false, offsetof(mcp_net_counters, output_dropped));
+    write_each(w, &s, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
+               &(mcp_label){"direction", "in"}, false, offsetof(mcp_net_counters, bytes_in));
+    write_each(w, &s, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
+               &(mcp_label){"direction", "out"}, false, offsetof(mcp_net_counters, bytes_out));
 }
 
 /* ---- cache, pool, batcher --------------------------------------------------------------- */
