@@ -151,11 +151,14 @@ export function judge(results, expected) {
           problems.push(`${scenario}:${id}: now passes${present.has(id) ? '' : ' (or no longer runs)'}: remove it from the list`);
         }
       }
+      const skippedOnly = checks.length > 0 && checks.every((c) => c.status === 'SKIPPED');
       verdict = unexpected.length ? `FAILED (${unexpected.join(', ')})`
-        : failing.length ? `passed but for expected failures (${failing.join(', ')})` : 'passed';
+        : failing.length ? `passed but for expected failures (${failing.join(', ')})`
+        : skippedOnly ? 'skipped by the suite (nothing to fail)' : 'passed';
     }
     const counts = `${checks.filter((c) => c.status === 'SUCCESS').length} ok, ${failing.length} failing, ` +
-      `${checks.filter((c) => c.status === 'WARNING').length} warnings`;
+      `${checks.filter((c) => c.status === 'WARNING').length} warnings, ` +
+      `${checks.filter((c) => c.status === 'SKIPPED').length} skipped`;
     lines.push(`${verdict.startsWith('FAILED') || verdict === 'NOW PASSES' ? '✗' : '✓'} ${scenario}: ${verdict} [${counts}]`);
   }
   for (const id of expected.keys()) {
