@@ -136,7 +136,9 @@ typedef struct mcp_stdio_counters {
     uint64_t bytes_out;
 } mcp_stdio_counters;
 
-/* mcp_serve_stdio_fds that also reports its counters (counters may be NULL). */
+/* mcp_serve_stdio_fds that also reports its counters (counters may be NULL).
+ * They are zeroed at the start and kept current while serving (relaxed
+ * atomic stores), so another thread may read them with relaxed loads. */
 int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp_listen *listen,
                             mcp_stdio_counters *counters);
 

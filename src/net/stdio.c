@@ -87,10 +87,10 @@ static int stdio_out_line(stdio_out *out, const char *text, size_t len) {
         }
     }
     if (rc == 0) {
-        out->counters->messages_out++;
-        out->counters->bytes_out += len + (iovcnt == 2);
+        mcp_net_count(&out->counters->messages_out, 1);
+        mcp_net_count(&out->counters->bytes_out, len + (iovcnt == 2));
     } else {
-        out->counters->output_dropped++;
+        mcp_net_count(&out->counters->output_dropped, 1);
     }
     pthread_mutex_unlock(&out->lock);
     return rc;
@@ -127,10 +127,10 @@ static int stdio_dispatch(mcp_session *session, mcp_ndjson *framer, stdio_out *o
         if (r == MCP_NDJSON_MORE) return 0;
         if (r < 0) return r;
         if (r == MCP_NDJSON_OVERSIZED) {
-            out->counters->oversized++;
+            mcp_net_count(&out->counters->oversized, 1);
             stdio_reject_oversized(out, framer->max_line);
         } else {
-            out->counters->messages_in++;
+            mcp_net_count(&out->counters->messages_in, 1);
             static const mcp_transport_info info = {.transport = "pipe"};
             int rc = mcp_session_handle_from(session, line.ptr, line.len, &info);
             if (rc < 0) return rc;
@@ -160,7 +160,10 @@ int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp
     memset(&local, 0, sizeof local);
     stdio_ignore_sigpipe();
 
-    stdio_out out = {.fd = out_fd, .counters = &local};
+    /* The caller's counters are kept live (relaxed atomic stores, one
+     * writer at a time) so that a /metrics scrape can read them mid-run. */
+    stdio_out out = {.fd = out_fd, .counters = counters ? counters : &local};
+    if (counters) memset(counters, 0, sizeof *counters);
     pthread_mutex_init(&out.lock, NULL);
     mcp_ndjson framer;
     mcp_ndjson_init(&framer, listen ? listen->max_message_size : 0);
@@ -186,7 +189,7 @@ int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp
             rc = stdio_dispatch(session, &framer, &out, &none, true);
             break;
         }
-        local.bytes_in += (uint64_t)n;
+        mcp_net_count(&out.counters->bytes_in, (uint64_t)n);
         mcp_str input = {buf, (size_t)n};
         rc = stdio_dispatch(session, &framer, &out, &input, false);
     }
@@ -201,12 +204,11 @@ int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp
     else if (rc) mcp_log(MCP_LOG_ERROR, "stdio: serving stopped: %s", mcp_strerror(rc));
     mcp_log(MCP_LOG_DEBUG,
             "stdio: closed after %llu messages in, %llu out, %llu oversized, %llu dropped",
-            (unsigned long long)local.messages_in, (unsigned long long)local.messages_out,
-            (unsigned long long)local.oversized, (unsigned long long)local.output_dropped);
+            (unsigned long long)out.counters->messages_in, (unsigned long long)out.counters->messages_out,
+            (unsigned long long)out.counters->oversized, (unsigned long long)out.counters->output_dropped);
     mcp_ndjson_free(&framer);
     free(buf);
     pthread_mutex_destroy(&out.lock);
-    if (counters) *counters = local;
     return rc;
 }
 
