@@ -26,8 +26,8 @@ static const char ECHO_INPUT[] =
 
 static int demo_echo(mcp_call *call, const mcp_json *args, void *user) {
     (void)user;
-    const mcp_json *text = mcp_json_get(args, "text");
-    return mcp_call_text_n(call, mcp_json_str(text, ""), mcp_json_str_len(text));
+    /* The schema made text a string; it goes back as the request wrote it. */
+    return mcp_call_text_value(call, mcp_json_get(args, "text"));
 }
 
 /* ---- add --------------------------------------------------------------------- */

@@ -397,6 +397,18 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
     return item_end(call, &w);
 }
 
+int mcp_call_text_value(mcp_call *call, const mcp_json *text)
+{
+    if (!call || !mcp_json_is_string(text))
+        return MCP_EINVAL;
+    mcp_str json = mcp_json_raw(text);
+    mcp_json_writer w;
+    item_begin(call, &w);
+    WRITE_CONST_MEMBER(&w, "type", "text");
+    MCP_JSON_MEMBER(&w, "text", json.ptr, json.len);
+    return item_end(call, &w);
+}
+
 static int text_v(mcp_call *call, const char *fmt, va_list ap)
 {
     mcp_buf tmp;

@@ -28,6 +28,15 @@ static int blocks(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_content_json(call, "{\"type\":\"text\",\"text\":\"raw\",\"_meta\":{\"x\":1}}");
 }
 
+/* Forwards its argument's text as the request wrote it. */
+static int forward(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    assert_int_equal(mcp_call_text_value(call, mcp_json_get(args, "n")), MCP_EINVAL); /* not a string */
+    assert_int_equal(mcp_call_text_value(call, NULL), MCP_EINVAL);
+    return mcp_call_text_value(call, mcp_json_get(args, "text"));
+}
+
 static int read_it(mcp_call *call, const char *uri, void *user)
 {
     (void)user;
@@ -55,6 +64,7 @@ static fixture *setup_server(void)
     assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://default", .name = "d", .fn = read_it}), 0);
     assert_int_equal(mcp_server_add_resource_template(f->server, &(mcp_resource_template){
         .uri_template = "x://t/{id}", .name = "t", .fn = read_it, .icons = ICONS, .annotations = "{\"priority\":1}"}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "forward", .fn = forward}), 0);
     assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p", .fn = prompt, .icons = ICONS,
                                                                      .meta = "{\"m\":1}"}), 0);
     return f;
@@ -111,6 +121,25 @@ static void test_content_blocks(void **state)
     fixture_free(f);
 }
 
+/* mcp_call_text_value keeps the escapes of the request's text: the same
+ * string, neither decoded nor escaped again. */
+static void test_text_forwarded_as_written(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    handshake(f, "2025-11-25", "{}");
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                 "\"forward\",\"arguments\":{\"n\":1,\"text\":\"a\\\"b\\u00e9\\n\\/\"}}}");
+    const mcp_json *content = mcp_json_get(result_of(doc), "content");
+    assert_int_equal(mcp_json_len(content), 1);
+    const mcp_json *text = mcp_json_get(mcp_json_at(content, 0), "text");
+    mcp_str raw = mcp_json_raw(text);
+    assert_int_equal(raw.len, strlen("\"a\\\"b\\u00e9\\n\\/\""));
+    assert_memory_equal(raw.ptr, "\"a\\\"b\\u00e9\\n\\/\"", raw.len);
+    assert_string_equal(mcp_json_str(text, ""), "a\"b\xc3\xa9\n/");
+    fixture_free(f);
+}
+
 static void test_server_info_and_cache_hints(void **state)
 {
     (void)state;
@@ -160,6 +189,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_definitions_carry_icons_meta_annotations),
         cmocka_unit_test(test_content_blocks),
+        cmocka_unit_test(test_text_forwarded_as_written),
         cmocka_unit_test(test_server_info_and_cache_hints),
         cmocka_unit_test(test_bad_definitions_are_refused),
     };
