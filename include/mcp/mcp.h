@@ -163,7 +163,8 @@ typedef struct mcp_resource {
     const char *meta;          /* optional _meta object JSON text */
     int64_t size;              /* bytes, when known; 0 leaves it out */
     /* Modern-era cache hints of resources/read; ttl_ms 0 or cache_scope
-     * NULL take the server's (mcp_server_opts). */
+     * NULL take the server's (mcp_server_opts); a negative ttl_ms (never
+     * cached) tells clients ttlMs 0. */
     int64_t ttl_ms;
     const char *cache_scope;
 } mcp_resource;

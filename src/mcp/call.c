@@ -148,7 +148,9 @@ void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w)
     const mcp_server_opts *opts = &call->session->server->opts;
     const mcp_registry_entry *e = call->kind == MCP_CALL_RESOURCE ? call->entry : NULL;
     MCP_JSON_KEY(w, "ttlMs");
-    mcp_json_write_int(w, e && e->ttl_ms > 0 ? e->ttl_ms : (int64_t)opts->ttl_ms);
+    /* A resource that is never cached here must not be cached by the client
+     * on the server's say-so either. */
+    mcp_json_write_int(w, e && e->ttl_ms < 0 ? 0 : e && e->ttl_ms > 0 ? e->ttl_ms : (int64_t)opts->ttl_ms);
     MCP_JSON_KEY(w, "cacheScope");
     mcp_json_write_cstr(w, e && e->cache_scope ? e->cache_scope : opts->cache_scope ? opts->cache_scope : "private");
 }

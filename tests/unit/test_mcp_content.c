@@ -62,6 +62,8 @@ static fixture *setup_server(void)
         .annotations = "{\"audience\":[\"assistant\"]}", .meta = "{\"k\":\"v\"}", .ttl_ms = 60000,
         .cache_scope = "private"}), 0);
     assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://default", .name = "d", .fn = read_it}), 0);
+    assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "x://never", .name = "n", .fn = read_it,
+                                                                         .ttl_ms = -1}), 0);
     assert_int_equal(mcp_server_add_resource_template(f->server, &(mcp_resource_template){
         .uri_template = "x://t/{id}", .name = "t", .fn = read_it, .icons = ICONS, .annotations = "{\"priority\":1}"}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "forward", .fn = forward}), 0);
@@ -153,6 +155,9 @@ static void test_server_info_and_cache_hints(void **state)
     doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://default\"," MODERN_META "}}");
     assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 5000);
     assert_string_equal(str_at(result_of(doc), "cacheScope"), "public");
+    /* Never cached by the server: clients are told not to keep it either. */
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://never\"," MODERN_META "}}");
+    assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 0);
     doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{" MODERN_META "}}");
     assert_int_equal(mcp_json_int(mcp_json_get(result_of(doc), "ttlMs"), -1), 5000);
     assert_string_equal(str_at(result_of(doc), "cacheScope"), "public");
