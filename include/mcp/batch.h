@@ -79,6 +79,15 @@ typedef struct mcp_batcher_opts {
      * buys nothing once the pipe is full, and the client matches replies
      * by a linear search of its pending requests. */
     size_t max_inflight;
+    /* Tracing hooks (mcp/mcp.h "Observer"; mcp_obs_observer makes spans):
+     * each request gets a client span (network.transport "tcp"), begun in
+     * mcp_batcher_add on the caller's thread, parented on the request's
+     * params._meta.traceparent, else on that thread's current span; it
+     * covers the wait in the queue and ends with the reply or the failure
+     * (error.type set). Its traceparent goes out in params._meta. The
+     * workers' handshakes are not reported. NULL: no hooks and no cost.
+     * Kept by pointer: must outlive the batcher. */
+    const mcp_observer *observer;
 } mcp_batcher_opts;
 
 typedef struct mcp_batcher_stats {

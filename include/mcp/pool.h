@@ -115,6 +115,17 @@ typedef struct mcp_pool_opts {
     unsigned breaker_threshold;     /* consecutive failures that open the breaker; 0 means 5 */
     unsigned breaker_cooldown_ms;   /* open this long before half-opening; 0 means 1000 */
     unsigned io_threads;            /* threads driving async calls (TCP connector only); 0 means 1 */
+    /* Tracing hooks (mcp/mcp.h "Observer"; mcp_obs_observer makes spans):
+     * every call a caller makes on a pooled connection gets a client span
+     * (network.transport "tcp" or "pipe" for the provided connectors) and
+     * sends its traceparent in params._meta; the pool's handshakes and
+     * health pings are not reported. A blocking call is parented like any
+     * client request (params._meta.traceparent, else the thread's current
+     * span); an async call's span begins in mcp_pool_call_async, on the
+     * caller's thread and parented the same way, so it covers the wait for
+     * a connection too, and ends with the reply or the failure. NULL: no
+     * hooks and no cost. Kept by pointer: must outlive the pool. */
+    const mcp_observer *observer;
 } mcp_pool_opts;
 
 typedef struct mcp_pool_stats {

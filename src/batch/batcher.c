@@ -13,6 +13,7 @@
  * only ever touched by its own thread.
  */
 #include "batch/batch_internal.h"
+#include "pool/pool_observe.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,6 +52,7 @@ typedef struct batch_item {
     mcp_client_done_fn done;
     void *user;
     uint64_t added_ns;
+    void *span;         /* begun in mcp_batcher_add, until the client takes it; or NULL */
     const char *params; /* in the same allocation, after method; NULL when none */
     char method[];
 } batch_item;
@@ -81,6 +83,7 @@ struct batch_worker {
 struct mcp_batcher {
     char *connect;
     mcp_client_opts client_opts;
+    mcp_pool_observer observer; /* the relay the clients report to */
     char *protocol_version;   /* requested, may be NULL */
     char negotiated[32];
     unsigned timeout_ms;
@@ -222,6 +225,8 @@ static void item_done(void *user, int status, const mcp_json *value, int64_t id)
 static void item_fail(batch_item *it, int status)
 {
     mcp_batcher *b = it->worker->b;
+    if (MCP_UNLIKELY(it->span))
+        mcp_pool_observer_fail(&b->observer, it->span, status);
     if (it->done)
         it->done(it->user, status, NULL, 0);
     count_completion(b, status);
@@ -246,7 +251,15 @@ static void send_group(batch_worker *w, batch_item *list, size_t n, size_t targe
         batch_item *it = list;
         list = it->next;
         it->group = g;
-        int rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
+        int rc;
+        if (MCP_UNLIKELY(it->span)) {
+            /* The client reports the request with the span begun for it. */
+            mcp_pool_observer_hand(it->span);
+            rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
+            it->span = mcp_pool_observer_unhand();
+        } else {
+            rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
+        }
         if (rc != 0) {
             it->group = NULL;
             item_fail(it, rc);
@@ -312,7 +325,9 @@ static void expire_queued(batch_worker *w, uint64_t now, batch_item **expired)
 static int link_connect(batch_worker *w)
 {
     mcp_batcher *b = w->b;
+    bool was_quiet = mcp_pool_observer_quiet(true); /* the handshake is ours, not a caller's */
     int rc = mcp_batch_link_open(&w->link, b->connect, &b->client_opts, b->connect_timeout_ms);
+    mcp_pool_observer_quiet(was_quiet);
     w->connected = rc == 0;
     w->last_group_done_ns = 0;
     return rc;
@@ -454,6 +469,10 @@ int mcp_batcher_add(mcp_batcher *b, const char *method, const char *params_json,
     it->done = done;
     it->user = user;
     it->added_ns = mcp_now_ns();
+    it->span = NULL;
+    /* Begun here, on the caller's thread, to be parented on its work. */
+    if (MCP_UNLIKELY(b->observer.inner != NULL))
+        it->span = mcp_pool_observer_begin(&b->observer, method, params_json);
     unsigned i = atomic_fetch_add_explicit(&b->next_worker, 1, memory_order_relaxed) % b->worker_count;
     batch_worker *w = &b->workers[i];
     it->worker = w;
@@ -462,6 +481,7 @@ int mcp_batcher_add(mcp_batcher *b, const char *method, const char *params_json,
     if (w->dead || w->queued >= b->max_queued) {
         int rc = w->dead ? MCP_ECLOSED : MCP_EAGAIN;
         pthread_mutex_unlock(&w->lock);
+        mcp_pool_observer_fail(&b->observer, it->span, rc);
         free(it);
         return rc;
     }
@@ -627,9 +647,11 @@ int mcp_batcher_new(const mcp_batcher_opts *opts, mcp_batcher **out)
     b->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     b->max_queued = opts->max_queued ? opts->max_queued : DEFAULT_MAX_QUEUED;
     b->max_inflight = opts->max_inflight ? opts->max_inflight : DEFAULT_MAX_INFLIGHT;
+    mcp_pool_observer_init(&b->observer, opts->observer, "tcp");
     b->client_opts = (mcp_client_opts){.name = "mcpd-batch",
                                        .protocol_version = b->protocol_version,
-                                       .timeout_ms = b->timeout_ms};
+                                       .timeout_ms = b->timeout_ms,
+                                       .observer = mcp_pool_observer_for_clients(&b->observer)};
     b->strategy = s;
     atomic_store(&b->target, initial_target(&s));
     for (unsigned i = 0; i < b->worker_count; i++) {
@@ -647,6 +669,7 @@ int mcp_batcher_new(const mcp_batcher_opts *opts, mcp_batcher **out)
     if (rc == 0) {
         const char *v = mcp_client_protocol_version(b->workers[0].link.client);
         snprintf(b->negotiated, sizeof b->negotiated, "%s", v ? v : "");
+        b->observer.protocol_version = b->negotiated;
     }
     for (unsigned i = 0; i < b->worker_count && rc == 0; i++) {
         batch_worker *w = &b->workers[i];

@@ -94,7 +94,7 @@ int mcp_batch_link_open(mcp_batch_link *link, const char *host_port, const mcp_c
     }
     mcp_client_opts o = *copts;
     o.transport = NULL;
-    o.sink = (mcp_sink){link_sink, link};
+    o.sink = (mcp_sink){.write = link_sink, .user = link};
     if (!o.timeout_ms)
         o.timeout_ms = timeout_ms;
     link->client = mcp_client_new(&o);

@@ -52,18 +52,23 @@ struct mcp_pool_io {
 
 /* ---- Completion --------------------------------------------------------------------- */
 
-static void fail_call(mcp_pool_async *call, int status)
+static void fail_call(mcp_pool *pool, mcp_pool_async *call, int status)
 {
+    /* A span the client never took ends here, with the failure. */
+    if (MCP_UNLIKELY(call->span)) {
+        mcp_pool_observer_fail(&pool->observer, call->span, status);
+        call->span = NULL;
+    }
     call->finished = true;
     call->status = status;
     call->done(call->user, status, NULL, 0);
 }
 
-static void fail_list(mcp_pool_async *list, int status)
+static void fail_list(mcp_pool *pool, mcp_pool_async *list, int status)
 {
     while (list) {
         mcp_pool_async *next = list->next;
-        fail_call(list, status);
+        fail_call(pool, list, status);
         free(list);
         list = next;
     }
@@ -164,9 +169,17 @@ static mcp_pool_async *start_one(mcp_pool_io *io, mcp_pool_async *call)
     conn->call = call;
     conn->stream->driven = true;
     mcp_client_tick(conn->client, mcp_now_ns());
-    int rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
+    int rc;
+    if (MCP_UNLIKELY(call->span)) {
+        /* The client reports the request with the span begun for it. */
+        mcp_pool_observer_hand(call->span);
+        rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
+        call->span = mcp_pool_observer_unhand();
+    } else {
+        rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
+    }
     if (rc != 0 && !call->finished)
-        fail_call(call, rc);
+        fail_call(io->pool, call, rc);
     if (!call->finished && (mcp_pool_stream_flush(conn->stream) != 0 || arm(io, conn) != 0))
         mcp_client_close(conn->client); /* completes the call with MCP_ECLOSED */
     if (call->finished)
@@ -251,7 +264,7 @@ static void sweep_queue(mcp_pool *pool, uint64_t now)
             pool->queue_tail = NULL;
     }
     pthread_mutex_unlock(&pool->lock);
-    fail_list(expired, status);
+    fail_list(pool, expired, status);
 }
 
 /* Stopping: calls handed to us but not sent end unsent; calls in flight end
@@ -263,7 +276,7 @@ static void shut_down(mcp_pool_io *io, mcp_pool_async *unsent)
         mcp_pool_async *next = unsent->next;
         mcp_pool_conn *conn = unsent->conn;
         conn->call = unsent;
-        fail_call(unsent, MCP_ECLOSED);
+        fail_call(io->pool, unsent, MCP_ECLOSED);
         start(io, finish(io, conn, false));
         unsent = next;
     }
@@ -271,7 +284,7 @@ static void shut_down(mcp_pool_io *io, mcp_pool_async *unsent)
         mcp_pool_conn *conn = io->active[io->active_count - 1];
         mcp_client_close(conn->client);
         if (!conn->call->finished)
-            fail_call(conn->call, MCP_ECLOSED);
+            fail_call(io->pool, conn->call, MCP_ECLOSED);
         start(io, finish(io, conn, true));
     }
 }
@@ -368,6 +381,9 @@ int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_j
     call->user = user;
     if (ropts)
         call->ropts = *ropts;
+    /* Begun here, on the caller's thread, to be parented on its work. */
+    if (MCP_UNLIKELY(pool->observer.inner != NULL))
+        call->span = mcp_pool_observer_begin(&pool->observer, method, params_json);
     pthread_mutex_lock(&pool->lock);
     uint64_t now = mcp_now_ns();
     bool probe = false;
@@ -400,8 +416,10 @@ int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_j
             pthread_cond_signal(&pool->maintain_cond);
     }
     pthread_mutex_unlock(&pool->lock);
-    if (rc != 0)
+    if (rc != 0) {
+        mcp_pool_observer_fail(&pool->observer, call->span, rc);
         free(call);
+    }
     return rc;
 }
 
@@ -446,7 +464,7 @@ void mcp_pool_io_stop(mcp_pool *pool)
     pool->queue_head = pool->queue_tail = NULL;
     pool->queued = 0;
     pthread_mutex_unlock(&pool->lock);
-    fail_list(waiting, MCP_ECLOSED);
+    fail_list(pool, waiting, MCP_ECLOSED);
     for (size_t i = 0; i < pool->io_count; i++) {
         mcp_pool_io *io = &pool->io[i];
         if (!io->started)

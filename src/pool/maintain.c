@@ -71,6 +71,7 @@ static void check_health(mcp_pool *pool)
     pthread_mutex_unlock(&pool->lock);
     bool alive[64];
     unsigned ping_ms = pool->opts.health_interval_ms < MAX_PING_MS ? pool->opts.health_interval_ms : MAX_PING_MS;
+    bool was_quiet = mcp_pool_observer_quiet(true); /* health pings are the pool's own traffic */
     for (size_t i = 0; i < n; i++) {
         mcp_client_result r;
         int status = mcp_client_call_sync(checking[i]->client, "ping", NULL,
@@ -78,6 +79,7 @@ static void check_health(mcp_pool *pool)
         mcp_client_result_free(&r);
         alive[i] = status >= 0;
     }
+    mcp_pool_observer_quiet(was_quiet);
     pthread_mutex_lock(&pool->lock);
     now = mcp_now_ns();
     mcp_pool_conn *dead[64];

@@ -53,6 +53,7 @@ int mcp_pool_open_conn(mcp_pool *pool, mcp_pool_conn **out)
                                     .protocol_version = pool->protocol_version,
                                     .timeout_ms = pool->opts.request_timeout_ms,
                                     .transport = t,
+                                    .observer = mcp_pool_observer_for_clients(&pool->observer),
                                 })
                               : NULL;
     if (!client) {
@@ -60,7 +61,9 @@ int mcp_pool_open_conn(mcp_pool *pool, mcp_pool_conn **out)
         t->close(t);
         return MCP_ENOMEM;
     }
+    bool was_quiet = mcp_pool_observer_quiet(true); /* the handshake is the pool's, not a caller's */
     rc = mcp_client_connect(client, pool->opts.handshake_timeout_ms, NULL);
+    mcp_pool_observer_quiet(was_quiet);
     if (rc != 0) {
         mcp_client_free(client);
         free(conn);
@@ -504,6 +507,11 @@ int mcp_pool_new(const mcp_pool_opts *opts, mcp_pool **out)
         return MCP_ENOMEM;
     }
     pool->opts.protocol_version = pool->protocol_version;
+    mcp_pool_observer_init(&pool->observer, o.observer,
+                           o.connect == mcp_pool_connect_tcp     ? "tcp"
+                           : o.connect == mcp_pool_connect_stdio ? "pipe"
+                                                                 : NULL);
+    pool->observer.protocol_version = pool->protocol_version;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->available, NULL);
     pthread_cond_init(&pool->maintain_cond, NULL);

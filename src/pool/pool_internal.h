@@ -10,6 +10,7 @@
 
 #include "mcp/pool.h"
 #include "net/net_internal.h"
+#include "pool/pool_observe.h"
 
 #include <pthread.h>
 
@@ -45,6 +46,7 @@ typedef struct mcp_pool_async {
     uint64_t deadline_ns;      /* of the wait for a connection */
     int status;
     bool finished;
+    void *span;                /* begun in mcp_pool_call_async, until the client takes it; or NULL */
     const char *params;        /* in the same allocation, after method; NULL when none */
     char method[];
 } mcp_pool_async;
@@ -114,6 +116,8 @@ struct mcp_pool {
     mcp_pool_async *queue_head, *queue_tail;
     size_t queued;
     unsigned next_io;          /* round robin over io for new connections */
+
+    mcp_pool_observer observer; /* the relay the clients report to (observe.c) */
 };
 
 /* pool.c, called with the lock held. */
