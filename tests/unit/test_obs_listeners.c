@@ -1,0 +1,352 @@
+/*
+ * /metrics of a real `mcpd serve` with several listeners reports every
+ * listener's connection and limit counters, each series labelled
+ * listener="stdio"|"tcp"|"http"|"ws", not only those of the HTTP listener
+ * that serves the scrape. The tests open connections on each listener,
+ * make a limit fire on a listener other than HTTP (a line over
+ * --max-message-size), scrape over a plain socket, check the values per
+ * listener and hand the text to promtool.
+ */
+#include "mcp/base.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LIMIT "1024"
+
+static const char *mcpd_bin(void) {
+    const char *bin = getenv("MCPD_BIN");
+    return bin && access(bin, X_OK) == 0 ? bin : NULL;
+}
+
+static const char *need_mcpd(void) {
+    const char *bin = mcpd_bin();
+    if (!bin) printf("SKIPPED: MCPD_BIN is not set to an executable mcpd\n");
+    return bin;
+}
+
+/* Start argv with stderr to err_path; stdin from in_fd (or /dev/null) and
+ * stdout to out_fd (or /dev/null). */
+static pid_t spawn(char *const argv[], const char *err_path, int in_fd, int out_fd) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+        int out = out_fd >= 0 ? out_fd : open("/dev/null", O_WRONLY);
+        if (err < 0 || in < 0 || out < 0) _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcp_buf_append(&b, chunk, n);
+    fclose(f);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+/* The port the server logged for one listener ("NAME listening on ... (port N"),
+ * waiting up to 5 s. */
+static int logged_port(const char *err_path, const char *name) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "%s listening on ", name);
+    for (int i = 0; i < 100; i++) {
+        char *text = read_file(err_path);
+        char *p = text ? strstr(text, needle) : NULL;
+        char *q = p ? strstr(p, "(port ") : NULL;
+        int port = q ? atoi(q + 6) : 0;
+        free(text);
+        if (port > 0) return port;
+        usleep(50000);
+    }
+    return 0;
+}
+
+static int connect_port(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
+static bool send_all(int fd, const char *data, size_t len) {
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Read into out (NUL-terminated) until it holds end, up to 5 s. */
+static bool recv_until(int fd, char *out, size_t cap, const char *end) {
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t len = 0;
+    out[0] = '\0';
+    while (!strstr(out, end)) {
+        if (len + 1 >= cap) return false;
+        ssize_t n = recv(fd, out + len, cap - 1 - len, 0);
+        if (n <= 0) return false;
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    return true;
+}
+
+/* GET /metrics on a fresh connection; the body (caller frees), or NULL. */
+static char *scrape(int port) {
+    int fd = connect_port(port);
+    if (fd < 0) return NULL;
+    char req[128];
+    int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                     port);
+    mcp_buf b;
+    mcp_buf_init(&b);
+    if (send_all(fd, req, (size_t)n)) {
+        char chunk[4096];
+        ssize_t got;
+        while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
+    }
+    close(fd);
+    mcp_buf_append_char(&b, '\0');
+    char *body = strstr(b.data, "\r\n\r\n");
+    if (!strstr(b.data, "HTTP/1.1 200") || !body) {
+        mcp_buf_free(&b);
+        return NULL;
+    }
+    char *text = strdup(body + 4);
+    mcp_buf_free(&b);
+    return text;
+}
+
+/* The value of the sample written exactly as series, or -1. */
+static double sample(const char *text, const char *series) {
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ') return atof(p + n + 1);
+    return -1;
+}
+
+static void assert_sample(const char *text, const char *series, double want) {
+    double got = sample(text, series);
+    if (got != want) fail_msg("%s: want %g, got %g in\n%s", series, want, got, text);
+}
+
+static void promtool_check(const char *text) {
+    if (access("/usr/bin/promtool", X_OK) != 0) {
+        printf("promtool not installed: metrics text checked by content only\n");
+        return;
+    }
+    char path[64], cmd[160];
+    snprintf(path, sizeof path, "/tmp/mcpd-listeners-%d.prom", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
+    int rc = system(cmd);
+    unlink(path);
+    assert_int_equal(rc, 0);
+}
+
+/* A line over the limit: the TCP listener answers -32600 and counts it. */
+static void tcp_oversized(int fd) {
+    char line[2048];
+    memset(line, 'a', sizeof line);
+    memcpy(line, "{\"x\":\"", 6);
+    memcpy(line + sizeof line - 3, "\"}\n", 3);
+    assert_true(send_all(fd, line, sizeof line));
+    char reply[512];
+    assert_true(recv_until(fd, reply, sizeof reply, "\n"));
+    assert_non_null(strstr(reply, "-32600"));
+}
+
+static int ws_open(int port) {
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     port);
+    assert_true(send_all(fd, req, (size_t)n));
+    char reply[1024];
+    assert_true(recv_until(fd, reply, sizeof reply, "\r\n\r\n"));
+    assert_non_null(strstr(reply, "HTTP/1.1 101"));
+    return fd;
+}
+
+/* Scrape until series reads want (a close is counted after the peer's FIN
+ * is seen), up to 5 s; the last text (caller frees). */
+static char *scrape_until(int port, const char *series, double want) {
+    char *text = NULL;
+    for (int i = 0; i < 100; i++) {
+        free(text);
+        text = scrape(port);
+        assert_non_null(text);
+        if (sample(text, series) == want) break;
+        usleep(50000);
+    }
+    return text;
+}
+
+static void test_tcp_http_ws_listeners(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-%d.err", (int)getpid());
+    char *argv[] = {(char *)bin, "serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0",
+                    "--metrics", "--workers", "1", "--max-message-size", LIMIT, "--log-level", "info", NULL};
+    pid_t server = spawn(argv, err_path, -1, -1);
+    assert_true(server > 0);
+    int tcp_port = logged_port(err_path, "tcp");
+    int http_port = logged_port(err_path, "http");
+    int ws_port = logged_port(err_path, "ws");
+    assert_true(tcp_port > 0 && http_port > 0 && ws_port > 0);
+
+    int tcp = connect_port(tcp_port);
+    assert_true(tcp >= 0);
+    tcp_oversized(tcp);
+    int ws = ws_open(ws_port);
+
+    char *text = scrape(http_port);
+    assert_non_null(text);
+    /* The scrape's own connection is the HTTP listener's only one. */
+    assert_sample(text, "mcp_net_connections_active{listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_connections_active{listener=\"http\"}", 1);
+    assert_sample(text, "mcp_net_connections_active{listener=\"ws\"}", 1);
+    assert_sample(text, "mcp_net_connections_accepted_total{listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_connections_accepted_total{listener=\"ws\"}", 1);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"http\"}", 0);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"ws\"}", 0);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_connections\",listener=\"ws\"}", 0);
+    assert_true(sample(text, "mcp_net_bytes_total{direction=\"in\",listener=\"tcp\"}") >= 2048);
+    /* One series per listener, no unlabelled leftover. */
+    assert_null(strstr(text, "\nmcp_net_connections_active "));
+    assert_true(sample(text, "mcp_net_connections_active{listener=\"stdio\"}") < 0);
+    promtool_check(text);
+    free(text);
+
+    /* The counters follow the listeners: closing the TCP connection shows. */
+    close(tcp);
+    text = scrape_until(http_port, "mcp_net_connections_closed_total{listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_connections_closed_total{listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_connections_active{listener=\"tcp\"}", 0);
+    assert_sample(text, "mcp_net_connections_active{listener=\"ws\"}", 1);
+    free(text);
+
+    close(ws);
+    kill(server, SIGTERM);
+    assert_int_equal(wait_exit(server), 0);
+    unlink(err_path);
+}
+
+static void test_stdio_listener(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-stdio-%d.err", (int)getpid());
+    int to_server[2], from_server[2];
+    assert_int_equal(pipe(to_server), 0);
+    assert_int_equal(pipe(from_server), 0);
+    /* Our ends must not stay open in the server, or its stdin never ends. */
+    for (int i = 0; i < 2; i++) {
+        fcntl(to_server[i], F_SETFD, FD_CLOEXEC);
+        fcntl(from_server[i], F_SETFD, FD_CLOEXEC);
+    }
+    char *argv[] = {(char *)bin, "serve", "--stdio", "--http", "127.0.0.1:0", "--metrics", "--workers", "1",
+                    "--max-message-size", LIMIT, "--log-level", "info", NULL};
+    pid_t server = spawn(argv, err_path, to_server[0], from_server[1]);
+    assert_true(server > 0);
+    close(to_server[0]);
+    close(from_server[1]);
+    int http_port = logged_port(err_path, "http");
+    assert_true(http_port > 0);
+
+    /* One line over the limit, one ping: two answers. */
+    char line[2048];
+    memset(line, 'b', sizeof line);
+    memcpy(line, "{\"x\":\"", 6);
+    memcpy(line + sizeof line - 3, "\"}\n", 3);
+    assert_int_equal(write(to_server[1], line, sizeof line), (ssize_t)sizeof line);
+    const char ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    assert_int_equal(write(to_server[1], ping, sizeof ping - 1), (ssize_t)(sizeof ping - 1));
+    char out[1024];
+    size_t len = 0;
+    out[0] = '\0';
+    while (!strstr(out, "\"id\":1")) {
+        ssize_t n = read(from_server[0], out + len, sizeof out - 1 - len);
+        assert_true(n > 0);
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    assert_non_null(strstr(out, "-32600"));
+
+    char *text = scrape(http_port);
+    assert_non_null(text);
+    assert_sample(text, "mcp_net_messages_in_total{listener=\"stdio\"}", 1);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"stdio\"}", 1);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"http\"}", 0);
+    assert_sample(text, "mcp_net_bytes_total{direction=\"in\",listener=\"stdio\"}", (double)(sizeof line + sizeof ping - 1));
+    assert_sample(text, "mcp_net_output_dropped_total{listener=\"stdio\"}", 0);
+    assert_sample(text, "mcp_net_connections_active{listener=\"http\"}", 1);
+    /* stdio has one peer and accepts nothing: no connection series for it. */
+    assert_true(sample(text, "mcp_net_connections_active{listener=\"stdio\"}") < 0);
+    assert_true(sample(text, "mcp_net_connections_active{listener=\"tcp\"}") < 0);
+    promtool_check(text);
+    free(text);
+
+    /* End of stdin ends serving. */
+    close(to_server[1]);
+    assert_int_equal(wait_exit(server), 0);
+    close(from_server[0]);
+    unlink(err_path);
+}
+
+int main(void) {
+    /* A hang fails the run instead of waiting for the harness's timeout. */
+    alarm(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_http_ws_listeners),
+        cmocka_unit_test(test_stdio_listener),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
