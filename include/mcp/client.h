@@ -64,8 +64,10 @@ enum {
 };
 
 /* Completion of a request. value is the result object (status 0 or
- * MCP_CLIENT_INPUT_REQUIRED), the error object (MCP_CLIENT_RPC_ERROR), or
- * NULL (negative status). It lives only until the callback returns. */
+ * MCP_CLIENT_INPUT_REQUIRED), the error object (MCP_CLIENT_RPC_ERROR, with
+ * its data: for MCP_ERROR_URL_ELICITATION_REQUIRED, data.elicitations lists
+ * the URLs the user must visit before a retry), or NULL (negative status).
+ * It lives only until the callback returns. */
 typedef void (*mcp_client_done_fn)(void *user, int status, const mcp_json *value, int64_t request_id);
 
 /* A notification from the server (progress, logging message, list_changed,
@@ -123,6 +125,17 @@ typedef struct mcp_client_opts {
      * and the observer's traceparent goes out in params._meta.traceparent.
      * Kept by pointer: must outlive the client. */
     const mcp_observer *observer;
+    /* Derived capabilities (opts.capabilities NULL) declare more than the
+     * handlers' defaults: elicitation.url (on_elicitation then also gets
+     * params with mode "url": elicitationId, message, url; answer with the
+     * user's consent as action, no content) and sampling.tools (on_sampling
+     * handles params with tools and toolChoice). A URL elicitation the
+     * capabilities do not declare is refused with -32602. */
+    bool elicitation_url;
+    bool sampling_tools;
+    /* notifications/elicitation/complete: the server says the out-of-band
+     * interaction it named has finished (also given to on_notification). */
+    void (*on_elicitation_complete)(void *user, const char *elicitation_id);
 } mcp_client_opts;
 
 typedef struct mcp_client_request_opts {

@@ -65,7 +65,8 @@ enum {
     MCP_ERROR_RESOURCE_NOT_FOUND = -32002,           /* handshake era resources/read */
     MCP_ERROR_HEADER_MISMATCH = -32020,              /* 2026-07-28 */
     MCP_ERROR_MISSING_CLIENT_CAPABILITY = -32021,    /* 2026-07-28 */
-    MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION = -32022  /* 2026-07-28 */
+    MCP_ERROR_UNSUPPORTED_PROTOCOL_VERSION = -32022, /* 2026-07-28 */
+    MCP_ERROR_URL_ELICITATION_REQUIRED = -32042      /* 2025-11-25: error.data.elicitations */
 };
 
 typedef struct mcp_server_opts {
@@ -417,7 +418,8 @@ int mcp_call_tool_error(mcp_call *call, const char *fmt, ...) MCP_PRINTF(2, 3);
 int mcp_call_embedded_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len);
 int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data);
 /* Attach annotations (an Annotations object JSON text) to the content block
- * appended last (tool content, resource contents or prompt message). */
+ * appended last (tool content or prompt message). Resource contents have
+ * no annotations in any protocol version: MCP_EINVAL there. */
 int mcp_call_annotate(mcp_call *call, const char *annotations_json);
 
 /* Resource contents (resources/read). */
@@ -427,6 +429,16 @@ int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_typ
 /* Prompt messages (prompts/get); role is "user" or "assistant". */
 int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text);
 int mcp_call_prompt_description(mcp_call *call, const char *description);
+/* A prompt message with any ContentBlock (image, audio, resource,
+ * resource_link, text) as JSON text, written through unchanged. MCP_EINVAL
+ * unless it is an object whose "type" is one of those. */
+int mcp_call_prompt_content(mcp_call *call, const char *role, const char *content_block_json);
+
+/* The result's own _meta (tool, resource and prompt results alike): a JSON
+ * object text, MCP_EINVAL otherwise; the last call wins. In the modern era
+ * the server's io.modelcontextprotocol/serverInfo is added unless the
+ * object names it. */
+int mcp_call_result_meta(mcp_call *call, const char *meta_json);
 
 /* Progress, sent only when the request carried a progressToken. */
 int mcp_call_progress(mcp_call *call, double progress, double total, const char *message);
@@ -473,10 +485,34 @@ int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *me
                                  const char *requested_schema_json);
 int mcp_call_request_sampling(mcp_call *call, const char *key, const char *params_json);
 int mcp_call_request_roots(mcp_call *call, const char *key);
+/* URL elicitation (2025-11-25 and later; the client must declare
+ * elicitation.url): the user visits url out of band (a sign-in, a payment)
+ * and the answer only says whether they agreed to go (action). Handshake
+ * era: elicitation_id is required, unique within the server, and names the
+ * interaction in notifications/elicitation/complete. Modern era: the
+ * schema has no id (it is ignored, may be NULL); the client's retry after
+ * the visit is the completion. */
+int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char *message, const char *url,
+                                     const char *elicitation_id);
+/* Fail the request with URLElicitationRequiredError (-32042) whose data
+ * lists this one URL elicitation: for a request that cannot go on until the
+ * user has visited url. For several, use mcp_call_fail_data. */
+int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const char *url,
+                                     const char *elicitation_id);
+/* notifications/elicitation/complete: the out-of-band interaction named
+ * elicitation_id has finished. Handshake era only, 2025-11-25 and later,
+ * for a client that declared elicitation.url (MCP_EUNSUPPORTED otherwise).
+ * The call form ties it to the request (while the call lives); the session
+ * form is for later. */
+int mcp_call_elicitation_complete(mcp_call *call, const char *elicitation_id);
+int mcp_session_elicitation_complete(mcp_session *session, const char *elicitation_id);
 /* The client's answer (a result object) for key, or NULL. */
 const mcp_json *mcp_call_input(const mcp_call *call, const char *key);
 /* Does the client take this server-to-client request? method is
- * "sampling/createMessage", "roots/list" or "elicitation/create". */
+ * "sampling/createMessage", "roots/list" or "elicitation/create". A
+ * sampling request whose params carry tools or toolChoice also needs the
+ * client's sampling.tools (2025-11-25 and later), a URL elicitation its
+ * elicitation.url; without them the request fails the call with -32021. */
 bool mcp_call_client_supports(const mcp_call *call, const char *method);
 /* State carried across rounds: set it for the next round, read the last. */
 int mcp_call_set_request_state(mcp_call *call, const char *state);
@@ -484,6 +520,9 @@ const char *mcp_call_request_state(const mcp_call *call);
 
 /* Fail the request with a JSON-RPC error instead of a result. */
 int mcp_call_fail(mcp_call *call, int rpc_code, const char *message);
+/* The same with error.data (any JSON text, or NULL); MCP_EINVAL when
+ * data_json is not JSON. */
+int mcp_call_fail_data(mcp_call *call, int rpc_code, const char *message, const char *data_json);
 /* Complete a call whose handler returned MCP_PENDING. Thread safe. */
 int mcp_call_finish(mcp_call *call);
 

@@ -119,9 +119,32 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     }
 }
 
+/* The handler's _meta; in the modern era the server's own identity joins
+ * it unless the handler named the server itself. */
+static void write_result_meta(mcp_call *call, mcp_json_writer *w)
+{
+    bool add_info = call->modern;
+    MCP_JSON_KEY(w, "_meta");
+    mcp_json_begin_object(w);
+    for (const mcp_json *m = mcp_json_first(call->result_meta); m; m = mcp_json_next(m)) {
+        mcp_str key = mcp_json_key(m);
+        if (mcp_str_eq_cstr(key, "io.modelcontextprotocol/serverInfo"))
+            add_info = false;
+        mcp_json_write_key_n(w, key.ptr, key.len);
+        mcp_json_write_value(w, m);
+    }
+    if (add_info) {
+        MCP_JSON_KEY(w, "io.modelcontextprotocol/serverInfo");
+        mcp_server_write_info(call->session->server, call->version, w);
+    }
+    mcp_json_end_object(w);
+}
+
 void mcp_call_result_end(mcp_call *call, mcp_json_writer *w)
 {
-    if (call->modern) {
+    if (call->result_meta) {
+        write_result_meta(call, w);
+    } else if (call->modern) {
         /* Servers SHOULD identify themselves on every modern response. */
         const mcp_session *s = call->session;
         if (s->modern_meta) {
@@ -369,6 +392,36 @@ int mcp_call_fail(mcp_call *call, int rpc_code, const char *message)
     return mcp_call_set_error(call, rpc_code, message);
 }
 
+int mcp_call_fail_data(mcp_call *call, int rpc_code, const char *message, const char *data_json)
+{
+    if (!call || (data_json && mcp_json_validate(data_json, strlen(data_json), NULL, NULL) != 0))
+        return MCP_EINVAL;
+    if (call->fail_code)
+        return 0; /* the first error wins, data included */
+    const char *data = data_json ? mcp_arena_strdup(&call->arena, data_json) : NULL;
+    if (data_json && !data)
+        return MCP_ENOMEM;
+    int rc = mcp_call_set_error(call, rpc_code, message);
+    if (rc == 0)
+        call->fail_data = data;
+    return rc;
+}
+
+int mcp_call_result_meta(mcp_call *call, const char *meta_json)
+{
+    if (!call || !meta_json)
+        return MCP_EINVAL;
+    size_t len = strlen(meta_json);
+    char *copy = mcp_arena_strndup(&call->arena, meta_json, len);
+    mcp_json *doc = NULL;
+    if (!copy)
+        return MCP_ENOMEM;
+    if (mcp_json_parse(&call->arena, copy, len, NULL, &doc, NULL) != 0 || !mcp_json_is_object(doc))
+        return MCP_EINVAL;
+    call->result_meta = doc;
+    return 0;
+}
+
 /* ---- Content ---------------------------------------------------------- */
 
 static void item_begin(mcp_call *call, mcp_json_writer *w)
@@ -588,10 +641,13 @@ int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_typ
 }
 
 /* Insert "annotations" before the closing brace of the last item: every
- * item is an object that already has members. */
+ * item is an object that already has members. Resource contents (Text- and
+ * BlobResourceContents) have no annotations in any protocol version: the
+ * resource's annotations belong to resources/list, so they are refused. */
 int mcp_call_annotate(mcp_call *call, const char *annotations_json)
 {
-    if (!call || !annotations_json || call->item_count == 0 || call->kind == MCP_CALL_COMPLETION)
+    if (!call || !annotations_json || call->item_count == 0 || call->kind == MCP_CALL_COMPLETION ||
+        call->kind == MCP_CALL_RESOURCE)
         return MCP_EINVAL;
     size_t len = strlen(annotations_json);
     if (!is_object_text(annotations_json, len))
@@ -666,6 +722,37 @@ int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
     MCP_JSON_KEY(&w, "text");
     mcp_json_write_cstr(&w, text);
     mcp_json_end_object(&w);
+    return item_end(call, &w);
+}
+
+static bool is_content_type(const char *type)
+{
+    static const char *const TYPES[] = {"text", "image", "audio", "resource", "resource_link"};
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (!strcmp(type, TYPES[i]))
+            return true;
+    return false;
+}
+
+int mcp_call_prompt_content(mcp_call *call, const char *role, const char *content_block_json)
+{
+    if (!call || !role || !content_block_json || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return MCP_EINVAL;
+    size_t len = strlen(content_block_json);
+    mcp_arena scratch;
+    mcp_arena_init(&scratch, 0);
+    mcp_json *doc = NULL;
+    bool ok = mcp_json_parse(&scratch, content_block_json, len, NULL, &doc, NULL) == 0 &&
+              mcp_json_is_object(doc) && is_content_type(mcp_json_str(mcp_json_get(doc, "type"), ""));
+    mcp_arena_free(&scratch);
+    if (!ok)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "role");
+    mcp_json_write_cstr(&w, role);
+    MCP_JSON_KEY(&w, "content");
+    mcp_json_write_raw(&w, content_block_json, len);
     return item_end(call, &w);
 }
 

@@ -41,11 +41,13 @@ char *mcp_client_default_capabilities(const mcp_client_opts *opts)
     mcp_buf_append_char(&out, '{');
     bool first = true;
     if (opts->on_sampling) {
-        mcp_buf_append_cstr(&out, "\"sampling\":{}");
+        mcp_buf_append_cstr(&out, opts->sampling_tools ? "\"sampling\":{\"tools\":{}}" : "\"sampling\":{}");
         first = false;
     }
     if (opts->on_elicitation) {
-        mcp_buf_append_cstr(&out, first ? "\"elicitation\":{\"form\":{}}" : ",\"elicitation\":{\"form\":{}}");
+        mcp_buf_append_cstr(&out, first ? "" : ",");
+        mcp_buf_append_cstr(&out, opts->elicitation_url ? "\"elicitation\":{\"form\":{},\"url\":{}}"
+                                                        : "\"elicitation\":{\"form\":{}}");
         first = false;
     }
     if (opts->on_roots)
@@ -54,6 +56,18 @@ char *mcp_client_default_capabilities(const mcp_client_opts *opts)
     char *caps = out.data ? mcp_client_strndup(out.data, out.len) : NULL;
     mcp_buf_free(&out);
     return caps;
+}
+
+/* Do these capabilities (valid JSON text) declare elicitation.url? */
+static bool declares_url_elicitation(const char *caps)
+{
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    bool yes = mcp_json_parse(&arena, caps, strlen(caps), NULL, &doc, NULL) == 0 &&
+               mcp_json_is_object(mcp_json_get(mcp_json_get(doc, "elicitation"), "url"));
+    mcp_arena_free(&arena);
+    return yes;
 }
 
 static int transport_write(void *user, const char *message, size_t len)
@@ -92,6 +106,8 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
     c->on_elicitation = o.on_elicitation;
     c->on_roots = o.on_roots;
     c->on_request = o.on_request;
+    c->on_elicitation_complete = o.on_elicitation_complete;
+    c->elicitation_url = declares_url_elicitation(c->capabilities);
     c->user = o.user;
     c->max_input_rounds = o.max_input_rounds ? o.max_input_rounds : DEFAULT_INPUT_ROUNDS;
     c->no_cache = o.no_cache;
@@ -495,6 +511,9 @@ static void on_notification(mcp_client *c, mcp_arena *arena, const mcp_rpc_messa
     else if (!strcmp(m->method, "notifications/tasks/status") && c->watched_task &&
              !strcmp(mcp_json_str(mcp_json_get(params, "taskId"), ""), c->watched_task))
         c->watched_task_changed = true;
+    else if (!strcmp(m->method, "notifications/elicitation/complete") && c->on_elicitation_complete &&
+             mcp_json_is_string(mcp_json_get(params, "elicitationId")))
+        c->on_elicitation_complete(c->user, mcp_json_str(mcp_json_get(params, "elicitationId"), ""));
     else
         mcp_client_cache_on_notification(c, m->method, params);
     if (c->on_notification)
@@ -505,6 +524,13 @@ void mcp_client_run_handler(mcp_client *client, const char *method, const mcp_js
                             mcp_client_answer *answer)
 {
     mcp_client_request_fn fn = NULL;
+    if (!strcmp(method, "elicitation/create") && !client->elicitation_url &&
+        !strcmp(mcp_json_str(mcp_json_get(params, "mode"), "form"), "url")) {
+        /* We never offered it: the user must not be sent to a URL. */
+        answer->error_code = MCP_RPC_INVALID_PARAMS;
+        snprintf(answer->error_message, sizeof answer->error_message, "URL elicitation is not supported");
+        return;
+    }
     if (!strcmp(method, "sampling/createMessage"))
         fn = client->on_sampling;
     else if (!strcmp(method, "elicitation/create"))

@@ -80,6 +80,8 @@ struct mcp_client {
     mcp_client_request_fn on_elicitation;
     mcp_client_request_fn on_roots;
     mcp_client_request_fn on_request;
+    void (*on_elicitation_complete)(void *user, const char *elicitation_id);
+    bool elicitation_url;      /* the capabilities sent declare elicitation.url */
     void *user;
     unsigned max_input_rounds;
     bool no_cache;

@@ -89,6 +89,7 @@ struct mcp_call {
     int fail_code;
     const char *fail_message;
     const char *fail_data;        /* JSON text for error.data, or NULL */
+    mcp_json *result_meta;        /* mcp_call_result_meta: an object (in arena), or NULL */
     const mcp_registry_entry *entry;
     mcp_registry_snapshot *snap;  /* referenced while the call lives */
     mcp_batch_reply *batch;

@@ -21,8 +21,12 @@
 
 bool mcp_caps_allow(const mcp_json *caps, const char *method, const char *mode)
 {
-    if (strcmp(method, "sampling/createMessage") == 0)
-        return mcp_json_is_object(mcp_json_get(caps, "sampling"));
+    if (strcmp(method, "sampling/createMessage") == 0) {
+        const mcp_json *s = mcp_json_get(caps, "sampling");
+        if (mode && strcmp(mode, "tools") == 0)
+            return mcp_json_is_object(mcp_json_get(s, "tools"));
+        return mcp_json_is_object(s);
+    }
     if (strcmp(method, "roots/list") == 0)
         return mcp_json_is_object(mcp_json_get(caps, "roots"));
     if (strcmp(method, "elicitation/create") == 0) {
@@ -44,6 +48,10 @@ static bool client_can(const char *version, const mcp_json *caps, const char *me
 {
     if (strcmp(method, "elicitation/create") == 0 && version && version[0] &&
         mcp_protocol_compare(version, "2025-06-18") < 0)
+        return false;
+    /* URL elicitation and sampling with tools arrived in 2025-11-25. */
+    if (mode && strcmp(mode, "form") != 0 && version && version[0] &&
+        mcp_protocol_compare(version, "2025-11-25") < 0)
         return false;
     return mcp_caps_allow(caps, method, mode);
 }
@@ -152,12 +160,19 @@ int mcp_call_request_input(mcp_call *call, const char *key, const char *method, 
         if (mcp_json_parse(&call->arena, params_json, strlen(params_json), NULL, &params, NULL) != 0)
             return MCP_EINVAL;
         mode = mcp_json_str(mcp_json_get(params, "mode"), NULL);
+        /* Tool use in sampling needs the client's sampling.tools. */
+        if (strcmp(method, "sampling/createMessage") == 0 &&
+            (mcp_json_get(params, "tools") || mcp_json_get(params, "toolChoice")))
+            mode = "tools";
+        else if (strcmp(method, "elicitation/create") != 0)
+            mode = NULL;
     }
     if (!client_can(call->version, call->client_caps, method, mode)) {
         char *msg = mcp_arena_sprintf(&call->arena, "Client does not support %s", method);
         mcp_call_set_error(call, MCP_ERROR_MISSING_CLIENT_CAPABILITY, msg ? msg : "Missing client capability");
         /* The error names what would have been needed. */
-        const char *need = strcmp(method, "sampling/createMessage") == 0 ? "{\"sampling\":{}}"
+        const char *need = mode && strcmp(mode, "tools") == 0               ? "{\"sampling\":{\"tools\":{}}}"
+                           : strcmp(method, "sampling/createMessage") == 0 ? "{\"sampling\":{}}"
                            : strcmp(method, "roots/list") == 0           ? "{\"roots\":{}}"
                            : mode && strcmp(mode, "url") == 0            ? "{\"elicitation\":{\"url\":{}}}"
                                                                          : "{\"elicitation\":{\"form\":{}}}";
@@ -206,6 +221,123 @@ int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *me
     int rc = mcp_json_writer_status(&w);
     if (rc == 0)
         rc = mcp_call_request_input(call, key, "elicitation/create", buf.data);
+    mcp_buf_free(&buf);
+    return rc;
+}
+
+int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char *message, const char *url,
+                                     const char *elicitation_id)
+{
+    if (!call || !message || !url || !*url)
+        return MCP_EINVAL;
+    /* The handshake era names each elicitation so that its completion can
+     * be announced; the modern era's retry is the completion, and its
+     * schema has no id. */
+    if (!call->modern && (!elicitation_id || !*elicitation_id))
+        return MCP_EINVAL;
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &buf);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "mode");
+    mcp_json_write_cstr(&w, "url");
+    if (!call->modern) {
+        mcp_json_write_key(&w, "elicitationId");
+        mcp_json_write_cstr(&w, elicitation_id);
+    }
+    mcp_json_write_key(&w, "message");
+    mcp_json_write_cstr(&w, message);
+    mcp_json_write_key(&w, "url");
+    mcp_json_write_cstr(&w, url);
+    mcp_json_end_object(&w);
+    int rc = mcp_json_writer_status(&w);
+    if (rc == 0)
+        rc = mcp_call_request_input(call, key, "elicitation/create", buf.data);
+    mcp_buf_free(&buf);
+    return rc;
+}
+
+int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const char *url,
+                                     const char *elicitation_id)
+{
+    if (!call || !message || !url || !*url || !elicitation_id || !*elicitation_id)
+        return MCP_EINVAL;
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &buf);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "elicitations");
+    mcp_json_begin_array(&w);
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "mode");
+    mcp_json_write_cstr(&w, "url");
+    mcp_json_write_key(&w, "elicitationId");
+    mcp_json_write_cstr(&w, elicitation_id);
+    mcp_json_write_key(&w, "message");
+    mcp_json_write_cstr(&w, message);
+    mcp_json_write_key(&w, "url");
+    mcp_json_write_cstr(&w, url);
+    mcp_json_end_object(&w);
+    mcp_json_end_array(&w);
+    mcp_json_end_object(&w);
+    int rc = mcp_json_writer_status(&w);
+    if (rc == 0)
+        rc = mcp_call_fail_data(call, MCP_ERROR_URL_ELICITATION_REQUIRED, message, buf.data);
+    mcp_buf_free(&buf);
+    return rc;
+}
+
+/* notifications/elicitation/complete exists from 2025-11-25, and only for a
+ * client that takes URL elicitations. */
+static int write_elicitation_complete(const char *version, const mcp_json *caps, const char *elicitation_id,
+                                      mcp_buf *buf)
+{
+    if (!elicitation_id || !*elicitation_id)
+        return MCP_EINVAL;
+    if (!version || !version[0] || mcp_protocol_is_modern(version) ||
+        mcp_protocol_compare(version, "2025-11-25") < 0 || !mcp_caps_allow(caps, "elicitation/create", "url"))
+        return MCP_EUNSUPPORTED;
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, buf);
+    mcp_rpc_begin_notification(&w, "notifications/elicitation/complete");
+    mcp_json_begin_object(&w);
+    mcp_json_write_key(&w, "elicitationId");
+    mcp_json_write_cstr(&w, elicitation_id);
+    mcp_json_end_object(&w);
+    mcp_rpc_end_notification(&w);
+    return mcp_json_writer_status(&w);
+}
+
+int mcp_session_elicitation_complete(mcp_session *s, const char *elicitation_id)
+{
+    if (!s)
+        return MCP_EINVAL;
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    pthread_mutex_lock(&s->lock);
+    int rc = s->state != MCP_SESSION_READY
+                 ? MCP_EUNSUPPORTED
+                 : write_elicitation_complete(s->version, s->client_caps, elicitation_id, &buf);
+    if (rc == 0)
+        mcp_session_write_locked(s, NULL, buf.data, buf.len);
+    pthread_mutex_unlock(&s->lock);
+    mcp_buf_free(&buf);
+    return rc;
+}
+
+int mcp_call_elicitation_complete(mcp_call *call, const char *elicitation_id)
+{
+    if (!call)
+        return MCP_EINVAL;
+    if (call->modern)
+        return MCP_EUNSUPPORTED;
+    mcp_buf buf;
+    mcp_buf_init(&buf);
+    int rc = write_elicitation_complete(call->version, call->client_caps, elicitation_id, &buf);
+    if (rc == 0)
+        mcp_session_emit_for(call->session, &call->id, NULL, buf.data, buf.len);
     mcp_buf_free(&buf);
     return rc;
 }
@@ -398,6 +530,7 @@ void mcp_session_response(mcp_session *s, const mcp_rpc_message *msg)
             mcp_buf_reset(&call->structured);
             call->item_count = 0;
             call->is_error = false;
+            call->result_meta = NULL;
             call->request_state = call->next_state;
             if (call->task)
                 mcp_task_awaiting_input(call, false);
