@@ -93,7 +93,8 @@ typedef struct mcp_client_opts {
     const char *name;             /* clientInfo.name; NULL means "mcpd" */
     const char *version;          /* clientInfo.version; NULL means MCP_VERSION_STRING */
     /* Client capabilities object (JSON text). NULL: derived from the
-     * handlers below (sampling, elicitation {form}, roots), {} without any. */
+     * handlers below (sampling, elicitation {form}, roots; with
+     * elicitation_url and sampling_tools, see there), {} without any. */
     const char *capabilities;
     /* Protocol version to speak. NULL: try server/discover and use the modern
      * era when the server lists it, else the handshake with

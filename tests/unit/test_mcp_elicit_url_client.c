@@ -347,8 +347,19 @@ static void test_sampling_tools_declared(void **state)
         app s = {0};
         link *l = link_new((mcp_client_opts){.protocol_version = modern ? "2026-07-28" : "2025-11-25",
                                              .on_sampling = on_sampling, .sampling_tools = true, .user = &s});
+        /* What the client declared: in initialize, or in the _meta of each
+         * request (the modern era sends nothing before the first). */
         outcome o;
         call_tool(l, "sample", &o);
+        mcp_arena arena;
+        mcp_arena_init(&arena, 0);
+        const mcp_json *params = mcp_json_get(parse(&arena, l->sent_by_client.messages[0]), "params");
+        const mcp_json *caps = modern ? mcp_json_get(mcp_json_get(params, "_meta"),
+                                                     "io.modelcontextprotocol/clientCapabilities")
+                                      : mcp_json_get(params, "capabilities");
+        assert_true(mcp_json_is_object(mcp_json_get(mcp_json_get(caps, "sampling"), "tools")));
+        assert_null(mcp_json_get(caps, "elicitation"));
+        mcp_arena_free(&arena);
         assert_int_equal(o.status, 0);
         assert_int_equal(s.samplings, 1);
         assert_int_equal(s.tools_offered, 1);
