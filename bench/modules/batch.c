@@ -9,6 +9,11 @@
  *   time_500us      groups of whatever arrived within 500 us, as arrays
  *   adaptive        group size adjusted between 8 and 512 by latency
  *   size_64_lines   groups of 64 pipelined as lines in one write (modern era)
+ *   size_64_traced  size_64 with an observer: a client span per call (begun
+ *                   at add, ended at the reply) and its traceparent in
+ *                   params._meta; spans recorded, the exporter off, so this
+ *                   is the request path's cost (batch_traced runs it beside
+ *                   size_64 and single: compare their speedup_vs_single)
  *
  * One producer thread adds N calls as fast as the batcher takes them, then
  * flushes; throughput is N over the time from the first add to the last
@@ -25,6 +30,7 @@
  */
 #include "harness.h"
 #include "mcp/batch.h"
+#include "mcp/obs.h"
 #include "net/net_internal.h"
 
 #include <sched.h>
@@ -59,6 +65,9 @@ typedef struct batch_state {
     char addr[32];
     batch_ctx ctx[MAX_BATCH_TASKS];
     size_t task_count;
+    mcp_tracer *tracer;      /* for size_64_traced */
+    mcp_obs *obs;
+    mcp_observer observer;
 } batch_state;
 
 static int tool_small(mcp_call *call, const mcp_json *args, void *user) {
@@ -123,6 +132,8 @@ static void batch_teardown(void *p) {
         mcp_net_free(s->net);
     }
     mcp_server_free(s->server);
+    mcp_obs_free(s->obs);
+    mcp_tracer_free(s->tracer);
     free(s);
 }
 
@@ -131,19 +142,24 @@ typedef struct batch_kind {
     const char *scope;
     const char *version;
     mcp_batch_strategy strategy;
+    bool traced;
 } batch_kind;
 
 static const batch_kind KINDS[] = {
     {"single", "strategy none: one tools/call per write, pipelined, 2025-03-26; in-process TCP server, 1 loop",
-     "2025-03-26", {.kind = MCP_BATCH_NONE}},
+     "2025-03-26", {.kind = MCP_BATCH_NONE}, false},
     {"size_64", "strategy size(64): one JSON-RPC batch array per 64 tools/call, 2025-03-26", "2025-03-26",
-     {.kind = MCP_BATCH_SIZE, .size = 64, .window_us = 1000}},
+     {.kind = MCP_BATCH_SIZE, .size = 64, .window_us = 1000}, false},
     {"time_500us", "strategy time(500 us, at most 1024): batch arrays, 2025-03-26", "2025-03-26",
-     {.kind = MCP_BATCH_TIME, .window_us = 500, .max_size = 1024}},
+     {.kind = MCP_BATCH_TIME, .window_us = 500, .max_size = 1024}, false},
     {"adaptive", "strategy adaptive(8..512, target 5 ms, window 1 ms): batch arrays, 2025-03-26", "2025-03-26",
-     {.kind = MCP_BATCH_ADAPTIVE, .min_size = 8, .max_size = 512, .target_latency_us = 5000}},
+     {.kind = MCP_BATCH_ADAPTIVE, .min_size = 8, .max_size = 512, .target_latency_us = 5000}, false},
     {"size_64_lines", "strategy size(64): 64 pipelined lines per write, modern era (no arrays)", NULL,
-     {.kind = MCP_BATCH_SIZE, .size = 64, .window_us = 1000}},
+     {.kind = MCP_BATCH_SIZE, .size = 64, .window_us = 1000}, false},
+    {"size_64_traced",
+     "as size_64, with an observer: a client span per call (begun at add, ended at the reply), traceparent in "
+     "params._meta; spans recorded, exporter off",
+     "2025-03-26", {.kind = MCP_BATCH_SIZE, .size = 64, .window_us = 1000}, true},
 };
 
 static int batch_setup(const bench_workload *w, void **state, bench_task *tasks, size_t *count) {
@@ -160,9 +176,16 @@ static int batch_setup(const bench_workload *w, void **state, bench_task *tasks,
         if (!(mask & (1u << k))) continue;
         batch_ctx *c = &s->ctx[s->task_count];
         c->net = s->net;
+        if (KINDS[k].traced && !s->obs) {
+            rc = mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = ""}}, &s->tracer);
+            if (!rc) rc = mcp_obs_new(s->tracer, NULL, &s->obs);
+            if (rc) break;
+            mcp_obs_observer(s->obs, &s->observer);
+        }
         rc = mcp_batcher_new(&(mcp_batcher_opts){.connect = s->addr, .protocol_version = KINDS[k].version,
                                                  .workers = 1, .strategy = KINDS[k].strategy,
-                                                 .max_queued = 1u << 20, .max_inflight = 1024},
+                                                 .max_queued = 1u << 20, .max_inflight = 1024,
+                                                 .observer = KINDS[k].traced ? &s->observer : NULL},
                              &c->batcher);
         if (rc) break;
         bench_task *t = &tasks[s->task_count++];
@@ -233,7 +256,7 @@ static void batch_finish(void *p, bench_record *records, size_t count) {
     }
 }
 
-enum { SINGLE = 1, SIZE = 2, TIME = 4, ADAPTIVE = 8, LINES = 16 };
+enum { SINGLE = 1, SIZE = 2, TIME = 4, ADAPTIVE = 8, LINES = 16, SIZE_TRACED = 32 };
 
 static const bench_workload BATCH_WORKLOADS[] = {
     {"batch_1k", "1,000 small tool calls: unbatched vs size(64)", SINGLE | SIZE, {1000, 1000}, {5, 15}},
@@ -241,6 +264,8 @@ static const bench_workload BATCH_WORKLOADS[] = {
     {"batch_100k", "100,000 small tool calls: size(64) and adaptive", SIZE | ADAPTIVE, {100000, 100000}, {1, 5}},
     {"batch_comparison", "50,000 small tool calls under every strategy, side by side",
      SINGLE | SIZE | TIME | ADAPTIVE | LINES, {50000, 100000}, {7, 9}},
+    {"batch_traced", "50,000 small tool calls, size(64) with and without an observer, beside unbatched",
+     SINGLE | SIZE | SIZE_TRACED, {50000, 100000}, {7, 9}},
 };
 
 const bench_module bench_module_batch = {

@@ -21,6 +21,9 @@
  *                           connections opened (by the maintenance thread) and closed per call
  *   pool_checkout           blocking checkout + checkin alone on a static pool of 10
  *                           (one thread; and two threads contending)
+ *   pool_static_10_traced   pool_static_10 with an observer (mcp_obs, every span recorded, the
+ *                           exporter off: the request path's cost, not the exporter's) beside
+ *                           the same pool without one, interleaved: ratio_to_untraced as above
  *
  * Throughput: completed calls over the time from the first call issued to
  * the last completion. Latency: each call from mcp_pool_call_async to its
@@ -28,6 +31,7 @@
  * pool_checkout, each checkout + checkin pair.
  */
 #include "harness.h"
+#include "mcp/obs.h"
 #include "mcp/pool.h"
 #include "net/net_internal.h"
 
@@ -197,6 +201,10 @@ typedef struct pool_state {
     char addr[32];
     pool_run runs[MAX_POOLS];
     size_t run_count;
+    const char *ratio_name;  /* the metric of runs[0]'s throughput over runs[1]'s, or NULL */
+    mcp_tracer *tracer;      /* pool_static_10_traced */
+    mcp_obs *obs;
+    mcp_observer observer;
 } pool_state;
 
 /* ---- Async load: each completion issues the next call -------------------------------------- */
@@ -361,10 +369,12 @@ static void pool_teardown(void *p) {
         mcp_net_free(s->net);
     }
     mcp_server_free(s->server);
+    mcp_obs_free(s->obs);
+    mcp_tracer_free(s->tracer);
     free(s);
 }
 
-enum { W_STATIC_10, W_STATIC_100, W_DYNAMIC_BURST, W_ADAPTIVE, W_OVERFLOW, W_CHECKOUT };
+enum { W_STATIC_10, W_STATIC_100, W_DYNAMIC_BURST, W_ADAPTIVE, W_OVERFLOW, W_CHECKOUT, W_TRACED };
 
 /* Every pool here: one I/O thread per core of the machine the numbers are
  * quoted for. With one, that thread alone carries every send and receive
@@ -436,6 +446,31 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
                      ref);
             tasks[1].reference = true;
             *count = 2;
+            s->ratio_name = "ratio_to_static_10";
+        }
+        break;
+    case W_TRACED:
+        /* Spans are made and ended but not exported: what tracing adds to
+         * each call's path (span, attributes, traceparent in _meta). */
+        rc = mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = ""}}, &s->tracer);
+        if (!rc) rc = mcp_obs_new(s->tracer, NULL, &s->obs);
+        if (!rc) {
+            mcp_obs_observer(s->obs, &s->observer);
+            rc = add_pool(s, (mcp_pool_opts){.kind = MCP_POOL_STATIC, .size = 10, .observer = &s->observer},
+                          STATIC_OUTSTANDING, &pr);
+        }
+        if (!rc) rc = add_pool(s, (mcp_pool_opts){.kind = MCP_POOL_STATIC, .size = 10}, STATIC_OUTSTANDING, &ref);
+        if (!rc) {
+            set_task(&tasks[0], "static_10_traced",
+                     "as static_10, with an observer on the pool: a client span per call (begun in "
+                     "mcp_pool_call_async, ended at the reply), traceparent in params._meta; exporter off",
+                     pr);
+            set_task(&tasks[1], "static_10",
+                     "the yardstick of ratio_to_untraced: " STATIC_SCOPE("10") ", run in turn with static_10_traced",
+                     ref);
+            tasks[1].reference = true;
+            *count = 2;
+            s->ratio_name = "ratio_to_untraced";
         }
         break;
     case W_DYNAMIC_BURST:
@@ -515,17 +550,32 @@ static void pool_finish(void *p, bench_record *records, size_t count) {
         bench_record_add_metric(r, "connections_opened", (double)(pr->after.connects - pr->before.connects));
         bench_record_add_metric(r, "overflow_opened", (double)(pr->after.overflow_opened - pr->before.overflow_opened));
         bench_record_add_metric(r, "open_at_end", (double)pr->after.open);
-        bench_record_add_metric(r, "limit_at_end", (double)pr->after.limit);
+        /* The traced pair's record gives this slot (10 for any static
+         * pool) to spans_per_call: records hold BENCH_MAX_METRICS. */
+        if (!(s->tracer && i == 0)) bench_record_add_metric(r, "limit_at_end", (double)pr->after.limit);
         /* Each call holds its connection for at least the tool's 1 ms: the
          * throughput one connection can give is at most 1000 calls/s. */
         bench_record_add_metric(r, "calls_per_s_per_conn",
                                 r->throughput / (double)(pr->after.open ? pr->after.open : 1));
     }
     double ratio[3];
-    if (count == 2 && s->run_count == 2 && s->runs[1].outstanding && paired_ratio(&records[0], &records[1], ratio)) {
-        bench_record_add_metric(&records[0], "ratio_to_static_10", ratio[0]);
+    if (s->ratio_name && count == 2 && s->run_count == 2 && s->runs[1].outstanding &&
+        paired_ratio(&records[0], &records[1], ratio)) {
+        bench_record_add_metric(&records[0], s->ratio_name, ratio[0]);
         bench_record_add_metric(&records[0], "ratio_lowest", ratio[1]);
         bench_record_add_metric(&records[0], "ratio_highest", ratio[2]);
+    }
+    if (s->tracer && count >= 1 && s->run_count >= 1) {
+        /* Spans made over every repetition (warm-up included) against the
+         * calls the traced pool carried: 1 when every call got its span and
+         * nothing else (handshakes, health pings) did. */
+        mcp_tracer_stats ts;
+        mcp_pool_stats ps;
+        mcp_tracer_stats_get(s->tracer, &ts);
+        mcp_pool_get_stats(s->runs[0].pool, &ps);
+        if (ps.checkouts)
+            bench_record_add_metric(&records[0], "spans_per_call",
+                                    (double)(ts.spans_started + ts.spans_unsampled) / (double)ps.checkouts);
     }
 }
 
@@ -537,6 +587,8 @@ static const bench_workload POOL_WORKLOADS[] = {
     {"pool_adaptive", "adaptive pool, 100 async calls outstanding", W_ADAPTIVE, {20000, 60000}, {3, 9}},
     {"pool_overflow_stress", "overflow connections opened and closed per call", W_OVERFLOW, {3000, 10000}, {3, 9}},
     {"pool_checkout", "checkout + checkin latency", W_CHECKOUT, {200000, 1000000}, {5, 15}},
+    {"pool_static_10_traced", "static pool of 10 with and without an observer, async calls, 1 ms tool", W_TRACED,
+     {5000, 20000}, {5, 9}},
 };
 
 const bench_module bench_module_pool = {
