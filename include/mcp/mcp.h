@@ -496,7 +496,9 @@ int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char
                                      const char *elicitation_id);
 /* Fail the request with URLElicitationRequiredError (-32042) whose data
  * lists this one URL elicitation: for a request that cannot go on until the
- * user has visited url. For several, use mcp_call_fail_data. */
+ * user has visited url. For several, use mcp_call_fail_data. The error is
+ * defined by 2025-11-25; the modern era has input requests instead (the
+ * error is still sent there, as a plain JSON-RPC error). */
 int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const char *url,
                                      const char *elicitation_id);
 /* notifications/elicitation/complete: the out-of-band interaction named
@@ -514,6 +516,11 @@ const mcp_json *mcp_call_input(const mcp_call *call, const char *key);
  * client's sampling.tools (2025-11-25 and later), a URL elicitation its
  * elicitation.url; without them the request fails the call with -32021. */
 bool mcp_call_client_supports(const mcp_call *call, const char *method);
+/* The same for a mode of the request: "form" or "url" for
+ * elicitation/create, "tools" for sampling/createMessage with tools. Ask
+ * before requesting: a refused request fails the call, and the first error
+ * is the one the client sees. */
+bool mcp_call_client_supports_mode(const mcp_call *call, const char *method, const char *mode);
 /* State carried across rounds: set it for the next round, read the last. */
 int mcp_call_set_request_state(mcp_call *call, const char *state);
 const char *mcp_call_request_state(const mcp_call *call);

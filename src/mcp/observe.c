@@ -12,18 +12,30 @@
  * Transports that know more than the message (which transport, the HTTP
  * session, the traceparent header) pass it through mcp_session_handle_from,
  * which keeps it in a thread-local for the duration of the call: the
- * request starts on that thread, inside mcp_session_handle.
+ * request starts on that thread, inside mcp_session_handle. The peer's
+ * address comes the same way, from mcp_transport_peer_swap.
  */
 #include "observe.h"
 
 #include <string.h>
 
 static _Thread_local const mcp_transport_info *tls_transport;
+/* Set by the network transports per read, not per message: the peer is the
+ * connection's, and some transports (HTTP) build their info per request
+ * in code that does not know the socket. */
+static _Thread_local const mcp_transport_peer *tls_peer;
 
 const mcp_transport_info *mcp_transport_info_swap(const mcp_transport_info *info)
 {
     const mcp_transport_info *saved = tls_transport;
     tls_transport = info;
+    return saved;
+}
+
+const mcp_transport_peer *mcp_transport_peer_swap(const mcp_transport_peer *peer)
+{
+    const mcp_transport_peer *saved = tls_peer;
+    tls_peer = peer;
     return saved;
 }
 
@@ -88,6 +100,9 @@ static void start(mcp_call *call, const mcp_observer *o)
         info.session_id = t->session_id;
         info.http_traceparent = t->traceparent;
         info.http_tracestate = t->tracestate;
+        /* Only under a transport info: a session driven directly (a test,
+         * an in-process peer) is not the connection being read. */
+        info.peer = tls_peer;
     }
     call->obs_handle = o->on_request_start(o->user, &info);
 }

@@ -371,6 +371,11 @@ bool mcp_call_client_supports(const mcp_call *call, const char *method)
     return call && method && client_can(call->version, call->client_caps, method, NULL);
 }
 
+bool mcp_call_client_supports_mode(const mcp_call *call, const char *method, const char *mode)
+{
+    return call && method && mode && client_can(call->version, call->client_caps, method, mode);
+}
+
 int mcp_call_set_request_state(mcp_call *call, const char *state)
 {
     if (!call || !state)

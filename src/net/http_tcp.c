@@ -108,19 +108,31 @@ static void http_on_connection(uv_stream_t *listener, int status) {
 }
 
 /* ---- Notes, timers, drain ---------------------------------------------------------------------- */
+/* Outside a read, an answer that completes an exchange can let a paused
+ * connection go on with the pipelined requests it had put aside (and a
+ * timeout can too): those are its peer's requests as well. */
+static const mcp_transport_peer *peer_of(const mcp_http_conn *conn) {
+    return conn && conn->io.user ? &((const mcp_stream_conn *)conn->io.user)->peer : NULL;
+}
+
 static void http_on_note(mcp_net_worker *worker, mcp_net_note *note) {
     switch ((int)note->kind) {
     case MCP_HTTP_NOTE_EXCHANGE: {
         mcp_http_exchange *x = note->target;
+        const mcp_transport_peer *saved = mcp_transport_peer_swap(peer_of(x->conn));
         mcp_http_exchange_deliver(x, note->len ? note->data : NULL, note->len);
+        mcp_transport_peer_swap(saved);
         mcp_http_exchange_unref(x);
         free(note);
         return;
     }
-    case MCP_HTTP_NOTE_CONN:
+    case MCP_HTTP_NOTE_CONN: {
+        const mcp_transport_peer *saved = mcp_transport_peer_swap(peer_of(note->target));
         mcp_http_conn_on_note(note->target, note->data, note->len);
+        mcp_transport_peer_swap(saved);
         free(note);
         return;
+    }
     case MCP_NET_NOTE_RELEASED:
         if (note->len == MCP_HTTP_RELEASED_SESSION) {
             mcp_http_session_destroy(note->target);
@@ -154,7 +166,9 @@ static void http_sweep(mcp_net_worker *worker, uint64_t now_ms) {
             continue;
         }
         if (s->shutting) continue;
+        const mcp_transport_peer *saved = mcp_transport_peer_swap(&s->peer);
         mcp_http_conn_tick(((http_tcp_conn *)s)->conn, now_ms);
+        mcp_transport_peer_swap(saved);
         mcp_stream_conn_flush(s);
         http_check(s);
     }

@@ -5,7 +5,9 @@
 #include "net/stream_conn.h"
 #include "net/tls.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,34 @@ int mcp_stream_write(uv_stream_t *stream, uv_write_t *req, const char *data, siz
     }
     int rc = uv_write(req, stream, &chunk, 1, cb);
     return rc < 0 ? rc : MCP_STREAM_QUEUED;
+}
+
+/* ---- The peer -------------------------------------------------------------------- */
+void mcp_stream_peer_get(uv_tcp_t *tcp, mcp_transport_peer *peer) {
+    memset(peer, 0, sizeof *peer);
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len)) return;
+    int rc = -1;
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+        rc = uv_inet_ntop(AF_INET, &in->sin_addr, peer->address, sizeof peer->address);
+        peer->port = ntohs(in->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+        /* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; the
+         * client's own address is the IPv4 one. */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            rc = uv_inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], peer->address, sizeof peer->address);
+        else
+            rc = uv_inet_ntop(AF_INET6, &in6->sin6_addr, peer->address, sizeof peer->address);
+        peer->port = ntohs(in6->sin6_port);
+    }
+    if (rc) {
+        memset(peer, 0, sizeof *peer);
+        return;
+    }
+    peer->address_len = (uint8_t)strlen(peer->address);
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------- */
@@ -85,6 +115,13 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     buf->len = s->worker->read_buf_size;
 }
 
+/* The requests a read carries are this connection's peer's. */
+static void feed(mcp_stream_conn *s, const char *data, size_t len) {
+    const mcp_transport_peer *saved = mcp_transport_peer_swap(&s->peer);
+    s->ops->feed(s, data, len);
+    mcp_transport_peer_swap(saved);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     mcp_stream_conn *s = stream->data;
     if (nread < 0) {
@@ -98,12 +135,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     mcp_net_count(&s->worker->counters.reads, 1);
     mcp_net_count(&s->worker->counters.bytes_in, (uint64_t)nread);
     if (!s->tls) {
-        s->ops->feed(s, buf->base, (size_t)nread);
+        feed(s, buf->base, (size_t)nread);
     } else {
         mcp_str plain;
         int rc = mcp_tls_conn_feed(s->tls, buf->base, (size_t)nread, &plain);
         if (mcp_tls_conn_just_established(s->tls)) mcp_net_count(&s->worker->counters.tls_handshakes, 1);
-        if (plain.len) s->ops->feed(s, plain.ptr, plain.len);
+        if (plain.len) feed(s, plain.ptr, plain.len);
         if (rc) {
             /* A failed handshake or record (the alert is worth a try), or
              * close_notify: either way the peer sends nothing more we can use. */
@@ -256,6 +293,7 @@ mcp_stream_conn *mcp_stream_conn_accept(uv_stream_t *listener, size_t size, cons
     release->kind = MCP_NET_NOTE_RELEASED;
     release->worker = worker;
     release->target = s;
+    mcp_stream_peer_get(&s->tcp, &s->peer);
     if (tls && !(s->tls = mcp_tls_conn_new(tls))) {
         mcp_stream_conn_abort(s);
         return NULL;

@@ -27,7 +27,9 @@
  * take is queued (mcp_stream_write: libuv answers every queued write with
  * an epoll_ctl, a system call per request for nothing); at most one write
  * is in flight and the two buffers are reused, so a request costs no
- * allocation here. A connection whose peer is gone is closed at once and
+ * allocation here. The peer's address is read once at accept and made
+ * current (mcp_transport_peer_swap) around each feed, for the spans of the
+ * requests the read carries. A connection whose peer is gone is closed at once and
  * its session goes to the reaper; memory is freed when both the handle is
  * closed and the reaper has reported back (RELEASED note). Finishing
  * (mcp_stream_conn_finish) sends close_notify under TLS, then FIN once all
@@ -50,6 +52,12 @@ enum { MCP_STREAM_QUEUED = 0, MCP_STREAM_WRITTEN = 1 };
  * done; data must stay valid until then) or a negative libuv error. At most
  * one write may be in flight: call again only after cb. */
 int mcp_stream_write(uv_stream_t *stream, uv_write_t *req, const char *data, size_t len, uv_write_cb cb);
+
+/* ---- The peer ---------------------------------------------------------------------- */
+/* Fill peer from the socket's getpeername (numeric; IPv4-mapped IPv6 as
+ * IPv4). Left unknown (address_len 0) when the socket cannot say. Once per
+ * connection, at accept: spans copy a pointer to it, nothing more. */
+void mcp_stream_peer_get(uv_tcp_t *tcp, mcp_transport_peer *peer);
 
 /* ---- Connections ------------------------------------------------------------------ */
 typedef struct mcp_stream_conn mcp_stream_conn;
@@ -77,6 +85,7 @@ struct mcp_stream_conn {
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     mcp_net_note *release;  /* travels to the reaper and back */
+    mcp_transport_peer peer; /* read once at accept; current while its input is handled */
     uint64_t last_io_ms;
     uint64_t full_since_ms; /* output over max_output_queue since; 0 if under */
     bool writing, reading, retired, released, shutting, lingering, closing, closed, notified;

@@ -57,6 +57,7 @@ struct mcp_net_conn {
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     mcp_net_note *release;  /* travels to the reaper and back */
+    mcp_transport_peer peer; /* read once at accept; current while its input is handled */
     uint64_t last_active_ms;
     uint64_t full_since_ms; /* when the output queue went over the limit; 0 if under */
     bool writing;           /* a write of wbuf is in flight */
@@ -375,9 +376,14 @@ static void conn_handle_tls(mcp_net_conn *conn, const char *data, size_t len) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     mcp_net_conn *conn = stream->data;
+    /* The requests of this read (the EOF may complete a last one) are the peer's. */
+    const mcp_transport_peer *saved = mcp_transport_peer_swap(&conn->peer);
     if (nread > 0) {
         conn->last_active_ms = conn_now(conn);
-        if (conn->lingering || conn->winding_down) return; /* input after the end is dropped */
+        if (conn->lingering || conn->winding_down) {
+            mcp_transport_peer_swap(saved);
+            return; /* input after the end is dropped */
+        }
         mcp_net_count(&conn->worker->counters.reads, 1);
         mcp_net_count(&conn->worker->counters.bytes_in, (uint64_t)nread);
         if (conn->tls) conn_handle_tls(conn, buf->base, (size_t)nread);
@@ -387,6 +393,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     } else if (nread < 0) {
         conn_close(conn);
     }
+    mcp_transport_peer_swap(saved);
 }
 
 /* ---- Accept ------------------------------------------------------------------------------ */
@@ -439,6 +446,7 @@ void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
         return;
     }
     mcp_net_count(&worker->counters.accepted, 1);
+    mcp_stream_peer_get(&conn->tcp, &conn->peer);
     conn->tcp.data = conn;
     conn->write_req.data = conn;
     conn->shutdown_req.data = conn;

@@ -122,6 +122,29 @@ static inline void set_cstr(mcp_span *s, const char *key, const char *v) {
     if (v) obs_span_put_str(s, key, v, strlen(v));
 }
 
+/* An integer attribute with the same shortcut as obs_span_put_str. */
+static inline void put_int(mcp_span *s, const char *key, int64_t v) {
+    if (MCP_UNLIKELY(s->attr_count == MCP_SPAN_MAX_ATTRIBUTES)) {
+        s->dropped_attrs++;
+        return;
+    }
+    obs_attr *a = &s->attrs[s->attr_count++];
+    a->key = key;
+    a->type = OBS_ATTR_INT;
+    a->v.i = v;
+}
+
+/* The socket's far end is network.peer.*; on a server span it is also the
+ * client (client.*, which the MCP conventions recommend there), as we know
+ * of no proxy in between. */
+static void set_peer(mcp_span *s, const mcp_transport_peer *p, bool client) {
+    obs_span_put_str(s, "network.peer.address", p->address, p->address_len);
+    put_int(s, "network.peer.port", p->port);
+    if (client) return;
+    obs_span_put_str(s, "client.address", p->address, p->address_len);
+    put_int(s, "client.port", p->port);
+}
+
 /* The hot path of every request: one parse of the parent, one span from
  * the thread's pool, attributes as slices copied once into the span's
  * text, no allocation and no lock. */
@@ -154,6 +177,7 @@ static void *request_start(void *obs, const mcp_request_info *req) {
         set_cstr(s, "mcp.protocol.version", req->protocol_version);
         set_cstr(s, "network.transport", req->transport);
         set_cstr(s, "network.protocol.name", req->network_protocol);
+        if (req->peer && req->peer->address_len) set_peer(s, req->peer, req->client);
     }
     s->user = mcp_span_make_current(s);
     return s;

@@ -162,6 +162,17 @@ static int sample_with_tools(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_request_sampling(call, "s", params);
 }
 
+/* What the client takes, by mode, as the handler sees it. */
+static int probe(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    assert_false(mcp_call_client_supports_mode(call, "elicitation/create", NULL));
+    return mcp_call_text(call, "url=%d form=%d tools=%d",
+                         mcp_call_client_supports_mode(call, "elicitation/create", "url"),
+                         mcp_call_client_supports_mode(call, "elicitation/create", "form"),
+                         mcp_call_client_supports_mode(call, "sampling/createMessage", "tools"));
+}
+
 static fixture *server(void)
 {
     fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1"});
@@ -169,6 +180,7 @@ static fixture *server(void)
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "needs_auth", .fn = needs_auth}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "with_meta", .fn = with_meta}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "sample", .fn = sample_with_tools}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "probe", .fn = probe}), 0);
     assert_int_equal(mcp_server_add_resource(f->server, &(mcp_resource){.uri = "file:///doc.txt", .name = "doc",
                                                                           .fn = read_doc}), 0);
     assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "rich", .fn = rich_prompt}), 0);
@@ -395,6 +407,35 @@ static void test_sampling_with_tools_needs_capability(void **state)
     fixture_free(f);
 }
 
+static const char *probe_text(fixture *f, const char *request)
+{
+    return str_at(mcp_json_at(mcp_json_get(result_of(roundtrip(f, request)), "content"), 0), "text");
+}
+
+static void test_client_supports_mode(void **state)
+{
+    (void)state;
+    static const char CALL[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"probe\"}}";
+    static const struct {
+        const char *version, *caps, *expect;
+    } CASES[] = {
+        {"2025-11-25", "{\"elicitation\":{\"url\":{}},\"sampling\":{\"tools\":{}}}", "url=1 form=0 tools=1"},
+        {"2025-11-25", "{\"elicitation\":{},\"sampling\":{}}", "url=0 form=1 tools=0"},
+        {"2025-06-18", "{\"elicitation\":{\"url\":{}},\"sampling\":{\"tools\":{}}}", "url=0 form=0 tools=0"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        fixture *f = server();
+        handshake(f, CASES[i].version, CASES[i].caps);
+        assert_string_equal(probe_text(f, CALL), CASES[i].expect);
+        fixture_free(f);
+    }
+    fixture *f = server();
+    assert_string_equal(probe_text(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                      "\"probe\"," MODERN_META_CAPS("{\"elicitation\":{\"form\":{},\"url\":{}}}") "}}"),
+                        "url=1 form=1 tools=0");
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_result_meta_both_eras),
         cmocka_unit_test(test_prompt_content_blocks),
         cmocka_unit_test(test_sampling_with_tools_needs_capability),
+        cmocka_unit_test(test_client_supports_mode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
