@@ -271,6 +271,9 @@ typedef struct mcp_request_info {
     mcp_str http_traceparent;     /* the transport's traceparent header (used when _meta has none) */
     mcp_str http_tracestate;
     bool client;                  /* a request we send */
+    /* The connection's far end (network.peer.*, and client.* on server
+     * spans), or NULL (stdio, client requests). Valid during on_request_start. */
+    const struct mcp_transport_peer *peer;
 } mcp_request_info;
 
 typedef struct mcp_request_outcome {
@@ -315,6 +318,17 @@ typedef struct mcp_transport_info {
     mcp_str tracestate;
 } mcp_transport_info;
 
+/* The far end of a network connection as its socket reported it once, at
+ * accept (numeric, no name lookup; an IPv4-mapped IPv6 address is given as
+ * IPv4). A transport keeps one per connection and makes it current while
+ * it handles that connection's input (mcp_transport_peer_swap), so a
+ * request costs one pointer copy, not a getpeername. */
+typedef struct mcp_transport_peer {
+    char address[46];             /* "127.0.0.1", "::1"; NUL-terminated */
+    uint8_t address_len;          /* 0: unknown (no attributes are set) */
+    uint16_t port;
+} mcp_transport_peer;
+
 /* ---- Sessions: how a transport talks to the server -------------------------
  * One session per connection (or per stdio pair). The sink receives each
  * outgoing message as one complete JSON text without a trailing newline;
@@ -352,6 +366,9 @@ int mcp_session_handle_from(mcp_session *session, const char *message, size_t le
  * the transport info of the messages this thread handles from now on, and
  * return the previous one, to be put back after. */
 const mcp_transport_info *mcp_transport_info_swap(const mcp_transport_info *info);
+/* Likewise for the peer of the connection whose input this thread handles
+ * (NULL: none). Requests started under a transport info carry it. */
+const mcp_transport_peer *mcp_transport_peer_swap(const mcp_transport_peer *peer);
 /* The server's observer (mcp_server_opts.observer), or NULL. */
 const mcp_observer *mcp_server_observer(const mcp_server *server);
 /* Negotiated protocol version, or NULL before initialize. */

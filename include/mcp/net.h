@@ -81,6 +81,11 @@ typedef struct mcp_http_opts {
     const char *const *allowed_origins;
     bool disable_host_check;      /* only behind a proxy that checks for us */
     mcp_event_store *event_store; /* NULL means a bounded in-memory store; not freed by us */
+    /* Resumable (handshake-era) SSE streams open with a priming event: an
+     * event id and empty data, and this "retry:" value, the milliseconds a
+     * client waits before reconnecting with Last-Event-ID once the server
+     * ends a stream early (mcp_call_close_stream). 0 means 1000. */
+    unsigned sse_retry_ms;
 } mcp_http_opts;
 
 /* ---- WebSocket options ------------------------------------------------------------ */

@@ -38,6 +38,7 @@
 #define MCP_HTTP_DEFAULT_MAX_HEADER (16u * 1024)
 #define MCP_HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000u
 #define MCP_HTTP_DEFAULT_KEEPALIVE_MS 15000u
+#define MCP_HTTP_DEFAULT_SSE_RETRY_MS 1000u
 #define MCP_HTTP_DEFAULT_MAX_PIPELINE 32u
 #define MCP_HTTP_DEFAULT_STORE_EVENTS 1024u  /* per stream */
 #define MCP_HTTP_DEFAULT_STORE_STREAMS 4096u
@@ -135,6 +136,13 @@ const char *mcp_http_reason(int status);
  * id's newlines would break framing, so ids with CR or LF are refused. */
 int mcp_sse_write_event(mcp_buf *out, const char *id, const char *data, size_t len);
 int mcp_sse_write_comment(mcp_buf *out, const char *text);
+/* The priming event of a resumable stream: "id: …", "retry: …" (when
+ * retry_ms >= 0) and an empty data line. A client dispatches it with empty
+ * data, which makes no message but gives it an id to resume from; retry
+ * tells it how long to wait before reconnecting after the stream ends
+ * early. id NULL writes only the retry field (a resumed stream: the client
+ * already has an id, and a new one would sort after the replayed events). */
+int mcp_sse_write_priming(mcp_buf *out, const char *id, long retry_ms);
 
 /* Client-side parser. Feed bytes in pieces of any size; each dispatched
  * event calls fn with its fields (id may be NULL when none was ever set;
@@ -192,6 +200,7 @@ typedef struct mcp_http_counters {
     uint64_t request_timeouts;
     uint64_t idle_closed;
     uint64_t output_dropped;    /* messages for a stream that no longer exists */
+    uint64_t streams_closed_early; /* POST streams ended before their reply, for the client to poll */
 } mcp_http_counters;
 
 /* Create the protocol state for workers worker loops. */

@@ -241,7 +241,29 @@ static void x_chunk(mcp_http_exchange *x, const char *data, size_t len) {
 void mcp_http_x_start_stream(mcp_http_exchange *x, const char *extra_headers) {
     mcp_http_x_head(x, 200, "text/event-stream", -1, extra_headers);
     x->state = MCP_HTTP_X_STREAMING;
-    if (x->conn) mcp_net_count(&x->conn->counters->responses_sse, 1);
+    if (!x->conn) return;
+    mcp_net_count(&x->conn->counters->responses_sse, 1);
+    x->prime_pending = x->stream[0] && x->conn->http->store && !x->modern;
+}
+
+/* A resumable stream primes the client at once (SEP-1699): an id to come
+ * back with, even if the stream ends before its first message, and how
+ * long to wait before coming back. The id is an empty event in the store,
+ * so "after the priming event" means "everything". Appended to into. */
+static void x_priming(mcp_http_exchange *x, mcp_buf *into) {
+    x->prime_pending = false;
+    mcp_event_store *store = x->conn->http->store;
+    char id[MCP_EVENT_ID_MAX];
+    bool has_id = !x->resumed && store->append(store, x->stream, "", 0, id) == 0;
+    if (x->resumed || has_id) mcp_sse_write_priming(into, has_id ? id : NULL, (long)x->conn->http->opts.sse_retry_ms);
+}
+
+void mcp_http_x_prime(mcp_http_exchange *x) {
+    mcp_http_conn *conn = x->conn;
+    if (!conn || !x->prime_pending) return;
+    mcp_buf_reset(&conn->scratch);
+    x_priming(x, &conn->scratch);
+    if (conn->scratch.len) x_chunk(x, conn->scratch.data, conn->scratch.len);
 }
 
 void mcp_http_x_event(mcp_http_exchange *x, const char *message, size_t len) {
@@ -249,8 +271,11 @@ void mcp_http_x_event(mcp_http_exchange *x, const char *message, size_t len) {
     if (!conn) return;
     mcp_event_store *store = conn->http->store;
     char id[MCP_EVENT_ID_MAX];
-    bool has_id = x->stream[0] && store && store->append(store, x->stream, message, len, id) == 0;
     mcp_buf_reset(&conn->scratch);
+    /* A stream opened for this event carries its priming event in the
+     * same chunk: one write, and the client sees both at once. */
+    if (x->prime_pending) x_priming(x, &conn->scratch);
+    bool has_id = x->stream[0] && store && store->append(store, x->stream, message, len, id) == 0;
     if (mcp_sse_write_event(&conn->scratch, has_id ? id : NULL, message, len) == 0)
         x_chunk(x, conn->scratch.data, conn->scratch.len);
 }
@@ -293,21 +318,60 @@ static int modern_status(const mcp_http_exchange *x, const char *message, size_t
     return status;
 }
 
-/* A message for an exchange, on its loop. NULL message: end the stream. */
+/* Open the SSE stream of a handshake or modern POST: a handshake-era one
+ * gets the session's next stream name, which makes it resumable. */
+static void x_open_stream(mcp_http_exchange *x) {
+    if (x->hs && !x->modern) {
+        pthread_mutex_lock(&x->hs->lock);
+        snprintf(x->stream, sizeof x->stream, "%s/%u", x->hs->id, x->hs->next_stream++);
+        pthread_mutex_unlock(&x->hs->lock);
+    }
+    char extra[96];
+    mcp_http_x_start_stream(x, session_header(x, extra, sizeof extra));
+}
+
+/* End the stream now; the request goes on, and what it sends next waits
+ * in the store for the client's GET with Last-Event-ID. A request that has
+ * sent nothing yet opens its stream first, so the client has an id. */
+static void x_close_early(mcp_http_exchange *x) {
+    if (!x->hs || x->modern || x->is_get || !x->in_session_list) return;
+    if (x->state == MCP_HTTP_X_WAITING) {
+        if (!x->sse_ok) return;
+        x_open_stream(x);
+    }
+    if (x->state != MCP_HTTP_X_STREAMING || !x->stream[0]) return;
+    mcp_http_x_prime(x);
+    mcp_http_x_write(x, "0\r\n\r\n", 5);
+    x->state = MCP_HTTP_X_CLOSED;
+    mcp_net_count(&x->conn->counters->streams_closed_early, 1);
+}
+
+/* A message for an exchange, on its loop. NULL message: end the stream
+ * (or, when close_requested, end it early). */
 void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t len) {
     mcp_http_conn *conn = x->conn;
-    if (!conn) {
+    if (!conn || (x->state == MCP_HTTP_X_CLOSED && message)) {
         if (!message) return;
         if (x->hs) {
             pthread_mutex_lock(&x->hs->lock);
             mcp_http_exchange_orphan_deliver(x, message, len);
             pthread_mutex_unlock(&x->hs->lock);
         }
+        if (conn && !conn->in_feed) conn_advance(conn);
         return;
     }
     if (x->state == MCP_HTTP_X_DONE) {
         if (message) mcp_net_count(&conn->counters->output_dropped, 1);
         return;
+    }
+    if (!message && __atomic_exchange_n(&x->close_requested, false, __ATOMIC_ACQ_REL)) {
+        x_close_early(x);
+        goto out;
+    }
+    if (!message && x->state == MCP_HTTP_X_CLOSED) {
+        /* The session ended: nobody will resume this stream. */
+        mcp_http_x_done(x);
+        goto out;
     }
     if (!message) {
         /* The session ended (DELETE) or the server drains. */
@@ -332,13 +396,7 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
             mcp_net_count(&conn->counters->output_dropped, 1);
             return;
         }
-        if (x->hs && !x->modern) {
-            pthread_mutex_lock(&x->hs->lock);
-            snprintf(x->stream, sizeof x->stream, "%s/%u", x->hs->id, x->hs->next_stream++);
-            pthread_mutex_unlock(&x->hs->lock);
-        }
-        char extra[96];
-        mcp_http_x_start_stream(x, session_header(x, extra, sizeof extra));
+        x_open_stream(x);
     }
     mcp_http_x_event(x, message, len);
     if (final) x_end_stream(x);
@@ -476,13 +534,22 @@ bool mcp_http_conn_should_close(const mcp_http_conn *conn) {
 /* Pop finished exchanges off the head; hand the next its collected bytes. */
 static void conn_advance(mcp_http_conn *conn) {
     bool popped = false;
-    while (conn->head && conn->head->state == MCP_HTTP_X_DONE) {
+    while (conn->head && (conn->head->state == MCP_HTTP_X_DONE || conn->head->state == MCP_HTTP_X_CLOSED)) {
         mcp_http_exchange *x = conn->head;
         conn->head = x->next;
         if (!conn->head) conn->tail = NULL;
         conn->queued--;
         x->next = NULL;
-        x->conn = NULL;
+        if (x->state == MCP_HTTP_X_CLOSED && x->hs) {
+            /* Still in the session's list: from now on its messages are
+             * routed as an orphan's (under the lock that guards conn). */
+            pthread_mutex_lock(&x->hs->lock);
+            x->conn = NULL;
+            x->worker = NULL;
+            pthread_mutex_unlock(&x->hs->lock);
+        } else {
+            x->conn = NULL;
+        }
         if (!x->keep_alive) {
             conn->close_after = true;
             conn->no_more_requests = true;
@@ -632,7 +699,7 @@ mcp_session *mcp_http_conn_detach(mcp_http_conn *conn) {
             /* Handshake era: disconnection is not cancellation. A request
              * on a resumable stream keeps running and its events keep
              * going to the store; one answered as JSON has nowhere to go. */
-            bool keep = x->stream[0] && x->state == MCP_HTTP_X_STREAMING &&
+            bool keep = x->stream[0] && (x->state == MCP_HTTP_X_STREAMING || x->state == MCP_HTTP_X_CLOSED) &&
                         (x->in_session_list || x->hs->get == x);
             pthread_mutex_lock(&x->hs->lock);
             x->conn = NULL;

@@ -68,6 +68,11 @@ struct mcp_http_session {
 typedef enum mcp_http_xstate {
     MCP_HTTP_X_WAITING = 0,      /* nothing sent yet */
     MCP_HTTP_X_STREAMING,        /* SSE head sent, events flowing */
+    /* The stream was ended early (mcp_call_close_stream) while the request
+     * still runs: it leaves the connection's queue like a done one, but
+     * stays in the session's waiting list, and its events go to the store
+     * for the client's return with Last-Event-ID. */
+    MCP_HTTP_X_CLOSED,
     MCP_HTTP_X_DONE              /* the whole response is written */
 } mcp_http_xstate;
 
@@ -83,6 +88,9 @@ struct mcp_http_exchange {
     bool json_ok, sse_ok, prefer_sse;
     bool modern, is_get, batch, keep_alive, in_session_list;
     bool send_session_id;
+    bool resumed;                    /* a GET that resumed a stream: no new priming event */
+    bool prime_pending;              /* stream opened, priming event not written yet */
+    bool close_requested;            /* atomic: end the stream early when the empty note arrives */
     char stream[MCP_STREAM_NAME_MAX]; /* event-store stream; empty: not resumable */
     mcp_buf id;                      /* JSON text of the request id */
     mcp_buf token;                   /* JSON text of the progress token, if any */
@@ -138,6 +146,9 @@ void mcp_http_x_error(mcp_http_exchange *x, int status, mcp_str id, int code, co
                       const char *data_json, const char *extra_headers);
 /* Start the SSE stream of an exchange (200, text/event-stream, chunked). */
 void mcp_http_x_start_stream(mcp_http_exchange *x, const char *extra_headers);
+/* Write the priming event of a stream just started, if it has one and no
+ * event carried it yet (an event right after the start carries it). */
+void mcp_http_x_prime(mcp_http_exchange *x);
 /* One event (id from the store when the stream is resumable). */
 void mcp_http_x_event(mcp_http_exchange *x, const char *message, size_t len);
 void mcp_http_x_done(mcp_http_exchange *x);

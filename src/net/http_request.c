@@ -460,6 +460,7 @@ static int replay_event(void *user, const char *id, const char *data, size_t len
         st->foreign = true;
         return 1;
     }
+    if (len == 0) return 0; /* a priming event: it only ever carried its id */
     mcp_buf event;
     mcp_buf_init(&event);
     mcp_sse_write_event(&event, id, data, len);
@@ -528,7 +529,9 @@ static void get_resume(mcp_http_conn *conn, mcp_http_exchange *x, mcp_http_sessi
                          "Bad Request: Last-Event-ID is unknown, or its stream's events are no longer kept", NULL, NULL);
         return;
     }
+    x->resumed = true;
     mcp_http_x_start_stream(x, NULL);
+    mcp_http_x_prime(x);
     if (st.events.len) mcp_http_x_write(x, st.events.data, st.events.len);
     mcp_net_count(&conn->counters->events_replayed, st.count);
     mcp_buf_free(&st.events);
@@ -596,6 +599,7 @@ static void handle_get(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http
         return;
     }
     mcp_http_x_start_stream(x, NULL);
+    mcp_http_x_prime(x);
 }
 
 static void handle_delete(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {

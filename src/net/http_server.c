@@ -49,6 +49,9 @@ static void strv_free(char **list) {
     free(list);
 }
 
+static int hs_sink_write(void *user, const char *message, size_t len);
+static int hs_close_stream(void *user, const char *request_id, size_t len);
+
 int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_listen *listen,
                         const mcp_net_limits *limits, unsigned workers) {
     *out = NULL;
@@ -56,11 +59,13 @@ int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_lis
     if (!http) return MCP_ENOMEM;
     http->server = server;
     http->limits = *limits;
+    mcp_sink_set_close_stream(hs_sink_write, hs_close_stream);
     http->workers = workers;
     pthread_mutex_init(&http->all_lock, NULL);
     if (listen->http_opts) http->opts = *listen->http_opts;
     mcp_http_opts *o = &http->opts;
     if (!o->keepalive_ms) o->keepalive_ms = MCP_HTTP_DEFAULT_KEEPALIVE_MS;
+    if (!o->sse_retry_ms) o->sse_retry_ms = MCP_HTTP_DEFAULT_SSE_RETRY_MS;
     if (!o->max_header_size) o->max_header_size = MCP_HTTP_DEFAULT_MAX_HEADER;
     if (!o->max_body_size) o->max_body_size = limits->max_message_size;
     if (!o->request_timeout_ms) o->request_timeout_ms = MCP_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
@@ -287,6 +292,35 @@ static int hs_sink_write(void *user, const char *message, size_t len) {
         mcp_net_count(&mcp_http_counters_of(hs->http, w ? w->index : hs->http->workers)->output_dropped, 1);
     }
     return MCP_OK;
+}
+
+/* The session's close_stream: the exchange of that request ends its stream
+ * early on its own loop (an empty note with close_requested set). */
+static int hs_close_stream(void *user, const char *request_id, size_t len) {
+    mcp_http_session *hs = user;
+    if (!hs->http->store) return MCP_EUNSUPPORTED;
+    int rc = MCP_ENOTFOUND;
+    mcp_http_exchange *direct = NULL;
+    mcp_str id = {request_id, len};
+    pthread_mutex_lock(&hs->lock);
+    for (mcp_http_exchange *x = hs->waiting; x && !hs->closed; x = x->s_next) {
+        if (x->is_get || !slice_eq(id, &x->id)) continue;
+        if (x->batch || !x->sse_ok) {
+            rc = MCP_EUNSUPPORTED;
+        } else if (!x->conn || x->state == MCP_HTTP_X_CLOSED) {
+            rc = MCP_OK; /* its stream has ended already */
+        } else {
+            rc = MCP_OK;
+            __atomic_store_n(&x->close_requested, true, __ATOMIC_RELEASE);
+            mcp_http_exchange_ref(x);
+            if (x->worker == NULL || x->worker == mcp_net_worker_current()) direct = x;
+            else mcp_http_exchange_route(x, NULL, 0); /* posted under the lock, as in the sink */
+        }
+        break;
+    }
+    pthread_mutex_unlock(&hs->lock);
+    if (direct) mcp_http_exchange_route(direct, NULL, 0);
+    return rc;
 }
 
 mcp_http_session *mcp_http_session_create(mcp_http_server *http) {

@@ -54,6 +54,20 @@ int mcp_sse_write_comment(mcp_buf *out, const char *text) {
     return rc ? MCP_ENOMEM : MCP_OK;
 }
 
+int mcp_sse_write_priming(mcp_buf *out, const char *id, long retry_ms) {
+    if (id && strpbrk(id, "\r\n")) return MCP_EINVAL;
+    int rc = 0;
+    if (id) {
+        rc |= mcp_buf_append(out, "id: ", 4);
+        rc |= mcp_buf_append_cstr(out, id);
+        rc |= mcp_buf_append_char(out, '\n');
+    }
+    if (retry_ms >= 0) rc |= mcp_buf_appendf(out, "retry: %ld\n", retry_ms);
+    /* Without an id there is no event to dispatch: the retry field alone. */
+    rc |= mcp_buf_append(out, id ? "data: \n\n" : "\n", id ? 8 : 1);
+    return rc ? MCP_ENOMEM : MCP_OK;
+}
+
 void mcp_sse_parser_init(mcp_sse_parser *parser, size_t max_line, mcp_sse_event_fn fn, void *user) {
     memset(parser, 0, sizeof *parser);
     mcp_buf_init(&parser->line);

@@ -18,6 +18,8 @@
 #include "fixture_tasks.h"
 #include "mcp.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,30 @@ static int fx_progress(mcp_call *call, const mcp_json *args, void *user) {
     pause_ms(50);
     if (!rc) rc = mcp_call_progress(call, 100, 100, NULL);
     return rc ? rc : mcp_call_text(call, "Tool with progress executed successfully");
+}
+
+/* SSE polling (SEP-1699): the POST stream ends at once, after its priming
+ * event; the reply comes later from another thread, into the event store,
+ * and reaches the client when it reconnects with Last-Event-ID. */
+static void *reconnection_reply(void *arg) {
+    mcp_call *call = arg;
+    pause_ms(200);
+    if (mcp_call_text(call, "Reconnection test completed successfully") != 0)
+        mcp_call_fail(call, -32603, "out of memory");
+    mcp_call_finish(call);
+    return NULL;
+}
+
+static int fx_reconnection(mcp_call *call, const mcp_json *args, void *user) {
+    (void)args, (void)user;
+    int rc = mcp_call_close_stream(call);
+    /* Where the client cannot come back (JSON only, modern era) the
+     * reply simply comes on the open request. */
+    if (rc != 0 && rc != MCP_EUNSUPPORTED) return rc;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, reconnection_reply, call) != 0) return MCP_ENOMEM;
+    pthread_detach(thread);
+    return MCP_PENDING;
 }
 
 static int fx_error(mcp_call *call, const mcp_json *args, void *user) {
@@ -566,6 +592,8 @@ static const fixture_tool TOOLS[] = {
     {"test_tool_with_logging", "Sends three log messages while it runs", NO_ARGS, fx_logging, NULL},
     {"test_tool_with_progress", "Reports progress 0, 50 and 100 of 100", NO_ARGS, fx_progress, NULL},
     {"test_error_handling", "Always fails with a tool error", NO_ARGS, fx_error, NULL},
+    {"test_reconnection", "Ends its SSE stream at once and answers 200 ms later, for the client to poll",
+     NO_ARGS, fx_reconnection, NULL},
     {"test_sampling", "Asks the client's LLM for a completion", PROMPT_ARG, fx_sampling, NULL},
     {"test_elicitation", "Asks the user for a username and an email", MESSAGE_ARG, fx_elicitation, NULL},
     {"test_elicitation_sep1034_defaults", "Elicits a form whose fields have defaults", NO_ARGS,

@@ -19,7 +19,9 @@
 // may fail) or `scenario:check-id` (only that check may fail), then `# why`.
 // The run fails when a scenario or check fails without an entry, when an
 // entry now passes (remove it: the list only shrinks), when a listed
-// scenario did not run, or when the fixture server died.
+// scenario did not run, when a scenario ran no check at all (only INFO
+// lines; one the suite skipped is reported as skipped), or when the
+// fixture server died.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -152,7 +154,14 @@ export function judge(results, expected) {
         }
       }
       const skippedOnly = checks.length > 0 && checks.every((c) => c.status === 'SKIPPED');
+      // Only INFO lines (or nothing) means the scenario judged nothing: it
+      // could not have failed, so it does not pass (a fixture tool it needs
+      // may be missing). A scenario the suite itself skipped says so.
+      const judged = checks.filter((c) => ['SUCCESS', 'FAILURE', 'WARNING'].includes(c.status)).length;
+      const empty = !skippedOnly && judged === 0;
+      if (empty) problems.push(`${scenario}: ran no check (${checks.length} INFO lines only): it proves nothing`);
       verdict = unexpected.length ? `FAILED (${unexpected.join(', ')})`
+        : empty ? 'FAILED (no check ran)'
         : failing.length ? `passed but for expected failures (${failing.join(', ')})`
         : skippedOnly ? 'skipped by the suite (nothing to fail)' : 'passed';
     }

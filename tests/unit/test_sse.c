@@ -117,12 +117,40 @@ static void writer_and_parser_agree(void **state) {
     }
 }
 
+/* The priming event dispatches with empty data (a message parser skips
+ * it) and leaves its id and retry behind; the retry-only form of a resumed
+ * stream dispatches nothing. */
+static void priming_event_primes_the_parser(void **state) {
+    (void)state;
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(mcp_sse_write_priming(&out, "s/2#1", 1500), 0);
+    assert_string_equal(out.data, "id: s/2#1\nretry: 1500\ndata: \n\n");
+    assert_int_equal(mcp_sse_write_priming(&out, NULL, 250), 0);
+    assert_string_equal(out.data, "id: s/2#1\nretry: 1500\ndata: \n\nretry: 250\n\n");
+    mcp_buf_reset(&out);
+    assert_int_equal(mcp_sse_write_priming(&out, "bad\nid", 10), MCP_EINVAL);
+
+    seen s = {0};
+    mcp_sse_parser p;
+    mcp_sse_parser_init(&p, 0, on_event, &s);
+    const char *wire = "id: s/2#1\nretry: 1500\ndata: \n\nretry: 250\n\n";
+    assert_int_equal(mcp_sse_parser_feed(&p, wire, strlen(wire)), 0);
+    assert_int_equal(s.count, 1);
+    assert_string_equal(s.text, "s/2#1|message|;");
+    assert_int_equal(p.retry_ms, 250);
+    assert_string_equal(p.last_id.data, "s/2#1");
+    mcp_sse_parser_free(&p);
+    mcp_buf_free(&out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writer_output_is_exact),
         cmocka_unit_test(parser_handles_the_corners),
         cmocka_unit_test(parser_limits_lines),
         cmocka_unit_test(writer_and_parser_agree),
+        cmocka_unit_test(priming_event_primes_the_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
