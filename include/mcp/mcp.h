@@ -339,6 +339,15 @@ typedef struct mcp_sink {
     void *user;
 } mcp_sink;
 
+/* A transport that can end one request's response stream early, leaving
+ * the request running, so that the client comes back for the rest
+ * (mcp_call_close_stream), registers it once for the write function of its
+ * sinks; request_id is the JSON text of the request's id. Registering the
+ * same write function again replaces its entry; MCP_ELIMIT past 8. */
+typedef int (*mcp_sink_close_stream_fn)(void *user, const char *request_id, size_t len);
+int mcp_sink_set_close_stream(int (*write)(void *user, const char *message, size_t len),
+                              mcp_sink_close_stream_fn close_stream);
+
 mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink);
 /* Waits for this session's pending asynchronous calls to complete or be
  * cancelled, then frees it. */
@@ -460,6 +469,17 @@ int mcp_call_result_meta(mcp_call *call, const char *meta_json);
 /* Progress, sent only when the request carried a progressToken. */
 int mcp_call_progress(mcp_call *call, double progress, double total, const char *message);
 bool mcp_call_is_cancelled(const mcp_call *call);
+
+/* SSE polling (handshake era over Streamable HTTP, 2025-11-25): end the
+ * SSE stream that carries this request's messages now, while the handler
+ * goes on. The client reconnects after the stream's retry interval with
+ * Last-Event-ID and gets what was sent meanwhile, the reply included, from
+ * the event store. A long call can so hold no connection open. A request
+ * that has sent nothing yet gets its stream opened (with its priming event)
+ * and ended. MCP_EUNSUPPORTED where the client could not come back: the
+ * modern era, a transport other than Streamable HTTP, a client that
+ * accepts only JSON, a batch; MCP_EINVAL once the reply was sent. */
+int mcp_call_close_stream(mcp_call *call);
 
 /* Log messages (notifications/message) about this request. Sent when the
  * client asked for the level: logging/setLevel for the session (handshake
