@@ -226,7 +226,7 @@ static void item_fail(batch_item *it, int status)
 {
     mcp_batcher *b = it->worker->b;
     if (MCP_UNLIKELY(it->span))
-        mcp_pool_observer_fail(&b->observer, it->span, status);
+        mcp_pool_observer_end(&b->observer, it->span, status);
     if (it->done)
         it->done(it->user, status, NULL, 0);
     count_completion(b, status);
@@ -256,7 +256,12 @@ static void send_group(batch_worker *w, batch_item *list, size_t n, size_t targe
             /* The client reports the request with the span begun for it. */
             mcp_pool_observer_hand(it->span);
             rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
-            it->span = mcp_pool_observer_unhand();
+            /* Not taken means not sent: the request failed (it is still
+             * ours to end, with its span). Its clients do not cache, so a
+             * request that succeeded was sent and the client took it. */
+            void *left = mcp_pool_observer_unhand();
+            if (rc != 0)
+                it->span = left;
         } else {
             rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
         }
@@ -481,7 +486,7 @@ int mcp_batcher_add(mcp_batcher *b, const char *method, const char *params_json,
     if (w->dead || w->queued >= b->max_queued) {
         int rc = w->dead ? MCP_ECLOSED : MCP_EAGAIN;
         pthread_mutex_unlock(&w->lock);
-        mcp_pool_observer_fail(&b->observer, it->span, rc);
+        mcp_pool_observer_end(&b->observer, it->span, rc);
         free(it);
         return rc;
     }
@@ -651,6 +656,11 @@ int mcp_batcher_new(const mcp_batcher_opts *opts, mcp_batcher **out)
     b->client_opts = (mcp_client_opts){.name = "mcpd-batch",
                                        .protocol_version = b->protocol_version,
                                        .timeout_ms = b->timeout_ms,
+                                       /* Every request goes to the server: an answer
+                                        * from a cache would complete it inside
+                                        * mcp_client_request, before it is counted
+                                        * in its group. */
+                                       .no_cache = true,
                                        .observer = mcp_pool_observer_for_clients(&b->observer)};
     b->strategy = s;
     atomic_store(&b->target, initial_target(&s));

@@ -56,7 +56,7 @@ static void fail_call(mcp_pool *pool, mcp_pool_async *call, int status)
 {
     /* A span the client never took ends here, with the failure. */
     if (MCP_UNLIKELY(call->span)) {
-        mcp_pool_observer_fail(&pool->observer, call->span, status);
+        mcp_pool_observer_end(&pool->observer, call->span, status);
         call->span = NULL;
     }
     call->finished = true;
@@ -175,6 +175,12 @@ static mcp_pool_async *start_one(mcp_pool_io *io, mcp_pool_async *call)
         mcp_pool_observer_hand(call->span);
         rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
         call->span = mcp_pool_observer_unhand();
+        if (rc == 0 && call->span) {
+            /* Answered from the client's result cache: nothing went out,
+             * and the call is done. */
+            mcp_pool_observer_end(&io->pool->observer, call->span, 0);
+            call->span = NULL;
+        }
     } else {
         rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
     }
@@ -417,7 +423,7 @@ int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_j
     }
     pthread_mutex_unlock(&pool->lock);
     if (rc != 0) {
-        mcp_pool_observer_fail(&pool->observer, call->span, rc);
+        mcp_pool_observer_end(&pool->observer, call->span, rc);
         free(call);
     }
     return rc;

@@ -132,11 +132,13 @@ void *mcp_pool_observer_unhand(void)
     return left;
 }
 
-void mcp_pool_observer_fail(const mcp_pool_observer *po, void *handle, int status)
+void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status)
 {
     if (!handle || !po->inner || !po->inner->on_request_end)
         return;
     /* As the client reports a request that got no answer: a local failure. */
-    mcp_request_outcome out = {.rpc_code = MCP_RPC_INTERNAL_ERROR, .message = mcp_strerror(status)};
+    mcp_request_outcome out = {0};
+    if (status < 0)
+        out = (mcp_request_outcome){.rpc_code = MCP_RPC_INTERNAL_ERROR, .message = mcp_strerror(status)};
     po->inner->on_request_end(po->inner->user, handle, &out);
 }

@@ -47,7 +47,9 @@ void *mcp_pool_observer_begin(const mcp_pool_observer *po, const char *method, c
  * it was reported: the span is still the caller's to end), else NULL. */
 void mcp_pool_observer_hand(void *handle);
 void *mcp_pool_observer_unhand(void);
-/* End a begun span of a call that failed without a reply (status < 0). */
-void mcp_pool_observer_fail(const mcp_pool_observer *po, void *handle, int status);
+/* End a begun span the client did not take: status < 0, the call failed
+ * without a reply; otherwise the client answered it from its result cache
+ * without sending anything (a success). */
+void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status);
 
 #endif

@@ -67,7 +67,9 @@ static int setup(void **state) {
                      0);
     assert_int_equal(mcp_obs_new(f->tracer, NULL, &f->obs), 0);
     mcp_obs_observer(f->obs, &f->observer);
-    f->server = mcp_server_new(&(mcp_server_opts){.name = "obs-pool-batch", .version = "1", .observer = &f->observer});
+    /* ttl_ms: list results may be served from the client's cache. */
+    f->server = mcp_server_new(
+        &(mcp_server_opts){.name = "obs-pool-batch", .version = "1", .ttl_ms = 60000, .observer = &f->observer});
     assert_non_null(f->server);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo", .fn = tool_text}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "mark", .fn = tool_text}), 0);
@@ -309,6 +311,31 @@ static void test_pool_timeout_sets_error_type(void **state) {
     assert_string_equal(field(sv, "parentSpanId"), field(c, "spanId"));
 }
 
+/* A call the client answers from its result cache still gets its span,
+ * ended as a success; only the first one reaches the server. */
+static void test_pool_cached_answer(void **state) {
+    fixture *f = *state;
+    mcp_pool *p = NULL;
+    assert_int_equal(mcp_pool_new(&(mcp_pool_opts){.connect = mcp_pool_connect_tcp, .connect_user = f->addr,
+                                                    .kind = MCP_POOL_STATIC, .size = 1, .observer = &f->observer},
+                                  &p),
+                     0);
+    waiter w;
+    waiter_init(&w);
+    assert_int_equal(mcp_pool_call_async(p, "tools/list", NULL, NULL, on_done, &w), 0);
+    waiter_wait(&w, 1);
+    assert_int_equal(mcp_pool_call_async(p, "tools/list", NULL, NULL, on_done, &w), 0);
+    waiter_wait(&w, 2);
+    assert_int_equal(w.failed, 0);
+    mcp_pool_free(p);
+    spans s;
+    wait_spans(f, &s, "tools/list", MCP_SPAN_CLIENT, 2);
+    assert_int_equal(count_named(&s, "tools/list", MCP_SPAN_CLIENT), 2);
+    assert_int_equal(count_named(&s, "tools/list", MCP_SPAN_SERVER), 1);
+    for (size_t i = 0; i < s.count; i++)
+        if (!strcmp(field(s.at[i], "name"), "tools/list")) assert_null(attr_str(s.at[i], "error.type"));
+}
+
 /* Without an observer nothing is traced on the client side and no
  * traceparent travels: the server's spans are roots. */
 static void test_pool_without_observer(void **state) {
@@ -401,6 +428,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pool_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_timeout_sets_error_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_cached_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_without_observer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batcher_arrays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batcher_pipelined, setup, teardown),
