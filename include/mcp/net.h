@@ -155,8 +155,8 @@ int mcp_serve_stdio_counted(mcp_server *server, int in_fd, int out_fd, const mcp
  * run, in the order stdio, tcp, http, ws, with the listener's name ("stdio",
  * "tcp", "http", "ws", as the options of `mcpd serve`) and either its
  * runtime or, for stdio, its live counters (read them with relaxed atomic
- * loads). Returns how many listeners were reported: 0 when net serves
- * alone or outside mcp_serve (report net by itself then). fn runs under a
+ * loads). Returns how many listeners were reported (1 when net serves
+ * alone), 0 when net runs outside mcp_serve. fn runs under a
  * lock that mcp_serve takes before it stops any listener: read counters
  * and return. */
 typedef struct mcp_net mcp_net;

@@ -1,7 +1,7 @@
 /*
  * `mcpd serve` observability options and their wiring: a tracer exporting
  * to the OTLP endpoint, a metrics registry (with the tracer's own counters
- * and, per scrape, the HTTP listener's connection and limit counters), one
+ * and, per scrape, every listener's connection and limit counters), one
  * mcp_obs over both, and the JSON log sink. The server gets the observer;
  * mcp_serve's HTTP transport serves /metrics from it.
  */
@@ -21,7 +21,8 @@ const char app_serve_obs_usage[] =
     "                             sampled flag, sample new traces; the default) or\n"
     "                             a ratio in [0, 1] for new traces\n"
     "  --metrics                  serve Prometheus metrics at /metrics on the\n"
-    "                             --http listener\n"
+    "                             --http listener, with the counters of every\n"
+    "                             listener (label listener=stdio|tcp|http|ws)\n"
     "  --log-format FORMAT        text (default) or json: one JSON object per line\n"
     "                             on stderr, with trace_id and span_id inside a\n"
     "                             request\n"

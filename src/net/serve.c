@@ -11,9 +11,9 @@
  * SIGTERM or SIGINT (mcp_net_run: http, else tcp), and the others are
  * drained right after it.
  *
- * When several listeners run together, they are recorded as one serving
- * group so that /metrics, which only the HTTP listener serves, can report
- * every listener's counters (mcp_serve_listeners). The foreground runtime
+ * The listeners of one run are recorded as a serving group so that
+ * /metrics, which only the HTTP listener serves, can report every
+ * listener's counters and knows which kind each is (mcp_serve_listeners). The foreground runtime
  * is made inside mcp_net_run, out of our reach; HTTP goes in the foreground
  * because the scrape hands us that very runtime, so the group never needs
  * its pointer.
@@ -114,9 +114,16 @@ int mcp_serve(mcp_server *server, const mcp_listen *listen) {
     int rc = serve_check(listen);
     if (rc) return rc;
     int network = !!listen->tcp + !!listen->http + !!listen->ws;
-    /* One network transport alone: the runtime handles signals and drain. */
-    if (!listen->stdio && network == 1) return mcp_net_run(server, listen);
     if (listen->stdio && network == 0) return mcp_serve_stdio_fds(server, STDIN_FILENO, STDOUT_FILENO, listen);
+    if (!listen->stdio && network == 1) {
+        /* One network transport alone: the runtime handles signals and
+         * drain. The group still tells the scrape which kind it is. */
+        serve_group alone = {.server = server, .tcp = listen->tcp, .http = listen->http, .ws = listen->ws};
+        serve_group_join(&alone);
+        rc = mcp_net_run(server, listen);
+        serve_group_leave(&alone);
+        return rc;
+    }
 
     /* The foreground: stdio, else http, else tcp. The rest run beside it. */
     const char *front = listen->stdio ? NULL : listen->http ? listen->http : listen->tcp;

@@ -9,6 +9,7 @@
 #include "mcp/batch.h"
 #include "mcp/cache.h"
 #include "mcp/pool.h"
+#include "net/http.h"
 #include "net/net_internal.h"
 
 #include <stddef.h>
@@ -42,11 +43,14 @@ void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *user) {
 }
 
 /* One listener's counters as the scrape sees them. stdio has one peer and no
- * accept: its connection series are written only for network listeners. */
+ * accept: its connection series are written only for network listeners.
+ * The HTTP layer counts its own limits (headers, body, request time, idle)
+ * apart from the runtime's. */
 typedef struct net_snapshot {
-    const char *listener; /* NULL: a runtime outside mcp_serve's groups, unlabelled */
-    bool network;
+    const char *listener; /* NULL: unlabelled (a runtime alone) */
+    bool network, http;
     mcp_net_counters c;
+    uint64_t header_too_large, body_too_large, request_timeouts;
 } net_snapshot;
 
 typedef struct net_snapshots {
@@ -65,6 +69,18 @@ static void snapshot_listener(void *user, const char *listener, const mcp_net *n
     one->network = net != NULL;
     if (net) {
         mcp_net_counters_get(net, &one->c);
+        /* Only a runtime known to be HTTP may be asked for its HTTP layer. */
+        mcp_http_server *http = strcmp(listener, "http") == 0 ? mcp_net_http(net) : NULL;
+        if (http) {
+            mcp_http_counters h;
+            mcp_http_counters_get(http, &h);
+            one->http = true;
+            one->c.idle_closed += h.idle_closed;
+            one->c.output_dropped += h.output_dropped;
+            one->header_too_large = h.status_431;
+            one->body_too_large = h.status_413;
+            one->request_timeouts = h.request_timeouts;
+        }
     } else if (stdio) {
         one->c.messages_in = stdio_load(&stdio->messages_in);
         one->c.oversized = stdio_load(&stdio->oversized);
@@ -74,65 +90,81 @@ static void snapshot_listener(void *user, const char *listener, const mcp_net *n
     }
 }
 
+/* Which listeners a series applies to. */
+enum { FOR_ALL, FOR_NETWORK, FOR_HTTP };
+#define ACTIVE_GAUGE SIZE_MAX /* offset standing for accepted - closed */
+
 /* Write name once per snapshot (adjacent, as the format wants), each with
  * the extra label, if any, and the listener label when there is one. */
 static void write_each(mcp_metrics_writer *w, const net_snapshots *s, const char *name, const char *help,
-                       mcp_metric_type type, const mcp_label *extra, bool network_only, size_t offset) {
+                       mcp_metric_type type, const mcp_label *extra, int applies, size_t offset) {
     for (size_t i = 0; i < s->count; i++) {
         const net_snapshot *one = &s->all[i];
-        if (network_only && !one->network) continue;
+        if ((applies == FOR_NETWORK && !one->network) || (applies == FOR_HTTP && !one->http)) continue;
         mcp_label labels[2];
         size_t n = 0;
         if (extra) labels[n++] = *extra;
         if (one->listener) labels[n++] = (mcp_label){"listener", one->listener};
         double value;
-        if (offset == SIZE_MAX) { /* the active gauge */
+        if (offset == ACTIVE_GAUGE) {
             value = (double)(one->c.accepted >= one->c.closed ? one->c.accepted - one->c.closed : 0);
         } else {
             uint64_t v;
-            memcpy(&v, (const char *)&one->c + offset, sizeof v);
+            memcpy(&v, (const char *)one + offset, sizeof v);
             value = (double)v;
         }
         mcp_metrics_write(w, name, help, type, n ? labels : NULL, n, value);
     }
 }
 
+#define NET(field) offsetof(net_snapshot, c) + offsetof(mcp_net_counters, field)
+
 void mcp_metrics_collect_net(mcp_metrics_writer *w, void *user) {
-    /* Every listener of the run this runtime serves in, labelled by
-     * listener; a runtime on its own keeps the unlabelled series. */
+    /* Every listener of the mcp_serve run this runtime serves in, labelled
+     * by listener when there are several; a runtime alone keeps the
+     * unlabelled series. */
     net_snapshots s = {.count = 0};
-    if (mcp_serve_listeners(user, snapshot_listener, &s) == 0) {
-        s.count = 0;
-        s.all[s.count++] = (net_snapshot){.listener = NULL, .network = true};
+    size_t listeners = mcp_serve_listeners(user, snapshot_listener, &s);
+    if (listeners == 0) {
+        s.count = 1;
+        s.all[0] = (net_snapshot){.listener = NULL, .network = true};
         mcp_net_counters_get(user, &s.all[0].c);
+    } else if (listeners == 1) {
+        s.all[0].listener = NULL;
     }
-    write_each(w, &s, "mcp_net_connections_active", "Open connections.", MCP_METRIC_GAUGE, NULL, true, SIZE_MAX);
-    write_each(w, &s, "mcp_net_connections_accepted_total", "Connections taken on.", MCP_METRIC_COUNTER, NULL, true,
-               offsetof(mcp_net_counters, accepted));
+    write_each(w, &s, "mcp_net_connections_active", "Open connections.", MCP_METRIC_GAUGE, NULL, FOR_NETWORK,
+               ACTIVE_GAUGE);
+    write_each(w, &s, "mcp_net_connections_accepted_total", "Connections taken on.", MCP_METRIC_COUNTER, NULL,
+               FOR_NETWORK, NET(accepted));
     write_each(w, &s, "mcp_net_connections_closed_total", "Connections closed, for any reason.", MCP_METRIC_COUNTER,
-               NULL, true, offsetof(mcp_net_counters, closed));
+               NULL, FOR_NETWORK, NET(closed));
     static const struct {
         const char *limit;
         size_t offset;
-        bool network_only;
-    } limits[] = {{"max_connections", offsetof(mcp_net_counters, refused), true},
-                  {"idle_timeout", offsetof(mcp_net_counters, idle_closed), true},
-                  {"max_message_size", offsetof(mcp_net_counters, oversized), false},
-                  {"slow_reader", offsetof(mcp_net_counters, slow_evicted), true},
-                  {"output_queue", offsetof(mcp_net_counters, read_paused), true},
-                  {"drain_grace", offsetof(mcp_net_counters, drain_forced), true}};
+        int applies;
+    } limits[] = {{"max_connections", NET(refused), FOR_NETWORK},
+                  {"idle_timeout", NET(idle_closed), FOR_NETWORK},
+                  {"max_message_size", NET(oversized), FOR_ALL},
+                  {"slow_reader", NET(slow_evicted), FOR_NETWORK},
+                  {"output_queue", NET(read_paused), FOR_NETWORK},
+                  {"drain_grace", NET(drain_forced), FOR_NETWORK},
+                  {"max_header_size", offsetof(net_snapshot, header_too_large), FOR_HTTP},
+                  {"max_body_size", offsetof(net_snapshot, body_too_large), FOR_HTTP},
+                  {"request_timeout", offsetof(net_snapshot, request_timeouts), FOR_HTTP}};
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
         write_each(w, &s, "mcp_net_limit_events_total", "Limits that fired, by limit.", MCP_METRIC_COUNTER,
-                   &(mcp_label){"limit", limits[i].limit}, limits[i].network_only, limits[i].offset);
+                   &(mcp_label){"limit", limits[i].limit}, limits[i].applies, limits[i].offset);
     write_each(w, &s, "mcp_net_messages_in_total", "Complete messages handed to sessions.", MCP_METRIC_COUNTER,
-               NULL, false, offsetof(mcp_net_counters, messages_in));
+               NULL, FOR_ALL, NET(messages_in));
     write_each(w, &s, "mcp_net_output_dropped_total", "Messages produced for a connection already closed.",
-               MCP_METRIC_COUNTER, NULL, false, offsetof(mcp_net_counters, output_dropped));
+               MCP_METRIC_COUNTER, NULL, FOR_ALL, NET(output_dropped));
     write_each(w, &s, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
-               &(mcp_label){"direction", "in"}, false, offsetof(mcp_net_counters, bytes_in));
+               &(mcp_label){"direction", "in"}, FOR_ALL, NET(bytes_in));
     write_each(w, &s, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
-               &(mcp_label){"direction", "out"}, false, offsetof(mcp_net_counters, bytes_out));
+               &(mcp_label){"direction", "out"}, FOR_ALL, NET(bytes_out));
 }
+
+#undef NET
 
 /* ---- cache, pool, batcher --------------------------------------------------------------- */
 

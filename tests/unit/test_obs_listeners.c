@@ -245,7 +245,21 @@ static void test_tcp_http_ws_listeners(void **state) {
     tcp_oversized(tcp);
     int ws = ws_open(ws_port);
 
-    char *text = scrape(http_port);
+    /* A body over the limit on HTTP: 413, counted apart from the others. */
+    int post = connect_port(http_port);
+    assert_true(post >= 0);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                     "Accept: application/json, text/event-stream\r\nContent-Length: 4096\r\n\r\n",
+                     http_port);
+    assert_true(send_all(post, head, (size_t)n));
+    char reply[1024];
+    assert_true(recv_until(post, reply, sizeof reply, "\r\n\r\n"));
+    assert_non_null(strstr(reply, "HTTP/1.1 413"));
+    close(post);
+
+    char *text = scrape_until(http_port, "mcp_net_connections_active{listener=\"http\"}", 1);
     assert_non_null(text);
     /* The scrape's own connection is the HTTP listener's only one. */
     assert_sample(text, "mcp_net_connections_active{listener=\"tcp\"}", 1);
@@ -257,6 +271,10 @@ static void test_tcp_http_ws_listeners(void **state) {
     assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"http\"}", 0);
     assert_sample(text, "mcp_net_limit_events_total{limit=\"max_message_size\",listener=\"ws\"}", 0);
     assert_sample(text, "mcp_net_limit_events_total{limit=\"max_connections\",listener=\"ws\"}", 0);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_body_size\",listener=\"http\"}", 1);
+    assert_sample(text, "mcp_net_limit_events_total{limit=\"max_header_size\",listener=\"http\"}", 0);
+    /* HTTP's own limits exist only for the HTTP listener. */
+    assert_true(sample(text, "mcp_net_limit_events_total{limit=\"max_body_size\",listener=\"tcp\"}") < 0);
     assert_true(sample(text, "mcp_net_bytes_total{direction=\"in\",listener=\"tcp\"}") >= 2048);
     /* One series per listener, no unlabelled leftover. */
     assert_null(strstr(text, "\nmcp_net_connections_active "));
