@@ -336,6 +336,50 @@ static void test_pool_cached_answer(void **state) {
         if (!strcmp(field(s.at[i], "name"), "tools/list")) assert_null(attr_str(s.at[i], "error.type"));
 }
 
+/* The mcpd command as the server, spawned on stdio by the pool's stdio
+ * connector and exporting its own spans to the same receiver: its server
+ * spans are the children of the pool's client spans across the process
+ * boundary, and the client spans say "pipe". */
+static void test_pool_stdio_mcpd(void **state) {
+    fixture *f = *state;
+    const char *bin = getenv("MCPD_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        printf("skipped: MCPD_BIN is not set or not built\n");
+        skip();
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", f->r.port);
+    char *argv[] = {(char *)bin, "serve", "--stdio", "--otlp-endpoint", url, NULL};
+    mcp_pool *p = NULL;
+    assert_int_equal(mcp_pool_new(&(mcp_pool_opts){.connect = mcp_pool_connect_stdio, .connect_user = argv,
+                                                    .kind = MCP_POOL_STATIC, .size = 1, .observer = &f->observer},
+                                  &p),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        mcp_client_result r;
+        assert_int_equal(mcp_pool_call(p, "tools/call", ECHO_CALL, &r), 0);
+        mcp_client_result_free(&r);
+    }
+    mcp_pool_free(p); /* the server exits at the end of its input, exporting what it has */
+    spans s;
+    wait_spans(f, &s, "tools/call echo", MCP_SPAN_SERVER, 3);
+    size_t clients = 0;
+    for (size_t i = 0; i < s.count; i++) {
+        const mcp_json *c = s.at[i];
+        if (strcmp(field(c, "name"), "tools/call echo") || kind(c) != MCP_SPAN_CLIENT) continue;
+        clients++;
+        assert_string_equal(attr_str(c, "network.transport"), "pipe");
+        size_t children = 0;
+        for (size_t j = 0; j < s.count; j++)
+            if (kind(s.at[j]) == MCP_SPAN_SERVER && !strcmp(field(s.at[j], "parentSpanId"), field(c, "spanId")) &&
+                !strcmp(field(s.at[j], "traceId"), field(c, "traceId")))
+                children++;
+        assert_int_equal(children, 1);
+    }
+    assert_int_equal(clients, 3);
+    no_own_traffic(&s);
+}
+
 /* Without an observer nothing is traced on the client side and no
  * traceparent travels: the server's spans are roots. */
 static void test_pool_without_observer(void **state) {
@@ -429,6 +473,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pool_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_timeout_sets_error_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_cached_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_stdio_mcpd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_without_observer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batcher_arrays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batcher_pipelined, setup, teardown),
