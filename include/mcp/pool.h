@@ -123,8 +123,10 @@ typedef struct mcp_pool_opts {
      * client request (params._meta.traceparent, else the thread's current
      * span); an async call's span begins in mcp_pool_call_async, on the
      * caller's thread and parented the same way, so it covers the wait for
-     * a connection too, and ends with the reply or the failure. NULL: no
-     * hooks and no cost. Kept by pointer: must outlive the pool. */
+     * a connection too, and ends with the reply or the failure (a call
+     * refused at once ends it with that error; one answered from the
+     * client's result cache, as a success). NULL: no hooks and no cost.
+     * Kept by pointer: must outlive the pool. */
     const mcp_observer *observer;
 } mcp_pool_opts;
 
