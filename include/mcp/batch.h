@@ -85,8 +85,8 @@ typedef struct mcp_batcher_opts {
      * params._meta.traceparent, else on that thread's current span; it
      * covers the wait in the queue and ends with the reply or the failure
      * (error.type set; also when add refuses it). Its traceparent goes out
-     * in params._meta. The workers' handshakes are not reported. NULL: no hooks and no cost.
-     * Kept by pointer: must outlive the batcher. */
+     * in params._meta. The workers' handshakes are not reported. NULL: no
+     * hooks and no cost. Kept by pointer: must outlive the batcher. */
     const mcp_observer *observer;
 } mcp_batcher_opts;
 
