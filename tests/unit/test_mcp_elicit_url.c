@@ -302,6 +302,15 @@ static void test_url_elicitation_required_error(void **state)
     assert_string_equal(str_at(mcp_json_at(list, 0), "elicitationId"), "el-9");
     assert_string_equal(str_at(mcp_json_at(list, 0), "url"), URL);
     fixture_free(f);
+
+    /* The modern schema has no such error: it goes out as a plain one. */
+    f = server();
+    doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":"
+                       "\"needs_auth\"," MODERN_META "}}");
+    check("2026-07-28", "JSONRPCErrorResponse", doc);
+    assert_int_equal(error_code(doc), MCP_ERROR_URL_ELICITATION_REQUIRED);
+    assert_int_equal(mcp_json_len(mcp_json_get(mcp_json_get(mcp_json_get(doc, "error"), "data"), "elicitations")), 1);
+    fixture_free(f);
 }
 
 static void test_result_meta_both_eras(void **state)
