@@ -86,6 +86,15 @@ typedef struct mcp_http_opts {
      * client waits before reconnecting with Last-Event-ID once the server
      * ends a stream early (mcp_call_close_stream). 0 means 1000. */
     unsigned sse_retry_ms;
+    /* Liveness (handshake era): a session with an open GET stream is sent a
+     * ping every ping_interval_ms (0: never), and is deleted, as if by
+     * DELETE, when a ping stays unanswered for ping_timeout_ms (0 means
+     * ping_interval_ms): its streams end and its client, if still there,
+     * gets 404 and initializes again. Checked on the listener's sweep, so
+     * times are rounded up to it (at most one second). A session without a
+     * GET stream cannot be reached between requests and is not pinged. */
+    unsigned ping_interval_ms;
+    unsigned ping_timeout_ms;
 } mcp_http_opts;
 
 /* ---- WebSocket options ------------------------------------------------------------ */

@@ -201,6 +201,8 @@ typedef struct mcp_http_counters {
     uint64_t idle_closed;
     uint64_t output_dropped;    /* messages for a stream that no longer exists */
     uint64_t streams_closed_early; /* POST streams ended before their reply, for the client to poll */
+    uint64_t pings_sent;        /* liveness pings to sessions (ping_interval_ms) */
+    uint64_t sessions_ping_dropped; /* sessions deleted because a ping went unanswered */
 } mcp_http_counters;
 
 /* Create the protocol state for workers worker loops. */

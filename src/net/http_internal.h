@@ -62,6 +62,9 @@ struct mcp_http_session {
     mcp_http_exchange *get;      /* the GET stream, if open */
     unsigned next_stream;
     bool closed;                 /* deleted: nothing more is routed */
+    /* Liveness pings, driven by the tick of the GET stream's connection. */
+    uint64_t ping_last_ms;       /* when the last ping went out (or the check began) */
+    uint64_t ping_sent_ms;       /* atomic: the unanswered ping's time; 0: none */
     mcp_http_session *all_prev, *all_next;
 };
 

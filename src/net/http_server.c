@@ -66,6 +66,7 @@ int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_lis
     mcp_http_opts *o = &http->opts;
     if (!o->keepalive_ms) o->keepalive_ms = MCP_HTTP_DEFAULT_KEEPALIVE_MS;
     if (!o->sse_retry_ms) o->sse_retry_ms = MCP_HTTP_DEFAULT_SSE_RETRY_MS;
+    if (!o->ping_timeout_ms) o->ping_timeout_ms = o->ping_interval_ms;
     if (!o->max_header_size) o->max_header_size = MCP_HTTP_DEFAULT_MAX_HEADER;
     if (!o->max_body_size) o->max_body_size = limits->max_message_size;
     if (!o->request_timeout_ms) o->request_timeout_ms = MCP_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
