@@ -138,10 +138,20 @@ static inline void put_int(mcp_span *s, const char *key, int64_t v) {
  * client (client.*, which the MCP conventions recommend there), as we know
  * of no proxy in between. */
 static void set_peer(mcp_span *s, const mcp_transport_peer *p, bool client) {
+    uint32_t at = s->attr_count;
     obs_span_put_str(s, "network.peer.address", p->address, p->address_len);
+    bool stored = s->attr_count != at;
     put_int(s, "network.peer.port", p->port);
     if (client) return;
-    obs_span_put_str(s, "client.address", p->address, p->address_len);
+    /* The same text: client.address points at the copy just made (the
+     * encoder reads values by offset) instead of copying it again. */
+    if (stored && s->attr_count < MCP_SPAN_MAX_ATTRIBUTES) {
+        obs_attr *a = &s->attrs[s->attr_count++];
+        *a = s->attrs[at];
+        a->key = "client.address";
+    } else {
+        obs_span_put_str(s, "client.address", p->address, p->address_len);
+    }
     put_int(s, "client.port", p->port);
 }
 
