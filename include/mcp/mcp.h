@@ -419,6 +419,18 @@ typedef void (*mcp_response_fn)(int status, const mcp_json *result, const mcp_js
 int mcp_session_request(mcp_session *session, const char *method, const char *params_json,
                         mcp_response_fn fn, void *user);
 int mcp_session_ping(mcp_session *session, mcp_response_fn fn, void *user);
+/* Liveness for an application that serves with mcp_serve and so holds no
+ * session: ping every initialized handshake-era session of the server, on
+ * any transport. fn runs once per ping sent, on the thread that handles the
+ * answer: status 0 when the client answered (an error answer counts: the
+ * peer is there), MCP_ECLOSED when the session ended first; session is
+ * valid only during the call. A session whose previous ping from here is
+ * unanswered is skipped, so calling this every interval never piles up
+ * requests; one still skipped a timeout later is not answering. Returns
+ * how many pings were sent. Streamable HTTP can also do this itself and
+ * delete silent sessions (mcp_http_opts.ping_interval_ms). */
+typedef void (*mcp_ping_fn)(mcp_session *session, int status, void *user);
+size_t mcp_server_ping_sessions(mcp_server *server, mcp_ping_fn fn, void *user);
 /* End every open subscriptions/listen with its final (empty) result, as a
  * graceful shutdown should. Returns how many were ended. */
 int mcp_session_end_listens(mcp_session *session);
