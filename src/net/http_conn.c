@@ -14,7 +14,20 @@
  * or the server prefers SSE); a notification first opens an SSE stream
  * (chunked), which the final reply ends. GET streams open at once and stay
  * open. Events of handshake-era streams go through the event store first,
- * which gives them their ids and makes them replayable.
+ * which gives them their ids and makes them replayable; such a stream opens
+ * with a priming event (an id, the retry time, no data; SEP-1699), carried
+ * in the same chunk as the event that opened it.
+ *
+ * SSE polling: a handler may end its request's stream early
+ * (mcp_call_close_stream). The exchange then leaves the connection's queue
+ * (the connection goes on with the next request) but stays in the
+ * session's waiting list like an exchange whose connection died, so its
+ * later messages go to the store, and the client's GET with Last-Event-ID
+ * replays them or takes the still running request over.
+ *
+ * Liveness: when ping_interval_ms is set, the tick of the connection that
+ * carries a session's GET stream pings the session and deletes it once a
+ * ping outlives ping_timeout_ms.
  */
 #include "net/http_internal.h"
 

@@ -2,7 +2,10 @@
  * Server-Sent Events framing (the WHATWG "text/event-stream" format).
  *
  * Writing: an event is "id: …" (when given), "data: …" per line of the data,
- * and a blank line; a comment is ": text" and a blank line. JSON from our
+ * and a blank line; a comment is ": text" and a blank line. The priming
+ * event that opens a resumable stream is an id, a "retry: …" field and an
+ * empty data line: a client dispatches it with empty data (no message) and
+ * keeps its id to resume from. JSON from our
  * writer has no raw newlines, so a message is one data line; the split is
  * there so that no caller can break the framing.
  *

@@ -5,8 +5,10 @@
  * the stream, the connection goes on with the next request, and a GET with
  * Last-Event-ID delivers the reply produced meanwhile. Where the client
  * could not come back (JSON only, the modern era, no HTTP at all) the call
- * says so and the reply comes the ordinary way.
+ * says so and the reply comes the ordinary way. The mcpd client follows an
+ * early close by itself.
  */
+#include "mcp/client.h"
 #include "test_http_harness.h"
 
 static int close_rc; /* atomic: what the last mcp_call_close_stream returned */
@@ -210,11 +212,46 @@ static void no_polling_where_the_client_cannot_return(void **state) {
     assert_int_equal(mcp_call_close_stream(NULL), MCP_EINVAL);
 }
 
+/* The mcpd client: the stream ends, it waits the retry time, resumes with
+ * Last-Event-ID and returns the reply as if nothing happened. */
+static void mcpd_client_polls_by_itself(void **state) {
+    (void)state;
+    fixture f;
+    start(&f, &(mcp_http_opts){.sse_retry_ms = 100});
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", f.port);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_http(url, NULL, &t), 0);
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){
+        .protocol_version = "2025-11-25", .transport = t, .timeout_ms = 10000, .no_cache = true});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    for (int round = 0; round < 2; round++) {
+        mcp_client_result r;
+        uint64_t started = mcp_now_ns();
+        int status = mcp_client_call_sync(c, "tools/call", round ? "{\"name\":\"poll\",\"arguments\":{}}"
+                                                                 : "{\"name\":\"poll\",\"arguments\":{\"ms\":300}}",
+                                          NULL, &r);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(r.json, "\"text\":\"polled\""));
+        mcp_client_result_free(&r);
+        /* It came back no sooner than the stream's retry time said. */
+        assert_true(mcp_now_ns() - started >= 100u * 1000000u);
+    }
+    assert_int_equal(__atomic_load_n(&close_rc, __ATOMIC_ACQUIRE), 0);
+    mcp_http_counters hc = http_counters(&f);
+    assert_int_equal(hc.streams_closed_early, 2);
+    assert_true(hc.events_replayed >= 1); /* the second reply was waiting in the store */
+    mcp_client_free(c);
+    fixture_stop(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(closed_stream_is_polled_for_the_reply),
         cmocka_unit_test(reply_ready_before_the_client_returns),
         cmocka_unit_test(no_polling_where_the_client_cannot_return),
+        cmocka_unit_test(mcpd_client_polls_by_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
