@@ -524,12 +524,17 @@ void mcp_client_run_handler(mcp_client *client, const char *method, const mcp_js
                             mcp_client_answer *answer)
 {
     mcp_client_request_fn fn = NULL;
-    if (!strcmp(method, "elicitation/create") && !client->elicitation_url &&
-        !strcmp(mcp_json_str(mcp_json_get(params, "mode"), "form"), "url")) {
-        /* We never offered it: the user must not be sent to a URL. */
-        answer->error_code = MCP_RPC_INVALID_PARAMS;
-        snprintf(answer->error_message, sizeof answer->error_message, "URL elicitation is not supported");
-        return;
+    if (!strcmp(method, "elicitation/create") && !strcmp(mcp_json_str(mcp_json_get(params, "mode"), "form"), "url")) {
+        /* Never offered, or nowhere to go: the user is not sent anywhere. */
+        const char *why = !client->elicitation_url                                 ? "URL elicitation is not supported"
+                          : !mcp_json_is_string(mcp_json_get(params, "url"))       ? "URL elicitation without a url"
+                          : !mcp_json_is_string(mcp_json_get(params, "message"))   ? "URL elicitation without a message"
+                                                                                   : NULL;
+        if (why) {
+            answer->error_code = MCP_RPC_INVALID_PARAMS;
+            snprintf(answer->error_message, sizeof answer->error_message, "%s", why);
+            return;
+        }
     }
     if (!strcmp(method, "sampling/createMessage"))
         fn = client->on_sampling;

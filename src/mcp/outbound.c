@@ -225,10 +225,20 @@ int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *me
     return rc;
 }
 
+/* An absolute URI: a scheme (RFC 3986: a letter, then letters, digits,
+ * "+", "-" or ".") and a colon. The schemas say format "uri". */
+static bool is_absolute_uri(const char *url)
+{
+    if (!url || !((*url >= 'a' && *url <= 'z') || (*url >= 'A' && *url <= 'Z')))
+        return false;
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    return url[n] == ':' && url[n + 1] != '\0';
+}
+
 int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char *message, const char *url,
                                      const char *elicitation_id)
 {
-    if (!call || !message || !url || !*url)
+    if (!call || !message || !is_absolute_uri(url))
         return MCP_EINVAL;
     /* The handshake era names each elicitation so that its completion can
      * be announced; the modern era's retry is the completion, and its
@@ -261,7 +271,7 @@ int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char
 int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const char *url,
                                      const char *elicitation_id)
 {
-    if (!call || !message || !url || !*url || !elicitation_id || !*elicitation_id)
+    if (!call || !message || !is_absolute_uri(url) || !elicitation_id || !*elicitation_id)
         return MCP_EINVAL;
     mcp_buf buf;
     mcp_buf_init(&buf);

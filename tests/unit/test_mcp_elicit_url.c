@@ -92,8 +92,14 @@ static int sign_in(mcp_call *call, const mcp_json *args, void *user)
 {
     (void)args, (void)user;
     const mcp_json *answer = mcp_call_input(call, "login");
-    if (!answer)
+    if (!answer) {
+        /* Not URLs: refused before anything is recorded. */
+        assert_int_equal(mcp_call_request_elicitation_url(call, "login", "m", "auth.example.com/x", "el-7"), MCP_EINVAL);
+        assert_int_equal(mcp_call_request_elicitation_url(call, "login", "m", "https:", "el-7"), MCP_EINVAL);
+        assert_int_equal(mcp_call_request_elicitation_url(call, "login", "m", "", "el-7"), MCP_EINVAL);
+        assert_int_equal(mcp_call_request_elicitation_url(call, "login", "m", NULL, "el-7"), MCP_EINVAL);
         return mcp_call_request_elicitation_url(call, "login", "Sign in to continue", URL, "el-7");
+    }
     const char *action = mcp_json_str(mcp_json_get(answer, "action"), "");
     if (!mcp_call_protocol_version(call) || strcmp(mcp_call_protocol_version(call), "2026-07-28") != 0)
         assert_int_equal(mcp_call_elicitation_complete(call, "el-7"), 0);

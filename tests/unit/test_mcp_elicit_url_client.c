@@ -335,8 +335,18 @@ static void test_url_elicitation_not_offered_is_refused(void **state)
     assert_int_equal(mcp_client_handle(l->client, FORM, strlen(FORM)), 0);
     assert_int_equal(s.elicitations, 1);
     assert_string_equal(s.mode, "form");
+    /* Offered, but with nowhere to go: refused as well. */
+    link_free(l);
+    memset(&s, 0, sizeof s);
+    l = link_new(url_opts(&s, "2025-11-25"));
+    static const char NO_URL[] = "{\"jsonrpc\":\"2.0\",\"id\":43,\"method\":\"elicitation/create\",\"params\":"
+                                 "{\"mode\":\"url\",\"elicitationId\":\"x\",\"message\":\"go\"}}";
+    before = l->sent_by_client.count;
+    assert_int_equal(mcp_client_handle(l->client, NO_URL, strlen(NO_URL)), 0);
+    assert_int_equal(s.elicitations, 0);
+    reply = parse(&arena, l->sent_by_client.messages[before]);
+    assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(reply, "error"), "code"), 0), MCP_RPC_INVALID_PARAMS);
     mcp_arena_free(&arena);
-    pump(l);
     link_free(l);
 }
 
