@@ -39,3 +39,11 @@ add_test(NAME conformance_server_2026_07_28_tasks
           --fixture $<TARGET_FILE:conformance_fixture_server>
           --results ${CMAKE_CURRENT_BINARY_DIR}/conformance_server_2026_07_28_tasks-results)
 set_tests_properties(conformance_server_2026_07_28_tasks PROPERTIES LABELS conformance TIMEOUT 300)
+
+# SSE polling with the TypeScript SDK client as the peer (the suite's own
+# scenario checks the server's wire; this checks a real client gets through).
+add_test(NAME conformance_sdk_sse_polling
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/node_modules/.bin/node ${CMAKE_CURRENT_LIST_DIR}/sdk_polling.mjs
+          --fixture $<TARGET_FILE:conformance_fixture_server>
+  WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(conformance_sdk_sse_polling PROPERTIES LABELS "conformance;interop" TIMEOUT 60)
