@@ -377,9 +377,16 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
         if (message) mcp_net_count(&conn->counters->output_dropped, 1);
         return;
     }
-    if (!message && __atomic_exchange_n(&x->close_requested, false, __ATOMIC_ACQ_REL)) {
-        x_close_early(x);
-        goto out;
+    if (!message && __atomic_exchange_n(&x->close_requested, false, __ATOMIC_ACQ_REL) && x->hs) {
+        /* The same empty note also means "the session was deleted": then
+         * the stream ends for good (nobody could resume it). */
+        pthread_mutex_lock(&x->hs->lock);
+        bool deleted = x->hs->closed;
+        pthread_mutex_unlock(&x->hs->lock);
+        if (!deleted) {
+            x_close_early(x);
+            goto out;
+        }
     }
     if (!message && x->state == MCP_HTTP_X_CLOSED) {
         /* The session ended: nobody will resume this stream. */
