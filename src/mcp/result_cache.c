@@ -249,7 +249,7 @@ static int compute(void *user, mcp_buf *body)
     x->ran = true;
     x->handler_rc = run_handler(x);
     if (x->handler_rc != 0 || call->fail_code || call->is_error || call->input_required || call->requests ||
-        call->next_state || (call->kind == MCP_CALL_RESOURCE && call->item_count == 0) ||
+        call->next_state || call->result_meta || (call->kind == MCP_CALL_RESOURCE && call->item_count == 0) ||
         (call->kind == MCP_CALL_TOOL && !structured_ok(call)))
         return NOT_STORABLE;
     return write_body(call, body);

@@ -26,7 +26,7 @@ static uint64_t fake_clock(void *user)
     return fake_now;
 }
 
-static int resource_runs, tool_runs, flaky_runs, tagged_runs, derived_runs, add_runs, slow_runs;
+static int resource_runs, tool_runs, flaky_runs, tagged_runs, derived_runs, add_runs, slow_runs, meta_runs;
 
 static int counter_resource(mcp_call *call, const char *uri, void *user)
 {
@@ -88,6 +88,16 @@ static int slow_tool(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_text(call, "not idempotent %d", slow_runs);
 }
 
+/* A result with its own _meta: the cache keeps bodies only, so it is not stored. */
+static int meta_tool(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args;
+    (void)user;
+    meta_runs++;
+    assert_int_equal(mcp_call_result_meta(call, "{\"vendor/run\":1}"), 0);
+    return mcp_call_text(call, "with meta");
+}
+
 #define SAFE "{\"readOnlyHint\":true,\"idempotentHint\":true}"
 #define TTL 10000
 
@@ -131,6 +141,7 @@ static void register_catalog(mcp_server *s)
                      0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "lookup", .annotations = SAFE, .fn = lookup_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "flaky", .annotations = SAFE, .fn = flaky_tool}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "meta", .annotations = SAFE, .fn = meta_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "tagged", .fn = tagged_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "derived", .fn = derived_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "slow", .annotations = "{\"readOnlyHint\":true}",
@@ -177,7 +188,7 @@ static int setup(void **state)
     snprintf(t->dir, sizeof t->dir, "%s/mcp-result-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(t->dir));
     fake_now = 5000000;
-    resource_runs = tool_runs = flaky_runs = tagged_runs = derived_runs = add_runs = slow_runs = 0;
+    resource_runs = tool_runs = flaky_runs = tagged_runs = derived_runs = add_runs = slow_runs = meta_runs = 0;
     t->cache = open_cache(t->dir);
     open_server(t);
     *state = t;
@@ -338,6 +349,13 @@ static void errors_are_not_stored(void **state)
     call_tool(t, "slow", "{}");
     call_tool(t, "slow", "{}");
     assert_int_equal(slow_runs, 2);
+    assert_int_equal(l1_stats(t).entries, 1);
+    /* Nor a result with its own _meta, which a hit would lose. */
+    for (int i = 0; i < 2; i++) {
+        r = call_tool(t, "meta", "{}");
+        assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(r, "_meta"), "vendor/run"), 0), 1);
+    }
+    assert_int_equal(meta_runs, 2);
     assert_int_equal(l1_stats(t).entries, 1);
 }
 

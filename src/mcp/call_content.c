@@ -1,0 +1,360 @@
+/*
+ * call_content.c — what a handler puts in its reply: content blocks of tool
+ * results (text, media, links, embedded resources, structured content),
+ * resource contents, prompt messages and completions, and annotations on
+ * the block just added. Each block is written once, as JSON text, into the
+ * call's item buffer; mcp_call_complete (call.c) wraps the items in the
+ * result the method needs.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A member with a constant key and a constant string value, written as the
+ * JSON text it is: no escaping pass for what is known to need none. */
+#define WRITE_CONST_MEMBER(w, key, s) MCP_JSON_MEMBER((w), key, "\"" s "\"", sizeof(s) + 1)
+
+/* ---- Content ---------------------------------------------------------- */
+
+static void item_begin(mcp_call *call, mcp_json_writer *w)
+{
+    if (call->items.len)
+        mcp_buf_append_char(&call->items, ',');
+    call->last_item = call->items.len;
+    mcp_json_writer_init(w, &call->items);
+    mcp_json_begin_object(w);
+}
+
+static int item_end(mcp_call *call, mcp_json_writer *w)
+{
+    mcp_json_end_object(w);
+    call->item_count++;
+    return mcp_json_writer_status(w);
+}
+
+int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
+{
+    if (!call || (!text && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    WRITE_CONST_MEMBER(&w, "type", "text");
+    MCP_JSON_KEY(&w, "text");
+    mcp_json_write_string(&w, text ? text : "", len);
+    return item_end(call, &w);
+}
+
+int mcp_call_text_value(mcp_call *call, const mcp_json *text)
+{
+    if (!call || !mcp_json_is_string(text))
+        return MCP_EINVAL;
+    mcp_str json = mcp_json_raw(text);
+    mcp_json_writer w;
+    item_begin(call, &w);
+    WRITE_CONST_MEMBER(&w, "type", "text");
+    MCP_JSON_MEMBER(&w, "text", json.ptr, json.len);
+    return item_end(call, &w);
+}
+
+static int text_v(mcp_call *call, const char *fmt, va_list ap)
+{
+    mcp_buf tmp;
+    mcp_buf_init(&tmp);
+    int rc = mcp_buf_vappendf(&tmp, fmt, ap);
+    if (rc == 0)
+        rc = mcp_call_text_n(call, tmp.data ? tmp.data : "", tmp.len);
+    mcp_buf_free(&tmp);
+    return rc;
+}
+
+int mcp_call_text(mcp_call *call, const char *fmt, ...)
+{
+    if (!call || !fmt)
+        return MCP_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = text_v(call, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mcp_call_tool_error(mcp_call *call, const char *fmt, ...)
+{
+    if (!call || !fmt)
+        return MCP_EINVAL;
+    call->is_error = true;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = text_v(call, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int media(mcp_call *call, const char *type, const char *data, const char *mime)
+{
+    if (!call || !data || !mime)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "type");
+    mcp_json_write_cstr(&w, type);
+    MCP_JSON_KEY(&w, "data");
+    mcp_json_write_cstr(&w, data);
+    MCP_JSON_KEY(&w, "mimeType");
+    mcp_json_write_cstr(&w, mime);
+    return item_end(call, &w);
+}
+
+int mcp_call_image(mcp_call *call, const char *base64_data, const char *mime_type)
+{
+    return media(call, "image", base64_data, mime_type);
+}
+
+int mcp_call_audio(mcp_call *call, const char *base64_data, const char *mime_type)
+{
+    return media(call, "audio", base64_data, mime_type);
+}
+
+int mcp_call_resource_link(mcp_call *call, const char *uri, const char *name, const char *mime_type)
+{
+    if (!call || !uri || !name)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "type");
+    mcp_json_write_cstr(&w, "resource_link");
+    MCP_JSON_KEY(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    MCP_JSON_KEY(&w, "name");
+    mcp_json_write_cstr(&w, name);
+    if (mime_type) {
+        MCP_JSON_KEY(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime_type);
+    }
+    return item_end(call, &w);
+}
+
+static bool is_object_text(const char *json, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t' || json[i] == '\r'))
+        i++;
+    return i < len && json[i] == '{' && mcp_json_validate(json, len, NULL, NULL) == 0;
+}
+
+int mcp_call_content_json(mcp_call *call, const char *content_block_json)
+{
+    if (!call || !content_block_json)
+        return MCP_EINVAL;
+    size_t len = strlen(content_block_json);
+    if (!is_object_text(content_block_json, len))
+        return MCP_EINVAL;
+    if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
+        return MCP_ENOMEM;
+    call->last_item = call->items.len;
+    call->item_count++;
+    return mcp_buf_append(&call->items, content_block_json, len);
+}
+
+int mcp_call_structured(mcp_call *call, const char *json_object)
+{
+    if (!call || !json_object)
+        return MCP_EINVAL;
+    size_t len = strlen(json_object);
+    if (!is_object_text(json_object, len))
+        return MCP_EINVAL;
+    mcp_buf_reset(&call->structured);
+    return mcp_buf_append(&call->structured, json_object, len);
+}
+
+static int resource_contents(mcp_call *call, const char *uri, const char *mime, const char *key,
+                             const char *value, size_t len)
+{
+    if (!call || !uri || (!value && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    if (mime) {
+        MCP_JSON_KEY(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime);
+    }
+    mcp_json_write_key(&w, key);
+    mcp_json_write_string(&w, value ? value : "", len);
+    return item_end(call, &w);
+}
+
+int mcp_call_resource_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
+{
+    return resource_contents(call, uri, mime_type, "text", text, len);
+}
+
+int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
+{
+    if (!base64_data)
+        return MCP_EINVAL;
+    return resource_contents(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+}
+
+static int embedded(mcp_call *call, const char *uri, const char *mime, const char *key, const char *value,
+                    size_t len)
+{
+    if (!call || !uri || (!value && len))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "type");
+    mcp_json_write_cstr(&w, "resource");
+    MCP_JSON_KEY(&w, "resource");
+    mcp_json_begin_object(&w);
+    MCP_JSON_KEY(&w, "uri");
+    mcp_json_write_cstr(&w, uri);
+    if (mime) {
+        MCP_JSON_KEY(&w, "mimeType");
+        mcp_json_write_cstr(&w, mime);
+    }
+    mcp_json_write_key(&w, key);
+    mcp_json_write_string(&w, value ? value : "", len);
+    mcp_json_end_object(&w);
+    return item_end(call, &w);
+}
+
+int mcp_call_embedded_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
+{
+    return embedded(call, uri, mime_type, "text", text, len);
+}
+
+int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
+{
+    if (!base64_data)
+        return MCP_EINVAL;
+    return embedded(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+}
+
+/* Insert "annotations" before the closing brace of the last item: every
+ * item is an object that already has members. Resource contents (Text- and
+ * BlobResourceContents) have no annotations in any protocol version: the
+ * resource's annotations belong to resources/list, so they are refused. */
+int mcp_call_annotate(mcp_call *call, const char *annotations_json)
+{
+    if (!call || !annotations_json || call->item_count == 0 || call->kind == MCP_CALL_COMPLETION ||
+        call->kind == MCP_CALL_RESOURCE)
+        return MCP_EINVAL;
+    size_t len = strlen(annotations_json);
+    if (!is_object_text(annotations_json, len))
+        return MCP_EINVAL;
+    mcp_buf *items = &call->items;
+    size_t end = items->len;
+    while (end > call->last_item && items->data[end - 1] != '}')
+        end--;
+    /* A prompt message is {"role":…,"content":{…}}: annotate the content. */
+    if (call->kind == MCP_CALL_PROMPT && end > call->last_item) {
+        end--;
+        while (end > call->last_item && items->data[end - 1] != '}')
+            end--;
+    }
+    if (end <= call->last_item + 1)
+        return MCP_EINVAL;
+    static const char KEY[] = ",\"annotations\":";
+    size_t tail = items->len - (end - 1);
+    char *moved = malloc(tail);
+    if (!moved)
+        return MCP_ENOMEM;
+    memcpy(moved, items->data + end - 1, tail);
+    items->len = end - 1;
+    int rc = mcp_buf_append(items, KEY, sizeof KEY - 1);
+    if (rc == 0)
+        rc = mcp_buf_append(items, annotations_json, len);
+    if (rc == 0)
+        rc = mcp_buf_append(items, moved, tail);
+    free(moved);
+    return rc;
+}
+
+int mcp_call_completion(mcp_call *call, const char *value)
+{
+    if (!call || !value || call->kind != MCP_CALL_COMPLETION)
+        return MCP_EINVAL;
+    /* The protocol caps a completion at 100 values. */
+    if (call->item_count >= 100) {
+        call->completion_has_more = true;
+        return MCP_ELIMIT;
+    }
+    if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
+        return MCP_ENOMEM;
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &call->items);
+    mcp_json_write_cstr(&w, value);
+    call->item_count++;
+    return mcp_json_writer_status(&w);
+}
+
+int mcp_call_completion_total(mcp_call *call, size_t total, bool has_more)
+{
+    if (!call || call->kind != MCP_CALL_COMPLETION)
+        return MCP_EINVAL;
+    call->completion_total = total;
+    call->completion_total_set = true;
+    call->completion_has_more = call->completion_has_more || has_more;
+    return 0;
+}
+
+int mcp_call_prompt_message(mcp_call *call, const char *role, const char *text)
+{
+    if (!call || !role || !text || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "role");
+    mcp_json_write_cstr(&w, role);
+    MCP_JSON_KEY(&w, "content");
+    mcp_json_begin_object(&w);
+    WRITE_CONST_MEMBER(&w, "type", "text");
+    MCP_JSON_KEY(&w, "text");
+    mcp_json_write_cstr(&w, text);
+    mcp_json_end_object(&w);
+    return item_end(call, &w);
+}
+
+static bool is_content_type(const char *type)
+{
+    static const char *const TYPES[] = {"text", "image", "audio", "resource", "resource_link"};
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (!strcmp(type, TYPES[i]))
+            return true;
+    return false;
+}
+
+int mcp_call_prompt_content(mcp_call *call, const char *role, const char *content_block_json)
+{
+    if (!call || !role || !content_block_json || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return MCP_EINVAL;
+    size_t len = strlen(content_block_json);
+    mcp_arena scratch;
+    mcp_arena_init(&scratch, 0);
+    mcp_json *doc = NULL;
+    bool ok = mcp_json_parse(&scratch, content_block_json, len, NULL, &doc, NULL) == 0 &&
+              mcp_json_is_object(doc) && is_content_type(mcp_json_str(mcp_json_get(doc, "type"), ""));
+    mcp_arena_free(&scratch);
+    if (!ok)
+        return MCP_EINVAL;
+    mcp_json_writer w;
+    item_begin(call, &w);
+    MCP_JSON_KEY(&w, "role");
+    mcp_json_write_cstr(&w, role);
+    MCP_JSON_KEY(&w, "content");
+    mcp_json_write_raw(&w, content_block_json, len);
+    return item_end(call, &w);
+}
+
+int mcp_call_prompt_description(mcp_call *call, const char *description)
+{
+    if (!call || !description)
+        return MCP_EINVAL;
+    call->description = mcp_arena_strdup(&call->arena, description);
+    return call->description ? 0 : MCP_ENOMEM;
+}
