@@ -27,7 +27,7 @@
  *
  * Liveness: when ping_interval_ms is set, the tick of the connection that
  * carries a session's GET stream pings the session and deletes it once a
- * ping outlives ping_timeout_ms.
+ * ping outlives ping_timeout_ms (mcp_http_session_ping_tick, http_server.c).
  */
 #include "net/http_internal.h"
 
@@ -656,41 +656,6 @@ void mcp_http_conn_feed(mcp_http_conn *conn, const char *data, size_t len, uint6
     conn_advance(conn);
 }
 
-/* The answer (or the session's end) clears the outstanding ping; hs lives
- * until its session is freed, which runs this callback last. */
-static void on_pong(int status, const mcp_json *result, const mcp_json *error, void *user) {
-    (void)status, (void)result, (void)error;
-    mcp_http_session *hs = user;
-    __atomic_store_n(&hs->ping_sent_ms, 0, __ATOMIC_RELEASE);
-}
-
-/* Liveness of the session whose GET stream x is: ping it every interval,
- * delete it when a ping outlives the timeout. Returns true when it was
- * deleted (x may be gone). */
-static bool conn_ping(mcp_http_conn *conn, mcp_http_exchange *x, uint64_t now_ms) {
-    const mcp_http_opts *o = &conn->http->opts;
-    mcp_http_session *hs = x->hs;
-    uint64_t sent = __atomic_load_n(&hs->ping_sent_ms, __ATOMIC_ACQUIRE);
-    if (sent) {
-        if (now_ms - sent < o->ping_timeout_ms) return false;
-        mcp_net_count(&conn->counters->sessions_ping_dropped, 1);
-        mcp_http_session_ref(hs);
-        mcp_http_session_delete(conn->http, (mcp_str){hs->id, strlen(hs->id)});
-        mcp_http_session_unref(hs);
-        return true;
-    }
-    if (!hs->ping_last_ms) hs->ping_last_ms = now_ms; /* the interval starts with the stream */
-    if (now_ms - hs->ping_last_ms < o->ping_interval_ms) return false;
-    hs->ping_last_ms = now_ms;
-    __atomic_store_n(&hs->ping_sent_ms, now_ms ? now_ms : 1, __ATOMIC_RELEASE);
-    if (mcp_session_ping(hs->session, on_pong, hs) != 0) {
-        __atomic_store_n(&hs->ping_sent_ms, 0, __ATOMIC_RELEASE); /* not initialized yet */
-        return false;
-    }
-    mcp_net_count(&conn->counters->pings_sent, 1);
-    return false;
-}
-
 void mcp_http_conn_tick(mcp_http_conn *conn, uint64_t now_ms) {
     conn->now_ms = now_ms;
     if (conn->detached) return;
@@ -700,7 +665,7 @@ void mcp_http_conn_tick(mcp_http_conn *conn, uint64_t now_ms) {
     const mcp_http_opts *o = &conn->http->opts;
     mcp_http_exchange *x = conn->head;
     if (x && x->is_get && x->hs && x->state == MCP_HTTP_X_STREAMING && o->ping_interval_ms &&
-        conn_ping(conn, x, now_ms)) {
+        mcp_http_session_ping_tick(conn, x, now_ms)) {
         if (conn->io.flush) conn->io.flush(conn->io.user);
         return;
     }

@@ -174,6 +174,10 @@ void mcp_http_session_unref(mcp_http_session *hs);
 int mcp_http_session_delete(mcp_http_server *http, mcp_str id);
 /* The freeing step the reaper hands back (RELEASED note). */
 void mcp_http_session_destroy(mcp_http_session *hs);
+/* Liveness, from the tick of the connection whose head is x, the GET
+ * stream of x->hs: ping the session every ping_interval_ms, delete it when
+ * a ping outlives ping_timeout_ms. True when it was deleted (x may be gone). */
+bool mcp_http_session_ping_tick(mcp_http_conn *conn, mcp_http_exchange *x, uint64_t now_ms);
 
 /* Is message the final response for this exchange? */
 bool mcp_http_is_final(const mcp_http_exchange *x, const char *message, size_t len);

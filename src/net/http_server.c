@@ -14,6 +14,11 @@
  *    request being handled on this thread if any, else to the GET stream.
  * What has nowhere to go is counted and dropped, as the specification
  * allows for a session without a GET stream.
+ *
+ * A session can also be asked to end one request's stream early (SSE
+ * polling, mcp_call_close_stream: hs_close_stream), and, with
+ * ping_interval_ms, is pinged over its GET stream and deleted when it stops
+ * answering (liveness, at the end of this file).
  */
 #include "net/http_internal.h"
 #include "net/rebinding.h"
@@ -457,4 +462,37 @@ int mcp_http_session_delete(mcp_http_server *http, mcp_str id) {
     }
     mcp_http_session_unref(hs);
     return MCP_OK;
+}
+
+/* ---- Liveness pings (ping_interval_ms) ------------------------------------------------- */
+/* The answer (or the session's end) clears the outstanding ping; hs lives
+ * until its session is freed, which runs this callback last. */
+static void on_pong(int status, const mcp_json *result, const mcp_json *error, void *user) {
+    (void)status, (void)result, (void)error;
+    mcp_http_session *hs = user;
+    __atomic_store_n(&hs->ping_sent_ms, 0, __ATOMIC_RELEASE);
+}
+
+bool mcp_http_session_ping_tick(mcp_http_conn *conn, mcp_http_exchange *x, uint64_t now_ms) {
+    const mcp_http_opts *o = &conn->http->opts;
+    mcp_http_session *hs = x->hs;
+    uint64_t sent = __atomic_load_n(&hs->ping_sent_ms, __ATOMIC_ACQUIRE);
+    if (sent) {
+        if (now_ms - sent < o->ping_timeout_ms) return false;
+        mcp_net_count(&conn->counters->sessions_ping_dropped, 1);
+        mcp_http_session_ref(hs);
+        mcp_http_session_delete(conn->http, (mcp_str){hs->id, strlen(hs->id)});
+        mcp_http_session_unref(hs);
+        return true;
+    }
+    if (!hs->ping_last_ms) hs->ping_last_ms = now_ms; /* the interval starts with the stream */
+    if (now_ms - hs->ping_last_ms < o->ping_interval_ms) return false;
+    hs->ping_last_ms = now_ms;
+    __atomic_store_n(&hs->ping_sent_ms, now_ms ? now_ms : 1, __ATOMIC_RELEASE);
+    if (mcp_session_ping(hs->session, on_pong, hs) != 0) {
+        __atomic_store_n(&hs->ping_sent_ms, 0, __ATOMIC_RELEASE); /* not initialized yet */
+        return false;
+    }
+    mcp_net_count(&conn->counters->pings_sent, 1);
+    return false;
 }
