@@ -46,6 +46,9 @@ static const config_key http_keys[] = {
     {"no_get", CONFIG_FLAG, "--http-no-get", NULL},
     {"allow_hosts", CONFIG_STRINGS, "--http-allow-host", NULL},
     {"allow_origins", CONFIG_STRINGS, "--http-allow-origin", NULL},
+    {"sse_retry_ms", CONFIG_SIZE, "--sse-retry-ms", NULL},
+    {"ping_interval_ms", CONFIG_SIZE, "--ping-interval", NULL},
+    {"ping_timeout_ms", CONFIG_SIZE, "--ping-timeout", NULL},
     {NULL, CONFIG_GROUP, NULL, NULL},
 };
 
@@ -99,7 +102,9 @@ const char app_serve_config_usage[] =
     "  --config FILE              read options from a JSON file: keys mirror the\n"
     "                             long options (\"tcp\", \"workers\", ...), grouped as\n"
     "                             \"tls\" {cert, key}, \"http_options\" {path,\n"
-    "                             prefer_sse, no_get, allow_hosts, allow_origins},\n"
+    "                             prefer_sse, no_get, allow_hosts, allow_origins,\n"
+    "                             sse_retry_ms, ping_interval_ms,\n"
+    "                             ping_timeout_ms},\n"
     "                             \"ws_options\" {path}, \"cache\" {l1_entries, dir,\n"
     "                             redis, ttl_ms, node_id} and \"observability\"\n"
     "                             {otlp_endpoint, otlp_headers, trace_sample,\n"

@@ -49,6 +49,14 @@ static void serve_usage(FILE *out) {
           "  --http-no-get              refuse GET streams (405)\n"
           "  --http-allow-host HOST     accept this Host header too (repeatable)\n"
           "  --http-allow-origin ORIGIN accept this Origin too (repeatable)\n"
+          "  --sse-retry-ms MS          the retry: time resumable SSE streams tell\n"
+          "                             clients to wait before reconnecting (default\n"
+          "                             1000)\n"
+          "  --ping-interval MS         ping each session that holds a GET stream this\n"
+          "                             often (default 0: never)\n"
+          "  --ping-timeout MS          drop a session whose ping stays unanswered this\n"
+          "                             long (default: the interval); needs\n"
+          "                             --ping-interval. Both are checked once a second\n"
           "  --ws-path PATH             the WebSocket endpoint (default /mcp)\n"
           "  --tls-cert FILE            serve --tcp, --http and --ws over TLS (1.2 or\n"
           "  --tls-key FILE             later) with this PEM certificate chain and key\n"
@@ -112,6 +120,8 @@ typedef struct serve_options {
     size_t max_connections;
     size_t idle_timeout_ms;
     mcp_http_opts http_opts;
+    size_t sse_retry_ms, ping_interval_ms, ping_timeout_ms; /* 0: not given */
+    bool ping_interval_given;
     const char *allowed_hosts[SERVE_MAX_ALLOWED + 1];
     const char *allowed_origins[SERVE_MAX_ALLOWED + 1];
     size_t allowed_host_count, allowed_origin_count;
@@ -184,6 +194,17 @@ static int serve_option(serve_options *opts, const char *arg, const char *value)
             return -1;
         }
         opts->http_opts.path = value;
+        return 2;
+    } else if (!strcmp(arg, "--sse-retry-ms")) {
+        if (parse_size(arg, value, 1, 3600000, &opts->sse_retry_ms)) return -1;
+        return 2;
+    } else if (!strcmp(arg, "--ping-interval")) {
+        /* 0 is allowed so that the command line can turn off a file's pings. */
+        if (parse_size(arg, value, 0, 86400000, &opts->ping_interval_ms)) return -1;
+        opts->ping_interval_given = true;
+        return 2;
+    } else if (!strcmp(arg, "--ping-timeout")) {
+        if (parse_size(arg, value, 1, 86400000, &opts->ping_timeout_ms)) return -1;
         return 2;
     } else if (!strcmp(arg, "--http-prefer-sse")) {
         opts->http_opts.prefer_sse = true;
@@ -333,6 +354,20 @@ static int serve_parse(int argc, char **argv, serve_options *opts, app_serve_con
         fputs("mcpd serve: --metrics serves /metrics on the --http listener; give --http\n", stderr);
         return 2;
     }
+    if ((opts->sse_retry_ms || opts->ping_interval_given || opts->ping_timeout_ms) && !opts->http) {
+        fputs("mcpd serve: --sse-retry-ms, --ping-interval and --ping-timeout apply to --http; give --http\n",
+              stderr);
+        return 2;
+    }
+    if (opts->ping_timeout_ms && !opts->ping_interval_ms) {
+        fputs("mcpd serve: --ping-timeout needs --ping-interval above 0 (no pings, nothing to time out)\n", stderr);
+        return 2;
+    }
+    if (opts->ping_interval_ms && opts->http_opts.disable_get_stream) {
+        fputs("mcpd serve: --ping-interval pings sessions over their GET stream, which --http-no-get refuses\n",
+              stderr);
+        return 2;
+    }
     if (opts->tls_cert && !opts->tcp && !opts->http && !opts->ws) {
         fputs("mcpd serve: --tls-cert applies to --tcp, --http or --ws; none was given\n", stderr);
         return 2;
@@ -386,6 +421,9 @@ static int serve_run(serve_options opts) {
             opts.stdio ? " stdio" : "", opts.tcp ? " tcp " : "", opts.tcp ? opts.tcp : "",
             opts.http ? " http " : "", opts.http ? opts.http : "", opts.ws ? " ws " : "", opts.ws ? opts.ws : "",
             opts.tls_cert ? " with TLS" : "", 3 + opts.extra_tools + (opts.all_features ? 3 : 0));
+    opts.http_opts.sse_retry_ms = (unsigned)opts.sse_retry_ms;
+    opts.http_opts.ping_interval_ms = (unsigned)opts.ping_interval_ms;
+    opts.http_opts.ping_timeout_ms = (unsigned)opts.ping_timeout_ms;
     if (opts.allowed_host_count) opts.http_opts.allowed_hosts = opts.ws_opts.allowed_hosts = opts.allowed_hosts;
     if (opts.allowed_origin_count)
         opts.http_opts.allowed_origins = opts.ws_opts.allowed_origins = opts.allowed_origins;

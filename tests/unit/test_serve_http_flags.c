@@ -1,0 +1,477 @@
+/*
+ * `mcpd serve` HTTP liveness and SSE options, from the command line and
+ * from --config, seen on the wire: --sse-retry-ms changes the retry: field
+ * of a GET stream's priming event, --ping-interval sends a ping request
+ * down a session's GET stream, and --ping-timeout drops a session that
+ * leaves it unanswered (its stream ends, its id then gets 404) while a
+ * session that answers lives on. Bad values exit 2 with the option named.
+ */
+#include "mcp/base.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define INIT_BODY                                                                                  \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
+    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
+
+static const char *need_mcpd(void) {
+    const char *bin = getenv("MCPD_BIN");
+    if (bin && *bin && access(bin, X_OK) == 0) return bin;
+    printf("SKIPPED: MCPD_BIN is not set to an executable mcpd\n");
+    return NULL;
+}
+
+typedef struct server {
+    pid_t pid;
+    char err_path[64];
+    int port;
+} server;
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcp_buf_append(&b, chunk, n);
+    fclose(f);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+/* `mcpd serve ARGS...` (NULL-terminated) with stderr to a file. */
+static pid_t spawn(server *s, const char *const *args) {
+    static int serial;
+    snprintf(s->err_path, sizeof s->err_path, "/tmp/mcpd-httpflags-%d-%d.err", (int)getpid(), serial++);
+    const char *argv[32] = {need_mcpd(), "serve"};
+    size_t n = 2;
+    while (*args && n < 31) argv[n++] = *args++;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int err = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null_in = open("/dev/null", O_RDONLY), null_out = open("/dev/null", O_WRONLY);
+        if (err < 0 || null_in < 0 || null_out < 0) _exit(126);
+        dup2(null_in, 0);
+        dup2(null_out, 1);
+        dup2(err, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Start a server that must come up; its HTTP port from the log (5 s). */
+static void server_start(server *s, const char *const *args) {
+    s->pid = spawn(s, args);
+    assert_true(s->pid > 0);
+    s->port = 0;
+    for (int i = 0; i < 100 && !s->port; i++) {
+        char *text = read_text(s->err_path);
+        char *p = text ? strstr(text, "http listening on ") : NULL;
+        char *q = p ? strstr(p, "(port ") : NULL;
+        s->port = q ? atoi(q + 6) : 0;
+        free(text);
+        if (!s->port) usleep(50000);
+    }
+    if (!s->port) {
+        char *text = read_text(s->err_path);
+        fprintf(stderr, "mcpd did not log its HTTP port:\n%s", text ? text : "");
+        free(text);
+        fail();
+    }
+}
+
+static void server_stop(server *s) {
+    kill(s->pid, SIGTERM);
+    assert_int_equal(wait_exit(s->pid), 0);
+    unlink(s->err_path);
+}
+
+/* Run `mcpd serve ARGS...` that must refuse to start: exit 2, and stderr
+ * holds why. */
+static void assert_refused(const char *const *args, const char *why) {
+    server s;
+    pid_t pid = spawn(&s, args);
+    assert_true(pid > 0);
+    int code = wait_exit(pid);
+    char *text = read_text(s.err_path);
+    unlink(s.err_path);
+    bool ok = code == 2 && text && strstr(text, why);
+    if (!ok)
+        fprintf(stderr, "%s %s: want exit 2 with '%s', got %d and:\n%s", args[0], args[1] ? args[1] : "", why, code,
+                text ? text : "");
+    free(text);
+    assert_true(ok);
+}
+
+static int connect_port(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return fd;
+    }
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
+static void send_all(int fd, const char *data, size_t len) {
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* A POST on its own connection (Connection: close): the whole response,
+ * headers and body (caller frees). sid may be NULL. */
+static char *post(int port, const char *sid, const char *body) {
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                     "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+                     "%s%s%sContent-Length: %zu\r\n\r\n",
+                     port, sid ? "Mcp-Session-Id: " : "", sid ? sid : "", sid ? "\r\n" : "", strlen(body));
+    send_all(fd, head, (size_t)n);
+    send_all(fd, body, strlen(body));
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    ssize_t got;
+    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
+    close(fd);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+static int status_of(const char *response) {
+    return strncmp(response, "HTTP/1.1 ", 9) == 0 ? atoi(response + 9) : -1;
+}
+
+/* initialize and notifications/initialized; the session id into sid. */
+static void open_session(int port, char sid[33]) {
+    char *r = post(port, NULL, INIT_BODY);
+    assert_int_equal(status_of(r), 200);
+    const char *h = strstr(r, "Mcp-Session-Id: ");
+    assert_non_null(h);
+    snprintf(sid, 33, "%.32s", h + 16);
+    free(r);
+    r = post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    assert_int_equal(status_of(r), 202);
+    free(r);
+}
+
+/* A GET stream for the session, left open; the socket. */
+static int open_get(int port, const char *sid) {
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
+                     "Mcp-Session-Id: %s\r\n\r\n",
+                     port, sid);
+    send_all(fd, req, (size_t)n);
+    return fd;
+}
+
+static uint64_t now_ms(void) { return mcp_now_ns() / 1000000; }
+
+typedef enum wait_result { WAIT_FOUND, WAIT_TIMEOUT, WAIT_ENDED } wait_result;
+
+/* Read the stream into b (kept NUL-terminated) until it holds needle, the
+ * peer closes, or limit_ms pass. */
+static wait_result stream_wait(int fd, mcp_buf *b, const char *needle, unsigned limit_ms) {
+    uint64_t until = now_ms() + limit_ms;
+    for (;;) {
+        mcp_buf_append_char(b, '\0');
+        b->len--;
+        if (strstr(b->data, needle)) return WAIT_FOUND;
+        uint64_t now = now_ms();
+        if (now >= until) return WAIT_TIMEOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, (int)(until - now));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return WAIT_TIMEOUT;
+        char chunk[4096];
+        ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return WAIT_ENDED;
+        mcp_buf_append(b, chunk, (size_t)got);
+    }
+}
+
+/* ---- Refusals ---------------------------------------------------------------------- */
+
+static void test_bad_values_exit_2(void **state) {
+    (void)state;
+    if (!need_mcpd()) skip();
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--sse-retry-ms", "0", NULL},
+                   "--sse-retry-ms must be a whole number from 1 to 3600000, got '0'");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--sse-retry-ms", "1s", NULL},
+                   "--sse-retry-ms must be a whole number");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--sse-retry-ms", NULL}, "--sse-retry-ms needs a number");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--ping-interval", "-5", NULL},
+                   "--ping-interval needs a number");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--ping-interval", "86400001", NULL},
+                   "--ping-interval must be a whole number from 0 to 86400000");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--ping-timeout", "0", NULL},
+                   "--ping-timeout must be a whole number from 1");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--ping-timeout", "500", NULL},
+                   "--ping-timeout needs --ping-interval above 0");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--ping-interval", "0", "--ping-timeout", "500", NULL},
+                   "--ping-timeout needs --ping-interval above 0");
+    assert_refused((const char *[]){"--http", "127.0.0.1:0", "--http-no-get", "--ping-interval", "1000", NULL},
+                   "which --http-no-get refuses");
+    assert_refused((const char *[]){"--tcp", "127.0.0.1:0", "--ping-interval", "1000", NULL},
+                   "apply to --http; give --http");
+
+    /* The same checks for the file's keys, which name the key. */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-%d.json", (int)getpid());
+    static const struct {
+        const char *json, *why;
+    } files[] = {
+        {"{\"http\":\"127.0.0.1:0\",\"http_options\":{\"sse_retry_ms\":0}}", "key 'http_options.sse_retry_ms' has a bad value"},
+        {"{\"http\":\"127.0.0.1:0\",\"http_options\":{\"ping_interval_ms\":\"fast\"}}", "ping_interval_ms"},
+        {"{\"http\":\"127.0.0.1:0\",\"http_options\":{\"ping_timeout_ms\":500}}", "--ping-timeout needs --ping-interval"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(files[i].json, f);
+        fclose(f);
+        assert_refused((const char *[]){"--config", path, NULL}, files[i].why);
+    }
+    unlink(path);
+}
+
+static void test_help_names_the_options(void **state) {
+    (void)state;
+    if (!need_mcpd()) skip();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' serve --help", need_mcpd());
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) mcp_buf_append(&b, chunk, n);
+    assert_int_equal(pclose(p), 0);
+    mcp_buf_append_char(&b, '\0');
+    assert_non_null(strstr(b.data, "--sse-retry-ms MS"));
+    assert_non_null(strstr(b.data, "--ping-interval MS"));
+    assert_non_null(strstr(b.data, "--ping-timeout MS"));
+    assert_non_null(strstr(b.data, "sse_retry_ms, ping_interval_ms"));
+    mcp_buf_free(&b);
+}
+
+/* ---- On the wire ------------------------------------------------------------------------ */
+
+/* A GET stream of a fresh session opens with the priming event carrying
+ * retry: want. */
+static void assert_get_retry(int port, const char *want) {
+    char sid[33];
+    open_session(port, sid);
+    int fd = open_get(port, sid);
+    mcp_buf b;
+    mcp_buf_init(&b);
+    wait_result found = stream_wait(fd, &b, want, 5000);
+    if (found != WAIT_FOUND) fprintf(stderr, "no '%s' on the GET stream:\n%s", want, b.data ? b.data : "");
+    assert_int_equal(found, WAIT_FOUND);
+    assert_non_null(strstr(b.data, "HTTP/1.1 200"));
+    mcp_buf_free(&b);
+    close(fd);
+}
+
+static void test_sse_retry_on_the_wire(void **state) {
+    (void)state;
+    if (!need_mcpd()) skip();
+    server s;
+    server_start(&s, (const char *[]){"--http", "127.0.0.1:0", "--workers", "1", "--log-level", "info",
+                                      "--sse-retry-ms", "2345", NULL});
+    assert_get_retry(s.port, "\nretry: 2345\n");
+    server_stop(&s);
+
+    /* Without the option, the library's default. */
+    server_start(&s, (const char *[]){"--http", "127.0.0.1:0", "--workers", "1", "--log-level", "info", NULL});
+    assert_get_retry(s.port, "\nretry: 1000\n");
+    server_stop(&s);
+
+    /* From the file, and the command line over the file. */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-retry-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"sse_retry_ms\":4321}}",
+          f);
+    fclose(f);
+    server_start(&s, (const char *[]){"--config", path, NULL});
+    assert_get_retry(s.port, "\nretry: 4321\n");
+    server_stop(&s);
+    server_start(&s, (const char *[]){"--config", path, "--sse-retry-ms", "777", NULL});
+    assert_get_retry(s.port, "\nretry: 777\n");
+    server_stop(&s);
+    unlink(path);
+}
+
+static size_t count_of(const char *text, const char *needle) {
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+/* The JSON-RPC id of the ping request in text (a number or a string, as
+ * written), into id. */
+static void ping_id(const char *text, char id[64]) {
+    const char *p = strstr(text, "\"method\":\"ping\"");
+    assert_non_null(p);
+    /* The id may come before or after the method within the same event. */
+    const char *event = p;
+    while (event > text && strncmp(event, "data: ", 6) != 0) event--;
+    const char *q = strstr(event, "\"id\":");
+    assert_non_null(q);
+    q += 5;
+    size_t n = strcspn(q, ",}");
+    assert_true(n > 0 && n < 64);
+    snprintf(id, 64, "%.*s", (int)n, q);
+}
+
+static void test_ping_and_timeout_on_the_wire(void **state) {
+    (void)state;
+    if (!need_mcpd()) skip();
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-ping-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* Pings from the file; the timeout from the command line. */
+    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":300}}",
+          f);
+    fclose(f);
+    server s;
+    server_start(&s, (const char *[]){"--config", path, "--ping-timeout", "1500", NULL});
+
+    char quiet[33], answering[33];
+    open_session(s.port, quiet);
+    open_session(s.port, answering);
+    int quiet_fd = open_get(s.port, quiet);
+    int answering_fd = open_get(s.port, answering);
+    mcp_buf qb, ab;
+    mcp_buf_init(&qb);
+    mcp_buf_init(&ab);
+
+    /* Both streams get a ping request. */
+    assert_int_equal(stream_wait(quiet_fd, &qb, "\"method\":\"ping\"", 5000), WAIT_FOUND);
+    assert_int_equal(stream_wait(answering_fd, &ab, "\"method\":\"ping\"", 5000), WAIT_FOUND);
+
+    /* One session answers every ping it gets for 4 s, the other none. */
+    size_t answered = 0, seen_at = 0;
+    uint64_t until = now_ms() + 4000;
+    while (now_ms() < until) {
+        const char *next = strstr(ab.data + seen_at, "\"method\":\"ping\"");
+        if (next) {
+            char id[64], reply[128];
+            ping_id(ab.data + seen_at, id);
+            seen_at = (size_t)(next - ab.data) + 1;
+            snprintf(reply, sizeof reply, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", id);
+            char *r = post(s.port, answering, reply);
+            assert_int_equal(status_of(r), 202);
+            free(r);
+            answered++;
+            continue;
+        }
+        /* Wait for the next ping; the stream must stay open meanwhile. */
+        size_t len = ab.len;
+        assert_int_not_equal(stream_wait(answering_fd, &ab, "\"method\":\"never\"", 200), WAIT_ENDED);
+        if (ab.len == len) usleep(20000);
+    }
+    assert_true(answered >= 2);
+
+    /* The quiet session was dropped: its stream ended, its id is gone. */
+    assert_int_not_equal(stream_wait(quiet_fd, &qb, "\r\n0\r\n\r\n", 2000), WAIT_TIMEOUT);
+    assert_int_equal(count_of(qb.data, "\"method\":\"ping\""), 1);
+    char *r = post(s.port, quiet, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
+    assert_int_equal(status_of(r), 404);
+    free(r);
+    /* The answering one lives on. */
+    r = post(s.port, answering, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}");
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(r, "\"id\":6,\"result\":{}"));
+    free(r);
+
+    mcp_buf_free(&qb);
+    mcp_buf_free(&ab);
+    close(quiet_fd);
+    close(answering_fd);
+    server_stop(&s);
+    unlink(path);
+}
+
+/* --ping-interval 0 on the command line turns off the file's pings. */
+static void test_ping_interval_zero_overrides_the_file(void **state) {
+    (void)state;
+    if (!need_mcpd()) skip();
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-off-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":200}}",
+          f);
+    fclose(f);
+    server s;
+    server_start(&s, (const char *[]){"--config", path, "--ping-interval", "0", NULL});
+    char sid[33];
+    open_session(s.port, sid);
+    int fd = open_get(s.port, sid);
+    mcp_buf b;
+    mcp_buf_init(&b);
+    assert_int_equal(stream_wait(fd, &b, "retry: ", 5000), WAIT_FOUND);
+    /* Several intervals (and sweeps) pass without a ping. */
+    assert_int_equal(stream_wait(fd, &b, "\"method\":\"ping\"", 2500), WAIT_TIMEOUT);
+    mcp_buf_free(&b);
+    close(fd);
+    server_stop(&s);
+    unlink(path);
+}
+
+int main(void) {
+    /* A hang fails the run instead of waiting for the harness's timeout. */
+    alarm(90);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_values_exit_2),
+        cmocka_unit_test(test_help_names_the_options),
+        cmocka_unit_test(test_sse_retry_on_the_wire),
+        cmocka_unit_test(test_ping_and_timeout_on_the_wire),
+        cmocka_unit_test(test_ping_interval_zero_overrides_the_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
