@@ -45,12 +45,15 @@ void mcp_metrics_collect_tracer(mcp_metrics_writer *w, void *user) {
 /* One listener's counters as the scrape sees them. stdio has one peer and no
  * accept: its connection series are written only for network listeners.
  * The HTTP layer counts its own limits (headers, body, request time, idle)
- * apart from the runtime's. */
+ * and its session liveness apart from the runtime's. TLS series exist only
+ * for listeners serving TLS, WebSocket ones only for the ws listener: a
+ * series that can never move would only suggest a feature is running. */
 typedef struct net_snapshot {
     const char *listener; /* NULL: unlabelled (a runtime alone) */
-    bool network, http;
+    bool network, http, ws, tls;
     mcp_net_counters c;
     uint64_t header_too_large, body_too_large, request_timeouts;
+    uint64_t pings_sent, sessions_ping_dropped, streams_closed_early;
 } net_snapshot;
 
 typedef struct net_snapshots {
@@ -69,6 +72,8 @@ static void snapshot_listener(void *user, const char *listener, const mcp_net *n
     one->network = net != NULL;
     if (net) {
         mcp_net_counters_get(net, &one->c);
+        one->tls = mcp_net_tls(net) != NULL;
+        one->ws = strcmp(listener, "ws") == 0;
         /* Only a runtime known to be HTTP may be asked for its HTTP layer. */
         mcp_http_server *http = strcmp(listener, "http") == 0 ? mcp_net_http(net) : NULL;
         if (http) {
@@ -80,6 +85,9 @@ static void snapshot_listener(void *user, const char *listener, const mcp_net *n
             one->header_too_large = h.status_431;
             one->body_too_large = h.status_413;
             one->request_timeouts = h.request_timeouts;
+            one->pings_sent = h.pings_sent;
+            one->sessions_ping_dropped = h.sessions_ping_dropped;
+            one->streams_closed_early = h.streams_closed_early;
         }
     } else if (stdio) {
         one->c.messages_in = stdio_load(&stdio->messages_in);
@@ -91,7 +99,7 @@ static void snapshot_listener(void *user, const char *listener, const mcp_net *n
 }
 
 /* Which listeners a series applies to. */
-enum { FOR_ALL, FOR_NETWORK, FOR_HTTP };
+enum { FOR_ALL, FOR_NETWORK, FOR_HTTP, FOR_WS, FOR_TLS };
 #define ACTIVE_GAUGE SIZE_MAX /* offset standing for accepted - closed */
 
 /* Write name once per snapshot (adjacent, as the format wants), each with
@@ -100,7 +108,9 @@ static void write_each(mcp_metrics_writer *w, const net_snapshots *s, const char
                        mcp_metric_type type, const mcp_label *extra, int applies, size_t offset) {
     for (size_t i = 0; i < s->count; i++) {
         const net_snapshot *one = &s->all[i];
-        if ((applies == FOR_NETWORK && !one->network) || (applies == FOR_HTTP && !one->http)) continue;
+        if ((applies == FOR_NETWORK && !one->network) || (applies == FOR_HTTP && !one->http) ||
+            (applies == FOR_WS && !one->ws) || (applies == FOR_TLS && !one->tls))
+            continue;
         mcp_label labels[2];
         size_t n = 0;
         if (extra) labels[n++] = *extra;
@@ -127,7 +137,7 @@ void mcp_metrics_collect_net(mcp_metrics_writer *w, void *user) {
     size_t listeners = mcp_serve_listeners(user, snapshot_listener, &s);
     if (listeners == 0) {
         s.count = 1;
-        s.all[0] = (net_snapshot){.listener = NULL, .network = true};
+        s.all[0] = (net_snapshot){.listener = NULL, .network = true, .tls = mcp_net_tls(user) != NULL};
         mcp_net_counters_get(user, &s.all[0].c);
     } else if (listeners == 1) {
         s.all[0].listener = NULL;
@@ -162,6 +172,30 @@ void mcp_metrics_collect_net(mcp_metrics_writer *w, void *user) {
                &(mcp_label){"direction", "in"}, FOR_ALL, NET(bytes_in));
     write_each(w, &s, "mcp_net_bytes_total", "Bytes read and written.", MCP_METRIC_COUNTER,
                &(mcp_label){"direction", "out"}, FOR_ALL, NET(bytes_out));
+
+    static const char *const tls_help = "TLS handshakes, by outcome (failed: the connection was closed for a bad "
+                                        "handshake or record).";
+    write_each(w, &s, "mcp_net_tls_handshakes_total", tls_help, MCP_METRIC_COUNTER, &(mcp_label){"outcome", "ok"},
+               FOR_TLS, NET(tls_handshakes));
+    write_each(w, &s, "mcp_net_tls_handshakes_total", tls_help, MCP_METRIC_COUNTER,
+               &(mcp_label){"outcome", "failed"}, FOR_TLS, NET(tls_failed));
+
+    static const char *const ws_help = "WebSocket upgrade requests, by outcome (rejected: answered 4xx).";
+    write_each(w, &s, "mcp_ws_upgrades_total", ws_help, MCP_METRIC_COUNTER, &(mcp_label){"outcome", "upgraded"},
+               FOR_WS, NET(ws_upgraded));
+    write_each(w, &s, "mcp_ws_upgrades_total", ws_help, MCP_METRIC_COUNTER, &(mcp_label){"outcome", "rejected"},
+               FOR_WS, NET(ws_rejected));
+    write_each(w, &s, "mcp_ws_fault_closes_total",
+               "WebSocket connections we closed for a fault of the peer or ours (1002, 1003, 1007, 1011).",
+               MCP_METRIC_COUNTER, NULL, FOR_WS, NET(ws_faults));
+
+    write_each(w, &s, "mcp_http_pings_sent_total", "Liveness pings sent to sessions over their GET stream.",
+               MCP_METRIC_COUNTER, NULL, FOR_HTTP, offsetof(net_snapshot, pings_sent));
+    write_each(w, &s, "mcp_http_sessions_ping_dropped_total", "Sessions deleted because a ping went unanswered.",
+               MCP_METRIC_COUNTER, NULL, FOR_HTTP, offsetof(net_snapshot, sessions_ping_dropped));
+    write_each(w, &s, "mcp_http_streams_closed_early_total",
+               "POST streams the server ended before their reply, for the client to poll (SSE polling).",
+               MCP_METRIC_COUNTER, NULL, FOR_HTTP, offsetof(net_snapshot, streams_closed_early));
 }
 
 #undef NET

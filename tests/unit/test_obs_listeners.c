@@ -5,9 +5,15 @@
  * that serves the scrape. The tests open connections on each listener,
  * make a limit fire on a listener other than HTTP (a line over
  * --max-message-size), scrape over a plain socket, check the values per
- * listener and hand the text to promtool.
+ * listener and hand the text to promtool. Further tests drive the counters
+ * of single features to non-zero values on a real scrape: HTTP liveness
+ * pings and the session they drop, WebSocket upgrades, refusals and fault
+ * closes, and failed TLS handshakes (scraped over TLS).
  */
 #include "mcp/base.h"
+#include "test_tls_cert.h"
+
+#include <openssl/ssl.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +134,20 @@ static bool recv_until(int fd, char *out, size_t cap, const char *end) {
     return true;
 }
 
+/* Set while a test scrapes an HTTP listener that serves TLS. */
+static SSL_CTX *scrape_tls;
+
+/* The request over TLS: the whole response into b. */
+static void tls_exchange(int fd, const char *req, size_t len, mcp_buf *b) {
+    SSL *ssl = SSL_new(scrape_tls);
+    if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 && SSL_write(ssl, req, (int)len) == (int)len) {
+        char chunk[4096];
+        int got;
+        while ((got = SSL_read(ssl, chunk, sizeof chunk)) > 0) mcp_buf_append(b, chunk, (size_t)got);
+    }
+    SSL_free(ssl);
+}
+
 /* GET /metrics on a fresh connection; the body (caller frees), or NULL. */
 static char *scrape(int port) {
     int fd = connect_port(port);
@@ -137,7 +157,9 @@ static char *scrape(int port) {
                      port);
     mcp_buf b;
     mcp_buf_init(&b);
-    if (send_all(fd, req, (size_t)n)) {
+    if (scrape_tls) {
+        tls_exchange(fd, req, (size_t)n, &b);
+    } else if (send_all(fd, req, (size_t)n)) {
         char chunk[4096];
         ssize_t got;
         while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
@@ -359,12 +381,180 @@ static void test_stdio_listener(void **state) {
     unlink(err_path);
 }
 
+/* ---- Feature counters: liveness pings, WebSocket, TLS ---------------------------------- */
+
+#define INIT_BODY                                                                                  \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
+    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
+
+/* A POST on its own connection; the whole response (caller frees). */
+static char *post(int port, const char *sid, const char *body) {
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                     "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+                     "%s%s%sContent-Length: %zu\r\n\r\n",
+                     port, sid ? "Mcp-Session-Id: " : "", sid ? sid : "", sid ? "\r\n" : "", strlen(body));
+    assert_true(send_all(fd, head, (size_t)n) && send_all(fd, body, strlen(body)));
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    ssize_t got;
+    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
+    close(fd);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+/* A handshake-era session with a GET stream open on the returned socket. */
+static int session_with_get_stream(int port) {
+    char *r = post(port, NULL, INIT_BODY);
+    const char *h = strstr(r, "Mcp-Session-Id: ");
+    assert_non_null(h);
+    char sid[33];
+    snprintf(sid, sizeof sid, "%.32s", h + 16);
+    free(r);
+    r = post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    assert_non_null(strstr(r, "HTTP/1.1 202"));
+    free(r);
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n\r\n",
+                     port, sid);
+    assert_true(send_all(fd, req, (size_t)n));
+    return fd;
+}
+
+static void test_ping_and_websocket_counters(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-ping-%d.err", (int)getpid());
+    char *argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--metrics", "--workers",
+                    "1", "--ping-interval", "200", "--ping-timeout", "300", "--log-level", "info", NULL};
+    pid_t server = spawn(argv, err_path, -1, -1);
+    assert_true(server > 0);
+    int http_port = logged_port(err_path, "http");
+    int ws_port = logged_port(err_path, "ws");
+    assert_true(http_port > 0 && ws_port > 0);
+
+    /* Before anything happens: the series exist, at zero, on their listener only. */
+    char *text = scrape(http_port);
+    assert_non_null(text);
+    assert_sample(text, "mcp_http_pings_sent_total{listener=\"http\"}", 0);
+    assert_sample(text, "mcp_http_sessions_ping_dropped_total{listener=\"http\"}", 0);
+    assert_sample(text, "mcp_http_streams_closed_early_total{listener=\"http\"}", 0);
+    assert_sample(text, "mcp_ws_upgrades_total{outcome=\"upgraded\",listener=\"ws\"}", 0);
+    assert_sample(text, "mcp_ws_upgrades_total{outcome=\"rejected\",listener=\"ws\"}", 0);
+    assert_sample(text, "mcp_ws_fault_closes_total{listener=\"ws\"}", 0);
+    assert_true(sample(text, "mcp_http_pings_sent_total{listener=\"ws\"}") < 0);
+    assert_true(sample(text, "mcp_ws_fault_closes_total{listener=\"http\"}") < 0);
+    /* No listener serves TLS: no TLS series. */
+    assert_null(strstr(text, "mcp_net_tls_handshakes_total"));
+    free(text);
+
+    /* A session that never answers its ping: pinged, then dropped. */
+    int get = session_with_get_stream(http_port);
+    char stream[4096];
+    assert_true(recv_until(get, stream, sizeof stream, "\"method\":\"ping\""));
+    text = scrape_until(http_port, "mcp_http_sessions_ping_dropped_total{listener=\"http\"}", 1);
+    assert_sample(text, "mcp_http_sessions_ping_dropped_total{listener=\"http\"}", 1);
+    assert_sample(text, "mcp_http_pings_sent_total{listener=\"http\"}", 1);
+    free(text);
+    close(get);
+
+    /* WebSocket: one upgrade, one refusal (a version we do not speak), and a
+     * fault: an unmasked client frame, which the protocol forbids (1002). */
+    int ws = ws_open(ws_port);
+    int bad = connect_port(ws_port);
+    assert_true(bad >= 0);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                     ws_port);
+    assert_true(send_all(bad, req, (size_t)n));
+    char reply[1024];
+    assert_true(recv_until(bad, reply, sizeof reply, "\r\n\r\n"));
+    assert_true(strncmp(reply, "HTTP/1.1 4", 10) == 0);
+    close(bad);
+    static const char unmasked[] = "\x81\x02hi";
+    assert_true(send_all(ws, unmasked, sizeof unmasked - 1));
+    text = scrape_until(http_port, "mcp_ws_fault_closes_total{listener=\"ws\"}", 1);
+    assert_sample(text, "mcp_ws_fault_closes_total{listener=\"ws\"}", 1);
+    assert_sample(text, "mcp_ws_upgrades_total{outcome=\"upgraded\",listener=\"ws\"}", 1);
+    assert_sample(text, "mcp_ws_upgrades_total{outcome=\"rejected\",listener=\"ws\"}", 1);
+    promtool_check(text);
+    free(text);
+    close(ws);
+
+    kill(server, SIGTERM);
+    assert_int_equal(wait_exit(server), 0);
+    unlink(err_path);
+}
+
+static void test_tls_handshake_counters(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    test_cert tc;
+    if (!test_cert_make(&tc)) skip();
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-tls-%d.err", (int)getpid());
+    char *argv[] = {(char *)bin, "serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--metrics", "--workers",
+                    "1", "--tls-cert", tc.cert, "--tls-key", tc.key, "--log-level", "info", NULL};
+    pid_t server = spawn(argv, err_path, -1, -1);
+    assert_true(server > 0);
+    int tcp_port = logged_port(err_path, "tcp+tls");
+    int http_port = logged_port(err_path, "http+tls");
+    assert_true(tcp_port > 0 && http_port > 0);
+    scrape_tls = SSL_CTX_new(TLS_client_method());
+    assert_non_null(scrape_tls);
+    SSL_CTX_set_verify(scrape_tls, SSL_VERIFY_NONE, NULL);
+
+    /* Plain text where TLS is expected: the handshake fails and the
+     * connection is closed. */
+    int plain = connect_port(tcp_port);
+    assert_true(plain >= 0);
+    static const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    assert_true(send_all(plain, line, sizeof line - 1));
+    char junk[256];
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(plain, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (recv(plain, junk, sizeof junk, 0) > 0) {}
+    close(plain);
+
+    char *text = scrape_until(http_port, "mcp_net_tls_handshakes_total{outcome=\"failed\",listener=\"tcp\"}", 1);
+    assert_non_null(text);
+    assert_sample(text, "mcp_net_tls_handshakes_total{outcome=\"failed\",listener=\"tcp\"}", 1);
+    assert_sample(text, "mcp_net_tls_handshakes_total{outcome=\"ok\",listener=\"tcp\"}", 0);
+    assert_sample(text, "mcp_net_tls_handshakes_total{outcome=\"failed\",listener=\"http\"}", 0);
+    /* Every scrape so far came over its own TLS connection. */
+    assert_true(sample(text, "mcp_net_tls_handshakes_total{outcome=\"ok\",listener=\"http\"}") >= 1);
+    promtool_check(text);
+    free(text);
+
+    SSL_CTX_free(scrape_tls);
+    scrape_tls = NULL;
+    kill(server, SIGTERM);
+    assert_int_equal(wait_exit(server), 0);
+    unlink(err_path);
+    test_cert_remove(&tc);
+}
+
 int main(void) {
     /* A hang fails the run instead of waiting for the harness's timeout. */
-    alarm(60);
+    alarm(90);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_http_ws_listeners),
         cmocka_unit_test(test_stdio_listener),
+        cmocka_unit_test(test_ping_and_websocket_counters),
+        cmocka_unit_test(test_tls_handshake_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
