@@ -1,6 +1,8 @@
 /*
  * test_mcp_sink.h — a capturing sink for the server-core tests: records
  * every message a session emits and parses it back for assertions.
+ * Everything is static inline: a test that uses only part of it must still
+ * build with -Werror (no unused-function warnings).
  */
 #ifndef TEST_MCP_SINK_H
 #define TEST_MCP_SINK_H
@@ -23,7 +25,7 @@ typedef struct capture {
     mcp_arena arena; /* parsed views */
 } capture;
 
-static int capture_write(void *user, const char *message, size_t len)
+static inline int capture_write(void *user, const char *message, size_t len)
 {
     capture *c = user;
     pthread_mutex_lock(&c->lock);
@@ -33,14 +35,14 @@ static int capture_write(void *user, const char *message, size_t len)
     return 0;
 }
 
-static void capture_init(capture *c)
+static inline void capture_init(capture *c)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->lock, NULL);
     mcp_arena_init(&c->arena, 0);
 }
 
-static void capture_clear(capture *c)
+static inline void capture_clear(capture *c)
 {
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->count; i++)
@@ -49,14 +51,14 @@ static void capture_clear(capture *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void capture_free(capture *c)
+static inline void capture_free(capture *c)
 {
     capture_clear(c);
     mcp_arena_free(&c->arena);
     pthread_mutex_destroy(&c->lock);
 }
 
-static size_t capture_count(capture *c)
+static inline size_t capture_count(capture *c)
 {
     pthread_mutex_lock(&c->lock);
     size_t n = c->count;
@@ -65,7 +67,7 @@ static size_t capture_count(capture *c)
 }
 
 /* Message i, parsed (NULL when it is not valid JSON, which fails the test). */
-static mcp_json *capture_json(capture *c, size_t i)
+static inline mcp_json *capture_json(capture *c, size_t i)
 {
     if (i >= capture_count(c))
         return NULL;
@@ -75,12 +77,12 @@ static mcp_json *capture_json(capture *c, size_t i)
     return doc;
 }
 
-static mcp_sink capture_sink(capture *c)
+static inline mcp_sink capture_sink(capture *c)
 {
     return (mcp_sink){.write = capture_write, .user = c};
 }
 
-static int session_send(mcp_session *s, const char *text)
+static inline int session_send(mcp_session *s, const char *text)
 {
     return mcp_session_handle(s, text, strlen(text));
 }
