@@ -3,12 +3,14 @@
  * correlation of responses, timeouts, cancellation and the routing of what
  * the server sends (responses, notifications, server-to-client requests).
  *
- * Pending requests sit in a small array searched linearly: a client has a
- * handful in flight, and an array beats a hash table until dozens. A request
- * is taken out of the array before its callback runs, so callbacks may send,
- * cancel or complete other requests freely.
+ * Pending requests sit in a dense array with an id index beside it: a
+ * pipelining client (the batcher) keeps a thousand in flight, and a reply
+ * must find its request without walking them. A request is taken out of the
+ * array before its callback runs, so callbacks may send, cancel or complete
+ * other requests freely.
  */
 #include "mcp/client_internal.h"
+#include "rpc/envelope_built.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
 #define DEFAULT_INPUT_ROUNDS 8u
 #define DEFAULT_CACHE_ENTRIES 128u
+/* A spare output buffer larger than this is not kept between requests. */
+#define SPARE_BUF_MAX (64u * 1024u)
 
 char *mcp_client_strndup(const char *s, size_t len)
 {
@@ -115,28 +119,125 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
     c->observer = o.observer;
     c->cache.max = o.cache_entries ? o.cache_entries : DEFAULT_CACHE_ENTRIES;
     c->next_id = 1;
+    c->earliest_deadline_ns = UINT64_MAX;
     mcp_buf_init(&c->inbox);
+    mcp_buf_init(&c->out_spare);
     return c;
+}
+
+/* ---- The pending index ------------------------------------------------------
+ * Open addressing with linear probing. Ids are handed out in sequence, so
+ * they are scattered by a multiplicative hash: taken as they are they would
+ * fill one long run, and every removal would walk it. Removal shifts later
+ * members of the run back, so a lookup can stop at the first empty entry. */
+
+static size_t index_home(const mcp_client *c, int64_t id)
+{
+    return (size_t)(((uint64_t)id * UINT64_C(0x9E3779B97F4A7C15)) >> c->pending_index_shift);
+}
+
+/* The index entry holding id, or the empty entry where it would go. */
+static size_t index_slot(const mcp_client *c, int64_t id)
+{
+    size_t i = index_home(c, id);
+    while (c->pending_index[i].slot && c->pending_index[i].id != id)
+        i = (i + 1) & c->pending_index_mask;
+    return i;
+}
+
+/* The array slot of the request with this id. */
+static bool index_find(const mcp_client *c, int64_t id, size_t *k)
+{
+    if (!c->pending_index)
+        return false;
+    uint32_t v = c->pending_index[index_slot(c, id)].slot;
+    *k = (size_t)v - 1;
+    return v != 0;
+}
+
+static void index_remove_slot(mcp_client *c, size_t hole)
+{
+    size_t mask = c->pending_index_mask;
+    mcp_client_index_entry *e = c->pending_index;
+    e[hole].slot = 0;
+    for (size_t i = (hole + 1) & mask; e[i].slot; i = (i + 1) & mask) {
+        size_t home = index_home(c, e[i].id);
+        /* It stays unless the hole lies cyclically in [home, i). */
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            e[hole] = e[i];
+            e[i].slot = 0;
+            hole = i;
+        }
+    }
+}
+
+/* Room for one more pending request, in the array and in the index (kept at
+ * most half full). */
+static int pending_reserve(mcp_client *c)
+{
+    if (c->pending_count < c->pending_cap)
+        return 0;
+    size_t cap = c->pending_cap ? c->pending_cap * 2 : 8;
+    if (cap > UINT32_MAX / 2)
+        return MCP_ENOMEM;
+    mcp_client_pending *grown = realloc(c->pending, cap * sizeof *grown);
+    if (!grown)
+        return MCP_ENOMEM;
+    c->pending = grown;
+    mcp_client_index_entry *index = calloc(cap * 2, sizeof *index);
+    if (!index)
+        return MCP_ENOMEM;
+    unsigned bits = 0;
+    while (((size_t)1 << bits) < cap * 2)
+        bits++;
+    free(c->pending_index);
+    c->pending_index = index;
+    c->pending_index_mask = cap * 2 - 1;
+    c->pending_index_shift = 64 - bits;
+    c->pending_cap = cap;
+    for (size_t k = 0; k < c->pending_count; k++) {
+        size_t i = index_slot(c, c->pending[k].id);
+        c->pending_index[i] = (mcp_client_index_entry){c->pending[k].id, (uint32_t)k + 1};
+    }
+    return 0;
+}
+
+/* Append p (room reserved) to the array and the index. */
+static void pending_add(mcp_client *c, const mcp_client_pending *p)
+{
+    size_t k = c->pending_count++;
+    c->pending[k] = *p;
+    c->pending_index[index_slot(c, p->id)] = (mcp_client_index_entry){p->id, (uint32_t)k + 1};
+    if (p->deadline_ns < c->earliest_deadline_ns)
+        c->earliest_deadline_ns = p->deadline_ns;
+}
+
+/* Take the request at array slot k out into *out. */
+static void pending_remove_at(mcp_client *c, size_t k, mcp_client_pending *out)
+{
+    *out = c->pending[k];
+    index_remove_slot(c, index_slot(c, out->id));
+    size_t last = --c->pending_count;
+    if (k != last) {
+        c->pending[k] = c->pending[last];
+        c->pending_index[index_slot(c, c->pending[k].id)].slot = (uint32_t)k + 1;
+    }
 }
 
 static bool take_pending(mcp_client *c, int64_t id, mcp_client_pending *out)
 {
-    for (size_t i = 0; i < c->pending_count; i++) {
-        if (c->pending[i].id == id) {
-            *out = c->pending[i];
-            c->pending[i] = c->pending[--c->pending_count];
-            return true;
-        }
-    }
-    return false;
+    size_t k;
+    if (!index_find(c, id, &k))
+        return false;
+    pending_remove_at(c, k, out);
+    return true;
 }
 
 mcp_client_pending *mcp_client_find_pending(mcp_client *client, int64_t id)
 {
-    for (size_t i = 0; i < client->pending_count; i++)
-        if (client->pending[i].id == id)
-            return &client->pending[i];
-    return NULL;
+    size_t k;
+    return index_find(client, id, &k) ? &client->pending[k] : NULL;
 }
 
 /* p is a copy already out of the array; its strings die here. */
@@ -159,8 +260,7 @@ static void fail_all(mcp_client *c, int status)
 {
     mcp_client_pending p;
     while (c->pending_count > 0) {
-        p = c->pending[c->pending_count - 1];
-        c->pending_count--;
+        pending_remove_at(c, c->pending_count - 1, &p);
         complete(c, &p, status, NULL);
     }
 }
@@ -173,6 +273,10 @@ void mcp_client_free(mcp_client *client)
     if (client->transport)
         client->transport->close(client->transport);
     free(client->pending);
+    free(client->pending_index);
+    mcp_buf_free(&client->out_spare);
+    if (client->arena_spare_ready)
+        mcp_arena_free(&client->arena_spare);
     free(client->name);
     free(client->version);
     free(client->capabilities);
@@ -229,17 +333,14 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
     if (!method)
         return MCP_EINVAL;
     mcp_client_request_opts r = ropts ? *ropts : (mcp_client_request_opts){0};
-    if (client->pending_count == client->pending_cap) {
-        size_t cap = client->pending_cap ? client->pending_cap * 2 : 8;
-        mcp_client_pending *grown = realloc(client->pending, cap * sizeof *grown);
-        if (!grown)
-            return MCP_ENOMEM;
-        client->pending = grown;
-        client->pending_cap = cap;
-    }
-    /* Keep what was sent when a retry or the cache will need it again. */
+    if (pending_reserve(client) != 0)
+        return MCP_ENOMEM;
+    /* Keep what was sent when a retry (input_required, modern era only) or
+     * the cache will need it again; a client that caches nothing in the
+     * handshake era needs neither, and spares two copies per request. */
     char *kept_method = NULL, *kept_params = NULL;
-    if (purpose == MCP_CLIENT_FOR_CALLER || purpose == MCP_CLIENT_FOR_REFRESH) {
+    if ((purpose == MCP_CLIENT_FOR_CALLER || purpose == MCP_CLIENT_FOR_REFRESH) &&
+        (!client->no_cache || client->modern)) {
         kept_method = mcp_client_strdup(method);
         kept_params = mcp_client_strdup(params_json);
         if (!kept_method || (params_json && !kept_params)) {
@@ -250,13 +351,18 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
     }
     int64_t id = client->next_id++;
     void *obs = client->observer ? mcp_client_observe_start(client, method, params_json, id) : NULL;
-    mcp_buf out;
-    mcp_buf_init(&out);
+    mcp_buf out = client->out_spare;
+    mcp_buf_init(&client->out_spare);
     int rc = mcp_client_write_request(client, &out, id, method, params_json, r.progress);
     client->traceparent[0] = '\0';
     if (rc == 0)
         rc = mcp_client_send_text(client, out.data, out.len);
-    mcp_buf_free(&out);
+    if (client->out_spare.data || out.cap > SPARE_BUF_MAX) {
+        mcp_buf_free(&out);
+    } else {
+        mcp_buf_reset(&out);
+        client->out_spare = out;
+    }
     if (rc != 0 && obs)
         mcp_client_observe_end(client, obs, rc, NULL);
     if (rc != 0) {
@@ -267,7 +373,15 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
     uint64_t timeout_ns = r.timeout_ms == MCP_CLIENT_NO_TIMEOUT ? UINT64_MAX
                           : r.timeout_ms                        ? (uint64_t)r.timeout_ms * 1000000u
                                                                 : client->default_timeout_ns;
-    client->pending[client->pending_count++] = (mcp_client_pending){
+    /* The sink may have re-entered the client; make sure of the room. */
+    if (pending_reserve(client) != 0) {
+        if (obs)
+            mcp_client_observe_end(client, obs, MCP_ENOMEM, NULL);
+        free(kept_method);
+        free(kept_params);
+        return MCP_ENOMEM;
+    }
+    pending_add(client, &(mcp_client_pending){
         .id = id,
         .purpose = purpose,
         .timeout_ns = timeout_ns,
@@ -280,7 +394,7 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
         .method = kept_method,
         .params = kept_params,
         .obs_handle = obs,
-    };
+    });
     if (id_out)
         *id_out = id;
     return 0;
@@ -368,10 +482,8 @@ int mcp_client_cancel(mcp_client *client, int64_t request_id, const char *reason
 
 bool mcp_client_is_pending(const mcp_client *client, int64_t request_id)
 {
-    for (size_t i = 0; i < client->pending_count; i++)
-        if (client->pending[i].id == request_id)
-            return true;
-    return false;
+    size_t k;
+    return index_find(client, request_id, &k);
 }
 
 size_t mcp_client_pending_count(const mcp_client *client)
@@ -383,14 +495,23 @@ void mcp_client_tick(mcp_client *client, uint64_t now_ns)
 {
     if (now_ns > client->now_ns)
         client->now_ns = now_ns;
+    /* Ticks come once per read: most find nothing due, without a walk. */
+    if (client->earliest_deadline_ns > client->now_ns)
+        return;
     for (;;) {
         size_t i = 0;
-        while (i < client->pending_count && client->pending[i].deadline_ns > client->now_ns)
+        uint64_t earliest = UINT64_MAX;
+        while (i < client->pending_count && client->pending[i].deadline_ns > client->now_ns) {
+            if (client->pending[i].deadline_ns < earliest)
+                earliest = client->pending[i].deadline_ns;
             i++;
-        if (i == client->pending_count)
+        }
+        if (i == client->pending_count) {
+            client->earliest_deadline_ns = earliest;
             return;
-        mcp_client_pending p = client->pending[i];
-        client->pending[i] = client->pending[--client->pending_count];
+        }
+        mcp_client_pending p;
+        pending_remove_at(client, i, &p);
         client->counters.timeouts++;
         if (p.purpose != MCP_CLIENT_FOR_INITIALIZE)
             send_cancelled(client, p.id, "timeout");
@@ -483,10 +604,8 @@ static void on_progress(mcp_client *c, const mcp_json *params)
     int64_t token;
     if (!mcp_client_int_from_json(mcp_json_get(params, "progressToken"), &token))
         return;
-    for (size_t i = 0; i < c->pending_count; i++) {
-        mcp_client_pending *p = &c->pending[i];
-        if (p->id != token || !p->progress)
-            continue;
+    mcp_client_pending *p = mcp_client_find_pending(c, token);
+    if (p && p->progress) {
         /* Progress proves the server is working: restart the clock. */
         if (p->timeout_ns != UINT64_MAX)
             p->deadline_ns = c->now_ns + p->timeout_ns;
@@ -496,7 +615,6 @@ static void on_progress(mcp_client *c, const mcp_json *params)
                            mcp_json_num(mcp_json_get(params, "total"), 0),
                            mcp_json_str(msg, NULL));
         }
-        return;
     }
 }
 
@@ -581,6 +699,17 @@ static void answer_request(mcp_client *c, mcp_arena *arena, const mcp_rpc_messag
     mcp_buf_free(&answer.result);
 }
 
+static void arena_release(mcp_client *c, mcp_arena *arena)
+{
+    if (c->arena_spare_ready) {
+        mcp_arena_free(arena);
+        return;
+    }
+    mcp_arena_reset(arena);
+    c->arena_spare = *arena;
+    c->arena_spare_ready = true;
+}
+
 int mcp_client_handle(mcp_client *client, const char *message, size_t len)
 {
     client->counters.messages_in++;
@@ -588,19 +717,24 @@ int mcp_client_handle(mcp_client *client, const char *message, size_t len)
         client->counters.malformed++;
         return 0;
     }
-    /* A fresh arena per message: callbacks may re-enter the client. */
+    /* The spare arena, or a fresh one when a callback re-entered us. */
     mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_rpc_batch batch;
-    int rc = mcp_rpc_parse(&arena, message, len, NULL, &batch);
-    if (rc != 0) {
-        mcp_arena_free(&arena);
-        return rc;
+    if (client->arena_spare_ready) {
+        arena = client->arena_spare;
+        client->arena_spare_ready = false;
+    } else {
+        mcp_arena_init(&arena, 0);
     }
-    if (batch.error_code) {
+    /* Every part of a message gets read (results go to callbacks as built
+     * DOMs), so build it all in one pass rather than validate now and
+     * build later. */
+    mcp_rpc_batch batch;
+    int rc = mcp_rpc_parse_built(&arena, message, len, NULL, &batch);
+    if (rc == 0 && batch.error_code)
         client->counters.malformed++;
-        mcp_arena_free(&arena);
-        return 0;
+    if (rc != 0 || batch.error_code) {
+        arena_release(client, &arena);
+        return rc;
     }
     for (size_t i = 0; i < batch.count; i++) {
         const mcp_rpc_message *m = &batch.items[i];
@@ -620,6 +754,6 @@ int mcp_client_handle(mcp_client *client, const char *message, size_t len)
             break;
         }
     }
-    mcp_arena_free(&arena);
+    arena_release(client, &arena);
     return 0;
 }

@@ -11,8 +11,8 @@
  * cache belongs to one client and so to one authorization context, and
  * mcp_client_cache_clear is there for the day that context changes.
  *
- * The cache is a small array searched linearly, like the pending table: a
- * client caches a handful of lists and resources. When full, the least
+ * The cache is a small array searched linearly: a client caches a handful
+ * of lists and resources. When full, the least
  * recently used entry goes.
  *
  * Notifications make entries stale before their time: a list_changed drops

@@ -37,6 +37,12 @@ typedef struct mcp_client_pending {
     void *obs_handle;           /* the observer's, ended with the request */
 } mcp_client_pending;
 
+/* An entry of the pending index: slot is the array slot + 1, 0 when empty. */
+typedef struct mcp_client_index_entry {
+    int64_t id;
+    uint32_t slot;
+} mcp_client_index_entry;
+
 typedef struct mcp_client_cache_entry {
     char *key;                  /* method, '\n', canonical params without _meta */
     char *method;
@@ -101,13 +107,25 @@ struct mcp_client {
     mcp_client_done_fn start_done;
     void *start_user;
 
+    /* Pending requests: a dense array (walked by tick and close) and an
+     * open-addressing index from id to array slot, so a reply finds its
+     * request in constant time however many are in flight. */
     mcp_client_pending *pending;
     size_t pending_count;
     size_t pending_cap;
+    mcp_client_index_entry *pending_index; /* pending_index_mask + 1 entries */
+    size_t pending_index_mask;
+    unsigned pending_index_shift;          /* 64 - log2(entries) */
+    uint64_t earliest_deadline_ns; /* no pending deadline is earlier (a lower bound) */
     int64_t next_id;
     uint64_t now_ns;
     mcp_client_counters counters;
     mcp_buf inbox;             /* blocking API: the message being handled */
+    /* Kept between messages to spare an allocation per request and per
+     * reply; taken out while in use, since callbacks may re-enter. */
+    mcp_buf out_spare;
+    mcp_arena arena_spare;
+    bool arena_spare_ready;
     const mcp_observer *observer;
     char traceparent[MCP_TRACEPARENT_TEXT_LEN + 1]; /* for the request being written, or "" */
 };

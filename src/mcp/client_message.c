@@ -7,7 +7,10 @@
  * in _meta in both eras; so params are parsed and rewritten with our _meta
  * first, then the caller's own _meta members (ours win on a clash, since the
  * server judges the request by them), then the caller's other members.
- * Params that need no _meta go out byte for byte after a validity check.
+ * Params that need no _meta go out byte for byte after a validity check,
+ * in an envelope written straight into the buffer: that is every request of
+ * a handshake-era pipelining client, so it is kept to one pass over the
+ * params and no allocation.
  */
 #include "mcp/client_internal.h"
 
@@ -68,12 +71,39 @@ static void write_meta(mcp_client *client, mcp_json_writer *w, int64_t id, bool 
     mcp_json_end_object(w);
 }
 
+/* Can s go between quotes as it is: printable ASCII, no quote or backslash? */
+static bool is_plain_text(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* Valid JSON whose value is an object (its first byte past whitespace). */
+static bool is_object_text(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return i < len && text[i] == '{' && mcp_json_validate(text, len, NULL, NULL) == 0;
+}
+
 static int write_params(mcp_client *client, mcp_json_writer *w, int64_t id,
                         const char *params_json, bool progress)
 {
     bool need_meta = client->modern || progress || client->traceparent[0];
     if (!params_json && !need_meta)
         return 0;
+    if (!need_meta) {
+        if (!is_object_text(params_json, strlen(params_json)))
+            return MCP_EINVAL;
+        mcp_json_write_key(w, "params");
+        mcp_json_write_raw(w, params_json, strlen(params_json));
+        return 0;
+    }
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
     mcp_json *params = NULL;
@@ -85,11 +115,6 @@ static int write_params(mcp_client *client, mcp_json_writer *w, int64_t id,
         }
     }
     mcp_json_write_key(w, "params");
-    if (!need_meta) {
-        mcp_json_write_raw(w, params_json, strlen(params_json));
-        mcp_arena_free(&arena);
-        return 0;
-    }
     mcp_json_begin_object(w);
     write_meta(client, w, id, progress, mcp_json_get(params, "_meta"));
     for (const mcp_json *m = mcp_json_first(params); m; m = mcp_json_next(m)) {
@@ -104,9 +129,59 @@ static int write_params(mcp_client *client, mcp_json_writer *w, int64_t id,
     return 0;
 }
 
+static char *copy_bytes(char *to, const char *from, size_t len)
+{
+    memcpy(to, from, len);
+    return to + len;
+}
+
+/* {"jsonrpc":"2.0","id":ID,"method":"METHOD"[,"params":PARAMS]} for a
+ * method that needs no escaping and params that go out as given. */
+static int write_plain_request(mcp_buf *out, int64_t id, const char *method, size_t method_len,
+                               const char *params_json)
+{
+    size_t params_len = params_json ? strlen(params_json) : 0;
+    if (params_json && !is_object_text(params_json, params_len))
+        return MCP_EINVAL;
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    static const char mid[] = ",\"method\":\"";
+    static const char tail[] = "\",\"params\":";
+    char digits[24];
+    size_t n = 0;
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do {
+        digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (id < 0)
+        digits[sizeof digits - 1 - n++] = '-';
+    size_t need = sizeof head - 1 + n + sizeof mid - 1 + method_len + sizeof tail - 1 + params_len + 2;
+    if (mcp_buf_reserve(out, need) != 0)
+        return MCP_ENOMEM;
+    char *at = out->data + out->len;
+    at = copy_bytes(at, head, sizeof head - 1);
+    at = copy_bytes(at, digits + sizeof digits - n, n);
+    at = copy_bytes(at, mid, sizeof mid - 1);
+    at = copy_bytes(at, method, method_len);
+    if (params_json) {
+        at = copy_bytes(at, tail, sizeof tail - 1);
+        at = copy_bytes(at, params_json, params_len);
+    } else {
+        *at++ = '"';
+    }
+    *at++ = '}';
+    *at = '\0';
+    out->len = (size_t)(at - out->data);
+    return 0;
+}
+
 int mcp_client_write_request(mcp_client *client, mcp_buf *out, int64_t id, const char *method,
                              const char *params_json, bool progress)
 {
+    size_t method_len = strlen(method);
+    bool need_meta = client->modern || progress || client->traceparent[0];
+    if (!need_meta && is_plain_text(method, method_len))
+        return write_plain_request(out, id, method, method_len, params_json);
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);
