@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_mcpd.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,71 +35,6 @@
 #include <unistd.h>
 
 #define LIMIT "1024"
-
-static const char *mcpd_bin(void) {
-    const char *bin = getenv("MCPD_BIN");
-    return bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
-
-static const char *need_mcpd(void) {
-    const char *bin = mcpd_bin();
-    if (!bin) printf("SKIPPED: MCPD_BIN is not set to an executable mcpd\n");
-    return bin;
-}
-
-/* Start argv with stderr to err_path; stdin from in_fd (or /dev/null) and
- * stdout to out_fd (or /dev/null). */
-static pid_t spawn(char *const argv[], const char *err_path, int in_fd, int out_fd) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
-        int out = out_fd >= 0 ? out_fd : open("/dev/null", O_WRONLY);
-        if (err < 0 || in < 0 || out < 0) _exit(126);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    mcp_buf b;
-    mcp_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcp_buf_append(&b, chunk, n);
-    fclose(f);
-    mcp_buf_append_char(&b, '\0');
-    return b.data;
-}
-
-/* The port the server logged for one listener ("NAME listening on ... (port N"),
- * waiting up to 5 s. */
-static int logged_port(const char *err_path, const char *name) {
-    char needle[32];
-    snprintf(needle, sizeof needle, "%s listening on ", name);
-    for (int i = 0; i < 100; i++) {
-        char *text = read_file(err_path);
-        char *p = text ? strstr(text, needle) : NULL;
-        char *q = p ? strstr(p, "(port ") : NULL;
-        int port = q ? atoi(q + 6) : 0;
-        free(text);
-        if (port > 0) return port;
-        usleep(50000);
-    }
-    return 0;
-}
 
 static int connect_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -189,23 +126,6 @@ static void assert_sample(const char *text, const char *series, double want) {
     if (got != want) fail_msg("%s: want %g, got %g in\n%s", series, want, got, text);
 }
 
-static void promtool_check(const char *text) {
-    if (access("/usr/bin/promtool", X_OK) != 0) {
-        printf("promtool not installed: metrics text checked by content only\n");
-        return;
-    }
-    char path[64], cmd[160];
-    snprintf(path, sizeof path, "/tmp/mcpd-listeners-%d.prom", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
-    int rc = system(cmd);
-    unlink(path);
-    assert_int_equal(rc, 0);
-}
-
 /* A line over the limit: the TCP listener answers -32600 and counts it. */
 static void tcp_oversized(int fd) {
     char line[2048];
@@ -255,11 +175,11 @@ static void test_tcp_http_ws_listeners(void **state) {
     snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-%d.err", (int)getpid());
     char *argv[] = {(char *)bin, "serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0",
                     "--metrics", "--workers", "1", "--max-message-size", LIMIT, "--log-level", "info", NULL};
-    pid_t server = spawn(argv, err_path, -1, -1);
+    pid_t server = mcpd_spawn(argv, -1, -1, NULL, err_path);
     assert_true(server > 0);
-    int tcp_port = logged_port(err_path, "tcp");
-    int http_port = logged_port(err_path, "http");
-    int ws_port = logged_port(err_path, "ws");
+    int tcp_port = mcpd_logged_port(err_path, "tcp");
+    int http_port = mcpd_logged_port(err_path, "http");
+    int ws_port = mcpd_logged_port(err_path, "ws");
     assert_true(tcp_port > 0 && http_port > 0 && ws_port > 0);
 
     int tcp = connect_port(tcp_port);
@@ -314,7 +234,7 @@ static void test_tcp_http_ws_listeners(void **state) {
 
     close(ws);
     kill(server, SIGTERM);
-    assert_int_equal(wait_exit(server), 0);
+    assert_int_equal(mcpd_wait_exit(server), 0);
     unlink(err_path);
 }
 
@@ -334,11 +254,11 @@ static void test_stdio_listener(void **state) {
     }
     char *argv[] = {(char *)bin, "serve", "--stdio", "--http", "127.0.0.1:0", "--metrics", "--workers", "1",
                     "--max-message-size", LIMIT, "--log-level", "info", NULL};
-    pid_t server = spawn(argv, err_path, to_server[0], from_server[1]);
+    pid_t server = mcpd_spawn(argv, to_server[0], from_server[1], NULL, err_path);
     assert_true(server > 0);
     close(to_server[0]);
     close(from_server[1]);
-    int http_port = logged_port(err_path, "http");
+    int http_port = mcpd_logged_port(err_path, "http");
     assert_true(http_port > 0);
 
     /* One line over the limit, one ping: two answers. */
@@ -376,7 +296,7 @@ static void test_stdio_listener(void **state) {
 
     /* End of stdin ends serving. */
     close(to_server[1]);
-    assert_int_equal(wait_exit(server), 0);
+    assert_int_equal(mcpd_wait_exit(server), 0);
     close(from_server[0]);
     unlink(err_path);
 }
@@ -437,10 +357,10 @@ static void test_ping_and_websocket_counters(void **state) {
     snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-ping-%d.err", (int)getpid());
     char *argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--metrics", "--workers",
                     "1", "--ping-interval", "200", "--ping-timeout", "300", "--log-level", "info", NULL};
-    pid_t server = spawn(argv, err_path, -1, -1);
+    pid_t server = mcpd_spawn(argv, -1, -1, NULL, err_path);
     assert_true(server > 0);
-    int http_port = logged_port(err_path, "http");
-    int ws_port = logged_port(err_path, "ws");
+    int http_port = mcpd_logged_port(err_path, "http");
+    int ws_port = mcpd_logged_port(err_path, "ws");
     assert_true(http_port > 0 && ws_port > 0);
 
     /* Before anything happens: the series exist, at zero, on their listener only. */
@@ -494,7 +414,7 @@ static void test_ping_and_websocket_counters(void **state) {
     close(ws);
 
     kill(server, SIGTERM);
-    assert_int_equal(wait_exit(server), 0);
+    assert_int_equal(mcpd_wait_exit(server), 0);
     unlink(err_path);
 }
 
@@ -508,10 +428,10 @@ static void test_tls_handshake_counters(void **state) {
     snprintf(err_path, sizeof err_path, "/tmp/mcpd-listeners-tls-%d.err", (int)getpid());
     char *argv[] = {(char *)bin, "serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--metrics", "--workers",
                     "1", "--tls-cert", tc.cert, "--tls-key", tc.key, "--log-level", "info", NULL};
-    pid_t server = spawn(argv, err_path, -1, -1);
+    pid_t server = mcpd_spawn(argv, -1, -1, NULL, err_path);
     assert_true(server > 0);
-    int tcp_port = logged_port(err_path, "tcp+tls");
-    int http_port = logged_port(err_path, "http+tls");
+    int tcp_port = mcpd_logged_port(err_path, "tcp+tls");
+    int http_port = mcpd_logged_port(err_path, "http+tls");
     assert_true(tcp_port > 0 && http_port > 0);
     scrape_tls = SSL_CTX_new(TLS_client_method());
     assert_non_null(scrape_tls);
@@ -542,7 +462,7 @@ static void test_tls_handshake_counters(void **state) {
     SSL_CTX_free(scrape_tls);
     scrape_tls = NULL;
     kill(server, SIGTERM);
-    assert_int_equal(wait_exit(server), 0);
+    assert_int_equal(mcpd_wait_exit(server), 0);
     unlink(err_path);
     test_cert_remove(&tc);
 }

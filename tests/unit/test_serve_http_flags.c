@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_mcpd.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,31 +32,11 @@
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
     "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
 
-static const char *need_mcpd(void) {
-    const char *bin = getenv("MCPD_BIN");
-    if (bin && *bin && access(bin, X_OK) == 0) return bin;
-    printf("SKIPPED: MCPD_BIN is not set to an executable mcpd\n");
-    return NULL;
-}
-
 typedef struct server {
     pid_t pid;
     char err_path[64];
     int port;
 } server;
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    mcp_buf b;
-    mcp_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcp_buf_append(&b, chunk, n);
-    fclose(f);
-    mcp_buf_append_char(&b, '\0');
-    return b.data;
-}
 
 /* `mcpd serve ARGS...` (NULL-terminated) with stderr to a file. */
 static pid_t spawn(server *s, const char *const *args) {
@@ -64,41 +46,16 @@ static pid_t spawn(server *s, const char *const *args) {
     size_t n = 2;
     while (*args && n < 31) argv[n++] = *args++;
     argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int err = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null_in = open("/dev/null", O_RDONLY), null_out = open("/dev/null", O_WRONLY);
-        if (err < 0 || null_in < 0 || null_out < 0) _exit(126);
-        dup2(null_in, 0);
-        dup2(null_out, 1);
-        dup2(err, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return mcpd_spawn((char *const *)argv, -1, -1, NULL, s->err_path);
 }
 
 /* Start a server that must come up; its HTTP port from the log (5 s). */
 static void server_start(server *s, const char *const *args) {
     s->pid = spawn(s, args);
     assert_true(s->pid > 0);
-    s->port = 0;
-    for (int i = 0; i < 100 && !s->port; i++) {
-        char *text = read_text(s->err_path);
-        char *p = text ? strstr(text, "http listening on ") : NULL;
-        char *q = p ? strstr(p, "(port ") : NULL;
-        s->port = q ? atoi(q + 6) : 0;
-        free(text);
-        if (!s->port) usleep(50000);
-    }
+    s->port = mcpd_logged_port(s->err_path, "http");
     if (!s->port) {
-        char *text = read_text(s->err_path);
+        char *text = mcpd_read_text(s->err_path);
         fprintf(stderr, "mcpd did not log its HTTP port:\n%s", text ? text : "");
         free(text);
         fail();
@@ -107,7 +64,7 @@ static void server_start(server *s, const char *const *args) {
 
 static void server_stop(server *s) {
     kill(s->pid, SIGTERM);
-    assert_int_equal(wait_exit(s->pid), 0);
+    assert_int_equal(mcpd_wait_exit(s->pid), 0);
     unlink(s->err_path);
 }
 
@@ -117,8 +74,8 @@ static void assert_refused(const char *const *args, const char *why) {
     server s;
     pid_t pid = spawn(&s, args);
     assert_true(pid > 0);
-    int code = wait_exit(pid);
-    char *text = read_text(s.err_path);
+    int code = mcpd_wait_exit(pid);
+    char *text = mcpd_read_text(s.err_path);
     unlink(s.err_path);
     bool ok = code == 2 && text && strstr(text, why);
     if (!ok)

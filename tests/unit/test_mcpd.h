@@ -1,0 +1,127 @@
+/*
+ * test_mcpd.h — run the real `mcpd` binary ($MCPD_BIN) as a child for the
+ * tests that drive it from outside: find it (or say the test skipped),
+ * spawn it with its standard streams on files or descriptors, learn the
+ * ports it logged, wait for its exit, and hand a metrics text it served to
+ * promtool when that is installed. Include after <cmocka.h>.
+ */
+#ifndef TEST_MCPD_H
+#define TEST_MCPD_H
+
+#include "mcp/base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* $MCPD_BIN when it names an executable, else NULL. */
+static inline const char *mcpd_bin(void)
+{
+    const char *bin = getenv("MCPD_BIN");
+    return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
+}
+
+/* As mcpd_bin, saying plainly that the test skipped when there is none. */
+static inline const char *need_mcpd(void)
+{
+    const char *bin = mcpd_bin();
+    if (!bin)
+        printf("SKIPPED: MCPD_BIN is not set to an executable mcpd\n");
+    return bin;
+}
+
+/* Start argv with stdin from in_fd (or /dev/null), stdout to out_fd, else
+ * to the file out_path, else /dev/null, and stderr to the file err_path
+ * (or /dev/null). */
+static inline pid_t mcpd_spawn(char *const argv[], int in_fd, int out_fd, const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+        int out = out_fd >= 0 ? out_fd : open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in < 0 || out < 0 || err < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Its exit code, or 128 + the signal that ended it. */
+static inline int mcpd_wait_exit(pid_t pid)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A whole file, NUL-terminated (caller frees), or NULL. */
+static inline char *mcpd_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mcp_buf_append(&b, chunk, n);
+    fclose(f);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+/* The port mcpd logged to err_path for one listener ("NAME listening on ...
+ * (port N"), or for the first one it logged when name is NULL; waits up to
+ * 5 s, then 0. */
+static inline int mcpd_logged_port(const char *err_path, const char *name)
+{
+    char needle[32];
+    if (name)
+        snprintf(needle, sizeof needle, "%s listening on ", name);
+    for (int i = 0; i < 100; i++) {
+        char *text = mcpd_read_text(err_path);
+        char *p = text && name ? strstr(text, needle) : text;
+        char *q = p ? strstr(p, "(port ") : NULL;
+        int port = q ? atoi(q + 6) : 0;
+        free(text);
+        if (port > 0)
+            return port;
+        usleep(50000);
+    }
+    return 0;
+}
+
+/* promtool's verdict on a metrics text, which must be clean; when promtool
+ * is absent, says the text was checked by content only. */
+static inline void promtool_check(const char *text)
+{
+    if (access("/usr/bin/promtool", X_OK) != 0) {
+        printf("promtool not installed: metrics text checked by content only\n");
+        return;
+    }
+    char path[] = "/tmp/mcpd-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
+    int rc = system(cmd);
+    unlink(path);
+    assert_int_equal(rc, 0);
+}
+
+#endif
