@@ -16,7 +16,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
+#include "test_task_tools.h"
 
 #include "mcp/client.h"
 #include "mcp/mcp.h"
@@ -30,64 +32,6 @@
 #include <unistd.h>
 
 /* ---- The server ------------------------------------------------------------- */
-
-static atomic_bool forever_cancelled;
-
-static void *crunch_thread(void *arg)
-{
-    mcp_call *call = arg;
-    usleep(150 * 1000); /* long enough to be polled at least once */
-    mcp_call_text(call, "crunched");
-    mcp_call_finish(call);
-    return NULL;
-}
-
-static int tool_crunch(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    pthread_t t;
-    if (pthread_create(&t, NULL, crunch_thread, call) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-static void *forever_thread(void *arg)
-{
-    mcp_call *call = arg;
-    while (!mcp_call_is_cancelled(call))
-        usleep(1000);
-    atomic_store(&forever_cancelled, true);
-    mcp_call_finish(call);
-    return NULL;
-}
-
-static int tool_forever(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    pthread_t t;
-    if (pthread_create(&t, NULL, forever_thread, call) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-#define NAME_SCHEMA "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}"
-
-static int tool_ask(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    const mcp_json *a = mcp_call_input(call, "who");
-    if (!a)
-        return mcp_call_request_elicitation(call, "who", "Your name?", NAME_SCHEMA);
-    return mcp_call_text(call, "hello %s", mcp_json_str(mcp_json_get(mcp_json_get(a, "content"), "name"), "?"));
-}
-
-static int tool_broken(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    return mcp_call_fail(call, MCP_RPC_INTERNAL_ERROR, "the backend is down");
-}
 
 typedef struct served {
     mcp_server *server;
@@ -112,10 +56,10 @@ static int setup(void **state)
     s->server = mcp_server_new(&(mcp_server_opts){.name = "tasks-http", .version = "1"});
     assert_non_null(s->server);
     mcp_server *v = s->server;
-    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "crunch", .fn = tool_crunch, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "crunch", .fn = tool_slow, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "forever", .fn = tool_forever, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "ask", .fn = tool_ask, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "gather", .fn = tool_ask, .task_support = "required",
+    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "ask", .fn = tool_ask_name, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "gather", .fn = tool_ask_name, .task_support = "required",
                                                         .task_after_input = true}),
                      0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "broken", .fn = tool_broken, .task_support = "optional"}), 0);
@@ -153,18 +97,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
-{
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    buf[0] = '\0';
-    if (r->json && mcp_json_parse(&arena, r->json, r->len, NULL, &doc, NULL) == 0)
-        snprintf(buf, cap, "%s", mcp_json_str(mcp_json_get(mcp_json_at(mcp_json_get(doc, "content"), 0), "text"), ""));
-    mcp_arena_free(&arena);
-    return buf;
-}
-
 /* ---- Tests ------------------------------------------------------------------ */
 
 /* The control: this server refuses tasks/get without Mcp-Name over HTTP. */
@@ -198,7 +130,7 @@ static void task_polled_to_completion(void **state)
     mcp_client_result r;
     char text[64];
     assert_int_equal(mcp_client_call_task_sync(s->client, "{\"name\":\"crunch\"}", 0, 5000, &r), 0);
-    assert_string_equal(text_of(&r, text, sizeof text), "crunched");
+    assert_string_equal(text_of(&r, text, sizeof text), "slow done");
     mcp_client_result_free(&r);
 }
 

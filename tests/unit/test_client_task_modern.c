@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
+#include "test_task_tools.h"
+
 #include "mcp/client.h"
 #include "mcp/json.h"
 #include "mcp/mcp.h"
@@ -30,69 +33,6 @@ void mcp_server_tasks_free(mcp_server *server);
 #include <unistd.h>
 
 /* ---- The server ------------------------------------------------------------- */
-
-static atomic_bool forever_cancelled;
-
-static void *slow_thread(void *arg)
-{
-    mcp_call *call = arg;
-    usleep(100 * 1000);
-    mcp_call_text(call, "slow done");
-    mcp_call_finish(call);
-    return NULL;
-}
-
-static int tool_slow(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    pthread_t t;
-    if (pthread_create(&t, NULL, slow_thread, call) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-static void *forever_thread(void *arg)
-{
-    mcp_call *call = arg;
-    while (!mcp_call_is_cancelled(call))
-        usleep(1000);
-    atomic_store(&forever_cancelled, true);
-    mcp_call_finish(call);
-    return NULL;
-}
-
-static int tool_forever(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    pthread_t t;
-    if (pthread_create(&t, NULL, forever_thread, call) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-static int tool_ask(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    const mcp_json *a = mcp_call_input(call, "who");
-    if (!a)
-        return mcp_call_request_elicitation(call, "who", "Your name?",
-                                            "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}");
-    return mcp_call_text(call, "hello %s", mcp_json_str(mcp_json_get(mcp_json_get(a, "content"), "name"), "?"));
-}
-
-static int tool_broken(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    return mcp_call_fail(call, MCP_RPC_INTERNAL_ERROR, "the backend is down");
-}
-
-static int tool_quick(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    return mcp_call_text(call, "quick");
-}
 
 typedef struct served {
     mcp_server *server;
@@ -128,7 +68,7 @@ static served *start(bool handlers)
     mcp_server *v = s->server;
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "slow", .fn = tool_slow, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "forever", .fn = tool_forever, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "ask", .fn = tool_ask, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "ask", .fn = tool_ask_name, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "broken", .fn = tool_broken, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "must", .fn = tool_quick, .task_support = "required"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "plain", .fn = tool_quick}), 0);
@@ -161,30 +101,6 @@ static void stop(served *s)
     mcp_server_tasks_free(s->server);
     mcp_server_free(s->server);
     free(s);
-}
-
-static const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
-{
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    buf[0] = '\0';
-    if (r->json && mcp_json_parse(&arena, r->json, r->len, NULL, &doc, NULL) == 0)
-        snprintf(buf, cap, "%s", mcp_json_str(mcp_json_get(mcp_json_at(mcp_json_get(doc, "content"), 0), "text"), ""));
-    mcp_arena_free(&arena);
-    return buf;
-}
-
-static int64_t error_code_of(const mcp_client_result *r)
-{
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    int64_t code = 0;
-    if (r->json && mcp_json_parse(&arena, r->json, r->len, NULL, &doc, NULL) == 0)
-        code = mcp_json_int(mcp_json_get(doc, "code"), 0);
-    mcp_arena_free(&arena);
-    return code;
 }
 
 /* A required-task tool: refused without the extension, a task with it. */

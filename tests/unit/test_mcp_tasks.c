@@ -9,55 +9,9 @@
 #include <cmocka.h>
 
 #include "test_mcp_util.h"
+#include "test_task_tools.h"
 
 #include <unistd.h>
-
-typedef struct gate {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool open;
-    mcp_call *call;
-    bool saw_cancel;
-} gate;
-
-static gate the_gate;
-
-static void *job_thread(void *arg)
-{
-    gate *g = arg;
-    pthread_mutex_lock(&g->lock);
-    while (!g->open && !mcp_call_is_cancelled(g->call)) {
-        pthread_mutex_unlock(&g->lock);
-        usleep(1000);
-        pthread_mutex_lock(&g->lock);
-    }
-    mcp_call *call = g->call;
-    g->saw_cancel = mcp_call_is_cancelled(call);
-    pthread_mutex_unlock(&g->lock);
-    mcp_call_text(call, "job done");
-    mcp_call_finish(call);
-    return NULL;
-}
-
-/* Works on a thread until the gate opens or it is cancelled. */
-static int job(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    the_gate.call = call;
-    pthread_t t;
-    if (pthread_create(&t, NULL, job_thread, &the_gate) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-static int quick(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)user;
-    if (mcp_json_bool(mcp_json_get(args, "fail"), false))
-        return mcp_call_tool_error(call, "it broke");
-    return mcp_call_text(call, "quick");
-}
 
 static int ask(mcp_call *call, const mcp_json *args, void *user)
 {
@@ -70,14 +24,13 @@ static int ask(mcp_call *call, const mcp_json *args, void *user)
 
 static fixture *setup_server(const char *version)
 {
-    memset(&the_gate, 0, sizeof the_gate);
-    pthread_mutex_init(&the_gate.lock, NULL);
+    task_gate_reset();
     fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .page_size = 2});
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "job", .fn = job, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "must", .fn = quick, .task_support = "required"}), 0);
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "plain", .fn = quick}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "job", .fn = tool_job, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "must", .fn = tool_quick, .task_support = "required"}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "plain", .fn = tool_quick}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "ask", .fn = ask, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "bad", .fn = quick, .task_support = "sometimes"}),
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "bad", .fn = tool_quick, .task_support = "sometimes"}),
                      MCP_EINVAL);
     handshake(f, version, "{\"elicitation\":{}}");
     return f;
@@ -85,9 +38,7 @@ static fixture *setup_server(const char *version)
 
 static void open_gate(void)
 {
-    pthread_mutex_lock(&the_gate.lock);
-    the_gate.open = true;
-    pthread_mutex_unlock(&the_gate.lock);
+    task_gate_open();
 }
 
 static void wait_idle(fixture *f)
@@ -300,7 +251,7 @@ static void test_no_tasks_before_2025_11_25_or_modern(void **state)
     fixture_free(f);
 
     f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1"});
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "must", .fn = quick, .task_support = "required"}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "must", .fn = tool_quick, .task_support = "required"}), 0);
     /* The modern era has tasks as an extension (test_mcp_tasks_modern.c):
      * the 2025-11-25 task param means nothing there, a required tool needs
      * the extension declared, and tasks/list is gone. */
@@ -331,7 +282,7 @@ static void test_task_limit(void **state)
 {
     (void)state;
     fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_tasks = 2});
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "q", .fn = quick, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "q", .fn = tool_quick, .task_support = "optional"}), 0);
     handshake(f, "2025-11-25", "{}");
     for (int i = 0; i < 2; i++) {
         capture_clear(&f->cap);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "test_mcp_util.h"
+#include "test_task_tools.h"
 #include "mcp/tasks_modern.h"
 
 #include <unistd.h>
@@ -21,65 +22,6 @@
 #define EXT_CAPS "{\"extensions\":{\"io.modelcontextprotocol/tasks\":{}},\"elicitation\":{}}"
 #define META_EXT MODERN_META_CAPS(EXT_CAPS)
 #define META_PLAIN MODERN_META_CAPS("{\"elicitation\":{}}")
-
-typedef struct gate {
-    pthread_mutex_t lock;
-    bool open;
-    mcp_call *call;
-    bool saw_cancel;
-    bool done;
-} gate;
-
-static gate the_gate;
-
-static void *job_thread(void *arg)
-{
-    gate *g = arg;
-    for (;;) {
-        pthread_mutex_lock(&g->lock);
-        bool go = g->open || mcp_call_is_cancelled(g->call);
-        pthread_mutex_unlock(&g->lock);
-        if (go)
-            break;
-        usleep(1000);
-    }
-    mcp_call *call = g->call;
-    pthread_mutex_lock(&g->lock);
-    g->saw_cancel = mcp_call_is_cancelled(call);
-    pthread_mutex_unlock(&g->lock);
-    mcp_call_text(call, "job done");
-    mcp_call_finish(call);
-    pthread_mutex_lock(&g->lock);
-    g->done = true;
-    pthread_mutex_unlock(&g->lock);
-    return NULL;
-}
-
-/* Works on a thread until the gate opens or it is cancelled. */
-static int job(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    the_gate.call = call;
-    pthread_t t;
-    if (pthread_create(&t, NULL, job_thread, &the_gate) != 0)
-        return MCP_EIO;
-    pthread_detach(t);
-    return MCP_PENDING;
-}
-
-static int quick(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)user;
-    if (mcp_json_bool(mcp_json_get(args, "fail"), false))
-        return mcp_call_tool_error(call, "it broke");
-    return mcp_call_text(call, "quick");
-}
-
-static int broken(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    return mcp_call_fail(call, MCP_RPC_INTERNAL_ERROR, "the backend is down");
-}
 
 #define OBJECT_SCHEMA "{\"type\":\"object\",\"properties\":{}}"
 
@@ -123,15 +65,14 @@ static int again(mcp_call *call, const mcp_json *args, void *user)
 
 static fixture *setup(unsigned max_tasks)
 {
-    memset(&the_gate, 0, sizeof the_gate);
-    pthread_mutex_init(&the_gate.lock, NULL);
+    task_gate_reset();
     fixture *f = fixture_new(&(mcp_server_opts){.name = "t", .version = "1", .max_tasks = max_tasks});
     mcp_server *s = f->server;
-    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "job", .fn = job, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "must", .fn = quick, .task_support = "required"}), 0);
-    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "opt", .fn = quick, .task_support = "optional"}), 0);
-    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "plain", .fn = quick}), 0);
-    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "broken", .fn = broken, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "job", .fn = tool_job, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "must", .fn = tool_quick, .task_support = "required"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "opt", .fn = tool_quick, .task_support = "optional"}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "plain", .fn = tool_quick}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "broken", .fn = tool_broken, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "ask", .fn = ask, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "two", .fn = two, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "again", .fn = again, .task_support = "optional"}), 0);
@@ -196,18 +137,13 @@ static char *created_task(const mcp_json *doc)
 
 static void open_gate(void)
 {
-    pthread_mutex_lock(&the_gate.lock);
-    the_gate.open = true;
-    pthread_mutex_unlock(&the_gate.lock);
+    task_gate_open();
 }
 
 static void wait_job_done(void)
 {
     for (int i = 0; i < 5000; i++) {
-        pthread_mutex_lock(&the_gate.lock);
-        bool done = the_gate.done;
-        pthread_mutex_unlock(&the_gate.lock);
-        if (done)
+        if (task_gate_done())
             return;
         usleep(1000);
     }
@@ -251,7 +187,7 @@ static void test_creation_is_server_directed(void **state)
     assert_string_equal(str_at(result_of(doc), "resultType"), "complete");
     assert_null(mcp_json_get(result_of(doc), "taskId"));
     /* Bad arguments are answered at once, as without tasks. */
-    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "typed", .fn = quick, .task_support = "optional",
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "typed", .fn = tool_quick, .task_support = "optional",
                                                                 .input_schema = "{\"type\":\"object\",\"properties\":"
                                                                                 "{\"n\":{\"type\":\"integer\"}}}"}),
                      0);

@@ -1,0 +1,40 @@
+/*
+ * test_client_result.h — read what a client call gave back: the first
+ * text content of a tool result, or the code of an error.
+ */
+#ifndef TEST_CLIENT_RESULT_H
+#define TEST_CLIENT_RESULT_H
+
+#include "mcp/client.h"
+#include "mcp/json.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* content[0].text of the result into buf ("" when there is none). */
+static inline const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
+{
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    buf[0] = '\0';
+    if (r->json && mcp_json_parse(&arena, r->json, r->len, NULL, &doc, NULL) == 0)
+        snprintf(buf, cap, "%s", mcp_json_str(mcp_json_get(mcp_json_at(mcp_json_get(doc, "content"), 0), "text"), ""));
+    mcp_arena_free(&arena);
+    return buf;
+}
+
+/* The code of an error result, or 0. */
+static inline int64_t error_code_of(const mcp_client_result *r)
+{
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *doc = NULL;
+    int64_t code = 0;
+    if (r->json && mcp_json_parse(&arena, r->json, r->len, NULL, &doc, NULL) == 0)
+        code = mcp_json_int(mcp_json_get(doc, "code"), 0);
+    mcp_arena_free(&arena);
+    return code;
+}
+
+#endif
