@@ -12,69 +12,12 @@
 #include <cmocka.h>
 
 #include "test_mcp_util.h"
-#include "mcp/schema.h"
-
-static char *schema_text[2];
-static mcp_arena schema_arena;
-static const char *const VERSIONS[2] = {"2025-11-25", "2026-07-28"};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) {
-        free(text);
-        text = NULL;
-    }
-    if (text)
-        text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *shared = getenv("MCP_SHARED_DATA");
-    char path[1024];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/mcp-schema/%s/schema.json", shared ? shared : "../shared/data", VERSIONS[i]);
-        schema_text[i] = slurp(path);
-    }
-    mcp_arena_init(&schema_arena, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    free(schema_text[0]);
-    free(schema_text[1]);
-    mcp_arena_free(&schema_arena);
-    return 0;
-}
+#include "test_mcp_schema.h"
 
 /* Validate value against one definition of the version's schema. */
 static void check(const char *version, const char *def, const mcp_json *value)
 {
-    const char *doc = schema_text[strcmp(version, "2026-07-28") == 0];
-    if (!doc) {
-        print_message("schema data for %s absent (MCP_SHARED_DATA): skipped\n", version);
-        skip();
-    }
-    mcp_buf text;
-    mcp_buf_init(&text);
-    mcp_buf_appendf(&text, "{\"$ref\":\"#/$defs/%s\",%s", def, strchr(doc, '{') + 1);
-    mcp_schema *schema = NULL;
-    char err[200];
-    if (mcp_schema_compile(&schema_arena, text.data, text.len, &schema, err, sizeof err) != 0)
-        fail_msg("schema %s/%s: %s", version, def, err);
-    mcp_buf_free(&text);
+    mcp_schema *schema = schema_for(version, def);
     mcp_buf why;
     mcp_buf_init(&why);
     if (mcp_schema_validate(schema, value, &why) != 0) {
@@ -463,5 +406,5 @@ int main(void)
         cmocka_unit_test(test_sampling_with_tools_needs_capability),
         cmocka_unit_test(test_client_supports_mode),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, schema_docs_load, schema_docs_free);
 }

@@ -8,85 +8,9 @@
 #include <cmocka.h>
 
 #include "test_mcp_util.h"
-#include "mcp/schema.h"
+#include "test_mcp_schema.h"
 
 #include <unistd.h>
-
-typedef struct compiled {
-    char key[96];
-    mcp_schema *schema;
-} compiled;
-
-static mcp_arena schema_arena;
-static compiled cache[64];
-static size_t cached;
-static char *schema_text[2];
-static const char *const VERSIONS[2] = {"2025-11-25", "2026-07-28"};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) {
-        free(text);
-        text = NULL;
-    }
-    if (text)
-        text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *shared = getenv("MCP_SHARED_DATA");
-    char path[1024];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/mcp-schema/%s/schema.json", shared ? shared : "../shared/data", VERSIONS[i]);
-        schema_text[i] = slurp(path);
-    }
-    mcp_arena_init(&schema_arena, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    free(schema_text[0]);
-    free(schema_text[1]);
-    mcp_arena_free(&schema_arena);
-    return 0;
-}
-
-/* The whole schema document with a root "$ref" to one definition. */
-static mcp_schema *schema_for(const char *version, const char *def)
-{
-    char key[96];
-    snprintf(key, sizeof key, "%s/%s", version, def);
-    for (size_t i = 0; i < cached; i++)
-        if (!strcmp(cache[i].key, key))
-            return cache[i].schema;
-    int v = strcmp(version, "2026-07-28") == 0;
-    const char *open = strchr(schema_text[v], '{');
-    mcp_buf text;
-    mcp_buf_init(&text);
-    mcp_buf_appendf(&text, "{\"$ref\":\"#/$defs/%s\",%s", def, open + 1);
-    mcp_schema *schema = NULL;
-    char err[200];
-    if (mcp_schema_compile(&schema_arena, text.data, text.len, &schema, err, sizeof err) != 0)
-        fail_msg("schema %s: %s", key, err);
-    mcp_buf_free(&text);
-    assert_true(cached < sizeof cache / sizeof cache[0]);
-    snprintf(cache[cached].key, sizeof cache[cached].key, "%s", key);
-    cache[cached++].schema = schema;
-    return schema;
-}
 
 static void check(const char *version, const char *def, const mcp_json *value, const char *text)
 {
@@ -385,5 +309,5 @@ int main(void)
         cmocka_unit_test(test_handshake_messages),
         cmocka_unit_test(test_modern_messages),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, schema_docs_load, schema_docs_free);
 }
