@@ -274,6 +274,9 @@ void mcp_client_free(mcp_client *client)
         client->transport->close(client->transport);
     free(client->pending);
     free(client->pending_index);
+    free(client->meta_text);
+    free(client->meta_version);
+    free(client->meta_capabilities);
     mcp_buf_free(&client->out_spare);
     if (client->arena_spare_ready)
         mcp_arena_free(&client->arena_spare);

@@ -126,6 +126,13 @@ struct mcp_client {
     mcp_buf out_spare;
     mcp_arena arena_spare;
     bool arena_spare_ready;
+    /* The modern _meta members every request carries, as JSON text without
+     * the braces, and the protocol version and capabilities they were
+     * written for (a task call swaps the capabilities for its requests). */
+    char *meta_text;
+    size_t meta_len;
+    char *meta_version;
+    char *meta_capabilities;
     const mcp_observer *observer;
     char traceparent[MCP_TRACEPARENT_TEXT_LEN + 1]; /* for the request being written, or "" */
 };

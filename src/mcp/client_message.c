@@ -7,13 +7,17 @@
  * in _meta in both eras; so params are parsed and rewritten with our _meta
  * first, then the caller's own _meta members (ours win on a clash, since the
  * server judges the request by them), then the caller's other members.
- * Params that need no _meta go out byte for byte after a validity check,
- * in an envelope written straight into the buffer: that is every request of
- * a handshake-era pipelining client, so it is kept to one pass over the
- * params and no allocation.
+ * Params that need no _meta go out byte for byte after a validity check.
+ *
+ * The common cases skip the DOM and the writer: the envelope is written
+ * straight into the buffer, params without a _meta of their own are checked
+ * in one pass and copied as given (after our _meta, whose modern members are
+ * written once per negotiated version and then copied). That is every
+ * request of a pipelining client, so it is kept to one pass over the params.
  */
 #include "mcp/client_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_our_meta_key(mcp_str key)
@@ -25,30 +29,34 @@ static bool is_our_meta_key(mcp_str key)
            mcp_str_eq_cstr(key, "progressToken");
 }
 
+/* Our modern-era _meta members (inside an open object). */
+static void write_modern_members(const mcp_client *client, mcp_json_writer *w)
+{
+    const char *version = client->protocol_version ? client->protocol_version : MCP_PROTOCOL_MODERN;
+    mcp_json_write_key(w, "io.modelcontextprotocol/protocolVersion");
+    mcp_json_write_cstr(w, version);
+    mcp_json_write_key(w, "io.modelcontextprotocol/clientInfo");
+    mcp_json_begin_object(w);
+    mcp_json_write_key(w, "name");
+    mcp_json_write_cstr(w, client->name);
+    mcp_json_write_key(w, "version");
+    mcp_json_write_cstr(w, client->version);
+    mcp_json_end_object(w);
+    mcp_json_write_key(w, "io.modelcontextprotocol/clientCapabilities");
+    mcp_json_write_raw(w, client->capabilities, strlen(client->capabilities));
+    if (client->log_level) {
+        mcp_json_write_key(w, "io.modelcontextprotocol/logLevel");
+        mcp_json_write_cstr(w, client->log_level);
+    }
+}
+
 static void write_meta(mcp_client *client, mcp_json_writer *w, int64_t id, bool progress,
                        const mcp_json *given)
 {
     mcp_json_write_key(w, "_meta");
     mcp_json_begin_object(w);
-    if (client->modern) {
-        const char *version = client->protocol_version ? client->protocol_version
-                                                       : MCP_PROTOCOL_MODERN;
-        mcp_json_write_key(w, "io.modelcontextprotocol/protocolVersion");
-        mcp_json_write_cstr(w, version);
-        mcp_json_write_key(w, "io.modelcontextprotocol/clientInfo");
-        mcp_json_begin_object(w);
-        mcp_json_write_key(w, "name");
-        mcp_json_write_cstr(w, client->name);
-        mcp_json_write_key(w, "version");
-        mcp_json_write_cstr(w, client->version);
-        mcp_json_end_object(w);
-        mcp_json_write_key(w, "io.modelcontextprotocol/clientCapabilities");
-        mcp_json_write_raw(w, client->capabilities, strlen(client->capabilities));
-        if (client->log_level) {
-            mcp_json_write_key(w, "io.modelcontextprotocol/logLevel");
-            mcp_json_write_cstr(w, client->log_level);
-        }
-    }
+    if (client->modern)
+        write_modern_members(client, w);
     bool traced = client->traceparent[0] != '\0';
     if (traced) {
         /* Our span is the caller's parent: a traceparent the caller put in
@@ -135,43 +143,161 @@ static char *copy_bytes(char *to, const char *from, size_t len)
     return to + len;
 }
 
-/* {"jsonrpc":"2.0","id":ID,"method":"METHOD"[,"params":PARAMS]} for a
- * method that needs no escaping and params that go out as given. */
-static int write_plain_request(mcp_buf *out, int64_t id, const char *method, size_t method_len,
-                               const char *params_json)
+static void forget_meta_text(mcp_client *client)
 {
+    free(client->meta_text);
+    free(client->meta_version);
+    free(client->meta_capabilities);
+    client->meta_text = client->meta_version = client->meta_capabilities = NULL;
+}
+
+/* The modern _meta members as text, written once per negotiated version
+ * and capabilities. */
+static const char *modern_meta_text(mcp_client *client, size_t *len)
+{
+    const char *version = client->protocol_version ? client->protocol_version : MCP_PROTOCOL_MODERN;
+    if (client->meta_text && !strcmp(client->meta_version, version) &&
+        !strcmp(client->meta_capabilities, client->capabilities)) {
+        *len = client->meta_len;
+        return client->meta_text;
+    }
+    forget_meta_text(client);
+    mcp_buf text;
+    mcp_buf_init(&text);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &text);
+    mcp_json_begin_object(&w);
+    write_modern_members(client, &w);
+    mcp_json_end_object(&w);
+    if (mcp_json_writer_status(&w) == 0 && text.len >= 2) {
+        client->meta_text = mcp_client_strndup(text.data + 1, text.len - 2);
+        client->meta_version = mcp_client_strdup(version);
+        client->meta_capabilities = mcp_client_strdup(client->capabilities);
+        client->meta_len = text.len - 2;
+        if (!client->meta_text || !client->meta_version || !client->meta_capabilities)
+            forget_meta_text(client);
+    }
+    mcp_buf_free(&text);
+    *len = client->meta_text ? client->meta_len : 0;
+    return client->meta_text;
+}
+
+static size_t int_text(int64_t v, char digits[24])
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[n++] = '-';
+    for (size_t i = 0; i < n; i++)
+        digits[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* {"jsonrpc":"2.0","id":ID,"method":"METHOD"[,"params":...]} written
+ * straight into out, for a method that needs no escaping. Params that need
+ * no _meta go out as given; otherwise our _meta members lead and the
+ * caller's members follow as given, which takes params without a _meta of
+ * their own (those are merged by the general writer: *done stays false).
+ * The caller checked that the method is plain. */
+static int write_direct_request(mcp_client *client, mcp_buf *out, int64_t id, const char *method,
+                                size_t method_len, const char *params_json, bool progress, bool *done)
+{
+    bool traced = client->traceparent[0] != '\0';
+    bool need_meta = client->modern || progress || traced;
     size_t params_len = params_json ? strlen(params_json) : 0;
-    if (params_json && !is_object_text(params_json, params_len))
-        return MCP_EINVAL;
+    mcp_str inner = {NULL, 0};   /* the caller's members, between the braces */
+    *done = false;
+    if (params_json && !need_meta) {
+        if (!is_object_text(params_json, params_len))
+            return MCP_EINVAL;
+    } else if (params_json) {
+        /* One lazy pass: validates all, builds only the top-level members. */
+        mcp_arena arena;
+        mcp_arena_init(&arena, 0);
+        mcp_json *params = NULL;
+        int rc = mcp_json_parse(&arena, params_json, params_len, &(mcp_json_opts){.lazy_depth = 1}, &params, NULL);
+        bool object = rc == 0 && mcp_json_type_of(params) == MCP_JSON_OBJECT;
+        bool own_meta = object && mcp_json_get(params, "_meta") != NULL;
+        bool members = object && mcp_json_first(params) != NULL;
+        mcp_str raw = object ? mcp_json_raw(params) : (mcp_str){NULL, 0};
+        mcp_arena_free(&arena);
+        if (rc == MCP_ENOMEM)
+            return rc;
+        if (!object)
+            return MCP_EINVAL;
+        if (own_meta)
+            return 0;
+        if (members && raw.len >= 2)
+            inner = (mcp_str){raw.ptr + 1, raw.len - 2};
+    }
+    size_t meta_len = 0;
+    const char *meta = client->modern ? modern_meta_text(client, &meta_len) : NULL;
+    if (client->modern && !meta)
+        return MCP_ENOMEM;
+    size_t trace_len = traced ? strlen(client->traceparent) : 0;
+    if (traced && !is_plain_text(client->traceparent, trace_len))
+        return 0;
+
     static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
     static const char mid[] = ",\"method\":\"";
-    static const char tail[] = "\",\"params\":";
+    static const char params_key[] = "\",\"params\":";
+    static const char meta_key[] = "{\"_meta\":{";
+    static const char trace_key[] = "\"traceparent\":\"";
+    static const char token_key[] = "\"progressToken\":";
     char digits[24];
-    size_t n = 0;
-    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
-    do {
-        digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (id < 0)
-        digits[sizeof digits - 1 - n++] = '-';
-    size_t need = sizeof head - 1 + n + sizeof mid - 1 + method_len + sizeof tail - 1 + params_len + 2;
+    size_t n = int_text(id, digits);
+    size_t need = sizeof head + n + sizeof mid + method_len + sizeof params_key + params_len + sizeof meta_key +
+                  meta_len + sizeof trace_key + trace_len + sizeof token_key + n + 16;
     if (mcp_buf_reserve(out, need) != 0)
         return MCP_ENOMEM;
     char *at = out->data + out->len;
     at = copy_bytes(at, head, sizeof head - 1);
-    at = copy_bytes(at, digits + sizeof digits - n, n);
+    at = copy_bytes(at, digits, n);
     at = copy_bytes(at, mid, sizeof mid - 1);
     at = copy_bytes(at, method, method_len);
-    if (params_json) {
-        at = copy_bytes(at, tail, sizeof tail - 1);
+    if (!need_meta && params_json) {
+        at = copy_bytes(at, params_key, sizeof params_key - 1);
         at = copy_bytes(at, params_json, params_len);
-    } else {
+    } else if (!need_meta) {
         *at++ = '"';
+    } else {
+        at = copy_bytes(at, params_key, sizeof params_key - 1);
+        at = copy_bytes(at, meta_key, sizeof meta_key - 1);
+        bool first = true;
+        if (meta) {
+            at = copy_bytes(at, meta, meta_len);
+            first = meta_len == 0;
+        }
+        if (traced) {
+            if (!first)
+                *at++ = ',';
+            at = copy_bytes(at, trace_key, sizeof trace_key - 1);
+            at = copy_bytes(at, client->traceparent, trace_len);
+            *at++ = '"';
+            first = false;
+        }
+        if (progress) {
+            if (!first)
+                *at++ = ',';
+            at = copy_bytes(at, token_key, sizeof token_key - 1);
+            at = copy_bytes(at, digits, n);
+        }
+        *at++ = '}';
+        if (inner.len) {
+            *at++ = ',';
+            at = copy_bytes(at, inner.ptr, inner.len);
+        }
+        *at++ = '}';
     }
     *at++ = '}';
     *at = '\0';
     out->len = (size_t)(at - out->data);
+    *done = true;
     return 0;
 }
 
@@ -179,9 +305,12 @@ int mcp_client_write_request(mcp_client *client, mcp_buf *out, int64_t id, const
                              const char *params_json, bool progress)
 {
     size_t method_len = strlen(method);
-    bool need_meta = client->modern || progress || client->traceparent[0];
-    if (!need_meta && is_plain_text(method, method_len))
-        return write_plain_request(out, id, method, method_len, params_json);
+    if (is_plain_text(method, method_len)) {
+        bool done;
+        int rc = write_direct_request(client, out, id, method, method_len, params_json, progress, &done);
+        if (rc != 0 || done)
+            return rc;
+    }
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);

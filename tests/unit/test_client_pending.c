@@ -319,6 +319,138 @@ static void test_handshake_request_text(void **state)
     mcp_client_free(c);
 }
 
+/* A client made ready in the modern era by a discover round trip. */
+static mcp_client *modern_ready(peer *p)
+{
+    mcp_client *c = mcp_client_new(&(mcp_client_opts){
+        .name = "tester",
+        .version = "9.9",
+        .log_level = "info",
+        .no_cache = true,
+        .sink = {peer_write, p},
+    });
+    assert_non_null(c);
+    mcp_client_tick(c, 1000 * MS);
+    assert_int_equal(mcp_client_start(c, NULL, NULL), 0);
+    feed(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\","
+            "\"supportedVersions\":[\"2026-07-28\"],\"capabilities\":{\"tools\":{}}}}");
+    assert_true(mcp_client_is_ready(c));
+    return c;
+}
+
+/* The params of the last request sent, parsed into arena. */
+static const mcp_json *last_params(peer *p, mcp_arena *arena)
+{
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(arena, p->last, strlen(p->last), NULL, &doc, NULL), 0);
+    return mcp_json_get(doc, "params");
+}
+
+static void assert_modern_meta(const mcp_json *meta)
+{
+    assert_string_equal(mcp_json_str(mcp_json_get(meta, "io.modelcontextprotocol/protocolVersion"), ""),
+                        "2026-07-28");
+    const mcp_json *info = mcp_json_get(meta, "io.modelcontextprotocol/clientInfo");
+    assert_string_equal(mcp_json_str(mcp_json_get(info, "name"), ""), "tester");
+    assert_string_equal(mcp_json_str(mcp_json_get(info, "version"), ""), "9.9");
+    assert_true(mcp_json_is_object(mcp_json_get(meta, "io.modelcontextprotocol/clientCapabilities")));
+    assert_string_equal(mcp_json_str(mcp_json_get(meta, "io.modelcontextprotocol/logLevel"), ""), "info");
+}
+
+/* Modern-era requests: our _meta leads, the caller's members follow as
+ * given; a caller's own _meta is merged (ours win); progress adds the
+ * token; bad params are refused, nothing sent. Every request, not only the
+ * first, carries the same _meta. */
+static void test_modern_request_text(void **state)
+{
+    (void)state;
+    peer p = {0};
+    mcp_client *c = modern_ready(&p);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    int64_t id;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"x\", \"arguments\":{\"a\":[1,\"\\u00e9\"]}}",
+                                            NULL, NULL, NULL, &id),
+                         0);
+        const char *tail = strstr(p.last, "},\"name\":\"x\", \"arguments\":{\"a\":[1,\"\\u00e9\"]}}}");
+        assert_non_null(tail); /* the caller's members byte for byte, last */
+        assert_int_equal(strlen(tail), strlen("},\"name\":\"x\", \"arguments\":{\"a\":[1,\"\\u00e9\"]}}}"));
+        const mcp_json *params = last_params(&p, &arena);
+        assert_modern_meta(mcp_json_get(params, "_meta"));
+        assert_true(mcp_str_eq_cstr(mcp_json_key(mcp_json_first(params)), "_meta"));
+    }
+
+    assert_int_equal(mcp_client_request(c, "tools/list", " { } ", NULL, NULL, NULL, &id), 0);
+    const mcp_json *params = last_params(&p, &arena);
+    assert_modern_meta(mcp_json_get(params, "_meta"));
+    assert_int_equal(mcp_json_len(params), 1);
+    assert_int_equal(mcp_client_request(c, "tools/list", NULL, NULL, NULL, NULL, &id), 0);
+    params = last_params(&p, &arena);
+    assert_modern_meta(mcp_json_get(params, "_meta"));
+    assert_int_equal(mcp_json_len(params), 1);
+
+    /* The caller's own _meta: merged, ours win, theirs kept. */
+    assert_int_equal(mcp_client_request(c, "tools/call",
+                                        "{\"_meta\":{\"mine\":1,\"io.modelcontextprotocol/logLevel\":\"debug\"},"
+                                        "\"name\":\"y\"}",
+                                        &(mcp_client_request_opts){.progress = true}, NULL, NULL, &id),
+                     0);
+    params = last_params(&p, &arena);
+    const mcp_json *meta = mcp_json_get(params, "_meta");
+    assert_modern_meta(meta);
+    assert_int_equal(mcp_json_int(mcp_json_get(meta, "mine"), 0), 1);
+    assert_int_equal(mcp_json_int(mcp_json_get(meta, "progressToken"), 0), id);
+    assert_string_equal(mcp_json_str(mcp_json_get(params, "name"), ""), "y");
+
+    /* Progress without a _meta of the caller's. */
+    assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"z\"}",
+                                        &(mcp_client_request_opts){.progress = true}, NULL, NULL, &id),
+                     0);
+    params = last_params(&p, &arena);
+    meta = mcp_json_get(params, "_meta");
+    assert_modern_meta(meta);
+    assert_int_equal(mcp_json_int(mcp_json_get(meta, "progressToken"), 0), id);
+    assert_string_equal(mcp_json_str(mcp_json_get(params, "name"), ""), "z");
+    assert_int_equal(mcp_json_len(params), 2);
+
+    size_t sent = p.count, pending = mcp_client_pending_count(c);
+    static const char *bad[] = {"[1]", "\"text\"", "{\"a\":}", "{\"a\":{\"b\":[1,]}}", "", "{\"a\":1} x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(mcp_client_request(c, "tools/call", bad[i], NULL, NULL, NULL, NULL), MCP_EINVAL);
+    assert_int_equal(p.count, sent);
+    assert_int_equal(mcp_client_pending_count(c), pending);
+    mcp_arena_free(&arena);
+    mcp_client_free(c);
+}
+
+/* Handshake-era progress: the token is the only _meta, members follow. */
+static void test_handshake_progress_text(void **state)
+{
+    (void)state;
+    peer p = {0};
+    mcp_client *c = handshake_ready(&p, true);
+    int64_t id;
+    assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"x\"}",
+                                        &(mcp_client_request_opts){.progress = true}, NULL, NULL, &id),
+                     0);
+    char want[160];
+    snprintf(want, sizeof want,
+             "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"tools/call\",\"params\":{\"_meta\":{"
+             "\"progressToken\":%lld},\"name\":\"x\"}}",
+             (long long)id, (long long)id);
+    assert_string_equal(p.last, want);
+    assert_int_equal(mcp_client_request(c, "tools/list", NULL, &(mcp_client_request_opts){.progress = true}, NULL,
+                                        NULL, &id),
+                     0);
+    snprintf(want, sizeof want,
+             "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+             "\"progressToken\":%lld}}}",
+             (long long)id, (long long)id);
+    assert_string_equal(p.last, want);
+    mcp_client_free(c);
+}
+
 /* The cache still works in the handshake era (it needs the request kept):
  * a result with ttlMs answers the same request again without sending. */
 static void test_handshake_cache_keeps_request(void **state)
@@ -352,6 +484,8 @@ int main(void)
         cmocka_unit_test(test_timeouts_among_many),
         cmocka_unit_test(test_handshake_request_text),
         cmocka_unit_test(test_handshake_cache_keeps_request),
+        cmocka_unit_test(test_modern_request_text),
+        cmocka_unit_test(test_handshake_progress_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
