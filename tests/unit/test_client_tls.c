@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
+#include "test_mcpd.h"
 #include "test_tls_cert.h"
 
 #include "mcp/client.h"
@@ -52,22 +53,16 @@ static int start_server(void **state)
     char tcp_addr[32], ws_addr[32];
     snprintf(tcp_addr, sizeof tcp_addr, "127.0.0.1:%d", tcp_port);
     snprintf(ws_addr, sizeof ws_addr, "127.0.0.1:%d", ws_port);
-    server_pid = fork();
-    if (server_pid == 0) {
-        execl(bin, bin, "serve", "--tcp", tcp_addr, "--ws", ws_addr, "--tls-cert", cert.cert, "--tls-key",
-              cert.key, "--workers", "1", "--log-level", "error", (char *)NULL);
-        _exit(127);
-    }
+    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--tcp", tcp_addr, "--ws", ws_addr, "--tls-cert",
+                                                             cert.cert, "--tls-key", cert.key, "--workers", "1",
+                                                             "--log-level", "error", NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
+    mcpd_serve_stop(server_pid);
     if (have_cert) {
         remove_chain(); /* left behind when chains_and_pinning failed half way */
         test_cert_remove(&cert);

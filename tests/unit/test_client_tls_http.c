@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
+#include "test_mcpd.h"
 #include "test_tls_cert.h"
 
 #include "net/client_tls.h"
@@ -48,22 +49,15 @@ static int start_server(void **state)
     snprintf(port_text, sizeof port_text, "%d", http_port);
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", http_port);
-    server_pid = fork();
-    if (server_pid == 0) {
-        execl(bin, bin, "serve", "--http", addr, "--tls-cert", cert.cert, "--tls-key", cert.key, "--workers", "1",
-              "--log-level", "error", (char *)NULL);
-        _exit(127);
-    }
+    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--http", addr, "--tls-cert", cert.cert, "--tls-key",
+                                                             cert.key, "--workers", "1", "--log-level", "error", NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
+    mcpd_serve_stop(server_pid);
     if (have_cert)
         test_cert_remove(&cert);
     return 0;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
+#include "test_mcpd.h"
 #include "test_tls_cert.h"
 
 #include "mcp/client.h"
@@ -48,22 +49,16 @@ static int start_server(void **state)
     snprintf(http_addr, sizeof http_addr, "127.0.0.1:%d", http_port);
     snprintf(tcp_addr, sizeof tcp_addr, "127.0.0.1:%d", tcp_port);
     snprintf(ws_addr, sizeof ws_addr, "127.0.0.1:%d", ws_port);
-    server_pid = fork();
-    if (server_pid == 0) {
-        execl(bin, bin, "serve", "--http", http_addr, "--tcp", tcp_addr, "--ws", ws_addr, "--tls-cert", cert.cert,
-              "--tls-key", cert.key, "--workers", "1", "--log-level", "error", (char *)NULL);
-        _exit(127);
-    }
+    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--http", http_addr, "--tcp", tcp_addr, "--ws", ws_addr,
+                                                             "--tls-cert", cert.cert, "--tls-key", cert.key,
+                                                             "--workers", "1", "--log-level", "error", NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
+    mcpd_serve_stop(server_pid);
     if (have_cert)
         test_cert_remove(&cert);
     return 0;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
+#include "test_mcpd.h"
 
 #include "mcp/client.h"
 #include "net/ws.h"
@@ -36,27 +37,21 @@ static int server_port;
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = getenv("MCPD_BIN");
-    if (!bin || access(bin, X_OK) != 0)
+    const char *bin = mcpd_bin();
+    if (!bin)
         return 0;
     server_port = free_port();
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", server_port);
-    server_pid = fork();
-    if (server_pid == 0) {
-        execl(bin, bin, "serve", "--ws", addr, "--workers", "1", "--log-level", "warning", (char *)NULL);
-        _exit(127);
-    }
+    server_pid =
+        mcpd_serve_spawn(bin, (const char *const[]){"--ws", addr, "--workers", "1", "--log-level", "warning", NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
+    mcpd_serve_stop(server_pid);
     return 0;
 }
 

@@ -16,11 +16,15 @@
 
 #include "mcp/base.h"
 
-/* The mcpd binary to spawn, or NULL when $MCPD_BIN names none. */
+/* The mcpd binary to spawn, or NULL when $MCPD_BIN names none (also in
+ * test_mcpd.h, hence the guard). */
+#ifndef TEST_MCPD_BIN_DEFINED
+#define TEST_MCPD_BIN_DEFINED
 static inline const char *mcpd_bin(void) {
     const char *bin = getenv("MCPD_BIN");
     return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
 }
+#endif
 
 /* A loopback port that was free a moment ago. */
 static inline int free_port(void) {

@@ -19,12 +19,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* $MCPD_BIN when it names an executable, else NULL. */
+/* $MCPD_BIN when it names an executable, else NULL (also in
+ * test_loopback.h, hence the guard). */
+#ifndef TEST_MCPD_BIN_DEFINED
+#define TEST_MCPD_BIN_DEFINED
 static inline const char *mcpd_bin(void)
 {
     const char *bin = getenv("MCPD_BIN");
     return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
 }
+#endif
 
 /* As mcpd_bin, saying plainly that the test skipped when there is none. */
 static inline const char *need_mcpd(void)
@@ -54,6 +58,32 @@ static inline pid_t mcpd_spawn(char *const argv[], int in_fd, int out_fd, const 
         _exit(127);
     }
     return pid;
+}
+
+/* `BIN serve ARGS...` (args NULL-terminated) with the test's own stdout and
+ * stderr, for a server a group set-up starts; its pid. */
+static inline pid_t mcpd_serve_spawn(const char *bin, const char *const *args)
+{
+    const char *argv[40] = {bin, "serve"};
+    size_t n = 2;
+    while (*args && n < sizeof argv / sizeof argv[0] - 1)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM to a server mcpd_serve_spawn started, if it did, and reap it. */
+static inline void mcpd_serve_stop(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
 }
 
 /* Its exit code, or 128 + the signal that ended it. */
