@@ -10,12 +10,17 @@
 
 #include "mcp/base.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +136,67 @@ static inline int mcpd_logged_port(const char *err_path, const char *name)
         usleep(50000);
     }
     return 0;
+}
+
+/* A connection to 127.0.0.1:port whose reads give up after 5 s, or -1. */
+static inline int mcpd_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* All of data, or false. */
+static inline bool mcpd_send_all(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Everything the peer sends until it closes (or a read times out), NUL-
+ * terminated (caller frees); closes fd. */
+static inline char *mcpd_recv_to_close(int fd)
+{
+    mcp_buf b;
+    mcp_buf_init(&b);
+    char chunk[4096];
+    ssize_t got;
+    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0)
+        mcp_buf_append(&b, chunk, (size_t)got);
+    close(fd);
+    mcp_buf_append_char(&b, '\0');
+    return b.data;
+}
+
+/* A POST /mcp on its own connection (Connection: close): the whole
+ * response, headers and body (caller frees). sid may be NULL. */
+static inline char *mcpd_post(int port, const char *sid, const char *body)
+{
+    int fd = mcpd_connect(port);
+    assert_true(fd >= 0);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                     "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+                     "%s%s%sContent-Length: %zu\r\n\r\n",
+                     port, sid ? "Mcp-Session-Id: " : "", sid ? sid : "", sid ? "\r\n" : "", strlen(body));
+    assert_true(mcpd_send_all(fd, head, (size_t)n) && mcpd_send_all(fd, body, strlen(body)));
+    return mcpd_recv_to_close(fd);
 }
 
 /* promtool's verdict on a metrics text, which must be clean; when promtool

@@ -36,25 +36,6 @@
 
 #define LIMIT "1024"
 
-static int connect_port(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
-    if (fd >= 0) close(fd);
-    return -1;
-}
-
-static bool send_all(int fd, const char *data, size_t len) {
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* Read into out (NUL-terminated) until it holds end, up to 5 s. */
 static bool recv_until(int fd, char *out, size_t cap, const char *end) {
     struct timeval tv = {.tv_sec = 5};
@@ -87,7 +68,7 @@ static void tls_exchange(int fd, const char *req, size_t len, mcp_buf *b) {
 
 /* GET /metrics on a fresh connection; the body (caller frees), or NULL. */
 static char *scrape(int port) {
-    int fd = connect_port(port);
+    int fd = mcpd_connect(port);
     if (fd < 0) return NULL;
     char req[128];
     int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
@@ -96,7 +77,7 @@ static char *scrape(int port) {
     mcp_buf_init(&b);
     if (scrape_tls) {
         tls_exchange(fd, req, (size_t)n, &b);
-    } else if (send_all(fd, req, (size_t)n)) {
+    } else if (mcpd_send_all(fd, req, (size_t)n)) {
         char chunk[4096];
         ssize_t got;
         while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
@@ -132,21 +113,21 @@ static void tcp_oversized(int fd) {
     memset(line, 'a', sizeof line);
     memcpy(line, "{\"x\":\"", 6);
     memcpy(line + sizeof line - 3, "\"}\n", 3);
-    assert_true(send_all(fd, line, sizeof line));
+    assert_true(mcpd_send_all(fd, line, sizeof line));
     char reply[512];
     assert_true(recv_until(fd, reply, sizeof reply, "\n"));
     assert_non_null(strstr(reply, "-32600"));
 }
 
 static int ws_open(int port) {
-    int fd = connect_port(port);
+    int fd = mcpd_connect(port);
     assert_true(fd >= 0);
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      port);
-    assert_true(send_all(fd, req, (size_t)n));
+    assert_true(mcpd_send_all(fd, req, (size_t)n));
     char reply[1024];
     assert_true(recv_until(fd, reply, sizeof reply, "\r\n\r\n"));
     assert_non_null(strstr(reply, "HTTP/1.1 101"));
@@ -182,20 +163,20 @@ static void test_tcp_http_ws_listeners(void **state) {
     int ws_port = mcpd_logged_port(err_path, "ws");
     assert_true(tcp_port > 0 && http_port > 0 && ws_port > 0);
 
-    int tcp = connect_port(tcp_port);
+    int tcp = mcpd_connect(tcp_port);
     assert_true(tcp >= 0);
     tcp_oversized(tcp);
     int ws = ws_open(ws_port);
 
     /* A body over the limit on HTTP: 413, counted apart from the others. */
-    int post = connect_port(http_port);
+    int post = mcpd_connect(http_port);
     assert_true(post >= 0);
     char head[256];
     int n = snprintf(head, sizeof head,
                      "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
                      "Accept: application/json, text/event-stream\r\nContent-Length: 4096\r\n\r\n",
                      http_port);
-    assert_true(send_all(post, head, (size_t)n));
+    assert_true(mcpd_send_all(post, head, (size_t)n));
     char reply[1024];
     assert_true(recv_until(post, reply, sizeof reply, "\r\n\r\n"));
     assert_non_null(strstr(reply, "HTTP/1.1 413"));
@@ -307,45 +288,24 @@ static void test_stdio_listener(void **state) {
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
     "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
 
-/* A POST on its own connection; the whole response (caller frees). */
-static char *post(int port, const char *sid, const char *body) {
-    int fd = connect_port(port);
-    assert_true(fd >= 0);
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                     "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
-                     "%s%s%sContent-Length: %zu\r\n\r\n",
-                     port, sid ? "Mcp-Session-Id: " : "", sid ? sid : "", sid ? "\r\n" : "", strlen(body));
-    assert_true(send_all(fd, head, (size_t)n) && send_all(fd, body, strlen(body)));
-    mcp_buf b;
-    mcp_buf_init(&b);
-    char chunk[4096];
-    ssize_t got;
-    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
-    close(fd);
-    mcp_buf_append_char(&b, '\0');
-    return b.data;
-}
-
 /* A handshake-era session with a GET stream open on the returned socket. */
 static int session_with_get_stream(int port) {
-    char *r = post(port, NULL, INIT_BODY);
+    char *r = mcpd_post(port, NULL, INIT_BODY);
     const char *h = strstr(r, "Mcp-Session-Id: ");
     assert_non_null(h);
     char sid[33];
     snprintf(sid, sizeof sid, "%.32s", h + 16);
     free(r);
-    r = post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    r = mcpd_post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
     assert_non_null(strstr(r, "HTTP/1.1 202"));
     free(r);
-    int fd = connect_port(port);
+    int fd = mcpd_connect(port);
     assert_true(fd >= 0);
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n\r\n",
                      port, sid);
-    assert_true(send_all(fd, req, (size_t)n));
+    assert_true(mcpd_send_all(fd, req, (size_t)n));
     return fd;
 }
 
@@ -391,20 +351,20 @@ static void test_ping_and_websocket_counters(void **state) {
     /* WebSocket: one upgrade, one refusal (a version we do not speak), and a
      * fault: an unmasked client frame, which the protocol forbids (1002). */
     int ws = ws_open(ws_port);
-    int bad = connect_port(ws_port);
+    int bad = mcpd_connect(ws_port);
     assert_true(bad >= 0);
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
                      ws_port);
-    assert_true(send_all(bad, req, (size_t)n));
+    assert_true(mcpd_send_all(bad, req, (size_t)n));
     char reply[1024];
     assert_true(recv_until(bad, reply, sizeof reply, "\r\n\r\n"));
     assert_true(strncmp(reply, "HTTP/1.1 4", 10) == 0);
     close(bad);
     static const char unmasked[] = "\x81\x02hi";
-    assert_true(send_all(ws, unmasked, sizeof unmasked - 1));
+    assert_true(mcpd_send_all(ws, unmasked, sizeof unmasked - 1));
     text = scrape_until(http_port, "mcp_ws_fault_closes_total{listener=\"ws\"}", 1);
     assert_sample(text, "mcp_ws_fault_closes_total{listener=\"ws\"}", 1);
     assert_sample(text, "mcp_ws_upgrades_total{outcome=\"upgraded\",listener=\"ws\"}", 1);
@@ -439,10 +399,10 @@ static void test_tls_handshake_counters(void **state) {
 
     /* Plain text where TLS is expected: the handshake fails and the
      * connection is closed. */
-    int plain = connect_port(tcp_port);
+    int plain = mcpd_connect(tcp_port);
     assert_true(plain >= 0);
     static const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
-    assert_true(send_all(plain, line, sizeof line - 1));
+    assert_true(mcpd_send_all(plain, line, sizeof line - 1));
     char junk[256];
     struct timeval tv = {.tv_sec = 5};
     setsockopt(plain, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -20,27 +20,15 @@
 
 /* GET path over a raw socket; returns the whole response (caller frees). */
 static char *http_get(int port, const char *path) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0) close(fd);
-        return NULL;
-    }
+    int fd = mcpd_connect(port);
+    if (fd < 0) return NULL;
     char req[256];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
-    if (send(fd, req, (size_t)n, 0) != n) {
+    if (!mcpd_send_all(fd, req, (size_t)n)) {
         close(fd);
         return NULL;
     }
-    mcp_buf b;
-    mcp_buf_init(&b);
-    char chunk[4096];
-    ssize_t got;
-    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
-    close(fd);
-    mcp_buf_append_char(&b, '\0');
-    return b.data;
+    return mcpd_recv_to_close(fd);
 }
 
 static const mcp_json *find_span(mcp_arena *a, receiver *r, const char *name, int kind) {

@@ -85,78 +85,33 @@ static void assert_refused(const char *const *args, const char *why) {
     assert_true(ok);
 }
 
-static int connect_port(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        return fd;
-    }
-    if (fd >= 0) close(fd);
-    return -1;
-}
-
-static void send_all(int fd, const char *data, size_t len) {
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        assert_true(n > 0);
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-/* A POST on its own connection (Connection: close): the whole response,
- * headers and body (caller frees). sid may be NULL. */
-static char *post(int port, const char *sid, const char *body) {
-    int fd = connect_port(port);
-    assert_true(fd >= 0);
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                     "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
-                     "%s%s%sContent-Length: %zu\r\n\r\n",
-                     port, sid ? "Mcp-Session-Id: " : "", sid ? sid : "", sid ? "\r\n" : "", strlen(body));
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, strlen(body));
-    mcp_buf b;
-    mcp_buf_init(&b);
-    char chunk[4096];
-    ssize_t got;
-    while ((got = recv(fd, chunk, sizeof chunk, 0)) > 0) mcp_buf_append(&b, chunk, (size_t)got);
-    close(fd);
-    mcp_buf_append_char(&b, '\0');
-    return b.data;
-}
-
 static int status_of(const char *response) {
     return strncmp(response, "HTTP/1.1 ", 9) == 0 ? atoi(response + 9) : -1;
 }
 
 /* initialize and notifications/initialized; the session id into sid. */
 static void open_session(int port, char sid[33]) {
-    char *r = post(port, NULL, INIT_BODY);
+    char *r = mcpd_post(port, NULL, INIT_BODY);
     assert_int_equal(status_of(r), 200);
     const char *h = strstr(r, "Mcp-Session-Id: ");
     assert_non_null(h);
     snprintf(sid, 33, "%.32s", h + 16);
     free(r);
-    r = post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    r = mcpd_post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
     assert_int_equal(status_of(r), 202);
     free(r);
 }
 
 /* A GET stream for the session, left open; the socket. */
 static int open_get(int port, const char *sid) {
-    int fd = connect_port(port);
+    int fd = mcpd_connect(port);
     assert_true(fd >= 0);
     char req[512];
     int n = snprintf(req, sizeof req,
                      "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
                      "Mcp-Session-Id: %s\r\n\r\n",
                      port, sid);
-    send_all(fd, req, (size_t)n);
+    assert_true(mcpd_send_all(fd, req, (size_t)n));
     return fd;
 }
 
@@ -360,7 +315,7 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
             ping_id(ab.data + seen_at, id);
             seen_at = (size_t)(next - ab.data) + 1;
             snprintf(reply, sizeof reply, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", id);
-            char *r = post(s.port, answering, reply);
+            char *r = mcpd_post(s.port, answering, reply);
             assert_int_equal(status_of(r), 202);
             free(r);
             answered++;
@@ -376,11 +331,11 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
     /* The quiet session was dropped: its stream ended, its id is gone. */
     assert_int_not_equal(stream_wait(quiet_fd, &qb, "\r\n0\r\n\r\n", 2000), WAIT_TIMEOUT);
     assert_int_equal(count_of(qb.data, "\"method\":\"ping\""), 1);
-    char *r = post(s.port, quiet, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
+    char *r = mcpd_post(s.port, quiet, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
     assert_int_equal(status_of(r), 404);
     free(r);
     /* The answering one lives on. */
-    r = post(s.port, answering, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}");
+    r = mcpd_post(s.port, answering, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}");
     assert_int_equal(status_of(r), 200);
     assert_non_null(strstr(r, "\"id\":6,\"result\":{}"));
     free(r);
