@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "test_otlp.h"
+
 #include "test_loopback.h"
 #include "test_tls_cert.h"
 #include "test_ws_client.h"
@@ -92,13 +94,7 @@ static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     pthread_mutex_init(&f->seen.lock, NULL);
-    assert_int_equal(receiver_start(&f->r), 0);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", f->r.port);
-    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "transport-info-test",
-                                                       .exporter = {.endpoint = url, .flush_interval_ms = 50}},
-                                    &f->tracer),
-                     0);
+    otlp_tracer_start(&f->r, "transport-info-test", &f->tracer);
     assert_int_equal(mcp_obs_new(f->tracer, NULL, &f->obs), 0);
     mcp_obs_observer(f->obs, &f->seen.obs);
     f->observer = (mcp_observer){

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_otlp.h"
+
 #define CALLER_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
 #define CALLER_SPAN "00f067aa0ba902b7"
 #define ECHO_CALL "{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}"
@@ -58,13 +60,7 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_int_equal(receiver_start(&f->r), 0);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", f->r.port);
-    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "obs-pool-batch-test",
-                                                       .exporter = {.endpoint = url, .flush_interval_ms = 50}},
-                                    &f->tracer),
-                     0);
+    otlp_tracer_start(&f->r, "obs-pool-batch-test", &f->tracer);
     assert_int_equal(mcp_obs_new(f->tracer, NULL, &f->obs), 0);
     mcp_obs_observer(f->obs, &f->observer);
     /* ttl_ms: list results may be served from the client's cache. */

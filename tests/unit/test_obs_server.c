@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_otlp.h"
+
 #define TRACE_ID "4bf92f3577b34da6a3ce929d0e0e4736"
 #define PARENT_ID "00f067aa0ba902b7"
 #define HEADER_TRACE "0af7651916cd43dd8448eb211c80319c"
@@ -66,13 +68,7 @@ static int failing(mcp_call *call, const mcp_json *args, void *user) {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_int_equal(receiver_start(&f->r), 0);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", f->r.port);
-    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "obs-server-test",
-                                                       .exporter = {.endpoint = url, .flush_interval_ms = 50}},
-                                    &f->tracer),
-                     0);
+    otlp_tracer_start(&f->r, "obs-server-test", &f->tracer);
     assert_int_equal(mcp_metrics_new(&f->metrics), 0);
     assert_int_equal(mcp_obs_new(f->tracer, f->metrics, &f->obs), 0);
     mcp_obs_observer(f->obs, &f->observer);
