@@ -1,6 +1,8 @@
 /*
- * test_client_result.h — read what a client call gave back: the first
- * text content of a tool result, or the code of an error.
+ * test_client_result.h — for the client tests: read what a call gave
+ * back (the first text content of a tool result, or the code of an
+ * error), and build the params of a large echo call. Include after
+ * <cmocka.h>.
  */
 #ifndef TEST_CLIENT_RESULT_H
 #define TEST_CLIENT_RESULT_H
@@ -10,6 +12,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* content[0].text of the result into buf ("" when there is none). */
 static inline const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
@@ -35,6 +39,18 @@ static inline int64_t error_code_of(const mcp_client_result *r)
         code = mcp_json_int(mcp_json_get(doc, "code"), 0);
     mcp_arena_free(&arena);
     return code;
+}
+
+/* Params of tools/call "echo" whose text is len copies of fill (caller
+ * frees), for messages bigger than one record, frame or read. */
+static inline char *big_echo_params(size_t len, char fill)
+{
+    char *params = malloc(len + 64);
+    assert_non_null(params);
+    int n = snprintf(params, 64, "{\"name\":\"echo\",\"arguments\":{\"text\":\"");
+    memset(params + n, fill, len);
+    strcpy(params + n + len, "\"}}");
+    return params;
 }
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
 #include "test_mcpd.h"
 #include "test_tls_cert.h"
@@ -119,11 +120,7 @@ static void round_trip(bool ws, const char *host, const mcp_connect_opts *opts, 
     mcp_client_result_free(&r);
     /* Bigger than one TLS record (16 KiB) and than one read chunk. */
     size_t big = 100 * 1024;
-    char *params = malloc(big + 64);
-    assert_non_null(params);
-    int n = snprintf(params, 64, "{\"name\":\"echo\",\"arguments\":{\"text\":\"");
-    memset(params + n, 'y', big);
-    strcpy(params + n + big, "\"}}");
+    char *params = big_echo_params(big, 'y');
     assert_int_equal(mcp_client_call_sync(c, "tools/call", params, NULL, &r), 0);
     assert_true(r.len > big);
     assert_non_null(strstr(r.json, "yyyyyyyyyyyyyyyy"));

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
 #include "test_mcpd.h"
 
@@ -132,11 +133,7 @@ static void run_era(const char *version, const char *want_version)
     assert_false(mcp_client_is_pending(c, id));
     /* A large message crosses in one frame each way (over 64 KiB). */
     size_t big = 100 * 1024;
-    char *params = malloc(big + 64);
-    assert_non_null(params);
-    int n = snprintf(params, 64, "{\"name\":\"echo\",\"arguments\":{\"text\":\"");
-    memset(params + n, 'x', big);
-    strcpy(params + n + big, "\"}}");
+    char *params = big_echo_params(big, 'x');
     assert_int_equal(mcp_client_call_sync(c, "tools/call", params, NULL, &r), 0);
     assert_non_null(strstr(r.json, "xxxxxxxxxxxxxxxx"));
     assert_true(r.len > big);
