@@ -170,13 +170,21 @@ int mcp_call_structured(mcp_call *call, const char *json_object)
     return mcp_buf_append(&call->structured, json_object, len);
 }
 
-static int resource_contents(mcp_call *call, const char *uri, const char *mime, const char *key,
-                             const char *value, size_t len)
+/* Resource contents ({uri, mimeType?, text|blob}): as a resource read's
+ * item, or (embed) wrapped in a tool result's embedded resource block. */
+static int resource_item(mcp_call *call, bool embed, const char *uri, const char *mime, const char *key,
+                         const char *value, size_t len)
 {
     if (!call || !uri || (!value && len))
         return MCP_EINVAL;
     mcp_json_writer w;
     item_begin(call, &w);
+    if (embed) {
+        MCP_JSON_KEY(&w, "type");
+        mcp_json_write_cstr(&w, "resource");
+        MCP_JSON_KEY(&w, "resource");
+        mcp_json_begin_object(&w);
+    }
     MCP_JSON_KEY(&w, "uri");
     mcp_json_write_cstr(&w, uri);
     if (mime) {
@@ -185,54 +193,33 @@ static int resource_contents(mcp_call *call, const char *uri, const char *mime, 
     }
     mcp_json_write_key(&w, key);
     mcp_json_write_string(&w, value ? value : "", len);
+    if (embed)
+        mcp_json_end_object(&w);
     return item_end(call, &w);
 }
 
 int mcp_call_resource_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
 {
-    return resource_contents(call, uri, mime_type, "text", text, len);
+    return resource_item(call, false, uri, mime_type, "text", text, len);
 }
 
 int mcp_call_resource_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
 {
     if (!base64_data)
         return MCP_EINVAL;
-    return resource_contents(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
-}
-
-static int embedded(mcp_call *call, const char *uri, const char *mime, const char *key, const char *value,
-                    size_t len)
-{
-    if (!call || !uri || (!value && len))
-        return MCP_EINVAL;
-    mcp_json_writer w;
-    item_begin(call, &w);
-    MCP_JSON_KEY(&w, "type");
-    mcp_json_write_cstr(&w, "resource");
-    MCP_JSON_KEY(&w, "resource");
-    mcp_json_begin_object(&w);
-    MCP_JSON_KEY(&w, "uri");
-    mcp_json_write_cstr(&w, uri);
-    if (mime) {
-        MCP_JSON_KEY(&w, "mimeType");
-        mcp_json_write_cstr(&w, mime);
-    }
-    mcp_json_write_key(&w, key);
-    mcp_json_write_string(&w, value ? value : "", len);
-    mcp_json_end_object(&w);
-    return item_end(call, &w);
+    return resource_item(call, false, uri, mime_type, "blob", base64_data, strlen(base64_data));
 }
 
 int mcp_call_embedded_text(mcp_call *call, const char *uri, const char *mime_type, const char *text, size_t len)
 {
-    return embedded(call, uri, mime_type, "text", text, len);
+    return resource_item(call, true, uri, mime_type, "text", text, len);
 }
 
 int mcp_call_embedded_blob(mcp_call *call, const char *uri, const char *mime_type, const char *base64_data)
 {
     if (!base64_data)
         return MCP_EINVAL;
-    return embedded(call, uri, mime_type, "blob", base64_data, strlen(base64_data));
+    return resource_item(call, true, uri, mime_type, "blob", base64_data, strlen(base64_data));
 }
 
 /* Insert "annotations" before the closing brace of the last item: every

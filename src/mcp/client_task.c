@@ -29,13 +29,20 @@
 #define MIN_POLL_MS 10
 #define MAX_POLL_MS 5000
 
-static int task_params(const char *params_json, unsigned ttl_ms, mcp_buf *out)
+/* Writes the caller's params object without its "task" member, then, when
+ * with_task, a fresh "task" object carrying the ttl. Absent params count as
+ * an empty object only when allow_absent: the 2025-11-25 call may have none,
+ * while a modern call always names its tool. */
+static int params_without_task(const char *params_json, bool allow_absent, bool with_task, unsigned ttl_ms,
+                               mcp_buf *out)
 {
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
     mcp_json *params = NULL;
-    if (params_json && (mcp_json_parse(&arena, params_json, strlen(params_json), NULL, &params, NULL) != 0 ||
-                        !mcp_json_is_object(params))) {
+    bool bad = params_json ? mcp_json_parse(&arena, params_json, strlen(params_json), NULL, &params, NULL) != 0 ||
+                                 !mcp_json_is_object(params)
+                           : !allow_absent;
+    if (bad) {
         mcp_arena_free(&arena);
         return MCP_EINVAL;
     }
@@ -49,16 +56,23 @@ static int task_params(const char *params_json, unsigned ttl_ms, mcp_buf *out)
         mcp_json_write_key_n(&w, key.ptr, key.len);
         mcp_json_write_value(&w, m);
     }
-    mcp_json_write_key(&w, "task");
-    mcp_json_begin_object(&w);
-    if (ttl_ms) {
-        mcp_json_write_key(&w, "ttl");
-        mcp_json_write_int(&w, ttl_ms);
+    if (with_task) {
+        mcp_json_write_key(&w, "task");
+        mcp_json_begin_object(&w);
+        if (ttl_ms) {
+            mcp_json_write_key(&w, "ttl");
+            mcp_json_write_int(&w, ttl_ms);
+        }
+        mcp_json_end_object(&w);
     }
-    mcp_json_end_object(&w);
     mcp_json_end_object(&w);
     mcp_arena_free(&arena);
     return mcp_json_writer_status(&w);
+}
+
+static int task_params(const char *params_json, unsigned ttl_ms, mcp_buf *out)
+{
+    return params_without_task(params_json, true, true, ttl_ms, out);
 }
 
 /* The task object of a CreateTaskResult or a GetTaskResult (whose members
@@ -114,9 +128,10 @@ static unsigned remaining_ms(uint64_t deadline_ns)
     return ms > 0 ? (unsigned)ms : 1;
 }
 
-/* tasks/get or tasks/result with the task's id. */
-static int task_request(mcp_client *c, const char *method, const char *task_id, unsigned timeout_ms,
-                        mcp_client_result *r)
+/* tasks/get, tasks/result, tasks/update or tasks/cancel with the task's id
+ * (and extra members, or NULL). */
+static int task_request(mcp_client *c, const char *method, const char *task_id, const char *extra,
+                        unsigned timeout_ms, mcp_client_result *r)
 {
     mcp_buf params;
     mcp_buf_init(&params);
@@ -127,9 +142,13 @@ static int task_request(mcp_client *c, const char *method, const char *task_id, 
     mcp_json_write_cstr(&w, task_id);
     mcp_json_end_object(&w);
     int rc = mcp_json_writer_status(&w);
+    if (rc == 0 && extra) {
+        /* extra: members to add, as JSON text without braces */
+        params.len--;
+        rc = mcp_buf_appendf(&params, ",%s}", extra);
+    }
     if (rc == 0)
-        rc = mcp_client_call_sync(c, method, params.data,
-                                  &(mcp_client_request_opts){.timeout_ms = timeout_ms}, r);
+        rc = mcp_client_call_sync(c, method, params.data, &(mcp_client_request_opts){.timeout_ms = timeout_ms}, r);
     else
         r->status = rc;
     mcp_buf_free(&params);
@@ -195,7 +214,7 @@ int mcp_client_call_task_sync(mcp_client *client, const char *params_json, unsig
             break;
         }
         mcp_client_result_free(result);
-        rc = task_request(client, "tasks/get", task_id, remaining_ms(deadline_ns), result);
+        rc = task_request(client, "tasks/get", task_id, NULL, remaining_ms(deadline_ns), result);
         if (rc != 0)
             break;
         if (!read_task(result, false, NULL, &st)) {
@@ -205,7 +224,7 @@ int mcp_client_call_task_sync(mcp_client *client, const char *params_json, unsig
     }
     if (rc == 0) {
         mcp_client_result_free(result);
-        rc = task_request(client, "tasks/result", task_id, remaining_ms(deadline_ns), result);
+        rc = task_request(client, "tasks/result", task_id, NULL, remaining_ms(deadline_ns), result);
     } else if (rc != MCP_CLIENT_RPC_ERROR) {
         mcp_client_result_free(result);
         result->status = rc;
@@ -263,27 +282,7 @@ static char *caps_with_tasks(const char *caps)
  * nothing in this era. */
 static int plain_params(const char *params_json, mcp_buf *out)
 {
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *params = NULL;
-    if (!params_json || mcp_json_parse(&arena, params_json, strlen(params_json), NULL, &params, NULL) != 0 ||
-        !mcp_json_is_object(params)) {
-        mcp_arena_free(&arena);
-        return MCP_EINVAL;
-    }
-    mcp_json_writer w;
-    mcp_json_writer_init(&w, out);
-    mcp_json_begin_object(&w);
-    for (const mcp_json *m = mcp_json_first(params); m; m = mcp_json_next(m)) {
-        mcp_str key = mcp_json_key(m);
-        if (mcp_str_eq_cstr(key, "task"))
-            continue;
-        mcp_json_write_key_n(&w, key.ptr, key.len);
-        mcp_json_write_value(&w, m);
-    }
-    mcp_json_end_object(&w);
-    mcp_arena_free(&arena);
-    return mcp_json_writer_status(&w);
+    return params_without_task(params_json, false, false, 0, out);
 }
 
 /* What we keep of a task between polls. */
@@ -313,31 +312,6 @@ static int remember_answered(modern_poll *p, mcp_str key)
         return MCP_ENOMEM;
     p->answered_count++;
     return 0;
-}
-
-static int task_id_request(mcp_client *c, const char *method, const char *task_id, const char *extra,
-                           unsigned timeout_ms, mcp_client_result *r)
-{
-    mcp_buf params;
-    mcp_buf_init(&params);
-    mcp_json_writer w;
-    mcp_json_writer_init(&w, &params);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "taskId");
-    mcp_json_write_cstr(&w, task_id);
-    mcp_json_end_object(&w);
-    int rc = mcp_json_writer_status(&w);
-    if (rc == 0 && extra) {
-        /* extra: members to add, as JSON text without braces */
-        params.len--;
-        rc = mcp_buf_appendf(&params, ",%s}", extra);
-    }
-    if (rc == 0)
-        rc = mcp_client_call_sync(c, method, params.data, &(mcp_client_request_opts){.timeout_ms = timeout_ms}, r);
-    else
-        r->status = rc;
-    mcp_buf_free(&params);
-    return r->status;
 }
 
 /* Read a CreateTaskResult or GetTaskResult into p. *is_task: resultType
@@ -475,7 +449,7 @@ static int poll_modern(mcp_client *c, modern_poll *p, uint64_t deadline_ns, mcp_
                 mcp_client_result ack;
                 memset(&ack, 0, sizeof ack);
                 if (rc == 0)
-                    rc = task_id_request(c, "tasks/update", p->task_id, extra.data, remaining_ms(deadline_ns), &ack);
+                    rc = task_request(c, "tasks/update", p->task_id, extra.data, remaining_ms(deadline_ns), &ack);
                 mcp_client_result_free(&ack);
                 mcp_buf_free(&extra);
             }
@@ -488,7 +462,7 @@ static int poll_modern(mcp_client *c, modern_poll *p, uint64_t deadline_ns, mcp_
         if (mcp_now_ns() >= deadline_ns)
             return MCP_ETIMEDOUT;
         mcp_client_result_free(result);
-        int rc = task_id_request(c, "tasks/get", p->task_id, NULL, remaining_ms(deadline_ns), result);
+        int rc = task_request(c, "tasks/get", p->task_id, NULL, remaining_ms(deadline_ns), result);
         if (rc != 0)
             return rc;
         bool is_task;
@@ -564,7 +538,7 @@ static int call_task_modern(mcp_client *c, const char *params_json, uint64_t dea
         /* Given up on (time, a question we cannot answer): stop the work. */
         mcp_client_result ack;
         memset(&ack, 0, sizeof ack);
-        task_id_request(c, "tasks/cancel", p.task_id, NULL, 1000, &ack);
+        task_request(c, "tasks/cancel", p.task_id, NULL, 1000, &ack);
         mcp_client_result_free(&ack);
     }
     if (rc < 0) {

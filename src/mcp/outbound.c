@@ -198,6 +198,16 @@ int mcp_call_request_input(mcp_call *call, const char *key, const char *method, 
     return MCP_INPUT_REQUIRED;
 }
 
+/* Ask for the elicitation/create whose params w wrote into buf (freed). */
+static int elicit(mcp_call *call, const char *key, mcp_json_writer *w, mcp_buf *buf)
+{
+    int rc = mcp_json_writer_status(w);
+    if (rc == 0)
+        rc = mcp_call_request_input(call, key, "elicitation/create", buf->data);
+    mcp_buf_free(buf);
+    return rc;
+}
+
 int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *message,
                                  const char *requested_schema_json)
 {
@@ -218,11 +228,7 @@ int mcp_call_request_elicitation(mcp_call *call, const char *key, const char *me
     mcp_json_write_key(&w, "requestedSchema");
     mcp_json_write_raw(&w, requested_schema_json, strlen(requested_schema_json));
     mcp_json_end_object(&w);
-    int rc = mcp_json_writer_status(&w);
-    if (rc == 0)
-        rc = mcp_call_request_input(call, key, "elicitation/create", buf.data);
-    mcp_buf_free(&buf);
-    return rc;
+    return elicit(call, key, &w, &buf);
 }
 
 /* An absolute URI: a scheme (RFC 3986: a letter, then letters, digits,
@@ -233,6 +239,25 @@ static bool is_absolute_uri(const char *url)
         return false;
     size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
     return url[n] == ':' && url[n + 1] != '\0';
+}
+
+/* A URL mode elicitation: the params of its elicitation/create, and an item
+ * of a URLElicitationRequiredError. elicitation_id NULL leaves it out. */
+static void write_url_elicitation(mcp_json_writer *w, const char *message, const char *url,
+                                  const char *elicitation_id)
+{
+    mcp_json_begin_object(w);
+    mcp_json_write_key(w, "mode");
+    mcp_json_write_cstr(w, "url");
+    if (elicitation_id) {
+        mcp_json_write_key(w, "elicitationId");
+        mcp_json_write_cstr(w, elicitation_id);
+    }
+    mcp_json_write_key(w, "message");
+    mcp_json_write_cstr(w, message);
+    mcp_json_write_key(w, "url");
+    mcp_json_write_cstr(w, url);
+    mcp_json_end_object(w);
 }
 
 int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char *message, const char *url,
@@ -249,23 +274,8 @@ int mcp_call_request_elicitation_url(mcp_call *call, const char *key, const char
     mcp_buf_init(&buf);
     mcp_json_writer w;
     mcp_json_writer_init(&w, &buf);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "mode");
-    mcp_json_write_cstr(&w, "url");
-    if (!call->modern) {
-        mcp_json_write_key(&w, "elicitationId");
-        mcp_json_write_cstr(&w, elicitation_id);
-    }
-    mcp_json_write_key(&w, "message");
-    mcp_json_write_cstr(&w, message);
-    mcp_json_write_key(&w, "url");
-    mcp_json_write_cstr(&w, url);
-    mcp_json_end_object(&w);
-    int rc = mcp_json_writer_status(&w);
-    if (rc == 0)
-        rc = mcp_call_request_input(call, key, "elicitation/create", buf.data);
-    mcp_buf_free(&buf);
-    return rc;
+    write_url_elicitation(&w, message, url, call->modern ? NULL : elicitation_id);
+    return elicit(call, key, &w, &buf);
 }
 
 int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const char *url,
@@ -280,16 +290,7 @@ int mcp_call_require_url_elicitation(mcp_call *call, const char *message, const 
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "elicitations");
     mcp_json_begin_array(&w);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "mode");
-    mcp_json_write_cstr(&w, "url");
-    mcp_json_write_key(&w, "elicitationId");
-    mcp_json_write_cstr(&w, elicitation_id);
-    mcp_json_write_key(&w, "message");
-    mcp_json_write_cstr(&w, message);
-    mcp_json_write_key(&w, "url");
-    mcp_json_write_cstr(&w, url);
-    mcp_json_end_object(&w);
+    write_url_elicitation(&w, message, url, elicitation_id);
     mcp_json_end_array(&w);
     mcp_json_end_object(&w);
     int rc = mcp_json_writer_status(&w);

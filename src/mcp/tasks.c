@@ -22,7 +22,6 @@
 
 #define TASK_DEFAULT_TTL_MS MCP_TASK_DEFAULT_TTL_MS /* when the client asks for none */
 #define TASK_MAX_TTL_MS 86400000     /* a day: longer requests are shortened */
-#define TASK_POLL_INTERVAL_MS MCP_TASK_POLL_INTERVAL_MS
 #define TASK_WAITERS_MAX 8
 
 typedef enum task_status {
@@ -71,25 +70,13 @@ void mcp_session_tasks_free(mcp_session *s)
 
 static void write_task(mcp_json_writer *w, const mcp_task *t)
 {
-    char when[32];
-    mcp_json_write_key(w, "taskId");
-    mcp_json_write_cstr(w, t->id);
-    mcp_json_write_key(w, "status");
-    mcp_json_write_cstr(w, STATUS_NAMES[t->status]);
-    if (t->status_message) {
-        mcp_json_write_key(w, "statusMessage");
-        mcp_json_write_cstr(w, t->status_message);
-    }
-    mcp_task_time_text(t->created_ms, when);
-    mcp_json_write_key(w, "createdAt");
-    mcp_json_write_cstr(w, when);
-    mcp_task_time_text(t->updated_ms, when);
-    mcp_json_write_key(w, "lastUpdatedAt");
-    mcp_json_write_cstr(w, when);
-    mcp_json_write_key(w, "ttl");
-    mcp_json_write_uint(w, t->ttl_ms);
-    mcp_json_write_key(w, "pollInterval");
-    mcp_json_write_int(w, TASK_POLL_INTERVAL_MS);
+    mcp_task_write_fields(w, &(mcp_task_fields){.id = t->id,
+                                                 .status = STATUS_NAMES[t->status],
+                                                 .status_message = t->status_message,
+                                                 .created_ms = t->created_ms,
+                                                 .updated_ms = t->updated_ms,
+                                                 .ttl_ms = t->ttl_ms,
+                                                 .modern = false});
 }
 
 /* Under the session lock: a status change, announced. */
@@ -312,16 +299,6 @@ void mcp_task_settle(mcp_call *call)
         mcp_call_finish(ready[i]);
 }
 
-static const char *task_id_param(mcp_call *call)
-{
-    const mcp_json *id = mcp_json_get(call->params, "taskId");
-    if (!mcp_json_is_string(id) || strlen(mcp_json_str(id, "")) != mcp_json_str_len(id)) {
-        mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Invalid params: taskId must be a string");
-        return NULL;
-    }
-    return mcp_json_str(id, "");
-}
-
 static int not_found(mcp_call *call)
 {
     return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Failed to retrieve task: Task not found");
@@ -340,7 +317,7 @@ int mcp_method_tasks_get(mcp_call *call)
 {
     if (call->modern)
         return mcp_method_tasks_get_modern(call);
-    const char *id = task_id_param(call);
+    const char *id = mcp_task_id_param(call);
     if (!id)
         return 0;
     mcp_session *s = call->session;
@@ -354,7 +331,7 @@ int mcp_method_tasks_get(mcp_call *call)
 
 int mcp_method_tasks_result(mcp_call *call)
 {
-    const char *id = task_id_param(call);
+    const char *id = mcp_task_id_param(call);
     if (!id)
         return 0;
     mcp_session *s = call->session;
@@ -420,7 +397,7 @@ int mcp_method_tasks_cancel(mcp_call *call)
 {
     if (call->modern)
         return mcp_method_tasks_cancel_modern(call);
-    const char *id = task_id_param(call);
+    const char *id = mcp_task_id_param(call);
     if (!id)
         return 0;
     mcp_session *s = call->session;

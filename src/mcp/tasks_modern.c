@@ -236,25 +236,13 @@ static void run_round(mcp_modern_task *t, const char *text, size_t len)
 
 static void write_task(mcp_json_writer *w, const mcp_modern_task *t, bool detailed)
 {
-    char when[32];
-    mcp_json_write_key(w, "taskId");
-    mcp_json_write_cstr(w, t->id);
-    mcp_json_write_key(w, "status");
-    mcp_json_write_cstr(w, STATUS_NAMES[t->status]);
-    if (t->status_message) {
-        mcp_json_write_key(w, "statusMessage");
-        mcp_json_write_cstr(w, t->status_message);
-    }
-    mcp_task_time_text(t->created_ms, when);
-    mcp_json_write_key(w, "createdAt");
-    mcp_json_write_cstr(w, when);
-    mcp_task_time_text(t->updated_ms, when);
-    mcp_json_write_key(w, "lastUpdatedAt");
-    mcp_json_write_cstr(w, when);
-    mcp_json_write_key(w, "ttlMs");
-    mcp_json_write_uint(w, t->ttl_ms);
-    mcp_json_write_key(w, "pollIntervalMs");
-    mcp_json_write_int(w, MCP_TASK_POLL_INTERVAL_MS);
+    mcp_task_write_fields(w, &(mcp_task_fields){.id = t->id,
+                                                 .status = STATUS_NAMES[t->status],
+                                                 .status_message = t->status_message,
+                                                 .created_ms = t->created_ms,
+                                                 .updated_ms = t->updated_ms,
+                                                 .ttl_ms = t->ttl_ms,
+                                                 .modern = true});
     if (!detailed)
         return;
     if (t->status == MCP_TASK_INPUT_REQUIRED && t->input_requests) {
@@ -410,16 +398,6 @@ int mcp_task_modern_begin(mcp_call *call)
 
 /* ---- tasks/get, tasks/update, tasks/cancel ----------------------------------- */
 
-static const char *task_id_param(mcp_call *call)
-{
-    const mcp_json *id = mcp_json_get(call->params, "taskId");
-    if (!mcp_json_is_string(id) || strlen(mcp_json_str(id, "")) != mcp_json_str_len(id)) {
-        mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Invalid params: taskId must be a string");
-        return NULL;
-    }
-    return mcp_json_str(id, "");
-}
-
 /* The common start: the extension declared, a taskId, the store locked
  * and the task found. NULL with the error set (and nothing locked). */
 static mcp_modern_task *task_for(mcp_call *call, mcp_task_store **store)
@@ -428,7 +406,7 @@ static mcp_modern_task *task_for(mcp_call *call, mcp_task_store **store)
         mcp_tasks_require_extension(call);
         return NULL;
     }
-    const char *id = task_id_param(call);
+    const char *id = mcp_task_id_param(call);
     if (!id)
         return NULL;
     mcp_task_store *st = mcp_task_store_of(call->session->server, false);

@@ -64,5 +64,16 @@ void mcp_server_tasks_free(mcp_server *server);
 #define MCP_TASK_POLL_INTERVAL_MS 500
 void mcp_task_time_text(uint64_t ms, char out[32]); /* ISO 8601, UTC, milliseconds */
 int mcp_task_id_new(char out[33]);
+/* The call's params.taskId, or NULL with the call's -32602 error set. */
+const char *mcp_task_id_param(mcp_call *call);
+/* The Task members both eras write alike. They differ only in two names:
+ * the handshake era says "ttl" and "pollInterval", the modern era "ttlMs"
+ * and "pollIntervalMs" (modern). */
+typedef struct mcp_task_fields {
+    const char *id, *status, *status_message;
+    uint64_t created_ms, updated_ms, ttl_ms;
+    bool modern;
+} mcp_task_fields;
+void mcp_task_write_fields(mcp_json_writer *w, const mcp_task_fields *f);
 
 #endif

@@ -35,6 +35,39 @@ void mcp_task_time_text(uint64_t ms, char out[32])
     snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
+void mcp_task_write_fields(mcp_json_writer *w, const mcp_task_fields *f)
+{
+    char when[32];
+    mcp_json_write_key(w, "taskId");
+    mcp_json_write_cstr(w, f->id);
+    mcp_json_write_key(w, "status");
+    mcp_json_write_cstr(w, f->status);
+    if (f->status_message) {
+        mcp_json_write_key(w, "statusMessage");
+        mcp_json_write_cstr(w, f->status_message);
+    }
+    mcp_task_time_text(f->created_ms, when);
+    mcp_json_write_key(w, "createdAt");
+    mcp_json_write_cstr(w, when);
+    mcp_task_time_text(f->updated_ms, when);
+    mcp_json_write_key(w, "lastUpdatedAt");
+    mcp_json_write_cstr(w, when);
+    mcp_json_write_key(w, f->modern ? "ttlMs" : "ttl");
+    mcp_json_write_uint(w, f->ttl_ms);
+    mcp_json_write_key(w, f->modern ? "pollIntervalMs" : "pollInterval");
+    mcp_json_write_int(w, MCP_TASK_POLL_INTERVAL_MS);
+}
+
+const char *mcp_task_id_param(mcp_call *call)
+{
+    const mcp_json *id = mcp_json_get(call->params, "taskId");
+    if (!mcp_json_is_string(id) || strlen(mcp_json_str(id, "")) != mcp_json_str_len(id)) {
+        mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Invalid params: taskId must be a string");
+        return NULL;
+    }
+    return mcp_json_str(id, "");
+}
+
 int mcp_task_id_new(char out[33])
 {
     unsigned char bytes[16];
