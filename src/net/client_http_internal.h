@@ -26,7 +26,7 @@ typedef struct mcp_http_url {
     char host[256];       /* without brackets */
     char port[8];
     char authority[280];  /* the Host header: as written in the URL */
-    char path[1024];      /* path and query, "/" when empty */
+    char path[2048];      /* path and query, "/" when empty */
     bool tls;             /* https: every connection is TLS (net/client_tls.h) */
     mcp_client_tls *tls_config; /* CAs and checks (mcp_http_url_tls_init); NULL: the system store */
 } mcp_http_url;
@@ -90,6 +90,9 @@ int mcp_http_response_feed(mcp_http_response *r, const char *data, size_t len);
 
 /* Base64 (standard alphabet, padded) of len bytes, appended to out. */
 int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len);
+/* Either alphabet: url, the URL-safe one without padding (RFC 4648 section
+ * 5), which JWTs and PKCE use (mcp_oauth_base64url); else as above. */
+int mcp_http_base64_encode(mcp_buf *out, const unsigned char *data, size_t len, bool url);
 
 /* x-mcp-header (client_http_params.c). check: 0 when the tool's annotations
  * are usable, MCP_EINVAL when the tool must not be called. append: the

@@ -319,9 +319,10 @@ int mcp_http_response_feed(mcp_http_response *r, const char *data, size_t len)
 
 /* ---- Base64 ------------------------------------------------------------------------------- */
 
-int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len)
+int mcp_http_base64_encode(mcp_buf *out, const unsigned char *data, size_t len, bool url)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                               : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     int rc = 0;
     for (size_t i = 0; i < len; i += 3) {
         unsigned v = (unsigned)data[i] << 16;
@@ -331,7 +332,13 @@ int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len)
             v |= data[i + 2];
         char q[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
                      i + 1 < len ? alphabet[(v >> 6) & 63] : '=', i + 2 < len ? alphabet[v & 63] : '='};
-        rc |= mcp_buf_append(out, q, 4);
+        /* Unpadded, the last group keeps only the characters it has. */
+        rc |= mcp_buf_append(out, q, !url || i + 2 < len ? 4 : i + 1 < len ? 3 : 2);
     }
     return rc ? MCP_ENOMEM : 0;
+}
+
+int mcp_http_base64_append(mcp_buf *out, const unsigned char *data, size_t len)
+{
+    return mcp_http_base64_encode(out, data, len, false);
 }

@@ -122,8 +122,7 @@ int mcp_connect_tcp_tls(const char *host_port, const mcp_connect_opts *opts, mcp
     char host[256];
     const char *port;
     if (mcp_net_split_host_port(host_port, host, sizeof host, &port) != 0) {
-        if (why && why_size)
-            snprintf(why, why_size, "expected HOST:PORT ([::1]:PORT for IPv6)");
+        mcp_client_set_why(why, why_size, "expected HOST:PORT ([::1]:PORT for IPv6)");
         return MCP_EINVAL;
     }
     unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms

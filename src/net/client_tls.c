@@ -61,8 +61,7 @@ struct mcp_client_stream {
     bool broken;           /* a fatal TLS error: no close_notify */
 };
 
-static void set_why(char *why, size_t why_size, const char *fmt, ...) MCP_PRINTF(3, 4);
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
+void mcp_client_set_why(char *why, size_t why_size, const char *fmt, ...)
 {
     if (!why || !why_size)
         return;
@@ -183,7 +182,7 @@ int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char 
     char reason[256];
     tls->ctx = SSL_CTX_new(TLS_client_method());
     if (!tls->ctx) {
-        set_why(why, why_size, "TLS: cannot create a context: %s", take_openssl_reason(reason, sizeof reason));
+        mcp_client_set_why(why, why_size, "TLS: cannot create a context: %s", take_openssl_reason(reason, sizeof reason));
         free(tls);
         return MCP_ENOMEM;
     }
@@ -196,29 +195,29 @@ int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char 
     int rc = MCP_OK;
     if (opts && opts->tls_server_name && *opts->tls_server_name) {
         if (strlen(opts->tls_server_name) >= sizeof tls->server_name) {
-            set_why(why, why_size, "TLS: the server name to verify is too long");
+            mcp_client_set_why(why, why_size, "TLS: the server name to verify is too long");
             rc = MCP_EINVAL;
         } else {
             strcpy(tls->server_name, opts->tls_server_name);
         }
     }
     if (rc == MCP_OK && ca_file && access(ca_file, R_OK) != 0) {
-        set_why(why, why_size, "TLS: cannot read the CA file %s: %s", ca_file, strerror(errno));
+        mcp_client_set_why(why, why_size, "TLS: cannot read the CA file %s: %s", ca_file, strerror(errno));
         rc = MCP_EINVAL;
     }
     if (rc == MCP_OK && ca_file && SSL_CTX_load_verify_file(tls->ctx, ca_file) != 1) {
-        set_why(why, why_size, "TLS: cannot load the CA file %s: %s", ca_file,
+        mcp_client_set_why(why, why_size, "TLS: cannot load the CA file %s: %s", ca_file,
                 take_openssl_reason(reason, sizeof reason));
         rc = MCP_EINVAL;
     }
     if (rc == MCP_OK && ca_dir && access(ca_dir, R_OK | X_OK) != 0) {
         /* OpenSSL only notes a directory to search, so check it now rather
          * than fail every verification later for a reason nobody sees. */
-        set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir, strerror(errno));
+        mcp_client_set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir, strerror(errno));
         rc = MCP_EINVAL;
     }
     if (rc == MCP_OK && ca_dir && SSL_CTX_load_verify_dir(tls->ctx, ca_dir) != 1) {
-        set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir,
+        mcp_client_set_why(why, why_size, "TLS: cannot use the CA directory %s: %s", ca_dir,
                 take_openssl_reason(reason, sizeof reason));
         rc = MCP_EINVAL;
     }
@@ -288,14 +287,14 @@ static void explain_failure(SSL *ssl, int err, const char *name, bool insecure, 
         const char *hint = verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH
                                ? " (the certificate is for another name)"
                                : " (not trusted: name its CA, or use the insecure switch for a test)";
-        set_why(why, why_size, "TLS: the certificate of %s was refused: %s%s", name,
+        mcp_client_set_why(why, why_size, "TLS: the certificate of %s was refused: %s%s", name,
                 X509_verify_cert_error_string(verdict), hint);
         ERR_clear_error();
     } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN || ERR_peek_error() == 0) {
-        set_why(why, why_size, "TLS: %s closed the connection during the handshake", name);
+        mcp_client_set_why(why, why_size, "TLS: %s closed the connection during the handshake", name);
         ERR_clear_error();
     } else {
-        set_why(why, why_size, "TLS: the handshake with %s failed: %s (is it speaking TLS?)", name,
+        mcp_client_set_why(why, why_size, "TLS: the handshake with %s failed: %s (is it speaking TLS?)", name,
                 take_openssl_reason(reason, sizeof reason));
     }
 }
@@ -305,21 +304,21 @@ static int handshake(mcp_client_stream *s, mcp_client_tls *tls, const char *host
 {
     const char *name = tls->server_name[0] ? tls->server_name : host;
     if (strlen(name) >= sizeof s->name) {
-        set_why(why, why_size, "TLS: the server name is too long");
+        mcp_client_set_why(why, why_size, "TLS: the server name is too long");
         return MCP_EINVAL;
     }
     strcpy(s->name, name);
     s->ssl = SSL_new(tls->ctx);
     if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
         ERR_clear_error();
-        set_why(why, why_size, "TLS: cannot set up the connection");
+        mcp_client_set_why(why, why_size, "TLS: cannot set up the connection");
         return MCP_ENOMEM;
     }
     SSL_set_app_data(s->ssl, s->name);
     bool ip = is_ip_literal(name);
     if (!ip && SSL_set_tlsext_host_name(s->ssl, name) != 1) {
         ERR_clear_error();
-        set_why(why, why_size, "TLS: %s cannot be sent as a server name", name);
+        mcp_client_set_why(why, why_size, "TLS: %s cannot be sent as a server name", name);
         return MCP_EINVAL;
     }
     if (!tls->insecure) {
@@ -328,7 +327,7 @@ static int handshake(mcp_client_stream *s, mcp_client_tls *tls, const char *host
         int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : X509_VERIFY_PARAM_set1_host(param, name, 0);
         if (ok != 1) {
             ERR_clear_error();
-            set_why(why, why_size, "TLS: %s cannot be checked against a certificate", name);
+            mcp_client_set_why(why, why_size, "TLS: %s cannot be checked against a certificate", name);
             return MCP_EINVAL;
         }
     }
@@ -349,7 +348,7 @@ static int handshake(mcp_client_stream *s, mcp_client_tls *tls, const char *host
         }
         int rc = wait_fd(s->fd, events, deadline);
         if (rc != 0) {
-            set_why(why, why_size, "TLS: no handshake with %s within the connect timeout", name);
+            mcp_client_set_why(why, why_size, "TLS: no handshake with %s within the connect timeout", name);
             return rc;
         }
     }

@@ -38,6 +38,10 @@ typedef struct mcp_client_stream mcp_client_stream;
 int mcp_client_tls_new(mcp_client_tls **out, const mcp_connect_opts *opts, char *why, size_t why_size);
 void mcp_client_tls_free(mcp_client_tls *tls);
 
+/* Write the reason for a failure into why (a caller's buffer, which may be
+ * NULL or empty), as every client connector reports it. */
+void mcp_client_set_why(char *why, size_t why_size, const char *fmt, ...) MCP_PRINTF(3, 4);
+
 /* Connect to host:port within timeout_ms and, when tls is not NULL,
  * complete the handshake and verification within the same deadline.
  * Returns 0; the codes of mcp_net_connect_host (errno set for MCP_EIO);

@@ -17,7 +17,6 @@
 #include "net/ws.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,17 +287,6 @@ static void channel_close(mcp_client_transport *t)
 }
 
 /* ---- Opening handshake ----------------------------------------------------------- */
-static void set_why(char *why, size_t why_size, const char *fmt, ...) MCP_PRINTF(3, 4);
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (!why || !why_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
-
 typedef struct ws_url {
     bool tls;
     char authority[300]; /* the Host header: as written in the URL */
@@ -404,11 +392,11 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
     char *end = NULL;
     while (!(end = ch->rbuf.len ? strstr(ch->rbuf.data, "\r\n\r\n") : NULL)) {
         if (ch->rbuf.len > MCP_WS_MAX_HANDSHAKE) {
-            set_why(why, why_size, "the server's answer to the upgrade is too long");
+            mcp_client_set_why(why, why_size, "the server's answer to the upgrade is too long");
             return MCP_EPROTO;
         }
         if (ch->eof) {
-            set_why(why, why_size, "the server closed the connection during the upgrade");
+            mcp_client_set_why(why, why_size, "the server closed the connection during the upgrade");
             return MCP_ECLOSED;
         }
         uint64_t now = mcp_now_ns();
@@ -427,7 +415,7 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
     rc = 0;
     int status = 0;
     if (sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
-        set_why(why, why_size, "not an HTTP answer to the upgrade");
+        mcp_client_set_why(why, why_size, "not an HTTP answer to the upgrade");
         rc = MCP_EPROTO;
     } else if (status != 101) {
         const char *eol = strstr(head, "\r\n");
@@ -437,7 +425,7 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
             n = sizeof line - 1;
         memcpy(line, head, n);
         line[n] = '\0';
-        set_why(why, why_size, "the server refused the WebSocket upgrade: %s%s", line,
+        mcp_client_set_why(why, why_size, "the server refused the WebSocket upgrade: %s%s", line,
                 status == 404 ? " (wrong path?)" : "");
         rc = status == 404 ? MCP_ENOTFOUND : MCP_EPROTO;
     } else {
@@ -447,15 +435,15 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
         mcp_ws_accept_key((mcp_str){key, 24}, expect);
         v = header_value(head, "Upgrade", &len);
         if (!value_is(v, len, "websocket")) {
-            set_why(why, why_size, "101 answer without Upgrade: websocket");
+            mcp_client_set_why(why, why_size, "101 answer without Upgrade: websocket");
             rc = MCP_EPROTO;
         } else if (!(v = header_value(head, "Sec-WebSocket-Accept", &len)) || len != 28 ||
                    memcmp(v, expect, 28) != 0) {
-            set_why(why, why_size, "Sec-WebSocket-Accept does not match our key");
+            mcp_client_set_why(why, why_size, "Sec-WebSocket-Accept does not match our key");
             rc = MCP_EPROTO;
         } else if ((v = header_value(head, "Sec-WebSocket-Protocol", &len)) &&
                    !value_is(v, len, MCP_WS_SUBPROTOCOL)) {
-            set_why(why, why_size, "the server chose a subprotocol we did not offer");
+            mcp_client_set_why(why, why_size, "the server chose a subprotocol we did not offer");
             rc = MCP_EPROTO;
         }
     }
@@ -475,7 +463,7 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
     *out = NULL;
     ws_url u;
     if (parse_url(url, &u) != 0) {
-        set_why(why, why_size, "expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
+        mcp_client_set_why(why, why_size, "expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
         return MCP_EINVAL;
     }
     unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms

@@ -144,6 +144,10 @@ typedef struct mcp_oauth_reply {
     mcp_buf body;
 } mcp_oauth_reply;
 void mcp_oauth_reply_free(mcp_oauth_reply *r);
+/* The reply's body as JSON, or NULL when it is not JSON (lookups on NULL
+ * find nothing, so callers test only the members they need). The document
+ * points into the body: keep r until done with it. */
+mcp_json *mcp_oauth_reply_json(const mcp_oauth_reply *r, mcp_arena *arena);
 /* One request on its own connection (Connection: close), bounded by
  * net->timeout_ms over the whole exchange; redirects are not followed.
  * headers: extra header lines, each ending in CRLF, or NULL. body may be

@@ -86,6 +86,23 @@ static int sign_append(EVP_PKEY *key, bool ec, mcp_buf *out, size_t start)
     return rc;
 }
 
+/* Append the compact JWS header.claims.signature (RFC 7515 7.1). On failure
+ * out is left as it was. */
+static int jws_append(mcp_buf *out, const mcp_buf *header, const mcp_buf *claims, EVP_PKEY *key, bool ec)
+{
+    size_t start = out->len;
+    json_b64(out, header);
+    mcp_buf_append_char(out, '.');
+    json_b64(out, claims);
+    int rc = sign_append(key, ec, out, start);
+    if (rc != 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    return rc;
+}
+
 static void say(char *why, size_t size, const char *text)
 {
     if (why && size)
@@ -147,18 +164,10 @@ int mcp_oauth_jwt_assertion(const char *key_pem, const char *alg, const char *cl
     mcp_json_write_key(&w, "jti");
     mcp_json_write_cstr(&w, jti.data ? jti.data : "");
     mcp_json_end_object(&w);
-    size_t start = out->len;
-    json_b64(out, &header);
-    mcp_buf_append_char(out, '.');
-    json_b64(out, &claims);
     if (rc == 0)
-        rc = sign_append(key, ec, out, start);
-    if (rc != 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
+        rc = jws_append(out, &header, &claims, key, ec);
+    if (rc != 0)
         say(why, why_size, "signing the client assertion failed");
-    }
     EVP_PKEY_free(key);
     mcp_buf_free(&header);
     mcp_buf_free(&claims);
@@ -256,17 +265,8 @@ int mcp_oauth_dpop_proof(mcp_oauth_dpop *d, const char *htm, const char *htu, co
         mcp_json_write_cstr(&w, nonce);
     }
     mcp_json_end_object(&w);
-    size_t start = out->len;
-    json_b64(out, &header);
-    mcp_buf_append_char(out, '.');
-    json_b64(out, &claims);
     if (rc == 0)
-        rc = sign_append(d->key, true, out, start);
-    if (rc != 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+        rc = jws_append(out, &header, &claims, d->key, true);
     mcp_buf_free(&header);
     mcp_buf_free(&claims);
     mcp_buf_free(&jti);

@@ -215,9 +215,7 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
     }
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
-        doc = NULL;
+    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
     const char *id = mcp_json_str(mcp_json_get(doc, "client_id"), NULL);
     if ((reply.status != 200 && reply.status != 201) || !id || !*id) {
         const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_BODY (1u << 20)
 #define MAX_HEAD (64u * 1024u)
@@ -29,6 +28,14 @@ void mcp_oauth_reply_free(mcp_oauth_reply *r)
 {
     mcp_buf_free(&r->head);
     mcp_buf_free(&r->body);
+}
+
+mcp_json *mcp_oauth_reply_json(const mcp_oauth_reply *r, mcp_arena *arena)
+{
+    mcp_json *doc = NULL;
+    if (mcp_json_parse(arena, r->body.data ? r->body.data : "", r->body.len, NULL, &doc, NULL) != 0)
+        return NULL;
+    return doc;
 }
 
 void mcp_oauth_net_init(mcp_oauth_net *net, const mcp_connect_opts *opts, unsigned timeout_ms)
@@ -67,59 +74,15 @@ static int remaining_ms(uint64_t deadline)
     return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
 }
 
-/* What a request needs of its URL. */
-typedef struct target {
-    bool tls;
-    char host[256];
-    char port[8];
-    char authority[280];
-    char path[2048];
-} target;
-
-static int target_parse(const char *url, target *t)
+/* What a request needs of its URL: the MCP HTTP client's parse, behind the
+ * OAuth rules (no userinfo, no control characters or spaces). */
+static int target_parse(const char *url, mcp_http_url *t)
 {
-    memset(t, 0, sizeof *t);
-    if (mcp_oauth_url_split(url, NULL, NULL) != 0)
+    if (mcp_oauth_url_split(url, NULL, NULL) != 0) {
+        memset(t, 0, sizeof *t);
         return MCP_EINVAL;
-    t->tls = !strncasecmp(url, "https://", 8);
-    const char *auth = url + (t->tls ? 8 : 7);
-    size_t auth_len = strcspn(auth, "/?#");
-    if (auth_len >= sizeof t->authority)
-        return MCP_EINVAL;
-    memcpy(t->authority, auth, auth_len);
-    const char *host = auth, *port = NULL;
-    size_t host_len;
-    if (*auth == '[') {
-        const char *close = memchr(auth, ']', auth_len);
-        if (!close || (close + 1 < auth + auth_len && close[1] != ':'))
-            return MCP_EINVAL;
-        host = auth + 1;
-        host_len = (size_t)(close - host);
-        port = close + 1 < auth + auth_len ? close + 2 : NULL;
-    } else {
-        const char *colon = memchr(auth, ':', auth_len);
-        host_len = colon ? (size_t)(colon - auth) : auth_len;
-        port = colon ? colon + 1 : NULL;
     }
-    if (!host_len || host_len >= sizeof t->host)
-        return MCP_EINVAL;
-    memcpy(t->host, host, host_len);
-    if (port) {
-        size_t port_len = (size_t)(auth + auth_len - port);
-        if (!port_len || port_len >= sizeof t->port || strspn(port, "0123456789") < port_len)
-            return MCP_EINVAL;
-        memcpy(t->port, port, port_len);
-    } else {
-        strcpy(t->port, t->tls ? "443" : "80");
-    }
-    const char *path = auth + auth_len;
-    size_t path_len = strcspn(path, "#");
-    if (path_len + 2 > sizeof t->path)
-        return MCP_EINVAL;
-    if (*path != '/')
-        t->path[0] = '/';
-    memcpy(t->path + (*path != '/'), path, path_len);
-    return 0;
+    return mcp_http_url_parse(url, t);
 }
 
 int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, const char *headers,
@@ -128,7 +91,7 @@ int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, cons
     memset(out, 0, sizeof *out);
     mcp_buf_init(&out->head);
     mcp_buf_init(&out->body);
-    target t;
+    mcp_http_url t;
     int rc = target_parse(url, &t);
     if (rc != 0)
         return rc;

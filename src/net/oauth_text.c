@@ -8,6 +8,7 @@
  * All of it sees text from servers we do not trust: every function bounds
  * what it copies and says "no" rather than guessing at broken input.
  */
+#include "net/client_http_internal.h"
 #include "net/oauth.h"
 
 #include <string.h>
@@ -456,16 +457,7 @@ bool mcp_oauth_query_param(const char *url, const char *name, mcp_buf *out, bool
 
 void mcp_oauth_base64url(mcp_buf *out, const unsigned char *data, size_t len)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)data[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)data[i + 1] << 8;
-        if (i + 2 < len)
-            v |= data[i + 2];
-        char q[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63], alphabet[v & 63]};
-        mcp_buf_append(out, q, i + 2 < len ? 4 : i + 1 < len ? 3 : 2);
-    }
+    mcp_http_base64_encode(out, data, len, true);
 }
 
 /* ---- Scopes ------------------------------------------------------------------------------------- */

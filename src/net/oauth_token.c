@@ -142,9 +142,7 @@ int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_s
     }
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
-        doc = NULL;
+    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
     const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
     const char *type = mcp_json_str(mcp_json_get(doc, "token_type"), "Bearer");
     if (reply.status != 200 || !token || !*token) {
@@ -263,9 +261,7 @@ static int token_exchange(mcp_oauth *o, mcp_buf *jag, char *why, size_t why_size
     }
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
-    mcp_json *doc = NULL;
-    if (mcp_json_parse(&arena, reply.body.data ? reply.body.data : "", reply.body.len, NULL, &doc, NULL) != 0)
-        doc = NULL;
+    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
     const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
     const char *type = mcp_json_str(mcp_json_get(doc, "issued_token_type"), TOKEN_TYPE_ID_JAG);
     if (reply.status != 200 || !token || !*token || strcmp(type, TOKEN_TYPE_ID_JAG) != 0) {

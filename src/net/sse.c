@@ -21,14 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The "id:" line of an event that has one (its line ends refused already). */
+static int write_id(mcp_buf *out, const char *id) {
+    if (!id) return 0;
+    int rc = mcp_buf_append(out, "id: ", 4);
+    rc |= mcp_buf_append_cstr(out, id);
+    rc |= mcp_buf_append_char(out, '\n');
+    return rc;
+}
+
 int mcp_sse_write_event(mcp_buf *out, const char *id, const char *data, size_t len) {
     if (id && strpbrk(id, "\r\n")) return MCP_EINVAL;
-    int rc = 0;
-    if (id) {
-        rc |= mcp_buf_append(out, "id: ", 4);
-        rc |= mcp_buf_append_cstr(out, id);
-        rc |= mcp_buf_append_char(out, '\n');
-    }
+    int rc = write_id(out, id);
     rc |= mcp_buf_append(out, "event: message\ndata: ", 21);
     /* Line ends are looked for with memchr (a JSON message has none, so
      * that is two scans and one copy), not byte by byte: that loop cost
@@ -59,12 +63,7 @@ int mcp_sse_write_comment(mcp_buf *out, const char *text) {
 
 int mcp_sse_write_priming(mcp_buf *out, const char *id, long retry_ms) {
     if (id && strpbrk(id, "\r\n")) return MCP_EINVAL;
-    int rc = 0;
-    if (id) {
-        rc |= mcp_buf_append(out, "id: ", 4);
-        rc |= mcp_buf_append_cstr(out, id);
-        rc |= mcp_buf_append_char(out, '\n');
-    }
+    int rc = write_id(out, id);
     if (retry_ms >= 0) rc |= mcp_buf_appendf(out, "retry: %ld\n", retry_ms);
     /* Without an id there is no event to dispatch: the retry field alone. */
     rc |= mcp_buf_append(out, id ? "data: \n\n" : "\n", id ? 8 : 1);
