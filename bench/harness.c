@@ -37,6 +37,26 @@ double bench_mad(const double *values, size_t n) {
     return bench_median(dev, n);
 }
 
+void bench_spread(const double *values, size_t n, double out[3]) {
+    double tmp[BENCH_MAX_REPS];
+    if (n > BENCH_MAX_REPS) n = BENCH_MAX_REPS;
+    memcpy(tmp, values, n * sizeof *tmp);
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    out[0] = n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2.0;
+    out[1] = tmp[0];
+    out[2] = tmp[n - 1];
+}
+
+bool bench_paired_ratio(const bench_record *r, const bench_record *ref, double out[3]) {
+    double ratio[BENCH_MAX_REPS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < r->repetitions && i < ref->repetitions && i < BENCH_MAX_REPS; i++)
+        if (ref->reps[i].throughput > 0) ratio[n++] = r->reps[i].throughput / ref->reps[i].throughput;
+    if (!n) return false;
+    bench_spread(ratio, n, out);
+    return true;
+}
+
 void bench_record_add_metric(bench_record *r, const char *name, double value) {
     for (size_t i = 0; i < r->metric_count; i++) {
         if (!strcmp(r->metrics[i].name, name)) {

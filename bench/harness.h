@@ -146,6 +146,12 @@ int bench_workload_run(const bench_module *m, const bench_workload *w, bench_pro
 /* Statistics helpers (bench/harness.c). */
 double bench_median(const double *values, size_t n);
 double bench_mad(const double *values, size_t n); /* median absolute deviation */
+/* Median, lowest and highest of n (1..BENCH_MAX_REPS) values, into out. */
+void bench_spread(const double *values, size_t n, double out[3]);
+/* The throughput of r over that of ref, repetition by repetition (for tasks
+ * that ran back to back in each repetition), as bench_spread gives it.
+ * False when no repetition of ref has a throughput. */
+bool bench_paired_ratio(const bench_record *r, const bench_record *ref, double out[3]);
 void bench_record_add_metric(bench_record *r, const char *name, double value);
 const bench_metric *bench_record_metric(const bench_record *r, const char *name);
 

@@ -205,26 +205,6 @@ static int batch_setup(const bench_workload *w, void **state, bench_task *tasks,
     return MCP_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Ratios of r's repetitions to single's, repetition by repetition (they ran
- * back to back): median, lowest and highest. False when there are none. */
-static bool paired_speedup(const bench_record *r, const bench_record *single, double out[3]) {
-    double ratio[BENCH_MAX_REPS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < r->repetitions && i < single->repetitions && i < BENCH_MAX_REPS; i++)
-        if (single->reps[i].throughput > 0) ratio[n++] = r->reps[i].throughput / single->reps[i].throughput;
-    if (!n) return false;
-    qsort(ratio, n, sizeof ratio[0], cmp_double);
-    out[0] = n % 2 ? ratio[n / 2] : (ratio[n / 2 - 1] + ratio[n / 2]) / 2;
-    out[1] = ratio[0];
-    out[2] = ratio[n - 1];
-    return true;
-}
-
 static void batch_finish(void *p, bench_record *records, size_t count) {
     batch_state *s = p;
     const bench_record *single = NULL;
@@ -242,7 +222,7 @@ static void batch_finish(void *p, bench_record *records, size_t count) {
         if (groups) bench_record_add_metric(r, "client_writes_per_group",
                                             (double)(c->after.writes - c->before.writes) / (double)groups);
         double speedup[3];
-        if (single && r != single && paired_speedup(r, single, speedup)) {
+        if (single && r != single && bench_paired_ratio(r, single, speedup)) {
             bench_record_add_metric(r, "speedup_vs_single", speedup[0]);
             bench_record_add_metric(r, "speedup_lowest", speedup[1]);
             bench_record_add_metric(r, "speedup_highest", speedup[2]);

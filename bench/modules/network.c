@@ -41,6 +41,7 @@
 #include "net/net_internal.h"
 #include "net/http.h"
 #include "network.h"
+#include "pinning.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,9 +115,7 @@ typedef struct net_state {
     pid_t mcp_pid, null_pid;
     bench_stdio_peer mcp_stdio, null_stdio;
     /* pinning */
-    cpu_set_t saved_affinity;
-    bool affinity_saved;
-    int server_cpu, loadgen_cpu; /* -1: not pinned */
+    bench_pinning pin; /* client_cpu: the load generator's */
 } net_state;
 
 /* ---- Requests -------------------------------------------------------------------- */
@@ -126,19 +125,7 @@ static int build_request(net_state *s) {
     if (s->plan->ping) {
         if (!rc) rc = mcp_buf_append_cstr(&s->suffix, ",\"method\":\"ping\"}");
     } else {
-        /* 1 KiB of plain words: a realistic small tool argument. */
-        static const char *const words[] = {"request", "latency", "server", "cache", "tool",
-                                            "session", "stream", "budget", "queue", "echo"};
-        if (!rc) rc = mcp_buf_append_cstr(&s->suffix, ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
-                                                      "\"arguments\":{\"text\":\"");
-        size_t start = s->suffix.len;
-        for (unsigned i = 0; !rc && s->suffix.len - start < NET_TEXT_BYTES; i++) {
-            const char *w = words[(i * 7u) % 10];
-            size_t room = NET_TEXT_BYTES - (s->suffix.len - start);
-            size_t n = strlen(w) + 1 < room ? strlen(w) : room - 1;
-            rc = mcp_buf_append(&s->suffix, w, n);
-            if (!rc && s->suffix.len - start < NET_TEXT_BYTES) rc = mcp_buf_append_char(&s->suffix, ' ');
-        }
+        if (!rc) rc = bench_net_echo_call_append(&s->suffix, NET_TEXT_BYTES);
         if (!rc)
             rc = mcp_buf_append_cstr(&s->suffix, "\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\""
                                      MCP_PROTOCOL_MODERN "\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
@@ -299,34 +286,6 @@ static int probe_ws(const net_state *s, int port, mcp_buf *upgrade, mcp_buf *lin
     return rc;
 }
 
-/* ---- Pinning ---------------------------------------------------------------------- */
-
-/* The first two CPUs this thread may run on: servers on the first, the
- * load generator on the second. */
-static void choose_cpus(net_state *s) {
-    s->server_cpu = s->loadgen_cpu = -1;
-    if (pthread_getaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity)) return;
-    s->affinity_saved = true;
-    for (int cpu = 0; cpu < CPU_SETSIZE && s->loadgen_cpu < 0; cpu++) {
-        if (!CPU_ISSET(cpu, &s->saved_affinity)) continue;
-        if (s->server_cpu < 0) s->server_cpu = cpu;
-        else s->loadgen_cpu = cpu;
-    }
-    if (s->loadgen_cpu < 0) s->server_cpu = -1; /* one CPU: nothing to separate */
-}
-
-static void pin_self(int cpu) {
-    if (cpu < 0) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-static void restore_affinity(net_state *s) {
-    if (s->affinity_saved) pthread_setaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity);
-}
-
 /* ---- Tasks --------------------------------------------------------------------------- */
 
 static int run_tcp(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
@@ -383,7 +342,7 @@ static void net_teardown(void *p) {
     mcp_buf_free(&s->ws_upgrade);
     mcp_buf_free(&s->prefix);
     mcp_buf_free(&s->suffix);
-    restore_affinity(s);
+    bench_pinning_restore(&s->pin);
     free(s);
 }
 
@@ -392,7 +351,7 @@ static int setup_tcp(net_state *s) {
     /* Threads inherit the affinity of the thread that creates them: the
      * server's worker (and reaper) and the null server's loop are started
      * while this thread sits on the server CPU. */
-    pin_self(s->server_cpu);
+    bench_pin_self(s->pin.server_cpu);
     s->server = mcp_server_new(&(mcp_server_opts){.name = "mcpd", .version = MCP_VERSION_STRING});
     if (!s->server) return MCP_ENOMEM;
     int rc = app_demo_register(s->server, 0);
@@ -434,7 +393,7 @@ static int setup_tcp(net_state *s) {
     if (!rc) rc = plan->http ? bench_null_http_start(&s->http_reply, &s->null_tcp)
                   : plan->ws ? bench_null_ws_start(&s->reply, &s->ws_upgrade, &s->null_tcp)
                              : bench_null_tcp_start(&s->reply, &s->null_tcp);
-    pin_self(s->loadgen_cpu);
+    bench_pin_self(s->pin.client_cpu);
     if (!rc) rc = bench_net_load_new(mcp_net_port(s->net), plan->connections, plan->window, plan->mode,
                                      &s->request, &s->mcp_load);
     if (!rc) rc = bench_net_load_new(bench_null_tcp_port(s->null_tcp), plan->connections, plan->window,
@@ -456,12 +415,12 @@ static int setup_stdio(net_state *s) {
     struct sigaction current;
     if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
         sigaction(SIGPIPE, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
-    pin_self(s->loadgen_cpu);
+    bench_pin_self(s->pin.client_cpu);
     int in_fd, out_fd;
     int rc = bench_stdio_spawn_mcpd("/proc/self/exe", &s->mcp_pid, &in_fd, &out_fd);
     if (rc) return rc;
     peer_init(&s->mcp_stdio, &s->request, in_fd, out_fd);
-    bench_net_pin_pid(s->mcp_pid, s->server_cpu);
+    bench_net_pin_pid(s->mcp_pid, s->pin.server_cpu);
     mcp_buf line;
     mcp_buf_init(&line);
     rc = bench_stdio_round_trip(&s->mcp_stdio, NET_PROBE_ID, &line);
@@ -472,15 +431,15 @@ static int setup_stdio(net_state *s) {
     if (!rc) rc = bench_null_stdio_spawn(&s->reply, &s->null_pid, &in_fd, &out_fd);
     if (rc) return rc;
     peer_init(&s->null_stdio, &s->request, in_fd, out_fd);
-    bench_net_pin_pid(s->null_pid, s->server_cpu);
+    bench_net_pin_pid(s->null_pid, s->pin.server_cpu);
     return MCP_OK;
 }
 
 static void describe(const net_state *s, bench_task *t, const char *who, const char *what) {
     char pinning[64] = "not pinned (one CPU)";
-    if (s->server_cpu >= 0)
-        snprintf(pinning, sizeof pinning, "server on CPU %d, load generator on CPU %d", s->server_cpu,
-                 s->loadgen_cpu);
+    if (s->pin.server_cpu >= 0)
+        snprintf(pinning, sizeof pinning, "server on CPU %d, load generator on CPU %d", s->pin.server_cpu,
+                 s->pin.client_cpu);
     const net_plan *p = s->plan;
     if (p->kind == NET_STDIO_SEQUENTIAL)
         snprintf(t->scope, sizeof t->scope, "%s: %s, one in flight, pipes; round trip from write to response "
@@ -505,7 +464,7 @@ static int net_setup(const bench_workload *w, void **state, bench_task *tasks, s
     mcp_buf_init(&s->prefix);
     mcp_buf_init(&s->suffix);
     mcp_buf_init(&s->ws_upgrade);
-    choose_cpus(s);
+    bench_pinning_choose(&s->pin);
     int rc = s->plan ? build_request(s) : MCP_EINVAL;
     bool stdio = s->plan && s->plan->kind == NET_STDIO_SEQUENTIAL;
     if (!rc) rc = stdio ? setup_stdio(s) : setup_tcp(s);
@@ -558,9 +517,9 @@ static void net_finish(void *p, bench_record *records, size_t count) {
         }
         bench_record_add_metric(r, "request_bytes", (double)bytes);
         bench_record_add_metric(r, "response_bytes", (double)s->response_bytes);
-        if (s->server_cpu >= 0) {
-            bench_record_add_metric(r, "server_cpu", s->server_cpu);
-            bench_record_add_metric(r, "loadgen_cpu", s->loadgen_cpu);
+        if (s->pin.server_cpu >= 0) {
+            bench_record_add_metric(r, "server_cpu", s->pin.server_cpu);
+            bench_record_add_metric(r, "loadgen_cpu", s->pin.client_cpu);
         }
     }
     for (size_t i = 0; i < count; i++) {

@@ -75,6 +75,11 @@ void bench_net_load_free(bench_net_load *load);
  * MCP_EPROTO on a response that is not a result for an outstanding id,
  * MCP_ECLOSED when the server closes, MCP_ETIMEDOUT after 10 s of silence. */
 int bench_net_load_run(bench_net_load *load, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns);
+/* The start of a request suffix that calls the echo tool: appends
+ * ,"method":"tools/call","params":{"name":"echo","arguments":{"text":"
+ * and `bytes` of plain words (a realistic small tool argument), leaving the
+ * string open for the caller to close along with its _meta. */
+int bench_net_echo_call_append(mcp_buf *suffix, size_t bytes);
 
 /* Where the value of the envelope's "id" member starts, or NULL: the
  * common shape {"jsonrpc":"2.0","id":... is checked first, then the first

@@ -66,6 +66,22 @@ struct bench_net_load {
     mcp_histogram *lat;
 };
 
+int bench_net_echo_call_append(mcp_buf *suffix, size_t bytes) {
+    static const char *const words[] = {"request", "latency", "server", "cache", "tool",
+                                        "session", "stream", "budget", "queue", "echo"};
+    int rc = mcp_buf_append_cstr(suffix, ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                                         "\"arguments\":{\"text\":\"");
+    size_t start = suffix->len;
+    for (unsigned i = 0; !rc && suffix->len - start < bytes; i++) {
+        const char *w = words[(i * 7u) % 10];
+        size_t room = bytes - (suffix->len - start);
+        size_t n = strlen(w) + 1 < room ? strlen(w) : room - 1;
+        rc = mcp_buf_append(suffix, w, n);
+        if (!rc && suffix->len - start < bytes) rc = mcp_buf_append_char(suffix, ' ');
+    }
+    return rc;
+}
+
 const char *bench_net_find_id(const char *text, size_t len) {
     static const char common[] = "{\"jsonrpc\":\"2.0\",\"id\":";
     static const char key[] = "\"id\":";

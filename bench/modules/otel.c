@@ -44,6 +44,7 @@
  */
 #include "harness.h"
 #include "network.h"
+#include "pinning.h"
 #include "net/net_internal.h"
 #include "mcp/mcp.h"
 #include "mcp/obs.h"
@@ -167,9 +168,7 @@ typedef struct otel_state {
     served_target served_plain, served_traced;
     mcp_buf net_prefix, net_suffix;
     bench_net_request net_request;
-    cpu_set_t saved_affinity;
-    bool affinity_saved;
-    int server_cpu, loadgen_cpu;
+    bench_pinning pin; /* client_cpu: the load generator's */
     sink_server sink;
     mcp_tracer *tracer, *tracer_down;
     mcp_metrics *metrics;
@@ -341,19 +340,8 @@ static const char SERVED_HTTP_HEAD[] = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\
 /* prefix + id + suffix: tools/call of echo with 1 KiB of words, the
  * modern-era _meta, and a traceparent the server's span is parented on. */
 static int served_request_build(otel_state *s, bool http) {
-    static const char *const words[] = {"request", "latency", "server", "cache", "tool",
-                                        "session", "stream", "budget", "queue", "echo"};
     int rc = mcp_buf_append_cstr(&s->net_prefix, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if (!rc) rc = mcp_buf_append_cstr(&s->net_suffix, ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
-                                                      "\"arguments\":{\"text\":\"");
-    size_t start = s->net_suffix.len;
-    for (unsigned i = 0; !rc && s->net_suffix.len - start < SERVED_TEXT_BYTES; i++) {
-        const char *w = words[(i * 7u) % 10];
-        size_t room = SERVED_TEXT_BYTES - (s->net_suffix.len - start);
-        size_t n = strlen(w) + 1 < room ? strlen(w) : room - 1;
-        rc = mcp_buf_append(&s->net_suffix, w, n);
-        if (!rc && s->net_suffix.len - start < SERVED_TEXT_BYTES) rc = mcp_buf_append_char(&s->net_suffix, ' ');
-    }
+    if (!rc) rc = bench_net_echo_call_append(&s->net_suffix, SERVED_TEXT_BYTES);
     if (!rc) rc = mcp_buf_append_cstr(&s->net_suffix, "\"}," META "}}");
     s->net_request = (bench_net_request){.prefix = s->net_prefix.data, .prefix_len = s->net_prefix.len,
                                          .suffix = s->net_suffix.data, .suffix_len = s->net_suffix.len};
@@ -364,28 +352,6 @@ static int served_request_build(otel_state *s, bool http) {
     return rc;
 }
 
-/* Servers on the first CPU this thread may use, the load generator on the
- * second: the two sides of loopback do not take turns on one core. */
-static void served_choose_cpus(otel_state *s) {
-    s->server_cpu = s->loadgen_cpu = -1;
-    if (pthread_getaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity)) return;
-    s->affinity_saved = true;
-    for (int cpu = 0; cpu < CPU_SETSIZE && s->loadgen_cpu < 0; cpu++) {
-        if (!CPU_ISSET(cpu, &s->saved_affinity)) continue;
-        if (s->server_cpu < 0) s->server_cpu = cpu;
-        else s->loadgen_cpu = cpu;
-    }
-    if (s->loadgen_cpu < 0) s->server_cpu = -1;
-}
-
-static void served_pin_self(int cpu) {
-    if (cpu < 0) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 static int served_start(otel_state *s, served_target *t, mcp_obs *obs, bool http) {
     if (obs) mcp_obs_observer(obs, &t->observer);
     t->server = mcp_server_new(&(mcp_server_opts){.name = "bench", .version = MCP_VERSION_STRING,
@@ -393,13 +359,13 @@ static int served_start(otel_state *s, served_target *t, mcp_obs *obs, bool http
     if (!t->server) return MCP_ENOMEM;
     int rc = mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = echo_tool});
     /* The worker thread inherits this thread's CPU. */
-    served_pin_self(s->server_cpu);
+    bench_pin_self(s->pin.server_cpu);
     if (!rc && http)
         rc = mcp_net_start(&t->net, t->server, &(mcp_listen){.http = "127.0.0.1:0", .workers = 1},
                            &(mcp_net_tuning){.http = true});
     else if (!rc)
         rc = mcp_net_start(&t->net, t->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 1}, NULL);
-    served_pin_self(s->loadgen_cpu);
+    bench_pin_self(s->pin.client_cpu);
     if (!rc)
         rc = bench_net_load_new(mcp_net_port(t->net), http ? 50 : 10, http ? 1 : 100, BENCH_NET_CLOSED_LOOP,
                                 &s->net_request, &t->load);
@@ -454,7 +420,7 @@ static void otel_teardown(void *p) {
     served_stop(&s->served_traced);
     mcp_buf_free(&s->net_prefix);
     mcp_buf_free(&s->net_suffix);
-    if (s->affinity_saved) pthread_setaffinity_np(pthread_self(), sizeof s->saved_affinity, &s->saved_affinity);
+    bench_pinning_restore(&s->pin);
     otel_target *targets[] = {&s->plain, &s->traced, &s->traced_down};
     for (size_t i = 0; i < 3; i++) {
         mcp_session_free(targets[i]->session);
@@ -507,7 +473,7 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     if (!s) return MCP_ENOMEM;
     *state = s;
     s->size = w->size;
-    s->server_cpu = s->loadgen_cpu = -1;
+    s->pin.server_cpu = s->pin.client_cpu = -1;
     mcp_buf_init(&s->net_prefix);
     mcp_buf_init(&s->net_suffix);
     unsigned kind = (unsigned)(w->size / 1000000);
@@ -527,7 +493,7 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
         /* The tracer's exporter and the receiver are already running,
          * unpinned; only the servers and the load generator are placed. */
         bool http = kind == W_SERVED_HTTP;
-        served_choose_cpus(s);
+        bench_pinning_choose(&s->pin);
         rc = served_request_build(s, http);
         if (!rc) rc = served_start(s, &s->served_plain, NULL, http);
         if (!rc) rc = served_start(s, &s->served_traced, s->obs, http);
@@ -598,11 +564,6 @@ static bench_record *find(bench_record *r, size_t n, const char *name) {
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Throughput lost by traced against base, repetition by repetition (the
  * two ran back to back in each pair): the median, and the range. */
 static void add_overhead(bench_record *base, bench_record *traced) {
@@ -612,11 +573,11 @@ static void add_overhead(bench_record *base, bench_record *traced) {
         if (base->reps[i].throughput > 0 && traced->reps[i].throughput > 0)
             pct[n++] = (base->reps[i].throughput - traced->reps[i].throughput) / base->reps[i].throughput * 100;
     if (!n) return;
-    qsort(pct, n, sizeof pct[0], cmp_double);
-    double median = n & 1 ? pct[n / 2] : (pct[n / 2 - 1] + pct[n / 2]) / 2;
-    bench_record_add_metric(traced, "overhead_pct", median);
-    bench_record_add_metric(traced, "overhead_pct_min", pct[0]);
-    bench_record_add_metric(traced, "overhead_pct_max", pct[n - 1]);
+    double spread[3];
+    bench_spread(pct, n, spread);
+    bench_record_add_metric(traced, "overhead_pct", spread[0]);
+    bench_record_add_metric(traced, "overhead_pct_min", spread[1]);
+    bench_record_add_metric(traced, "overhead_pct_max", spread[2]);
     if (base->throughput > 0 && traced->throughput > 0)
         bench_record_add_metric(traced, "added_ns_per_request", 1e9 / traced->throughput - 1e9 / base->throughput);
     /* CPU time of the whole process (server, load generator, exporter and

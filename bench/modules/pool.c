@@ -31,6 +31,7 @@
  * pool_checkout, each checkout + checkin pair.
  */
 #include "harness.h"
+#include "pinning.h"
 #include "mcp/obs.h"
 #include "mcp/pool.h"
 #include "net/net_internal.h"
@@ -147,43 +148,6 @@ static int tool_sleep_1ms(mcp_call *call, const mcp_json *args, void *user) {
     return MCP_PENDING;
 }
 
-/* ---- Pinning ----------------------------------------------------------------------------------
- * The server's loops go on the first CPU this thread may use and the
- * pools' threads on the second, as bench/modules/network.c places server
- * and load generator: each side then stays on its core and they run side
- * by side instead of both queueing on whichever core is free. Threads
- * inherit the affinity of the thread that creates them, so this thread
- * moves to a core while it starts the server or a pool, and back after. */
-typedef struct pinning {
-    cpu_set_t saved;
-    bool saved_ok;
-    int server_cpu, client_cpu; /* -1: not pinned (one CPU) */
-} pinning;
-
-static void pinning_choose(pinning *p) {
-    p->server_cpu = p->client_cpu = -1;
-    p->saved_ok = pthread_getaffinity_np(pthread_self(), sizeof p->saved, &p->saved) == 0;
-    if (!p->saved_ok) return;
-    for (int cpu = 0; cpu < CPU_SETSIZE && p->client_cpu < 0; cpu++) {
-        if (!CPU_ISSET(cpu, &p->saved)) continue;
-        if (p->server_cpu < 0) p->server_cpu = cpu;
-        else p->client_cpu = cpu;
-    }
-    if (p->client_cpu < 0) p->server_cpu = -1;
-}
-
-static void pin_self(int cpu) {
-    if (cpu < 0) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-static void pin_restore(const pinning *p) {
-    if (p->saved_ok) pthread_setaffinity_np(pthread_self(), sizeof p->saved, &p->saved);
-}
-
 /* ---- State -------------------------------------------------------------------------------- */
 enum { MAX_POOLS = 2 };
 
@@ -197,7 +161,7 @@ typedef struct pool_run {
 typedef struct pool_state {
     mcp_server *server;
     mcp_net *net;
-    pinning pin;
+    bench_pinning pin; /* servers and pools on two cores, as network.c places its sides */
     char addr[32];
     pool_run runs[MAX_POOLS];
     size_t run_count;
@@ -392,9 +356,9 @@ static int add_pool(pool_state *s, mcp_pool_opts o, unsigned outstanding, pool_r
     o.checkout_timeout_ms = 30000;
     o.io_threads = IO_THREADS;
     pool_run *pr = &s->runs[s->run_count];
-    pin_self(s->pin.client_cpu);
+    bench_pin_self(s->pin.client_cpu);
     int rc = mcp_pool_new(&o, &pr->pool);
-    pin_restore(&s->pin);
+    bench_pinning_restore(&s->pin);
     if (rc) return rc;
     pr->outstanding = outstanding;
     s->run_count++;
@@ -422,10 +386,10 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
     s->server = mcp_server_new(&(mcp_server_opts){.name = "bench-pool", .version = MCP_VERSION_STRING});
     int rc = s->server ? mcp_server_add_tool(s->server, &(mcp_tool){.name = "sleep_1ms", .fn = tool_sleep_1ms})
                        : MCP_ENOMEM;
-    pinning_choose(&s->pin);
-    pin_self(s->pin.server_cpu);
+    bench_pinning_choose(&s->pin);
+    bench_pin_self(s->pin.server_cpu);
     if (!rc) rc = mcp_net_start(&s->net, s->server, &(mcp_listen){.tcp = "127.0.0.1:0", .workers = 2}, NULL);
-    pin_restore(&s->pin);
+    bench_pinning_restore(&s->pin);
     if (!rc) snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", mcp_net_port(s->net));
     pool_run *pr = NULL, *ref = NULL;
     *count = 1;
@@ -521,26 +485,6 @@ static int pool_setup(const bench_workload *w, void **state, bench_task *tasks, 
     return MCP_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Throughput ratios of r's repetitions to ref's, repetition by repetition
- * (they ran back to back): median, lowest, highest. False when none. */
-static bool paired_ratio(const bench_record *r, const bench_record *ref, double out[3]) {
-    double ratio[BENCH_MAX_REPS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < r->repetitions && i < ref->repetitions && i < BENCH_MAX_REPS; i++)
-        if (ref->reps[i].throughput > 0) ratio[n++] = r->reps[i].throughput / ref->reps[i].throughput;
-    if (!n) return false;
-    qsort(ratio, n, sizeof ratio[0], cmp_double);
-    out[0] = n % 2 ? ratio[n / 2] : (ratio[n / 2 - 1] + ratio[n / 2]) / 2;
-    out[1] = ratio[0];
-    out[2] = ratio[n - 1];
-    return true;
-}
-
 static void pool_finish(void *p, bench_record *records, size_t count) {
     pool_state *s = p;
     for (size_t i = 0; i < count && i < s->run_count; i++) {
@@ -560,7 +504,7 @@ static void pool_finish(void *p, bench_record *records, size_t count) {
     }
     double ratio[3];
     if (s->ratio_name && count == 2 && s->run_count == 2 && s->runs[1].outstanding &&
-        paired_ratio(&records[0], &records[1], ratio)) {
+        bench_paired_ratio(&records[0], &records[1], ratio)) {
         bench_record_add_metric(&records[0], s->ratio_name, ratio[0]);
         bench_record_add_metric(&records[0], "ratio_lowest", ratio[1]);
         bench_record_add_metric(&records[0], "ratio_highest", ratio[2]);
