@@ -22,8 +22,7 @@
 
 #include "test_client_result.h"
 #include "test_loopback.h"
-#include "test_mcpd.h"
-#include "test_tls_cert.h"
+#include "test_tls_serve.h"
 
 #include "mcp/client.h"
 #include "net/client_tls.h"
@@ -35,9 +34,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static test_cert cert;
-static bool have_cert;
-static pid_t server_pid;
 static int tcp_port, ws_port;
 
 static void remove_chain(void);
@@ -45,38 +41,22 @@ static void remove_chain(void);
 static int start_server(void **state)
 {
     (void)state;
-    have_cert = test_cert_make(&cert);
-    const char *bin = mcpd_bin();
-    if (!bin || !have_cert)
-        return 0;
     tcp_port = free_port();
     ws_port = free_port();
     char tcp_addr[32], ws_addr[32];
     snprintf(tcp_addr, sizeof tcp_addr, "127.0.0.1:%d", tcp_port);
     snprintf(ws_addr, sizeof ws_addr, "127.0.0.1:%d", ws_port);
-    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--tcp", tcp_addr, "--ws", ws_addr, "--tls-cert",
-                                                             cert.cert, "--tls-key", cert.key, "--workers", "1",
-                                                             "--log-level", "error", NULL});
+    tls_server_start((const char *const[]){"--tcp", tcp_addr, "--ws", ws_addr, NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    mcpd_serve_stop(server_pid);
-    if (have_cert) {
+    if (have_cert)
         remove_chain(); /* left behind when chains_and_pinning failed half way */
-        test_cert_remove(&cert);
-    }
+    tls_server_stop();
     return 0;
-}
-
-static void need_server(void)
-{
-    if (server_pid <= 0) {
-        printf("SKIPPED: needs $MCPD_BIN and the openssl command\n");
-        skip();
-    }
 }
 
 /* Connect, retrying while the server may still be starting (refused). */

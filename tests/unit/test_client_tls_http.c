@@ -19,8 +19,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
-#include "test_mcpd.h"
-#include "test_tls_cert.h"
+#include "test_tls_serve.h"
 
 #include "net/client_tls.h"
 
@@ -30,36 +29,24 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static test_cert cert;
-static bool have_cert;
-static pid_t server_pid;
 static int http_port;
 static char port_text[16];
 
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = mcpd_bin();
-    if (!bin)
-        return 0;
-    have_cert = test_cert_make(&cert);
-    if (!have_cert)
-        return 0;
     http_port = free_port();
     snprintf(port_text, sizeof port_text, "%d", http_port);
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", http_port);
-    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--http", addr, "--tls-cert", cert.cert, "--tls-key",
-                                                             cert.key, "--workers", "1", "--log-level", "error", NULL});
+    tls_server_start((const char *const[]){"--http", addr, NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    mcpd_serve_stop(server_pid);
-    if (have_cert)
-        test_cert_remove(&cert);
+    tls_server_stop();
     return 0;
 }
 
@@ -83,10 +70,7 @@ static int open_https(const mcp_connect_opts *opts, const char *host, char *why,
 
 static mcp_client_stream *open_trusted(void)
 {
-    if (server_pid <= 0) {
-        printf("SKIPPED: needs $MCPD_BIN and the openssl command\n");
-        skip();
-    }
+    need_server();
     char why[256] = "";
     mcp_client_stream *s = NULL;
     int rc = open_https(&(mcp_connect_opts){.tls_ca_file = cert.cert}, "localhost", why, sizeof why, &s);
@@ -348,8 +332,7 @@ static void connections_need_no_thread(void **state)
 static void wrong_name_is_refused_before_any_connection(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
-        skip();
+    need_server();
     char why[256] = "";
     mcp_client_stream *s = NULL;
     int rc = open_https(&(mcp_connect_opts){.tls_ca_file = cert.cert}, "127.0.0.1", why, sizeof why, &s);

@@ -17,8 +17,7 @@
 #include <cmocka.h>
 
 #include "test_loopback.h"
-#include "test_mcpd.h"
-#include "test_tls_cert.h"
+#include "test_tls_serve.h"
 
 #include "mcp/client.h"
 
@@ -28,20 +27,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static test_cert cert;
-static bool have_cert;
-static pid_t server_pid;
 static int http_port, tcp_port, ws_port;
 
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = mcpd_bin();
-    if (!bin)
-        return 0;
-    have_cert = test_cert_make(&cert);
-    if (!have_cert)
-        return 0;
     http_port = free_port();
     tcp_port = free_port();
     ws_port = free_port();
@@ -49,27 +39,15 @@ static int start_server(void **state)
     snprintf(http_addr, sizeof http_addr, "127.0.0.1:%d", http_port);
     snprintf(tcp_addr, sizeof tcp_addr, "127.0.0.1:%d", tcp_port);
     snprintf(ws_addr, sizeof ws_addr, "127.0.0.1:%d", ws_port);
-    server_pid = mcpd_serve_spawn(bin, (const char *const[]){"--http", http_addr, "--tcp", tcp_addr, "--ws", ws_addr,
-                                                             "--tls-cert", cert.cert, "--tls-key", cert.key,
-                                                             "--workers", "1", "--log-level", "error", NULL});
+    tls_server_start((const char *const[]){"--http", http_addr, "--tcp", tcp_addr, "--ws", ws_addr, NULL});
     return 0;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    mcpd_serve_stop(server_pid);
-    if (have_cert)
-        test_cert_remove(&cert);
+    tls_server_stop();
     return 0;
-}
-
-static void need_server(void)
-{
-    if (server_pid <= 0) {
-        printf("SKIPPED: needs $MCPD_BIN and the openssl command\n");
-        skip();
-    }
 }
 
 static int dial(const char *host, const mcp_connect_opts *opts, mcp_client_transport **t)

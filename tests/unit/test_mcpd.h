@@ -100,6 +100,14 @@ static inline int mcpd_wait_exit(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* SIGTERM to a server the test started: it must exit 0; its log goes. */
+static inline void mcpd_stop(pid_t pid, const char *err_path)
+{
+    kill(pid, SIGTERM);
+    assert_int_equal(mcpd_wait_exit(pid), 0);
+    unlink(err_path);
+}
+
 /* A whole file, NUL-terminated (caller frees), or NULL. */
 static inline char *mcpd_read_text(const char *path)
 {

@@ -214,9 +214,7 @@ static void test_tcp_http_ws_listeners(void **state) {
     free(text);
 
     close(ws);
-    kill(server, SIGTERM);
-    assert_int_equal(mcpd_wait_exit(server), 0);
-    unlink(err_path);
+    mcpd_stop(server, err_path);
 }
 
 static void test_stdio_listener(void **state) {
@@ -373,9 +371,7 @@ static void test_ping_and_websocket_counters(void **state) {
     free(text);
     close(ws);
 
-    kill(server, SIGTERM);
-    assert_int_equal(mcpd_wait_exit(server), 0);
-    unlink(err_path);
+    mcpd_stop(server, err_path);
 }
 
 static void test_tls_handshake_counters(void **state) {
@@ -421,9 +417,7 @@ static void test_tls_handshake_counters(void **state) {
 
     SSL_CTX_free(scrape_tls);
     scrape_tls = NULL;
-    kill(server, SIGTERM);
-    assert_int_equal(mcpd_wait_exit(server), 0);
-    unlink(err_path);
+    mcpd_stop(server, err_path);
     test_cert_remove(&tc);
 }
 

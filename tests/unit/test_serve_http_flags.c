@@ -63,9 +63,7 @@ static void server_start(server *s, const char *const *args) {
 }
 
 static void server_stop(server *s) {
-    kill(s->pid, SIGTERM);
-    assert_int_equal(mcpd_wait_exit(s->pid), 0);
-    unlink(s->err_path);
+    mcpd_stop(s->pid, s->err_path);
 }
 
 /* Run `mcpd serve ARGS...` that must refuse to start: exit 2, and stderr
