@@ -15,7 +15,7 @@
 
 #include "mcp/client.h"
 #include "mcp/json.h"
-#include "mcp/schema.h"
+#include "test_mcp_schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,27 +43,6 @@ static void peer_free(peer *p)
     p->count = 0;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
-    if (text) {
-        text[n] = '\0';
-        *len = (size_t)n;
-    }
-    return text;
-}
-
 /* One version's schema file, parsed. */
 typedef struct schema_doc {
     mcp_arena arena;
@@ -76,12 +55,12 @@ static bool schema_open(schema_doc *d, const char *version)
     const char *shared = getenv("MCP_SHARED_DATA");
     char path[4096];
     snprintf(path, sizeof path, "%s/mcp-schema/%s/schema.json", shared ? shared : "../shared/data", version);
-    size_t len = 0;
-    d->text = read_file(path, &len);
+    d->text = schema_slurp(path);
     if (!d->text) {
         printf("SKIPPED: MCP schema not found at %s (set MCP_SHARED_DATA)\n", path);
         return false;
     }
+    size_t len = strlen(d->text);
     mcp_arena_init(&d->arena, 0);
     mcp_json *doc = NULL;
     assert_int_equal(mcp_json_parse(&d->arena, d->text, len, NULL, &doc, NULL), 0);
