@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_pipe_server.h"
+
 #include "mcp/client.h"
 #include "mcp/json.h"
 #include "mcp/mcp.h"
@@ -137,20 +139,9 @@ static int prompt_complete(mcp_call *call, const char *argument, const char *val
 
 typedef struct served {
     mcp_server *server;
-    int to_server[2];
-    int from_server[2];
-    pthread_t thread;
+    pipe_server pipe;
     mcp_client *client;
 } served;
-
-static void *serve_thread(void *arg)
-{
-    served *s = arg;
-    mcp_serve_stdio_fds(s->server, s->to_server[0], s->from_server[1], &(mcp_listen){.stdio = true});
-    close(s->to_server[0]);
-    close(s->from_server[1]);
-    return NULL;
-}
 
 /* What the client saw. */
 typedef struct seen {
@@ -213,11 +204,7 @@ static served *start(const char *version, bool handlers, seen *seen_by_client)
     assert_int_equal(mcp_server_add_prompt(s->server, &(mcp_prompt){.name = "translate", .arguments = args,
                                                                     .argument_count = 1, .fn = prompt_fn,
                                                                     .complete = prompt_complete}), 0);
-    assert_int_equal(pipe(s->to_server), 0);
-    assert_int_equal(pipe(s->from_server), 0);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve_thread, s), 0);
-    mcp_client_transport *t = NULL;
-    assert_int_equal(mcp_connect_fds(s->from_server[0], s->to_server[1], NULL, &t), 0);
+    mcp_client_transport *t = pipe_server_start(&s->pipe, s->server);
     s->client = mcp_client_new(&(mcp_client_opts){
         .protocol_version = version,
         .timeout_ms = 5000,
@@ -236,7 +223,7 @@ static served *start(const char *version, bool handlers, seen *seen_by_client)
 static void stop(served *s)
 {
     mcp_client_free(s->client); /* closes our pipe ends: the server sees the end of input */
-    pthread_join(s->thread, NULL);
+    pipe_server_join(&s->pipe);
     mcp_server_free(s->server);
     free(s);
 }

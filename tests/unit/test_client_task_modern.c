@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_pipe_server.h"
+
 #include "test_client_result.h"
 #include "test_task_tools.h"
 
@@ -36,21 +38,10 @@ void mcp_server_tasks_free(mcp_server *server);
 
 typedef struct served {
     mcp_server *server;
-    int to_server[2];
-    int from_server[2];
-    pthread_t thread;
+    pipe_server pipe;
     mcp_client *client;
     int elicitations;
 } served;
-
-static void *serve_thread(void *arg)
-{
-    served *s = arg;
-    mcp_serve_stdio_fds(s->server, s->to_server[0], s->from_server[1], &(mcp_listen){.stdio = true});
-    close(s->to_server[0]);
-    close(s->from_server[1]);
-    return NULL;
-}
 
 static void answer_elicitation(void *user, const char *method, const mcp_json *params, mcp_client_answer *a)
 {
@@ -72,11 +63,7 @@ static served *start(bool handlers)
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "broken", .fn = tool_broken, .task_support = "optional"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "must", .fn = tool_quick, .task_support = "required"}), 0);
     assert_int_equal(mcp_server_add_tool(v, &(mcp_tool){.name = "plain", .fn = tool_quick}), 0);
-    assert_int_equal(pipe(s->to_server), 0);
-    assert_int_equal(pipe(s->from_server), 0);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve_thread, s), 0);
-    mcp_client_transport *t = NULL;
-    assert_int_equal(mcp_connect_fds(s->from_server[0], s->to_server[1], NULL, &t), 0);
+    mcp_client_transport *t = pipe_server_start(&s->pipe, s->server);
     s->client = mcp_client_new(&(mcp_client_opts){
         .protocol_version = MCP_PROTOCOL_MODERN,
         .timeout_ms = 5000,
@@ -95,7 +82,7 @@ static served *start(bool handlers)
 static void stop(served *s)
 {
     mcp_client_free(s->client);
-    pthread_join(s->thread, NULL);
+    pipe_server_join(&s->pipe);
     /* What mcp_server_free does once it drops the server's tasks itself
      * (a second call finds nothing). */
     mcp_server_tasks_free(s->server);
