@@ -13,9 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_pipe_server.h"
-
 #include "test_client_result.h"
+#include "test_pipe_server.h"
 #include "test_task_tools.h"
 
 #include "mcp/client.h"
