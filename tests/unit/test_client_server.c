@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_book_tool.h"
+#include "test_call_tools.h"
 
 #include "test_pipe_server.h"
 
@@ -59,31 +59,6 @@ static int tool_chatter(mcp_call *call, const mcp_json *args, void *user)
     mcp_call_log(call, MCP_LOG_INFO, "chatter", "an info message");
     mcp_call_log(call, MCP_LOG_WARNING, "chatter", "a warning message");
     return mcp_call_text(call, "logged");
-}
-
-/* Written by the server byte for byte; the client must hand it on as is. */
-static const char LINK_BLOCK[] =
-    "{\"type\":\"resource_link\",\"uri\":\"test://doc\",\"name\":\"doc\",\"icons\":[{\"src\":"
-    "\"https://example.com/i.png\",\"mimeType\":\"image/png\",\"sizes\":[\"48x48\"]}],\"_meta\":{\"k\":[1,2.5,null]}}";
-
-static int tool_content(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args;
-    (void)user;
-    int rc = mcp_call_text(call, "h\xc3\xa9llo");
-    if (rc == 0)
-        rc = mcp_call_annotate(call, "{\"audience\":[\"user\"],\"priority\":0.25}");
-    if (rc == 0)
-        rc = mcp_call_image(call, "iVBORw0KGgo=", "image/png");
-    if (rc == 0)
-        rc = mcp_call_audio(call, "UklGRg==", "audio/wav");
-    if (rc == 0)
-        rc = mcp_call_content_json(call, LINK_BLOCK);
-    if (rc == 0)
-        rc = mcp_call_embedded_blob(call, "test://bin", "application/octet-stream", "AAEC");
-    if (rc == 0)
-        rc = mcp_call_embedded_text(call, "test://txt", "text/plain", "inner", 5);
-    return rc;
 }
 
 static int read_doc(mcp_call *call, const char *uri, void *user)

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_book_tool.h"
+#include "test_call_tools.h"
 
 #include "mcp/json.h"
 #include "mcp/mcp.h"
@@ -32,32 +32,6 @@
 #include <sys/wait.h>
 
 /* ---- The server ------------------------------------------------------------- */
-
-/* Written by the server byte for byte; mcpd call must print it as is. */
-static const char LINK_BLOCK[] =
-    "{\"type\":\"resource_link\",\"uri\":\"test://doc\",\"name\":\"doc\",\"icons\":[{\"src\":"
-    "\"https://example.com/i.png\",\"mimeType\":\"image/png\",\"sizes\":[\"48x48\"]}],\"_meta\":{\"k\":[1,2.5,null]}}";
-
-static int tool_content(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    int rc = mcp_call_text(call, "h\xc3\xa9llo");
-    if (rc == 0)
-        rc = mcp_call_annotate(call, "{\"audience\":[\"user\"],\"priority\":0.25}");
-    if (rc == 0)
-        rc = mcp_call_image(call, "iVBORw0KGgo=", "image/png");
-    if (rc == 0)
-        rc = mcp_call_audio(call, "UklGRg==", "audio/wav");
-    if (rc == 0)
-        rc = mcp_call_content_json(call, LINK_BLOCK);
-    if (rc == 0)
-        rc = mcp_call_embedded_blob(call, "test://bin", "application/octet-stream", "AAEC");
-    if (rc == 0)
-        rc = mcp_call_embedded_text(call, "test://txt", "text/plain", "inner", 5);
-    if (rc == 0)
-        rc = mcp_call_annotate(call, "{\"lastModified\":\"2025-01-01T00:00:00Z\"}");
-    return rc;
-}
 
 static int tool_chatter(mcp_call *call, const mcp_json *args, void *user)
 {
@@ -138,7 +112,10 @@ static served *start(void)
     s->server = mcp_server_new(&(mcp_server_opts){.name = "call-e2e", .version = "1", .observer = &OBSERVER});
     assert_non_null(s->server);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "book", .fn = tool_book}), 0);
-    assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "content", .fn = tool_content}), 0);
+    assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "content",
+                                                                .fn = tool_content,
+                                                                .user = "{\"lastModified\":\"2025-01-01T00:00:00Z\"}"}),
+                     0);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "chatter", .fn = tool_chatter}), 0);
     assert_int_equal(mcp_server_add_tool(s->server, &(mcp_tool){.name = "brew", .fn = tool_brew,
                                                                  .task_support = "optional"}), 0);
