@@ -53,10 +53,17 @@ int mcp_session_handle_from(mcp_session *session, const char *message, size_t le
     return rc;
 }
 
+/* The string's value as a slice. One without a backslash is its source
+ * text between the quotes (the parser has checked it), so it is read in
+ * place: decoding it (mcp_json_str) costs a copy and two atomic updates of
+ * the node, and the observer copies what it keeps anyway. */
 static mcp_str json_slice(const mcp_json *v)
 {
     if (!mcp_json_is_string(v))
         return (mcp_str){NULL, 0};
+    mcp_str raw = mcp_json_raw(v);
+    if (raw.len >= 2 && !memchr(raw.ptr + 1, '\\', raw.len - 2))
+        return (mcp_str){raw.ptr + 1, raw.len - 2};
     return (mcp_str){mcp_json_str(v, ""), mcp_json_str_len(v)};
 }
 

@@ -155,6 +155,20 @@ static inline void obs_span_put_str(mcp_span *s, const char *key, const char *va
     s->text_used += (uint32_t)len;
 }
 
+/* A string attribute whose value is already in the span's text at off
+ * (the span name holds the method and the target): no second copy. */
+static inline void obs_span_put_ref(mcp_span *s, const char *key, uint32_t off, size_t len) {
+    if (MCP_UNLIKELY(s->attr_count == MCP_SPAN_MAX_ATTRIBUTES)) {
+        s->dropped_attrs++;
+        return;
+    }
+    obs_attr *a = &s->attrs[s->attr_count++];
+    a->key = key;
+    a->type = OBS_ATTR_STR;
+    a->len = (uint16_t)len;
+    a->v.off = off;
+}
+
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);
 /* The same for a batch (the exporter's), one exchange per run of spans

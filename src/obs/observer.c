@@ -23,13 +23,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const METHODS[] = {
-    "tools/call", "tools/list", "resources/read", "resources/list", "resources/templates/list",
-    "prompts/get", "prompts/list", "initialize", "ping", "server/discover", "subscriptions/listen",
-    "completion/complete", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
-    "sampling/createMessage", "roots/list", "elicitation/create", "notifications/initialized",
-    "notifications/cancelled", "notifications/progress", "notifications/message",
-    "notifications/roots/list_changed", "other"};
+/* With their lengths: the lookup runs once per request. */
+#define M(name) {name, sizeof(name) - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} METHODS[] = {
+    M("tools/call"), M("tools/list"), M("resources/read"), M("resources/list"), M("resources/templates/list"),
+    M("prompts/get"), M("prompts/list"), M("initialize"), M("ping"), M("server/discover"),
+    M("subscriptions/listen"), M("completion/complete"), M("logging/setLevel"), M("resources/subscribe"),
+    M("resources/unsubscribe"), M("sampling/createMessage"), M("roots/list"), M("elicitation/create"),
+    M("notifications/initialized"), M("notifications/cancelled"), M("notifications/progress"),
+    M("notifications/message"), M("notifications/roots/list_changed"), M("other")};
+#undef M
 #define METHOD_COUNT (sizeof METHODS / sizeof METHODS[0])
 static const char *const OUTCOMES[] = {"ok", "error", "tool_error"};
 
@@ -44,8 +50,8 @@ struct mcp_obs {
 static unsigned method_index(mcp_str method) {
     if (method.ptr)
         for (unsigned i = 0; i + 1 < METHOD_COUNT; i++)
-            if (method.ptr[0] == METHODS[i][0] && strlen(METHODS[i]) == method.len &&
-                memcmp(method.ptr, METHODS[i], method.len) == 0)
+            if (METHODS[i].len == method.len && method.ptr[0] == METHODS[i].name[0] &&
+                memcmp(method.ptr, METHODS[i].name, method.len) == 0)
                 return i;
     return METHOD_COUNT - 1;
 }
@@ -62,10 +68,10 @@ static int register_metrics(mcp_obs *o) {
     for (int side = 0; side < 2 && !rc; side++) {
         for (unsigned mi = 0; mi < METHOD_COUNT && !rc; mi++) {
             for (int oi = 0; oi < 3 && !rc; oi++) {
-                mcp_label l[] = {{"method", METHODS[mi]}, {"outcome", OUTCOMES[oi]}};
+                mcp_label l[] = {{"method", METHODS[mi].name}, {"outcome", OUTCOMES[oi]}};
                 rc = mcp_metrics_counter(o->metrics, names[side][0], helps[side][0], l, 2, &o->requests[side][mi][oi]);
             }
-            mcp_label l[] = {{"method", METHODS[mi]}};
+            mcp_label l[] = {{"method", METHODS[mi].name}};
             if (!rc)
                 rc = mcp_metrics_histogram(o->metrics, names[side][1], helps[side][1], l, 1, NULL, 0,
                                            &o->duration[side][mi]);
@@ -174,13 +180,19 @@ static void *request_start(void *obs, const mcp_request_info *req) {
     if (!s) return NULL;
     s->user_index = mi | (req->client ? 0x100u : 0);
     if (s->recording) {
-        obs_span_put_str(s, "mcp.method.name", req->method.ptr, req->method.len);
+        /* The name is "{method} {target}": when neither was cut short,
+         * the attributes that repeat them point into it. */
+        size_t ml = req->method.len;
+        if (s->name_len >= ml) obs_span_put_ref(s, "mcp.method.name", 0, ml);
+        else obs_span_put_str(s, "mcp.method.name", req->method.ptr, ml);
         set_slice(s, "jsonrpc.request.id", req->request_id);
-        if (is_tool && target.ptr) {
-            obs_span_put_str(s, "gen_ai.tool.name", target.ptr, target.len);
-            obs_span_put_str(s, "gen_ai.operation.name", "execute_tool", 12);
-        } else if (is_prompt && target.ptr) {
-            obs_span_put_str(s, "gen_ai.prompt.name", target.ptr, target.len);
+        if ((is_tool || is_prompt) && target.ptr) {
+            const char *key = is_tool ? "gen_ai.tool.name" : "gen_ai.prompt.name";
+            if (target.len && s->name_len == ml + 1 + target.len)
+                obs_span_put_ref(s, key, (uint32_t)ml + 1, target.len);
+            else
+                obs_span_put_str(s, key, target.ptr, target.len);
+            if (is_tool) obs_span_put_str(s, "gen_ai.operation.name", "execute_tool", 12);
         }
         set_slice(s, "mcp.resource.uri", req->resource_uri);
         set_slice(s, "mcp.session.id", req->session_id);
@@ -237,7 +249,7 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
      * JSON log sink gives it the trace and span ids. */
     if (MCP_UNLIKELY(mcp_log_get_level() <= MCP_LOG_DEBUG)) {
         mcp_span *prev = mcp_span_make_current(s);
-        mcp_log(MCP_LOG_DEBUG, "%s %s: %s in %.1f us", side ? "sent" : "served", METHODS[mi],
+        mcp_log(MCP_LOG_DEBUG, "%s %s: %s in %.1f us", side ? "sent" : "served", METHODS[mi].name,
                 code ? "error" : tool_error ? "tool error" : "ok", (double)(now - s->start_mono_ns) / 1e3);
         mcp_span_make_current(prev == s ? s->user : prev);
     }

@@ -186,12 +186,59 @@ static void test_many_keys_read_back(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Short values take the encoder's own copy when nothing needs escaping:
+ * for every length around its word sizes and limit, with each kind of byte
+ * that needs care at each position, the value must come out byte for byte
+ * as the general escaper writes it. */
+static void test_short_values_escape_as_the_writer(void **state) {
+    (void)state;
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = ""}}, &t), 0);
+    static const char *const odd[] = {"\"", "\\", "\n", "\x1f", "\x7f", "\xff", "\xc3\xa9", "/", " ", "~"};
+    mcp_buf out, want;
+    mcp_buf_init(&out);
+    mcp_buf_init(&want);
+    unsigned checked = 0;
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+            for (size_t at = 0; at <= len; at++) {
+                char value[64];
+                for (size_t i = 0; i < len; i++) value[i] = (char)('a' + i % 26);
+                size_t n = len, olen = strlen(odd[k]);
+                if (at < len) { /* the odd byte(s) at position at */
+                    memcpy(value + at, odd[k], olen);
+                    n = at + olen > len ? at + olen : len;
+                }
+                mcp_span *s = mcp_span_start(t, "v", MCP_SPAN_INTERNAL, NULL);
+                assert_non_null(s);
+                mcp_span_set_strn(s, "k", value, n);
+                mcp_buf_reset(&out);
+                assert_int_equal(obs_otlp_encode(&out, &t->opts, &s, 1), 0);
+                mcp_span_end(s);
+                mcp_buf_reset(&want);
+                assert_int_equal(mcp_buf_append(&want, "{\"key\":\"k\",\"value\":{\"stringValue\":", 34), 0);
+                assert_int_equal(mcp_json_escape(&want, value, n), 0);
+                assert_int_equal(mcp_buf_append(&want, "}}", 2), 0);
+                mcp_buf_append(&out, "", 1); /* NUL for strstr */
+                mcp_buf_append(&want, "", 1);
+                if (!strstr(out.data, want.data)) fail_msg("value of length %zu, odd byte %zu at %zu: not as escaped", n, k, at);
+                checked++;
+            }
+        }
+    }
+    assert_true(checked > 4000);
+    mcp_buf_free(&out);
+    mcp_buf_free(&want);
+    mcp_tracer_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_digits_decode),
         cmocka_unit_test(test_every_bad_digit_is_refused),
         cmocka_unit_test(test_otlp_encoding_reads_back),
         cmocka_unit_test(test_many_keys_read_back),
+        cmocka_unit_test(test_short_values_escape_as_the_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
