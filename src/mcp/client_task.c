@@ -29,6 +29,18 @@
 #define MIN_POLL_MS 10
 #define MAX_POLL_MS 5000
 
+/* The members of object (none when NULL) but the one named skip. */
+static void write_members_except(mcp_json_writer *w, const mcp_json *object, const char *skip)
+{
+    for (const mcp_json *m = mcp_json_first(object); m; m = mcp_json_next(m)) {
+        mcp_str key = mcp_json_key(m);
+        if (mcp_str_eq_cstr(key, skip))
+            continue;
+        mcp_json_write_key_n(w, key.ptr, key.len);
+        mcp_json_write_value(w, m);
+    }
+}
+
 /* Writes the caller's params object without its "task" member, then, when
  * with_task, a fresh "task" object carrying the ttl. Absent params count as
  * an empty object only when allow_absent: the 2025-11-25 call may have none,
@@ -49,13 +61,7 @@ static int params_without_task(const char *params_json, bool allow_absent, bool 
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
     mcp_json_begin_object(&w);
-    for (const mcp_json *m = mcp_json_first(params); m; m = mcp_json_next(m)) {
-        mcp_str key = mcp_json_key(m);
-        if (mcp_str_eq_cstr(key, "task"))
-            continue;
-        mcp_json_write_key_n(&w, key.ptr, key.len);
-        mcp_json_write_value(&w, m);
-    }
+    write_members_except(&w, params, "task");
     if (with_task) {
         mcp_json_write_key(&w, "task");
         mcp_json_begin_object(&w);
@@ -250,13 +256,7 @@ static char *caps_with_tasks(const char *caps)
     mcp_json_writer_init(&w, &out);
     mcp_json_begin_object(&w);
     if (mcp_json_parse(&arena, caps, strlen(caps), NULL, &doc, NULL) == 0) {
-        for (const mcp_json *m = mcp_json_first(doc); m; m = mcp_json_next(m)) {
-            mcp_str key = mcp_json_key(m);
-            if (mcp_str_eq_cstr(key, "extensions"))
-                continue;
-            mcp_json_write_key_n(&w, key.ptr, key.len);
-            mcp_json_write_value(&w, m);
-        }
+        write_members_except(&w, doc, "extensions");
     }
     mcp_json_write_key(&w, "extensions");
     mcp_json_begin_object(&w);
