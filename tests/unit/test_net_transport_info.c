@@ -220,15 +220,6 @@ static void test_stdio(void **state) {
 /* ---- The peer's address, from the socket to the exported span ---------------------------- */
 typedef enum { OVER_TCP, OVER_WS, OVER_HTTP } over;
 
-static const mcp_json *attr(const mcp_json *span, const char *key) {
-    const mcp_json *attrs = mcp_json_get(span, "attributes");
-    for (size_t i = 0; i < mcp_json_len(attrs); i++) {
-        const mcp_json *a = mcp_json_at(attrs, i);
-        if (strcmp(mcp_json_str(mcp_json_get(a, "key"), ""), key) == 0) return mcp_json_get(a, "value");
-    }
-    return NULL;
-}
-
 /* The exported span of the tools/call; OTLP JSON gives 64-bit integers as strings. */
 static const mcp_json *echo_span(fixture *f, mcp_arena *a) {
     assert_int_equal(mcp_tracer_flush(f->tracer, 5000), 0);
@@ -331,11 +322,11 @@ static void check_peer(fixture *f, over how, const char *host, bool tls) {
     const mcp_json *span = echo_span(f, &a);
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%u", port);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "network.peer.address"), "stringValue"), ""), host);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "network.peer.port"), "intValue"), ""), port_text);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "client.address"), "stringValue"), ""), host);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "client.port"), "intValue"), ""), port_text);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "network.transport"), "stringValue"), ""), "tcp");
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "network.peer.address"), "stringValue"), ""), host);
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "network.peer.port"), "intValue"), ""), port_text);
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "client.address"), "stringValue"), ""), host);
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "client.port"), "intValue"), ""), port_text);
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "network.transport"), "stringValue"), ""), "tcp");
     mcp_arena_free(&a);
     mcp_buf_free(&head);
     wsc_close(&c);
@@ -367,11 +358,11 @@ static void test_no_peer_on_stdio_span(void **state) {
     mcp_arena a;
     mcp_arena_init(&a, 0);
     const mcp_json *span = echo_span(f, &a);
-    assert_string_equal(mcp_json_str(mcp_json_get(attr(span, "network.transport"), "stringValue"), ""), "pipe");
-    assert_null(attr(span, "network.peer.address"));
-    assert_null(attr(span, "network.peer.port"));
-    assert_null(attr(span, "client.address"));
-    assert_null(attr(span, "client.port"));
+    assert_string_equal(mcp_json_str(mcp_json_get(span_attr(span, "network.transport"), "stringValue"), ""), "pipe");
+    assert_null(span_attr(span, "network.peer.address"));
+    assert_null(span_attr(span, "network.peer.port"));
+    assert_null(span_attr(span, "client.address"));
+    assert_null(span_attr(span, "client.port"));
     mcp_arena_free(&a);
 }
 

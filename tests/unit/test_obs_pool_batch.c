@@ -103,15 +103,6 @@ static const char *field(const mcp_json *span, const char *key) {
     return mcp_json_str(mcp_json_get(span, key), "");
 }
 
-static const char *attr_str(const mcp_json *span, const char *key) {
-    const mcp_json *attrs = mcp_json_get(span, "attributes");
-    for (size_t i = 0; i < mcp_json_len(attrs); i++) {
-        const mcp_json *a = mcp_json_at(attrs, i);
-        if (strcmp(field(a, "key"), key) == 0) return mcp_json_str(mcp_json_get(mcp_json_get(a, "value"), "stringValue"), NULL);
-    }
-    return NULL;
-}
-
 static int kind(const mcp_json *span) {
     return (int)mcp_json_int(mcp_json_get(span, "kind"), 0);
 }
@@ -162,10 +153,10 @@ static void check_client_spans(const spans *s, const char *name, const char *too
         const mcp_json *c = s->at[i];
         if (strcmp(field(c, "name"), name) != 0 || kind(c) != MCP_SPAN_CLIENT) continue;
         clients++;
-        assert_string_equal(attr_str(c, "mcp.method.name"), "tools/call");
-        assert_string_equal(attr_str(c, "gen_ai.tool.name"), tool);
-        assert_string_equal(attr_str(c, "network.transport"), "tcp");
-        assert_null(attr_str(c, "error.type"));
+        assert_string_equal(span_attr_str(c, "mcp.method.name"), "tools/call");
+        assert_string_equal(span_attr_str(c, "gen_ai.tool.name"), tool);
+        assert_string_equal(span_attr_str(c, "network.transport"), "tcp");
+        assert_null(span_attr_str(c, "error.type"));
         size_t children = 0;
         for (size_t j = 0; j < s->count; j++) {
             const mcp_json *sv = s->at[j];
@@ -297,7 +288,7 @@ static void test_pool_timeout_sets_error_type(void **state) {
     const mcp_json *c = NULL;
     for (size_t i = 0; i < s.count; i++)
         if (!strcmp(field(s.at[i], "name"), "tools/call slow") && kind(s.at[i]) == MCP_SPAN_CLIENT) c = s.at[i];
-    assert_string_equal(attr_str(c, "error.type"), "-32603");
+    assert_string_equal(span_attr_str(c, "error.type"), "-32603");
     assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(c, "status"), "code"), 0), 2);
     /* The server got its traceparent all the same. */
     wait_spans(f, &s, "tools/call slow", MCP_SPAN_SERVER, 1);
@@ -329,7 +320,7 @@ static void test_pool_cached_answer(void **state) {
     assert_int_equal(count_named(&s, "tools/list", MCP_SPAN_CLIENT), 2);
     assert_int_equal(count_named(&s, "tools/list", MCP_SPAN_SERVER), 1);
     for (size_t i = 0; i < s.count; i++)
-        if (!strcmp(field(s.at[i], "name"), "tools/list")) assert_null(attr_str(s.at[i], "error.type"));
+        if (!strcmp(field(s.at[i], "name"), "tools/list")) assert_null(span_attr_str(s.at[i], "error.type"));
 }
 
 /* The mcpd command as the server, spawned on stdio by the pool's stdio
@@ -364,7 +355,7 @@ static void test_pool_stdio_mcpd(void **state) {
         const mcp_json *c = s.at[i];
         if (strcmp(field(c, "name"), "tools/call echo") || kind(c) != MCP_SPAN_CLIENT) continue;
         clients++;
-        assert_string_equal(attr_str(c, "network.transport"), "pipe");
+        assert_string_equal(span_attr_str(c, "network.transport"), "pipe");
         size_t children = 0;
         for (size_t j = 0; j < s.count; j++)
             if (kind(s.at[j]) == MCP_SPAN_SERVER && !strcmp(field(s.at[j], "parentSpanId"), field(c, "spanId")) &&
@@ -431,7 +422,7 @@ static void run_batcher(fixture *f, const char *version, bool arrays) {
         if (strcmp(field(s.at[i], "name"), "tools/call mark") || kind(s.at[i]) != MCP_SPAN_CLIENT) continue;
         assert_string_equal(field(s.at[i], "traceId"), CALLER_TRACE);
         assert_string_equal(field(s.at[i], "parentSpanId"), CALLER_SPAN);
-        assert_string_equal(attr_str(s.at[i], "mcp.protocol.version"), negotiated);
+        assert_string_equal(span_attr_str(s.at[i], "mcp.protocol.version"), negotiated);
     }
     no_own_traffic(&s);
 }
@@ -461,7 +452,7 @@ static void test_batcher_timeout_sets_error_type(void **state) {
     wait_spans(f, &s, "tools/call slow", MCP_SPAN_CLIENT, 1);
     for (size_t i = 0; i < s.count; i++)
         if (!strcmp(field(s.at[i], "name"), "tools/call slow") && kind(s.at[i]) == MCP_SPAN_CLIENT)
-            assert_string_equal(attr_str(s.at[i], "error.type"), "-32603");
+            assert_string_equal(span_attr_str(s.at[i], "error.type"), "-32603");
 }
 
 int main(void) {

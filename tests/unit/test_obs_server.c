@@ -106,19 +106,6 @@ static void handle(fixture *f, const char *text, const mcp_transport_info *info)
     handle_n(f, text, info, 1);
 }
 
-static const mcp_json *attr(const mcp_json *span, const char *key) {
-    const mcp_json *attrs = mcp_json_get(span, "attributes");
-    for (size_t i = 0; i < mcp_json_len(attrs); i++) {
-        const mcp_json *a = mcp_json_at(attrs, i);
-        if (strcmp(mcp_json_str(mcp_json_get(a, "key"), ""), key) == 0) return mcp_json_get(a, "value");
-    }
-    return NULL;
-}
-
-static const char *attr_str(const mcp_json *span, const char *key) {
-    return mcp_json_str(mcp_json_get(attr(span, key), "stringValue"), NULL);
-}
-
 /* Every span that reached the receiver, by name (the last one wins). */
 static const mcp_json *span_named(fixture *f, mcp_arena *a, const char *name) {
     const mcp_json *found = NULL;
@@ -160,25 +147,25 @@ static void test_requests_become_spans(void **state) {
     assert_string_equal(mcp_json_str(mcp_json_get(ok, "traceId"), ""), TRACE_ID);
     assert_string_equal(mcp_json_str(mcp_json_get(ok, "parentSpanId"), ""), PARENT_ID);
     assert_int_equal(mcp_json_int(mcp_json_get(ok, "kind"), 0), 2);
-    assert_string_equal(attr_str(ok, "mcp.method.name"), "tools/call");
-    assert_string_equal(attr_str(ok, "gen_ai.tool.name"), "echo");
-    assert_string_equal(attr_str(ok, "gen_ai.operation.name"), "execute_tool");
-    assert_string_equal(attr_str(ok, "jsonrpc.request.id"), "7");
-    assert_string_equal(attr_str(ok, "mcp.session.id"), "s-1");
-    assert_string_equal(attr_str(ok, "mcp.protocol.version"), "2026-07-28");
-    assert_string_equal(attr_str(ok, "network.transport"), "tcp");
-    assert_string_equal(attr_str(ok, "network.protocol.name"), "http");
-    assert_null(attr(ok, "error.type"));
+    assert_string_equal(span_attr_str(ok, "mcp.method.name"), "tools/call");
+    assert_string_equal(span_attr_str(ok, "gen_ai.tool.name"), "echo");
+    assert_string_equal(span_attr_str(ok, "gen_ai.operation.name"), "execute_tool");
+    assert_string_equal(span_attr_str(ok, "jsonrpc.request.id"), "7");
+    assert_string_equal(span_attr_str(ok, "mcp.session.id"), "s-1");
+    assert_string_equal(span_attr_str(ok, "mcp.protocol.version"), "2026-07-28");
+    assert_string_equal(span_attr_str(ok, "network.transport"), "tcp");
+    assert_string_equal(span_attr_str(ok, "network.protocol.name"), "http");
+    assert_null(span_attr(ok, "error.type"));
 
     const mcp_json *tool_err = span_named(f, &a, "tools/call weather");
     assert_non_null(tool_err);
     assert_string_equal(mcp_json_str(mcp_json_get(tool_err, "traceId"), ""), HEADER_TRACE);
-    assert_string_equal(attr_str(tool_err, "error.type"), "tool_error");
-    assert_string_equal(attr_str(tool_err, "jsonrpc.request.id"), "\"w\"");
+    assert_string_equal(span_attr_str(tool_err, "error.type"), "tool_error");
+    assert_string_equal(span_attr_str(tool_err, "jsonrpc.request.id"), "\"w\"");
 
     const mcp_json *unknown = span_named(f, &a, "nope/x");
     assert_non_null(unknown);
-    assert_string_equal(attr_str(unknown, "error.type"), "-32601");
+    assert_string_equal(span_attr_str(unknown, "error.type"), "-32601");
     assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(unknown, "status"), "code"), 0), 2);
     assert_non_null(strstr(mcp_json_str(mcp_json_get(mcp_json_get(unknown, "status"), "message"), ""),
                            "Method not found"));
