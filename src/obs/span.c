@@ -170,9 +170,14 @@ mcp_span *obs_span_start2(mcp_tracer *t, mcp_str first, mcp_str second, mcp_span
         memcpy(s->ctx.trace_id, parent->trace_id, 16);
         memcpy(s->parent_span_id, parent->span_id, 8);
         s->has_parent = true;
-        size_t n = parent->tracestate[0] ? strnlen(parent->tracestate, MCP_TRACESTATE_MAX) : 0;
-        memcpy(s->ctx.tracestate, parent->tracestate, n);
-        s->ctx.tracestate[n] = '\0';
+        /* Most parents carry no tracestate: no copy call for nothing. */
+        if (parent->tracestate[0]) {
+            size_t n = strnlen(parent->tracestate, MCP_TRACESTATE_MAX);
+            memcpy(s->ctx.tracestate, parent->tracestate, n);
+            s->ctx.tracestate[n] = '\0';
+        } else {
+            s->ctx.tracestate[0] = '\0';
+        }
     } else {
         uint64_t a, b;
         do {
