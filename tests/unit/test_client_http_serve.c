@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
 #include "test_mcpd.h"
 
@@ -65,10 +66,7 @@ static mcp_client *connect_era(const char *version)
             usleep(25 * 1000);
     }
     assert_int_equal(rc, 0);
-    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
-                                                      .timeout_ms = 10000, .no_cache = true});
-    assert_non_null(c);
-    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client *c = client_connected(t, version);
     return c;
 }
 

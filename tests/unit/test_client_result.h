@@ -1,8 +1,8 @@
 /*
- * test_client_result.h — for the client tests: read what a call gave
- * back (the first text content of a tool result, or the code of an
- * error), and build the params of a large echo call. Include after
- * <cmocka.h>.
+ * test_client_result.h — for the client tests: a client connected over
+ * a transport, what a call gave back (the first text content of a tool
+ * result, or the code of an error), the params of a large echo call, and
+ * the threads of this process. Include after <cmocka.h>.
  */
 #ifndef TEST_CLIENT_RESULT_H
 #define TEST_CLIENT_RESULT_H
@@ -10,10 +10,21 @@
 #include "mcp/client.h"
 #include "mcp/json.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A client of version on t (10 s calls, no cache), connected in 5 s. */
+static inline mcp_client *client_connected(mcp_client_transport *t, const char *version)
+{
+    mcp_client *c = mcp_client_new(
+        &(mcp_client_opts){.protocol_version = version, .transport = t, .timeout_ms = 10000, .no_cache = true});
+    assert_non_null(c);
+    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    return c;
+}
 
 /* content[0].text of the result into buf ("" when there is none). */
 static inline const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
@@ -51,6 +62,18 @@ static inline char *big_echo_params(size_t len, char fill)
     memset(params + n, fill, len);
     strcpy(params + n + len, "\"}}");
     return params;
+}
+
+/* Threads of this process, from /proc. */
+static inline int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 #endif

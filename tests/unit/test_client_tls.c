@@ -87,10 +87,7 @@ static void round_trip(bool ws, const char *host, const mcp_connect_opts *opts, 
     int rc = dial(ws, host, opts, &t, why, sizeof why);
     if (rc != 0)
         fail_msg("connect over %s: %s: %s", ws ? "wss" : "TLS TCP", mcp_strerror(rc), why);
-    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
-                                                      .timeout_ms = 10000, .no_cache = true});
-    assert_non_null(c);
-    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client *c = client_connected(t, version);
     assert_string_equal(mcp_client_protocol_version(c), want_version);
     mcp_client_result r;
     assert_int_equal(mcp_client_call_sync(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}",

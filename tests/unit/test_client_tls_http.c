@@ -18,12 +18,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
 #include "test_tls_serve.h"
 
 #include "net/client_tls.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -267,18 +267,6 @@ static void a_record_read_in_part_is_buffered(void **state)
         read_until_text(s, &got, "\"sum\":7");
     mcp_buf_free(&got);
     mcp_client_stream_close(s);
-}
-
-/* Threads of this process, from /proc. */
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 /* Connections are read on the caller's thread: opening them, walking

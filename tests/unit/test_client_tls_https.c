@@ -16,12 +16,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_client_result.h"
 #include "test_loopback.h"
 #include "test_tls_serve.h"
 
 #include "mcp/client.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,18 +64,6 @@ static int dial(const char *host, const mcp_connect_opts *opts, mcp_client_trans
     return rc;
 }
 
-/* Threads of this process, from /proc. */
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static void round_trip(const char *host, const mcp_connect_opts *opts, const char *version, const char *want)
 {
     int threads = thread_count();
@@ -83,10 +71,7 @@ static void round_trip(const char *host, const mcp_connect_opts *opts, const cha
     int rc = dial(host, opts, &t);
     if (rc != 0)
         fail_msg("https to %s:%d: %s", host, http_port, mcp_strerror(rc));
-    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
-                                                      .timeout_ms = 10000, .no_cache = true});
-    assert_non_null(c);
-    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client *c = client_connected(t, version);
     assert_string_equal(mcp_client_protocol_version(c), want);
     for (int i = 0; i < 3; i++) {
         mcp_client_result r;

@@ -81,10 +81,7 @@ static mcp_client *connect_era(const char *version)
     int rc = dial("/mcp", &t, why, sizeof why);
     if (rc != 0)
         fail_msg("connect: %d %s", rc, why);
-    mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = version, .transport = t,
-                                                      .timeout_ms = 10000, .no_cache = true});
-    assert_non_null(c);
-    assert_int_equal(mcp_client_connect(c, 5000, NULL), 0);
+    mcp_client *c = client_connected(t, version);
     return c;
 }
 
