@@ -4,7 +4,7 @@
  * before it answers: an elicited name, a sampled city and the client's
  * roots, asked for together in one input_required round; it answers
  * "booked for NAME in CITY under ROOT-URI". "content" answers with one
- * block of every kind, annotated.
+ * block of every kind, annotated; "chatter" logs at three levels.
  */
 #ifndef TEST_CALL_TOOLS_H
 #define TEST_CALL_TOOLS_H
@@ -63,6 +63,16 @@ static inline int tool_content(mcp_call *call, const mcp_json *args, void *user)
     if (rc == 0 && user)
         rc = mcp_call_annotate(call, user);
     return rc;
+}
+
+/* Logs at debug, info and warning, then answers "logged". */
+static inline int tool_chatter(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    mcp_call_log(call, MCP_LOG_DEBUG, "chatter", "a debug message");
+    mcp_call_log(call, MCP_LOG_INFO, "chatter", "an info message");
+    mcp_call_log(call, MCP_LOG_WARNING, "chatter", "a warning message");
+    return mcp_call_text(call, "logged");
 }
 
 #endif

@@ -223,18 +223,7 @@ typedef enum { OVER_TCP, OVER_WS, OVER_HTTP } over;
 /* The exported span of the tools/call; OTLP JSON gives 64-bit integers as strings. */
 static const mcp_json *echo_span(fixture *f, mcp_arena *a) {
     assert_int_equal(mcp_tracer_flush(f->tracer, 5000), 0);
-    const mcp_json *found = NULL;
-    pthread_mutex_lock(&f->r.lock);
-    for (size_t b = 0; b < f->r.body_count; b++) {
-        mcp_json *doc;
-        assert_int_equal(mcp_json_parse(a, f->r.bodies[b], strlen(f->r.bodies[b]), NULL, &doc, NULL), 0);
-        const mcp_json *spans = mcp_json_get(
-            mcp_json_at(mcp_json_get(mcp_json_at(mcp_json_get(doc, "resourceSpans"), 0), "scopeSpans"), 0), "spans");
-        for (size_t i = 0; i < mcp_json_len(spans); i++)
-            if (strcmp(mcp_json_str(mcp_json_get(mcp_json_at(spans, i), "name"), ""), "tools/call echo") == 0)
-                found = mcp_json_at(spans, i);
-    }
-    pthread_mutex_unlock(&f->r.lock);
+    const mcp_json *found = receiver_span_named(&f->r, a, "tools/call echo");
     assert_non_null(found);
     return found;
 }

@@ -106,21 +106,6 @@ static void handle(fixture *f, const char *text, const mcp_transport_info *info)
     handle_n(f, text, info, 1);
 }
 
-/* Every span that reached the receiver, by name (the last one wins). */
-static const mcp_json *span_named(fixture *f, mcp_arena *a, const char *name) {
-    const mcp_json *found = NULL;
-    for (size_t b = 0; b < f->r.body_count; b++) {
-        mcp_json *doc;
-        assert_int_equal(mcp_json_parse(a, f->r.bodies[b], strlen(f->r.bodies[b]), NULL, &doc, NULL), 0);
-        const mcp_json *spans = mcp_json_get(
-            mcp_json_at(mcp_json_get(mcp_json_at(mcp_json_get(doc, "resourceSpans"), 0), "scopeSpans"), 0), "spans");
-        for (size_t i = 0; i < mcp_json_len(spans); i++)
-            if (strcmp(mcp_json_str(mcp_json_get(mcp_json_at(spans, i), "name"), ""), name) == 0)
-                found = mcp_json_at(spans, i);
-    }
-    return found;
-}
-
 static void test_requests_become_spans(void **state) {
     fixture *f = *state;
     /* Parented on _meta; the handler runs under the span. */
@@ -142,7 +127,7 @@ static void test_requests_become_spans(void **state) {
 
     mcp_arena a;
     mcp_arena_init(&a, 0);
-    const mcp_json *ok = span_named(f, &a, "tools/call echo");
+    const mcp_json *ok = receiver_span_named(&f->r, &a, "tools/call echo");
     assert_non_null(ok);
     assert_string_equal(mcp_json_str(mcp_json_get(ok, "traceId"), ""), TRACE_ID);
     assert_string_equal(mcp_json_str(mcp_json_get(ok, "parentSpanId"), ""), PARENT_ID);
@@ -157,13 +142,13 @@ static void test_requests_become_spans(void **state) {
     assert_string_equal(span_attr_str(ok, "network.protocol.name"), "http");
     assert_null(span_attr(ok, "error.type"));
 
-    const mcp_json *tool_err = span_named(f, &a, "tools/call weather");
+    const mcp_json *tool_err = receiver_span_named(&f->r, &a, "tools/call weather");
     assert_non_null(tool_err);
     assert_string_equal(mcp_json_str(mcp_json_get(tool_err, "traceId"), ""), HEADER_TRACE);
     assert_string_equal(span_attr_str(tool_err, "error.type"), "tool_error");
     assert_string_equal(span_attr_str(tool_err, "jsonrpc.request.id"), "\"w\"");
 
-    const mcp_json *unknown = span_named(f, &a, "nope/x");
+    const mcp_json *unknown = receiver_span_named(&f->r, &a, "nope/x");
     assert_non_null(unknown);
     assert_string_equal(span_attr_str(unknown, "error.type"), "-32601");
     assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(unknown, "status"), "code"), 0), 2);
@@ -204,12 +189,12 @@ static void test_meta_tracestate_and_duplicates(void **state) {
     assert_int_equal(mcp_tracer_flush(f->tracer, 5000), 0);
     mcp_arena a;
     mcp_arena_init(&a, 0);
-    const mcp_json *s = span_named(f, &a, "tools/call echo");
+    const mcp_json *s = receiver_span_named(&f->r, &a, "tools/call echo");
     assert_non_null(s);
     assert_string_equal(mcp_json_str(mcp_json_get(s, "traceId"), ""), TRACE_ID);
     assert_string_equal(mcp_json_str(mcp_json_get(s, "parentSpanId"), ""), PARENT_ID);
     assert_string_equal(mcp_json_str(mcp_json_get(s, "traceState"), ""), "vendor=abc");
-    const mcp_json *root = span_named(f, &a, "prompts/list");
+    const mcp_json *root = receiver_span_named(&f->r, &a, "prompts/list");
     assert_non_null(root);
     assert_null(mcp_json_get(root, "parentSpanId"));
     assert_null(mcp_json_get(root, "traceState"));

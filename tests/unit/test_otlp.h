@@ -11,6 +11,7 @@
 #include "mcp/obs.h"
 #include "obs/otlp_receiver.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,25 @@ static inline const mcp_json *span_attr(const mcp_json *span, const char *key)
 static inline const char *span_attr_str(const mcp_json *span, const char *key)
 {
     return mcp_json_str(mcp_json_get(span_attr(span, key), "stringValue"), NULL);
+}
+
+/* The last span named name among all that r received, parsed into a, or
+ * NULL. */
+static inline const mcp_json *receiver_span_named(receiver *r, mcp_arena *a, const char *name)
+{
+    const mcp_json *found = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (size_t b = 0; b < r->body_count; b++) {
+        mcp_json *doc;
+        assert_int_equal(mcp_json_parse(a, r->bodies[b], strlen(r->bodies[b]), NULL, &doc, NULL), 0);
+        const mcp_json *spans = mcp_json_get(
+            mcp_json_at(mcp_json_get(mcp_json_at(mcp_json_get(doc, "resourceSpans"), 0), "scopeSpans"), 0), "spans");
+        for (size_t i = 0; i < mcp_json_len(spans); i++)
+            if (strcmp(mcp_json_str(mcp_json_get(mcp_json_at(spans, i), "name"), ""), name) == 0)
+                found = mcp_json_at(spans, i);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return found;
 }
 
 #endif

@@ -33,15 +33,6 @@
 
 /* ---- The server ------------------------------------------------------------- */
 
-static int tool_chatter(mcp_call *call, const mcp_json *args, void *user)
-{
-    (void)args, (void)user;
-    mcp_call_log(call, MCP_LOG_DEBUG, "chatter", "a debug message");
-    mcp_call_log(call, MCP_LOG_INFO, "chatter", "an info message");
-    mcp_call_log(call, MCP_LOG_WARNING, "chatter", "a warning message");
-    return mcp_call_text(call, "logged");
-}
-
 static int tool_brew(mcp_call *call, const mcp_json *args, void *user)
 {
     (void)user;
