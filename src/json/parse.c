@@ -185,8 +185,16 @@ static inline const char *scan_string(parser *ps, const char *p, const char *end
 #if defined(__SSE2__)
     if (MCP_LIKELY(end - p >= 16)) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
-        p = m ? p + __builtin_ctz(m) : skip_plain(p + 16, end, ps->blocks);
-        if (MCP_LIKELY(p < end && *p == '"')) {
+        if (MCP_LIKELY(m)) { /* the stop lies in the window: inside the input */
+            p += __builtin_ctz(m);
+            if (MCP_LIKELY(*p == '"')) {
+                *escaped = false;
+                return p;
+            }
+            return scan_string_rest(ps, p, escaped);
+        }
+        p = skip_plain(p + 16, end, ps->blocks);
+        if (p < end && *p == '"') {
             *escaped = false;
             return p;
         }
@@ -303,8 +311,10 @@ static inline char *string_room(parser *ps, const char *body, size_t len, const 
 }
 
 /* Links node under the open container f (or makes it the root when f is
- * NULL), giving it the pending key. */
-static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, bool key_clean,
+ * NULL), giving it the pending key. Inside an array the pending key is
+ * always none (run clears it when an array opens and when any container
+ * closes), so members and elements take the same branch-free path. */
+static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, uint8_t key_flag,
                           mcp_json **root) {
     if (MCP_UNLIKELY(!f)) {
         node->key = NULL;
@@ -312,14 +322,9 @@ static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_
         *root = node;
         return;
     }
-    if (f->is_obj) {
-        node->key = key;
-        node->key_len = (uint32_t)key_len;
-        if (key_clean) node->flags |= MCP_JSON_F_KEY_CLEAN;
-    } else {
-        node->key = NULL;
-        node->key_len = 0;
-    }
+    node->key = key;
+    node->key_len = (uint32_t)key_len;
+    node->flags |= key_flag;
     *f->tail = node;
     f->tail = &node->next;
     f->count++;
@@ -357,7 +362,7 @@ static inline __attribute__((always_inline)) int run(parser *ps, const char *tex
     mcp_json *root = NULL;
     const char *key = NULL;
     size_t key_len = 0;
-    bool key_clean = false;
+    uint8_t key_flag = 0; /* MCP_JSON_F_KEY_CLEAN when the pending key had no escapes */
     frame *top = NULL; /* the open container, NULL at the top level */
     node_stock stock = {NULL, NULL};
 
@@ -389,8 +394,13 @@ value:
                     if (node) node->u.c.first = NULL;
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                attach(top, node, key, key_len, key_clean, &root);
+                attach(top, node, key, key_len, key_flag, &root);
                 if (mode == RUN_LAZY && node == raw_node) building = false;
+            }
+            if (!is_obj) {
+                key = NULL;
+                key_len = 0;
+                key_flag = 0;
             }
             top = &ps->stack[depth++];
             top->node = container;
@@ -462,7 +472,7 @@ value:
         }
         if (building) {
             node->src_len = (size_t)(p - start);
-            attach(top, node, key, key_len, key_clean, &root);
+            attach(top, node, key, key_len, key_flag, &root);
         }
     }
 
@@ -494,6 +504,10 @@ close: /* p is at the closing bracket of top */
     }
     depth--;
     top = depth ? &ps->stack[depth - 1] : NULL;
+    /* What follows is a ',' and a new key, a close, or an element. */
+    key = NULL;
+    key_len = 0;
+    key_flag = 0;
     goto after_value;
 
 key:
@@ -508,7 +522,7 @@ key:
         if (building) {
             key_len = (size_t)(close - (p + 1));
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
-            key_clean = !escaped;
+            key_flag = escaped ? 0 : MCP_JSON_F_KEY_CLEAN;
             if (escaped) {
                 char *dst = string_room(ps, p + 1, key_len, mode);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");

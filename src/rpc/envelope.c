@@ -9,6 +9,7 @@
  */
 #include "rpc/envelope_built.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char *first_byte(const char *text, size_t len)
@@ -41,21 +42,33 @@ bool mcp_rpc_json_is_array(const mcp_json *node)
     return mcp_json_is_array(node);
 }
 
-int mcp_rpc_id_from_json(const mcp_json *node, mcp_rpc_id *out)
+/* mcp_rpc_id_from_json into an id that is already all zero (the message
+ * classify clears), with one look at the node's type. */
+static int id_read(const mcp_json *node, mcp_rpc_id *out)
 {
-    memset(out, 0, sizeof *out);
-    if (mcp_json_is_string(node)) {
+    mcp_json_type type = mcp_json_type_of(node);
+    if (type == MCP_JSON_STRING) {
         out->type = MCP_RPC_ID_STRING;
         out->text = mcp_json_raw(node);
         return 0;
     }
-    if (mcp_json_is_integer(node)) {
+    if (type == MCP_JSON_NUMBER) {
+        /* One call answers for every integer but INT64_MIN itself. */
+        int64_t num = mcp_json_int(node, INT64_MIN);
+        if (num == INT64_MIN && !mcp_json_is_integer(node))
+            return MCP_EINVAL;
         out->type = MCP_RPC_ID_INT;
-        out->num = mcp_json_int(node, 0);
+        out->num = num;
         out->text = mcp_json_raw(node);
         return 0;
     }
     return MCP_EINVAL;
+}
+
+int mcp_rpc_id_from_json(const mcp_json *node, mcp_rpc_id *out)
+{
+    memset(out, 0, sizeof *out);
+    return id_read(node, out);
 }
 
 bool mcp_rpc_id_eq(const mcp_rpc_id *a, const mcp_rpc_id *b)
@@ -107,13 +120,14 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
         else if (k.len == 6 && memcmp(k.ptr, "result", 6) == 0) result = m;
         else if (k.len == 5 && memcmp(k.ptr, "error", 5) == 0) error = m;
     }
-    bool id_ok = id == NULL || mcp_rpc_id_from_json(id, &out->id) == 0;
+    bool id_ok = id == NULL || id_read(id, &out->id) == 0;
     /* "2.0" as written, the usual case, is judged on its source text
-     * without decoding; only an escaped spelling of it gets decoded. */
+     * without decoding (only a string's text starts with a quote); only an
+     * escaped spelling of it gets decoded. */
     mcp_str version_text = mcp_json_raw(version);
-    bool version_ok = mcp_json_is_string(version) &&
-                      ((version_text.len == 5 && memcmp(version_text.ptr, "\"2.0\"", 5) == 0) ||
-                       (mcp_json_str_len(version) == 3 && memcmp(mcp_json_str(version, ""), "2.0", 3) == 0));
+    bool version_ok = (version_text.len == 5 && memcmp(version_text.ptr, "\"2.0\"", 5) == 0) ||
+                      (mcp_json_is_string(version) && mcp_json_str_len(version) == 3 &&
+                       memcmp(mcp_json_str(version, ""), "2.0", 3) == 0);
 
     if (method) {
         if (!id_ok) {
@@ -174,8 +188,7 @@ static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_j
     o.lazy_depth = !lazy ? 0 : array ? 2 : 1;
 
     mcp_json *doc = NULL;
-    mcp_json_error err;
-    int rc = mcp_json_parse(arena, text, len, &o, &doc, &err);
+    int rc = mcp_json_parse(arena, text, len, &o, &doc, NULL);
     if (rc == MCP_ENOMEM)
         return MCP_ENOMEM;
     if (rc == MCP_ELIMIT) {

@@ -389,11 +389,48 @@ static void test_get_every_key_length(void **state) {
     }
 }
 
+/* Elements of an array have no key, also right after an object inside the
+ * array closes (its last key must not leak onto the next element), and a
+ * member after a closed container gets its own key and clean flag. */
+static void test_element_keys_after_nested_containers(void **state) {
+    (void)state;
+    mcp_json *doc = parse_ok("{\"a\":[{\"k\":1},2,[3,{\"m\":[]}],\"s\"],\"b\":{\"c\":[]},\"d\\u0065\":4,\"e\":[[]]}");
+    mcp_json *a = mcp_json_get(doc, "a");
+    assert_int_equal(mcp_json_len(a), 4);
+    for (mcp_json *e = mcp_json_first(a); e; e = mcp_json_next(e)) {
+        assert_null(mcp_json_key(e).ptr);
+        assert_int_equal(mcp_json_key(e).len, 0);
+    }
+    mcp_json *inner = mcp_json_at(a, 2);
+    assert_null(mcp_json_key(mcp_json_at(inner, 0)).ptr);
+    assert_null(mcp_json_key(mcp_json_at(inner, 1)).ptr);
+    assert_int_equal(mcp_json_len(mcp_json_get(mcp_json_at(inner, 1), "m")), 0);
+    assert_null(mcp_json_key(mcp_json_first(mcp_json_get(doc, "e"))).ptr);
+    assert_int_equal(mcp_json_int(mcp_json_get(doc, "de"), 0), 4);
+    mcp_json *m = mcp_json_first(doc);
+    const char *keys[] = {"a", "b", "de", "e"};
+    for (size_t i = 0; i < 4; i++, m = mcp_json_next(m)) {
+        mcp_str k = mcp_json_key(m);
+        assert_int_equal(k.len, strlen(keys[i]));
+        assert_memory_equal(k.ptr, keys[i], k.len);
+    }
+    /* The writer copies clean keys from the source and escapes the decoded one. */
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    mcp_json_write_value(&w, doc);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"a\":[{\"k\":1},2,[3,{\"m\":[]}],\"s\"],\"b\":{\"c\":[]},\"de\":4,\"e\":[[]]}");
+    mcp_buf_free(&out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strings_point_at_source_or_arena, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects_and_arrays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_element_keys_after_nested_containers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejections_with_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_and_size_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_raw_and_expand, setup, teardown),

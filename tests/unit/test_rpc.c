@@ -7,6 +7,7 @@
 
 #include "mcp/json.h"
 #include "mcp/rpc.h"
+#include <stdint.h>
 #include <string.h>
 
 static mcp_arena arena;
@@ -183,6 +184,32 @@ static void test_id_equality(void **state)
     assert_true(mcp_rpc_id_eq(&copy, &b.items[0].id));
 }
 
+/* Integer ids at both ends of int64 are ids; a fraction or an integer
+ * beyond int64 is not. */
+static void test_extreme_integer_ids(void **state)
+{
+    (void)state;
+    mcp_rpc_batch b = parse("{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,\"method\":\"x\"}");
+    assert_int_equal(b.items[0].kind, MCP_RPC_REQUEST);
+    assert_int_equal(b.items[0].id.type, MCP_RPC_ID_INT);
+    assert_true(b.items[0].id.num == INT64_MIN);
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,\"method\":\"x\"}");
+    assert_int_equal(b.items[0].id.type, MCP_RPC_ID_INT);
+    assert_true(b.items[0].id.num == INT64_MAX);
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":9223372036854775808,\"method\":\"x\"}");
+    assert_int_equal(b.items[0].kind, MCP_RPC_INVALID);
+    b = parse("{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808.5,\"method\":\"x\"}");
+    assert_int_equal(b.items[0].kind, MCP_RPC_INVALID);
+    mcp_rpc_id id;
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, "-9223372036854775808", 20, NULL, &doc, NULL), 0);
+    assert_int_equal(mcp_rpc_id_from_json(doc, &id), 0);
+    assert_true(id.num == INT64_MIN);
+    assert_int_equal(mcp_json_parse(&arena, "2.5", 3, NULL, &doc, NULL), 0);
+    assert_int_equal(mcp_rpc_id_from_json(doc, &id), MCP_EINVAL);
+    assert_int_equal(id.type, MCP_RPC_ID_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +221,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_equality, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extreme_integer_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
