@@ -153,11 +153,7 @@ static void test_url_elicitation_handshake(void **state)
     assert_string_equal(str_at(params, "message"), "Sign in to continue");
     assert_null(mcp_json_get(params, "requestedSchema"));
 
-    char text[256];
-    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"action\":\"accept\"}}",
-             (long long)mcp_json_int(mcp_json_get(req, "id"), -1));
-    capture_clear(&f->cap);
-    send_text(f, text);
+    answer_request(f, req, "{\"action\":\"accept\"}");
     assert_int_equal(capture_count(&f->cap), 2);
     mcp_json *note = capture_json(&f->cap, 0);
     assert_string_equal(method_of(note), "notifications/elicitation/complete");

@@ -48,6 +48,17 @@ static inline void send_text(fixture *f, const char *text)
     assert_int_equal(session_send(f->session, text), 0);
 }
 
+/* Answer the server's request req with result (a JSON value), capturing
+ * afresh what follows. */
+static inline void answer_request(fixture *f, const mcp_json *req, const char *result)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s}",
+             (long long)mcp_json_int(mcp_json_get(req, "id"), -1), result);
+    capture_clear(&f->cap);
+    send_text(f, text);
+}
+
 /* Send and expect exactly one message back. */
 static inline mcp_json *roundtrip(fixture *f, const char *text)
 {
