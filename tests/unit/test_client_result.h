@@ -26,6 +26,16 @@ static inline mcp_client *client_connected(mcp_client_transport *t, const char *
     return c;
 }
 
+/* An elicitation handler that accepts with the name "octocat" (what
+ * tool_ask_name of test_task_tools.h asks for); user is an int counting
+ * the questions. */
+static inline void answer_with_name(void *user, const char *method, const mcp_json *params, mcp_client_answer *a)
+{
+    (void)method, (void)params;
+    ++*(int *)user;
+    mcp_buf_append_cstr(&a->result, "{\"action\":\"accept\",\"content\":{\"name\":\"octocat\"}}");
+}
+
 /* content[0].text of the result into buf ("" when there is none). */
 static inline const char *text_of(const mcp_client_result *r, char *buf, size_t cap)
 {

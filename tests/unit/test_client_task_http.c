@@ -41,13 +41,6 @@ typedef struct served {
     int elicitations;
 } served;
 
-static void answer_elicitation(void *user, const char *method, const mcp_json *params, mcp_client_answer *a)
-{
-    (void)method, (void)params;
-    ((served *)user)->elicitations++;
-    mcp_buf_append_cstr(&a->result, "{\"action\":\"accept\",\"content\":{\"name\":\"octocat\"}}");
-}
-
 static int setup(void **state)
 {
     atomic_store(&forever_cancelled, false);
@@ -78,8 +71,8 @@ static int setup(void **state)
         .timeout_ms = 5000,
         .transport = t,
         .no_cache = true,
-        .on_elicitation = answer_elicitation,
-        .user = s,
+        .on_elicitation = answer_with_name,
+        .user = &s->elicitations,
     });
     assert_non_null(s->client);
     assert_int_equal(mcp_client_connect(s->client, 5000, NULL), 0);

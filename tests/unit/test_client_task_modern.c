@@ -42,13 +42,6 @@ typedef struct served {
     int elicitations;
 } served;
 
-static void answer_elicitation(void *user, const char *method, const mcp_json *params, mcp_client_answer *a)
-{
-    (void)method, (void)params;
-    ((served *)user)->elicitations++;
-    mcp_buf_append_cstr(&a->result, "{\"action\":\"accept\",\"content\":{\"name\":\"octocat\"}}");
-}
-
 static served *start(bool handlers)
 {
     atomic_store(&forever_cancelled, false);
@@ -70,8 +63,8 @@ static served *start(bool handlers)
         /* Without handlers the client still says it takes elicitations,
          * so that the server asks and finds nobody to answer. */
         .capabilities = handlers ? NULL : "{\"elicitation\":{}}",
-        .on_elicitation = handlers ? answer_elicitation : NULL,
-        .user = s,
+        .on_elicitation = handlers ? answer_with_name : NULL,
+        .user = &s->elicitations,
     });
     assert_non_null(s->client);
     assert_int_equal(mcp_client_connect(s->client, 5000, NULL), 0);
