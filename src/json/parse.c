@@ -280,13 +280,15 @@ typedef struct node_stock {
     mcp_json *next, *end;
 } node_stock;
 
-static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, const char *src, const int mode) {
+static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, uint8_t flags, const char *src,
+                                 const int mode) {
     mcp_json *n = stock->next;
     if (MCP_UNLIKELY(n == stock->end) && !(n = node_chunk(ps, src, &stock->end, mode))) return NULL;
     stock->next = n + 1;
-    /* key and key_len are set by attach, src_len when the value ends. */
+    /* key and key_len are set by attach, src_len when the value ends;
+     * flags come whole, the pending key's included, in one store. */
     n->type = type;
-    n->flags = 0;
+    n->flags = flags;
     n->next = NULL;
     n->src = src;
     return n;
@@ -311,11 +313,11 @@ static inline char *string_room(parser *ps, const char *body, size_t len, const 
 }
 
 /* Links node under the open container f (or makes it the root when f is
- * NULL), giving it the pending key. Inside an array the pending key is
- * always none (run clears it when an array opens and when any container
- * closes), so members and elements take the same branch-free path. */
-static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, uint8_t key_flag,
-                          mcp_json **root) {
+ * NULL), giving it the pending key (whose KEY_CLEAN flag node_new set).
+ * Inside an array the pending key is always none (run clears it when an
+ * array opens and when any container closes), so members and elements
+ * take the same branch-free path. */
+static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, mcp_json **root) {
     if (MCP_UNLIKELY(!f)) {
         node->key = NULL;
         node->key_len = 0;
@@ -324,7 +326,6 @@ static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_
     }
     node->key = key;
     node->key_len = (uint32_t)key_len;
-    node->flags |= key_flag;
     *f->tail = node;
     f->tail = &node->next;
     f->count++;
@@ -386,15 +387,15 @@ value:
             mcp_json *container = NULL;
             if (building) {
                 if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
-                    node = node_new(ps, &stock, MCP_JSON_RAW, start, mode);
+                    node = node_new(ps, &stock, MCP_JSON_RAW, key_flag, start, mode);
                     raw_node = node;
                     raw_depth = depth + 1;
                 } else {
-                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, start, mode);
+                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, key_flag, start, mode);
                     if (node) node->u.c.first = NULL;
                 }
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                attach(top, node, key, key_len, key_flag, &root);
+                attach(top, node, key, key_len, &root);
                 if (mode == RUN_LAZY && node == raw_node) building = false;
             }
             if (!is_obj) {
@@ -420,10 +421,10 @@ value:
             if (building) {
                 /* Validated now, decoded when read: reserve its room. */
                 size_t body = (size_t)(close - (p + 1));
-                node = node_new(ps, &stock, MCP_JSON_STRING, start, mode);
+                node = node_new(ps, &stock, MCP_JSON_STRING,
+                                (uint8_t)(key_flag | (escaped ? 0 : MCP_JSON_F_STR_CLEAN)), start, mode);
                 char *room = node ? string_room(ps, p + 1, body, mode) : NULL;
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                node->flags = escaped ? 0 : MCP_JSON_F_STR_CLEAN;
                 node->u.s.ptr = room;
             }
             p = close + 1;
@@ -440,7 +441,7 @@ value:
             if ((size_t)(end - p) < n || load32(p + n - 4) != load32(words[w] + n - 4))
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
             if (building) {
-                node = node_new(ps, &stock, types[w], start, mode);
+                node = node_new(ps, &stock, types[w], key_flag, start, mode);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
             }
             p += n;
@@ -453,17 +454,17 @@ value:
             const char *num_end = scan_number(p, end, &simple, &value);
             if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
             if (building) {
-                node = node_new(ps, &stock, MCP_JSON_NUMBER, start, mode);
+                node = node_new(ps, &stock, MCP_JSON_NUMBER, key_flag, start, mode);
                 if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 if (simple) {
-                    node->flags = MCP_JSON_F_INT;
+                    node->flags |= MCP_JSON_F_INT;
                     node->u.n.i = value;
                     node->u.n.d = (double)value;
                     if (value == 0 && *p == '-') node->u.n.d = -0.0;
                 } else {
                     bool is_int;
                     node->u.n.d = mcp_json_number_value(p, (size_t)(num_end - p), &is_int, &node->u.n.i);
-                    if (is_int) node->flags = MCP_JSON_F_INT;
+                    if (is_int) node->flags |= MCP_JSON_F_INT;
                 }
             }
             p = num_end;
@@ -472,7 +473,7 @@ value:
         }
         if (building) {
             node->src_len = (size_t)(p - start);
-            attach(top, node, key, key_len, key_flag, &root);
+            attach(top, node, key, key_len, &root);
         }
     }
 
