@@ -207,6 +207,45 @@ static inline char *mcpd_post(int port, const char *sid, const char *body)
     return mcpd_recv_to_close(fd);
 }
 
+#define MCPD_INIT_BODY                                                                                             \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"                     \
+    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
+
+/* The status code of an HTTP/1.1 response, or -1. */
+static inline int mcpd_status_of(const char *response)
+{
+    return strncmp(response, "HTTP/1.1 ", 9) == 0 ? atoi(response + 9) : -1;
+}
+
+/* A handshake-era session over HTTP: initialize (200) and
+ * notifications/initialized (202); the session id into sid. */
+static inline void mcpd_open_session(int port, char sid[33])
+{
+    char *r = mcpd_post(port, NULL, MCPD_INIT_BODY);
+    assert_int_equal(mcpd_status_of(r), 200);
+    const char *h = strstr(r, "Mcp-Session-Id: ");
+    assert_non_null(h);
+    snprintf(sid, 33, "%.32s", h + 16);
+    free(r);
+    r = mcpd_post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    assert_int_equal(mcpd_status_of(r), 202);
+    free(r);
+}
+
+/* A GET stream for the session, left open; the socket. */
+static inline int mcpd_open_get(int port, const char *sid)
+{
+    int fd = mcpd_connect(port);
+    assert_true(fd >= 0);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
+                     "Mcp-Session-Id: %s\r\n\r\n",
+                     port, sid);
+    assert_true(mcpd_send_all(fd, req, (size_t)n));
+    return fd;
+}
+
 /* promtool's verdict on a metrics text, which must be clean; when promtool
  * is absent, says the text was checked by content only. */
 static inline void promtool_check(const char *text)

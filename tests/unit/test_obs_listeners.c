@@ -282,29 +282,12 @@ static void test_stdio_listener(void **state) {
 
 /* ---- Feature counters: liveness pings, WebSocket, TLS ---------------------------------- */
 
-#define INIT_BODY                                                                                  \
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
-    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
 
 /* A handshake-era session with a GET stream open on the returned socket. */
 static int session_with_get_stream(int port) {
-    char *r = mcpd_post(port, NULL, INIT_BODY);
-    const char *h = strstr(r, "Mcp-Session-Id: ");
-    assert_non_null(h);
     char sid[33];
-    snprintf(sid, sizeof sid, "%.32s", h + 16);
-    free(r);
-    r = mcpd_post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
-    assert_non_null(strstr(r, "HTTP/1.1 202"));
-    free(r);
-    int fd = mcpd_connect(port);
-    assert_true(fd >= 0);
-    char req[256];
-    int n = snprintf(req, sizeof req,
-                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n\r\n",
-                     port, sid);
-    assert_true(mcpd_send_all(fd, req, (size_t)n));
-    return fd;
+    mcpd_open_session(port, sid);
+    return mcpd_open_get(port, sid);
 }
 
 static void test_ping_and_websocket_counters(void **state) {

@@ -28,10 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define INIT_BODY                                                                                  \
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
-    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"
-
 typedef struct server {
     pid_t pid;
     char err_path[64];
@@ -81,36 +77,6 @@ static void assert_refused(const char *const *args, const char *why) {
                 text ? text : "");
     free(text);
     assert_true(ok);
-}
-
-static int status_of(const char *response) {
-    return strncmp(response, "HTTP/1.1 ", 9) == 0 ? atoi(response + 9) : -1;
-}
-
-/* initialize and notifications/initialized; the session id into sid. */
-static void open_session(int port, char sid[33]) {
-    char *r = mcpd_post(port, NULL, INIT_BODY);
-    assert_int_equal(status_of(r), 200);
-    const char *h = strstr(r, "Mcp-Session-Id: ");
-    assert_non_null(h);
-    snprintf(sid, 33, "%.32s", h + 16);
-    free(r);
-    r = mcpd_post(port, sid, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
-    assert_int_equal(status_of(r), 202);
-    free(r);
-}
-
-/* A GET stream for the session, left open; the socket. */
-static int open_get(int port, const char *sid) {
-    int fd = mcpd_connect(port);
-    assert_true(fd >= 0);
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
-                     "Mcp-Session-Id: %s\r\n\r\n",
-                     port, sid);
-    assert_true(mcpd_send_all(fd, req, (size_t)n));
-    return fd;
 }
 
 static uint64_t now_ms(void) { return mcp_now_ns() / 1000000; }
@@ -211,8 +177,8 @@ static void test_help_names_the_options(void **state) {
  * retry: want. */
 static void assert_get_retry(int port, const char *want) {
     char sid[33];
-    open_session(port, sid);
-    int fd = open_get(port, sid);
+    mcpd_open_session(port, sid);
+    int fd = mcpd_open_get(port, sid);
     mcp_buf b;
     mcp_buf_init(&b);
     wait_result found = stream_wait(fd, &b, want, 5000);
@@ -291,10 +257,10 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
     server_start(&s, (const char *[]){"--config", path, "--ping-timeout", "1500", NULL});
 
     char quiet[33], answering[33];
-    open_session(s.port, quiet);
-    open_session(s.port, answering);
-    int quiet_fd = open_get(s.port, quiet);
-    int answering_fd = open_get(s.port, answering);
+    mcpd_open_session(s.port, quiet);
+    mcpd_open_session(s.port, answering);
+    int quiet_fd = mcpd_open_get(s.port, quiet);
+    int answering_fd = mcpd_open_get(s.port, answering);
     mcp_buf qb, ab;
     mcp_buf_init(&qb);
     mcp_buf_init(&ab);
@@ -314,7 +280,7 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
             seen_at = (size_t)(next - ab.data) + 1;
             snprintf(reply, sizeof reply, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", id);
             char *r = mcpd_post(s.port, answering, reply);
-            assert_int_equal(status_of(r), 202);
+            assert_int_equal(mcpd_status_of(r), 202);
             free(r);
             answered++;
             continue;
@@ -330,11 +296,11 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
     assert_int_not_equal(stream_wait(quiet_fd, &qb, "\r\n0\r\n\r\n", 2000), WAIT_TIMEOUT);
     assert_int_equal(count_of(qb.data, "\"method\":\"ping\""), 1);
     char *r = mcpd_post(s.port, quiet, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
-    assert_int_equal(status_of(r), 404);
+    assert_int_equal(mcpd_status_of(r), 404);
     free(r);
     /* The answering one lives on. */
     r = mcpd_post(s.port, answering, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}");
-    assert_int_equal(status_of(r), 200);
+    assert_int_equal(mcpd_status_of(r), 200);
     assert_non_null(strstr(r, "\"id\":6,\"result\":{}"));
     free(r);
 
@@ -360,8 +326,8 @@ static void test_ping_interval_zero_overrides_the_file(void **state) {
     server s;
     server_start(&s, (const char *[]){"--config", path, "--ping-interval", "0", NULL});
     char sid[33];
-    open_session(s.port, sid);
-    int fd = open_get(s.port, sid);
+    mcpd_open_session(s.port, sid);
+    int fd = mcpd_open_get(s.port, sid);
     mcp_buf b;
     mcp_buf_init(&b);
     assert_int_equal(stream_wait(fd, &b, "retry: ", 5000), WAIT_FOUND);
