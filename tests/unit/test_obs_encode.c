@@ -232,6 +232,41 @@ static void test_short_values_escape_as_the_writer(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Integers are written in 8-digit groups: every group boundary, zeros
+ * inside a group, and both ends of the range must read back as printf
+ * writes them. */
+static void test_integers_read_back(void **state) {
+    (void)state;
+    static const int64_t values[] = {0, 7, 10, 99, 100, 9999, 10000, 99999999, 100000000, 100000001,
+                                     1000000000000000LL, 9999999999999999LL, 10000000000000000LL,
+                                     1000000000000000000LL, -100000000, INT64_MAX, INT64_MIN};
+    enum { N = sizeof values / sizeof values[0] };
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    mcp_span *s = mcp_span_start(t, "ints", MCP_SPAN_INTERNAL, NULL);
+    assert_non_null(s);
+    static char keys[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "i%d", i);
+        mcp_span_set_int(s, keys[i], values[i]);
+    }
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(obs_otlp_encode(&out, &t->opts, &s, 1), 0);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *js = mcp_json_at(spans_of(&arena, &out), 0);
+    for (int i = 0; i < N; i++) {
+        char want[24];
+        snprintf(want, sizeof want, "%lld", (long long)values[i]);
+        assert_string_equal(mcp_json_str(mcp_json_get(attr_value(js, keys[i]), "intValue"), ""), want);
+    }
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    mcp_span_end(s);
+    mcp_tracer_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_digits_decode),
@@ -239,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_otlp_encoding_reads_back),
         cmocka_unit_test(test_many_keys_read_back),
         cmocka_unit_test(test_short_values_escape_as_the_writer),
+        cmocka_unit_test(test_integers_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
