@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_mcpd.h"
+
 #include "mcp/client.h"
 #include "mcp/json.h"
 
@@ -18,12 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *mcpd_bin(void)
-{
-    const char *bin = getenv("MCPD_BIN");
-    return bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
 
 static mcp_client *spawn_client(const char *version)
 {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_mcpd.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,11 +23,6 @@
 #include "mcp/json.h"
 
 #define TIMEOUT_MS 20000
-
-static const char *mcpd_bin(void) {
-    const char *bin = getenv("MCPD_BIN");
-    return bin && *bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
 
 #define REQUIRE_MCPD()                                                                       \
     do {                                                                                     \
