@@ -127,28 +127,27 @@ static void task_polled_to_completion(void **state)
     mcp_client_result_free(&r);
 }
 
-static void task_input_through_update(void **state)
+/* The call of params asks for a name once, the handler answers, the task
+ * greets. */
+static void name_asked_once(served *s, const char *params)
 {
-    served *s = *state;
     mcp_client_result r;
     char text[64];
     s->elicitations = 0;
-    assert_int_equal(mcp_client_call_task_sync(s->client, "{\"name\":\"ask\"}", 0, 5000, &r), 0);
+    assert_int_equal(mcp_client_call_task_sync(s->client, params, 0, 5000, &r), 0);
     assert_string_equal(text_of(&r, text, sizeof text), "hello octocat");
     assert_int_equal(s->elicitations, 1);
     mcp_client_result_free(&r);
 }
 
+static void task_input_through_update(void **state)
+{
+    name_asked_once(*state, "{\"name\":\"ask\"}");
+}
+
 static void input_rounds_then_task(void **state)
 {
-    served *s = *state;
-    mcp_client_result r;
-    char text[64];
-    s->elicitations = 0;
-    assert_int_equal(mcp_client_call_task_sync(s->client, "{\"name\":\"gather\"}", 0, 5000, &r), 0);
-    assert_string_equal(text_of(&r, text, sizeof text), "hello octocat");
-    assert_int_equal(s->elicitations, 1);
-    mcp_client_result_free(&r);
+    name_asked_once(*state, "{\"name\":\"gather\"}");
 }
 
 static void failed_task_gives_its_error(void **state)
