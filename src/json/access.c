@@ -47,8 +47,11 @@ double mcp_json_num(const mcp_json *v, double fallback) {
     return v && v->type == MCP_JSON_NUMBER ? v->u.n.d : fallback;
 }
 
+/* Accessors repeat each other's tests instead of calling each other: the
+ * library is built position-independent, where a call from one exported
+ * function to another stays a call. */
 int64_t mcp_json_int(const mcp_json *v, int64_t fallback) {
-    return mcp_json_is_integer(v) ? v->u.n.i : fallback;
+    return v && v->type == MCP_JSON_NUMBER && (v->flags & MCP_JSON_F_INT) ? v->u.n.i : fallback;
 }
 
 bool mcp_json_bool(const mcp_json *v, bool fallback) {
@@ -58,7 +61,7 @@ bool mcp_json_bool(const mcp_json *v, bool fallback) {
     return fallback;
 }
 
-mcp_json *mcp_json_get_n(const mcp_json *obj, const char *key, size_t key_len) {
+static inline mcp_json *get_n(const mcp_json *obj, const char *key, size_t key_len) {
     if (!obj || obj->type != MCP_JSON_OBJECT || (!key && key_len)) return NULL;
     mcp_json *found = NULL;
     /* The last match wins, so the scan cannot stop at the first one. */
@@ -67,9 +70,13 @@ mcp_json *mcp_json_get_n(const mcp_json *obj, const char *key, size_t key_len) {
     return found;
 }
 
+mcp_json *mcp_json_get_n(const mcp_json *obj, const char *key, size_t key_len) {
+    return get_n(obj, key, key_len);
+}
+
 mcp_json *mcp_json_get(const mcp_json *obj, const char *key) {
     if (!key) return NULL;
-    return mcp_json_get_n(obj, key, strlen(key));
+    return get_n(obj, key, strlen(key));
 }
 
 size_t mcp_json_len(const mcp_json *v) {
