@@ -28,18 +28,25 @@ static bool raw_starts_with(const mcp_json *node, char c)
     return raw.len > 0 && raw.ptr[0] == c;
 }
 
+/* Exported functions here call static twins, not each other: in the
+ * position-independent library a call between exported functions stays a
+ * call. */
+static inline bool is_kind(const mcp_json *node, mcp_json_type kind, char open)
+{
+    mcp_json_type type = mcp_json_type_of(node);
+    if (type == MCP_JSON_RAW)
+        return raw_starts_with(node, open);
+    return type == kind;
+}
+
 bool mcp_rpc_json_is_object(const mcp_json *node)
 {
-    if (mcp_json_type_of(node) == MCP_JSON_RAW)
-        return raw_starts_with(node, '{');
-    return mcp_json_is_object(node);
+    return is_kind(node, MCP_JSON_OBJECT, '{');
 }
 
 bool mcp_rpc_json_is_array(const mcp_json *node)
 {
-    if (mcp_json_type_of(node) == MCP_JSON_RAW)
-        return raw_starts_with(node, '[');
-    return mcp_json_is_array(node);
+    return is_kind(node, MCP_JSON_ARRAY, '[');
 }
 
 /* mcp_rpc_id_from_json into an id that is already all zero (the message
@@ -101,7 +108,7 @@ static void set_invalid(mcp_rpc_message *out, const char *message)
     out->error_message = message;
 }
 
-void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
+static void classify(const mcp_json *node, mcp_rpc_message *out)
 {
     memset(out, 0, sizeof *out);
     if (!mcp_json_is_object(node)) {
@@ -142,7 +149,7 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
             set_invalid(out, "Invalid Request: method must be a string");
             return;
         }
-        if (params && !mcp_rpc_json_is_object(params) && !mcp_rpc_json_is_array(params)) {
+        if (params && !is_kind(params, MCP_JSON_OBJECT, '{') && !is_kind(params, MCP_JSON_ARRAY, '[')) {
             set_invalid(out, "Invalid Request: params must be an object or an array");
             return;
         }
@@ -162,7 +169,7 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
             out->result = (mcp_json *)result;
             return;
         }
-        if (error && mcp_rpc_json_is_object(error)) {
+        if (error && is_kind(error, MCP_JSON_OBJECT, '{')) {
             if (!id_ok)
                 memset(&out->id, 0, sizeof out->id);
             out->kind = MCP_RPC_ERROR_RESPONSE;
@@ -174,6 +181,11 @@ void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
         memset(&out->id, 0, sizeof out->id);
     set_invalid(out, version_ok ? "Invalid Request: missing method"
                                 : "Invalid Request: jsonrpc must be \"2.0\"");
+}
+
+void mcp_rpc_classify(const mcp_json *node, mcp_rpc_message *out)
+{
+    classify(node, out);
 }
 
 static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts, bool lazy,
@@ -207,7 +219,7 @@ static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_j
         if (!out->items)
             return MCP_ENOMEM;
         out->count = 1;
-        mcp_rpc_classify(doc, &out->items[0]);
+        classify(doc, &out->items[0]);
         return 0;
     }
 
@@ -223,7 +235,7 @@ static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_j
         return MCP_ENOMEM;
     size_t i = 0;
     for (const mcp_json *item = mcp_json_first(doc); item && i < n; item = mcp_json_next(item))
-        mcp_rpc_classify(item, &out->items[i++]);
+        classify(item, &out->items[i++]);
     out->count = i;
     return 0;
 }
