@@ -70,52 +70,17 @@ static mcp_client *connect_era(const char *version)
     return c;
 }
 
-static void expect(mcp_client *c, const char *method, const char *params, const char *needle)
-{
-    mcp_client_result r;
-    int status = mcp_client_call_sync(c, method, params, NULL, &r);
-    if (status != 0 || !r.json || !strstr(r.json, needle))
-        fail_msg("%s: status %d, '%s' not in %s", method, status, needle, r.json ? r.json : "(none)");
-    mcp_client_result_free(&r);
-}
-
-static int progress_count;
-static void count_progress(void *user, double progress, double total, const char *message)
-{
-    (void)user, (void)progress, (void)total, (void)message;
-    progress_count++;
-}
-
 static void run_era(const char *version, const char *want_version)
 {
     mcp_client *c = connect_era(version);
     assert_string_equal(mcp_client_protocol_version(c), want_version);
-    expect(c, "tools/list", NULL, "\"slow\"");
-    expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
-    expect(c, "resources/read", "{\"uri\":\"mcpd://demo/readme\"}", "mcpd demo server");
-    expect(c, "prompts/get", "{\"name\":\"review\",\"arguments\":{\"code\":\"int x;\"}}", "int x;");
-    progress_count = 0;
-    mcp_client_result r;
-    assert_int_equal(mcp_client_call_sync(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":3,\"delay_ms\":20}}",
-                                          &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
-                                          &r),
-                     0);
-    assert_non_null(strstr(r.json, "slow finished 3 steps"));
-    mcp_client_result_free(&r);
-    assert_int_equal(progress_count, 3);
-    /* Cancel a long slow call after its first progress; the client goes on. */
-    int64_t id;
-    progress_count = 0;
-    assert_int_equal(mcp_client_request(c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":100,\"delay_ms\":50}}",
-                                        &(mcp_client_request_opts){.progress = true, .on_progress = count_progress},
-                                        NULL, NULL, &id),
-                     0);
-    for (int i = 0; i < 200 && progress_count == 0; i++)
-        mcp_client_pump(c, 10);
-    assert_true(progress_count > 0);
-    assert_int_equal(mcp_client_cancel(c, id, "enough"), 0);
-    assert_false(mcp_client_is_pending(c, id));
-    expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still here\"}}", "still here");
+    client_expect(c, "tools/list", NULL, "\"slow\"");
+    client_expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
+    client_expect(c, "resources/read", "{\"uri\":\"mcpd://demo/readme\"}", "mcpd demo server");
+    client_expect(c, "prompts/get", "{\"name\":\"review\",\"arguments\":{\"code\":\"int x;\"}}", "int x;");
+    /* Progress, then a cancel after the first progress; the client goes on. */
+    client_check_progress_and_cancel(c);
+    client_expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still here\"}}", "still here");
     mcp_client_free(c);
 }
 

@@ -86,4 +86,52 @@ static inline int thread_count(void)
     return n;
 }
 
+/* Fails unless method(params) on c succeeds with a result containing needle. */
+static inline void client_expect(mcp_client *c, const char *method, const char *params, const char *needle)
+{
+    mcp_client_result r;
+    int status = mcp_client_call_sync(c, method, params, NULL, &r);
+    if (status != 0 || !r.json || !strstr(r.json, needle))
+        fail_msg("%s: status %d, '%s' not in %s", method, status, needle, r.json ? r.json : "(none)");
+    mcp_client_result_free(&r);
+}
+
+/* A progress handler counting the notifications into the int at user. */
+static inline void progress_tally(void *user, double progress, double total, const char *message)
+{
+    (void)progress, (void)total, (void)message;
+    ++*(int *)user;
+}
+
+/* On a server with the demo tool "slow": a 3-step call reports 3 progress
+ * notifications, then a long one is cancelled after its first progress and
+ * no longer pending. */
+static inline void client_check_progress_and_cancel(mcp_client *c)
+{
+    int progress_count = 0;
+    mcp_client_result r;
+    assert_int_equal(
+        mcp_client_call_sync(
+            c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":3,\"delay_ms\":20}}",
+            &(mcp_client_request_opts){.progress = true, .on_progress = progress_tally, .progress_user = &progress_count},
+            &r),
+        0);
+    assert_non_null(strstr(r.json, "slow finished 3 steps"));
+    mcp_client_result_free(&r);
+    assert_int_equal(progress_count, 3);
+    int64_t id;
+    progress_count = 0;
+    assert_int_equal(
+        mcp_client_request(
+            c, "tools/call", "{\"name\":\"slow\",\"arguments\":{\"steps\":100,\"delay_ms\":50}}",
+            &(mcp_client_request_opts){.progress = true, .on_progress = progress_tally, .progress_user = &progress_count},
+            NULL, NULL, &id),
+        0);
+    for (int i = 0; i < 200 && progress_count == 0; i++)
+        mcp_client_pump(c, 10);
+    assert_true(progress_count > 0);
+    assert_int_equal(mcp_client_cancel(c, id, "enough"), 0);
+    assert_false(mcp_client_is_pending(c, id));
+}
+
 #endif
