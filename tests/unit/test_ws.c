@@ -18,6 +18,7 @@
 
 #include "net/ws.h"
 #include "test_ws_client.h"
+#include "test_slow_tool.h"
 
 #define MODERN_META                                                                                \
     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
@@ -33,37 +34,6 @@
 static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
     (void)user;
     return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
-
-typedef struct slow_job {
-    mcp_call *call;
-    unsigned ms;
-} slow_job;
-
-static void *slow_job_main(void *arg) {
-    slow_job *job = arg;
-    struct timespec ts = {job->ms / 1000, (long)(job->ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-    mcp_call_text(job->call, "slept %u ms", job->ms);
-    mcp_call_finish(job->call);
-    free(job);
-    return NULL;
-}
-
-/* Finishes on another thread: the reply crosses to the loop in a note. */
-static int tool_slow(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    slow_job *job = malloc(sizeof *job);
-    if (!job) return MCP_ENOMEM;
-    job->call = call;
-    job->ms = (unsigned)mcp_json_int(mcp_json_get(args, "ms"), 100);
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, slow_job_main, job)) {
-        free(job);
-        return MCP_ENOMEM;
-    }
-    pthread_detach(thread);
-    return MCP_PENDING;
 }
 
 typedef struct fixture {
