@@ -29,6 +29,17 @@
 #define MIN_POLL_MS 10
 #define MAX_POLL_MS 5000
 
+/* The server's suggested poll interval (under the key its protocol
+ * version uses), kept within bounds so that neither a busy loop nor a
+ * stall follows from it. */
+static int64_t poll_interval(const mcp_json *task, const char *key)
+{
+    int64_t ms = mcp_json_int(mcp_json_get(task, key), DEFAULT_POLL_MS);
+    if (ms < MIN_POLL_MS)
+        return MIN_POLL_MS;
+    return ms > MAX_POLL_MS ? MAX_POLL_MS : ms;
+}
+
 /* The members of object (none when NULL) but the one named skip. */
 static void write_members_except(mcp_json_writer *w, const mcp_json *object, const char *skip)
 {
@@ -100,11 +111,7 @@ static bool read_task(const mcp_client_result *r, bool nested, char **task_id, t
         const char *id = mcp_json_str(mcp_json_get(task, "taskId"), NULL);
         if (mcp_json_is_object(task) && status && id) {
             snprintf(st->status, sizeof st->status, "%s", status);
-            st->poll_ms = mcp_json_int(mcp_json_get(task, "pollInterval"), DEFAULT_POLL_MS);
-            if (st->poll_ms < MIN_POLL_MS)
-                st->poll_ms = MIN_POLL_MS;
-            if (st->poll_ms > MAX_POLL_MS)
-                st->poll_ms = MAX_POLL_MS;
+            st->poll_ms = poll_interval(task, "pollInterval");
             if (task_id)
                 *task_id = mcp_client_strdup(id);
             ok = !task_id || *task_id;
@@ -333,11 +340,7 @@ static int read_modern(const mcp_client_result *r, bool creating, modern_poll *p
             if (status && id && (!p->task_id || !strcmp(p->task_id, id))) {
                 *is_task = true;
                 snprintf(p->status, sizeof p->status, "%s", status);
-                p->poll_ms = mcp_json_int(mcp_json_get(doc, "pollIntervalMs"), DEFAULT_POLL_MS);
-                if (p->poll_ms < MIN_POLL_MS)
-                    p->poll_ms = MIN_POLL_MS;
-                if (p->poll_ms > MAX_POLL_MS)
-                    p->poll_ms = MAX_POLL_MS;
+                p->poll_ms = poll_interval(doc, "pollIntervalMs");
                 rc = 0;
                 if (!p->task_id && !(p->task_id = mcp_client_strdup(id)))
                     rc = MCP_ENOMEM;
