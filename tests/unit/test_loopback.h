@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,6 +72,31 @@ static inline void read_until(int fd, mcp_buf *got, const char *until) {
         if (r <= 0) break;
         mcp_buf_append(got, buf, (size_t)r);
     }
+}
+
+/* Over a served TCP connection and an HTTP one to http_port, the same
+ * echo tool answers: tcp_line is the call with id 1 of "over tcp" (newline
+ * framed), http_body the one with id 2 of "over http", POSTed to path.
+ * got holds the HTTP reply afterwards. */
+static inline void echo_over_tcp_and_http(int tcp, int http, int http_port, const char *path, const char *tcp_line,
+                                          const char *http_body, mcp_buf *got) {
+    send_all(tcp, tcp_line);
+    mcp_buf_reset(got);
+    read_until(tcp, got, "\n");
+    assert_non_null(strstr(got->data, "\"id\":1"));
+    assert_non_null(strstr(got->data, "\"text\":\"over tcp\""));
+
+    char request[1024];
+    snprintf(request, sizeof request,
+             "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+             "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+             "Mcp-Method: tools/call\r\nMcp-Name: echo\r\nContent-Length: %zu\r\n\r\n%s",
+             path, http_port, strlen(http_body), http_body);
+    send_all(http, request);
+    mcp_buf_reset(got);
+    read_until(http, got, "over http");
+    assert_non_null(strstr(got->data, "HTTP/1.1 200"));
+    assert_non_null(strstr(got->data, "\"id\":2"));
 }
 
 #endif

@@ -270,26 +270,12 @@ static void test_binary_serves_tcp_and_http_from_the_file(void **state) {
                       NULL);
 
     int tcp = connect_port(tcp_port);
-    send_all(tcp, ECHO_CALL(1, "over tcp") "\n");
-    mcp_buf got;
-    mcp_buf_init(&got);
-    read_until(tcp, &got, "\n");
-    assert_non_null(strstr(got.data, "\"id\":1"));
-    assert_non_null(strstr(got.data, "\"text\":\"over tcp\""));
-
     int http = connect_port(http_port);
     const char *body = ECHO_CALL(2, "over http");
+    mcp_buf got;
+    mcp_buf_init(&got);
+    echo_over_tcp_and_http(tcp, http, http_port, "/rpc", ECHO_CALL(1, "over tcp") "\n", body, &got);
     char request[1024];
-    snprintf(request, sizeof request,
-             "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-             "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
-             "Mcp-Method: tools/call\r\nMcp-Name: echo\r\nContent-Length: %zu\r\n\r\n%s",
-             http_port, strlen(body), body);
-    send_all(http, request);
-    mcp_buf_reset(&got);
-    read_until(http, &got, "over http");
-    assert_non_null(strstr(got.data, "HTTP/1.1 200"));
-    assert_non_null(strstr(got.data, "\"id\":2"));
 
     /* The command line's list of hosts replaced the file's. */
     static const struct {
