@@ -241,39 +241,36 @@ static void resumes_after_retry_delay(void **state)
     script_stop(&s);
 }
 
-static void stream_without_event_id_fails_the_request(void **state)
+/* Against a script in mode, a call fails with an RPC error whose text holds
+ * every one of needles (NULL-terminated) after want_gets GET requests. */
+static void call_fails_with(int mode, const char *const *needles, int want_gets)
 {
-    (void)state;
     script s;
-    script_start(&s, NO_EVENT_ID);
+    script_start(&s, mode);
     mcp_client_transport *t;
     mcp_client *c = connect_script(&s, &t);
     mcp_client_result r;
     int status = mcp_client_call_sync(c, "tools/call", "{\"name\":\"work\",\"arguments\":{}}", NULL, &r);
     assert_int_equal(status, MCP_CLIENT_RPC_ERROR);
-    assert_non_null(strstr(r.json, "ended before the response"));
-    assert_non_null(strstr(r.json, "not resumable"));
+    for (const char *const *n = needles; *n; n++)
+        if (!strstr(r.json, *n))
+            fail_msg("'%s' not in %s", *n, r.json);
     mcp_client_result_free(&r);
-    assert_int_equal(s.gets, 0);
+    assert_int_equal(s.gets, want_gets);
     mcp_client_free(c);
     script_stop(&s);
+}
+
+static void stream_without_event_id_fails_the_request(void **state)
+{
+    (void)state;
+    call_fails_with(NO_EVENT_ID, (const char *const[]){"ended before the response", "not resumable", NULL}, 0);
 }
 
 static void refused_resumption_is_reported(void **state)
 {
     (void)state;
-    script s;
-    script_start(&s, RESUME_REFUSED);
-    mcp_client_transport *t;
-    mcp_client *c = connect_script(&s, &t);
-    mcp_client_result r;
-    int status = mcp_client_call_sync(c, "tools/call", "{\"name\":\"work\",\"arguments\":{}}", NULL, &r);
-    assert_int_equal(status, MCP_CLIENT_RPC_ERROR);
-    assert_non_null(strstr(r.json, "HTTP 400: Last-Event-ID unknown"));
-    mcp_client_result_free(&r);
-    assert_int_equal(s.gets, 1);
-    mcp_client_free(c);
-    script_stop(&s);
+    call_fails_with(RESUME_REFUSED, (const char *const[]){"HTTP 400: Last-Event-ID unknown", NULL}, 1);
 }
 
 int main(void)
