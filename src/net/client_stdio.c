@@ -10,6 +10,7 @@
  * the pending signal afterwards; EPIPE then reads as a closed channel.
  */
 #include "mcp/client.h"
+#include "net/connect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,8 +156,7 @@ static int channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_
             return rc;
         if (ch->eof || ch->in_fd < 0)
             return MCP_ECLOSED;   /* a final line without a newline is incomplete: dropped */
-        uint64_t now = mcp_now_ns();
-        int wait = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        int wait = mcp_net_ms_left(deadline);
         struct pollfd p = {.fd = ch->in_fd, .events = POLLIN};
         int n = poll(&p, 1, wait);
         if (n < 0) {

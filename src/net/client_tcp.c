@@ -87,8 +87,7 @@ static int tls_channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned time
             return rc;
         if (ch->eof)
             return MCP_ECLOSED; /* a final line without its newline is incomplete: dropped */
-        uint64_t now = mcp_now_ns();
-        int wait = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        int wait = mcp_net_ms_left(deadline);
         size_t got = 0;
         rc = mcp_client_stream_read(ch->stream, ch->chunk, READ_CHUNK, wait, &got);
         if (rc == MCP_ECLOSED) {

@@ -249,18 +249,12 @@ void mcp_client_tls_free(mcp_client_tls *tls)
 
 /* ---- Waiting ---------------------------------------------------------------------- */
 
-static int remaining_ms(uint64_t deadline)
-{
-    uint64_t now = mcp_now_ns();
-    return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
-}
-
 /* Wait for events on fd until deadline: 0 when ready, MCP_ETIMEDOUT, MCP_EIO. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, remaining_ms(deadline));
+        int n = poll(&p, 1, mcp_net_ms_left(deadline));
         if (n > 0)
             return 0;
         if (n == 0)

@@ -252,8 +252,7 @@ static int channel_recv(mcp_client_transport *t, mcp_buf *msg, unsigned timeout_
             return rc;
         if (ch->eof)
             return MCP_ECLOSED;
-        uint64_t now = mcp_now_ns();
-        int wait = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        int wait = mcp_net_ms_left(deadline);
         rc = fill(ch, wait);
         if (rc != 0)
             return rc;

@@ -21,4 +21,13 @@ int mcp_net_connect_tcp(const char *host_port, unsigned timeout_ms, int *fd_out)
 /* The same with host and port already apart (a URL's parts). */
 int mcp_net_connect_host(const char *host, const char *port, unsigned timeout_ms, int *fd_out);
 
+/* Milliseconds left until deadline (mcp_now_ns time), rounded up so that a
+ * wait never ends just before it; 0 once it has passed. Every client's
+ * poll with a deadline uses this. */
+static inline int mcp_net_ms_left(uint64_t deadline)
+{
+    uint64_t now = mcp_now_ns();
+    return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+}
+
 #endif

@@ -15,6 +15,7 @@
  */
 #include "net/client_http_internal.h"
 #include "net/client_tls.h"
+#include "net/connect.h"
 #include "net/oauth.h"
 
 #include <stdio.h>
@@ -68,12 +69,6 @@ static void ignore_event(void *user, const char *id, const char *event, const ch
     (void)len;
 }
 
-static int remaining_ms(uint64_t deadline)
-{
-    uint64_t now = mcp_now_ns();
-    return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
-}
-
 /* What a request needs of its URL: the MCP HTTP client's parse, behind the
  * OAuth rules (no userinfo, no control characters or spaces). */
 static int target_parse(const char *url, mcp_http_url *t)
@@ -122,7 +117,7 @@ int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, cons
     mcp_buf_append_cstr(&req, "\r\n");
     if (body)
         mcp_buf_append(&req, body, body_len);
-    rc = mcp_client_stream_write(s, req.data, req.len, (unsigned)remaining_ms(deadline) + 1);
+    rc = mcp_client_stream_write(s, req.data, req.len, (unsigned)mcp_net_ms_left(deadline) + 1);
     mcp_buf_free(&req);
     mcp_http_response resp;
     if (rc == 0)
@@ -133,7 +128,7 @@ int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, cons
     }
     char chunk[16384];
     for (;;) {
-        int wait = remaining_ms(deadline);
+        int wait = mcp_net_ms_left(deadline);
         if (wait == 0) {
             rc = MCP_ETIMEDOUT;
             break;
