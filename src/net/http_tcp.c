@@ -27,8 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MCP_HTTP_LINGER_MS 2000u
-
 typedef struct http_tcp_conn {
     mcp_stream_conn s; /* first */
     mcp_http_conn *conn;
@@ -76,13 +74,6 @@ static void http_free(mcp_stream_conn *s) { mcp_http_conn_free(((http_tcp_conn *
 static const mcp_stream_ops HTTP_OPS = {
     .feed = http_feed, .check = http_check, .detach = http_detach, .free = http_free};
 
-/* io.flush: output appeared outside a read (an asynchronous reply). */
-static void io_flush(void *user) {
-    mcp_stream_conn *s = user;
-    mcp_stream_conn_flush(s);
-    http_check(s);
-}
-
 /* ---- Accept ------------------------------------------------------------------------------- */
 static void http_on_connection(uv_stream_t *listener, int status) {
     mcp_net_worker *worker = listener->data;
@@ -96,7 +87,7 @@ static void http_on_connection(uv_stream_t *listener, int status) {
         mcp_stream_conn_accept(listener, sizeof(http_tcp_conn), &HTTP_OPS, &st->conns[worker->index], busy);
     if (!s) return;
     http_tcp_conn *c = (http_tcp_conn *)s;
-    mcp_http_conn_io io = {.flush = io_flush, .user = s, .worker = worker};
+    mcp_http_conn_io io = {.flush = mcp_stream_conn_io_flush, .user = s, .worker = worker};
     c->conn = mcp_http_conn_new(st->http, worker->index, &io);
     if (!c->conn) {
         mcp_stream_conn_abort(s);
@@ -156,8 +147,7 @@ static void http_sweep(mcp_net_worker *worker, uint64_t now_ms) {
         next = s->next;
         if (s->closing) continue;
         if (s->lingering) {
-            uint64_t linger = limits->idle_timeout_ms < MCP_HTTP_LINGER_MS ? limits->idle_timeout_ms : MCP_HTTP_LINGER_MS;
-            if (now_ms - s->last_io_ms >= linger) mcp_stream_conn_close(s);
+            if (now_ms - s->last_io_ms >= mcp_stream_conn_linger_ms(limits)) mcp_stream_conn_close(s);
             continue;
         }
         if (s->full_since_ms && now_ms - s->full_since_ms >= limits->stall_timeout_ms) {
@@ -186,13 +176,7 @@ static void http_drain(mcp_net_worker *worker) {
 }
 
 static void http_drain_force(mcp_net_worker *worker) {
-    http_state *st = state_of(worker);
-    for (mcp_stream_conn *s = st->conns[worker->index], *next; s; s = next) {
-        next = s->next;
-        if (s->closing) continue;
-        mcp_net_count(&worker->counters.drain_forced, 1);
-        mcp_stream_conn_close(s);
-    }
+    mcp_stream_conn_close_all(state_of(worker)->conns[worker->index]);
 }
 
 static int http_state_new(void **out, mcp_net *net, mcp_server *server, const mcp_listen *listen,

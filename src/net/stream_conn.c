@@ -13,6 +13,8 @@
 
 /* Buffers that grew beyond this for one burst are returned afterwards. */
 #define MCP_STREAM_KEEP_BYTES (256 * 1024)
+/* A finished connection waits at most this long for its peer's FIN. */
+#define MCP_STREAM_LINGER_MS 2000u
 
 /* ---- One write ------------------------------------------------------------------- */
 int mcp_stream_write(uv_stream_t *stream, uv_write_t *req, const char *data, size_t len, uv_write_cb cb) {
@@ -320,4 +322,24 @@ void mcp_stream_conn_start(mcp_stream_conn *s) {
     worker->conn_count++;
     uv_tcp_nodelay(&s->tcp, 1);
     mcp_stream_conn_read_start(s);
+}
+
+/* ---- What both transports do the same way --------------------------------------- */
+uint64_t mcp_stream_conn_linger_ms(const mcp_net_limits *limits) {
+    return limits->idle_timeout_ms < MCP_STREAM_LINGER_MS ? limits->idle_timeout_ms : MCP_STREAM_LINGER_MS;
+}
+
+void mcp_stream_conn_io_flush(void *user) {
+    mcp_stream_conn *s = user;
+    mcp_stream_conn_flush(s);
+    s->ops->check(s);
+}
+
+void mcp_stream_conn_close_all(mcp_stream_conn *list) {
+    for (mcp_stream_conn *s = list, *next; s; s = next) {
+        next = s->next;
+        if (s->closing) continue;
+        mcp_net_count(&s->worker->counters.drain_forced, 1);
+        mcp_stream_conn_close(s);
+    }
 }

@@ -119,4 +119,13 @@ void mcp_stream_conn_close(mcp_stream_conn *s);
 /* The RELEASED note came back from the reaper. */
 void mcp_stream_conn_released(mcp_stream_conn *s);
 
+/* ---- What both transports do the same way --------------------------------------- */
+/* How long a finished connection may wait for its peer's FIN (or close). */
+uint64_t mcp_stream_conn_linger_ms(const mcp_net_limits *limits);
+/* The transport's io.flush (user is the mcp_stream_conn): output appeared
+ * outside a read (an asynchronous reply); write it, then ops->check. */
+void mcp_stream_conn_io_flush(void *user);
+/* Drain's deadline passed: close every connection still on the list. */
+void mcp_stream_conn_close_all(mcp_stream_conn *list);
+
 #endif

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MCP_WS_LINGER_MS 2000u
-
 typedef struct ws_tcp_conn {
     mcp_stream_conn s; /* first */
     mcp_ws_conn *conn;
@@ -73,13 +71,6 @@ static void ws_free(mcp_stream_conn *s) { mcp_ws_conn_free(((ws_tcp_conn *)s)->c
 
 static const mcp_stream_ops WS_OPS = {.feed = ws_feed, .check = ws_check, .detach = ws_detach, .free = ws_free};
 
-/* io.flush: output appeared outside a read (an asynchronous reply). */
-static void io_flush(void *user) {
-    mcp_stream_conn *s = user;
-    mcp_stream_conn_flush(s);
-    ws_check(s);
-}
-
 /* ---- Accept -------------------------------------------------------------------------------- */
 static void ws_on_connection(uv_stream_t *listener, int status) {
     mcp_net_worker *worker = listener->data;
@@ -92,7 +83,7 @@ static void ws_on_connection(uv_stream_t *listener, int status) {
     mcp_stream_conn *s = mcp_stream_conn_accept(listener, sizeof(ws_tcp_conn), &WS_OPS, &st->conns[worker->index], busy);
     if (!s) return;
     ws_tcp_conn *c = (ws_tcp_conn *)s;
-    mcp_ws_conn_io io = {.flush = io_flush, .user = s, .worker = worker};
+    mcp_ws_conn_io io = {.flush = mcp_stream_conn_io_flush, .user = s, .worker = worker};
     c->conn = mcp_ws_conn_new(st->ws, &io, &worker->counters);
     if (!c->conn) {
         mcp_stream_conn_abort(s);
@@ -135,7 +126,7 @@ static void conn_drain_step(ws_tcp_conn *c) {
 static void ws_sweep(mcp_net_worker *worker, uint64_t now_ms) {
     ws_state *st = state_of(worker);
     const mcp_net_limits *limits = mcp_net_limits_of(worker->net);
-    uint64_t linger = limits->idle_timeout_ms < MCP_WS_LINGER_MS ? limits->idle_timeout_ms : MCP_WS_LINGER_MS;
+    uint64_t linger = mcp_stream_conn_linger_ms(limits);
     for (mcp_stream_conn *s = st->conns[worker->index], *next; s; s = next) {
         next = s->next;
         ws_tcp_conn *c = (ws_tcp_conn *)s;
@@ -175,13 +166,7 @@ static void ws_drain(mcp_net_worker *worker) {
 }
 
 static void ws_drain_force(mcp_net_worker *worker) {
-    ws_state *st = state_of(worker);
-    for (mcp_stream_conn *s = st->conns[worker->index], *next; s; s = next) {
-        next = s->next;
-        if (s->closing) continue;
-        mcp_net_count(&worker->counters.drain_forced, 1);
-        mcp_stream_conn_close(s);
-    }
+    mcp_stream_conn_close_all(state_of(worker)->conns[worker->index]);
 }
 
 static int ws_state_new(void **out, mcp_net *net, mcp_server *server, const mcp_listen *listen,
