@@ -172,12 +172,13 @@ static int serve_option(serve_options *opts, const char *arg, const char *value)
         if (!strcmp(arg, "--tls-cert")) opts->tls_cert = value;
         else opts->tls_key = value;
         return 2;
-    } else if (!strcmp(arg, "--ws-path")) {
+    } else if (!strcmp(arg, "--ws-path") || !strcmp(arg, "--http-path")) {
         if (!value || value[0] != '/') {
-            fputs("mcpd serve: --ws-path needs a path starting with '/'\n", stderr);
+            fprintf(stderr, "mcpd serve: %s needs a path starting with '/'\n", arg);
             return -1;
         }
-        opts->ws_opts.path = value;
+        if (!strcmp(arg, "--ws-path")) opts->ws_opts.path = value;
+        else opts->http_opts.path = value;
         return 2;
     } else if (!strcmp(arg, "--workers")) {
         if (parse_size(arg, value, 1, 256, &opts->workers)) return -1;
@@ -187,13 +188,6 @@ static int serve_option(serve_options *opts, const char *arg, const char *value)
         return 2;
     } else if (!strcmp(arg, "--idle-timeout-ms")) {
         if (parse_size(arg, value, 1, 86400000, &opts->idle_timeout_ms)) return -1;
-        return 2;
-    } else if (!strcmp(arg, "--http-path")) {
-        if (!value || value[0] != '/') {
-            fputs("mcpd serve: --http-path needs a path starting with '/'\n", stderr);
-            return -1;
-        }
-        opts->http_opts.path = value;
         return 2;
     } else if (!strcmp(arg, "--sse-retry-ms")) {
         if (parse_size(arg, value, 1, 3600000, &opts->sse_retry_ms)) return -1;
