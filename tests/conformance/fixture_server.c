@@ -633,6 +633,43 @@ static const mcp_prompt_argument EMBED_ARGS[] = {
     {.name = "resourceUri", .description = "URI of the resource to embed", .required = true},
 };
 
+static const mcp_resource RESOURCES[] = {
+    {.uri = "test://static-text",
+     .name = "static-text",
+     .description = "A static text resource",
+     .mime_type = "text/plain",
+     .fn = fx_static_text},
+    {.uri = "test://static-binary",
+     .name = "static-binary",
+     .description = "A static PNG image",
+     .mime_type = "image/png",
+     .fn = fx_static_binary},
+    {.uri = "test://watched-resource",
+     .name = "watched-resource",
+     .description = "A resource to subscribe to",
+     .mime_type = "text/plain",
+     .fn = fx_watched},
+};
+
+static const mcp_prompt PROMPTS[] = {
+    {.name = "test_simple_prompt", .description = "A prompt without arguments", .fn = fx_simple_prompt},
+    {.name = "test_prompt_with_arguments",
+     .description = "A prompt with two arguments",
+     .arguments = PROMPT_ARGS,
+     .argument_count = sizeof PROMPT_ARGS / sizeof *PROMPT_ARGS,
+     .fn = fx_prompt_args,
+     .complete = fx_prompt_args_complete},
+    {.name = "test_prompt_with_embedded_resource",
+     .description = "A prompt that embeds a resource",
+     .arguments = EMBED_ARGS,
+     .argument_count = sizeof EMBED_ARGS / sizeof *EMBED_ARGS,
+     .fn = fx_prompt_embedded},
+    {.name = "test_prompt_with_image", .description = "A prompt with an image", .fn = fx_prompt_image},
+    {.name = "test_input_required_result_prompt",
+     .description = "A prompt that asks the user for context",
+     .fn = fx_ir_prompt},
+};
+
 static int fixture_register(mcp_server *s) {
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof TOOLS / sizeof *TOOLS; i++)
@@ -642,24 +679,8 @@ static int fixture_register(mcp_server *s) {
                                                 .fn = TOOLS[i].fn,
                                                 .user = TOOLS[i].user == SERVER_SELF ? (void *)s
                                                                                      : (void *)TOOLS[i].user});
-    if (!rc)
-        rc = mcp_server_add_resource(s, &(mcp_resource){.uri = "test://static-text",
-                                                        .name = "static-text",
-                                                        .description = "A static text resource",
-                                                        .mime_type = "text/plain",
-                                                        .fn = fx_static_text});
-    if (!rc)
-        rc = mcp_server_add_resource(s, &(mcp_resource){.uri = "test://static-binary",
-                                                        .name = "static-binary",
-                                                        .description = "A static PNG image",
-                                                        .mime_type = "image/png",
-                                                        .fn = fx_static_binary});
-    if (!rc)
-        rc = mcp_server_add_resource(s, &(mcp_resource){.uri = "test://watched-resource",
-                                                        .name = "watched-resource",
-                                                        .description = "A resource to subscribe to",
-                                                        .mime_type = "text/plain",
-                                                        .fn = fx_watched});
+    for (size_t i = 0; !rc && i < sizeof RESOURCES / sizeof *RESOURCES; i++)
+        rc = mcp_server_add_resource(s, &RESOURCES[i]);
     if (!rc)
         rc = mcp_server_add_resource_template(s, &(mcp_resource_template){
                                                      .uri_template = "test://template/{id}/data",
@@ -667,31 +688,8 @@ static int fixture_register(mcp_server *s) {
                                                      .description = "Data for an id",
                                                      .mime_type = "application/json",
                                                      .fn = fx_template});
-    if (!rc)
-        rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_simple_prompt",
-                                                    .description = "A prompt without arguments",
-                                                    .fn = fx_simple_prompt});
-    if (!rc)
-        rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_prompt_with_arguments",
-                                                    .description = "A prompt with two arguments",
-                                                    .arguments = PROMPT_ARGS,
-                                                    .argument_count = 2,
-                                                    .fn = fx_prompt_args,
-                                                    .complete = fx_prompt_args_complete});
-    if (!rc)
-        rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_prompt_with_embedded_resource",
-                                                    .description = "A prompt that embeds a resource",
-                                                    .arguments = EMBED_ARGS,
-                                                    .argument_count = 1,
-                                                    .fn = fx_prompt_embedded});
-    if (!rc)
-        rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_prompt_with_image",
-                                                    .description = "A prompt with an image",
-                                                    .fn = fx_prompt_image});
-    if (!rc)
-        rc = mcp_server_add_prompt(s, &(mcp_prompt){.name = "test_input_required_result_prompt",
-                                                    .description = "A prompt that asks the user for context",
-                                                    .fn = fx_ir_prompt});
+    for (size_t i = 0; !rc && i < sizeof PROMPTS / sizeof *PROMPTS; i++)
+        rc = mcp_server_add_prompt(s, &PROMPTS[i]);
     if (!rc) rc = fixture_tasks_register(s);
     return rc;
 }
