@@ -114,6 +114,11 @@ mcp_str mcp_json_raw(const mcp_json *v);
 const char *mcp_json_str(const mcp_json *v, const char *fallback);
 size_t mcp_json_str_len(const mcp_json *v);
 mcp_str mcp_json_str_slice(const mcp_json *v);
+/* The value as a slice that is not NUL-terminated: a string without
+ * escapes is its source text between the quotes, read in place without
+ * decoding (no copy, no atomic update); one with escapes is decoded as by
+ * mcp_json_str_slice. For readers that copy what they keep. */
+mcp_str mcp_json_str_view(const mcp_json *v);
 
 double mcp_json_num(const mcp_json *v, double fallback);
 int64_t mcp_json_int(const mcp_json *v, int64_t fallback); /* fallback unless is_integer */

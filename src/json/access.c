@@ -43,6 +43,14 @@ mcp_str mcp_json_str_slice(const mcp_json *v) {
     return (mcp_str){v->u.s.ptr, v->u.s.len};
 }
 
+mcp_str mcp_json_str_view(const mcp_json *v) {
+    if (!v || v->type != MCP_JSON_STRING) return (mcp_str){NULL, 0};
+    /* Without escapes the value is the source body: read in place. */
+    if (v->flags & MCP_JSON_F_STR_CLEAN) return (mcp_str){v->src + 1, v->src_len - 2};
+    v = mcp_json_string_ready(v);
+    return (mcp_str){v->u.s.ptr, v->u.s.len};
+}
+
 double mcp_json_num(const mcp_json *v, double fallback) {
     return v && v->type == MCP_JSON_NUMBER ? v->u.n.d : fallback;
 }

@@ -53,20 +53,6 @@ int mcp_session_handle_from(mcp_session *session, const char *message, size_t le
     return rc;
 }
 
-/* The string's value as a slice. One without a backslash is its source
- * text between the quotes (the parser has checked it), so it is read in
- * place: decoding it (mcp_json_str) costs a copy and two atomic updates of
- * the node, and the observer copies what it keeps anyway. */
-static mcp_str json_slice(const mcp_json *v)
-{
-    if (!mcp_json_is_string(v))
-        return (mcp_str){NULL, 0};
-    mcp_str raw = mcp_json_raw(v);
-    if (raw.len >= 2 && !memchr(raw.ptr + 1, '\\', raw.len - 2))
-        return (mcp_str){raw.ptr + 1, raw.len - 2};
-    return (mcp_str){mcp_json_str(v, ""), mcp_json_str_len(v)};
-}
-
 static void start(mcp_call *call, const mcp_observer *o)
 {
     call->observed = true;
@@ -81,9 +67,9 @@ static void start(mcp_call *call, const mcp_observer *o)
     };
     /* Only the methods that name a target pay for the lookup. */
     if (call->params && ((len == 10 && !memcmp(m, "tools/call", 10)) || (len == 11 && !memcmp(m, "prompts/get", 11))))
-        info.target = json_slice(mcp_json_get_n(call->params, "name", 4));
+        info.target = mcp_json_str_view(mcp_json_get_n(call->params, "name", 4));
     else if (call->params && len > 10 && !memcmp(m, "resources/", 10))
-        info.resource_uri = json_slice(mcp_json_get_n(call->params, "uri", 3));
+        info.resource_uri = mcp_json_str_view(mcp_json_get_n(call->params, "uri", 3));
     if (call->meta) {
         /* One walk for both keys (a lookup each walked _meta twice, the
          * second time to the end when there is no tracestate); the last
@@ -96,9 +82,9 @@ static void start(mcp_call *call, const mcp_observer *o)
             else if (k.len == 10 && !memcmp(k.ptr, "tracestate", 10))
                 ts = v;
         }
-        info.traceparent = json_slice(tp);
+        info.traceparent = mcp_json_str_view(tp);
         if (info.traceparent.ptr)
-            info.tracestate = json_slice(ts);
+            info.tracestate = mcp_json_str_view(ts);
     }
     const mcp_transport_info *t = tls_transport;
     if (t) {
