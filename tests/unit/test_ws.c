@@ -440,6 +440,15 @@ static int next_frame(const mcp_buf *out, size_t *pos, mcp_str *payload) {
     return p[0] & 0x0f;
 }
 
+/* The first frame the server wrote to out is a close with code. */
+static void expect_first_frame_closes(const mcp_buf *out, unsigned code) {
+    size_t pos = 0;
+    mcp_str payload;
+    assert_int_equal(next_frame(out, &pos, &payload), 8);
+    assert_true(payload.len >= 2);
+    assert_int_equal(((unsigned char)payload.ptr[0] << 8) | (unsigned char)payload.ptr[1], code);
+}
+
 static void test_frames_split_at_every_byte(void **state) {
     (void)state;
     sans_io t;
@@ -487,11 +496,7 @@ static void test_invalid_utf8_closes_1007(void **state) {
         mcp_buf_init(&frame);
         wsc_frame_append(&frame, true, 1, bad[i], strlen(bad[i]), true);
         sans_io_feed(&t, frame.data, frame.len);
-        size_t pos = 0;
-        mcp_str payload;
-        assert_int_equal(next_frame(&t.out, &pos, &payload), 8);
-        assert_true(payload.len >= 2);
-        assert_int_equal(((unsigned char)payload.ptr[0] << 8) | (unsigned char)payload.ptr[1], 1007);
+        expect_first_frame_closes(&t.out, 1007);
         assert_int_equal(t.counters.messages_in, 0);
         mcp_buf_free(&frame);
         sans_io_stop(&t);
@@ -540,10 +545,7 @@ static void test_oversized_single_frame_closes_1009(void **state) {
     wsc_frame_append(&frame, true, 1, big, sizeof big, true);
     sans_io_feed(&t, frame.data, 8); /* the header and a little */
     sans_io_feed(&t, frame.data + 8, frame.len - 8);
-    size_t pos = 0;
-    mcp_str payload;
-    assert_int_equal(next_frame(&t.out, &pos, &payload), 8);
-    assert_int_equal(((unsigned char)payload.ptr[0] << 8) | (unsigned char)payload.ptr[1], 1009);
+    expect_first_frame_closes(&t.out, 1009);
     assert_int_equal(t.counters.oversized, 1);
     assert_int_equal(t.counters.messages_in, 0);
     mcp_buf_free(&frame);
