@@ -33,27 +33,6 @@ mcp_http_exchange *mcp_http_current(void) { return mcp_http_tls_current; }
 void mcp_http_set_current(mcp_http_exchange *x) { mcp_http_tls_current = x; }
 
 /* ---- Server ---------------------------------------------------------------------- */
-static char **strv_copy(const char *const *list) {
-    size_t n = 0;
-    while (list && list[n]) n++;
-    char **copy = calloc(n + 1, sizeof *copy);
-    if (!copy) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        copy[i] = strdup(list[i]);
-        if (!copy[i]) {
-            for (size_t k = 0; k < i; k++) free(copy[k]);
-            free(copy);
-            return NULL;
-        }
-    }
-    return copy;
-}
-
-static void strv_free(char **list) {
-    for (size_t i = 0; list && list[i]; i++) free(list[i]);
-    free(list);
-}
-
 static int hs_sink_write(void *user, const char *message, size_t len);
 static int hs_close_stream(void *user, const char *request_id, size_t len);
 
@@ -77,8 +56,8 @@ int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_lis
     if (!o->request_timeout_ms) o->request_timeout_ms = MCP_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
     if (!o->max_pipeline) o->max_pipeline = MCP_HTTP_DEFAULT_MAX_PIPELINE;
     http->path = strdup(o->path ? o->path : MCP_HTTP_DEFAULT_PATH);
-    http->allowed_hosts = strv_copy(o->allowed_hosts);
-    http->allowed_origins = strv_copy(o->allowed_origins);
+    http->allowed_hosts = mcp_net_strings_copy(o->allowed_hosts);
+    http->allowed_origins = mcp_net_strings_copy(o->allowed_origins);
     http->counters = calloc(workers + 1, sizeof *http->counters);
     int rc = http->path && http->allowed_hosts && http->allowed_origins && http->counters ? 0 : MCP_ENOMEM;
     o->path = http->path;
@@ -136,8 +115,8 @@ void mcp_http_server_free(mcp_http_server *http) {
     pthread_mutex_destroy(&http->all_lock);
     if (http->sessions) mcp_session_table_free(http->sessions);
     if (http->own_store && http->store) http->store->free(http->store);
-    strv_free(http->allowed_hosts);
-    strv_free(http->allowed_origins);
+    mcp_net_strings_free(http->allowed_hosts);
+    mcp_net_strings_free(http->allowed_origins);
     free(http->path);
     free(http->counters);
     free(http);

@@ -232,4 +232,11 @@ static inline void mcp_net_count(uint64_t *counter, uint64_t n) {
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* The operator's allow lists (allowed_hosts, allowed_origins), which the
+ * HTTP and WebSocket servers keep and net/rebinding.c checks against:
+ * a deep copy of a NULL-terminated list (NULL for NULL or no memory) and
+ * its free. Defined in rebinding.c. */
+char **mcp_net_strings_copy(const char *const *list);
+void mcp_net_strings_free(char **list);
+
 #endif

@@ -1,6 +1,8 @@
 /* Host and Origin checks against DNS rebinding; see rebinding.h. */
 #include "net/rebinding.h"
+#include "net/net_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,4 +52,26 @@ bool mcp_net_origin_allowed(char *const *allowed_hosts, char *const *allowed_ori
     mcp_str name = host_name(rest);
     if (!name.ptr || !name.len) return false;
     return is_loopback_name(name) || host_listed(allowed_hosts, rest, name);
+}
+
+/* ---- The allow lists' copies ----------------------------------------------------- */
+char **mcp_net_strings_copy(const char *const *list) {
+    size_t n = 0;
+    while (list && list[n]) n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    if (!copy) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = strdup(list[i]);
+        if (!copy[i]) {
+            for (size_t k = 0; k < i; k++) free(copy[k]);
+            free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+void mcp_net_strings_free(char **list) {
+    for (size_t i = 0; list && list[i]; i++) free(list[i]);
+    free(list);
 }

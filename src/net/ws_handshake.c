@@ -35,27 +35,6 @@ static const char *const HEADER_NAMES[H_COUNT] = {
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /* ---- Server options --------------------------------------------------------------- */
-static char **strings_copy(const char *const *list) {
-    size_t n = 0;
-    while (list && list[n]) n++;
-    char **copy = calloc(n + 1, sizeof *copy);
-    if (!copy) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        copy[i] = strdup(list[i]);
-        if (!copy[i]) {
-            for (size_t k = 0; k < i; k++) free(copy[k]);
-            free(copy);
-            return NULL;
-        }
-    }
-    return copy;
-}
-
-static void strings_free(char **list) {
-    for (size_t i = 0; list && list[i]; i++) free(list[i]);
-    free(list);
-}
-
 int mcp_ws_server_new(mcp_ws_server **out, mcp_server *server, const mcp_listen *listen,
                       const mcp_net_limits *limits) {
     *out = NULL;
@@ -70,8 +49,8 @@ int mcp_ws_server_new(mcp_ws_server **out, mcp_server *server, const mcp_listen 
     if (!ws) return MCP_ENOMEM;
     ws->server = server;
     ws->path = strdup(opts->path ? opts->path : MCP_WS_DEFAULT_PATH);
-    ws->allowed_hosts = strings_copy(opts->allowed_hosts);
-    ws->allowed_origins = strings_copy(opts->allowed_origins);
+    ws->allowed_hosts = mcp_net_strings_copy(opts->allowed_hosts);
+    ws->allowed_origins = mcp_net_strings_copy(opts->allowed_origins);
     ws->disable_host_check = opts->disable_host_check;
     ws->max_message_size = opts->max_message_size ? opts->max_message_size
                            : limits                ? limits->max_message_size
@@ -88,8 +67,8 @@ int mcp_ws_server_new(mcp_ws_server **out, mcp_server *server, const mcp_listen 
 void mcp_ws_server_free(mcp_ws_server *ws) {
     if (!ws) return;
     free(ws->path);
-    strings_free(ws->allowed_hosts);
-    strings_free(ws->allowed_origins);
+    mcp_net_strings_free(ws->allowed_hosts);
+    mcp_net_strings_free(ws->allowed_origins);
     free(ws);
 }
 
