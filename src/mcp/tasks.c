@@ -15,6 +15,7 @@
  * tasks/cancel of a modern request are handed over to it from here.
  */
 #include "tasks_modern.h"
+#include "tasks_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +25,10 @@
 #define TASK_MAX_TTL_MS 86400000     /* a day: longer requests are shortened */
 #define TASK_WAITERS_MAX 8
 
-typedef enum task_status {
-    TASK_WORKING = 0,
-    TASK_INPUT_REQUIRED,
-    TASK_COMPLETED,
-    TASK_FAILED,
-    TASK_CANCELLED
-} task_status;
-
-static const char *const STATUS_NAMES[] = {"working", "input_required", "completed", "failed", "cancelled"};
-
 struct mcp_task {
     mcp_task *next;
     char id[33];
-    task_status status;
+    mcp_task_status status;
     char *status_message;
     uint64_t created_ms, updated_ms, ttl_ms;
     char *result;          /* JSON text: the result object, or the error object */
@@ -46,11 +37,6 @@ struct mcp_task {
     mcp_call *waiters[TASK_WAITERS_MAX]; /* tasks/result calls, pending */
     size_t waiter_count;
 };
-
-static bool terminal(task_status s)
-{
-    return s >= TASK_COMPLETED;
-}
 
 static void task_free(mcp_task *t)
 {
@@ -71,7 +57,7 @@ void mcp_session_tasks_free(mcp_session *s)
 static void write_task(mcp_json_writer *w, const mcp_task *t)
 {
     mcp_task_write_fields(w, &(mcp_task_fields){.id = t->id,
-                                                 .status = STATUS_NAMES[t->status],
+                                                 .status = mcp_task_status_name(t->status),
                                                  .status_message = t->status_message,
                                                  .created_ms = t->created_ms,
                                                  .updated_ms = t->updated_ms,
@@ -80,7 +66,7 @@ static void write_task(mcp_json_writer *w, const mcp_task *t)
 }
 
 /* Under the session lock: a status change, announced. */
-static void set_status(mcp_session *s, mcp_task *t, task_status status, const char *message)
+static void set_status(mcp_session *s, mcp_task *t, mcp_task_status status, const char *message)
 {
     if (t->status == status && !message)
         return;
@@ -110,7 +96,7 @@ static void purge_locked(mcp_session *s)
     uint64_t now = mcp_wall_ms();
     for (mcp_task **p = &s->tasks; *p;) {
         mcp_task *t = *p;
-        if (terminal(t->status) && !t->call && t->waiter_count == 0 && now - t->created_ms > t->ttl_ms) {
+        if (mcp_task_status_terminal(t->status) && !t->call && t->waiter_count == 0 && now - t->created_ms > t->ttl_ms) {
             *p = t->next;
             task_free(t);
         } else {
@@ -202,8 +188,8 @@ void mcp_task_awaiting_input(mcp_call *call, bool waiting)
     mcp_session *s = call->session;
     pthread_mutex_lock(&s->lock);
     mcp_task *t = call->task;
-    if (t && !terminal(t->status))
-        set_status(s, t, waiting ? TASK_INPUT_REQUIRED : TASK_WORKING, NULL);
+    if (t && !mcp_task_status_terminal(t->status))
+        set_status(s, t, waiting ? MCP_TASK_INPUT_REQUIRED : MCP_TASK_WORKING, NULL);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -282,12 +268,12 @@ void mcp_task_settle(mcp_call *call)
     pthread_mutex_lock(&s->lock);
     mcp_task *t = call->task;
     t->call = NULL;
-    if (!terminal(t->status)) {
+    if (!mcp_task_status_terminal(t->status)) {
         /* A tool result with isError counts as failed. */
         bool failed = call->fail_code != 0 || call->is_error;
         if (keep_reply(t, call->out.data ? call->out.data : "", call->out.len) != 0)
             failed = true;
-        set_status(s, t, failed ? TASK_FAILED : TASK_COMPLETED, NULL);
+        set_status(s, t, failed ? MCP_TASK_FAILED : MCP_TASK_COMPLETED, NULL);
     }
     n = t->waiter_count;
     memcpy(ready, t->waiters, n * sizeof *ready);
@@ -341,7 +327,7 @@ int mcp_method_tasks_result(mcp_call *call)
     mcp_task *t = find_locked(s, id);
     if (!t) {
         rc = not_found(call);
-    } else if (terminal(t->status)) {
+    } else if (mcp_task_status_terminal(t->status)) {
         rc = write_result(call, t);
     } else if (t->waiter_count == TASK_WAITERS_MAX) {
         rc = mcp_call_set_error(call, MCP_RPC_INVALID_REQUEST, "Too many tasks/result requests wait for this task");
@@ -410,7 +396,7 @@ int mcp_method_tasks_cancel(mcp_call *call)
     mcp_task *t = find_locked(s, id);
     if (!t) {
         rc = not_found(call);
-    } else if (terminal(t->status)) {
+    } else if (mcp_task_status_terminal(t->status)) {
         rc = mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Cannot cancel a task in a terminal status");
     } else {
         /* The handler sees mcp_call_is_cancelled; whatever it still
@@ -424,7 +410,7 @@ int mcp_method_tasks_cancel(mcp_call *call)
             waiting->state = MCP_CALL_ASYNC; /* completing it counts it off pending */
             s->awaiting_input--;
         }
-        set_status(s, t, TASK_CANCELLED, "The task was cancelled by request.");
+        set_status(s, t, MCP_TASK_CANCELLED, "The task was cancelled by request.");
         n = t->waiter_count;
         memcpy(ready, t->waiters, n * sizeof *ready);
         t->waiter_count = 0;

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const STATUS_NAMES[] = {"working", "input_required", "completed", "failed", "cancelled"};
 
 static mcp_buf detail_locked(const mcp_modern_task *t);
 static void notify_detail(mcp_server *server, const char *task_id, mcp_buf *detail);
@@ -237,7 +236,7 @@ static void run_round(mcp_modern_task *t, const char *text, size_t len)
 static void write_task(mcp_json_writer *w, const mcp_modern_task *t, bool detailed)
 {
     mcp_task_write_fields(w, &(mcp_task_fields){.id = t->id,
-                                                 .status = STATUS_NAMES[t->status],
+                                                 .status = mcp_task_status_name(t->status),
                                                  .status_message = t->status_message,
                                                  .created_ms = t->created_ms,
                                                  .updated_ms = t->updated_ms,

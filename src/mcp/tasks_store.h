@@ -45,6 +45,13 @@ struct mcp_task_store {
     size_t count;
 };
 
+/* The status as the protocol spells it, in both task protocols. */
+static inline const char *mcp_task_status_name(mcp_task_status s)
+{
+    static const char *const names[] = {"working", "input_required", "completed", "failed", "cancelled"};
+    return names[s];
+}
+
 static inline bool mcp_task_status_terminal(mcp_task_status s)
 {
     return s >= MCP_TASK_COMPLETED;
