@@ -442,7 +442,7 @@ static int target_new(otel_state *s, otel_target *t, mcp_obs *obs) {
     if (!t->server) return MCP_ENOMEM;
     int rc = mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = echo_tool});
     if (!rc) rc = mcp_server_add_tool(t->server, &(mcp_tool){.name = "work", .fn = work_tool, .user = s});
-    if (!rc) t->session = mcp_session_new(t->server, &(mcp_sink){count_reply, s});
+    if (!rc) t->session = mcp_session_new(t->server, &(mcp_sink){.write = count_reply, .user = s});
     if (!rc && !t->session) rc = MCP_ENOMEM;
     return rc;
 }

@@ -334,19 +334,16 @@ typedef struct mcp_transport_peer {
  * outgoing message as one complete JSON text without a trailing newline;
  * framing is the transport's job. The sink may be called from the thread
  * that completes an asynchronous handler. */
+/* A transport that can end one request's response stream early, leaving
+ * the request running, so that the client comes back for the rest
+ * (mcp_call_close_stream), gives its sinks a close_stream; request_id is the
+ * JSON text of the request's id. NULL: the transport cannot. */
+typedef int (*mcp_sink_close_stream_fn)(void *user, const char *request_id, size_t len);
 typedef struct mcp_sink {
     int (*write)(void *user, const char *message, size_t len);
     void *user;
+    mcp_sink_close_stream_fn close_stream;
 } mcp_sink;
-
-/* A transport that can end one request's response stream early, leaving
- * the request running, so that the client comes back for the rest
- * (mcp_call_close_stream), registers it once for the write function of its
- * sinks; request_id is the JSON text of the request's id. Registering the
- * same write function again replaces its entry; MCP_ELIMIT past 8. */
-typedef int (*mcp_sink_close_stream_fn)(void *user, const char *request_id, size_t len);
-int mcp_sink_set_close_stream(int (*write)(void *user, const char *message, size_t len),
-                              mcp_sink_close_stream_fn close_stream);
 
 mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink);
 /* Waits for this session's pending asynchronous calls to complete or be

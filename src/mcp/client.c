@@ -104,7 +104,7 @@ mcp_client *mcp_client_new(const mcp_client_opts *opts)
     c->default_timeout_ns = (uint64_t)(o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS) * 1000000u;
     c->max_message_size = o.max_message_size ? o.max_message_size : DEFAULT_MAX_MESSAGE;
     c->transport = o.transport;
-    c->sink = o.transport ? (mcp_sink){transport_write, o.transport} : o.sink;
+    c->sink = o.transport ? (mcp_sink){.write = transport_write, .user = o.transport} : o.sink;
     c->on_notification = o.on_notification;
     c->on_sampling = o.on_sampling;
     c->on_elicitation = o.on_elicitation;

@@ -527,45 +527,6 @@ void mcp_server_write_capabilities(const mcp_server *server, const char *version
 
 /* ---- SSE polling ------------------------------------------------------------------ */
 
-/* Few transports ever register (HTTP does, once per server), and a lookup
- * happens only when a handler ends its stream: a small locked table. */
-#define MCP_CLOSE_STREAM_MAX 8
-static struct {
-    int (*write)(void *user, const char *message, size_t len);
-    mcp_sink_close_stream_fn close_stream;
-} close_streams[MCP_CLOSE_STREAM_MAX];
-static pthread_mutex_t close_streams_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int mcp_sink_set_close_stream(int (*write)(void *user, const char *message, size_t len),
-                              mcp_sink_close_stream_fn close_stream)
-{
-    if (!write)
-        return MCP_EINVAL;
-    int rc = MCP_ELIMIT;
-    pthread_mutex_lock(&close_streams_lock);
-    for (size_t i = 0; i < MCP_CLOSE_STREAM_MAX; i++) {
-        if (close_streams[i].write && close_streams[i].write != write)
-            continue;
-        close_streams[i].write = write;
-        close_streams[i].close_stream = close_stream;
-        rc = MCP_OK;
-        break;
-    }
-    pthread_mutex_unlock(&close_streams_lock);
-    return rc;
-}
-
-static mcp_sink_close_stream_fn close_stream_of(const mcp_sink *sink)
-{
-    mcp_sink_close_stream_fn fn = NULL;
-    pthread_mutex_lock(&close_streams_lock);
-    for (size_t i = 0; i < MCP_CLOSE_STREAM_MAX && close_streams[i].write; i++)
-        if (close_streams[i].write == sink->write)
-            fn = close_streams[i].close_stream;
-    pthread_mutex_unlock(&close_streams_lock);
-    return fn;
-}
-
 int mcp_call_close_stream(mcp_call *call)
 {
     if (!call)
@@ -573,7 +534,7 @@ int mcp_call_close_stream(mcp_call *call)
     if (call->state == MCP_CALL_IDLE || call->task || call->id.type == MCP_RPC_ID_NONE)
         return MCP_EINVAL; /* answered already, or answered elsewhere (a task) */
     const mcp_sink *sink = &call->session->sink;
-    mcp_sink_close_stream_fn fn = call->modern || call->batch ? NULL : close_stream_of(sink);
+    mcp_sink_close_stream_fn fn = call->modern || call->batch ? NULL : sink->close_stream;
     if (!fn)
         return MCP_EUNSUPPORTED;
     int rc = fn(sink->user, call->id.text.ptr, call->id.text.len);

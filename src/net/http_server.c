@@ -43,7 +43,6 @@ int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_lis
     if (!http) return MCP_ENOMEM;
     http->server = server;
     http->limits = *limits;
-    mcp_sink_set_close_stream(hs_sink_write, hs_close_stream);
     http->workers = workers;
     pthread_mutex_init(&http->all_lock, NULL);
     if (listen->http_opts) http->opts = *listen->http_opts;
@@ -316,7 +315,7 @@ mcp_http_session *mcp_http_session_create(mcp_http_server *http) {
     hs->next_stream = 1;
     pthread_mutex_init(&hs->lock, NULL);
     pthread_mutex_init(&hs->handle_lock, NULL);
-    hs->session = mcp_session_new(http->server, &(mcp_sink){.write = hs_sink_write, .user = hs});
+    hs->session = mcp_session_new(http->server, &(mcp_sink){.write = hs_sink_write, .user = hs, .close_stream = hs_close_stream});
     if (!hs->session || mcp_session_table_create(http->sessions, hs, hs->id) != 0) {
         if (hs->session) mcp_session_free(hs->session);
         pthread_mutex_destroy(&hs->lock);

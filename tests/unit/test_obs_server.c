@@ -77,7 +77,7 @@ static int setup(void **state) {
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo", .fn = echo, .user = f}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "weather", .fn = failing}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "chatty", .fn = chatty}), 0);
-    f->session = mcp_session_new(f->server, &(mcp_sink){count_reply, f});
+    f->session = mcp_session_new(f->server, &(mcp_sink){.write = count_reply, .user = f});
     assert_non_null(f->session);
     *state = f;
     return 0;
@@ -236,7 +236,7 @@ static void test_no_observer(void **state) {
     mcp_server *s = mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1"});
     fixture f = {0};
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "echo", .fn = echo, .user = &f}), 0);
-    f.session = mcp_session_new(s, &(mcp_sink){count_reply, &f});
+    f.session = mcp_session_new(s, &(mcp_sink){.write = count_reply, .user = &f});
     handle(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"," META "}}", NULL);
     assert_string_equal(f.handler_trace, "");
     mcp_session_free(f.session);
