@@ -365,6 +365,23 @@ static void test_numbers_ignore_locale(void **state) {
 
 /* Member lookup compares keys of up to 16 bytes as words: every key length
  * from 0 to 24 is found, and a key one byte off anywhere is not. */
+/* mcp_json_str_view: a string without escapes is read in place (a slice of
+ * the source text), one with escapes is decoded; anything else is empty. */
+static void test_str_view(void **state) {
+    (void)state;
+    static const char text[] = "{\"plain\":\"abc\",\"escaped\":\"a\\nb\",\"n\":1}";
+    mcp_json *doc = NULL;
+    assert_int_equal(mcp_json_parse(&arena, text, sizeof text - 1, NULL, &doc, NULL), 0);
+    mcp_str plain = mcp_json_str_view(mcp_json_get(doc, "plain"));
+    assert_int_equal(plain.len, 3);
+    assert_ptr_equal(plain.ptr, strstr(text, "abc"));
+    mcp_str escaped = mcp_json_str_view(mcp_json_get(doc, "escaped"));
+    assert_int_equal(escaped.len, 3);
+    assert_memory_equal(escaped.ptr, "a\nb", 3);
+    assert_int_equal(mcp_json_str_view(mcp_json_get(doc, "n")).len, 0);
+    assert_int_equal(mcp_json_str_view(NULL).len, 0);
+}
+
 static void test_get_every_key_length(void **state) {
     (void)state;
     char keys[25][25], text[2048];
@@ -438,6 +455,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbers_ignore_locale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_every_key_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_str_view, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
