@@ -161,6 +161,24 @@ static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) 
     *buf = uv_buf_init(c->server->read_buf, NULL_READ_SIZE);
 }
 
+/* Eight bytes a step, as ws_conn.c unmasks: a byte-at-a-time loop here
+ * cost the null server more per message than the whole MCP server's
+ * framing, and a yardstick slower than what it measures flatters the
+ * ratio (ws_1k read 1.2-1.4 with it). */
+static void null_ws_unmask(char *out, const char *payload, size_t len, const unsigned char key[4]) {
+    unsigned char key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
+    uint64_t k;
+    memcpy(&k, key8, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, payload + i, 8);
+        w ^= k;
+        memcpy(out + i, &w, 8);
+    }
+    for (; i < len; i++) out[i] = (char)(payload[i] ^ key[i & 3]);
+}
+
 /* One client frame: a text message gets the reply in one frame; a close
  * (or anything else) ends the connection: 1 to say so. */
 static int null_ws_frame(null_conn *c, const bench_ws_frame *f) {
@@ -169,7 +187,7 @@ static int null_ws_frame(null_conn *c, const bench_ws_frame *f) {
     /* Unmask as every server must, then find the id in the text. */
     mcp_buf_reset(&s->unmasked);
     if (mcp_buf_reserve(&s->unmasked, f->payload_len)) return 1;
-    for (size_t i = 0; i < f->payload_len; i++) s->unmasked.data[i] = (char)(f->payload[i] ^ f->mask[i & 3]);
+    null_ws_unmask(s->unmasked.data, f->payload, f->payload_len, f->mask);
     mcp_str id = bench_net_request_id(s->unmasked.data, f->payload_len);
     const bench_net_reply *r = s->reply;
     size_t len = r->prefix_len + id.len + r->suffix_len;
