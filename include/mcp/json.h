@@ -63,6 +63,10 @@ typedef enum mcp_json_type {
 
 typedef struct mcp_json mcp_json;
 
+/* The limits that a zero in mcp_json_opts stands for. */
+#define MCP_JSON_DEFAULT_MAX_DEPTH 128u
+#define MCP_JSON_DEFAULT_MAX_SIZE ((size_t)64 << 20)
+
 typedef struct mcp_json_opts {
     unsigned max_depth;   /* nesting limit; 0 means the default, 128 */
     size_t max_size;      /* input size limit in bytes; 0 means the default, 64 MiB */
@@ -85,6 +89,15 @@ typedef struct mcp_json_error {
  * built and every object or array inside them is RAW. */
 int mcp_json_parse(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
                    mcp_json **out, mcp_json_error *err);
+
+/* As mcp_json_parse, but the value may be followed by anything: parsing
+ * stops right after it (leading whitespace is skipped, trailing is not)
+ * and *used is the number of bytes it took. For readers that frame a
+ * value themselves, as the JSON-RPC envelope reader does with params.
+ * The limits apply as to a whole text: the value is at depth 1, and len
+ * (all of the text, not just the value) is held to max_size. */
+int mcp_json_parse_prefix(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                          mcp_json **out, size_t *used, mcp_json_error *err);
 
 /* Check that text is valid JSON without building anything. */
 int mcp_json_validate(const char *text, size_t len, const mcp_json_opts *opts, mcp_json_error *err);
@@ -179,6 +192,17 @@ void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key
                                  size_t json_len);
 #define MCP_JSON_MEMBER(w, literal, json, json_len) \
     mcp_json_write_member_clean((w), "" literal, sizeof(literal) - 1, (json), (json_len))
+/* The same with a value given in pieces, written one after the other
+ * (together valid JSON text, not checked): a value framed around text the
+ * caller holds, such as an array around items already written, costs one
+ * append instead of one per piece. */
+void mcp_json_write_member_pieces(mcp_json_writer *w, const char *key, size_t key_len, const mcp_str *pieces,
+                                  size_t count);
+/* Begins an object whose first members are already JSON text, given in
+ * pieces (not checked; count 0 begins an empty object): the constant heads
+ * of protocol messages, such as "jsonrpc":"2.0","id":7, in one append.
+ * Members written next follow them; end it with mcp_json_end_object. */
+void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_t count);
 void mcp_json_write_string(mcp_json_writer *w, const char *s, size_t len);
 void mcp_json_write_cstr(mcp_json_writer *w, const char *s); /* NULL writes null */
 void mcp_json_write_int(mcp_json_writer *w, int64_t v);

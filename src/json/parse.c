@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define DEFAULT_MAX_DEPTH 128
-#define DEFAULT_MAX_SIZE ((size_t)64 << 20)
+#define DEFAULT_MAX_DEPTH MCP_JSON_DEFAULT_MAX_DEPTH
+#define DEFAULT_MAX_SIZE MCP_JSON_DEFAULT_MAX_SIZE
 #define LOCAL_FRAMES 32
 
 typedef struct frame {
@@ -48,6 +48,7 @@ typedef struct parser {
     char *room;                  /* room for decoded strings: see string_room */
     const char *room_from;       /* the source byte that room[0] stands for */
     bool blocks; /* mcp_json_scan_blocks is available */
+    const char **stop; /* mcp_json_parse_prefix: where the value ended; NULL: text must end there */
     frame local[LOCAL_FRAMES];
 } parser;
 
@@ -543,14 +544,18 @@ key:
     goto value;
 
 done:
-    p = skip_ws(p, end);
-    if (p != end) return fail(ps, MCP_EPARSE, p, "unexpected data after the JSON value");
+    if (ps->stop) {
+        *ps->stop = p; /* what follows is the caller's */
+    } else {
+        p = skip_ws(p, end);
+        if (p != end) return fail(ps, MCP_EPARSE, p, "unexpected data after the JSON value");
+    }
     if (out) *out = root;
     return MCP_OK;
 }
 
 static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
-                    mcp_json **out, mcp_json_error *err) {
+                    mcp_json **out, const char **stop, mcp_json_error *err) {
     parser ps;
     ps.base = text;
     ps.end = text + len;
@@ -564,6 +569,7 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.room = NULL;
     ps.room_from = NULL;
     ps.blocks = mcp_json_have_blocks();
+    ps.stop = stop;
     if (err) {
         err->code = 0;
         err->offset = 0;
@@ -589,17 +595,28 @@ int mcp_json_parse(mcp_arena *arena, const char *text, size_t len, const mcp_jso
                    mcp_json **out, mcp_json_error *err) {
     if (out) *out = NULL;
     if (!arena || !out) return MCP_EINVAL;
-    return run_with(arena, text, len, opts, out, err);
+    return run_with(arena, text, len, opts, out, NULL, err);
+}
+
+int mcp_json_parse_prefix(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
+                          mcp_json **out, size_t *used, mcp_json_error *err) {
+    if (out) *out = NULL;
+    if (used) *used = 0;
+    if (!arena || !out || !used) return MCP_EINVAL;
+    const char *stop = NULL;
+    int rc = run_with(arena, text, len, opts, out, &stop, err);
+    if (rc == MCP_OK) *used = (size_t)(stop - text);
+    return rc;
 }
 
 int mcp_json_validate(const char *text, size_t len, const mcp_json_opts *opts, mcp_json_error *err) {
-    return run_with(NULL, text, len, opts, NULL, err);
+    return run_with(NULL, text, len, opts, NULL, NULL, err);
 }
 
 mcp_json *mcp_json_parse_validated(mcp_arena *arena, const char *text, size_t len) {
     mcp_json *out = NULL;
     mcp_json_opts opts = {.max_depth = UINT_MAX, .max_size = SIZE_MAX};
-    if (run_with(arena, text, len, &opts, &out, NULL) != 0) return NULL;
+    if (run_with(arena, text, len, &opts, &out, NULL, NULL) != 0) return NULL;
     return out;
 }
 

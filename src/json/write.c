@@ -347,6 +347,78 @@ void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key
     w->need_comma = true;
 }
 
+/* Total length of pieces; false (status set) when one is NULL with a length. */
+static inline bool pieces_length(mcp_json_writer *w, const mcp_str *pieces, size_t count, size_t *total) {
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (MCP_UNLIKELY(!pieces[i].ptr && pieces[i].len)) {
+            w->status = MCP_EINVAL;
+            return false;
+        }
+        n += pieces[i].len;
+    }
+    *total = n;
+    return true;
+}
+
+static inline char *put_pieces(char *d, const mcp_str *pieces, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        mcp_json_copy(d, pieces[i].ptr, pieces[i].len);
+        d += pieces[i].len;
+    }
+    return d;
+}
+
+void mcp_json_write_member_pieces(mcp_json_writer *w, const char *key, size_t key_len, const mcp_str *pieces,
+                                  size_t count) {
+    size_t total;
+    if (!clean_key_allowed(w, key, key_len) || !pieces_length(w, pieces, count, &total)) return;
+    mcp_buf *out = w->out;
+    size_t need = key_len + total + 4;
+    if (MCP_UNLIKELY(out->cap - out->len <= need)) {
+        int rc = mcp_buf_reserve(out, need);
+        if (rc) {
+            w->status = rc;
+            return;
+        }
+    }
+    char *d = out->data + out->len;
+    if (w->need_comma) *d++ = ',';
+    *d++ = '"';
+    mcp_json_copy(d, key, key_len);
+    d += key_len;
+    *d++ = '"';
+    *d++ = ':';
+    d = put_pieces(d, pieces, count);
+    *d = '\0';
+    out->len = (size_t)(d - out->data);
+    w->need_comma = true;
+}
+
+void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_t count) {
+    size_t total;
+    if (!value_prefix(w) || !pieces_length(w, pieces, count, &total)) return;
+    if (MCP_UNLIKELY(w->depth >= MCP_JSON_WRITER_MAX_DEPTH)) {
+        w->status = MCP_ELIMIT;
+        return;
+    }
+    mcp_buf *out = w->out;
+    if (MCP_UNLIKELY(out->cap - out->len <= total + 1)) {
+        int rc = mcp_buf_reserve(out, total + 1);
+        if (rc) {
+            w->status = rc;
+            return;
+        }
+    }
+    char *d = out->data + out->len;
+    *d++ = '{';
+    d = put_pieces(d, pieces, count);
+    *d = '\0';
+    out->len = (size_t)(d - out->data);
+    w->stack[w->depth++] = FRAME_OBJECT;
+    w->need_comma = total > 0;
+}
+
 void mcp_json_write_key(mcp_json_writer *w, const char *key) {
     if (!key) {
         if (!w->status) w->status = MCP_EINVAL;

@@ -114,10 +114,9 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_buf_reset(&call->out);
     mcp_json_writer_init(w, &call->out);
     mcp_rpc_begin_result(w, &call->id);
-    mcp_json_begin_object(w);
-    if (call->modern) {
-        WRITE_CONST_MEMBER(w, "resultType", "complete");
-    }
+    /* Modern results say first that they are complete. */
+    static const mcp_str COMPLETE = {"\"resultType\":\"complete\"", sizeof "\"resultType\":\"complete\"" - 1};
+    mcp_json_begin_object_with(w, &COMPLETE, call->modern ? 1 : 0);
 }
 
 /* The handler's _meta; in the modern era the server's own identity joins
@@ -179,13 +178,12 @@ void mcp_call_write_cache_hints(mcp_call *call, mcp_json_writer *w)
     mcp_json_write_cstr(w, e && e->cache_scope ? e->cache_scope : opts->cache_scope ? opts->cache_scope : "private");
 }
 
-/* The array of items under a key just written. */
-static void write_items(mcp_json_writer *w, const mcp_buf *items)
+/* The member key: [items], the items framed in one append. */
+#define WRITE_ITEMS(w, key, items) write_items((w), "" key, sizeof(key) - 1, (items))
+static void write_items(mcp_json_writer *w, const char *key, size_t key_len, const mcp_buf *items)
 {
-    mcp_json_begin_array(w);
-    if (items->len)
-        mcp_json_write_raw(w, items->data, items->len);
-    mcp_json_end_array(w);
+    const mcp_str array[3] = {{"[", 1}, {items->data, items->len}, {"]", 1}};
+    mcp_json_write_member_pieces(w, key, key_len, array, 3);
 }
 
 /* Check structuredContent against the tool's outputSchema. A mismatch is the
@@ -274,8 +272,7 @@ static void assemble(mcp_call *call)
             mcp_json_end_object(&w);
             mcp_json_end_array(&w);
         } else {
-            MCP_JSON_KEY(&w, "content");
-            write_items(&w, &call->items);
+            WRITE_ITEMS(&w, "content", &call->items);
         }
         if (call->structured.len) {
             MCP_JSON_KEY(&w, "structuredContent");
@@ -287,8 +284,7 @@ static void assemble(mcp_call *call)
         }
         break;
     case MCP_CALL_RESOURCE:
-        MCP_JSON_KEY(&w, "contents");
-        write_items(&w, &call->items);
+        WRITE_ITEMS(&w, "contents", &call->items);
         mcp_call_write_cache_hints(call, &w);
         break;
     case MCP_CALL_PROMPT:
@@ -296,14 +292,12 @@ static void assemble(mcp_call *call)
             MCP_JSON_KEY(&w, "description");
             mcp_json_write_cstr(&w, call->description);
         }
-        MCP_JSON_KEY(&w, "messages");
-        write_items(&w, &call->items);
+        WRITE_ITEMS(&w, "messages", &call->items);
         break;
     case MCP_CALL_COMPLETION:
         MCP_JSON_KEY(&w, "completion");
         mcp_json_begin_object(&w);
-        MCP_JSON_KEY(&w, "values");
-        write_items(&w, &call->items);
+        WRITE_ITEMS(&w, "values", &call->items);
         if (call->completion_total_set) {
             MCP_JSON_KEY(&w, "total");
             mcp_json_write_uint(&w, call->completion_total);

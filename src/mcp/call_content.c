@@ -19,14 +19,23 @@
 
 /* ---- Content ---------------------------------------------------------- */
 
-static void item_begin(mcp_call *call, mcp_json_writer *w)
+/* Opens the next item, whose first members may be given as JSON text. */
+static void item_begin_with(mcp_call *call, mcp_json_writer *w, const mcp_str *members, size_t count)
 {
     if (call->items.len)
         mcp_buf_append_char(&call->items, ',');
     call->last_item = call->items.len;
     mcp_json_writer_init(w, &call->items);
-    mcp_json_begin_object(w);
+    mcp_json_begin_object_with(w, members, count);
 }
+
+static void item_begin(mcp_call *call, mcp_json_writer *w)
+{
+    item_begin_with(call, w, NULL, 0);
+}
+
+/* The head of a text block, up to its text. */
+static const char TEXT_HEAD[] = "\"type\":\"text\",\"text\":";
 
 static int item_end(mcp_call *call, mcp_json_writer *w)
 {
@@ -51,11 +60,9 @@ int mcp_call_text_value(mcp_call *call, const mcp_json *text)
 {
     if (!call || !mcp_json_is_string(text))
         return MCP_EINVAL;
-    mcp_str json = mcp_json_raw(text);
+    const mcp_str members[2] = {{TEXT_HEAD, sizeof TEXT_HEAD - 1}, mcp_json_raw(text)};
     mcp_json_writer w;
-    item_begin(call, &w);
-    WRITE_CONST_MEMBER(&w, "type", "text");
-    MCP_JSON_MEMBER(&w, "text", json.ptr, json.len);
+    item_begin_with(call, &w, members, 2);
     return item_end(call, &w);
 }
 

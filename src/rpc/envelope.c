@@ -5,9 +5,12 @@
  * array and its member objects) is built; "params", "result" and "error"
  * remain RAW slices that the json layer has already validated. Routing a
  * message therefore costs one validating pass over the text plus a handful
- * of small nodes, whatever the size of its params.
+ * of small nodes, whatever the size of its params. mcp_rpc_parse_built,
+ * the server core's, builds everything and first offers the text to the
+ * one-pass reader of the usual request (envelope_scan.c).
  */
 #include "rpc/envelope_built.h"
+#include "rpc/envelope_scan.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -194,6 +197,21 @@ static int rpc_parse(mcp_arena *arena, const char *text, size_t len, const mcp_j
     memset(out, 0, sizeof *out);
     const char *start = first_byte(text, len);
     bool array = start && *start == '[';
+
+    /* The usual request, read in one pass; the rest comes here. */
+    if (!lazy && start && *start == '{') {
+        mcp_rpc_message *item = mcp_arena_alloc(arena, sizeof *item);
+        if (!item)
+            return MCP_ENOMEM;
+        int rc = mcp_rpc_scan_request(arena, text, len, opts, item);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            out->items = item;
+            out->count = 1;
+            return 0;
+        }
+    }
 
     mcp_json_opts o = opts ? *opts : (mcp_json_opts){0};
     /* Build the envelope objects only; a batch needs one level more. */

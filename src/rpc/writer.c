@@ -10,20 +10,32 @@
 
 /* A constant goes out as the JSON text it is: nothing to escape. */
 static const char VERSION_JSON[] = "\"2.0\"";
+/* The members every response opens with, up to the id's value. */
+static const char HEAD_JSON[] = "\"jsonrpc\":\"2.0\",\"id\":";
+
+static mcp_str id_json(const mcp_rpc_id *id)
+{
+    if (!id || id->type == MCP_RPC_ID_NONE || id->text.len == 0)
+        return (mcp_str){"null", 4};
+    return id->text;
+}
 
 void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
 {
-    if (!id || id->type == MCP_RPC_ID_NONE || id->text.len == 0)
-        MCP_JSON_MEMBER(w, "id", "null", 4);
-    else
-        MCP_JSON_MEMBER(w, "id", id->text.ptr, id->text.len);
+    mcp_str text = id_json(id);
+    MCP_JSON_MEMBER(w, "id", text.ptr, text.len);
+}
+
+/* {"jsonrpc":"2.0","id":…, in one append. */
+static void begin_response(mcp_json_writer *w, const mcp_rpc_id *id)
+{
+    const mcp_str head[2] = {{HEAD_JSON, sizeof HEAD_JSON - 1}, id_json(id)};
+    mcp_json_begin_object_with(w, head, 2);
 }
 
 void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id)
 {
-    mcp_json_begin_object(w);
-    MCP_JSON_MEMBER(w, "jsonrpc", VERSION_JSON, sizeof VERSION_JSON - 1);
-    mcp_rpc_write_id(w, id);
+    begin_response(w, id);
     MCP_JSON_KEY(w, "result");
 }
 
@@ -47,9 +59,7 @@ int mcp_rpc_write_error(mcp_buf *out, const mcp_rpc_id *id, int code, const char
 {
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
-    mcp_json_begin_object(&w);
-    MCP_JSON_MEMBER(&w, "jsonrpc", VERSION_JSON, sizeof VERSION_JSON - 1);
-    mcp_rpc_write_id(&w, id);
+    begin_response(&w, id);
     MCP_JSON_KEY(&w, "error");
     mcp_json_begin_object(&w);
     MCP_JSON_KEY(&w, "code");

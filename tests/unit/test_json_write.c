@@ -263,6 +263,82 @@ static void test_canonical(void **state) {
 
 /* Constant keys skip the escaper; the output is the same as through it,
  * and the writer's rules (commas, a key only in an object) still hold. */
+/* Objects begun with members given as text, and members whose value comes
+ * in pieces: the same output as the same thing written step by step, and
+ * the writer's rules still hold around them. */
+static void test_heads_and_pieces(void **state) {
+    (void)state;
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &out);
+    const mcp_str head[2] = {{"\"jsonrpc\":\"2.0\",\"id\":", 21}, {"\"r-7\"", 5}};
+    mcp_json_begin_object_with(&w, head, 2);
+    MCP_JSON_KEY(&w, "result");
+    mcp_json_begin_object_with(&w, NULL, 0); /* empty head: a plain '{' */
+    const mcp_str items[3] = {{"[", 1}, {"{\"a\":1},2", 9}, {"]", 1}};
+    mcp_json_write_member_pieces(&w, "content", 7, items, 3);
+    const mcp_str none[2] = {{"[", 1}, {"]", 1}};
+    mcp_json_write_member_pieces(&w, "empty", 5, none, 2);
+    mcp_json_begin_array(&w);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL); /* an array where a key is due */
+    mcp_json_writer_init(&w, &out);
+    mcp_buf_reset(&out);
+    mcp_json_begin_object_with(&w, head, 2);
+    MCP_JSON_KEY(&w, "result");
+    mcp_json_begin_object_with(&w, NULL, 0);
+    mcp_json_write_member_pieces(&w, "content", 7, items, 3);
+    mcp_json_write_member_pieces(&w, "empty", 5, none, 2);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data,
+                        "{\"jsonrpc\":\"2.0\",\"id\":\"r-7\",\"result\":{\"content\":[{\"a\":1},2],\"empty\":[]}}");
+
+    /* A head followed by ordinary members gets its comma; inside an array
+     * the object is an element like any other. */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_array(&w);
+    mcp_json_write_int(&w, 1);
+    const mcp_str type[1] = {{"\"type\":\"text\"", 13}};
+    mcp_json_begin_object_with(&w, type, 1);
+    MCP_JSON_KEY(&w, "text");
+    mcp_json_write_cstr(&w, "hi");
+    mcp_json_end_object(&w);
+    mcp_json_end_array(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "[1,{\"type\":\"text\",\"text\":\"hi\"}]");
+
+    /* Misuse: a piece that is NULL with a length, a head where a key is
+     * due, pieces outside an object, a second top-level value. */
+    const mcp_str broken[1] = {{NULL, 3}};
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object_with(&w, broken, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    mcp_json_write_member_pieces(&w, "k", 1, broken, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object(&w);
+    mcp_json_begin_object_with(&w, type, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_write_member_pieces(&w, "k", 1, none, 2);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_begin_object_with(&w, type, 1);
+    mcp_json_end_object(&w);
+    mcp_json_begin_object_with(&w, type, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    /* Nesting is limited as for mcp_json_begin_object. */
+    mcp_json_writer_init(&w, &out);
+    for (unsigned i = 0; i < MCP_JSON_WRITER_MAX_DEPTH; i++) {
+        mcp_json_begin_array(&w);
+    }
+    mcp_json_begin_object_with(&w, type, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_ELIMIT);
+}
+
 static void test_clean_keys(void **state) {
     (void)state;
     mcp_json_writer w;
@@ -349,6 +425,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_writer_misuse_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heads_and_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_canonical, setup, teardown),
