@@ -147,6 +147,13 @@ typedef struct mcp_client_request_opts {
     bool progress;                /* ask for progress (adds _meta.progressToken) */
     void (*on_progress)(void *user, double progress, double total, const char *message);
     void *progress_user;
+    /* A report of this request that the caller already began with
+     * mcp_client_observe_begin, on the client's observer (a request queued
+     * on one thread and sent from another). The client reports the request
+     * with it instead of beginning its own and ends it in every case: with
+     * the reply, with the failure mcp_client_request returns, or with the
+     * cached result that answers it. */
+    void *observe_handle;
 } mcp_client_request_opts;
 
 /* What the client saw; malformed counts texts that were not JSON or broke
@@ -190,6 +197,19 @@ const char *mcp_client_instructions(const mcp_client *client);
 int mcp_client_request(mcp_client *client, const char *method, const char *params_json,
                        const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user,
                        int64_t *id_out);
+/* Begin the observer's report of a request that a client will send later,
+ * perhaps from another thread (give the handle to mcp_client_request in
+ * mcp_client_request_opts.observe_handle). The request is read as the
+ * client reads the ones it sends itself: method, tool or prompt name,
+ * resource, a parent in params._meta.traceparent, else the thread's
+ * current work, which the report then stops being. protocol_version and
+ * transport (network.transport) may be NULL. NULL when the observer made
+ * no report. */
+void *mcp_client_observe_begin(const mcp_observer *observer, const char *method, const char *params_json,
+                               const char *protocol_version, const char *transport);
+/* End a begun report whose request no client will send: status is the
+ * failure, as a mcp_client_done_fn would get it. handle may be NULL. */
+void mcp_client_observe_abandon(const mcp_observer *observer, void *handle, int status);
 /* Send a notification (params_json may be NULL). */
 int mcp_client_notify(mcp_client *client, const char *method, const char *params_json);
 /* Give up on a request: sends notifications/cancelled with the id and reason,

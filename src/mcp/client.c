@@ -336,8 +336,10 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
     if (!method)
         return MCP_EINVAL;
     mcp_client_request_opts r = ropts ? *ropts : (mcp_client_request_opts){0};
-    if (pending_reserve(client) != 0)
+    if (pending_reserve(client) != 0) {
+        mcp_client_observe_end(client, r.observe_handle, MCP_ENOMEM, NULL);
         return MCP_ENOMEM;
+    }
     /* Keep what was sent when a retry (input_required, modern era only) or
      * the cache will need it again; a client that caches nothing in the
      * handshake era needs neither, and spares two copies per request. */
@@ -349,11 +351,12 @@ int mcp_client_send_request(mcp_client *client, const char *method, const char *
         if (!kept_method || (params_json && !kept_params)) {
             free(kept_method);
             free(kept_params);
+            mcp_client_observe_end(client, r.observe_handle, MCP_ENOMEM, NULL);
             return MCP_ENOMEM;
         }
     }
     int64_t id = client->next_id++;
-    void *obs = client->observer ? mcp_client_observe_start(client, method, params_json, id) : NULL;
+    void *obs = mcp_client_observe_send(client, method, params_json, id, r.observe_handle);
     mcp_buf out = client->out_spare;
     mcp_buf_init(&client->out_spare);
     int rc = mcp_client_write_request(client, &out, id, method, params_json, r.progress);
@@ -407,10 +410,12 @@ int mcp_client_request(mcp_client *client, const char *method, const char *param
                        const mcp_client_request_opts *ropts, mcp_client_done_fn done, void *user,
                        int64_t *id_out)
 {
-    if (client->state != MCP_CLIENT_READY)
-        return MCP_EAGAIN;
-    if (!method)
-        return MCP_EINVAL;
+    void *begun = ropts ? ropts->observe_handle : NULL;
+    if (client->state != MCP_CLIENT_READY || !method) {
+        int rc = method ? MCP_EAGAIN : MCP_EINVAL;
+        mcp_client_observe_end(client, begun, rc, NULL);
+        return rc;
+    }
     bool bypass = client->no_cache || (ropts && ropts->no_cache);
     mcp_buf key;
     mcp_buf_init(&key);
@@ -427,6 +432,7 @@ int mcp_client_request(mcp_client *client, const char *method, const char *param
             client->counters.cache_hits++;
             if (id_out)
                 *id_out = id;
+            mcp_client_observe_end(client, begun, 0, value);
             if (done)
                 done(user, 0, value, id);
             mcp_arena_free(&arena);

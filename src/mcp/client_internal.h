@@ -137,9 +137,11 @@ struct mcp_client {
     char traceparent[MCP_TRACEPARENT_TEXT_LEN + 1]; /* for the request being written, or "" */
 };
 
-/* client_observe.c: report a request about to be sent (sets
- * client->traceparent for it) and its end. */
-void *mcp_client_observe_start(mcp_client *client, const char *method, const char *params_json, int64_t id);
+/* client_observe.c: report a request about to be sent, or go on with the
+ * report the caller began for it (begun, else NULL), and set
+ * client->traceparent for it; and report its end. */
+void *mcp_client_observe_send(mcp_client *client, const char *method, const char *params_json, int64_t id,
+                              void *begun);
 void mcp_client_observe_end(mcp_client *client, void *handle, int status, const mcp_json *value);
 
 /* client.c */

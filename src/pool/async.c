@@ -54,10 +54,10 @@ struct mcp_pool_io {
 
 static void fail_call(mcp_pool *pool, mcp_pool_async *call, int status)
 {
-    /* A span the client never took ends here, with the failure. */
-    if (MCP_UNLIKELY(call->span)) {
-        mcp_pool_observer_end(&pool->observer, call->span, status);
-        call->span = NULL;
+    /* A span no client took ends here, with the failure. */
+    if (MCP_UNLIKELY(call->ropts.observe_handle)) {
+        mcp_pool_observer_end(&pool->observer, call->ropts.observe_handle, status);
+        call->ropts.observe_handle = NULL;
     }
     call->finished = true;
     call->status = status;
@@ -169,21 +169,8 @@ static mcp_pool_async *start_one(mcp_pool_io *io, mcp_pool_async *call)
     conn->call = call;
     conn->stream->driven = true;
     mcp_client_tick(conn->client, mcp_now_ns());
-    int rc;
-    if (MCP_UNLIKELY(call->span)) {
-        /* The client reports the request with the span begun for it. */
-        mcp_pool_observer_hand(call->span);
-        rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
-        call->span = mcp_pool_observer_unhand();
-        if (rc == 0 && call->span) {
-            /* Answered from the client's result cache: nothing went out,
-             * and the call is done. */
-            mcp_pool_observer_end(&io->pool->observer, call->span, 0);
-            call->span = NULL;
-        }
-    } else {
-        rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
-    }
+    int rc = mcp_client_request(conn->client, call->method, call->params, &call->ropts, on_reply, conn, NULL);
+    call->ropts.observe_handle = NULL; /* the client ends the span now, whatever became of the call */
     if (rc != 0 && !call->finished)
         fail_call(io->pool, call, rc);
     if (!call->finished && (mcp_pool_stream_flush(conn->stream) != 0 || arm(io, conn) != 0))
@@ -387,9 +374,10 @@ int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_j
     call->user = user;
     if (ropts)
         call->ropts = *ropts;
-    /* Begun here, on the caller's thread, to be parented on its work. */
+    /* Begun here, on the caller's thread, to be parented on its work; the
+     * client that sends the call reports it with this span. */
     if (MCP_UNLIKELY(pool->observer.inner != NULL))
-        call->span = mcp_pool_observer_begin(&pool->observer, method, params_json);
+        call->ropts.observe_handle = mcp_pool_observer_begin(&pool->observer, method, params_json);
     pthread_mutex_lock(&pool->lock);
     uint64_t now = mcp_now_ns();
     bool probe = false;
@@ -423,7 +411,7 @@ int mcp_pool_call_async(mcp_pool *pool, const char *method, const char *params_j
     }
     pthread_mutex_unlock(&pool->lock);
     if (rc != 0) {
-        mcp_pool_observer_end(&pool->observer, call->span, rc);
+        mcp_pool_observer_end(&pool->observer, call->ropts.observe_handle, rc);
         free(call);
     }
     return rc;

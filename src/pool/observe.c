@@ -2,25 +2,17 @@
  * pool/observe.c — the relay between the clients of pools and batchers and
  * the caller's observer (see pool_observe.h for what it adds and why).
  *
- * The state that travels with a request from the sending code into the
- * client's report is per thread: the client reports a request on the
- * thread that sends it, inside mcp_client_request, so a thread-local slot
- * set just before that call reaches exactly that request.
+ * The quiet setting is per thread: the client reports a request on the
+ * thread that sends it, inside the call that sends it, so a thread-local
+ * flag set around the pool's own calls reaches exactly those requests.
+ * Reading a request into a report is the client's (client_observe.c).
  */
 #include "pool/pool_observe.h"
 
-#include "mcp/json.h"
-#include "mcp/rpc.h"
-
-#include <string.h>
+#include "mcp/client.h"
 
 static _Thread_local bool tls_quiet;
 static _Thread_local void *tls_handed;
-
-static mcp_str string_of(const mcp_json *v)
-{
-    return mcp_json_is_string(v) ? (mcp_str){mcp_json_str(v, ""), mcp_json_str_len(v)} : (mcp_str){NULL, 0};
-}
 
 static void *relay_start(void *user, const mcp_request_info *info)
 {
@@ -85,41 +77,15 @@ bool mcp_pool_observer_quiet(bool quiet)
     return was;
 }
 
-/* The same reading of a request as the client's own report: method, the
- * tool or prompt name, the resource, a parent the caller put in _meta. It
- * parses params once more, which only happens with an observer. */
 void *mcp_pool_observer_begin(const mcp_pool_observer *po, const char *method, const char *params_json)
 {
-    const mcp_observer *o = po->inner;
-    if (!o || !o->on_request_start || tls_quiet)
+    if (tls_quiet)
         return NULL;
-    mcp_request_info info = {
-        .method = mcp_str_from(method),
-        .protocol_version = po->protocol_version,
-        .transport = po->transport,
-        .client = true,
-    };
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *params = NULL;
-    if (params_json && mcp_json_parse(&arena, params_json, strlen(params_json), NULL, &params, NULL) == 0) {
-        if (!strcmp(method, "tools/call") || !strcmp(method, "prompts/get"))
-            info.target = string_of(mcp_json_get(params, "name"));
-        else if (!strncmp(method, "resources/", 10))
-            info.resource_uri = string_of(mcp_json_get(params, "uri"));
-        const mcp_json *meta = mcp_json_get(params, "_meta");
-        info.traceparent = string_of(mcp_json_get(meta, "traceparent"));
-        info.tracestate = string_of(mcp_json_get(meta, "tracestate"));
-    }
-    void *handle = o->on_request_start(o->user, &info);
-    mcp_arena_free(&arena);
-    /* The call waits and travels on other threads: it is not this
-     * thread's current work. */
-    if (handle && o->on_handler_exit)
-        o->on_handler_exit(o->user, handle);
-    return handle;
+    return mcp_client_observe_begin(po->inner, method, params_json, po->protocol_version, po->transport);
 }
 
+/* Only the batcher still hands a span over on its thread; a pool passes
+ * it in mcp_client_request_opts.observe_handle. */
 void mcp_pool_observer_hand(void *handle)
 {
     tls_handed = handle;
@@ -134,11 +100,5 @@ void *mcp_pool_observer_unhand(void)
 
 void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status)
 {
-    if (!handle || !po->inner || !po->inner->on_request_end)
-        return;
-    /* As the client reports a request that got no answer: a local failure. */
-    mcp_request_outcome out = {0};
-    if (status < 0)
-        out = (mcp_request_outcome){.rpc_code = MCP_RPC_INTERNAL_ERROR, .message = mcp_strerror(status)};
-    po->inner->on_request_end(po->inner->user, handle, &out);
+    mcp_client_observe_abandon(po->inner, handle, status);
 }

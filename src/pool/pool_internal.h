@@ -42,11 +42,10 @@ typedef struct mcp_pool_async {
     mcp_pool_conn *conn;       /* set once a connection carries it */
     mcp_client_done_fn done;
     void *user;
-    mcp_client_request_opts ropts;
+    mcp_client_request_opts ropts; /* observe_handle: the call's span until a client takes it */
     uint64_t deadline_ns;      /* of the wait for a connection */
     int status;
     bool finished;
-    void *span;                /* begun in mcp_pool_call_async, until the client takes it; or NULL */
     const char *params;        /* in the same allocation, after method; NULL when none */
     char method[];
 } mcp_pool_async;

@@ -12,8 +12,10 @@
  *  - a span begun on the caller's thread for a call that is sent later
  *    from an I/O or worker thread (mcp_pool_call_async, mcp_batcher_add),
  *    so that it is parented on the caller's current span and covers the
- *    wait in the queue. The sending thread hands it to the client, which
- *    ends it on the reply like any other.
+ *    wait in the queue. It is begun by the client's own reading of a
+ *    request (mcp_client_observe_begin); the sending thread gives it to the
+ *    client (mcp_client_request_opts.observe_handle), which ends it on the
+ *    reply like any other.
  *
  * Without an observer nothing here runs: the clients get none, and the
  * callers test `inner` before anything else.
@@ -41,15 +43,15 @@ bool mcp_pool_observer_quiet(bool quiet);
  * call's params._meta.traceparent, else on the thread's current span.
  * NULL when there is no observer or it made none. */
 void *mcp_pool_observer_begin(const mcp_pool_observer *po, const char *method, const char *params_json);
-/* Around mcp_client_request on the sending thread: hand makes handle the
- * span of the next request the client reports on this thread; unhand
- * returns it when the client did not take it (the request failed before
- * it was reported: the span is still the caller's to end), else NULL. */
+/* The batcher's way, until it passes the span in observe_handle: around
+ * mcp_client_request on the sending thread, hand makes handle the span of
+ * the next request the client reports on this thread; unhand returns it
+ * when the client did not take it (the request failed before it was
+ * reported: the span is still the caller's to end), else NULL. */
 void mcp_pool_observer_hand(void *handle);
 void *mcp_pool_observer_unhand(void);
-/* End a begun span the client did not take: status < 0, the call failed
- * without a reply; otherwise the client answered it from its result cache
- * without sending anything (a success). */
+/* End a begun span no client took: status < 0, the call failed without a
+ * reply; otherwise a success. */
 void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status);
 
 #endif
