@@ -14,6 +14,7 @@
 #include "mcp/client.h"
 #include "net/client_tls.h"
 #include "net/connect.h"
+#include "net/http_head.h"
 #include "net/ws.h"
 
 #include <errno.h>
@@ -337,29 +338,15 @@ static int parse_url(const char *url, ws_url *u)
     return 0;
 }
 
-/* Value of header name in the response head (NUL-terminated), or NULL. */
-static const char *header_value(const char *head, const char *name, size_t *len)
+/* The first value of field name in the response head, or NULL. */
+static const char *header_value(const char *head, size_t head_len, const char *name, size_t *len)
 {
-    size_t nlen = strlen(name);
-    const char *line = strstr(head, "\r\n");
-    while (line && line[2] && !(line[2] == '\r')) {
-        line += 2;
-        const char *end = strstr(line, "\r\n");
-        if (!end)
-            return NULL;
-        if ((size_t)(end - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
-            const char *v = line + nlen + 1;
-            while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *e = end;
-            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            *len = (size_t)(e - v);
-            return v;
-        }
-        line = end;
-    }
-    return NULL;
+    size_t at = 0;
+    mcp_str v;
+    if (!mcp_http_head_field(head, head_len, name, &at, &v))
+        return NULL;
+    *len = v.len;
+    return v.ptr;
 }
 
 static bool value_is(const char *v, size_t len, const char *want)
@@ -409,7 +396,7 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
     }
     size_t head_len = (size_t)(end - ch->rbuf.data) + 4;
     char saved = ch->rbuf.data[head_len - 2];
-    ch->rbuf.data[head_len - 2] = '\0';   /* the head ends "\r\n" for header_value */
+    ch->rbuf.data[head_len - 2] = '\0';   /* the status line is read as a string */
     const char *head = ch->rbuf.data;
     rc = 0;
     int status = 0;
@@ -432,15 +419,15 @@ static int handshake(ws_channel *ch, const char *host_port, const char *path, un
         const char *v;
         char expect[29];
         mcp_ws_accept_key((mcp_str){key, 24}, expect);
-        v = header_value(head, "Upgrade", &len);
+        v = header_value(head, head_len - 2, "Upgrade", &len);
         if (!value_is(v, len, "websocket")) {
             mcp_client_set_why(why, why_size, "101 answer without Upgrade: websocket");
             rc = MCP_EPROTO;
-        } else if (!(v = header_value(head, "Sec-WebSocket-Accept", &len)) || len != 28 ||
+        } else if (!(v = header_value(head, head_len - 2, "Sec-WebSocket-Accept", &len)) || len != 28 ||
                    memcmp(v, expect, 28) != 0) {
             mcp_client_set_why(why, why_size, "Sec-WebSocket-Accept does not match our key");
             rc = MCP_EPROTO;
-        } else if ((v = header_value(head, "Sec-WebSocket-Protocol", &len)) &&
+        } else if ((v = header_value(head, head_len - 2, "Sec-WebSocket-Protocol", &len)) &&
                    !value_is(v, len, MCP_WS_SUBPROTOCOL)) {
             mcp_client_set_why(why, why_size, "the server chose a subprotocol we did not offer");
             rc = MCP_EPROTO;

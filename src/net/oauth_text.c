@@ -9,6 +9,7 @@
  * what it copies and says "no" rather than guessing at broken input.
  */
 #include "net/client_http_internal.h"
+#include "net/http_head.h"
 #include "net/oauth.h"
 
 #include <string.h>
@@ -205,38 +206,14 @@ bad:
 
 bool mcp_oauth_head_value(const char *head, size_t len, const char *name, mcp_buf *out)
 {
-    size_t nlen = strlen(name);
-    const char *p = head, *end = head + len;
+    size_t at = 0;
+    mcp_str v;
     bool found = false;
-    /* Skip the status line. */
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol)
-        return false;
-    p = eol + 1;
-    while (p < end) {
-        eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end;
-        const char *e = line_end;
-        if (e > p && e[-1] == '\r')
-            e--;
-        if (e == p)
-            break; /* the blank line ends the head */
-        const char *colon = memchr(p, ':', (size_t)(e - p));
-        if (colon && (size_t)(colon - p) == nlen && !strncasecmp(p, name, nlen)) {
-            const char *v = colon + 1;
-            while (v < e && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *ve = e;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            if (found)
-                mcp_buf_append(out, ", ", 2);
-            mcp_buf_append(out, v, (size_t)(ve - v));
-            found = true;
-        }
-        if (!eol)
-            break;
-        p = eol + 1;
+    while (mcp_http_head_field(head, len, name, &at, &v)) {
+        if (found)
+            mcp_buf_append(out, ", ", 2);
+        mcp_buf_append(out, v.ptr, v.len);
+        found = true;
     }
     return found;
 }
