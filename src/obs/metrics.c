@@ -9,6 +9,7 @@
  * one shared atomic value each, since "set" cannot be sharded.
  */
 #include "metrics_internal.h"
+#include "obs_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -123,6 +124,10 @@ static int family_for(mcp_metrics *m, const char *name, const char *help, mcp_me
     f->first = f->last = -1;
     f->bound_count = (uint32_t)nb;
     if (nb) memcpy(f->bounds, bounds, nb * sizeof *bounds);
+    /* ns <= floor(b * 1e9) exactly when ns / 1e9 <= b, for whole ns. */
+    for (size_t i = 0; i < nb; i++)
+        f->bounds_ns[i] = bounds[i] <= 0 ? 0 : bounds[i] >= 1.8e10 ? UINT64_MAX : (uint64_t)(bounds[i] * 1e9);
+    f->negative_bound = nb && bounds[0] < 0;
     *out = m->family_count++;
     return MCP_OK;
 }
@@ -237,6 +242,30 @@ void mcp_metrics_observe(mcp_metrics *m, mcp_metric_id id, double value) {
     uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
     memcpy(&d, &bits, sizeof d);
     d += value;
+    memcpy(&bits, &d, sizeof d);
+    atomic_store_explicit(sum, bits, memory_order_relaxed);
+}
+
+void obs_metrics_count_time(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, uint64_t ns) {
+    if (!is_type(m, counter, MCP_METRIC_COUNTER) || !is_type(m, histogram, MCP_METRIC_HISTOGRAM)) return;
+    const metric_series *se = &m->series[histogram];
+    const metric_family *f = &m->families[se->family];
+    if (MCP_UNLIKELY(f->negative_bound)) { /* not a latency histogram: the general path */
+        mcp_metrics_add(m, counter, 1);
+        mcp_metrics_observe(m, histogram, (double)ns * 1e-9);
+        return;
+    }
+    metric_shard *s = shard_of(m);
+    if (!s) return;
+    slot_add(&s->slots[m->series[counter].slot], 1);
+    uint32_t b = 0;
+    while (b < f->bound_count && ns > f->bounds_ns[b]) b++;
+    slot_add(&s->slots[se->slot + b], 1);
+    _Atomic uint64_t *sum = &s->slots[se->slot + f->bound_count + 1];
+    double d;
+    uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
+    memcpy(&d, &bits, sizeof d);
+    d += (double)ns * 1e-9;
     memcpy(&bits, &d, sizeof d);
     atomic_store_explicit(sum, bits, memory_order_relaxed);
 }

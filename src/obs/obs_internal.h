@@ -28,6 +28,35 @@ typedef struct obs_attr {
 
 typedef struct obs_thread obs_thread;
 
+/* The MCP attributes of a request span (observer.c), as lengths of values
+ * laid end to end in the span's text right after the name. The request
+ * thread copies the values in one pass and the exporter writes the keys
+ * and JSON around them (otlp_json.c): a request pays for no per-attribute
+ * bookkeeping, and the key text is a constant in the encoder. */
+typedef enum obs_req_field {
+    OBS_REQ_ID = 0,         /* jsonrpc.request.id */
+    OBS_REQ_RESOURCE_URI,   /* mcp.resource.uri */
+    OBS_REQ_SESSION,        /* mcp.session.id */
+    OBS_REQ_VERSION,        /* mcp.protocol.version */
+    OBS_REQ_TRANSPORT,      /* network.transport */
+    OBS_REQ_PROTOCOL,       /* network.protocol.name */
+    OBS_REQ_PEER,           /* network.peer.address (+ .port), client.* on a server span */
+    OBS_REQ_FIELDS
+} obs_req_field;
+
+typedef enum obs_req_target { OBS_TARGET_NONE = 0, OBS_TARGET_TOOL, OBS_TARGET_PROMPT } obs_req_target;
+
+typedef struct obs_req {
+    uint16_t len[OBS_REQ_FIELDS];
+    uint16_t present;            /* bit per field that has a value (maybe empty) */
+    uint16_t method_len;         /* mcp.method.name is text[0, method_len) */
+    uint16_t peer_port;
+    uint8_t target;              /* obs_req_target: name is "{method} {target}" */
+    bool target_given;           /* gen_ai.*.name present (maybe empty) */
+    bool client;                 /* a client span: no client.* copies of the peer */
+    bool on;                     /* this span carries these attributes */
+} obs_req;
+
 struct mcp_span {
     mcp_span *next;              /* free list, return stack */
     obs_thread *owner;           /* whose pool it came from */
@@ -47,6 +76,7 @@ struct mcp_span {
     uint64_t start_mono_ns;      /* for latency metrics */
     void *user;                  /* the request hooks keep their handle data here */
     uint32_t user_index;
+    obs_req req;
     obs_attr attrs[MCP_SPAN_MAX_ATTRIBUTES];
     char text[MCP_SPAN_TEXT_ROOM]; /* name first, then string values */
 };
@@ -137,6 +167,14 @@ int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, si
 /* span.c: mcp_span_start with the name given as two slices joined by a
  * space (the second may be empty). */
 mcp_span *obs_span_start2(mcp_tracer *t, mcp_str a, mcp_str b, mcp_span_kind kind, const mcp_trace_context *parent);
+/* span.c: a span with an empty name and no text yet; the caller writes
+ * them when the span is recording (obs_span_name_set, or its own layout). */
+mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_context *parent);
+/* The longest span name: a quarter of the text room. */
+#define OBS_SPAN_NAME_ROOM (MCP_SPAN_TEXT_ROOM / 4)
+/* Name a recording span with no text yet "{a} {b}" (just a when b is
+ * empty), cut to OBS_SPAN_NAME_ROOM. */
+void obs_span_name_set(mcp_span *s, mcp_str a, mcp_str b);
 /* A string attribute on a recording span from code that knows key is a
  * literal: the checks of mcp_span_set_strn minus those the caller has
  * already made (span not NULL and recording). Inline because the request
@@ -168,6 +206,11 @@ static inline void obs_span_put_ref(mcp_span *s, const char *key, uint32_t off, 
     a->len = (uint16_t)len;
     a->v.off = off;
 }
+
+/* metrics.c: a request's count and duration in one go, the duration in
+ * whole ns against the histogram's bounds in seconds (no division, one
+ * look-up of the thread's shard): 1 on counter, ns into histogram. */
+void obs_metrics_count_time(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, uint64_t ns);
 
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);

@@ -47,13 +47,51 @@ struct mcp_obs {
     mcp_metric_id duration[2][METHOD_COUNT];
 };
 
+/* Equal bytes, for 4 <= n <= 32 (every name in METHODS): overlapping
+ * word loads instead of a memcmp call. */
+static inline bool same_name(const char *a, const char *b, size_t n) {
+    uint64_t x, y, diff = 0;
+    if (n < 8) {
+        uint32_t p, q;
+        memcpy(&p, a, 4), memcpy(&q, b, 4), diff |= p ^ q;
+        memcpy(&p, a + n - 4, 4), memcpy(&q, b + n - 4, 4), diff |= p ^ q;
+        return !diff;
+    }
+    memcpy(&x, a, 8), memcpy(&y, b, 8), diff |= x ^ y;
+    memcpy(&x, a + n - 8, 8), memcpy(&y, b + n - 8, 8), diff |= x ^ y;
+    if (n > 16) {
+        memcpy(&x, a + 8, 8), memcpy(&y, b + 8, 8), diff |= x ^ y;
+        memcpy(&x, a + n - 16, 8), memcpy(&y, b + n - 16, 8), diff |= x ^ y;
+    }
+    return !diff;
+}
+
+/* The METHODS entry of a method name: the length and one character pick
+ * the only candidate, which is then compared whole. Once per request. */
 static unsigned method_index(mcp_str method) {
-    if (method.ptr)
-        for (unsigned i = 0; i + 1 < METHOD_COUNT; i++)
-            if (METHODS[i].len == method.len && method.ptr[0] == METHODS[i].name[0] &&
-                memcmp(method.ptr, METHODS[i].name, method.len) == 0)
-                return i;
-    return METHOD_COUNT - 1;
+    const char *p = method.ptr;
+    unsigned i = METHOD_COUNT - 1;
+    if (!p || method.len < 4 || method.len > 32) return i;
+    switch (method.len) {
+    case 4: i = 8; break;                                            /* ping */
+    case 10: i = p[0] == 'i' ? 7 : p[0] == 'r' ? 16 : p[6] == 'c' ? 0 : 1; break; /* initialize, roots/list, tools/call, tools/list */
+    case 11: i = 5; break;                                           /* prompts/get */
+    case 12: i = 6; break;                                           /* prompts/list */
+    case 14: i = p[10] == 'r' ? 2 : 3; break;                        /* resources/read, resources/list */
+    case 15: i = 9; break;                                           /* server/discover */
+    case 16: i = 12; break;                                          /* logging/setLevel */
+    case 18: i = 17; break;                                          /* elicitation/create */
+    case 19: i = p[0] == 'c' ? 11 : 13; break;                       /* completion/complete, resources/subscribe */
+    case 20: i = 10; break;                                          /* subscriptions/listen */
+    case 21: i = p[0] == 'r' ? 14 : 21; break;                       /* resources/unsubscribe, notifications/message */
+    case 22: i = p[0] == 's' ? 15 : 20; break;                       /* sampling/createMessage, notifications/progress */
+    case 23: i = 19; break;                                          /* notifications/cancelled */
+    case 24: i = 4; break;                                           /* resources/templates/list */
+    case 25: i = 18; break;                                          /* notifications/initialized */
+    case 32: i = 22; break;                                          /* notifications/roots/list_changed */
+    default: return i;
+    }
+    return METHODS[i].len == method.len && same_name(p, METHODS[i].name, method.len) ? i : METHOD_COUNT - 1;
 }
 
 static int register_metrics(mcp_obs *o) {
@@ -161,8 +199,115 @@ static void set_peer(mcp_span *s, const mcp_transport_peer *p, bool client) {
     put_int(s, "client.port", p->port);
 }
 
+/* Copy n bytes, n small as request values are: overlapping moves inline
+ * instead of a call per value. */
+static inline void copy_small(char *d, const char *src, size_t n) {
+    if (n >= 8) {
+        if (n > 16) {
+            memcpy(d, src, n);
+            return;
+        }
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) { /* 1 to 3 bytes: first, middle, last */
+        d[0] = src[0];
+        d[n / 2] = src[n / 2];
+        d[n - 1] = src[n - 1];
+    }
+}
+
+/* One value of the packed form: present when v is not NULL. */
+static inline char *pack_field(obs_req *r, obs_req_field f, char *d, const char *v, size_t n) {
+    if (!v) return d;
+    r->present |= (uint16_t)(1u << f);
+    r->len[f] = (uint16_t)n;
+    copy_small(d, v, n);
+    return d + n;
+}
+
+/* The MCP attributes in the packed form (obs_req): the name, then each
+ * value given, copied end to end into the span's text. False, with
+ * nothing written, when they do not all fit (a name over its room, values
+ * over the text room): the caller then sets them one by one, cutting and
+ * dropping as the generic attributes do. */
+static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req_target kind, mcp_str target) {
+    const mcp_transport_peer *peer = req->peer && req->peer->address_len ? req->peer : NULL;
+    /* A slice without a pointer is absent, whatever its length says. */
+    size_t id_len = req->request_id.ptr ? req->request_id.len : 0;
+    size_t uri_len = req->resource_uri.ptr ? req->resource_uri.len : 0;
+    size_t session_len = req->session_id.ptr ? req->session_id.len : 0;
+    size_t version_len = req->protocol_version ? strlen(req->protocol_version) : 0;
+    size_t transport_len = req->transport ? strlen(req->transport) : 0;
+    size_t protocol_len = req->network_protocol ? strlen(req->network_protocol) : 0;
+    size_t peer_len = peer ? peer->address_len : 0;
+    size_t name = req->method.len + (target.len ? 1 + target.len : 0);
+    if (MCP_UNLIKELY(name > OBS_SPAN_NAME_ROOM)) return false;
+    size_t total = name + id_len + uri_len + session_len + version_len + transport_len + protocol_len + peer_len;
+    if (MCP_UNLIKELY(total > MCP_SPAN_TEXT_ROOM)) return false;
+    char *d = s->text;
+    copy_small(d, req->method.ptr, req->method.len);
+    d += req->method.len;
+    if (target.len) {
+        *d++ = ' ';
+        copy_small(d, target.ptr, target.len);
+        d += target.len;
+    }
+    obs_req *r = &s->req;
+    r->present = 0;
+    d = pack_field(r, OBS_REQ_ID, d, req->request_id.ptr, id_len);
+    d = pack_field(r, OBS_REQ_RESOURCE_URI, d, req->resource_uri.ptr, uri_len);
+    d = pack_field(r, OBS_REQ_SESSION, d, req->session_id.ptr, session_len);
+    d = pack_field(r, OBS_REQ_VERSION, d, req->protocol_version, version_len);
+    d = pack_field(r, OBS_REQ_TRANSPORT, d, req->transport, transport_len);
+    d = pack_field(r, OBS_REQ_PROTOCOL, d, req->network_protocol, protocol_len);
+    pack_field(r, OBS_REQ_PEER, d, peer ? peer->address : NULL, peer_len);
+    s->name_len = (uint16_t)name;
+    s->text_used = (uint32_t)total;
+    r->method_len = (uint16_t)req->method.len;
+    r->peer_port = peer ? peer->port : 0;
+    r->target = (uint8_t)kind;
+    r->target_given = kind != OBS_TARGET_NONE && target.ptr;
+    r->client = req->client;
+    r->on = true;
+    return true;
+}
+
+/* The same attributes one by one, for what does not fit the packed form. */
+static void request_attrs_put(mcp_span *s, const mcp_request_info *req, obs_req_target kind, mcp_str target) {
+    obs_span_name_set(s, req->method, target);
+    /* The name is "{method} {target}": when neither was cut short, the
+     * attributes that repeat them point into it. */
+    size_t ml = req->method.len;
+    if (s->name_len >= ml) obs_span_put_ref(s, "mcp.method.name", 0, ml);
+    else obs_span_put_str(s, "mcp.method.name", req->method.ptr, ml);
+    set_slice(s, "jsonrpc.request.id", req->request_id);
+    if (kind != OBS_TARGET_NONE && target.ptr) {
+        const char *key = kind == OBS_TARGET_TOOL ? "gen_ai.tool.name" : "gen_ai.prompt.name";
+        if (target.len && s->name_len == ml + 1 + target.len)
+            obs_span_put_ref(s, key, (uint32_t)ml + 1, target.len);
+        else
+            obs_span_put_str(s, key, target.ptr, target.len);
+        if (kind == OBS_TARGET_TOOL) obs_span_put_str(s, "gen_ai.operation.name", "execute_tool", 12);
+    }
+    set_slice(s, "mcp.resource.uri", req->resource_uri);
+    set_slice(s, "mcp.session.id", req->session_id);
+    set_cstr(s, "mcp.protocol.version", req->protocol_version);
+    set_cstr(s, "network.transport", req->transport);
+    set_cstr(s, "network.protocol.name", req->network_protocol);
+    if (req->peer && req->peer->address_len) set_peer(s, req->peer, req->client);
+}
+
 /* The hot path of every request: one parse of the parent, one span from
- * the thread's pool, attributes as slices copied once into the span's
+ * the thread's pool, the attribute values copied once into the span's
  * text, no allocation and no lock. */
 static void *request_start(void *obs, const mcp_request_info *req) {
     mcp_obs *o = obs;
@@ -173,34 +318,12 @@ static void *request_start(void *obs, const mcp_request_info *req) {
     /* A request we send from inside the handling of another is its child. */
     if (!has_parent && req->client && mcp_span_current()) has_parent = mcp_span_context(mcp_span_current(), &parent) == 0;
     unsigned mi = method_index(req->method);
-    bool is_tool = mi == 0, is_prompt = mi == 5;
-    mcp_str target = (is_tool || is_prompt) ? req->target : (mcp_str){NULL, 0};
-    mcp_span *s = obs_span_start2(o->tracer, req->method, target, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
-                                  has_parent ? &parent : NULL);
+    obs_req_target kind = mi == 0 ? OBS_TARGET_TOOL : mi == 5 ? OBS_TARGET_PROMPT : OBS_TARGET_NONE;
+    mcp_str target = kind != OBS_TARGET_NONE ? req->target : (mcp_str){NULL, 0};
+    mcp_span *s = obs_span_begin(o->tracer, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER, has_parent ? &parent : NULL);
     if (!s) return NULL;
     s->user_index = mi | (req->client ? 0x100u : 0);
-    if (s->recording) {
-        /* The name is "{method} {target}": when neither was cut short,
-         * the attributes that repeat them point into it. */
-        size_t ml = req->method.len;
-        if (s->name_len >= ml) obs_span_put_ref(s, "mcp.method.name", 0, ml);
-        else obs_span_put_str(s, "mcp.method.name", req->method.ptr, ml);
-        set_slice(s, "jsonrpc.request.id", req->request_id);
-        if ((is_tool || is_prompt) && target.ptr) {
-            const char *key = is_tool ? "gen_ai.tool.name" : "gen_ai.prompt.name";
-            if (target.len && s->name_len == ml + 1 + target.len)
-                obs_span_put_ref(s, key, (uint32_t)ml + 1, target.len);
-            else
-                obs_span_put_str(s, key, target.ptr, target.len);
-            if (is_tool) obs_span_put_str(s, "gen_ai.operation.name", "execute_tool", 12);
-        }
-        set_slice(s, "mcp.resource.uri", req->resource_uri);
-        set_slice(s, "mcp.session.id", req->session_id);
-        set_cstr(s, "mcp.protocol.version", req->protocol_version);
-        set_cstr(s, "network.transport", req->transport);
-        set_cstr(s, "network.protocol.name", req->network_protocol);
-        if (req->peer && req->peer->address_len) set_peer(s, req->peer, req->client);
-    }
+    if (s->recording && !request_attrs_pack(s, req, kind, target)) request_attrs_put(s, req, kind, target);
     s->user = mcp_span_make_current(s);
     return s;
 }
@@ -234,8 +357,7 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
     uint64_t now = mcp_now_ns();
     if (o->metrics) {
         int oi = code ? 1 : tool_error ? 2 : 0;
-        mcp_metrics_add(o->metrics, o->requests[side][mi][oi], 1);
-        mcp_metrics_observe(o->metrics, o->duration[side][mi], (double)(now - s->start_mono_ns) / 1e9);
+        obs_metrics_count_time(o->metrics, o->requests[side][mi][oi], o->duration[side][mi], now - s->start_mono_ns);
     }
     if (s->recording && (code || tool_error)) {
         char tmp[16];

@@ -262,6 +262,71 @@ static void attr(enc *e, const mcp_span *s, const obs_attr *a) {
     }
 }
 
+/* An attribute whose key is a literal: the key and the JSON around it are
+ * one constant copy, only the value is written. */
+#define STR_HEAD(k) "{\"key\":\"" k "\",\"value\":{\"stringValue\":"
+#define INT_HEAD(k) "{\"key\":\"" k "\",\"value\":{\"intValue\":\""
+
+static inline void lit_str_attr(enc *e, const char *head, size_t head_len, const char *v, size_t n) {
+    if (!room(e, head_len)) return;
+    put(e, head, head_len);
+    str(e, v, n);
+    if (room(e, 2)) PUT(e, "}}");
+}
+#define LIT_STR(e, head, v, n) lit_str_attr((e), "" head, sizeof(head) - 1, (v), (n))
+
+static inline void lit_int_attr(enc *e, const char *head, size_t head_len, uint64_t v) {
+    if (!room(e, head_len + 24)) return;
+    put(e, head, head_len);
+    put_u64(e, v);
+    PUT(e, "\"}}");
+}
+#define LIT_INT(e, head, v) lit_int_attr((e), "" head, sizeof(head) - 1, (v))
+
+/* The MCP attributes of a request span (obs_req): the values lie end to
+ * end in the text after the name, in field order. */
+static void req_attrs(enc *e, const mcp_span *s) {
+    const obs_req *r = &s->req;
+    const char *t = s->text;
+    uint32_t off = s->name_len;
+    const char *v[OBS_REQ_FIELDS];
+    for (unsigned i = 0; i < OBS_REQ_FIELDS; i++) {
+        v[i] = r->present & (1u << i) ? t + off : NULL;
+        off += r->present & (1u << i) ? r->len[i] : 0;
+    }
+    LIT_STR(e, STR_HEAD("mcp.method.name"), t, r->method_len);
+    if (v[OBS_REQ_ID]) LIT_STR(e, "," STR_HEAD("jsonrpc.request.id"), v[OBS_REQ_ID], r->len[OBS_REQ_ID]);
+    if (r->target_given) {
+        size_t n = s->name_len > r->method_len ? s->name_len - r->method_len - 1u : 0;
+        const char *name = t + r->method_len + 1;
+        if (r->target == OBS_TARGET_TOOL) {
+            LIT_STR(e, "," STR_HEAD("gen_ai.tool.name"), name, n);
+            LIT_STR(e, "," STR_HEAD("gen_ai.operation.name"), "execute_tool", 12);
+        } else {
+            LIT_STR(e, "," STR_HEAD("gen_ai.prompt.name"), name, n);
+        }
+    }
+    if (v[OBS_REQ_RESOURCE_URI])
+        LIT_STR(e, "," STR_HEAD("mcp.resource.uri"), v[OBS_REQ_RESOURCE_URI], r->len[OBS_REQ_RESOURCE_URI]);
+    if (v[OBS_REQ_SESSION]) LIT_STR(e, "," STR_HEAD("mcp.session.id"), v[OBS_REQ_SESSION], r->len[OBS_REQ_SESSION]);
+    if (v[OBS_REQ_VERSION])
+        LIT_STR(e, "," STR_HEAD("mcp.protocol.version"), v[OBS_REQ_VERSION], r->len[OBS_REQ_VERSION]);
+    if (v[OBS_REQ_TRANSPORT])
+        LIT_STR(e, "," STR_HEAD("network.transport"), v[OBS_REQ_TRANSPORT], r->len[OBS_REQ_TRANSPORT]);
+    if (v[OBS_REQ_PROTOCOL])
+        LIT_STR(e, "," STR_HEAD("network.protocol.name"), v[OBS_REQ_PROTOCOL], r->len[OBS_REQ_PROTOCOL]);
+    if (v[OBS_REQ_PEER]) {
+        /* On a server span the socket's far end is also the client (the
+         * MCP conventions recommend client.* there; we know of no proxy). */
+        LIT_STR(e, "," STR_HEAD("network.peer.address"), v[OBS_REQ_PEER], r->len[OBS_REQ_PEER]);
+        LIT_INT(e, "," INT_HEAD("network.peer.port"), r->peer_port);
+        if (!r->client) {
+            LIT_STR(e, "," STR_HEAD("client.address"), v[OBS_REQ_PEER], r->len[OBS_REQ_PEER]);
+            LIT_INT(e, "," INT_HEAD("client.port"), r->peer_port);
+        }
+    }
+}
+
 static void span(enc *e, const mcp_span *s, bool first) {
     if (!room(e, FIXED_ROOM)) return;
     if (!first) PUT(e, ",");
@@ -292,8 +357,9 @@ static void span(enc *e, const mcp_span *s, bool first) {
     PUT(e, "\",\"endTimeUnixNano\":\"");
     put_u64(e, s->end_unix_ns);
     PUT(e, "\",\"attributes\":[");
+    if (s->req.on) req_attrs(e, s);
     for (unsigned i = 0; i < s->attr_count; i++) {
-        if (i && room(e, 1)) PUT(e, ",");
+        if ((i || s->req.on) && room(e, 1)) PUT(e, ",");
         attr(e, s, &s->attrs[i]);
     }
     if (!room(e, FIXED_ROOM)) return;

@@ -150,6 +150,26 @@ mcp_span *mcp_span_start(mcp_tracer *t, const char *name, mcp_span_kind kind, co
 
 mcp_span *obs_span_start2(mcp_tracer *t, mcp_str first, mcp_str second, mcp_span_kind kind,
                           const mcp_trace_context *parent) {
+    mcp_span *s = obs_span_begin(t, kind, parent);
+    if (s && s->recording) obs_span_name_set(s, first, second);
+    return s;
+}
+
+void obs_span_name_set(mcp_span *s, mcp_str first, mcp_str second) {
+    /* "{first} {second}", within a quarter of the text room. */
+    size_t room = OBS_SPAN_NAME_ROOM, n = first.len < room ? first.len : room;
+    if (n) memcpy(s->text, first.ptr, n);
+    if (second.len && n + 1 < room) {
+        size_t m = second.len < room - n - 1 ? second.len : room - n - 1;
+        s->text[n] = ' ';
+        memcpy(s->text + n + 1, second.ptr, m);
+        n += 1 + m;
+    }
+    s->name_len = (uint16_t)n;
+    s->text_used = (uint32_t)n;
+}
+
+mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_context *parent) {
     if (!t) return NULL;
     obs_thread *th = thread_state(t);
     if (MCP_UNLIKELY(!th)) return NULL;
@@ -166,6 +186,9 @@ mcp_span *obs_span_start2(mcp_tracer *t, mcp_str first, mcp_str second, mcp_span
     s->status_len = 0;
     s->user = NULL;
     s->user_index = 0;
+    s->req.on = false;
+    s->name_len = 0;
+    s->text_used = 0;
     if (parent) {
         memcpy(s->ctx.trace_id, parent->trace_id, 16);
         memcpy(s->parent_span_id, parent->span_id, 8);
@@ -199,17 +222,6 @@ mcp_span *obs_span_start2(mcp_tracer *t, mcp_str first, mcp_str second, mcp_span
     if (s->recording) {
         counter_inc(&th->started, 1);
         s->start_unix_ns = s->start_mono_ns + (uint64_t)atomic_load_explicit(&t->unix_offset_ns, memory_order_relaxed);
-        /* "{first} {second}", within a quarter of the text room. */
-        size_t room = MCP_SPAN_TEXT_ROOM / 4, n = first.len < room ? first.len : room;
-        if (n) memcpy(s->text, first.ptr, n);
-        if (second.len && n + 1 < room) {
-            size_t m = second.len < room - n - 1 ? second.len : room - n - 1;
-            s->text[n] = ' ';
-            memcpy(s->text + n + 1, second.ptr, m);
-            n += 1 + m;
-        }
-        s->name_len = (uint16_t)n;
-        s->text_used = (uint32_t)n;
     } else {
         counter_inc(&th->unsampled, 1);
     }

@@ -68,13 +68,21 @@ static bool hex_decode16(const char *s, uint8_t out[8]) {
 }
 #endif
 
-static bool all_zero(const uint8_t *b, size_t n) {
-    uint64_t any = 0, word;
-    for (size_t i = 0; i < n; i += 8) {
-        memcpy(&word, b + i, 8);
-        any |= word;
+/* The spec forbids an all-zero trace or span id. */
+static inline bool ids_valid(const mcp_trace_context *c) {
+    uint64_t a, b, d;
+    memcpy(&a, c->trace_id, 8);
+    memcpy(&b, c->trace_id + 8, 8);
+    memcpy(&d, c->span_id, 8);
+    return (a | b) && d;
+}
+
+static inline int tracestate_copy(mcp_trace_context *out, const char *tracestate, size_t ts_len) {
+    if (tracestate && ts_len <= MCP_TRACESTATE_MAX) {
+        memcpy(out->tracestate, tracestate, ts_len);
+        out->tracestate[ts_len] = '\0';
     }
-    return !any;
+    return MCP_OK;
 }
 
 int mcp_traceparent_parse(const char *tp, size_t len, const char *tracestate, mcp_trace_context *out) {
@@ -87,6 +95,16 @@ int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, si
      * request and the tracestate room is most of it. */
     out->flags = 0;
     out->tracestate[0] = '\0';
+    /* What nearly every request carries: version 00, exactly 55
+     * characters, no padding. Checked here in one go; anything else takes
+     * the general path below, which accepts the same 00 form. */
+    if (MCP_LIKELY(len == MCP_TRACEPARENT_LEN && tp[0] == '0' && tp[1] == '0' && tp[2] == '-' && tp[35] == '-' &&
+                   tp[52] == '-')) {
+        if (!hex_decode16(tp + 3, out->trace_id) || !hex_decode16(tp + 19, out->trace_id + 8) ||
+            !hex_decode16(tp + 36, out->span_id) || !hex_decode(tp + 53, 1, &out->flags))
+            return MCP_EPARSE;
+        return ids_valid(out) ? tracestate_copy(out, tracestate, ts_len) : MCP_EPARSE;
+    }
     /* Trim the optional whitespace a header value may carry. */
     while (len && (*tp == ' ' || *tp == '\t')) tp++, len--;
     while (len && (tp[len - 1] == ' ' || tp[len - 1] == '\t')) len--;
@@ -101,12 +119,7 @@ int obs_traceparent_parse(const char *tp, size_t len, const char *tracestate, si
     if (!hex_decode16(tp + 3, out->trace_id) || !hex_decode16(tp + 19, out->trace_id + 8) ||
         !hex_decode16(tp + 36, out->span_id) || !hex_decode(tp + 53, 1, &out->flags))
         return MCP_EPARSE;
-    if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8)) return MCP_EPARSE;
-    if (tracestate && ts_len <= MCP_TRACESTATE_MAX) {
-        memcpy(out->tracestate, tracestate, ts_len);
-        out->tracestate[ts_len] = '\0';
-    }
-    return MCP_OK;
+    return ids_valid(out) ? tracestate_copy(out, tracestate, ts_len) : MCP_EPARSE;
 }
 
 void mcp_traceparent_format(const mcp_trace_context *ctx, char out[MCP_TRACEPARENT_LEN + 1]) {
