@@ -13,6 +13,7 @@
  */
 #include "mcp/client.h"
 #include "net/client_tls.h"
+#include "net/client_url.h"
 #include "net/connect.h"
 #include "net/http_head.h"
 #include "net/ws.h"
@@ -287,55 +288,19 @@ static void channel_close(mcp_client_transport *t)
 }
 
 /* ---- Opening handshake ----------------------------------------------------------- */
-typedef struct ws_url {
-    bool tls;
-    char authority[300]; /* the Host header: as written in the URL */
-    char host[256];      /* without brackets */
-    char port[8];
-    char path[1024];
-} ws_url;
-
-/* Split "ws[s]://HOST[:PORT][/PATH]"; the port defaults to 80 (ws) or
- * 443 (wss), the path to /mcp. */
-static int parse_url(const char *url, ws_url *u)
+/* "ws[s]://HOST[:PORT][/PATH]" is the http(s) URL it upgrades from, with
+ * the path /mcp when it names none. */
+static int parse_url(const char *url, mcp_http_url *u)
 {
     memset(u, 0, sizeof *u);
-    size_t skip = 0;
-    if (strncasecmp(url, "ws://", 5) == 0)
-        skip = 5;
-    else if (strncasecmp(url, "wss://", 6) == 0)
-        skip = 6, u->tls = true;
-    else
+    bool tls = !strncasecmp(url, "wss://", 6);
+    if (!tls && strncasecmp(url, "ws://", 5) != 0)
         return MCP_EINVAL;
-    const char *rest = url + skip;
-    size_t hp_len = strcspn(rest, "/");
-    if (hp_len == 0 || hp_len >= sizeof u->authority || memchr(rest, '@', hp_len))
+    char as_http[2048 + 300];
+    const char *rest = url + (tls ? 6 : 5);
+    if (snprintf(as_http, sizeof as_http, "%s://%s", tls ? "https" : "http", rest) >= (int)sizeof as_http)
         return MCP_EINVAL;
-    memcpy(u->authority, rest, hp_len);
-    const char *p = rest[hp_len] ? rest + hp_len : MCP_WS_DEFAULT_PATH;
-    if (strlen(p) >= sizeof u->path || strpbrk(p, " \r\n\t"))
-        return MCP_EINVAL;
-    strcpy(u->path, p);
-    bool bracketed = u->authority[0] == '[';
-    const char *close = bracketed ? strchr(u->authority, ']') : NULL;
-    if (bracketed && (!close || (close[1] && close[1] != ':')))
-        return MCP_EINVAL;
-    bool has_port = bracketed ? close[1] == ':' : strchr(u->authority, ':') != NULL;
-    if (has_port) {
-        const char *port;
-        if (mcp_net_split_host_port(u->authority, u->host, sizeof u->host, &port) != 0 ||
-            strlen(port) >= sizeof u->port)
-            return MCP_EINVAL;
-        strcpy(u->port, port);
-        return 0;
-    }
-    const char *h = bracketed ? u->authority + 1 : u->authority;
-    size_t h_len = bracketed ? (size_t)(close - h) : strlen(h);
-    if (h_len == 0 || h_len >= sizeof u->host)
-        return MCP_EINVAL;
-    memcpy(u->host, h, h_len);
-    strcpy(u->port, u->tls ? "443" : "80");
-    return 0;
+    return mcp_client_url_parse(as_http, MCP_WS_DEFAULT_PATH, u);
 }
 
 /* The first value of field name in the response head, or NULL. */
@@ -447,7 +412,7 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
     if (!url || !out)
         return MCP_EINVAL;
     *out = NULL;
-    ws_url u;
+    mcp_http_url u;
     if (parse_url(url, &u) != 0) {
         mcp_client_set_why(why, why_size, "expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
         return MCP_EINVAL;

@@ -15,6 +15,7 @@
  */
 #include "net/client_http_internal.h"
 #include "net/client_tls.h"
+#include "net/client_url.h"
 #include "net/connect.h"
 #include "net/oauth.h"
 
@@ -69,17 +70,6 @@ static void ignore_event(void *user, const char *id, const char *event, const ch
     (void)len;
 }
 
-/* What a request needs of its URL: the MCP HTTP client's parse, behind the
- * OAuth rules (no userinfo, no control characters or spaces). */
-static int target_parse(const char *url, mcp_http_url *t)
-{
-    if (mcp_oauth_url_split(url, NULL, NULL) != 0) {
-        memset(t, 0, sizeof *t);
-        return MCP_EINVAL;
-    }
-    return mcp_http_url_parse(url, t);
-}
-
 int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, const char *headers,
                    const char *content_type, const char *body, size_t body_len, mcp_oauth_reply *out)
 {
@@ -87,7 +77,7 @@ int mcp_oauth_http(mcp_oauth_net *net, const char *method, const char *url, cons
     mcp_buf_init(&out->head);
     mcp_buf_init(&out->body);
     mcp_http_url t;
-    int rc = target_parse(url, &t);
+    int rc = mcp_client_url_parse(url, NULL, &t);
     if (rc != 0)
         return rc;
     char why[256] = "";

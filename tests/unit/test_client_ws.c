@@ -130,6 +130,21 @@ static void wrong_path_is_refused_with_404(void **state)
     assert_non_null(strstr(why, "404"));
 }
 
+static void url_without_path_means_mcp(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        skip();
+    mcp_client_transport *t = NULL;
+    char why[256];
+    int rc = dial("", &t, why, sizeof why); /* the server answers on /mcp only */
+    if (rc != 0)
+        fail_msg("connect: %d %s", rc, why);
+    mcp_client *c = client_connected(t, "2025-11-25");
+    client_expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}", "\"sum\":3");
+    mcp_client_free(c);
+}
+
 static void bad_urls(void **state)
 {
     (void)state;
@@ -142,6 +157,9 @@ static void bad_urls(void **state)
     assert_int_equal(mcp_connect_ws("wss://[::1/mcp", NULL, &t, why, sizeof why), MCP_EINVAL);
     assert_int_equal(mcp_connect_ws("ws://user@127.0.0.1:1/mcp", NULL, &t, why, sizeof why), MCP_EINVAL);
     assert_int_equal(mcp_connect_ws("ws://", NULL, &t, NULL, 0), MCP_EINVAL);
+    /* What would break the request line of the upgrade. */
+    assert_int_equal(mcp_connect_ws("ws://127.0.0.1:1/a b", NULL, &t, NULL, 0), MCP_EINVAL);
+    assert_int_equal(mcp_connect_ws("ws://127.0.0.1:1/mcp\r\nX: y", NULL, &t, NULL, 0), MCP_EINVAL);
     /* wss:// is dialled (TLS lives in test_client_tls.c): nothing listens on port 1. */
     assert_int_equal(mcp_connect_ws("wss://127.0.0.1:1/mcp", NULL, &t, why, sizeof why), MCP_EIO);
     assert_null(t);
@@ -533,6 +551,7 @@ int main(void)
         cmocka_unit_test(modern_era_by_discovery),
         cmocka_unit_test(wrong_path_is_refused_with_404),
         cmocka_unit_test(mcpd_call_over_ws),
+        cmocka_unit_test(url_without_path_means_mcp),
         cmocka_unit_test(bad_urls),
         cmocka_unit_test(server_drain_closes_the_client),
         cmocka_unit_test(ipv6_loopback),
