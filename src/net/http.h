@@ -87,9 +87,17 @@ typedef struct mcp_http_request {
 
 enum { MCP_HTTP_MORE = 0, MCP_HTTP_REQUEST = 1, MCP_HTTP_BAD = 2 };
 
+/* Where a piece of the request (the target, a header value) is: a slice
+ * of the input being parsed (ptr set) while it lies whole in one read, else
+ * len bytes at off in the parser's head buffer. */
+typedef struct mcp_http_span {
+    const char *ptr;
+    size_t off, len;
+} mcp_http_span;
+
 typedef struct mcp_http_parser {
     void *llhttp;          /* llhttp_t, kept opaque so tests need not see llhttp.h */
-    mcp_buf head;          /* target and known header values of the request in progress */
+    mcp_buf head;          /* pieces of the request in progress that a read boundary split */
     mcp_buf body;          /* the body, when it did not arrive as one slice */
     const char *body_ptr;  /* the body as one slice of the input, until a second piece comes */
     size_t body_len;
@@ -103,11 +111,10 @@ typedef struct mcp_http_parser {
     size_t param_count;
     bool too_many_params;
     size_t param_name_off[MCP_HTTP_MAX_PARAM_HEADERS], param_name_len[MCP_HTTP_MAX_PARAM_HEADERS];
-    size_t param_value_off[MCP_HTTP_MAX_PARAM_HEADERS], param_value_len[MCP_HTTP_MAX_PARAM_HEADERS];
-    size_t offsets[MCP_HTTP_H_COUNT];
-    size_t lengths[MCP_HTTP_H_COUNT];
+    mcp_http_span param_values[MCP_HTTP_MAX_PARAM_HEADERS];
+    mcp_http_span values[MCP_HTTP_H_COUNT];
     bool present[MCP_HTTP_H_COUNT];
-    size_t target_len;
+    mcp_http_span target;
     bool duplicate;
     bool ready;            /* a request completed; llhttp is paused after it */
     bool started;          /* bytes of a request have arrived */

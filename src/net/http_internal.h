@@ -38,6 +38,7 @@ struct mcp_http_server {
     mcp_server *server;
     mcp_http_opts opts;          /* defaults resolved; strings owned below */
     char *path;
+    size_t path_len;
     char **allowed_hosts;        /* NULL-terminated copies */
     char **allowed_origins;
     mcp_net_limits limits;
@@ -129,6 +130,8 @@ struct mcp_http_conn {
     uint64_t now_ms;
     uint64_t last_active_ms;
     uint64_t request_started_ms; /* when the request being received began; 0 if none */
+    char host_ok[64];            /* the last Host value that passed the check */
+    size_t host_ok_len;          /* 0: none yet */
 };
 
 /* http_request.c: one complete request, answered into exchange x. */

@@ -8,37 +8,26 @@
  * callback, and the next pipelined request waits in the input until the
  * caller asks for it.
  *
- * Copies: the request target and the values of the few headers we read go
- * into a small per-connection buffer (a header may be split across reads).
- * The body is a slice of the caller's input when it arrives in one piece,
- * which is the common case; only a body split by a read boundary or by
- * chunked encoding is gathered into the per-connection body buffer. Both
- * buffers are reused from request to request.
+ * Copies: none in the common case. The request target, the values of the
+ * few headers we read and the body are slices of the caller's input while
+ * the request lies whole in one read, which is how keep-alive clients send
+ * it. When a read ends inside a request, whatever was kept as a slice is
+ * gathered into small per-connection buffers (head for the target and
+ * header values, body for the body) before that input goes away; a piece
+ * that arrives in several parts is gathered likewise. Both buffers are
+ * reused from request to request.
+ *
+ * Header names are matched by length, then by their bytes folded to lower
+ * case, against the handful we read; every other header costs only the
+ * size limit's count.
  */
 #include "net/http.h"
 
 #include <llhttp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const struct {
-    const char *name;
-    size_t len;
-    mcp_http_header index;
-} KNOWN_HEADERS[] = {
-    {"host", 4, MCP_HTTP_H_HOST},
-    {"origin", 6, MCP_HTTP_H_ORIGIN},
-    {"accept", 6, MCP_HTTP_H_ACCEPT},
-    {"content-type", 12, MCP_HTTP_H_CONTENT_TYPE},
-    {"mcp-session-id", 14, MCP_HTTP_H_SESSION_ID},
-    {"mcp-protocol-version", 20, MCP_HTTP_H_PROTOCOL_VERSION},
-    {"mcp-method", 10, MCP_HTTP_H_MCP_METHOD},
-    {"mcp-name", 8, MCP_HTTP_H_MCP_NAME},
-    {"last-event-id", 13, MCP_HTTP_H_LAST_EVENT_ID},
-    {"traceparent", 11, MCP_HTTP_H_TRACEPARENT},
-    {"tracestate", 10, MCP_HTTP_H_TRACESTATE},
-};
 
 static mcp_http_parser *parser_of(llhttp_t *p) { return p->data; }
 
@@ -56,6 +45,60 @@ static int count_header_bytes(mcp_http_parser *parser, size_t len) {
     return 0;
 }
 
+/* ---- Spans: slices of the input, or copies in head ----------------------------------- */
+/* Move a span into head, at its end (from a slice, or from elsewhere in head). */
+static int span_to_head_end(mcp_http_parser *parser, mcp_http_span *sp) {
+    if (!sp->ptr && sp->off + sp->len == parser->head.len) return 0;
+    if (mcp_buf_reserve(&parser->head, sp->len)) return MCP_ENOMEM;
+    const char *from = sp->ptr ? sp->ptr : parser->head.data + sp->off; /* after the reserve: head may move */
+    size_t off = parser->head.len;
+    memmove(parser->head.data + off, from, sp->len);
+    parser->head.len += sp->len;
+    sp->ptr = NULL;
+    sp->off = off;
+    return 0;
+}
+
+/* One more piece of a span: the first stays where it lies; a second one
+ * means the span is gathered in head (llhttp hands a value over in pieces
+ * only when a read boundary or a repeated header splits it). */
+static int span_add(mcp_http_parser *parser, mcp_http_span *sp, const char *at, size_t len) {
+    if (!sp->len && !sp->ptr) {
+        sp->ptr = at;
+        sp->len = len;
+        return 0;
+    }
+    if (span_to_head_end(parser, sp) || mcp_buf_append(&parser->head, at, len)) return MCP_ENOMEM;
+    sp->len += len;
+    return 0;
+}
+
+static void span_start(mcp_http_parser *parser, mcp_http_span *sp) {
+    sp->ptr = NULL;
+    sp->off = parser->head.len;
+    sp->len = 0;
+}
+
+static mcp_str span_str(const mcp_http_parser *parser, const mcp_http_span *sp) {
+    if (sp->ptr) return (mcp_str){sp->ptr, sp->len};
+    return (mcp_str){parser->head.data ? parser->head.data + sp->off : "", sp->len};
+}
+
+/* The input is about to go away with a request unfinished: keep copies of
+ * what was kept in place. */
+static int keep_slices(mcp_http_parser *parser) {
+    int rc = parser->target.ptr ? span_to_head_end(parser, &parser->target) : 0;
+    for (int h = 0; !rc && h < MCP_HTTP_H_COUNT; h++)
+        if (parser->present[h] && parser->values[h].ptr) rc = span_to_head_end(parser, &parser->values[h]);
+    for (size_t i = 0; !rc && i < parser->param_count; i++)
+        if (parser->param_values[i].ptr) rc = span_to_head_end(parser, &parser->param_values[i]);
+    if (!rc && parser->body_ptr) {
+        rc = mcp_buf_append(&parser->body, parser->body_ptr, parser->body_len);
+        parser->body_ptr = NULL;
+    }
+    return rc;
+}
+
 static int on_message_begin(llhttp_t *p) {
     mcp_http_parser *parser = parser_of(p);
     mcp_buf_reset(&parser->head);
@@ -65,7 +108,7 @@ static int on_message_begin(llhttp_t *p) {
     parser->header_bytes = 0;
     parser->field_len = 0;
     parser->current = -1;
-    parser->target_len = 0;
+    span_start(parser, &parser->target);
     parser->duplicate = false;
     parser->current_param = -1;
     parser->param_count = 0;
@@ -79,9 +122,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
-    /* The target is always first in head. */
-    if (mcp_buf_append(&parser->head, at, len)) return fail(parser, 500, "out of memory");
-    parser->target_len += len;
+    if (span_add(parser, &parser->target, at, len)) return fail(parser, 500, "out of memory");
     return 0;
 }
 
@@ -101,23 +142,60 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     return 0;
 }
 
+/* Does the name (any case) equal lower, a lower-case literal of n >= 4
+ * bytes? Compared a word at a time, each byte folded with 0x20. Folding is
+ * exact here: our names hold only letters and '-', and the one other byte
+ * that folds onto '-' (CR) never reaches a header name. */
+static inline bool name_is(const char *name, const char *lower, size_t n) {
+    if (n >= 8) {
+        uint64_t a, b;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&a, name + i, 8);
+            memcpy(&b, lower + i, 8);
+            if ((a | 0x2020202020202020ull) != b) return false;
+        }
+        memcpy(&a, name + n - 8, 8);
+        memcpy(&b, lower + n - 8, 8);
+        return (a | 0x2020202020202020ull) == b;
+    }
+    uint32_t a, b, c, d;
+    memcpy(&a, name, 4);
+    memcpy(&b, lower, 4);
+    memcpy(&c, name + n - 4, 4);
+    memcpy(&d, lower + n - 4, 4);
+    return (a | 0x20202020u) == b && (c | 0x20202020u) == d;
+}
+
+#define NAME_IS(lit) name_is(f, lit, sizeof(lit) - 1)
+
+/* The header we read under this name, or -1. */
+static int known_header(const char *f, size_t len) {
+    switch (len) {
+    case 4: return NAME_IS("host") ? MCP_HTTP_H_HOST : -1;
+    case 6:
+        if (NAME_IS("accept")) return MCP_HTTP_H_ACCEPT;
+        return NAME_IS("origin") ? MCP_HTTP_H_ORIGIN : -1;
+    case 8: return NAME_IS("mcp-name") ? MCP_HTTP_H_MCP_NAME : -1;
+    case 10:
+        if (NAME_IS("mcp-method")) return MCP_HTTP_H_MCP_METHOD;
+        return NAME_IS("tracestate") ? MCP_HTTP_H_TRACESTATE : -1;
+    case 11: return NAME_IS("traceparent") ? MCP_HTTP_H_TRACEPARENT : -1;
+    case 12: return NAME_IS("content-type") ? MCP_HTTP_H_CONTENT_TYPE : -1;
+    case 13: return NAME_IS("last-event-id") ? MCP_HTTP_H_LAST_EVENT_ID : -1;
+    case 14: return NAME_IS("mcp-session-id") ? MCP_HTTP_H_SESSION_ID : -1;
+    case 20: return NAME_IS("mcp-protocol-version") ? MCP_HTTP_H_PROTOCOL_VERSION : -1;
+    default: return -1;
+    }
+}
+
+#undef NAME_IS
+
 static int on_header_field_complete(llhttp_t *p) {
     mcp_http_parser *parser = parser_of(p);
-    parser->current = -1;
-    if (parser->field_len < sizeof parser->field) {
-        /* Lengths first: most headers are ruled out without a compare. */
-        for (size_t i = 0; i < sizeof KNOWN_HEADERS / sizeof KNOWN_HEADERS[0]; i++) {
-            if (KNOWN_HEADERS[i].len != parser->field_len) continue;
-            if ((parser->field[0] | 0x20) == KNOWN_HEADERS[i].name[0] &&
-                strncasecmp(KNOWN_HEADERS[i].name, parser->field, parser->field_len) == 0) {
-                parser->current = (int)KNOWN_HEADERS[i].index;
-                break;
-            }
-        }
-    }
+    bool kept = parser->field_len < sizeof parser->field; /* longer names are not ours */
+    parser->current = kept ? known_header(parser->field, parser->field_len) : -1;
     parser->current_param = -1;
-    if (parser->current < 0 && parser->field_len < sizeof parser->field && parser->field_len > 10 &&
-        strncasecmp(parser->field, "mcp-param-", 10) == 0) {
+    if (parser->current < 0 && kept && parser->field_len > 10 && name_is(parser->field, "mcp-param-", 10)) {
         /* Tool parameters mirrored into headers (2026-07-28): kept by name
          * for the server's check against the body. */
         if (parser->param_count == MCP_HTTP_MAX_PARAM_HEADERS) {
@@ -127,8 +205,7 @@ static int on_header_field_complete(llhttp_t *p) {
             parser->param_name_off[i] = parser->head.len;
             parser->param_name_len[i] = parser->field_len;
             if (mcp_buf_append(&parser->head, parser->field, parser->field_len)) return fail(parser, 500, "out of memory");
-            parser->param_value_off[i] = parser->head.len;
-            parser->param_value_len[i] = 0;
+            span_start(parser, &parser->param_values[i]);
             parser->current_param = (int)i;
         }
     }
@@ -147,15 +224,8 @@ static int on_header_field_complete(llhttp_t *p) {
             return 0;
         }
         if (h == MCP_HTTP_H_ACCEPT || h == MCP_HTTP_H_TRACESTATE) {
-            /* Joined in place when nothing was stored after the first;
-             * otherwise the later line is not read (a client splitting
-             * Accept around other MCP headers is not one we have met). */
-            if (parser->offsets[h] + parser->lengths[h] != parser->head.len) {
-                parser->current = -1;
-                return 0;
-            }
-            if (mcp_buf_append_char(&parser->head, ',')) return fail(parser, 500, "out of memory");
-            parser->lengths[h]++;
+            /* The lines are joined with ",": the value is gathered in head. */
+            if (span_add(parser, &parser->values[h], ",", 1)) return fail(parser, 500, "out of memory");
             return 0;
         }
         parser->duplicate = true;
@@ -163,8 +233,7 @@ static int on_header_field_complete(llhttp_t *p) {
         return 0;
     }
     parser->present[h] = true;
-    parser->offsets[h] = parser->head.len;
-    parser->lengths[h] = 0;
+    span_start(parser, &parser->values[h]);
     return 0;
 }
 
@@ -172,17 +241,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
-    if (parser->current_param >= 0) {
-        if (mcp_buf_append(&parser->head, at, len)) return fail(parser, 500, "out of memory");
-        parser->param_value_len[parser->current_param] += len;
-        return 0;
-    }
-    if (parser->current < 0) return 0;
-    int h = parser->current;
-    /* Values of a repeated Accept are appended after the first; every
-     * other known header sits at the end of head while it is read. */
-    if (mcp_buf_append(&parser->head, at, len)) return fail(parser, 500, "out of memory");
-    parser->lengths[h] += len;
+    mcp_http_span *sp = parser->current_param >= 0 ? &parser->param_values[parser->current_param]
+                        : parser->current >= 0     ? &parser->values[parser->current]
+                                                   : NULL;
+    if (sp && span_add(parser, sp, at, len)) return fail(parser, 500, "out of memory");
     return 0;
 }
 
@@ -274,20 +336,23 @@ static mcp_http_method method_of(uint8_t method) {
     }
 }
 
+/* Optional whitespace around a field value (RFC 9110 5.5). */
+static mcp_str trim_ows(mcp_str v) {
+    while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) v.ptr++, v.len--;
+    while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t')) v.len--;
+    return v;
+}
+
+/* Field by field rather than one memset: the request is ~800 bytes, most of
+ * them parameter slots that only param_count of are read. */
 static void fill_request(mcp_http_parser *parser, llhttp_t *p, mcp_http_request *req) {
-    memset(req, 0, sizeof *req);
     req->method = method_of(llhttp_get_method(p));
-    req->target = (mcp_str){parser->head.data, parser->target_len};
+    req->target = span_str(parser, &parser->target);
     req->path = req->target;
     const char *query = memchr(req->target.ptr, '?', req->target.len);
     if (query) req->path.len = (size_t)(query - req->target.ptr);
-    for (int h = 0; h < MCP_HTTP_H_COUNT; h++) {
-        if (!parser->present[h]) continue;
-        mcp_str v = {parser->head.data + parser->offsets[h], parser->lengths[h]};
-        while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) v.ptr++, v.len--;
-        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t')) v.len--;
-        req->headers[h] = v;
-    }
+    for (int h = 0; h < MCP_HTTP_H_COUNT; h++)
+        req->headers[h] = parser->present[h] ? trim_ows(span_str(parser, &parser->values[h])) : (mcp_str){NULL, 0};
     req->body = parser->body_ptr ? (mcp_str){parser->body_ptr, parser->body_len}
                                  : (mcp_str){parser->body.data ? parser->body.data : "", parser->body.len};
     req->keep_alive = llhttp_should_keep_alive(p) != 0;
@@ -295,9 +360,7 @@ static void fill_request(mcp_http_parser *parser, llhttp_t *p, mcp_http_request 
     req->too_many_params = parser->too_many_params;
     req->param_count = parser->param_count;
     for (size_t i = 0; i < parser->param_count; i++) {
-        mcp_str v = {parser->head.data + parser->param_value_off[i], parser->param_value_len[i]};
-        while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) v.ptr++, v.len--;
-        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t')) v.len--;
+        mcp_str v = trim_ows(span_str(parser, &parser->param_values[i]));
         req->params[i] = (mcp_header_field){.name = parser->head.data + parser->param_name_off[i],
                                             .name_len = parser->param_name_len[i], .value = v.ptr,
                                             .value_len = v.len};
@@ -313,20 +376,13 @@ int mcp_http_parser_next(mcp_http_parser *parser, mcp_str *input, mcp_http_reque
         llhttp_resume(p);
     }
     if (input->len == 0) return MCP_HTTP_MORE;
-    /* A piece of a header that was kept as a slice would dangle after this
-     * read; the body is the only thing kept in place, so gather it now. */
-    if (parser->body_ptr && parser->started) {
-        if (mcp_buf_append(&parser->body, parser->body_ptr, parser->body_len)) return MCP_ENOMEM;
-        parser->body_ptr = NULL;
-    }
+    /* Slices into an earlier read would dangle: copies are kept instead. */
+    if (parser->started && keep_slices(parser)) return MCP_ENOMEM;
     llhttp_errno_t err = llhttp_execute(p, input->ptr, input->len);
     if (err == HPE_OK) {
         input->ptr += input->len;
         input->len = 0;
-        if (parser->body_ptr && parser->started) {
-            if (mcp_buf_append(&parser->body, parser->body_ptr, parser->body_len)) return MCP_ENOMEM;
-            parser->body_ptr = NULL;
-        }
+        if (parser->started && keep_slices(parser)) return MCP_ENOMEM;
         return MCP_HTTP_MORE;
     }
     if (err == HPE_PAUSED && parser->ready) {

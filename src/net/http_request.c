@@ -36,6 +36,10 @@
 
 static const mcp_str NO_ID = {NULL, 0};
 
+/* A slice equal to a string literal: the length is known at compile time,
+ * so no strlen runs per request. */
+#define STR_IS(s, lit) ((s).len == sizeof(lit) - 1 && memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+
 /* ---- Header values ----------------------------------------------------------------- */
 static bool token_eq(const char *p, size_t len, const char *want) {
     return strlen(want) == len && strncasecmp(p, want, len) == 0;
@@ -44,7 +48,9 @@ static bool token_eq(const char *p, size_t len, const char *want) {
 /* Which of our two media types does Accept admit? No header admits both. */
 static void accept_types(mcp_str accept, bool *json, bool *sse) {
     *json = *sse = false;
-    if (!accept.ptr) {
+    /* Absent, or what the SDKs send on every POST: both, without a scan. */
+    if (!accept.ptr || STR_IS(accept, "application/json, text/event-stream") ||
+        STR_IS(accept, "text/event-stream, application/json")) {
         *json = *sse = true;
         return;
     }
@@ -277,12 +283,11 @@ static void post_modern(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
     }
     const char *name_field = NULL;
     const mcp_json *name_value = NULL;
-    bool tools_call = mcp_str_eq_cstr(method, "tools/call");
-    if (tools_call || mcp_str_eq_cstr(method, "prompts/get")) name_field = "name", name_value = f.name;
-    else if (mcp_str_eq_cstr(method, "resources/read")) name_field = "uri", name_value = f.uri;
+    bool tools_call = STR_IS(method, "tools/call");
+    if (tools_call || STR_IS(method, "prompts/get")) name_field = "name", name_value = f.name;
+    else if (STR_IS(method, "resources/read")) name_field = "uri", name_value = f.uri;
     /* The tasks extension names the task a request is about. */
-    else if (mcp_str_eq_cstr(method, "tasks/get") || mcp_str_eq_cstr(method, "tasks/update") ||
-             mcp_str_eq_cstr(method, "tasks/cancel"))
+    else if (STR_IS(method, "tasks/get") || STR_IS(method, "tasks/update") || STR_IS(method, "tasks/cancel"))
         name_field = "taskId", name_value = f.task_id;
     if (name_field && m->kind == MCP_RPC_REQUEST) {
         mcp_str hn = req->headers[MCP_HTTP_H_MCP_NAME];
@@ -416,7 +421,7 @@ static void handle_post(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_htt
         return;
     }
     mcp_str pv = req->headers[MCP_HTTP_H_PROTOCOL_VERSION];
-    bool modern = pv.ptr && mcp_str_eq_cstr(pv, MCP_PROTOCOL_MODERN);
+    bool modern = pv.ptr && STR_IS(pv, MCP_PROTOCOL_MODERN);
     mcp_arena_reset(&conn->arena);
     mcp_session *session = modern ? mcp_http_conn_modern(conn) : NULL;
     mcp_rpc_batch local;
@@ -556,7 +561,7 @@ static void get_resume(mcp_http_conn *conn, mcp_http_exchange *x, mcp_http_sessi
 static void handle_get(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {
     const mcp_http_opts *o = &conn->http->opts;
     mcp_str pv = req->headers[MCP_HTTP_H_PROTOCOL_VERSION];
-    if (o->disable_get_stream || (pv.ptr && mcp_str_eq_cstr(pv, MCP_PROTOCOL_MODERN))) {
+    if (o->disable_get_stream || (pv.ptr && STR_IS(pv, MCP_PROTOCOL_MODERN))) {
         mcp_http_x_error(x, 405, NO_ID, -32000, "Method Not Allowed: no GET stream here", NULL,
                          o->disable_get_stream ? ALLOW_NO_GET : ALLOW_ALL);
         return;
@@ -616,10 +621,24 @@ static void handle_delete(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_h
     mcp_http_x_respond(x, 200, NULL, NULL, 0, NULL);
 }
 
+/* The Host check, remembered per connection: a keep-alive client names
+ * the same host on every request, and the answer for the same bytes under
+ * the same options cannot change. */
+static bool conn_host_allowed(mcp_http_conn *conn, mcp_str host) {
+    if (host.ptr && host.len == conn->host_ok_len && host.len && memcmp(host.ptr, conn->host_ok, host.len) == 0)
+        return true;
+    if (!mcp_http_host_allowed(conn->http, host)) return false;
+    if (host.len <= sizeof conn->host_ok) {
+        memcpy(conn->host_ok, host.ptr, host.len);
+        conn->host_ok_len = host.len;
+    }
+    return true;
+}
+
 /* GET /metrics: the observer's Prometheus text, when it has one. */
 static bool serve_metrics(mcp_http_conn *conn, mcp_http_exchange *x, const mcp_http_request *req) {
     const mcp_observer *o = mcp_server_observer(conn->http->server);
-    if (!o || !o->metrics || req->method != MCP_HTTP_METHOD_GET || !mcp_str_eq_cstr(req->path, "/metrics")) return false;
+    if (!o || !o->metrics || req->method != MCP_HTTP_METHOD_GET || !STR_IS(req->path, "/metrics")) return false;
     if (!mcp_http_host_allowed(conn->http, req->headers[MCP_HTTP_H_HOST])) {
         mcp_http_x_error(x, 403, NO_ID, -32000, "Forbidden: Host not allowed", NULL, NULL);
         return true;
@@ -646,12 +665,12 @@ void mcp_http_handle_request(mcp_http_conn *conn, mcp_http_exchange *x, const mc
         mcp_http_x_error(x, 400, NO_ID, -32000, "Bad Request: a header that must appear once came twice", NULL, NULL);
         return;
     }
-    if (!mcp_str_eq_cstr(req->path, http->path)) {
+    if (req->path.len != http->path_len || memcmp(req->path.ptr, http->path, http->path_len) != 0) {
         static const char body[] = "Not Found\n";
         mcp_http_x_respond(x, 404, "text/plain", body, sizeof body - 1, NULL);
         return;
     }
-    if (!mcp_http_host_allowed(http, req->headers[MCP_HTTP_H_HOST]) ||
+    if (!conn_host_allowed(conn, req->headers[MCP_HTTP_H_HOST]) ||
         !mcp_http_origin_allowed(http, req->headers[MCP_HTTP_H_ORIGIN])) {
         mcp_http_x_error(x, 403, NO_ID, -32000, "Forbidden: Host or Origin not allowed", NULL, NULL);
         return;

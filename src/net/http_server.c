@@ -55,6 +55,7 @@ int mcp_http_server_new(mcp_http_server **out, mcp_server *server, const mcp_lis
     if (!o->request_timeout_ms) o->request_timeout_ms = MCP_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
     if (!o->max_pipeline) o->max_pipeline = MCP_HTTP_DEFAULT_MAX_PIPELINE;
     http->path = strdup(o->path ? o->path : MCP_HTTP_DEFAULT_PATH);
+    http->path_len = http->path ? strlen(http->path) : 0;
     http->allowed_hosts = mcp_net_strings_copy(o->allowed_hosts);
     http->allowed_origins = mcp_net_strings_copy(o->allowed_origins);
     http->counters = calloc(workers + 1, sizeof *http->counters);
