@@ -104,6 +104,10 @@ bool mcp_rpc_json_is_array(const mcp_json *node);
  * Result responses are written in two halves around the caller's result
  * value: begin writes {"jsonrpc":"2.0","id":…,"result": and end closes it. */
 void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id);
+/* The members every response opens with, "jsonrpc":"2.0","id":<id>, as
+ * JSON text in two pieces (constant, and the id's text or null), for a
+ * writer that frames the rest itself (mcp_json_begin_object_with). */
+void mcp_rpc_response_head(const mcp_rpc_id *id, mcp_str head[2]);
 void mcp_rpc_begin_result(mcp_json_writer *w, const mcp_rpc_id *id);
 void mcp_rpc_end_result(mcp_json_writer *w);
 /* A complete result response whose result is already JSON text. */

@@ -250,12 +250,53 @@ static void assemble_input_required(mcp_call *call)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
 }
 
+/* The usual tool result, text content and nothing else, in one append:
+ * the response's members, the whole result object included, go in as
+ * pieces of JSON text (a handful of writer calls cost more than the
+ * copying). The bytes are those of the general path below. False when the
+ * result is not of that kind. */
+static bool assemble_plain_tool(mcp_call *call)
+{
+    const mcp_session *s = call->session;
+    if (call->kind != MCP_CALL_TOOL || call->structured.len || call->is_error || call->result_meta ||
+        (call->modern && !s->modern_meta))
+        return false;
+    static const char MODERN_OPEN[] = ",\"result\":{\"resultType\":\"complete\",\"content\":[";
+    static const char LEGACY_OPEN[] = ",\"result\":{\"content\":[";
+    static const char MODERN_CLOSE[] = "],\"_meta\":";
+    mcp_str pieces[7];
+    mcp_rpc_response_head(&call->id, pieces);
+    size_t n = 2;
+    if (call->modern)
+        pieces[n++] = (mcp_str){MODERN_OPEN, sizeof MODERN_OPEN - 1};
+    else
+        pieces[n++] = (mcp_str){LEGACY_OPEN, sizeof LEGACY_OPEN - 1};
+    pieces[n++] = (mcp_str){call->items.data, call->items.len};
+    if (call->modern) {
+        pieces[n++] = (mcp_str){MODERN_CLOSE, sizeof MODERN_CLOSE - 1};
+        pieces[n++] = (mcp_str){s->modern_meta, s->modern_meta_len};
+        pieces[n++] = (mcp_str){"}", 1};
+    } else {
+        pieces[n++] = (mcp_str){"]}", 2};
+    }
+    mcp_json_writer w;
+    mcp_buf_reset(&call->out);
+    mcp_json_writer_init(&w, &call->out);
+    mcp_json_begin_object_with(&w, pieces, n);
+    mcp_json_end_object(&w);
+    if (mcp_json_writer_status(&w) != 0)
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+    return true;
+}
+
 static void assemble(mcp_call *call)
 {
     if (call->input_required) {
         assemble_input_required(call);
         return;
     }
+    if (assemble_plain_tool(call))
+        return;
     mcp_json_writer w;
     mcp_call_result_begin(call, &w);
     switch (call->kind) {

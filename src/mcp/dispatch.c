@@ -32,6 +32,7 @@ enum {
 
 typedef struct method_entry {
     const char *name;
+    size_t len;
     unsigned flags;
     int kind; /* for list methods */
     int (*fn)(mcp_call *call);
@@ -42,36 +43,40 @@ static int list_resources(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_
 static int list_templates(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_TEMPLATES); }
 static int list_prompts(mcp_call *c) { return mcp_method_list(c, MCP_REGISTRY_PROMPTS); }
 
+/* A name and its length, counted at compile time. */
+#define NAME_LEN(name) name, sizeof(name) - 1
+
 static const method_entry METHODS[] = {
-    {"tools/call", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_tools_call},
-    {"tools/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_tools},
-    {"resources/read", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_resources_read},
-    {"resources/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_resources},
-    {"resources/templates/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_templates},
-    {"prompts/get", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_prompts_get},
-    {"prompts/list", ERA_HANDSHAKE | ERA_MODERN, 0, list_prompts},
-    {"completion/complete", ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_complete},
-    {"resources/subscribe", ERA_HANDSHAKE, 0, mcp_method_subscribe},
-    {"resources/unsubscribe", ERA_HANDSHAKE, 0, mcp_method_unsubscribe},
-    {"logging/setLevel", ERA_HANDSHAKE, 0, mcp_method_set_level},
-    {"subscriptions/listen", ERA_MODERN, 0, mcp_method_listen},
-    {"tasks/get", ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_get},
-    {"tasks/result", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_result},
-    {"tasks/list", ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_list},
-    {"tasks/cancel", ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_cancel},
+    {NAME_LEN("tools/call"), ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_tools_call},
+    {NAME_LEN("tools/list"), ERA_HANDSHAKE | ERA_MODERN, 0, list_tools},
+    {NAME_LEN("resources/read"), ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_resources_read},
+    {NAME_LEN("resources/list"), ERA_HANDSHAKE | ERA_MODERN, 0, list_resources},
+    {NAME_LEN("resources/templates/list"), ERA_HANDSHAKE | ERA_MODERN, 0, list_templates},
+    {NAME_LEN("prompts/get"), ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_prompts_get},
+    {NAME_LEN("prompts/list"), ERA_HANDSHAKE | ERA_MODERN, 0, list_prompts},
+    {NAME_LEN("completion/complete"), ERA_HANDSHAKE | ERA_MODERN, 0, mcp_method_complete},
+    {NAME_LEN("resources/subscribe"), ERA_HANDSHAKE, 0, mcp_method_subscribe},
+    {NAME_LEN("resources/unsubscribe"), ERA_HANDSHAKE, 0, mcp_method_unsubscribe},
+    {NAME_LEN("logging/setLevel"), ERA_HANDSHAKE, 0, mcp_method_set_level},
+    {NAME_LEN("subscriptions/listen"), ERA_MODERN, 0, mcp_method_listen},
+    {NAME_LEN("tasks/get"), ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_get},
+    {NAME_LEN("tasks/result"), ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_result},
+    {NAME_LEN("tasks/list"), ERA_HANDSHAKE | TASKS, 0, mcp_method_tasks_list},
+    {NAME_LEN("tasks/cancel"), ERA_HANDSHAKE | ERA_MODERN | TASKS, 0, mcp_method_tasks_cancel},
     /* The modern era's tasks extension answers a task's questions here. */
-    {"tasks/update", ERA_MODERN | TASKS, 0, mcp_method_tasks_update},
-    {"initialize", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
-    {"ping", ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
+    {NAME_LEN("tasks/update"), ERA_MODERN | TASKS, 0, mcp_method_tasks_update},
+    {NAME_LEN("initialize"), ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_initialize},
+    {NAME_LEN("ping"), ERA_HANDSHAKE | BEFORE_INIT, 0, mcp_method_ping},
     /* server/discover is modern, but answering it without _meta costs
      * nothing and lets a client probe what we speak. */
-    {"server/discover", ERA_HANDSHAKE | ERA_MODERN | BEFORE_INIT, 0, mcp_method_discover},
+    {NAME_LEN("server/discover"), ERA_HANDSHAKE | ERA_MODERN | BEFORE_INIT, 0, mcp_method_discover},
 };
 
+/* Lengths mostly differ, so a name is compared with about one entry. */
 static const method_entry *method_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
-        if (strlen(METHODS[i].name) == len && memcmp(METHODS[i].name, name, len) == 0)
+        if (METHODS[i].len == len && memcmp(METHODS[i].name, name, len) == 0)
             return &METHODS[i];
     return NULL;
 }
@@ -352,6 +357,13 @@ static void run_and_settle(mcp_call *call)
     mcp_session *s = call->session;
     int rc = mcp_observe_run(call);
 
+    if (rc != MCP_PENDING && rc != MCP_INPUT_REQUIRED) {
+        /* Answered in the handler, the usual case: nothing else may touch
+         * the call now, and completing it takes the lock once, to write
+         * and recycle (the call leaves IN_HANDLER there). */
+        mcp_call_complete(call, rc);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     if (rc == MCP_PENDING && !call->finish_requested) {
         call->state = MCP_CALL_ASYNC;

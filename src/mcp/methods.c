@@ -77,7 +77,7 @@ static const mcp_json *required_string(mcp_call *call, const char *key)
 
 static mcp_json *arguments_of(mcp_call *call)
 {
-    mcp_json *args = mcp_json_get(call->params, "arguments");
+    mcp_json *args = mcp_json_get_n(call->params, "arguments", 9);
     if (args)
         return args;
     mcp_json *empty = NULL;
@@ -87,11 +87,12 @@ static mcp_json *arguments_of(mcp_call *call)
 
 int mcp_method_tools_call(mcp_call *call)
 {
-    const mcp_json *name = required_string(call, "name");
-    if (!name)
-        return 0;
-    const mcp_registry_entry *e =
-        mcp_registry_find_tool(call->snap, mcp_json_str(name, ""), mcp_json_str_len(name));
+    const mcp_json *name = mcp_json_get_n(call->params, "name", 4);
+    if (!mcp_json_is_string(name))
+        return invalid_params(call, "Invalid params: name must be a string");
+    /* A name without escapes is looked up in place, not decoded first. */
+    mcp_str wanted = mcp_json_str_view(name);
+    const mcp_registry_entry *e = mcp_registry_find_tool(call->snap, wanted.ptr, wanted.len);
     if (!e)
         return invalid_paramsf(call, "Unknown tool: %s", mcp_json_str(name, ""));
     mcp_json *args = arguments_of(call);

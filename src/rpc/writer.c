@@ -26,10 +26,17 @@ void mcp_rpc_write_id(mcp_json_writer *w, const mcp_rpc_id *id)
     MCP_JSON_MEMBER(w, "id", text.ptr, text.len);
 }
 
+void mcp_rpc_response_head(const mcp_rpc_id *id, mcp_str head[2])
+{
+    head[0] = (mcp_str){HEAD_JSON, sizeof HEAD_JSON - 1};
+    head[1] = id_json(id);
+}
+
 /* {"jsonrpc":"2.0","id":…, in one append. */
 static void begin_response(mcp_json_writer *w, const mcp_rpc_id *id)
 {
-    const mcp_str head[2] = {{HEAD_JSON, sizeof HEAD_JSON - 1}, id_json(id)};
+    mcp_str head[2];
+    mcp_rpc_response_head(id, head);
     mcp_json_begin_object_with(w, head, 2);
 }
 
