@@ -1,10 +1,18 @@
 /*
- * A small blocking HTTP/1.1 client for the exporter thread: one request
- * per connection (Connection: close), a deadline over the whole exchange
- * (connect, send, receive) enforced with poll, and the response parsed by
- * llhttp. Only http:// URLs: the collector is expected on loopback or
- * behind a local agent. This sits behind obs_http_request so that a shared
- * client of the net layer can replace it without touching the exporter.
+ * A small blocking HTTP/1.1 client for the exporter thread: a deadline
+ * over the whole exchange (connect, send, receive) enforced with poll, and
+ * the response parsed by llhttp. Only http:// URLs: the collector is
+ * expected on loopback or behind a local agent. This sits behind
+ * obs_http_request / obs_http_exchange so that a shared client of the net
+ * layer can replace it without touching the exporter.
+ *
+ * The exporter keeps its connection between posts (obs_http_conn): a new
+ * TCP connection per batch cost a handshake, a teardown and a cold
+ * receive window on both ends for every few hundred spans. A kept
+ * connection the collector has since closed is noticed before sending (it
+ * reads as ready) or by a failure before any answer byte, and the post
+ * goes once more on a new connection; a connection is kept only when the
+ * answer allows it and was read to its exact end.
  */
 #include "obs_internal.h"
 
@@ -160,7 +168,9 @@ static int on_message_complete(llhttp_t *p) {
     return HPE_PAUSED;
 }
 
-static int read_response(int fd, uint64_t deadline, obs_http_response *out) {
+/* Read one response. *answered: some of it arrived; *reusable: it was
+ * complete, allowed keep-alive and nothing followed it. */
+static int read_response(int fd, uint64_t deadline, obs_http_response *out, bool *answered, bool *reusable) {
     llhttp_settings_t settings;
     llhttp_settings_init(&settings);
     settings.on_header_field = on_header_field;
@@ -172,6 +182,7 @@ static int read_response(int fd, uint64_t deadline, obs_http_response *out) {
     parse_state st = {.resp = out};
     parser.data = &st;
     char buf[4096];
+    *answered = *reusable = false;
     for (;;) {
         struct pollfd p = {fd, POLLIN, 0};
         int ms = remaining_ms(deadline);
@@ -181,37 +192,80 @@ static int read_response(int fd, uint64_t deadline, obs_http_response *out) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
             return MCP_EIO;
         }
+        if (n > 0) *answered = true;
         llhttp_errno_t e = n == 0 ? llhttp_finish(&parser) : llhttp_execute(&parser, buf, (size_t)n);
-        if (st.done || (e == HPE_PAUSED && st.done)) break;
+        if (st.done) {
+            *reusable = n > 0 && e == HPE_PAUSED && llhttp_get_error_pos(&parser) == buf + n && !st.too_big &&
+                        llhttp_should_keep_alive(&parser);
+            break;
+        }
         if (e != HPE_OK) return MCP_EPROTO;
-        if (n == 0) return st.done ? MCP_OK : MCP_EPROTO;
+        if (n == 0) return MCP_EPROTO;
     }
     out->status = llhttp_get_status_code(&parser);
     return MCP_OK;
 }
 
-int obs_http_request(const obs_url *url, const char *method, const mcp_header *headers, size_t header_count,
-                     const char *content_type, const char *body, size_t body_len, unsigned timeout_ms,
-                     obs_http_response *out) {
+void obs_http_conn_close(obs_http_conn *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+/* A kept connection is usable when nothing is waiting on it: a collector
+ * that closed it makes it readable (end of stream). */
+static bool conn_idle(int fd) {
+    struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+    return poll(&p, 1, 0) == 0;
+}
+
+int obs_http_exchange(obs_http_conn *c, const obs_url *url, const char *method, const mcp_header *headers,
+                      size_t header_count, const char *content_type, const char *body, size_t body_len,
+                      unsigned timeout_ms, obs_http_response *out) {
     out->status = 0;
     out->retry_after_ms = -1;
     uint64_t deadline = mcp_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : 10000) * 1000000ull;
     mcp_buf req;
     mcp_buf_init(&req);
     bool v6 = strchr(url->host, ':') != NULL;
-    int rc = mcp_buf_appendf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: mcpd/" MCP_VERSION_STRING
-                                   "\r\nConnection: close\r\n",
-                             method, url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
+    int rc = mcp_buf_appendf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: mcpd/" MCP_VERSION_STRING "\r\n%s",
+                             method, url->path, v6 ? "[" : "", url->host, v6 ? "]" : "", url->port,
+                             c->keep ? "" : "Connection: close\r\n");
     if (!rc && body) rc = mcp_buf_appendf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, body_len);
     for (size_t i = 0; !rc && i < header_count; i++)
         rc = mcp_buf_appendf(&req, "%s: %s\r\n", headers[i].name, headers[i].value);
     if (!rc) rc = mcp_buf_append(&req, "\r\n", 2);
-    int fd = -1;
-    if (!rc) rc = connect_deadline(url, deadline, &fd);
-    if (!rc) rc = send_all(fd, req.data, req.len, deadline);
-    if (!rc && body_len) rc = send_all(fd, body, body_len, deadline);
-    if (!rc) rc = read_response(fd, deadline, out);
-    if (fd >= 0) close(fd);
+    for (int attempt = 0; !rc; attempt++) {
+        bool reused = c->fd >= 0;
+        if (reused && !conn_idle(c->fd)) {
+            obs_http_conn_close(c);
+            reused = false;
+        }
+        if (c->fd < 0) rc = connect_deadline(url, deadline, &c->fd);
+        if (!rc) rc = send_all(c->fd, req.data, req.len, deadline);
+        if (!rc && body_len) rc = send_all(c->fd, body, body_len, deadline);
+        bool answered = false, reusable = false;
+        if (!rc) rc = read_response(c->fd, deadline, out, &answered, &reusable);
+        if (!rc) {
+            if (!c->keep || !reusable) obs_http_conn_close(c);
+            break;
+        }
+        obs_http_conn_close(c);
+        /* Closed under us while kept: the collector never saw this post
+         * (no answer began), so it goes once more on a new connection. */
+        if (!reused || answered || rc == MCP_ETIMEDOUT || attempt) break;
+        rc = MCP_OK;
+        out->retry_after_ms = -1;
+        mcp_buf_reset(&out->body);
+    }
     mcp_buf_free(&req);
+    return rc;
+}
+
+int obs_http_request(const obs_url *url, const char *method, const mcp_header *headers, size_t header_count,
+                     const char *content_type, const char *body, size_t body_len, unsigned timeout_ms,
+                     obs_http_response *out) {
+    obs_http_conn c = {.fd = -1, .keep = false};
+    int rc = obs_http_exchange(&c, url, method, headers, header_count, content_type, body, body_len, timeout_ms, out);
+    obs_http_conn_close(&c);
     return rc;
 }

@@ -125,6 +125,22 @@ int obs_http_request(const obs_url *url, const char *method, const mcp_header *h
                      const char *content_type, const char *body, size_t body_len, unsigned timeout_ms,
                      obs_http_response *out);
 
+/* A connection kept from one exchange to the next (HTTP/1.1 keep-alive),
+ * owned by one thread. keep false: every exchange asks the server to close
+ * (Connection: close), as obs_http_request does. */
+typedef struct obs_http_conn {
+    int fd;                      /* -1: none open */
+    bool keep;
+} obs_http_conn;
+
+/* obs_http_request over c: reuses its connection when the last answer
+ * allowed, opens one otherwise; a kept connection found closed by the
+ * server before any answer is replaced once, transparently. */
+int obs_http_exchange(obs_http_conn *c, const obs_url *url, const char *method, const mcp_header *headers,
+                      size_t header_count, const char *content_type, const char *body, size_t body_len,
+                      unsigned timeout_ms, obs_http_response *out);
+void obs_http_conn_close(obs_http_conn *c);
+
 /* Append the OTLP/JSON ExportTraceServiceRequest for spans. */
 int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *spans, size_t n);
 

@@ -60,7 +60,7 @@ static unsigned backoff_ms(mcp_tracer *t, unsigned attempt, long retry_after_ms)
 }
 
 /* Post one batch, retrying; returns true when the collector took it. */
-static bool export_batch(mcp_tracer *t, mcp_span **spans, size_t n, mcp_buf *body) {
+static bool export_batch(mcp_tracer *t, obs_http_conn *conn, mcp_span **spans, size_t n, mcp_buf *body) {
     mcp_buf_reset(body);
     if (obs_otlp_encode(body, &t->opts, spans, n) != 0) return false;
     const mcp_exporter_opts *e = &t->opts.exporter;
@@ -69,8 +69,8 @@ static bool export_batch(mcp_tracer *t, mcp_span **spans, size_t n, mcp_buf *bod
         mcp_buf_init(&r.body);
         atomic_fetch_add_explicit(&t->export_requests, 1, memory_order_relaxed);
         if (attempt) atomic_fetch_add_explicit(&t->export_retries, 1, memory_order_relaxed);
-        int rc = obs_http_request(&t->url, "POST", t->headers, e->header_count, "application/json", body->data,
-                                  body->len, e->timeout_ms, &r);
+        int rc = obs_http_exchange(conn, &t->url, "POST", t->headers, e->header_count, "application/json", body->data,
+                                   body->len, e->timeout_ms, &r);
         mcp_buf_free(&r.body);
         if (rc == 0 && r.status >= 200 && r.status < 300) return true;
         bool again = rc != 0 || retryable(r.status);
@@ -111,6 +111,7 @@ static void *exporter_main(void *arg) {
     mcp_span **batch = malloc(cap * sizeof *batch);
     mcp_buf body;
     mcp_buf_init(&body);
+    obs_http_conn conn = {.fd = -1, .keep = true};
     pthread_mutex_lock(&t->lock);
     for (;;) {
         uint64_t want = t->flush_requested;
@@ -118,7 +119,7 @@ static void *exporter_main(void *arg) {
         pthread_mutex_unlock(&t->lock);
         size_t n;
         while (batch && (n = obs_spans_collect(t, batch, cap)) > 0) {
-            if (export_batch(t, batch, n, &body)) {
+            if (export_batch(t, &conn, batch, n, &body)) {
                 atomic_fetch_add_explicit(&t->exported, n, memory_order_relaxed);
             } else {
                 atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
@@ -140,6 +141,7 @@ static void *exporter_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&t->lock);
+    obs_http_conn_close(&conn);
     mcp_buf_free(&body);
     free(batch);
     return NULL;
