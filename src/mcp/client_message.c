@@ -16,6 +16,7 @@
  * request of a pipelining client, so it is kept to one pass over the params.
  */
 #include "mcp/client_internal.h"
+#include "mcp/message.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -313,13 +314,7 @@ int mcp_client_write_request(mcp_client *client, mcp_buf *out, int64_t id, const
     }
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "jsonrpc");
-    mcp_json_write_cstr(&w, "2.0");
-    mcp_json_write_key(&w, "id");
-    mcp_json_write_int(&w, id);
-    mcp_json_write_key(&w, "method");
-    mcp_json_write_cstr(&w, method);
+    mcp_message_begin_request(&w, id, method);
     int rc = write_params(client, &w, id, params_json, progress);
     if (rc != 0)
         return rc;
@@ -329,19 +324,7 @@ int mcp_client_write_request(mcp_client *client, mcp_buf *out, int64_t id, const
 
 int mcp_client_write_notification(mcp_buf *out, const char *method, const char *params_json)
 {
-    mcp_json_writer w;
-    mcp_json_writer_init(&w, out);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "jsonrpc");
-    mcp_json_write_cstr(&w, "2.0");
-    mcp_json_write_key(&w, "method");
-    mcp_json_write_cstr(&w, method);
-    if (params_json) {
-        if (mcp_json_validate(params_json, strlen(params_json), NULL, NULL) != 0)
-            return MCP_EINVAL;
-        mcp_json_write_key(&w, "params");
-        mcp_json_write_raw(&w, params_json, strlen(params_json));
-    }
-    mcp_json_end_object(&w);
-    return mcp_json_writer_status(&w);
+    if (params_json && mcp_json_validate(params_json, strlen(params_json), NULL, NULL) != 0)
+        return MCP_EINVAL;
+    return mcp_message_write(out, NULL, method, params_json);
 }

@@ -15,6 +15,7 @@
  * carries inputResponses. Either way the handler is written once.
  */
 #include "internal.h"
+#include "mcp/message.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,25 +57,6 @@ static bool client_can(const char *version, const mcp_json *caps, const char *me
     return mcp_caps_allow(caps, method, mode);
 }
 
-static int write_request(mcp_buf *buf, int64_t id, const char *method, const char *params)
-{
-    mcp_json_writer w;
-    mcp_json_writer_init(&w, buf);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "jsonrpc");
-    mcp_json_write_cstr(&w, "2.0");
-    mcp_json_write_key(&w, "id");
-    mcp_json_write_int(&w, id);
-    mcp_json_write_key(&w, "method");
-    mcp_json_write_cstr(&w, method);
-    if (params) {
-        mcp_json_write_key(&w, "params");
-        mcp_json_write_raw(&w, params, strlen(params));
-    }
-    mcp_json_end_object(&w);
-    return mcp_json_writer_status(&w);
-}
-
 static bool params_ok(const char *params)
 {
     if (!params)
@@ -91,7 +73,7 @@ static int send_locked(mcp_session *s, mcp_outbound *o, const char *method, cons
     o->id = ++s->next_request_id;
     mcp_buf buf;
     mcp_buf_init(&buf);
-    int rc = write_request(&buf, o->id, method, params);
+    int rc = mcp_message_write(&buf, &o->id, method, params);
     if (rc == 0) {
         o->next = s->outbound;
         s->outbound = o;
