@@ -9,7 +9,7 @@
  * the size limit dropped as it streams in and reported once as MCP_ELIMIT.
  */
 #include "mcp/client.h"
-#include "net/client_tls.h"
+#include "net/client_dial.h"
 #include "net/connect.h"
 #include "net/net_internal.h"
 
@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
 #define SEND_TIMEOUT_MS 30000u /* a server that takes no bytes for this long is given up */
 #define READ_CHUNK 65536u
@@ -28,10 +27,8 @@ int mcp_connect_tcp(const char *host_port, const mcp_connect_opts *opts, mcp_cli
 {
     if (!host_port || !out)
         return MCP_EINVAL;
-    unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                        : DEFAULT_CONNECT_TIMEOUT_MS;
     int fd = -1;
-    int rc = mcp_net_connect_tcp(host_port, timeout, &fd);
+    int rc = mcp_net_connect_tcp(host_port, mcp_client_connect_timeout(opts), &fd);
     if (rc != 0)
         return rc;
     /* Back to blocking: the descriptor channel polls before it reads. */
@@ -124,8 +121,6 @@ int mcp_connect_tcp_tls(const char *host_port, const mcp_connect_opts *opts, mcp
         mcp_client_set_why(why, why_size, "expected HOST:PORT ([::1]:PORT for IPv6)");
         return MCP_EINVAL;
     }
-    unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                        : DEFAULT_CONNECT_TIMEOUT_MS;
     tls_channel *ch = calloc(1, sizeof *ch);
     if (!ch)
         return MCP_ENOMEM;
@@ -134,12 +129,9 @@ int mcp_connect_tcp_tls(const char *host_port, const mcp_connect_opts *opts, mcp
     ch->base.close = tls_channel_close;
     mcp_ndjson_init(&ch->framer, opts && opts->max_message_size ? opts->max_message_size : DEFAULT_MAX_MESSAGE);
     ch->chunk = malloc(READ_CHUNK);
-    int rc = ch->chunk ? mcp_client_tls_new(&ch->tls, opts, why, why_size) : MCP_ENOMEM;
-    if (rc == 0)
-        rc = mcp_client_stream_dial(&ch->stream, host, port, ch->tls, timeout, why, why_size);
+    int rc = ch->chunk ? mcp_client_dial(host, port, true, opts, &ch->tls, &ch->stream, why, why_size) : MCP_ENOMEM;
     if (rc != 0) {
         int saved = errno;
-        mcp_client_tls_free(ch->tls);
         mcp_ndjson_free(&ch->framer);
         free(ch->chunk);
         free(ch);

@@ -12,7 +12,7 @@
  * from the OpenSSL generator, as the RFC requires of clients.
  */
 #include "mcp/client.h"
-#include "net/client_tls.h"
+#include "net/client_dial.h"
 #include "net/client_url.h"
 #include "net/connect.h"
 #include "net/http_head.h"
@@ -28,7 +28,6 @@
 #include <openssl/rand.h>
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define CLOSE_WAIT_MS 1000u   /* how long closing waits for the server's close frame */
 #define SEND_TIMEOUT_MS 30000u /* a server that takes no bytes for this long is given up */
 #define READ_CHUNK 65536u
@@ -417,8 +416,6 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
         mcp_client_set_why(why, why_size, "expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH");
         return MCP_EINVAL;
     }
-    unsigned timeout = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                        : DEFAULT_CONNECT_TIMEOUT_MS;
     ws_channel *ch = calloc(1, sizeof *ch);
     if (!ch)
         return MCP_ENOMEM;
@@ -428,11 +425,9 @@ int mcp_connect_ws(const char *url, const mcp_connect_opts *opts, mcp_client_tra
     ch->max_message = opts && opts->max_message_size ? opts->max_message_size : DEFAULT_MAX_MESSAGE;
     mcp_buf_init(&ch->rbuf);
     mcp_buf_init(&ch->partial);
-    int rc = u.tls ? mcp_client_tls_new(&ch->tls, opts, why, why_size) : 0;
+    int rc = mcp_client_dial(u.host, u.port, u.tls, opts, &ch->tls, &ch->stream, why, why_size);
     if (rc == 0)
-        rc = mcp_client_stream_dial(&ch->stream, u.host, u.port, ch->tls, timeout, why, why_size);
-    if (rc == 0)
-        rc = handshake(ch, u.authority, u.path, timeout, why, why_size);
+        rc = handshake(ch, u.authority, u.path, mcp_client_connect_timeout(opts), why, why_size);
     if (rc != 0) {
         int saved = errno;
         mcp_client_stream_close(ch->stream);
