@@ -148,6 +148,21 @@ void mcp_oauth_reply_free(mcp_oauth_reply *r);
  * find nothing, so callers test only the members they need). The document
  * points into the body: keep r until done with it. */
 mcp_json *mcp_oauth_reply_json(const mcp_oauth_reply *r, mcp_arena *arena);
+/* The JSON answer of an endpoint (registration, token): the reply, its
+ * body as JSON (NULL when it is not JSON) and the body's "error" member
+ * (RFC 6749 5.2, RFC 7591 3.2.2), or NULL. */
+typedef struct mcp_oauth_answer {
+    mcp_oauth_reply reply;
+    mcp_arena arena;
+    mcp_json *doc;
+    const char *error;
+} mcp_oauth_answer;
+/* Read the reply of an mcp_oauth_http call that returned rc. 0: a holds
+ * the reply (free it with mcp_oauth_answer_free). Else rc, with the reply
+ * freed and why saying "<what> <url> could not be reached: <reason>". */
+int mcp_oauth_answer_read(int rc, mcp_oauth_reply *reply, const char *what, const char *url,
+                          mcp_oauth_answer *a, char *why, size_t why_size);
+void mcp_oauth_answer_free(mcp_oauth_answer *a);
 /* One request on its own connection (Connection: close), bounded by
  * net->timeout_ms over the whole exchange; redirects are not followed.
  * headers: extra header lines, each ending in CRLF, or NULL. body may be

@@ -207,20 +207,16 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
     int rc = mcp_oauth_http(&o->net, "POST", o->as.registration_endpoint, NULL, "application/json", body.data,
                             body.len, &reply);
     mcp_buf_free(&body);
-    if (rc != 0) {
-        snprintf(why, why_size, "the registration endpoint %s could not be reached: %s", o->as.registration_endpoint,
-                 mcp_strerror(rc));
-        mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer a;
+    rc = mcp_oauth_answer_read(rc, &reply, "the registration endpoint", o->as.registration_endpoint, &a, why,
+                               why_size);
+    if (rc != 0)
         return rc;
-    }
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
+    const mcp_json *doc = a.doc;
     const char *id = mcp_json_str(mcp_json_get(doc, "client_id"), NULL);
-    if ((reply.status != 200 && reply.status != 201) || !id || !*id) {
-        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
+    if ((a.reply.status != 200 && a.reply.status != 201) || !id || !*id) {
         snprintf(why, why_size, "dynamic client registration at %s failed: HTTP %d%s%s", o->as.registration_endpoint,
-                 reply.status, err ? ": " : "", err ? err : "");
+                 a.reply.status, a.error ? ": " : "", a.error ? a.error : "");
         rc = MCP_EPROTO;
     } else {
         const char *secret = mcp_json_str(mcp_json_get(doc, "client_secret"), NULL);
@@ -235,8 +231,7 @@ static int register_client(mcp_oauth *o, const char *redirect_uri, char *why, si
             o->client_method = MCP_OAUTH_AUTH_NONE;
         rc = o->client_id ? 0 : MCP_ENOMEM;
     }
-    mcp_arena_free(&arena);
-    mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer_free(&a);
     return rc;
 }
 

@@ -40,6 +40,27 @@ mcp_json *mcp_oauth_reply_json(const mcp_oauth_reply *r, mcp_arena *arena)
     return doc;
 }
 
+int mcp_oauth_answer_read(int rc, mcp_oauth_reply *reply, const char *what, const char *url,
+                          mcp_oauth_answer *a, char *why, size_t why_size)
+{
+    if (rc != 0) {
+        snprintf(why, why_size, "%s %s could not be reached: %s", what, url, mcp_strerror(rc));
+        mcp_oauth_reply_free(reply);
+        return rc;
+    }
+    a->reply = *reply;
+    mcp_arena_init(&a->arena, 0);
+    a->doc = mcp_oauth_reply_json(&a->reply, &a->arena);
+    a->error = mcp_json_str(mcp_json_get(a->doc, "error"), NULL);
+    return 0;
+}
+
+void mcp_oauth_answer_free(mcp_oauth_answer *a)
+{
+    mcp_arena_free(&a->arena);
+    mcp_oauth_reply_free(&a->reply);
+}
+
 void mcp_oauth_net_init(mcp_oauth_net *net, const mcp_connect_opts *opts, unsigned timeout_ms)
 {
     memset(net, 0, sizeof *net);

@@ -134,22 +134,17 @@ int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_s
         rc = post_token(o, form, &headers, &reply);
     }
     mcp_buf_free(&headers);
-    if (rc != 0) {
-        snprintf(why, why_size, "the token endpoint %s could not be reached: %s", o->as.token_endpoint,
-                 mcp_strerror(rc));
-        mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer a;
+    rc = mcp_oauth_answer_read(rc, &reply, "the token endpoint", o->as.token_endpoint, &a, why, why_size);
+    if (rc != 0)
         return rc;
-    }
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
+    const mcp_json *doc = a.doc;
     const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
     const char *type = mcp_json_str(mcp_json_get(doc, "token_type"), "Bearer");
-    if (reply.status != 200 || !token || !*token) {
-        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
+    if (a.reply.status != 200 || !token || !*token) {
         const char *desc = mcp_json_str(mcp_json_get(doc, "error_description"), NULL);
-        snprintf(why, why_size, "the token endpoint answered HTTP %d%s%s%s%s", reply.status, err ? ": " : "",
-                 err ? err : "", desc ? " — " : "", desc ? desc : "");
+        snprintf(why, why_size, "the token endpoint answered HTTP %d%s%s%s%s", a.reply.status, a.error ? ": " : "",
+                 a.error ? a.error : "", desc ? " — " : "", desc ? desc : "");
         rc = MCP_EPROTO;
     } else if (strcasecmp(type, "Bearer") != 0 && !(o->as.dpop_es256 && !strcasecmp(type, "DPoP"))) {
         snprintf(why, why_size, "the token endpoint issued a '%s' token; Bearer%s tokens are supported", type,
@@ -169,8 +164,7 @@ int mcp_oauth_token_request(mcp_oauth *o, mcp_buf *form, char *why, size_t why_s
                       mcp_json_str(mcp_json_get(doc, "scope"), NULL));
         rc = o->token ? 0 : MCP_ENOMEM;
     }
-    mcp_arena_free(&arena);
-    mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer_free(&a);
     return rc;
 }
 
@@ -253,27 +247,21 @@ static int token_exchange(mcp_oauth *o, mcp_buf *jag, char *why, size_t why_size
     int rc = mcp_oauth_http(&o->net, "POST", o->opts.idp_token_endpoint, NULL, "application/x-www-form-urlencoded",
                             form.data, form.len, &reply);
     mcp_buf_free(&form);
-    if (rc != 0) {
-        snprintf(why, why_size, "the identity provider's token endpoint %s could not be reached: %s",
-                 o->opts.idp_token_endpoint, mcp_strerror(rc));
-        mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer a;
+    rc = mcp_oauth_answer_read(rc, &reply, "the identity provider's token endpoint", o->opts.idp_token_endpoint, &a,
+                               why, why_size);
+    if (rc != 0)
         return rc;
-    }
-    mcp_arena arena;
-    mcp_arena_init(&arena, 0);
-    mcp_json *doc = mcp_oauth_reply_json(&reply, &arena);
-    const char *token = mcp_json_str(mcp_json_get(doc, "access_token"), NULL);
-    const char *type = mcp_json_str(mcp_json_get(doc, "issued_token_type"), TOKEN_TYPE_ID_JAG);
-    if (reply.status != 200 || !token || !*token || strcmp(type, TOKEN_TYPE_ID_JAG) != 0) {
-        const char *err = mcp_json_str(mcp_json_get(doc, "error"), NULL);
+    const char *token = mcp_json_str(mcp_json_get(a.doc, "access_token"), NULL);
+    const char *type = mcp_json_str(mcp_json_get(a.doc, "issued_token_type"), TOKEN_TYPE_ID_JAG);
+    if (a.reply.status != 200 || !token || !*token || strcmp(type, TOKEN_TYPE_ID_JAG) != 0) {
         snprintf(why, why_size, "the token exchange at the identity provider gave no ID-JAG: HTTP %d%s%s",
-                 reply.status, err ? ": " : "", err ? err : "");
+                 a.reply.status, a.error ? ": " : "", a.error ? a.error : "");
         rc = MCP_EPROTO;
     } else {
         mcp_buf_append_cstr(jag, token);
     }
-    mcp_arena_free(&arena);
-    mcp_oauth_reply_free(&reply);
+    mcp_oauth_answer_free(&a);
     return rc;
 }
 
