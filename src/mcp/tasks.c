@@ -258,13 +258,31 @@ static int write_result(mcp_call *call, const mcp_task *t)
     return rc;
 }
 
+/* Under the lock: answer the tasks/result calls waiting for t, which has
+ * settled, and hand them over in ready (room for TASK_WAITERS_MAX) to be
+ * finished once the lock is released. How many. */
+static size_t answer_waiters_locked(mcp_task *t, mcp_call **ready)
+{
+    size_t n = t->waiter_count;
+    memcpy(ready, t->waiters, n * sizeof *ready);
+    t->waiter_count = 0;
+    for (size_t i = 0; i < n; i++)
+        write_result(ready[i], t);
+    return n;
+}
+
+static void finish_waiters(mcp_call **ready, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mcp_call_finish(ready[i]);
+}
+
 /* The task's call completed (call.c): keep its reply instead of sending
  * it, settle the task, answer the tasks/result calls that waited. */
 void mcp_task_settle(mcp_call *call)
 {
     mcp_session *s = call->session;
     mcp_call *ready[TASK_WAITERS_MAX];
-    size_t n = 0;
     pthread_mutex_lock(&s->lock);
     mcp_task *t = call->task;
     t->call = NULL;
@@ -275,19 +293,31 @@ void mcp_task_settle(mcp_call *call)
             failed = true;
         set_status(s, t, failed ? MCP_TASK_FAILED : MCP_TASK_COMPLETED, NULL);
     }
-    n = t->waiter_count;
-    memcpy(ready, t->waiters, n * sizeof *ready);
-    t->waiter_count = 0;
-    for (size_t i = 0; i < n; i++)
-        write_result(ready[i], t);
+    size_t n = answer_waiters_locked(t, ready);
     pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < n; i++)
-        mcp_call_finish(ready[i]);
+    finish_waiters(ready, n);
 }
 
 static int not_found(mcp_call *call)
 {
     return mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Failed to retrieve task: Task not found");
+}
+
+/* Lock the session and find the task the request names (expired ones
+ * gone first). False when it names none: its error is set, nothing is
+ * locked. Else the session is locked for the caller to unlock, and *t is
+ * the task, or NULL with the not-found error set in *rc. */
+static bool lock_named_task(mcp_call *call, mcp_task **t, int *rc)
+{
+    const char *id = mcp_task_id_param(call);
+    if (!id)
+        return false;
+    mcp_session *s = call->session;
+    pthread_mutex_lock(&s->lock);
+    purge_locked(s);
+    *t = find_locked(s, id);
+    *rc = *t ? 0 : not_found(call);
+    return true;
 }
 
 static int answer_task(mcp_call *call, const mcp_task *t)
@@ -303,30 +333,24 @@ int mcp_method_tasks_get(mcp_call *call)
 {
     if (call->modern)
         return mcp_method_tasks_get_modern(call);
-    const char *id = mcp_task_id_param(call);
-    if (!id)
+    mcp_task *t;
+    int rc = 0;
+    if (!lock_named_task(call, &t, &rc))
         return 0;
-    mcp_session *s = call->session;
-    pthread_mutex_lock(&s->lock);
-    purge_locked(s);
-    mcp_task *t = find_locked(s, id);
-    int rc = t ? answer_task(call, t) : not_found(call);
-    pthread_mutex_unlock(&s->lock);
+    if (t)
+        rc = answer_task(call, t);
+    pthread_mutex_unlock(&call->session->lock);
     return rc;
 }
 
 int mcp_method_tasks_result(mcp_call *call)
 {
-    const char *id = mcp_task_id_param(call);
-    if (!id)
-        return 0;
-    mcp_session *s = call->session;
+    mcp_task *t;
     int rc = 0;
-    pthread_mutex_lock(&s->lock);
-    purge_locked(s);
-    mcp_task *t = find_locked(s, id);
+    if (!lock_named_task(call, &t, &rc))
+        return 0;
     if (!t) {
-        rc = not_found(call);
+        /* answered: not found */
     } else if (mcp_task_status_terminal(t->status)) {
         rc = write_result(call, t);
     } else if (t->waiter_count == TASK_WAITERS_MAX) {
@@ -335,7 +359,7 @@ int mcp_method_tasks_result(mcp_call *call)
         t->waiters[t->waiter_count++] = call;
         rc = MCP_PENDING;
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&call->session->lock);
     return rc;
 }
 
@@ -383,19 +407,16 @@ int mcp_method_tasks_cancel(mcp_call *call)
 {
     if (call->modern)
         return mcp_method_tasks_cancel_modern(call);
-    const char *id = mcp_task_id_param(call);
-    if (!id)
-        return 0;
     mcp_session *s = call->session;
     mcp_call *ready[TASK_WAITERS_MAX];
     mcp_call *waiting = NULL;
     size_t n = 0;
+    mcp_task *t;
     int rc = 0;
-    pthread_mutex_lock(&s->lock);
-    purge_locked(s);
-    mcp_task *t = find_locked(s, id);
+    if (!lock_named_task(call, &t, &rc))
+        return 0;
     if (!t) {
-        rc = not_found(call);
+        /* answered: not found */
     } else if (mcp_task_status_terminal(t->status)) {
         rc = mcp_call_set_error(call, MCP_RPC_INVALID_PARAMS, "Cannot cancel a task in a terminal status");
     } else {
@@ -411,16 +432,11 @@ int mcp_method_tasks_cancel(mcp_call *call)
             s->awaiting_input--;
         }
         set_status(s, t, MCP_TASK_CANCELLED, "The task was cancelled by request.");
-        n = t->waiter_count;
-        memcpy(ready, t->waiters, n * sizeof *ready);
-        t->waiter_count = 0;
-        for (size_t i = 0; i < n; i++)
-            write_result(ready[i], t);
+        n = answer_waiters_locked(t, ready);
         rc = answer_task(call, t);
     }
     pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < n; i++)
-        mcp_call_finish(ready[i]);
+    finish_waiters(ready, n);
     if (waiting)
         mcp_call_complete(waiting, 0);
     return rc;
