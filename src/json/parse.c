@@ -48,7 +48,8 @@ typedef struct parser {
     char *room;                  /* room for decoded strings: see string_room */
     const char *room_from;       /* the source byte that room[0] stands for */
     bool blocks; /* mcp_json_scan_blocks is available */
-    const char **stop; /* mcp_json_parse_prefix: where the value ended; NULL: text must end there */
+    const char *value_end; /* set when a whole value is followed by more text */
+    mcp_json *value;       /* that value (mcp_json_parse_prefix takes it) */
     frame local[LOCAL_FRAMES];
 } parser;
 
@@ -544,11 +545,14 @@ key:
     goto value;
 
 done:
-    if (ps->stop) {
-        *ps->stop = p; /* what follows is the caller's */
-    } else {
-        p = skip_ws(p, end);
-        if (p != end) return fail(ps, MCP_EPARSE, p, "unexpected data after the JSON value");
+    p = skip_ws(p, end);
+    if (p != end) {
+        /* An error for a whole text; mcp_json_parse_prefix takes the value
+         * from here instead (a test on this cold path only: one in the
+         * common path costs more than it looks, in how the loop compiles). */
+        ps->value_end = p;
+        ps->value = root;
+        return fail(ps, MCP_EPARSE, p, "unexpected data after the JSON value");
     }
     if (out) *out = root;
     return MCP_OK;
@@ -569,7 +573,8 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.room = NULL;
     ps.room_from = NULL;
     ps.blocks = mcp_json_have_blocks();
-    ps.stop = stop;
+    ps.value_end = NULL;
+    ps.value = NULL;
     if (err) {
         err->code = 0;
         err->offset = 0;
@@ -587,6 +592,16 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     int rc = !arena ? run(&ps, text, out, RUN_VALIDATE)
              : ps.lazy_depth ? run(&ps, text, out, RUN_LAZY)
                              : run(&ps, text, out, RUN_EAGER);
+    if (stop) {
+        if (rc == MCP_OK) {
+            *stop = ps.end; /* the value and its whitespace were all of it */
+        } else if (ps.value_end) {
+            rc = MCP_OK;
+            *stop = ps.value_end;
+            if (out) *out = ps.value;
+            if (err) memset(err, 0, sizeof *err);
+        }
+    }
     if (ps.stack != ps.local) free(ps.stack);
     return rc;
 }
