@@ -246,22 +246,28 @@ void mcp_metrics_observe(mcp_metrics *m, mcp_metric_id id, double value) {
     atomic_store_explicit(sum, bits, memory_order_relaxed);
 }
 
-void obs_metrics_count_time(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, uint64_t ns) {
-    if (!is_type(m, counter, MCP_METRIC_COUNTER) || !is_type(m, histogram, MCP_METRIC_HISTOGRAM)) return;
+int obs_metrics_timer_resolve(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, obs_metrics_timer *out) {
+    if (!m || !is_type(m, counter, MCP_METRIC_COUNTER) || !is_type(m, histogram, MCP_METRIC_HISTOGRAM))
+        return MCP_EINVAL;
     const metric_series *se = &m->series[histogram];
     const metric_family *f = &m->families[se->family];
-    if (MCP_UNLIKELY(f->negative_bound)) { /* not a latency histogram: the general path */
-        mcp_metrics_add(m, counter, 1);
-        mcp_metrics_observe(m, histogram, (double)ns * 1e-9);
-        return;
-    }
+    /* Whole ns against a negative bound would not sort as seconds do. */
+    if (f->negative_bound) return MCP_EINVAL;
+    *out = (obs_metrics_timer){.counter_slot = m->series[counter].slot,
+                               .histogram_slot = se->slot,
+                               .bound_count = f->bound_count,
+                               .bounds_ns = f->bounds_ns};
+    return MCP_OK;
+}
+
+void obs_metrics_timer_record(mcp_metrics *m, const obs_metrics_timer *tm, uint64_t ns) {
     metric_shard *s = shard_of(m);
     if (!s) return;
-    slot_add(&s->slots[m->series[counter].slot], 1);
+    slot_add(&s->slots[tm->counter_slot], 1);
     uint32_t b = 0;
-    while (b < f->bound_count && ns > f->bounds_ns[b]) b++;
-    slot_add(&s->slots[se->slot + b], 1);
-    _Atomic uint64_t *sum = &s->slots[se->slot + f->bound_count + 1];
+    while (b < tm->bound_count && ns > tm->bounds_ns[b]) b++;
+    slot_add(&s->slots[tm->histogram_slot + b], 1);
+    _Atomic uint64_t *sum = &s->slots[tm->histogram_slot + tm->bound_count + 1];
     double d;
     uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
     memcpy(&d, &bits, sizeof d);

@@ -20,7 +20,7 @@ typedef struct metric_family {
     mcp_metric_type type;
     int first, last;             /* series of this family, chained by next */
     double bounds[MCP_METRICS_MAX_BOUNDS];
-    uint64_t bounds_ns[MCP_METRICS_MAX_BOUNDS]; /* the same in whole ns, for obs_metrics_count_time */
+    uint64_t bounds_ns[MCP_METRICS_MAX_BOUNDS]; /* the same in whole ns, for obs_metrics_timer_record */
     uint32_t bound_count;
     bool negative_bound;         /* a bound below zero: not a duration histogram */
 } metric_family;

@@ -77,8 +77,11 @@ struct mcp_span {
     void *user;                  /* the request hooks keep their handle data here */
     uint32_t user_index;
     obs_req req;
-    obs_attr attrs[MCP_SPAN_MAX_ATTRIBUTES];
+    /* The text right after the fields a request span writes, the 3 KiB of
+     * generic attributes (which request spans rarely use) after it: a
+     * span's start and its export touch a few adjacent cache lines. */
     char text[MCP_SPAN_TEXT_ROOM]; /* name first, then string values */
+    obs_attr attrs[MCP_SPAN_MAX_ATTRIBUTES];
 };
 
 /* Single-producer (the thread that ends spans), single-consumer (the
@@ -186,6 +189,11 @@ mcp_span *obs_span_start2(mcp_tracer *t, mcp_str a, mcp_str b, mcp_span_kind kin
 /* span.c: a span with an empty name and no text yet; the caller writes
  * them when the span is recording (obs_span_name_set, or its own layout). */
 mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_context *parent);
+/* obs_span_begin, and the span made current on this thread; the one it
+ * replaced is kept in s->user, for obs_span_leave to put back. */
+mcp_span *obs_span_begin_current(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_context *parent);
+/* When s is current on this thread, make s->user current again. */
+void obs_span_leave(mcp_span *s);
 /* The longest span name: a quarter of the text room. */
 #define OBS_SPAN_NAME_ROOM (MCP_SPAN_TEXT_ROOM / 4)
 /* Name a recording span with no text yet "{a} {b}" (just a when b is
@@ -223,10 +231,19 @@ static inline void obs_span_put_ref(mcp_span *s, const char *key, uint32_t off, 
     a->v.off = off;
 }
 
-/* metrics.c: a request's count and duration in one go, the duration in
- * whole ns against the histogram's bounds in seconds (no division, one
- * look-up of the thread's shard): 1 on counter, ns into histogram. */
-void obs_metrics_count_time(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, uint64_t ns);
+/* metrics.c: a counter and a duration histogram resolved once to their
+ * slots, so that a request's count and duration are one call: no type
+ * checks, one look-up of the thread's shard, the duration in whole ns
+ * against the bounds (no division). */
+typedef struct obs_metrics_timer {
+    uint32_t counter_slot, histogram_slot, bound_count;
+    const uint64_t *bounds_ns;
+} obs_metrics_timer;
+/* MCP_EINVAL unless counter is a counter and histogram a histogram whose
+ * bounds are all >= 0 (a duration's). */
+int obs_metrics_timer_resolve(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, obs_metrics_timer *out);
+/* 1 on the counter, ns into the histogram. */
+void obs_metrics_timer_record(mcp_metrics *m, const obs_metrics_timer *tm, uint64_t ns);
 
 /* span.c: give a record back to its owner's pool (any thread). */
 void obs_span_release(mcp_span *s);

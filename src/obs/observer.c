@@ -43,8 +43,9 @@ struct mcp_obs {
     mcp_tracer *tracer;
     mcp_tracer *own_tracer;      /* made when none was given: spans carry the timing */
     mcp_metrics *metrics;
-    mcp_metric_id requests[2][METHOD_COUNT][3];
-    mcp_metric_id duration[2][METHOD_COUNT];
+    /* [side][method][outcome]: the request counter and its method's
+     * duration histogram, resolved to their slots */
+    obs_metrics_timer timers[2][METHOD_COUNT][3];
 };
 
 /* Equal bytes, for 4 <= n <= 32 (every name in METHODS): overlapping
@@ -105,14 +106,16 @@ static int register_metrics(mcp_obs *o) {
     int rc = MCP_OK;
     for (int side = 0; side < 2 && !rc; side++) {
         for (unsigned mi = 0; mi < METHOD_COUNT && !rc; mi++) {
+            mcp_metric_id requests[3], duration;
             for (int oi = 0; oi < 3 && !rc; oi++) {
                 mcp_label l[] = {{"method", METHODS[mi].name}, {"outcome", OUTCOMES[oi]}};
-                rc = mcp_metrics_counter(o->metrics, names[side][0], helps[side][0], l, 2, &o->requests[side][mi][oi]);
+                rc = mcp_metrics_counter(o->metrics, names[side][0], helps[side][0], l, 2, &requests[oi]);
             }
             mcp_label l[] = {{"method", METHODS[mi].name}};
             if (!rc)
-                rc = mcp_metrics_histogram(o->metrics, names[side][1], helps[side][1], l, 1, NULL, 0,
-                                           &o->duration[side][mi]);
+                rc = mcp_metrics_histogram(o->metrics, names[side][1], helps[side][1], l, 1, NULL, 0, &duration);
+            for (int oi = 0; oi < 3 && !rc; oi++)
+                rc = obs_metrics_timer_resolve(o->metrics, requests[oi], duration, &o->timers[side][mi][oi]);
         }
     }
     return rc;
@@ -320,11 +323,11 @@ static void *request_start(void *obs, const mcp_request_info *req) {
     unsigned mi = method_index(req->method);
     obs_req_target kind = mi == 0 ? OBS_TARGET_TOOL : mi == 5 ? OBS_TARGET_PROMPT : OBS_TARGET_NONE;
     mcp_str target = kind != OBS_TARGET_NONE ? req->target : (mcp_str){NULL, 0};
-    mcp_span *s = obs_span_begin(o->tracer, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER, has_parent ? &parent : NULL);
+    mcp_span *s = obs_span_begin_current(o->tracer, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
+                                         has_parent ? &parent : NULL);
     if (!s) return NULL;
     s->user_index = mi | (req->client ? 0x100u : 0);
     if (s->recording && !request_attrs_pack(s, req, kind, target)) request_attrs_put(s, req, kind, target);
-    s->user = mcp_span_make_current(s);
     return s;
 }
 
@@ -357,7 +360,7 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
     uint64_t now = mcp_now_ns();
     if (o->metrics) {
         int oi = code ? 1 : tool_error ? 2 : 0;
-        obs_metrics_count_time(o->metrics, o->requests[side][mi][oi], o->duration[side][mi], now - s->start_mono_ns);
+        obs_metrics_timer_record(o->metrics, &o->timers[side][mi][oi], now - s->start_mono_ns);
     }
     if (s->recording && (code || tool_error)) {
         char tmp[16];
@@ -375,14 +378,14 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
                 code ? "error" : tool_error ? "tool error" : "ok", (double)(now - s->start_mono_ns) / 1e3);
         mcp_span_make_current(prev == s ? s->user : prev);
     }
-    if (mcp_span_current() == s) mcp_span_make_current(s->user);
+    obs_span_leave(s);
     obs_span_end_at(s, now);
 }
 
 static void handler_exit(void *obs, void *handle) {
     (void)obs;
     mcp_span *s = handle;
-    if (s && mcp_span_current() == s) mcp_span_make_current(s->user);
+    if (s) obs_span_leave(s);
 }
 
 /* The listener's runtime for the scrape being rendered on this thread. */

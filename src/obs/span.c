@@ -216,7 +216,11 @@ mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_cont
     do id = rng_next(th->rng);
     while (!id);
     memcpy(s->ctx.span_id, &id, 8);
-    s->recording = mcp_sampler_should_sample(&t->opts.sampler, s->ctx.trace_id, parent);
+    /* The usual samplers decided here, the ratio one by its function. */
+    const mcp_sampler *sm = &t->opts.sampler;
+    if (parent && sm->parent_based) s->recording = parent->flags & 1;
+    else if (sm->root == MCP_SAMPLE_ALWAYS_ON) s->recording = true;
+    else s->recording = mcp_sampler_should_sample(sm, s->ctx.trace_id, parent);
     s->ctx.flags = s->recording ? 1 : 0;
     s->start_mono_ns = mcp_now_ns();
     if (s->recording) {
@@ -306,6 +310,19 @@ mcp_span *mcp_span_make_current(mcp_span *s) {
     mcp_span *prev = tls_current;
     tls_current = s;
     return prev;
+}
+
+mcp_span *obs_span_begin_current(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_context *parent) {
+    mcp_span *s = obs_span_begin(t, kind, parent);
+    if (s) {
+        s->user = tls_current;
+        tls_current = s;
+    }
+    return s;
+}
+
+void obs_span_leave(mcp_span *s) {
+    if (tls_current == s) tls_current = s->user;
 }
 
 void mcp_span_end(mcp_span *s) {
