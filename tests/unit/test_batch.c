@@ -21,14 +21,9 @@
 
 #include "batch/batch_internal.h"
 #include "net/net_internal.h"
+#include "test_tcp_runtime.h"
 
 /* ---- Server ------------------------------------------------------------------- */
-/* Echoes its "n" back as text, so each completion can be matched to its request. */
-static int tool_echo_n(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "n=%lld", (long long)mcp_json_int(mcp_json_get(args, "n"), -1));
-}
-
 /* Works 20 us on the server's loop: a server slower than the client can
  * send, so requests pile up in flight. */
 static int tool_work_20us(mcp_call *call, const mcp_json *args, void *user) {
@@ -40,37 +35,8 @@ static int tool_work_20us(mcp_call *call, const mcp_json *args, void *user) {
     return mcp_call_text_n(call, "done", 4);
 }
 
-typedef struct server_fixture {
-    mcp_server *server;
-    mcp_net *net;
-    int port;
-    char addr[32];
-} server_fixture;
-
 static void server_start(server_fixture *f, int port) {
-    if (!f->server) {
-        f->server = mcp_server_new(&(mcp_server_opts){.name = "batch-test", .version = "1.0"});
-        assert_non_null(f->server);
-        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo_n", .fn = tool_echo_n}), 0);
-        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "work_20us", .fn = tool_work_20us}), 0);
-    }
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    assert_int_equal(mcp_net_start(&f->net, f->server, &(mcp_listen){.tcp = listen, .workers = 1}, NULL), 0);
-    f->port = mcp_net_port(f->net);
-    snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", f->port);
-}
-
-static void server_stop(server_fixture *f) {
-    mcp_net_stop(f->net);
-    mcp_net_wait(f->net);
-    mcp_net_free(f->net);
-    f->net = NULL;
-}
-
-static void server_free(server_fixture *f) {
-    if (f->net) server_stop(f);
-    mcp_server_free(f->server);
+    server_start_with(f, port, "batch-test", &(mcp_tool){.name = "work_20us", .fn = tool_work_20us}, 1);
 }
 
 /* ---- Completions ----------------------------------------------------------------- */

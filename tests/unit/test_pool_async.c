@@ -21,13 +21,9 @@
 
 #include "net/net_internal.h"
 #include "pool/pool_internal.h"
+#include "test_tcp_runtime.h"
 
 /* ---- Server ---------------------------------------------------------------------- */
-static int tool_echo_n(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "n=%lld", (long long)mcp_json_int(mcp_json_get(args, "n"), -1));
-}
-
 /* "hang" calls stay pending until the test finishes them. */
 enum { MAX_HUNG = 64 };
 typedef struct hung_calls {
@@ -65,38 +61,15 @@ static void finish_hung(void) {
     pthread_mutex_unlock(&g_hung.lock);
 }
 
-typedef struct server_fixture {
-    mcp_server *server;
-    mcp_net *net;
-    int port;
-    char addr[32];
-} server_fixture;
-
 static void server_start(server_fixture *f, int port) {
-    if (!f->server) {
-        f->server = mcp_server_new(&(mcp_server_opts){.name = "pool-async-test", .version = "1.0"});
-        assert_non_null(f->server);
-        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo_n", .fn = tool_echo_n}), 0);
-        assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "hang", .fn = tool_hang}), 0);
-    }
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    assert_int_equal(mcp_net_start(&f->net, f->server, &(mcp_listen){.tcp = listen, .workers = 1}, NULL), 0);
-    f->port = mcp_net_port(f->net);
-    snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", f->port);
+    server_start_with(f, port, "pool-async-test", &(mcp_tool){.name = "hang", .fn = tool_hang}, 1);
 }
 
-static void server_stop(server_fixture *f) {
-    mcp_net_stop(f->net);
-    mcp_net_wait(f->net);
-    mcp_net_free(f->net);
-    f->net = NULL;
-}
-
-static void server_free(server_fixture *f) {
+/* Hung calls first: a stopping server lets in-flight requests finish
+ * within its drain grace, and these would not. */
+static void server_end(server_fixture *f) {
     finish_hung();
-    if (f->net) server_stop(f);
-    mcp_server_free(f->server);
+    server_free(f);
 }
 
 static mcp_pool_stats stats_of(mcp_pool *p) {
@@ -246,7 +219,7 @@ static void many_calls_share_few_connections(void **state) {
     assert_int_equal(s.idle, 3);
     mcp_pool_free(p);
     tracker_free(&t);
-    server_free(&f);
+    server_end(&f);
 }
 
 static void calls_time_out_waiting_and_in_flight(void **state) {
@@ -288,7 +261,7 @@ static void calls_time_out_waiting_and_in_flight(void **state) {
     for (int i = 0; i < 3; i++) assert_int_equal(atomic_load(&t.slots[i].completions), 1);
     mcp_pool_free(p);
     tracker_free(&t);
-    server_free(&f);
+    server_end(&f);
 }
 
 /* A load that keeps `outstanding` calls going until told to stop, and
@@ -390,7 +363,7 @@ static void server_restart_fails_calls_then_recovers(void **state) {
     /* Every issued call ended once: as a success or as a failure. */
     assert_int_equal(atomic_load(&l.ok) + atomic_load(&l.failed), atomic_load(&l.issued));
     mcp_pool_free(p);
-    server_free(&f);
+    server_end(&f);
 }
 
 static void free_ends_calls_in_flight_and_queued(void **state) {
@@ -418,7 +391,7 @@ static void free_ends_calls_in_flight_and_queued(void **state) {
         assert_int_equal(t.slots[i].status, MCP_ECLOSED);
     }
     tracker_free(&t);
-    server_free(&f);
+    server_end(&f);
 }
 
 static int refusing_connector(void *user, mcp_client_transport **out) {
@@ -457,7 +430,7 @@ static void bad_calls_are_refused(void **state) {
     slot s = {0};
     assert_int_equal(mcp_pool_call_async(q, "ping", NULL, NULL, on_done, &s), MCP_EUNSUPPORTED);
     mcp_pool_free(q);
-    server_free(&f);
+    server_end(&f);
 }
 
 int main(void) {
