@@ -261,28 +261,18 @@ static bool assemble_plain_tool(mcp_call *call)
     if (call->kind != MCP_CALL_TOOL || call->structured.len || call->is_error || call->result_meta ||
         (call->modern && !s->modern_meta))
         return false;
-    static const char MODERN_OPEN[] = ",\"result\":{\"resultType\":\"complete\",\"content\":[";
-    static const char LEGACY_OPEN[] = ",\"result\":{\"content\":[";
-    static const char MODERN_CLOSE[] = "],\"_meta\":";
-    mcp_str pieces[7];
+#define JSON_TEXT(lit) {"" lit, sizeof(lit) - 1}
+    static const mcp_str MODERN_OPEN = JSON_TEXT(",\"result\":{\"resultType\":\"complete\",\"content\":[");
+    static const mcp_str LEGACY_OPEN = JSON_TEXT(",\"result\":{\"content\":[");
+    mcp_str pieces[5];
     mcp_rpc_response_head(&call->id, pieces);
-    size_t n = 2;
-    if (call->modern)
-        pieces[n++] = (mcp_str){MODERN_OPEN, sizeof MODERN_OPEN - 1};
-    else
-        pieces[n++] = (mcp_str){LEGACY_OPEN, sizeof LEGACY_OPEN - 1};
-    pieces[n++] = (mcp_str){call->items.data, call->items.len};
-    if (call->modern) {
-        pieces[n++] = (mcp_str){MODERN_CLOSE, sizeof MODERN_CLOSE - 1};
-        pieces[n++] = (mcp_str){s->modern_meta, s->modern_meta_len};
-        pieces[n++] = (mcp_str){"}", 1};
-    } else {
-        pieces[n++] = (mcp_str){"]}", 2};
-    }
+    pieces[2] = call->modern ? MODERN_OPEN : LEGACY_OPEN;
+    pieces[3] = (mcp_str){call->items.data, call->items.len};
+    pieces[4] = call->modern ? (mcp_str){s->modern_tail, s->modern_tail_len} : (mcp_str){"]}", 2};
     mcp_json_writer w;
     mcp_buf_reset(&call->out);
     mcp_json_writer_init(&w, &call->out);
-    mcp_json_begin_object_with(&w, pieces, n);
+    mcp_json_begin_object_with(&w, pieces, 5);
     mcp_json_end_object(&w);
     if (mcp_json_writer_status(&w) != 0)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");

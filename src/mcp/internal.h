@@ -171,9 +171,13 @@ struct mcp_session {
     mcp_rpc_batch staged_batch;
     bool staged_ready;
     /* {"io.modelcontextprotocol/serverInfo":{…}}, the _meta of every modern
-     * result: written once here, copied into each response. */
+     * result: written once here, copied into each response. It lies inside
+     * modern_tail, ],"_meta":{…}}, the end of a modern plain tool result
+     * (call.c writes that in one piece). */
     char *modern_meta;
     size_t modern_meta_len;
+    const char *modern_tail;
+    size_t modern_tail_len;
 };
 
 /* Versions. */

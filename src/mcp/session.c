@@ -33,15 +33,23 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
     s->snap_generation = s->snap->generation;
     s->log_level = -1;
     mcp_arena_init(&s->caps_arena, 512);
+    static const char TAIL_HEAD[] = "],\"_meta\":";
     mcp_json_writer w;
+    mcp_buf_append(&s->scratch, TAIL_HEAD, sizeof TAIL_HEAD - 1);
     mcp_json_writer_init(&w, &s->scratch);
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "io.modelcontextprotocol/serverInfo");
     mcp_server_write_info(server, MCP_PROTOCOL_MODERN, &w);
     mcp_json_end_object(&w);
-    if (mcp_json_writer_status(&w) == 0)
-        s->modern_meta = mcp_arena_strndup(&s->caps_arena, s->scratch.data, s->scratch.len);
-    s->modern_meta_len = s->modern_meta ? s->scratch.len : 0;
+    char *tail = NULL;
+    if (mcp_json_writer_status(&w) == 0 && mcp_buf_append_char(&s->scratch, '}') == 0)
+        tail = mcp_arena_strndup(&s->caps_arena, s->scratch.data, s->scratch.len);
+    if (tail) {
+        s->modern_tail = tail;
+        s->modern_tail_len = s->scratch.len;
+        s->modern_meta = tail + sizeof TAIL_HEAD - 1;
+        s->modern_meta_len = s->scratch.len - (sizeof TAIL_HEAD - 1) - 1;
+    }
     mcp_buf_reset(&s->scratch);
     mcp_server_sessions_add(server, s);
     return s;

@@ -94,14 +94,18 @@ static const char *integer_end(const char *p, const char *end, int64_t *value)
     if (*d == '0') {
         d++;
     } else {
+        /* Unsigned: a run too long to take may wrap before it is refused. */
         const char *first = d;
-        while (d < end && *d >= '0' && *d <= '9' && d - first < 19)
-            v = v * 10 + (uint64_t)(*d++ - '0');
+        unsigned digit;
+        while (d < end && (digit = (unsigned)(unsigned char)*d - '0') < 10) {
+            v = v * 10 + digit;
+            d++;
+        }
         if (d == first || d - first > 18)
             return NULL;
     }
     if (d < end && (*d == '.' || *d == 'e' || *d == 'E' || (*d >= '0' && *d <= '9')))
-        return NULL;
+        return NULL; /* also a leading zero: 01 */
     *value = negative ? -(int64_t)v : (int64_t)v;
     return d;
 }
