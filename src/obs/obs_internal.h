@@ -54,6 +54,7 @@ typedef struct obs_req {
     uint8_t target;              /* obs_req_target: name is "{method} {target}" */
     bool target_given;           /* gen_ai.*.name present (maybe empty) */
     bool client;                 /* a client span: no client.* copies of the peer */
+    bool method_known;           /* the method is one of the observer's list: plain ASCII, no escaping */
     bool on;                     /* this span carries these attributes */
 } obs_req;
 

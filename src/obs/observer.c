@@ -242,7 +242,8 @@ static inline char *pack_field(obs_req *r, obs_req_field f, char *d, const char 
  * nothing written, when they do not all fit (a name over its room, values
  * over the text room): the caller then sets them one by one, cutting and
  * dropping as the generic attributes do. */
-static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req_target kind, mcp_str target) {
+static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req_target kind, mcp_str target,
+                               bool known_method) {
     const mcp_transport_peer *peer = req->peer && req->peer->address_len ? req->peer : NULL;
     /* A slice without a pointer is absent, whatever its length says. */
     size_t id_len = req->request_id.ptr ? req->request_id.len : 0;
@@ -280,6 +281,7 @@ static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req
     r->target = (uint8_t)kind;
     r->target_given = kind != OBS_TARGET_NONE && target.ptr;
     r->client = req->client;
+    r->method_known = known_method;
     r->on = true;
     return true;
 }
@@ -327,7 +329,8 @@ static void *request_start(void *obs, const mcp_request_info *req) {
                                          has_parent ? &parent : NULL);
     if (!s) return NULL;
     s->user_index = mi | (req->client ? 0x100u : 0);
-    if (s->recording && !request_attrs_pack(s, req, kind, target)) request_attrs_put(s, req, kind, target);
+    if (s->recording && !request_attrs_pack(s, req, kind, target, mi != METHOD_COUNT - 1))
+        request_attrs_put(s, req, kind, target);
     return s;
 }
 

@@ -294,14 +294,22 @@ static void req_attrs(enc *e, const mcp_span *s) {
         v[i] = r->present & (1u << i) ? t + off : NULL;
         off += r->present & (1u << i) ? r->len[i] : 0;
     }
-    LIT_STR(e, STR_HEAD("mcp.method.name"), t, r->method_len);
+    if (r->method_known && room(e, sizeof STR_HEAD("mcp.method.name") + SHORT_STR + 4)) {
+        /* One of the observer's method names: nothing to escape. */
+        PUT(e, STR_HEAD("mcp.method.name") "\"");
+        put(e, t, r->method_len);
+        PUT(e, "\"}}");
+    } else {
+        LIT_STR(e, STR_HEAD("mcp.method.name"), t, r->method_len);
+    }
     if (v[OBS_REQ_ID]) LIT_STR(e, "," STR_HEAD("jsonrpc.request.id"), v[OBS_REQ_ID], r->len[OBS_REQ_ID]);
     if (r->target_given) {
         size_t n = s->name_len > r->method_len ? s->name_len - r->method_len - 1u : 0;
         const char *name = t + r->method_len + 1;
         if (r->target == OBS_TARGET_TOOL) {
             LIT_STR(e, "," STR_HEAD("gen_ai.tool.name"), name, n);
-            LIT_STR(e, "," STR_HEAD("gen_ai.operation.name"), "execute_tool", 12);
+            static const char op[] = "," STR_HEAD("gen_ai.operation.name") "\"execute_tool\"}}";
+            if (room(e, sizeof op)) put(e, op, sizeof op - 1);
         } else {
             LIT_STR(e, "," STR_HEAD("gen_ai.prompt.name"), name, n);
         }
