@@ -104,7 +104,8 @@ typedef struct mcp_http_parser {
     size_t header_bytes;
     size_t max_header;
     size_t max_body;
-    char field[96];        /* the header name being read (longer names are not ours) */
+    const char *field_ptr; /* the header name being read, in place while it is in one piece */
+    char field[96];        /* else what fits of it here (longer names are not ours) */
     size_t field_len;
     int current;           /* known header whose value is being read, or -1 */
     int current_param;     /* Mcp-Param-* header whose value is being read, or -1 */

@@ -146,6 +146,9 @@ void mcp_http_x_write(mcp_http_exchange *x, const char *data, size_t len) {
     x->last_write_ms = conn->now_ms;
 }
 
+/* The head fields of every SSE response after its Content-Type. */
+#define SSE_HEAD_FIELDS "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+
 /* Decimal digits of v into out (no NUL); returns the length. */
 static size_t format_uint(char *out, uint64_t v) {
     char tmp[24];
@@ -153,6 +156,19 @@ static size_t format_uint(char *out, uint64_t v) {
     do {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* A chunk size: hex digits of v into out (no NUL); returns the length.
+ * By hand: snprintf cost ~700 instructions per event. */
+static size_t format_hex(char *out, size_t v) {
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
     } while (v);
     for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     return n;
@@ -169,28 +185,23 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #define HEAD_PUT(s, len) (memcpy(head + n, (s), (len)), n += (len))
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     char num[24];
-    if (status == 200 && content_type && content_length >= 0 && strcmp(content_type, "application/json") == 0) {
-        /* The head of nearly every reply, in one piece. */
-        HEAD_LIT("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
-    } else {
-        HEAD_LIT("HTTP/1.1 ");
-        HEAD_PUT(num, format_uint(num, (uint64_t)status));
-        head[n++] = ' ';
-        const char *reason = mcp_http_reason(status);
-        HEAD_PUT(reason, strlen(reason));
+    HEAD_LIT("HTTP/1.1 ");
+    HEAD_PUT(num, format_uint(num, (uint64_t)status));
+    head[n++] = ' ';
+    const char *reason = mcp_http_reason(status);
+    HEAD_PUT(reason, strlen(reason));
+    HEAD_LIT("\r\n");
+    if (content_type) {
+        HEAD_LIT("Content-Type: ");
+        HEAD_PUT(content_type, strlen(content_type));
         HEAD_LIT("\r\n");
-        if (content_type) {
-            HEAD_LIT("Content-Type: ");
-            HEAD_PUT(content_type, strlen(content_type));
-            HEAD_LIT("\r\n");
-        }
     }
     if (content_length >= 0) {
         HEAD_LIT("Content-Length: ");
         HEAD_PUT(num, format_uint(num, (uint64_t)content_length));
         HEAD_LIT("\r\n");
     } else {
-        HEAD_LIT("Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+        HEAD_LIT(SSE_HEAD_FIELDS);
     }
     if (!x->keep_alive) HEAD_LIT("Connection: close\r\n");
     size_t extra = extra_headers ? strlen(extra_headers) : 0;
@@ -206,6 +217,45 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #undef HEAD_PUT
 #undef HEAD_LIT
     mcp_http_count_status(conn, status);
+}
+
+/* A whole SSE response of one event, which is how a stream that carries
+ * only its reply looks (the same bytes the general path writes: head, one
+ * chunk with the event, the last chunk), written in place like the JSON
+ * answer instead of framed into scratch and copied. False when the message
+ * holds a line end (the general path splits it into data lines). */
+static bool x_respond_sse_once(mcp_http_exchange *x, const char *message, size_t len) {
+    static const char start[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" SSE_HEAD_FIELDS;
+    static const char closing[] = "Connection: close\r\n";
+    static const char event[] = "event: message\ndata: ";
+    static const char end[] = "\n\n\r\n0\r\n\r\n"; /* the event's blank line, the chunk's end, the last chunk */
+    mcp_http_conn *conn = x->conn;
+    if (!conn || memchr(message, '\n', len) || memchr(message, '\r', len)) return false;
+    mcp_buf *to = conn->head == x ? &conn->out : &x->pending;
+    if (mcp_buf_reserve(to, sizeof start + sizeof closing + 2 + 20 + sizeof event + len + sizeof end)) {
+        conn->close_after = true; /* out of memory: give up on the peer */
+        return true;
+    }
+    char *w = to->data + to->len;
+    memcpy(w, start, sizeof start - 1);
+    w += sizeof start - 1;
+    if (!x->keep_alive) {
+        memcpy(w, closing, sizeof closing - 1);
+        w += sizeof closing - 1;
+    }
+    memcpy(w, "\r\n", 2);
+    w += 2;
+    w += format_hex(w, sizeof event - 1 + len + 2);
+    memcpy(w, "\r\n", 2);
+    w += 2;
+    memcpy(w, event, sizeof event - 1);
+    w += sizeof event - 1;
+    memcpy(w, message, len);
+    w += len;
+    memcpy(w, end, sizeof end - 1);
+    to->len = (size_t)(w + sizeof end - 1 - to->data);
+    x->last_write_ms = conn->now_ms;
+    return true;
 }
 
 /* A whole 200 application/json response, the answer to nearly every
@@ -271,18 +321,11 @@ void mcp_http_x_error(mcp_http_exchange *x, int status, mcp_str id, int code, co
 }
 
 static void x_chunk(mcp_http_exchange *x, const char *data, size_t len) {
-    /* The chunk size in hex, written by hand: snprintf cost ~700
-     * instructions per event. */
     char size[24];
-    size_t n = sizeof size;
-    size[--n] = '\n';
-    size[--n] = '\r';
-    size_t left = len;
-    do {
-        size[--n] = "0123456789abcdef"[left & 15];
-        left >>= 4;
-    } while (left);
-    mcp_http_x_write(x, size + n, sizeof size - n);
+    size_t n = format_hex(size, len);
+    size[n++] = '\r';
+    size[n++] = '\n';
+    mcp_http_x_write(x, size, n);
     mcp_http_x_write(x, data, len);
     mcp_http_x_write(x, "\r\n", 2);
 }
@@ -455,6 +498,13 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
             /* A JSON-only client gets no notifications before its reply. */
             mcp_net_count(&conn->counters->output_dropped, 1);
             return;
+        }
+        /* A stream that is not resumable (no name, no priming, no store)
+         * and carries only its reply: all of it at once. */
+        if (final && !(x->hs && !x->modern) && x_respond_sse_once(x, message, len)) {
+            mcp_net_count(&conn->counters->responses_sse, 1);
+            mcp_http_x_done(x);
+            goto out;
         }
         x_open_stream(x);
     }

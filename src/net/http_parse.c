@@ -86,7 +86,16 @@ static mcp_str span_str(const mcp_http_parser *parser, const mcp_http_span *sp) 
 
 /* The input is about to go away with a request unfinished: keep copies of
  * what was kept in place. */
+/* The name read so far into field (as much as fits), off the input. */
+static void field_to_buffer(mcp_http_parser *parser) {
+    if (!parser->field_ptr) return;
+    size_t take = parser->field_len < sizeof parser->field ? parser->field_len : sizeof parser->field;
+    memcpy(parser->field, parser->field_ptr, take);
+    parser->field_ptr = NULL;
+}
+
 static int keep_slices(mcp_http_parser *parser) {
+    field_to_buffer(parser);
     int rc = parser->target.ptr ? span_to_head_end(parser, &parser->target) : 0;
     for (int h = 0; !rc && h < MCP_HTTP_H_COUNT; h++)
         if (parser->present[h] && parser->values[h].ptr) rc = span_to_head_end(parser, &parser->values[h]);
@@ -107,6 +116,7 @@ static int on_message_begin(llhttp_t *p) {
     parser->body_len = 0;
     parser->header_bytes = 0;
     parser->field_len = 0;
+    parser->field_ptr = NULL;
     parser->current = -1;
     span_start(parser, &parser->target);
     parser->duplicate = false;
@@ -135,6 +145,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
+    if (!parser->field_len) {
+        parser->field_ptr = at; /* most names arrive whole: read in place */
+        parser->field_len = len;
+        return 0;
+    }
+    field_to_buffer(parser);
     size_t room = parser->field_len < sizeof parser->field ? sizeof parser->field - parser->field_len : 0;
     size_t take = len < room ? len : room;
     memcpy(parser->field + parser->field_len, at, take);
@@ -192,10 +208,11 @@ static int known_header(const char *f, size_t len) {
 
 static int on_header_field_complete(llhttp_t *p) {
     mcp_http_parser *parser = parser_of(p);
-    bool kept = parser->field_len < sizeof parser->field; /* longer names are not ours */
-    parser->current = kept ? known_header(parser->field, parser->field_len) : -1;
+    const char *name = parser->field_ptr ? parser->field_ptr : parser->field;
+    bool kept = parser->field_len < sizeof parser->field; /* longer names are not ours, however they came */
+    parser->current = kept ? known_header(name, parser->field_len) : -1;
     parser->current_param = -1;
-    if (parser->current < 0 && kept && parser->field_len > 10 && name_is(parser->field, "mcp-param-", 10)) {
+    if (parser->current < 0 && kept && parser->field_len > 10 && name_is(name, "mcp-param-", 10)) {
         /* Tool parameters mirrored into headers (2026-07-28): kept by name
          * for the server's check against the body. */
         if (parser->param_count == MCP_HTTP_MAX_PARAM_HEADERS) {
@@ -204,12 +221,13 @@ static int on_header_field_complete(llhttp_t *p) {
             size_t i = parser->param_count++;
             parser->param_name_off[i] = parser->head.len;
             parser->param_name_len[i] = parser->field_len;
-            if (mcp_buf_append(&parser->head, parser->field, parser->field_len)) return fail(parser, 500, "out of memory");
+            if (mcp_buf_append(&parser->head, name, parser->field_len)) return fail(parser, 500, "out of memory");
             span_start(parser, &parser->param_values[i]);
             parser->current_param = (int)i;
         }
     }
     parser->field_len = 0;
+    parser->field_ptr = NULL;
     if (parser->current < 0) return 0;
     int h = parser->current;
     if (parser->present[h]) {

@@ -7,7 +7,8 @@
  *  - a repeated Accept is joined even with other headers between its
  *    lines;
  *  - the JSON answer written in place has the exact head it always had,
- *    with Connection: close when the client asked for it;
+ *    with Connection: close when the client asked for it, and an SSE
+ *    answer of just the reply has the bytes of the general stream path;
  *  - a Host remembered as allowed on a connection does not let another
  *    Host through on the same connection.
  */
@@ -92,6 +93,8 @@ static void check_fields(const seen *s) {
     assert_string_equal(s->param_name, "Mcp-Param-Region");
     assert_string_equal(s->param_value, "eu-west");
 }
+
+static bool starts(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 static bool inside(const char *p, const char *buf, size_t len) { return p >= buf && p < buf + len; }
 
@@ -197,15 +200,30 @@ typedef struct fixture {
     mcp_http_conn *conn;
 } fixture;
 
-static void fixture_open(fixture *f) {
+/* Two progress notifications before the result: a stream of three events. */
+static int tool_progress(mcp_call *call, const mcp_json *args, void *user) {
+    (void)args;
+    (void)user;
+    mcp_call_progress(call, 1, 2, "half");
+    mcp_call_progress(call, 2, 2, "done");
+    return mcp_call_text(call, "progressed");
+}
+
+static void fixture_open_with(fixture *f, bool prefer_sse) {
     f->server = mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1"});
     assert_non_null(f->server);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "progress", .fn = tool_progress}), 0);
     mcp_net_limits limits = {.max_message_size = 1 << 20, .idle_timeout_ms = 60000};
-    assert_int_equal(mcp_http_server_new(&f->http, f->server, &(mcp_listen){.http = "127.0.0.1:0"}, &limits, 1), 0);
+    mcp_http_opts opts = {.prefer_sse = prefer_sse};
+    assert_int_equal(mcp_http_server_new(&f->http, f->server, &(mcp_listen){.http = "127.0.0.1:0", .http_opts = &opts},
+                                         &limits, 1),
+                     0);
     f->conn = mcp_http_conn_new(f->http, 0, &(mcp_http_conn_io){0});
     assert_non_null(f->conn);
 }
+
+static void fixture_open(fixture *f) { fixture_open_with(f, false); }
 
 static void fixture_close(fixture *f) {
     mcp_session *modern = mcp_http_conn_detach(f->conn);
@@ -215,15 +233,21 @@ static void fixture_close(fixture *f) {
     mcp_server_free(f->server);
 }
 
-/* One POST with the given Host and extra header lines; the answer's bytes
- * are left in out (a NUL-terminated copy). */
-static void post(fixture *f, const char *host, const char *extra, char *out, size_t cap) {
+#define PROGRESS_BODY                                                                                    \
+    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"progress\",\"arguments\":{}," \
+    "\"_meta\":{\"progressToken\":5,\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                 \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}}}"
+
+/* One POST of a tools/call with the given Host and extra header lines; the
+ * answer's bytes are left in out (a NUL-terminated copy). */
+static void post_body(fixture *f, const char *host, const char *extra, const char *tool, const char *body, char *out,
+                      size_t cap) {
     char req[2048];
     int n = snprintf(req, sizeof req,
                      "POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                      "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
-                     "Mcp-Method: tools/call\r\nMcp-Name: echo\r\n%sContent-Length: %zu\r\n\r\n%s",
-                     host, extra, strlen(BODY), BODY);
+                     "Mcp-Method: tools/call\r\nMcp-Name: %s\r\n%sContent-Length: %zu\r\n\r\n%s",
+                     host, tool, extra, strlen(body), body);
     assert_true(n > 0 && (size_t)n < sizeof req);
     mcp_http_conn_feed(f->conn, req, (size_t)n, 1000);
     mcp_buf *o = mcp_http_conn_out(f->conn);
@@ -231,6 +255,10 @@ static void post(fixture *f, const char *host, const char *extra, char *out, siz
     memcpy(out, o->data, o->len);
     out[o->len] = '\0';
     mcp_buf_reset(o);
+}
+
+static void post(fixture *f, const char *host, const char *extra, char *out, size_t cap) {
+    post_body(f, host, extra, "echo", BODY, out, cap);
 }
 
 static void json_answer_head_is_exact(void **state) {
@@ -263,6 +291,40 @@ static void json_answer_head_is_exact(void **state) {
     fixture_close(&f);
 }
 
+/* The SSE answer that carries only the reply, written at once, has the
+ * bytes of the general stream path: head, one chunk holding one event,
+ * the last chunk. A reply after notifications goes the general way. */
+static void sse_answer_of_one_event_is_exact(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open_with(&f, true);
+    char out[4096];
+    post(&f, "127.0.0.1", "", out, sizeof out);
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                               "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n\r\n";
+    assert_int_equal(strncmp(out, head, sizeof head - 1), 0);
+    const char *chunk = out + sizeof head - 1;
+    char *after;
+    unsigned long size = strtoul(chunk, &after, 16);
+    assert_true(starts(after, "\r\nevent: message\ndata: {"));
+    const char *event = after + 2;
+    assert_true(starts(event + size - 2, "\n\n\r\n0\r\n\r\n"));
+    assert_int_equal(strlen(event + size), 7); /* "\r\n0\r\n\r\n": nothing after the last chunk */
+    assert_non_null(strstr(event, "\"id\":7,\"result\""));
+    assert_null(memchr(event + 21, '\n', size - 23)); /* one data line */
+
+    /* Notifications first: the stream opens, then three events follow. */
+    post_body(&f, "127.0.0.1", "", "progress", PROGRESS_BODY, out, sizeof out);
+    assert_int_equal(strncmp(out, head, sizeof head - 1), 0);
+    int events = 0;
+    for (const char *p = out; (p = strstr(p, "event: message\n")) != NULL; p++) events++;
+    assert_int_equal(events, 3);
+    assert_non_null(strstr(out, "notifications/progress"));
+    assert_non_null(strstr(out, "\"text\":\"progressed\""));
+    assert_non_null(strstr(out, "\r\n0\r\n\r\n"));
+    fixture_close(&f);
+}
+
 static void remembered_host_lets_no_other_through(void **state) {
     (void)state;
     fixture f;
@@ -287,6 +349,7 @@ int main(void) {
         cmocka_unit_test(whole_request_is_not_copied),
         cmocka_unit_test(split_requests_parse_the_same),
         cmocka_unit_test(json_answer_head_is_exact),
+        cmocka_unit_test(sse_answer_of_one_event_is_exact),
         cmocka_unit_test(remembered_host_lets_no_other_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
