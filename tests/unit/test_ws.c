@@ -75,6 +75,26 @@ static void ws_open(wsc *c, const fixture *f) {
     mcp_buf_free(&head);
 }
 
+/* A server (opts may be NULL), one client upgraded to it, and a buffer
+ * for the texts it reads. */
+typedef struct ws_session {
+    fixture f;
+    wsc c;
+    mcp_buf text;
+} ws_session;
+
+static void session_start(ws_session *s, const mcp_ws_opts *opts) {
+    fixture_start(&s->f, opts);
+    ws_open(&s->c, &s->f);
+    mcp_buf_init(&s->text);
+}
+
+static void session_stop(ws_session *s) {
+    mcp_buf_free(&s->text);
+    wsc_close(&s->c);
+    fixture_stop(&s->f);
+}
+
 /* ---- Handshake ----------------------------------------------------------------------- */
 static void test_accept_key_matches_rfc_example(void **state) {
     (void)state;
@@ -188,42 +208,32 @@ static void test_handshake_refusals(void **state) {
 /* ---- Messages ---------------------------------------------------------------------------- */
 static void test_handshake_era_round_trip(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
-    mcp_buf text;
-    mcp_buf_init(&text);
-    wsc_send_text(&c, INITIALIZE);
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "\"id\":1"));
-    assert_non_null(strstr(text.data, "\"protocolVersion\":\"2025-06-18\""));
-    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
-    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+    ws_session s;
+    session_start(&s, NULL);
+    wsc_send_text(&s.c, INITIALIZE);
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "\"id\":1"));
+    assert_non_null(strstr(s.text.data, "\"protocolVersion\":\"2025-06-18\""));
+    wsc_send_text(&s.c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    wsc_send_text(&s.c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                       "\"arguments\":{\"text\":\"over ws\"}}}");
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "\"id\":2"));
-    assert_non_null(strstr(text.data, "over ws"));
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "\"id\":2"));
+    assert_non_null(strstr(s.text.data, "over ws"));
     /* Bad JSON is answered, not fatal. */
-    wsc_send_text(&c, "{not json");
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "-32700"));
-    mcp_buf_free(&text);
-    wsc_close(&c);
-    fixture_stop(&f);
+    wsc_send_text(&s.c, "{not json");
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "-32700"));
+    session_stop(&s);
 }
 
 static void test_modern_era_and_one_write_per_read(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
-    mcp_buf text;
-    mcp_buf_init(&text);
-    wsc_send_text(&c, MODERN_ECHO(1));
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "hi 1"));
+    ws_session s;
+    session_start(&s, NULL);
+    wsc_send_text(&s.c, MODERN_ECHO(1));
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "hi 1"));
 
     /* Ten requests in one send: ten replies, in order, in one write. */
     mcp_buf burst;
@@ -232,47 +242,39 @@ static void test_modern_era_and_one_write_per_read(void **state) {
                                 MODERN_ECHO(14), MODERN_ECHO(15), MODERN_ECHO(16), MODERN_ECHO(17),
                                 MODERN_ECHO(18), MODERN_ECHO(19)};
     for (int i = 0; i < 10; i++) wsc_frame_append(&burst, true, 1, msgs[i], strlen(msgs[i]), true);
-    uint64_t writes_before = counters(&f).writes, reads_before = counters(&f).reads;
-    wsc_send(&c, burst.data, burst.len);
+    uint64_t writes_before = counters(&s.f).writes, reads_before = counters(&s.f).reads;
+    wsc_send(&s.c, burst.data, burst.len);
     for (int i = 0; i < 10; i++) {
-        wsc_read_text(&c, &text);
+        wsc_read_text(&s.c, &s.text);
         char want[32];
         snprintf(want, sizeof want, "\"id\":%d", 10 + i);
-        assert_non_null(strstr(text.data, want));
+        assert_non_null(strstr(s.text.data, want));
     }
-    mcp_net_counters n = counters(&f);
+    mcp_net_counters n = counters(&s.f);
     assert_true(n.writes - writes_before <= n.reads - reads_before); /* never more writes than reads */
     mcp_buf_free(&burst);
-    mcp_buf_free(&text);
-    wsc_close(&c);
-    fixture_stop(&f);
+    session_stop(&s);
 }
 
 static void test_fragments_and_ping(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
+    ws_session s;
+    session_start(&s, NULL);
     const char *msg = MODERN_ECHO(7);
     size_t len = strlen(msg), third = len / 3;
-    mcp_buf text;
-    mcp_buf_init(&text);
     /* Three fragments with a ping between them: pong first, then the reply. */
-    wsc_send_frame(&c, false, 1, msg, third);
-    wsc_send_frame(&c, false, 0, msg + third, third);
-    wsc_send_frame(&c, true, 9, "are you there", 13);
-    wsc_send_frame(&c, true, 0, msg + 2 * third, len - 2 * third);
+    wsc_send_frame(&s.c, false, 1, msg, third);
+    wsc_send_frame(&s.c, false, 0, msg + third, third);
+    wsc_send_frame(&s.c, true, 9, "are you there", 13);
+    wsc_send_frame(&s.c, true, 0, msg + 2 * third, len - 2 * third);
     bool fin = false;
-    assert_int_equal(wsc_read_frame(&c, &text, 3000, &fin), 10);
-    assert_int_equal(text.len, 13);
-    assert_memory_equal(text.data, "are you there", 13);
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "hi 7"));
-    assert_int_equal(counters(&f).messages_in, 1);
-    mcp_buf_free(&text);
-    wsc_close(&c);
-    fixture_stop(&f);
+    assert_int_equal(wsc_read_frame(&s.c, &s.text, 3000, &fin), 10);
+    assert_int_equal(s.text.len, 13);
+    assert_memory_equal(s.text.data, "are you there", 13);
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "hi 7"));
+    assert_int_equal(counters(&s.f).messages_in, 1);
+    session_stop(&s);
 }
 
 static void expect_close(wsc *c, unsigned code) {
@@ -286,92 +288,81 @@ static void expect_close(wsc *c, unsigned code) {
     mcp_buf_free(&payload);
 }
 
+/* The server's close with code, and then the end of the connection. */
+static void expect_close_and_eof(wsc *c, unsigned code) {
+    expect_close(c, code);
+    assert_true(wsc_wait_eof(c, 3000));
+}
+
 static void test_oversized_message_closes_1009(void **state) {
     (void)state;
     mcp_ws_opts opts = {.max_message_size = 1024};
-    fixture f;
-    fixture_start(&f, &opts);
-    wsc c;
-    ws_open(&c, &f);
+    ws_session s;
+    session_start(&s, &opts);
     char big[1500];
     memset(big, ' ', sizeof big);
     /* Fragmented, so only the sum is over the limit. */
-    wsc_send_frame(&c, false, 1, big, 800);
-    wsc_send_frame(&c, true, 0, big, 700);
-    expect_close(&c, 1009);
-    assert_true(wsc_wait_eof(&c, 3000));
-    assert_int_equal(counters(&f).oversized, 1);
-    assert_int_equal(counters(&f).messages_in, 0);
-    wsc_close(&c);
-    fixture_stop(&f);
+    wsc_send_frame(&s.c, false, 1, big, 800);
+    wsc_send_frame(&s.c, true, 0, big, 700);
+    expect_close_and_eof(&s.c, 1009);
+    assert_int_equal(counters(&s.f).oversized, 1);
+    assert_int_equal(counters(&s.f).messages_in, 0);
+    session_stop(&s);
 }
 
 static void test_close_handshake(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
-    wsc_send_frame(&c, true, 8, "\x03\xe8" "bye", 5);
-    expect_close(&c, 1000);
-    assert_true(wsc_wait_eof(&c, 3000));
-    wsc_close(&c);
-    assert_int_equal(counters(&f).ws_faults, 0);
-    fixture_stop(&f);
+    ws_session s;
+    session_start(&s, NULL);
+    wsc_send_frame(&s.c, true, 8, "\x03\xe8" "bye", 5);
+    expect_close_and_eof(&s.c, 1000);
+    wsc_close(&s.c);
+    assert_int_equal(counters(&s.f).ws_faults, 0);
+    fixture_stop(&s.f);
 }
 
 static void test_binary_and_unmasked_frames_are_faults(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
-    wsc_send_frame(&c, true, 2, "\x01\x02", 2);
-    expect_close(&c, 1003);
-    assert_true(wsc_wait_eof(&c, 3000));
-    wsc_close(&c);
+    ws_session s;
+    session_start(&s, NULL);
+    wsc_send_frame(&s.c, true, 2, "\x01\x02", 2);
+    expect_close_and_eof(&s.c, 1003);
+    wsc_close(&s.c);
 
-    ws_open(&c, &f);
+    ws_open(&s.c, &s.f);
     mcp_buf frame;
     mcp_buf_init(&frame);
     wsc_frame_append(&frame, true, 1, MODERN_ECHO(1), strlen(MODERN_ECHO(1)), false);
-    wsc_send(&c, frame.data, frame.len);
-    expect_close(&c, 1002);
-    assert_true(wsc_wait_eof(&c, 3000));
+    wsc_send(&s.c, frame.data, frame.len);
+    expect_close_and_eof(&s.c, 1002);
     mcp_buf_free(&frame);
-    wsc_close(&c);
-    assert_int_equal(counters(&f).ws_faults, 2);
-    assert_int_equal(counters(&f).messages_in, 0);
-    fixture_stop(&f);
+    wsc_close(&s.c);
+    assert_int_equal(counters(&s.f).ws_faults, 2);
+    assert_int_equal(counters(&s.f).messages_in, 0);
+    fixture_stop(&s.f);
 }
 
 static void test_async_reply_and_drain(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL);
-    wsc c;
-    ws_open(&c, &f);
-    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+    ws_session s;
+    session_start(&s, NULL);
+    wsc_send_text(&s.c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                       "\"arguments\":{\"ms\":50}," MODERN_META "}}");
-    mcp_buf text;
-    mcp_buf_init(&text);
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "slept 50 ms"));
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "slept 50 ms"));
 
     /* A call in flight when the drain starts is answered, then 1001. */
-    wsc_send_text(&c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
+    wsc_send_text(&s.c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                       "\"arguments\":{\"ms\":200}," MODERN_META "}}");
     struct timespec ts = {0, 50 * 1000000L};
     nanosleep(&ts, NULL);
-    mcp_net_stop(f.net);
-    wsc_read_text(&c, &text);
-    assert_non_null(strstr(text.data, "slept 200 ms"));
-    expect_close(&c, 1001);
-    wsc_send_frame(&c, true, 8, "\x03\xe8", 2);
-    assert_true(wsc_wait_eof(&c, 3000));
-    mcp_buf_free(&text);
-    wsc_close(&c);
-    fixture_stop(&f);
+    mcp_net_stop(s.f.net);
+    wsc_read_text(&s.c, &s.text);
+    assert_non_null(strstr(s.text.data, "slept 200 ms"));
+    expect_close(&s.c, 1001);
+    wsc_send_frame(&s.c, true, 8, "\x03\xe8", 2);
+    assert_true(wsc_wait_eof(&s.c, 3000));
+    session_stop(&s);
 }
 
 /* ---- Sans I/O: our reader of plain text frames, and the hand-over to wslay ---------- */
@@ -407,6 +398,18 @@ static void sans_io_feed(sans_io *t, const char *data, size_t len) {
     mcp_buf *out = mcp_ws_conn_out(t->c);
     mcp_buf_append(&t->out, out->data, out->len);
     mcp_buf_reset(out);
+}
+
+/* One masked text frame of data, fed in two reads: the first `first`
+ * bytes of the frame, then the rest (first 0: all in one read). */
+static void sans_io_feed_text(sans_io *t, const char *data, size_t len, size_t first) {
+    mcp_buf frame;
+    mcp_buf_init(&frame);
+    wsc_frame_append(&frame, true, 1, data, len, true);
+    if (first == 0 || first > frame.len) first = frame.len;
+    sans_io_feed(t, frame.data, first);
+    if (first < frame.len) sans_io_feed(t, frame.data + first, frame.len - first);
+    mcp_buf_free(&frame);
 }
 
 static void sans_io_stop(sans_io *t) {
@@ -492,13 +495,9 @@ static void test_invalid_utf8_closes_1007(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sans_io t;
         sans_io_start(&t, 0);
-        mcp_buf frame;
-        mcp_buf_init(&frame);
-        wsc_frame_append(&frame, true, 1, bad[i], strlen(bad[i]), true);
-        sans_io_feed(&t, frame.data, frame.len);
+        sans_io_feed_text(&t, bad[i], strlen(bad[i]), 0);
         expect_first_frame_closes(&t.out, 1007);
         assert_int_equal(t.counters.messages_in, 0);
-        mcp_buf_free(&frame);
         sans_io_stop(&t);
     }
 }
@@ -540,15 +539,10 @@ static void test_oversized_single_frame_closes_1009(void **state) {
     sans_io_start(&t, 1024);
     char big[2000];
     memset(big, ' ', sizeof big);
-    mcp_buf frame;
-    mcp_buf_init(&frame);
-    wsc_frame_append(&frame, true, 1, big, sizeof big, true);
-    sans_io_feed(&t, frame.data, 8); /* the header and a little */
-    sans_io_feed(&t, frame.data + 8, frame.len - 8);
+    sans_io_feed_text(&t, big, sizeof big, 8); /* the header and a little, then the rest */
     expect_first_frame_closes(&t.out, 1009);
     assert_int_equal(t.counters.oversized, 1);
     assert_int_equal(t.counters.messages_in, 0);
-    mcp_buf_free(&frame);
     sans_io_stop(&t);
 }
 
