@@ -9,75 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "mcp/client.h"
-#include "mcp/json.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define MS 1000000ull
-#define MAX_SENT 64
-
-typedef struct peer {
-    char *sent[MAX_SENT];
-    size_t count;
-    mcp_arena arena;
-    int fail_writes;
-} peer;
-
-static int peer_write(void *user, const char *message, size_t len)
-{
-    peer *p = user;
-    if (p->fail_writes)
-        return MCP_EIO;
-    if (p->count < MAX_SENT)
-        p->sent[p->count++] = strndup(message, len);
-    return 0;
-}
-
-/* The i-th message the client sent, parsed. */
-static const mcp_json *sent(peer *p, size_t i)
-{
-    assert_true(i < p->count);
-    mcp_json *doc = NULL;
-    assert_int_equal(mcp_json_parse(&p->arena, p->sent[i], strlen(p->sent[i]), NULL, &doc, NULL), 0);
-    return doc;
-}
-
-static const mcp_json *last_sent(peer *p)
-{
-    assert_true(p->count > 0);
-    return sent(p, p->count - 1);
-}
-
-static void peer_free(peer *p)
-{
-    for (size_t i = 0; i < p->count; i++)
-        free(p->sent[i]);
-    mcp_arena_free(&p->arena);
-}
-
-/* What callbacks saw. */
-typedef struct outcome {
-    int calls;
-    int status;
-    int64_t id;
-    char json[512];
-} outcome;
-
-static void on_done(void *user, int status, const mcp_json *value, int64_t id)
-{
-    outcome *o = user;
-    o->calls++;
-    o->status = status;
-    o->id = id;
-    o->json[0] = '\0';
-    if (value) {
-        mcp_str raw = mcp_json_raw(value);
-        snprintf(o->json, sizeof o->json, "%.*s", (int)raw.len, raw.ptr);
-    }
-}
+#include "test_client_peer.h"
 
 typedef struct notes {
     int count;
@@ -94,11 +26,6 @@ static void on_note(void *user, const char *method, const mcp_json *params)
         snprintf(n->params[n->count], 256, "%.*s", (int)raw.len, raw.ptr ? raw.ptr : "");
     }
     n->count++;
-}
-
-static void feed(mcp_client *c, const char *text)
-{
-    assert_int_equal(mcp_client_handle(c, text, strlen(text)), 0);
 }
 
 typedef struct fixture {

@@ -12,43 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "mcp/client.h"
-#include "mcp/json.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define MS 1000000ull
-#define MAX_SENT 64
-
-typedef struct peer {
-    char *sent[MAX_SENT];
-    size_t count;
-    mcp_arena arena;
-} peer;
-
-static int peer_write(void *user, const char *message, size_t len)
-{
-    peer *p = user;
-    if (p->count < MAX_SENT)
-        p->sent[p->count++] = strndup(message, len);
-    return 0;
-}
-
-static const mcp_json *sent(peer *p, size_t i)
-{
-    assert_true(i < p->count);
-    mcp_json *doc = NULL;
-    assert_int_equal(mcp_json_parse(&p->arena, p->sent[i], strlen(p->sent[i]), NULL, &doc, NULL), 0);
-    return doc;
-}
-
-static const mcp_json *last_sent(peer *p)
-{
-    assert_true(p->count > 0);
-    return sent(p, p->count - 1);
-}
+#include "test_client_peer.h"
 
 static const char *str_at(const mcp_json *doc, const char *a, const char *b)
 {
@@ -56,26 +20,6 @@ static const char *str_at(const mcp_json *doc, const char *a, const char *b)
     if (b)
         v = mcp_json_get(v, b);
     return mcp_json_str(v, "");
-}
-
-typedef struct outcome {
-    int calls;
-    int status;
-    int64_t id;
-    char json[4096];
-} outcome;
-
-static void on_done(void *user, int status, const mcp_json *value, int64_t id)
-{
-    outcome *o = user;
-    o->calls++;
-    o->status = status;
-    o->id = id;
-    o->json[0] = '\0';
-    if (value) {
-        mcp_str raw = mcp_json_raw(value);
-        snprintf(o->json, sizeof o->json, "%.*s", (int)raw.len, raw.ptr);
-    }
 }
 
 /* What the handlers and the notification callback saw. */
@@ -142,11 +86,6 @@ static void answer_other(void *user, const char *method, const mcp_json *params,
     mcp_buf_append_cstr(&a->result, "{\"other\":true}");
 }
 
-static void feed(mcp_client *c, const char *text)
-{
-    assert_int_equal(mcp_client_handle(c, text, strlen(text)), 0);
-}
-
 typedef struct fixture {
     peer peer;
     seen seen;
@@ -186,9 +125,7 @@ static fixture *fixture_new(fixture_opts fo)
 static void fixture_free(fixture *f)
 {
     mcp_client_free(f->client);
-    for (size_t i = 0; i < f->peer.count; i++)
-        free(f->peer.sent[i]);
-    mcp_arena_free(&f->peer.arena);
+    peer_free(&f->peer);
     free(f);
 }
 
