@@ -201,6 +201,55 @@ static void test_prefixes_and_changes_agree(void **state)
     }
 }
 
+/* Random edits (replace, insert, delete, repeat a stretch), a few at a
+ * time, of the bases: a fixed seed, so a failure is found again. */
+static void test_random_edits_agree(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "\"\\{}[]:, \t\n0123456789-+.eEtrufalsn\x01\x7f\x80\xc3\xa9idmethodparamsjsonrpc2.0";
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    char text[512];
+    for (unsigned round = 0; round < 20000; round++) {
+        const char *base = BASES[round % (sizeof BASES / sizeof BASES[0])];
+        size_t len = strlen(base);
+        memcpy(text, base, len);
+        unsigned edits = 1 + round % 3;
+        for (unsigned e = 0; e < edits; e++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            size_t at = (size_t)(seed % (len + 1));
+            char c = alphabet[(seed >> 32) % (sizeof alphabet - 1)];
+            switch ((seed >> 40) % 4) {
+            case 0:
+                if (at < len)
+                    text[at] = c;
+                break;
+            case 1:
+                if (len + 1 < sizeof text) {
+                    memmove(text + at + 1, text + at, len - at);
+                    text[at] = c;
+                    len++;
+                }
+                break;
+            case 2:
+                if (at < len) {
+                    memmove(text + at, text + at + 1, len - at - 1);
+                    len--;
+                }
+                break;
+            default: {
+                size_t n = (size_t)((seed >> 48) % 12);
+                if (at + n <= len && len + n < sizeof text) {
+                    memmove(text + at + n, text + at, len - at);
+                    len += n;
+                }
+                break;
+            }
+            }
+        }
+        agree_with(text, len, NULL);
+    }
+}
+
 /* Limits are the whole message's, whichever path reads it. */
 static void test_limits_agree(void **state)
 {
@@ -285,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_agree),
         cmocka_unit_test(test_prefixes_and_changes_agree),
+        cmocka_unit_test(test_random_edits_agree),
         cmocka_unit_test(test_limits_agree),
         cmocka_unit_test(test_suite_as_params_agrees),
     };
