@@ -11,23 +11,6 @@
 
 #include "test_client_peer.h"
 
-typedef struct notes {
-    int count;
-    char methods[8][64];
-    char params[8][256];
-} notes;
-
-static void on_note(void *user, const char *method, const mcp_json *params)
-{
-    notes *n = user;
-    if (n->count < 8) {
-        snprintf(n->methods[n->count], 64, "%s", method);
-        mcp_str raw = mcp_json_raw(params);
-        snprintf(n->params[n->count], 256, "%.*s", (int)raw.len, raw.ptr ? raw.ptr : "");
-    }
-    n->count++;
-}
-
 typedef struct fixture {
     peer peer;
     notes notes;
@@ -37,18 +20,14 @@ typedef struct fixture {
 static fixture *fixture_new(const char *version)
 {
     fixture *f = calloc(1, sizeof *f);
-    mcp_arena_init(&f->peer.arena, 0);
-    f->client = mcp_client_new(&(mcp_client_opts){
-        .name = "tester",
-        .version = "9.9",
-        .protocol_version = version,
-        .timeout_ms = 1000,
-        .sink = {peer_write, &f->peer},
-        .on_notification = on_note,
-        .user = &f->notes,
-    });
-    assert_non_null(f->client);
-    mcp_client_tick(f->client, 1000 * MS);
+    f->client = peer_client_new(&f->peer, (mcp_client_opts){
+                                              .name = "tester",
+                                              .version = "9.9",
+                                              .protocol_version = version,
+                                              .timeout_ms = 1000,
+                                              .on_notification = on_note,
+                                              .user = &f->notes,
+                                          });
     return f;
 }
 

@@ -24,24 +24,11 @@ static const char *str_at(const mcp_json *doc, const char *a, const char *b)
 
 /* What the handlers and the notification callback saw. */
 typedef struct seen {
-    int notes;
-    char methods[16][64];
-    char params[16][512];
+    notes notes;       /* first: the same user goes to on_note */
     int sampling, elicitation, roots, other;
     bool refuse_elicitation;
     bool lenient;      /* mutated input: do not judge the params */
 } seen;
-
-static void on_note(void *user, const char *method, const mcp_json *params)
-{
-    seen *s = user;
-    if (s->notes < 16) {
-        snprintf(s->methods[s->notes], 64, "%s", method);
-        mcp_str raw = mcp_json_raw(params);
-        snprintf(s->params[s->notes], 512, "%.*s", (int)raw.len, raw.ptr ? raw.ptr : "");
-    }
-    s->notes++;
-}
 
 static void answer_sampling(void *user, const char *method, const mcp_json *params, mcp_client_answer *a)
 {
@@ -103,22 +90,18 @@ typedef struct fixture_opts {
 static fixture *fixture_new(fixture_opts fo)
 {
     fixture *f = calloc(1, sizeof *f);
-    mcp_arena_init(&f->peer.arena, 0);
-    f->client = mcp_client_new(&(mcp_client_opts){
-        .protocol_version = fo.version,
-        .timeout_ms = 1000,
-        .sink = {peer_write, &f->peer},
-        .on_notification = on_note,
-        .on_sampling = fo.handlers ? answer_sampling : NULL,
-        .on_elicitation = fo.handlers ? answer_elicitation : NULL,
-        .on_roots = fo.handlers ? answer_roots : NULL,
-        .user = &f->seen,
-        .max_input_rounds = fo.rounds,
-        .refresh_on_change = fo.refresh,
-        .log_level = fo.log_level,
-    });
-    assert_non_null(f->client);
-    mcp_client_tick(f->client, 1000 * MS);
+    f->client = peer_client_new(&f->peer, (mcp_client_opts){
+                                              .protocol_version = fo.version,
+                                              .timeout_ms = 1000,
+                                              .on_notification = on_note,
+                                              .on_sampling = fo.handlers ? answer_sampling : NULL,
+                                              .on_elicitation = fo.handlers ? answer_elicitation : NULL,
+                                              .on_roots = fo.handlers ? answer_roots : NULL,
+                                              .user = &f->seen,
+                                              .max_input_rounds = fo.rounds,
+                                              .refresh_on_change = fo.refresh,
+                                              .log_level = fo.log_level,
+                                          });
     return f;
 }
 
@@ -459,8 +442,8 @@ static void test_cache_dropped_by_notifications(void **state)
     assert_int_equal(f->peer.count, n);
 
     feed(f->client, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"file:///a\"}}");
-    assert_int_equal(f->seen.notes, 1);
-    assert_string_equal(f->seen.methods[0], "notifications/resources/updated");
+    assert_int_equal(f->seen.notes.count, 1);
+    assert_string_equal(f->seen.notes.methods[0], "notifications/resources/updated");
     assert_int_equal(mcp_client_request(f->client, "resources/read", read_b, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(f->peer.count, n);
     assert_int_equal(mcp_client_request(f->client, "resources/read", read_a, NULL, NULL, NULL, NULL), 0);
@@ -472,7 +455,7 @@ static void test_cache_dropped_by_notifications(void **state)
     feed(f->client, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
     assert_int_equal(mcp_client_request(f->client, "tools/list", NULL, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(f->peer.count, n + 2);
-    assert_int_equal(f->seen.notes, 3);
+    assert_int_equal(f->seen.notes.count, 3);
     fixture_free(f);
 
     /* refresh_on_change: the notification itself re-fetches, the answer
@@ -525,9 +508,9 @@ static void test_listen_stays_open_until_cancelled(void **state)
              "{\"io.modelcontextprotocol/subscriptionId\":%lld},\"uri\":\"file:///a\"}}",
              (long long)id);
     feed(f->client, text);
-    assert_int_equal(f->seen.notes, 2);
-    assert_string_equal(f->seen.methods[0], "notifications/subscriptions/acknowledged");
-    assert_non_null(strstr(f->seen.params[1], "file:///a"));
+    assert_int_equal(f->seen.notes.count, 2);
+    assert_string_equal(f->seen.notes.methods[0], "notifications/subscriptions/acknowledged");
+    assert_non_null(strstr(f->seen.notes.params[1], "file:///a"));
     assert_int_equal(mcp_client_cancel(f->client, id, "done listening"), 0);
     const mcp_json *cancel = last_sent(&f->peer);
     assert_string_equal(str_at(cancel, "method", NULL), "notifications/cancelled");
@@ -565,11 +548,11 @@ static void test_handshake_logging_and_subscriptions(void **state)
     feed(f->client, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"file:///a\"}}");
     feed(f->client, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tasks/status\",\"params\":{\"taskId\":\"t\","
                     "\"status\":\"working\",\"createdAt\":\"x\",\"lastUpdatedAt\":\"x\",\"ttl\":null}}");
-    assert_int_equal(f->seen.notes, 3);
-    assert_string_equal(f->seen.methods[0], "notifications/message");
-    assert_string_equal(f->seen.params[0], "{\"level\":\"warning\",\"logger\":\"db\",\"data\":{\"msg\":\"slow\"}}");
-    assert_string_equal(f->seen.methods[1], "notifications/resources/updated");
-    assert_string_equal(f->seen.methods[2], "notifications/tasks/status");
+    assert_int_equal(f->seen.notes.count, 3);
+    assert_string_equal(f->seen.notes.methods[0], "notifications/message");
+    assert_string_equal(f->seen.notes.params[0], "{\"level\":\"warning\",\"logger\":\"db\",\"data\":{\"msg\":\"slow\"}}");
+    assert_string_equal(f->seen.notes.methods[1], "notifications/resources/updated");
+    assert_string_equal(f->seen.notes.methods[2], "notifications/tasks/status");
     assert_int_equal(mcp_client_request(f->client, "resources/unsubscribe", "{\"uri\":\"file:///a\"}", NULL, NULL, NULL, NULL), 0);
     assert_string_equal(str_at(last_sent(&f->peer), "method", NULL), "resources/unsubscribe");
     fixture_free(f);

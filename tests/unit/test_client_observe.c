@@ -88,19 +88,13 @@ typedef struct fixture {
 static fixture *fixture_new(bool ready)
 {
     fixture *f = calloc(1, sizeof *f);
-    mcp_arena_init(&f->peer.arena, 0);
     f->observer = (mcp_observer){.on_request_start = on_start,
                                  .on_request_end = on_end,
                                  .on_handler_exit = on_handler_exit,
                                  .traceparent = traceparent_of,
                                  .user = &f->reports};
-    f->client = mcp_client_new(&(mcp_client_opts){
-        .protocol_version = "2026-07-28",
-        .sink = {peer_write, &f->peer},
-        .observer = &f->observer,
-    });
-    assert_non_null(f->client);
-    mcp_client_tick(f->client, 1000 * MS);
+    f->client = peer_client_new(&f->peer, (mcp_client_opts){.protocol_version = "2026-07-28",
+                                                            .observer = &f->observer});
     if (ready) {
         assert_int_equal(mcp_client_start(f->client, NULL, NULL), 0);
         assert_true(mcp_client_is_ready(f->client));

@@ -56,6 +56,17 @@ static inline void peer_free(peer *p)
     mcp_arena_free(&p->arena);
 }
 
+/* A client of opts whose messages go to p, its clock at 1 s. */
+static inline mcp_client *peer_client_new(peer *p, mcp_client_opts opts)
+{
+    mcp_arena_init(&p->arena, 0);
+    opts.sink = (mcp_sink){.write = peer_write, .user = p};
+    mcp_client *c = mcp_client_new(&opts);
+    assert_non_null(c);
+    mcp_client_tick(c, 1000 * MS);
+    return c;
+}
+
 /* What a request's done callback saw. */
 typedef struct outcome {
     int calls;
@@ -75,6 +86,25 @@ static inline void on_done(void *user, int status, const mcp_json *value, int64_
         mcp_str raw = mcp_json_raw(value);
         snprintf(o->json, sizeof o->json, "%.*s", (int)raw.len, raw.ptr);
     }
+}
+
+/* The notifications the client passed on, the first 16 kept. */
+typedef struct notes {
+    int count;
+    char methods[16][64];
+    char params[16][512];     /* "" when there were none */
+} notes;
+
+/* An on_notification for a user that is (or starts with) a notes. */
+static inline void on_note(void *user, const char *method, const mcp_json *params)
+{
+    notes *n = user;
+    if (n->count < 16) {
+        snprintf(n->methods[n->count], sizeof n->methods[0], "%s", method);
+        mcp_str raw = mcp_json_raw(params);
+        snprintf(n->params[n->count], sizeof n->params[0], "%.*s", (int)raw.len, raw.ptr ? raw.ptr : "");
+    }
+    n->count++;
 }
 
 static inline void feed(mcp_client *c, const char *text)
