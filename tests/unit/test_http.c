@@ -6,7 +6,7 @@
  * bytes and responses are compared byte for byte where the server's output
  * is deterministic.
  */
-#include "test_http_harness.h"
+#include "test_http_session.h"
 
 #define ECHO_CALL(id, text)                                                                       \
     "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"," \
@@ -31,12 +31,8 @@ static void assert_json_response(char *got, const char *body) {
 
 static void keep_alive_and_pipelining(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, &(mcp_listen){.workers = 1});
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, &(mcp_listen){.workers = 1});
 
     /* Three requests in one write on the same connection. */
     char raw[4096] = "";
@@ -45,65 +41,59 @@ static void keep_alive_and_pipelining(void **state) {
         snprintf(raw + strlen(raw), sizeof raw - strlen(raw),
                  "POST /mcp HTTP/1.1\r\nHost: localhost:1\r\nContent-Type: application/json\r\n"
                  "Accept: application/json, text/event-stream\r\n%sContent-Length: %zu\r\n\r\n%s",
-                 sid, strlen(bodies[i]), bodies[i]);
+                 s.sid, strlen(bodies[i]), bodies[i]);
     mcp_net_counters before;
-    mcp_net_counters_get(f.net, &before);
-    client_send_str(&c, raw);
-    assert_json_response(client_response(&c, 5000), ECHO_REPLY(2, "a"));
-    assert_json_response(client_response(&c, 5000), ECHO_REPLY(3, "b"));
-    assert_json_response(client_response(&c, 5000), ECHO_REPLY(4, "c"));
+    mcp_net_counters_get(s.f.net, &before);
+    client_send_str(&s.c, raw);
+    assert_json_response(client_response(&s.c, 5000), ECHO_REPLY(2, "a"));
+    assert_json_response(client_response(&s.c, 5000), ECHO_REPLY(3, "b"));
+    assert_json_response(client_response(&s.c, 5000), ECHO_REPLY(4, "c"));
     mcp_net_counters after;
-    mcp_net_counters_get(f.net, &after);
+    mcp_net_counters_get(s.f.net, &after);
     /* One write per read: never more writes than reads for the burst. */
     assert_true(after.writes - before.writes <= after.reads - before.reads);
     assert_true(after.writes - before.writes >= 1);
 
     /* The connection is still good for more. */
-    assert_json_response(client_exchange(&c, sid, ECHO_CALL(5, "d")), ECHO_REPLY(5, "d"));
-    mcp_http_counters hc = http_counters(&f);
+    assert_json_response(client_exchange(&s.c, s.sid, ECHO_CALL(5, "d")), ECHO_REPLY(5, "d"));
+    mcp_http_counters hc = http_counters(&s.f);
     assert_int_equal(hc.requests, 6);
     assert_int_equal(after.accepted, 1);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 static void chunked_request_bodies(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, NULL);
     const char *body = ECHO_CALL(7, "chunky");
     size_t len = strlen(body);
     char head[512];
     snprintf(head, sizeof head,
              "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
              "Accept: application/json\r\n%sTransfer-Encoding: chunked\r\n\r\n",
-             sid);
-    client_send_str(&c, head);
+             s.sid);
+    client_send_str(&s.c, head);
     /* Three chunks, the second sent byte by byte. */
     size_t cut1 = 10, cut2 = 40;
     char size[16];
     snprintf(size, sizeof size, "%zx\r\n", cut1);
-    client_send_str(&c, size);
-    client_send(&c, body, cut1);
-    client_send_str(&c, "\r\n");
+    client_send_str(&s.c, size);
+    client_send(&s.c, body, cut1);
+    client_send_str(&s.c, "\r\n");
     snprintf(size, sizeof size, "%zx\r\n", cut2 - cut1);
-    client_send_str(&c, size);
+    client_send_str(&s.c, size);
     for (size_t i = cut1; i < cut2; i++) {
-        client_send(&c, body + i, 1);
+        client_send(&s.c, body + i, 1);
         sleep_ms(1);
     }
-    client_send_str(&c, "\r\n");
+    client_send_str(&s.c, "\r\n");
     snprintf(size, sizeof size, "%zx\r\n", len - cut2);
-    client_send_str(&c, size);
-    client_send(&c, body + cut2, len - cut2);
-    client_send_str(&c, "\r\n0\r\n\r\n");
-    assert_json_response(client_response(&c, 5000), ECHO_REPLY(7, "chunky"));
-    client_close(&c);
-    fixture_stop(&f);
+    client_send_str(&s.c, size);
+    client_send(&s.c, body + cut2, len - cut2);
+    client_send_str(&s.c, "\r\n0\r\n\r\n");
+    assert_json_response(client_response(&s.c, 5000), ECHO_REPLY(7, "chunky"));
+    http_session_stop(&s);
 }
 
 /* One request on a fresh connection; returns the whole response. */
@@ -211,73 +201,62 @@ static void statuses_for_broken_rules(void **state) {
 
 static void session_lifecycle(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
-    assert_int_equal(mcp_http_server_session_count(mcp_net_http(f.net)), 1);
+    http_session s;
+    http_session_start(&s, NULL, NULL);
+    assert_int_equal(mcp_http_server_session_count(mcp_net_http(s.f.net)), 1);
     /* The id is 32 lowercase hex digits. */
-    for (int i = 16; i < 48; i++) assert_non_null(strchr("0123456789abcdef", sid[i]));
+    for (int i = 16; i < 48; i++) assert_non_null(strchr("0123456789abcdef", s.sid[i]));
 
     char extra[128];
-    snprintf(extra, sizeof extra, "%sMCP-Protocol-Version: 2025-11-25\r\n", sid);
-    assert_json_response(client_exchange(&c, extra, ECHO_CALL(2, "hi")), ECHO_REPLY(2, "hi"));
+    snprintf(extra, sizeof extra, "%sMCP-Protocol-Version: 2025-11-25\r\n", s.sid);
+    assert_json_response(client_exchange(&s.c, extra, ECHO_CALL(2, "hi")), ECHO_REPLY(2, "hi"));
 
     /* A second connection may use the same session. */
     client d;
-    client_open(&d, f.port);
-    assert_json_response(client_exchange(&d, sid, ECHO_CALL(3, "there")), ECHO_REPLY(3, "there"));
+    client_open(&d, s.f.port);
+    assert_json_response(client_exchange(&d, s.sid, ECHO_CALL(3, "there")), ECHO_REPLY(3, "there"));
 
     char del[256];
-    snprintf(del, sizeof del, "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", sid);
+    snprintf(del, sizeof del, "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", s.sid);
     client_send_str(&d, del);
     char *r = client_response(&d, 5000);
     assert_string_equal(r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     free(r);
-    assert_int_equal(mcp_http_server_session_count(mcp_net_http(f.net)), 0);
+    assert_int_equal(mcp_http_server_session_count(mcp_net_http(s.f.net)), 0);
 
-    r = client_exchange(&c, sid, ECHO_CALL(4, "gone"));
+    r = client_exchange(&s.c, s.sid, ECHO_CALL(4, "gone"));
     assert_int_equal(response_status(r), 404);
     free(r);
     client_send_str(&d, del);
     r = client_response(&d, 5000);
     assert_int_equal(response_status(r), 404);
     free(r);
-    mcp_http_counters hc = http_counters(&f);
+    mcp_http_counters hc = http_counters(&s.f);
     assert_int_equal(hc.sessions_created, 1);
     assert_int_equal(hc.sessions_deleted, 1);
-    client_close(&c);
+    client_close(&s.c);
     client_close(&d);
-    fixture_stop(&f);
+    fixture_stop(&s.f);
 }
 
 static void failed_initialize_leaves_no_session(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
+    http_session s;
+    http_connect(&s, NULL, NULL);
     /* initialize without params is answered with an error and no id. */
-    char *r = client_exchange(&c, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}");
+    char *r = client_exchange(&s.c, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}");
     assert_int_equal(response_status(r), 200);
     assert_null(strstr(r, "Mcp-Session-Id"));
     assert_non_null(strstr(response_body(r), "\"error\""));
     free(r);
-    assert_int_equal(mcp_http_server_session_count(mcp_net_http(f.net)), 0);
-    client_close(&c);
-    fixture_stop(&f);
+    assert_int_equal(mcp_http_server_session_count(mcp_net_http(s.f.net)), 0);
+    http_session_stop(&s);
 }
 
 static void json_or_sse_by_accept_and_option(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, NULL);
 
     /* Accepts only SSE: one event and the end of the stream. */
     char head[512];
@@ -285,9 +264,9 @@ static void json_or_sse_by_accept_and_option(void **state) {
     snprintf(head, sizeof head,
              "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"
              "%sContent-Length: %zu\r\n\r\n%s",
-             sid, strlen(body), body);
-    client_send_str(&c, head);
-    char *r = client_response(&c, 5000);
+             s.sid, strlen(body), body);
+    client_send_str(&s.c, head);
+    char *r = client_response(&s.c, 5000);
     assert_non_null(r);
     const char *prefix = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
                          "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n\r\n";
@@ -303,10 +282,10 @@ static void json_or_sse_by_accept_and_option(void **state) {
     free(r);
 
     /* Accepts both, no notifications: JSON. */
-    assert_json_response(client_exchange(&c, sid, ECHO_CALL(3, "json")), ECHO_REPLY(3, "json"));
+    assert_json_response(client_exchange(&s.c, s.sid, ECHO_CALL(3, "json")), ECHO_REPLY(3, "json"));
 
     /* Accepts both, but the handler sends progress first: SSE. */
-    r = client_exchange(&c, sid,
+    r = client_exchange(&s.c, s.sid,
                         "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"progress\","
                         "\"_meta\":{\"progressToken\":\"tok\"}}}");
     assert_int_equal(strncmp(r, prefix, strlen(prefix)), 0);
@@ -318,21 +297,20 @@ static void json_or_sse_by_accept_and_option(void **state) {
     assert_non_null(reply);
     assert_non_null(strstr(reply, "\r\n0\r\n\r\n"));
     free(r);
-    client_close(&c);
-    mcp_http_counters hc = http_counters(&f);
+    client_close(&s.c);
+    mcp_http_counters hc = http_counters(&s.f);
     assert_int_equal(hc.responses_sse, 2);
-    fixture_stop(&f);
+    fixture_stop(&s.f);
 
     /* The server option prefers SSE even when JSON would do. */
-    fixture_start(&f, &(mcp_http_opts){.prefer_sse = true}, NULL);
-    client_open(&c, f.port);
-    client_initialize(&c, sid);
-    r = client_exchange(&c, sid, ECHO_CALL(5, "pref"));
+    fixture_start(&s.f, &(mcp_http_opts){.prefer_sse = true}, NULL);
+    client_open(&s.c, s.f.port);
+    client_initialize(&s.c, s.sid);
+    r = client_exchange(&s.c, s.sid, ECHO_CALL(5, "pref"));
     assert_int_equal(strncmp(r, prefix, strlen(prefix)), 0);
     assert_non_null(strstr(r, "data: " ECHO_REPLY(5, "pref") "\n\n"));
     free(r);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 #define MODERN_ECHO(id, name)                                                                     \
@@ -344,56 +322,54 @@ static void json_or_sse_by_accept_and_option(void **state) {
 
 static void modern_era_headers_are_checked(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
+    http_session s;
+    http_connect(&s, NULL, NULL);
 
     /* Happy path: stateless, no session id minted (one sent is ignored). */
-    char *r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo") "Mcp-Session-Id: nonsense\r\n",
+    char *r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "echo") "Mcp-Session-Id: nonsense\r\n",
                               MODERN_ECHO(1, "echo"));
     assert_int_equal(response_status(r), 200);
     assert_null(strstr(r, "Mcp-Session-Id"));
     assert_non_null(strstr(response_body(r), "\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"m\"}]"));
     free(r);
 
-    r = client_exchange(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Name: echo\r\n", MODERN_ECHO(2, "echo"));
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Name: echo\r\n", MODERN_ECHO(2, "echo"));
     assert_int_equal(response_status(r), 400);
     assert_string_equal(response_body(r), "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32020,"
                                           "\"message\":\"Header mismatch: the Mcp-Method header is required\"}}");
     free(r);
 
-    r = client_exchange(&c, MODERN_HEADERS("tools/list", "echo"), MODERN_ECHO(3, "echo"));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/list", "echo"), MODERN_ECHO(3, "echo"));
     assert_int_equal(response_status(r), 400);
     assert_string_equal(response_body(r),
                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32020,\"message\":\"Header mismatch: "
                         "Mcp-Method header value 'tools/list' does not match body value 'tools/call'\"}}");
     free(r);
 
-    r = client_exchange(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\n", MODERN_ECHO(4, "echo"));
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\n", MODERN_ECHO(4, "echo"));
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "the Mcp-Name header is required for tools/call"));
     free(r);
 
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "other"), MODERN_ECHO(5, "echo"));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "other"), MODERN_ECHO(5, "echo"));
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "\"code\":-32020"));
     free(r);
 
     /* Base64 form of the name ("echo"). */
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "=?base64?ZWNobw==?="), MODERN_ECHO(6, "echo"));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "=?base64?ZWNobw==?="), MODERN_ECHO(6, "echo"));
     assert_int_equal(response_status(r), 200);
     free(r);
 
     /* A body without the _meta every modern request carries is malformed:
      * 400 with -32602, not a header mismatch (nothing to disagree with). */
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "echo"),
                         "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "\"code\":-32602"));
     assert_non_null(strstr(response_body(r), "protocolVersion is required"));
     free(r);
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "echo"),
                         "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
     assert_int_equal(response_status(r), 400);
@@ -401,7 +377,7 @@ static void modern_era_headers_are_checked(void **state) {
     free(r);
 
     /* The body's _meta version must be the header's. */
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "echo"),
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "echo"),
                         "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2025-11-25\","
                         "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
@@ -410,32 +386,32 @@ static void modern_era_headers_are_checked(void **state) {
     free(r);
 
     /* Unknown method: 404 with -32601. */
-    r = client_exchange(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: nope/nothing\r\n",
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: nope/nothing\r\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"nope/nothing\",\"params\":{" MODERN_META "}}");
     assert_int_equal(response_status(r), 404);
     assert_non_null(strstr(response_body(r), "\"code\":-32601"));
     free(r);
 
     /* A notification: 202. */
-    r = client_exchange(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: notifications/cancelled\r\n",
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: notifications/cancelled\r\n",
                         "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":99}}");
     assert_string_equal(r, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
     free(r);
 
     /* No GET stream in this era. */
-    client_send_str(&c, "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+    client_send_str(&s.c, "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                         "MCP-Protocol-Version: 2026-07-28\r\n\r\n");
-    r = client_response(&c, 5000);
+    r = client_response(&s.c, 5000);
     assert_int_equal(response_status(r), 405);
     free(r);
 
     /* A modern body behind a handshake-era header is a mismatch. */
-    r = client_exchange(&c, "MCP-Protocol-Version: 2025-11-25\r\n", MODERN_ECHO(9, "echo"));
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2025-11-25\r\n", MODERN_ECHO(9, "echo"));
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "\"code\":-32020"));
     free(r);
     /* Also when the key is spelled with an escape. */
-    r = client_exchange(&c, "MCP-Protocol-Version: 2025-11-25\r\n",
+    r = client_exchange(&s.c, "MCP-Protocol-Version: 2025-11-25\r\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                         "\"\\u005fmeta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
                         "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
@@ -447,22 +423,21 @@ static void modern_era_headers_are_checked(void **state) {
 #define REGIONAL(id)                                                                                          \
     "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"regional\","          \
     "\"arguments\":{\"region\":\"us-west1\",\"text\":\"r\"}," MODERN_META "}}"
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "regional") "mcp-param-region: us-west1\r\n", REGIONAL(10));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "regional") "mcp-param-region: us-west1\r\n", REGIONAL(10));
     assert_int_equal(response_status(r), 200);
     free(r);
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "regional") "Mcp-Param-Region: eu-west1\r\n", REGIONAL(11));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "regional") "Mcp-Param-Region: eu-west1\r\n", REGIONAL(11));
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "\"code\":-32020"));
     free(r);
-    r = client_exchange(&c, MODERN_HEADERS("tools/call", "regional"), REGIONAL(12));
+    r = client_exchange(&s.c, MODERN_HEADERS("tools/call", "regional"), REGIONAL(12));
     assert_int_equal(response_status(r), 400);
     assert_non_null(strstr(response_body(r), "Mcp-Param-Region header is missing"));
     free(r);
 
-    mcp_http_counters hc = http_counters(&f);
+    mcp_http_counters hc = http_counters(&s.f);
     assert_int_equal(hc.header_mismatch, 9);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 static void origin_and_host_are_validated(void **state) {
@@ -496,25 +471,23 @@ static void origin_and_host_are_validated(void **state) {
 
 static void request_timeout_and_idle_close(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, &(mcp_http_opts){.request_timeout_ms = 150}, &(mcp_listen){.idle_timeout_ms = 300});
-    client c;
-    client_open(&c, f.port);
-    client_send_str(&c, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{\"a\"");
-    char *r = client_response(&c, 3000);
+    http_session s;
+    http_connect(&s, &(mcp_http_opts){.request_timeout_ms = 150}, &(mcp_listen){.idle_timeout_ms = 300});
+    client_send_str(&s.c, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{\"a\"");
+    char *r = client_response(&s.c, 3000);
     assert_non_null(r);
     assert_int_equal(response_status(r), 408);
     free(r);
-    assert_true(client_wait_eof(&c, 3000));
-    client_close(&c);
+    assert_true(client_wait_eof(&s.c, 3000));
+    client_close(&s.c);
 
-    client_open(&c, f.port);
-    assert_true(client_wait_eof(&c, 3000)); /* nothing sent: idle, closed */
-    client_close(&c);
-    mcp_http_counters hc = http_counters(&f);
+    client_open(&s.c, s.f.port);
+    assert_true(client_wait_eof(&s.c, 3000)); /* nothing sent: idle, closed */
+    client_close(&s.c);
+    mcp_http_counters hc = http_counters(&s.f);
     assert_int_equal(hc.request_timeouts, 1);
     assert_int_equal(hc.idle_closed, 1);
-    fixture_stop(&f);
+    fixture_stop(&s.f);
 }
 
 /* A client may open its connection well before its first request (a pool
@@ -537,23 +510,20 @@ static void new_connection_waits_for_idle_timeout(void **state) {
 
 static void connection_close_is_honoured(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
+    http_session s;
+    http_connect(&s, NULL, NULL);
     char raw[1024];
     snprintf(raw, sizeof raw,
              "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n%s",
              strlen(INIT_BODY), INIT_BODY);
-    client_send_str(&c, raw);
-    char *r = client_response(&c, 5000);
+    client_send_str(&s.c, raw);
+    char *r = client_response(&s.c, 5000);
     assert_int_equal(response_status(r), 200);
     assert_non_null(strstr(r, "\r\nConnection: close\r\n"));
     free(r);
-    assert_true(client_wait_eof(&c, 3000));
-    client_close(&c);
-    fixture_stop(&f);
+    assert_true(client_wait_eof(&s.c, 3000));
+    http_session_stop(&s);
 }
 
 /* W3C trace context from the HTTP headers reaches the server's observer,

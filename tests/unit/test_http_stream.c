@@ -6,7 +6,7 @@
  * modern response stream, asynchronous replies crossing threads, and a
  * graceful stop with a call in flight.
  */
-#include "test_http_harness.h"
+#include "test_http_session.h"
 
 static uint64_t net_closed(const fixture *f) {
     mcp_net_counters c;
@@ -117,78 +117,70 @@ static void get_stream_gets_notifications_and_resumes(void **state) {
 
 static void post_stream_resumes_after_its_connection_died(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, NULL);
     char id[40];
-    snprintf(id, sizeof id, "%.32s", sid + 16);
+    snprintf(id, sizeof id, "%.32s", s.sid + 16);
 
     /* A slow call with a progress token: progress opens an SSE stream. */
-    client_post(&c, sid,
+    client_post(&s.c, s.sid,
                 "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                 "\"arguments\":{\"ms\":300},\"_meta\":{\"progressToken\":7}}}");
     char want[128];
     snprintf(want, sizeof want, "id: %s/1#2\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"", id);
-    assert_true(client_wait_for(&c, want, 5000));
-    uint64_t closed = net_closed(&f);
-    client_close(&c); /* handshake era: not a cancellation */
-    assert_true(wait_closed(&f, closed + 1));
+    assert_true(client_wait_for(&s.c, want, 5000));
+    uint64_t closed = net_closed(&s.f);
+    client_close(&s.c); /* handshake era: not a cancellation */
+    assert_true(wait_closed(&s.f, closed + 1));
     sleep_ms(400);    /* the reply is produced while nobody listens */
 
     client d;
-    client_open(&d, f.port);
+    client_open(&d, s.f.port);
     char last[64];
     snprintf(last, sizeof last, "%s/1#2", id);
-    open_get(&d, sid, last);
+    open_get(&d, s.sid, last);
     snprintf(want, sizeof want, "id: %s/1#3\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\"", id);
     assert_true(client_wait_for(&d, want, 5000));
     assert_true(client_wait_for(&d, "\r\n0\r\n\r\n", 5000));
     client_close(&d);
-    fixture_stop(&f);
+    fixture_stop(&s.f);
 }
 
 static void async_replies_cross_threads(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, &(mcp_listen){.workers = 2});
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, &(mcp_listen){.workers = 2});
     /* JSON: the reply comes from the tool's thread. */
-    char *r = client_exchange(&c, sid,
+    char *r = client_exchange(&s.c, s.sid,
                               "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                               "\"arguments\":{\"ms\":50}}}");
     assert_string_equal(response_body(r),
                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"slept\"}]}}");
     free(r);
     /* SSE: progress and reply both from the tool's thread, routed by token. */
-    r = client_exchange(&c, sid,
+    r = client_exchange(&s.c, s.sid,
                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                         "\"arguments\":{\"ms\":50},\"_meta\":{\"progressToken\":\"p3\"}}}");
     assert_non_null(strstr(r, "\"progressToken\":\"p3\""));
     assert_non_null(strstr(r, "data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\""));
     free(r);
     /* A request pipelined behind a slow one waits for it: order holds. */
-    client_post(&c, sid,
+    client_post(&s.c, s.sid,
                 "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                 "\"arguments\":{\"ms\":100}}}");
-    client_post(&c, sid,
+    client_post(&s.c, s.sid,
                 "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
                 "\"arguments\":{\"text\":\"fast\"}}}");
-    r = client_response(&c, 5000);
+    r = client_response(&s.c, 5000);
     assert_non_null(strstr(response_body(r), "\"id\":4"));
     free(r);
-    r = client_response(&c, 5000);
+    r = client_response(&s.c, 5000);
     assert_non_null(strstr(response_body(r), "\"id\":5"));
     free(r);
 
     /* Modern era, asynchronous. */
     client m;
-    client_open(&m, f.port);
+    client_open(&m, s.f.port);
     r = client_exchange(&m, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: slow\r\n",
                         "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                         "\"arguments\":{\"ms\":30}," MODERN_META "}}");
@@ -196,20 +188,15 @@ static void async_replies_cross_threads(void **state) {
     assert_non_null(strstr(response_body(r), "\"id\":6,\"result\":{\"resultType\":\"complete\""));
     free(r);
     client_close(&m);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 /* More pipelined requests than max_pipeline behind a slow one: reading
  * pauses, the rest waits unparsed, and every answer comes, in order. */
 static void pipeline_limit_holds_input_back(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, &(mcp_http_opts){.max_pipeline = 2}, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, &(mcp_http_opts){.max_pipeline = 2}, NULL);
     char raw[8192] = "";
     for (int i = 0; i < 6; i++) {
         char body[256];
@@ -221,90 +208,79 @@ static void pipeline_limit_holds_input_back(void **state) {
                                         "{\"name\":\"echo\",\"arguments\":{\"text\":\"n%d\"}}}", 10 + i, i);
         snprintf(raw + strlen(raw), sizeof raw - strlen(raw),
                  "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
-                 sid, strlen(body), body);
+                 s.sid, strlen(body), body);
     }
-    client_send_str(&c, raw);
+    client_send_str(&s.c, raw);
     for (int i = 0; i < 6; i++) {
-        char *r = client_response(&c, 5000);
+        char *r = client_response(&s.c, 5000);
         assert_non_null(r);
         char want[32];
         snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%d,", 10 + i);
         assert_int_equal(strncmp(response_body(r), want, strlen(want)), 0);
         free(r);
     }
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 static void closing_a_modern_stream_cancels_the_call(void **state) {
     (void)state;
     __atomic_store_n(&cancel_observed, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&cancel_started, 0, __ATOMIC_RELEASE);
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    client_post(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: cancellable\r\n",
+    http_session s;
+    http_connect(&s, NULL, NULL);
+    client_post(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: cancellable\r\n",
                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"cancellable\","
                 "\"arguments\":{\"ms\":10000}," MODERN_META "}}");
     for (int i = 0; i < 400 && !__atomic_load_n(&cancel_started, __ATOMIC_ACQUIRE); i++) sleep_ms(5);
     assert_true(__atomic_load_n(&cancel_started, __ATOMIC_ACQUIRE));
     uint64_t t0 = mcp_now_ns();
-    client_close(&c);
+    client_close(&s.c);
     while (!__atomic_load_n(&cancel_observed, __ATOMIC_ACQUIRE) && mcp_now_ns() - t0 < 3000000000ull) sleep_ms(5);
     assert_true(__atomic_load_n(&cancel_observed, __ATOMIC_ACQUIRE));
-    assert_int_equal(http_counters(&f).cancelled_by_close, 1);
-    fixture_stop(&f);
+    assert_int_equal(http_counters(&s.f).cancelled_by_close, 1);
+    fixture_stop(&s.f);
 }
 
 /* Modern era: subscriptions/listen answers with a stream that stays open
  * and carries the change notifications it asked for. */
 static void modern_listen_stream_carries_changes(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    client_post(&c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n",
+    http_session s;
+    http_connect(&s, NULL, NULL);
+    client_post(&s.c, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n",
                 "{\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"method\":\"subscriptions/listen\",\"params\":{"
                 "\"notifications\":{\"toolsListChanged\":true}," MODERN_META "}}");
-    assert_true(client_wait_for(&c, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\"", 5000));
+    assert_true(client_wait_for(&s.c, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\"", 5000));
     static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n";
-    assert_int_equal(strncmp(c.buf, head, sizeof head - 1), 0);
-    add_tool(&f, "listened");
-    assert_true(client_wait_for(&c, "\"method\":\"notifications/tools/list_changed\"", 5000));
-    assert_non_null(memmem(c.buf, c.len, "\"io.modelcontextprotocol/subscriptionId\":\"L1\"", 42));
+    assert_int_equal(strncmp(s.c.buf, head, sizeof head - 1), 0);
+    add_tool(&s.f, "listened");
+    assert_true(client_wait_for(&s.c, "\"method\":\"notifications/tools/list_changed\"", 5000));
+    assert_non_null(memmem(s.c.buf, s.c.len, "\"io.modelcontextprotocol/subscriptionId\":\"L1\"", 42));
     /* Modern streams are not resumable: no event ids. */
-    assert_null(memmem(c.buf, c.len, "\nid: ", 5));
+    assert_null(memmem(s.c.buf, s.c.len, "\nid: ", 5));
     /* A graceful stop ends the listen with its final result, then closes. */
-    mcp_net_stop(f.net);
-    assert_true(client_wait_for(&c, "data: {\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"result\"", 5000));
-    assert_true(client_wait_for(&c, "\r\n0\r\n\r\n", 5000));
-    assert_true(client_wait_eof(&c, 5000));
+    mcp_net_stop(s.f.net);
+    assert_true(client_wait_for(&s.c, "data: {\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"result\"", 5000));
+    assert_true(client_wait_for(&s.c, "\r\n0\r\n\r\n", 5000));
+    assert_true(client_wait_eof(&s.c, 5000));
     mcp_net_counters nc;
-    mcp_net_counters_get(f.net, &nc);
+    mcp_net_counters_get(s.f.net, &nc);
     assert_int_equal(nc.drain_forced, 0);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 static void quiet_streams_get_keep_alive_comments(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, &(mcp_http_opts){.keepalive_ms = 100}, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, &(mcp_http_opts){.keepalive_ms = 100}, NULL);
     client d;
-    client_open(&d, f.port);
-    open_get(&d, sid, NULL);
+    client_open(&d, s.f.port);
+    open_get(&d, s.sid, NULL);
     /* The comment is its own chunk: "e\r\n: keep-alive\n\n\r\n". */
     assert_true(client_wait_for(&d, "\r\ne\r\n: keep-alive\n\n\r\n", 4000));
-    assert_true(http_counters(&f).keepalives >= 1);
+    assert_true(http_counters(&s.f).keepalives >= 1);
     client_close(&d);
-    client_close(&c);
-    fixture_stop(&f);
+    http_session_stop(&s);
 }
 
 typedef struct stopper {
@@ -321,38 +297,34 @@ static void *stop_main(void *p) {
 
 static void graceful_stop_answers_the_call_in_flight(void **state) {
     (void)state;
-    fixture f;
-    fixture_start(&f, NULL, NULL);
-    client c;
-    client_open(&c, f.port);
-    char sid[64];
-    client_initialize(&c, sid);
+    http_session s;
+    http_session_start(&s, NULL, NULL);
     client d;
-    client_open(&d, f.port);
-    open_get(&d, sid, NULL);
-    client_post(&c, sid,
+    client_open(&d, s.f.port);
+    open_get(&d, s.sid, NULL);
+    client_post(&s.c, s.sid,
                 "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","
                 "\"arguments\":{\"ms\":300}}}");
-    stopper s = {f.net, 50};
+    stopper stop = {s.f.net, 50};
     pthread_t t;
-    pthread_create(&t, NULL, stop_main, &s);
-    char *r = client_response(&c, 5000);
+    pthread_create(&t, NULL, stop_main, &stop);
+    char *r = client_response(&s.c, 5000);
     assert_non_null(r);
     assert_string_equal(response_body(r),
                         "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"slept\"}]}}");
     free(r);
-    assert_true(client_wait_eof(&c, 5000));
+    assert_true(client_wait_eof(&s.c, 5000));
     /* The GET stream was ended properly, then closed. */
     assert_true(client_wait_for(&d, "\r\n0\r\n\r\n", 5000));
     assert_true(client_wait_eof(&d, 5000));
     pthread_join(t, NULL);
-    assert_int_equal(mcp_net_wait(f.net), 0);
+    assert_int_equal(mcp_net_wait(s.f.net), 0);
     mcp_net_counters nc;
-    mcp_net_counters_get(f.net, &nc);
+    mcp_net_counters_get(s.f.net, &nc);
     assert_int_equal(nc.drain_forced, 0);
-    client_close(&c);
+    client_close(&s.c);
     client_close(&d);
-    fixture_stop(&f);
+    fixture_stop(&s.f);
 }
 
 int main(void) {
