@@ -14,12 +14,14 @@
  * each request's body gives the id, the captured HTTP response (JSON or an
  * SSE stream) goes back with that id and its length fields rewritten. The
  * WebSocket one answers the upgrade with the real server's captured 101,
- * then unmasks each text frame and answers it in one text frame.
+ * then unmasks each text frame (mcp_ws_unmask, as ws_conn.c does) and
+ * answers it in one text frame.
  */
 #include "network.h"
 #include "net/http.h"
 #include "net/net_internal.h"
 #include "net/stream_conn.h"
+#include "net/ws.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,24 +163,6 @@ static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) 
     *buf = uv_buf_init(c->server->read_buf, NULL_READ_SIZE);
 }
 
-/* Eight bytes a step, as ws_conn.c unmasks: a byte-at-a-time loop here
- * cost the null server more per message than the whole MCP server's
- * framing, and a yardstick slower than what it measures flatters the
- * ratio (ws_1k read 1.2-1.4 with it). */
-static void null_ws_unmask(char *out, const char *payload, size_t len, const unsigned char key[4]) {
-    unsigned char key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-    uint64_t k;
-    memcpy(&k, key8, 8);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, payload + i, 8);
-        w ^= k;
-        memcpy(out + i, &w, 8);
-    }
-    for (; i < len; i++) out[i] = (char)(payload[i] ^ key[i & 3]);
-}
-
 /* One client frame: a text message gets the reply in one frame; a close
  * (or anything else) ends the connection: 1 to say so. */
 static int null_ws_frame(null_conn *c, const bench_ws_frame *f) {
@@ -187,7 +171,10 @@ static int null_ws_frame(null_conn *c, const bench_ws_frame *f) {
     /* Unmask as every server must, then find the id in the text. */
     mcp_buf_reset(&s->unmasked);
     if (mcp_buf_reserve(&s->unmasked, f->payload_len)) return 1;
-    null_ws_unmask(s->unmasked.data, f->payload, f->payload_len, f->mask);
+    /* With the transport's own unmasking: a slower one here (a byte loop
+     * made the null server slower than the MCP server, and ws_1k read
+     * 1.2-1.4) would flatter the ratio. */
+    mcp_ws_unmask((unsigned char *)s->unmasked.data, (const unsigned char *)f->payload, f->payload_len, f->mask);
     mcp_str id = bench_net_request_id(s->unmasked.data, f->payload_len);
     const bench_net_reply *r = s->reply;
     size_t len = r->prefix_len + id.len + r->suffix_len;

@@ -124,6 +124,11 @@ bool mcp_ws_conn_close_sent(const mcp_ws_conn *c);
 /* Status code of the close frame we sent, 0 if none. */
 uint16_t mcp_ws_conn_close_code(const mcp_ws_conn *c);
 
+/* Unmask a client frame's payload into out (len bytes; out may be payload):
+ * true when every byte is below 0x80. Also the null WebSocket server of the
+ * network bench unmasks with it, so that the yardstick pays what we pay. */
+bool mcp_ws_unmask(unsigned char *out, const unsigned char *payload, size_t len, const unsigned char key[4]);
+
 extern const mcp_net_transport mcp_ws_transport; /* ws_tcp.c */
 
 #endif

@@ -6,9 +6,10 @@
  * within the size limit, read and answered without wslay. Per 1 KiB
  * message wslay costs about 30,000 instructions (a byte-at-a-time unmask
  * and UTF-8 check, a malloc and copy per message each way), three times
- * the MCP work behind it; here the payload is unmasked eight bytes a step
- * into one reused buffer, checked for UTF-8 eight ASCII bytes a step, and
- * the reply's frame header is written straight into the output.
+ * the MCP work behind it; here the payload is unmasked 64 bytes a step
+ * (AVX2; 16 without) into one reused buffer, checked for UTF-8 only when
+ * a byte above 0x7f turned up while unmasking, and the reply's frame
+ * header is written straight into the output.
  *
  * Everything else goes to wslay, and once it does, the connection stays
  * with wslay: the first frame that is not plain text (ping, pong, close,
@@ -36,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define MCP_WS_KEEP_BYTES (256 * 1024)
 
@@ -179,16 +183,48 @@ static bool utf8_valid(const unsigned char *p, size_t len) {
     return true;
 }
 
-/* The payload of a masked frame into c->text, eight bytes a step; *ascii
- * says whether every byte was below 0x80 (then it is valid UTF-8 as is). */
-static int unmask(mcp_ws_conn *c, const unsigned char *payload, size_t len, const unsigned char key[4], bool *ascii) {
-    mcp_buf_reset(&c->text);
-    if (mcp_buf_reserve(&c->text, len + 1)) return MCP_ENOMEM;
-    unsigned char *out = (unsigned char *)c->text.data;
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 64 bytes a step with AVX2 when the CPU has it (asked once): a 1 KiB
+ * message unmasks in ~200 instructions instead of ~800 sixteen bytes a
+ * step. Returns how many bytes it did (a multiple of 64); the OR of the
+ * unmasked bytes' high bits goes to *high. */
+__attribute__((target("avx2"))) static size_t unmask_wide(unsigned char *out, const unsigned char *payload, size_t len,
+                                                         uint64_t k, uint64_t *high) {
+    __m256i key = _mm256_set1_epi64x((long long)k), acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 64 <= len; i += 64) {
+        __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(payload + i)), key);
+        __m256i b = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(payload + i + 32)), key);
+        acc = _mm256_or_si256(acc, _mm256_or_si256(a, b));
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), a);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i + 32), b);
+    }
+    *high = _mm256_movemask_epi8(acc) ? 0x80 : 0;
+    return i;
+}
+
+static bool have_wide(void) {
+    static int have = -1; /* not asked yet */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h == 1;
+}
+#endif
+
+/* 64 or 16 bytes a step. The key repeats every four bytes, so any step
+ * that is a multiple of four uses it unshifted. */
+bool mcp_ws_unmask(unsigned char *out, const unsigned char *payload, size_t len, const unsigned char key[4]) {
     unsigned char key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
     uint64_t k, high = 0;
     memcpy(&k, key8, 8);
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (len >= 64 && have_wide()) i = unmask_wide(out, payload, len, k, &high);
+#endif
     for (; i + 16 <= len; i += 16) {
         uint64_t a, b;
         memcpy(&a, payload + i, 8);
@@ -203,9 +239,17 @@ static int unmask(mcp_ws_conn *c, const unsigned char *payload, size_t len, cons
         out[i] = payload[i] ^ key[i & 3];
         high |= out[i];
     }
-    out[len] = '\0';
+    return !(high & 0x8080808080808080ull);
+}
+
+/* The payload of a masked frame into c->text; *ascii says whether every
+ * byte was below 0x80 (then it is valid UTF-8 as is). */
+static int unmask(mcp_ws_conn *c, const unsigned char *payload, size_t len, const unsigned char key[4], bool *ascii) {
+    mcp_buf_reset(&c->text);
+    if (mcp_buf_reserve(&c->text, len + 1)) return MCP_ENOMEM;
+    *ascii = mcp_ws_unmask((unsigned char *)c->text.data, payload, len, key);
+    c->text.data[len] = '\0';
     c->text.len = len;
-    *ascii = !(high & 0x8080808080808080ull);
     return MCP_OK;
 }
 
