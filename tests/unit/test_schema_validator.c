@@ -69,287 +69,346 @@ static int run(fixture *f, const mcp_schema *s, const char *instance) {
             fail_msg("instance %s: expected message \"%s\", got \"%s\"", (inst), (message), (f)->err.data); \
     } while (0)
 
+/* What a schema makes of an instance: message NULL when it is valid, else
+ * the whole error message. Tables end with {NULL, NULL}. */
+typedef struct verdict {
+    const char *instance;
+    const char *message;
+} verdict;
+
+/* Compile schema and check each instance's verdict, in order. */
+static void judge(fixture *f, const char *schema, const verdict *cases) {
+    mcp_schema *s = compile_ok(f, schema);
+    for (const verdict *v = cases; v->instance; v++) {
+        if (v->message)
+            REJECTS(f, s, v->instance, v->message);
+        else
+            ACCEPTS(f, s, v->instance);
+    }
+}
+
 static void test_type_single(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"type\":\"string\"}");
-    ACCEPTS(f, s, "\"hi\"");
-    REJECTS(f, s, "5", "(root): expected string, got integer");
-    REJECTS(f, s, "5.5", "(root): expected string, got number");
-    REJECTS(f, s, "null", "(root): expected string, got null");
-    REJECTS(f, s, "true", "(root): expected string, got boolean");
-    REJECTS(f, s, "[]", "(root): expected string, got array");
-    REJECTS(f, s, "{}", "(root): expected string, got object");
+    judge(f, "{\"type\":\"string\"}", (const verdict[]){
+        {"\"hi\"", NULL},
+        {"5", "(root): expected string, got integer"},
+        {"5.5", "(root): expected string, got number"},
+        {"null", "(root): expected string, got null"},
+        {"true", "(root): expected string, got boolean"},
+        {"[]", "(root): expected string, got array"},
+        {"{}", "(root): expected string, got object"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"type\":\"number\"}");
-    ACCEPTS(f, s, "1");
-    ACCEPTS(f, s, "-1.5e3");
-    REJECTS(f, s, "\"1\"", "(root): expected number, got string");
+    judge(f, "{\"type\":\"number\"}", (const verdict[]){
+        {"1", NULL},
+        {"-1.5e3", NULL},
+        {"\"1\"", "(root): expected number, got string"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"type\":\"null\"}");
-    ACCEPTS(f, s, "null");
-    REJECTS(f, s, "false", "(root): expected null, got boolean");
+    judge(f, "{\"type\":\"null\"}", (const verdict[]){
+        {"null", NULL},
+        {"false", "(root): expected null, got boolean"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"type\":\"boolean\"}");
-    ACCEPTS(f, s, "false");
-    ACCEPTS(f, s, "true");
-    REJECTS(f, s, "0", "(root): expected boolean, got integer");
+    judge(f, "{\"type\":\"boolean\"}", (const verdict[]){
+        {"false", NULL},
+        {"true", NULL},
+        {"0", "(root): expected boolean, got integer"},
+        {NULL, NULL}});
 }
 
 static void test_type_integer(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"type\":\"integer\"}");
-    ACCEPTS(f, s, "0");
-    ACCEPTS(f, s, "-42");
-    ACCEPTS(f, s, "1.0");   /* zero fraction is an integer */
-    ACCEPTS(f, s, "1e3");
-    ACCEPTS(f, s, "12345678901234567890"); /* beyond int64, still integral */
-    REJECTS(f, s, "1.5", "(root): expected integer, got number");
-    REJECTS(f, s, "1e-3", "(root): expected integer, got number");
-    REJECTS(f, s, "\"3\"", "(root): expected integer, got string");
+    judge(f, "{\"type\":\"integer\"}", (const verdict[]){
+        {"0", NULL},
+        {"-42", NULL},
+        {"1.0", NULL}, /* zero fraction is an integer */
+        {"1e3", NULL},
+        {"12345678901234567890", NULL}, /* beyond int64, still integral */
+        {"1.5", "(root): expected integer, got number"},
+        {"1e-3", "(root): expected integer, got number"},
+        {"\"3\"", "(root): expected integer, got string"},
+        {NULL, NULL}});
 }
 
 static void test_type_array_of_types(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"type\":[\"string\",\"null\"]}");
-    ACCEPTS(f, s, "\"x\"");
-    ACCEPTS(f, s, "null");
-    REJECTS(f, s, "3", "(root): expected null or string, got integer");
+    judge(f, "{\"type\":[\"string\",\"null\"]}", (const verdict[]){
+        {"\"x\"", NULL},
+        {"null", NULL},
+        {"3", "(root): expected null or string, got integer"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"type\":[\"integer\",\"boolean\"]}");
-    ACCEPTS(f, s, "7");
-    ACCEPTS(f, s, "true");
-    REJECTS(f, s, "7.25", "(root): expected boolean or integer, got number");
+    judge(f, "{\"type\":[\"integer\",\"boolean\"]}", (const verdict[]){
+        {"7", NULL},
+        {"true", NULL},
+        {"7.25", "(root): expected boolean or integer, got number"},
+        {NULL, NULL}});
 }
 
 static void test_properties_required_nested(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f,
-        "{\"type\":\"object\",\"required\":[\"name\",\"items\"],"
-        "\"properties\":{\"name\":{\"type\":\"string\"},"
-        "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}},"
-        "\"owner\":{\"type\":\"object\",\"required\":[\"id\"],"
-        "  \"properties\":{\"id\":{\"type\":\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}");
-    ACCEPTS(f, s, "{\"name\":\"a\",\"items\":[1,2,3]}");
-    ACCEPTS(f, s, "{\"name\":\"a\",\"items\":[],\"extra\":{\"anything\":true}}");
-    REJECTS(f, s, "{\"name\":\"a\",\"items\":[1,2,\"x\"]}", "/items/2: expected integer, got string");
-    REJECTS(f, s, "{\"items\":[]}", "(root): missing required property \"name\"");
-    REJECTS(f, s, "{\"name\":\"a\"}", "(root): missing required property \"items\"");
-    REJECTS(f, s, "{\"name\":5,\"items\":[]}", "/name: expected string, got integer");
-    REJECTS(f, s, "{\"name\":\"a\",\"items\":[],\"owner\":{}}", "/owner: missing required property \"id\"");
-    REJECTS(f, s, "{\"name\":\"a\",\"items\":[],\"owner\":{\"id\":1,\"tags\":[\"ok\",false]}}",
-            "/owner/tags/1: expected string, got boolean");
-    REJECTS(f, s, "[]", "(root): expected object, got array");
+    judge(f, "{\"type\":\"object\",\"required\":[\"name\",\"items\"],"
+             "\"properties\":{\"name\":{\"type\":\"string\"},"
+             "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}},"
+             "\"owner\":{\"type\":\"object\",\"required\":[\"id\"],"
+             "  \"properties\":{\"id\":{\"type\":\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}",
+          (const verdict[]){
+        {"{\"name\":\"a\",\"items\":[1,2,3]}", NULL},
+        {"{\"name\":\"a\",\"items\":[],\"extra\":{\"anything\":true}}", NULL},
+        {"{\"name\":\"a\",\"items\":[1,2,\"x\"]}", "/items/2: expected integer, got string"},
+        {"{\"items\":[]}", "(root): missing required property \"name\""},
+        {"{\"name\":\"a\"}", "(root): missing required property \"items\""},
+        {"{\"name\":5,\"items\":[]}", "/name: expected string, got integer"},
+        {"{\"name\":\"a\",\"items\":[],\"owner\":{}}", "/owner: missing required property \"id\""},
+        {"{\"name\":\"a\",\"items\":[],\"owner\":{\"id\":1,\"tags\":[\"ok\",false]}}",
+         "/owner/tags/1: expected string, got boolean"},
+        {"[]", "(root): expected object, got array"},
+        {NULL, NULL}});
 }
 
 static void test_path_escaping(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"properties\":{\"a/b\":{\"properties\":{\"c~d\":{\"type\":\"string\"}}}}}");
-    REJECTS(f, s, "{\"a/b\":{\"c~d\":1}}", "/a~1b/c~0d: expected string, got integer");
+    judge(f, "{\"properties\":{\"a/b\":{\"properties\":{\"c~d\":{\"type\":\"string\"}}}}}", (const verdict[]){
+        {"{\"a/b\":{\"c~d\":1}}", "/a~1b/c~0d: expected string, got integer"},
+        {NULL, NULL}});
 }
 
 static void test_additional_properties(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":false}");
-    ACCEPTS(f, s, "{}");
-    ACCEPTS(f, s, "{\"a\":[1]}");
-    REJECTS(f, s, "{\"a\":1,\"b\":2}", "(root): property \"b\" is not allowed");
-    REJECTS(f, s, "{\"q\\\"x\":2}", "(root): property \"q\\\"x\" is not allowed");
+    judge(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":false}", (const verdict[]){
+        {"{}", NULL},
+        {"{\"a\":[1]}", NULL},
+        {"{\"a\":1,\"b\":2}", "(root): property \"b\" is not allowed"},
+        {"{\"q\\\"x\":2}", "(root): property \"q\\\"x\" is not allowed"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":{\"type\":\"number\"}}");
-    ACCEPTS(f, s, "{\"a\":\"s\",\"b\":2,\"c\":3.5}");
-    REJECTS(f, s, "{\"a\":\"s\",\"b\":\"2\"}", "/b: expected number, got string");
+    judge(f, "{\"properties\":{\"a\":{}},\"additionalProperties\":{\"type\":\"number\"}}", (const verdict[]){
+        {"{\"a\":\"s\",\"b\":2,\"c\":3.5}", NULL},
+        {"{\"a\":\"s\",\"b\":\"2\"}", "/b: expected number, got string"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"additionalProperties\":true}");
-    ACCEPTS(f, s, "{\"x\":1}");
+    judge(f, "{\"additionalProperties\":true}", (const verdict[]){
+        {"{\"x\":1}", NULL},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"minProperties\":1,\"maxProperties\":2}");
-    REJECTS(f, s, "{}", "(root): expected at least 1 properties, got 0");
-    ACCEPTS(f, s, "{\"a\":1,\"b\":2}");
-    REJECTS(f, s, "{\"a\":1,\"b\":2,\"c\":3}", "(root): expected at most 2 properties, got 3");
+    judge(f, "{\"minProperties\":1,\"maxProperties\":2}", (const verdict[]){
+        {"{}", "(root): expected at least 1 properties, got 0"},
+        {"{\"a\":1,\"b\":2}", NULL},
+        {"{\"a\":1,\"b\":2,\"c\":3}", "(root): expected at most 2 properties, got 3"},
+        {NULL, NULL}});
 }
 
 static void test_enum_const(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"enum\":[\"red\",\"green\",1,null,{\"a\":[1,2]},[true]]}");
-    ACCEPTS(f, s, "\"red\"");
-    ACCEPTS(f, s, "1.0"); /* numbers compare by value */
-    ACCEPTS(f, s, "null");
-    ACCEPTS(f, s, "{\"a\":[1,2]}");
-    ACCEPTS(f, s, "[true]");
-    REJECTS(f, s, "\"blue\"", "(root): string is not one of the allowed values");
-    REJECTS(f, s, "{\"a\":[2,1]}", "(root): object is not one of the allowed values");
-    REJECTS(f, s, "[true,true]", "(root): array is not one of the allowed values");
-    REJECTS(f, s, "2", "(root): integer is not one of the allowed values");
+    judge(f, "{\"enum\":[\"red\",\"green\",1,null,{\"a\":[1,2]},[true]]}", (const verdict[]){
+        {"\"red\"", NULL},
+        {"1.0", NULL}, /* numbers compare by value */
+        {"null", NULL},
+        {"{\"a\":[1,2]}", NULL},
+        {"[true]", NULL},
+        {"\"blue\"", "(root): string is not one of the allowed values"},
+        {"{\"a\":[2,1]}", "(root): object is not one of the allowed values"},
+        {"[true,true]", "(root): array is not one of the allowed values"},
+        {"2", "(root): integer is not one of the allowed values"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"const\":{\"x\":1,\"y\":\"z\"}}");
-    ACCEPTS(f, s, "{\"y\":\"z\",\"x\":1}"); /* member order does not matter */
-    REJECTS(f, s, "{\"x\":1}", "(root): object does not equal the expected constant");
-    REJECTS(f, s, "{\"x\":1,\"y\":\"z\",\"w\":0}", "(root): object does not equal the expected constant");
+    judge(f, "{\"const\":{\"x\":1,\"y\":\"z\"}}", (const verdict[]){
+        {"{\"y\":\"z\",\"x\":1}", NULL}, /* member order does not matter */
+        {"{\"x\":1}", "(root): object does not equal the expected constant"},
+        {"{\"x\":1,\"y\":\"z\",\"w\":0}", "(root): object does not equal the expected constant"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"const\":null}");
-    ACCEPTS(f, s, "null");
-    REJECTS(f, s, "false", "(root): boolean does not equal the expected constant");
+    judge(f, "{\"const\":null}", (const verdict[]){
+        {"null", NULL},
+        {"false", "(root): boolean does not equal the expected constant"},
+        {NULL, NULL}});
 }
 
 static void test_array_keywords(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"type\":\"array\",\"minItems\":1,\"maxItems\":3,\"items\":{\"type\":\"string\"}}");
-    ACCEPTS(f, s, "[\"a\"]");
-    ACCEPTS(f, s, "[\"a\",\"b\",\"c\"]");
-    REJECTS(f, s, "[]", "(root): expected at least 1 items, got 0");
-    REJECTS(f, s, "[\"a\",\"b\",\"c\",\"d\"]", "(root): expected at most 3 items, got 4");
+    judge(f, "{\"type\":\"array\",\"minItems\":1,\"maxItems\":3,\"items\":{\"type\":\"string\"}}", (const verdict[]){
+        {"[\"a\"]", NULL},
+        {"[\"a\",\"b\",\"c\"]", NULL},
+        {"[]", "(root): expected at least 1 items, got 0"},
+        {"[\"a\",\"b\",\"c\",\"d\"]", "(root): expected at most 3 items, got 4"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"prefixItems\":[{\"type\":\"integer\"},{\"type\":\"string\"}],\"items\":false}");
-    ACCEPTS(f, s, "[1,\"a\"]");
-    ACCEPTS(f, s, "[1]");
-    REJECTS(f, s, "[\"a\"]", "/0: expected integer, got string");
-    REJECTS(f, s, "[1,\"a\",null]", "/2: no value is allowed here");
+    judge(f, "{\"prefixItems\":[{\"type\":\"integer\"},{\"type\":\"string\"}],\"items\":false}", (const verdict[]){
+        {"[1,\"a\"]", NULL},
+        {"[1]", NULL},
+        {"[\"a\"]", "/0: expected integer, got string"},
+        {"[1,\"a\",null]", "/2: no value is allowed here"},
+        {NULL, NULL}});
 
     /* draft-04 tuple form */
-    s = compile_ok(f, "{\"items\":[{\"type\":\"integer\"}]}");
-    ACCEPTS(f, s, "[1,\"anything\"]");
-    REJECTS(f, s, "[true]", "/0: expected integer, got boolean");
+    judge(f, "{\"items\":[{\"type\":\"integer\"}]}", (const verdict[]){
+        {"[1,\"anything\"]", NULL},
+        {"[true]", "/0: expected integer, got boolean"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"contains\":{\"type\":\"integer\",\"minimum\":10}}");
-    ACCEPTS(f, s, "[1,\"a\",12]");
-    REJECTS(f, s, "[1,2,3]", "(root): no item matches the \"contains\" schema");
+    judge(f, "{\"contains\":{\"type\":\"integer\",\"minimum\":10}}", (const verdict[]){
+        {"[1,\"a\",12]", NULL},
+        {"[1,2,3]", "(root): no item matches the \"contains\" schema"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"uniqueItems\":true}");
-    ACCEPTS(f, s, "[1,2,{\"a\":1},{\"a\":2}]");
-    REJECTS(f, s, "[1,{\"a\":1},2,{\"a\":1}]", "(root): items 1 and 3 are equal, expected unique items");
-    REJECTS(f, s, "[1,1.0]", "(root): items 0 and 1 are equal, expected unique items");
+    judge(f, "{\"uniqueItems\":true}", (const verdict[]){
+        {"[1,2,{\"a\":1},{\"a\":2}]", NULL},
+        {"[1,{\"a\":1},2,{\"a\":1}]", "(root): items 1 and 3 are equal, expected unique items"},
+        {"[1,1.0]", "(root): items 0 and 1 are equal, expected unique items"},
+        {NULL, NULL}});
 }
 
 static void test_numeric_limits(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"minimum\":1,\"maximum\":100}");
-    ACCEPTS(f, s, "1");
-    ACCEPTS(f, s, "100");
-    ACCEPTS(f, s, "\"not a number\""); /* limits only apply to numbers */
-    REJECTS(f, s, "0.5", "(root): 0.5 is less than the minimum 1");
-    REJECTS(f, s, "101", "(root): 101 is greater than the maximum 100");
+    judge(f, "{\"minimum\":1,\"maximum\":100}", (const verdict[]){
+        {"1", NULL},
+        {"100", NULL},
+        {"\"not a number\"", NULL}, /* limits only apply to numbers */
+        {"0.5", "(root): 0.5 is less than the minimum 1"},
+        {"101", "(root): 101 is greater than the maximum 100"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1.5}");
-    ACCEPTS(f, s, "0.001");
-    ACCEPTS(f, s, "1.4999");
-    REJECTS(f, s, "0", "(root): 0 must be greater than 0");
-    REJECTS(f, s, "1.5", "(root): 1.5 must be less than 1.5");
+    judge(f, "{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1.5}", (const verdict[]){
+        {"0.001", NULL},
+        {"1.4999", NULL},
+        {"0", "(root): 0 must be greater than 0"},
+        {"1.5", "(root): 1.5 must be less than 1.5"},
+        {NULL, NULL}});
 
     /* draft-04 boolean form */
-    s = compile_ok(f, "{\"minimum\":5,\"exclusiveMinimum\":true,\"maximum\":9,\"exclusiveMaximum\":false}");
-    ACCEPTS(f, s, "9");
-    REJECTS(f, s, "5", "(root): 5 must be greater than 5");
+    judge(f, "{\"minimum\":5,\"exclusiveMinimum\":true,\"maximum\":9,\"exclusiveMaximum\":false}", (const verdict[]){
+        {"9", NULL},
+        {"5", "(root): 5 must be greater than 5"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"multipleOf\":0.1}");
-    ACCEPTS(f, s, "0.3");
-    ACCEPTS(f, s, "12");
-    REJECTS(f, s, "0.35", "(root): 0.35 is not a multiple of 0.1");
+    judge(f, "{\"multipleOf\":0.1}", (const verdict[]){
+        {"0.3", NULL},
+        {"12", NULL},
+        {"0.35", "(root): 0.35 is not a multiple of 0.1"},
+        {NULL, NULL}});
 }
 
 static void test_string_length_code_points(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"minLength\":2,\"maxLength\":3}");
-    ACCEPTS(f, s, "\"ab\"");
-    ACCEPTS(f, s, "\"\xc3\xa9\xc3\xa9\xc3\xa9\"");      /* 3 code points, 6 bytes */
-    ACCEPTS(f, s, "\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\""); /* 2 emoji, 8 bytes */
-    ACCEPTS(f, s, "\"\\ud83d\\ude00x\"");              /* escaped surrogate pair counts once */
-    REJECTS(f, s, "\"\xc3\xa9\"", "(root): string is shorter than 2 characters (has 1)");
-    REJECTS(f, s, "\"abcd\"", "(root): string is longer than 3 characters (has 4)");
-    ACCEPTS(f, s, "7"); /* length only applies to strings */
+    judge(f, "{\"minLength\":2,\"maxLength\":3}", (const verdict[]){
+        {"\"ab\"", NULL},
+        {"\"\xc3\xa9\xc3\xa9\xc3\xa9\"", NULL}, /* 3 code points, 6 bytes */
+        {"\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\"", NULL}, /* 2 emoji, 8 bytes */
+        {"\"\\ud83d\\ude00x\"", NULL}, /* escaped surrogate pair counts once */
+        {"\"\xc3\xa9\"", "(root): string is shorter than 2 characters (has 1)"},
+        {"\"abcd\"", "(root): string is longer than 3 characters (has 4)"},
+        {"7", NULL}, /* length only applies to strings */
+        {NULL, NULL}});
 }
 
 static void test_combinators(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":0}]}");
-    ACCEPTS(f, s, "\"x\"");
-    ACCEPTS(f, s, "3");
-    REJECTS(f, s, "-3", "(root): integer does not match any of the anyOf schemas");
-    REJECTS(f, s, "null", "(root): null does not match any of the anyOf schemas");
+    judge(f, "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":0}]}", (const verdict[]){
+        {"\"x\"", NULL},
+        {"3", NULL},
+        {"-3", "(root): integer does not match any of the anyOf schemas"},
+        {"null", "(root): null does not match any of the anyOf schemas"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":2}]}");
-    ACCEPTS(f, s, "1");   /* integer only */
-    ACCEPTS(f, s, "2.5"); /* minimum only */
-    REJECTS(f, s, "3", "(root): integer matches 2 of the oneOf schemas, expected exactly one");
-    REJECTS(f, s, "0.5", "(root): number does not match any of the oneOf schemas");
+    judge(f, "{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":2}]}", (const verdict[]){
+        {"1", NULL}, /* integer only */
+        {"2.5", NULL}, /* minimum only */
+        {"3", "(root): integer matches 2 of the oneOf schemas, expected exactly one"},
+        {"0.5", "(root): number does not match any of the oneOf schemas"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"allOf\":[{\"type\":\"object\"},{\"required\":[\"a\"]},"
-                      "{\"properties\":{\"a\":{\"type\":\"boolean\"}}}]}");
-    ACCEPTS(f, s, "{\"a\":true}");
-    REJECTS(f, s, "{}", "(root): missing required property \"a\"");
-    REJECTS(f, s, "{\"a\":1}", "/a: expected boolean, got integer");
+    judge(f, "{\"allOf\":[{\"type\":\"object\"},{\"required\":[\"a\"]},"
+             "{\"properties\":{\"a\":{\"type\":\"boolean\"}}}]}", (const verdict[]){
+        {"{\"a\":true}", NULL},
+        {"{}", "(root): missing required property \"a\""},
+        {"{\"a\":1}", "/a: expected boolean, got integer"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"not\":{\"type\":\"string\"}}");
-    ACCEPTS(f, s, "1");
-    REJECTS(f, s, "\"s\"", "(root): string matches the \"not\" schema");
+    judge(f, "{\"not\":{\"type\":\"string\"}}", (const verdict[]){
+        {"1", NULL},
+        {"\"s\"", "(root): string matches the \"not\" schema"},
+        {NULL, NULL}});
 
-    s = compile_ok(f, "{\"if\":{\"properties\":{\"kind\":{\"const\":\"num\"}}},"
-                      "\"then\":{\"properties\":{\"v\":{\"type\":\"number\"}}},"
-                      "\"else\":{\"properties\":{\"v\":{\"type\":\"string\"}}}}");
-    ACCEPTS(f, s, "{\"kind\":\"num\",\"v\":1}");
-    ACCEPTS(f, s, "{\"kind\":\"str\",\"v\":\"1\"}");
-    REJECTS(f, s, "{\"kind\":\"num\",\"v\":\"1\"}", "/v: expected number, got string");
-    REJECTS(f, s, "{\"kind\":\"str\",\"v\":1}", "/v: expected string, got integer");
+    judge(f, "{\"if\":{\"properties\":{\"kind\":{\"const\":\"num\"}}},"
+             "\"then\":{\"properties\":{\"v\":{\"type\":\"number\"}}},"
+             "\"else\":{\"properties\":{\"v\":{\"type\":\"string\"}}}}", (const verdict[]){
+        {"{\"kind\":\"num\",\"v\":1}", NULL},
+        {"{\"kind\":\"str\",\"v\":\"1\"}", NULL},
+        {"{\"kind\":\"num\",\"v\":\"1\"}", "/v: expected number, got string"},
+        {"{\"kind\":\"str\",\"v\":1}", "/v: expected string, got integer"},
+        {NULL, NULL}});
 
     /* A quiet branch must not leave its message behind. */
-    s = compile_ok(f, "{\"properties\":{\"x\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
-                      "\"y\":{\"type\":\"integer\"}}}");
-    REJECTS(f, s, "{\"x\":null,\"y\":\"no\"}", "/y: expected integer, got string");
+    judge(f, "{\"properties\":{\"x\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
+             "\"y\":{\"type\":\"integer\"}}}", (const verdict[]){
+        {"{\"x\":null,\"y\":\"no\"}", "/y: expected integer, got string"},
+        {NULL, NULL}});
 }
 
 static void test_boolean_schemas(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "true");
-    ACCEPTS(f, s, "{\"anything\":[1,2]}");
-    s = compile_ok(f, "false");
-    REJECTS(f, s, "1", "(root): no value is allowed here");
-    s = compile_ok(f, "{}");
-    ACCEPTS(f, s, "null");
-    s = compile_ok(f, "{\"properties\":{\"gone\":false}}");
-    ACCEPTS(f, s, "{}");
-    REJECTS(f, s, "{\"gone\":1}", "/gone: no value is allowed here");
+    judge(f, "true", (const verdict[]){
+        {"{\"anything\":[1,2]}", NULL},
+        {NULL, NULL}});
+    judge(f, "false", (const verdict[]){
+        {"1", "(root): no value is allowed here"},
+        {NULL, NULL}});
+    judge(f, "{}", (const verdict[]){
+        {"null", NULL},
+        {NULL, NULL}});
+    judge(f, "{\"properties\":{\"gone\":false}}", (const verdict[]){
+        {"{}", NULL},
+        {"{\"gone\":1}", "/gone: no value is allowed here"},
+        {NULL, NULL}});
 }
 
 static void test_refs(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f,
-        "{\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}},"
-        "\"definitions\":{\"name\":{\"type\":\"string\",\"minLength\":1}},"
-        "\"properties\":{\"n\":{\"$ref\":\"#/$defs/pos\"},\"s\":{\"$ref\":\"#/definitions/name\"}}}");
-    ACCEPTS(f, s, "{\"n\":3,\"s\":\"x\"}");
-    REJECTS(f, s, "{\"n\":0}", "/n: 0 is less than the minimum 1");
-    REJECTS(f, s, "{\"s\":\"\"}", "/s: string is shorter than 1 characters (has 0)");
+    judge(f, "{\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}},"
+             "\"definitions\":{\"name\":{\"type\":\"string\",\"minLength\":1}},"
+             "\"properties\":{\"n\":{\"$ref\":\"#/$defs/pos\"},\"s\":{\"$ref\":\"#/definitions/name\"}}}",
+          (const verdict[]){
+        {"{\"n\":3,\"s\":\"x\"}", NULL},
+        {"{\"n\":0}", "/n: 0 is less than the minimum 1"},
+        {"{\"s\":\"\"}", "/s: string is shorter than 1 characters (has 0)"},
+        {NULL, NULL}});
 
     /* Recursive: a tree whose children are trees. */
-    s = compile_ok(f,
-        "{\"$defs\":{\"node\":{\"type\":\"object\",\"required\":[\"v\"],"
-        "\"properties\":{\"v\":{\"type\":\"integer\"},\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}}}},"
-        "\"$ref\":\"#/$defs/node\"}");
-    ACCEPTS(f, s, "{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":4}]}]}");
-    REJECTS(f, s, "{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":\"4\"}]}]}",
-            "/kids/1/kids/0/v: expected integer, got string");
+    judge(f, "{\"$defs\":{\"node\":{\"type\":\"object\",\"required\":[\"v\"],"
+             "\"properties\":{\"v\":{\"type\":\"integer\"},\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}}}},"
+             "\"$ref\":\"#/$defs/node\"}", (const verdict[]){
+        {"{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":4}]}]}", NULL},
+        {"{\"v\":1,\"kids\":[{\"v\":2},{\"v\":3,\"kids\":[{\"v\":\"4\"}]}]}",
+         "/kids/1/kids/0/v: expected integer, got string"},
+        {NULL, NULL}});
 
     /* Root reference and escaped pointer tokens. */
-    s = compile_ok(f, "{\"properties\":{\"next\":{\"$ref\":\"#\"},\"v\":{\"type\":\"string\"}}}");
-    REJECTS(f, s, "{\"next\":{\"next\":{\"v\":1}}}", "/next/next/v: expected string, got integer");
-    s = compile_ok(f, "{\"$defs\":{\"a/b\":{\"type\":\"null\"},\"c d\":{\"type\":\"boolean\"}},"
-                      "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a~1b\"},\"y\":{\"$ref\":\"#/$defs/c%20d\"}}}");
-    ACCEPTS(f, s, "{\"x\":null,\"y\":true}");
-    REJECTS(f, s, "{\"y\":null}", "/y: expected boolean, got null");
+    judge(f, "{\"properties\":{\"next\":{\"$ref\":\"#\"},\"v\":{\"type\":\"string\"}}}", (const verdict[]){
+        {"{\"next\":{\"next\":{\"v\":1}}}", "/next/next/v: expected string, got integer"},
+        {NULL, NULL}});
+    judge(f, "{\"$defs\":{\"a/b\":{\"type\":\"null\"},\"c d\":{\"type\":\"boolean\"}},"
+             "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a~1b\"},\"y\":{\"$ref\":\"#/$defs/c%20d\"}}}",
+          (const verdict[]){
+        {"{\"x\":null,\"y\":true}", NULL},
+        {"{\"y\":null}", "/y: expected boolean, got null"},
+        {NULL, NULL}});
 
     /* A reference cycle that never consumes the instance ends, with an error. */
-    s = compile_ok(f, "{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},\"$ref\":\"#/$defs/a\"}");
+    mcp_schema *s = compile_ok(f, "{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},\"$ref\":\"#/$defs/a\"}");
     assert_int_equal(run(f, s, "1"), MCP_EINVAL);
     assert_non_null(strstr(f->err.data, "too deep"));
 }
 
 static void test_unknown_keywords_and_ignored(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-                                  "\"title\":\"t\",\"description\":\"d\",\"x-vendor\":{\"type\":5},"
-                                  "\"format\":\"email\",\"pattern\":\"^(?!x)\",\"default\":3,\"type\":\"string\"}");
-    ACCEPTS(f, s, "\"not-an-email\""); /* format is not enforced */
-    ACCEPTS(f, s, "\"x\"");            /* a lookahead pattern is beyond our matcher: skipped */
-    REJECTS(f, s, "1", "(root): expected string, got integer");
+    judge(f, "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
+             "\"title\":\"t\",\"description\":\"d\",\"x-vendor\":{\"type\":5},"
+             "\"format\":\"email\",\"pattern\":\"^(?!x)\",\"default\":3,\"type\":\"string\"}", (const verdict[]){
+        {"\"not-an-email\"", NULL}, /* format is not enforced */
+        {"\"x\"", NULL}, /* a lookahead pattern is beyond our matcher: skipped */
+        {"1", "(root): expected string, got integer"},
+        {NULL, NULL}});
 }
 
 static void test_compile_errors(void **state) {
@@ -452,19 +511,19 @@ static void test_error_buffer_reuse_and_null(void **state) {
 /* The MCP tool shape the server core validates against: a realistic case. */
 static void test_tool_input_schema(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f,
-        "{\"type\":\"object\",\"properties\":{"
-        "\"steps\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
-        "\"delay_ms\":{\"type\":\"integer\",\"minimum\":0},"
-        "\"mode\":{\"type\":\"string\",\"enum\":[\"fast\",\"slow\"]}},"
-        "\"required\":[\"steps\"],\"additionalProperties\":false}");
-    ACCEPTS(f, s, "{\"steps\":3}");
-    ACCEPTS(f, s, "{\"steps\":3,\"delay_ms\":0,\"mode\":\"fast\"}");
-    REJECTS(f, s, "{\"steps\":0}", "/steps: 0 is less than the minimum 1");
-    REJECTS(f, s, "{\"steps\":1000}", "/steps: 1000 is greater than the maximum 100");
-    REJECTS(f, s, "{\"steps\":2.5}", "/steps: expected integer, got number");
-    REJECTS(f, s, "{\"steps\":2,\"mode\":\"medium\"}", "/mode: string is not one of the allowed values");
-    REJECTS(f, s, "{\"steps\":2,\"verbose\":true}", "(root): property \"verbose\" is not allowed");
+    judge(f, "{\"type\":\"object\",\"properties\":{"
+             "\"steps\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
+             "\"delay_ms\":{\"type\":\"integer\",\"minimum\":0},"
+             "\"mode\":{\"type\":\"string\",\"enum\":[\"fast\",\"slow\"]}},"
+             "\"required\":[\"steps\"],\"additionalProperties\":false}", (const verdict[]){
+        {"{\"steps\":3}", NULL},
+        {"{\"steps\":3,\"delay_ms\":0,\"mode\":\"fast\"}", NULL},
+        {"{\"steps\":0}", "/steps: 0 is less than the minimum 1"},
+        {"{\"steps\":1000}", "/steps: 1000 is greater than the maximum 100"},
+        {"{\"steps\":2.5}", "/steps: expected integer, got number"},
+        {"{\"steps\":2,\"mode\":\"medium\"}", "/mode: string is not one of the allowed values"},
+        {"{\"steps\":2,\"verbose\":true}", "(root): property \"verbose\" is not allowed"},
+        {NULL, NULL}});
 }
 
 static void test_pattern(void **state) {
@@ -538,16 +597,19 @@ static void test_pattern_limits(void **state) {
 
 static void test_pattern_properties(void **state) {
     fixture *f = *state;
-    mcp_schema *s = compile_ok(f, "{\"properties\":{\"id\":{}},\"patternProperties\":{\"^x-\":{\"type\":\"string\"},"
-                                  "\"^n_\":{\"type\":\"integer\"},\"_\":{\"minimum\":0}},\"additionalProperties\":false}");
-    ACCEPTS(f, s, "{\"id\":1,\"x-a\":\"s\",\"n_1\":2}");
-    REJECTS(f, s, "{\"x-a\":1}", "/x-a: expected string, got integer");
-    REJECTS(f, s, "{\"n_1\":-1}", "/n_1: -1 is less than the minimum 0"); /* both patterns apply */
-    REJECTS(f, s, "{\"other\":1}", "(root): property \"other\" is not allowed");
+    judge(f, "{\"properties\":{\"id\":{}},\"patternProperties\":{\"^x-\":{\"type\":\"string\"},"
+             "\"^n_\":{\"type\":\"integer\"},\"_\":{\"minimum\":0}},\"additionalProperties\":false}", (const verdict[]){
+        {"{\"id\":1,\"x-a\":\"s\",\"n_1\":2}", NULL},
+        {"{\"x-a\":1}", "/x-a: expected string, got integer"},
+        {"{\"n_1\":-1}", "/n_1: -1 is less than the minimum 0"}, /* both patterns apply */
+        {"{\"other\":1}", "(root): property \"other\" is not allowed"},
+        {NULL, NULL}});
 
     /* A pattern beyond our matcher: additionalProperties is not applied. */
-    s = compile_ok(f, "{\"patternProperties\":{\"^(?=a)\":{\"type\":\"string\"}},\"additionalProperties\":false}");
-    ACCEPTS(f, s, "{\"anything\":1}");
+    judge(f, "{\"patternProperties\":{\"^(?=a)\":{\"type\":\"string\"}},\"additionalProperties\":false}",
+          (const verdict[]){
+        {"{\"anything\":1}", NULL},
+        {NULL, NULL}});
 }
 
 /* Plain schemas (types, properties, required, additionalProperties as a
