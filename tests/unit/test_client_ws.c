@@ -118,7 +118,9 @@ static void modern_era_by_discovery(void **state)
     run_era(NULL, "2026-07-28");
 }
 
-static void wrong_path_is_refused_with_404(void **state)
+/* The server answers on /mcp only: another path is refused with 404, and
+ * a URL without a path means /mcp. */
+static void path_selects_the_endpoint(void **state)
 {
     (void)state;
     if (server_pid <= 0)
@@ -128,16 +130,7 @@ static void wrong_path_is_refused_with_404(void **state)
     assert_int_equal(dial("/nope", &t, why, sizeof why), MCP_ENOTFOUND);
     assert_null(t);
     assert_non_null(strstr(why, "404"));
-}
-
-static void url_without_path_means_mcp(void **state)
-{
-    (void)state;
-    if (server_pid <= 0)
-        skip();
-    mcp_client_transport *t = NULL;
-    char why[256];
-    int rc = dial("", &t, why, sizeof why); /* the server answers on /mcp only */
+    int rc = dial("", &t, why, sizeof why);
     if (rc != 0)
         fail_msg("connect: %d %s", rc, why);
     mcp_client *c = client_connected(t, "2025-11-25");
@@ -549,9 +542,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_era),
         cmocka_unit_test(modern_era_by_discovery),
-        cmocka_unit_test(wrong_path_is_refused_with_404),
+        cmocka_unit_test(path_selects_the_endpoint),
         cmocka_unit_test(mcpd_call_over_ws),
-        cmocka_unit_test(url_without_path_means_mcp),
         cmocka_unit_test(bad_urls),
         cmocka_unit_test(server_drain_closes_the_client),
         cmocka_unit_test(ipv6_loopback),
