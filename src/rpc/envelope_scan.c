@@ -27,15 +27,45 @@
 
 enum { SEEN_VERSION = 1, SEEN_ID = 2, SEEN_METHOD = 4, SEEN_PARAMS = 8 };
 
-/* Compact JSON, what machines send, has no whitespace: one compare
- * answers for it. */
-static inline const char *skip_ws(const char *p, const char *end)
+static const char *skip_ws(const char *p, const char *end)
 {
-    if (p < end && (unsigned char)*p > ' ')
-        return p;
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
+}
+
+/* Whether the n bytes (4 to 8) at p are those of lit, as two overlapping
+ * four-byte words: a key compare without a call to memcmp. */
+static inline bool same_bytes(const char *p, const char *lit, size_t n)
+{
+    uint32_t a, b, c, d;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + n - 4, 4);
+    memcpy(&c, lit, 4);
+    memcpy(&d, lit + n - 4, 4);
+    return ((a ^ c) | (b ^ d)) == 0;
+}
+
+/* Compact JSON, what machines send, has no whitespace: the character
+ * expected next is usually right there, and one compare answers. */
+static inline const char *expect(const char *p, const char *end, char c)
+{
+    if (p < end && *p == c)
+        return p;
+    p = skip_ws(p, end);
+    return p < end && *p == c ? p : NULL;
+}
+
+/* From just after a key's closing quote: the first byte of its value. */
+static inline const char *value_at(const char *p, const char *end)
+{
+    if (!(p = expect(p, end, ':')))
+        return NULL;
+    p++;
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
+    p = skip_ws(p, end);
+    return p < end ? p : NULL;
 }
 
 #define ONES 0x0101010101010101ull
@@ -119,103 +149,87 @@ int mcp_rpc_scan_request(mcp_arena *arena, const char *text, size_t len, const m
      * error to give. */
     if (!text || len > max_size || max_depth < 2)
         return 0;
-    const char *p = skip_ws(text, text + len), *end = text + len;
-    if (p >= end || *p != '{')
+    const char *end = text + len;
+    const char *p = expect(text, end, '{');
+    if (!p || !(p = expect(p + 1, end, '"')))
         return 0;
     memset(out, 0, sizeof *out);
     const char *method = NULL;
     unsigned seen = 0;
-    p = skip_ws(p + 1, end);
     for (;;) {
-        if (p >= end || *p != '"')
-            return 0;
-        const char *k = p + 1;
+        /* p is at the quote that opens a key; one switch reads the key and
+         * its value. */
+        const char *k = p + 1, *v;
         size_t left = (size_t)(end - k);
-        unsigned member;
         switch (*k) {
-        case 'i':
-            member = left >= 3 && k[1] == 'd' && k[2] == '"' ? SEEN_ID : 0;
-            p = k + 3;
-            break;
         case 'j':
-            member = left >= 8 && memcmp(k, "jsonrpc\"", 8) == 0 ? SEEN_VERSION : 0;
-            p = k + 8;
-            break;
-        case 'm':
-            member = left >= 7 && memcmp(k, "method\"", 7) == 0 ? SEEN_METHOD : 0;
-            p = k + 7;
-            break;
-        case 'p':
-            member = left >= 7 && memcmp(k, "params\"", 7) == 0 ? SEEN_PARAMS : 0;
-            p = k + 7;
-            break;
-        default:
-            member = 0;
-            break;
-        }
-        if (!member || (seen & member))
-            return 0;
-        seen |= member;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return 0;
-        p = skip_ws(p + 1, end);
-        if (p >= end)
-            return 0;
-        const char *value_end;
-        switch (member) {
-        case SEEN_VERSION:
-            if ((size_t)(end - p) < 5 || memcmp(p, "\"2.0\"", 5) != 0)
+            if (left < 8 || !same_bytes(k, "jsonrpc\"", 8) || (seen & SEEN_VERSION) || !(v = value_at(k + 8, end)))
                 return 0;
-            value_end = p + 5;
+            if ((size_t)(end - v) < 5 || !same_bytes(v, "\"2.0\"", 5))
+                return 0;
+            seen |= SEEN_VERSION;
+            p = v + 5;
             break;
-        case SEEN_ID:
-            if (*p == '"') {
-                const char *close = plain_string_end(p, end);
+        case 'i':
+            if (left < 3 || k[1] != 'd' || k[2] != '"' || (seen & SEEN_ID) || !(v = value_at(k + 3, end)))
+                return 0;
+            if (*v == '"') {
+                const char *close = plain_string_end(v, end);
                 if (!close)
                     return 0;
-                value_end = close + 1;
+                p = close + 1;
                 out->id.type = MCP_RPC_ID_STRING;
-            } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-                if (!(value_end = integer_end(p, end, &out->id.num)))
+            } else if (*v == '-' || (*v >= '0' && *v <= '9')) {
+                if (!(p = integer_end(v, end, &out->id.num)))
                     return 0;
                 out->id.type = MCP_RPC_ID_INT;
             } else {
                 return 0;
             }
-            out->id.text = (mcp_str){p, (size_t)(value_end - p)};
+            out->id.text = (mcp_str){v, (size_t)(p - v)};
+            seen |= SEEN_ID;
             break;
-        case SEEN_METHOD: {
-            const char *close = *p == '"' ? plain_string_end(p, end) : NULL;
+        case 'm': {
+            if (left < 7 || !same_bytes(k, "method\"", 7) || (seen & SEEN_METHOD) || !(v = value_at(k + 7, end)))
+                return 0;
+            const char *close = *v == '"' ? plain_string_end(v, end) : NULL;
             if (!close)
                 return 0;
-            method = p + 1;
+            method = v + 1;
             out->method_len = (size_t)(close - method);
-            value_end = close + 1;
+            seen |= SEEN_METHOD;
+            p = close + 1;
             break;
         }
-        default: { /* SEEN_PARAMS */
-            if (*p != '{' && *p != '[')
+        case 'p': {
+            if (left < 7 || !same_bytes(k, "params\"", 7) || (seen & SEEN_PARAMS) || !(v = value_at(k + 7, end)))
+                return 0;
+            if (*v != '{' && *v != '[')
                 return 0;
             mcp_json_opts sub = {.max_depth = max_depth - 1, .max_size = SIZE_MAX};
             size_t used;
-            int rc = mcp_json_parse_prefix(arena, p, (size_t)(end - p), &sub, &out->params, &used, NULL);
+            int rc = mcp_json_parse_prefix(arena, v, (size_t)(end - v), &sub, &out->params, &used, NULL);
             if (rc == MCP_ENOMEM)
                 return MCP_ENOMEM;
             if (rc != 0)
                 return 0;
-            value_end = p + used;
+            seen |= SEEN_PARAMS;
+            p = v + used;
             break;
         }
-        }
-        p = skip_ws(value_end, end);
-        if (p >= end)
+        default:
             return 0;
+        }
+        /* After a value: another member, or the end of the object. */
+        if (p >= end || (*p != ',' && *p != '}')) {
+            p = skip_ws(p, end);
+            if (p >= end)
+                return 0;
+        }
         if (*p == '}')
             break;
-        if (*p != ',')
+        if (*p != ',' || !(p = expect(p + 1, end, '"')))
             return 0;
-        p = skip_ws(p + 1, end);
     }
     if (skip_ws(p + 1, end) != end || !(seen & SEEN_VERSION) || !(seen & SEEN_METHOD))
         return 0;
