@@ -442,6 +442,58 @@ static void test_element_keys_after_nested_containers(void **state) {
     mcp_buf_free(&out);
 }
 
+/* A value followed by more text: parsing stops after it (and the
+ * whitespace after it), and the value is the same as parsed alone. */
+static void test_parse_prefix(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t used;
+        const char *canonical;
+    } ok[] = {
+        {"{}x", 2, "{}"},
+        {"[1,{\"a\":\"b\"}] ,rest", 14, "[1,{\"a\":\"b\"}]"},
+        {" {\"k\":true}  ", 13, "{\"k\":true}"},
+        {"1 2", 2, "1"},
+        {"\"s\"}", 3, "\"s\""},
+        {"{\"a\":{}}}}", 8, "{\"a\":{}}"},
+    };
+    mcp_buf canon;
+    mcp_buf_init(&canon);
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        mcp_json *v = NULL;
+        size_t used = 99;
+        mcp_json_error err;
+        assert_int_equal(mcp_json_parse_prefix(&arena, ok[i].text, strlen(ok[i].text), NULL, &v, &used, &err), 0);
+        assert_int_equal(used, ok[i].used);
+        assert_int_equal(err.code, 0);
+        mcp_buf_reset(&canon);
+        assert_int_equal(mcp_json_canonical(v, &canon), 0);
+        assert_string_equal(canon.data, ok[i].canonical);
+    }
+    mcp_buf_free(&canon);
+    /* What is wrong inside the value is still an error, with its offset;
+     * limits hold as for a whole text. */
+    static const char *const bad[] = {"{x", "[1,]x", "", "  ", "{\"a\":1", "\"\\q\" x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mcp_json *v = (mcp_json *)1;
+        size_t used = 99;
+        assert_int_equal(mcp_json_parse_prefix(&arena, bad[i], strlen(bad[i]), NULL, &v, &used, NULL), MCP_EPARSE);
+        assert_null(v);
+        assert_int_equal(used, 0);
+    }
+    mcp_json *v = NULL;
+    size_t used = 0;
+    mcp_json_error err;
+    assert_int_equal(mcp_json_parse_prefix(&arena, "[[[1]]] x", 9, &(mcp_json_opts){.max_depth = 2}, &v, &used, &err),
+                     MCP_ELIMIT);
+    assert_int_equal(err.offset, 2);
+    assert_int_equal(mcp_json_parse_prefix(&arena, "[[1]] x", 7, &(mcp_json_opts){.max_size = 6}, &v, &used, NULL),
+                     MCP_ELIMIT);
+    assert_int_equal(mcp_json_parse_prefix(&arena, "[[1]] x", 7, NULL, NULL, &used, NULL), MCP_EINVAL);
+    assert_int_equal(mcp_json_parse_prefix(&arena, "[[1]] x", 7, NULL, &v, NULL, NULL), MCP_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
@@ -456,6 +508,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_numbers_ignore_locale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_every_key_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_str_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_prefix, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
