@@ -21,6 +21,8 @@
 /* A member with a constant key and a constant string value, written as the
  * JSON text it is: no escaping pass for what is known to need none. */
 #define WRITE_CONST_MEMBER(w, key, s) MCP_JSON_MEMBER((w), key, "\"" s "\"", sizeof(s) + 1)
+/* Constant JSON text as a slice, for the writer's pieces. */
+#define JSON_TEXT(lit) {"" lit, sizeof(lit) - 1}
 
 mcp_call *mcp_call_acquire(mcp_session *session)
 {
@@ -115,7 +117,7 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_json_writer_init(w, &call->out);
     mcp_rpc_begin_result(w, &call->id);
     /* Modern results say first that they are complete. */
-    static const mcp_str COMPLETE = {"\"resultType\":\"complete\"", sizeof "\"resultType\":\"complete\"" - 1};
+    static const mcp_str COMPLETE = JSON_TEXT("\"resultType\":\"complete\"");
     mcp_json_begin_object_with(w, &COMPLETE, call->modern ? 1 : 0);
 }
 
@@ -259,9 +261,8 @@ static bool assemble_plain_tool(mcp_call *call)
 {
     const mcp_session *s = call->session;
     if (call->kind != MCP_CALL_TOOL || call->structured.len || call->is_error || call->result_meta ||
-        (call->modern && !s->modern_meta))
+        (call->modern && !s->modern_tail))
         return false;
-#define JSON_TEXT(lit) {"" lit, sizeof(lit) - 1}
     static const mcp_str MODERN_OPEN = JSON_TEXT(",\"result\":{\"resultType\":\"complete\",\"content\":[");
     static const mcp_str LEGACY_OPEN = JSON_TEXT(",\"result\":{\"content\":[");
     mcp_str pieces[5];
