@@ -92,10 +92,10 @@ int mcp_json_parse(mcp_arena *arena, const char *text, size_t len, const mcp_jso
 
 /* As mcp_json_parse, but the value may be followed by anything: parsing
  * stops after it and the whitespace that follows it, and *used is the
- * number of bytes it took. For readers that frame a
- * value themselves, as the JSON-RPC envelope reader does with params.
- * The limits apply as to a whole text: the value is at depth 1, and len
- * (all of the text, not just the value) is held to max_size. */
+ * number of bytes it took. For readers that frame a value themselves, as
+ * the JSON-RPC envelope reader does with params. The limits apply as to a
+ * whole text: the value is at depth 1, and len (all of the text, not just
+ * the value) is held to max_size. */
 int mcp_json_parse_prefix(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
                           mcp_json **out, size_t *used, mcp_json_error *err);
 
