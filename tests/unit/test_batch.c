@@ -101,22 +101,47 @@ static mcp_batcher *batcher_new(const server_fixture *f, const char *version, un
     return b;
 }
 
+/* A server, a batcher connected to it, and the completions of its calls. */
+typedef struct batch_test {
+    server_fixture f;
+    run *r;
+    mcp_batcher *b;
+} batch_test;
+
+static void batch_test_start(batch_test *t, const char *version, unsigned workers, mcp_batch_strategy s) {
+    *t = (batch_test){0};
+    server_start(&t->f, 0);
+    t->r = run_new();
+    t->b = batcher_new(&t->f, version, workers, s);
+}
+
+static void batch_test_stop(batch_test *t) {
+    mcp_batcher_free(t->b);
+    free(t->r);
+    server_free(&t->f);
+}
+
+/* Calls 0 to count - 1, flushed within flush_ms: each must complete once,
+ * with its own reply. The stats after them. */
+static mcp_batcher_stats send_all(batch_test *bt, int count, unsigned flush_ms) {
+    add_calls(bt->b, bt->r, 0, count);
+    assert_int_equal(mcp_batcher_flush(bt->b, flush_ms), 0);
+    assert_all_ok(bt->r, 0, count);
+    mcp_batcher_stats st;
+    mcp_batcher_get_stats(bt->b, &st);
+    return st;
+}
+
 /* ---- Tests ------------------------------------------------------------------------- */
 static void size_strategy_sends_arrays_with_2025_03_26(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
+    batch_test bt;
     /* A window of a minute: on a busy machine the adding thread may stall
      * past the default millisecond, and a group would leave short. */
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 2,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 50, .window_us = 60000000});
-    assert_string_equal(mcp_batcher_protocol_version(b), "2025-03-26");
-    add_calls(b, r, 0, 2000);
-    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
-    assert_all_ok(r, 0, 2000);
-    mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    batch_test_start(&bt, "2025-03-26", 2,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 50, .window_us = 60000000});
+    assert_string_equal(mcp_batcher_protocol_version(bt.b), "2025-03-26");
+    mcp_batcher_stats st = send_all(&bt, 2000, 10000);
     assert_int_equal(st.added, 2000);
     assert_int_equal(st.completed, 2000);
     assert_int_equal(st.failed, 0);
@@ -126,87 +151,64 @@ static void size_strategy_sends_arrays_with_2025_03_26(void **state) {
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.inflight, 0);
     mcp_net_counters c;
-    mcp_net_counters_get(f.net, &c);
+    mcp_net_counters_get(bt.f.net, &c);
     /* 40 array texts plus the two handshakes (initialize, initialized) per connection */
     assert_int_equal(c.messages_in, 40 + 4);
     printf("# size(50), 2000 calls: groups %llu, writes %llu, server reads %llu, server writes %llu\n",
            (unsigned long long)st.groups, (unsigned long long)st.writes, (unsigned long long)c.reads,
            (unsigned long long)c.writes);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void modern_era_pipelines_groups_in_one_write(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
-    mcp_batcher *b =
-        batcher_new(&f, NULL, 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 100, .window_us = 60000000});
-    assert_string_equal(mcp_batcher_protocol_version(b), MCP_PROTOCOL_MODERN);
-    add_calls(b, r, 0, 1000);
-    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
-    assert_all_ok(r, 0, 1000);
-    mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    batch_test bt;
+    batch_test_start(&bt, NULL, 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 100, .window_us = 60000000});
+    assert_string_equal(mcp_batcher_protocol_version(bt.b), MCP_PROTOCOL_MODERN);
+    mcp_batcher_stats st = send_all(&bt, 1000, 10000);
     assert_int_equal(st.groups, 10);
     assert_int_equal(st.arrays, 0);
     /* One write per group (a partial write would add some; loopback takes 100 small requests whole). */
     assert_true(st.writes <= st.groups + 2);
     mcp_net_counters c;
-    mcp_net_counters_get(f.net, &c);
+    mcp_net_counters_get(bt.f.net, &c);
     assert_int_equal(c.messages_in, 1000 + 1); /* + server/discover */
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void handshake_versions_without_arrays_are_pipelined(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-06-18", 1,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 20, .window_us = 60000000});
-    add_calls(b, r, 0, 200);
-    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
-    assert_all_ok(r, 0, 200);
-    mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    batch_test bt;
+    batch_test_start(&bt, "2025-06-18", 1,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 20, .window_us = 60000000});
+    mcp_batcher_stats st = send_all(&bt, 200, 10000);
     assert_int_equal(st.arrays, 0);
     assert_int_equal(st.groups, 10);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void time_window_sends_a_trickle_without_flush(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_TIME, .window_us = 20000});
+    batch_test bt;
+    batch_test_start(&bt, "2025-03-26", 1,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_TIME, .window_us = 20000});
     uint64_t t0 = mcp_now_ns();
-    add_calls(b, r, 0, 5);
-    while (atomic_load(&r->items[4].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    add_calls(bt.b, bt.r, 0, 5);
+    while (atomic_load(&bt.r->items[4].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
     uint64_t waited_us = (mcp_now_ns() - t0) / 1000u;
-    assert_all_ok(r, 0, 5);
+    assert_all_ok(bt.r, 0, 5);
     assert_true(waited_us >= 20000); /* held for the window ... */
     mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    mcp_batcher_get_stats(bt.b, &st);
     assert_int_equal(st.groups, 1); /* ... and sent as one group */
     /* A size strategy with a window does not strand a short group either. */
-    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
+    assert_int_equal(mcp_batcher_set_strategy(bt.b, &(mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
                                                                         .window_us = 5000}), 0);
-    add_calls(b, r, 5, 8);
+    add_calls(bt.b, bt.r, 5, 8);
     t0 = mcp_now_ns();
-    while (atomic_load(&r->items[7].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
-    assert_all_ok(r, 5, 8);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    while (atomic_load(&bt.r->items[7].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    assert_all_ok(bt.r, 5, 8);
+    batch_test_stop(&bt);
 }
 
 static void adaptive_size_grows_while_fast_and_shrinks_on_failure(void **state) {
@@ -229,24 +231,16 @@ static void adaptive_size_grows_while_fast_and_shrinks_on_failure(void **state) 
     assert_int_equal(mcp_batch_strategy_normalize(&bad), MCP_EINVAL);
 
     /* Against the server: a fast local server lets the size climb from min. */
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_ADAPTIVE, .min_size = 2, .max_size = 256,
-                                                      .target_latency_us = 200000});
-    add_calls(b, r, 0, 4000);
-    assert_int_equal(mcp_batcher_flush(b, 20000), 0);
-    assert_all_ok(r, 0, 4000);
-    mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    batch_test bt;
+    batch_test_start(&bt, "2025-03-26", 1,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_ADAPTIVE, .min_size = 2, .max_size = 256,
+                                          .target_latency_us = 200000});
+    mcp_batcher_stats st = send_all(&bt, 4000, 20000);
     printf("# adaptive 2..256: target now %zu, mean group %.1f, group latency %.0f us\n", st.target_size,
            st.mean_group_size, st.group_latency_us);
     assert_true(st.target_size > 2);
     assert_true(st.group_latency_us > 0);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void count_done(void *user, int status, const mcp_json *value, int64_t id) {
@@ -296,89 +290,78 @@ static void adaptive_size_holds_in_a_deep_pipeline(void **state) {
 
 static void strategy_changes_at_run_time(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
+    batch_test bt;
     /* A size nothing will reach and a window of a minute: requests wait ... */
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
-                                                      .window_us = 60000000});
-    add_calls(b, r, 0, 10);
+    batch_test_start(&bt, "2025-03-26", 1,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
+                                          .window_us = 60000000});
+    add_calls(bt.b, bt.r, 0, 10);
     usleep(50000);
     mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    mcp_batcher_get_stats(bt.b, &st);
     assert_int_equal(st.queued, 10);
     assert_int_equal(st.completed, 0);
     /* ... until the strategy says otherwise. */
-    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = MCP_BATCH_NONE}), 0);
+    assert_int_equal(mcp_batcher_set_strategy(bt.b, &(mcp_batch_strategy){.kind = MCP_BATCH_NONE}), 0);
     uint64_t t0 = mcp_now_ns();
-    while (atomic_load(&r->items[9].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
-    assert_all_ok(r, 0, 10);
-    mcp_batcher_get_stats(b, &st);
+    while (atomic_load(&bt.r->items[9].calls) == 0 && mcp_now_ns() - t0 < 3000000000u) usleep(1000);
+    assert_all_ok(bt.r, 0, 10);
+    mcp_batcher_get_stats(bt.b, &st);
     assert_int_equal(st.target_size, 1);
-    assert_int_equal(mcp_batcher_set_strategy(b, &(mcp_batch_strategy){.kind = 99}), MCP_EINVAL);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    assert_int_equal(mcp_batcher_set_strategy(bt.b, &(mcp_batch_strategy){.kind = 99}), MCP_EINVAL);
+    batch_test_stop(&bt);
 }
 
 static void server_restart_is_survived(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    int port = f.port;
-    run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 10});
-    add_calls(b, r, 0, 100);
-    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
-    assert_all_ok(r, 0, 100);
+    batch_test bt;
+    batch_test_start(&bt, "2025-03-26", 1, (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 10});
+    int port = bt.f.port;
+    add_calls(bt.b, bt.r, 0, 100);
+    assert_int_equal(mcp_batcher_flush(bt.b, 10000), 0);
+    assert_all_ok(bt.r, 0, 100);
 
-    server_stop(&f);
+    server_stop(&bt.f);
     /* While the server is down, requests wait in the queue (or fail after their timeout). */
-    add_calls(b, r, 100, 110);
+    add_calls(bt.b, bt.r, 100, 110);
     usleep(100000);
-    server_start(&f, port);
-    assert_int_equal(f.port, port);
-    add_calls(b, r, 110, 200);
-    assert_int_equal(mcp_batcher_flush(b, 10000), 0);
+    server_start(&bt.f, port);
+    assert_int_equal(bt.f.port, port);
+    add_calls(bt.b, bt.r, 110, 200);
+    assert_int_equal(mcp_batcher_flush(bt.b, 10000), 0);
     int ok = 0;
     for (int i = 100; i < 200; i++) {
-        assert_int_equal(atomic_load(&r->items[i].calls), 1);
-        if (r->items[i].status == 0) {
-            assert_true(r->items[i].matched);
+        assert_int_equal(atomic_load(&bt.r->items[i].calls), 1);
+        if (bt.r->items[i].status == 0) {
+            assert_true(bt.r->items[i].matched);
             ok++;
         } else {
             /* In flight on the dead link, or queued past its timeout while a
              * reconnection attempt hung in a listener that was going away. */
-            printf("# request %d: %s\n", i, mcp_strerror(r->items[i].status));
-            assert_true(r->items[i].status == MCP_ECLOSED || (i < 110 && r->items[i].status == MCP_ETIMEDOUT));
+            printf("# request %d: %s\n", i, mcp_strerror(bt.r->items[i].status));
+            assert_true(bt.r->items[i].status == MCP_ECLOSED || (i < 110 && bt.r->items[i].status == MCP_ETIMEDOUT));
         }
     }
     assert_true(ok >= 90);
     mcp_batcher_stats st;
-    mcp_batcher_get_stats(b, &st);
+    mcp_batcher_get_stats(bt.b, &st);
     assert_true(st.reconnects >= 1);
-    mcp_batcher_free(b);
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void free_completes_queued_requests_with_closed(void **state) {
     (void)state;
-    server_fixture f = {0};
-    server_start(&f, 0);
-    run *r = run_new();
-    mcp_batcher *b = batcher_new(&f, "2025-03-26", 1,
-                                 (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000,
-                                                      .window_us = 60000000});
-    add_calls(b, r, 0, 7);
-    mcp_batcher_free(b);
+    batch_test bt;
+    batch_test_start(&bt, "2025-03-26", 1,
+                     (mcp_batch_strategy){.kind = MCP_BATCH_SIZE, .size = 1000, .window_us = 60000000});
+    add_calls(bt.b, bt.r, 0, 7);
+    mcp_batcher_free(bt.b);
+    bt.b = NULL;
     for (int i = 0; i < 7; i++) {
-        assert_int_equal(atomic_load(&r->items[i].calls), 1);
-        assert_int_equal(r->items[i].status, MCP_ECLOSED);
+        assert_int_equal(atomic_load(&bt.r->items[i].calls), 1);
+        assert_int_equal(bt.r->items[i].status, MCP_ECLOSED);
     }
-    free(r);
-    server_free(&f);
+    batch_test_stop(&bt);
 }
 
 static void bad_arguments_are_refused(void **state) {
