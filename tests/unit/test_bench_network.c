@@ -180,7 +180,7 @@ static void test_stdio_records(void **state) {
 static void test_http_keepalive_records(void **state) {
     (void)state;
     if (!have_bin) skip();
-    check_workload("http_keepalive_50", "mcp_tools_call", "null_tools_call", 10000);
+    check_workload("http_keepalive_50", "mcp_tools_call", "null_tools_call", 2000);
     mcp_arena arena;
     mcp_arena_init(&arena, 0);
     mcp_json *doc = load(&arena, "http_keepalive_50");
