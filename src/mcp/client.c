@@ -10,6 +10,7 @@
  * other requests freely.
  */
 #include "mcp/client_internal.h"
+#include "mcp/message.h"
 #include "rpc/envelope_built.h"
 
 #include <stdio.h>
@@ -463,14 +464,7 @@ static int send_cancelled(mcp_client *client, int64_t id, const char *reason)
     mcp_buf_init(&params);
     mcp_json_writer w;
     mcp_json_writer_init(&w, &params);
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "requestId");
-    mcp_json_write_int(&w, id);
-    if (reason) {
-        mcp_json_write_key(&w, "reason");
-        mcp_json_write_cstr(&w, reason);
-    }
-    mcp_json_end_object(&w);
+    mcp_message_write_cancelled(&w, id, reason);
     int rc = mcp_json_writer_status(&w);
     if (rc == 0)
         rc = mcp_client_notify(client, "notifications/cancelled", params.data);

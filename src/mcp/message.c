@@ -36,3 +36,15 @@ int mcp_message_write(mcp_buf *out, const int64_t *id, const char *method, const
     mcp_json_end_object(&w);
     return mcp_json_writer_status(&w);
 }
+
+void mcp_message_write_cancelled(mcp_json_writer *w, int64_t id, const char *reason)
+{
+    mcp_json_begin_object(w);
+    mcp_json_write_key(w, "requestId");
+    mcp_json_write_int(w, id);
+    if (reason) {
+        mcp_json_write_key(w, "reason");
+        mcp_json_write_cstr(w, reason);
+    }
+    mcp_json_end_object(w);
+}

@@ -19,4 +19,8 @@ void mcp_message_begin_request(mcp_json_writer *w, int64_t id, const char *metho
  * text the caller has checked, or NULL for none) goes in as it is. */
 int mcp_message_write(mcp_buf *out, const int64_t *id, const char *method, const char *params_json);
 
+/* The params object of notifications/cancelled, either way:
+ * {"requestId":id,"reason":reason}, without reason when it is NULL. */
+void mcp_message_write_cancelled(mcp_json_writer *w, int64_t id, const char *reason);
+
 #endif

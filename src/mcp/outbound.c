@@ -436,12 +436,7 @@ static void send_cancel_locked(mcp_session *s, int64_t id, const char *reason)
     mcp_json_writer w;
     mcp_json_writer_init(&w, &buf);
     mcp_rpc_begin_notification(&w, "notifications/cancelled");
-    mcp_json_begin_object(&w);
-    mcp_json_write_key(&w, "requestId");
-    mcp_json_write_int(&w, id);
-    mcp_json_write_key(&w, "reason");
-    mcp_json_write_cstr(&w, reason);
-    mcp_json_end_object(&w);
+    mcp_message_write_cancelled(&w, id, reason);
     mcp_rpc_end_notification(&w);
     if (mcp_json_writer_status(&w) == 0)
         s->sink.write(s->sink.user, buf.data, buf.len);
