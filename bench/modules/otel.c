@@ -77,8 +77,8 @@ enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE, W_WORK, W_SERVED_TCP, W_SER
  * It stands in for a collector on another machine, so it does only what
  * the benchmark needs from one: it reads every byte (the sender's side of
  * the loopback pays for that as it would for a real network) and counts
- * the spans that arrived, by the one "spanId" member each span has (a
- * memmem, about 80 ns a span), and answers 200. It does not parse or
+ * the spans that arrived, by the one "spanId" member each span has
+ * (about 20 ns a span), and answers 200. It does not parse or
  * validate the JSON: a remote collector's parsing is CPU this server never
  * pays, and here it would share the machine with the server being timed.
  * The unit tests keep the receiver that parses and checks every body
@@ -105,9 +105,11 @@ static uint64_t sink_count(char *carry, size_t *carry_len, const char *data, siz
     memcpy(joint, carry, *carry_len);
     memcpy(joint + *carry_len, data, head);
     if (*carry_len && memmem(joint, jl, SPAN_MARKER, SPAN_MARKER_LEN)) found++;
-    for (const char *p = data; (p = memmem(p, n - (size_t)(p - data), SPAN_MARKER, SPAN_MARKER_LEN)) != NULL;
-         p += SPAN_MARKER_LEN)
-        found++;
+    /* Markers wholly in data, found by their 'I' (a handful per span, and
+     * memchr runs a vector a step): a quarter of memmem's time. */
+    const char *end = data + n;
+    for (const char *p = data + 5; p < end && (p = memchr(p, 'I', (size_t)(end - p))) != NULL; p++)
+        if (p + SPAN_MARKER_LEN - 5 <= end && !memcmp(p - 5, SPAN_MARKER, SPAN_MARKER_LEN)) found++;
     const char *tail = n >= keep ? data + n - keep : joint + (jl > keep ? jl - keep : 0);
     *carry_len = n >= keep ? keep : (jl > keep ? keep : jl);
     memmove(carry, tail, *carry_len);
