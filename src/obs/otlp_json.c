@@ -42,6 +42,9 @@ typedef struct enc {
     } keys[KEY_SLOTS];
     uint32_t key_text_used;
     char key_text[KEY_TEXT];
+    /* The span's text when none of it needs escaping (checked once per
+     * span): strings inside it are copied as they are. */
+    uintptr_t plain_lo, plain_hi; /* 0, 0: none */
 } enc;
 
 /* Room for n more bytes of literal text; the writes below assume it. */
@@ -161,6 +164,15 @@ static inline bool plain_byte(unsigned char c) {
 #define SHORT_STR 32
 static void str(enc *e, const char *s, size_t n) {
     if (e->status) return;
+    if ((uintptr_t)s >= e->plain_lo && (uintptr_t)s + n <= e->plain_hi) {
+        if (!room(e, n + 2)) return;
+        char *d = e->out->data + e->out->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        e->out->len += n + 2;
+        return;
+    }
     if (n <= SHORT_STR && room(e, SHORT_STR + 2)) {
         char *d = e->out->data + e->out->len + 1;
         bool ok = true;
@@ -335,7 +347,34 @@ static void req_attrs(enc *e, const mcp_span *s) {
     }
 }
 
+/* True when none of t[0, n) needs escaping, eight bytes a step (the last
+ * step overlapping), with the same test as the short-string path of str. */
+static bool text_plain(const char *t, size_t n) {
+    uint64_t w;
+    if (n < 8) {
+        bool ok = true;
+        for (size_t i = 0; i < n; i++) ok &= plain_byte((unsigned char)t[i]);
+        return ok;
+    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, t + i, 8);
+        if (!plain8(w)) return false;
+    }
+    if (i < n) {
+        memcpy(&w, t + n - 8, 8);
+        if (!plain8(w)) return false;
+    }
+    return true;
+}
+
 static void span(enc *e, const mcp_span *s, bool first) {
+    if (text_plain(s->text, s->text_used)) {
+        e->plain_lo = (uintptr_t)s->text;
+        e->plain_hi = (uintptr_t)s->text + s->text_used;
+    } else {
+        e->plain_lo = e->plain_hi = 0;
+    }
     if (!room(e, FIXED_ROOM)) return;
     if (!first) PUT(e, ",");
     PUT(e, "{\"traceId\":\"");
@@ -393,6 +432,7 @@ int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *
     e.out = out;
     e.status = MCP_OK;
     e.key_text_used = 0;
+    e.plain_lo = e.plain_hi = 0;
     memset(e.keys, 0, sizeof e.keys);
     if (!room(&e, 64)) return e.status;
     PUT(&e, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
