@@ -11,8 +11,7 @@
 #include <cmocka.h>
 
 #include "test_client_result.h"
-#include "test_loopback.h"
-#include "test_mcpd.h"
+#include "test_mcpd_server.h"
 
 #include "mcp/client.h"
 
@@ -26,38 +25,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t server_pid;
-static int server_port;
-
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = mcpd_bin();
-    if (!bin)
-        return 0;
-    server_port = free_port();
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", server_port);
-    server_pid =
-        mcpd_serve_spawn(bin, (const char *const[]){"--http", addr, "--workers", "1", "--log-level", "warning", NULL});
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    mcpd_serve_stop(server_pid);
+    mcpd_server_start(&server, "--http");
     return 0;
 }
 
 static mcp_client *connect_era(const char *version)
 {
-    if (server_pid <= 0) {
+    if (server.pid <= 0) {
         skip();
         return NULL;
     }
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", server_port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", server.port);
     mcp_client_transport *t = NULL;
     int rc = MCP_EIO;
     for (int i = 0; i < 200 && rc != 0; i++) { /* the server may still be starting */
@@ -73,13 +55,9 @@ static mcp_client *connect_era(const char *version)
 static void run_era(const char *version, const char *want_version)
 {
     mcp_client *c = connect_era(version);
-    assert_string_equal(mcp_client_protocol_version(c), want_version);
-    client_expect(c, "tools/list", NULL, "\"slow\"");
-    client_expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
+    mcpd_expect_basics(c, want_version);
     client_expect(c, "resources/read", "{\"uri\":\"mcpd://demo/readme\"}", "mcpd demo server");
     client_expect(c, "prompts/get", "{\"name\":\"review\",\"arguments\":{\"code\":\"int x;\"}}", "int x;");
-    /* Progress, then a cancel after the first progress; the client goes on. */
-    client_check_progress_and_cancel(c);
     client_expect(c, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"still here\"}}", "still here");
     mcp_client_free(c);
 }

@@ -15,8 +15,7 @@
 #include <cmocka.h>
 
 #include "test_client_result.h"
-#include "test_loopback.h"
-#include "test_mcpd.h"
+#include "test_mcpd_server.h"
 
 #include "mcp/client.h"
 #include "net/ws.h"
@@ -32,27 +31,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t server_pid;
-static int server_port;
-
 static int start_server(void **state)
 {
     (void)state;
-    const char *bin = mcpd_bin();
-    if (!bin)
-        return 0;
-    server_port = free_port();
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", server_port);
-    server_pid =
-        mcpd_serve_spawn(bin, (const char *const[]){"--ws", addr, "--workers", "1", "--log-level", "warning", NULL});
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    mcpd_serve_stop(server_pid);
+    mcpd_server_start(&server, "--ws");
     return 0;
 }
 
@@ -60,7 +42,7 @@ static int stop_server(void **state)
 static int dial(const char *path, mcp_client_transport **t, char *why, size_t why_size)
 {
     char url[128];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", server_port, path);
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", server.port, path);
     int rc = MCP_EIO;
     for (int i = 0; i < 200 && rc == MCP_EIO; i++) {
         rc = mcp_connect_ws(url, NULL, t, why, why_size);
@@ -72,7 +54,7 @@ static int dial(const char *path, mcp_client_transport **t, char *why, size_t wh
 
 static mcp_client *connect_era(const char *version)
 {
-    if (server_pid <= 0) {
+    if (server.pid <= 0) {
         skip();
         return NULL;
     }
@@ -88,11 +70,7 @@ static mcp_client *connect_era(const char *version)
 static void run_era(const char *version, const char *want_version)
 {
     mcp_client *c = connect_era(version);
-    assert_string_equal(mcp_client_protocol_version(c), want_version);
-    client_expect(c, "tools/list", NULL, "\"slow\"");
-    client_expect(c, "tools/call", "{\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":40}}", "\"sum\":42");
-    /* Progress, then a cancel after the first progress; the client goes on. */
-    client_check_progress_and_cancel(c);
+    mcpd_expect_basics(c, want_version);
     mcp_client_result r;
     /* A large message crosses in one frame each way (over 64 KiB). */
     size_t big = 100 * 1024;
@@ -123,7 +101,7 @@ static void modern_era_by_discovery(void **state)
 static void path_selects_the_endpoint(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
+    if (server.pid <= 0)
         skip();
     mcp_client_transport *t = NULL;
     char why[256];
@@ -161,14 +139,14 @@ static void bad_urls(void **state)
 static void mcpd_call_over_ws(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
+    if (server.pid <= 0)
         skip();
     /* The server is up: the era tests connected before this one. */
     char cmd[512];
     snprintf(cmd, sizeof cmd,
              "\"%s\" call --compact ws://127.0.0.1:%d/mcp tools/call "
              "'{\"name\":\"add\",\"arguments\":{\"a\":20,\"b\":22}}' 2>&1",
-             getenv("MCPD_BIN"), server_port);
+             getenv("MCPD_BIN"), server.port);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096];
@@ -178,7 +156,7 @@ static void mcpd_call_over_ws(void **state)
     assert_non_null(strstr(out, "\"sum\":42"));
 
     snprintf(cmd, sizeof cmd, "\"%s\" call ws://127.0.0.1:%d/elsewhere tools/list 2>&1", getenv("MCPD_BIN"),
-             server_port);
+             server.port);
     p = popen(cmd, "r");
     assert_non_null(p);
     got = fread(out, 1, sizeof out - 1, p);
@@ -220,7 +198,7 @@ static mcp_client *connect_url(const char *url)
 static void server_drain_closes_the_client(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
+    if (server.pid <= 0)
         skip();
     int port = free_port();
     char addr[64], url[96];
@@ -248,7 +226,7 @@ static void server_drain_closes_the_client(void **state)
 static void ipv6_loopback(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
+    if (server.pid <= 0)
         skip();
     int probe = socket(AF_INET6, SOCK_STREAM, 0);
     struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
@@ -448,17 +426,39 @@ static void peer_listen(peer *p)
     p->port = ntohs(a.sin_port);
 }
 
+/* The scripted peer listening and answering on its thread; url gets its
+ * ws:// address. */
+static void peer_start(peer *p, pthread_t *thread, char url[64])
+{
+    peer_listen(p);
+    assert_int_equal(pthread_create(thread, NULL, peer_main, p), 0);
+    snprintf(url, 64, "ws://127.0.0.1:%d/mcp", p->port);
+}
+
+/* A transport to the scripted peer, taking messages of up to 64 bytes. */
+static mcp_client_transport *peer_connect(peer *p, pthread_t *thread)
+{
+    char url[64];
+    peer_start(p, thread, url);
+    mcp_client_transport *t = NULL;
+    assert_int_equal(mcp_connect_ws(url, &(mcp_connect_opts){.max_message_size = 64}, &t, NULL, 0), 0);
+    return t;
+}
+
+/* The peer's thread is done: its listener closes, and it saw nothing wrong. */
+static void peer_finish(peer *p, pthread_t thread)
+{
+    pthread_join(thread, NULL);
+    close(p->listen_fd);
+    assert_int_equal(p->failures, 0);
+}
+
 static void frames_ping_fragments_limit_close(void **state)
 {
     (void)state;
     peer p = {0};
-    peer_listen(&p);
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
-    mcp_client_transport *t = NULL;
-    assert_int_equal(mcp_connect_ws(url, &(mcp_connect_opts){.max_message_size = 64}, &t, NULL, 0), 0);
+    mcp_client_transport *t = peer_connect(&p, &thread);
     assert_int_equal(t->send(t, "{\"hello\":true}", 14), 0);
     mcp_buf msg;
     mcp_buf_init(&msg);
@@ -474,9 +474,7 @@ static void frames_ping_fragments_limit_close(void **state)
     assert_int_equal(t->send(t, "{}", 2), MCP_ECLOSED);
     t->close(t);
     mcp_buf_free(&msg);
-    pthread_join(thread, NULL);
-    close(p.listen_fd);
-    assert_int_equal(p.failures, 0);
+    peer_finish(&p, thread);
     assert_string_equal(p.text, "{\"hello\":true}");
     assert_true(p.text_masked);
     assert_int_equal(p.pong_count, 2);
@@ -489,18 +487,15 @@ static void wrong_accept_is_refused(void **state)
 {
     (void)state;
     peer p = {.bad_accept = true};
-    peer_listen(&p);
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
-    char url[64], why[256];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
+    char url[64];
+    char why[256];
+    peer_start(&p, &thread, url);
     mcp_client_transport *t = NULL;
     assert_int_equal(mcp_connect_ws(url, NULL, &t, why, sizeof why), MCP_EPROTO);
     assert_null(t);
     assert_non_null(strstr(why, "Sec-WebSocket-Accept"));
-    pthread_join(thread, NULL);
-    close(p.listen_fd);
-    assert_int_equal(p.failures, 0);
+    peer_finish(&p, thread);
 }
 
 /* The server going away under a pending request completes it with MCP_ECLOSED. */
@@ -508,13 +503,8 @@ static void server_close_ends_pending_requests(void **state)
 {
     (void)state;
     peer p = {0};
-    peer_listen(&p);
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, peer_main, &p), 0);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/mcp", p.port);
-    mcp_client_transport *t = NULL;
-    assert_int_equal(mcp_connect_ws(url, &(mcp_connect_opts){.max_message_size = 64}, &t, NULL, 0), 0);
+    mcp_client_transport *t = peer_connect(&p, &thread);
     mcp_client *c = mcp_client_new(&(mcp_client_opts){.protocol_version = "2026-07-28", .transport = t,
                                                       .timeout_ms = 5000});
     assert_non_null(c);
@@ -530,9 +520,7 @@ static void server_close_ends_pending_requests(void **state)
      * limit as dropped ones: none was lost in the framing. */
     assert_int_equal(counters.messages_in, 4);
     mcp_client_free(c);
-    pthread_join(thread, NULL);
-    close(p.listen_fd);
-    assert_int_equal(p.failures, 0);
+    peer_finish(&p, thread);
     assert_non_null(strstr(p.text, "tools/list"));
     assert_int_equal(p.close_code, 1001);
 }
