@@ -105,38 +105,54 @@ void obs_exporter_nudge(mcp_tracer *t) {
     if (atomic_exchange_explicit(&t->exporter_idle, false, memory_order_relaxed)) pthread_cond_signal(&t->wake);
 }
 
+static void post(mcp_tracer *t, obs_http_conn *conn, mcp_span **batch, size_t n, mcp_buf *body) {
+    if (export_batch(t, conn, batch, n, body)) {
+        atomic_fetch_add_explicit(&t->exported, n, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->export_failures, 1, memory_order_relaxed);
+    }
+    obs_spans_release(batch, n);
+}
+
+/* Batches are posted full (wake_at spans, the count at which a ring
+ * wakes the exporter), or with what there is when a flush was asked, the
+ * interval passed or the tracer stops. Spans collected short of that are
+ * kept for the next round: posting them at once, as they trickled in
+ * during the previous post, made posts of a hundred spans under load,
+ * each paying the collector's round trip and its context switches. */
 static void *exporter_main(void *arg) {
     mcp_tracer *t = arg;
-    size_t cap = t->opts.exporter.max_batch;
+    size_t cap = t->opts.exporter.max_batch, have = 0;
     mcp_span **batch = malloc(cap * sizeof *batch);
     mcp_buf body;
     mcp_buf_init(&body);
     obs_http_conn conn = {.fd = -1, .keep = true};
+    bool timed_out = true;
     pthread_mutex_lock(&t->lock);
     for (;;) {
         uint64_t want = t->flush_requested;
-        bool stopping = t->stopping;
+        bool stopping = t->stopping, must_post = stopping || timed_out || want > t->flush_done;
         pthread_mutex_unlock(&t->lock);
-        size_t n;
-        while (batch && (n = obs_spans_collect(t, batch, cap)) > 0) {
-            if (export_batch(t, &conn, batch, n, &body)) {
-                atomic_fetch_add_explicit(&t->exported, n, memory_order_relaxed);
-            } else {
-                atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
-                atomic_fetch_add_explicit(&t->export_failures, 1, memory_order_relaxed);
-            }
-            obs_spans_release(batch, n);
+        while (batch) {
+            have += obs_spans_collect(t, batch + have, cap - have);
+            if (!have || (have < t->wake_at && !must_post)) break;
+            bool full = have == cap;
+            post(t, &conn, batch, have, &body);
+            have = 0;
+            if (!full) break; /* the rings were drained */
         }
         pthread_mutex_lock(&t->lock);
         if (t->flush_done < want) t->flush_done = want;
         pthread_cond_broadcast(&t->flushed);
         if (stopping) break;
         obs_clock_offset_refresh(t);
+        timed_out = false;
         if (t->flush_requested == t->flush_done && !t->stopping) {
             struct timespec ts;
             deadline_after(&ts, t->opts.exporter.flush_interval_ms);
             atomic_store_explicit(&t->exporter_idle, true, memory_order_relaxed);
-            pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+            timed_out = pthread_cond_timedwait(&t->wake, &t->lock, &ts) == ETIMEDOUT;
             atomic_store_explicit(&t->exporter_idle, false, memory_order_relaxed);
         }
     }

@@ -228,6 +228,36 @@ static void test_kept_posts_do_not_wait_for_delayed_acks(void **state) {
     assert_true(ms < 400);
 }
 
+/* Spans that trickle in while a post is on its way wait for a full
+ * batch instead of going out in a small post of their own: 1000 spans
+ * ended a few at a time, batches of 100, are 10 posts. */
+static void test_posts_are_full_batches(void **state) {
+    (void)state;
+    collector c;
+    collector_start(&c, KEEP_OPEN);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", c.port);
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.buffer_spans = 1024,
+                                                       .exporter = {.endpoint = url, .flush_interval_ms = 600000,
+                                                                    .max_batch = 100}},
+                                    &t),
+                     0);
+    assert_int_equal(mcp_tracer_flush(t, 5000), 0);
+    for (int i = 0; i < 1000; i++) {
+        mcp_span_end(mcp_span_start(t, "trickle", MCP_SPAN_INTERNAL, NULL));
+        if (i % 10 == 9) usleep(200);
+    }
+    assert_int_equal(mcp_tracer_flush(t, 5000), 0);
+    mcp_tracer_stats st;
+    mcp_tracer_stats_get(t, &st);
+    mcp_tracer_free(t);
+    collector_stop(&c);
+    assert_int_equal(st.spans_exported, 1000);
+    assert_int_equal(st.export_requests, 10);
+    assert_int_equal(atomic_load(&c.requests), 10);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_connection_for_many_posts),
@@ -235,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_silent_close_is_survived),
         cmocka_unit_test(test_unanswered_post_on_kept_connection_goes_again),
         cmocka_unit_test(test_kept_posts_do_not_wait_for_delayed_acks),
+        cmocka_unit_test(test_posts_are_full_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
