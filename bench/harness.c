@@ -64,7 +64,13 @@ void bench_record_add_metric(bench_record *r, const char *name, double value) {
             return;
         }
     }
-    if (r->metric_count >= BENCH_MAX_METRICS) return;
+    if (r->metric_count >= BENCH_MAX_METRICS) {
+        /* A lost metric would read as "not measured" in the JSON: say so
+         * where the person running the suite sees it. */
+        fprintf(stderr, "bench: %s: no room for metric %s (BENCH_MAX_METRICS %d)\n", r->benchmark, name,
+                BENCH_MAX_METRICS);
+        return;
+    }
     bench_copy_str(r->metrics[r->metric_count].name, sizeof r->metrics[0].name, name);
     r->metrics[r->metric_count].value = value;
     r->metric_count++;

@@ -30,7 +30,7 @@
 #define BENCH_SCHEMA_VERSION 1
 #define BENCH_MAX_REPS 64
 #define BENCH_MAX_TASKS 16
-#define BENCH_MAX_METRICS 8
+#define BENCH_MAX_METRICS 16
 
 typedef enum bench_profile { BENCH_QUICK = 0, BENCH_FULL = 1 } bench_profile;
 
