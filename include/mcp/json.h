@@ -203,6 +203,13 @@ void mcp_json_write_member_pieces(mcp_json_writer *w, const char *key, size_t ke
  * of protocol messages, such as "jsonrpc":"2.0","id":7, in one append.
  * Members written next follow them; end it with mcp_json_end_object. */
 void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_t count);
+/* Text that opens objects one inside another and leaves them open, such as
+ * {"jsonrpc":"2.0","id":7,"result":{ (two), given in pieces (valid JSON up
+ * to there, not checked); objects (at least 1) says how many it opens.
+ * Members written next go into the innermost one, after a comma unless the
+ * text ends with that object's '{'. Each is ended with
+ * mcp_json_end_object. */
+void mcp_json_open_objects(mcp_json_writer *w, const mcp_str *pieces, size_t count, unsigned objects);
 void mcp_json_write_string(mcp_json_writer *w, const char *s, size_t len);
 void mcp_json_write_cstr(mcp_json_writer *w, const char *s); /* NULL writes null */
 void mcp_json_write_int(mcp_json_writer *w, int64_t v);

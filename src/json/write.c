@@ -408,10 +408,17 @@ void mcp_json_write_member_pieces(mcp_json_writer *w, const char *key, size_t ke
     w->need_comma = true;
 }
 
-void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_t count) {
+/* Writes "{" when brace is set, then the pieces, and pushes objects
+ * frames: the work of mcp_json_begin_object_with and
+ * mcp_json_open_objects. */
+static void open_with(mcp_json_writer *w, bool brace, const mcp_str *pieces, size_t count, unsigned objects) {
     size_t total;
     if (!value_prefix(w) || !pieces_length(w, pieces, count, &total)) return;
-    if (MCP_UNLIKELY(w->depth >= MCP_JSON_WRITER_MAX_DEPTH)) {
+    if (MCP_UNLIKELY(objects == 0 || (!brace && total == 0))) {
+        w->status = MCP_EINVAL;
+        return;
+    }
+    if (MCP_UNLIKELY(objects > MCP_JSON_WRITER_MAX_DEPTH - w->depth)) {
         w->status = MCP_ELIMIT;
         return;
     }
@@ -424,12 +431,20 @@ void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_
         }
     }
     char *d = out->data + out->len;
-    *d++ = '{';
+    if (brace) *d++ = '{';
     d = put_pieces(d, pieces, count);
+    w->need_comma = d[-1] != '{';
     *d = '\0';
     out->len = (size_t)(d - out->data);
-    w->stack[w->depth++] = FRAME_OBJECT;
-    w->need_comma = total > 0;
+    for (unsigned i = 0; i < objects; i++) w->stack[w->depth++] = FRAME_OBJECT;
+}
+
+void mcp_json_begin_object_with(mcp_json_writer *w, const mcp_str *pieces, size_t count) {
+    open_with(w, true, pieces, count, 1);
+}
+
+void mcp_json_open_objects(mcp_json_writer *w, const mcp_str *pieces, size_t count, unsigned objects) {
+    open_with(w, false, pieces, count, objects);
 }
 
 void mcp_json_write_key(mcp_json_writer *w, const char *key) {

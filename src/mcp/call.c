@@ -113,12 +113,16 @@ int mcp_call_set_error(mcp_call *call, int code, const char *message)
 
 void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
 {
+    /* {"jsonrpc":"2.0","id":…,"result":{ in one append; modern results
+     * say first that they are complete. */
+    static const mcp_str OPEN = JSON_TEXT(",\"result\":{");
+    static const mcp_str OPEN_COMPLETE = JSON_TEXT(",\"result\":{\"resultType\":\"complete\"");
+    mcp_str pieces[4] = {{"{", 1}};
+    mcp_rpc_response_head(&call->id, pieces + 1);
+    pieces[3] = call->modern ? OPEN_COMPLETE : OPEN;
     mcp_buf_reset(&call->out);
     mcp_json_writer_init(w, &call->out);
-    mcp_rpc_begin_result(w, &call->id);
-    /* Modern results say first that they are complete. */
-    static const mcp_str COMPLETE = JSON_TEXT("\"resultType\":\"complete\"");
-    mcp_json_begin_object_with(w, &COMPLETE, call->modern ? 1 : 0);
+    mcp_json_open_objects(w, pieces, 4, 2);
 }
 
 /* The handler's _meta; in the modern era the server's own identity joins

@@ -330,12 +330,52 @@ static void test_heads_and_pieces(void **state) {
     mcp_json_end_object(&w);
     mcp_json_begin_object_with(&w, type, 1);
     assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    /* Several objects opened by one text: members go into the innermost,
+     * each is ended on its own. */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    const mcp_str open2[3] = {{"{\"jsonrpc\":\"2.0\",\"id\":", 22}, {"7", 1}, {",\"result\":{", 11}};
+    mcp_json_open_objects(&w, open2, 3, 2);
+    MCP_JSON_KEY(&w, "a");
+    mcp_json_write_int(&w, 1);
+    mcp_json_end_object(&w);
+    MCP_JSON_KEY(&w, "b");
+    mcp_json_write_bool(&w, false);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"a\":1},\"b\":false}");
+    /* ending with a member of the innermost: the next member gets a comma */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    const mcp_str open_member[1] = {{"{\"r\":{\"x\":0", 11}};
+    mcp_json_open_objects(&w, open_member, 1, 2);
+    MCP_JSON_KEY(&w, "y");
+    mcp_json_write_int(&w, 2);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w); /* one too many */
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    assert_string_equal(out.data, "{\"r\":{\"x\":0,\"y\":2}}");
+    /* no text, or no object, is misuse */
+    mcp_json_writer_init(&w, &out);
+    mcp_json_open_objects(&w, NULL, 0, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+    mcp_json_writer_init(&w, &out);
+    mcp_json_open_objects(&w, open2, 3, 0);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_EINVAL);
+
     /* Nesting is limited as for mcp_json_begin_object. */
     mcp_json_writer_init(&w, &out);
     for (unsigned i = 0; i < MCP_JSON_WRITER_MAX_DEPTH; i++) {
         mcp_json_begin_array(&w);
     }
     mcp_json_begin_object_with(&w, type, 1);
+    assert_int_equal(mcp_json_writer_status(&w), MCP_ELIMIT);
+    mcp_json_writer_init(&w, &out);
+    for (unsigned i = 0; i + 1 < MCP_JSON_WRITER_MAX_DEPTH; i++) {
+        mcp_json_begin_array(&w);
+    }
+    mcp_json_open_objects(&w, open2, 3, 2); /* room for one more level, not two */
     assert_int_equal(mcp_json_writer_status(&w), MCP_ELIMIT);
 }
 
