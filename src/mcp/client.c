@@ -413,7 +413,7 @@ int mcp_client_request(mcp_client *client, const char *method, const char *param
 {
     void *begun = ropts ? ropts->observe_handle : NULL;
     if (client->state != MCP_CLIENT_READY || !method) {
-        int rc = method ? MCP_EAGAIN : MCP_EINVAL;
+        int rc = client->state != MCP_CLIENT_READY ? MCP_EAGAIN : MCP_EINVAL;
         mcp_client_observe_end(client, begun, rc, NULL);
         return rc;
     }

@@ -200,6 +200,18 @@ static void test_begun_report_ends_when_not_sent(void **state)
     assert_int_equal(it->outcome.rpc_code, -32603);
     assert_string_equal(it->outcome.message, mcp_strerror(MCP_EAGAIN));
     assert_int_equal(o.calls, 0);
+    /* Not being ready comes first, whatever else is wrong. */
+    assert_int_equal(mcp_client_request(f->client, NULL, NULL, NULL, on_done, &o, NULL), MCP_EAGAIN);
+    fixture_free(f);
+
+    /* Ready, but no method. */
+    f = fixture_new(true);
+    handle = mcp_client_observe_begin(&f->observer, "tools/list", NULL, NULL, NULL);
+    assert_int_equal(mcp_client_request(f->client, NULL, NULL, &(mcp_client_request_opts){.observe_handle = handle},
+                                        on_done, &o, NULL),
+                     MCP_EINVAL);
+    assert_int_equal(((report *)handle)->ends, 1);
+    assert_string_equal(((report *)handle)->outcome.message, mcp_strerror(MCP_EINVAL));
     fixture_free(f);
 
     /* Ready, but the write fails. */
