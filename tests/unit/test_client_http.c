@@ -267,13 +267,22 @@ static void get_stream_carries_server_notifications(void **state)
     start(&f);
     notes n = {0};
     mcp_client *c = connect_to(&f, "2025-11-25", &(mcp_connect_opts){.http_get_stream = true}, on_note, &n);
-    /* Wait for the GET stream to be registered on the server. */
     mcp_http_client_stats s;
     mcp_http_client_stats_get(transport, &s);
     assert_int_equal(s.get_streams, 1);
     expect_call(c, "tools/list", NULL, "echo");
+    /* The client opened its GET stream; a change is only announced on it
+     * once the server has taken it (it registers the stream, then answers
+     * with the event-stream head, the only SSE answer here). */
+    mcp_http_counters hc = {0};
+    for (int i = 0; i < 500 && hc.responses_sse == 0; i++) {
+        mcp_http_counters_get(mcp_net_http(f.net), &hc);
+        if (hc.responses_sse == 0)
+            sleep_ms(10);
+    }
+    assert_int_equal(hc.responses_sse, 1);
     assert_int_equal(mcp_server_add_tool(f.server, &(mcp_tool){.name = "late", .fn = tool_echo}), 0);
-    for (int i = 0; i < 200 && n.list_changed == 0; i++)
+    for (int i = 0; i < 500 && n.list_changed == 0; i++)
         mcp_client_pump(c, 10);
     assert_int_equal(n.list_changed, 1);
     mcp_client_free(c);
