@@ -252,19 +252,11 @@ static void send_group(batch_worker *w, batch_item *list, size_t n, size_t targe
         list = it->next;
         it->group = g;
         int rc;
-        if (MCP_UNLIKELY(it->span)) {
-            /* The client reports the request with the span begun for it. */
-            mcp_pool_observer_hand(it->span);
-            rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
-            /* Not taken means not sent: the request failed (it is still
-             * ours to end, with its span). Its clients do not cache, so a
-             * request that succeeded was sent and the client took it. */
-            void *left = mcp_pool_observer_unhand();
-            if (rc != 0)
-                it->span = left;
-        } else {
-            rc = mcp_client_request(w->link.client, it->method, it->params, NULL, item_done, it, NULL);
-        }
+        /* The client reports the request with the span begun for it and
+         * ends that span in every case, a failed send included. */
+        rc = mcp_client_request(w->link.client, it->method, it->params,
+                                &(mcp_client_request_opts){.observe_handle = it->span}, item_done, it, NULL);
+        it->span = NULL;
         if (rc != 0) {
             it->group = NULL;
             item_fail(it, rc);

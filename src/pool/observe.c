@@ -12,16 +12,10 @@
 #include "mcp/client.h"
 
 static _Thread_local bool tls_quiet;
-static _Thread_local void *tls_handed;
 
 static void *relay_start(void *user, const mcp_request_info *info)
 {
     const mcp_pool_observer *po = user;
-    if (tls_handed) {
-        void *handle = tls_handed;
-        tls_handed = NULL;
-        return handle;
-    }
     if (tls_quiet || !po->inner->on_request_start)
         return NULL;
     mcp_request_info tagged = *info;
@@ -82,20 +76,6 @@ void *mcp_pool_observer_begin(const mcp_pool_observer *po, const char *method, c
     if (tls_quiet)
         return NULL;
     return mcp_client_observe_begin(po->inner, method, params_json, po->protocol_version, po->transport);
-}
-
-/* Only the batcher still hands a span over on its thread; a pool passes
- * it in mcp_client_request_opts.observe_handle. */
-void mcp_pool_observer_hand(void *handle)
-{
-    tls_handed = handle;
-}
-
-void *mcp_pool_observer_unhand(void)
-{
-    void *left = tls_handed;
-    tls_handed = NULL;
-    return left;
 }
 
 void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status)

@@ -43,13 +43,6 @@ bool mcp_pool_observer_quiet(bool quiet);
  * call's params._meta.traceparent, else on the thread's current span.
  * NULL when there is no observer or it made none. */
 void *mcp_pool_observer_begin(const mcp_pool_observer *po, const char *method, const char *params_json);
-/* The batcher's way, until it passes the span in observe_handle: around
- * mcp_client_request on the sending thread, hand makes handle the span of
- * the next request the client reports on this thread; unhand returns it
- * when the client did not take it (the request failed before it was
- * reported: the span is still the caller's to end), else NULL. */
-void mcp_pool_observer_hand(void *handle);
-void *mcp_pool_observer_unhand(void);
 /* End a begun span no client took: status < 0, the call failed without a
  * reply; otherwise a success. */
 void mcp_pool_observer_end(const mcp_pool_observer *po, void *handle, int status);
