@@ -31,7 +31,8 @@ typedef struct mcp_http_url {
     mcp_client_tls *tls_config; /* CAs and checks (mcp_http_url_tls_init); NULL: the system store */
 } mcp_http_url;
 
-/* Parse "http://HOST[:PORT][/PATH]" or "https://..." (port 443 by default). */
+/* Parse "http://HOST[:PORT][/PATH]" or "https://..." (port 443 by default);
+ * MCP_EINVAL for anything else, or a URL holding a space or control character. */
 int mcp_http_url_parse(const char *url, mcp_http_url *out);
 /* https: the TLS options of opts (CA file, server name, insecure) for
  * every connection to url; logs why and returns MCP_EINVAL when a CA file

@@ -30,6 +30,11 @@ int mcp_http_url_parse(const char *url, mcp_http_url *out)
     memset(out, 0, sizeof *out);
     if (!url)
         return MCP_EINVAL;
+    /* Every client copies the path into a request line it writes itself:
+     * a space or a line break would end that line or add headers. */
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c == 0x7f)
+            return MCP_EINVAL;
     size_t scheme = 0;
     if (!strncasecmp(url, "http://", 7))
         scheme = 7;

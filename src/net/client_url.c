@@ -12,12 +12,6 @@ int mcp_client_url_parse(const char *url, const char *default_path, mcp_http_url
     int rc = mcp_http_url_parse(url, out);
     if (rc != 0)
         return rc;
-    /* Copied into a request line: a space or line break would end it. */
-    for (const char *s = url; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f) {
-            memset(out, 0, sizeof *out);
-            return MCP_EINVAL;
-        }
     if (default_path) {
         /* The parser turns no path into "/": tell it from a "/" written. */
         const char *authority = strstr(url, "://") + 3;

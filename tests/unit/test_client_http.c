@@ -299,6 +299,12 @@ static void bad_targets(void **state)
     assert_int_equal(mcp_connect_http("http://", NULL, &t), MCP_EINVAL);
     assert_int_equal(mcp_connect_http("http://127.0.0.1:80x/mcp", NULL, &t), MCP_EINVAL);
     assert_int_equal(mcp_connect_http("http://[::1/mcp", NULL, &t), MCP_EINVAL);
+    /* The path goes into the request line as written: a space, a line
+     * break or another control character would end it or inject headers. */
+    assert_int_equal(mcp_connect_http("http://127.0.0.1:1/a b", NULL, &t), MCP_EINVAL);
+    assert_int_equal(mcp_connect_http("http://127.0.0.1:1/mcp\r\nX-Injected: 1", NULL, &t), MCP_EINVAL);
+    assert_int_equal(mcp_connect_http("http://127.0.0.1:1/mcp\t", NULL, &t), MCP_EINVAL);
+    assert_null(t);
     /* Nothing listens on a port we just had and closed. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
