@@ -41,8 +41,13 @@
  *   - a fair yardstick: the null server frames, unmasks and writes the way
  *     the real transport does (network_null.c), no slower, so a ratio above
  *     1 would point at the null server, not at a fast MCP layer.
- * A p50 ratio is not recorded: with a fixed number in flight the round
- * trip is the inverse of the throughput, and the slots are needed.
+ * p50_ratio_to_null_baseline pairs the median round trips the same way.
+ * Beside them, cpu_ratio_to_null_baseline divides, pair by pair, the null
+ * server's CPU time per operation by ours (server_cpu_ns_per_op on each
+ * record: the process's CPU time less the load generator's, over a pass):
+ * it reads what the ratio would be with the server side as the limit, and
+ * a neighbour taking turns on the cores moves it far less than the
+ * throughput. It stands beside the throughput ratio, never in its place.
  *
  * Tools/call requests use the modern era (2026-07-28: per-request _meta, no
  * initialize), so a connection needs no handshake; ping needs none either.
@@ -65,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -128,6 +134,14 @@ typedef struct net_state {
     bench_stdio_peer mcp_stdio, null_stdio;
     /* pinning */
     bench_pinning pin; /* client_cpu: the load generator's */
+    /* In-process servers: CPU time the server side spent per operation,
+     * one sample per pass (the warm-up first); [0] ours, [1] the null's. */
+    struct net_side {
+        struct net_state *state;
+        bench_net_load *load;
+        double cpu_ns_per_op[BENCH_MAX_REPS + 1];
+        unsigned passes;
+    } side[2];
 } net_state;
 
 /* ---- Requests -------------------------------------------------------------------- */
@@ -300,8 +314,25 @@ static int probe_ws(const net_state *s, int port, mcp_buf *upgrade, mcp_buf *lin
 
 /* ---- Tasks --------------------------------------------------------------------------- */
 
+static uint64_t cpu_ns(clockid_t clock) {
+    struct timespec ts;
+    if (clock_gettime(clock, &ts)) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One pass, and the CPU time the server side used for it: the process's
+ * CPU time less this thread's (the load generator's). While one server is
+ * timed the other waits in epoll and costs nothing, so the rest is the
+ * server's thread, kernel work done on its behalf included. Unlike the
+ * throughput, it hardly moves when neighbours take turns on the cores. */
 static int run_tcp(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
-    return bench_net_load_run(ctx, ops, lat, elapsed_ns);
+    struct net_side *side = ctx;
+    uint64_t process = cpu_ns(CLOCK_PROCESS_CPUTIME_ID), self = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    int rc = bench_net_load_run(side->load, ops, lat, elapsed_ns);
+    uint64_t server = (cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - process) - (cpu_ns(CLOCK_THREAD_CPUTIME_ID) - self);
+    if (!rc && ops && side->passes < BENCH_MAX_REPS + 1)
+        side->cpu_ns_per_op[side->passes++] = (double)server / (double)ops;
+    return rc;
 }
 
 static int run_stdio(void *ctx, uint64_t ops, mcp_histogram *lat, uint64_t *elapsed_ns) {
@@ -504,19 +535,26 @@ static int net_setup(const bench_workload *w, void **state, bench_task *tasks, s
     m->single_pass = n->single_pass = true; /* a clock read per batch, not per message */
     n->reference = true;                    /* the null server is the yardstick, not ours to gate on */
     m->run = n->run = stdio ? run_stdio : run_tcp;
-    m->ctx = stdio ? (void *)&s->mcp_stdio : (void *)s->mcp_load;
-    n->ctx = stdio ? (void *)&s->null_stdio : (void *)s->null_load;
+    s->side[0] = (struct net_side){.state = s, .load = s->mcp_load};
+    s->side[1] = (struct net_side){.state = s, .load = s->null_load};
+    m->ctx = stdio ? (void *)&s->mcp_stdio : (void *)&s->side[0];
+    n->ctx = stdio ? (void *)&s->null_stdio : (void *)&s->side[1];
     *count = 2;
     return MCP_OK;
+}
+
+/* The CPU samples behind a record (in-process servers only), or NULL. */
+static const struct net_side *side_of(const net_state *s, const bench_record *r) {
+    if (s->plan->kind == NET_STDIO_SEQUENTIAL) return NULL;
+    return !strncmp(r->benchmark, "mcp_", 4) ? &s->side[0] : !strncmp(r->benchmark, "null_", 5) ? &s->side[1] : NULL;
 }
 
 static void net_finish(void *p, bench_record *records, size_t count) {
     net_state *s = p;
     for (size_t i = 0; i < count; i++) {
         bench_record *r = &records[i];
-        /* The in-flight count per connection is in the scope: records hold
-         * BENCH_MAX_METRICS, and the ratio's spread needs the slots. */
         bench_record_add_metric(r, "connections", (double)s->plan->connections);
+        bench_record_add_metric(r, "in_flight_per_connection", (double)s->plan->window);
         /* With the id of the middle operation and the newline, or over
          * HTTP with the head and its Content-Length. */
         char id[24];
@@ -534,6 +572,12 @@ static void net_finish(void *p, bench_record *records, size_t count) {
             bench_record_add_metric(r, "server_cpu", s->pin.server_cpu);
             bench_record_add_metric(r, "loadgen_cpu", s->pin.client_cpu);
         }
+        const struct net_side *side = side_of(s, r);
+        double spread[3];
+        if (side && side->passes > 1) {
+            bench_spread(side->cpu_ns_per_op + 1, side->passes - 1, spread); /* the warm-up left out */
+            bench_record_add_metric(r, "server_cpu_ns_per_op", spread[0]);
+        }
     }
     for (size_t i = 0; i < count; i++) {
         bench_record *ours = &records[i];
@@ -550,6 +594,30 @@ static void net_finish(void *p, bench_record *records, size_t count) {
             bench_record_add_metric(ours, "ratio_to_null_baseline", ratio[0]);
             bench_record_add_metric(ours, "ratio_lowest", ratio[1]);
             bench_record_add_metric(ours, "ratio_highest", ratio[2]);
+            /* The median round trip, paired the same way. */
+            double p50[BENCH_MAX_REPS];
+            unsigned n = 0;
+            for (unsigned k = 0; k < ours->repetitions && k < null->repetitions && k < BENCH_MAX_REPS; k++)
+                if (null->reps[k].p50_us > 0) p50[n++] = ours->reps[k].p50_us / null->reps[k].p50_us;
+            if (n) {
+                bench_spread(p50, n, ratio);
+                bench_record_add_metric(ours, "p50_ratio_to_null_baseline", ratio[0]);
+            }
+            /* Server CPU per operation, pair by pair, as a throughput-like
+             * ratio (null's cost over ours): what the MCP layer leaves of
+             * the transport's capacity when the server side is the limit,
+             * measured in a way a busy machine moves far less. */
+            const struct net_side *a = side_of(s, ours), *b = side_of(s, null);
+            if (a && b && a->passes == b->passes && a->passes > 1) {
+                double cpu[BENCH_MAX_REPS];
+                n = 0;
+                for (unsigned k = 1; k < a->passes; k++)
+                    if (a->cpu_ns_per_op[k] > 0) cpu[n++] = b->cpu_ns_per_op[k] / a->cpu_ns_per_op[k];
+                if (n) {
+                    bench_spread(cpu, n, ratio);
+                    bench_record_add_metric(ours, "cpu_ratio_to_null_baseline", ratio[0]);
+                }
+            }
         }
     }
 }

@@ -4,7 +4,8 @@
  * null server's; the ratio to the null baseline is the median of the
  * per-repetition quotients of the two throughputs, between their extremes; every operation's round trip was sampled;
  * the payload is really 1 KiB; with two CPUs the server and the load
- * generator were pinned apart, and the record says so. Over HTTP the
+ * generator were pinned apart, and the record says so; in-process servers
+ * record their CPU time per operation and its paired ratio. Over HTTP the
  * request counts its head, and the 50 keep-alive connections are recorded. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +148,24 @@ static void check_workload(const char *workload, const char *mcp_name, const cha
     assert_true(fabs(metric(ours, "ratio_lowest") - ratios[0]) <= 1e-6 * ratios[0]);
     assert_true(fabs(metric(ours, "ratio_highest") - ratios[n - 1]) <= 1e-6 * ratios[n - 1]);
     assert_null(mcp_json_get(mcp_json_get(null, "metrics"), "ratio_to_null_baseline"));
+    assert_true(metric(ours, "p50_ratio_to_null_baseline") > 0);
+    /* In-process servers: their CPU time per operation, and its paired
+     * ratio; a server that answers a loopback request spends more than
+     * 100 ns and less than 1 ms of CPU on it. The stdio server is another
+     * process: no such numbers. */
+    const mcp_json *cpu = mcp_json_get(mcp_json_get(ours, "metrics"), "server_cpu_ns_per_op");
+    if (strcmp(workload, "stdio_sequential_1k") == 0) {
+        assert_null(cpu);
+        assert_null(mcp_json_get(mcp_json_get(ours, "metrics"), "cpu_ratio_to_null_baseline"));
+    } else {
+        for (int i = 0; i < 2; i++) {
+            double ns = metric(pair[i], "server_cpu_ns_per_op");
+            assert_true(ns > 100 && ns < 1e6);
+        }
+        double cpu_ratio = metric(ours, "cpu_ratio_to_null_baseline");
+        assert_true(cpu_ratio > 0 && cpu_ratio < 10);
+        assert_null(mcp_json_get(mcp_json_get(null, "metrics"), "cpu_ratio_to_null_baseline"));
+    }
     mcp_arena_free(&arena);
 }
 
@@ -185,7 +204,7 @@ static void test_http_keepalive_records(void **state) {
     mcp_arena_init(&arena, 0);
     mcp_json *doc = load(&arena, "http_keepalive_50");
     const mcp_json *ours = record(doc, "mcp_tools_call"), *null = record(doc, "null_tools_call");
-    assert_true(metric(ours, "connections") == 50);
+    assert_true(metric(ours, "connections") == 50 && metric(ours, "in_flight_per_connection") == 1);
     assert_non_null(strstr(mcp_json_str(mcp_json_get(ours, "scope"), ""), "50 keep-alive conn x 1 in flight"));
     assert_true(metric(ours, "request_bytes") > 1024 + 200);
     /* Same bytes on the wire from both servers: the null one replays ours. */
