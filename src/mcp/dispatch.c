@@ -112,8 +112,8 @@ static void fail_unsupported_version(mcp_call *call, const char *requested)
  * each rather than a lookup per name (the last of duplicate members wins,
  * as with mcp_json_get). */
 typedef struct request_fields {
-    const mcp_json *meta, *input_responses, *request_state;
-    const mcp_json *version, *client_caps, *log_level, *progress_token;
+    const mcp_json *meta, *input_responses, *request_state, *name, *uri;
+    const mcp_json *version, *client_caps, *log_level, *progress_token, *traceparent, *tracestate;
 } request_fields;
 
 #define KEY_IS(k, lit) ((k).len == sizeof(lit) - 1 && memcmp((k).ptr, lit, sizeof(lit) - 1) == 0)
@@ -125,6 +125,8 @@ static void fields_of_params(const mcp_json *params, request_fields *f)
         if (KEY_IS(k, "_meta")) f->meta = m;
         else if (KEY_IS(k, "inputResponses")) f->input_responses = m;
         else if (KEY_IS(k, "requestState")) f->request_state = m;
+        else if (KEY_IS(k, "name")) f->name = m;
+        else if (KEY_IS(k, "uri")) f->uri = m;
     }
 }
 
@@ -136,6 +138,8 @@ static void fields_of_meta(const mcp_json *meta, request_fields *f)
         else if (KEY_IS(k, "io.modelcontextprotocol/clientCapabilities")) f->client_caps = m;
         else if (KEY_IS(k, "io.modelcontextprotocol/logLevel")) f->log_level = m;
         else if (KEY_IS(k, "progressToken")) f->progress_token = m;
+        else if (KEY_IS(k, "traceparent")) f->traceparent = m;
+        else if (KEY_IS(k, "tracestate")) f->tracestate = m;
     }
 }
 
@@ -232,6 +236,10 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     call->meta = (mcp_json *)meta;
     call->log_level = -1;
     fields_of_meta(meta, &f);
+    call->obs_name = f.name;
+    call->obs_uri = f.uri;
+    call->obs_traceparent = f.traceparent;
+    call->obs_tracestate = f.tracestate;
     const mcp_json *pv = f.version;
     if (pv) {
         if (!mcp_json_is_string(pv)) {

@@ -6,8 +6,9 @@
  * learnt method, params and version), so the handler runs under the
  * observer's span; one that fails earlier (bad params, unknown method) is
  * started and ended together when it completes. Everything passed is a
- * slice of what the call already holds: nothing is copied or parsed here
- * beyond two lookups in params.
+ * slice of what the call already holds: nothing is copied, parsed or
+ * looked up here (dispatch notes the members the observer reports as it
+ * reads params and _meta).
  *
  * Transports that know more than the message (which transport, the HTTP
  * session, the traceparent header) pass it through mcp_session_handle_from,
@@ -65,27 +66,14 @@ static void start(mcp_call *call, const mcp_observer *o)
         .request_id = call->id.text,
         .protocol_version = call->version,
     };
-    /* Only the methods that name a target pay for the lookup. */
-    if (call->params && ((len == 10 && !memcmp(m, "tools/call", 10)) || (len == 11 && !memcmp(m, "prompts/get", 11))))
-        info.target = mcp_json_str_view(mcp_json_get_n(call->params, "name", 4));
-    else if (call->params && len > 10 && !memcmp(m, "resources/", 10))
-        info.resource_uri = mcp_json_str_view(mcp_json_get_n(call->params, "uri", 3));
-    if (call->meta) {
-        /* One walk for both keys (a lookup each walked _meta twice, the
-         * second time to the end when there is no tracestate); the last
-         * of duplicate members wins, as with a lookup. */
-        const mcp_json *tp = NULL, *ts = NULL;
-        for (const mcp_json *v = mcp_json_first(call->meta); v; v = mcp_json_next(v)) {
-            mcp_str k = mcp_json_key(v);
-            if (k.len == 11 && !memcmp(k.ptr, "traceparent", 11))
-                tp = v;
-            else if (k.len == 10 && !memcmp(k.ptr, "tracestate", 10))
-                ts = v;
-        }
-        info.traceparent = mcp_json_str_view(tp);
-        if (info.traceparent.ptr)
-            info.tracestate = mcp_json_str_view(ts);
-    }
+    /* Dispatch found these in its own pass over params and _meta. */
+    if ((len == 10 && !memcmp(m, "tools/call", 10)) || (len == 11 && !memcmp(m, "prompts/get", 11)))
+        info.target = mcp_json_str_view(call->obs_name);
+    else if (len > 10 && !memcmp(m, "resources/", 10))
+        info.resource_uri = mcp_json_str_view(call->obs_uri);
+    info.traceparent = mcp_json_str_view(call->obs_traceparent);
+    if (info.traceparent.ptr)
+        info.tracestate = mcp_json_str_view(call->obs_tracestate);
     const mcp_transport_info *t = tls_transport;
     if (t) {
         info.transport = t->transport;
