@@ -161,6 +161,10 @@ int mcp_rpc_scan_request(mcp_arena *arena, const char *text, size_t len, const m
          * its value. */
         const char *k = p + 1, *v;
         size_t left = (size_t)(end - k);
+        /* A text may end right after the quote; the buffer is not ours
+         * to read past. */
+        if (left == 0)
+            return 0;
         switch (*k) {
         case 'j':
             if (left < 8 || !same_bytes(k, "jsonrpc\"", 8) || (seen & SEEN_VERSION) || !(v = value_at(k + 8, end)))
