@@ -48,6 +48,48 @@ static void test_snapshot_lookup_and_isolation(void **state)
     mcp_server_free(s);
 }
 
+/* Small lists are searched by comparing keys, larger ones through the hash
+ * table: across the switch every name is found and no near miss is. */
+static void test_small_and_large_lookup_agree(void **state)
+{
+    (void)state;
+    mcp_server *s = mcp_server_new(&(mcp_server_opts){.name = "r", .version = "1"});
+    static const char *const names[] = {"a", "b", "ab", "ba", "echo", "echo2", "ech", "Echo",
+                                        "x-tool", "y-tool", "z-tool", "a-rather-long-tool-name-over-16"};
+    const size_t n = sizeof names / sizeof names[0];
+    for (size_t added = 0; added < n; added++) {
+        assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = names[added], .fn = noop}), 0);
+        mcp_registry_snapshot *snap = mcp_server_snapshot_acquire(s);
+        assert_int_equal(snap->lists[MCP_REGISTRY_TOOLS].count, added + 1);
+        for (size_t i = 0; i < n; i++) {
+            const mcp_registry_entry *e = mcp_registry_find_tool(snap, names[i], strlen(names[i]));
+            if (i <= added) {
+                assert_non_null(e);
+                assert_string_equal(e->key, names[i]);
+            } else {
+                assert_null(e);
+            }
+        }
+        assert_null(mcp_registry_find_tool(snap, "", 0));
+        /* A prefix of a registered name is that name only once "ech" is in. */
+        assert_true((mcp_registry_find_tool(snap, "echo", 3) != NULL) == (added >= 6));
+        mcp_registry_snapshot_release(snap);
+    }
+    for (size_t removed = 0; removed < n; removed++) {
+        assert_int_equal(mcp_server_remove_tool(s, names[removed]), 0);
+        mcp_registry_snapshot *snap = mcp_server_snapshot_acquire(s);
+        for (size_t i = 0; i < n; i++) {
+            const mcp_registry_entry *e = mcp_registry_find_tool(snap, names[i], strlen(names[i]));
+            if (i <= removed)
+                assert_null(e);
+            else
+                assert_non_null(e);
+        }
+        mcp_registry_snapshot_release(snap);
+    }
+    mcp_server_free(s);
+}
+
 typedef struct reader_arg {
     mcp_server *server;
     atomic_bool stop;
@@ -145,6 +187,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_lookup_and_isolation),
+        cmocka_unit_test(test_small_and_large_lookup_agree),
         cmocka_unit_test(test_registration_while_reading),
         cmocka_unit_test(test_cursor_round_trip),
         cmocka_unit_test(test_uri_templates),
