@@ -339,10 +339,25 @@ typedef struct mcp_transport_peer {
  * (mcp_call_close_stream), gives its sinks a close_stream; request_id is the
  * JSON text of the request's id. NULL: the transport cannot. */
 typedef int (*mcp_sink_close_stream_fn)(void *user, const char *request_id, size_t len);
+/* A transport whose output collects in a buffer of its own may lend that
+ * buffer (lend and lent, both or neither), so that a response is built in
+ * place instead of built elsewhere and copied in. lend returns the buffer
+ * to append one message to, or NULL when it cannot lend now (not on the
+ * connection's own thread, closing): the message then goes to write as
+ * usual. Once the message is appended whole, lent is called with the length
+ * the buffer had before it, and frames and accounts for those bytes just as
+ * write would have for the same text; a message that could not be finished
+ * is taken back instead and lent is not called. Both run under the
+ * session's lock. Batch replies and everything but a request's own reply
+ * keep going to write. */
+typedef mcp_buf *(*mcp_sink_lend_fn)(void *user);
+typedef int (*mcp_sink_lent_fn)(void *user, size_t start);
 typedef struct mcp_sink {
     int (*write)(void *user, const char *message, size_t len);
     void *user;
     mcp_sink_close_stream_fn close_stream;
+    mcp_sink_lend_fn lend; /* NULL: the transport does not lend */
+    mcp_sink_lent_fn lent;
 } mcp_sink;
 
 mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink);

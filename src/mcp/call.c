@@ -111,7 +111,8 @@ int mcp_call_set_error(mcp_call *call, int code, const char *message)
     return call->fail_message ? 0 : MCP_ENOMEM;
 }
 
-void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
+/* Begins the response at the end of out. */
+static void result_begin_into(mcp_call *call, mcp_json_writer *w, mcp_buf *out)
 {
     /* {"jsonrpc":"2.0","id":…,"result":{ in one append; modern results
      * say first that they are complete. */
@@ -120,9 +121,14 @@ void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
     mcp_str pieces[4] = {{"{", 1}};
     mcp_rpc_response_head(&call->id, pieces + 1);
     pieces[3] = call->modern ? OPEN_COMPLETE : OPEN;
-    mcp_buf_reset(&call->out);
-    mcp_json_writer_init(w, &call->out);
+    mcp_json_writer_init(w, out);
     mcp_json_open_objects(w, pieces, 4, 2);
+}
+
+void mcp_call_result_begin(mcp_call *call, mcp_json_writer *w)
+{
+    mcp_buf_reset(&call->out);
+    result_begin_into(call, w, &call->out);
 }
 
 /* The handler's _meta; in the modern era the server's own identity joins
@@ -218,11 +224,10 @@ static int check_structured(mcp_call *call)
 }
 
 /* Modern era: the handler needs the client first. */
-static void assemble_input_required(mcp_call *call)
+static void assemble_input_required(mcp_call *call, mcp_buf *out)
 {
     mcp_json_writer w;
-    mcp_buf_reset(&call->out);
-    mcp_json_writer_init(&w, &call->out);
+    mcp_json_writer_init(&w, out);
     mcp_rpc_begin_result(&w, &call->id);
     mcp_json_begin_object(&w);
     WRITE_CONST_MEMBER(&w, "resultType", "input_required");
@@ -261,7 +266,7 @@ static void assemble_input_required(mcp_call *call)
  * pieces of JSON text (a handful of writer calls cost more than the
  * copying). The bytes are those of the general path below. False when the
  * result is not of that kind. */
-static bool assemble_plain_tool(mcp_call *call)
+static bool assemble_plain_tool(mcp_call *call, mcp_buf *out)
 {
     const mcp_session *s = call->session;
     if (call->kind != MCP_CALL_TOOL || call->structured.len || call->is_error || call->result_meta ||
@@ -275,8 +280,7 @@ static bool assemble_plain_tool(mcp_call *call)
     pieces[3] = (mcp_str){call->items.data, call->items.len};
     pieces[4] = call->modern ? (mcp_str){s->modern_tail, s->modern_tail_len} : (mcp_str){"]}", 2};
     mcp_json_writer w;
-    mcp_buf_reset(&call->out);
-    mcp_json_writer_init(&w, &call->out);
+    mcp_json_writer_init(&w, out);
     mcp_json_begin_object_with(&w, pieces, 5);
     mcp_json_end_object(&w);
     if (mcp_json_writer_status(&w) != 0)
@@ -284,16 +288,17 @@ static bool assemble_plain_tool(mcp_call *call)
     return true;
 }
 
-static void assemble(mcp_call *call)
+/* Appends the response to out (call->out, or the transport's own buffer). */
+static void assemble(mcp_call *call, mcp_buf *out)
 {
     if (call->input_required) {
-        assemble_input_required(call);
+        assemble_input_required(call, out);
         return;
     }
-    if (assemble_plain_tool(call))
+    if (assemble_plain_tool(call, out))
         return;
     mcp_json_writer w;
-    mcp_call_result_begin(call, &w);
+    result_begin_into(call, &w, out);
     switch (call->kind) {
     case MCP_CALL_TOOL:
         if (call->items.len == 0 && call->structured.len) {
@@ -350,6 +355,53 @@ static void assemble(mcp_call *call)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
 }
 
+/* Recycles a completed call; the session lock is held. */
+static void complete_locked(mcp_session *session, mcp_call *call)
+{
+    bool was_async = call->state == MCP_CALL_ASYNC;
+    call_recycle_locked(session, call);
+    if (was_async && --session->pending == 0)
+        pthread_cond_broadcast(&session->idle);
+}
+
+/* The usual reply, written in place into the transport's output buffer
+ * when its sink lends one (mcp_sink.lend): a 1 KiB tool result is then
+ * built once instead of built and copied. Only where the plain locked write
+ * would go to sink.write anyway: not for batches, tasks, open listens,
+ * cancelled calls or requests routed by write_for, and not under an
+ * observer, whose span must end before the reply can leave. False when the
+ * caller must take the usual path (nothing was written then). */
+static bool complete_in_place(mcp_call *call)
+{
+    mcp_session *s = call->session;
+    const mcp_sink *sink = &s->sink;
+    if (!sink->lend || !sink->lent || call->batch || call->task || call->listen || s->server->opts.observer ||
+        atomic_load(&call->cancelled))
+        return false;
+    pthread_mutex_lock(&s->lock);
+    mcp_buf *out = NULL;
+    if (!(s->write_for && call->id.type != MCP_RPC_ID_NONE))
+        out = sink->lend(sink->user);
+    if (!out) {
+        pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    size_t start = out->len;
+    assemble(call, out);
+    if (call->fail_code) {
+        /* Take back the partial reply; the error goes out the usual way. */
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    sink->lent(sink->user, start);
+    complete_locked(s, call);
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
 void mcp_call_complete(mcp_call *call, int rc)
 {
     mcp_session *session = call->session;
@@ -362,8 +414,14 @@ void mcp_call_complete(mcp_call *call, int rc)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Resource handler produced no contents");
     if (!call->fail_code && call->kind == MCP_CALL_TOOL && !call->input_required)
         check_structured(call);
-    if (!call->fail_code && call->kind != MCP_CALL_DIRECT)
-        assemble(call);
+    if (!call->fail_code && call->kind != MCP_CALL_DIRECT) {
+        if (complete_in_place(call))
+            return;
+        if (!call->fail_code) {
+            mcp_buf_reset(&call->out);
+            assemble(call, &call->out);
+        }
+    }
     if (call->fail_code) {
         mcp_buf_reset(&call->out);
         if (mcp_rpc_write_error(&call->out, &call->id, call->fail_code, call->fail_message, call->fail_data) != 0)
@@ -391,10 +449,7 @@ void mcp_call_complete(mcp_call *call, int rc)
 
     if (!locked)
         pthread_mutex_lock(&session->lock);
-    bool was_async = call->state == MCP_CALL_ASYNC;
-    call_recycle_locked(session, call);
-    if (was_async && --session->pending == 0)
-        pthread_cond_broadcast(&session->idle);
+    complete_locked(session, call);
     pthread_mutex_unlock(&session->lock);
 }
 

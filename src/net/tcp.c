@@ -199,6 +199,30 @@ static int conn_emit(mcp_net_conn *conn, const char *message, size_t len) {
     return MCP_OK;
 }
 
+/* The session's lending sink (mcp_sink.lend): on the owning loop a reply is
+ * built straight into the collecting buffer, saving its copy; conn_lent
+ * then does what conn_emit does after the copy. Any other thread gets
+ * NULL and goes through conn_sink_write's note. */
+static mcp_buf *conn_sink_lend(void *user) {
+    mcp_net_conn *conn = user;
+    if (conn->closing || mcp_net_worker_current() != conn->worker) return NULL;
+    return &conn->out;
+}
+
+static int conn_sink_lent(void *user, size_t start) {
+    mcp_net_conn *conn = user;
+    if (mcp_buf_append_char(&conn->out, '\n')) {
+        conn->out.len = start;
+        conn->out.data[start] = '\0';
+        return MCP_ENOMEM;
+    }
+    if (!conn->in_batch) {
+        conn_flush(conn);
+        conn_check_queue(conn);
+    }
+    return MCP_OK;
+}
+
 /* The session's sink. On the owning loop the message joins the current
  * batch; from any other thread (an asynchronous handler finishing) it is
  * copied into a note and posted to the owning loop. */
@@ -466,7 +490,7 @@ void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
     worker->conns = conn;
     worker->conn_count++;
 
-    conn->sink = (mcp_sink){.write = conn_sink_write, .user = conn};
+    conn->sink = (mcp_sink){.write = conn_sink_write, .user = conn, .lend = conn_sink_lend, .lent = conn_sink_lent};
     conn->session = mcp_session_new(mcp_net_server(worker->net), &conn->sink);
     if (!conn->session || (tls && !conn->tls)) {
         mcp_log(MCP_LOG_ERROR, "tcp: no memory for a session");
