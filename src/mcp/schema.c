@@ -455,10 +455,50 @@ static bool plain_accepts(const mcp_schema *s, const mcp_json *inst) {
     return (seen & s->required_props) == s->required_props;
 }
 
+/* plain_accepts for a flat schema (schema_internal.h), in one loop: a
+ * member's property is a leaf, so checking it is its type alone. The
+ * answers are plain_accepts' (the tests compare them): a true property
+ * takes anything, a lazily parsed value fails any other. */
+static bool flat_accepts(const mcp_schema *s, const mcp_json *inst) {
+    mcp_json_type t = mcp_json_type_of(inst);
+    if (s->types && !type_matches(s->types, inst)) return false;
+    if (t != MCP_JSON_OBJECT) return t != MCP_JSON_RAW;
+    uint64_t seen = 0;
+    const bool closed = s->additional && s->additional->boolean == 0;
+    for (const mcp_json *m = mcp_json_first(inst); m; m = mcp_json_next(m)) {
+        mcp_str key = mcp_json_key(m);
+        size_t i = 0;
+        while (i < s->prop_count &&
+               !(s->props[i].name.len == key.len && memcmp(s->props[i].name.ptr, key.ptr, key.len) == 0))
+            i++;
+        if (i == s->prop_count) {
+            if (closed) return false;
+            continue;
+        }
+        const mcp_schema *p = s->props[i].schema;
+        if (p->boolean != 1) {
+            if (p->types ? !type_matches(p->types, m) : mcp_json_type_of(m) == MCP_JSON_RAW) return false;
+        }
+        seen |= (uint64_t)1 << i;
+    }
+    return (seen & s->required_props) == s->required_props;
+}
+
+bool mcp_schema_fast_accepts(const mcp_schema *schema, const mcp_json *instance) {
+    if (!schema || !schema->plain) return false;
+    return schema->flat ? flat_accepts(schema, instance) : plain_accepts(schema, instance);
+}
+
 int mcp_schema_validate(const mcp_schema *schema, const mcp_json *instance, mcp_buf *error_out) {
     if (error_out) mcp_buf_reset(error_out);
     if (!schema) return MCP_EINVAL;
-    if (schema->plain && plain_accepts(schema, instance)) return 0;
+    if (schema->flat ? flat_accepts(schema, instance) : schema->plain && plain_accepts(schema, instance)) return 0;
+    return mcp_schema_validate_general(schema, instance, error_out);
+}
+
+int mcp_schema_validate_general(const mcp_schema *schema, const mcp_json *instance, mcp_buf *error_out) {
+    if (error_out) mcp_buf_reset(error_out);
+    if (!schema) return MCP_EINVAL;
     validator v;
     v.out = error_out;
     v.quiet = 0;

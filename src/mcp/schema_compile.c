@@ -438,6 +438,7 @@ static int compile_keyword(compiler *c, mcp_str key, const mcp_json *v, mcp_sche
  * compiled. A plain schema has no $ref, so no cycle reaches one. */
 static void mark_plain(mcp_schema *s) {
     s->plain = false;
+    s->flat = false;
     if (s->boolean >= 0) {
         s->plain = s->boolean == 1;
         return;
@@ -466,6 +467,13 @@ static void mark_plain(mcp_schema *s) {
     }
     s->required_props = required;
     s->plain = true;
+    s->flat = true;
+    for (size_t i = 0; i < s->prop_count && s->flat; i++) {
+        const mcp_schema *p = s->props[i].schema;
+        /* A plain property schema with no properties and no additional
+         * schema accepts any members when it accepts an object at all. */
+        s->flat = p->boolean == 1 || (p->boolean < 0 && p->prop_count == 0 && !p->additional);
+    }
 }
 
 static int compile_into(compiler *c, const mcp_json *json, mcp_schema *s) {

@@ -103,6 +103,18 @@ struct mcp_schema {
      * full way, which also words the error. */
     bool plain;
     uint64_t required_props; /* plain objects: bit i set when props[i] is required */
+    /* A plain object schema whose properties are all leaves (true, or a
+     * plain schema that may list types and nothing else): the fast path then
+     * checks each member's type in place, with no descent. The usual tool
+     * input ({"type":"object","properties":{"text":{"type":"string"}}}). */
+    bool flat;
 };
+
+/* The two halves of mcp_schema_validate, for the tests that hold them to
+ * the same verdicts: the fast path (true only when the instance is
+ * certainly valid; false says nothing) and the general validator alone
+ * (verdict and error message). */
+bool mcp_schema_fast_accepts(const mcp_schema *schema, const mcp_json *instance);
+int mcp_schema_validate_general(const mcp_schema *schema, const mcp_json *instance, mcp_buf *error_out);
 
 #endif
