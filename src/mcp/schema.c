@@ -459,9 +459,22 @@ static bool plain_accepts(const mcp_schema *s, const mcp_json *inst) {
  * member's property is a leaf, so checking it is its type alone. The
  * answers are plain_accepts' (the tests compare them): a true property
  * takes anything, a lazily parsed value fails any other. */
+static bool flat_type_ok(unsigned types, mcp_json_type t, const mcp_json *inst) {
+    /* type_matches with the type already known; "integer" alone still
+     * needs the number's value. RAW has no bit: it matches nothing. */
+    static const unsigned bit[] = {
+        [MCP_JSON_NULL] = MCP_SCHEMA_T_NULL,     [MCP_JSON_FALSE] = MCP_SCHEMA_T_BOOLEAN,
+        [MCP_JSON_TRUE] = MCP_SCHEMA_T_BOOLEAN,  [MCP_JSON_NUMBER] = MCP_SCHEMA_T_NUMBER,
+        [MCP_JSON_STRING] = MCP_SCHEMA_T_STRING, [MCP_JSON_ARRAY] = MCP_SCHEMA_T_ARRAY,
+        [MCP_JSON_OBJECT] = MCP_SCHEMA_T_OBJECT, [MCP_JSON_RAW] = 0,
+    };
+    if ((unsigned)t < sizeof bit / sizeof bit[0] && (types & bit[t])) return true;
+    return t == MCP_JSON_NUMBER && (types & MCP_SCHEMA_T_INTEGER) && type_matches(types, inst);
+}
+
 static bool flat_accepts(const mcp_schema *s, const mcp_json *inst) {
     mcp_json_type t = mcp_json_type_of(inst);
-    if (s->types && !type_matches(s->types, inst)) return false;
+    if (s->types && !flat_type_ok(s->types, t, inst)) return false;
     if (t != MCP_JSON_OBJECT) return t != MCP_JSON_RAW;
     uint64_t seen = 0;
     const bool closed = s->additional && s->additional->boolean == 0;
@@ -477,7 +490,8 @@ static bool flat_accepts(const mcp_schema *s, const mcp_json *inst) {
         }
         const mcp_schema *p = s->props[i].schema;
         if (p->boolean != 1) {
-            if (p->types ? !type_matches(p->types, m) : mcp_json_type_of(m) == MCP_JSON_RAW) return false;
+            mcp_json_type mt = mcp_json_type_of(m);
+            if (p->types ? !flat_type_ok(p->types, mt, m) : mt == MCP_JSON_RAW) return false;
         }
         seen |= (uint64_t)1 << i;
     }
