@@ -211,11 +211,16 @@ static mcp_buf *conn_sink_lend(void *user) {
 
 static int conn_sink_lent(void *user, size_t start) {
     mcp_net_conn *conn = user;
-    if (mcp_buf_append_char(&conn->out, '\n')) {
-        conn->out.len = start;
-        conn->out.data[start] = '\0';
+    mcp_buf *out = &conn->out;
+    /* The newline and the NUL after it; a reply's last byte rarely falls
+     * at the end of the buffer, so the call is mostly skipped. */
+    if (out->len + 2 > out->cap && mcp_buf_reserve(out, 1)) {
+        out->len = start;
+        out->data[start] = '\0';
         return MCP_ENOMEM;
     }
+    out->data[out->len++] = '\n';
+    out->data[out->len] = '\0';
     if (!conn->in_batch) {
         conn_flush(conn);
         conn_check_queue(conn);
