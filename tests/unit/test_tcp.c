@@ -40,11 +40,18 @@ static int tool_blob(mcp_call *call, const mcp_json *args, void *user) {
     return mcp_call_text_n(call, text, sizeof text);
 }
 
+/* A small synchronous reply naming its request: "hello N". */
+static int tool_hello(mcp_call *call, const mcp_json *args, void *user) {
+    (void)user;
+    return mcp_call_text(call, "hello %lld", (long long)mcp_json_int(mcp_json_get(args, "n"), -1));
+}
+
 static mcp_server *server_new(void) {
     mcp_server *server = mcp_server_new(&(mcp_server_opts){.name = "tcp-test", .version = "1.0"});
     assert_non_null(server);
     assert_int_equal(mcp_server_add_tool(server, &(mcp_tool){.name = "slow", .fn = tool_slow}), 0);
     assert_int_equal(mcp_server_add_tool(server, &(mcp_tool){.name = "blob", .fn = tool_blob}), 0);
+    assert_int_equal(mcp_server_add_tool(server, &(mcp_tool){.name = "hello", .fn = tool_hello}), 0);
     return server;
 }
 
@@ -212,6 +219,66 @@ static void pipelined_burst_is_answered_in_order_and_in_batches(void **state) {
     assert_int_equal(c.messages_in, 5050);
     assert_true(c.writes <= c.reads);
 
+    close(fd);
+    mcp_buf_free(&req);
+    mcp_buf_free(&got);
+    fixture_stop(&f);
+}
+
+/* Replies built in place in the connection's buffer (mcp_sink.lend) and
+ * replies that cross over from another thread (an asynchronous tool) share
+ * one output: every line is one whole reply, every request is answered
+ * once, the synchronous ones in order, and no more writes than reads plus
+ * the replies that came from elsewhere. */
+static void lent_and_posted_replies_share_the_output(void **state) {
+    (void)state;
+    fixture f;
+    fixture_start(&f, (mcp_listen){.workers = 1}, 0);
+    int fd = client_connect(f.port);
+    enum { N = 300, ASYNC_EVERY = 25 };
+    mcp_buf req;
+    mcp_buf_init(&req);
+    for (int i = 1; i <= N; i++) {
+        if (i % ASYNC_EVERY == 0)
+            mcp_buf_appendf(&req, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+                            "\"slow\",\"arguments\":{\"ms\":%d}," MODERN_META "}}\n", i, i % 3);
+        else
+            mcp_buf_appendf(&req, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+                            "\"hello\",\"arguments\":{\"n\":%d}," MODERN_META "}}\n", i, i);
+    }
+    send_all(fd, req.data, req.len);
+    mcp_buf got;
+    mcp_buf_init(&got);
+    assert_int_equal(read_lines(fd, &got, N, 10000, NULL, NULL), N);
+    bool seen[N + 1] = {false};
+    int last_sync = 0;
+    for (size_t k = 0; k < N; k++) {
+        size_t len;
+        const char *line = nth_line(&got, k, &len);
+        mcp_arena arena;
+        mcp_arena_init(&arena, 1024);
+        mcp_json *doc = NULL;
+        if (mcp_json_parse(&arena, line, len, NULL, &doc, NULL) != 0) fail_msg("reply %zu: %.*s", k, (int)len, line);
+        int64_t id = mcp_json_int(mcp_json_get(doc, "id"), 0);
+        assert_true(id >= 1 && id <= N);
+        assert_false(seen[id]);
+        seen[id] = true;
+        const mcp_json *content = mcp_json_get(mcp_json_get(doc, "result"), "content");
+        const char *text = mcp_json_str(mcp_json_get(mcp_json_first(content), "text"), "");
+        char want[32];
+        if (id % ASYNC_EVERY == 0) {
+            snprintf(want, sizeof want, "slept %d ms", (int)(id % 3));
+        } else {
+            snprintf(want, sizeof want, "hello %d", (int)id);
+            assert_true(id > last_sync);
+            last_sync = (int)id;
+        }
+        assert_string_equal(text, want);
+        mcp_arena_free(&arena);
+    }
+    mcp_net_counters c = counters(&f);
+    assert_int_equal(c.messages_in, N);
+    assert_true(c.writes <= c.reads + N / ASYNC_EVERY);
     close(fd);
     mcp_buf_free(&req);
     mcp_buf_free(&got);
@@ -559,6 +626,7 @@ static void bad_addresses_are_rejected(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pipelined_burst_is_answered_in_order_and_in_batches),
+        cmocka_unit_test(lent_and_posted_replies_share_the_output),
         cmocka_unit_test(messages_split_byte_by_byte_are_reassembled),
         cmocka_unit_test(oversized_message_gets_an_error_and_the_next_one_works),
         cmocka_unit_test(idle_connection_is_closed_and_counted),
