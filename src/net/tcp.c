@@ -35,6 +35,7 @@
 #include "net/stream_conn.h"
 #include "net/tls.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,12 @@ struct mcp_net_conn {
     mcp_transport_peer peer; /* read once at accept; current while its input is handled */
     uint64_t last_active_ms;
     uint64_t full_since_ms; /* when the output queue went over the limit; 0 if under */
+    /* Replies posted from other threads and not yet taken by this loop. A
+     * call lowers the session's pending count after posting its reply, so
+     * between the two the connection has no pending call and no output:
+     * the idle sweep must not take that for idleness and close it, dropping
+     * the reply on its way. */
+    atomic_uint replies_posted;
     bool writing;           /* a write of wbuf is in flight */
     bool in_batch;          /* inside a read: session output waits for the batch write */
     bool reading;
@@ -242,6 +249,7 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
     note->session = NULL;
     memcpy(note->data, message, len);
     note->len = len;
+    atomic_fetch_add_explicit(&conn->replies_posted, 1, memory_order_relaxed);
     mcp_net_worker_post(conn->worker, note);
     return MCP_OK;
 }
@@ -516,6 +524,7 @@ void mcp_tcp_on_note(mcp_net_worker *worker, mcp_net_note *note) {
         else conn_progress(conn);
         return;
     }
+    atomic_fetch_sub_explicit(&conn->replies_posted, 1, memory_order_relaxed);
     conn_emit(conn, note->data, note->len);
     free(note);
     if (conn->winding_down) conn_try_retire(conn);
@@ -536,8 +545,12 @@ void mcp_tcp_sweep(mcp_net_worker *worker, uint64_t now_ms) {
                                                                           : MCP_TCP_LINGER_MS;
             if (quiet >= linger) conn_close(conn);
         } else if (!conn->full_since_ms && !conn->winding_down && quiet >= limits->idle_timeout_ms) {
-            /* A long tool call is silence, not idleness. */
+            /* A long tool call is silence, not idleness, and so is its
+             * reply on its way here. Pending first: the call posts before
+             * it stops being pending, and the session lock orders the two,
+             * so a call seen finished has its reply counted. */
             if (conn->session && mcp_session_pending(conn->session) > 0) continue;
+            if (atomic_load_explicit(&conn->replies_posted, memory_order_relaxed)) continue;
             mcp_net_count(&worker->counters.idle_closed, 1);
             conn_close(conn);
         }

@@ -33,6 +33,7 @@
  */
 #include "net/ws.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ struct mcp_ws_conn {
     mcp_ws_conn_io io;
     mcp_net_counters *counters;
     mcp_net_counters own_counters; /* when the caller gives none */
+    /* Replies posted from other threads and not yet delivered on the loop:
+     * pending for the idle sweep, as the call that sent one stops being
+     * pending before its reply arrives (see mcp_ws_conn_pending). */
+    atomic_uint replies_posted;
     mcp_ws_handshake hs;
     wslay_event_context_ptr ctx;
     mcp_session *session;
@@ -403,11 +408,15 @@ static int sink_write(void *user, const char *message, size_t len) {
     note->target = c->io.user;
     memcpy(note->data, message, len);
     note->len = len;
+    atomic_fetch_add_explicit(&c->replies_posted, 1, memory_order_relaxed);
     mcp_net_worker_post(worker, note);
     return MCP_OK;
 }
 
-void mcp_ws_conn_deliver(mcp_ws_conn *c, const char *message, size_t len) { conn_emit(c, message, len); }
+void mcp_ws_conn_deliver(mcp_ws_conn *c, const char *message, size_t len) {
+    atomic_fetch_sub_explicit(&c->replies_posted, 1, memory_order_relaxed);
+    conn_emit(c, message, len);
+}
 
 /* ---- Lifecycle --------------------------------------------------------------------------- */
 mcp_ws_conn *mcp_ws_conn_new(mcp_ws_server *ws, const mcp_ws_conn_io *io, mcp_net_counters *counters) {
@@ -487,7 +496,11 @@ bool mcp_ws_conn_should_close(const mcp_ws_conn *c) {
 bool mcp_ws_conn_upgraded(const mcp_ws_conn *c) { return c->upgraded; }
 
 size_t mcp_ws_conn_pending(const mcp_ws_conn *c) {
-    return c->session && !c->detached ? mcp_session_pending(c->session) : 0;
+    /* The session first: a call posts its reply before it stops being
+     * pending, under the session lock, so one seen finished has its reply
+     * counted in replies_posted until the loop delivers it. */
+    size_t n = c->session && !c->detached ? mcp_session_pending(c->session) : 0;
+    return n + atomic_load_explicit(&((mcp_ws_conn *)c)->replies_posted, memory_order_relaxed);
 }
 
 uint16_t mcp_ws_conn_close_code(const mcp_ws_conn *c) { return c->close_code; }
