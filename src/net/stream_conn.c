@@ -94,8 +94,10 @@ void mcp_stream_conn_close(mcp_stream_conn *s) {
     if (s->closing) return;
     s->closing = true;
     s->reading = false;
-    mcp_net_count(&s->worker->counters.closed, 1);
+    /* The slot first: whoever sees the close counted may connect again
+     * at once and must not meet the connection limit still held. */
     mcp_net_conn_release(s->worker->net);
+    mcp_net_count(&s->worker->counters.closed, 1);
     uv_close((uv_handle_t *)&s->tcp, on_closed);
     mcp_stream_conn_retire(s);
 }

@@ -307,8 +307,10 @@ static void conn_close(mcp_net_conn *conn) {
     if (conn->closing) return;
     conn->closing = true;
     conn->reading = false;
-    mcp_net_count(&conn->worker->counters.closed, 1);
+    /* The slot first: whoever sees the close counted may connect again
+     * at once and must not meet the connection limit still held. */
     mcp_net_conn_release(conn->worker->net);
+    mcp_net_count(&conn->worker->counters.closed, 1);
     uv_close((uv_handle_t *)&conn->tcp, on_closed);
     conn_retire(conn);
 }
