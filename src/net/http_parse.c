@@ -29,6 +29,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* Buffers of a finished request up to this size are kept for the next. */
+#define MCP_HTTP_KEEP_BYTES (64 * 1024)
+
 static mcp_http_parser *parser_of(llhttp_t *p) { return p->data; }
 
 static int fail(mcp_http_parser *parser, int status, const char *reason) {
@@ -68,7 +71,15 @@ static int span_add(mcp_http_parser *parser, mcp_http_span *sp, const char *at, 
         sp->len = len;
         return 0;
     }
-    if (span_to_head_end(parser, sp) || mcp_buf_append(&parser->head, at, len)) return MCP_ENOMEM;
+    /* A span moved to head's end leaves its old copy behind, so lines of
+     * two joined headers in turn (Accept, tracestate, Accept, ...) would
+     * grow head with the square of their number while the bytes counted
+     * against max_header stay small. What is live never exceeds that
+     * limit; twice it leaves honest requests room for the dead copies. */
+    if (parser->head.len + sp->len + len > 2 * parser->max_header)
+        return fail(parser, 431, "request header fields too large");
+    if (span_to_head_end(parser, sp) || mcp_buf_append(&parser->head, at, len))
+        return fail(parser, 500, "out of memory");
     sp->len += len;
     return 0;
 }
@@ -110,8 +121,12 @@ static int keep_slices(mcp_http_parser *parser) {
 
 static int on_message_begin(llhttp_t *p) {
     mcp_http_parser *parser = parser_of(p);
-    mcp_buf_reset(&parser->head);
-    mcp_buf_reset(&parser->body);
+    /* One large request must not pin its memory for the connection's
+     * life: what a usual request needs is kept, anything bigger freed. */
+    if (parser->head.cap > MCP_HTTP_KEEP_BYTES) mcp_buf_free(&parser->head);
+    else mcp_buf_reset(&parser->head);
+    if (parser->body.cap > MCP_HTTP_KEEP_BYTES) mcp_buf_free(&parser->body);
+    else mcp_buf_reset(&parser->body);
     parser->body_ptr = NULL;
     parser->body_len = 0;
     parser->header_bytes = 0;
@@ -132,7 +147,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
     mcp_http_parser *parser = parser_of(p);
     int rc = count_header_bytes(parser, len);
     if (rc) return rc;
-    if (span_add(parser, &parser->target, at, len)) return fail(parser, 500, "out of memory");
+    if (span_add(parser, &parser->target, at, len)) return HPE_USER;
     return 0;
 }
 
@@ -243,7 +258,7 @@ static int on_header_field_complete(llhttp_t *p) {
         }
         if (h == MCP_HTTP_H_ACCEPT || h == MCP_HTTP_H_TRACESTATE) {
             /* The lines are joined with ",": the value is gathered in head. */
-            if (span_add(parser, &parser->values[h], ",", 1)) return fail(parser, 500, "out of memory");
+            if (span_add(parser, &parser->values[h], ",", 1)) return HPE_USER;
             return 0;
         }
         parser->duplicate = true;
@@ -262,7 +277,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     mcp_http_span *sp = parser->current_param >= 0 ? &parser->param_values[parser->current_param]
                         : parser->current >= 0     ? &parser->values[parser->current]
                                                    : NULL;
-    if (sp && span_add(parser, sp, at, len)) return fail(parser, 500, "out of memory");
+    if (sp && span_add(parser, sp, at, len)) return HPE_USER;
     return 0;
 }
 

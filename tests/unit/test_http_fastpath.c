@@ -128,6 +128,83 @@ static void whole_request_is_not_copied(void **state) {
     mcp_http_parser_free(&p);
 }
 
+/* Lines of the two joined headers in turn (Accept, tracestate, Accept, ...)
+ * used to move each gathered value to the end of the parser's buffer on
+ * every line, leaving the old copy: a request within the header limit
+ * grew it to megabytes, kept for the connection's life. Now the request
+ * is refused once the copies pass twice the limit, and a connection's
+ * next request starts from a small buffer. */
+static void alternating_joined_headers_stay_bounded(void **state) {
+    (void)state;
+    mcp_buf raw;
+    mcp_buf_init(&raw);
+    assert_int_equal(mcp_buf_append_cstr(&raw, "POST /mcp HTTP/1.1\r\nHost: localhost\r\n"), 0);
+    for (int i = 0; i < 1200; i++)
+        assert_int_equal(mcp_buf_append_cstr(&raw, i % 2 ? "tracestate:b\r\n" : "Accept:a\r\n"), 0);
+    assert_int_equal(mcp_buf_append_cstr(&raw, "Content-Length: 2\r\n\r\n{}"), 0);
+    mcp_http_parser p;
+    assert_int_equal(mcp_http_parser_init(&p, 0, 0), 0);
+    mcp_str in = {raw.data, raw.len};
+    mcp_http_request req;
+    /* Under the header limit as counted (names and values): it used to pass. */
+    assert_true(raw.len < 2 * MCP_HTTP_DEFAULT_MAX_HEADER);
+    assert_int_equal(mcp_http_parser_next(&p, &in, &req), MCP_HTTP_BAD);
+    assert_int_equal(p.error_status, 431);
+    assert_true(p.head.cap <= 4 * MCP_HTTP_DEFAULT_MAX_HEADER);
+    mcp_http_parser_free(&p);
+
+    /* A few such lines are an honest request: joined, and answered. */
+    static const char few[] = "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+                              "tracestate: a=1\r\nAccept: text/event-stream\r\ntracestate: b=2\r\n"
+                              "Content-Length: 2\r\n\r\n{}";
+    assert_int_equal(mcp_http_parser_init(&p, 0, 0), 0);
+    in = (mcp_str){few, sizeof few - 1};
+    assert_int_equal(mcp_http_parser_next(&p, &in, &req), MCP_HTTP_REQUEST);
+    mcp_str accept = req.headers[MCP_HTTP_H_ACCEPT], ts = req.headers[MCP_HTTP_H_TRACESTATE];
+    assert_int_equal(accept.len, strlen("application/json,text/event-stream"));
+    assert_memory_equal(accept.ptr, "application/json,text/event-stream", accept.len);
+    assert_int_equal(ts.len, strlen("a=1,b=2"));
+    assert_memory_equal(ts.ptr, "a=1,b=2", ts.len);
+    mcp_http_parser_free(&p);
+    mcp_buf_free(&raw);
+}
+
+/* A request that needed a large gathering buffer does not leave it held
+ * by the connection: the next request starts from a small one. */
+static void a_large_head_is_not_kept(void **state) {
+    (void)state;
+    mcp_buf raw;
+    mcp_buf_init(&raw);
+    /* 200 KiB of one Accept value in 1 KiB pieces, each a read of its own. */
+    assert_int_equal(mcp_buf_append_cstr(&raw, "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: "), 0);
+    size_t value_at = raw.len;
+    for (int i = 0; i < 200 * 1024; i++)
+        assert_int_equal(mcp_buf_append(&raw, "a", 1), 0);
+    assert_int_equal(mcp_buf_append_cstr(&raw, "\r\nContent-Length: 2\r\n\r\n{}"
+                                              "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}"),
+                     0);
+    mcp_http_parser p;
+    assert_int_equal(mcp_http_parser_init(&p, 1024 * 1024, 0), 0);
+    mcp_http_request req;
+    size_t at = 0;
+    int rc = MCP_HTTP_MORE;
+    while (rc == MCP_HTTP_MORE && at < raw.len) {
+        size_t n = at < value_at ? value_at - at : 1024;
+        if (n > raw.len - at) n = raw.len - at;
+        mcp_str in = {raw.data + at, n};
+        rc = mcp_http_parser_next(&p, &in, &req);
+        at += n - in.len;
+    }
+    assert_int_equal(rc, MCP_HTTP_REQUEST);
+    assert_int_equal(req.headers[MCP_HTTP_H_ACCEPT].len, 200 * 1024);
+    assert_true(p.head.cap >= 200 * 1024);
+    mcp_str in = {raw.data + at, raw.len - at};
+    assert_int_equal(mcp_http_parser_next(&p, &in, &req), MCP_HTTP_REQUEST);
+    assert_true(p.head.cap <= 64 * 1024);
+    mcp_http_parser_free(&p);
+    mcp_buf_free(&raw);
+}
+
 /* Feed RAW in reads cut at the given points, each read from a buffer that
  * is overwritten as soon as the parser returns. */
 static void parse_in_pieces(const size_t *cuts, size_t ncuts, seen *out) {
@@ -351,6 +428,8 @@ int main(void) {
         cmocka_unit_test(json_answer_head_is_exact),
         cmocka_unit_test(sse_answer_of_one_event_is_exact),
         cmocka_unit_test(remembered_host_lets_no_other_through),
+        cmocka_unit_test(alternating_joined_headers_stay_bounded),
+        cmocka_unit_test(a_large_head_is_not_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
