@@ -194,7 +194,10 @@ static int conn_emit(mcp_net_conn *conn, const char *message, size_t len) {
         mcp_net_count(&conn->worker->counters.output_dropped, 1);
         return MCP_ECLOSED;
     }
-    if (mcp_buf_reserve(&conn->out, len + 1)) return MCP_ENOMEM;
+    if (mcp_buf_reserve(&conn->out, len + 1)) {
+        mcp_net_count(&conn->worker->counters.output_dropped, 1);
+        return MCP_ENOMEM;
+    }
     memcpy(conn->out.data + conn->out.len, message, len);
     conn->out.len += len;
     conn->out.data[conn->out.len++] = '\n';
@@ -212,7 +215,8 @@ static int conn_emit(mcp_net_conn *conn, const char *message, size_t len) {
  * NULL and goes through conn_sink_write's note. */
 static mcp_buf *conn_sink_lend(void *user) {
     mcp_net_conn *conn = user;
-    if (conn->closing || mcp_net_worker_current() != conn->worker) return NULL;
+    /* The thread first: closing belongs to the loop and is read only there. */
+    if (mcp_net_worker_current() != conn->worker || conn->closing) return NULL;
     return &conn->out;
 }
 
@@ -224,6 +228,7 @@ static int conn_sink_lent(void *user, size_t start) {
     if (out->len + 2 > out->cap && mcp_buf_reserve(out, 1)) {
         out->len = start;
         out->data[start] = '\0';
+        mcp_net_count(&conn->worker->counters.output_dropped, 1);
         return MCP_ENOMEM;
     }
     out->data[out->len++] = '\n';
