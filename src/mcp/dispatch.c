@@ -228,6 +228,9 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     request_fields f = {0};
     if (mcp_json_is_object(call->params))
         fields_of_params(call->params, &f);
+    /* Before any check can fail: a refused call is reported with its target. */
+    call->obs_name = f.name;
+    call->obs_uri = f.uri;
     const mcp_json *meta = f.meta;
     if (meta && !mcp_json_is_object(meta)) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: _meta must be an object");
@@ -236,8 +239,6 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     call->meta = (mcp_json *)meta;
     call->log_level = -1;
     fields_of_meta(meta, &f);
-    call->obs_name = f.name;
-    call->obs_uri = f.uri;
     call->obs_traceparent = f.traceparent;
     call->obs_tracestate = f.tracestate;
     const mcp_json *pv = f.version;

@@ -35,14 +35,15 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
     mcp_arena_init(&s->caps_arena, 512);
     static const char TAIL_HEAD[] = "],\"_meta\":";
     mcp_json_writer w;
-    mcp_buf_append(&s->scratch, TAIL_HEAD, sizeof TAIL_HEAD - 1);
+    /* Without the tail the session writes each result's end in pieces. */
+    bool head_ok = mcp_buf_append(&s->scratch, TAIL_HEAD, sizeof TAIL_HEAD - 1) == 0;
     mcp_json_writer_init(&w, &s->scratch);
     mcp_json_begin_object(&w);
     mcp_json_write_key(&w, "io.modelcontextprotocol/serverInfo");
     mcp_server_write_info(server, MCP_PROTOCOL_MODERN, &w);
     mcp_json_end_object(&w);
     char *tail = NULL;
-    if (mcp_json_writer_status(&w) == 0 && mcp_buf_append_char(&s->scratch, '}') == 0)
+    if (head_ok && mcp_json_writer_status(&w) == 0 && mcp_buf_append_char(&s->scratch, '}') == 0)
         tail = mcp_arena_strndup(&s->caps_arena, s->scratch.data, s->scratch.len);
     if (tail) {
         s->modern_tail = tail;

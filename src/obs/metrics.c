@@ -124,9 +124,19 @@ static int family_for(mcp_metrics *m, const char *name, const char *help, mcp_me
     f->first = f->last = -1;
     f->bound_count = (uint32_t)nb;
     if (nb) memcpy(f->bounds, bounds, nb * sizeof *bounds);
-    /* ns <= floor(b * 1e9) exactly when ns / 1e9 <= b, for whole ns. */
-    for (size_t i = 0; i < nb; i++)
-        f->bounds_ns[i] = bounds[i] <= 0 ? 0 : bounds[i] >= 1.8e10 ? UINT64_MAX : (uint64_t)(bounds[i] * 1e9);
+    /* Each bound in whole ns, such that ns <= bound_ns exactly when
+     * ns / 1e9 <= b in doubles: the product's rounding can put the
+     * truncated value one off at the edge, so it is nudged until both
+     * tests agree there. */
+    for (size_t i = 0; i < nb; i++) {
+        double b = bounds[i];
+        uint64_t x = b <= 0 ? 0 : b >= 1.8e10 ? UINT64_MAX : (uint64_t)(b * 1e9);
+        if (x != 0 && x != UINT64_MAX) {
+            while (x > 0 && (double)x / 1e9 > b) x--;
+            while ((double)(x + 1) / 1e9 <= b) x++;
+        }
+        f->bounds_ns[i] = x;
+    }
     f->negative_bound = nb && bounds[0] < 0;
     *out = m->family_count++;
     return MCP_OK;
