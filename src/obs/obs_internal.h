@@ -69,6 +69,9 @@ struct mcp_span {
     uint8_t kind;
     uint8_t status;              /* 0 unset, 1 ok, 2 error */
     uint16_t attr_count;
+    /* How many attrs[] may hold: MCP_SPAN_MAX_ATTRIBUTES less the packed
+     * request attributes, which count against the same limit. */
+    uint16_t attr_room;
     uint16_t name_len;
     uint32_t status_off, status_len;
     uint32_t text_used;
@@ -205,7 +208,7 @@ void obs_span_name_set(mcp_span *s, mcp_str a, mcp_str b);
  * already made (span not NULL and recording). Inline because the request
  * hooks set half a dozen per request. */
 static inline void obs_span_put_str(mcp_span *s, const char *key, const char *value, size_t len) {
-    if (MCP_UNLIKELY(!value || len > MCP_SPAN_TEXT_ROOM - s->text_used || s->attr_count == MCP_SPAN_MAX_ATTRIBUTES)) {
+    if (MCP_UNLIKELY(!value || len > MCP_SPAN_TEXT_ROOM - s->text_used || s->attr_count >= s->attr_room)) {
         s->dropped_attrs += value != NULL;
         return;
     }
@@ -221,7 +224,7 @@ static inline void obs_span_put_str(mcp_span *s, const char *key, const char *va
 /* A string attribute whose value is already in the span's text at off
  * (the span name holds the method and the target): no second copy. */
 static inline void obs_span_put_ref(mcp_span *s, const char *key, uint32_t off, size_t len) {
-    if (MCP_UNLIKELY(s->attr_count == MCP_SPAN_MAX_ATTRIBUTES)) {
+    if (MCP_UNLIKELY(s->attr_count >= s->attr_room)) {
         s->dropped_attrs++;
         return;
     }

@@ -171,7 +171,7 @@ static inline void set_cstr(mcp_span *s, const char *key, const char *v) {
 
 /* An integer attribute with the same shortcut as obs_span_put_str. */
 static inline void put_int(mcp_span *s, const char *key, int64_t v) {
-    if (MCP_UNLIKELY(s->attr_count == MCP_SPAN_MAX_ATTRIBUTES)) {
+    if (MCP_UNLIKELY(s->attr_count >= s->attr_room)) {
         s->dropped_attrs++;
         return;
     }
@@ -192,7 +192,7 @@ static void set_peer(mcp_span *s, const mcp_transport_peer *p, bool client) {
     if (client) return;
     /* The same text: client.address points at the copy just made (the
      * encoder reads values by offset) instead of copying it again. */
-    if (stored && s->attr_count < MCP_SPAN_MAX_ATTRIBUTES) {
+    if (stored && s->attr_count < s->attr_room) {
         obs_attr *a = &s->attrs[s->attr_count++];
         *a = s->attrs[at];
         a->key = "client.address";
@@ -283,6 +283,12 @@ static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req
     r->client = req->client;
     r->method_known = known_method;
     r->on = true;
+    /* What the encoder will write for them: the method, each field given,
+     * the target (with the operation for a tool), the peer's two or four. */
+    unsigned packed = 1u + (unsigned)__builtin_popcount(r->present & ~(1u << OBS_REQ_PEER)) +
+                      (r->target_given ? (kind == OBS_TARGET_TOOL ? 2u : 1u) : 0u) +
+                      (peer ? (req->client ? 2u : 4u) : 0u);
+    s->attr_room = (uint16_t)(MCP_SPAN_MAX_ATTRIBUTES - packed);
     return true;
 }
 

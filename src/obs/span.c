@@ -182,6 +182,7 @@ mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_cont
     s->kind = (uint8_t)kind;
     s->status = 0;
     s->attr_count = 0;
+    s->attr_room = MCP_SPAN_MAX_ATTRIBUTES;
     s->dropped_attrs = 0;
     s->status_len = 0;
     s->user = NULL;
@@ -234,7 +235,7 @@ mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_cont
 
 static obs_attr *attr_add(mcp_span *s, const char *key, obs_attr_type type) {
     if (!s || !s->recording || !key) return NULL;
-    if (s->attr_count == MCP_SPAN_MAX_ATTRIBUTES) {
+    if (s->attr_count >= s->attr_room) {
         s->dropped_attrs++;
         return NULL;
     }

@@ -126,6 +126,45 @@ static void test_packed_attributes_arrive_intact(void **state) {
     assert_null(span_attr(s, "error.type"));
 }
 
+/* A handler that adds more attributes than a span may hold: the span
+ * exports exactly MCP_SPAN_MAX_ATTRIBUTES, the request's own among them,
+ * and counts the rest as dropped. */
+static char many_keys[200][12];
+
+static int many(mcp_call *call, const mcp_json *args, void *user) {
+    (void)args;
+    (void)user;
+    for (int i = 0; i < 200; i++) mcp_span_set_int(mcp_span_current(), many_keys[i], i);
+    return mcp_call_text(call, "ok");
+}
+
+static void test_attribute_limit_counts_request_attributes(void **state) {
+    fixture *f = *state;
+    for (int i = 0; i < 200; i++) snprintf(many_keys[i], sizeof many_keys[i], "k%d", i);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "many", .fn = many}), 0);
+    handle(f,
+           "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"many\","
+           "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+           "\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+           &(mcp_transport_info){.transport = "tcp"});
+    const mcp_json *s = exported(f, "tools/call many");
+    size_t n = mcp_json_len(mcp_json_get(s, "attributes"));
+    assert_int_equal(n, MCP_SPAN_MAX_ATTRIBUTES);
+    /* The request's own come first and are all there. */
+    assert_string_equal(span_attr_str(s, "mcp.method.name"), "tools/call");
+    assert_string_equal(span_attr_str(s, "gen_ai.tool.name"), "many");
+    assert_string_equal(span_attr_str(s, "network.transport"), "tcp");
+    /* The handler's were cut, not the request's: what it lost is counted. */
+    size_t own = 0;
+    for (const mcp_json *a = mcp_json_first(mcp_json_get(s, "attributes")); a; a = mcp_json_next(a)) {
+        const char *key = mcp_json_str(mcp_json_get(a, "key"), "");
+        if (!(key[0] == 'k' && key[1] >= '0' && key[1] <= '9')) own++;
+    }
+    assert_true(own >= 6);
+    assert_int_equal(mcp_json_int(mcp_json_get(s, "droppedAttributesCount"), -1),
+                     200 - (int64_t)(MCP_SPAN_MAX_ATTRIBUTES - own));
+}
+
 /* resources/read carries its URI; a prompt its name; values of every
  * length from 1 to 40 bytes (the copy takes a different path by length)
  * arrive byte for byte. */
@@ -276,6 +315,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_target_is_kept_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_traceparent_gives_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_method_has_its_label, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attribute_limit_counts_request_attributes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
