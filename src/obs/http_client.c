@@ -189,7 +189,16 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(llhttp_t *p) {
-    ((parse_state *)p->data)->done = true;
+    parse_state *s = p->data;
+    int status = llhttp_get_status_code(p);
+    /* An interim answer (100 Continue, 103 Early Hints) is not the post's
+     * outcome: the final one follows on the same stream. 101 would switch
+     * protocols, which we never ask for: it ends the exchange as it is. */
+    if (status >= 100 && status < 200 && status != 101) {
+        s->resp->retry_after_ms = -1;
+        return 0;
+    }
+    s->done = true;
     return HPE_PAUSED;
 }
 

@@ -28,6 +28,7 @@ typedef enum close_mode {
     SAY_CLOSE,         /* Connection: close, then close */
     CLOSE_SILENTLY,    /* keep-alive answer, then close anyway (an idle timeout) */
     DROP_SECOND,       /* answer a connection's first request; read its second and close unanswered */
+    INTERIM_FIRST,     /* a 100 Continue before each keep-alive answer */
 } close_mode;
 
 typedef struct collector {
@@ -84,6 +85,10 @@ static void *collector_main(void *arg) {
             const char *answer = c->mode == SAY_CLOSE
                                      ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
                                      : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+            if (c->mode == INTERIM_FIRST) {
+                static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                send(fd, interim, sizeof interim - 1, MSG_NOSIGNAL);
+            }
             send(fd, answer, strlen(answer), MSG_NOSIGNAL);
             if (c->mode == SAY_CLOSE || c->mode == CLOSE_SILENTLY) break;
         }
@@ -143,6 +148,21 @@ static void test_one_connection_for_many_posts(void **state) {
     (void)state;
     collector c;
     collector_start(&c, KEEP_OPEN);
+    mcp_tracer_stats st;
+    export_three_batches(&c, &st);
+    collector_stop(&c);
+    assert_int_equal(st.spans_exported, 150);
+    assert_int_equal(st.export_failures, 0);
+    assert_int_equal(atomic_load(&c.requests), 3);
+    assert_int_equal(atomic_load(&c.connections), 1);
+}
+
+/* An interim 1xx answer is not the post's outcome: the final one after it
+ * is, and the connection stays usable. */
+static void test_interim_answers_are_skipped(void **state) {
+    (void)state;
+    collector c;
+    collector_start(&c, INTERIM_FIRST);
     mcp_tracer_stats st;
     export_three_batches(&c, &st);
     collector_stop(&c);
@@ -261,6 +281,7 @@ static void test_posts_are_full_batches(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_connection_for_many_posts),
+        cmocka_unit_test(test_interim_answers_are_skipped),
         cmocka_unit_test(test_connection_close_is_honoured),
         cmocka_unit_test(test_silent_close_is_survived),
         cmocka_unit_test(test_unanswered_post_on_kept_connection_goes_again),
