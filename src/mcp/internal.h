@@ -21,6 +21,9 @@ struct mcp_server {
     pthread_mutex_t lock;          /* writers, and snapshot acquisition */
     _Atomic(mcp_registry_snapshot *) current;
     atomic_uint_fast64_t generation;
+    /* Tools of the current snapshot that declare x-mcp-header params: with
+     * none, the HTTP transport's header check has nothing to look up. */
+    atomic_size_t param_header_tools;
     uint64_t seed;                 /* hash seed and cursor authentication key */
     /* Live sessions, for notifications that concern all of them
      * (list_changed, resources/updated, server-wide log messages). Lock

@@ -228,6 +228,9 @@ int mcp_server_check_param_headers(mcp_server *server, const char *tool, const m
 {
     if (!server || !tool || (count && !headers))
         return MCP_EINVAL;
+    /* The usual server declares none: no snapshot, no lookup. */
+    if (!atomic_load_explicit(&server->param_header_tools, memory_order_relaxed))
+        return 0;
     mcp_registry_snapshot *snap = mcp_server_snapshot_acquire(server);
     const mcp_registry_entry *e = mcp_registry_find_tool(snap, tool, strlen(tool));
     int rc = 0;

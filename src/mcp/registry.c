@@ -144,6 +144,13 @@ int mcp_registry_snapshot_derive(const mcp_registry_snapshot *from, mcp_registry
     mcp_registry_snapshot *snap = mcp_registry_snapshot_new(from->seed, generation);
     if (!snap)
         return MCP_ENOMEM;
+    snap->param_header_tools = from->param_header_tools;
+    if (kind == MCP_REGISTRY_TOOLS) {
+        if (add && add->param_header_count)
+            snap->param_header_tools++;
+        else if (!add && existing->param_header_count)
+            snap->param_header_tools--;
+    }
     int rc = 0;
     for (int k = 0; k < MCP_REGISTRY_KINDS && rc == 0; k++) {
         mcp_registry_list *list = &snap->lists[k];

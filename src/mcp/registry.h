@@ -81,6 +81,7 @@ typedef struct mcp_registry_snapshot {
     uint64_t generation;
     uint64_t seed;
     mcp_registry_list lists[MCP_REGISTRY_KINDS];
+    size_t param_header_tools;   /* tools with x-mcp-header params */
 } mcp_registry_snapshot;
 
 /* Take a reference to the server's current snapshot (a short mutex hold;

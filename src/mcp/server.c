@@ -136,6 +136,7 @@ static int publish(mcp_server *server, mcp_registry_kind kind, mcp_registry_entr
     if (rc == 0) {
         atomic_store_explicit(&server->current, next, memory_order_release);
         atomic_store_explicit(&server->generation, gen, memory_order_release);
+        atomic_store_explicit(&server->param_header_tools, next->param_header_tools, memory_order_relaxed);
     }
     pthread_mutex_unlock(&server->lock);
     if (rc == 0) {

@@ -119,11 +119,36 @@ static void test_header_checks(void **state)
     mcp_server_free(s);
 }
 
+/* The check is skipped while no tool declares header params, and enforced
+ * again as soon as one does: a tool removed and added back, beside tools
+ * without any. */
+static void test_check_follows_the_registry(void **state)
+{
+    (void)state;
+    mcp_server *s = mcp_server_new(&(mcp_server_opts){.name = "t", .version = "1"});
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "plain", .fn = noop}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "sql", .fn = noop, .input_schema = SQL_SCHEMA}), 0);
+    mcp_buf why;
+    mcp_buf_init(&why);
+    const char *args = "{\"region\":\"us-west1\",\"query\":\"q\"}";
+    /* Missing Mcp-Param-Region. */
+    assert_int_not_equal(check(s, args, NULL, 0, &why), 0);
+    assert_int_equal(mcp_server_remove_tool(s, "plain"), 0);
+    assert_int_not_equal(check(s, args, NULL, 0, &why), 0);
+    assert_int_equal(mcp_server_remove_tool(s, "sql"), 0);
+    assert_int_equal(check(s, args, NULL, 0, &why), 0); /* no such tool: nothing to check */
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "sql", .fn = noop, .input_schema = SQL_SCHEMA}), 0);
+    assert_int_not_equal(check(s, args, NULL, 0, &why), 0);
+    mcp_buf_free(&why);
+    mcp_server_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registration_rules),
         cmocka_unit_test(test_header_checks),
+        cmocka_unit_test(test_check_follows_the_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
