@@ -68,6 +68,14 @@ int mcp_call_text_value(mcp_call *call, const mcp_json *text)
 
 static int text_v(mcp_call *call, const char *fmt, va_list ap)
 {
+    /* The usual calls, a literal or "%s" of a string, need no formatting:
+     * printf into a heap buffer cost more than the rest of an echo tool. */
+    if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        const char *text = va_arg(ap, const char *);
+        return mcp_call_text_n(call, text ? text : "(null)", text ? strlen(text) : 6);
+    }
+    if (!strchr(fmt, '%'))
+        return mcp_call_text_n(call, fmt, strlen(fmt));
     mcp_buf tmp;
     mcp_buf_init(&tmp);
     int rc = mcp_buf_vappendf(&tmp, fmt, ap);

@@ -37,6 +37,18 @@ static int forward(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_text_value(call, mcp_json_get(args, "text"));
 }
 
+/* mcp_call_text's forms: a literal, "%s" of a string (which takes no
+ * formatting, so a % in it stays), "%%" and a real format. */
+static int formats(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    int rc = mcp_call_text(call, "plain \"quoted\"");
+    if (!rc) rc = mcp_call_text(call, "%s", "as is: %d");
+    if (!rc) rc = mcp_call_text(call, "100%%");
+    if (!rc) rc = mcp_call_text(call, "%s=%d", "n", 7);
+    return rc;
+}
+
 static int read_it(mcp_call *call, const char *uri, void *user)
 {
     (void)user;
@@ -142,6 +154,22 @@ static void test_text_forwarded_as_written(void **state)
     fixture_free(f);
 }
 
+static void test_text_formats(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "formats", .fn = formats}), 0);
+    handshake(f, "2025-11-25", "{}");
+    mcp_json *doc = roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                 "\"formats\",\"arguments\":{}}}");
+    const mcp_json *content = mcp_json_get(result_of(doc), "content");
+    static const char *const want[] = {"plain \"quoted\"", "as is: %d", "100%", "n=7"};
+    assert_int_equal(mcp_json_len(content), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_at(content, i), "text"), ""), want[i]);
+    fixture_free(f);
+}
+
 static void test_server_info_and_cache_hints(void **state)
 {
     (void)state;
@@ -195,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_definitions_carry_icons_meta_annotations),
         cmocka_unit_test(test_content_blocks),
         cmocka_unit_test(test_text_forwarded_as_written),
+        cmocka_unit_test(test_text_formats),
         cmocka_unit_test(test_server_info_and_cache_hints),
         cmocka_unit_test(test_bad_definitions_are_refused),
     };
