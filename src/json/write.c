@@ -320,17 +320,17 @@ void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len) {
     if (clean_key_allowed(w, key, len)) put_clean_key(w, key, len);
 }
 
-void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key_len, const char *json,
-                                 size_t json_len) {
-    if (!clean_key_allowed(w, key, key_len)) return;
-    if (!json) json_len = 0;
+/* Room for a member whose value is value_len bytes, and its ,"key": head
+ * written: where the value goes, or NULL (status set). The two member
+ * writers below differ only in how they copy the value. */
+static inline char *member_head(mcp_json_writer *w, const char *key, size_t key_len, size_t value_len) {
     mcp_buf *out = w->out;
-    size_t need = key_len + json_len + 4;
+    size_t need = key_len + value_len + 4;
     if (MCP_UNLIKELY(out->cap - out->len <= need)) {
         int rc = mcp_buf_reserve(out, need);
         if (rc) {
             w->status = rc;
-            return;
+            return NULL;
         }
     }
     char *d = out->data + out->len;
@@ -340,11 +340,24 @@ void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key
     d += key_len;
     *d++ = '"';
     *d++ = ':';
-    mcp_json_copy(d, json, json_len);
-    d += json_len;
+    return d;
+}
+
+/* The member ends at d. */
+static inline void member_done(mcp_json_writer *w, char *d) {
     *d = '\0';
-    out->len = (size_t)(d - out->data);
+    w->out->len = (size_t)(d - w->out->data);
     w->need_comma = true;
+}
+
+void mcp_json_write_member_clean(mcp_json_writer *w, const char *key, size_t key_len, const char *json,
+                                 size_t json_len) {
+    if (!clean_key_allowed(w, key, key_len)) return;
+    if (!json) json_len = 0;
+    char *d = member_head(w, key, key_len, json_len);
+    if (!d) return;
+    mcp_json_copy(d, json, json_len);
+    member_done(w, d + json_len);
 }
 
 /* Total length of pieces; false (status set) when one is NULL with a length. */
@@ -386,26 +399,8 @@ void mcp_json_write_member_pieces(mcp_json_writer *w, const char *key, size_t ke
                                   size_t count) {
     size_t total;
     if (!clean_key_allowed(w, key, key_len) || !pieces_length(w, pieces, count, &total)) return;
-    mcp_buf *out = w->out;
-    size_t need = key_len + total + 4;
-    if (MCP_UNLIKELY(out->cap - out->len <= need)) {
-        int rc = mcp_buf_reserve(out, need);
-        if (rc) {
-            w->status = rc;
-            return;
-        }
-    }
-    char *d = out->data + out->len;
-    if (w->need_comma) *d++ = ',';
-    *d++ = '"';
-    mcp_json_copy(d, key, key_len);
-    d += key_len;
-    *d++ = '"';
-    *d++ = ':';
-    d = put_pieces(d, pieces, count);
-    *d = '\0';
-    out->len = (size_t)(d - out->data);
-    w->need_comma = true;
+    char *d = member_head(w, key, key_len, total);
+    if (d) member_done(w, put_pieces(d, pieces, count));
 }
 
 /* Writes "{" when brace is set, then the pieces, and pushes objects
