@@ -295,10 +295,19 @@ static int check_array(validator *v, const mcp_schema *s, const mcp_json *inst) 
     return 0;
 }
 
+/* The index of the property named key, or prop_count: the validator and
+ * the fast path below look properties up the same way. */
+static inline size_t prop_index(const mcp_schema *s, mcp_str key) {
+    size_t i = 0;
+    while (i < s->prop_count &&
+           !(s->props[i].name.len == key.len && memcmp(s->props[i].name.ptr, key.ptr, key.len) == 0))
+        i++;
+    return i;
+}
+
 static const mcp_schema *find_property(const mcp_schema *s, mcp_str key) {
-    for (size_t i = 0; i < s->prop_count; i++)
-        if (mcp_str_eq(s->props[i].name, key)) return s->props[i].schema;
-    return NULL;
+    size_t i = prop_index(s, key);
+    return i < s->prop_count ? s->props[i].schema : NULL;
 }
 
 static int check_member(validator *v, const mcp_schema *sub, mcp_str key, const mcp_json *value) {
@@ -440,11 +449,7 @@ static bool plain_accepts(const mcp_schema *s, const mcp_json *inst) {
     if (mcp_json_type_of(inst) != MCP_JSON_OBJECT) return mcp_json_type_of(inst) != MCP_JSON_RAW;
     uint64_t seen = 0;
     for (const mcp_json *m = mcp_json_first(inst); m; m = mcp_json_next(m)) {
-        mcp_str key = mcp_json_key(m);
-        size_t i = 0;
-        while (i < s->prop_count &&
-               !(s->props[i].name.len == key.len && memcmp(s->props[i].name.ptr, key.ptr, key.len) == 0))
-            i++;
+        size_t i = prop_index(s, mcp_json_key(m));
         if (i == s->prop_count) {
             if (s->additional && s->additional->boolean == 0) return false;
             continue;
@@ -479,11 +484,7 @@ static bool flat_accepts(const mcp_schema *s, const mcp_json *inst) {
     uint64_t seen = 0;
     const bool closed = s->additional && s->additional->boolean == 0;
     for (const mcp_json *m = mcp_json_first(inst); m; m = mcp_json_next(m)) {
-        mcp_str key = mcp_json_key(m);
-        size_t i = 0;
-        while (i < s->prop_count &&
-               !(s->props[i].name.len == key.len && memcmp(s->props[i].name.ptr, key.ptr, key.len) == 0))
-            i++;
+        size_t i = prop_index(s, mcp_json_key(m));
         if (i == s->prop_count) {
             if (closed) return false;
             continue;
