@@ -34,6 +34,7 @@
  * escape or sequence open across it) and parse.c's exact scanner takes over
  * from there, so error messages and offsets are the exact scanner's.
  */
+#include "base/cpu.h"
 #include "json/json_internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -285,13 +286,8 @@ void mcp_json_use_blocks(bool on) {
 }
 
 bool mcp_json_have_blocks(void) {
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h == 1;
+    /* -1: as the CPU allows; 0: turned off (mcp_json_use_blocks). */
+    return __atomic_load_n(&have, __ATOMIC_RELAXED) != 0 && mcp_cpu_has_avx2();
 }
 
 #else

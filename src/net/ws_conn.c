@@ -31,6 +31,7 @@
  * JSON-RPC message per text message, and counting of every close we send
  * for a fault.
  */
+#include "base/cpu.h"
 #include "net/ws.h"
 
 #include <stdatomic.h>
@@ -208,16 +209,6 @@ __attribute__((target("avx2"))) static size_t unmask_wide(unsigned char *out, co
     return i;
 }
 
-static bool have_wide(void) {
-    static int have = -1; /* not asked yet */
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h == 1;
-}
 #endif
 
 /* 64 or 16 bytes a step. The key repeats every four bytes, so any step
@@ -228,7 +219,7 @@ bool mcp_ws_unmask(unsigned char *out, const unsigned char *payload, size_t len,
     memcpy(&k, key8, 8);
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (len >= 64 && have_wide()) i = unmask_wide(out, payload, len, k, &high);
+    if (len >= 64 && mcp_cpu_has_avx2()) i = unmask_wide(out, payload, len, k, &high);
 #endif
     for (; i + 16 <= len; i += 16) {
         uint64_t a, b;
