@@ -238,6 +238,17 @@ void mcp_metrics_add(mcp_metrics *m, mcp_metric_id id, uint64_t n) {
     if (s) slot_add(&s->slots[m->series[id].slot], n);
 }
 
+/* A histogram's sum is a double kept in its slot's bits; one writer per
+ * shard, so a plain load and store. */
+static inline void sum_add(_Atomic uint64_t *sum, double value) {
+    double d;
+    uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
+    memcpy(&d, &bits, sizeof d);
+    d += value;
+    memcpy(&bits, &d, sizeof d);
+    atomic_store_explicit(sum, bits, memory_order_relaxed);
+}
+
 void mcp_metrics_observe(mcp_metrics *m, mcp_metric_id id, double value) {
     if (!m || !is_type(m, id, MCP_METRIC_HISTOGRAM) || isnan(value)) return;
     metric_shard *s = shard_of(m);
@@ -247,13 +258,7 @@ void mcp_metrics_observe(mcp_metrics *m, mcp_metric_id id, double value) {
     uint32_t b = 0;
     while (b < f->bound_count && value > f->bounds[b]) b++;
     slot_add(&s->slots[se->slot + b], 1);
-    _Atomic uint64_t *sum = &s->slots[se->slot + f->bound_count + 1];
-    double d;
-    uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
-    memcpy(&d, &bits, sizeof d);
-    d += value;
-    memcpy(&bits, &d, sizeof d);
-    atomic_store_explicit(sum, bits, memory_order_relaxed);
+    sum_add(&s->slots[se->slot + f->bound_count + 1], value);
 }
 
 int obs_metrics_timer_resolve(mcp_metrics *m, mcp_metric_id counter, mcp_metric_id histogram, obs_metrics_timer *out) {
@@ -277,13 +282,7 @@ void obs_metrics_timer_record(mcp_metrics *m, const obs_metrics_timer *tm, uint6
     uint32_t b = 0;
     while (b < tm->bound_count && ns > tm->bounds_ns[b]) b++;
     slot_add(&s->slots[tm->histogram_slot + b], 1);
-    _Atomic uint64_t *sum = &s->slots[tm->histogram_slot + tm->bound_count + 1];
-    double d;
-    uint64_t bits = atomic_load_explicit(sum, memory_order_relaxed);
-    memcpy(&d, &bits, sizeof d);
-    d += (double)ns * 1e-9;
-    memcpy(&bits, &d, sizeof d);
-    atomic_store_explicit(sum, bits, memory_order_relaxed);
+    sum_add(&s->slots[tm->histogram_slot + tm->bound_count + 1], (double)ns * 1e-9);
 }
 
 void mcp_metrics_gauge_set(mcp_metrics *m, mcp_metric_id id, double value) {
