@@ -539,19 +539,6 @@ bool mcp_http_exchange_orphan_deliver(mcp_http_exchange *x, const char *message,
     return true;
 }
 
-static void post_note(mcp_net_worker *worker, int kind, void *target, const char *message, size_t len) {
-    mcp_net_note *note = malloc(sizeof *note + len + 1);
-    if (!note) return;
-    memset(note, 0, sizeof *note);
-    note->kind = (mcp_net_note_kind)kind;
-    note->worker = worker;
-    note->target = target;
-    note->len = len;
-    if (len) memcpy(note->data, message, len);
-    note->data[len] = '\0';
-    mcp_net_worker_post(worker, note);
-}
-
 void mcp_http_exchange_route(mcp_http_exchange *x, const char *message, size_t len) {
     if (!x->worker || x->worker == mcp_net_worker_current()) {
         mcp_http_exchange_deliver(x, message, len);
@@ -559,7 +546,7 @@ void mcp_http_exchange_route(mcp_http_exchange *x, const char *message, size_t l
         return;
     }
     /* The reference travels with the note; a NULL message is an empty note. */
-    post_note(x->worker, MCP_HTTP_NOTE_EXCHANGE, x, message, message ? len : 0);
+    mcp_net_worker_post_message(x->worker, MCP_HTTP_NOTE_EXCHANGE, NULL, x, message, message ? len : 0);
 }
 
 /* ---- The modern session's sink ------------------------------------------------------------ */
@@ -603,7 +590,7 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
         mcp_http_conn_on_note(conn, message, len);
         return MCP_OK;
     }
-    post_note(conn->io.worker, MCP_HTTP_NOTE_CONN, conn, message, len);
+    mcp_net_worker_post_message(conn->io.worker, MCP_HTTP_NOTE_CONN, NULL, conn, message, len);
     return MCP_OK;
 }
 

@@ -194,6 +194,11 @@ void mcp_net_conn_release(mcp_net *net);
 void mcp_net_reap(mcp_net *net, mcp_net_note *note);
 /* Queue a note for a worker from any thread and wake its loop. */
 void mcp_net_worker_post(mcp_net_worker *worker, mcp_net_note *note);
+/* A note carrying a copy of message (NUL-terminated), for conn or target,
+ * posted to worker: how a transport hands output made on another thread to
+ * its connection's loop. MCP_ENOMEM when it could not be made. */
+int mcp_net_worker_post_message(mcp_net_worker *worker, int kind, mcp_net_conn *conn, void *target,
+                                const char *message, size_t len);
 /* The worker whose loop runs on the calling thread, or NULL. */
 mcp_net_worker *mcp_net_worker_current(void);
 /* Called by tcp.c when the last connection of a stopping worker is gone. */

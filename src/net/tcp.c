@@ -246,17 +246,10 @@ static int conn_sink_lent(void *user, size_t start) {
 static int conn_sink_write(void *user, const char *message, size_t len) {
     mcp_net_conn *conn = user;
     if (mcp_net_worker_current() == conn->worker) return conn_emit(conn, message, len);
-    mcp_net_note *note = malloc(sizeof *note + len + 1);
-    if (!note) return MCP_ENOMEM;
-    note->kind = MCP_NET_NOTE_OUTPUT;
-    note->conn = conn;
-    note->worker = conn->worker;
-    note->session = NULL;
-    memcpy(note->data, message, len);
-    note->len = len;
     atomic_fetch_add_explicit(&conn->replies_posted, 1, memory_order_relaxed);
-    mcp_net_worker_post(conn->worker, note);
-    return MCP_OK;
+    int rc = mcp_net_worker_post_message(conn->worker, MCP_NET_NOTE_OUTPUT, conn, NULL, message, len);
+    if (rc) atomic_fetch_sub_explicit(&conn->replies_posted, 1, memory_order_relaxed);
+    return rc;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------ */

@@ -103,6 +103,22 @@ void mcp_net_counters_get(const mcp_net *net, mcp_net_counters *out) {
 }
 
 /* ---- Inbox -------------------------------------------------------------------------- */
+int mcp_net_worker_post_message(mcp_net_worker *worker, int kind, mcp_net_conn *conn, void *target,
+                                const char *message, size_t len) {
+    mcp_net_note *note = malloc(sizeof *note + len + 1);
+    if (!note) return MCP_ENOMEM;
+    memset(note, 0, sizeof *note);
+    note->kind = (mcp_net_note_kind)kind;
+    note->conn = conn;
+    note->worker = worker;
+    note->target = target;
+    note->len = len;
+    if (len) memcpy(note->data, message, len);
+    note->data[len] = '\0';
+    mcp_net_worker_post(worker, note);
+    return MCP_OK;
+}
+
 void mcp_net_worker_post(mcp_net_worker *worker, mcp_net_note *note) {
     note->next = NULL;
     uv_mutex_lock(&worker->inbox_lock);

@@ -390,18 +390,10 @@ static int sink_write(void *user, const char *message, size_t len) {
     mcp_ws_conn *c = user;
     mcp_net_worker *worker = c->io.worker;
     if (!worker || mcp_net_worker_current() == worker) return conn_emit(c, message, len);
-    mcp_net_note *note = malloc(sizeof *note + len + 1);
-    if (!note) return MCP_ENOMEM;
-    note->kind = (mcp_net_note_kind)MCP_WS_NOTE_OUTPUT;
-    note->conn = NULL;
-    note->worker = worker;
-    note->session = NULL;
-    note->target = c->io.user;
-    memcpy(note->data, message, len);
-    note->len = len;
     atomic_fetch_add_explicit(&c->replies_posted, 1, memory_order_relaxed);
-    mcp_net_worker_post(worker, note);
-    return MCP_OK;
+    int rc = mcp_net_worker_post_message(worker, MCP_WS_NOTE_OUTPUT, NULL, c->io.user, message, len);
+    if (rc) atomic_fetch_sub_explicit(&c->replies_posted, 1, memory_order_relaxed);
+    return rc;
 }
 
 void mcp_ws_conn_deliver(mcp_ws_conn *c, const char *message, size_t len) {
