@@ -144,61 +144,58 @@ static void export_three_batches(collector *c, mcp_tracer_stats *st) {
     mcp_tracer_free(t);
 }
 
+/* Three batches against a collector in mode: every span arrives and no
+ * export fails, whatever the mode; what else happened is returned. */
+static void export_to(close_mode mode, mcp_tracer_stats *st, int *requests, int *connections) {
+    collector c;
+    collector_start(&c, mode);
+    export_three_batches(&c, st);
+    collector_stop(&c);
+    assert_int_equal(st->spans_exported, 150);
+    assert_int_equal(st->export_failures, 0);
+    *requests = atomic_load(&c.requests);
+    *connections = atomic_load(&c.connections);
+}
+
 static void test_one_connection_for_many_posts(void **state) {
     (void)state;
-    collector c;
-    collector_start(&c, KEEP_OPEN);
     mcp_tracer_stats st;
-    export_three_batches(&c, &st);
-    collector_stop(&c);
-    assert_int_equal(st.spans_exported, 150);
-    assert_int_equal(st.export_failures, 0);
-    assert_int_equal(atomic_load(&c.requests), 3);
-    assert_int_equal(atomic_load(&c.connections), 1);
+    int requests, connections;
+    export_to(KEEP_OPEN, &st, &requests, &connections);
+    assert_int_equal(requests, 3);
+    assert_int_equal(connections, 1);
 }
 
 /* An interim 1xx answer is not the post's outcome: the final one after it
  * is, and the connection stays usable. */
 static void test_interim_answers_are_skipped(void **state) {
     (void)state;
-    collector c;
-    collector_start(&c, INTERIM_FIRST);
     mcp_tracer_stats st;
-    export_three_batches(&c, &st);
-    collector_stop(&c);
-    assert_int_equal(st.spans_exported, 150);
-    assert_int_equal(st.export_failures, 0);
-    assert_int_equal(atomic_load(&c.requests), 3);
-    assert_int_equal(atomic_load(&c.connections), 1);
+    int requests, connections;
+    export_to(INTERIM_FIRST, &st, &requests, &connections);
+    assert_int_equal(requests, 3);
+    assert_int_equal(connections, 1);
 }
 
 static void test_connection_close_is_honoured(void **state) {
     (void)state;
-    collector c;
-    collector_start(&c, SAY_CLOSE);
     mcp_tracer_stats st;
-    export_three_batches(&c, &st);
-    collector_stop(&c);
-    assert_int_equal(st.spans_exported, 150);
-    assert_int_equal(st.export_failures, 0);
+    int requests, connections;
+    export_to(SAY_CLOSE, &st, &requests, &connections);
     assert_int_equal(st.export_retries, 0);
-    assert_int_equal(atomic_load(&c.requests), 3);
-    assert_int_equal(atomic_load(&c.connections), 3);
+    assert_int_equal(requests, 3);
+    assert_int_equal(connections, 3);
 }
 
 static void test_silent_close_is_survived(void **state) {
     (void)state;
-    collector c;
-    collector_start(&c, CLOSE_SILENTLY);
     mcp_tracer_stats st;
-    export_three_batches(&c, &st);
-    collector_stop(&c);
-    assert_int_equal(st.spans_exported, 150);
-    assert_int_equal(st.export_failures, 0);
+    int requests, connections;
+    export_to(CLOSE_SILENTLY, &st, &requests, &connections);
     assert_int_equal(st.export_retries, 0);
     assert_int_equal(st.dropped_export_failed, 0);
-    assert_int_equal(atomic_load(&c.requests), 3);
-    assert_int_equal(atomic_load(&c.connections), 3);
+    assert_int_equal(requests, 3);
+    assert_int_equal(connections, 3);
 }
 
 /* The collector closes a kept connection right as a post arrives on it,
@@ -207,17 +204,13 @@ static void test_silent_close_is_survived(void **state) {
  * no failure and no retry. */
 static void test_unanswered_post_on_kept_connection_goes_again(void **state) {
     (void)state;
-    collector c;
-    collector_start(&c, DROP_SECOND);
     mcp_tracer_stats st;
-    export_three_batches(&c, &st);
-    collector_stop(&c);
-    assert_int_equal(st.spans_exported, 150);
-    assert_int_equal(st.export_failures, 0);
+    int requests, connections;
+    export_to(DROP_SECOND, &st, &requests, &connections);
     assert_int_equal(st.export_retries, 0);
     /* 1 on the first connection, 2 twice, 3 twice. */
-    assert_int_equal(atomic_load(&c.requests), 5);
-    assert_int_equal(atomic_load(&c.connections), 3);
+    assert_int_equal(requests, 5);
+    assert_int_equal(connections, 3);
 }
 
 /* Posts on a kept connection do not wait on the collector's delayed ACK
