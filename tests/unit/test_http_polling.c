@@ -51,6 +51,14 @@ static void start(fixture *f, const mcp_http_opts *opts) {
     __atomic_store_n(&close_rc, 1, __ATOMIC_RELEASE);
 }
 
+/* A server with the poll tool and a client with an initialized session:
+ * sid holds its Mcp-Session-Id header line. */
+static void start_session(fixture *f, const mcp_http_opts *opts, client *c, char sid[64]) {
+    start(f, opts);
+    client_open(c, f->port);
+    client_initialize(c, sid);
+}
+
 static void get_resume(client *c, const char *sid, const char *last) {
     char raw[512];
     snprintf(raw, sizeof raw,
@@ -62,11 +70,9 @@ static void get_resume(client *c, const char *sid, const char *last) {
 static void closed_stream_is_polled_for_the_reply(void **state) {
     (void)state;
     fixture f;
-    start(&f, &(mcp_http_opts){.sse_retry_ms = 250});
     client c;
-    client_open(&c, f.port);
     char sid[64];
-    client_initialize(&c, sid);
+    start_session(&f, &(mcp_http_opts){.sse_retry_ms = 250}, &c, sid);
     char id[40];
     snprintf(id, sizeof id, "%.32s", sid + 16);
 
@@ -119,11 +125,9 @@ static void closed_stream_is_polled_for_the_reply(void **state) {
 static void reply_ready_before_the_client_returns(void **state) {
     (void)state;
     fixture f;
-    start(&f, NULL);
     client c;
-    client_open(&c, f.port);
     char sid[64];
-    client_initialize(&c, sid);
+    start_session(&f, NULL, &c, sid);
     char id[40];
     snprintf(id, sizeof id, "%.32s", sid + 16);
 
@@ -161,11 +165,9 @@ static int drop_message(void *user, const char *message, size_t len) {
 static void no_polling_where_the_client_cannot_return(void **state) {
     (void)state;
     fixture f;
-    start(&f, NULL);
     client c;
-    client_open(&c, f.port);
     char sid[64];
-    client_initialize(&c, sid);
+    start_session(&f, NULL, &c, sid);
 
     /* A client that accepts only JSON has no stream to come back to. */
     const char *body = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"poll\","
