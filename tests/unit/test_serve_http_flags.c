@@ -107,6 +107,15 @@ static wait_result stream_wait(int fd, mcp_buf *b, const char *needle, unsigned 
 
 /* ---- Refusals ---------------------------------------------------------------------- */
 
+/* Write json to a config file named for this process and what: its path. */
+static void config_write(char path[64], const char *what, const char *json) {
+    snprintf(path, 64, "/tmp/mcpd-httpflags-%s-%d.json", what, (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
 static void test_bad_values_exit_2(void **state) {
     (void)state;
     if (!need_mcpd()) skip();
@@ -132,7 +141,6 @@ static void test_bad_values_exit_2(void **state) {
 
     /* The same checks for the file's keys, which name the key. */
     char path[64];
-    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-%d.json", (int)getpid());
     static const struct {
         const char *json, *why;
     } files[] = {
@@ -141,10 +149,7 @@ static void test_bad_values_exit_2(void **state) {
         {"{\"http\":\"127.0.0.1:0\",\"http_options\":{\"ping_timeout_ms\":500}}", "--ping-timeout needs --ping-interval"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(files[i].json, f);
-        fclose(f);
+        config_write(path, "bad", files[i].json);
         assert_refused((const char *[]){"--config", path, NULL}, files[i].why);
     }
     unlink(path);
@@ -205,12 +210,8 @@ static void test_sse_retry_on_the_wire(void **state) {
 
     /* From the file, and the command line over the file. */
     char path[64];
-    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-retry-%d.json", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"sse_retry_ms\":4321}}",
-          f);
-    fclose(f);
+    config_write(path, "retry",
+                 "{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"sse_retry_ms\":4321}}");
     server_start(&s, (const char *[]){"--config", path, NULL});
     assert_get_retry(s.port, "\nretry: 4321\n");
     server_stop(&s);
@@ -246,13 +247,9 @@ static void test_ping_and_timeout_on_the_wire(void **state) {
     (void)state;
     if (!need_mcpd()) skip();
     char path[64];
-    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-ping-%d.json", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
     /* Pings from the file; the timeout from the command line. */
-    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":300}}",
-          f);
-    fclose(f);
+    config_write(path, "ping",
+                 "{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":300}}");
     server s;
     server_start(&s, (const char *[]){"--config", path, "--ping-timeout", "1500", NULL});
 
@@ -317,12 +314,8 @@ static void test_ping_interval_zero_overrides_the_file(void **state) {
     (void)state;
     if (!need_mcpd()) skip();
     char path[64];
-    snprintf(path, sizeof path, "/tmp/mcpd-httpflags-off-%d.json", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":200}}",
-          f);
-    fclose(f);
+    config_write(path, "off",
+                 "{\"http\":\"127.0.0.1:0\",\"workers\":1,\"log_level\":\"info\",\"http_options\":{\"ping_interval_ms\":200}}");
     server s;
     server_start(&s, (const char *[]){"--config", path, "--ping-interval", "0", NULL});
     char sid[33];
