@@ -26,13 +26,18 @@
 
 mcp_call *mcp_call_acquire(mcp_session *session)
 {
-    pthread_mutex_lock(&session->lock);
-    mcp_call *call = session->pool;
-    if (call) {
-        session->pool = call->next;
-        session->pool_size--;
+    /* The call that completed last waits in the spare slot: taking it is
+     * one exchange, where the pool would take a locked section. */
+    mcp_call *call = atomic_exchange_explicit(&session->spare, NULL, memory_order_acquire);
+    if (!call) {
+        pthread_mutex_lock(&session->lock);
+        call = session->pool;
+        if (call) {
+            session->pool = call->next;
+            session->pool_size--;
+        }
+        pthread_mutex_unlock(&session->lock);
     }
-    pthread_mutex_unlock(&session->lock);
     if (!call) {
         call = calloc(1, sizeof *call);
         if (!call)
@@ -46,7 +51,9 @@ mcp_call *mcp_call_acquire(mcp_session *session)
     call->next = NULL;
     call->snap = session->snap;
     mcp_registry_snapshot_retain(call->snap);
-    atomic_store(&call->cancelled, false);
+    /* No other thread can see the call before dispatch links it in under
+     * the session lock, which publishes this store too. */
+    atomic_store_explicit(&call->cancelled, false, memory_order_relaxed);
     return call;
 }
 
@@ -85,7 +92,11 @@ static void call_recycle_locked(mcp_session *session, mcp_call *call)
         }
     }
     call_reset(call);
-    if (session->pool_size < MCP_CALL_POOL_MAX) {
+    /* Only lock holders fill the slot and acquire only empties it, so a
+     * slot seen empty here stays empty until this store. */
+    if (!atomic_load_explicit(&session->spare, memory_order_relaxed)) {
+        atomic_store_explicit(&session->spare, call, memory_order_release);
+    } else if (session->pool_size < MCP_CALL_POOL_MAX) {
         call->next = session->pool;
         session->pool = call;
         session->pool_size++;
