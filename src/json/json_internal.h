@@ -282,11 +282,13 @@ size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
 const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped, bool *closed,
                                  const char **retry_after);
 bool mcp_json_have_blocks(void);
-/* Also with AVX2 only: the first point from p where the next 64 bytes are
- * not all plain ASCII string text (see mcp_json_plain16), or fewer than 64
- * bytes are left. The copy variant stores each block it judges to d, the
- * one it stops at too (d needs 64 bytes of room past the bytes it passes),
- * and returns how many bytes it passed. */
+/* Also with AVX2 only. skip: the first byte from p that is not plain
+ * ASCII string text (see mcp_json_plain16), or end when there is none; p
+ * itself, unjudged, when fewer than 16 bytes are left. The 16 bytes before
+ * p must be plain string text of the same input (the caller judged them).
+ * copy: passes 64-byte blocks while they are all plain, storing each block
+ * it judges to d, the one it stops at too (d needs 64 bytes of room past
+ * the bytes it passes), and returns how many bytes it passed. */
 const char *mcp_json_skip_plain_blocks(const char *p, const char *end);
 size_t mcp_json_copy_plain_blocks(const char *p, const char *end, char *d);
 /* For tests: false makes every scan byte by byte, true goes back to what

@@ -158,21 +158,18 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
 
 #if defined(__SSE2__)
 /* The first byte to look at in a string body that began with a clean
- * window, from p on: further windows, and from the fourth on, plain text
- * 64 bytes a step (a description or a document, not a key). Out of line,
- * so that the scan of keys, in line in the parser's loop, stays small.
- * When fewer than 16 bytes are left, returns the first of them, unjudged
- * (every byte before it is plain). */
-static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end, bool blocks) {
+ * window, from p on, without AVX2: further windows, and from the fourth on,
+ * plain text 64 bytes a step (a description or a document, not a key).
+ * Out of line, so that the scan of keys, in line in the parser's loop,
+ * stays small. When fewer than 16 bytes are left, returns the first of
+ * them, unjudged (every byte before it is plain). */
+static __attribute__((noinline)) const char *skip_plain(const char *p, const char *end) {
     for (unsigned clean = 1; end - p >= 16; clean++) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (m) return p + __builtin_ctz(m);
         p += 16;
-        if (clean == 3 && end - p >= 64) {
-            if (blocks) p = mcp_json_skip_plain_blocks(p, end);
-            else
-                while (end - p >= 64 && mcp_json_plain64(p)) p += 64;
-        }
+        if (clean == 3)
+            while (end - p >= 64 && mcp_json_plain64(p)) p += 64;
     }
     return p;
 }
@@ -180,9 +177,10 @@ static __attribute__((noinline)) const char *skip_plain(const char *p, const cha
 
 /* Most strings are keys and short values of plain ASCII: the first 16
  * bytes are judged here, in line; a longer clean body goes on in
- * skip_plain; anything else (an escape, non-ASCII, a control character,
- * the input's last 15 bytes) goes to scan_string_rest from the byte that
- * needs a look, with nothing open before it. */
+ * mcp_json_skip_plain_blocks (AVX2) or skip_plain; anything else (an
+ * escape, non-ASCII, a control character, the input's last 15 bytes) goes
+ * to scan_string_rest from the byte that needs a look, with nothing open
+ * before it. */
 static inline const char *scan_string(parser *ps, const char *p, const char *end, bool *escaped) {
 #if defined(__SSE2__)
     if (MCP_LIKELY(end - p >= 16)) {
@@ -195,7 +193,7 @@ static inline const char *scan_string(parser *ps, const char *p, const char *end
             }
             return scan_string_rest(ps, p, escaped);
         }
-        p = skip_plain(p + 16, end, ps->blocks);
+        p = ps->blocks ? mcp_json_skip_plain_blocks(p + 16, end) : skip_plain(p + 16, end);
         if (p < end && *p == '"') {
             *escaped = false;
             return p;

@@ -25,8 +25,8 @@
  *    (utf8_errors), which also sees sequences that cross block edges.
  *
  * Plain ASCII text, the bulk of most documents, needs none of that: for it
- * mcp_json_skip_plain_blocks and mcp_json_copy_plain_blocks judge 64 bytes
- * with two compares and a mask per 32.
+ * mcp_json_skip_plain_blocks and mcp_json_copy_plain_blocks judge 32 bytes
+ * with two compares and a mask.
  *
  * The block path only ever says "valid up to this quote" or "look here
  * byte by byte": whenever a block holds anything it does not vouch for, it
@@ -247,6 +247,7 @@ give_up:
     return resume;
 }
 
+
 /* Plain ASCII string text (not '"', '\\', control or >= 0x80): the
  * 32-byte twin of mcp_json_plain16. */
 __attribute__((target("avx2"))) static inline __m256i plain32(__m256i v) {
@@ -254,15 +255,46 @@ __attribute__((target("avx2"))) static inline __m256i plain32(__m256i v) {
     return _mm256_andnot_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')), above);
 }
 
-__attribute__((target("avx2"))) static inline bool plain64(const char *p) {
-    __m256i a = plain32(_mm256_loadu_si256((const __m256i *)(const void *)p));
-    __m256i b = plain32(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32)));
-    return _mm256_movemask_epi8(_mm256_and_si256(a, b)) == -1;
+__attribute__((target("avx2"))) static inline __m256i load32(const char *p) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
 }
 
+/* Positions in the 32 bytes at p that are not plain string text. */
+__attribute__((target("avx2"))) static inline unsigned special32(const char *p) {
+    return ~(unsigned)_mm256_movemask_epi8(plain32(load32(p)));
+}
+
+/* A key or a short value ends within the first 32 bytes: one window and
+ * out. Longer text goes 128 bytes a step, four windows ANDed and one test,
+ * and the step that holds the stop finds it with two 64-bit masks. Fewer
+ * than 32 bytes before the end are judged with a window that ends at the
+ * end: it starts inside the 16 bytes before p at the latest, all plain, so
+ * its first stop is the first stop from p. */
 __attribute__((target("avx2"))) const char *mcp_json_skip_plain_blocks(const char *p, const char *end) {
-    while (end - p >= 64 && plain64(p)) p += 64;
-    return p;
+    if (end - p < 16) return p;
+    if (end - p >= 32) {
+        unsigned m = special32(p);
+        if (m) return p + __builtin_ctz(m);
+        p += 32;
+    }
+    for (size_t steps = (size_t)(end - p) / 128; steps; steps--, p += 128) {
+        __m256i a = plain32(load32(p)), b = plain32(load32(p + 32));
+        __m256i c = plain32(load32(p + 64)), d = plain32(load32(p + 96));
+        __m256i all = _mm256_and_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, d));
+        if (MCP_UNLIKELY(!_mm256_testc_si256(all, _mm256_set1_epi8(-1)))) {
+            uint64_t m = ~mask64(a, b);
+            if (m) return p + __builtin_ctzll(m);
+            return p + 64 + __builtin_ctzll(~mask64(c, d));
+        }
+    }
+    while (end - p >= 32) {
+        unsigned m = special32(p);
+        if (m) return p + __builtin_ctz(m);
+        p += 32;
+    }
+    if (p == end) return p;
+    unsigned m = special32(end - 32);
+    return m ? end - 32 + __builtin_ctz(m) : end;
 }
 
 __attribute__((target("avx2"))) size_t mcp_json_copy_plain_blocks(const char *p, const char *end, char *d) {

@@ -208,11 +208,52 @@ static void test_blocks_vouch_for_valid_text(void **state) {
     }
 }
 
+/* The plain-text skip, which the parser trusts to point at the first byte
+ * that needs a look: one stop byte of each kind (or none) at every offset
+ * of bodies of 16 to 700 bytes, after 16 plain bytes, with the input ending
+ * right after the body or well after it. The input is allocated to its
+ * exact size, so a read past its end is caught by the address sanitizer. */
+static void test_skip_plain_finds_first_stop(void **state) {
+    (void)state;
+    if (!mcp_json_have_blocks()) {
+        fprintf(stderr, "skipped: no AVX2, the plain skip is not used here\n");
+        skip();
+    }
+    static const char stops[] = {'"', '\\', '\x01', '\x1F', '\x00', (char)0x80, (char)0xC3, (char)0xFF};
+    unsigned checked = 0;
+    for (size_t len = 16; len <= 700; len += (len < 300 ? 1 : 13)) {
+        for (size_t tail = 0; tail <= 40; tail += 40) {
+            size_t size = 16 + len + tail;
+            char *text = malloc(size);
+            assert_non_null(text);
+            for (size_t at = 0; at <= len; at += (len < 200 ? 1 : 7)) {
+                for (size_t k = 0; k <= sizeof stops; k++) {
+                    for (size_t i = 0; i < size; i++) text[i] = (char)(0x20 + (i * 7 + len) % 95);
+                    for (size_t i = 0; i < size; i++)
+                        if (text[i] == '"' || text[i] == '\\') text[i] = 'x';
+                    if (k < sizeof stops && at < len) text[16 + at] = stops[k];
+                    const char *p = text + 16, *end = text + 16 + len;
+                    const char *want = p;
+                    while (want < end && !mcp_json_is_special((unsigned char)*want)) want++;
+                    const char *got = mcp_json_skip_plain_blocks(p, end);
+                    if (got != want)
+                        fail_msg("body %zu, stop %zu at %zu: skip stops at %td, first stop is at %td", len, k, at,
+                                 got - p, want - p);
+                    checked++;
+                }
+            }
+            free(text);
+        }
+    }
+    assert_true(checked > 100000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_match_bytes),
         cmocka_unit_test(test_long_string_spoiled_late),
         cmocka_unit_test(test_blocks_vouch_for_valid_text),
+        cmocka_unit_test(test_skip_plain_finds_first_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
