@@ -112,7 +112,7 @@ static void fail_unsupported_version(mcp_call *call, const char *requested)
  * each rather than a lookup per name (the last of duplicate members wins,
  * as with mcp_json_get). */
 typedef struct request_fields {
-    const mcp_json *meta, *input_responses, *request_state, *name, *uri;
+    const mcp_json *meta, *input_responses, *request_state, *name, *uri, *arguments;
     const mcp_json *version, *client_caps, *log_level, *progress_token, *traceparent, *tracestate;
 } request_fields;
 
@@ -127,6 +127,7 @@ static void fields_of_params(const mcp_json *params, request_fields *f)
         else if (KEY_IS(k, "requestState")) f->request_state = m;
         else if (KEY_IS(k, "name")) f->name = m;
         else if (KEY_IS(k, "uri")) f->uri = m;
+        else if (KEY_IS(k, "arguments")) f->arguments = m;
     }
 }
 
@@ -231,6 +232,7 @@ void mcp_dispatch_request(mcp_session *s, const mcp_rpc_message *msg, mcp_batch_
     /* Before any check can fail: a refused call is reported with its target. */
     call->obs_name = f.name;
     call->obs_uri = f.uri;
+    call->arguments = (mcp_json *)f.arguments;
     const mcp_json *meta = f.meta;
     if (meta && !mcp_json_is_object(meta)) {
         fail_now(call, MCP_RPC_INVALID_PARAMS, "Invalid params: _meta must be an object");

@@ -81,11 +81,13 @@ struct mcp_call {
     bool modern;
     mcp_json *params;             /* fully parsed, in arena; NULL when absent */
     mcp_json *meta;
-    /* What the observer reports, found by dispatch in its one pass over
-     * params and _meta (a walk of its own cost the observer a second pass
-     * over each): params.name, params.uri, _meta.traceparent and
-     * _meta.tracestate, NULL when absent. */
+    /* Found by dispatch in its one pass over params and _meta, so that
+     * neither the observer nor the method walks them again:
+     * params.name (also the tool that tools/call looks up), params.uri,
+     * _meta.traceparent and _meta.tracestate, NULL when absent. */
     const mcp_json *obs_name, *obs_uri, *obs_traceparent, *obs_tracestate;
+    /* params.arguments from the same pass (tools/call, prompts/get). */
+    mcp_json *arguments;
     mcp_rpc_id progress_token;
     mcp_call_kind kind;
     mcp_call_state state;

@@ -77,9 +77,9 @@ static const mcp_json *required_string(mcp_call *call, const char *key)
 
 static mcp_json *arguments_of(mcp_call *call)
 {
-    mcp_json *args = mcp_json_get_n(call->params, "arguments", 9);
-    if (args)
-        return args;
+    /* Dispatch found params.arguments (the last one, as mcp_json_get). */
+    if (call->arguments)
+        return call->arguments;
     mcp_json *empty = NULL;
     mcp_json_parse(&call->arena, "{}", 2, NULL, &empty, NULL);
     return empty;
@@ -87,7 +87,7 @@ static mcp_json *arguments_of(mcp_call *call)
 
 int mcp_method_tools_call(mcp_call *call)
 {
-    const mcp_json *name = mcp_json_get_n(call->params, "name", 4);
+    const mcp_json *name = call->obs_name; /* params.name, found by dispatch */
     if (!mcp_json_is_string(name))
         return invalid_params(call, "Invalid params: name must be a string");
     /* A name without escapes is looked up in place, not decoded first. */

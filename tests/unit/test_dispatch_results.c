@@ -126,6 +126,12 @@ static void test_handshake_era_results(void **state)
     /* An escaped tool name is the same name. */
     expect_bytes(f, CALL("11", "t\\u0065xt", "{\"text\":\"x\"}") "}}",
                  "{\"jsonrpc\":\"2.0\",\"id\":11,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}");
+    /* A repeated member counts as its last occurrence, as mcp_json_get
+     * reads it, also for the name and arguments that dispatch finds. */
+    expect_bytes(f, CALL("12", "missing", "[]") ",\"name\":\"text\",\"arguments\":{\"text\":\"last\"}}}",
+                 "{\"jsonrpc\":\"2.0\",\"id\":12,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"last\"}]}}");
+    expect_bytes(f, CALL("13", "text", "{\"text\":\"first\"}") ",\"name\":\"missing\",\"arguments\":[]}}",
+                 "{\"jsonrpc\":\"2.0\",\"id\":13,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: missing\"}}");
     fixture_free(f);
 }
 
