@@ -203,6 +203,33 @@ void obs_span_leave(mcp_span *s);
 /* Name a recording span with no text yet "{a} {b}" (just a when b is
  * empty), cut to OBS_SPAN_NAME_ROOM. */
 void obs_span_name_set(mcp_span *s, mcp_str a, mcp_str b);
+/* Copy n bytes, n small as span values are: overlapping word moves inline
+ * instead of a call per value (the request hooks copy half a dozen values
+ * per request, the encoder writes them again per span). */
+static inline void obs_copy_small(char *d, const char *src, size_t n) {
+    if (n >= 8) {
+        if (n > 16) {
+            memcpy(d, src, n);
+            return;
+        }
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) { /* 1 to 3 bytes: first, middle, last */
+        d[0] = src[0];
+        d[n / 2] = src[n / 2];
+        d[n - 1] = src[n - 1];
+    }
+}
+
 /* A string attribute on a recording span from code that knows key is a
  * literal: the checks of mcp_span_set_strn minus those the caller has
  * already made (span not NULL and recording). Inline because the request

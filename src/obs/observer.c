@@ -202,30 +202,12 @@ static void set_peer(mcp_span *s, const mcp_transport_peer *p, bool client) {
     put_int(s, "client.port", p->port);
 }
 
-/* Copy n bytes, n small as request values are: overlapping moves inline
- * instead of a call per value. */
-static inline void copy_small(char *d, const char *src, size_t n) {
-    if (n >= 8) {
-        if (n > 16) {
-            memcpy(d, src, n);
-            return;
-        }
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n) { /* 1 to 3 bytes: first, middle, last */
-        d[0] = src[0];
-        d[n / 2] = src[n / 2];
-        d[n - 1] = src[n - 1];
-    }
+/* Bits set in v: __builtin_popcount is a library call on a target without
+ * the popcnt instruction (the default x86-64), for a word of seven bits. */
+static inline unsigned bits_set(unsigned v) {
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
 }
 
 /* One value of the packed form: present when v is not NULL. */
@@ -233,7 +215,7 @@ static inline char *pack_field(obs_req *r, obs_req_field f, char *d, const char 
     if (!v) return d;
     r->present |= (uint16_t)(1u << f);
     r->len[f] = (uint16_t)n;
-    copy_small(d, v, n);
+    obs_copy_small(d, v, n);
     return d + n;
 }
 
@@ -258,11 +240,11 @@ static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req
     size_t total = name + id_len + uri_len + session_len + version_len + transport_len + protocol_len + peer_len;
     if (MCP_UNLIKELY(total > MCP_SPAN_TEXT_ROOM)) return false;
     char *d = s->text;
-    copy_small(d, req->method.ptr, req->method.len);
+    obs_copy_small(d, req->method.ptr, req->method.len);
     d += req->method.len;
     if (target.len) {
         *d++ = ' ';
-        copy_small(d, target.ptr, target.len);
+        obs_copy_small(d, target.ptr, target.len);
         d += target.len;
     }
     obs_req *r = &s->req;
@@ -285,7 +267,7 @@ static bool request_attrs_pack(mcp_span *s, const mcp_request_info *req, obs_req
     r->on = true;
     /* What the encoder will write for them: the method, each field given,
      * the target (with the operation for a tool), the peer's two or four. */
-    unsigned packed = 1u + (unsigned)__builtin_popcount(r->present & ~(1u << OBS_REQ_PEER)) +
+    unsigned packed = 1u + bits_set(r->present & ~(1u << OBS_REQ_PEER)) +
                       (r->target_given ? (kind == OBS_TARGET_TOOL ? 2u : 1u) : 0u) +
                       (peer ? (req->client ? 2u : 4u) : 0u);
     s->attr_room = (uint16_t)(MCP_SPAN_MAX_ATTRIBUTES - packed);

@@ -60,6 +60,33 @@ static inline void put(enc *e, const char *s, size_t n) {
 }
 #define PUT(e, literal) put((e), "" literal, sizeof(literal) - 1)
 
+/* The span's fixed parts and its request attributes are written through a
+ * local cursor into room reserved once for all of them: a length check and
+ * a store of the buffer's length per token were a fifth of a span's cost.
+ * at() starts a run of such writes, done() ends it. */
+static inline char *at(enc *e) {
+    return e->out->data + e->out->len;
+}
+
+static inline void done(enc *e, char *d) {
+    e->out->len = (size_t)(d - e->out->data);
+}
+
+static inline char *lit(char *d, const char *s, size_t n) {
+    memcpy(d, s, n);
+    return d + n;
+}
+#define LIT(d, literal) lit((d), "" literal, sizeof(literal) - 1)
+
+/* A string known to need no escaping, quoted. */
+static inline char *quoted(char *d, const char *s, size_t n) {
+    *d++ = '"';
+    obs_copy_small(d, s, n);
+    d += n;
+    *d++ = '"';
+    return d;
+}
+
 #if defined(__SSE2__)
 /* 8 bytes into 16 lowercase hex digits: the ids are 32 bytes of every
  * span, and a table lookup per digit was an eighth of a span's encoding. */
@@ -73,9 +100,8 @@ static inline void hex8(const uint8_t *b, char *d) {
 }
 #endif
 
-static inline void put_hex(enc *e, const uint8_t *b, size_t n) {
+static inline char *hex_put(char *d, const uint8_t *b, size_t n) {
     static const char HEX[] = "0123456789abcdef";
-    char *d = e->out->data + e->out->len;
     size_t i = 0;
 #if defined(__SSE2__)
     for (; i + 8 <= n; i += 8) hex8(b + i, d + 2 * i);
@@ -84,25 +110,43 @@ static inline void put_hex(enc *e, const uint8_t *b, size_t n) {
         d[2 * i] = HEX[b[i] >> 4];
         d[2 * i + 1] = HEX[b[i] & 15];
     }
-    e->out->len += 2 * n;
+    return d + 2 * n;
 }
 
 static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                             "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                             "8081828384858687888990919293949596979899";
 
-/* Exactly 8 digits of v < 10^8, zeros in front, in 32-bit steps. */
+/* Exactly 8 digits of v < 10^8, zeros in front, without a division
+ * left at run time: v is cut into two 4-digit halves, one per 32-bit lane
+ * of a word, each lane into two 2-digit quarters (16-bit lanes) and each
+ * of those into two digits (bytes), every cut a multiply by a fixed-point
+ * reciprocal that is exact over the lane's range (x * 10486 >> 20 is x /
+ * 100 for x < 10^4, x * 103 >> 10 is x / 10 for x < 100), and no lane's
+ * product reaches the next. Little-endian: the lowest lane is written
+ * first, so it holds the leading digits. Every traced span has two
+ * 19-digit times; digit pairs from a table took a quarter of its encoding. */
 static inline void digits8(uint32_t v, char *d) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
+    uint64_t hundreds = ((w * 10486u) >> 20) & 0x0000007f0000007full;
+    w = hundreds | (w - 100 * hundreds) << 16;
+    uint64_t tens = ((w * 103u) >> 10) & 0x000f000f000f000full;
+    w = tens | (w - 10 * tens) << 8;
+    w += 0x3030303030303030ull;
+    memcpy(d, &w, 8);
+#else
     uint32_t hi = v / 10000, lo = v % 10000;
     memcpy(d, PAIRS + 2 * (hi / 100), 2);
     memcpy(d + 2, PAIRS + 2 * (hi % 100), 2);
     memcpy(d + 4, PAIRS + 2 * (lo / 100), 2);
     memcpy(d + 6, PAIRS + 2 * (lo % 100), 2);
+#endif
 }
 
-static inline void put_u64(enc *e, uint64_t v) {
-    /* The two 19-digit times of every span: cut into 8-digit groups (two
-     * 64-bit divisions) and written two digits a step in 32-bit arithmetic. */
+static inline char *u64_put(char *d, uint64_t v) {
+    /* Cut into 8-digit groups (a 64-bit division each, by a constant) and
+     * the rest two digits a step. */
     char tmp[24];
     size_t n = 0;
     while (v >= 100000000u) {
@@ -122,7 +166,33 @@ static inline void put_u64(enc *e, uint64_t v) {
     } else {
         tmp[sizeof tmp - 1 - n++] = (char)('0' + w);
     }
-    put(e, tmp + sizeof tmp - n, n);
+    memcpy(d, tmp + sizeof tmp - n, n);
+    return d + n;
+}
+
+/* Kind, flags and status: one digit, nearly always. */
+static inline char *small_put(char *d, uint64_t v) {
+    if (MCP_LIKELY(v < 10)) {
+        *d = (char)('0' + v);
+        return d + 1;
+    }
+    return u64_put(d, v);
+}
+
+/* A time in unix ns: 19 digits from 2001 to 2286, written as 3 + 8 + 8
+ * with two divisions by a constant; anything else the general way. */
+static inline char *time_put(char *d, uint64_t v) {
+    if (MCP_UNLIKELY(v < 1000000000000000000ull || v >= 10000000000000000000ull)) return u64_put(d, v);
+    uint64_t high = v / 100000000u, top = high / 100000000u;
+    d[0] = (char)('0' + top / 100);
+    memcpy(d + 1, PAIRS + 2 * (top % 100), 2);
+    digits8((uint32_t)(high - top * 100000000u), d + 3);
+    digits8((uint32_t)(v - high * 100000000u), d + 11);
+    return d + 19;
+}
+
+static inline void put_u64(enc *e, uint64_t v) {
+    done(e, u64_put(at(e), v));
 }
 
 static inline void put_i64(enc *e, int64_t v) {
@@ -368,63 +438,159 @@ static bool text_plain(const char *t, size_t n) {
     return true;
 }
 
+/* The request attributes of a span whose text needs no escaping: every
+ * value is a quoted copy, written with the keys around it in one run. */
+#define REQ_ROOM                                                                                                     \
+    (sizeof STR_HEAD("mcp.method.name") + sizeof "," STR_HEAD("jsonrpc.request.id") +                                \
+     sizeof "," STR_HEAD("gen_ai.tool.name") + sizeof "," STR_HEAD("gen_ai.prompt.name") + sizeof OPERATION +         \
+     sizeof "," STR_HEAD("mcp.resource.uri") + sizeof "," STR_HEAD("mcp.session.id") +                               \
+     sizeof "," STR_HEAD("mcp.protocol.version") + sizeof "," STR_HEAD("network.transport") +                        \
+     sizeof "," STR_HEAD("network.protocol.name") + sizeof "," STR_HEAD("network.peer.address") +                    \
+     sizeof "," INT_HEAD("network.peer.port") + sizeof "," STR_HEAD("client.address") +                              \
+     sizeof "," INT_HEAD("client.port") + 12 * 4 + 2 * 24)
+#define OPERATION "," STR_HEAD("gen_ai.operation.name") "\"execute_tool\"}}"
+
+static inline char *req_value(char *d, const char *head, size_t head_len, const char *v, size_t n) {
+    d = lit(d, head, head_len);
+    d = quoted(d, v, n);
+    return LIT(d, "}}");
+}
+#define REQ_VALUE(d, head, v, n) req_value((d), "" head, sizeof(head) - 1, (v), (n))
+
+static void req_attrs_plain(enc *e, const mcp_span *s) {
+    const obs_req *r = &s->req;
+    unsigned present = r->present;
+    size_t peer_len = present & (1u << OBS_REQ_PEER) ? r->len[OBS_REQ_PEER] : 0;
+    /* Values: the name's two parts, the packed values, the peer twice. */
+    if (!room(e, REQ_ROOM + s->text_used + s->name_len + peer_len)) return;
+    char *d = at(e);
+    const char *t = s->text, *v = t + s->name_len;
+    d = REQ_VALUE(d, STR_HEAD("mcp.method.name"), t, r->method_len);
+    if (present & (1u << OBS_REQ_ID)) {
+        d = REQ_VALUE(d, "," STR_HEAD("jsonrpc.request.id"), v, r->len[OBS_REQ_ID]);
+        v += r->len[OBS_REQ_ID];
+    }
+    if (r->target_given) {
+        size_t n = s->name_len > r->method_len ? s->name_len - r->method_len - 1u : 0;
+        const char *name = t + r->method_len + 1;
+        if (r->target == OBS_TARGET_TOOL) {
+            d = REQ_VALUE(d, "," STR_HEAD("gen_ai.tool.name"), name, n);
+            d = LIT(d, OPERATION);
+        } else {
+            d = REQ_VALUE(d, "," STR_HEAD("gen_ai.prompt.name"), name, n);
+        }
+    }
+    if (present & (1u << OBS_REQ_RESOURCE_URI)) {
+        d = REQ_VALUE(d, "," STR_HEAD("mcp.resource.uri"), v, r->len[OBS_REQ_RESOURCE_URI]);
+        v += r->len[OBS_REQ_RESOURCE_URI];
+    }
+    if (present & (1u << OBS_REQ_SESSION)) {
+        d = REQ_VALUE(d, "," STR_HEAD("mcp.session.id"), v, r->len[OBS_REQ_SESSION]);
+        v += r->len[OBS_REQ_SESSION];
+    }
+    if (present & (1u << OBS_REQ_VERSION)) {
+        d = REQ_VALUE(d, "," STR_HEAD("mcp.protocol.version"), v, r->len[OBS_REQ_VERSION]);
+        v += r->len[OBS_REQ_VERSION];
+    }
+    if (present & (1u << OBS_REQ_TRANSPORT)) {
+        d = REQ_VALUE(d, "," STR_HEAD("network.transport"), v, r->len[OBS_REQ_TRANSPORT]);
+        v += r->len[OBS_REQ_TRANSPORT];
+    }
+    if (present & (1u << OBS_REQ_PROTOCOL)) {
+        d = REQ_VALUE(d, "," STR_HEAD("network.protocol.name"), v, r->len[OBS_REQ_PROTOCOL]);
+        v += r->len[OBS_REQ_PROTOCOL];
+    }
+    if (present & (1u << OBS_REQ_PEER)) {
+        d = REQ_VALUE(d, "," STR_HEAD("network.peer.address"), v, peer_len);
+        d = LIT(d, "," INT_HEAD("network.peer.port"));
+        d = LIT(u64_put(d, r->peer_port), "\"}}");
+        if (!r->client) {
+            d = REQ_VALUE(d, "," STR_HEAD("client.address"), v, peer_len);
+            d = LIT(d, "," INT_HEAD("client.port"));
+            d = LIT(u64_put(d, r->peer_port), "\"}}");
+        }
+    }
+    done(e, d);
+}
+
 static void span(enc *e, const mcp_span *s, bool first) {
-    if (text_plain(s->text, s->text_used)) {
+    bool plain = text_plain(s->text, s->text_used);
+    if (plain) {
         e->plain_lo = (uintptr_t)s->text;
         e->plain_hi = (uintptr_t)s->text + s->text_used;
     } else {
         e->plain_lo = e->plain_hi = 0;
     }
-    if (!room(e, FIXED_ROOM)) return;
-    if (!first) PUT(e, ",");
-    PUT(e, "{\"traceId\":\"");
-    put_hex(e, s->ctx.trace_id, 16);
-    PUT(e, "\",\"spanId\":\"");
-    put_hex(e, s->ctx.span_id, 8);
-    PUT(e, "\"");
-    if (s->ctx.tracestate[0]) {
-        PUT(e, ",\"traceState\":");
+    /* The head: ids, flags, name, kind and times (with the name's copy
+     * when it needs no escaping). */
+    if (!room(e, FIXED_ROOM + s->name_len)) return;
+    char *d = at(e);
+    if (!first) *d++ = ',';
+    d = LIT(d, "{\"traceId\":\"");
+    d = hex_put(d, s->ctx.trace_id, 16);
+    d = LIT(d, "\",\"spanId\":\"");
+    d = hex_put(d, s->ctx.span_id, 8);
+    *d++ = '"';
+    if (MCP_UNLIKELY(s->ctx.tracestate[0])) {
+        d = LIT(d, ",\"traceState\":");
+        done(e, d);
         str(e, s->ctx.tracestate, strlen(s->ctx.tracestate));
-        if (!room(e, FIXED_ROOM)) return;
+        if (!room(e, FIXED_ROOM + s->name_len)) return;
+        d = at(e);
     }
     if (s->has_parent) {
-        PUT(e, ",\"parentSpanId\":\"");
-        put_hex(e, s->parent_span_id, 8);
-        PUT(e, "\"");
+        d = LIT(d, ",\"parentSpanId\":\"");
+        d = hex_put(d, s->parent_span_id, 8);
+        *d++ = '"';
     }
-    PUT(e, ",\"flags\":");
-    put_u64(e, s->ctx.flags);
-    PUT(e, ",\"name\":");
-    str(e, s->text, s->name_len);
-    if (!room(e, FIXED_ROOM)) return;
-    PUT(e, ",\"kind\":");
-    put_u64(e, s->kind);
-    PUT(e, ",\"startTimeUnixNano\":\"");
-    put_u64(e, s->start_unix_ns);
-    PUT(e, "\",\"endTimeUnixNano\":\"");
-    put_u64(e, s->end_unix_ns);
-    PUT(e, "\",\"attributes\":[");
-    if (s->req.on) req_attrs(e, s);
+    d = LIT(d, ",\"flags\":");
+    d = small_put(d, s->ctx.flags);
+    d = LIT(d, ",\"name\":");
+    if (plain) {
+        d = quoted(d, s->text, s->name_len);
+    } else {
+        done(e, d);
+        str(e, s->text, s->name_len);
+        if (!room(e, FIXED_ROOM)) return;
+        d = at(e);
+    }
+    d = LIT(d, ",\"kind\":");
+    d = small_put(d, s->kind);
+    d = LIT(d, ",\"startTimeUnixNano\":\"");
+    d = time_put(d, s->start_unix_ns);
+    d = LIT(d, "\",\"endTimeUnixNano\":\"");
+    d = time_put(d, s->end_unix_ns);
+    d = LIT(d, "\",\"attributes\":[");
+    done(e, d);
+    if (s->req.on) {
+        if (plain) req_attrs_plain(e, s);
+        else req_attrs(e, s);
+    }
     for (unsigned i = 0; i < s->attr_count; i++) {
         if ((i || s->req.on) && room(e, 1)) PUT(e, ",");
         attr(e, s, &s->attrs[i]);
     }
+    /* The tail: dropped count and status. */
     if (!room(e, FIXED_ROOM)) return;
-    PUT(e, "]");
+    d = at(e);
+    *d++ = ']';
     if (s->dropped_attrs) {
-        PUT(e, ",\"droppedAttributesCount\":");
-        put_u64(e, s->dropped_attrs);
+        d = LIT(d, ",\"droppedAttributesCount\":");
+        d = u64_put(d, s->dropped_attrs);
     }
-    PUT(e, ",\"status\":{");
+    d = LIT(d, ",\"status\":{");
     if (s->status_len) {
-        PUT(e, "\"message\":");
+        d = LIT(d, "\"message\":");
+        done(e, d);
         str(e, s->text + s->status_off, s->status_len);
         if (!room(e, FIXED_ROOM)) return;
-        PUT(e, ",");
+        d = at(e);
+        *d++ = ',';
     }
-    PUT(e, "\"code\":");
-    put_u64(e, s->status);
-    PUT(e, "}}");
+    d = LIT(d, "\"code\":");
+    d = small_put(d, s->status);
+    d = LIT(d, "}}");
+    done(e, d);
 }
 
 int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *spans, size_t n) {

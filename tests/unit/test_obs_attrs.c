@@ -94,23 +94,27 @@ static int64_t int_attr(const mcp_json *span, const char *key) {
 }
 
 /* Every attribute of a request that sets them all, with a peer, a
- * session, a protocol name and an id that needs escaping. */
-static void test_packed_attributes_arrive_intact(void **state) {
-    fixture *f = *state;
+ * session and a protocol name; the id given as its JSON text (id_json)
+ * and what the span must carry for it (id_attr). The encoder copies a
+ * span whose text needs no escaping in one run and escapes the others
+ * value by value: both must give the same attributes. */
+static void check_packed_attributes(fixture *f, const char *id_json, const char *id_attr) {
     mcp_transport_peer peer = {.address = "::1", .address_len = 3, .port = 54321};
     const mcp_transport_peer *saved = mcp_transport_peer_swap(&peer);
-    handle(f,
-           "{\"jsonrpc\":\"2.0\",\"id\":\"q\\\"\\u00e9\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
-           "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-           "\"io.modelcontextprotocol/clientCapabilities\":{},"
-           "\"traceparent\":\"00-" TRACE_ID "-" PARENT_ID "-01\"}}}",
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+             "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+             "\"io.modelcontextprotocol/clientCapabilities\":{},"
+             "\"traceparent\":\"00-" TRACE_ID "-" PARENT_ID "-01\"}}}",
+             id_json);
+    handle(f, msg,
            &(mcp_transport_info){.transport = "tcp", .network_protocol = "http", .session_id = MCP_STR_LIT("sess-42")});
     mcp_transport_peer_swap(saved);
     const mcp_json *s = exported(f, "tools/call echo");
     assert_string_equal(mcp_json_str(mcp_json_get(s, "parentSpanId"), ""), PARENT_ID);
     assert_string_equal(span_attr_str(s, "mcp.method.name"), "tools/call");
-    /* The id as its JSON text, quotes and escapes included. */
-    assert_string_equal(span_attr_str(s, "jsonrpc.request.id"), "\"q\\\"\\u00e9\"");
+    assert_string_equal(span_attr_str(s, "jsonrpc.request.id"), id_attr);
     assert_string_equal(span_attr_str(s, "gen_ai.tool.name"), "echo");
     assert_string_equal(span_attr_str(s, "gen_ai.operation.name"), "execute_tool");
     assert_string_equal(span_attr_str(s, "mcp.session.id"), "sess-42");
@@ -121,9 +125,18 @@ static void test_packed_attributes_arrive_intact(void **state) {
     assert_int_equal(int_attr(s, "network.peer.port"), 54321);
     assert_string_equal(span_attr_str(s, "client.address"), "::1");
     assert_int_equal(int_attr(s, "client.port"), 54321);
+    assert_int_equal(mcp_json_len(mcp_json_get(s, "attributes")), 12);
     assert_null(span_attr(s, "mcp.resource.uri"));
     assert_null(span_attr(s, "gen_ai.prompt.name"));
     assert_null(span_attr(s, "error.type"));
+}
+
+static void test_packed_attributes_arrive_intact(void **state) {
+    fixture *f = *state;
+    /* The id as its JSON text, quotes and escapes included. */
+    check_packed_attributes(f, "\"q\\\"\\u00e9\"", "\"q\\\"\\u00e9\"");
+    /* The last span of that name is the one checked. */
+    check_packed_attributes(f, "5", "5");
 }
 
 /* A handler that adds more attributes than a span may hold: the span

@@ -267,6 +267,46 @@ static void test_integers_read_back(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Times are written as 3 + 8 + 8 digits when they have 19, the general
+ * way otherwise: both sides of each boundary, zeros inside the groups,
+ * and the end time (written separately) must read back as printf writes
+ * them. */
+static void test_times_read_back(void **state) {
+    (void)state;
+    static const uint64_t times[][2] = {
+        {1000000000000000000ull, 999999999999999999ull},
+        {9999999999999999999ull, 10000000000000000000ull},
+        {1780000000000000000ull, 1780000000000000001ull},
+        {1700000000100000000ull, 1700000001000000009ull},
+        {1234567890123456789ull, UINT64_MAX},
+        {0, 1},
+    };
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        mcp_span *s = mcp_span_start(t, "times", MCP_SPAN_INTERNAL, NULL);
+        assert_non_null(s);
+        s->start_unix_ns = times[i][0];
+        s->end_unix_ns = times[i][1];
+        mcp_buf_reset(&out);
+        assert_int_equal(obs_otlp_encode(&out, &t->opts, &s, 1), 0);
+        mcp_span_end(s);
+        mcp_json *js = mcp_json_at(spans_of(&arena, &out), 0);
+        char want[24];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)times[i][0]);
+        assert_string_equal(mcp_json_str(mcp_json_get(js, "startTimeUnixNano"), ""), want);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)times[i][1]);
+        assert_string_equal(mcp_json_str(mcp_json_get(js, "endTimeUnixNano"), ""), want);
+    }
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    mcp_tracer_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_digits_decode),
@@ -275,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_many_keys_read_back),
         cmocka_unit_test(test_short_values_escape_as_the_writer),
         cmocka_unit_test(test_integers_read_back),
+        cmocka_unit_test(test_times_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
