@@ -12,6 +12,7 @@
 #include "net/net_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct server_fixture {
     mcp_server *server;
@@ -42,7 +43,12 @@ static inline void server_start_with(server_fixture *f, int port, const char *na
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     assert_int_equal(mcp_net_start(&f->net, f->server, &(mcp_listen){.tcp = listen, .workers = 1}, NULL), 0);
     f->port = mcp_net_port(f->net);
-    snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", f->port);
+    /* A pool may be dialing f->addr from its own thread (a restart on the
+     * same port): the text is written only when it changes. */
+    char addr[sizeof f->addr];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", f->port);
+    if (strcmp(addr, f->addr) != 0)
+        memcpy(f->addr, addr, sizeof addr);
 }
 
 static inline void server_stop(server_fixture *f)
