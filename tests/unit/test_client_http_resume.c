@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ typedef struct script {
     int port;
     int mode;
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop; /* written by the test, read by the server thread */
     char tool_id[32];
     char last_event_id[64];
     char get_session[64];

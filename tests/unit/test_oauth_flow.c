@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static struct {
     size_t nseen;
     pthread_mutex_t lock;
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop; /* written by the test, read by the server thread */
 } srv;
 
 static void expand(mcp_buf *out, const char *text)

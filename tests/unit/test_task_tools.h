@@ -32,8 +32,15 @@ static task_gate the_gate;
 /* Set by tool_forever once it saw its call cancelled. */
 static atomic_bool forever_cancelled;
 
+/* Job threads still on their way out (tool_job detaches them). */
+static atomic_int task_jobs_running;
+
 static inline void task_gate_reset(void)
 {
+    /* A job of the previous case may still be leaving after it finished
+     * its call: the gate is not pulled from under it. */
+    while (atomic_load(&task_jobs_running) > 0)
+        usleep(1000);
     memset(&the_gate, 0, sizeof the_gate);
     pthread_mutex_init(&the_gate.lock, NULL);
 }
@@ -73,6 +80,7 @@ static inline void *task_job_thread(void *arg)
     pthread_mutex_lock(&g->lock);
     g->done = true;
     pthread_mutex_unlock(&g->lock);
+    atomic_fetch_sub(&task_jobs_running, 1);
     return NULL;
 }
 
@@ -82,8 +90,11 @@ static inline int tool_job(mcp_call *call, const mcp_json *args, void *user)
     (void)args, (void)user;
     the_gate.call = call;
     pthread_t t;
-    if (pthread_create(&t, NULL, task_job_thread, &the_gate) != 0)
+    atomic_fetch_add(&task_jobs_running, 1);
+    if (pthread_create(&t, NULL, task_job_thread, &the_gate) != 0) {
+        atomic_fetch_sub(&task_jobs_running, 1);
         return MCP_EIO;
+    }
     pthread_detach(t);
     return MCP_PENDING;
 }
