@@ -28,11 +28,12 @@
 #define DEFAULT_MAX_SIZE MCP_JSON_DEFAULT_MAX_SIZE
 #define LOCAL_FRAMES 32
 
+/* A container that is open while one inside it is parsed; the innermost
+ * one lives in run's locals instead (see there). */
 typedef struct frame {
-    mcp_json *node;  /* NULL while skipping */
-    size_t count;    /* children so far, stored in node when it closes */
+    mcp_json *node;  /* NULL at the top level and while skipping */
     mcp_json **tail; /* where the next child is linked: O(1) append, no branch */
-    bool is_obj;
+    char closer;     /* '}' or ']'; 0 at the top level */
 } frame;
 
 typedef struct parser {
@@ -64,16 +65,25 @@ static int fail(parser *ps, int code, const char *at, const char *message) {
 }
 
 /* Compact JSON, what machines send each other, has no whitespace at all:
- * one compare answers for it. */
-static inline const char *skip_ws(const char *p, const char *end) {
+ * one compare answers for it, in the parser's loop; this is called only
+ * when that compare finds whitespace (or the end), so it stays out of line
+ * and its constants out of the loop's registers. */
+static __attribute__((noinline)) const char *skip_ws(const char *p, const char *end) {
     while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
 }
 
-/* Scans a string body starting just after the opening quote. Returns the
- * closing quote, or NULL after recording the error. *escaped tells whether a
- * backslash was seen (so the value needs decoding). */
-static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const char *p, bool *escaped) {
+/* The end of a string body: its closing quote, or NULL after the error is
+ * recorded, and whether a backslash was seen (so the value needs
+ * decoding). Returned by value, in two registers: a flag passed by address
+ * would keep the parser's copy in memory. */
+typedef struct string_end {
+    const char *close;
+    bool escaped;
+} string_end;
+
+/* Scans a string body starting just after the opening quote. */
+static __attribute__((noinline)) string_end scan_string_rest(parser *ps, const char *p) {
     const char *end = ps->end;
     /* Blocks pay off for long strings only: a short one with an escape or
      * an accent is done byte by byte before a block would be set up. */
@@ -84,12 +94,11 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
         p = mcp_json_find_special(p, end);
         if (p >= end) {
             fail(ps, MCP_EPARSE, p, "unterminated string");
-            return NULL;
+            return (string_end){NULL, false};
         }
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
-            *escaped = esc;
-            return p;
+            return (string_end){p, esc};
         }
         /* Not the end of a short string: a long one goes block by block. */
         if (p >= blocks_from && end - p >= 64) {
@@ -97,8 +106,7 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
             p = mcp_json_scan_blocks(p, end, &block_esc, &closed, &blocks_from);
             esc |= block_esc;
             if (closed) {
-                *escaped = esc;
-                return p;
+                return (string_end){p, esc};
             }
             /* Text the blocks keep handing back (CJK, emoji) is tried again
              * at growing distances, so it costs little more than bytes. */
@@ -111,7 +119,7 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
             esc = true;
             if (end - p < 2) {
                 fail(ps, MCP_EPARSE, p, "unterminated string");
-                return NULL;
+                return (string_end){NULL, false};
             }
             switch (p[1]) {
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
@@ -120,22 +128,22 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
             case 'u': break;
             default:
                 fail(ps, MCP_EPARSE, p, "invalid escape in string");
-                return NULL;
+                return (string_end){NULL, false};
             }
             long cp = end - p >= 6 ? mcp_json_hex4(p + 2) : -1;
             if (cp < 0) {
                 fail(ps, MCP_EPARSE, p, "invalid \\u escape in string");
-                return NULL;
+                return (string_end){NULL, false};
             }
             if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 fail(ps, MCP_EPARSE, p, "unpaired low surrogate in \\u escape");
-                return NULL;
+                return (string_end){NULL, false};
             }
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 long lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? mcp_json_hex4(p + 8) : -1;
                 if (lo < 0xDC00 || lo > 0xDFFF) {
                     fail(ps, MCP_EPARSE, p, "unpaired high surrogate in \\u escape");
-                    return NULL;
+                    return (string_end){NULL, false};
                 }
                 p += 12;
             } else {
@@ -145,12 +153,12 @@ static __attribute__((noinline)) const char *scan_string_rest(parser *ps, const 
         }
         if (c < 0x20) {
             fail(ps, MCP_EPARSE, p, "control character in string");
-            return NULL;
+            return (string_end){NULL, false};
         }
         size_t n = mcp_json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
         if (!n) {
             fail(ps, MCP_EPARSE, p, "invalid UTF-8 in string");
-            return NULL;
+            return (string_end){NULL, false};
         }
         p += n;
     }
@@ -181,26 +189,20 @@ static __attribute__((noinline)) const char *skip_plain(const char *p, const cha
  * escape, non-ASCII, a control character, the input's last 15 bytes) goes
  * to scan_string_rest from the byte that needs a look, with nothing open
  * before it. */
-static inline const char *scan_string(parser *ps, const char *p, const char *end, bool *escaped) {
+static inline string_end scan_string(parser *ps, const char *p, const char *end) {
 #if defined(__SSE2__)
     if (MCP_LIKELY(end - p >= 16)) {
         unsigned m = mcp_json_special16(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (MCP_LIKELY(m)) { /* the stop lies in the window: inside the input */
             p += __builtin_ctz(m);
-            if (MCP_LIKELY(*p == '"')) {
-                *escaped = false;
-                return p;
-            }
-            return scan_string_rest(ps, p, escaped);
+            if (MCP_LIKELY(*p == '"')) return (string_end){p, false};
+            return scan_string_rest(ps, p);
         }
         p = ps->blocks ? mcp_json_skip_plain_blocks(p + 16, end) : skip_plain(p + 16, end);
-        if (p < end && *p == '"') {
-            *escaped = false;
-            return p;
-        }
+        if (p < end && *p == '"') return (string_end){p, false};
     }
 #endif
-    return scan_string_rest(ps, p, escaped);
+    return scan_string_rest(ps, p);
 }
 
 /* Checks the number grammar at p; returns its end or NULL. For plain
@@ -280,16 +282,28 @@ typedef struct node_stock {
     mcp_json *next, *end;
 } node_stock;
 
-static inline mcp_json *node_new(parser *ps, node_stock *stock, uint8_t type, uint8_t flags, const char *src,
-                                 const int mode) {
+/* Readies the next node of the stock for the value that comes next and
+ * gives it that value's key (none in an array and at the top level), with
+ * the key's KEY_CLEAN flag. Done where the key is read, the pending key
+ * waits in that node, not in registers across the value's parse; the
+ * stock is refilled here too, so taking the node costs no test. An
+ * allocation that fails is reported here, before the value is read. */
+static inline bool node_ready(parser *ps, node_stock *stock, const char *key, size_t key_len, uint8_t key_flag,
+                              const char *at, const int mode) {
     mcp_json *n = stock->next;
-    if (MCP_UNLIKELY(n == stock->end) && !(n = node_chunk(ps, src, &stock->end, mode))) return NULL;
-    stock->next = n + 1;
-    /* key and key_len are set by attach, src_len when the value ends;
-     * flags come whole, the pending key's included, in one store. */
+    if (MCP_UNLIKELY(n == stock->end) && !(n = stock->next = node_chunk(ps, at, &stock->end, mode))) return false;
+    n->key = key;
+    n->key_len = (uint32_t)key_len;
+    n->flags = key_flag;
+    return true;
+}
+
+/* Takes the node node_ready readied. src_len is set when the value ends,
+ * next by the next sibling or when the container closes; flags of the
+ * value are added to the key's. */
+static inline mcp_json *node_take(node_stock *stock, uint8_t type, const char *src) {
+    mcp_json *n = stock->next++;
     n->type = type;
-    n->flags = flags;
-    n->next = NULL;
     n->src = src;
     return n;
 }
@@ -312,23 +326,11 @@ static inline char *string_room(parser *ps, const char *body, size_t len, const 
     return ps->room + (body - ps->room_from);
 }
 
-/* Links node under the open container f (or makes it the root when f is
- * NULL), giving it the pending key (whose KEY_CLEAN flag node_new set).
- * Inside an array the pending key is always none (run clears it when an
- * array opens and when any container closes), so members and elements
- * take the same branch-free path. */
-static inline void attach(frame *f, mcp_json *node, const char *key, size_t key_len, mcp_json **root) {
-    if (MCP_UNLIKELY(!f)) {
-        node->key = NULL;
-        node->key_len = 0;
-        *root = node;
-        return;
-    }
-    node->key = key;
-    node->key_len = (uint32_t)key_len;
-    *f->tail = node;
-    f->tail = &node->next;
-    f->count++;
+/* Links node after the open container's last child (or as the root). */
+static inline void link_node(mcp_json *node, mcp_json ***tail, mcp_json *container) {
+    **tail = node;
+    *tail = &node->next;
+    container->u.c.count++;
 }
 
 /* The four-byte words of the literals, for one compare each. */
@@ -357,82 +359,51 @@ static bool stack_grow(parser *ps) {
 static inline __attribute__((always_inline)) int run(parser *ps, const char *text, mcp_json **out, const int mode) {
     const char *p = text, *end = ps->end;
     size_t depth = 0;
+    /* The lower of the two limits: one compare per container opened, and
+     * the cold path tells which limit it was. */
+    size_t depth_cap = ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap;
     bool building = mode != RUN_VALIDATE;
     size_t raw_depth = 0; /* depth of the container a RAW node is skipping */
     mcp_json *raw_node = NULL;
     mcp_json *root = NULL;
-    const char *key = NULL;
-    size_t key_len = 0;
-    uint8_t key_flag = 0; /* MCP_JSON_F_KEY_CLEAN when the pending key had no escapes */
-    frame *top = NULL; /* the open container, NULL at the top level */
+    /* The open container lives in these locals, not in its frame: its node
+     * (NULL while skipping), which counts its children as they come, where
+     * its next child is linked, and the byte that closes it. The top level
+     * is a container of its own, whose one value is the root. */
+    mcp_json top_level;
+    top_level.u.c.count = 0;
+    mcp_json *cur = &top_level;
+    mcp_json **tail = &top_level.u.c.first;
+    char closer = 0;
     node_stock stock = {NULL, NULL};
+    if (building && !node_ready(ps, &stock, NULL, 0, 0, p, mode)) return fail(ps, MCP_ENOMEM, p, "out of memory");
 
 value:
     if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
         p = skip_ws(p, end);
         if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
     }
+value_here: /* p < end, at a byte that is not whitespace */
     {
         const char *start = p;
         mcp_json *node = NULL;
-        switch (*p) {
-        case '{':
-        case '[': {
-            bool is_obj = *p == '{';
-            if (depth + 1 > ps->max_depth) return fail(ps, MCP_ELIMIT, p, "nesting deeper than max_depth");
-            if (MCP_UNLIKELY(depth + 1 > ps->stack_cap)) {
-                if (!stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                top = depth ? &ps->stack[depth - 1] : NULL; /* the stack moved */
-            }
-            mcp_json *container = NULL;
-            if (building) {
-                if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
-                    node = node_new(ps, &stock, MCP_JSON_RAW, key_flag, start, mode);
-                    raw_node = node;
-                    raw_depth = depth + 1;
-                } else {
-                    node = container = node_new(ps, &stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, key_flag, start, mode);
-                    if (node) node->u.c.first = NULL;
-                }
-                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-                attach(top, node, key, key_len, &root);
-                if (mode == RUN_LAZY && node == raw_node) building = false;
-            }
-            if (!is_obj) {
-                key = NULL;
-                key_len = 0;
-                key_flag = 0;
-            }
-            top = &ps->stack[depth++];
-            top->node = container;
-            top->tail = container ? &container->u.c.first : NULL;
-            top->count = 0;
-            top->is_obj = is_obj;
-            p++;
-            if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) p = skip_ws(p, end);
-            if (p < end && *p == (is_obj ? '}' : ']')) goto close;
-            if (is_obj) goto key;
-            goto value;
-        }
-        case '"': {
-            bool escaped;
-            const char *close = scan_string(ps, p + 1, end, &escaped);
+        if (*p == '"') {
+            string_end str = scan_string(ps, p + 1, end);
+            const char *close = str.close;
+            bool escaped = str.escaped;
             if (!close) return ps->code;
             if (building) {
                 /* Validated now, decoded when read: reserve its room. */
-                size_t body = (size_t)(close - (p + 1));
-                node = node_new(ps, &stock, MCP_JSON_STRING,
-                                (uint8_t)(key_flag | (escaped ? 0 : MCP_JSON_F_STR_CLEAN)), start, mode);
-                char *room = node ? string_room(ps, p + 1, body, mode) : NULL;
+                char *room = string_room(ps, p + 1, (size_t)(close - (p + 1)), mode);
                 if (!room) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                node = node_take(&stock, MCP_JSON_STRING, start);
+                if (!escaped) node->flags |= MCP_JSON_F_STR_CLEAN;
                 node->u.s.ptr = room;
             }
             p = close + 1;
-            break;
-        }
-        case 't':
-        case 'f':
-        case 'n': {
+        } else if (*p == '{' || *p == '[') {
+            goto open;
+        } else if (*p == 't' || *p == 'f' || *p == 'n') {
             static const char *const words[] = {"true", "false", "null"};
             static const uint8_t types[] = {MCP_JSON_TRUE, MCP_JSON_FALSE, MCP_JSON_NULL};
             int w = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
@@ -440,22 +411,16 @@ value:
             /* "false" is checked as its last four letters. */
             if ((size_t)(end - p) < n || load32(p + n - 4) != load32(words[w] + n - 4))
                 return fail(ps, MCP_EPARSE, p, "invalid literal");
-            if (building) {
-                node = node_new(ps, &stock, types[w], key_flag, start, mode);
-                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
-            }
+            if (building) node = node_take(&stock, types[w], start);
             p += n;
-            break;
-        }
-        default: {
+        } else {
             if (*p != '-' && (*p < '0' || *p > '9')) return fail(ps, MCP_EPARSE, p, "unexpected character");
             bool simple;
             int64_t value;
             const char *num_end = scan_number(p, end, &simple, &value);
             if (!num_end) return fail(ps, MCP_EPARSE, p, "invalid number");
             if (building) {
-                node = node_new(ps, &stock, MCP_JSON_NUMBER, key_flag, start, mode);
-                if (!node) return fail(ps, MCP_ENOMEM, p, "out of memory");
+                node = node_take(&stock, MCP_JSON_NUMBER, start);
                 if (simple) {
                     node->flags |= MCP_JSON_F_INT;
                     node->u.n.i = value;
@@ -468,12 +433,10 @@ value:
                 }
             }
             p = num_end;
-            break;
-        }
         }
         if (building) {
             node->src_len = (size_t)(p - start);
-            attach(top, node, key, key_len, &root);
+            link_node(node, &tail, cur);
         }
     }
 
@@ -485,30 +448,73 @@ after_value:
     }
     if (*p == ',') {
         p++;
-        if (top->is_obj) goto key;
+        if (closer == '}') goto key;
+        if (building && !node_ready(ps, &stock, NULL, 0, 0, p, mode))
+            return fail(ps, MCP_ENOMEM, p, "out of memory");
         goto value;
     }
-    if (*p == (top->is_obj ? '}' : ']')) goto close;
+    if (*p == closer) goto close;
     return fail(ps, MCP_EPARSE, p,
-                top->is_obj ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element");
+                closer == '}' ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element");
 
-close: /* p is at the closing bracket of top */
+open: { /* p is at '{' or '[' */
+    bool is_obj = *p == '{';
+    if (MCP_UNLIKELY(depth + 1 > depth_cap)) {
+        if (depth + 1 > ps->max_depth) return fail(ps, MCP_ELIMIT, p, "nesting deeper than max_depth");
+        if (!stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
+        depth_cap = ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap;
+    }
+    mcp_json *container = NULL;
+    if (building) {
+        mcp_json *node;
+        if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
+            node = node_take(&stock, MCP_JSON_RAW, p);
+            raw_node = node;
+            raw_depth = depth + 1;
+            building = false;
+        } else {
+            node = container = node_take(&stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, p);
+            container->u.c.count = 0;
+        }
+        link_node(node, &tail, cur);
+    }
+    frame *f = &ps->stack[depth++];
+    f->node = cur;
+    f->tail = tail;
+    f->closer = closer;
+    cur = container;
+    if (container) tail = &container->u.c.first;
+    closer = is_obj ? '}' : ']';
     p++;
-    if (mode != RUN_VALIDATE && top->node) {
-        top->node->src_len = (size_t)(p - top->node->src);
-        top->node->u.c.count = top->count;
+    if (building && !is_obj && !node_ready(ps, &stock, NULL, 0, 0, p, mode))
+        return fail(ps, MCP_ENOMEM, p, "out of memory");
+    if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
+        p = skip_ws(p, end);
+        if (p >= end)
+            return fail(ps, MCP_EPARSE, p, is_obj ? "expected string key" : "unexpected end of input");
+    }
+    if (*p == closer) goto close;
+    if (is_obj) goto key;
+    goto value_here;
+}
+
+close: /* p is at the byte that closes cur */
+    p++;
+    if (mode != RUN_VALIDATE && cur) {
+        *tail = NULL; /* ends the list: nodes are linked, never cleared, as they are made */
+        cur->src_len = (size_t)(p - cur->src);
     }
     if (mode == RUN_LAZY && raw_depth == depth) {
         raw_node->src_len = (size_t)(p - raw_node->src);
         raw_depth = 0;
         building = true;
     }
-    depth--;
-    top = depth ? &ps->stack[depth - 1] : NULL;
-    /* What follows is a ',' and a new key, a close, or an element. */
-    key = NULL;
-    key_len = 0;
-    key_flag = 0;
+    {
+        const frame *f = &ps->stack[--depth];
+        cur = f->node;
+        tail = f->tail;
+        closer = f->closer;
+    }
     goto after_value;
 
 key:
@@ -517,23 +523,30 @@ key:
         if (p >= end || *p != '"') return fail(ps, MCP_EPARSE, p, "expected string key");
     }
     {
-        bool escaped;
-        const char *close = scan_string(ps, p + 1, end, &escaped);
+        string_end str = scan_string(ps, p + 1, end);
+        const char *close = str.close;
+        bool escaped = str.escaped;
         if (!close) return ps->code;
         if (building) {
-            key_len = (size_t)(close - (p + 1));
+            size_t key_len = (size_t)(close - (p + 1));
             if (key_len > UINT32_MAX) return fail(ps, MCP_ELIMIT, p, "object key too long");
-            key_flag = escaped ? 0 : MCP_JSON_F_KEY_CLEAN;
+            const char *key = p + 1;
             if (escaped) {
                 char *dst = string_room(ps, p + 1, key_len, mode);
                 if (!dst) return fail(ps, MCP_ENOMEM, p, "out of memory");
                 key_len = mcp_json_decode_string(dst, p + 1, key_len);
                 key = dst;
-            } else {
-                key = p + 1;
             }
+            if (!node_ready(ps, &stock, key, key_len, escaped ? 0 : MCP_JSON_F_KEY_CLEAN, p, mode))
+                return fail(ps, MCP_ENOMEM, p, "out of memory");
         }
         p = close + 1;
+        /* Compact JSON: the colon, then the value's first byte, both
+         * inside the input; one test for the three. */
+        if (MCP_LIKELY(end - p >= 2 && *p == ':' && (unsigned char)p[1] > ' ')) {
+            p++;
+            goto value_here;
+        }
         if (MCP_UNLIKELY(p >= end || *p != ':')) {
             p = skip_ws(p, end);
             if (p >= end || *p != ':') return fail(ps, MCP_EPARSE, p, "expected ':' after object key");
@@ -543,6 +556,10 @@ key:
     goto value;
 
 done:
+    if (mode != RUN_VALIDATE) {
+        *tail = NULL; /* the root's next */
+        root = top_level.u.c.first;
+    }
     p = skip_ws(p, end);
     if (p != end) {
         /* An error for a whole text; mcp_json_parse_prefix takes the value
