@@ -216,9 +216,22 @@ void mcp_stream_conn_flush(mcp_stream_conn *s) {
     }
     mcp_net_count(&s->worker->counters.writes, 1);
     int rc = mcp_stream_write((uv_stream_t *)&s->tcp, &s->write_req, s->wbuf.data, s->wbuf.len, on_write);
-    if (rc < 0) mcp_stream_conn_close(s);
-    else if (rc == MCP_STREAM_QUEUED) s->writing = true;
-    else wrote(s);
+    if (rc < 0) {
+        mcp_stream_conn_close(s);
+    } else if (rc == MCP_STREAM_QUEUED) {
+        s->writing = true;
+    } else {
+        wrote(s);
+        if (!s->tls) {
+            /* Written at once, as nearly every write is: the buffer goes
+             * back to collecting, so a connection keeps one output buffer
+             * warm instead of alternating two (at 1,000 connections that
+             * was 4 MB more memory touched per round of requests). */
+            mcp_buf swap = s->wbuf;
+            s->wbuf = *out;
+            *out = swap;
+        }
+    }
 }
 
 bool mcp_stream_conn_full(mcp_stream_conn *s) {

@@ -8,8 +8,9 @@
  * and UTF-8 check, a malloc and copy per message each way), three times
  * the MCP work behind it; here the payload is unmasked 64 bytes a step
  * (AVX2; 16 without) into one reused buffer, checked for UTF-8 only when
- * a byte above 0x7f turned up while unmasking, and the reply's frame
- * header is written straight into the output.
+ * a byte above 0x7f turned up while unmasking, and a reply is built by
+ * the session straight into the output behind room for its frame header
+ * (mcp_sink.lend), so it is written once.
  *
  * Everything else goes to wslay, and once it does, the connection stays
  * with wslay: the first frame that is not plain text (ping, pong, close,
@@ -70,7 +71,13 @@ struct mcp_ws_conn {
     bool detached;
     bool slow;              /* wslay reads everything from here on */
     bool close_queued;      /* we asked wslay to close: replies go through it */
+    bool lend_open;         /* out is lent to the session (see sink_lend) */
+    size_t lend_start;      /* where the lent reply begins in out */
 };
+
+/* Room kept for the frame header in front of a lent reply: the header of
+ * a 126..65535-byte payload, which a 1 KiB tool result is. */
+#define MCP_WS_LEND_HEAD 4
 
 /* ---- wslay callbacks ----------------------------------------------------------------- */
 static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user) {
@@ -327,8 +334,36 @@ static void read_frames(mcp_ws_conn *c, mcp_str input) {
 }
 
 /* ---- Output -------------------------------------------------------------------------- */
+/* The header of an unmasked final text frame of len bytes; its length. */
+static size_t frame_head(unsigned char head[10], size_t len) {
+    head[0] = 0x81;
+    if (len < 126) {
+        head[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        head[1] = 126;
+        head[2] = (unsigned char)(len >> 8);
+        head[3] = (unsigned char)len;
+        return 4;
+    }
+    head[1] = 127;
+    for (int i = 0; i < 8; i++) head[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* A lent reply that the session took back (it could not finish it) leaves
+ * the room for its header behind: drop it before out is used again. */
+static void lend_settle(mcp_ws_conn *c) {
+    if (!c->lend_open) return;
+    c->lend_open = false;
+    c->out.len = c->lend_start - MCP_WS_LEND_HEAD;
+    c->out.data[c->out.len] = '\0';
+}
+
 /* Frame everything queued into out, and count the close we sent. */
 static void frame_output(mcp_ws_conn *c) {
+    lend_settle(c);
     if (!c->ctx || c->failed) return;
     if (wslay_event_send(c->ctx) < 0) c->failed = true;
     if (!c->close_code && wslay_event_get_close_sent(c->ctx)) {
@@ -341,6 +376,7 @@ static void frame_output(mcp_ws_conn *c) {
 }
 
 static int conn_emit(mcp_ws_conn *c, const char *message, size_t len) {
+    lend_settle(c);
     if (c->detached || !c->ctx || c->failed) {
         mcp_net_count(&c->counters->output_dropped, 1);
         return MCP_ECLOSED;
@@ -348,20 +384,7 @@ static int conn_emit(mcp_ws_conn *c, const char *message, size_t len) {
     if (!c->slow && !c->close_queued) {
         /* Nothing of wslay's is waiting: the frame goes straight out. */
         unsigned char head[10];
-        size_t n = 2;
-        head[0] = 0x81;
-        if (len < 126) {
-            head[1] = (unsigned char)len;
-        } else if (len <= 0xffff) {
-            head[1] = 126;
-            head[2] = (unsigned char)(len >> 8);
-            head[3] = (unsigned char)len;
-            n = 4;
-        } else {
-            head[1] = 127;
-            for (int i = 0; i < 8; i++) head[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-            n = 10;
-        }
+        size_t n = frame_head(head, len);
         if (mcp_buf_reserve(&c->out, n + len)) return MCP_ENOMEM;
         memcpy(c->out.data + c->out.len, head, n);
         memcpy(c->out.data + c->out.len + n, message, len);
@@ -381,6 +404,54 @@ static int conn_emit(mcp_ws_conn *c, const char *message, size_t len) {
         frame_output(c);
         if (c->io.flush) c->io.flush(c->io.user);
     }
+    return MCP_OK;
+}
+
+/* The session's lending sink (mcp_sink.lend): a reply is built straight
+ * into out, after room for its frame header, instead of built in the
+ * call's buffer and copied (ws_1k under callgrind: ~460 instructions less
+ * per 1 KiB echo, of ~5,600). Only inside a read on the owning loop,
+ * while replies go out without wslay: then whatever the session does with
+ * the loan, the end of the read settles it before out is written. */
+static mcp_buf *sink_lend(void *user) {
+    mcp_ws_conn *c = user;
+    mcp_net_worker *worker = c->io.worker;
+    if (worker && mcp_net_worker_current() != worker) return NULL;
+    lend_settle(c);
+    if (!c->in_feed || c->detached || !c->ctx || c->failed || c->slow || c->close_queued) return NULL;
+    if (mcp_buf_reserve(&c->out, MCP_WS_LEND_HEAD)) return NULL;
+    c->out.len += MCP_WS_LEND_HEAD;
+    c->lend_start = c->out.len;
+    c->lend_open = true;
+    return &c->out;
+}
+
+/* The reply is in out from start: its header goes in front. Most replies
+ * fit the four bytes kept for it; a short one's payload moves up by two,
+ * one over 64 KiB moves down by six. */
+static int sink_lent(void *user, size_t start) {
+    mcp_ws_conn *c = user;
+    mcp_buf *out = &c->out;
+    c->lend_open = false;
+    size_t len = out->len - start;
+    unsigned char head[10];
+    size_t n = frame_head(head, len);
+    size_t at = start - MCP_WS_LEND_HEAD;
+    if (n == 2) {
+        memmove(out->data + at + 2, out->data + start, len);
+        out->len -= 2;
+    } else if (n == 10) {
+        if (mcp_buf_reserve(out, 10 - MCP_WS_LEND_HEAD)) {
+            out->len = at;
+            out->data[at] = '\0';
+            mcp_net_count(&c->counters->output_dropped, 1);
+            return MCP_ENOMEM;
+        }
+        memmove(out->data + at + 10, out->data + start, len);
+        out->len += 10 - MCP_WS_LEND_HEAD;
+    }
+    memcpy(out->data + at, head, n);
+    if (!c->in_feed && c->io.flush) c->io.flush(c->io.user);
     return MCP_OK;
 }
 
@@ -426,7 +497,7 @@ static int conn_upgrade(mcp_ws_conn *c) {
         return MCP_ENOMEM;
     }
     wslay_event_config_set_max_recv_msg_length(c->ctx, c->ws->max_message_size);
-    c->sink = (mcp_sink){.write = sink_write, .user = c};
+    c->sink = (mcp_sink){.write = sink_write, .user = c, .lend = sink_lend, .lent = sink_lent};
     c->session = mcp_session_new(c->ws->server, &c->sink);
     if (!c->session) return MCP_ENOMEM;
     return MCP_OK;
