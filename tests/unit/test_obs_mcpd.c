@@ -33,6 +33,8 @@ static char *http_get(int port, const char *path) {
 
 static const mcp_json *find_span(mcp_arena *a, receiver *r, const char *name, int kind) {
     const mcp_json *found = NULL;
+    /* The receiver's thread may still be taking a late batch. */
+    pthread_mutex_lock(&r->lock);
     for (size_t b = 0; b < r->body_count; b++) {
         mcp_json *doc;
         if (mcp_json_parse(a, r->bodies[b], strlen(r->bodies[b]), NULL, &doc, NULL) != 0) continue;
@@ -44,6 +46,7 @@ static const mcp_json *find_span(mcp_arena *a, receiver *r, const char *name, in
                 found = s;
         }
     }
+    pthread_mutex_unlock(&r->lock);
     return found;
 }
 
