@@ -281,7 +281,14 @@ size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
  * *escaped tells whether a backslash was seen. */
 const char *mcp_json_scan_blocks(const char *p, const char *end, bool *escaped, bool *closed,
                                  const char **retry_after);
-bool mcp_json_have_blocks(void);
+/* Whether the block paths are on: a relaxed load in line, since every
+ * parse asks; the CPU is asked on first use (mcp_json_blocks_probe). */
+extern int mcp_json_blocks_state __attribute__((visibility("hidden")));
+bool mcp_json_blocks_probe(void);
+static inline bool mcp_json_have_blocks(void) {
+    int state = __atomic_load_n(&mcp_json_blocks_state, __ATOMIC_RELAXED);
+    return state >= 0 ? state == 1 : mcp_json_blocks_probe();
+}
 /* Also with AVX2 only. skip: the first byte from p that is not plain
  * ASCII string text (see mcp_json_plain16), or end when there is none; p
  * itself, unjudged, when fewer than 16 bytes are left. The 16 bytes before

@@ -358,10 +358,11 @@ static bool stack_grow(parser *ps) {
 
 static inline __attribute__((always_inline)) int run(parser *ps, const char *text, mcp_json **out, const int mode) {
     const char *p = text, *end = ps->end;
-    size_t depth = 0;
-    /* The lower of the two limits: one compare per container opened, and
+    /* The next free frame, and the first past the lower of the two limits
+     * (max_depth, the stack's room): one compare per container opened, and
      * the cold path tells which limit it was. */
-    size_t depth_cap = ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap;
+    frame *frame_next = ps->stack;
+    frame *frame_limit = ps->stack + (ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap);
     bool building = mode != RUN_VALIDATE;
     size_t raw_depth = 0; /* depth of the container a RAW node is skipping */
     mcp_json *raw_node = NULL;
@@ -401,7 +402,7 @@ value_here: /* p < end, at a byte that is not whitespace */
                 node->u.s.ptr = room;
             }
             p = close + 1;
-        } else if (*p == '{' || *p == '[') {
+        } else if ((*p | 0x20) == '{') { /* '{' or '[': one compare, ahead of the literals */
             goto open;
         } else if (*p == 't' || *p == 'f' || *p == 'n') {
             static const char *const words[] = {"true", "false", "null"};
@@ -441,7 +442,7 @@ value_here: /* p < end, at a byte that is not whitespace */
     }
 
 after_value:
-    if (MCP_UNLIKELY(depth == 0)) goto done;
+    if (MCP_UNLIKELY(!closer)) goto done; /* the top level */
     if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
         p = skip_ws(p, end);
         if (p >= end) return fail(ps, MCP_EPARSE, p, "unexpected end of input");
@@ -459,18 +460,20 @@ after_value:
 
 open: { /* p is at '{' or '[' */
     bool is_obj = *p == '{';
-    if (MCP_UNLIKELY(depth + 1 > depth_cap)) {
+    if (MCP_UNLIKELY(frame_next == frame_limit)) {
+        size_t depth = (size_t)(frame_next - ps->stack);
         if (depth + 1 > ps->max_depth) return fail(ps, MCP_ELIMIT, p, "nesting deeper than max_depth");
         if (!stack_grow(ps)) return fail(ps, MCP_ENOMEM, p, "out of memory");
-        depth_cap = ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap;
+        frame_next = ps->stack + depth;
+        frame_limit = ps->stack + (ps->max_depth < ps->stack_cap ? ps->max_depth : ps->stack_cap);
     }
     mcp_json *container = NULL;
     if (building) {
         mcp_json *node;
-        if (mode == RUN_LAZY && depth + 1 > ps->lazy_depth) {
+        if (mode == RUN_LAZY && (size_t)(frame_next - ps->stack) + 1 > ps->lazy_depth) {
             node = node_take(&stock, MCP_JSON_RAW, p);
             raw_node = node;
-            raw_depth = depth + 1;
+            raw_depth = (size_t)(frame_next - ps->stack) + 1;
             building = false;
         } else {
             node = container = node_take(&stock, is_obj ? MCP_JSON_OBJECT : MCP_JSON_ARRAY, p);
@@ -478,7 +481,7 @@ open: { /* p is at '{' or '[' */
         }
         link_node(node, &tail, cur);
     }
-    frame *f = &ps->stack[depth++];
+    frame *f = frame_next++;
     f->node = cur;
     f->tail = tail;
     f->closer = closer;
@@ -486,6 +489,7 @@ open: { /* p is at '{' or '[' */
     if (container) tail = &container->u.c.first;
     closer = is_obj ? '}' : ']';
     p++;
+    if (is_obj && MCP_LIKELY(p < end && *p == '"')) goto key_body;
     if (building && !is_obj && !node_ready(ps, &stock, NULL, 0, 0, p, mode))
         return fail(ps, MCP_ENOMEM, p, "out of memory");
     if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
@@ -494,7 +498,7 @@ open: { /* p is at '{' or '[' */
             return fail(ps, MCP_EPARSE, p, is_obj ? "expected string key" : "unexpected end of input");
     }
     if (*p == closer) goto close;
-    if (is_obj) goto key;
+    if (is_obj) goto key_here;
     goto value_here;
 }
 
@@ -504,13 +508,13 @@ close: /* p is at the byte that closes cur */
         *tail = NULL; /* ends the list: nodes are linked, never cleared, as they are made */
         cur->src_len = (size_t)(p - cur->src);
     }
-    if (mode == RUN_LAZY && raw_depth == depth) {
+    if (mode == RUN_LAZY && raw_depth == (size_t)(frame_next - ps->stack)) {
         raw_node->src_len = (size_t)(p - raw_node->src);
         raw_depth = 0;
         building = true;
     }
     {
-        const frame *f = &ps->stack[--depth];
+        const frame *f = --frame_next;
         cur = f->node;
         tail = f->tail;
         closer = f->closer;
@@ -518,10 +522,13 @@ close: /* p is at the byte that closes cur */
     goto after_value;
 
 key:
-    if (MCP_UNLIKELY(p >= end || *p != '"')) {
+    if (MCP_UNLIKELY(p >= end || (unsigned char)*p <= ' ')) {
         p = skip_ws(p, end);
-        if (p >= end || *p != '"') return fail(ps, MCP_EPARSE, p, "expected string key");
+        if (p >= end) return fail(ps, MCP_EPARSE, p, "expected string key");
     }
+key_here: /* p < end, at a byte that is not whitespace */
+    if (MCP_UNLIKELY(*p != '"')) return fail(ps, MCP_EPARSE, p, "expected string key");
+key_body: /* p is at the key's opening quote */
     {
         string_end str = scan_string(ps, p + 1, end);
         const char *close = str.close;
@@ -560,7 +567,7 @@ done:
         *tail = NULL; /* the root's next */
         root = top_level.u.c.first;
     }
-    p = skip_ws(p, end);
+    if (MCP_UNLIKELY(p < end && (unsigned char)*p <= ' ')) p = skip_ws(p, end);
     if (p != end) {
         /* An error for a whole text; mcp_json_parse_prefix takes the value
          * from here instead (a test on this cold path only: one in the

@@ -311,15 +311,10 @@ __attribute__((target("avx2"))) size_t mcp_json_copy_plain_blocks(const char *p,
     return (size_t)(p - start);
 }
 
-static int have = -1; /* not asked yet */
-
-void mcp_json_use_blocks(bool on) {
-    __atomic_store_n(&have, on ? -1 : 0, __ATOMIC_RELAXED);
-}
-
-bool mcp_json_have_blocks(void) {
-    /* -1: as the CPU allows; 0: turned off (mcp_json_use_blocks). */
-    return __atomic_load_n(&have, __ATOMIC_RELAXED) != 0 && mcp_cpu_has_avx2();
+bool mcp_json_blocks_probe(void) {
+    int on = mcp_cpu_has_avx2() ? 1 : 0;
+    __atomic_store_n(&mcp_json_blocks_state, on, __ATOMIC_RELAXED);
+    return on == 1;
 }
 
 #else
@@ -342,7 +337,16 @@ size_t mcp_json_copy_plain_blocks(const char *p, const char *end, char *d) {
     return 0;
 }
 
-bool mcp_json_have_blocks(void) { return false; }
-void mcp_json_use_blocks(bool on) { (void)on; }
+bool mcp_json_blocks_probe(void) {
+    __atomic_store_n(&mcp_json_blocks_state, 0, __ATOMIC_RELAXED);
+    return false;
+}
 
 #endif
+
+/* -1: not asked yet, or asked to follow the CPU again; then 1 or 0. */
+int mcp_json_blocks_state = -1;
+
+void mcp_json_use_blocks(bool on) {
+    __atomic_store_n(&mcp_json_blocks_state, on ? -1 : 0, __ATOMIC_RELAXED);
+}
