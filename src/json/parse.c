@@ -580,8 +580,9 @@ done:
     return MCP_OK;
 }
 
+/* used: NULL for a whole text; for a prefix, where its value ends. */
 static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_json_opts *opts,
-                    mcp_json **out, const char **stop, mcp_json_error *err) {
+                    mcp_json **out, size_t *used, mcp_json_error *err) {
     parser ps;
     ps.base = text;
     ps.end = text + len;
@@ -589,14 +590,12 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     ps.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     ps.lazy_depth = opts ? opts->lazy_depth : 0;
     ps.err = err;
-    ps.code = MCP_OK;
     ps.stack = ps.local;
     ps.stack_cap = LOCAL_FRAMES;
     ps.room = NULL;
     ps.room_from = NULL;
     ps.blocks = mcp_json_have_blocks();
-    ps.value_end = NULL;
-    ps.value = NULL;
+    ps.value_end = NULL; /* ps.value and ps.code are read only once set */
     if (err) {
         err->code = 0;
         err->offset = 0;
@@ -614,13 +613,13 @@ static int run_with(mcp_arena *arena, const char *text, size_t len, const mcp_js
     int rc = !arena ? run(&ps, text, out, RUN_VALIDATE)
              : ps.lazy_depth ? run(&ps, text, out, RUN_LAZY)
                              : run(&ps, text, out, RUN_EAGER);
-    if (stop) {
+    if (used) {
         if (rc == MCP_OK) {
-            *stop = ps.end; /* the value and its whitespace were all of it */
+            *used = (size_t)(ps.end - text); /* the value and its whitespace were all of it */
         } else if (ps.value_end) {
             rc = MCP_OK;
-            *stop = ps.value_end;
-            if (out) *out = ps.value;
+            *used = (size_t)(ps.value_end - text);
+            *out = ps.value;
             if (err) memset(err, 0, sizeof *err);
         }
     }
@@ -640,10 +639,7 @@ int mcp_json_parse_prefix(mcp_arena *arena, const char *text, size_t len, const 
     if (out) *out = NULL;
     if (used) *used = 0;
     if (!arena || !out || !used) return MCP_EINVAL;
-    const char *stop = NULL;
-    int rc = run_with(arena, text, len, opts, out, &stop, err);
-    if (rc == MCP_OK) *used = (size_t)(stop - text);
-    return rc;
+    return run_with(arena, text, len, opts, out, used, err);
 }
 
 int mcp_json_validate(const char *text, size_t len, const mcp_json_opts *opts, mcp_json_error *err) {
