@@ -31,9 +31,8 @@
 /* A container that is open while one inside it is parsed; the innermost
  * one lives in run's locals instead (see there). */
 typedef struct frame {
-    mcp_json *node;  /* NULL at the top level and while skipping */
-    mcp_json **tail; /* where the next child is linked: O(1) append, no branch */
-    char closer;     /* '}' or ']'; 0 at the top level */
+    mcp_json *node; /* NULL while skipping */
+    char closer;    /* '}' or ']'; 0 at the top level */
 } frame;
 
 typedef struct parser {
@@ -311,18 +310,14 @@ static inline mcp_json *node_take(node_stock *stock, uint8_t type, const char *s
 /* Where the decoded text of the string whose body (len bytes) starts at
  * body goes. Decoded text is never longer than its source, and the bodies
  * of two strings never overlap in the source, so when everything is built
- * one block as long as the input (from the first string on) holds every
- * string at the offset of its body: one allocation per document, none per
- * string. A lazy parse builds only the few strings near the top (the
+ * one block as long as the input holds every string at the offset of its
+ * body: one allocation per document (with the first chunk of nodes), none
+ * per string. A lazy parse builds only the few strings near the top (the
  * envelope of a large message): those get their own room, so that a
  * megabyte of unbuilt params does not reserve a megabyte. */
 static inline char *string_room(parser *ps, const char *body, size_t len, const int mode) {
     if (mode == RUN_LAZY) return mcp_arena_alloc(ps->arena, len + 1);
-    if (MCP_UNLIKELY(!ps->room)) {
-        ps->room = mcp_arena_alloc(ps->arena, (size_t)(ps->end - body) + 1);
-        if (!ps->room) return NULL;
-        ps->room_from = body;
-    }
+    /* Set by the first chunk, which run takes before its first value. */
     return ps->room + (body - ps->room_from);
 }
 
@@ -483,7 +478,6 @@ open: { /* p is at '{' or '[' */
     }
     frame *f = frame_next++;
     f->node = cur;
-    f->tail = tail;
     f->closer = closer;
     cur = container;
     if (container) tail = &container->u.c.first;
@@ -507,16 +501,17 @@ close: /* p is at the byte that closes cur */
     if (mode != RUN_VALIDATE && cur) {
         *tail = NULL; /* ends the list: nodes are linked, never cleared, as they are made */
         cur->src_len = (size_t)(p - cur->src);
+        tail = &cur->next; /* the enclosing container's last child is this one */
     }
     if (mode == RUN_LAZY && raw_depth == (size_t)(frame_next - ps->stack)) {
         raw_node->src_len = (size_t)(p - raw_node->src);
+        tail = &raw_node->next;
         raw_depth = 0;
         building = true;
     }
     {
         const frame *f = --frame_next;
         cur = f->node;
-        tail = f->tail;
         closer = f->closer;
     }
     goto after_value;
