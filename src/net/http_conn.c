@@ -25,11 +25,15 @@
  * later messages go to the store, and the client's GET with Last-Event-ID
  * replays them or takes the still running request over.
  *
+ * The answer of one message in one piece (JSON, or an SSE stream of one
+ * event), and the modern session building its reply in place, are in
+ * http_answer.c.
+ *
  * Liveness: when ping_interval_ms is set, the tick of the connection that
  * carries a session's GET stream pings the session and deletes it once a
  * ping outlives ping_timeout_ms (mcp_http_session_ping_tick, http_server.c).
  */
-#include "net/http_internal.h"
+#include "net/http_answer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,37 +145,10 @@ static void exchange_leave_session(mcp_http_exchange *x) {
 void mcp_http_x_write(mcp_http_exchange *x, const char *data, size_t len) {
     mcp_http_conn *conn = x->conn;
     if (!conn) return;
-    mcp_buf *to = conn->head == x ? &conn->out : &x->pending;
+    mcp_http_loan_settle();
+    mcp_buf *to = mcp_http_x_target(x);
     if (mcp_buf_append(to, data, len)) conn->close_after = true; /* out of memory: give up on the peer */
     x->last_write_ms = conn->now_ms;
-}
-
-/* The head fields of every SSE response after its Content-Type. */
-#define SSE_HEAD_FIELDS "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-
-/* Decimal digits of v into out (no NUL); returns the length. */
-static size_t format_uint(char *out, uint64_t v) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-/* A chunk size: hex digits of v into out (no NUL); returns the length.
- * By hand: snprintf cost ~700 instructions per event. */
-static size_t format_hex(char *out, size_t v) {
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
 }
 
 void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type, long content_length,
@@ -186,7 +163,7 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     char num[24];
     HEAD_LIT("HTTP/1.1 ");
-    HEAD_PUT(num, format_uint(num, (uint64_t)status));
+    HEAD_PUT(num, mcp_http_format_uint(num, (uint64_t)status));
     head[n++] = ' ';
     const char *reason = mcp_http_reason(status);
     HEAD_PUT(reason, strlen(reason));
@@ -198,10 +175,10 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
     }
     if (content_length >= 0) {
         HEAD_LIT("Content-Length: ");
-        HEAD_PUT(num, format_uint(num, (uint64_t)content_length));
+        HEAD_PUT(num, mcp_http_format_uint(num, (uint64_t)content_length));
         HEAD_LIT("\r\n");
     } else {
-        HEAD_LIT(SSE_HEAD_FIELDS);
+        HEAD_LIT(MCP_HTTP_SSE_HEAD_FIELDS);
     }
     if (!x->keep_alive) HEAD_LIT("Connection: close\r\n");
     size_t extra = extra_headers ? strlen(extra_headers) : 0;
@@ -217,81 +194,6 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #undef HEAD_PUT
 #undef HEAD_LIT
     mcp_http_count_status(conn, status);
-}
-
-/* A whole SSE response of one event, which is how a stream that carries
- * only its reply looks (the same bytes the general path writes: head, one
- * chunk with the event, the last chunk), written in place like the JSON
- * answer instead of framed into scratch and copied. False when the message
- * holds a line end (the general path splits it into data lines). */
-static bool x_respond_sse_once(mcp_http_exchange *x, const char *message, size_t len) {
-    static const char start[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" SSE_HEAD_FIELDS;
-    static const char closing[] = "Connection: close\r\n";
-    static const char event[] = "event: message\ndata: ";
-    static const char end[] = "\n\n\r\n0\r\n\r\n"; /* the event's blank line, the chunk's end, the last chunk */
-    mcp_http_conn *conn = x->conn;
-    if (!conn || memchr(message, '\n', len) || memchr(message, '\r', len)) return false;
-    mcp_buf *to = conn->head == x ? &conn->out : &x->pending;
-    if (mcp_buf_reserve(to, sizeof start + sizeof closing + 2 + 20 + sizeof event + len + sizeof end)) {
-        conn->close_after = true; /* out of memory: give up on the peer */
-        return true;
-    }
-    char *w = to->data + to->len;
-    memcpy(w, start, sizeof start - 1);
-    w += sizeof start - 1;
-    if (!x->keep_alive) {
-        memcpy(w, closing, sizeof closing - 1);
-        w += sizeof closing - 1;
-    }
-    memcpy(w, "\r\n", 2);
-    w += 2;
-    w += format_hex(w, sizeof event - 1 + len + 2);
-    memcpy(w, "\r\n", 2);
-    w += 2;
-    memcpy(w, event, sizeof event - 1);
-    w += sizeof event - 1;
-    memcpy(w, message, len);
-    w += len;
-    memcpy(w, end, sizeof end - 1);
-    to->len = (size_t)(w + sizeof end - 1 - to->data);
-    x->last_write_ms = conn->now_ms;
-    return true;
-}
-
-/* A whole 200 application/json response, the answer to nearly every
- * request: the head's constant part, the length's digits, then the body,
- * written in place into the buffer they go to (one reserve, no head
- * assembled on the side and copied again). */
-static void x_respond_json_ok(mcp_http_exchange *x, const char *body, size_t len, const char *extra_headers) {
-    static const char start[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ";
-    static const char closing[] = "\r\nConnection: close";
-    mcp_http_conn *conn = x->conn;
-    if (!conn) return;
-    size_t extra = extra_headers ? strlen(extra_headers) : 0;
-    mcp_buf *to = conn->head == x ? &conn->out : &x->pending;
-    if (mcp_buf_reserve(to, sizeof start + 24 + sizeof closing + extra + 4 + len)) {
-        conn->close_after = true; /* out of memory: give up on the peer */
-        return;
-    }
-    char *w = to->data + to->len;
-    memcpy(w, start, sizeof start - 1);
-    w += sizeof start - 1;
-    w += format_uint(w, len);
-    if (!x->keep_alive) {
-        memcpy(w, closing, sizeof closing - 1);
-        w += sizeof closing - 1;
-    }
-    memcpy(w, "\r\n", 2);
-    w += 2;
-    if (extra) {
-        memcpy(w, extra_headers, extra);
-        w += extra;
-    }
-    memcpy(w, "\r\n", 2);
-    w += 2;
-    memcpy(w, body, len);
-    to->len = (size_t)(w + len - to->data);
-    x->last_write_ms = conn->now_ms;
 }
 
 void mcp_http_x_done(mcp_http_exchange *x) {
@@ -322,7 +224,7 @@ void mcp_http_x_error(mcp_http_exchange *x, int status, mcp_str id, int code, co
 
 static void x_chunk(mcp_http_exchange *x, const char *data, size_t len) {
     char size[24];
-    size_t n = format_hex(size, len);
+    size_t n = mcp_http_format_hex(size, len);
     size[n++] = '\r';
     size[n++] = '\n';
     mcp_http_x_write(x, size, n);
@@ -389,12 +291,7 @@ static const char *session_header(mcp_http_exchange *x, char *buf, size_t size) 
  * exchange already holds, so a result is known by its first bytes; only
  * what does not look like one is searched and classified. */
 static int modern_status(const mcp_http_exchange *x, const char *message, size_t len) {
-    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-    static const char result[] = ",\"result\"";
-    size_t h = sizeof head - 1, id = x->id.len, n = sizeof result - 1;
-    if (id && len > h + id + n && memcmp(message, head, h) == 0 && memcmp(message + h, x->id.data, id) == 0 &&
-        memcmp(message + h + id, result, n) == 0)
-        return 200;
+    if (mcp_http_is_result_for(x, message, len)) return 200;
     if (!memmem(message, len, "\"error\"", 7)) return 200;
     mcp_arena arena;
     mcp_arena_init(&arena, 1024);
@@ -485,7 +382,7 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
             char extra[96];
             int status = x->modern ? modern_status(x, message, len) : 200;
             if (status == 200) {
-                x_respond_json_ok(x, message, len, session_header(x, extra, sizeof extra));
+                mcp_http_x_respond_json_ok(x, message, len, session_header(x, extra, sizeof extra));
             } else {
                 mcp_http_x_head(x, status, "application/json", (long)len, session_header(x, extra, sizeof extra));
                 mcp_http_x_write(x, message, len);
@@ -501,7 +398,7 @@ void mcp_http_exchange_deliver(mcp_http_exchange *x, const char *message, size_t
         }
         /* A stream that is not resumable (no name, no priming, no store)
          * and carries only its reply: all of it at once. */
-        if (final && !(x->hs && !x->modern) && x_respond_sse_once(x, message, len)) {
+        if (final && !(x->hs && !x->modern) && mcp_http_x_respond_sse_once(x, message, len)) {
             mcp_net_count(&conn->counters->responses_sse, 1);
             mcp_http_x_done(x);
             goto out;
@@ -579,6 +476,7 @@ void mcp_http_conn_on_note(mcp_http_conn *conn, const char *message, size_t len)
 
 static int conn_sink_write(void *user, const char *message, size_t len) {
     mcp_http_conn *conn = user;
+    mcp_http_loan_settle();
     mcp_http_exchange *cur = mcp_http_current();
     if (cur && cur->conn == conn) {
         /* Inside the synchronous handling of cur: its reply or its
@@ -596,7 +494,10 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
 
 mcp_session *mcp_http_conn_modern(mcp_http_conn *conn) {
     if (!conn->modern)
-        conn->modern = mcp_session_new(conn->http->server, &(mcp_sink){.write = conn_sink_write, .user = conn});
+        conn->modern = mcp_session_new(conn->http->server, &(mcp_sink){.write = conn_sink_write,
+                                                                        .user = conn,
+                                                                        .lend = mcp_http_conn_lend,
+                                                                        .lent = mcp_http_conn_lent});
     return conn->modern;
 }
 
@@ -630,6 +531,7 @@ bool mcp_http_conn_should_close(const mcp_http_conn *conn) {
 
 /* Pop finished exchanges off the head; hand the next its collected bytes. */
 static void conn_advance(mcp_http_conn *conn) {
+    mcp_http_loan_settle();
     bool popped = false;
     while (conn->head && (conn->head->state == MCP_HTTP_X_DONE || conn->head->state == MCP_HTTP_X_CLOSED)) {
         mcp_http_exchange *x = conn->head;
