@@ -200,6 +200,8 @@ static inline string_end scan_string(parser *ps, const char *p, const char *end)
         p = ps->blocks ? mcp_json_skip_plain_blocks(p + 16, end) : skip_plain(p + 16, end);
         if (p < end && *p == '"') return (string_end){p, false};
     }
+#else
+    (void)end;
 #endif
     return scan_string_rest(ps, p);
 }
