@@ -62,6 +62,23 @@ void mcp_stream_peer_get(uv_tcp_t *tcp, mcp_transport_peer *peer) {
     peer->address_len = (uint8_t)strlen(peer->address);
 }
 
+/* ---- The loop's output buffer ---------------------------------------------------- */
+/* A read's answers are written into one buffer of the loop's, lent to the
+ * connection for the read and taken back once they are written, which
+ * they nearly always are at once: the memory stays in cache from one
+ * connection's read to the next. With a buffer of its own, each of 1,000
+ * connections touched ~1.4 KB of cold memory per 1 KiB request. The
+ * buffers only change hands: one that still holds output stays with its
+ * connection, and the loop takes that connection's own instead. */
+static _Thread_local mcp_buf loop_out;
+static _Thread_local size_t loop_conns; /* started and not yet freed on this loop */
+
+static void out_swap(mcp_stream_conn *s) {
+    mcp_buf own = *s->out;
+    *s->out = loop_out;
+    loop_out = own;
+}
+
 /* ---- Lifecycle ------------------------------------------------------------------- */
 static void conn_free(mcp_stream_conn *s) {
     mcp_net_worker *worker = s->worker;
@@ -69,6 +86,7 @@ static void conn_free(mcp_stream_conn *s) {
     else *s->list = s->next;
     if (s->next) s->next->prev = s->prev;
     worker->conn_count--;
+    if (--loop_conns == 0) mcp_buf_free(&loop_out);
     s->ops->free(s);
     mcp_tls_conn_free(s->tls);
     mcp_buf_free(&s->wbuf);
@@ -138,6 +156,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (s->lingering || s->shutting || s->retired) return; /* after our last word, input is dropped */
     mcp_net_count(&s->worker->counters.reads, 1);
     mcp_net_count(&s->worker->counters.bytes_in, (uint64_t)nread);
+    if (!s->out->len) out_swap(s);
     if (!s->tls) {
         feed(s, buf->base, (size_t)nread);
     } else {
@@ -156,6 +175,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
     if (s->closing) return;
     mcp_stream_conn_flush(s);
+    if (!s->out->len) {
+        out_swap(s);
+        if (loop_out.cap > MCP_STREAM_KEEP_BYTES) mcp_buf_free(&loop_out);
+    }
     s->ops->check(s);
 }
 
@@ -335,6 +358,7 @@ void mcp_stream_conn_start(mcp_stream_conn *s) {
     if (s->next) s->next->prev = s;
     *s->list = s;
     worker->conn_count++;
+    loop_conns++;
     uv_tcp_nodelay(&s->tcp, 1);
     mcp_stream_conn_read_start(s);
 }
