@@ -33,7 +33,7 @@ const char *mcp_json_str(const mcp_json *v, const char *fallback) {
 size_t mcp_json_str_len(const mcp_json *v) {
     if (!v || v->type != MCP_JSON_STRING) return 0;
     /* Without escapes the length is the source body's: no decoding. */
-    if (v->flags & MCP_JSON_F_STR_CLEAN) return v->src_len - 2;
+    if (mcp_json_flags_of(v) & MCP_JSON_F_STR_CLEAN) return v->src_len - 2;
     return mcp_json_string_ready(v)->u.s.len;
 }
 
@@ -46,7 +46,7 @@ mcp_str mcp_json_str_slice(const mcp_json *v) {
 mcp_str mcp_json_str_view(const mcp_json *v) {
     if (!v || v->type != MCP_JSON_STRING) return (mcp_str){NULL, 0};
     /* Without escapes the value is the source body: read in place. */
-    if (v->flags & MCP_JSON_F_STR_CLEAN) return (mcp_str){v->src + 1, v->src_len - 2};
+    if (mcp_json_flags_of(v) & MCP_JSON_F_STR_CLEAN) return (mcp_str){v->src + 1, v->src_len - 2};
     v = mcp_json_string_ready(v);
     return (mcp_str){v->u.s.ptr, v->u.s.len};
 }

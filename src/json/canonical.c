@@ -78,7 +78,7 @@ static int canon(mcp_arena *scratch, const mcp_json *v, mcp_buf *out, unsigned d
     case MCP_JSON_NUMBER: return write_number(v, out);
     case MCP_JSON_STRING:
         /* Source text without escapes is byte for byte what the escaper makes. */
-        if (v->flags & MCP_JSON_F_STR_CLEAN) return mcp_buf_append(out, v->src, v->src_len);
+        if (mcp_json_flags_of(v) & MCP_JSON_F_STR_CLEAN) return mcp_buf_append(out, v->src, v->src_len);
         v = mcp_json_string_ready(v);
         return mcp_json_escape_into(out, v->u.s.ptr, v->u.s.len);
     case MCP_JSON_RAW: {

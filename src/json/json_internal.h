@@ -63,6 +63,14 @@ struct mcp_json {
     } u;
 };
 
+/* A node's flags as readers outside the decoder see them. A string's first
+ * reader sets READY and BUSY in the same byte while other threads may be
+ * reading its CLEAN bits; every such read goes through here, an atomic
+ * load that costs no more than a plain one. */
+static inline uint8_t mcp_json_flags_of(const mcp_json *v) {
+    return __atomic_load_n(&v->flags, __ATOMIC_RELAXED);
+}
+
 /* The decoded text of a string node, decoding it on first use. */
 const mcp_json *mcp_json_string_ready(const mcp_json *v);
 

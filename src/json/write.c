@@ -531,7 +531,7 @@ static void write_node(mcp_json_writer *w, const mcp_json *v, unsigned depth) {
         for (const mcp_json *c = v->u.c.first; c; c = c->next) {
             if (c != v->u.c.first && (rc = mcp_json_buf_put(out, ",", 1))) break;
             if (obj) {
-                if (c->flags & MCP_JSON_F_KEY_CLEAN) rc = mcp_json_buf_put(out, c->key - 1, (size_t)c->key_len + 2);
+                if (mcp_json_flags_of(c) & MCP_JSON_F_KEY_CLEAN) rc = mcp_json_buf_put(out, c->key - 1, (size_t)c->key_len + 2);
                 else rc = mcp_json_escape_into(out, c->key, c->key_len);
                 if (rc || (rc = mcp_json_buf_put(out, ":", 1))) break;
             }
@@ -585,7 +585,7 @@ static char *write_reserved(mcp_buf *out, char *d, const mcp_json *v, unsigned d
         for (const mcp_json *c = v->u.c.first; c; c = c->next) {
             if (c != v->u.c.first) *d++ = ',';
             if (obj) {
-                if (MCP_LIKELY(c->flags & MCP_JSON_F_KEY_CLEAN)) {
+                if (MCP_LIKELY(mcp_json_flags_of(c) & MCP_JSON_F_KEY_CLEAN)) {
                     d = copy_token(d, c->key - 1, (size_t)c->key_len + 2, src_end);
                 } else {
                     /* Room is there (see above); the escaper only needs
