@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build test sanitize fuzz bench bench-gate clean
+.PHONY: all deps build test sanitize tsan fuzz bench bench-gate clean
 
 all: build
 
@@ -24,6 +24,15 @@ sanitize: deps
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit
+
+# Unit tests under ThreadSanitizer: worker loops, tool threads, pools and
+# exporters share sessions and queues. tests/sanitizers/tsan.supp says why
+# each suppression is there.
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DMCP_WERROR=ON -DMCP_SANITIZE_THREAD=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -L unit
 
 # libFuzzer targets, each run for FUZZ_SECONDS.
 fuzz: deps
@@ -47,4 +56,4 @@ bench-gate: deps
 	@build-release/mcpd bench compare --deterministic
 
 clean:
-	rm -rf build build-sanitize build-fuzz build-release
+	rm -rf build build-sanitize build-tsan build-fuzz build-release
