@@ -267,6 +267,56 @@ static void test_integers_read_back(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Eight digits at a time by multiply and mask: every digit value at every
+ * position of an 8-digit group (d * 10^k and d * 111...1), and a spread of
+ * others, must read back as printf writes them. */
+static void test_digit_groups_read_back(void **state) {
+    (void)state;
+    enum { PER_SPAN = 100 };
+    int64_t values[1000];
+    size_t n = 0;
+    uint64_t ones = 0;
+    for (int k = 0; k < 18; k++) {
+        ones = ones * 10 + 1;
+        int64_t p = 1;
+        for (int i = 0; i < k; i++) p *= 10;
+        for (int d = 1; d <= 9; d++) {
+            values[n++] = d * p;
+            values[n++] = (int64_t)(ones * (uint64_t)d);
+        }
+    }
+    uint64_t x = 0x243f6a8885a308d3ull;
+    while (n < sizeof values / sizeof values[0]) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        values[n++] = (int64_t)(x >> (x % 50)); /* spread over the lengths */
+    }
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    static char keys[PER_SPAN][8];
+    for (int i = 0; i < PER_SPAN; i++) snprintf(keys[i], sizeof keys[i], "i%d", i);
+    mcp_buf out;
+    mcp_buf_init(&out);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    for (size_t first = 0; first < n; first += PER_SPAN) {
+        mcp_span *s = mcp_span_start(t, "digits", MCP_SPAN_INTERNAL, NULL);
+        assert_non_null(s);
+        for (int i = 0; i < PER_SPAN; i++) mcp_span_set_int(s, keys[i], values[first + (size_t)i]);
+        mcp_buf_reset(&out);
+        assert_int_equal(obs_otlp_encode(&out, &t->opts, &s, 1), 0);
+        mcp_span_end(s);
+        mcp_json *js = mcp_json_at(spans_of(&arena, &out), 0);
+        for (int i = 0; i < PER_SPAN; i++) {
+            char want[24];
+            snprintf(want, sizeof want, "%lld", (long long)values[first + (size_t)i]);
+            assert_string_equal(mcp_json_str(mcp_json_get(attr_value(js, keys[i]), "intValue"), ""), want);
+        }
+    }
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    mcp_tracer_free(t);
+}
+
 /* Times are written as 3 + 8 + 8 digits when they have 19, the general
  * way otherwise: both sides of each boundary, zeros inside the groups,
  * and the end time (written separately) must read back as printf writes
@@ -316,6 +366,7 @@ int main(void) {
         cmocka_unit_test(test_many_keys_read_back),
         cmocka_unit_test(test_short_values_escape_as_the_writer),
         cmocka_unit_test(test_integers_read_back),
+        cmocka_unit_test(test_digit_groups_read_back),
         cmocka_unit_test(test_times_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
