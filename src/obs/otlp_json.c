@@ -8,11 +8,13 @@
  * shares the machine with the request path; with every request sampled this
  * is most of what tracing costs. So the encoder does not go through the
  * generic writer (comma and nesting state, a call per token): the constant
- * parts of a span are written as the literals they are, ids and numbers by
- * table and digit loops, and only strings that came from outside (names,
- * keys, values, messages) take the escaping pass (mcp_json_escape, which
- * also replaces invalid UTF-8), attribute keys once per batch. About 4x
- * fewer instructions per span than the writer.
+ * parts of a span are written as the literals they are, through one cursor
+ * into room reserved once per span, ids sixteen hex digits a step, numbers
+ * eight digits a step; a span whose text needs no escaping (checked once)
+ * has its values copied as they are, and only strings that need it take
+ * the escaping pass (mcp_json_escape, which also replaces invalid UTF-8),
+ * attribute keys once per batch. About 4x fewer instructions per span
+ * than the writer at first; about 550 for a request span now (from 1190).
  */
 #include "obs_internal.h"
 
