@@ -317,6 +317,96 @@ static void test_digit_groups_read_back(void **state) {
     mcp_tracer_free(t);
 }
 
+/* The string attribute key of span js, or NULL. */
+static const char *str_attr_of(const mcp_json *js, const char *key) {
+    return mcp_json_str(mcp_json_get(attr_value(js, key), "stringValue"), NULL);
+}
+
+static void expect_attr(const mcp_json *js, const char *key, const char *want, size_t *count) {
+    const char *got = str_attr_of(js, key);
+    if (!want) {
+        if (got) fail_msg("%s: unexpected \"%s\"", key, got);
+        return;
+    }
+    if (!got || strcmp(got, want) != 0) fail_msg("%s: \"%s\", want \"%s\"", key, got ? got : "(none)", want);
+    (*count)++;
+}
+
+/* Request spans in one batch: runs of one request shape with other ids,
+ * and neighbours that differ from it by one byte, one length, one field's
+ * split between two values, a missing id, the target kind or the side
+ * (an encoder that reused what it wrote for the span before, as one
+ * tried, must tell them apart): every span must carry exactly its own
+ * request's attributes. */
+static void test_request_shapes_in_one_batch(void **state) {
+    (void)state;
+    static const mcp_obs_request reqs[] = {
+        {.method = "tools/call", .target = "echo", .request_id = "1", .session_id = "s1",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+        {.method = "tools/call", .target = "echo", .request_id = "22", .session_id = "s1",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+        {.method = "tools/call", .target = "echo", .request_id = "3", .session_id = "s1",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+        {.method = "tools/call", .target = "ecko", .request_id = "4", .session_id = "s1",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+        {.method = "tools/call", .target = "ecko", .request_id = "5", .session_id = "s2",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+        {.method = "tools/call", .target = "ecko", .request_id = "6", .session_id = "s2",
+         .protocol_version = "2026-07-28", .transport = "tcph", .network_protocol = "ttp"},
+        {.method = "tools/call", .target = "ecko", .session_id = "s2", .protocol_version = "2026-07-28",
+         .transport = "tcp", .network_protocol = "http"},
+        {.method = "prompts/get", .target = "ecko", .request_id = "8", .session_id = "s2",
+         .protocol_version = "2026-07-28", .transport = "tcph", .network_protocol = "ttp"},
+        {.method = "resources/read", .resource_uri = "file:///a", .request_id = "9", .protocol_version = "2026-07-28"},
+        {.method = "resources/read", .resource_uri = "file:///b", .request_id = "10", .protocol_version = "2026-07-28"},
+        {.method = "resources/read", .resource_uri = "file:///b", .request_id = "11", .protocol_version = "2026-07-28"},
+        {.method = "resources/read", .resource_uri = "file:///b", .request_id = "12", .protocol_version = "2026-07-28",
+         .client = true},
+        {.method = "tools/call", .target = "echo", .request_id = "13", .session_id = "s1",
+         .protocol_version = "2026-07-28", .transport = "tcp", .network_protocol = "http"},
+    };
+    enum { N = sizeof reqs / sizeof reqs[0] };
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "svc \"q\"", .exporter = {.endpoint = ""}}, &t), 0);
+    mcp_obs *o;
+    assert_int_equal(mcp_obs_new(t, NULL, &o), 0);
+    mcp_span *spans[N];
+    for (int i = 0; i < N; i++) {
+        spans[i] = mcp_obs_request_start(o, &reqs[i]);
+        assert_non_null(spans[i]);
+    }
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(obs_otlp_encode(&out, &t->opts, spans, N), 0);
+    for (int i = N - 1; i >= 0; i--) mcp_obs_request_end(o, spans[i], NULL);
+    mcp_arena arena;
+    mcp_arena_init(&arena, 0);
+    mcp_json *list = spans_of(&arena, &out);
+    assert_int_equal(mcp_json_len(list), N);
+    for (int i = 0; i < N; i++) {
+        const mcp_obs_request *q = &reqs[i];
+        const mcp_json *js = mcp_json_at(list, (size_t)i);
+        bool tool = !strcmp(q->method, "tools/call"), prompt = !strcmp(q->method, "prompts/get");
+        size_t count = 0;
+        expect_attr(js, "mcp.method.name", q->method, &count);
+        expect_attr(js, "jsonrpc.request.id", q->request_id, &count);
+        expect_attr(js, "gen_ai.tool.name", tool ? q->target : NULL, &count);
+        expect_attr(js, "gen_ai.operation.name", tool ? "execute_tool" : NULL, &count);
+        expect_attr(js, "gen_ai.prompt.name", prompt ? q->target : NULL, &count);
+        expect_attr(js, "mcp.resource.uri", q->resource_uri, &count);
+        expect_attr(js, "mcp.session.id", q->session_id, &count);
+        expect_attr(js, "mcp.protocol.version", q->protocol_version, &count);
+        expect_attr(js, "network.transport", q->transport, &count);
+        expect_attr(js, "network.protocol.name", q->network_protocol, &count);
+        assert_int_equal(mcp_json_len(mcp_json_get(js, "attributes")), count);
+        assert_int_equal(mcp_json_int(mcp_json_get(js, "kind"), 0), q->client ? 3 : 2);
+    }
+    mcp_arena_free(&arena);
+    mcp_buf_free(&out);
+    mcp_obs_free(o);
+    mcp_tracer_free(t);
+}
+
 /* Times are written as 3 + 8 + 8 digits when they have 19, the general
  * way otherwise: both sides of each boundary, zeros inside the groups,
  * and the end time (written separately) must read back as printf writes
@@ -367,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_short_values_escape_as_the_writer),
         cmocka_unit_test(test_integers_read_back),
         cmocka_unit_test(test_digit_groups_read_back),
+        cmocka_unit_test(test_request_shapes_in_one_batch),
         cmocka_unit_test(test_times_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
