@@ -9,7 +9,10 @@
  * handled has its reply built by the session straight into that buffer,
  * behind room kept for the head, so the reply is written once (instead of
  * built in the call's buffer and copied here) and the call's own output
- * buffer, 2 KB per connection, is never touched. The head's size depends
+ * buffer, 2 KB per connection, is never touched. That memory is what it
+ * saves: ~40 instructions a request, but at 1,000 connections (SSE) the
+ * throughput against the null server went from 0.77 to 0.81, interleaved
+ * runs; at 50 it is unchanged. The head's size depends
  * on the number of digits of the reply's length, unknown until the reply
  * is built: the room kept is the head of a reply as long as the last one
  * of its kind on this thread, so a steady load never moves a byte, and a
