@@ -49,32 +49,43 @@ mcp_call *mcp_call_acquire(mcp_session *session)
     }
     call->session = session;
     call->next = NULL;
-    call->snap = session->snap;
-    mcp_registry_snapshot_retain(call->snap);
+    /* A pooled call keeps the snapshot it last ran with (call_reset): as
+     * long as the registry does not change, taking it costs a compare
+     * instead of a locked increment and decrement per request, each of
+     * which waited for the stores of the reply before it. */
+    if (call->snap != session->snap) {
+        mcp_registry_snapshot_release(call->snap);
+        call->snap = session->snap;
+        mcp_registry_snapshot_retain(call->snap);
+    }
     /* No other thread can see the call before dispatch links it in under
      * the session lock, which publishes this store too. */
     atomic_store_explicit(&call->cancelled, false, memory_order_relaxed);
     return call;
 }
 
+/* Back to the state of a new call, except for its memory and its
+ * snapshot reference (see mcp_call_acquire). */
 static void call_reset(mcp_call *call)
 {
-    mcp_registry_snapshot_release(call->snap);
     mcp_arena_reset(&call->arena);
     mcp_buf_reset(&call->items);
     mcp_buf_reset(&call->structured);
     mcp_buf_reset(&call->out);
     mcp_arena arena = call->arena;
     mcp_buf items = call->items, structured = call->structured, out = call->out;
+    mcp_registry_snapshot *snap = call->snap;
     memset(call, 0, sizeof *call);
     call->arena = arena;
     call->items = items;
     call->structured = structured;
     call->out = out;
+    call->snap = snap;
 }
 
 static void call_destroy(mcp_call *call)
 {
+    mcp_registry_snapshot_release(call->snap);
     mcp_arena_free(&call->arena);
     mcp_buf_free(&call->items);
     mcp_buf_free(&call->structured);

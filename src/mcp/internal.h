@@ -101,7 +101,7 @@ struct mcp_call {
     const char *fail_data;        /* JSON text for error.data, or NULL */
     mcp_json *result_meta;        /* mcp_call_result_meta: an object (in arena), or NULL */
     const mcp_registry_entry *entry;
-    mcp_registry_snapshot *snap;  /* referenced while the call lives */
+    mcp_registry_snapshot *snap;  /* referenced while the call lives, and in the pool */
     mcp_batch_reply *batch;
     atomic_bool cancelled;
     int (*run)(mcp_call *call);   /* the method, run again when input arrives */

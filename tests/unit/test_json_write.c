@@ -344,6 +344,27 @@ static void test_heads_and_pieces(void **state) {
     mcp_json_end_object(&w);
     assert_int_equal(mcp_json_writer_status(&w), 0);
     assert_string_equal(out.data, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"a\":1},\"b\":false}");
+    /* an empty last piece: whether a comma is due comes from the text
+     * before it */
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    const mcp_str open_empty[3] = {{"{\"r\":{", 6}, {"", 0}, {NULL, 0}};
+    mcp_json_open_objects(&w, open_empty, 3, 2);
+    MCP_JSON_KEY(&w, "y");
+    mcp_json_write_int(&w, 2);
+    mcp_json_end_object(&w);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"r\":{\"y\":2}}");
+    mcp_buf_reset(&out);
+    mcp_json_writer_init(&w, &out);
+    const mcp_str member_empty[2] = {{"\"x\":0", 5}, {"", 0}};
+    mcp_json_begin_object_with(&w, member_empty, 2);
+    MCP_JSON_KEY(&w, "y");
+    mcp_json_write_int(&w, 2);
+    mcp_json_end_object(&w);
+    assert_int_equal(mcp_json_writer_status(&w), 0);
+    assert_string_equal(out.data, "{\"x\":0,\"y\":2}");
     /* ending with a member of the innermost: the next member gets a comma */
     mcp_buf_reset(&out);
     mcp_json_writer_init(&w, &out);

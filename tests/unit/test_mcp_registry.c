@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "mcp/internal.h"
+#include "test_mcp_sink.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -140,6 +141,61 @@ static void test_registration_while_reading(void **state)
     mcp_server_free(s);
 }
 
+static int answer_one(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    return mcp_call_text(call, "one");
+}
+
+static int answer_two(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    return mcp_call_text(call, "two");
+}
+
+/* Text of the first content block of reply i, or "" when there is none. */
+static const char *reply_text(capture *cap, size_t i)
+{
+    const mcp_json *content = mcp_json_get(mcp_json_get(capture_json(cap, i), "result"), "content");
+    return mcp_json_str(mcp_json_get(mcp_json_at(content, 0), "text"), "");
+}
+
+/* A call taken from the session's pool keeps the registry snapshot it last
+ * ran with; the next request after a change must still see the change, and
+ * the snapshot it held must stay usable until then and be freed after
+ * (ASan tells both). */
+static void test_pooled_call_follows_registry(void **state)
+{
+    (void)state;
+    mcp_server *s = mcp_server_new(&(mcp_server_opts){.name = "r", .version = "1"});
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "t", .fn = answer_one}), 0);
+    capture cap;
+    capture_init(&cap);
+    mcp_sink sink = capture_sink(&cap);
+    mcp_session *session = mcp_session_new(s, &sink);
+    static const char CALL[] =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"arguments\":{},"
+        "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+        "\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+    assert_int_equal(session_send(session, CALL), 0);
+    assert_int_equal(session_send(session, CALL), 0);
+    /* The same name, another handler: only a new snapshot knows it. */
+    assert_int_equal(mcp_server_remove_tool(s, "t"), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "t", .fn = answer_two}), 0);
+    assert_int_equal(session_send(session, CALL), 0);
+    assert_int_equal(mcp_server_remove_tool(s, "t"), 0);
+    assert_int_equal(session_send(session, CALL), 0);
+    assert_int_equal(capture_count(&cap), 4);
+    assert_string_equal(reply_text(&cap, 0), "one");
+    assert_string_equal(reply_text(&cap, 1), "one");
+    assert_string_equal(reply_text(&cap, 2), "two");
+    assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(capture_json(&cap, 3), "error"), "code"), 0),
+                     MCP_RPC_INVALID_PARAMS);
+    mcp_session_free(session);
+    mcp_server_free(s);
+    capture_free(&cap);
+}
+
 static void test_cursor_round_trip(void **state)
 {
     (void)state;
@@ -189,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_lookup_and_isolation),
         cmocka_unit_test(test_small_and_large_lookup_agree),
         cmocka_unit_test(test_registration_while_reading),
+        cmocka_unit_test(test_pooled_call_follows_registry),
         cmocka_unit_test(test_cursor_round_trip),
         cmocka_unit_test(test_uri_templates),
     };
