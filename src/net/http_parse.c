@@ -168,7 +168,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     field_to_buffer(parser);
     size_t room = parser->field_len < sizeof parser->field ? sizeof parser->field - parser->field_len : 0;
     size_t take = len < room ? len : room;
-    memcpy(parser->field + parser->field_len, at, take);
+    /* Past the array the pointer itself would be out of bounds. */
+    if (take) memcpy(parser->field + parser->field_len, at, take);
     parser->field_len += len; /* may pass the array: then the name is not one of ours */
     return 0;
 }
