@@ -273,14 +273,19 @@ static void get_stream_carries_server_notifications(void **state)
     expect_call(c, "tools/list", NULL, "echo");
     /* The client opened its GET stream; a change is only announced on it
      * once the server has taken it (it registers the stream, then answers
-     * with the event-stream head, the only SSE answer here). */
+     * with the event-stream head, the only SSE answer here), and only to a
+     * session whose notifications/initialized it has: the client posts that
+     * without waiting for its 202, so it may still be on its way. The
+     * client is pumped meanwhile, or a post still in progress would stay
+     * where it is. */
     mcp_http_counters hc = {0};
-    for (int i = 0; i < 500 && hc.responses_sse == 0; i++) {
+    for (int i = 0; i < 500 && (hc.responses_sse == 0 || hc.accepted_202 == 0); i++) {
         mcp_http_counters_get(mcp_net_http(f.net), &hc);
-        if (hc.responses_sse == 0)
-            sleep_ms(10);
+        if (hc.responses_sse == 0 || hc.accepted_202 == 0)
+            mcp_client_pump(c, 10);
     }
     assert_int_equal(hc.responses_sse, 1);
+    assert_int_equal(hc.accepted_202, 1);
     assert_int_equal(mcp_server_add_tool(f.server, &(mcp_tool){.name = "late", .fn = tool_echo}), 0);
     for (int i = 0; i < 500 && n.list_changed == 0; i++)
         mcp_client_pump(c, 10);
