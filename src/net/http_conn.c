@@ -102,7 +102,6 @@ mcp_http_exchange *mcp_http_exchange_new(mcp_http_conn *conn) {
         mcp_buf_init(&x->token);
         mcp_buf_init(&x->pending);
     }
-    x->pool_home = conn;
     x->pool_worker = conn->io.worker;
     x->conn = conn;
     x->worker = conn->io.worker;
@@ -713,7 +712,6 @@ mcp_session *mcp_http_conn_detach(mcp_http_conn *conn) {
     while (x) {
         mcp_http_exchange *next = x->next;
         x->next = NULL;
-        x->pool_home = NULL; /* it may outlive the connection */
         if (x->modern && x->state != MCP_HTTP_X_DONE) mcp_net_count(&conn->counters->cancelled_by_close, 1);
         if (x->hs) {
             /* Handshake era: disconnection is not cancellation. A request

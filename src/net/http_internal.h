@@ -100,9 +100,8 @@ struct mcp_http_exchange {
     mcp_buf token;                   /* JSON text of the progress token, if any */
     mcp_buf pending;                 /* output while not at the head of the queue */
     uint64_t last_write_ms;
-    /* Reuse: a finished exchange goes back to its connection's spares when
-     * its last reference is dropped on that connection's loop. */
-    mcp_http_conn *pool_home;        /* NULL once the connection is detached */
+    /* Reuse: a finished exchange goes back to its worker thread's spares
+     * (http_conn.c) when its last reference is dropped on that loop. */
     mcp_net_worker *pool_worker;
 };
 
@@ -117,8 +116,6 @@ struct mcp_http_conn {
     mcp_arena arena;             /* per request: the envelope parse of the body */
     mcp_http_exchange *head, *tail;
     size_t queued;               /* exchanges in the queue */
-    mcp_http_exchange *spares;   /* finished exchanges kept for reuse (buffers included) */
-    size_t spare_count;
     mcp_session *modern;         /* modern-era requests of this connection */
     mcp_buf stash;               /* input held back while too many requests are queued */
     bool paused;                 /* input is being held back */
