@@ -86,7 +86,7 @@ static __attribute__((noinline)) string_end scan_string_rest(parser *ps, const c
     const char *end = ps->end;
     /* Blocks pay off for long strings only: a short one with an escape or
      * an accent is done byte by byte before a block would be set up. */
-    const char *blocks_from = ps->blocks ? p + 48 : end;
+    const char *blocks_from = ps->blocks && end - p > 48 ? p + 48 : end;
     unsigned give_ups = 0;
     bool esc = false;
     for (;;) {

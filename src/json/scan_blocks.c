@@ -240,7 +240,17 @@ __attribute__((target("avx2"))) const char *mcp_json_scan_blocks(const char *p, 
     }
     *escaped = esc;
     *retry_after = p;
-    return !esc_carry && !lead_carry && !open_tail && pair_u < p ? p : resume;
+    if (!esc_carry && !lead_carry && !open_tail && pair_u < p) return p;
+    /* Something is open across the last edge: hand back where it began,
+     * everything before it being judged valid. The last block start with
+     * nothing open may be the very first: four-byte sequences one byte
+     * out of step with the blocks cross every edge, and all the work would
+     * then be done again byte by byte. */
+    if (pair_u >= p) return pair_u - 7; /* the high surrogate's backslash */
+    if (esc_carry) return p - 1;        /* the backslash that escapes p[0] */
+    if ((unsigned char)p[-3] >= 0xF0) return p - 3;
+    if ((unsigned char)p[-2] >= 0xE0) return p - 2;
+    return p - 1; /* a lead byte */
 give_up:
     *escaped = esc;
     *retry_after = p + 64;

@@ -208,6 +208,55 @@ static void test_blocks_vouch_for_valid_text(void **state) {
     }
 }
 
+/* Text that leaves something open at every block edge (four-byte
+ * sequences one byte out of step with the 64-byte blocks, an escape or a
+ * surrogate pair across the last edge), ending less than a block before
+ * the input does: the blocks hand back a point within the last block, not
+ * the string's start, so the byte scanner does not read it all again. */
+static void test_blocks_hand_back_near_the_end(void **state) {
+    (void)state;
+    if (!mcp_json_have_blocks()) {
+        fprintf(stderr, "skipped: no AVX2, the block scanner is not used here\n");
+        skip();
+    }
+    static const char *const TAILS[] = {"", "\\n", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac"};
+    for (size_t lead = 1; lead <= 3; lead++) {
+        for (size_t t = 0; t < sizeof TAILS / sizeof *TAILS; t++) {
+            for (size_t shift = 0; shift < 64; shift++) {
+                char *body = malloc(20000);
+                assert_non_null(body);
+                size_t len = 0;
+                memset(body, 'a', lead);
+                len += lead;
+                while (len < 16000 + shift) {
+                    memcpy(body + len, "\xf0\x9f\x98\x80", 4);
+                    len += 4;
+                }
+                size_t k = strlen(TAILS[t]);
+                memcpy(body + len, TAILS[t], k);
+                len += k;
+                body[len++] = '"';
+                bool esc, closed;
+                const char *retry;
+                const char *at = mcp_json_scan_blocks(body, body + len, &esc, &closed, &retry);
+                /* Under a block is left, and the open sequence or escape
+                 * (at most 7 bytes) in front of it. */
+                if (!closed && body + len - at > 64 + 7)
+                    fail_msg("lead %zu, tail %zu, shift %zu: handed back %td bytes before the end", lead, t, shift,
+                             body + len - at);
+                /* Whatever it handed back, the parse as a whole is right. */
+                char *doc = malloc(len + 1);
+                assert_non_null(doc);
+                doc[0] = '"';
+                memcpy(doc + 1, body, len);
+                assert_int_equal(mcp_json_validate(doc, len + 1, NULL, NULL), 0);
+                free(doc);
+                free(body);
+            }
+        }
+    }
+}
+
 /* The plain-text skip, which the parser trusts to point at the first byte
  * that needs a look: one stop byte of each kind (or none) at every offset
  * of bodies of 16 to 700 bytes, after 16 plain bytes, with the input ending
@@ -253,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_blocks_match_bytes),
         cmocka_unit_test(test_long_string_spoiled_late),
         cmocka_unit_test(test_blocks_vouch_for_valid_text),
+        cmocka_unit_test(test_blocks_hand_back_near_the_end),
         cmocka_unit_test(test_skip_plain_finds_first_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
