@@ -12,55 +12,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* clock.c: the clock of span times and request durations, the TSC scaled
- * to ns where the kernel trusts it, mcp_now_ns until then and elsewhere. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define OBS_CLOCK_TSC 1
-#include <x86intrin.h>
-#else
-#define OBS_CLOCK_TSC 0
-#endif
-
-typedef struct obs_clock_scale {
-    uint64_t ticks0, ns0;
-    uint64_t mult;               /* ns per tick, 32.32 fixed point, below 1.0 */
-} obs_clock_scale;
-/* NULL until the counter's rate is known. */
-extern _Atomic(const obs_clock_scale *) obs_clock;
-
-/* Measure the counter's rate: a first call marks the start; one at least
- * switch_after_ns later switches the clock to the counter, one at least
- * refine_after_ns after the start measures the rate again over that
- * longer time. True once the clock reads the counter. The exporter calls
- * it every round; one load once refined. */
-bool obs_clock_calibrate(uint64_t switch_after_ns, uint64_t refine_after_ns);
-/* True when a measurement has started on a counter the kernel trusts and
- * the clock has not switched yet. */
-bool obs_clock_switch_pending(void);
-/* What the exporter passes to obs_clock_calibrate. */
-#define OBS_CLOCK_SWITCH_NS 10000000u
-#define OBS_CLOCK_REFINE_NS 10000000000u
-
-#if OBS_CLOCK_TSC
-static inline uint64_t obs_clock_at(const obs_clock_scale *c, uint64_t now_ticks) {
-    uint64_t ticks = now_ticks - c->ticks0;
-    /* The kernel keeps the counters of all CPUs in step, but not to the
-     * tick: a read on another CPU just after an anchor may come out a
-     * little before it. */
-    if (MCP_UNLIKELY((int64_t)ticks < 0)) ticks = 0;
-    /* ticks * mult >> 32 without a 128-bit product: mult < 2^32. */
-    return c->ns0 + (ticks >> 32) * c->mult + (((ticks & 0xffffffffu) * c->mult) >> 32);
-}
-#endif
-
-static inline uint64_t obs_now_ns(void) {
-#if OBS_CLOCK_TSC
-    const obs_clock_scale *c = atomic_load_explicit(&obs_clock, memory_order_acquire);
-    if (MCP_LIKELY(c != NULL)) return obs_clock_at(c, __rdtsc());
-#endif
-    return mcp_now_ns();
-}
-
 typedef enum obs_attr_type { OBS_ATTR_STR = 0, OBS_ATTR_INT, OBS_ATTR_DOUBLE, OBS_ATTR_BOOL } obs_attr_type;
 
 typedef struct obs_attr {
@@ -126,7 +77,7 @@ struct mcp_span {
     uint32_t text_used;
     uint32_t dropped_attrs;
     uint64_t start_unix_ns, end_unix_ns;
-    uint64_t start_mono_ns;      /* obs_now_ns at the start: durations */
+    uint64_t start_mono_ns;      /* for latency metrics */
     void *user;                  /* the request hooks keep their handle data here */
     uint32_t user_index;
     obs_req req;
@@ -231,8 +182,7 @@ struct mcp_tracer {
 
 /* tracer.c: wake the exporter because a ring has a batch waiting. */
 void obs_exporter_nudge(mcp_tracer *t);
-/* tracer.c: measure the offset of the wall clock from obs_now_ns (and let
- * the clock calibrate). */
+/* tracer.c: measure the offset of the wall clock from mcp_now_ns. */
 void obs_clock_offset_refresh(mcp_tracer *t);
 
 /* trace_context.c: mcp_traceparent_parse with a tracestate slice. */

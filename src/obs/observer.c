@@ -348,8 +348,7 @@ void mcp_obs_request_end(void *obs, void *handle, const mcp_obs_outcome *outcome
     int code = outcome ? outcome->rpc_code : 0;
     bool tool_error = outcome && outcome->tool_error;
     unsigned mi = s->user_index & 0xff, side = s->user_index >> 8 ? 1 : 0;
-    uint64_t now = obs_now_ns();
-    if (now < s->start_mono_ns) now = s->start_mono_ns; /* ended on another CPU a few ticks behind */
+    uint64_t now = mcp_now_ns();
     if (o->metrics) {
         int oi = code ? 1 : tool_error ? 2 : 0;
         obs_metrics_timer_record(o->metrics, &o->timers[side][mi][oi], now - s->start_mono_ns);

@@ -223,7 +223,7 @@ mcp_span *obs_span_begin(mcp_tracer *t, mcp_span_kind kind, const mcp_trace_cont
     else if (sm->root == MCP_SAMPLE_ALWAYS_ON) s->recording = true;
     else s->recording = mcp_sampler_should_sample(sm, s->ctx.trace_id, parent);
     s->ctx.flags = s->recording ? 1 : 0;
-    s->start_mono_ns = obs_now_ns();
+    s->start_mono_ns = mcp_now_ns();
     if (s->recording) {
         counter_inc(&th->started, 1);
         s->start_unix_ns = s->start_mono_ns + (uint64_t)atomic_load_explicit(&t->unix_offset_ns, memory_order_relaxed);
@@ -327,7 +327,7 @@ void obs_span_leave(mcp_span *s) {
 }
 
 void mcp_span_end(mcp_span *s) {
-    if (s) obs_span_end_at(s, obs_now_ns());
+    if (s) obs_span_end_at(s, mcp_now_ns());
 }
 
 void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns) {
@@ -337,9 +337,7 @@ void obs_span_end_at(mcp_span *s, uint64_t now_mono_ns) {
         return;
     }
     mcp_tracer *t = s->tracer;
-    /* A span ended on another thread may read a counter a few ticks
-     * behind the one that started it. */
-    s->end_unix_ns = s->start_unix_ns + (now_mono_ns > s->start_mono_ns ? now_mono_ns - s->start_mono_ns : 0);
+    s->end_unix_ns = s->start_unix_ns + (now_mono_ns - s->start_mono_ns);
     obs_thread *th = thread_state(t);
     if (MCP_UNLIKELY(!th)) {
         obs_span_release(s);

@@ -92,11 +92,10 @@ static bool export_batch(mcp_tracer *t, obs_http_conn *conn, mcp_span **spans, s
 }
 
 void obs_clock_offset_refresh(mcp_tracer *t) {
-    obs_clock_calibrate(OBS_CLOCK_SWITCH_NS, OBS_CLOCK_REFINE_NS);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t wall = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-    atomic_store_explicit(&t->unix_offset_ns, wall - (int64_t)obs_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&t->unix_offset_ns, wall - (int64_t)mcp_now_ns(), memory_order_relaxed);
 }
 
 void obs_exporter_nudge(mcp_tracer *t) {
@@ -131,13 +130,6 @@ static void *exporter_main(void *arg) {
     obs_http_conn conn = {.fd = -1, .keep = true};
     bool timed_out = true;
     pthread_mutex_lock(&t->lock);
-    /* The first measurement of the span clock (clock.c) ends here rather
-     * than a round later: the requests of the first interval then pay
-     * for the cheaper clock too. Only the first tracer of a process waits. */
-    if (obs_clock_switch_pending()) {
-        wait_or_stop(t, OBS_CLOCK_SWITCH_NS / 1000000u + 1);
-        obs_clock_offset_refresh(t);
-    }
     for (;;) {
         uint64_t want = t->flush_requested;
         bool stopping = t->stopping, must_post = stopping || timed_out || want > t->flush_done;
