@@ -312,7 +312,8 @@ static void *request_start(void *obs, const mcp_request_info *req) {
     if (!has_parent && req->client && mcp_span_current()) has_parent = mcp_span_context(mcp_span_current(), &parent) == 0;
     unsigned mi = method_index(req->method);
     obs_req_target kind = mi == 0 ? OBS_TARGET_TOOL : mi == 5 ? OBS_TARGET_PROMPT : OBS_TARGET_NONE;
-    mcp_str target = kind != OBS_TARGET_NONE ? req->target : (mcp_str){NULL, 0};
+    /* A slice without a pointer is absent, whatever its length says. */
+    mcp_str target = kind != OBS_TARGET_NONE && req->target.ptr ? req->target : (mcp_str){NULL, 0};
     mcp_span *s = obs_span_begin_current(o->tracer, req->client ? MCP_SPAN_CLIENT : MCP_SPAN_SERVER,
                                          has_parent ? &parent : NULL);
     if (!s) return NULL;

@@ -20,6 +20,7 @@
 
 #include "mcp/json.h"
 
+#include <float.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -350,7 +351,16 @@ static void attr(enc *e, const mcp_span *s, const obs_attr *a) {
         PUT(e, "\"}}");
         break;
     case OBS_ATTR_DOUBLE: {
-        /* The writer owns the shortest round-trip form (and NaN as null). */
+        /* JSON has no NaN or infinity; the protobuf JSON mapping, which
+         * OTLP/JSON follows, writes them as these strings (a null would be
+         * read as 0). The writer owns the shortest round-trip form of the
+         * rest. */
+        if (a->v.d != a->v.d || a->v.d > DBL_MAX || a->v.d < -DBL_MAX) {
+            if (a->v.d != a->v.d) PUT(e, ",\"value\":{\"doubleValue\":\"NaN\"}}");
+            else if (a->v.d > 0) PUT(e, ",\"value\":{\"doubleValue\":\"Infinity\"}}");
+            else PUT(e, ",\"value\":{\"doubleValue\":\"-Infinity\"}}");
+            break;
+        }
         PUT(e, ",\"value\":{\"doubleValue\":");
         mcp_json_writer w;
         mcp_json_writer_init(&w, e->out);

@@ -287,6 +287,18 @@ static void test_malformed_traceparent_gives_root(void **state) {
 
 /* Each method the metrics know is counted under its own label; anything
  * else (a near miss too) under "other". */
+/* mcp_request_info is public: a caller's slice without a pointer is
+ * absent, whatever its length, for the target as for every other field. */
+static void test_target_without_pointer_is_absent(void **state) {
+    fixture *f = *state;
+    static const char method[] = "tools/call";
+    void *h = f->observer.on_request_start(
+        f->observer.user, &(mcp_request_info){.method = {method, sizeof method - 1}, .target = {NULL, 4},
+                                              .request_id = {NULL, 3}, .session_id = {NULL, 9}});
+    assert_non_null(h);
+    f->observer.on_request_end(f->observer.user, h, &(mcp_request_outcome){0});
+}
+
 static void test_every_method_has_its_label(void **state) {
     fixture *f = *state;
     static const char *const methods[] = {
@@ -327,6 +339,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_values_of_every_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_target_is_kept_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_traceparent_gives_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_target_without_pointer_is_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_method_has_its_label, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attribute_limit_counts_request_attributes, setup, teardown),
     };

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 static const char *TP = "00-0123456789abcdeffedcba9876543210-a0b1c2d3e4f56789-01";
@@ -93,6 +94,9 @@ static void test_otlp_encoding_reads_back(void **state) {
     mcp_span_set_int(a, "neg", INT64_MIN);
     mcp_span_set_int(a, "pos", 1234567890123LL);
     mcp_span_set_double(a, "dbl", 0.25);
+    mcp_span_set_double(a, "dbl.nan", NAN);
+    mcp_span_set_double(a, "dbl.inf", INFINITY);
+    mcp_span_set_double(a, "dbl.neg.inf", -INFINITY);
     mcp_span_set_bool(a, "yes", true);
     mcp_span_set_bool(a, "no", false);
     mcp_span_set_error(a, "-32602", "bad \"params\"");
@@ -121,6 +125,10 @@ static void test_otlp_encoding_reads_back(void **state) {
     assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "neg"), "intValue"), ""), "-9223372036854775808");
     assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "pos"), "intValue"), ""), "1234567890123");
     assert_true(mcp_json_num(mcp_json_get(attr_value(ja, "dbl"), "doubleValue"), 0) == 0.25);
+    /* The protobuf JSON mapping's spelling of what JSON numbers cannot say. */
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "dbl.nan"), "doubleValue"), ""), "NaN");
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "dbl.inf"), "doubleValue"), ""), "Infinity");
+    assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "dbl.neg.inf"), "doubleValue"), ""), "-Infinity");
     assert_true(mcp_json_bool(mcp_json_get(attr_value(ja, "yes"), "boolValue"), false));
     assert_false(mcp_json_bool(mcp_json_get(attr_value(ja, "no"), "boolValue"), true));
     assert_string_equal(mcp_json_str(mcp_json_get(attr_value(ja, "error.type"), "stringValue"), ""), "-32602");
