@@ -32,9 +32,9 @@
  *       it shows as throughput; bursts on one connection instead made the
  *       slower traced server look faster, by batching more replies per
  *       write) or keep-alive HTTP (50 connections, 1 in flight each).
- *       Server threads on one CPU, the load generator on another when there
- *       are two; the exporter and receiver threads run where the scheduler
- *       puts them, as they would in production. The traced record gets
+ *       Server threads and the tracer's exporter thread (the server's own
+ *       work) on one CPU, the load generator and the receiver (a collector
+ *       runs elsewhere) on another when there are two. The traced record gets
  *       overhead_pct: the median over repetitions of the throughput lost in
  *       each interleaved pair, with its range (overhead_pct_min/max).
  *
@@ -530,8 +530,18 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     mcp_buf_init(&s->net_prefix);
     mcp_buf_init(&s->net_suffix);
     unsigned kind = (unsigned)(w->size / 1000000);
+    bool served = kind == W_SERVED_TCP || kind == W_SERVED_HTTP;
+    /* Served: the receiver stands for a collector on another machine, so
+     * it runs beside the load generator; the exporter thread is the
+     * server's own work and runs on the server's CPU, where every cost of
+     * tracing counts against the throughput it keeps. Threads take the
+     * CPU of the thread that starts them. */
+    if (served) bench_pinning_choose(&s->pin);
+    bench_pin_self(s->pin.client_cpu);
     int rc = sink_start(&s->sink);
+    bench_pin_self(s->pin.server_cpu);
     if (!rc) rc = tracer_at(s->sink.port, &s->tracer);
+    bench_pin_self(s->pin.client_cpu);
     if (!rc) rc = mcp_metrics_new(&s->metrics);
     if (!rc) rc = mcp_obs_new(s->tracer, s->metrics, &s->obs);
     if (!rc && kind == W_RESILIENCE) rc = tracer_at(dead_port(), &s->tracer_down);
@@ -542,11 +552,8 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
         rc = target_new(s, &s->plain, NULL);
         if (!rc) rc = target_new(s, &s->traced, s->obs);
     }
-    if (!rc && (kind == W_SERVED_TCP || kind == W_SERVED_HTTP)) {
-        /* The tracer's exporter and the receiver are already running,
-         * unpinned; only the servers and the load generator are placed. */
+    if (!rc && served) {
         bool http = kind == W_SERVED_HTTP;
-        bench_pinning_choose(&s->pin);
         rc = served_request_build(s, http);
         if (!rc) rc = served_start(s, &s->served_plain, NULL, http);
         if (!rc) rc = served_start(s, &s->served_traced, s->obs, http);
