@@ -397,8 +397,11 @@ static bool complete_in_place(mcp_call *call)
 {
     mcp_session *s = call->session;
     const mcp_sink *sink = &s->sink;
-    if (!sink->lend || !sink->lent || call->batch || call->task || call->listen || s->server->opts.observer ||
-        atomic_load(&call->cancelled))
+    /* Only the call whose handler just returned on this thread: a call
+     * finished from inside another request's handling would be built as
+     * that request's reply by a transport that answers per request. */
+    if (!sink->lend || !sink->lent || call->state != MCP_CALL_IN_HANDLER || call->batch || call->task ||
+        call->listen || s->server->opts.observer || atomic_load(&call->cancelled))
         return false;
     pthread_mutex_lock(&s->lock);
     mcp_buf *out = NULL;

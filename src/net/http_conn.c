@@ -122,9 +122,11 @@ void mcp_http_exchange_unref(mcp_http_exchange *x) {
     if (x->hs) mcp_http_session_unref(x->hs);
     x->hs = NULL;
     /* Back to the pool on the loop that made it, while that loop has
-     * connections (the last one's free empties the pool). */
+     * connections (the last one's free empties the pool). Not with a
+     * large id or progress token, or the pool would keep that memory long
+     * after the client that sent it has gone. */
     if (loop_conns && x->pool_worker == mcp_net_worker_current() && loop_spare_count < MCP_HTTP_MAX_SPARES &&
-        x->pending.cap <= 64 * 1024) {
+        x->pending.cap <= 64 * 1024 && x->id.cap <= 1024 && x->token.cap <= 1024) {
         x->next = loop_spares;
         loop_spares = x;
         loop_spare_count++;
@@ -491,9 +493,13 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
     mcp_http_conn *conn = user;
     mcp_http_loan_settle();
     mcp_http_exchange *cur = mcp_http_current();
-    if (cur && cur->conn == conn) {
-        /* Inside the synchronous handling of cur: its reply or its
-         * notifications (a modern request has nothing else). */
+    /* Inside the synchronous handling of cur: its reply or its
+     * notifications. A reply to another request (a call that cur's handler
+     * finished) goes by its id, below, like one from another thread. */
+    static const char REPLY_HEAD[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    if (cur && cur->conn == conn &&
+        !(len > sizeof REPLY_HEAD - 1 && memcmp(message, REPLY_HEAD, sizeof REPLY_HEAD - 1) == 0 &&
+          !mcp_http_is_final(cur, message, len))) {
         mcp_http_exchange_deliver(cur, message, len);
         return MCP_OK;
     }

@@ -452,6 +452,7 @@ static int sink_lent(void *user, size_t start) {
         out->len += 10 - MCP_WS_LEND_HEAD;
     }
     memcpy(out->data + at, head, n);
+    out->data[out->len] = '\0'; /* as every mcp_buf, after the move too */
     if (!c->in_feed && c->io.flush) c->io.flush(c->io.user);
     return MCP_OK;
 }
