@@ -24,11 +24,67 @@
 /* Constant JSON text as a slice, for the writer's pieces. */
 #define JSON_TEXT(lit) {"" lit, sizeof(lit) - 1}
 
+/* Calls kept by the thread that takes them: a transport's worker loop
+ * serving many sessions reuses the few calls it just recycled, still in
+ * cache, instead of each session's own, which go cold one by one at a
+ * thousand connections (http_sse_1k). Only a thread that takes calls keeps
+ * them: a tool thread finishing calls would otherwise hoard them. A call
+ * here keeps its registry snapshot, which owns all it refers to, so the
+ * call may outlive its session and server; the thread's exit frees them. */
+#define MCP_CALL_THREAD_CACHE 8
+
+typedef struct thread_calls {
+    mcp_call *head;
+    unsigned count;
+} thread_calls;
+
+static _Thread_local thread_calls *this_thread_calls;
+static pthread_key_t thread_calls_key;
+static pthread_once_t thread_calls_once = PTHREAD_ONCE_INIT;
+static bool thread_calls_keyed;
+
+static void thread_calls_free(void *cache)
+{
+    thread_calls *tc = cache;
+    mcp_call_pool_free(tc->head);
+    free(tc);
+}
+
+static void thread_calls_key_make(void)
+{
+    thread_calls_keyed = pthread_key_create(&thread_calls_key, thread_calls_free) == 0;
+}
+
+/* This thread's cache, made on its first call taken (NULL without memory:
+ * the sessions' pools serve then). */
+static thread_calls *thread_calls_taker(void)
+{
+    thread_calls *tc = this_thread_calls;
+    if (MCP_LIKELY(tc))
+        return tc;
+    pthread_once(&thread_calls_once, thread_calls_key_make);
+    if (!thread_calls_keyed || !(tc = calloc(1, sizeof *tc)))
+        return NULL;
+    if (pthread_setspecific(thread_calls_key, tc) != 0) {
+        free(tc);
+        return NULL;
+    }
+    return this_thread_calls = tc;
+}
+
 mcp_call *mcp_call_acquire(mcp_session *session)
 {
-    /* The call that completed last waits in the spare slot: taking it is
-     * one exchange, where the pool would take a locked section. */
-    mcp_call *call = atomic_exchange_explicit(&session->spare, NULL, memory_order_acquire);
+    mcp_call *call = NULL;
+    thread_calls *tc = thread_calls_taker();
+    if (tc && tc->head) {
+        call = tc->head;
+        tc->head = call->next;
+        tc->count--;
+    }
+    /* The session's spare slot: taking it is one exchange, where the pool
+     * would take a locked section. */
+    if (!call)
+        call = atomic_exchange_explicit(&session->spare, NULL, memory_order_acquire);
     if (!call) {
         pthread_mutex_lock(&session->lock);
         call = session->pool;
@@ -103,6 +159,13 @@ static void call_recycle_locked(mcp_session *session, mcp_call *call)
         }
     }
     call_reset(call);
+    thread_calls *tc = this_thread_calls;
+    if (tc && tc->count < MCP_CALL_THREAD_CACHE) {
+        call->next = tc->head;
+        tc->head = call;
+        tc->count++;
+        return;
+    }
     /* Only lock holders fill the slot and acquire only empties it, so a
      * slot seen empty here stays empty until this store. */
     if (!atomic_load_explicit(&session->spare, memory_order_relaxed)) {
