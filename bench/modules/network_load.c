@@ -111,19 +111,6 @@ int bench_net_response_id(const char *line, size_t len, uint64_t *id) {
     return MCP_OK;
 }
 
-/* Decimal digits of id into out (at least 20 bytes); returns the length.
- * printf would cost more than the rest of building a ping. */
-static size_t format_id(char *out, uint64_t id) {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + id % 10);
-        id /= 10;
-    } while (id);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static int conn_connect(int port, bool ws, int *out) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return MCP_EIO;
@@ -256,7 +243,7 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
         uint64_t id = load->next_id++;
         char *w = c->out.data + c->out.len;
         char digits[20];
-        size_t id_len = format_id(digits, id);
+        size_t id_len = mcp_format_uint(digits, id);
         if (rq->ws) {
             w += bench_ws_frame_header(w, rq->prefix_len + id_len + rq->suffix_len, true);
         } else if (rq->http_head) {
@@ -264,7 +251,7 @@ static int conn_refill(bench_net_load *load, load_conn *c) {
             w += rq->http_head_len;
             memcpy(w, length_name, sizeof length_name - 1);
             w += sizeof length_name - 1;
-            w += format_id(w, rq->prefix_len + id_len + rq->suffix_len);
+            w += mcp_format_uint(w, rq->prefix_len + id_len + rq->suffix_len);
             memcpy(w, "\r\n\r\n", 4);
             w += 4;
         }

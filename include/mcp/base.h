@@ -71,6 +71,9 @@ mcp_str mcp_str_from(const char *cstr);
 bool mcp_str_eq(mcp_str a, mcp_str b);
 bool mcp_str_eq_cstr(mcp_str a, const char *cstr);
 bool mcp_str_case_eq_cstr(mcp_str a, const char *cstr); /* ASCII case-insensitive */
+/* The decimal digits of v into out (room for 20), no NUL; their count.
+ * For numbers on hot paths, where printf would cost more than the rest. */
+size_t mcp_format_uint(char *out, uint64_t v);
 
 /* ---- Arena -----------------------------------------------------------------
  * Bump allocator made of chained blocks. Allocation is a pointer bump;

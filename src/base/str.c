@@ -27,3 +27,14 @@ bool mcp_str_case_eq_cstr(mcp_str a, const char *cstr) {
         if (ascii_lower((unsigned char)a.ptr[i]) != ascii_lower((unsigned char)cstr[i])) return false;
     return true;
 }
+
+size_t mcp_format_uint(char *out, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}

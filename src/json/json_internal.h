@@ -320,7 +320,6 @@ size_t mcp_json_format_double(double d, char out[32]);
 
 /* Decimal text of v into out (needs 21 bytes); returns the length. */
 size_t mcp_json_format_int(int64_t v, char *out);
-size_t mcp_json_format_uint(uint64_t v, char *out);
 
 /* Appends the escaped, quoted form of s to out. Invalid UTF-8 becomes U+FFFD
  * so the output is always valid JSON. */

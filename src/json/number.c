@@ -130,23 +130,12 @@ double mcp_json_number_value(const char *text, size_t len, bool *is_int, int64_t
     return strtod_c(text, len);
 }
 
-size_t mcp_json_format_uint(uint64_t v, char *out) {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
-    return n;
-}
-
 size_t mcp_json_format_int(int64_t v, char *out) {
     if (v < 0) {
         out[0] = '-';
-        return 1 + mcp_json_format_uint((uint64_t)0 - (uint64_t)v, out + 1);
+        return 1 + mcp_format_uint(out + 1, (uint64_t)0 - (uint64_t)v);
     }
-    return mcp_json_format_uint((uint64_t)v, out);
+    return mcp_format_uint(out, (uint64_t)v);
 }
 
 /* "1e+21" -> "1e+21", "1.5e-07" -> "1.5e-7": drop exponent leading zeros. */

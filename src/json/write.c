@@ -480,7 +480,7 @@ void mcp_json_write_int(mcp_json_writer *w, int64_t v) {
 
 void mcp_json_write_uint(mcp_json_writer *w, uint64_t v) {
     char tmp[21];
-    scalar(w, tmp, mcp_json_format_uint(v, tmp));
+    scalar(w, tmp, mcp_format_uint(tmp, v));
 }
 
 void mcp_json_write_double(mcp_json_writer *w, double v) {

@@ -185,18 +185,11 @@ static const char *modern_meta_text(mcp_client *client, size_t *len)
 
 static size_t int_text(int64_t v, char digits[24])
 {
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[n++] = '-';
-    for (size_t i = 0; i < n; i++)
-        digits[i] = tmp[n - 1 - i];
-    return n;
+    if (v < 0) {
+        digits[0] = '-';
+        return 1 + mcp_format_uint(digits + 1, 0 - (uint64_t)v);
+    }
+    return mcp_format_uint(digits, (uint64_t)v);
 }
 
 /* {"jsonrpc":"2.0","id":ID,"method":"METHOD"[,"params":...]} written

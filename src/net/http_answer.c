@@ -29,17 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t mcp_http_format_uint(char *out, uint64_t v) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* By hand: snprintf cost ~700 instructions per event. */
 size_t mcp_http_format_hex(char *out, uint64_t v) {
     char tmp[16];
@@ -80,7 +69,7 @@ static size_t json_head(char *w, size_t len, bool keep_alive, const char *extra,
     char *p = w;
     memcpy(p, JSON_START, sizeof JSON_START - 1);
     p += sizeof JSON_START - 1;
-    p += mcp_http_format_uint(p, len);
+    p += mcp_format_uint(p, len);
     if (!keep_alive) {
         memcpy(p, closing, sizeof closing - 1);
         p += sizeof closing - 1;

@@ -13,8 +13,8 @@
 /* The head fields of every SSE answer after its Content-Type. */
 #define MCP_HTTP_SSE_HEAD_FIELDS "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
 
-/* Decimal and hexadecimal digits of v into out (no NUL); their count. */
-size_t mcp_http_format_uint(char *out, uint64_t v);
+/* The hexadecimal digits of v into out (no NUL); their count (decimal:
+ * mcp_format_uint). */
 size_t mcp_http_format_hex(char *out, uint64_t v);
 
 /* Where the bytes of x go now: the connection's output at the head of the

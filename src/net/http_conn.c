@@ -178,7 +178,7 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     char num[24];
     HEAD_LIT("HTTP/1.1 ");
-    HEAD_PUT(num, mcp_http_format_uint(num, (uint64_t)status));
+    HEAD_PUT(num, mcp_format_uint(num, (uint64_t)status));
     head[n++] = ' ';
     const char *reason = mcp_http_reason(status);
     HEAD_PUT(reason, strlen(reason));
@@ -190,7 +190,7 @@ void mcp_http_x_head(mcp_http_exchange *x, int status, const char *content_type,
     }
     if (content_length >= 0) {
         HEAD_LIT("Content-Length: ");
-        HEAD_PUT(num, mcp_http_format_uint(num, (uint64_t)content_length));
+        HEAD_PUT(num, mcp_format_uint(num, (uint64_t)content_length));
         HEAD_LIT("\r\n");
     } else {
         HEAD_LIT(MCP_HTTP_SSE_HEAD_FIELDS);
