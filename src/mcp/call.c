@@ -1,10 +1,11 @@
 /*
- * call.c — the mcp_call handle: its life in a session's pool, the result
- * it assembles around the content a handler added (call_content.c), and how
+ * call.c — the mcp_call handle: its life between uses (the cache of the
+ * thread that takes calls, else its session's pool), the result it
+ * assembles around the content a handler added (call_content.c), and how
  * it completes (now, or later from another thread).
  *
- * Each call owns an arena and three buffers; calls are pooled per session,
- * so a warmed-up session answers requests without calling malloc. A call
+ * Each call owns an arena and three buffers and is reused, so a warmed-up
+ * server answers requests without calling malloc. A call
  * that goes asynchronous keeps everything it needs (id, params, registry
  * snapshot) in its own memory, independent of the message text.
  */
@@ -81,10 +82,6 @@ mcp_call *mcp_call_acquire(mcp_session *session)
         tc->head = call->next;
         tc->count--;
     }
-    /* The session's spare slot: taking it is one exchange, where the pool
-     * would take a locked section. */
-    if (!call)
-        call = atomic_exchange_explicit(&session->spare, NULL, memory_order_acquire);
     if (!call) {
         pthread_mutex_lock(&session->lock);
         call = session->pool;
@@ -166,11 +163,7 @@ static void call_recycle_locked(mcp_session *session, mcp_call *call)
         tc->count++;
         return;
     }
-    /* Only lock holders fill the slot and acquire only empties it, so a
-     * slot seen empty here stays empty until this store. */
-    if (!atomic_load_explicit(&session->spare, memory_order_relaxed)) {
-        atomic_store_explicit(&session->spare, call, memory_order_release);
-    } else if (session->pool_size < MCP_CALL_POOL_MAX) {
+    if (session->pool_size < MCP_CALL_POOL_MAX) {
         call->next = session->pool;
         session->pool = call;
         session->pool_size++;

@@ -155,10 +155,6 @@ struct mcp_session {
     mcp_call *inflight;
     mcp_call *pool;
     size_t pool_size;
-    /* One recycled call outside the pool, taken without the lock
-     * (mcp_call_acquire): a session answering one request after another
-     * reuses the same call. */
-    _Atomic(mcp_call *) spare;
     mcp_arena arena;             /* per message; reset at each mcp_session_handle */
     mcp_buf scratch;             /* errors written by the session itself */
     mcp_session_state state;

@@ -27,7 +27,6 @@ mcp_session *mcp_session_new(mcp_server *server, const mcp_sink *sink)
     s->sink = *sink;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
-    atomic_init(&s->spare, NULL);
     mcp_arena_init(&s->arena, 8192);
     mcp_buf_init(&s->scratch);
     s->snap = mcp_server_snapshot_acquire(server);
@@ -97,11 +96,6 @@ void mcp_session_free(mcp_session *s)
     mcp_session_subscriptions_free(s);
     mcp_session_tasks_free(s);
     mcp_arena_free(&s->caps_arena); /* also modern_meta */
-    mcp_call *spare = atomic_load(&s->spare);
-    if (spare) {
-        spare->next = s->pool;
-        s->pool = spare;
-    }
     mcp_call_pool_free(s->pool);
     mcp_registry_snapshot_release(s->snap);
     mcp_arena_free(&s->arena);
