@@ -19,15 +19,11 @@
 #include <string.h>
 
 #include "net/http.h"
+#include "test_echo_tool.h"
 
 #define MODERN_META_FIELDS                                                                         \
     "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                                  \
     "\"io.modelcontextprotocol/clientCapabilities\":{}"
-
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
 
 /* A progress notification (the request's token), then the result. */
 static int tool_progress(mcp_call *call, const mcp_json *args, void *user) {

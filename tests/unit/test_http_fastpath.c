@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "net/http.h"
+#include "test_echo_tool.h"
 
 /* ---- Parser ----------------------------------------------------------------------- */
 static const char RAW[] = "POST /mcp?q=1 HTTP/1.1\r\n"
@@ -261,11 +262,6 @@ static void split_requests_parse_the_same(void **state) {
 }
 
 /* ---- Connection: the JSON answer and the Host check ------------------------------- */
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
-
 #define BODY                                                                                            \
     "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":" \
     "{\"text\":\"hi\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","          \

@@ -27,10 +27,7 @@
 #include <unistd.h>
 
 #include "net/http.h"
-
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#include "test_echo_tool.h"
 
 #define INIT_BODY                                                                                  \
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
@@ -39,11 +36,6 @@
 /* ---- Tools ------------------------------------------------------------------------------ */
 static int cancel_observed;  /* atomic: the cancellable tool saw mcp_call_is_cancelled */
 static int cancel_started;   /* atomic */
-
-static inline int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
 
 /* Two progress notifications before the result (a token is needed). */
 static inline int tool_progress(mcp_call *call, const mcp_json *args, void *user) {

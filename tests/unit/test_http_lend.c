@@ -24,15 +24,7 @@
 #include <string.h>
 
 #include "net/http.h"
-
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
-
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
+#include "test_echo_tool.h"
 
 /* A content block whose JSON text keeps a raw line feed between members. */
 static int tool_lines(mcp_call *call, const mcp_json *args, void *user) {

@@ -25,10 +25,7 @@
 
 #include "net/net_internal.h"
 #include "test_slow_tool.h"
-
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#include "test_echo_tool.h"
 
 /* ---- A real server with a few tools ------------------------------------------------ */
 /* A large reply, to fill output queues quickly. */

@@ -15,10 +15,8 @@
 #include "net/ws.h"
 #include "test_tls_cert.h"
 #include "test_ws_client.h"
+#include "test_echo_tool.h"
 
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
 #define MODERN_ECHO(id, text)                                                                      \
     "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","  \
     "\"arguments\":{\"text\":\"" text "\"}," MODERN_META "}}"
@@ -32,11 +30,6 @@ static bool have_cert;
     do {                                                                                           \
         if (!have_cert) skip();                                                                    \
     } while (0)
-
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
 
 typedef struct fixture {
     mcp_server *server;

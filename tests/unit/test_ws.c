@@ -19,10 +19,8 @@
 #include "net/ws.h"
 #include "test_ws_client.h"
 #include "test_slow_tool.h"
+#include "test_echo_tool.h"
 
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
 #define INITIALIZE                                                                                 \
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"      \
     "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"
@@ -31,11 +29,6 @@
     "\"arguments\":{\"text\":\"hi " #id "\"}," MODERN_META "}}"
 
 /* ---- A server with a few tools --------------------------------------------------- */
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
-
 typedef struct fixture {
     mcp_server *server;
     mcp_net *net;

@@ -19,15 +19,7 @@
 
 #include "net/ws.h"
 #include "test_ws_client.h"
-
-#define MODERN_META                                                                                \
-    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                     \
-    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
-
-static int tool_echo(mcp_call *call, const mcp_json *args, void *user) {
-    (void)user;
-    return mcp_call_text(call, "%s", mcp_json_str(mcp_json_get(args, "text"), ""));
-}
+#include "test_echo_tool.h"
 
 typedef struct fixture {
     mcp_server *server;
