@@ -20,6 +20,7 @@
 #include "test_ws_client.h"
 #include "test_slow_tool.h"
 #include "test_echo_tool.h"
+#include "test_ws_sans_io.h"
 
 #define INITIALIZE                                                                                 \
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"      \
@@ -359,40 +360,6 @@ static void test_async_reply_and_drain(void **state) {
 }
 
 /* ---- Sans I/O: our reader of plain text frames, and the hand-over to wslay ---------- */
-typedef struct sans_io {
-    mcp_server *server;
-    mcp_ws_server *ws;
-    mcp_ws_conn *c;
-    mcp_net_counters counters;
-    mcp_buf out; /* the frames written after the 101 */
-} sans_io;
-
-static void sans_io_start(sans_io *t, size_t max_message_size) {
-    memset(t, 0, sizeof *t);
-    t->server = mcp_server_new(&(mcp_server_opts){.name = "ws-test", .version = "1.0"});
-    assert_non_null(t->server);
-    assert_int_equal(mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
-    mcp_ws_opts opts = {.max_message_size = max_message_size};
-    assert_int_equal(mcp_ws_server_new(&t->ws, t->server, &(mcp_listen){.ws = "127.0.0.1:0", .ws_opts = &opts}, NULL),
-                     0);
-    t->c = mcp_ws_conn_new(t->ws, &(mcp_ws_conn_io){0}, &t->counters);
-    assert_non_null(t->c);
-    static const char upgrade[] = "GET /mcp HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                  "Sec-WebSocket-Version: 13\r\n\r\n";
-    mcp_ws_conn_feed(t->c, upgrade, sizeof upgrade - 1);
-    assert_true(mcp_ws_conn_upgraded(t->c));
-    mcp_buf_reset(mcp_ws_conn_out(t->c));
-    mcp_buf_init(&t->out);
-}
-
-static void sans_io_feed(sans_io *t, const char *data, size_t len) {
-    mcp_ws_conn_feed(t->c, data, len);
-    mcp_buf *out = mcp_ws_conn_out(t->c);
-    mcp_buf_append(&t->out, out->data, out->len);
-    mcp_buf_reset(out);
-}
-
 /* One masked text frame of data, fed in two reads: the first `first`
  * bytes of the frame, then the rest (first 0: all in one read). */
 static void sans_io_feed_text(sans_io *t, const char *data, size_t len, size_t first) {
@@ -403,15 +370,6 @@ static void sans_io_feed_text(sans_io *t, const char *data, size_t len, size_t f
     sans_io_feed(t, frame.data, first);
     if (first < frame.len) sans_io_feed(t, frame.data + first, frame.len - first);
     mcp_buf_free(&frame);
-}
-
-static void sans_io_stop(sans_io *t) {
-    mcp_session *session = mcp_ws_conn_detach(t->c);
-    if (session) mcp_session_free(session);
-    mcp_ws_conn_free(t->c);
-    mcp_ws_server_free(t->ws);
-    mcp_server_free(t->server);
-    mcp_buf_free(&t->out);
 }
 
 /* The next server frame in out from *pos: its opcode, or -1 when none is whole. */

@@ -16,44 +16,11 @@
 #include "net/ws.h"
 #include "test_ws_client.h"
 #include "test_echo_tool.h"
-
-typedef struct conn_test {
-    mcp_server *server;
-    mcp_ws_server *ws;
-    mcp_ws_conn *c;
-    mcp_net_counters counters;
-    mcp_buf out; /* every byte written after the 101 */
-} conn_test;
-
-static void conn_start(conn_test *t) {
-    memset(t, 0, sizeof *t);
-    t->server = mcp_server_new(&(mcp_server_opts){.name = "ws-lend", .version = "1.0"});
-    assert_non_null(t->server);
-    assert_int_equal(mcp_server_add_tool(t->server, &(mcp_tool){.name = "echo", .fn = tool_echo}), 0);
-    assert_int_equal(mcp_ws_server_new(&t->ws, t->server, &(mcp_listen){.ws = "127.0.0.1:0"}, NULL), 0);
-    t->c = mcp_ws_conn_new(t->ws, &(mcp_ws_conn_io){0}, &t->counters);
-    assert_non_null(t->c);
-    static const char upgrade[] = "GET /mcp HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                  "Sec-WebSocket-Version: 13\r\n\r\n";
-    mcp_ws_conn_feed(t->c, upgrade, sizeof upgrade - 1);
-    assert_true(mcp_ws_conn_upgraded(t->c));
-    mcp_buf_reset(mcp_ws_conn_out(t->c));
-    mcp_buf_init(&t->out);
-}
-
-static void conn_stop(conn_test *t) {
-    mcp_session *session = mcp_ws_conn_detach(t->c);
-    if (session) mcp_session_free(session);
-    mcp_ws_conn_free(t->c);
-    mcp_ws_server_free(t->ws);
-    mcp_server_free(t->server);
-    mcp_buf_free(&t->out);
-}
+#include "test_ws_sans_io.h"
 
 /* Into the handshake era, whose results carry no _meta: the reply to a
  * short echo is then shorter than 126 bytes. */
-static void conn_initialize(conn_test *t) {
+static void conn_initialize(sans_io *t) {
     static const char init[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
                                "\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{"
                                "\"name\":\"t\",\"version\":\"1\"}}}";
@@ -70,13 +37,10 @@ static void conn_initialize(conn_test *t) {
     mcp_buf_free(&frames);
 }
 
-/* One read of the client's frames; what it produced is appended to t->out. */
-static void conn_feed(conn_test *t, const mcp_buf *frames) {
+/* One read of the client's frames; t->out holds what it produced. */
+static void conn_feed(sans_io *t, const mcp_buf *frames) {
     mcp_buf_reset(&t->out);
-    mcp_ws_conn_feed(t->c, frames->data, frames->len);
-    mcp_buf *out = mcp_ws_conn_out(t->c);
-    mcp_buf_append(&t->out, out->data, out->len);
-    mcp_buf_reset(out);
+    sans_io_feed(t, frames->data, frames->len);
 }
 
 /* The frame at *pos: its opcode, payload and header length. Fails the test
@@ -129,7 +93,7 @@ static void append_echo(mcp_buf *frames, int id, size_t text_len) {
 
 /* The reply to one echo, alone in its read: its payload into reply and
  * the length of its header. */
-static size_t echo_reply(conn_test *t, int id, size_t text_len, mcp_buf *reply) {
+static size_t echo_reply(sans_io *t, int id, size_t text_len, mcp_buf *reply) {
     mcp_buf frames;
     mcp_buf_init(&frames);
     append_echo(&frames, id, text_len);
@@ -148,8 +112,8 @@ static size_t echo_reply(conn_test *t, int id, size_t text_len, mcp_buf *reply) 
  * each gets the header its length calls for. */
 static void test_lent_replies_take_the_shortest_header(void **state) {
     (void)state;
-    conn_test t;
-    conn_start(&t);
+    sans_io t;
+    sans_io_start(&t, 0);
     conn_initialize(&t);
     handshake_era = true;
     mcp_buf reply;
@@ -170,15 +134,15 @@ static void test_lent_replies_take_the_shortest_header(void **state) {
     assert_int_equal(t.counters.output_dropped, 0);
     handshake_era = false;
     mcp_buf_free(&reply);
-    conn_stop(&t);
+    sans_io_stop(&t);
 }
 
 /* Many replies of mixed sizes from one read sit back to back in the
  * output, each whole, in the order of the requests. */
 static void test_lent_replies_of_one_read_follow_each_other(void **state) {
     (void)state;
-    conn_test t;
-    conn_start(&t);
+    sans_io t;
+    sans_io_start(&t, 0);
     static const size_t texts[] = {3, 2000, 70000, 0, 90, 500};
     size_t count = sizeof texts / sizeof texts[0];
     mcp_buf frames;
@@ -205,7 +169,7 @@ static void test_lent_replies_of_one_read_follow_each_other(void **state) {
     assert_int_equal(pos, t.out.len);
     assert_int_equal(t.counters.messages_in, count);
     mcp_buf_free(&frames);
-    conn_stop(&t);
+    sans_io_stop(&t);
 }
 
 /* The same requests answered in place and, after a ping has handed the
@@ -214,8 +178,8 @@ static void test_lent_and_wslay_framed_replies_agree(void **state) {
     (void)state;
     static const size_t texts[] = {5, 1000, 66000};
     size_t count = sizeof texts / sizeof texts[0];
-    conn_test t;
-    conn_start(&t);
+    sans_io t;
+    sans_io_start(&t, 0);
     mcp_buf lent[3];
     for (size_t i = 0; i < count; i++) {
         mcp_buf_init(&lent[i]);
@@ -237,7 +201,7 @@ static void test_lent_and_wslay_framed_replies_agree(void **state) {
     }
     assert_int_equal(pos, t.out.len);
     mcp_buf_free(&frames);
-    conn_stop(&t);
+    sans_io_stop(&t);
 }
 
 int main(void) {
