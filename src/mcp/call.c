@@ -352,14 +352,23 @@ static bool assemble_plain_tool(mcp_call *call, mcp_buf *out)
         return false;
     static const mcp_str MODERN_OPEN = JSON_TEXT(",\"result\":{\"resultType\":\"complete\",\"content\":[");
     static const mcp_str LEGACY_OPEN = JSON_TEXT(",\"result\":{\"content\":[");
-    mcp_str pieces[5];
+    static const mcp_str TEXT_OPEN = JSON_TEXT("{\"type\":\"text\",\"text\":");
+    mcp_str pieces[7];
+    size_t n = 2;
     mcp_rpc_response_head(&call->id, pieces);
-    pieces[2] = call->modern ? MODERN_OPEN : LEGACY_OPEN;
-    pieces[3] = (mcp_str){call->items.data, call->items.len};
-    pieces[4] = call->modern ? (mcp_str){s->modern_tail, s->modern_tail_len} : (mcp_str){"]}", 2};
+    pieces[n++] = call->modern ? MODERN_OPEN : LEGACY_OPEN;
+    if (call->borrowed_text.ptr) {
+        /* The one text block, its text straight from the request. */
+        pieces[n++] = TEXT_OPEN;
+        pieces[n++] = call->borrowed_text;
+        pieces[n++] = (mcp_str){"}", 1};
+    } else {
+        pieces[n++] = (mcp_str){call->items.data, call->items.len};
+    }
+    pieces[n++] = call->modern ? (mcp_str){s->modern_tail, s->modern_tail_len} : (mcp_str){"]}", 2};
     mcp_json_writer w;
     mcp_json_writer_init(&w, out);
-    mcp_json_begin_object_with(&w, pieces, 5);
+    mcp_json_begin_object_with(&w, pieces, n);
     mcp_json_end_object(&w);
     if (mcp_json_writer_status(&w) != 0)
         mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
@@ -375,6 +384,10 @@ static void assemble(mcp_call *call, mcp_buf *out)
     }
     if (assemble_plain_tool(call, out))
         return;
+    if (mcp_call_items_settle(call) != 0) {
+        mcp_call_set_error(call, MCP_RPC_INTERNAL_ERROR, "Internal error: out of memory");
+        return;
+    }
     mcp_json_writer w;
     result_begin_into(call, &w, out);
     switch (call->kind) {

@@ -22,10 +22,14 @@
 /* Opens the next item, whose first members may be given as JSON text. */
 static void item_begin_with(mcp_call *call, mcp_json_writer *w, const mcp_str *members, size_t count)
 {
+    mcp_json_writer_init(w, &call->items);
+    if (mcp_call_items_settle(call) != 0) {
+        w->status = MCP_ENOMEM;
+        return;
+    }
     if (call->items.len)
         mcp_buf_append_char(&call->items, ',');
     call->last_item = call->items.len;
-    mcp_json_writer_init(w, &call->items);
     mcp_json_begin_object_with(w, members, count);
 }
 
@@ -56,11 +60,33 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
     return item_end(call, &w);
 }
 
+int mcp_call_items_settle_borrowed(mcp_call *call)
+{
+    const mcp_str members[2] = {{TEXT_HEAD, sizeof TEXT_HEAD - 1}, call->borrowed_text};
+    call->borrowed_text = (mcp_str){NULL, 0};
+    mcp_json_writer w;
+    mcp_json_writer_init(&w, &call->items);
+    call->last_item = call->items.len;
+    mcp_json_begin_object_with(&w, members, 2);
+    mcp_json_end_object(&w);
+    return mcp_json_writer_status(&w);
+}
+
 int mcp_call_text_value(mcp_call *call, const mcp_json *text)
 {
     if (!call || !mcp_json_is_string(text))
         return MCP_EINVAL;
-    const mcp_str members[2] = {{TEXT_HEAD, sizeof TEXT_HEAD - 1}, mcp_json_raw(text)};
+    mcp_str raw = mcp_json_raw(text);
+    /* Text of the request (or anything else in the call's arena) lives as
+     * long as the call: as the first item it is referred to, and written
+     * once, when the reply is. */
+    if (call->items.len == 0 && !call->borrowed_text.ptr && mcp_arena_holds(&call->arena, raw.ptr, raw.len)) {
+        call->borrowed_text = raw;
+        call->last_item = 0;
+        call->item_count++;
+        return 0;
+    }
+    const mcp_str members[2] = {{TEXT_HEAD, sizeof TEXT_HEAD - 1}, raw};
     mcp_json_writer w;
     item_begin_with(call, &w, members, 2);
     return item_end(call, &w);
@@ -167,6 +193,8 @@ int mcp_call_content_json(mcp_call *call, const char *content_block_json)
     size_t len = strlen(content_block_json);
     if (!is_object_text(content_block_json, len))
         return MCP_EINVAL;
+    if (mcp_call_items_settle(call) != 0)
+        return MCP_ENOMEM;
     if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
         return MCP_ENOMEM;
     call->last_item = call->items.len;
@@ -249,6 +277,8 @@ int mcp_call_annotate(mcp_call *call, const char *annotations_json)
     size_t len = strlen(annotations_json);
     if (!is_object_text(annotations_json, len))
         return MCP_EINVAL;
+    if (mcp_call_items_settle(call) != 0)
+        return MCP_ENOMEM;
     mcp_buf *items = &call->items;
     size_t end = items->len;
     while (end > call->last_item && items->data[end - 1] != '}')
@@ -286,6 +316,8 @@ int mcp_call_completion(mcp_call *call, const char *value)
         call->completion_has_more = true;
         return MCP_ELIMIT;
     }
+    if (mcp_call_items_settle(call) != 0)
+        return MCP_ENOMEM;
     if (call->items.len && mcp_buf_append_char(&call->items, ',') != 0)
         return MCP_ENOMEM;
     mcp_json_writer w;

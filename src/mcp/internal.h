@@ -95,6 +95,12 @@ struct mcp_call {
     bool is_error;
     size_t item_count;
     size_t last_item;             /* offset of the last item in items (mcp_call_annotate) */
+    /* A text block whose text the call's arena holds (mcp_call_text_value),
+     * kept as a reference while it is the only item: the usual tool result
+     * then copies its text once, into the reply, instead of into items and
+     * again from there. items is empty while this is set; whatever else
+     * reads or extends items writes it there first (mcp_call_items_settle). */
+    mcp_str borrowed_text;
     const char *description;      /* prompts */
     int fail_code;
     const char *fail_message;
@@ -265,6 +271,13 @@ int mcp_method_complete(mcp_call *call);
 
 /* Calls (call.c). */
 mcp_call *mcp_call_acquire(mcp_session *session);
+/* Writes a borrowed text block (mcp_call.borrowed_text) into items: before
+ * anything reads items or adds to them. 0 or MCP_ENOMEM. */
+int mcp_call_items_settle_borrowed(mcp_call *call);
+static inline int mcp_call_items_settle(mcp_call *call)
+{
+    return MCP_LIKELY(!call->borrowed_text.ptr) ? 0 : mcp_call_items_settle_borrowed(call);
+}
 /* Back to the pool without answering: a call that never ran. */
 void mcp_call_release(mcp_call *call);
 void mcp_call_complete(mcp_call *call, int rc);

@@ -520,6 +520,7 @@ void mcp_session_response(mcp_session *s, const mcp_rpc_message *msg)
             /* The previous round's output is discarded: the handler
              * writes its reply again, now with the answers. */
             mcp_buf_reset(&call->items);
+            call->borrowed_text = (mcp_str){NULL, 0};
             mcp_buf_reset(&call->structured);
             call->item_count = 0;
             call->is_error = false;

@@ -213,6 +213,9 @@ static bool structured_ok(mcp_call *call)
 /* The body as call.c would assemble it for this call. */
 static int write_body(mcp_call *call, mcp_buf *body)
 {
+    int rc = mcp_call_items_settle(call);
+    if (rc != 0)
+        return rc;
     mcp_json_writer w;
     mcp_json_writer_init(&w, body);
     mcp_json_begin_object(&w);

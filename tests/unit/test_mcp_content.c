@@ -37,6 +37,53 @@ static int forward(mcp_call *call, const mcp_json *args, void *user)
     return mcp_call_text_value(call, mcp_json_get(args, "text"));
 }
 
+/* A request's text kept by reference as the first block, then other blocks
+ * after it: each must find the first block written out before them. */
+static int text_then_more(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    const mcp_json *text = mcp_json_get(args, "text");
+    const char *then = mcp_json_str(mcp_json_get(args, "then"), "");
+    int rc = mcp_call_text_value(call, text);
+    if (rc)
+        return rc;
+    if (!strcmp(then, "annotate"))
+        return mcp_call_annotate(call, "{\"priority\":0.25}");
+    if (!strcmp(then, "again"))
+        return mcp_call_text_value(call, text);
+    if (!strcmp(then, "json"))
+        return mcp_call_content_json(call, "{\"type\":\"text\",\"text\":\"j\"}");
+    if (!strcmp(then, "structured"))
+        return mcp_call_structured(call, "{\"k\":1}");
+    if (!strcmp(then, "error"))
+        return mcp_call_tool_error(call, "%s", "failed");
+    if (!strcmp(then, "image"))
+        return mcp_call_image(call, "aGk=", "image/png");
+    return 0;
+}
+
+/* Text from JSON the handler parsed itself and frees before it returns:
+ * not the call's to keep, so it must be copied. */
+static int text_of_own_json(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    static const char own[] = "{\"t\":\"mine, then gone\"}";
+    char *text = malloc(sizeof own);
+    if (!text)
+        return MCP_ENOMEM;
+    memcpy(text, own, sizeof own);
+    mcp_arena mine;
+    mcp_arena_init(&mine, 256);
+    mcp_json *doc = NULL;
+    int rc = mcp_json_parse(&mine, text, sizeof own - 1, NULL, &doc, NULL);
+    if (!rc)
+        rc = mcp_call_text_value(call, mcp_json_get(doc, "t"));
+    mcp_arena_free(&mine);
+    memset(text, 'x', sizeof own - 1); /* what a reference would read now */
+    free(text);
+    return rc;
+}
+
 /* mcp_call_text's forms: a literal, "%s" of a string (which takes no
  * formatting, so a % in it stays), "%%" and a real format. */
 static int formats(mcp_call *call, const mcp_json *args, void *user)
@@ -79,6 +126,8 @@ static fixture *setup_server(void)
     assert_int_equal(mcp_server_add_resource_template(f->server, &(mcp_resource_template){
         .uri_template = "x://t/{id}", .name = "t", .fn = read_it, .icons = ICONS, .annotations = "{\"priority\":1}"}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "forward", .fn = forward}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "more", .fn = text_then_more}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "own", .fn = text_of_own_json}), 0);
     assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p", .fn = prompt, .icons = ICONS,
                                                                      .meta = "{\"m\":1}"}), 0);
     return f;
@@ -154,6 +203,73 @@ static void test_text_forwarded_as_written(void **state)
     fixture_free(f);
 }
 
+/* The request's text as the only block goes out by reference: the reply is
+ * byte for byte what writing the block would give, in both eras. */
+static void test_text_by_reference_exact_bytes(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"more\","
+                 "\"arguments\":{\"text\":\"a\\\"b\\u00e9\"}," MODERN_META "}}");
+    assert_string_equal(f->cap.messages[0],
+                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":"
+                        "\"text\",\"text\":\"a\\\"b\\u00e9\"}],\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":"
+                        "\"t\",\"version\":\"1\",\"icons\":" ICONS ",\"websiteUrl\":\"https://example.com\"}}}}");
+    handshake(f, "2025-11-25", "{}");
+    roundtrip(f, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\",\"params\":{\"name\":\"more\","
+                 "\"arguments\":{\"text\":\"x\"}}}");
+    assert_string_equal(f->cap.messages[0],
+                        "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}");
+    fixture_free(f);
+}
+
+/* Whatever follows a block kept by reference finds it written first. */
+static void test_text_by_reference_then_more(void **state)
+{
+    (void)state;
+    fixture *f = setup_server();
+    handshake(f, "2025-11-25", "{}");
+    char req[256];
+    static const char *const thens[] = {"annotate", "again", "json", "structured", "error", "image"};
+    for (size_t i = 0; i < sizeof thens / sizeof thens[0]; i++) {
+        snprintf(req, sizeof req,
+                 "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"tools/call\",\"params\":{\"name\":\"more\","
+                 "\"arguments\":{\"text\":\"first\",\"then\":\"%s\"}}}", i + 1, thens[i]);
+        const mcp_json *result = result_of(roundtrip(f, req));
+        const mcp_json *content = mcp_json_get(result, "content");
+        assert_string_equal(str_at(mcp_json_at(content, 0), "type"), "text");
+        assert_string_equal(str_at(mcp_json_at(content, 0), "text"), "first");
+        const char *then = thens[i];
+        if (!strcmp(then, "annotate")) {
+            assert_int_equal(mcp_json_len(content), 1);
+            assert_true(mcp_json_num(mcp_json_get(mcp_json_get(mcp_json_at(content, 0), "annotations"), "priority"), 0) == 0.25);
+        } else if (!strcmp(then, "structured")) {
+            assert_int_equal(mcp_json_len(content), 1);
+            assert_int_equal(mcp_json_int(mcp_json_get(mcp_json_get(result, "structuredContent"), "k"), 0), 1);
+        } else {
+            assert_int_equal(mcp_json_len(content), 2);
+            const mcp_json *second = mcp_json_at(content, 1);
+            if (!strcmp(then, "again"))
+                assert_string_equal(str_at(second, "text"), "first");
+            else if (!strcmp(then, "json"))
+                assert_string_equal(str_at(second, "text"), "j");
+            else if (!strcmp(then, "image"))
+                assert_string_equal(str_at(second, "type"), "image");
+            else {
+                assert_string_equal(str_at(second, "text"), "failed");
+                assert_true(mcp_json_bool(mcp_json_get(result, "isError"), false));
+            }
+        }
+    }
+    /* Text the call does not own is copied: the handler's arena is gone
+     * before the reply is written (the sanitizers watch that read). */
+    const mcp_json *content = mcp_json_get(result_of(roundtrip(f,
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"own\"}}")), "content");
+    assert_int_equal(mcp_json_len(content), 1);
+    assert_string_equal(str_at(mcp_json_at(content, 0), "text"), "mine, then gone");
+    fixture_free(f);
+}
+
 static void test_text_formats(void **state)
 {
     (void)state;
@@ -223,6 +339,8 @@ int main(void)
         cmocka_unit_test(test_definitions_carry_icons_meta_annotations),
         cmocka_unit_test(test_content_blocks),
         cmocka_unit_test(test_text_forwarded_as_written),
+        cmocka_unit_test(test_text_by_reference_exact_bytes),
+        cmocka_unit_test(test_text_by_reference_then_more),
         cmocka_unit_test(test_text_formats),
         cmocka_unit_test(test_server_info_and_cache_hints),
         cmocka_unit_test(test_bad_definitions_are_refused),

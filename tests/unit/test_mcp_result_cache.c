@@ -26,6 +26,7 @@ static uint64_t fake_clock(void *user)
     return fake_now;
 }
 
+static int echo_runs;
 static int resource_runs, tool_runs, flaky_runs, tagged_runs, derived_runs, add_runs, slow_runs, meta_runs;
 
 static int counter_resource(mcp_call *call, const char *uri, void *user)
@@ -43,6 +44,14 @@ static int lookup_tool(mcp_call *call, const mcp_json *args, void *user)
     tool_runs++;
     mcp_str raw = mcp_json_raw(args);
     return mcp_call_text(call, "run %d of %.*s", tool_runs, (int)raw.len, raw.ptr);
+}
+
+/* Its text straight from the request (kept by reference until the reply). */
+static int echo_tool(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)user;
+    echo_runs++;
+    return mcp_call_text_value(call, mcp_json_get(args, "text"));
 }
 
 static int flaky_tool(mcp_call *call, const mcp_json *args, void *user)
@@ -141,6 +150,7 @@ static void register_catalog(mcp_server *s)
                      0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "lookup", .annotations = SAFE, .fn = lookup_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "flaky", .annotations = SAFE, .fn = flaky_tool}), 0);
+    assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "echo", .annotations = SAFE, .fn = echo_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "meta", .annotations = SAFE, .fn = meta_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "tagged", .fn = tagged_tool}), 0);
     assert_int_equal(mcp_server_add_tool(s, &(mcp_tool){.name = "derived", .fn = derived_tool}), 0);
@@ -377,6 +387,12 @@ static void arguments_make_the_key(void **state)
     call_tool(t, "lookup", "{\"a\":2,\"b\":[true,\"x\"]}");
     assert_int_equal(tool_runs, 2);
     assert_int_equal(l1_stats(t).entries, 2);
+
+    /* A text taken from the request by reference is stored as written. */
+    echo_runs = 0;
+    assert_string_equal(first_text(call_tool(t, "echo", "{\"text\":\"kept \\u00e9\"}")), "kept \xc3\xa9");
+    assert_string_equal(first_text(call_tool(t, "echo", "{\"text\":\"kept \\u00e9\"}")), "kept \xc3\xa9");
+    assert_int_equal(echo_runs, 1);
 
     /* Structured results, stored once, checked against the output schema. */
     char *text1 = strdup(first_text(call_tool(t, "add", "{\"a\":2,\"b\":3}")));
