@@ -48,6 +48,8 @@
  * it reads what the ratio would be with the server side as the limit, and
  * a neighbour taking turns on the cores moves it far less than the
  * throughput. It stands beside the throughput ratio, never in its place.
+ * added_cpu_ns_per_op is the median of the same pairs' differences: the
+ * server CPU the MCP layer adds per operation.
  *
  * Tools/call requests use the modern era (2026-07-28: per-request _meta, no
  * initialize), so a connection needs no handshake; ping needs none either.
@@ -609,13 +611,21 @@ static void net_finish(void *p, bench_record *records, size_t count) {
              * measured in a way a busy machine moves far less. */
             const struct net_side *a = side_of(s, ours), *b = side_of(s, null);
             if (a && b && a->passes == b->passes && a->passes > 1) {
-                double cpu[BENCH_MAX_REPS];
+                double cpu[BENCH_MAX_REPS], added[BENCH_MAX_REPS];
                 n = 0;
                 for (unsigned k = 1; k < a->passes; k++)
-                    if (a->cpu_ns_per_op[k] > 0) cpu[n++] = b->cpu_ns_per_op[k] / a->cpu_ns_per_op[k];
+                    if (a->cpu_ns_per_op[k] > 0) {
+                        cpu[n] = b->cpu_ns_per_op[k] / a->cpu_ns_per_op[k];
+                        added[n++] = a->cpu_ns_per_op[k] - b->cpu_ns_per_op[k];
+                    }
                 if (n) {
                     bench_spread(cpu, n, ratio);
                     bench_record_add_metric(ours, "cpu_ratio_to_null_baseline", ratio[0]);
+                    /* What the MCP layer adds to the transport, in server CPU
+                     * per operation: a ratio r leaves it (1/r - 1) times the
+                     * null server's cost, a quarter of it for 0.8. */
+                    bench_spread(added, n, ratio);
+                    bench_record_add_metric(ours, "added_cpu_ns_per_op", ratio[0]);
                 }
             }
         }

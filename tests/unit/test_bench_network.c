@@ -164,6 +164,11 @@ static void check_workload(const char *workload, const char *mcp_name, const cha
         }
         double cpu_ratio = metric(ours, "cpu_ratio_to_null_baseline");
         assert_true(cpu_ratio > 0 && cpu_ratio < 10);
+        /* What the MCP layer adds: a paired difference, so it may even be
+         * below zero on a noisy pair, but never beyond either side's cost. */
+        double added = metric(ours, "added_cpu_ns_per_op");
+        assert_true(fabs(added) < metric(ours, "server_cpu_ns_per_op") + metric(null, "server_cpu_ns_per_op"));
+        assert_null(mcp_json_get(mcp_json_get(null, "metrics"), "added_cpu_ns_per_op"));
         assert_null(mcp_json_get(mcp_json_get(null, "metrics"), "cpu_ratio_to_null_baseline"));
     }
     mcp_arena_free(&arena);
