@@ -6,6 +6,9 @@
  *                          answer of the last one is in
  *   tcp_sustained_1k_1kib  10 connections x 100 in flight = 1,000 tools/call
  *                          in flight, closed loop
+ *   tcp_keepalive_50       50 connections, one tools/call (1 KiB echo) at a
+ *                          time on each: the load of http_keepalive_50 over
+ *                          NDJSON, a client that waits for each answer
  *   tcp_pipelined_ping     8 connections x 512 pipelined pings: the NDJSON
  *                          message rate of the runtime
  *   stdio_sequential_1k    1,000 sequential tools/call round trips over the
@@ -82,7 +85,8 @@ enum {
     NET_STDIO_SEQUENTIAL = 4,
     NET_HTTP_KEEPALIVE = 5,
     NET_HTTP_SSE = 6,
-    NET_WS = 7
+    NET_WS = 7,
+    NET_TCP_KEEPALIVE = 8
 };
 
 #define NET_TEXT_BYTES 1024
@@ -108,6 +112,7 @@ static const net_plan PLANS[] = {
     {NET_HTTP_KEEPALIVE, 50, 1, BENCH_NET_CLOSED_LOOP, false, true, false, false},
     {NET_HTTP_SSE, 1000, 1, BENCH_NET_CLOSED_LOOP, false, true, true, false},
     {NET_WS, 10, 100, BENCH_NET_CLOSED_LOOP, false, false, false, true},
+    {NET_TCP_KEEPALIVE, 50, 1, BENCH_NET_CLOSED_LOOP, false, false, false, false},
 };
 
 /* The head of every HTTP request: a client of the stateless era that
@@ -637,6 +642,8 @@ static const bench_workload NET_WORKLOADS[] = {
      {50000, 200000}, {5, 15}},
     {"tcp_sustained_1k_1kib", "1,000 tools/call (1 KiB echo) in flight over 10 TCP connections", NET_TCP_SUSTAINED,
      {100000, 1000000}, {5, 9}},
+    {"tcp_keepalive_50", "tools/call (1 KiB echo) on 50 TCP connections, one at a time on each", NET_TCP_KEEPALIVE,
+     {5000, 50000}, {41, 41}},
     {"tcp_pipelined_ping", "pings pipelined 512 deep on 8 TCP connections: NDJSON message rate", NET_TCP_PING,
      {500000, 5000000}, {5, 9}},
     {"stdio_sequential_1k", "1,000 sequential tools/call (1 KiB echo) over mcpd serve --stdio", NET_STDIO_SEQUENTIAL,
