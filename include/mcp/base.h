@@ -111,6 +111,35 @@ typedef struct mcp_buf {
 
 void mcp_buf_init(mcp_buf *buf);
 int mcp_buf_reserve(mcp_buf *buf, size_t extra); /* room for len + extra bytes */
+
+/* Under AddressSanitizer the spare capacity past len is poisoned, and
+ * each reservation (mcp_buf_reserve, mcp_buf_room, every append) opens
+ * only what it asked for: a writer that fills data + len itself and goes
+ * beyond what was reserved since the buffer last grew, was reset or was
+ * consumed is caught, where the spare capacity would have hidden the
+ * overrun. Elsewhere this costs nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MCP_BUF_FENCED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MCP_BUF_FENCED 1
+#endif
+#endif
+#ifdef MCP_BUF_FENCED
+void mcp_buf_fence(mcp_buf *buf, size_t extra);
+#else
+#define mcp_buf_fence(buf, extra) ((void)0)
+#endif
+
+/* Room for extra bytes (and the terminator) past len, for a writer that
+ * fills data + len itself and then advances len: mcp_buf_reserve with its
+ * usual case inline. */
+static inline int mcp_buf_room(mcp_buf *buf, size_t extra) {
+    if (MCP_UNLIKELY(buf->cap - buf->len <= extra)) return mcp_buf_reserve(buf, extra);
+    mcp_buf_fence(buf, extra);
+    return MCP_OK;
+}
+
 int mcp_buf_append(mcp_buf *buf, const void *data, size_t len);
 int mcp_buf_append_cstr(mcp_buf *buf, const char *s);
 int mcp_buf_append_char(mcp_buf *buf, char c);

@@ -11,11 +11,31 @@ void mcp_buf_init(mcp_buf *buf) {
     buf->cap = 0;
 }
 
+#ifdef MCP_BUF_FENCED
+#include <sanitizer/asan_interface.h>
+
+/* Opening never closes what an earlier reservation opened: a writer may
+ * reserve for a whole value and call helpers that reserve again for a
+ * part of it. Only growth, reset and consume close the spare bytes. */
+void mcp_buf_fence(mcp_buf *buf, size_t extra) {
+    if (buf->data) ASAN_UNPOISON_MEMORY_REGION(buf->data + buf->len, extra + 1);
+}
+
+static void buf_close_spare(mcp_buf *buf, size_t from) {
+    if (buf->data && from < buf->cap) ASAN_POISON_MEMORY_REGION(buf->data + from, buf->cap - from);
+}
+#else
+#define buf_close_spare(buf, from) ((void)0)
+#endif
+
 int mcp_buf_reserve(mcp_buf *buf, size_t extra) {
     /* +1 keeps room for the NUL terminator we always maintain. */
     if (extra > SIZE_MAX - buf->len - 1) return MCP_ENOMEM;
     size_t need = buf->len + extra + 1;
-    if (need <= buf->cap) return MCP_OK;
+    if (need <= buf->cap) {
+        mcp_buf_fence(buf, extra);
+        return MCP_OK;
+    }
     size_t cap = buf->cap ? buf->cap : 256;
     while (cap < need) {
         if (cap > SIZE_MAX / 2) {
@@ -28,14 +48,13 @@ int mcp_buf_reserve(mcp_buf *buf, size_t extra) {
     if (!p) return MCP_ENOMEM;
     buf->data = p;
     buf->cap = cap;
+    buf_close_spare(buf, need);
     return MCP_OK;
 }
 
 int mcp_buf_append(mcp_buf *buf, const void *data, size_t len) {
-    if (MCP_UNLIKELY(buf->cap - buf->len <= len)) {
-        int rc = mcp_buf_reserve(buf, len);
-        if (rc) return rc;
-    }
+    int rc = mcp_buf_room(buf, len);
+    if (rc) return rc;
     if (len) memcpy(buf->data + buf->len, data, len);
     buf->len += len;
     buf->data[buf->len] = '\0';
@@ -89,11 +108,13 @@ void mcp_buf_consume(mcp_buf *buf, size_t n) {
         buf->len -= n;
     }
     if (buf->data) buf->data[buf->len] = '\0';
+    buf_close_spare(buf, buf->len + 1);
 }
 
 void mcp_buf_reset(mcp_buf *buf) {
     buf->len = 0;
     if (buf->data) buf->data[0] = '\0';
+    buf_close_spare(buf, 1);
 }
 
 void mcp_buf_free(mcp_buf *buf) {
@@ -103,6 +124,9 @@ void mcp_buf_free(mcp_buf *buf) {
 
 char *mcp_buf_detach(mcp_buf *buf) {
     char *p = buf->data;
+#ifdef MCP_BUF_FENCED
+    if (p) ASAN_UNPOISON_MEMORY_REGION(p, buf->cap); /* all the caller's now */
+#endif
     if (!p) p = calloc(1, 1);
     mcp_buf_init(buf);
     return p;

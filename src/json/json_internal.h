@@ -263,10 +263,8 @@ static inline bool mcp_json_bytes_equal(const char *a, const char *b, size_t n) 
 
 /* Appends n bytes; the inline twin of mcp_buf_append for hot paths. */
 static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
-    if (MCP_UNLIKELY(b->cap - b->len <= n)) {
-        int rc = mcp_buf_reserve(b, n);
-        if (rc) return rc;
-    }
+    int rc = mcp_buf_room(b, n);
+    if (rc) return rc;
     mcp_json_copy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';

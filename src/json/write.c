@@ -57,9 +57,11 @@ static const unsigned char needs_look[256] = {
 int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
     int rc;
     size_t want = len + SLACK + len / 16;
-    if (MCP_UNLIKELY(out->cap - out->len <= want) && (rc = mcp_buf_reserve(out, want))) return rc;
+    if ((rc = mcp_buf_room(out, want))) return rc;
     char *d = out->data + out->len;
-    char *limit = out->data + out->cap;
+    /* Only what was reserved: under AddressSanitizer the bytes past it are
+     * fenced off (mcp_buf_fence). */
+    char *limit = d + want + 1;
     const char *p = s, *end = s + len;
 #if defined(__SSE2__)
     unsigned clean_run = 4; /* 16-byte windows clean since the last stop */
@@ -124,9 +126,10 @@ int mcp_json_escape_into(mcp_buf *out, const char *s, size_t len) {
             if (MCP_UNLIKELY((size_t)(limit - d) < left + 6 + SLACK)) {
                 size_t used = (size_t)(d - out->data);
                 out->len = used;
-                if ((rc = mcp_buf_reserve(out, left + 6 + SLACK + len / 8))) return rc;
+                size_t more = left + 6 + SLACK + len / 8;
+                if ((rc = mcp_buf_reserve(out, more))) return rc;
                 d = out->data + used;
-                limit = out->data + out->cap;
+                limit = d + more + 1;
             }
             p++;
             if (c >= 0x80) { /* not valid UTF-8: U+FFFD */
@@ -180,12 +183,10 @@ static inline void emit(mcp_json_writer *w, const char *s, size_t len) {
 /* One structural character. */
 static inline void put_char(mcp_json_writer *w, char c) {
     mcp_buf *out = w->out;
-    if (MCP_UNLIKELY(out->cap - out->len <= 1)) {
-        int rc = mcp_buf_reserve(out, 1);
-        if (rc) {
-            w->status = rc;
-            return;
-        }
+    int rc = mcp_buf_room(out, 1);
+    if (rc) {
+        w->status = rc;
+        return;
     }
     out->data[out->len++] = c;
     out->data[out->len] = '\0';
@@ -251,12 +252,10 @@ static inline bool key_allowed(mcp_json_writer *w) {
 /* The comma, the quoted key and the colon in one append. */
 static inline void put_clean_key(mcp_json_writer *w, const char *key, size_t len) {
     mcp_buf *out = w->out;
-    if (MCP_UNLIKELY(out->cap - out->len <= len + 4)) {
-        int rc = mcp_buf_reserve(out, len + 4);
-        if (rc) {
-            w->status = rc;
-            return;
-        }
+    int rc = mcp_buf_room(out, len + 4);
+    if (rc) {
+        w->status = rc;
+        return;
     }
     char *d = out->data + out->len;
     if (w->need_comma) *d++ = ',';
@@ -326,12 +325,10 @@ void mcp_json_write_key_clean(mcp_json_writer *w, const char *key, size_t len) {
 static inline char *member_head(mcp_json_writer *w, const char *key, size_t key_len, size_t value_len) {
     mcp_buf *out = w->out;
     size_t need = key_len + value_len + 4;
-    if (MCP_UNLIKELY(out->cap - out->len <= need)) {
-        int rc = mcp_buf_reserve(out, need);
-        if (rc) {
-            w->status = rc;
-            return NULL;
-        }
+    int rc = mcp_buf_room(out, need);
+    if (rc) {
+        w->status = rc;
+        return NULL;
     }
     char *d = out->data + out->len;
     if (w->need_comma) *d++ = ',';
@@ -418,12 +415,10 @@ static void open_with(mcp_json_writer *w, bool brace, const mcp_str *pieces, siz
         return;
     }
     mcp_buf *out = w->out;
-    if (MCP_UNLIKELY(out->cap - out->len <= total + 1)) {
-        int rc = mcp_buf_reserve(out, total + 1);
-        if (rc) {
-            w->status = rc;
-            return;
-        }
+    int rc = mcp_buf_room(out, total + 1);
+    if (rc) {
+        w->status = rc;
+        return;
     }
     char *d = out->data + out->len;
     if (brace) *d++ = '{';

@@ -225,7 +225,7 @@ static int conn_sink_lent(void *user, size_t start) {
     mcp_buf *out = &conn->out;
     /* The newline and the NUL after it; a reply's last byte rarely falls
      * at the end of the buffer, so the call is mostly skipped. */
-    if (out->len + 2 > out->cap && mcp_buf_reserve(out, 1)) {
+    if (mcp_buf_room(out, 1)) {
         out->len = start;
         out->data[start] = '\0';
         mcp_net_count(&conn->worker->counters.output_dropped, 1);

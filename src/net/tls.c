@@ -144,8 +144,10 @@ int mcp_tls_conn_feed(mcp_tls_conn *t, const char *data, size_t len, mcp_str *pl
     }
     for (;;) {
         if (mcp_buf_reserve(&t->plain, MCP_TLS_READ_CHUNK)) return conn_fail(t);
-        size_t n = 0;
-        int r = SSL_read_ex(t->ssl, t->plain.data + t->plain.len, t->plain.cap - t->plain.len - 1, &n);
+        /* The read may fill all the spare capacity, not just the chunk. */
+        size_t room = t->plain.cap - t->plain.len - 1, n = 0;
+        mcp_buf_fence(&t->plain, room);
+        int r = SSL_read_ex(t->ssl, t->plain.data + t->plain.len, room, &n);
         if (r == 1) {
             t->plain.len += n;
             continue;

@@ -52,8 +52,7 @@ typedef struct enc {
 
 /* Room for n more bytes of literal text; the writes below assume it. */
 static inline bool room(enc *e, size_t n) {
-    if (MCP_LIKELY(e->out->cap - e->out->len >= n)) return true;
-    if (!e->status) e->status = mcp_buf_reserve(e->out, n);
+    if (!e->status) e->status = mcp_buf_room(e->out, n);
     return !e->status;
 }
 

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "mcp/base.h"
+#ifdef MCP_BUF_FENCED
+#include <sanitizer/asan_interface.h>
+#endif
 
 static void arena_allocations_are_aligned_and_distinct(void **state) {
     (void)state;
@@ -51,6 +54,37 @@ static void arena_holds_what_it_handed_out(void **state) {
     assert_true(mcp_arena_holds(&a, again, 16));
     assert_false(mcp_arena_holds(&a, again + 16, 16)); /* the old round's bytes */
     mcp_arena_free(&a);
+}
+
+/* Under AddressSanitizer a buffer's spare bytes are poisoned and each
+ * reservation opens what it asked for (mcp_buf_fence): an overrun of a
+ * reservation is caught even inside the capacity. */
+static void buf_spare_bytes_are_fenced(void **state) {
+    (void)state;
+#ifdef MCP_BUF_FENCED
+    mcp_buf b;
+    mcp_buf_init(&b);
+    assert_int_equal(mcp_buf_reserve(&b, 10), 0);
+    assert_true(b.cap > 64);
+    assert_false(__asan_address_is_poisoned(b.data + 10)); /* the terminator's byte */
+    assert_true(__asan_address_is_poisoned(b.data + 11));
+    assert_true(__asan_address_is_poisoned(b.data + b.cap - 1));
+    assert_int_equal(mcp_buf_append(&b, "0123456789abcdef", 16), 0);
+    assert_false(__asan_address_is_poisoned(b.data + 16));
+    assert_true(__asan_address_is_poisoned(b.data + 17));
+    /* An inner reservation does not close what an outer one opened. */
+    assert_int_equal(mcp_buf_room(&b, 40), 0);
+    assert_int_equal(mcp_buf_room(&b, 2), 0);
+    assert_false(__asan_address_is_poisoned(b.data + 16 + 40));
+    assert_true(__asan_address_is_poisoned(b.data + 16 + 41));
+    /* A reset closes everything but the terminator. */
+    mcp_buf_reset(&b);
+    assert_false(__asan_address_is_poisoned(b.data));
+    assert_true(__asan_address_is_poisoned(b.data + 1));
+    mcp_buf_free(&b);
+#else
+    skip();
+#endif
 }
 
 static void arena_reset_keeps_one_block_and_reuses_it(void **state) {
@@ -198,6 +232,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
         cmocka_unit_test(arena_holds_what_it_handed_out),
+        cmocka_unit_test(buf_spare_bytes_are_fenced),
         cmocka_unit_test(arena_reset_keeps_one_block_and_reuses_it),
         cmocka_unit_test(arena_strings),
         cmocka_unit_test(arena_rejects_overflowing_sizes),
