@@ -95,10 +95,6 @@ char *mcp_arena_strdup(mcp_arena *arena, const char *s);
 char *mcp_arena_sprintf(mcp_arena *arena, const char *fmt, ...) MCP_PRINTF(2, 3);
 void mcp_arena_reset(mcp_arena *arena);
 void mcp_arena_free(mcp_arena *arena);
-/* Whether the len bytes at ptr lie in memory this arena has handed out
- * since its last reset: text that lives exactly as long as the arena's
- * round, so it may be referred to instead of copied. */
-bool mcp_arena_holds(const mcp_arena *arena, const void *ptr, size_t len);
 
 /* ---- Growable buffer ---------------------------------------------------------
  * Bytes with a length and a capacity. data is always NUL-terminated (one spare

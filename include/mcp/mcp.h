@@ -453,7 +453,9 @@ int mcp_call_text(mcp_call *call, const char *fmt, ...) MCP_PRINTF(2, 3);
 int mcp_call_text_n(mcp_call *call, const char *text, size_t len);
 /* A text block whose text is a string of the request (an argument, say):
  * its validated JSON text is forwarded as it is, neither decoded nor escaped
- * again. MCP_EINVAL when text is not a string. */
+ * again. A string of the request's own params, which the library keeps
+ * unchanged until the call completes, is referred to rather than copied;
+ * any other string is copied now. MCP_EINVAL when text is not a string. */
 int mcp_call_text_value(mcp_call *call, const mcp_json *text);
 int mcp_call_image(mcp_call *call, const char *base64_data, const char *mime_type);
 int mcp_call_audio(mcp_call *call, const char *base64_data, const char *mime_type);

@@ -73,17 +73,6 @@ char *mcp_arena_strndup(mcp_arena *arena, const char *s, size_t len) {
     return p;
 }
 
-bool mcp_arena_holds(const mcp_arena *arena, const void *ptr, size_t len) {
-    if (!arena || !ptr) return false;
-    /* Addresses compared as integers: the pointer may belong to no block. */
-    uintptr_t at = (uintptr_t)ptr;
-    for (const mcp_arena_block *b = arena->head; b; b = b->next) {
-        uintptr_t start = (uintptr_t)b->data;
-        if (at >= start && at - start <= b->used && len <= b->used - (at - start)) return true;
-    }
-    return false;
-}
-
 char *mcp_arena_strdup(mcp_arena *arena, const char *s) {
     return mcp_arena_strndup(arena, s, strlen(s));
 }

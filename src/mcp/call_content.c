@@ -4,7 +4,10 @@
  * resource contents, prompt messages and completions, and annotations on
  * the block just added. Each block is written once, as JSON text, into the
  * call's item buffer; mcp_call_complete (call.c) wraps the items in the
- * result the method needs.
+ * result the method needs. The exception: a first text block forwarded
+ * from the request's params (mcp_call_text_value) stays a reference until
+ * something reads or extends the items, so the usual echo-like result
+ * copies its text once, into the reply.
  */
 #include "internal.h"
 
@@ -63,13 +66,29 @@ int mcp_call_text_n(mcp_call *call, const char *text, size_t len)
 int mcp_call_items_settle_borrowed(mcp_call *call)
 {
     const mcp_str members[2] = {{TEXT_HEAD, sizeof TEXT_HEAD - 1}, call->borrowed_text};
-    call->borrowed_text = (mcp_str){NULL, 0};
     mcp_json_writer w;
     mcp_json_writer_init(&w, &call->items);
-    call->last_item = call->items.len;
+    call->last_item = 0;
     mcp_json_begin_object_with(&w, members, 2);
     mcp_json_end_object(&w);
-    return mcp_json_writer_status(&w);
+    int rc = mcp_json_writer_status(&w);
+    /* Out of memory keeps the reference, so the block is not lost. */
+    if (rc == 0)
+        call->borrowed_text = (mcp_str){NULL, 0};
+    else
+        mcp_buf_reset(&call->items);
+    return rc;
+}
+
+/* Whether raw is text of the request's params. The library parsed them into
+ * the call's arena and nothing writes there until the call is recycled;
+ * other memory of that arena is the handler's (mcp_call_arena), which it
+ * may reuse before the reply is written. */
+static bool in_request_params(const mcp_call *call, mcp_str raw)
+{
+    mcp_str params = mcp_json_raw(call->params);
+    uintptr_t at = (uintptr_t)raw.ptr, start = (uintptr_t)params.ptr;
+    return params.ptr && raw.ptr && at >= start && at - start <= params.len && raw.len <= params.len - (at - start);
 }
 
 int mcp_call_text_value(mcp_call *call, const mcp_json *text)
@@ -77,10 +96,9 @@ int mcp_call_text_value(mcp_call *call, const mcp_json *text)
     if (!call || !mcp_json_is_string(text))
         return MCP_EINVAL;
     mcp_str raw = mcp_json_raw(text);
-    /* Text of the request (or anything else in the call's arena) lives as
-     * long as the call: as the first item it is referred to, and written
-     * once, when the reply is. */
-    if (call->items.len == 0 && !call->borrowed_text.ptr && mcp_arena_holds(&call->arena, raw.ptr, raw.len)) {
+    /* A string of the request lives unchanged as long as the call: as the
+     * first item it is referred to, and written once, when the reply is. */
+    if (call->items.len == 0 && !call->borrowed_text.ptr && in_request_params(call, raw)) {
         call->borrowed_text = raw;
         call->last_item = 0;
         call->item_count++;

@@ -30,32 +30,6 @@ static void arena_allocations_are_aligned_and_distinct(void **state) {
     mcp_arena_free(&a);
 }
 
-/* holds: what was handed out this round, in any block, and nothing past it
- * or from before the reset. */
-static void arena_holds_what_it_handed_out(void **state) {
-    (void)state;
-    mcp_arena a;
-    mcp_arena_init(&a, 64);
-    assert_false(mcp_arena_holds(&a, "x", 1)); /* no block yet */
-    char *first = mcp_arena_alloc(&a, 32);
-    char *second = mcp_arena_alloc(&a, 200); /* a block of its own */
-    assert_true(mcp_arena_holds(&a, first, 32));
-    assert_true(mcp_arena_holds(&a, first + 8, 24));
-    assert_true(mcp_arena_holds(&a, second, 200));
-    assert_true(mcp_arena_holds(&a, second + 200, 0));
-    assert_false(mcp_arena_holds(&a, second + 1, 208)); /* past what was handed out */
-    assert_false(mcp_arena_holds(&a, first + 8, 64));
-    char stack[8] = {0};
-    assert_false(mcp_arena_holds(&a, stack, sizeof stack));
-    assert_false(mcp_arena_holds(&a, NULL, 0));
-    assert_false(mcp_arena_holds(NULL, first, 1));
-    mcp_arena_reset(&a);
-    char *again = mcp_arena_alloc(&a, 16);
-    assert_true(mcp_arena_holds(&a, again, 16));
-    assert_false(mcp_arena_holds(&a, again + 16, 16)); /* the old round's bytes */
-    mcp_arena_free(&a);
-}
-
 /* Under AddressSanitizer a buffer's spare bytes are poisoned and each
  * reservation opens what it asked for (mcp_buf_fence): an overrun of a
  * reservation is caught even inside the capacity. */
@@ -231,7 +205,6 @@ static void log_levels_parse_and_name(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
-        cmocka_unit_test(arena_holds_what_it_handed_out),
         cmocka_unit_test(buf_spare_bytes_are_fenced),
         cmocka_unit_test(arena_reset_keeps_one_block_and_reuses_it),
         cmocka_unit_test(arena_strings),

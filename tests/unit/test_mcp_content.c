@@ -84,6 +84,32 @@ static int text_of_own_json(mcp_call *call, const mcp_json *args, void *user)
     return rc;
 }
 
+/* Text parsed from scratch memory of the call's arena that the handler
+ * reuses, then scribbles on, before it returns: the handler's to change,
+ * so each block must be copied when it is added. */
+static int text_of_scratch(mcp_call *call, const mcp_json *args, void *user)
+{
+    (void)args, (void)user;
+    char *scratch = mcp_arena_alloc(mcp_call_arena(call), 64);
+    if (!scratch)
+        return MCP_ENOMEM;
+    static const char *const lines[] = {"{\"t\":\"first\"}", "{\"t\":\"other!\"}"};
+    int rc = 0;
+    for (size_t i = 0; i < 2 && !rc; i++) {
+        mcp_arena tree;
+        mcp_arena_init(&tree, 256);
+        size_t n = strlen(lines[i]);
+        memcpy(scratch, lines[i], n + 1);
+        mcp_json *doc = NULL;
+        rc = mcp_json_parse(&tree, scratch, n, NULL, &doc, NULL);
+        if (!rc)
+            rc = mcp_call_text_value(call, mcp_json_get(doc, "t"));
+        mcp_arena_free(&tree);
+    }
+    memset(scratch, 'z', 63);
+    return rc;
+}
+
 /* mcp_call_text's forms: a literal, "%s" of a string (which takes no
  * formatting, so a % in it stays), "%%" and a real format. */
 static int formats(mcp_call *call, const mcp_json *args, void *user)
@@ -128,6 +154,7 @@ static fixture *setup_server(void)
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "forward", .fn = forward}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "more", .fn = text_then_more}), 0);
     assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "own", .fn = text_of_own_json}), 0);
+    assert_int_equal(mcp_server_add_tool(f->server, &(mcp_tool){.name = "scratch", .fn = text_of_scratch}), 0);
     assert_int_equal(mcp_server_add_prompt(f->server, &(mcp_prompt){.name = "p", .fn = prompt, .icons = ICONS,
                                                                      .meta = "{\"m\":1}"}), 0);
     return f;
@@ -267,6 +294,12 @@ static void test_text_by_reference_then_more(void **state)
         "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"own\"}}")), "content");
     assert_int_equal(mcp_json_len(content), 1);
     assert_string_equal(str_at(mcp_json_at(content, 0), "text"), "mine, then gone");
+    /* Nor text in the call's arena that the handler may rewrite. */
+    content = mcp_json_get(result_of(roundtrip(f,
+        "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"scratch\"}}")), "content");
+    assert_int_equal(mcp_json_len(content), 2);
+    assert_string_equal(str_at(mcp_json_at(content, 0), "text"), "first");
+    assert_string_equal(str_at(mcp_json_at(content, 1), "text"), "other!");
     fixture_free(f);
 }
 
