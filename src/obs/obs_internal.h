@@ -150,6 +150,9 @@ void obs_http_conn_close(obs_http_conn *c);
 
 /* Append the OTLP/JSON ExportTraceServiceRequest for spans. */
 int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *spans, size_t n);
+/* The same request in the protobuf encoding (otlp_proto.c): the same
+ * information, with strings that are not valid UTF-8 repaired the same way. */
+int obs_otlp_encode_proto(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *spans, size_t n);
 
 /* The tracer: options, the registered thread states, and the exporter
  * thread with its counters. */

@@ -3,8 +3,9 @@
  *
  * The exporter wakes every flush_interval_ms (or when asked to flush),
  * drains the per-thread rings into batches of at most max_batch spans and
- * posts each batch as OTLP/JSON. Throttling and gateway answers (429, 502,
- * 503, 504) and connection failures are retried with exponential backoff
+ * posts each batch as OTLP/JSON or OTLP/protobuf (the exporter's
+ * encoding). Throttling and gateway answers (429, 502, 503, 504) and
+ * connection failures are retried with exponential backoff
  * and full jitter, honouring Retry-After, at most max_retries times; then
  * the batch is dropped and counted. While it waits, the rings keep filling
  * and overflow into the dropped counters: the request path never waits.
@@ -61,15 +62,17 @@ static unsigned backoff_ms(mcp_tracer *t, unsigned attempt, long retry_after_ms)
 
 /* Post one batch, retrying; returns true when the collector took it. */
 static bool export_batch(mcp_tracer *t, obs_http_conn *conn, mcp_span **spans, size_t n, mcp_buf *body) {
-    mcp_buf_reset(body);
-    if (obs_otlp_encode(body, &t->opts, spans, n) != 0) return false;
     const mcp_exporter_opts *e = &t->opts.exporter;
+    bool proto = e->encoding == MCP_OTLP_PROTOBUF;
+    mcp_buf_reset(body);
+    if ((proto ? obs_otlp_encode_proto : obs_otlp_encode)(body, &t->opts, spans, n) != 0) return false;
+    const char *content_type = proto ? "application/x-protobuf" : "application/json";
     for (unsigned attempt = 0;; attempt++) {
         obs_http_response r = {0};
         mcp_buf_init(&r.body);
         atomic_fetch_add_explicit(&t->export_requests, 1, memory_order_relaxed);
         if (attempt) atomic_fetch_add_explicit(&t->export_retries, 1, memory_order_relaxed);
-        int rc = obs_http_exchange(conn, &t->url, "POST", t->headers, e->header_count, "application/json", body->data,
+        int rc = obs_http_exchange(conn, &t->url, "POST", t->headers, e->header_count, content_type, body->data,
                                    body->len, e->timeout_ms, &r);
         mcp_buf_free(&r.body);
         if (rc == 0 && r.status >= 200 && r.status < 300) return true;
@@ -169,6 +172,7 @@ int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
     mcp_tracer_opts o = opts ? *opts : (mcp_tracer_opts){0};
     if (o.sampler.root > MCP_SAMPLE_RATIO || (o.sampler.root == MCP_SAMPLE_RATIO && !(o.sampler.ratio >= 0.0 && o.sampler.ratio <= 1.0)))
         return MCP_EINVAL;
+    if ((unsigned)o.exporter.encoding > MCP_OTLP_PROTOBUF) return MCP_EINVAL;
     mcp_tracer *t = calloc(1, sizeof *t);
     if (!t) return MCP_ENOMEM;
     mcp_exporter_opts *e = &o.exporter;

@@ -2,8 +2,9 @@
  * otlp_receiver.h — a tiny HTTP server on 127.0.0.1 for the obs tests: it
  * takes POSTs (an OTLP collector stand-in) or GETs (a /metrics scrape
  * target), answers each request with the next scripted status (then 200),
- * and keeps the bodies it received. One connection at a time, which is all
- * an exporter or a scraper opens.
+ * and keeps the bodies it received (with their lengths and Content-Type:
+ * a protobuf body has NUL bytes inside). One connection at a time, which is
+ * all an exporter or a scraper opens.
  */
 #ifndef TEST_OTLP_RECEIVER_H
 #define TEST_OTLP_RECEIVER_H
@@ -32,7 +33,9 @@ typedef struct receiver {
     int script[16];             /* statuses to answer first; then 200 */
     size_t script_len, script_pos;
     const char *retry_after;    /* header value sent with non-200 answers, or NULL */
-    char *bodies[RECEIVER_MAX_BODIES];
+    char *bodies[RECEIVER_MAX_BODIES]; /* each NUL-terminated after its length */
+    size_t body_lens[RECEIVER_MAX_BODIES];
+    char content_types[RECEIVER_MAX_BODIES][64];
     size_t body_count;
     size_t requests;
     char last_path[256];
@@ -67,8 +70,17 @@ static inline void receiver_serve_one(receiver *r, int fd) {
     sscanf(in.data, "%*s %255s", r->last_path);
     bool is_get = strncmp(in.data, "GET ", 4) == 0;
     int status = r->script_pos < r->script_len ? r->script[r->script_pos++] : 200;
-    if (status == 200 && !is_get && r->body_count < RECEIVER_MAX_BODIES)
-        r->bodies[r->body_count++] = strndup(in.data + header_end, content_length);
+    if (status == 200 && !is_get && r->body_count < RECEIVER_MAX_BODIES) {
+        char *body = malloc(content_length + 1);
+        memcpy(body, in.data + header_end, content_length);
+        body[content_length] = '\0';
+        char *type = r->content_types[r->body_count];
+        type[0] = '\0';
+        char *ct = strcasestr(in.data, "\r\ncontent-type:");
+        if (ct && ct < in.data + header_end) sscanf(ct + 15, " %63[^\r\n]", type);
+        r->body_lens[r->body_count] = content_length;
+        r->bodies[r->body_count++] = body;
+    }
     pthread_mutex_unlock(&r->lock);
     mcp_buf out;
     mcp_buf_init(&out);
