@@ -69,6 +69,7 @@ static const config_key cache_keys[] = {
 static const config_key observability_keys[] = {
     {"otlp_endpoint", CONFIG_STRING, "--otlp-endpoint", NULL},
     {"otlp_headers", CONFIG_HEADERS, "--otlp-header", NULL},
+    {"otlp_protocol", CONFIG_STRING, "--otlp-protocol", NULL},
     {"trace_sample", CONFIG_SAMPLE, "--trace-sample", NULL},
     {"metrics", CONFIG_FLAG, "--metrics", NULL},
     {"log_format", CONFIG_STRING, "--log-format", NULL},
@@ -107,11 +108,12 @@ const char app_serve_config_usage[] =
     "                             ping_timeout_ms},\n"
     "                             \"ws_options\" {path}, \"cache\" {l1_entries, dir,\n"
     "                             redis, ttl_ms, node_id} and \"observability\"\n"
-    "                             {otlp_endpoint, otlp_headers, trace_sample,\n"
-    "                             metrics, log_format}. Unknown keys are errors;\n"
-    "                             relative paths are relative to the file; options\n"
-    "                             on the command line override the file (a list\n"
-    "                             given there replaces the file's list).\n";
+    "                             {otlp_endpoint, otlp_headers, otlp_protocol,\n"
+    "                             trace_sample, metrics, log_format}. Unknown keys\n"
+    "                             are errors; relative paths are relative to the\n"
+    "                             file; options on the command line override the\n"
+    "                             file (a list given there replaces the file's\n"
+    "                             list).\n";
 
 typedef struct config_parser {
     app_serve_config *cfg;
