@@ -1,4 +1,5 @@
 # Interop: mcpd serve --stdio and --http against the official MCP TypeScript clients,
+# and mcpd's OTLP/protobuf export against OpenTelemetry JS's generated decoder,
 # pinned in tests/interop/package-lock.json and installed by
 # scripts/install-deps.sh. Each file is one CTest test under node's runner;
 # the HTTP ones start their own mcpd on a free loopback port.
@@ -11,7 +12,8 @@ endif()
 
 foreach(pair "interop_sdk1:sdk1.test.mjs" "interop_client2:client2.test.mjs"
              "interop_sdk1_http:sdk1-http.test.mjs" "interop_client2_http:client2-http.test.mjs"
-             "interop_features:features.test.mjs")
+             "interop_features:features.test.mjs"
+             "interop_otlp_proto:otlp-proto.test.mjs")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 name)
   list(GET pair 1 file)
