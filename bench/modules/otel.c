@@ -17,7 +17,10 @@
  *   otel_span_creation                   mcp_span_start + mcp_span_end, no attributes
  *   otel_attribute_overhead_{1,10,100}   a span with that many attributes
  *   otel_exporter_batch_{100,1k,10k}     N spans ended, then a flush: each
- *       sample is the time from a span's end to the collector's 200
+ *       sample is the time from a span's end to the collector's 200;
+ *       body_bytes_per_span is what the collector received per span
+ *   otel_exporter_batch_{100,1k,10k}_proto   the same with the exporter's
+ *       protobuf encoding (application/x-protobuf) instead of JSON
  *   otel_collector_up / otel_collector_down   traced tools/call with the
  *       collector answering and with nothing listening (exports failing and
  *       retrying): down_vs_up_p99 and down_vs_up_throughput
@@ -37,6 +40,8 @@
  *       runs elsewhere) on another when there are two. The traced record gets
  *       overhead_pct: the median over repetitions of the throughput lost in
  *       each interleaved pair, with its range (overhead_pct_min/max).
+ *   otel_served_tcp_proto_{baseline,traced}   the TCP pair with the
+ *       exporter's protobuf encoding.
  *
  * The in-process echo pair (otel_request_1k) stays as the stress number:
  * there the whole request is well under a microsecond, so every nanosecond
@@ -70,7 +75,8 @@ static const char REQUEST[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/
 static const char REQUEST_WORK[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"work\","
                                    "\"arguments\":{\"text\":\"hello\"}," META "}}";
 
-enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE, W_WORK, W_SERVED_TCP, W_SERVED_HTTP };
+enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE, W_WORK, W_SERVED_TCP, W_SERVED_HTTP, W_BATCH_PROTO,
+       W_SERVED_TCP_PROTO };
 
 /* ---- a loopback OTLP receiver: reads each POST, counts its spans, answers 200 ----------
  *
@@ -78,7 +84,8 @@ enum { W_REQUEST = 1, W_SPAN, W_BATCH, W_RESILIENCE, W_WORK, W_SERVED_TCP, W_SER
  * the benchmark needs from one: it reads every byte (the sender's side of
  * the loopback pays for that as it would for a real network) and counts
  * the spans that arrived, by the one "spanId" member each span has
- * (about 20 ns a span), and answers 200. It does not parse or
+ * (about 20 ns a span) in a JSON body and by walking the outer messages of
+ * a protobuf one, and answers 200. It does not parse or
  * validate the JSON: a remote collector's parsing is CPU this server never
  * pays, and here it would share the machine with the server being timed.
  * The unit tests keep the receiver that parses and checks every body
@@ -89,6 +96,7 @@ typedef struct sink_server {
     pthread_t thread;
     atomic_bool stop;
     _Atomic uint64_t spans; /* counted in the bodies that arrived */
+    _Atomic uint64_t bytes; /* of those bodies */
 } sink_server;
 
 #define SPAN_MARKER "\"spanId\":\""
@@ -116,6 +124,49 @@ static uint64_t sink_count(char *carry, size_t *carry_len, const char *data, siz
     return found;
 }
 
+/* A protobuf body has no marker to look for: its spans are the field 2
+ * entries of the ScopeSpans (field 2) of the ResourceSpans (field 1) of the
+ * request. The walk reads the tags and lengths of those three levels,
+ * across reads, and skips every span's bytes unread: a few bytes a span. */
+typedef struct proto_walk {
+    uint64_t pos, skip_to, end[3], varint;
+    unsigned depth, shift, field;
+    uint8_t phase; /* the varint being read: 0 a tag, 1 a length, 2 a value */
+} proto_walk;
+
+static uint64_t proto_count(proto_walk *w, const char *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data, *end = p + n;
+    uint64_t found = 0;
+    while (p < end) {
+        if (w->pos < w->skip_to) {
+            uint64_t k = w->skip_to - w->pos < (uint64_t)(end - p) ? w->skip_to - w->pos : (uint64_t)(end - p);
+            p += k;
+            w->pos += k;
+            continue;
+        }
+        while (w->depth && w->phase == 0 && w->shift == 0 && w->pos >= w->end[w->depth]) w->depth--;
+        unsigned char b = *p++;
+        w->pos++;
+        w->varint |= (uint64_t)(b & 0x7f) << (w->shift < 63 ? w->shift : 63);
+        w->shift += 7;
+        if (b & 0x80) continue;
+        uint64_t v = w->varint;
+        uint8_t phase = w->phase;
+        w->varint = w->shift = w->phase = 0;
+        if (phase == 1 && w->depth < 2 && w->field == (w->depth ? 2u : 1u)) {
+            w->end[++w->depth] = w->pos + v; /* into a ResourceSpans or a ScopeSpans */
+        } else if (phase == 1) {
+            found += w->depth == 2 && w->field == 2;
+            w->skip_to = w->pos + v;
+        } else if (phase == 0) {
+            w->field = (unsigned)(v >> 3);
+            if ((v & 7) == 0 || (v & 7) == 2) w->phase = (v & 7) ? 1 : 2;
+            else w->skip_to = w->pos + ((v & 7) == 1 ? 8 : 4);
+        }
+    }
+    return found;
+}
+
 /* One connection: POST after POST (the exporter keeps its connection),
  * until the peer closes or says something that is not the next request. */
 static void sink_serve(sink_server *s, int fd) {
@@ -127,6 +178,8 @@ static void sink_serve(sink_server *s, int fd) {
     char carry[SPAN_MARKER_LEN];
     size_t carry_len = 0;
     uint64_t spans = 0;
+    bool proto = false;
+    proto_walk walk = {0};
     for (;;) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 2000) != 1) break;
@@ -146,6 +199,10 @@ static void sink_serve(sink_server *s, int fd) {
             }
             char *cl = strcasestr(head, "content-length:");
             need = cl ? strtoul(cl + 15, NULL, 10) : 0;
+            *e = '\0'; /* the headers only */
+            proto = strcasestr(head, "application/x-protobuf") != NULL;
+            *e = '\r';
+            memset(&walk, 0, sizeof walk);
             size_t head_in_buf = (size_t)(e + 4 - head) - (head_len - take);
             body = buf + head_in_buf;
             body_len = (size_t)n - head_in_buf;
@@ -155,12 +212,13 @@ static void sink_serve(sink_server *s, int fd) {
          * a request we can take. */
         if (have + body_len > need) break;
         have += body_len;
-        spans += sink_count(carry, &carry_len, body, body_len);
+        spans += proto ? proto_count(&walk, body, body_len) : sink_count(carry, &carry_len, body, body_len);
         if (have == need) {
             static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
             /* Counted before the answer: once the exporter has its 200,
              * a flush that returns may read the count. */
             atomic_fetch_add(&s->spans, spans);
+            atomic_fetch_add(&s->bytes, need);
             if (send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof ok - 1)) break;
             have = need = head_len = carry_len = 0;
             spans = 0;
@@ -225,6 +283,7 @@ typedef struct otel_state {
     bench_net_request net_request;
     bench_pinning pin; /* client_cpu: the load generator's */
     sink_server sink;
+    mcp_otlp_encoding encoding; /* of every tracer of the workload */
     mcp_tracer *tracer, *tracer_down;
     mcp_metrics *metrics;
     mcp_obs *obs, *obs_down;
@@ -260,14 +319,15 @@ static int count_reply(void *user, const char *message, size_t len) {
     return 0;
 }
 
-static int tracer_at(int port, mcp_tracer **out) {
+static int tracer_at(int port, mcp_otlp_encoding encoding, mcp_tracer **out) {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", port);
     return mcp_tracer_new(&(mcp_tracer_opts){.service_name = "mcpd-bench",
                                              .buffer_spans = 16384,
                                              .exporter = {.endpoint = url, .flush_interval_ms = 100,
                                                           .timeout_ms = 1000, .max_retries = 2,
-                                                          .initial_backoff_ms = 50, .max_backoff_ms = 200}},
+                                                          .initial_backoff_ms = 50, .max_backoff_ms = 200,
+                                                          .encoding = encoding}},
                          out);
 }
 
@@ -530,6 +590,11 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     mcp_buf_init(&s->net_prefix);
     mcp_buf_init(&s->net_suffix);
     unsigned kind = (unsigned)(w->size / 1000000);
+    /* The protobuf variants are the JSON workloads with the other encoding. */
+    s->encoding = kind == W_BATCH_PROTO || kind == W_SERVED_TCP_PROTO ? MCP_OTLP_PROTOBUF : MCP_OTLP_JSON;
+    bool proto = s->encoding == MCP_OTLP_PROTOBUF;
+    if (kind == W_BATCH_PROTO) kind = W_BATCH;
+    if (kind == W_SERVED_TCP_PROTO) kind = W_SERVED_TCP;
     bool served = kind == W_SERVED_TCP || kind == W_SERVED_HTTP;
     /* Served: the receiver stands for a collector on another machine, so
      * it runs beside the load generator; the exporter thread is the
@@ -540,11 +605,11 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
     bench_pin_self(s->pin.client_cpu);
     int rc = sink_start(&s->sink);
     bench_pin_self(s->pin.server_cpu);
-    if (!rc) rc = tracer_at(s->sink.port, &s->tracer);
+    if (!rc) rc = tracer_at(s->sink.port, s->encoding, &s->tracer);
     bench_pin_self(s->pin.client_cpu);
     if (!rc) rc = mcp_metrics_new(&s->metrics);
     if (!rc) rc = mcp_obs_new(s->tracer, s->metrics, &s->obs);
-    if (!rc && kind == W_RESILIENCE) rc = tracer_at(dead_port(), &s->tracer_down);
+    if (!rc && kind == W_RESILIENCE) rc = tracer_at(dead_port(), s->encoding, &s->tracer_down);
     if (!rc && kind == W_RESILIENCE) rc = mcp_obs_new(s->tracer_down, NULL, &s->obs_down);
     s->request = kind == W_WORK ? REQUEST_WORK : REQUEST;
     s->request_len = strlen(s->request);
@@ -585,10 +650,12 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
                  run_traced_exported, s);
         break;
     case W_SERVED_TCP:
-        add_task(tasks, &n, "otel_served_tcp_baseline", "tools/call (echo, 1 KiB) over TCP NDJSON to an mcp_net server "
+        add_task(tasks, &n, proto ? "otel_served_tcp_proto_baseline" : "otel_served_tcp_baseline",
+                 "tools/call (echo, 1 KiB) over TCP NDJSON to an mcp_net server "
                                   "without an observer; 10 connections x 100 in flight, closed loop", false, run_served_plain, s);
-        add_task(tasks, &n, "otel_served_tcp_traced", "the same against a server with mcp_obs_observer, every request "
-                                  "sampled and exported to a loopback OTLP receiver; the pass ends when the collector has every span",
+        add_task(tasks, &n, proto ? "otel_served_tcp_proto_traced" : "otel_served_tcp_traced",
+                 "the same against a server with mcp_obs_observer, every request sampled and exported to a loopback "
+                 "OTLP receiver (the workload's encoding); the pass ends when the collector has every span",
                  false, run_served_traced, s);
         break;
     case W_SERVED_HTTP:
@@ -605,8 +672,9 @@ static int otel_setup(const bench_workload *w, void **state, bench_task *tasks, 
         add_task(tasks, &n, "otel_attribute_overhead_100", "span with 100 attributes (string and int)", false, run_attr_100, s);
         break;
     case W_BATCH:
-        add_task(tasks, &n, "otel_exporter_batch", "N spans ended then flushed to a loopback OTLP receiver; "
-                                  "latency: span end -> collector 200", true, run_batch, s);
+        add_task(tasks, &n, proto ? "otel_exporter_batch_proto" : "otel_exporter_batch",
+                 "N spans ended then flushed to a loopback OTLP receiver (the workload's encoding); "
+                 "latency: span end -> collector 200", true, run_batch, s);
         break;
     default:
         add_task(tasks, &n, "otel_collector_up", "traced tools/call, collector answering", false, run_traced, s);
@@ -658,6 +726,7 @@ static void otel_finish(void *state, bench_record *records, size_t count) {
     static const char *const pairs[][2] = {{"otel_baseline_1k", "otel_overhead_1k"},
                                            {"otel_baseline_work_1k", "otel_overhead_work_1k"},
                                            {"otel_served_tcp_baseline", "otel_served_tcp_traced"},
+                                           {"otel_served_tcp_proto_baseline", "otel_served_tcp_proto_traced"},
                                            {"otel_served_http_baseline", "otel_served_http_traced"}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         bench_record *base = find(records, count, pairs[i][0]), *traced = find(records, count, pairs[i][1]);
@@ -671,6 +740,9 @@ static void otel_finish(void *state, bench_record *records, size_t count) {
             /* What the receiver counted in the bodies, not what the
              * tracer believes it sent. */
             bench_record_add_metric(traced, "spans_exported", (double)atomic_load(&st->sink.spans));
+            if (atomic_load(&st->sink.spans))
+                bench_record_add_metric(traced, "body_bytes_per_span",
+                                        (double)atomic_load(&st->sink.bytes) / (double)atomic_load(&st->sink.spans));
             uint64_t dropped = ts.dropped_buffer_full + ts.dropped_pool_exhausted + ts.dropped_export_failed;
             bench_record_add_metric(traced, "spans_dropped", (double)dropped);
             /* The record holds a handful of metrics and this one may not
@@ -691,6 +763,11 @@ static void otel_finish(void *state, bench_record *records, size_t count) {
     }
     for (size_t i = 0; i < count; i++)
         if (records[i].throughput > 0) bench_record_add_metric(&records[i], "ns_per_op", 1e9 / records[i].throughput);
+    /* What an export costs the network, by encoding. */
+    for (size_t i = 0; st && i < count; i++)
+        if (!strncmp(records[i].benchmark, "otel_exporter_batch", 19) && atomic_load(&st->sink.spans))
+            bench_record_add_metric(&records[i], "body_bytes_per_span",
+                                    (double)atomic_load(&st->sink.bytes) / (double)atomic_load(&st->sink.spans));
 }
 
 /* size: kind * 1e6 + parameter */
@@ -706,6 +783,14 @@ static const bench_workload OTEL_WORKLOADS[] = {
     {"otel_exporter_batch_100", "100 spans exported", W_BATCH * 1000000 + 100, {100, 100}, {11, 31}},
     {"otel_exporter_batch_1k", "1,000 spans exported", W_BATCH * 1000000 + 1000, {1000, 1000}, {11, 31}},
     {"otel_exporter_batch_10k", "10,000 spans exported", W_BATCH * 1000000 + 10000, {10000, 10000}, {5, 15}},
+    {"otel_exporter_batch_100_proto", "100 spans exported as protobuf", W_BATCH_PROTO * 1000000 + 100, {100, 100},
+     {11, 31}},
+    {"otel_exporter_batch_1k_proto", "1,000 spans exported as protobuf", W_BATCH_PROTO * 1000000 + 1000, {1000, 1000},
+     {11, 31}},
+    {"otel_exporter_batch_10k_proto", "10,000 spans exported as protobuf", W_BATCH_PROTO * 1000000 + 10000,
+     {10000, 10000}, {5, 15}},
+    {"otel_served_tcp_proto", "tools/call over TCP NDJSON to an mcp_net server, untraced and traced, exported as "
+     "protobuf", W_SERVED_TCP_PROTO * 1000000 + 20000, {20000, 100000}, {15, 31}},
     {"otel_failure_resilience_1k", "traced requests with the collector up and down", W_RESILIENCE * 1000000 + 1000,
      {1000, 1000}, {31, 101}},
 };
@@ -716,7 +801,8 @@ const bench_module bench_module_otel = {
     .notes = "the server core calls the observer (mcp_server_opts.observer) inside mcp_session_handle; the loopback "
              "receiver and the exporter thread run in this process and share the machine's cores, so the CPU "
              "metrics of the traced records include the receiver's reading of every body (its recv copies in the "
-             "kernel and a marker count of the spans, no JSON parsing), which a remote collector would not cost "
+             "kernel and a count of the spans: a marker search in JSON, a walk of the outer messages in protobuf; no "
+             "parsing), which a remote collector would not cost "
              "this server; on a loaded machine overhead_pct swings widely, cpu_overhead_pct much less",
     .workloads = OTEL_WORKLOADS,
     .workload_count = sizeof OTEL_WORKLOADS / sizeof OTEL_WORKLOADS[0],
