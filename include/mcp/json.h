@@ -162,6 +162,14 @@ mcp_str mcp_json_key(const mcp_json *member_value);
  * MCP_JSON_WRITER_MAX_DEPTH with MCP_ELIMIT. To write several documents into
  * one buffer, init the writer again for each. */
 #define MCP_JSON_WRITER_MAX_DEPTH 256
+
+/* The one judge of valid UTF-8 the writer uses, for other encoders that
+ * must repair text exactly as it does (the OTLP protobuf encoder): the
+ * length (2-4) of the valid sequence at p, whose first byte is >= 0x80, or
+ * 0 when it is invalid (overlong forms, UTF-16 surrogates and code points
+ * above U+10FFFF included). */
+size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
+
 typedef struct mcp_json_writer {
     mcp_buf *out;
     int status;

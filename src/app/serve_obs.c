@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The export encoding --otlp-protocol chose. It belongs in
- * app_serve_obs_config with the other options; until that struct has the
- * field it is kept here, which serves the one configuration a process
- * parses (mcpd serve or mcpd call). */
-static mcp_otlp_encoding otlp_encoding = MCP_OTLP_JSON;
-
 const char app_serve_obs_usage[] =
     "observability:\n"
     "  --otlp-endpoint URL        export a span per request over OTLP/HTTP, e.g.\n"
@@ -84,9 +78,9 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
     } else if (!strcmp(arg, "--otlp-protocol")) {
         /* The names of OTEL_EXPORTER_OTLP_PROTOCOL; grpc is not offered. */
         if (!strcmp(value, "http/protobuf")) {
-            otlp_encoding = MCP_OTLP_PROTOBUF;
+            cfg->otlp_encoding = MCP_OTLP_PROTOBUF;
         } else if (!strcmp(value, "http/json")) {
-            otlp_encoding = MCP_OTLP_JSON;
+            cfg->otlp_encoding = MCP_OTLP_JSON;
         } else {
             fprintf(stderr, "mcpd serve: --otlp-protocol needs http/protobuf or http/json, got '%s'\n", value);
             return -1;
@@ -120,7 +114,7 @@ int app_serve_obs_open(const app_serve_obs_config *cfg, app_serve_obs *out) {
                                                .exporter = {.endpoint = cfg->otlp_endpoint,
                                                             .headers = cfg->headers,
                                                             .header_count = cfg->header_count,
-                                                            .encoding = otlp_encoding}},
+                                                            .encoding = cfg->otlp_encoding}},
                             &out->tracer);
         if (rc) {
             fprintf(stderr, "mcpd serve: could not start the OTLP exporter for '%s': %s\n", cfg->otlp_endpoint,

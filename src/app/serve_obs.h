@@ -20,6 +20,7 @@
 
 typedef struct app_serve_obs_config {
     const char *otlp_endpoint;   /* NULL: no tracing export */
+    mcp_otlp_encoding otlp_encoding; /* --otlp-protocol; zero value: JSON */
     mcp_header headers[APP_OBS_MAX_HEADERS];
     char header_text[APP_OBS_MAX_HEADERS][512];
     size_t header_count;
@@ -37,7 +38,8 @@ typedef struct app_serve_obs {
     const mcp_observer *observer; /* NULL when nothing is on */
 } app_serve_obs;
 
-/* Options: --otlp-endpoint URL, --otlp-header K=V, --trace-sample
+/* Options: --otlp-endpoint URL, --otlp-header K=V, --otlp-protocol
+ * http/json|http/protobuf, --trace-sample
  * RATIO|always|never|parent, --metrics, --log-format json|text. Returns how
  * many arguments it used (1 or 2), 0 when arg is not one of them, -1 after
  * writing why value is bad to stderr. */

@@ -271,10 +271,7 @@ static inline int mcp_json_buf_put(mcp_buf *b, const void *s, size_t n) {
     return MCP_OK;
 }
 
-/* Length (2-4) of the valid UTF-8 sequence starting at p (whose first byte is
- * >= 0x80), or 0 if it is invalid: overlong forms, UTF-16 surrogates and
- * code points above U+10FFFF are all rejected. */
-size_t mcp_json_utf8_seq(const unsigned char *p, const unsigned char *end);
+/* mcp_json_utf8_seq (mcp/json.h) judges one sequence of UTF-8. */
 
 /* Long string bodies, 64 bytes at a time (scan_blocks.c), when the CPU has
  * AVX2 (mcp_json_have_blocks). From p, a point inside a body where nothing

@@ -22,7 +22,7 @@
 #include "obs_internal.h"
 
 /* mcp_json_utf8_seq: one judge of what is valid UTF-8 for both encodings. */
-#include "json/json_internal.h"
+#include "mcp/json.h"
 
 #include <stddef.h>
 #include <string.h>

@@ -129,9 +129,65 @@ static void test_one_trace_from_client_to_server(void **state) {
     receiver_stop(&r);
 }
 
+/* --otlp-protocol http/protobuf on both commands: every export is
+ * protobuf and carries the request's span, server and client. (What the
+ * bytes say, field by field, is test_obs_proto's and the interop test's.) */
+static void test_protobuf_export_from_both_commands(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    receiver r;
+    assert_int_equal(receiver_start(&r), 0);
+    char otlp[64], err_path[64], out_path[64];
+    snprintf(otlp, sizeof otlp, "http://127.0.0.1:%d/v1/traces", r.port);
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-obs-proto-%d.err", (int)getpid());
+    snprintf(out_path, sizeof out_path, "/tmp/mcpd-obs-proto-%d.out", (int)getpid());
+
+    /* A protocol it does not speak is refused before anything starts. */
+    char *bad_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--otlp-endpoint", otlp,
+                        "--otlp-protocol", "grpc", NULL};
+    assert_int_not_equal(mcpd_wait_exit(mcpd_spawn(bad_argv, -1, -1, NULL, err_path)), 0);
+    char *why = mcpd_read_text(err_path);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "--otlp-protocol needs http/protobuf or http/json, got 'grpc'"));
+    free(why);
+    unlink(err_path);
+
+    char *serve_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--workers", "1",
+                          "--otlp-endpoint", otlp, "--otlp-protocol", "http/protobuf", "--log-level", "info", NULL};
+    pid_t server = mcpd_spawn(serve_argv, -1, -1, NULL, err_path);
+    assert_true(server > 0);
+    int port = mcpd_logged_port(err_path, NULL);
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+    char *call_argv[] = {(char *)bin, "call", "--otlp-endpoint", otlp, "--otlp-protocol", "http/protobuf", url,
+                         "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"traced\"}}", NULL};
+    assert_int_equal(mcpd_wait_exit(mcpd_spawn(call_argv, -1, -1, out_path, NULL)), 0);
+    kill(server, SIGTERM);
+    assert_int_equal(mcpd_wait_exit(server), 0);
+
+    static const char name[] = "tools/call echo";
+    size_t with_span = 0;
+    pthread_mutex_lock(&r.lock);
+    assert_true(r.body_count >= 2);
+    for (size_t b = 0; b < r.body_count; b++) {
+        assert_string_equal(r.content_types[b], "application/x-protobuf");
+        /* A protobuf body opens with resource_spans, field 1, length-delimited. */
+        assert_true(r.body_lens[b] > 0 && (unsigned char)r.bodies[b][0] == 0x0a);
+        if (memmem(r.bodies[b], r.body_lens[b], name, sizeof name - 1)) with_span++;
+    }
+    pthread_mutex_unlock(&r.lock);
+    assert_true(with_span >= 1);
+    unlink(err_path);
+    unlink(out_path);
+    receiver_stop(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_trace_from_client_to_server),
+        cmocka_unit_test(test_protobuf_export_from_both_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
