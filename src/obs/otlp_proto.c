@@ -10,7 +10,9 @@
  * with their keys as constants of this file. Strings go out as UTF-8 with
  * every byte that is not valid UTF-8 replaced by U+FFFD, as the JSON writer
  * replaces it: protobuf parsers may refuse a string field that is not
- * UTF-8, and the two encodings must tell a collector the same thing.
+ * UTF-8, and the two encodings must tell a collector the same thing. (One
+ * difference is deliberate: a double of negative zero keeps its sign here,
+ * where the JSON writer writes 0, as JSON readers disagree on -0.)
  *
  * Nothing here is escaped or printed in decimal, which is where the JSON
  * encoder spends its instructions; a request span is mostly its values
