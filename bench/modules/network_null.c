@@ -8,8 +8,10 @@
  * its own thread, a 64 KiB read buffer shared by the loop, the same NDJSON
  * framer (mcp_ndjson), and every response produced by one read leaving in
  * one write, with a second buffer collecting while a write is in flight.
- * The stdio one mirrors `mcpd serve --stdio`: a process with one blocking
- * loop that reads, frames and writes. The HTTP one is the TCP one with
+ * Like mcp_net's TCP transport, the NDJSON one writes the replies of a
+ * loop iteration's reads after all of them (a uv_check), one write per
+ * connection. The stdio one mirrors `mcpd serve --stdio`: a process with
+ * one blocking loop that reads, frames and writes. The HTTP one is the TCP one with
  * libmcp's HTTP request parser (llhttp) as its framer, as http_tcp.c frames:
  * each request's body gives the id, the captured HTTP response (JSON or an
  * SSE stream) goes back with that id and its length fields rewritten. The
@@ -93,6 +95,8 @@ typedef struct null_conn {
     mcp_buf out;  /* collecting */
     mcp_buf wbuf; /* being written */
     uv_write_t write_req;
+    struct null_conn *flush_next; /* NDJSON: waiting for the iteration's batch write */
+    bool flush_queued;
     bool writing;
     bool closing;
 } null_conn;
@@ -105,6 +109,8 @@ struct bench_null_tcp {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
+    uv_check_t flush_check;
+    null_conn *flush_head;
     uv_thread_t thread;
     char *read_buf;
     null_conn *conns;
@@ -125,6 +131,15 @@ static void null_conn_close(null_conn *c) {
     if (c->closing) return;
     c->closing = true;
     bench_null_tcp *s = c->server;
+    if (c->flush_queued) {
+        for (null_conn **p = &s->flush_head; *p; p = &(*p)->flush_next) {
+            if (*p == c) {
+                *p = c->flush_next;
+                break;
+            }
+        }
+        c->flush_queued = false;
+    }
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -155,6 +170,29 @@ static void null_on_write(uv_write_t *req, int status) {
     }
     mcp_buf_reset(&c->wbuf);
     null_flush(c);
+}
+
+static void null_on_flush_check(uv_check_t *check) {
+    bench_null_tcp *s = check->data;
+    null_conn *c = s->flush_head;
+    s->flush_head = NULL;
+    uv_check_stop(check);
+    while (c) {
+        null_conn *next = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        null_flush(c);
+        c = next;
+    }
+}
+
+static void null_flush_soon(null_conn *c) {
+    bench_null_tcp *s = c->server;
+    if (c->flush_queued) return;
+    c->flush_queued = true;
+    c->flush_next = s->flush_head;
+    s->flush_head = c;
+    if (!uv_is_active((uv_handle_t *)&s->flush_check)) uv_check_start(&s->flush_check, null_on_flush_check);
 }
 
 static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -257,7 +295,7 @@ static void null_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
             return;
         }
     }
-    null_flush(c);
+    null_flush_soon(c);
 }
 
 static void null_on_connection(uv_stream_t *listener, int status) {
@@ -289,6 +327,7 @@ static void null_on_stop(uv_async_t *async) {
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->stop, NULL);
     while (s->conns) null_conn_close(s->conns);
+    uv_close((uv_handle_t *)&s->flush_check, NULL);
 }
 
 static void null_thread(void *arg) {
@@ -317,8 +356,10 @@ static int null_start(const bench_net_reply *reply, const bench_http_reply *http
     uv_ip4_addr("127.0.0.1", 0, &addr);
     uv_tcp_init(&s->loop, &s->listener);
     uv_async_init(&s->loop, &s->stop, null_on_stop);
+    uv_check_init(&s->loop, &s->flush_check);
     s->listener.data = s;
     s->stop.data = s;
+    s->flush_check.data = s;
     int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, null_on_connection);
     if (!rc) rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bound_len);
@@ -327,6 +368,7 @@ static int null_start(const bench_net_reply *reply, const bench_http_reply *http
     if (rc) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->stop, NULL);
+        uv_close((uv_handle_t *)&s->flush_check, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         free(s->read_buf);

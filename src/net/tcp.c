@@ -37,6 +37,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Buffers that grew beyond this for one burst are returned afterwards. */
@@ -67,8 +68,9 @@ struct mcp_net_conn {
      * the idle sweep must not take that for idleness and close it, dropping
      * the reply on its way. */
     atomic_uint replies_posted;
+    mcp_net_flush flush;    /* the batch write, after every read of the loop iteration */
     bool writing;           /* a write of wbuf is in flight */
-    bool in_batch;          /* inside a read: session output waits for the batch write */
+    bool in_batch;          /* reads handled, batch write not yet made: session output waits for it */
     bool reading;
     bool paused;            /* reading stopped for back-pressure */
     bool winding_down;      /* no more input; waiting for pending calls before retiring */
@@ -255,6 +257,7 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
 /* ---- Lifecycle ------------------------------------------------------------------------ */
 static void conn_free(mcp_net_conn *conn) {
     mcp_net_worker *worker = conn->worker;
+    mcp_net_worker_flush_cancel(worker, &conn->flush);
     if (conn->prev) conn->prev->next = conn->next;
     else worker->conns = conn->next;
     if (conn->next) conn->next->prev = conn->prev;
@@ -365,6 +368,15 @@ static void conn_handle_oversized(mcp_net_conn *conn) {
     if (mcp_ndjson_oversized_error(&conn->out, conn_limits(conn)->max_message_size)) conn_close(conn);
 }
 
+/* The replies of this iteration's reads, in one write per connection. */
+static void conn_flush_batch(mcp_net_flush *flush) {
+    mcp_net_conn *conn = (mcp_net_conn *)((char *)flush - offsetof(mcp_net_conn, flush));
+    conn->in_batch = false;
+    conn_flush(conn);
+    /* A write that went out at once brings no on_write to resume reading. */
+    conn_check_queue(conn);
+}
+
 static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) {
     mcp_str input = {data, len};
     mcp_str line;
@@ -376,8 +388,11 @@ static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) 
         else if (kind == MCP_NDJSON_OVERSIZED) conn_handle_oversized(conn);
         else conn_close(conn);
     }
-    conn->in_batch = false;
-    conn_flush(conn);
+    /* The replies go out once every connection's reads of this loop
+     * iteration are handled: with many connections ready together, a
+     * client asleep in its poll is woken by the first write, not by each
+     * (on loopback the wake-up is paid on this core). */
+    mcp_net_worker_flush_soon(conn->worker, &conn->flush);
     conn_check_queue(conn);
 }
 
@@ -488,6 +503,7 @@ void mcp_tcp_on_connection(uv_stream_t *listener, int status) {
     conn->write_req.data = conn;
     conn->shutdown_req.data = conn;
     conn->worker = worker;
+    conn->flush.run = conn_flush_batch;
     conn->release = release;
     release->kind = MCP_NET_NOTE_RELEASED;
     release->conn = conn;
