@@ -119,16 +119,79 @@ typedef struct mcp_exporter_opts {
     mcp_otlp_encoding encoding;/* zero value: JSON; another value than the two: MCP_EINVAL */
 } mcp_exporter_opts;
 
+/* A resource attribute with a string value (OTEL_RESOURCE_ATTRIBUTES). */
+typedef struct mcp_resource_attribute {
+    const char *key;
+    const char *value;
+} mcp_resource_attribute;
+
 typedef struct mcp_tracer_opts {
     const char *service_name;  /* resource service.name; NULL means "mcpd" */
     const char *service_version; /* NULL means the library version */
     const char *service_instance_id; /* optional */
+    /* More resource attributes, e.g. deployment.environment.name, sent
+     * after the ones above by both encodings; copied by mcp_tracer_new.
+     * A service.name, service.version or service.instance.id among them
+     * stands in for the field above when that is NULL and is otherwise
+     * dropped, as are telemetry.sdk.* (the library's own): a resource
+     * never carries one key twice. Keys should be distinct. */
+    const mcp_resource_attribute *resource_attributes;
+    size_t resource_attribute_count;
     mcp_sampler sampler;       /* zero value: always on */
     mcp_exporter_opts exporter;
     unsigned buffer_spans;     /* per-thread buffer of ended spans; 0 means 2048 */
 } mcp_tracer_opts;
 
 int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out);
+
+/* ---- OpenTelemetry SDK environment variables -------------------------------------------
+ * mcp_otel_env_read fills tracer options from the variables OpenTelemetry
+ * SDKs read (OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_EXPORTER_OTLP_*
+ * and OTEL_EXPORTER_OTLP_TRACES_* ENDPOINT, HEADERS, PROTOCOL, TIMEOUT, and
+ * OTEL_BSP_SCHEDULE_DELAY, _MAX_EXPORT_BATCH_SIZE, _EXPORT_TIMEOUT). Only
+ * the fields a variable sets are written, so set your defaults first and
+ * your own overrides after:
+ *
+ *     mcp_otel_env env;
+ *     mcp_tracer_opts o = { .service_name = "mine" };
+ *     if (mcp_otel_env_read(&env, &o, NULL, NULL) != 0) die(env.error);
+ *     for (p = env.warnings; *p; p += strlen(p) + 1) warn(p);
+ *     if (env.tracing_enabled) mcp_tracer_new(&o, &t);
+ *
+ * The strings o points at live in env, which must outlive the use of o.
+ * getenv_fn(user, name) looks variables up (NULL: the process's getenv),
+ * so that tests need not touch the real environment. A value an SDK must
+ * not use (an https:// or malformed endpoint, grpc, an exporter other than
+ * otlp or none, a malformed header list) gives MCP_EINVAL and env->error
+ * naming the variable; a value the specification says to ignore (a bad
+ * number, boolean or sampler argument, an unknown sampler, a malformed
+ * OTEL_RESOURCE_ATTRIBUTES) leaves the option alone and adds a warning. */
+#define MCP_OTEL_ENV_MAX_HEADERS 32
+#define MCP_OTEL_ENV_MAX_ATTRIBUTES 64
+#define MCP_OTEL_ENV_TEXT 8192
+
+typedef const char *(*mcp_getenv_fn)(void *user, const char *name);
+
+typedef struct mcp_otel_env {
+    /* An endpoint is set, OTEL_SDK_DISABLED is not true and
+     * OTEL_TRACES_EXPORTER is not none. */
+    bool tracing_enabled;
+    /* OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: no tracing,
+     * whatever else asks for it. */
+    bool disabled;
+    char error[256];           /* why mcp_otel_env_read failed, "" otherwise */
+    /* NUL-separated messages ending with an empty one ("" when none). */
+    char warnings[1024];
+    /* Storage behind the options; private. */
+    mcp_header headers[MCP_OTEL_ENV_MAX_HEADERS];
+    mcp_resource_attribute attributes[MCP_OTEL_ENV_MAX_ATTRIBUTES];
+    char text[MCP_OTEL_ENV_TEXT];
+    size_t text_used, warnings_used;
+} mcp_otel_env;
+
+/* 0 or MCP_EINVAL (see env->error). */
+int mcp_otel_env_read(mcp_otel_env *env, mcp_tracer_opts *opts, mcp_getenv_fn getenv_fn, void *user);
 /* Stops the exporter after one last export of what is buffered. Every span
  * must have ended before. */
 void mcp_tracer_free(mcp_tracer *t);

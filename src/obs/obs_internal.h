@@ -161,6 +161,7 @@ struct mcp_tracer {
     char *endpoint;              /* owned copies of the option strings */
     char *service_name, *service_version, *service_instance_id;
     mcp_header *headers;
+    mcp_resource_attribute *resource_attributes; /* owned, reserved keys taken out */
     obs_url url;
     bool export_enabled;
     uint64_t id;                 /* distinguishes tracers for the thread-local cache */

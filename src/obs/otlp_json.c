@@ -653,6 +653,11 @@ int obs_otlp_encode(mcp_buf *out, const mcp_tracer_opts *opts, mcp_span *const *
         if (room(&e, 1)) PUT(&e, ",");
         str_attr(&e, "service.instance.id", opts->service_instance_id, strlen(opts->service_instance_id));
     }
+    for (size_t i = 0; i < opts->resource_attribute_count; i++) {
+        const mcp_resource_attribute *a = &opts->resource_attributes[i];
+        if (room(&e, 1)) PUT(&e, ",");
+        str_attr(&e, a->key, a->value, strlen(a->value));
+    }
     static const char sdk[] = ",{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"libmcp\"}},"
                               "{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"c\"}},"
                               "{\"key\":\"telemetry.sdk.version\",\"value\":{\"stringValue\":\"" MCP_VERSION_STRING "\"}}]},"

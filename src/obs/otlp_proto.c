@@ -481,7 +481,16 @@ typedef struct head {
     size_t count;
     size_t resource; /* Resource message length */
     size_t scope;    /* InstrumentationScope message length */
+    const mcp_resource_attribute *extra; /* the options' further attributes, after the six */
+    size_t extra_count;
 } head;
+
+/* Bytes of a string KeyValue in the resource, its tag and length included. */
+static size_t head_kv_size(size_t kclean, size_t vclean) {
+    size_t any = 1 + varint_len(vclean) + vclean;
+    size_t kv = 1 + varint_len(kclean) + kclean + 1 + varint_len(any) + any;
+    return 1 + varint_len(kv) + kv;
+}
 
 static const char *const HEAD_KEYS[6] = {"service.name", "service.version", "service.instance.id",
                                          "telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version"};
@@ -499,10 +508,17 @@ static void head_measure(head *h, const mcp_tracer_opts *opts) {
         h->text[i] = values[i];
         h->len[i] = strlen(values[i]);
         h->clean[i] = clean_len(values[i], h->len[i]);
-        size_t k = strlen(HEAD_KEYS[i]), any = 1 + varint_len(h->clean[i]) + h->clean[i];
-        size_t kv = 1 + varint_len(k) + k + 1 + varint_len(any) + any;
-        h->resource += 1 + varint_len(kv) + kv;
+        h->resource += head_kv_size(strlen(HEAD_KEYS[i]), h->clean[i]);
         h->count++;
+    }
+    /* Cleaned lengths are measured again when written: the resource is
+     * once per batch, and this keeps head a fixed size. */
+    h->extra = opts->resource_attributes;
+    h->extra_count = opts->resource_attribute_count;
+    for (size_t i = 0; i < h->extra_count; i++) {
+        const mcp_resource_attribute *a = &h->extra[i];
+        size_t kn = strlen(a->key), vn = strlen(a->value);
+        h->resource += head_kv_size(clean_len(a->key, kn), clean_len(a->value, vn));
     }
     size_t name = sizeof "libmcp" - 1, version = sizeof MCP_VERSION_STRING - 1;
     h->scope = 1 + varint_len(name) + name + 1 + varint_len(version) + version;
@@ -520,7 +536,17 @@ static void head_put(char *d, const head *h, size_t scope_spans, size_t resource
     d = varint_put(d, resource_spans);
     *d++ = (char)TAG_RESOURCE_SPANS_RESOURCE;
     d = varint_put(d, h->resource);
+    /* The service's keys, the options' further ones, the SDK's: the JSON
+     * encoder's order. */
     for (size_t i = 0; i < 6; i++) {
+        if (i == 3) {
+            for (size_t x = 0; x < h->extra_count; x++) {
+                const mcp_resource_attribute *a = &h->extra[x];
+                size_t kn = strlen(a->key), vn = strlen(a->value);
+                d = kv_str(d, TAG_RESOURCE_ATTRIBUTES, a->key, kn, clean_len(a->key, kn), a->value, vn,
+                           clean_len(a->value, vn));
+            }
+        }
         if (!h->text[i]) continue;
         size_t k = strlen(HEAD_KEYS[i]);
         d = kv_str(d, TAG_RESOURCE_ATTRIBUTES, HEAD_KEYS[i], k, k, h->text[i], h->len[i], h->clean[i]);

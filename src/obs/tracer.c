@@ -166,6 +166,44 @@ static void *exporter_main(void *arg) {
     return NULL;
 }
 
+static void resource_attributes_free(mcp_tracer *t) {
+    for (size_t i = 0; t->resource_attributes && i < t->opts.resource_attribute_count; i++) {
+        free((char *)t->resource_attributes[i].key);
+        free((char *)t->resource_attributes[i].value);
+    }
+    free(t->resource_attributes);
+}
+
+/* Copy the extra resource attributes, keeping out the keys the resource
+ * carries anyway: the service keys go to from_list (service.name,
+ * service.version, service.instance.id) for the fields left NULL, and the
+ * telemetry.sdk keys are the library's. opts then points at the copy. */
+static bool resource_attributes_copy(mcp_tracer *t, mcp_tracer_opts *opts, const char *from_list[3]) {
+    static const char *const service_keys[3] = {"service.name", "service.version", "service.instance.id"};
+    size_t n = opts->resource_attribute_count, kept = 0;
+    t->resource_attributes = calloc(n, sizeof *t->resource_attributes);
+    if (!t->resource_attributes) return false;
+    t->opts.resource_attribute_count = 0; /* how many resource_attributes_free frees, should a copy fail */
+    for (size_t i = 0; i < n; i++) {
+        const mcp_resource_attribute *a = &opts->resource_attributes[i];
+        if (!a->key || !a->value || !strncmp(a->key, "telemetry.sdk.", 14)) continue;
+        size_t s = 0;
+        while (s < 3 && strcmp(a->key, service_keys[s])) s++;
+        if (s < 3) {
+            from_list[s] = a->value; /* copied with the fields */
+            continue;
+        }
+        mcp_resource_attribute *c = &t->resource_attributes[kept++];
+        c->key = strdup(a->key);
+        c->value = strdup(a->value);
+        t->opts.resource_attribute_count = kept;
+        if (!c->key || !c->value) return false;
+    }
+    opts->resource_attributes = t->resource_attributes;
+    opts->resource_attribute_count = kept;
+    return true;
+}
+
 int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
     if (!out) return MCP_EINVAL;
     *out = NULL;
@@ -196,6 +234,17 @@ int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
         free(t);
         return rc;
     }
+    const char *from_list[3] = {NULL, NULL, NULL};
+    if (o.resource_attribute_count && !o.resource_attributes) rc = MCP_EINVAL;
+    else if (o.resource_attribute_count && !resource_attributes_copy(t, &o, from_list)) rc = MCP_ENOMEM;
+    if (rc) {
+        resource_attributes_free(t);
+        free(t);
+        return rc;
+    }
+    if (!o.service_name) o.service_name = from_list[0];
+    if (!o.service_version) o.service_version = from_list[1];
+    if (!o.service_instance_id) o.service_instance_id = from_list[2];
     t->endpoint = strdup(endpoint);
     t->service_name = strdup(o.service_name ? o.service_name : "mcpd");
     t->service_version = strdup(o.service_version ? o.service_version : MCP_VERSION_STRING);
@@ -264,6 +313,7 @@ void mcp_tracer_free(mcp_tracer *t) {
         }
         free(t->headers);
     }
+    resource_attributes_free(t);
     free(t->endpoint);
     free(t->service_name);
     free(t->service_version);

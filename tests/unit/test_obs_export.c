@@ -3,7 +3,8 @@
  * names, kinds, parent links, semantic-convention attributes, the OTLP JSON
  * mapping), retries on 503 then success, a refusal that is not retried, and
  * a collector that is down: spans dropped and counted while the request
- * path keeps its speed.
+ * path keeps its speed. Resource attributes of the options, in both
+ * encodings.
  */
 #include "mcp/obs.h"
 #include "mcp/json.h"
@@ -274,6 +275,72 @@ static void test_collector_down(void **state) {
     mcp_tracer_free(t);
 }
 
+/* Resource attributes of the options (OTEL_RESOURCE_ATTRIBUTES) reach the
+ * collector in either encoding, between the service's and the SDK's; a
+ * service.name among them loses to the field. (Byte for byte agreement of
+ * the two encodings is test_obs_proto's.) */
+static void test_resource_attributes_arrive(void **state) {
+    (void)state;
+    static const mcp_resource_attribute attrs[] = {
+        {"deployment.environment.name", "staging"},
+        {"service.name", "loses"},
+        {"note", "a,b=c \"d\""},
+    };
+    for (int proto = 0; proto < 2; proto++) {
+        receiver r;
+        assert_int_equal(receiver_start(&r), 0);
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", r.port);
+        mcp_tracer *t;
+        assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "res-test",
+                                                           .resource_attributes = attrs,
+                                                           .resource_attribute_count = 3,
+                                                           .exporter = {.endpoint = url, .flush_interval_ms = 50,
+                                                                        .encoding = proto ? MCP_OTLP_PROTOBUF
+                                                                                          : MCP_OTLP_JSON}},
+                                        &t),
+                         0);
+        mcp_span_end(mcp_span_start(t, "tools/call echo", MCP_SPAN_SERVER, NULL));
+        assert_int_equal(mcp_tracer_flush(t, 10000), 0);
+        pthread_mutex_lock(&r.lock);
+        assert_int_equal(r.body_count, 1);
+        const char *body = r.bodies[0];
+        size_t len = r.body_lens[0];
+        if (proto) {
+            assert_string_equal(r.content_types[0], "application/x-protobuf");
+            const char *env = memmem(body, len, "deployment.environment.name", 27);
+            const char *sdk = memmem(body, len, "telemetry.sdk.name", 18);
+            const char *svc = memmem(body, len, "res-test", 8);
+            assert_true(svc && env && sdk && svc < env && env < sdk);
+            assert_non_null(memmem(body, len, "staging", 7));
+            assert_non_null(memmem(body, len, attrs[2].value, strlen(attrs[2].value)));
+            assert_null(memmem(body, len, "loses", 5));
+        } else {
+            assert_string_equal(r.content_types[0], "application/json");
+            mcp_arena a;
+            mcp_arena_init(&a, 0);
+            mcp_json *doc;
+            assert_int_equal(mcp_json_parse(&a, body, len, NULL, &doc, NULL), 0);
+            const mcp_json *list = mcp_json_get(
+                mcp_json_get(mcp_json_at(mcp_json_get(doc, "resourceSpans"), 0), "resource"), "attributes");
+            static const char *const keys[] = {"service.name", "service.version", "deployment.environment.name",
+                                               "note", "telemetry.sdk.name", "telemetry.sdk.language",
+                                               "telemetry.sdk.version"};
+            assert_int_equal(mcp_json_len(list), 7);
+            for (size_t i = 0; i < 7; i++)
+                assert_string_equal(mcp_json_str(mcp_json_get(mcp_json_at(list, i), "key"), ""), keys[i]);
+            const mcp_json *v0 = mcp_json_get(mcp_json_at(list, 0), "value");
+            const mcp_json *v3 = mcp_json_get(mcp_json_at(list, 3), "value");
+            assert_string_equal(mcp_json_str(mcp_json_get(v0, "stringValue"), ""), "res-test");
+            assert_string_equal(mcp_json_str(mcp_json_get(v3, "stringValue"), ""), "a,b=c \"d\"");
+            mcp_arena_free(&a);
+        }
+        pthread_mutex_unlock(&r.lock);
+        mcp_tracer_free(t);
+        receiver_stop(&r);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spans_arrive_with_links_and_attributes),
@@ -281,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_gateway_answers_retried_within_bound),
         cmocka_unit_test(test_refusal_is_not_retried),
         cmocka_unit_test(test_collector_down),
+        cmocka_unit_test(test_resource_attributes_arrive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,7 +117,7 @@ typedef struct pspan {
 } pspan;
 
 typedef struct prequest {
-    kv resource[8];
+    kv resource[16];
     size_t resource_count;
     char scope_name[64], scope_version[64];
     pspan *spans;
@@ -262,7 +262,7 @@ static void request_read(const mcp_buf *body, prequest *r) {
             if (g.number == 1) { /* Resource */
                 while (field_next(&x, xe, &h)) {
                     assert_int_equal(h.number, 1);
-                    assert_true(r->resource_count < 8);
+                    assert_true(r->resource_count < 16);
                     kv_read(&h, &r->resource[r->resource_count++]);
                 }
             } else if (g.number == 2) { /* ScopeSpans */
@@ -767,6 +767,71 @@ static void test_exporter_posts_protobuf(void **state) {
                      MCP_EINVAL);
 }
 
+/* Resource attributes beyond the service's (OTEL_RESOURCE_ATTRIBUTES):
+ * both encodings carry them between the service's and the SDK's, with the
+ * same bytes, repaired UTF-8 and a value whose length takes two varint
+ * bytes included; the service keys stand in for NULL fields and are
+ * otherwise dropped like telemetry.sdk.*, so that no key comes twice. */
+static char long_value[300];
+
+static const mcp_resource_attribute extra_attributes[] = {
+    {"deployment.environment.name", "staging"},
+    {"service.version", "from-the-list"},   /* the field is NULL: stands in */
+    {"service.name", "not-used"},           /* the field is set: dropped */
+    {"telemetry.sdk.name", "impostor"},     /* the library's own: dropped */
+    {"quote\"key", "va\"l,u=e"},
+    {"bad.utf8", "x\xff" "y"},
+    {"long", long_value},
+};
+
+static mcp_tracer *tracer_with_resource(void) {
+    memset(long_value, 'v', sizeof long_value - 1);
+    mcp_tracer *t;
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.service_name = "res-test",
+                                                       .resource_attributes = extra_attributes,
+                                                       .resource_attribute_count = 7,
+                                                       .exporter = {.endpoint = ""}},
+                                    &t),
+                     0);
+    return t;
+}
+
+static void expect_resource(const prequest *r) {
+    static const char *const keys[] = {"service.name", "service.version", "deployment.environment.name",
+                                       "quote\"key", "bad.utf8", "long", "telemetry.sdk.name",
+                                       "telemetry.sdk.language", "telemetry.sdk.version"};
+    assert_int_equal(r->resource_count, sizeof keys / sizeof keys[0]);
+    for (size_t i = 0; i < r->resource_count; i++) assert_string_equal(r->resource[i].key, keys[i]);
+    assert_string_equal(r->resource[0].s, "res-test");
+    assert_string_equal(r->resource[1].s, "from-the-list");
+    assert_string_equal(r->resource[2].s, "staging");
+    assert_string_equal(r->resource[3].s, "va\"l,u=e");
+    assert_string_equal(r->resource[4].s, "x\xef\xbf\xbdy");
+    assert_string_equal(r->resource[5].s, long_value);
+    assert_string_equal(r->resource[6].s, "libmcp");
+}
+
+static void test_resource_attributes_agree(void **state) {
+    (void)state;
+    mcp_tracer *t = tracer_with_resource();
+    mcp_span *s = mcp_span_start(t, "tools/call echo", MCP_SPAN_SERVER, NULL);
+    mcp_span_set_str(s, "k", "v");
+    expect_encodings_agree(t, &s, 1);
+    mcp_buf out;
+    mcp_buf_init(&out);
+    assert_int_equal(obs_otlp_encode_proto(&out, &t->opts, &s, 1), 0);
+    prequest r;
+    request_read(&out, &r);
+    expect_resource(&r);
+    request_free(&r);
+    mcp_buf_free(&out);
+    mcp_span_end(s);
+    mcp_tracer_free(t);
+    /* A count without a list is refused. */
+    assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.resource_attribute_count = 1, .exporter = {.endpoint = ""}}, &t),
+                     MCP_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_read_back),
@@ -774,6 +839,7 @@ int main(void) {
         cmocka_unit_test(test_request_shapes_agree),
         cmocka_unit_test(test_lengths_of_every_width),
         cmocka_unit_test(test_exporter_posts_protobuf),
+        cmocka_unit_test(test_resource_attributes_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
