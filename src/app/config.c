@@ -113,7 +113,8 @@ const char app_serve_config_usage[] =
     "                             are errors; relative paths are relative to the\n"
     "                             file; options on the command line override the\n"
     "                             file (a list given there replaces the file's\n"
-    "                             list).\n";
+    "                             list). The OTEL_* variables of the environment\n"
+    "                             sit under both: environment, file, command line.\n";
 
 typedef struct config_parser {
     app_serve_config *cfg;

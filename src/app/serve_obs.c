@@ -1,6 +1,8 @@
 /*
  * `mcpd serve` observability options and their wiring: a tracer exporting
- * to the OTLP endpoint, a metrics registry (with the tracer's own counters
+ * to the OTLP endpoint (the options over the OpenTelemetry SDK variables of
+ * the environment, so that a deployment configured for OpenTelemetry SDKs
+ * configures mcpd too), a metrics registry (with the tracer's own counters
  * and, per scrape, every listener's connection and limit counters), one
  * mcp_obs over both, and the JSON log sink. The server gets the observer;
  * mcp_serve's HTTP transport serves /metrics from it.
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char app_serve_obs_usage[] =
     "observability:\n"
@@ -22,6 +25,12 @@ const char app_serve_obs_usage[] =
     "  --trace-sample S           always, never, parent (follow the caller's\n"
     "                             sampled flag, sample new traces; the default) or\n"
     "                             a ratio in [0, 1] for new traces\n"
+    "  The OpenTelemetry variables OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS,\n"
+    "  _PROTOCOL, _TIMEOUT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,\n"
+    "  OTEL_TRACES_SAMPLER[_ARG], OTEL_BSP_*, OTEL_TRACES_EXPORTER and\n"
+    "  OTEL_SDK_DISABLED are read first; the config file and these options win\n"
+    "  over them. An endpoint in either turns tracing on, unless\n"
+    "  OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.\n"
     "  --metrics                  serve Prometheus metrics at /metrics on the\n"
     "                             --http listener, with the counters of every\n"
     "                             listener (label listener=stdio|tcp|http|ws)\n"
@@ -77,6 +86,7 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
         cfg->headers[cfg->header_count++] = (mcp_header){text, text + (eq - value) + 1};
     } else if (!strcmp(arg, "--otlp-protocol")) {
         /* The names of OTEL_EXPORTER_OTLP_PROTOCOL; grpc is not offered. */
+        cfg->otlp_encoding_set = true;
         if (!strcmp(value, "http/protobuf")) {
             cfg->otlp_encoding = MCP_OTLP_PROTOBUF;
         } else if (!strcmp(value, "http/json")) {
@@ -102,26 +112,65 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
     return 2;
 }
 
+/* The environment's headers, less those the options name again, then the
+ * options' own: an option replaces a variable's header of the same name. */
+static size_t headers_merge(const mcp_tracer_opts *env, const app_serve_obs_config *cfg, mcp_header *out) {
+    size_t n = 0;
+    for (size_t i = 0; i < env->exporter.header_count; i++) {
+        bool again = false;
+        for (size_t j = 0; j < cfg->header_count && !again; j++)
+            again = !strcasecmp(env->exporter.headers[i].name, cfg->headers[j].name);
+        if (!again) out[n++] = env->exporter.headers[i];
+    }
+    for (size_t j = 0; j < cfg->header_count; j++) out[n++] = cfg->headers[j];
+    return n;
+}
+
 int app_serve_obs_open(const app_serve_obs_config *cfg, app_serve_obs *out) {
+    return app_serve_obs_open_env(cfg, NULL, NULL, out);
+}
+
+int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv_fn, void *user, app_serve_obs *out) {
     memset(out, 0, sizeof *out);
-    if (!cfg->otlp_endpoint && !cfg->metrics && !cfg->log_json) return 0;
+    /* Large (its text and lists) and needed only until mcp_tracer_new copies. */
+    mcp_otel_env *env = malloc(sizeof *env);
+    if (!env) {
+        fprintf(stderr, "mcpd serve: out of memory\n");
+        return 1;
+    }
+    mcp_tracer_opts opts = {.service_name = "mcpd",
+                            .sampler = {.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true}};
+    if (mcp_otel_env_read(env, &opts, getenv_fn, user) != 0) {
+        fprintf(stderr, "mcpd serve: %s\n", env->error);
+        free(env);
+        return 1;
+    }
+    for (const char *w = env->warnings; *w; w += strlen(w) + 1) fprintf(stderr, "mcpd serve: warning: %s\n", w);
+    bool tracing = !env->disabled && (cfg->otlp_endpoint || env->tracing_enabled);
+    if (env->disabled && cfg->otlp_endpoint)
+        fprintf(stderr, "mcpd serve: tracing is off (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none), "
+                        "--otlp-endpoint notwithstanding\n");
+    if (!tracing && !cfg->metrics && !cfg->log_json) {
+        free(env);
+        return 0;
+    }
     int rc = 0;
-    if (cfg->otlp_endpoint) {
-        mcp_sampler sampler = cfg->sampler_set ? cfg->sampler
-                                               : (mcp_sampler){.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true};
-        rc = mcp_tracer_new(&(mcp_tracer_opts){.service_name = "mcpd",
-                                               .sampler = sampler,
-                                               .exporter = {.endpoint = cfg->otlp_endpoint,
-                                                            .headers = cfg->headers,
-                                                            .header_count = cfg->header_count,
-                                                            .encoding = cfg->otlp_encoding}},
-                            &out->tracer);
+    if (tracing) {
+        mcp_header headers[MCP_OTEL_ENV_MAX_HEADERS + APP_OBS_MAX_HEADERS];
+        if (cfg->otlp_endpoint) opts.exporter.endpoint = cfg->otlp_endpoint;
+        opts.exporter.header_count = headers_merge(&opts, cfg, headers);
+        opts.exporter.headers = headers;
+        if (cfg->otlp_encoding_set) opts.exporter.encoding = cfg->otlp_encoding;
+        if (cfg->sampler_set) opts.sampler = cfg->sampler;
+        rc = mcp_tracer_new(&opts, &out->tracer);
         if (rc) {
-            fprintf(stderr, "mcpd serve: could not start the OTLP exporter for '%s': %s\n", cfg->otlp_endpoint,
+            fprintf(stderr, "mcpd serve: could not start the OTLP exporter for '%s': %s\n", opts.exporter.endpoint,
                     mcp_strerror(rc));
+            free(env);
             return 1;
         }
     }
+    free(env);
     if (cfg->metrics) rc = mcp_metrics_new(&out->metrics);
     if (!rc && out->metrics && out->tracer) rc = mcp_metrics_add_collector(out->metrics, mcp_metrics_collect_tracer, out->tracer);
     /* Without a tracer, mcp_obs keeps unsampled spans: they still carry the

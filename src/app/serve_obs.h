@@ -21,6 +21,7 @@
 typedef struct app_serve_obs_config {
     const char *otlp_endpoint;   /* NULL: no tracing export */
     mcp_otlp_encoding otlp_encoding; /* --otlp-protocol; zero value: JSON */
+    bool otlp_encoding_set;      /* given, so it wins over OTEL_EXPORTER_OTLP_PROTOCOL */
     mcp_header headers[APP_OBS_MAX_HEADERS];
     char header_text[APP_OBS_MAX_HEADERS][512];
     size_t header_count;
@@ -46,7 +47,14 @@ typedef struct app_serve_obs {
 int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char *value);
 /* The lines of `mcpd serve --help` for these options. */
 extern const char app_serve_obs_usage[];
-/* 0, or 1 after writing why to stderr. */
+/* The OpenTelemetry SDK variables (mcp_otel_env_read with getenv_fn and
+ * user; NULL: the process's environment) come first, the config file and
+ * the options in cfg over them: tracing is on when cfg has an endpoint or
+ * the environment names one, and off whatever asks for it when
+ * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
+ * 0, or 1 after writing why to stderr. */
+int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv_fn, void *user, app_serve_obs *out);
+/* The same with the process's environment. */
 int app_serve_obs_open(const app_serve_obs_config *cfg, app_serve_obs *out);
 void app_serve_obs_close(app_serve_obs *so);
 

@@ -3,7 +3,7 @@
  * takes POSTs (an OTLP collector stand-in) or GETs (a /metrics scrape
  * target), answers each request with the next scripted status (then 200),
  * and keeps the bodies it received (with their lengths and Content-Type:
- * a protobuf body has NUL bytes inside). One connection at a time, which is
+ * a protobuf body has NUL bytes inside) and the last request's headers. One connection at a time, which is
  * all an exporter or a scraper opens.
  */
 #ifndef TEST_OTLP_RECEIVER_H
@@ -39,6 +39,7 @@ typedef struct receiver {
     size_t body_count;
     size_t requests;
     char last_path[256];
+    char last_headers[2048];    /* the header lines of the last request, as sent */
     /* GET responder: a function producing the body (for /metrics) */
     void (*get_body)(mcp_buf *out, void *user);
     void *get_user;
@@ -68,6 +69,9 @@ static inline void receiver_serve_one(receiver *r, int fd) {
     pthread_mutex_lock(&r->lock);
     r->requests++;
     sscanf(in.data, "%*s %255s", r->last_path);
+    size_t head = header_end < sizeof r->last_headers ? header_end : sizeof r->last_headers - 1;
+    memcpy(r->last_headers, in.data, head);
+    r->last_headers[head] = '\0';
     bool is_get = strncmp(in.data, "GET ", 4) == 0;
     int status = r->script_pos < r->script_len ? r->script[r->script_pos++] : 200;
     if (status == 200 && !is_get && r->body_count < RECEIVER_MAX_BODIES) {

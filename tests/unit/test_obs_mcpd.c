@@ -5,7 +5,8 @@
  * client's span and the server's span must form one trace (the server's
  * parent is the client's span, carried in params._meta.traceparent); the
  * server's debug log line for the request carries that trace id; /metrics
- * counts the request and passes promtool when it is installed.
+ * counts the request and passes promtool when it is installed. The same
+ * commands configured by OpenTelemetry SDK variables alone.
  */
 #include "mcp/obs.h"
 #include "mcp/json.h"
@@ -184,10 +185,163 @@ static void test_protobuf_export_from_both_commands(void **state) {
     receiver_stop(&r);
 }
 
+/* As mcpd_spawn, with the child's environment exactly envp plus the
+ * sanitizer settings of ours (so that a sanitized build reports the same
+ * way): nothing else of the test's environment leaks in. */
+static pid_t spawn_with_env(char *const argv[], const char *const *envp, const char *out_path, const char *err_path) {
+    static const char *const passed[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"};
+    char *env[32];
+    char pass_text[4][512];
+    size_t n = 0;
+    for (; envp[n] && n < 24; n++) env[n] = (char *)envp[n];
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = getenv(passed[i]);
+        if (!v) continue;
+        snprintf(pass_text[i], sizeof pass_text[i], "%s=%s", passed[i], v);
+        env[n++] = pass_text[i];
+    }
+    env[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in < 0 || out < 0 || err < 0) _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Whether any received body of this content type holds text. */
+static bool received(receiver *r, const char *content_type, const char *text) {
+    bool found = false;
+    pthread_mutex_lock(&r->lock);
+    for (size_t b = 0; b < r->body_count && !found; b++)
+        found = !strcmp(r->content_types[b], content_type) && memmem(r->bodies[b], r->body_lens[b], text, strlen(text));
+    pthread_mutex_unlock(&r->lock);
+    return found;
+}
+
+/* Only OpenTelemetry variables, no --otlp option: `mcpd serve` exports to
+ * the base URL plus /v1/traces, as protobuf, under the service name and
+ * with the resource attributes and headers of the environment (an
+ * --otlp-header replacing the variable's of its name); `mcpd call` uses
+ * its own variables, and its --otlp-protocol option wins over them. */
+static void test_serve_and_call_from_the_environment(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    receiver r;
+    assert_int_equal(receiver_start(&r), 0);
+    char base[64], traces[64], err_path[64], out_path[64];
+    snprintf(base, sizeof base, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r.port);
+    snprintf(traces, sizeof traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:%d/v1/traces", r.port);
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-obs-env-%d.err", (int)getpid());
+    snprintf(out_path, sizeof out_path, "/tmp/mcpd-obs-env-%d.out", (int)getpid());
+
+    const char *serve_env[] = {base, "OTEL_SERVICE_NAME=env-server", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+                               "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=e2e%20test,service.name=loses",
+                               "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=s%20cret,x-both=from-env",
+                               /* no export before it exits, so that its post comes after the client's */
+                               "OTEL_BSP_SCHEDULE_DELAY=600000", NULL};
+    char *serve_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--workers", "1", "--otlp-header",
+                          "x-both=from-option", "--log-level", "info", NULL};
+    pid_t server = spawn_with_env(serve_argv, serve_env, NULL, err_path);
+    assert_true(server > 0);
+    int port = mcpd_logged_port(err_path, NULL);
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+    const char *call_env[] = {traces, "OTEL_SERVICE_NAME=env-client", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+                              NULL};
+    char *call_argv[] = {(char *)bin, "call", "--otlp-protocol", "http/json", url, "tools/call",
+                         "{\"name\":\"echo\",\"arguments\":{\"text\":\"traced\"}}", NULL};
+    assert_int_equal(mcpd_wait_exit(spawn_with_env(call_argv, call_env, out_path, NULL)), 0);
+    kill(server, SIGTERM);
+    assert_int_equal(mcpd_wait_exit(server), 0);
+    /* The server exported last, at its exit: the variable's header, decoded,
+     * and the option's in place of the variable's of the same name. */
+    pthread_mutex_lock(&r.lock);
+    assert_non_null(strstr(r.last_headers, "\r\nx-api-key: s cret\r\n"));
+    assert_non_null(strstr(r.last_headers, "\r\nx-both: from-option\r\n"));
+    assert_null(strstr(r.last_headers, "from-env"));
+    pthread_mutex_unlock(&r.lock);
+
+    /* The server: protobuf, its service name and attribute, the request's span. */
+    assert_true(received(&r, "application/x-protobuf", "env-server"));
+    assert_true(received(&r, "application/x-protobuf", "deployment.environment.name"));
+    assert_true(received(&r, "application/x-protobuf", "e2e test"));
+    assert_true(received(&r, "application/x-protobuf", "tools/call echo"));
+    assert_false(received(&r, "application/x-protobuf", "loses"));
+    assert_false(received(&r, "application/x-protobuf", "env-client"));
+    /* The client: JSON (the option over the variable), its own name. */
+    assert_true(received(&r, "application/json", "\"stringValue\":\"env-client\""));
+    assert_false(received(&r, "application/json", "env-server"));
+    pthread_mutex_lock(&r.lock);
+    assert_string_equal(r.last_path, "/v1/traces");
+    pthread_mutex_unlock(&r.lock);
+    unlink(err_path);
+    unlink(out_path);
+    receiver_stop(&r);
+}
+
+/* Variables it cannot honour stop `mcpd serve` before it serves, naming
+ * the variable; OTEL_SDK_DISABLED=true keeps even --otlp-endpoint from
+ * exporting. */
+static void test_environment_refused_or_disabled(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    receiver r;
+    assert_int_equal(receiver_start(&r), 0);
+    char base[64], err_path[64], otlp[64];
+    snprintf(base, sizeof base, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r.port);
+    snprintf(otlp, sizeof otlp, "http://127.0.0.1:%d/v1/traces", r.port);
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-obs-env-bad-%d.err", (int)getpid());
+    static const char *const refused[][2] = {
+        {"OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported"},
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://127.0.0.1:4318/v1/traces", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "},
+        {"OTEL_TRACES_EXPORTER=zipkin", "OTEL_TRACES_EXPORTER: 'zipkin' is not supported"},
+    };
+    char *serve_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--workers", "1", "--log-level", "info", NULL};
+    for (size_t i = 0; i < 3; i++) {
+        const char *env[] = {base, refused[i][0], NULL};
+        assert_int_not_equal(mcpd_wait_exit(spawn_with_env(serve_argv, env, NULL, err_path)), 0);
+        char *why = mcpd_read_text(err_path);
+        assert_non_null(why);
+        if (!strstr(why, refused[i][1])) fail_msg("%s: stderr was \"%s\"", refused[i][0], why);
+        free(why);
+    }
+
+    const char *off_env[] = {base, "OTEL_SDK_DISABLED=true", NULL};
+    char *off_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--workers", "1", "--otlp-endpoint", otlp,
+                        "--log-level", "info", NULL};
+    pid_t server = spawn_with_env(off_argv, off_env, NULL, err_path);
+    int port = mcpd_logged_port(err_path, NULL);
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+    char *call_argv[] = {(char *)bin, "call", url, "tools/call",
+                         "{\"name\":\"echo\",\"arguments\":{\"text\":\"x\"}}", NULL};
+    const char *no_env[] = {NULL};
+    assert_int_equal(mcpd_wait_exit(spawn_with_env(call_argv, no_env, NULL, NULL)), 0);
+    kill(server, SIGTERM);
+    assert_int_equal(mcpd_wait_exit(server), 0);
+    assert_int_equal(receiver_requests(&r), 0);
+    unlink(err_path);
+    receiver_stop(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_trace_from_client_to_server),
         cmocka_unit_test(test_protobuf_export_from_both_commands),
+        cmocka_unit_test(test_serve_and_call_from_the_environment),
+        cmocka_unit_test(test_environment_refused_or_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
