@@ -8,9 +8,10 @@
  * its own thread, a 64 KiB read buffer shared by the loop, the same NDJSON
  * framer (mcp_ndjson), and every response produced by one read leaving in
  * one write, with a second buffer collecting while a write is in flight.
- * Like mcp_net's TCP transport, the NDJSON one writes the replies of a
- * loop iteration's reads after all of them (a uv_check), one write per
- * connection. The stdio one mirrors `mcpd serve --stdio`: a process with
+ * Like mcp_net's TCP and WebSocket transports, the NDJSON and WebSocket
+ * ones write the replies of a loop iteration's reads after all of them (a
+ * uv_check), one write per connection; the HTTP one writes after each
+ * read, as http_tcp.c does. The stdio one mirrors `mcpd serve --stdio`: a process with
  * one blocking loop that reads, frames and writes. The HTTP one is the TCP one with
  * libmcp's HTTP request parser (llhttp) as its framer, as http_tcp.c frames:
  * each request's body gives the id, the captured HTTP response (JSON or an
@@ -95,7 +96,7 @@ typedef struct null_conn {
     mcp_buf out;  /* collecting */
     mcp_buf wbuf; /* being written */
     uv_write_t write_req;
-    struct null_conn *flush_next; /* NDJSON: waiting for the iteration's batch write */
+    struct null_conn *flush_next; /* waiting for the iteration's batch write */
     bool flush_queued;
     bool writing;
     bool closing;
@@ -270,7 +271,7 @@ static void null_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     }
     if (c->server->ws_upgrade) {
         if (null_ws_read(c, buf->base, (size_t)nread)) null_conn_close(c);
-        else null_flush(c);
+        else null_flush_soon(c);
         return;
     }
     mcp_str input = {buf->base, (size_t)nread}, line;

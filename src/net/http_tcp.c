@@ -53,13 +53,15 @@ static void http_feed(mcp_stream_conn *s, const char *data, size_t len) {
  * a connection that said its last word finishes. */
 static void http_check(mcp_stream_conn *s) {
     mcp_http_conn *conn = ((http_tcp_conn *)s)->conn;
-    if (s->closing) return;
+    /* After FIN, reading is the finish's: it waits for the peer's FIN, and
+     * a check that comes later (the batch write at the iteration's end)
+     * must not stop it. */
+    if (s->closing || s->lingering || s->shutting) return;
     if (mcp_http_conn_should_close(conn)) {
         mcp_stream_conn_read_stop(s);
         mcp_stream_conn_finish(s);
         return;
     }
-    if (s->lingering || s->shutting) return;
     bool pause = mcp_stream_conn_full(s) || mcp_http_conn_wants_pause(conn);
     if (pause) mcp_stream_conn_read_stop(s);
     else mcp_stream_conn_read_start(s);

@@ -82,6 +82,7 @@ static void out_swap(mcp_stream_conn *s) {
 /* ---- Lifecycle ------------------------------------------------------------------- */
 static void conn_free(mcp_stream_conn *s) {
     mcp_net_worker *worker = s->worker;
+    mcp_net_worker_flush_cancel(worker, &s->flush);
     if (s->prev) s->prev->next = s->next;
     else *s->list = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -173,6 +174,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             return;
         }
     }
+    if (s->closing) return;
+    if (s->ops->write_after_reads) mcp_net_worker_flush_soon(s->worker, &s->flush);
+    else s->flush.run(&s->flush);
+}
+
+/* What the reads produced, in one write; the loop's buffer goes back to
+ * the loop once it is empty. */
+static void flush_batch(mcp_net_flush *flush) {
+    mcp_stream_conn *s = (mcp_stream_conn *)((char *)flush - offsetof(mcp_stream_conn, flush));
     if (s->closing) return;
     mcp_stream_conn_flush(s);
     if (!s->out->len) {
@@ -326,6 +336,7 @@ mcp_stream_conn *mcp_stream_conn_accept(uv_stream_t *listener, size_t size, cons
     }
     s->worker = worker;
     s->ops = ops;
+    s->flush.run = flush_batch;
     s->list = list;
     s->release = release;
     s->write_req.data = s;

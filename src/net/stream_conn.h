@@ -23,7 +23,10 @@
  *     mcp_stream_conn_start(s);                    // reading begins
  *
  * Rules kept here: a read is handled whole and what it produced leaves in
- * one write; that write is tried at once and only what the kernel did not
+ * one write (for write_after_reads transports, made once every read of the
+ * loop iteration is handled, so that a client asleep in its poll is woken
+ * by the first of the iteration's writes, not by each); that write is
+ * tried at once and only what the kernel did not
  * take is queued (mcp_stream_write: libuv answers every queued write with
  * an epoll_ctl, a system call per request for nothing); at most one write
  * is in flight and the two buffers are reused, so a request costs no
@@ -71,6 +74,11 @@ typedef struct mcp_stream_ops {
     mcp_session *(*detach)(mcp_stream_conn *s);
     /* Free what the transport owns; the connection's memory is freed after. */
     void (*free)(mcp_stream_conn *s);
+    /* Write after every read of the loop iteration instead of after each
+     * read: fewer wake-ups of clients that keep many requests in flight
+     * (WebSocket). A transport whose reads bring one small request each
+     * (HTTP) keeps the loop's warm output buffer by writing at once. */
+    bool write_after_reads;
 } mcp_stream_ops;
 
 struct mcp_stream_conn {
@@ -88,6 +96,7 @@ struct mcp_stream_conn {
     mcp_transport_peer peer; /* read once at accept; current while its input is handled */
     uint64_t last_io_ms;
     uint64_t full_since_ms; /* output over max_output_queue since; 0 if under */
+    mcp_net_flush flush;    /* the batch write, after every read of the loop iteration */
     bool writing, reading, retired, released, shutting, lingering, closing, closed, notified;
 };
 

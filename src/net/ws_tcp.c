@@ -69,7 +69,8 @@ static mcp_session *ws_detach(mcp_stream_conn *s) { return mcp_ws_conn_detach(((
 
 static void ws_free(mcp_stream_conn *s) { mcp_ws_conn_free(((ws_tcp_conn *)s)->conn); }
 
-static const mcp_stream_ops WS_OPS = {.feed = ws_feed, .check = ws_check, .detach = ws_detach, .free = ws_free};
+static const mcp_stream_ops WS_OPS = {
+    .feed = ws_feed, .check = ws_check, .detach = ws_detach, .free = ws_free, .write_after_reads = true};
 
 /* ---- Accept -------------------------------------------------------------------------------- */
 static void ws_on_connection(uv_stream_t *listener, int status) {
