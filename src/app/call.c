@@ -255,6 +255,7 @@ static int attempt(const call_args *a, call_state *st, const char *version)
 int app_call(int argc, char **argv)
 {
     call_args a = {0};
+    a.obs.command = "mcpd call";
     int rc = app_call_parse_args(argc, argv, &a);
     if (rc >= 0) {
         app_call_oauth_free(&a);

@@ -15,6 +15,11 @@
 #include <string.h>
 #include <strings.h>
 
+/* "mcpd serve" or "mcpd call": both commands take these options. */
+static const char *command_of(const app_serve_obs_config *cfg) {
+    return cfg && cfg->command ? cfg->command : "mcpd serve";
+}
+
 const char app_serve_obs_usage[] =
     "observability:\n"
     "  --otlp-endpoint URL        export a span per request over OTLP/HTTP, e.g.\n"
@@ -62,12 +67,12 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
         strcmp(arg, "--trace-sample") && strcmp(arg, "--log-format"))
         return 0;
     if (!value || !*value) {
-        fprintf(stderr, "mcpd serve: %s needs a value\n", arg);
+        fprintf(stderr, "%s: %s needs a value\n", command_of(cfg), arg);
         return -1;
     }
     if (!strcmp(arg, "--otlp-endpoint")) {
         if (strncmp(value, "http://", 7) != 0) {
-            fprintf(stderr, "mcpd serve: --otlp-endpoint needs an http:// URL, got '%s'\n", value);
+            fprintf(stderr, "%s: --otlp-endpoint needs an http:// URL, got '%s'\n", command_of(cfg), value);
             return -1;
         }
         cfg->otlp_endpoint = value;
@@ -76,8 +81,8 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
         size_t n = strlen(value);
         if (!eq || eq == value || cfg->header_count == APP_OBS_MAX_HEADERS || n >= sizeof cfg->header_text[0] ||
             strpbrk(value, "\r\n") || memchr(value, ':', (size_t)(eq - value))) {
-            fprintf(stderr, "mcpd serve: --otlp-header needs NAME=VALUE (at most %d of them, no line breaks)\n",
-                    APP_OBS_MAX_HEADERS);
+            fprintf(stderr, "%s: --otlp-header needs NAME=VALUE (at most %d of them, no line breaks)\n",
+                    command_of(cfg), APP_OBS_MAX_HEADERS);
             return -1;
         }
         char *text = cfg->header_text[cfg->header_count];
@@ -92,19 +97,19 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
         } else if (!strcmp(value, "http/json")) {
             cfg->otlp_encoding = MCP_OTLP_JSON;
         } else {
-            fprintf(stderr, "mcpd serve: --otlp-protocol needs http/protobuf or http/json, got '%s'\n", value);
+            fprintf(stderr, "%s: --otlp-protocol needs http/protobuf or http/json, got '%s'\n", command_of(cfg), value);
             return -1;
         }
     } else if (!strcmp(arg, "--trace-sample")) {
         if (parse_sampler(value, &cfg->sampler)) {
-            fprintf(stderr, "mcpd serve: --trace-sample needs always, never, parent or a ratio from 0 to 1, got '%s'\n",
-                    value);
+            fprintf(stderr, "%s: --trace-sample needs always, never, parent or a ratio from 0 to 1, got '%s'\n",
+                    command_of(cfg), value);
             return -1;
         }
         cfg->sampler_set = true;
     } else {
         if (strcmp(value, "json") && strcmp(value, "text")) {
-            fprintf(stderr, "mcpd serve: --log-format needs json or text, got '%s'\n", value);
+            fprintf(stderr, "%s: --log-format needs json or text, got '%s'\n", command_of(cfg), value);
             return -1;
         }
         cfg->log_json = !strcmp(value, "json");
@@ -126,6 +131,27 @@ static size_t headers_merge(const mcp_tracer_opts *env, const app_serve_obs_conf
     return n;
 }
 
+typedef struct masked_env {
+    const app_serve_obs_config *cfg;
+    mcp_getenv_fn get;
+    void *user;
+} masked_env;
+
+/* The variables a file or command-line setting replaces read as unset, so
+ * that a value mcpd could not honour does not stop it when overridden. */
+static const char *masked_getenv(void *user, const char *name) {
+    const masked_env *m = user;
+    if (m->cfg->otlp_endpoint && (!strcmp(name, "OTEL_EXPORTER_OTLP_ENDPOINT") ||
+                                  !strcmp(name, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")))
+        return NULL;
+    if (m->cfg->otlp_encoding_set && (!strcmp(name, "OTEL_EXPORTER_OTLP_PROTOCOL") ||
+                                      !strcmp(name, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")))
+        return NULL;
+    if (m->cfg->sampler_set && (!strcmp(name, "OTEL_TRACES_SAMPLER") || !strcmp(name, "OTEL_TRACES_SAMPLER_ARG")))
+        return NULL;
+    return m->get ? m->get(m->user, name) : getenv(name);
+}
+
 int app_serve_obs_open(const app_serve_obs_config *cfg, app_serve_obs *out) {
     return app_serve_obs_open_env(cfg, NULL, NULL, out);
 }
@@ -135,21 +161,23 @@ int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv
     /* Large (its text and lists) and needed only until mcp_tracer_new copies. */
     mcp_otel_env *env = malloc(sizeof *env);
     if (!env) {
-        fprintf(stderr, "mcpd serve: out of memory\n");
+        fprintf(stderr, "%s: out of memory\n", command_of(cfg));
         return 1;
     }
     mcp_tracer_opts opts = {.service_name = "mcpd",
                             .sampler = {.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true}};
-    if (mcp_otel_env_read(env, &opts, getenv_fn, user) != 0) {
-        fprintf(stderr, "mcpd serve: %s\n", env->error);
+    masked_env masked = {cfg, getenv_fn, user};
+    if (mcp_otel_env_read(env, &opts, masked_getenv, &masked) != 0) {
+        fprintf(stderr, "%s: %s\n", command_of(cfg), env->error);
         free(env);
         return 1;
     }
-    for (const char *w = env->warnings; *w; w += strlen(w) + 1) fprintf(stderr, "mcpd serve: warning: %s\n", w);
+    for (const char *w = env->warnings; *w; w += strlen(w) + 1)
+        fprintf(stderr, "%s: warning: %s\n", command_of(cfg), w);
     bool tracing = !env->disabled && (cfg->otlp_endpoint || env->tracing_enabled);
     if (env->disabled && cfg->otlp_endpoint)
-        fprintf(stderr, "mcpd serve: tracing is off (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none), "
-                        "--otlp-endpoint notwithstanding\n");
+        fprintf(stderr, "%s: tracing is off (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none), "
+                        "--otlp-endpoint notwithstanding\n", command_of(cfg));
     if (!tracing && !cfg->metrics && !cfg->log_json) {
         free(env);
         return 0;
@@ -164,8 +192,8 @@ int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv
         if (cfg->sampler_set) opts.sampler = cfg->sampler;
         rc = mcp_tracer_new(&opts, &out->tracer);
         if (rc) {
-            fprintf(stderr, "mcpd serve: could not start the OTLP exporter for '%s': %s\n", opts.exporter.endpoint,
-                    mcp_strerror(rc));
+            fprintf(stderr, "%s: could not start the OTLP exporter for '%s': %s\n", command_of(cfg),
+                    opts.exporter.endpoint, mcp_strerror(rc));
             free(env);
             return 1;
         }
@@ -177,7 +205,7 @@ int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv
      * caller's trace id into the logs. */
     if (!rc) rc = mcp_obs_new(out->tracer, out->metrics, &out->obs);
     if (rc) {
-        fprintf(stderr, "mcpd serve: could not set up tracing and metrics: %s\n", mcp_strerror(rc));
+        fprintf(stderr, "%s: could not set up tracing and metrics: %s\n", command_of(cfg), mcp_strerror(rc));
         app_serve_obs_close(out);
         return 1;
     }

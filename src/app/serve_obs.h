@@ -19,6 +19,7 @@
 #define APP_OBS_MAX_HEADERS 16
 
 typedef struct app_serve_obs_config {
+    const char *command;         /* what messages are signed with; NULL: "mcpd serve" */
     const char *otlp_endpoint;   /* NULL: no tracing export */
     mcp_otlp_encoding otlp_encoding; /* --otlp-protocol; zero value: JSON */
     bool otlp_encoding_set;      /* given, so it wins over OTEL_EXPORTER_OTLP_PROTOCOL */

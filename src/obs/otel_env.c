@@ -181,9 +181,13 @@ static bool header_take(reader *r, const char *key, const char *value, const cha
         *why = "a header name is not an HTTP token";
         return false;
     }
-    if (strpbrk(value, "\r\n")) {
-        *why = "a header value holds a line break";
-        return false;
+    /* An HTTP field value has no control characters but tab: a decoded
+     * %0A would split the request, the others garble it. */
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+            *why = "a header value holds a control character";
+            return false;
+        }
     }
     size_t i = 0;
     while (i < MCP_OTEL_ENV_MAX_HEADERS && e->headers[i].name) i++;
@@ -249,11 +253,11 @@ static void resource_read(reader *r, mcp_tracer_opts *opts) {
 /* A non-negative integer up to 2^31 - 1 in *out; false after a warning
  * otherwise (the specification: warn and treat as unset). */
 static bool number_read(reader *r, const char *name, const char *v, unsigned *out) {
-    unsigned long n = 0;
+    uint64_t n = 0; /* 64 bits wherever long has 32: ten digits never wrap */
     const char *p = v;
-    while (*p >= '0' && *p <= '9' && n <= 0x7fffffffUL) n = n * 10 + (unsigned long)(*p++ - '0');
-    if (p == v || *p || n > 0x7fffffffUL) {
-        warn(r, "%s ignored: '%s' is not a whole number of 0 to 2147483647", name, v);
+    while (*p >= '0' && *p <= '9' && n <= 0x7fffffffu) n = n * 10 + (uint64_t)(*p++ - '0');
+    if (p == v || *p || n > 0x7fffffffu) {
+        warn(r, "%s ignored: '%.128s' is not a whole number of 0 to 2147483647", name, v);
         return false;
     }
     *out = (unsigned)n;
@@ -261,12 +265,20 @@ static bool number_read(reader *r, const char *name, const char *v, unsigned *ou
 }
 
 static void timeout_read(reader *r, mcp_tracer_opts *opts) {
-    const char *name, *v = value_pair(r, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &name);
-    unsigned ms;
     /* The exporter's own timeout is per POST, as ours is; the processor's
-     * export timeout counts only when the exporter has none. */
-    if (!v) v = value_of(r, name = "OTEL_BSP_EXPORT_TIMEOUT");
-    if (v && number_read(r, name, v, &ms)) opts->exporter.timeout_ms = ms ? ms : TIMEOUT_INDEFINITE_MS;
+     * export timeout counts only when the exporter has none. A value that
+     * does not parse counts as unset (the specification): the next in line
+     * is read. */
+    static const char *const names[] = {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                                        "OTEL_BSP_EXPORT_TIMEOUT"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = value_of(r, names[i]);
+        unsigned ms;
+        if (v && number_read(r, names[i], v, &ms)) {
+            opts->exporter.timeout_ms = ms ? ms : TIMEOUT_INDEFINITE_MS;
+            return;
+        }
+    }
 }
 
 static void processor_read(reader *r, mcp_tracer_opts *opts) {
@@ -279,7 +291,7 @@ static void processor_read(reader *r, mcp_tracer_opts *opts) {
     if (v && number_read(r, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v, &n)) {
         /* The specification's valid values are positive. */
         if (n == 0 || n > BATCH_MAX)
-            warn(r, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE ignored: '%s' is not from 1 to %u", v, BATCH_MAX);
+            warn(r, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE ignored: '%.128s' is not from 1 to %u", v, BATCH_MAX);
         else opts->exporter.max_batch = n;
     }
 }
@@ -311,7 +323,7 @@ static int sampler_read(reader *r, mcp_tracer_opts *opts) {
             /* The specification: a bad argument is logged and otherwise
              * ignored, as if it were unset (a ratio of 1). */
             if (end == arg || *end || !(ratio >= 0.0 && ratio <= 1.0))
-                warn(r, "OTEL_TRACES_SAMPLER_ARG ignored: '%s' is not a ratio from 0 to 1", arg);
+                warn(r, "OTEL_TRACES_SAMPLER_ARG ignored: '%.128s' is not a ratio from 0 to 1", arg);
             else s.ratio = ratio;
         }
         opts->sampler = s;
@@ -321,10 +333,10 @@ static int sampler_read(reader *r, mcp_tracer_opts *opts) {
      * remote sampling service) cannot be stood in for by another. */
     if (!strcasecmp(name, "jaeger_remote") || !strcasecmp(name, "parentbased_jaeger_remote") ||
         !strcasecmp(name, "xray"))
-        return fail(r, "OTEL_TRACES_SAMPLER: '%s' is not supported (use always_on, always_off, traceidratio or their "
+        return fail(r, "OTEL_TRACES_SAMPLER: '%.128s' is not supported (use always_on, always_off, traceidratio or their "
                        "parentbased_ forms)", name);
     /* An unknown enum value: the specification says warn and ignore. */
-    warn(r, "OTEL_TRACES_SAMPLER ignored: unknown sampler '%s'", name);
+    warn(r, "OTEL_TRACES_SAMPLER ignored: unknown sampler '%.128s'", name);
     return MCP_OK;
 }
 
@@ -333,11 +345,11 @@ static int sampler_read(reader *r, mcp_tracer_opts *opts) {
 /* url is what the variable says; final, what the exporter will use. */
 static int url_check(reader *r, const char *name, const char *url, const char *final) {
     if (!strncasecmp(url, "https://", 8))
-        return fail(r, "%s: '%s' needs TLS, which the OTLP exporter does not speak; use an http:// endpoint "
+        return fail(r, "%s: '%.128s' needs TLS, which the OTLP exporter does not speak; use an http:// endpoint "
                        "(a local collector can forward over TLS)", name, url);
     obs_url parsed;
     if (strncmp(url, "http://", 7) || (final && obs_url_parse(final, &parsed)))
-        return fail(r, "%s: '%s' is not an http://host[:port][/path] URL", name, url);
+        return fail(r, "%s: '%.128s' is not an http://host[:port][/path] URL", name, url);
     return MCP_OK;
 }
 
@@ -350,7 +362,7 @@ static int endpoint_join(reader *r, const char *base, const char **out) {
     bool slash = *path == '/' && base[head - 1] == '/';
     size_t n = head + !slash + sizeof SIGNAL_PATH - 1 + strlen(base + head);
     char *url = text_take(r, n + 1);
-    if (!url) return fail(r, "OTEL_EXPORTER_OTLP_ENDPOINT: '%s' is too long", base);
+    if (!url) return fail(r, "OTEL_EXPORTER_OTLP_ENDPOINT: '%.128s' is too long", base);
     snprintf(url, n + 1, "%.*s%s" SIGNAL_PATH "%s", (int)head, base, slash ? "" : "/", base + head);
     *out = url;
     return MCP_OK;
@@ -389,13 +401,22 @@ static int headers_read(reader *r, mcp_tracer_opts *opts) {
 }
 
 static int protocol_read(reader *r, mcp_tracer_opts *opts) {
-    const char *name, *v = value_pair(r, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &name);
-    if (!v) return MCP_OK;
-    if (!strcmp(v, "http/protobuf")) opts->exporter.encoding = MCP_OTLP_PROTOBUF;
-    else if (!strcmp(v, "http/json")) opts->exporter.encoding = MCP_OTLP_JSON;
-    else if (!strcmp(v, "grpc"))
-        return fail(r, "%s: grpc is not supported; use http/protobuf or http/json (port 4318 on a collector)", name);
-    else warn(r, "%s ignored: unknown protocol '%s' (http/protobuf or http/json)", name, v); /* the enum rule */
+    /* An unknown name counts as unset (the specification's rule for
+     * enumerations): the generic variable is read next. */
+    static const char *const names[] = {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *name = names[i], *v = value_of(r, name);
+        if (!v) continue;
+        if (!strcmp(v, "http/protobuf")) opts->exporter.encoding = MCP_OTLP_PROTOBUF;
+        else if (!strcmp(v, "http/json")) opts->exporter.encoding = MCP_OTLP_JSON;
+        else if (!strcmp(v, "grpc"))
+            return fail(r, "%s: grpc is not supported; use http/protobuf or http/json (port 4318 on a collector)", name);
+        else {
+            warn(r, "%s ignored: unknown protocol '%.128s' (http/protobuf or http/json)", name, v);
+            continue;
+        }
+        return MCP_OK;
+    }
     return MCP_OK;
 }
 
@@ -411,7 +432,7 @@ static int switches_read(reader *r, bool *off) {
     }
     /* Only "true" is true; the specification wants a warning for
      * anything but "false" before it is taken as false. */
-    if (v && strcasecmp(v, "false")) warn(r, "OTEL_SDK_DISABLED: '%s' is neither true nor false, taken as false", v);
+    if (v && strcasecmp(v, "false")) warn(r, "OTEL_SDK_DISABLED: '%.128s' is neither true nor false, taken as false", v);
     v = value_of(r, "OTEL_TRACES_EXPORTER");
     if (!v) return MCP_OK;
     bool otlp = false, none = false;
@@ -448,12 +469,13 @@ int mcp_otel_env_read(mcp_otel_env *env, mcp_tracer_opts *opts, mcp_getenv_fn ge
         env->disabled = true;
         return MCP_OK;
     }
-    resource_read(&r, &o);
     timeout_read(&r, &o);
     processor_read(&r, &o);
     if ((rc = sampler_read(&r, &o)) || (rc = endpoint_read(&r, &o, &endpoint)) || (rc = headers_read(&r, &o)) ||
         (rc = protocol_read(&r, &o)))
         return rc;
+    /* Last: what the endpoint and headers need of env->text comes first. */
+    resource_read(&r, &o);
     env->tracing_enabled = endpoint;
     *opts = o;
     return MCP_OK;

@@ -285,7 +285,12 @@ static void test_header_errors(void **state) {
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "two hex digits", "OTEL_EXPORTER_OTLP_HEADERS", "a=%zz");
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "two hex digits", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%4");
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "two hex digits", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%");
-    EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "line break", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%0D%0AHost: evil");
+    EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "control character", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%0D%0AHost: evil");
+    EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "control character", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%01y");
+    EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "control character", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%7Fy");
+    outcome *tab = READ_OK("OTEL_EXPORTER_OTLP_HEADERS", "a=x%09y"); /* a tab is fine in a field value */
+    assert_int_equal(tab->opts.exporter.header_count, 1);
+    free(tab);
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "NUL", "OTEL_EXPORTER_OTLP_HEADERS", "a=x%00y");
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "not an HTTP token", "OTEL_EXPORTER_OTLP_HEADERS", "bad name=v");
     EXPECT_ERROR("OTEL_EXPORTER_OTLP_HEADERS", "not an HTTP token", "OTEL_EXPORTER_OTLP_HEADERS", "a:b=v");
@@ -380,6 +385,11 @@ static void test_protocol(void **state) {
     assert_int_equal(o->opts.exporter.encoding, MCP_OTLP_JSON);
     assert_true(warned(o, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"));
     free(o);
+    /* An unknown traces protocol counts as unset: the generic one stands. */
+    o = READ_OK("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    assert_int_equal(o->opts.exporter.encoding, MCP_OTLP_PROTOBUF);
+    assert_true(warned(o, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"));
+    free(o);
 }
 
 static void test_timeouts(void **state) {
@@ -403,6 +413,11 @@ static void test_timeouts(void **state) {
     o = READ_OK("OTEL_EXPORTER_OTLP_TIMEOUT", "2147483647");
     assert_int_equal(o->opts.exporter.timeout_ms, 2147483647u);
     free(o);
+    /* A traces timeout that does not parse counts as unset: the generic one stands. */
+    o = READ_OK("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "abc", "OTEL_EXPORTER_OTLP_TIMEOUT", "2000");
+    assert_int_equal(o->opts.exporter.timeout_ms, 2000);
+    assert_true(warned(o, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "abc"));
+    free(o);
     /* Bad numbers: warned about and left alone, as the specification says. */
     static const char *const bad[] = {"-5", "10s", "1.5", "2147483648", "99999999999999999999", " 5", "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -411,6 +426,25 @@ static void test_timeouts(void **state) {
         assert_true(warned(o, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", bad[i]));
         free(o);
     }
+}
+
+/* A resource list too long for the text room is dropped with a warning;
+ * it must not take the room the endpoint and headers need. */
+static void test_long_resource_list_leaves_room(void **state) {
+    (void)state;
+    static char big[8200];
+    memset(big, 'v', sizeof big - 1);
+    memcpy(big, "k=", 2);
+    outcome *o = READ_OK("OTEL_RESOURCE_ATTRIBUTES", big, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318",
+                         "OTEL_EXPORTER_OTLP_HEADERS", "api-key=abc");
+    assert_string_equal(o->opts.exporter.endpoint, "http://127.0.0.1:4318/v1/traces");
+    assert_int_equal(o->opts.exporter.header_count, 1);
+    assert_true(warned(o, "OTEL_RESOURCE_ATTRIBUTES", "ignored"));
+    free(o);
+    /* A long bad value is cut in its warning: the others still fit. */
+    o = READ_OK("OTEL_SDK_DISABLED", big, "OTEL_EXPORTER_OTLP_TIMEOUT", "x", "OTEL_TRACES_SAMPLER", "nonesuch");
+    assert_int_equal(warning_count(o), 3);
+    free(o);
 }
 
 static void test_batch_processor(void **state) {
@@ -536,6 +570,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_resource_is_discarded),
         cmocka_unit_test(test_protocol),
         cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_long_resource_list_leaves_room),
         cmocka_unit_test(test_batch_processor),
         cmocka_unit_test(test_every_sampler),
         cmocka_unit_test(test_sampler_errors),

@@ -336,12 +336,54 @@ static void test_environment_refused_or_disabled(void **state) {
     receiver_stop(&r);
 }
 
+/* A variable that a flag overrides is not read: a value mcpd could not
+ * honour there must not stop it. mcpd call signs its own messages. */
+static void test_overridden_variables_are_not_read(void **state) {
+    (void)state;
+    const char *bin = need_mcpd();
+    if (!bin) skip();
+    receiver r;
+    assert_int_equal(receiver_start(&r), 0);
+    char otlp[64], err_path[64];
+    snprintf(otlp, sizeof otlp, "http://127.0.0.1:%d/v1/traces", r.port);
+    snprintf(err_path, sizeof err_path, "/tmp/mcpd-obs-env-over-%d.err", (int)getpid());
+    const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example:4318",
+                         "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_TRACES_SAMPLER=jaeger_remote", NULL};
+    char *serve_argv[] = {(char *)bin, "serve", "--http", "127.0.0.1:0", "--workers", "1", "--otlp-endpoint", otlp,
+                          "--otlp-protocol", "http/protobuf", "--trace-sample", "always", "--log-level", "info", NULL};
+    pid_t server = spawn_with_env(serve_argv, env, NULL, err_path);
+    int port = mcpd_logged_port(err_path, NULL);
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+    char *call_argv[] = {(char *)bin, "call", url, "tools/call", "{\"name\":\"echo\",\"arguments\":{\"text\":\"x\"}}",
+                         NULL};
+    const char *no_env[] = {NULL};
+    assert_int_equal(mcpd_wait_exit(spawn_with_env(call_argv, no_env, NULL, NULL)), 0);
+    kill(server, SIGTERM);
+    assert_int_equal(mcpd_wait_exit(server), 0);
+    assert_true(receiver_requests(&r) > 0);
+    pthread_mutex_lock(&r.lock);
+    for (size_t b = 0; b < r.body_count; b++) assert_string_equal(r.content_types[b], "application/x-protobuf");
+    pthread_mutex_unlock(&r.lock);
+
+    const char *zipkin[] = {"OTEL_TRACES_EXPORTER=zipkin", NULL};
+    assert_int_not_equal(mcpd_wait_exit(spawn_with_env(call_argv, zipkin, NULL, err_path)), 0);
+    char *why = mcpd_read_text(err_path);
+    assert_non_null(why);
+    if (strncmp(why, "mcpd call: OTEL_TRACES_EXPORTER", 31)) fail_msg("stderr was \"%s\"", why);
+    free(why);
+    unlink(err_path);
+    receiver_stop(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_trace_from_client_to_server),
         cmocka_unit_test(test_protobuf_export_from_both_commands),
         cmocka_unit_test(test_serve_and_call_from_the_environment),
         cmocka_unit_test(test_environment_refused_or_disabled),
+        cmocka_unit_test(test_overridden_variables_are_not_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
