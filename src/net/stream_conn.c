@@ -149,6 +149,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     mcp_stream_conn *s = stream->data;
     if (nread < 0) {
         /* EOF or error: the peer is gone, and so are its response streams. */
+        if (s->flush.queued) {
+            /* What earlier reads of this pass produced goes out first, as it
+             * did when each read wrote at once. */
+            mcp_net_worker_flush_cancel(s->worker, &s->flush);
+            mcp_stream_conn_flush(s);
+        }
         mcp_stream_conn_close(s);
         return;
     }
@@ -175,8 +181,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         }
     }
     if (s->closing) return;
-    if (s->ops->write_after_reads) mcp_net_worker_flush_soon(s->worker, &s->flush);
-    else s->flush.run(&s->flush);
+    /* Over the output limit already: write now, so that only what the
+     * kernel does not take pauses reading, as after each read before. */
+    if (s->ops->write_after_reads &&
+        s->out->len + s->wbuf.len <= mcp_net_limits_of(s->worker->net)->max_output_queue)
+        mcp_net_worker_flush_soon(s->worker, &s->flush);
+    else
+        s->flush.run(&s->flush);
 }
 
 /* What the reads produced, in one write; the loop's buffer goes back to

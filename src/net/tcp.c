@@ -373,8 +373,10 @@ static void conn_flush_batch(mcp_net_flush *flush) {
     mcp_net_conn *conn = (mcp_net_conn *)((char *)flush - offsetof(mcp_net_conn, flush));
     conn->in_batch = false;
     conn_flush(conn);
-    /* A write that went out at once brings no on_write to resume reading. */
+    /* A write that went out at once brings no on_write to resume reading,
+     * nor to send FIN for a connection the reaper has already released. */
     conn_check_queue(conn);
+    conn_progress(conn);
 }
 
 static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) {
@@ -392,6 +394,12 @@ static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) 
      * iteration are handled: with many connections ready together, a
      * client asleep in its poll is woken by the first write, not by each
      * (on loopback the wake-up is paid on this core). */
+    if (conn_queued(conn) > conn_limits(conn)->max_output_queue) {
+        /* Over the limit already: write now, and only what the kernel does
+         * not take pauses reading (as before the batch write was deferred). */
+        conn_flush_batch(&conn->flush);
+        return;
+    }
     mcp_net_worker_flush_soon(conn->worker, &conn->flush);
     conn_check_queue(conn);
 }
