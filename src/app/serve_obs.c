@@ -79,9 +79,12 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
     } else if (!strcmp(arg, "--otlp-header")) {
         const char *eq = strchr(value, '=');
         size_t n = strlen(value);
+        bool control = false;
+        for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+            control |= (*c < ' ' && *c != '\t') || *c == 0x7f;
         if (!eq || eq == value || cfg->header_count == APP_OBS_MAX_HEADERS || n >= sizeof cfg->header_text[0] ||
-            strpbrk(value, "\r\n") || memchr(value, ':', (size_t)(eq - value))) {
-            fprintf(stderr, "%s: --otlp-header needs NAME=VALUE (at most %d of them, no line breaks)\n",
+            control || memchr(value, ':', (size_t)(eq - value))) {
+            fprintf(stderr, "%s: --otlp-header needs NAME=VALUE (at most %d of them, no control characters)\n",
                     command_of(cfg), APP_OBS_MAX_HEADERS);
             return -1;
         }
@@ -167,13 +170,16 @@ int app_serve_obs_open_env(const app_serve_obs_config *cfg, mcp_getenv_fn getenv
     mcp_tracer_opts opts = {.service_name = "mcpd",
                             .sampler = {.root = MCP_SAMPLE_ALWAYS_ON, .parent_based = true}};
     masked_env masked = {cfg, getenv_fn, user};
-    if (mcp_otel_env_read(env, &opts, masked_getenv, &masked) != 0) {
+    int env_rc = mcp_otel_env_read(env, &opts, masked_getenv, &masked);
+    /* The warnings first, also before an error: one may explain it (an
+     * unknown traces protocol, then grpc in the generic variable). */
+    for (const char *w = env->warnings; *w; w += strlen(w) + 1)
+        fprintf(stderr, "%s: warning: %s\n", command_of(cfg), w);
+    if (env_rc != 0) {
         fprintf(stderr, "%s: %s\n", command_of(cfg), env->error);
         free(env);
         return 1;
     }
-    for (const char *w = env->warnings; *w; w += strlen(w) + 1)
-        fprintf(stderr, "%s: warning: %s\n", command_of(cfg), w);
     bool tracing = !env->disabled && (cfg->otlp_endpoint || env->tracing_enabled);
     if (env->disabled && cfg->otlp_endpoint)
         fprintf(stderr, "%s: tracing is off (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none), "

@@ -157,10 +157,19 @@ static void test_bad_options(void **state) {
                      MCP_EINVAL);
     assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = "http://127.0.0.1:x/"}}, &t), MCP_EINVAL);
     assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.sampler = {MCP_SAMPLE_RATIO, 1.5, false}}, &t), MCP_EINVAL);
-    mcp_header h = {"x-evil", "a\r\nInjected: 1"};
+    /* Headers: an HTTP token for a name, no control characters but tab in a value. */
+    static const mcp_header bad[] = {{"x-evil", "a\r\nInjected: 1"}, {"x-ctl", "a\001b"}, {"x-del", "a\177b"},
+                                     {"bad name", "v"}, {"a:b", "v"}, {"", "v"}, {"x-null", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = "http://127.0.0.1:9/v1/traces",
+                                                                         .headers = &bad[i], .header_count = 1}},
+                                        &t),
+                         MCP_EINVAL);
+    mcp_header tab = {"x-tab", "a\tb"};
     assert_int_equal(mcp_tracer_new(&(mcp_tracer_opts){.exporter = {.endpoint = "http://127.0.0.1:9/v1/traces",
-                                                                     .headers = &h, .header_count = 1}}, &t),
-                     MCP_EINVAL);
+                                                                     .headers = &tab, .header_count = 1}}, &t),
+                     0);
+    mcp_tracer_free(t);
 }
 
 /* Spans started on one thread and ended on another go back to their pool. */
