@@ -96,8 +96,7 @@ typedef struct null_conn {
     mcp_buf out;  /* collecting */
     mcp_buf wbuf; /* being written */
     uv_write_t write_req;
-    struct null_conn *flush_next; /* waiting for the iteration's batch write */
-    bool flush_queued;
+    mcp_net_flush flush; /* the iteration's batch write */
     bool writing;
     bool closing;
 } null_conn;
@@ -110,8 +109,7 @@ struct bench_null_tcp {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
-    uv_check_t flush_check;
-    null_conn *flush_head;
+    mcp_net_flush_queue flushes;
     uv_thread_t thread;
     char *read_buf;
     null_conn *conns;
@@ -132,15 +130,7 @@ static void null_conn_close(null_conn *c) {
     if (c->closing) return;
     c->closing = true;
     bench_null_tcp *s = c->server;
-    if (c->flush_queued) {
-        for (null_conn **p = &s->flush_head; *p; p = &(*p)->flush_next) {
-            if (*p == c) {
-                *p = c->flush_next;
-                break;
-            }
-        }
-        c->flush_queued = false;
-    }
+    mcp_net_flush_cancel(&s->flushes, &c->flush);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -173,27 +163,12 @@ static void null_on_write(uv_write_t *req, int status) {
     null_flush(c);
 }
 
-static void null_on_flush_check(uv_check_t *check) {
-    bench_null_tcp *s = check->data;
-    null_conn *c = s->flush_head;
-    s->flush_head = NULL;
-    uv_check_stop(check);
-    while (c) {
-        null_conn *next = c->flush_next;
-        c->flush_next = NULL;
-        c->flush_queued = false;
-        null_flush(c);
-        c = next;
-    }
+static void null_flush_batch(mcp_net_flush *flush) {
+    null_flush((null_conn *)((char *)flush - offsetof(null_conn, flush)));
 }
 
 static void null_flush_soon(null_conn *c) {
-    bench_null_tcp *s = c->server;
-    if (c->flush_queued) return;
-    c->flush_queued = true;
-    c->flush_next = s->flush_head;
-    s->flush_head = c;
-    if (!uv_is_active((uv_handle_t *)&s->flush_check)) uv_check_start(&s->flush_check, null_on_flush_check);
+    mcp_net_flush_soon(&c->server->flushes, &c->flush);
 }
 
 static void null_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -307,6 +282,7 @@ static void null_on_connection(uv_stream_t *listener, int status) {
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
     c->write_req.data = c;
+    c->flush.run = null_flush_batch;
     c->server = s;
     mcp_ndjson_init(&c->framer, 0);
     /* A failed parser start leaves it zeroed, which the close frees safely. */
@@ -328,7 +304,7 @@ static void null_on_stop(uv_async_t *async) {
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->stop, NULL);
     while (s->conns) null_conn_close(s->conns);
-    uv_close((uv_handle_t *)&s->flush_check, NULL);
+    mcp_net_flush_queue_close(&s->flushes, NULL);
 }
 
 static void null_thread(void *arg) {
@@ -357,10 +333,9 @@ static int null_start(const bench_net_reply *reply, const bench_http_reply *http
     uv_ip4_addr("127.0.0.1", 0, &addr);
     uv_tcp_init(&s->loop, &s->listener);
     uv_async_init(&s->loop, &s->stop, null_on_stop);
-    uv_check_init(&s->loop, &s->flush_check);
+    mcp_net_flush_queue_init(&s->loop, &s->flushes);
     s->listener.data = s;
     s->stop.data = s;
-    s->flush_check.data = s;
     int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, null_on_connection);
     if (!rc) rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bound_len);
@@ -369,7 +344,7 @@ static int null_start(const bench_net_reply *reply, const bench_http_reply *http
     if (rc) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->stop, NULL);
-        uv_close((uv_handle_t *)&s->flush_check, NULL);
+        mcp_net_flush_queue_close(&s->flushes, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         free(s->read_buf);

@@ -156,13 +156,32 @@ typedef struct mcp_net_limits {
     unsigned stall_timeout_ms;
 } mcp_net_limits;
 
-/* A connection's output that waits for the end of the loop iteration
- * (mcp_net_worker_flush_soon); embedded in the connection. */
+/* Output that waits for the end of the loop iteration: a connection embeds
+ * an mcp_net_flush and asks its loop's queue to run it once every read of
+ * the iteration is handled (a uv_check), so a peer that sleeps in its poll
+ * is woken by the first of the iteration's writes instead of by each (on
+ * loopback each wake-up is paid on the writer's core). Asked any number of
+ * times, it runs once; what a run asks for again waits for the next
+ * iteration. Cancel before the connection is freed. mcp_net's workers and
+ * the network bench's null servers share it. */
 typedef struct mcp_net_flush {
     struct mcp_net_flush *next;
     void (*run)(struct mcp_net_flush *flush);
     bool queued;
 } mcp_net_flush;
+
+typedef struct mcp_net_flush_queue {
+    uv_check_t check;
+    mcp_net_flush *head;
+} mcp_net_flush_queue;
+
+void mcp_net_flush_queue_init(uv_loop_t *loop, mcp_net_flush_queue *queue);
+/* Close the check handle before the loop closes (cb may be NULL). */
+void mcp_net_flush_queue_close(mcp_net_flush_queue *queue, uv_close_cb cb);
+void mcp_net_flush_soon(mcp_net_flush_queue *queue, mcp_net_flush *flush);
+void mcp_net_flush_cancel(mcp_net_flush_queue *queue, mcp_net_flush *flush);
+/* Run it now, and not again at the iteration's end. */
+void mcp_net_flush_now(mcp_net_flush_queue *queue, mcp_net_flush *flush);
 
 struct mcp_net_worker {
     mcp_net *net;
@@ -185,12 +204,7 @@ struct mcp_net_worker {
     mcp_net_note *inbox_tail;
     mcp_net_conn *conns;     /* every live connection of this worker */
     size_t conn_count;
-    /* Output of this iteration's reads, written after all of them (the
-     * check phase): a peer that sleeps in its poll is woken by the first
-     * of the writes instead of by each, and on loopback each wake-up is
-     * paid on this core. */
-    uv_check_t flush_check;
-    mcp_net_flush *flush_head;
+    mcp_net_flush_queue flushes; /* this iteration's batch writes */
     mcp_net_counters counters;
 };
 
@@ -215,10 +229,6 @@ int mcp_net_worker_post_message(mcp_net_worker *worker, int kind, mcp_net_conn *
                                 const char *message, size_t len);
 /* The worker whose loop runs on the calling thread, or NULL. */
 mcp_net_worker *mcp_net_worker_current(void);
-/* Run flush->run once this loop iteration's reads are all handled; queued
- * once however often it is asked. Cancel before the connection is freed. */
-void mcp_net_worker_flush_soon(mcp_net_worker *worker, mcp_net_flush *flush);
-void mcp_net_worker_flush_cancel(mcp_net_worker *worker, mcp_net_flush *flush);
 /* Called by tcp.c when the last connection of a stopping worker is gone. */
 void mcp_net_worker_maybe_finish(mcp_net_worker *worker);
 

@@ -82,7 +82,7 @@ static void out_swap(mcp_stream_conn *s) {
 /* ---- Lifecycle ------------------------------------------------------------------- */
 static void conn_free(mcp_stream_conn *s) {
     mcp_net_worker *worker = s->worker;
-    mcp_net_worker_flush_cancel(worker, &s->flush);
+    mcp_net_flush_cancel(&worker->flushes, &s->flush);
     if (s->prev) s->prev->next = s->next;
     else *s->list = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -152,7 +152,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         if (s->flush.queued) {
             /* What earlier reads of this pass produced goes out first, as it
              * did when each read wrote at once. */
-            mcp_net_worker_flush_cancel(s->worker, &s->flush);
+            mcp_net_flush_cancel(&s->worker->flushes, &s->flush);
             mcp_stream_conn_flush(s);
         }
         mcp_stream_conn_close(s);
@@ -185,9 +185,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
      * kernel does not take pauses reading, as after each read before. */
     if (s->ops->write_after_reads &&
         s->out->len + s->wbuf.len <= mcp_net_limits_of(s->worker->net)->max_output_queue)
-        mcp_net_worker_flush_soon(s->worker, &s->flush);
+        mcp_net_flush_soon(&s->worker->flushes, &s->flush);
     else
-        s->flush.run(&s->flush);
+        mcp_net_flush_now(&s->worker->flushes, &s->flush);
 }
 
 /* What the reads produced, in one write; the loop's buffer goes back to

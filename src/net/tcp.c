@@ -257,7 +257,7 @@ static int conn_sink_write(void *user, const char *message, size_t len) {
 /* ---- Lifecycle ------------------------------------------------------------------------ */
 static void conn_free(mcp_net_conn *conn) {
     mcp_net_worker *worker = conn->worker;
-    mcp_net_worker_flush_cancel(worker, &conn->flush);
+    mcp_net_flush_cancel(&worker->flushes, &conn->flush);
     if (conn->prev) conn->prev->next = conn->next;
     else worker->conns = conn->next;
     if (conn->next) conn->next->prev = conn->prev;
@@ -397,10 +397,10 @@ static void conn_handle_input(mcp_net_conn *conn, const char *data, size_t len) 
     if (conn_queued(conn) > conn_limits(conn)->max_output_queue) {
         /* Over the limit already: write now, and only what the kernel does
          * not take pauses reading (as before the batch write was deferred). */
-        conn_flush_batch(&conn->flush);
+        mcp_net_flush_now(&conn->worker->flushes, &conn->flush);
         return;
     }
-    mcp_net_worker_flush_soon(conn->worker, &conn->flush);
+    mcp_net_flush_soon(&conn->worker->flushes, &conn->flush);
     conn_check_queue(conn);
 }
 

@@ -177,45 +177,10 @@ static void reaper_main(void *arg) {
 /* ---- Worker loop ------------------------------------------------------------------------- */
 static void on_handle_closed(uv_handle_t *handle) { (void)handle; }
 
-static void on_flush_check(uv_check_t *check) {
-    mcp_net_worker *worker = check->data;
-    /* Taken whole: what a flush queues anew waits for the next iteration. */
-    mcp_net_flush *f = worker->flush_head;
-    worker->flush_head = NULL;
-    uv_check_stop(check);
-    while (f) {
-        mcp_net_flush *next = f->next;
-        f->next = NULL;
-        f->queued = false;
-        f->run(f);
-        f = next;
-    }
-}
-
-void mcp_net_worker_flush_soon(mcp_net_worker *worker, mcp_net_flush *flush) {
-    if (flush->queued) return;
-    flush->queued = true;
-    flush->next = worker->flush_head;
-    worker->flush_head = flush;
-    if (!uv_is_active((uv_handle_t *)&worker->flush_check)) uv_check_start(&worker->flush_check, on_flush_check);
-}
-
-void mcp_net_worker_flush_cancel(mcp_net_worker *worker, mcp_net_flush *flush) {
-    if (!flush->queued) return;
-    for (mcp_net_flush **p = &worker->flush_head; *p; p = &(*p)->next) {
-        if (*p == flush) {
-            *p = flush->next;
-            break;
-        }
-    }
-    flush->next = NULL;
-    flush->queued = false;
-}
-
 void mcp_net_worker_maybe_finish(mcp_net_worker *worker) {
     if (!worker->stopping || worker->conn_count || worker->handles_closed) return;
     worker->handles_closed = true;
-    uv_close((uv_handle_t *)&worker->flush_check, on_handle_closed);
+    mcp_net_flush_queue_close(&worker->flushes, on_handle_closed);
     uv_close((uv_handle_t *)&worker->sweep, on_handle_closed);
     uv_close((uv_handle_t *)&worker->grace, on_handle_closed);
     uv_mutex_lock(&worker->inbox_lock);
@@ -376,8 +341,7 @@ static int worker_init(mcp_net *net, mcp_net_worker *worker, unsigned index) {
     worker->sweep.data = worker;
     uv_timer_init(&worker->loop, &worker->grace);
     worker->grace.data = worker;
-    uv_check_init(&worker->loop, &worker->flush_check);
-    worker->flush_check.data = worker;
+    mcp_net_flush_queue_init(&worker->loop, &worker->flushes);
     unsigned interval = sweep_interval_ms(&net->limits);
     uv_timer_start(&worker->sweep, on_sweep, interval, interval);
     uv_tcp_init(&worker->loop, &worker->listener);
@@ -400,7 +364,7 @@ static void worker_abandon(mcp_net_worker *worker) {
         uv_close((uv_handle_t *)&worker->wake, NULL);
         uv_close((uv_handle_t *)&worker->sweep, NULL);
         uv_close((uv_handle_t *)&worker->grace, NULL);
-        uv_close((uv_handle_t *)&worker->flush_check, NULL);
+        mcp_net_flush_queue_close(&worker->flushes, NULL);
         uv_close((uv_handle_t *)&worker->listener, NULL);
         uv_run(&worker->loop, UV_RUN_DEFAULT);
         uv_loop_close(&worker->loop);

@@ -1,6 +1,6 @@
 /*
  * The batch write of TCP and WebSocket connections, which waits for the
- * end of the loop iteration (mcp_net_worker_flush_soon), seen from real
+ * end of the loop iteration (mcp_net_flush_soon), seen from real
  * clients over loopback:
  *   - replies of a read that filled the loop's 64 KiB buffer still go out
  *     when the peer's FIN comes in the same read pass (libuv reads again

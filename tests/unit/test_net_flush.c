@@ -1,4 +1,4 @@
-/* The worker's end-of-iteration flush (mcp_net_worker_flush_soon): a
+/* The end-of-iteration flush queue (mcp_net_flush_soon): a
  * connection asked to flush any number of times during the reads of one
  * loop iteration writes once, after every read callback of that iteration
  * has run; a cancelled one (a connection being freed) does not run; and a
@@ -15,7 +15,7 @@
 
 typedef struct probe {
     mcp_net_flush flush; /* first: the flush is the probe */
-    mcp_net_worker *worker;
+    mcp_net_flush_queue *queue;
     int runs;
     bool again;          /* ask for another flush from inside the run */
 } probe;
@@ -25,7 +25,7 @@ static void probe_run(mcp_net_flush *flush) {
     p->runs++;
     if (p->again) {
         p->again = false;
-        mcp_net_worker_flush_soon(p->worker, &p->flush);
+        mcp_net_flush_soon(p->queue, &p->flush);
     }
 }
 
@@ -40,12 +40,12 @@ typedef struct reads {
 static void on_reads(uv_idle_t *idle) {
     reads *r = idle->data;
     probe *p = r->probes;
-    mcp_net_worker_flush_soon(p[0].worker, &p[0].flush);
-    mcp_net_worker_flush_soon(p[0].worker, &p[0].flush); /* a second read of the same connection */
-    mcp_net_worker_flush_soon(p[1].worker, &p[1].flush);
-    mcp_net_worker_flush_soon(p[2].worker, &p[2].flush);
-    mcp_net_worker_flush_cancel(p[2].worker, &p[2].flush); /* freed before the iteration ends */
-    mcp_net_worker_flush_cancel(p[2].worker, &p[2].flush); /* harmless twice */
+    mcp_net_flush_soon(p[0].queue, &p[0].flush);
+    mcp_net_flush_soon(p[0].queue, &p[0].flush); /* a second read of the same connection */
+    mcp_net_flush_soon(p[1].queue, &p[1].flush);
+    mcp_net_flush_soon(p[2].queue, &p[2].flush);
+    mcp_net_flush_cancel(p[2].queue, &p[2].flush); /* freed before the iteration ends */
+    mcp_net_flush_cancel(p[2].queue, &p[2].flush); /* harmless twice */
     /* Nothing is written while reads are still being handled. */
     assert_int_equal(p[0].runs + p[1].runs + p[2].runs, 0);
     r->reads_done++;
@@ -54,25 +54,24 @@ static void on_reads(uv_idle_t *idle) {
 
 static void test_flush_once_after_the_reads(void **state) {
     (void)state;
-    mcp_net_worker worker;
-    memset(&worker, 0, sizeof worker);
-    assert_int_equal(uv_loop_init(&worker.loop), 0);
-    assert_int_equal(uv_check_init(&worker.loop, &worker.flush_check), 0);
-    worker.flush_check.data = &worker;
+    uv_loop_t loop;
+    mcp_net_flush_queue queue;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    mcp_net_flush_queue_init(&loop, &queue);
 
     probe p[3];
     memset(p, 0, sizeof p);
     for (int i = 0; i < 3; i++) {
         p[i].flush.run = probe_run;
-        p[i].worker = &worker;
+        p[i].queue = &queue;
     }
     p[1].again = true;
     reads r = {.probes = p};
-    uv_idle_init(&worker.loop, &r.idle);
+    uv_idle_init(&loop, &r.idle);
     r.idle.data = &r;
     uv_idle_start(&r.idle, on_reads);
 
-    uv_run(&worker.loop, UV_RUN_NOWAIT); /* one iteration */
+    uv_run(&loop, UV_RUN_NOWAIT); /* one iteration */
     assert_int_equal(r.reads_done, 1);
     assert_int_equal(p[0].runs, 1);
     assert_int_equal(p[1].runs, 1);
@@ -80,15 +79,15 @@ static void test_flush_once_after_the_reads(void **state) {
     assert_false(p[0].flush.queued);
     assert_true(p[1].flush.queued); /* asked again from inside its run */
 
-    uv_run(&worker.loop, UV_RUN_NOWAIT); /* the next iteration takes it */
+    uv_run(&loop, UV_RUN_NOWAIT); /* the next iteration takes it */
     assert_int_equal(p[1].runs, 2);
     assert_int_equal(p[0].runs, 1);
-    assert_false(uv_is_active((uv_handle_t *)&worker.flush_check)); /* stopped when nothing waits */
+    assert_false(uv_is_active((uv_handle_t *)&queue.check)); /* stopped when nothing waits */
 
-    uv_close((uv_handle_t *)&worker.flush_check, NULL);
+    mcp_net_flush_queue_close(&queue, NULL);
     uv_close((uv_handle_t *)&r.idle, NULL);
-    uv_run(&worker.loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&worker.loop), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 int main(void) {
