@@ -93,6 +93,12 @@ typedef struct mcp_header {
     const char *name;
     const char *value;
 } mcp_header;
+/* The one rule for export headers, whichever way they come (options, mcpd
+ * flags and config, OTEL variables): the name an HTTP token, the value
+ * without control characters but tab. A line break would split the
+ * request; the others garble it. mcp_tracer_new refuses anything else. */
+bool mcp_header_name_valid(const char *name);
+bool mcp_header_value_valid(const char *value);
 
 /* The body of an export: OTLP/HTTP has two encodings, and collectors take
  * both. JSON (Content-Type application/json) is the default, readable in a

@@ -79,18 +79,18 @@ int app_serve_obs_option(app_serve_obs_config *cfg, const char *arg, const char 
     } else if (!strcmp(arg, "--otlp-header")) {
         const char *eq = strchr(value, '=');
         size_t n = strlen(value);
-        bool control = false;
-        for (const unsigned char *c = (const unsigned char *)value; *c; c++)
-            control |= (*c < ' ' && *c != '\t') || *c == 0x7f;
-        if (!eq || eq == value || cfg->header_count == APP_OBS_MAX_HEADERS || n >= sizeof cfg->header_text[0] ||
-            control || memchr(value, ':', (size_t)(eq - value))) {
-            fprintf(stderr, "%s: --otlp-header needs NAME=VALUE (at most %d of them, no control characters)\n",
+        char *text = cfg->header_text[cfg->header_count < APP_OBS_MAX_HEADERS ? cfg->header_count : 0];
+        bool fits = eq && cfg->header_count < APP_OBS_MAX_HEADERS && n < sizeof cfg->header_text[0];
+        if (fits) {
+            memcpy(text, value, n + 1);
+            text[eq - value] = '\0';
+        }
+        if (!fits || !mcp_header_name_valid(text) || !mcp_header_value_valid(text + (eq - value) + 1)) {
+            fprintf(stderr,
+                    "%s: --otlp-header needs NAME=VALUE, NAME an HTTP token, no control characters (at most %d)\n",
                     command_of(cfg), APP_OBS_MAX_HEADERS);
             return -1;
         }
-        char *text = cfg->header_text[cfg->header_count];
-        memcpy(text, value, n + 1);
-        text[eq - value] = '\0';
         cfg->headers[cfg->header_count++] = (mcp_header){text, text + (eq - value) + 1};
     } else if (!strcmp(arg, "--otlp-protocol")) {
         /* The names of OTEL_EXPORTER_OTLP_PROTOCOL; grpc is not offered. */

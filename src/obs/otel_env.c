@@ -167,27 +167,15 @@ static bool list_parse(reader *r, const char *list, pair_fn take, const char **w
 
 /* ---- headers ---------------------------------------------------------------- */
 
-static bool is_token(const char *s) {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
-    }
-    return true;
-}
-
 static bool header_take(reader *r, const char *key, const char *value, const char **why) {
     mcp_otel_env *e = r->env;
-    if (!is_token(key)) {
+    if (!mcp_header_name_valid(key)) {
         *why = "a header name is not an HTTP token";
         return false;
     }
-    /* An HTTP field value has no control characters but tab: a decoded
-     * %0A would split the request, the others garble it. */
-    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
-        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
-            *why = "a header value holds a control character";
-            return false;
-        }
+    if (!mcp_header_value_valid(value)) {
+        *why = "a header value holds a control character";
+        return false;
     }
     size_t i = 0;
     while (i < MCP_OTEL_ENV_MAX_HEADERS && e->headers[i].name) i++;

@@ -204,14 +204,15 @@ static bool resource_attributes_copy(mcp_tracer *t, mcp_tracer_opts *opts, const
     return true;
 }
 
-/* A header every way in must pass (options, mcpd flags and config, the
- * OTEL variables): a name that is an HTTP token, a value without control
- * characters but tab. A line break would split the request; the others
- * garble it. */
-static bool header_fits(const char *name, const char *value) {
-    if (!name || !value || !*name) return false;
+bool mcp_header_name_valid(const char *name) {
+    if (!name || !*name) return false;
     for (const unsigned char *c = (const unsigned char *)name; *c; c++)
         if (*c <= ' ' || *c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *c)) return false;
+    return true;
+}
+
+bool mcp_header_value_valid(const char *value) {
+    if (!value) return false;
     for (const unsigned char *c = (const unsigned char *)value; *c; c++)
         if ((*c < ' ' && *c != '\t') || *c == 0x7f) return false;
     return true;
@@ -269,7 +270,7 @@ int mcp_tracer_new(const mcp_tracer_opts *opts, mcp_tracer **out) {
         oom |= !t->headers;
         for (size_t i = 0; !oom && i < e->header_count; i++) {
             const char *name = e->headers[i].name, *value = e->headers[i].value;
-            if (!header_fits(name, value)) {
+            if (!mcp_header_name_valid(name) || !mcp_header_value_valid(value)) {
                 rc = MCP_EINVAL; /* header injection, or a request garbled */
                 break;
             }
