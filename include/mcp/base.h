@@ -74,6 +74,9 @@ bool mcp_str_case_eq_cstr(mcp_str a, const char *cstr); /* ASCII case-insensitiv
 /* The decimal digits of v into out (room for 20), no NUL; their count.
  * For numbers on hot paths, where printf would cost more than the rest. */
 size_t mcp_format_uint(char *out, uint64_t v);
+/* Whether s is an HTTP token (RFC 9110: one or more of the letters, digits
+ * and !#$%&'*+-.^_`|~): a header name, for one. */
+bool mcp_str_is_http_token(mcp_str s);
 
 /* ---- Arena -----------------------------------------------------------------
  * Bump allocator made of chained blocks. Allocation is a pointer bump;

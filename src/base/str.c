@@ -38,3 +38,13 @@ size_t mcp_format_uint(char *out, uint64_t v) {
     for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     return n;
 }
+
+bool mcp_str_is_http_token(mcp_str s) {
+    if (!s.ptr || !s.len) return false;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (!c || !strchr("!#$%&'*+-.^_`|~", c))) return false;
+    }
+    return true;
+}

@@ -26,22 +26,6 @@ struct mcp_param_header {
     char type;                        /* 's'tring, 'i'nteger, 'b'oolean */
 };
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool is_token(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 static bool case_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
@@ -83,7 +67,7 @@ static int walk(collect *c, const mcp_json *schema, size_t depth)
                 return MCP_EINVAL;
             const char *name = mcp_json_str(annotation, "");
             size_t len = mcp_json_str_len(annotation);
-            if (!is_token(name, len) || strlen(name) != len)
+            if (!mcp_str_is_http_token((mcp_str){name, len}) || strlen(name) != len)
                 return MCP_EINVAL;
             for (size_t i = 0; i < c->count; i++)
                 if (case_eq(c->items[i].name, strlen(c->items[i].name), name, len))

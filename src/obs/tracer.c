@@ -205,10 +205,7 @@ static bool resource_attributes_copy(mcp_tracer *t, mcp_tracer_opts *opts, const
 }
 
 bool mcp_header_name_valid(const char *name) {
-    if (!name || !*name) return false;
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        if (*c <= ' ' || *c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *c)) return false;
-    return true;
+    return name && mcp_str_is_http_token(mcp_str_from(name));
 }
 
 bool mcp_header_value_valid(const char *value) {

@@ -136,6 +136,17 @@ static void buf_detach_transfers_ownership(void **state) {
     free(s);
 }
 
+/* The HTTP token rule header names follow (RFC 9110 tchar). */
+static void str_http_tokens(void **state) {
+    (void)state;
+    static const char *const good[] = {"x-api-key", "Authorization", "a", "!#$%&'*+-.^_`|~09AZaz"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(mcp_str_is_http_token(mcp_str_from(good[i])));
+    static const char *const bad[] = {"", "bad name", "a:b", "a\"b", "x(y)", "k=v", "t\tab", "del\x7f", "hi\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(mcp_str_is_http_token(mcp_str_from(bad[i])));
+    assert_false(mcp_str_is_http_token((mcp_str){"a\0b", 3}));
+    assert_false(mcp_str_is_http_token((mcp_str){NULL, 0}));
+}
+
 static void str_comparisons(void **state) {
     (void)state;
     mcp_str s = mcp_str_from("Content-Type");
@@ -209,6 +220,7 @@ int main(void) {
         cmocka_unit_test(arena_reset_keeps_one_block_and_reuses_it),
         cmocka_unit_test(arena_strings),
         cmocka_unit_test(arena_rejects_overflowing_sizes),
+        cmocka_unit_test(str_http_tokens),
         cmocka_unit_test(buf_appends_and_stays_terminated),
         cmocka_unit_test(buf_detach_transfers_ownership),
         cmocka_unit_test(str_comparisons),
